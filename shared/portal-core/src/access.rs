@@ -1,0 +1,193 @@
+//! Who may call which route. One table maps each route prefix to what it needs; the authorizer (on
+//! AWS and, as middleware, locally) applies it, and every handler re-checks with the same context.
+
+use crate::features::{self, Feature};
+use crate::ports::{Clock, Table};
+use crate::session::{PrincipalKind, Sessions, StaffRole};
+use crate::settings::SettingsCache;
+use crate::{CoreError, CoreResult};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No session needed (health, logins).
+    Public,
+    /// Any live session, including a patient who still has to change a temporary password.
+    Session,
+    /// A patient of a practice that enabled this feature.
+    Feature(Feature),
+    /// A staff member with at least this role.
+    Staff(StaffRole),
+}
+
+/// `(method or "*", path prefix, access)`; the first match wins, so specific entries come first.
+/// A prefix matches the path itself and anything below it (`/v1/me` matches `/v1/me` and
+/// `/v1/me/x`, not `/v1/meow`). Anything not listed is denied.
+pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
+    ("GET", "/v1/health", Access::Public),
+    ("POST", "/v1/auth/login", Access::Public),
+    ("POST", "/v1/staff/login", Access::Public),
+    ("*", "/v1/auth/logout", Access::Session),
+    ("*", "/v1/auth/password", Access::Session),
+    ("*", "/v1/me", Access::Session),
+    ("GET", "/v1/admin", Access::Staff(StaffRole::FrontDesk)),
+    ("*", "/v1/admin", Access::Staff(StaffRole::Admin)),
+    ("*", "/v1/payments", Access::Feature(Feature::MakePayments)),
+    ("*", "/v1/account", Access::Feature(Feature::ModuleAccount)),
+    ("*", "/v1/webmail", Access::Feature(Feature::ModuleWebMail)),
+    ("*", "/v1/care-summary", Access::Feature(Feature::ModuleCareSummary)),
+    ("*", "/v1/images", Access::Feature(Feature::ModuleImages)),
+    ("*", "/v1/appointments", Access::Feature(Feature::MakeAppointments)),
+    ("*", "/v1/treatment-plans", Access::Feature(Feature::ModuleTreatmentPlan)),
+];
+
+fn prefix_matches(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// What a route needs; `None` when the route is not one of ours (deny).
+pub fn required(method: &str, path: &str) -> Option<Access> {
+    ROUTE_ACCESS
+        .iter()
+        .find(|(m, prefix, _)| (*m == "*" || m.eq_ignore_ascii_case(method)) && prefix_matches(path, prefix))
+        .map(|(_, _, a)| *a)
+}
+
+/// What the authorizer hands every handler: flat string fields, as API Gateway carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthContext {
+    pub practice_id: String,
+    pub principal_id: String,
+    pub kind: PrincipalKind,
+    pub role: Option<StaffRole>,
+    pub username: String,
+    pub features: Vec<Feature>,
+    /// SHA-256 of the session token (to end this session at logout).
+    pub session_id: String,
+    pub must_change_password: bool,
+}
+
+impl AuthContext {
+    pub fn to_fields(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("practiceId".into(), self.practice_id.clone()),
+            ("principalId".into(), self.principal_id.clone()),
+            ("kind".into(), self.kind.as_str().into()),
+            ("role".into(), self.role.map(|r| r.as_str()).unwrap_or("").into()),
+            ("username".into(), self.username.clone()),
+            ("features".into(), features::join(&self.features)),
+            ("sessionId".into(), self.session_id.clone()),
+            ("mustChangePassword".into(), self.must_change_password.to_string()),
+        ])
+    }
+
+    /// Reads the fields back; `None` when the context is missing or malformed.
+    pub fn from_fields(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let practice_id = get("practiceId").filter(|s| crate::ids::is_valid_slug(s))?;
+        Some(AuthContext {
+            principal_id: get("principalId").filter(|s| !s.is_empty())?,
+            kind: PrincipalKind::parse(&get("kind")?)?,
+            role: get("role").and_then(|r| StaffRole::parse(&r)),
+            username: get("username").unwrap_or_default(),
+            features: features::split(&get("features").unwrap_or_default()),
+            session_id: get("sessionId").unwrap_or_default(),
+            must_change_password: get("mustChangePassword").as_deref() == Some("true"),
+            practice_id,
+        })
+    }
+
+    pub fn has_feature(&self, f: Feature) -> bool {
+        self.kind == PrincipalKind::Patient && self.features.contains(&f)
+    }
+
+    /// Checks this context against what a route needs (the handlers' re-check uses this too).
+    pub fn allows(&self, access: Access) -> Result<(), CoreError> {
+        match access {
+            Access::Public | Access::Session => Ok(()),
+            _ if self.must_change_password => Err(CoreError::forbidden("password_change_required", "Change your temporary password first.")),
+            Access::Feature(f) if self.has_feature(f) => Ok(()),
+            Access::Feature(f) => Err(CoreError::forbidden("feature_disabled", format!("Your practice has not enabled {}.", f.label()))),
+            Access::Staff(min) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => Ok(()),
+            Access::Staff(_) => Err(CoreError::forbidden("staff_only", "This needs a staff account with the right role.")),
+        }
+    }
+}
+
+/// The decision for one request.
+#[derive(Debug)]
+pub enum Decision {
+    /// A public route: no session looked at.
+    Public,
+    Allow(AuthContext),
+}
+
+/// The authorizer's rule: resolve the session from the token, read the practice's features (through
+/// the cache), and check the route. Errors: `Unauthorized` (no or dead session) or `Forbidden`.
+pub async fn authorize(table: &dyn Table, clock: &dyn Clock, cache: &SettingsCache, token: Option<&str>, method: &str, path: &str) -> CoreResult<Decision> {
+    let access = required(method, path).ok_or_else(|| CoreError::forbidden("route_denied", "No such route."))?;
+    if access == Access::Public {
+        return Ok(Decision::Public);
+    }
+    let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
+    let token = token.filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
+    let (session_id, session) = Sessions { table, clock }.resolve(token).await?.ok_or_else(unauthorized)?;
+    let features = match session.kind {
+        PrincipalKind::Patient => cache.get(table, clock, &session.practice).await?.map(|s| s.features).unwrap_or_default(),
+        PrincipalKind::Staff => vec![],
+    };
+    let ctx = AuthContext {
+        practice_id: session.practice,
+        principal_id: session.principal_id,
+        kind: session.kind,
+        role: session.role,
+        username: session.username,
+        features,
+        session_id,
+        must_change_password: session.must_change_password,
+    };
+    ctx.allows(access)?;
+    Ok(Decision::Allow(ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_table() {
+        assert_eq!(required("GET", "/v1/health"), Some(Access::Public));
+        assert_eq!(required("GET", "/v1/me"), Some(Access::Session));
+        assert_eq!(required("GET", "/v1/meow"), None);
+        assert_eq!(required("GET", "/v1/admin/settings"), Some(Access::Staff(StaffRole::FrontDesk)));
+        assert_eq!(required("PUT", "/v1/admin/settings/features"), Some(Access::Staff(StaffRole::Admin)));
+        assert_eq!(required("POST", "/v1/webmail/messages"), Some(Access::Feature(Feature::ModuleWebMail)));
+        assert_eq!(required("GET", "/v1/webmail"), Some(Access::Feature(Feature::ModuleWebMail)));
+        assert_eq!(required("GET", "/v2/anything"), None);
+        for f in Feature::ALL {
+            assert_eq!(required("GET", f.route_prefix()), Some(Access::Feature(f)));
+        }
+    }
+
+    #[test]
+    fn context_round_trips_and_checks() {
+        let ctx = AuthContext {
+            practice_id: "lakeside".into(),
+            principal_id: "pat-1".into(),
+            kind: PrincipalKind::Patient,
+            role: None,
+            username: "pat".into(),
+            features: vec![Feature::ModuleAccount],
+            session_id: "abc".into(),
+            must_change_password: false,
+        };
+        let fields = ctx.to_fields();
+        let back = AuthContext::from_fields(|k| fields.get(k).cloned()).unwrap();
+        assert_eq!(back, ctx);
+        assert!(ctx.allows(Access::Feature(Feature::ModuleAccount)).is_ok());
+        assert_eq!(ctx.allows(Access::Feature(Feature::ModuleWebMail)).unwrap_err().code(), "feature_disabled");
+        assert_eq!(ctx.allows(Access::Staff(StaffRole::FrontDesk)).unwrap_err().code(), "staff_only");
+        let temp = AuthContext { must_change_password: true, ..ctx };
+        assert_eq!(temp.allows(Access::Feature(Feature::ModuleAccount)).unwrap_err().code(), "password_change_required");
+        assert!(temp.allows(Access::Session).is_ok());
+    }
+}

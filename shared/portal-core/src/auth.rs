@@ -1,0 +1,229 @@
+//! Logins for patients and staff: credentials, lockout, temporary passwords, TOTP, password change.
+//! Every answer to a failed login is the same, so nothing tells whether an account exists.
+
+use crate::audit::{self, AuditLog, Outcome};
+use crate::keys;
+use crate::password;
+use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::session::{PrincipalKind, Session, Sessions, StaffRole};
+use crate::{ids, totp, CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Failures before a lockout, and how long it lasts.
+pub const MAX_FAILURES: u32 = 5;
+pub const LOCKOUT_SECONDS: i64 = 15 * 60;
+/// How long a temporary password (first login, reset) is good for.
+pub const TEMPORARY_PASSWORD_SECONDS: i64 = 7 * 24 * 60 * 60;
+/// The longest password input looked at (argon2 on megabytes would be a denial of service).
+pub const PASSWORD_INPUT_MAX: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    pub kind: PrincipalKind,
+    pub username: String,
+    pub principal_id: String,
+    pub password_hash: String,
+    pub must_change_password: bool,
+    /// When a temporary password stops working.
+    #[serde(default)]
+    pub temporary_expires_at: Option<i64>,
+    /// Staff only: base32 TOTP secret.
+    #[serde(default)]
+    pub totp_secret: Option<String>,
+    #[serde(default)]
+    pub role: Option<StaffRole>,
+    #[serde(default)]
+    pub failed_logins: u32,
+    #[serde(default)]
+    pub locked_until: Option<i64>,
+    /// Portal access revoked by the practice.
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub display_name: String,
+}
+
+pub struct Credentials<'a> {
+    pub table: &'a dyn Table,
+}
+
+impl Credentials<'_> {
+    pub async fn get(&self, practice: &str, kind: PrincipalKind, username: &str) -> CoreResult<Option<(Credential, u64)>> {
+        let Some(item) = self.table.get(&keys::practice(practice), &keys::credential(kind.as_str(), username)).await? else { return Ok(None) };
+        Ok(Some((item.parse()?, item.version)))
+    }
+
+    /// Writes a credential if the stored version is still `version` (0 = must not exist yet).
+    pub async fn put(&self, practice: &str, c: &Credential, version: u64) -> Result<(), TableError> {
+        let item = Item::new(keys::practice(practice), keys::credential(c.kind.as_str(), &c.username), serde_json::to_value(c).map_err(|e| TableError::Backend(e.to_string()))?)
+            .with_gsi1(keys::principal(practice, &c.principal_id), "CRED")
+            .with_version(version + 1);
+        self.table.put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }).await
+    }
+
+    /// The credential of a principal (for a password change, where only the id is known).
+    pub async fn by_principal(&self, practice: &str, principal_id: &str) -> CoreResult<Option<(Credential, u64)>> {
+        let page = self.table.query(crate::ports::Query::on_gsi1(keys::principal(practice, principal_id)).prefix("CRED").limit(1)).await?;
+        let Some(hit) = page.items.first() else { return Ok(None) };
+        // The index may lag; read the item itself, strongly, by its key.
+        let c: Credential = hit.parse()?;
+        self.get(practice, c.kind, &c.username).await
+    }
+}
+
+/// Facts about the request for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub source_ip: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginInput<'a> {
+    pub practice: &'a str,
+    pub username: &'a str,
+    pub password: &'a str,
+    /// Staff only.
+    pub totp: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginOk {
+    pub token: String,
+    pub session: Session,
+}
+
+pub struct AuthService<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+fn login_failed() -> CoreError {
+    CoreError::unauthorized("login_failed", "The practice, username, password or code is not right, or the account is locked for a while. Try again, or ask the practice for help.")
+}
+
+/// Usernames are compared case-insensitively; this is the stored form.
+pub fn normalize_username(u: &str) -> String {
+    u.trim().to_lowercase()
+}
+
+impl<'a> AuthService<'a> {
+    fn audit(&self) -> AuditLog<'a> {
+        AuditLog { table: self.table, clock: self.clock }
+    }
+    fn sessions(&self) -> Sessions<'a> {
+        Sessions { table: self.table, clock: self.clock }
+    }
+
+    pub async fn login(&self, kind: PrincipalKind, input: LoginInput<'_>, meta: &RequestMeta) -> CoreResult<LoginOk> {
+        let practice = input.practice.trim().to_lowercase();
+        let username = normalize_username(input.username);
+        let ip = meta.source_ip.as_deref();
+        let action = format!("auth.{}.login", kind.as_str());
+        if !ids::is_valid_slug(&practice) || !ids::is_valid_slug(&username) || input.password.len() > PASSWORD_INPUT_MAX {
+            password::verify_dummy(input.password.get(..PASSWORD_INPUT_MAX).unwrap_or("x"));
+            return Err(login_failed());
+        }
+        let now = self.clock.now();
+        let found = Credentials { table: self.table }.get(&practice, kind, &username).await?;
+        let Some((mut cred, version)) = found else {
+            password::verify_dummy(input.password);
+            // Attempts on unknown accounts are audited under the practice, without the name tried.
+            let settings = crate::settings::SettingsRepo { table: self.table, clock: self.clock };
+            if settings.get(&practice).await?.is_some() {
+                self.audit().append(&practice, audit::entry("anonymous", "anonymous", &action, "unknown-account", Outcome::Failure, ip, json!({"reason": "unknown_account"}))).await?;
+            }
+            return Err(login_failed());
+        };
+        let subject = cred.principal_id.clone();
+        let fail = |reason: &'static str| audit::entry("anonymous", "anonymous", &action, &subject, Outcome::Failure, ip, json!({"reason": reason}));
+
+        if cred.locked_until.is_some_and(|t| now < t) {
+            password::verify_dummy(input.password);
+            self.audit().append(&practice, fail("locked")).await?;
+            return Err(login_failed());
+        }
+        let password_ok = password::verify(input.password, &cred.password_hash);
+        let totp_ok = match (kind, &cred.totp_secret) {
+            (PrincipalKind::Patient, _) => true,
+            (PrincipalKind::Staff, None) => false,
+            (PrincipalKind::Staff, Some(secret)) => match input.totp.and_then(|code| totp::verify(secret, code.trim(), now)) {
+                // A code is good once: remember the step until it can no longer verify.
+                Some(step) if password_ok => {
+                    let item = Item::new(keys::practice(&practice), keys::totp_step(&username, step), json!({})).expiring_at(now + 3 * totp::STEP);
+                    match self.table.put(item, Cond::Absent).await {
+                        Ok(()) => true,
+                        Err(TableError::ConditionFailed) => false,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(_) => true,
+                None => false,
+            },
+        };
+        if !password_ok || !totp_ok || cred.disabled {
+            cred.failed_logins += 1;
+            let reason = if cred.disabled { "disabled" } else if !password_ok { "bad_password" } else { "bad_totp" };
+            if cred.failed_logins >= MAX_FAILURES {
+                cred.locked_until = Some(now + LOCKOUT_SECONDS);
+                cred.failed_logins = 0;
+            }
+            // A concurrent failure may win the race; one lost count is harmless.
+            let _ = Credentials { table: self.table }.put(&practice, &cred, version).await;
+            self.audit().append(&practice, fail(reason)).await?;
+            return Err(login_failed());
+        }
+        if cred.must_change_password && cred.temporary_expires_at.is_some_and(|t| now >= t) {
+            self.audit().append(&practice, fail("temporary_password_expired")).await?;
+            return Err(CoreError::unauthorized("temporary_password_expired", "This temporary password has expired. Ask the practice for a new one."));
+        }
+        if cred.failed_logins > 0 || cred.locked_until.is_some() {
+            cred.failed_logins = 0;
+            cred.locked_until = None;
+            let _ = Credentials { table: self.table }.put(&practice, &cred, version).await;
+        }
+        let (token, session) = self.sessions().start(&practice, &cred.principal_id, kind, cred.role, &username, cred.must_change_password).await?;
+        self.audit()
+            .append(&practice, audit::entry(&cred.principal_id, kind.as_str(), &action, &cred.principal_id, Outcome::Success, ip, json!({})))
+            .await?;
+        Ok(LoginOk { token, session })
+    }
+
+    pub async fn logout(&self, practice: &str, principal_id: &str, kind: PrincipalKind, token_hash: &str, meta: &RequestMeta) -> CoreResult<()> {
+        self.sessions().end(practice, token_hash).await?;
+        self.audit()
+            .append(practice, audit::entry(principal_id, kind.as_str(), "auth.logout", principal_id, Outcome::Success, meta.source_ip.as_deref(), json!({})))
+            .await
+    }
+
+    /// Changes the password after checking the current one; ends every session of the principal
+    /// and answers a fresh one for the caller.
+    pub async fn change_password(&self, practice: &str, principal_id: &str, current: &str, new: &str, meta: &RequestMeta) -> CoreResult<LoginOk> {
+        let (mut cred, version) = Credentials { table: self.table }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
+        let ip = meta.source_ip.as_deref();
+        if current.len() > PASSWORD_INPUT_MAX || !password::verify(current, &cred.password_hash) {
+            self.audit()
+                .append(practice, audit::entry(principal_id, cred.kind.as_str(), "auth.password.change", principal_id, Outcome::Failure, ip, json!({"reason": "bad_password"})))
+                .await?;
+            return Err(CoreError::invalid("current_password_wrong", "The current password is not right."));
+        }
+        password::check_policy(new)?;
+        if new == current {
+            return Err(CoreError::invalid("password_unchanged", "Choose a password different from the current one."));
+        }
+        cred.password_hash = password::hash(new)?;
+        cred.must_change_password = false;
+        cred.temporary_expires_at = None;
+        Credentials { table: self.table }.put(practice, &cred, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => CoreError::Conflict { code: "conflict", detail: "The account changed meanwhile; try again.".into(), current: None },
+            other => other.into(),
+        })?;
+        self.sessions().end_all(practice, principal_id).await?;
+        let (token, session) = self.sessions().start(practice, principal_id, cred.kind, cred.role, &cred.username, false).await?;
+        self.audit()
+            .append(practice, audit::entry(principal_id, cred.kind.as_str(), "auth.password.change", principal_id, Outcome::Success, ip, json!({})))
+            .await?;
+        Ok(LoginOk { token, session })
+    }
+}

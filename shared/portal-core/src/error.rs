@@ -1,0 +1,79 @@
+//! One error type for the domain. Every variant has a stable `code` that HTTP answers carry, so
+//! clients branch on codes, not on wording.
+
+use serde_json::Value;
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Input that fails validation: `code` names the rule, `detail` says what to fix.
+    #[error("{detail}")]
+    Invalid { code: &'static str, detail: String },
+    /// No session, an expired one, or failed credentials (never says which).
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    /// Authenticated, but this principal may not do this.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// Absent, or belongs to another patient or practice (both look the same on purpose).
+    #[error("not found")]
+    NotFound,
+    /// Someone else changed the thing first; `current` holds what is stored now.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String, current: Option<Value> },
+    /// A backend (table, blob store, mailer, …) failed. The message is for logs and never holds PHI.
+    #[error("backend failure: {0}")]
+    Backend(String),
+}
+
+impl CoreError {
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        CoreError::Invalid { code, detail: detail.into() }
+    }
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        CoreError::Unauthorized { code, detail: detail.into() }
+    }
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        CoreError::Forbidden { code, detail: detail.into() }
+    }
+    pub fn backend(e: impl std::fmt::Display) -> Self {
+        CoreError::Backend(e.to_string())
+    }
+
+    /// The stable machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::Invalid { code, .. }
+            | CoreError::Unauthorized { code, .. }
+            | CoreError::Forbidden { code, .. }
+            | CoreError::Conflict { code, .. } => code,
+            CoreError::NotFound => "not_found",
+            CoreError::Backend(_) => "backend_unavailable",
+        }
+    }
+}
+
+impl From<crate::ports::TableError> for CoreError {
+    fn from(e: crate::ports::TableError) -> Self {
+        match e {
+            crate::ports::TableError::ConditionFailed => CoreError::Conflict {
+                code: "conflict",
+                detail: "the item was changed by someone else".into(),
+                current: None,
+            },
+            crate::ports::TableError::TransactionCanceled { .. } => CoreError::Conflict {
+                code: "conflict",
+                detail: "the change conflicts with the stored data".into(),
+                current: None,
+            },
+            other => CoreError::Backend(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::ports::PortError> for CoreError {
+    fn from(e: crate::ports::PortError) -> Self {
+        CoreError::Backend(e.to_string())
+    }
+}

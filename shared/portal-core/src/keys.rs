@@ -1,0 +1,40 @@
+//! The single table's key design, in one place. Every key starts with the practice (`P#{practice}`)
+//! so no query of one tenant can reach another's items.
+//!
+//! | item | pk | sk | gsi1pk / gsi1sk | ttl | access pattern |
+//! |---|---|---|---|---|---|
+//! | practice settings | `P#{p}` | `SETTINGS` | – | – | get by practice (authorizer, cached ≤ 30 s; admin) |
+//! | login credential | `P#{p}` | `CRED#{kind}#{username}` | `P#{p}#PRINCIPAL#{id}` / `CRED` | – | get by practice + username at login; by principal for password change |
+//! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
+//! | used TOTP step | `P#{p}` | `TOTP#{username}#{step}` | – | 2 min | put-if-absent refuses a replayed code |
+//! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
+
+pub fn practice(p: &str) -> String {
+    format!("P#{p}")
+}
+
+pub const SETTINGS: &str = "SETTINGS";
+
+pub fn credential(kind: &str, username: &str) -> String {
+    format!("CRED#{kind}#{username}")
+}
+
+pub fn principal(p: &str, principal_id: &str) -> String {
+    format!("P#{p}#PRINCIPAL#{principal_id}")
+}
+
+pub fn session(token_hash: &str) -> String {
+    format!("SESSION#{token_hash}")
+}
+
+pub fn totp_step(username: &str, step: u64) -> String {
+    format!("TOTP#{username}#{step}")
+}
+
+pub fn audit(p: &str) -> String {
+    format!("P#{p}#AUDIT")
+}
+
+pub fn audit_subject(p: &str, subject: &str) -> String {
+    format!("P#{p}#AUDIT#{subject}")
+}

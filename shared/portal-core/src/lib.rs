@@ -1,0 +1,22 @@
+//! The patient portal's domain: types, rules, use cases and the ports (traits) that the adapters
+//! implement. Nothing here knows about AWS or HTTP; every rule is written once, here, and called from
+//! both the Lambda functions and the local host.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod features;
+pub mod ids;
+pub mod keys;
+pub mod mime;
+pub mod password;
+pub mod ports;
+pub mod provision;
+pub mod session;
+pub mod settings;
+pub mod totp;
+pub mod url_policy;
+
+pub use error::{CoreError, CoreResult};
+pub use features::Feature;

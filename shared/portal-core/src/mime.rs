@@ -1,0 +1,108 @@
+//! Renders a [`Mail`] as an RFC 5322 / MIME message: what SES `SendRawEmail` takes and what the
+//! local outbox stores as `.eml`.
+
+use crate::ports::Mail;
+use base64::Engine;
+
+fn b64(bytes: &[u8]) -> String {
+    let s = base64::engine::general_purpose::STANDARD.encode(bytes);
+    // MIME wants lines of at most 76 characters.
+    s.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("\r\n")
+}
+
+/// RFC 2047 encoded-word for non-ASCII header text; header injection is impossible since CR/LF are
+/// removed first.
+fn header_text(s: &str) -> String {
+    let s: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    if s.is_ascii() {
+        s
+    } else {
+        format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
+    }
+}
+
+fn address(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// `message_id_domain` is used for the Message-ID header; `date` is RFC 2822 text.
+pub fn render(mail: &Mail, date: &str, message_id: &str) -> Vec<u8> {
+    let boundary_mixed = format!("mixed-{}", crate::ids::new_id());
+    let boundary_alt = format!("alt-{}", crate::ids::new_id());
+    let mut out = String::new();
+    out.push_str(&format!("From: {}\r\n", address(&mail.from)));
+    out.push_str(&format!("To: {}\r\n", mail.to.iter().map(|a| address(a)).collect::<Vec<_>>().join(", ")));
+    out.push_str(&format!("Subject: {}\r\n", header_text(&mail.subject)));
+    out.push_str(&format!("Date: {date}\r\n"));
+    out.push_str(&format!("Message-ID: <{message_id}>\r\n"));
+    out.push_str("MIME-Version: 1.0\r\n");
+    out.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary_mixed}\"\r\n\r\n"));
+    out.push_str(&format!("--{boundary_mixed}\r\n"));
+    out.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{boundary_alt}\"\r\n\r\n"));
+    out.push_str(&format!("--{boundary_alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+    out.push_str(&b64(mail.text.as_bytes()));
+    out.push_str("\r\n");
+    if let Some(html) = &mail.html {
+        out.push_str(&format!("--{boundary_alt}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+        out.push_str(&b64(html.as_bytes()));
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("--{boundary_alt}--\r\n"));
+    for a in &mail.attachments {
+        let name = header_text(&a.filename).replace('"', "");
+        out.push_str(&format!(
+            "--{boundary_mixed}\r\nContent-Type: {}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+            address(&a.content_type)
+        ));
+        out.push_str(&b64(&a.bytes));
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("--{boundary_mixed}--\r\n"));
+    out.into_bytes()
+}
+
+/// Reads the decoded text/plain part back out of a message rendered by [`render`] (for outbox
+/// views and tests).
+pub fn text_part(raw: &str) -> Option<String> {
+    let start = raw.find("Content-Type: text/plain")?;
+    let body_start = raw[start..].find("\r\n\r\n")? + start + 4;
+    let body_end = raw[body_start..].find("\r\n--")? + body_start;
+    let joined: String = raw[body_start..body_end].split("\r\n").collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(joined).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// The decoded Subject header.
+pub fn subject(raw: &str) -> Option<String> {
+    let line = raw.lines().find(|l| l.starts_with("Subject: "))?;
+    let v = &line["Subject: ".len()..];
+    if let Some(enc) = v.strip_prefix("=?UTF-8?B?").and_then(|r| r.strip_suffix("?=")) {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(enc).ok()?;
+        return String::from_utf8(bytes).ok();
+    }
+    Some(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::Attachment;
+
+    #[test]
+    fn renders_parts_and_reads_them_back() {
+        let mail = Mail {
+            from: "Office <office@example.com>".into(),
+            to: vec!["pat@example.com".into()],
+            subject: "Nouveau message\r\nBcc: evil@example.com é".into(),
+            text: "Hello, you have a message. ".repeat(10),
+            html: Some("<p>Hello</p>".into()),
+            attachments: vec![Attachment { filename: "a.pdf".into(), content_type: "application/pdf".into(), bytes: b"%PDF-1.4".to_vec() }],
+        };
+        let raw = String::from_utf8(render(&mail, "Thu, 26 Nov 2026 10:00:00 +0000", "x@portal")).unwrap();
+        assert!(!raw.contains("\r\nBcc:"));
+        assert_eq!(subject(&raw).unwrap(), "Nouveau messageBcc: evil@example.com é");
+        assert_eq!(text_part(&raw).unwrap(), mail.text);
+        assert!(raw.contains("filename=\"a.pdf\""));
+        assert!(raw.lines().all(|l| l.len() <= 998));
+    }
+}

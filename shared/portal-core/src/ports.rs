@@ -1,0 +1,292 @@
+//! The ports: what the domain needs from the outside world. `portal-aws` implements them on AWS,
+//! `portal-embedded` on one machine; one conformance suite (`tests/`) holds both to the same meaning.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------
+// Table: a DynamoDB-shaped single table.
+// ---------------------------------------------------------------------------------------------
+
+/// One item of the single table. `pk`/`sk` form the primary key; `gsi1pk`/`gsi1sk` the one
+/// secondary index; `expires_at` (unix seconds) is the TTL: once past, the item is gone for every
+/// read and every condition, whether or not the backend has removed it yet. `version` is for
+/// optimistic concurrency; `data` holds the attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub pk: String,
+    pub sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub version: u64,
+    pub data: Value,
+}
+
+impl Item {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>, data: Value) -> Self {
+        Item { pk: pk.into(), sk: sk.into(), gsi1pk: None, gsi1sk: None, expires_at: None, version: 0, data }
+    }
+    pub fn with_gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.gsi1pk = Some(pk.into());
+        self.gsi1sk = Some(sk.into());
+        self
+    }
+    pub fn expiring_at(mut self, unix_seconds: i64) -> Self {
+        self.expires_at = Some(unix_seconds);
+        self
+    }
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+    /// Deserialize the attributes into a domain type.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, TableError> {
+        serde_json::from_value(self.data.clone()).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
+    }
+}
+
+/// The condition a write must meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cond {
+    /// Write whatever is there.
+    None,
+    /// Only if no live item has this key (an expired one counts as absent).
+    Absent,
+    /// Only if a live item exists.
+    Exists,
+    /// Only if the stored item's `version` equals this.
+    Version(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkRange {
+    All,
+    Prefix(String),
+    /// Inclusive on both ends.
+    Between(String, String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Primary,
+    Gsi1,
+}
+
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub index: Index,
+    pub pk: String,
+    pub range: SkRange,
+    pub newest_first: bool,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    pub fn new(pk: impl Into<String>) -> Self {
+        Query { index: Index::Primary, pk: pk.into(), range: SkRange::All, newest_first: false, limit: 100, cursor: None }
+    }
+    pub fn on_gsi1(pk: impl Into<String>) -> Self {
+        Query { index: Index::Gsi1, ..Query::new(pk) }
+    }
+    pub fn prefix(mut self, p: impl Into<String>) -> Self {
+        self.range = SkRange::Prefix(p.into());
+        self
+    }
+    pub fn between(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.range = SkRange::Between(from.into(), to.into());
+        self
+    }
+    pub fn newest_first(mut self) -> Self {
+        self.newest_first = true;
+        self
+    }
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+    pub fn after(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Opaque; pass back in [`Query::after`] for the next page. `None` when there is no more.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TxOp {
+    Put(Item, Cond),
+    Delete { pk: String, sk: String, cond: Cond },
+    Check { pk: String, sk: String, cond: Cond },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("condition failed")]
+    ConditionFailed,
+    /// A transaction wrote nothing; `failed` lists the indexes of the operations whose condition failed.
+    #[error("transaction canceled (failed operations: {failed:?})")]
+    TransactionCanceled { failed: Vec<usize> },
+    #[error("invalid cursor")]
+    BadCursor,
+    #[error("table backend: {0}")]
+    Backend(String),
+}
+
+/// The most items [`Table::transact`] takes at once (DynamoDB's limit).
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+#[async_trait]
+pub trait Table: Send + Sync {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError>;
+    async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError>;
+    async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError>;
+    async fn query(&self, q: Query) -> Result<Page, TableError>;
+    /// All or nothing: either every operation applies, or none does.
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError>;
+    /// Unconditional puts of any number of items (sent in chunks, retried until all are written).
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blobs: an object store with presigned URLs.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub size: u64,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub meta: BlobMeta,
+    pub bytes: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("{0}")]
+    Backend(String),
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+#[async_trait]
+pub trait Blobs: Send + Sync {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
+    async fn get(&self, key: &str) -> Result<Option<Blob>, PortError>;
+    async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError>;
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// A URL that fetches the object until `expires`; `download_name` sets `Content-Disposition`.
+    async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError>;
+    /// A URL that accepts one PUT of exactly `size` bytes of `content_type` until `expires`.
+    async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mailer
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends the mail; answers the backend's message id.
+    async fn send(&self, mail: &Mail) -> Result<String, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+/// A domain event. `detail` carries opaque ids only, never PHI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    pub practice_id: String,
+    pub detail_type: String,
+    pub detail: Value,
+}
+
+#[async_trait]
+pub trait Events: Send + Sync {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PortError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock
+// ---------------------------------------------------------------------------------------------
+
+pub trait Clock: Send + Sync {
+    /// Unix seconds.
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock tests move by hand.
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: i64) -> Self {
+        ManualClock(AtomicI64::new(start))
+    }
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+    pub fn set(&self, now: i64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The current time as RFC 3339, for API answers.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,171 @@
+//! Sessions (DESIGN §5): a 256-bit random token of which only the SHA-256 is stored; idle timeout
+//! 15 min, absolute 12 h. The token names its practice (`{practice}.{random}`) so the session item
+//! sits under the practice's key like every other item.
+
+use crate::keys;
+use crate::ports::{Clock, Cond, Item, Query, Table};
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const IDLE_TIMEOUT: i64 = 15 * 60;
+pub const ABSOLUTE_TIMEOUT: i64 = 12 * 60 * 60;
+/// `last_seen` is written at most this often, so a busy session costs one write a minute, not one
+/// per request.
+pub const TOUCH_INTERVAL: i64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    Patient,
+    Staff,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::Patient => "patient",
+            PrincipalKind::Staff => "staff",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "patient" => Some(PrincipalKind::Patient),
+            "staff" => Some(PrincipalKind::Staff),
+            _ => None,
+        }
+    }
+}
+
+/// Staff roles. `Admin` may change settings; `FrontDesk` may read them (and, in later modules,
+/// answer WebMail). Patients have no role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StaffRole {
+    FrontDesk,
+    Admin,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::FrontDesk => "front-desk",
+            StaffRole::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "front-desk" => Some(StaffRole::FrontDesk),
+            "admin" => Some(StaffRole::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub practice: String,
+    pub principal_id: String,
+    pub kind: PrincipalKind,
+    #[serde(default)]
+    pub role: Option<StaffRole>,
+    pub username: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub must_change_password: bool,
+}
+
+impl Session {
+    pub fn expires_at(&self) -> i64 {
+        (self.last_seen + IDLE_TIMEOUT).min(self.created_at + ABSOLUTE_TIMEOUT)
+    }
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The practice a token claims to belong to (checked against the stored session, which is looked
+/// up under that practice, so a forged prefix finds nothing).
+pub fn practice_of_token(token: &str) -> Option<&str> {
+    let (practice, random) = token.split_once('.')?;
+    (crate::ids::is_valid_slug(practice) && random.len() == 43).then_some(practice)
+}
+
+pub struct Sessions<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+impl Sessions<'_> {
+    /// Starts a session; answers the token (shown to the client once) and the session.
+    pub async fn start(&self, practice: &str, principal_id: &str, kind: PrincipalKind, role: Option<StaffRole>, username: &str, must_change_password: bool) -> CoreResult<(String, Session)> {
+        let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
+        let now = self.clock.now();
+        let session = Session {
+            practice: practice.into(),
+            principal_id: principal_id.into(),
+            kind,
+            role,
+            username: username.into(),
+            created_at: now,
+            last_seen: now,
+            must_change_password,
+        };
+        let item = Item::new(keys::practice(practice), keys::session(&hash_token(&token)), serde_json::to_value(&session).map_err(CoreError::backend)?)
+            .with_gsi1(keys::principal(practice, principal_id), format!("SESSION#{now:012}"))
+            .expiring_at(now + ABSOLUTE_TIMEOUT);
+        self.table.put(item, Cond::Absent).await?;
+        Ok((token, session))
+    }
+
+    /// The live session for a token, touching its idle timer; `None` when unknown, ended or timed out.
+    /// Costs one read, and a write at most once a minute.
+    pub async fn resolve(&self, token: &str) -> CoreResult<Option<(String, Session)>> {
+        let Some(practice) = practice_of_token(token) else { return Ok(None) };
+        let hash = hash_token(token);
+        let Some(item) = self.table.get(&keys::practice(practice), &keys::session(&hash)).await? else { return Ok(None) };
+        let mut session: Session = item.parse()?;
+        let now = self.clock.now();
+        if session.practice != practice || now >= session.expires_at() {
+            self.end(practice, &hash).await?;
+            return Ok(None);
+        }
+        if now - session.last_seen >= TOUCH_INTERVAL {
+            session.last_seen = now;
+            let mut touched = item.clone();
+            touched.data = serde_json::to_value(&session).map_err(CoreError::backend)?;
+            // Losing this race to a logout must not bring the session back.
+            match self.table.put(touched, Cond::Exists).await {
+                Ok(()) | Err(crate::ports::TableError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Some((hash, session)))
+    }
+
+    pub async fn end(&self, practice: &str, token_hash: &str) -> CoreResult<()> {
+        self.table.delete(&keys::practice(practice), &keys::session(token_hash), Cond::None).await?;
+        Ok(())
+    }
+
+    /// Ends every session of a principal (password change, access revoked).
+    pub async fn end_all(&self, practice: &str, principal_id: &str) -> CoreResult<usize> {
+        // Page with the cursor rather than re-querying: the GSI is eventually consistent, so a
+        // re-query could return the items just deleted.
+        let (mut ended, mut cursor) = (0, None);
+        loop {
+            let q = Query::on_gsi1(keys::principal(practice, principal_id)).prefix("SESSION#").limit(100).after(cursor);
+            let page = self.table.query(q).await?;
+            for item in &page.items {
+                self.table.delete(&item.pk, &item.sk, Cond::None).await?;
+                ended += 1;
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(ended),
+            }
+        }
+    }
+}

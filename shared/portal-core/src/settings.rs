@@ -1,0 +1,317 @@
+//! A practice's portal settings: enabled features, portal URLs and WebMail notification settings,
+//! one item with a version for optimistic concurrency (two staff saving at once: the second gets a
+//! conflict that carries the values now stored).
+
+use crate::audit::{self, AuditLog, Outcome};
+use crate::features::{self, Feature};
+use crate::keys;
+use crate::ports::{Clock, Cond, Item, Table};
+use crate::url_policy::{parse_portal_url, UrlRules};
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalUrls {
+    /// Where patients go to use the portal; the `[URL]` of notification emails.
+    pub patient_facing_url: Option<String>,
+    /// The practice's own website, linked from the portal.
+    pub practice_website_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebMailSettings {
+    /// The address notification emails come from.
+    pub notification_sender: String,
+    /// The office address told when a patient sends a message.
+    pub default_notify_address: String,
+    pub subject: String,
+    /// Must contain `[URL]`; may contain `[PracticeName]`. Nothing else: a notification never
+    /// carries the message or anything about the patient.
+    pub body_template: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PracticeSettings {
+    pub practice_name: String,
+    pub features: Vec<Feature>,
+    pub urls: PortalUrls,
+    pub webmail: WebMailSettings,
+    /// Set from the item's version when read; send it back with a change.
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default)]
+    pub updated_at: i64,
+    #[serde(default)]
+    pub updated_by: String,
+}
+
+impl PracticeSettings {
+    pub fn new(practice_name: &str, features: Vec<Feature>) -> Self {
+        PracticeSettings {
+            practice_name: practice_name.into(),
+            features: features::normalize(features),
+            urls: PortalUrls::default(),
+            webmail: WebMailSettings {
+                notification_sender: "no-reply@portal.invalid".into(),
+                default_notify_address: "office@portal.invalid".into(),
+                subject: "You have a new secure message".into(),
+                body_template: "You have a new secure message from [PracticeName]. Log in to the patient portal to read it: [URL]".into(),
+            },
+            version: 0,
+            updated_at: 0,
+            updated_by: String::new(),
+        }
+    }
+
+    pub fn has(&self, f: Feature) -> bool {
+        self.features.contains(&f)
+    }
+}
+
+pub const SUBJECT_MAX: usize = 200;
+pub const BODY_MAX: usize = 4000;
+pub const EMAIL_MAX: usize = 254;
+pub const TEMPLATE_TAGS: [&str; 2] = ["[URL]", "[PracticeName]"];
+
+/// Parses the feature keys a staff member submitted; unknown keys are an error, not dropped.
+pub fn parse_features(keys: &[String]) -> CoreResult<Vec<Feature>> {
+    keys.iter()
+        .map(|k| Feature::parse(k).ok_or_else(|| CoreError::invalid("unknown_feature", format!("'{}' is not a portal feature; use one of {}.", truncate(k, 40), features::join(&Feature::ALL)))))
+        .collect::<CoreResult<Vec<_>>>()
+        .map(features::normalize)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// A plain email address (`local@domain.tld`), the only form the settings take.
+pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
+    let s = raw.trim();
+    let ok = s.len() <= EMAIL_MAX
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && !local.starts_with('.')
+                && !local.ends_with('.')
+                && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+                && domain.contains('.')
+                && domain.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-'))
+        });
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(CoreError::invalid("email_invalid", format!("{field} is not a valid email address (name@example.com).")))
+    }
+}
+
+pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
+    let subject = w.subject.trim();
+    if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || subject.contains(['\r', '\n']) {
+        return Err(CoreError::invalid("subject_invalid", format!("The notification subject must be one line of 1 to {SUBJECT_MAX} characters.")));
+    }
+    let body = w.body_template.trim();
+    if body.chars().count() > BODY_MAX {
+        return Err(CoreError::invalid("body_too_long", format!("The notification body must be at most {BODY_MAX} characters.")));
+    }
+    if !body.contains("[URL]") {
+        return Err(CoreError::invalid("body_missing_url", "The notification body must contain [URL], where the portal link goes."));
+    }
+    let mut rest = body;
+    while let Some(open) = rest.find('[') {
+        let close = rest[open..].find(']').map(|c| open + c + 1).unwrap_or(rest.len());
+        let tag = &rest[open..close];
+        if !TEMPLATE_TAGS.contains(&tag) {
+            return Err(CoreError::invalid("body_unknown_tag", format!("{} is not a known tag: use only [URL] and [PracticeName] (a notification never carries patient details).", truncate(tag, 40))));
+        }
+        rest = &rest[close..];
+    }
+    Ok(WebMailSettings {
+        notification_sender: check_email(&w.notification_sender, "Notification sender")?,
+        default_notify_address: check_email(&w.default_notify_address, "Default WebMail Notify address")?,
+        subject: subject.into(),
+        body_template: body.into(),
+    })
+}
+
+pub fn check_urls(u: &PortalUrls, rules: UrlRules) -> CoreResult<PortalUrls> {
+    let one = |v: &Option<String>, field: &str| -> CoreResult<Option<String>> {
+        match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(s) => parse_portal_url(s, field, rules.local_mode).map(|u| Some(u.to_string())),
+        }
+    };
+    Ok(PortalUrls {
+        patient_facing_url: one(&u.patient_facing_url, "Patient-facing URL")?,
+        practice_website_url: one(&u.practice_website_url, "Practice website URL")?,
+    })
+}
+
+/// Fills a notification template. Only the two known tags exist (see [`check_webmail`]).
+pub fn render_notification(template: &str, practice_name: &str, url: &str) -> String {
+    template.replace("[PracticeName]", practice_name).replace("[URL]", url)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repository and use cases
+// ---------------------------------------------------------------------------------------------
+
+pub struct SettingsRepo<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+/// Who changes settings, for the audit log.
+pub struct Actor<'a> {
+    pub principal_id: &'a str,
+    pub source_ip: Option<&'a str>,
+}
+
+/// Which part of the settings a change touches.
+pub enum Change {
+    Features(Vec<Feature>),
+    Urls(PortalUrls),
+    WebMail(WebMailSettings),
+}
+
+impl<'a> SettingsRepo<'a> {
+    pub async fn get(&self, practice: &str) -> CoreResult<Option<PracticeSettings>> {
+        let Some(item) = self.table.get(&keys::practice(practice), keys::SETTINGS).await? else { return Ok(None) };
+        let mut s: PracticeSettings = item.parse()?;
+        s.version = item.version;
+        Ok(Some(s))
+    }
+
+    /// Creates the settings of a new practice; a conflict if it exists.
+    pub async fn create(&self, practice: &str, settings: &PracticeSettings) -> CoreResult<()> {
+        let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(settings).map_err(CoreError::backend)?).with_version(1);
+        self.table.put(item, Cond::Absent).await?;
+        Ok(())
+    }
+
+    /// Applies a validated change if the stored version is still `expected_version`; audits it
+    /// with the values before and after. On a conflict, the error carries the stored settings.
+    pub async fn change(&self, practice: &str, actor: Actor<'_>, expected_version: u64, change: Change, rules: UrlRules) -> CoreResult<PracticeSettings> {
+        let current = self.get(practice).await?.ok_or(CoreError::NotFound)?;
+        if current.version != expected_version {
+            return Err(conflict(&current));
+        }
+        let mut next = current.clone();
+        let (action, before, after) = match change {
+            Change::Features(f) => {
+                next.features = features::normalize(f);
+                ("settings.features.update", json!(current.features), json!(next.features))
+            }
+            Change::Urls(u) => {
+                next.urls = check_urls(&u, rules)?;
+                ("settings.urls.update", json!(current.urls), json!(next.urls))
+            }
+            Change::WebMail(w) => {
+                next.webmail = check_webmail(&w)?;
+                ("settings.webmail.update", json!(current.webmail), json!(next.webmail))
+            }
+        };
+        next.version = expected_version + 1;
+        next.updated_at = self.clock.now();
+        next.updated_by = actor.principal_id.into();
+        let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(&next).map_err(CoreError::backend)?).with_version(next.version);
+        match self.table.put(item, Cond::Version(expected_version)).await {
+            Ok(()) => {}
+            Err(crate::ports::TableError::ConditionFailed) => {
+                let now_stored = self.get(practice).await?.ok_or(CoreError::NotFound)?;
+                return Err(conflict(&now_stored));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        AuditLog { table: self.table, clock: self.clock }
+            .append(practice, audit::entry(actor.principal_id, "staff", action, "settings", Outcome::Success, actor.source_ip, json!({"before": before, "after": after, "version": next.version})))
+            .await?;
+        Ok(next)
+    }
+}
+
+fn conflict(current: &PracticeSettings) -> CoreError {
+    CoreError::Conflict {
+        code: "settings_changed",
+        detail: "Someone else saved the settings first. The current values are shown; review them and save again.".into(),
+        current: serde_json::to_value(current).ok(),
+    }
+}
+
+/// Settings kept in memory for at most `ttl_seconds` (the authorizer's container cache; 0 in local
+/// mode, where a change must apply at once).
+pub struct SettingsCache {
+    ttl_seconds: i64,
+    entries: Mutex<HashMap<String, (i64, Option<PracticeSettings>)>>,
+}
+
+impl SettingsCache {
+    pub fn new(ttl_seconds: i64) -> Self {
+        SettingsCache { ttl_seconds, entries: Mutex::new(HashMap::new()) }
+    }
+
+    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &str) -> CoreResult<Option<PracticeSettings>> {
+        let now = clock.now();
+        if self.ttl_seconds > 0 {
+            if let Some((at, s)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice) {
+                if now - at < self.ttl_seconds {
+                    return Ok(s.clone());
+                }
+            }
+        }
+        let fresh = SettingsRepo { table, clock }.get(practice).await?;
+        if self.ttl_seconds > 0 {
+            self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(practice.to_string(), (now, fresh.clone()));
+        }
+        Ok(fresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webmail(body: &str) -> WebMailSettings {
+        WebMailSettings { notification_sender: "office@smile.example".into(), default_notify_address: "frontdesk@smile.example".into(), subject: "New message".into(), body_template: body.into() }
+    }
+
+    #[test]
+    fn webmail_rules() {
+        assert!(check_webmail(&webmail("Read it at [URL] - [PracticeName]")).is_ok());
+        assert_eq!(check_webmail(&webmail("no link")).unwrap_err().code(), "body_missing_url");
+        assert_eq!(check_webmail(&webmail("[URL] [NameF]")).unwrap_err().code(), "body_unknown_tag");
+        assert_eq!(check_webmail(&webmail(&format!("[URL]{}", "x".repeat(BODY_MAX)))).unwrap_err().code(), "body_too_long");
+        let mut w = webmail("[URL]");
+        w.notification_sender = "not-an-email".into();
+        assert_eq!(check_webmail(&w).unwrap_err().code(), "email_invalid");
+        w.notification_sender = "a@b.c\r\nBcc: x@y.z".into();
+        assert_eq!(check_webmail(&w).unwrap_err().code(), "email_invalid");
+        let mut w = webmail("[URL]");
+        w.subject = "two\nlines".into();
+        assert_eq!(check_webmail(&w).unwrap_err().code(), "subject_invalid");
+    }
+
+    #[test]
+    fn features_parse_rejects_unknown() {
+        assert_eq!(parse_features(&["ModuleWebMail".into(), "MakePayments".into()]).unwrap(), vec![Feature::MakePayments, Feature::ModuleWebMail]);
+        assert_eq!(parse_features(&["ModuleWebmail".into()]).unwrap_err().code(), "unknown_feature");
+    }
+
+    #[test]
+    fn urls_https_outside_local() {
+        let u = PortalUrls { patient_facing_url: Some("http://portal.example.com".into()), practice_website_url: None };
+        assert_eq!(check_urls(&u, UrlRules { local_mode: false }).unwrap_err().code(), "url_not_https");
+        assert!(check_urls(&u, UrlRules { local_mode: true }).is_ok());
+    }
+
+    #[test]
+    fn render() {
+        assert_eq!(render_notification("[PracticeName]: [URL]", "Smile", "https://x"), "Smile: https://x");
+    }
+}

@@ -1,0 +1,67 @@
+//! TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) for the staff second factor.
+
+use hmac::{Hmac, Mac};
+
+pub const STEP: i64 = 30;
+
+/// A fresh 160-bit secret in base32 (what authenticator apps take).
+pub fn generate_secret() -> String {
+    data_encoding::BASE32_NOPAD.encode(&crate::ids::random_bytes::<20>())
+}
+
+/// The 6-digit code for `secret_b32` at time step `counter`.
+pub fn code_at(secret_b32: &str, counter: u64) -> Option<String> {
+    let key = data_encoding::BASE32_NOPAD.decode(secret_b32.trim_end_matches('=').as_bytes()).ok()?;
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).ok()?;
+    mac.update(&counter.to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = (digest[19] & 0x0f) as usize;
+    let bin = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
+    Some(format!("{:06}", bin % 1_000_000))
+}
+
+pub fn code_now(secret_b32: &str, now: i64) -> Option<String> {
+    code_at(secret_b32, (now / STEP) as u64)
+}
+
+/// Accepts the code of the current step or one step either side (clock drift). Answers the step
+/// that matched, so a caller can refuse a code used before (replay).
+pub fn verify(secret_b32: &str, code: &str, now: i64) -> Option<u64> {
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let current = now / STEP;
+    (current - 1..=current + 1).filter(|s| *s >= 0).map(|s| s as u64).find(|s| {
+        code_at(secret_b32, *s).is_some_and(|c| constant_time_eq(c.as_bytes(), code.as_bytes()))
+    })
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6238_sha1_vectors() {
+        // RFC 6238 appendix B, secret "12345678901234567890", 8-digit codes truncated to 6.
+        let secret = data_encoding::BASE32_NOPAD.encode(b"12345678901234567890");
+        assert_eq!(code_at(&secret, 59 / 30).unwrap(), "287082");
+        assert_eq!(code_at(&secret, 1111111109 / 30).unwrap(), "081804");
+        assert_eq!(code_at(&secret, 1234567890 / 30).unwrap(), "005924");
+        assert_eq!(code_at(&secret, 2000000000 / 30).unwrap(), "279037");
+    }
+
+    #[test]
+    fn verify_allows_one_step_of_drift_only() {
+        let s = generate_secret();
+        let now = 1_700_000_000;
+        let code = code_now(&s, now).unwrap();
+        assert!(verify(&s, &code, now).is_some());
+        assert!(verify(&s, &code, now + 30).is_some());
+        assert!(verify(&s, &code, now + 90).is_none());
+        assert!(verify(&s, "12345", now).is_none());
+    }
+}
