@@ -1,0 +1,207 @@
+//! The staff settings API: features, portal URLs (with a real, SSRF-safe verification request),
+//! WebMail notification settings, and the practice's audit log. Every change is audited in core.
+
+mod verify;
+
+use axum::extract::{Query, State};
+use axum::http::Method;
+use portal_core::access::Access;
+use portal_core::audit::AuditLog;
+use portal_core::ports::{Clock, Table};
+use portal_core::session::StaffRole;
+use portal_core::settings::{
+    parse_features, Actor, Change, PortalUrls, SettingsRepo, WebMailSettings,
+};
+use portal_core::url_policy::UrlRules;
+use portal_core::{CoreError, Feature};
+use portal_http::{Api, ApiResult, Json, Meta, Principal};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub use verify::{UrlVerifier, Verification};
+
+#[derive(Clone)]
+pub struct Deps {
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+    pub rules: UrlRules,
+    pub verifier: Arc<UrlVerifier>,
+}
+
+impl Deps {
+    /// Local mode is set by `portal-local`; on Lambda it is always off.
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, rules: UrlRules) -> Self {
+        Deps {
+            table,
+            clock,
+            rules,
+            verifier: Arc::new(UrlVerifier::new(rules)),
+        }
+    }
+
+    fn settings(&self) -> SettingsRepo<'_> {
+        SettingsRepo {
+            table: self.table.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+}
+
+pub fn api() -> Api<Deps> {
+    Api::new()
+        .route(Method::GET, "/v1/admin/settings", get_settings)
+        .route(Method::PUT, "/v1/admin/settings/features", put_features)
+        .route(Method::PUT, "/v1/admin/settings/urls", put_urls)
+        .route(Method::POST, "/v1/admin/settings/urls/verify", verify_url)
+        .route(Method::PUT, "/v1/admin/settings/webmail", put_webmail)
+        .route(Method::GET, "/v1/admin/audit", audit)
+}
+
+pub fn router(deps: Deps) -> axum::Router {
+    api().into_router(deps)
+}
+
+async fn get_settings(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
+    let c = p.require(Access::Staff(StaffRole::FrontDesk))?;
+    let s = d
+        .settings()
+        .get(&c.practice_id)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    let catalog: Vec<Value> = Feature::ALL
+        .iter()
+        .map(|f| json!({ "key": f.key(), "label": f.label() }))
+        .collect();
+    Ok(Json(json!({
+        "settings": s,
+        "featureCatalog": catalog,
+        "rules": { "httpsRequired": !d.rules.local_mode, "templateTags": portal_core::settings::TEMPLATE_TAGS },
+        "canEdit": c.role == Some(StaffRole::Admin),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FeaturesBody {
+    features: Vec<String>,
+    version: u64,
+}
+
+async fn change(
+    d: &Deps,
+    p: &Principal,
+    meta: &Meta,
+    version: u64,
+    change: Change,
+) -> ApiResult<Json<Value>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let actor = Actor {
+        principal_id: &c.principal_id,
+        source_ip: meta.0.source_ip.as_deref(),
+    };
+    let s = d
+        .settings()
+        .change(&c.practice_id, actor, version, change, d.rules)
+        .await?;
+    Ok(Json(json!({ "settings": s })))
+}
+
+async fn put_features(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Json(b): Json<FeaturesBody>,
+) -> ApiResult<Json<Value>> {
+    let features = parse_features(&b.features)?;
+    change(&d, &p, &meta, b.version, Change::Features(features)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UrlsBody {
+    #[serde(default)]
+    patient_facing_url: Option<String>,
+    #[serde(default)]
+    practice_website_url: Option<String>,
+    version: u64,
+}
+
+async fn put_urls(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Json(b): Json<UrlsBody>,
+) -> ApiResult<Json<Value>> {
+    let urls = PortalUrls {
+        patient_facing_url: b.patient_facing_url,
+        practice_website_url: b.practice_website_url,
+    };
+    change(&d, &p, &meta, b.version, Change::Urls(urls)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WebMailBody {
+    notification_sender: String,
+    default_notify_address: String,
+    subject: String,
+    body_template: String,
+    version: u64,
+}
+
+async fn put_webmail(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Json(b): Json<WebMailBody>,
+) -> ApiResult<Json<Value>> {
+    let w = WebMailSettings {
+        notification_sender: b.notification_sender,
+        default_notify_address: b.default_notify_address,
+        subject: b.subject,
+        body_template: b.body_template,
+    };
+    change(&d, &p, &meta, b.version, Change::WebMail(w)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    url: String,
+}
+
+async fn verify_url(
+    State(d): State<Deps>,
+    p: Principal,
+    Json(b): Json<VerifyBody>,
+) -> ApiResult<Json<Verification>> {
+    p.require(Access::Staff(StaffRole::Admin))?;
+    Ok(Json(d.verifier.verify(&b.url).await?))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(d): State<Deps>,
+    p: Principal,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let log = AuditLog {
+        table: d.table.as_ref(),
+        clock: d.clock.as_ref(),
+    };
+    let (entries, cursor) = log
+        .recent(
+            &c.practice_id,
+            q.limit.unwrap_or(50).clamp(1, 200),
+            q.cursor,
+        )
+        .await?;
+    Ok(Json(json!({ "entries": entries, "cursor": cursor })))
+}

@@ -1,0 +1,216 @@
+//! Logins and the session: patient login, staff login with TOTP, logout, password change, `/v1/me`,
+//! and the health check.
+
+use axum::extract::State;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use portal_core::access::Access;
+use portal_core::auth::{AuthService, LoginInput, LoginOk};
+use portal_core::ports::{rfc3339, Clock, Table};
+use portal_core::session::PrincipalKind;
+use portal_core::settings::SettingsRepo;
+use portal_core::Feature;
+use portal_http::{clear_session_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Deps {
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Deps {
+    fn auth(&self) -> AuthService<'_> {
+        AuthService {
+            table: self.table.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+}
+
+pub fn api() -> Api<Deps> {
+    Api::new()
+        .route(Method::GET, "/v1/health", health)
+        .route(Method::POST, "/v1/auth/login", patient_login)
+        .route(Method::POST, "/v1/staff/login", staff_login)
+        .route(Method::POST, "/v1/auth/logout", logout)
+        .route(Method::POST, "/v1/auth/password", change_password)
+        .route(Method::GET, "/v1/me", me)
+}
+
+pub fn router(deps: Deps) -> axum::Router {
+    api().into_router(deps)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LoginBody {
+    practice: String,
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StaffLoginBody {
+    practice: String,
+    username: String,
+    password: String,
+    totp: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAnswer {
+    token: String,
+    expires_at: String,
+    must_change_password: bool,
+}
+
+/// The session as the client gets it: the token in the body (API clients) and in the cookie (pages).
+fn session_response(ok: LoginOk) -> Response {
+    let expires = ok.session.expires_at();
+    let max_age = portal_core::session::ABSOLUTE_TIMEOUT;
+    let cookie = session_cookie(&ok.token, max_age);
+    let body = SessionAnswer {
+        token: ok.token,
+        expires_at: rfc3339(expires),
+        must_change_password: ok.session.must_change_password,
+    };
+    ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
+}
+
+async fn patient_login(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    Json(b): Json<LoginBody>,
+) -> ApiResult<Response> {
+    let ok = d
+        .auth()
+        .login(
+            PrincipalKind::Patient,
+            LoginInput {
+                practice: &b.practice,
+                username: &b.username,
+                password: &b.password,
+                totp: None,
+            },
+            &meta,
+        )
+        .await?;
+    Ok(session_response(ok))
+}
+
+async fn staff_login(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    Json(b): Json<StaffLoginBody>,
+) -> ApiResult<Response> {
+    let ok = d
+        .auth()
+        .login(
+            PrincipalKind::Staff,
+            LoginInput {
+                practice: &b.practice,
+                username: &b.username,
+                password: &b.password,
+                totp: Some(&b.totp),
+            },
+            &meta,
+        )
+        .await?;
+    Ok(session_response(ok))
+}
+
+async fn logout(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Response> {
+    let c = p.require(Access::Session)?;
+    d.auth()
+        .logout(
+            &c.practice_id,
+            &c.principal_id,
+            c.kind,
+            &c.session_id,
+            &meta,
+        )
+        .await?;
+    Ok((
+        [(header::SET_COOKIE, clear_session_cookie())],
+        Json(json!({ "loggedOut": true })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Json(b): Json<PasswordBody>,
+) -> ApiResult<Response> {
+    let c = p.require(Access::Session)?;
+    let ok = d
+        .auth()
+        .change_password(
+            &c.practice_id,
+            &c.principal_id,
+            &b.current_password,
+            &b.new_password,
+            &meta,
+        )
+        .await?;
+    Ok(session_response(ok))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FeatureView {
+    key: &'static str,
+    label: &'static str,
+    path: &'static str,
+}
+
+async fn me(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
+    let c = p.require(Access::Session)?;
+    let settings = SettingsRepo {
+        table: d.table.as_ref(),
+        clock: d.clock.as_ref(),
+    }
+    .get(&c.practice_id)
+    .await?;
+    let practice_name = settings
+        .as_ref()
+        .map(|s| s.practice_name.clone())
+        .unwrap_or_default();
+    // Patients see the features of their practice (as the authorizer read them); staff see none.
+    let features: Vec<FeatureView> = c
+        .features
+        .iter()
+        .filter(|_| c.kind == PrincipalKind::Patient)
+        .map(|f: &Feature| FeatureView {
+            key: f.key(),
+            label: f.label(),
+            path: f.route_prefix(),
+        })
+        .collect();
+    Ok(Json(json!({
+        "kind": c.kind.as_str(),
+        "principalId": c.principal_id,
+        "username": c.username,
+        "role": c.role.map(|r| r.as_str()),
+        "practice": { "id": c.practice_id, "name": practice_name },
+        "features": features,
+        "mustChangePassword": c.must_change_password,
+    })))
+}

@@ -1,1 +1,21 @@
-fn main(){}
+//! `portal-local`: the whole portal on one machine. Every function's router, the authorizer as
+//! middleware, the static pages, the mail outbox and presigned blob URLs, over the embedded
+//! adapters. No AWS account needed.
+
+use portal_local::{config_from_args, run};
+
+#[tokio::main]
+async fn main() {
+    portal_http::init_tracing();
+    let config = match config_from_args(std::env::args().skip(1).collect()) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(config).await {
+        eprintln!("portal-local: {e}");
+        std::process::exit(1);
+    }
+}

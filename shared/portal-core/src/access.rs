@@ -24,9 +24,9 @@ pub enum Access {
 /// A prefix matches the path itself and anything below it (`/v1/me` matches `/v1/me` and
 /// `/v1/me/x`, not `/v1/meow`). Anything not listed is denied.
 pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
-    ("GET", "/v1/health", Access::Public),
-    ("POST", "/v1/auth/login", Access::Public),
-    ("POST", "/v1/staff/login", Access::Public),
+    ("*", "/v1/health", Access::Public),
+    ("*", "/v1/auth/login", Access::Public),
+    ("*", "/v1/staff/login", Access::Public),
     ("*", "/v1/auth/logout", Access::Session),
     ("*", "/v1/auth/password", Access::Session),
     ("*", "/v1/me", Access::Session),
@@ -35,21 +35,36 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/payments", Access::Feature(Feature::MakePayments)),
     ("*", "/v1/account", Access::Feature(Feature::ModuleAccount)),
     ("*", "/v1/webmail", Access::Feature(Feature::ModuleWebMail)),
-    ("*", "/v1/care-summary", Access::Feature(Feature::ModuleCareSummary)),
+    (
+        "*",
+        "/v1/care-summary",
+        Access::Feature(Feature::ModuleCareSummary),
+    ),
     ("*", "/v1/images", Access::Feature(Feature::ModuleImages)),
-    ("*", "/v1/appointments", Access::Feature(Feature::MakeAppointments)),
-    ("*", "/v1/treatment-plans", Access::Feature(Feature::ModuleTreatmentPlan)),
+    (
+        "*",
+        "/v1/appointments",
+        Access::Feature(Feature::MakeAppointments),
+    ),
+    (
+        "*",
+        "/v1/treatment-plans",
+        Access::Feature(Feature::ModuleTreatmentPlan),
+    ),
 ];
 
 fn prefix_matches(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// What a route needs; `None` when the route is not one of ours (deny).
+/// What a route needs; `None` when the route is not one of ours (answered 404).
 pub fn required(method: &str, path: &str) -> Option<Access> {
     ROUTE_ACCESS
         .iter()
-        .find(|(m, prefix, _)| (*m == "*" || m.eq_ignore_ascii_case(method)) && prefix_matches(path, prefix))
+        .find(|(m, prefix, _)| {
+            (*m == "*" || m.eq_ignore_ascii_case(method)) && prefix_matches(path, prefix)
+        })
         .map(|(_, _, a)| *a)
 }
 
@@ -73,11 +88,17 @@ impl AuthContext {
             ("practiceId".into(), self.practice_id.clone()),
             ("principalId".into(), self.principal_id.clone()),
             ("kind".into(), self.kind.as_str().into()),
-            ("role".into(), self.role.map(|r| r.as_str()).unwrap_or("").into()),
+            (
+                "role".into(),
+                self.role.map(|r| r.as_str()).unwrap_or("").into(),
+            ),
             ("username".into(), self.username.clone()),
             ("features".into(), features::join(&self.features)),
             ("sessionId".into(), self.session_id.clone()),
-            ("mustChangePassword".into(), self.must_change_password.to_string()),
+            (
+                "mustChangePassword".into(),
+                self.must_change_password.to_string(),
+            ),
         ])
     }
 
@@ -104,11 +125,24 @@ impl AuthContext {
     pub fn allows(&self, access: Access) -> Result<(), CoreError> {
         match access {
             Access::Public | Access::Session => Ok(()),
-            _ if self.must_change_password => Err(CoreError::forbidden("password_change_required", "Change your temporary password first.")),
+            _ if self.must_change_password => Err(CoreError::forbidden(
+                "password_change_required",
+                "Change your temporary password first.",
+            )),
             Access::Feature(f) if self.has_feature(f) => Ok(()),
-            Access::Feature(f) => Err(CoreError::forbidden("feature_disabled", format!("Your practice has not enabled {}.", f.label()))),
-            Access::Staff(min) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => Ok(()),
-            Access::Staff(_) => Err(CoreError::forbidden("staff_only", "This needs a staff account with the right role.")),
+            Access::Feature(f) => Err(CoreError::forbidden(
+                "feature_disabled",
+                format!("Your practice has not enabled {}.", f.label()),
+            )),
+            Access::Staff(min)
+                if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) =>
+            {
+                Ok(())
+            }
+            Access::Staff(_) => Err(CoreError::forbidden(
+                "staff_only",
+                "This needs a staff account with the right role.",
+            )),
         }
     }
 }
@@ -123,16 +157,32 @@ pub enum Decision {
 
 /// The authorizer's rule: resolve the session from the token, read the practice's features (through
 /// the cache), and check the route. Errors: `Unauthorized` (no or dead session) or `Forbidden`.
-pub async fn authorize(table: &dyn Table, clock: &dyn Clock, cache: &SettingsCache, token: Option<&str>, method: &str, path: &str) -> CoreResult<Decision> {
-    let access = required(method, path).ok_or_else(|| CoreError::forbidden("route_denied", "No such route."))?;
+pub async fn authorize(
+    table: &dyn Table,
+    clock: &dyn Clock,
+    cache: &SettingsCache,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+) -> CoreResult<Decision> {
+    let access = required(method, path).ok_or(CoreError::NotFound)?;
     if access == Access::Public {
         return Ok(Decision::Public);
     }
     let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
-    let token = token.filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
-    let (session_id, session) = Sessions { table, clock }.resolve(token).await?.ok_or_else(unauthorized)?;
+    let token = token
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .ok_or_else(unauthorized)?;
+    let (session_id, session) = Sessions { table, clock }
+        .resolve(token)
+        .await?
+        .ok_or_else(unauthorized)?;
     let features = match session.kind {
-        PrincipalKind::Patient => cache.get(table, clock, &session.practice).await?.map(|s| s.features).unwrap_or_default(),
+        PrincipalKind::Patient => cache
+            .get(table, clock, &session.practice)
+            .await?
+            .map(|s| s.features)
+            .unwrap_or_default(),
         PrincipalKind::Staff => vec![],
     };
     let ctx = AuthContext {
@@ -158,10 +208,22 @@ mod tests {
         assert_eq!(required("GET", "/v1/health"), Some(Access::Public));
         assert_eq!(required("GET", "/v1/me"), Some(Access::Session));
         assert_eq!(required("GET", "/v1/meow"), None);
-        assert_eq!(required("GET", "/v1/admin/settings"), Some(Access::Staff(StaffRole::FrontDesk)));
-        assert_eq!(required("PUT", "/v1/admin/settings/features"), Some(Access::Staff(StaffRole::Admin)));
-        assert_eq!(required("POST", "/v1/webmail/messages"), Some(Access::Feature(Feature::ModuleWebMail)));
-        assert_eq!(required("GET", "/v1/webmail"), Some(Access::Feature(Feature::ModuleWebMail)));
+        assert_eq!(
+            required("GET", "/v1/admin/settings"),
+            Some(Access::Staff(StaffRole::FrontDesk))
+        );
+        assert_eq!(
+            required("PUT", "/v1/admin/settings/features"),
+            Some(Access::Staff(StaffRole::Admin))
+        );
+        assert_eq!(
+            required("POST", "/v1/webmail/messages"),
+            Some(Access::Feature(Feature::ModuleWebMail))
+        );
+        assert_eq!(
+            required("GET", "/v1/webmail"),
+            Some(Access::Feature(Feature::ModuleWebMail))
+        );
         assert_eq!(required("GET", "/v2/anything"), None);
         for f in Feature::ALL {
             assert_eq!(required("GET", f.route_prefix()), Some(Access::Feature(f)));
@@ -184,10 +246,28 @@ mod tests {
         let back = AuthContext::from_fields(|k| fields.get(k).cloned()).unwrap();
         assert_eq!(back, ctx);
         assert!(ctx.allows(Access::Feature(Feature::ModuleAccount)).is_ok());
-        assert_eq!(ctx.allows(Access::Feature(Feature::ModuleWebMail)).unwrap_err().code(), "feature_disabled");
-        assert_eq!(ctx.allows(Access::Staff(StaffRole::FrontDesk)).unwrap_err().code(), "staff_only");
-        let temp = AuthContext { must_change_password: true, ..ctx };
-        assert_eq!(temp.allows(Access::Feature(Feature::ModuleAccount)).unwrap_err().code(), "password_change_required");
+        assert_eq!(
+            ctx.allows(Access::Feature(Feature::ModuleWebMail))
+                .unwrap_err()
+                .code(),
+            "feature_disabled"
+        );
+        assert_eq!(
+            ctx.allows(Access::Staff(StaffRole::FrontDesk))
+                .unwrap_err()
+                .code(),
+            "staff_only"
+        );
+        let temp = AuthContext {
+            must_change_password: true,
+            ..ctx
+        };
+        assert_eq!(
+            temp.allows(Access::Feature(Feature::ModuleAccount))
+                .unwrap_err()
+                .code(),
+            "password_change_required"
+        );
         assert!(temp.allows(Access::Session).is_ok());
     }
 }

@@ -100,8 +100,19 @@ pub struct Sessions<'a> {
 
 impl Sessions<'_> {
     /// Starts a session; answers the token (shown to the client once) and the session.
-    pub async fn start(&self, practice: &str, principal_id: &str, kind: PrincipalKind, role: Option<StaffRole>, username: &str, must_change_password: bool) -> CoreResult<(String, Session)> {
-        let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
+    pub async fn start(
+        &self,
+        practice: &str,
+        principal_id: &str,
+        kind: PrincipalKind,
+        role: Option<StaffRole>,
+        username: &str,
+        must_change_password: bool,
+    ) -> CoreResult<(String, Session)> {
+        let token = format!(
+            "{practice}.{}",
+            crate::ids::b64url(&crate::ids::random_bytes::<32>())
+        );
         let now = self.clock.now();
         let session = Session {
             practice: practice.into(),
@@ -113,9 +124,16 @@ impl Sessions<'_> {
             last_seen: now,
             must_change_password,
         };
-        let item = Item::new(keys::practice(practice), keys::session(&hash_token(&token)), serde_json::to_value(&session).map_err(CoreError::backend)?)
-            .with_gsi1(keys::principal(practice, principal_id), format!("SESSION#{now:012}"))
-            .expiring_at(now + ABSOLUTE_TIMEOUT);
+        let item = Item::new(
+            keys::practice(practice),
+            keys::session(&hash_token(&token)),
+            serde_json::to_value(&session).map_err(CoreError::backend)?,
+        )
+        .with_gsi1(
+            keys::principal(practice, principal_id),
+            format!("SESSION#{now:012}"),
+        )
+        .expiring_at(now + ABSOLUTE_TIMEOUT);
         self.table.put(item, Cond::Absent).await?;
         Ok((token, session))
     }
@@ -123,9 +141,17 @@ impl Sessions<'_> {
     /// The live session for a token, touching its idle timer; `None` when unknown, ended or timed out.
     /// Costs one read, and a write at most once a minute.
     pub async fn resolve(&self, token: &str) -> CoreResult<Option<(String, Session)>> {
-        let Some(practice) = practice_of_token(token) else { return Ok(None) };
+        let Some(practice) = practice_of_token(token) else {
+            return Ok(None);
+        };
         let hash = hash_token(token);
-        let Some(item) = self.table.get(&keys::practice(practice), &keys::session(&hash)).await? else { return Ok(None) };
+        let Some(item) = self
+            .table
+            .get(&keys::practice(practice), &keys::session(&hash))
+            .await?
+        else {
+            return Ok(None);
+        };
         let mut session: Session = item.parse()?;
         let now = self.clock.now();
         if session.practice != practice || now >= session.expires_at() {
@@ -146,7 +172,13 @@ impl Sessions<'_> {
     }
 
     pub async fn end(&self, practice: &str, token_hash: &str) -> CoreResult<()> {
-        self.table.delete(&keys::practice(practice), &keys::session(token_hash), Cond::None).await?;
+        self.table
+            .delete(
+                &keys::practice(practice),
+                &keys::session(token_hash),
+                Cond::None,
+            )
+            .await?;
         Ok(())
     }
 
@@ -156,7 +188,10 @@ impl Sessions<'_> {
         // re-query could return the items just deleted.
         let (mut ended, mut cursor) = (0, None);
         loop {
-            let q = Query::on_gsi1(keys::principal(practice, principal_id)).prefix("SESSION#").limit(100).after(cursor);
+            let q = Query::on_gsi1(keys::principal(practice, principal_id))
+                .prefix("SESSION#")
+                .limit(100)
+                .after(cursor);
             let page = self.table.query(q).await?;
             for item in &page.items {
                 self.table.delete(&item.pk, &item.sk, Cond::None).await?;

@@ -1,0 +1,13 @@
+//! Port adapters for one machine (local mode and tests): a SQLite table, a directory of blobs with
+//! HMAC-signed URLs, an `.eml` outbox and in-process events. Same semantics as `portal-aws`; the
+//! conformance suite holds both to it.
+
+mod blobs;
+mod events;
+mod mailer;
+mod table;
+
+pub use blobs::{blob_routes, DirBlobs};
+pub use events::InProcessEvents;
+pub use mailer::OutboxMailer;
+pub use table::SqliteTable;

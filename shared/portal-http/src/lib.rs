@@ -1,0 +1,31 @@
+//! HTTP glue every function shares: the principal from the authorizer context, problem responses,
+//! a strict JSON body extractor, the session cookie, security headers, and the route list that
+//! ties each router to `infra/openapi.yaml`.
+
+mod api;
+mod body;
+mod context;
+mod cookies;
+mod headers;
+mod problem;
+
+pub use api::{Api, RouteInfo};
+pub use body::{Json, MAX_BODY_BYTES};
+pub use context::{api_gateway_context, source_ip, Meta, Principal};
+pub use cookies::{clear_session_cookie, session_cookie, token_from_headers, SESSION_COOKIE};
+pub use headers::{api_headers, page_headers, API_CSP, PAGE_CSP};
+pub use problem::{problem, ApiError, ApiResult};
+
+/// JSON logs to stdout (CloudWatch on Lambda). Level from `RUST_LOG`, default `info`. Logs carry
+/// ids and codes only: never PHI, never tokens.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_target(false)
+        .without_time()
+        .with_current_span(false)
+        .try_init();
+}

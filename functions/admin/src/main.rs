@@ -1,0 +1,17 @@
+use portal_core::url_policy::UrlRules;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    portal_http::init_tracing();
+    let config = portal_aws::sdk_config().await;
+    let deps = portal_admin::Deps::new(
+        Arc::new(portal_aws::DynamoTable::new(
+            &config,
+            portal_aws::env("PORTAL_TABLE"),
+        )),
+        Arc::new(portal_core::ports::SystemClock),
+        UrlRules { local_mode: false },
+    );
+    lambda_http::run(portal_admin::router(deps)).await
+}

@@ -1,0 +1,178 @@
+//! "Verify" for a portal URL: really requests it, with a short timeout, and outside local mode
+//! never reaches loopback, private or link-local addresses — not by an IP literal, not by a name
+//! that resolves to one, not after a redirect (every hop passes the same checks, and every name is
+//! resolved through [`PublicOnlyResolver`], so the address checked is the address connected to).
+
+use portal_core::url_policy::{is_internal, parse_portal_url, UrlRules};
+use portal_core::{CoreError, CoreResult};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use serde::Serialize;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+pub const MAX_REDIRECTS: usize = 5;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub url: String,
+    /// True when the URL answered with a 2xx or 3xx status after redirects.
+    pub reachable: bool,
+    pub status: Option<u16>,
+    pub final_url: Option<String>,
+    pub elapsed_ms: u64,
+    /// What went wrong, in words a staff member can act on.
+    pub detail: String,
+}
+
+pub struct UrlVerifier {
+    rules: UrlRules,
+    client: reqwest::Client,
+}
+
+/// Resolves names and drops internal addresses (outside local mode); a name with only internal
+/// addresses fails to resolve.
+struct PublicOnlyResolver {
+    allow_internal: bool,
+}
+
+impl Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_internal = self.allow_internal;
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| allow_internal || !is_internal(a.ip()))
+                .collect();
+            if ok.is_empty() {
+                return Err("the name resolves only to internal addresses".into());
+            }
+            Ok(Box::new(ok.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The checks every hop must pass: http(s) only, and no internal IP literal outside local mode.
+fn check_target(url: &reqwest::Url, rules: UrlRules) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("only http and https addresses can be verified".into());
+    }
+    if !rules.local_mode {
+        let host_ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if host_ip.is_some_and(is_internal) {
+            return Err("internal addresses cannot be verified".into());
+        }
+    }
+    Ok(())
+}
+
+impl UrlVerifier {
+    pub fn new(rules: UrlRules) -> Self {
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if let Err(why) = check_target(attempt.url(), rules) {
+                attempt.error(why)
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(redirect)
+            .dns_resolver(Arc::new(PublicOnlyResolver {
+                allow_internal: rules.local_mode,
+            }))
+            .user_agent("dental-portal-url-check/1")
+            .build()
+            .expect("an HTTP client with these settings");
+        UrlVerifier { rules, client }
+    }
+
+    pub async fn verify(&self, raw: &str) -> CoreResult<Verification> {
+        let url = parse_portal_url(raw, "The URL", self.rules.local_mode)?;
+        let url = reqwest::Url::parse(url.as_str())
+            .map_err(|_| CoreError::invalid("url_invalid", "The URL is not valid."))?;
+        let started = Instant::now();
+        let mut v = Verification {
+            url: url.to_string(),
+            reachable: false,
+            status: None,
+            final_url: None,
+            elapsed_ms: 0,
+            detail: String::new(),
+        };
+        if let Err(why) = check_target(&url, self.rules) {
+            v.detail = format!("Not requested: {why}.");
+            return Ok(v);
+        }
+        match self.client.get(url).send().await {
+            Ok(res) => {
+                let status = res.status();
+                v.status = Some(status.as_u16());
+                v.final_url = Some(res.url().to_string());
+                v.reachable = status.is_success() || status.is_redirection();
+                v.detail = if v.reachable {
+                    format!("The address answered {status}.")
+                } else {
+                    format!("The address answered {status}; patients would see an error.")
+                };
+            }
+            Err(e) => {
+                v.detail = if e.is_timeout() {
+                    format!("No answer within {} seconds.", TIMEOUT.as_secs())
+                } else if e.is_redirect() {
+                    "Not followed: a redirect went to an address that cannot be verified, or there were too many.".into()
+                } else if e.is_connect() {
+                    "Could not connect (the name does not resolve, resolves to an internal address, or refuses connections).".into()
+                } else {
+                    "The request failed.".into()
+                };
+            }
+        }
+        v.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hops_to_internal_literals_are_refused_outside_local_mode() {
+        let cloud = UrlRules { local_mode: false };
+        for u in [
+            "http://127.0.0.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "http://[::1]:8080/",
+            "http://10.0.0.5/",
+            "http://[::ffff:192.168.0.1]/",
+        ] {
+            assert!(
+                check_target(&reqwest::Url::parse(u).unwrap(), cloud).is_err(),
+                "{u}"
+            );
+        }
+        assert!(check_target(
+            &reqwest::Url::parse("https://portal.example.com/").unwrap(),
+            cloud
+        )
+        .is_ok());
+        assert!(check_target(&reqwest::Url::parse("ftp://example.com/").unwrap(), cloud).is_err());
+        assert!(check_target(
+            &reqwest::Url::parse("http://127.0.0.1/").unwrap(),
+            UrlRules { local_mode: true }
+        )
+        .is_ok());
+    }
+}

@@ -1,0 +1,114 @@
+//! What API Gateway and CloudFront do on AWS, done in process: the authorizer runs on every `/v1`
+//! request and injects the same request context; each route prefix goes to the function that owns
+//! it (the same mapping as `infra/template.yaml`); pages, outbox and blob URLs are served beside.
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use portal_core::access::Decision;
+use portal_embedded::{blob_routes, DirBlobs, OutboxMailer};
+use portal_http::{api_gateway_context, api_headers, ApiError, RouteInfo};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// Everything the functions need, built once.
+pub struct Functions {
+    pub authorizer: Arc<portal_authorizer::Deps>,
+    pub auth: portal_auth::Deps,
+    pub admin: portal_admin::Deps,
+    pub blobs: Arc<DirBlobs>,
+    pub mailer: Arc<OutboxMailer>,
+    pub web_dir: PathBuf,
+}
+
+/// Which function owns a route prefix (API Gateway resources → Lambda functions).
+#[derive(Clone, Copy)]
+enum Owner {
+    Auth,
+    Admin,
+}
+
+const OWNERS: &[(&str, Owner)] = &[
+    ("/v1/health", Owner::Auth),
+    ("/v1/auth/", Owner::Auth),
+    ("/v1/staff/", Owner::Auth),
+    ("/v1/me", Owner::Auth),
+    ("/v1/admin/", Owner::Admin),
+];
+
+/// Every API route the functions serve.
+pub fn all_routes() -> Vec<RouteInfo> {
+    let mut routes = portal_auth::api().routes().to_vec();
+    routes.extend(portal_admin::api().routes().iter().cloned());
+    routes
+}
+
+#[derive(Clone)]
+struct Gateway {
+    authorizer: Arc<portal_authorizer::Deps>,
+    auth: Router,
+    admin: Router,
+}
+
+pub fn app(f: Functions) -> Router {
+    let gateway = Gateway {
+        authorizer: f.authorizer.clone(),
+        auth: portal_auth::router(f.auth),
+        admin: portal_admin::router(f.admin),
+    };
+    Router::new()
+        .route("/v1", axum::routing::any(api))
+        .route("/v1/{*rest}", axum::routing::any(api))
+        .with_state(gateway)
+        .merge(blob_routes(f.blobs))
+        .merge(crate::outbox::routes(f.mailer))
+        .merge(crate::statics::routes(f.web_dir))
+}
+
+async fn api(State(g): State<Gateway>, mut req: Request) -> Response {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let fields =
+        match portal_authorizer::authorize(&g.authorizer, req.headers(), &method, &path).await {
+            Ok(Decision::Public) => None,
+            Ok(Decision::Allow(ctx)) => Some(ctx.to_fields()),
+            Err(e) => {
+                let mut res = ApiError(e).into_response();
+                api_headers(res.headers_mut());
+                return res;
+            }
+        };
+    req.extensions_mut()
+        .insert(api_gateway_context(fields, &ip, &method, &path));
+    let owner = OWNERS
+        .iter()
+        .find(|(prefix, _)| path == prefix.trim_end_matches('/') || path.starts_with(prefix))
+        .map(|(_, o)| *o);
+    let router = match owner {
+        Some(Owner::Auth) => g.auth,
+        Some(Owner::Admin) => g.admin,
+        // An allowed route no function serves yet (a feature module still to come).
+        None => {
+            let mut res = portal_http::problem(
+                axum::http::StatusCode::NOT_FOUND,
+                "route_not_found",
+                "Not found",
+                "There is no such route.",
+                None,
+            );
+            api_headers(res.headers_mut());
+            return res;
+        }
+    };
+    match router.oneshot(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    }
+}

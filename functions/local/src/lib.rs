@@ -1,0 +1,149 @@
+//! The local host, as a library so tests can start it in-process.
+
+mod gateway;
+mod outbox;
+mod seed;
+mod statics;
+
+use portal_core::ports::{Clock, SystemClock, Table};
+use portal_core::url_policy::UrlRules;
+use portal_embedded::{DirBlobs, InProcessEvents, OutboxMailer, SqliteTable};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use gateway::{all_routes, app, Functions};
+pub use seed::{DemoLogins, DemoPatient, DemoPractice, DemoStaff};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub web_dir: PathBuf,
+    pub print_routes: bool,
+}
+
+const USAGE: &str = "usage: portal-local [--addr HOST:PORT] [--data-dir DIR] [--print-routes]
+  --addr       where to listen (default 127.0.0.1:8080, or PORTAL_ADDR)
+  --data-dir   where data lives (default .portal-local, or PORTAL_DATA_DIR)
+  --print-routes  print every API route (METHOD PATH) and exit";
+
+pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
+    let mut addr = std::env::var("PORTAL_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let mut data_dir = std::env::var("PORTAL_DATA_DIR").unwrap_or_else(|_| ".portal-local".into());
+    let web_dir = std::env::var("PORTAL_WEB_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web").into());
+    let mut print_routes = false;
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--addr" => addr = it.next().ok_or(USAGE)?,
+            "--data-dir" => data_dir = it.next().ok_or(USAGE)?,
+            "--print-routes" => print_routes = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("--addr must be HOST:PORT, got {addr}"))?;
+    Ok(Config {
+        addr,
+        data_dir: PathBuf::from(data_dir),
+        web_dir: PathBuf::from(web_dir),
+        print_routes,
+    })
+}
+
+/// The embedded adapters over a data folder.
+pub struct Backends {
+    pub table: Arc<SqliteTable>,
+    pub blobs: Arc<DirBlobs>,
+    pub mailer: Arc<OutboxMailer>,
+    pub events: Arc<InProcessEvents>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Backends {
+    pub fn open(data_dir: &std::path::Path, base_url: &str) -> std::io::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let io = |e: portal_core::ports::TableError| std::io::Error::other(e.to_string());
+        Ok(Backends {
+            table: Arc::new(SqliteTable::open(&data_dir.join("portal.db")).map_err(io)?),
+            blobs: Arc::new(DirBlobs::new(
+                &data_dir.join("blobs"),
+                base_url,
+                &local_key(data_dir)?,
+            )?),
+            mailer: Arc::new(OutboxMailer::new(&data_dir.join("outbox"))?),
+            events: Arc::new(InProcessEvents::new(&data_dir.join("events.log"))?),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub fn functions(&self, web_dir: PathBuf) -> Functions {
+        let table: Arc<dyn Table> = self.table.clone();
+        Functions {
+            authorizer: Arc::new(portal_authorizer::Deps {
+                table: table.clone(),
+                clock: self.clock.clone(),
+                cache: portal_core::settings::SettingsCache::new(0),
+            }),
+            auth: portal_auth::Deps {
+                table: table.clone(),
+                clock: self.clock.clone(),
+            },
+            admin: portal_admin::Deps::new(
+                table,
+                self.clock.clone(),
+                UrlRules { local_mode: true },
+            ),
+            blobs: self.blobs.clone(),
+            mailer: self.mailer.clone(),
+            web_dir,
+        }
+    }
+}
+
+/// The key that signs local presigned URLs: random, made once per data folder.
+fn local_key(data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let path = data_dir.join("local.key");
+    match std::fs::read(&path) {
+        Ok(k) if k.len() == 32 => Ok(k),
+        _ => {
+            let k = portal_core::ids::random_bytes::<32>().to_vec();
+            std::fs::write(&path, &k)?;
+            Ok(k)
+        }
+    }
+}
+
+pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if config.print_routes {
+        for r in all_routes() {
+            println!("{} {}", r.method, r.path);
+        }
+        return Ok(());
+    }
+    let base_url = format!("http://{}", config.addr);
+    let backends = Backends::open(&config.data_dir, &base_url)?;
+    let logins = seed::ensure_demo(&backends, &config.data_dir, &base_url).await?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let app = app(backends.functions(config.web_dir.clone()));
+    println!("{}", logins.banner());
+    println!(
+        "portal-local listening on {base_url} (data in {})",
+        config.data_dir.display()
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

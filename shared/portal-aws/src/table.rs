@@ -1,0 +1,447 @@
+//! The single table on DynamoDB. Item attributes: `pk`, `sk`, `gsi1pk`, `gsi1sk`, `ttl` (the
+//! table's TTL attribute), `ver`, and `data` (a map). TTL deletion is lazy, so expired items are
+//! filtered on every read and treated as absent by every condition, as the embedded table does.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use portal_core::ports::{
+    Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp, MAX_TRANSACTION_ITEMS,
+};
+use std::collections::HashMap;
+use std::time::Duration;
+
+type Attrs = HashMap<String, AttributeValue>;
+
+pub struct DynamoTable {
+    client: Client,
+    table: String,
+}
+
+fn backend(e: impl std::fmt::Display) -> TableError {
+    TableError::Backend(e.to_string())
+}
+
+fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> TableError {
+    TableError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn to_attrs(item: &Item) -> Result<Attrs, TableError> {
+    let mut a = Attrs::new();
+    a.insert("pk".into(), s(&item.pk));
+    a.insert("sk".into(), s(&item.sk));
+    if let (Some(p), Some(k)) = (&item.gsi1pk, &item.gsi1sk) {
+        a.insert("gsi1pk".into(), s(p));
+        a.insert("gsi1sk".into(), s(k));
+    }
+    if let Some(t) = item.expires_at {
+        a.insert("ttl".into(), n(t));
+    }
+    a.insert("ver".into(), n(item.version as i64));
+    a.insert(
+        "data".into(),
+        serde_dynamo::to_attribute_value(&item.data).map_err(backend)?,
+    );
+    Ok(a)
+}
+
+fn get_s(a: &Attrs, k: &str) -> Option<String> {
+    a.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(a: &Attrs, k: &str) -> Option<i64> {
+    a.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
+    let data = match a.remove("data") {
+        Some(v) => serde_dynamo::from_attribute_value(v).map_err(backend)?,
+        None => serde_json::Value::Null,
+    };
+    Ok(Item {
+        pk: get_s(&a, "pk").ok_or_else(|| backend("item without pk"))?,
+        sk: get_s(&a, "sk").ok_or_else(|| backend("item without sk"))?,
+        gsi1pk: get_s(&a, "gsi1pk"),
+        gsi1sk: get_s(&a, "gsi1sk"),
+        expires_at: get_n(&a, "ttl"),
+        version: get_n(&a, "ver").unwrap_or(0) as u64,
+        data,
+    })
+}
+
+fn live(item: &Item, now: i64) -> bool {
+    item.expires_at.is_none_or(|t| t > now)
+}
+
+/// The condition expression for a write, with its names and values.
+struct Condition {
+    expr: Option<String>,
+    names: HashMap<String, String>,
+    values: Attrs,
+}
+
+fn condition(cond: Cond) -> Condition {
+    let t = now();
+    let mut names = HashMap::from([("#ttl".to_string(), "ttl".to_string())]);
+    let mut values = Attrs::from([(":now".to_string(), n(t))]);
+    let live = "(attribute_not_exists(#ttl) OR #ttl > :now)";
+    let expr = match cond {
+        Cond::None => {
+            return Condition {
+                expr: None,
+                names: HashMap::new(),
+                values: Attrs::new(),
+            }
+        }
+        Cond::Absent => "attribute_not_exists(pk) OR #ttl <= :now".to_string(),
+        Cond::Exists => format!("attribute_exists(pk) AND {live}"),
+        Cond::Version(v) => {
+            names.insert("#ver".into(), "ver".into());
+            values.insert(":ver".into(), n(v as i64));
+            format!("#ver = :ver AND {live}")
+        }
+    };
+    Condition {
+        expr: Some(expr),
+        names,
+        values,
+    }
+}
+
+fn opt<T>(m: T, empty: bool) -> Option<T> {
+    (!empty).then_some(m)
+}
+
+impl DynamoTable {
+    pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        DynamoTable {
+            client: Client::new(config),
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn key(pk: &str, sk: &str) -> Attrs {
+        Attrs::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+    }
+}
+
+/// Cursor: DynamoDB's LastEvaluatedKey (string attributes only), JSON then base64url.
+fn encode_cursor(key: &Attrs) -> String {
+    let m: HashMap<&String, &String> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s)))
+        .collect();
+    portal_core::ids::b64url(serde_json::to_string(&m).unwrap_or_default().as_bytes())
+}
+
+fn decode_cursor(c: &str, q: &Query) -> Result<Attrs, TableError> {
+    let bytes = portal_core::ids::b64url_decode(c).ok_or(TableError::BadCursor)?;
+    let m: HashMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| TableError::BadCursor)?;
+    // A cursor only continues the partition it came from.
+    let pk_attr = if q.index == Index::Primary {
+        "pk"
+    } else {
+        "gsi1pk"
+    };
+    if m.get(pk_attr) != Some(&q.pk) {
+        return Err(TableError::BadCursor);
+    }
+    Ok(m.into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
+}
+
+#[async_trait]
+impl Table for DynamoTable {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        match out.item {
+            Some(a) => {
+                let item = from_attrs(a)?;
+                Ok(live(&item, now()).then_some(item))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
+        let c = condition(cond);
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attrs(&item)?))
+            .set_condition_expression(c.expr)
+            .set_expression_attribute_names(opt(c.names.clone(), c.names.is_empty()))
+            .set_expression_attribute_values(opt(c.values.clone(), c.values.is_empty()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(TableError::ConditionFailed)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
+        let c = condition(cond);
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .set_condition_expression(c.expr)
+            .set_expression_attribute_names(opt(c.names.clone(), c.names.is_empty()))
+            .set_expression_attribute_values(opt(c.values.clone(), c.values.is_empty()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(TableError::ConditionFailed)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn query(&self, q: Query) -> Result<Page, TableError> {
+        let (pk_attr, sk_attr) = match q.index {
+            Index::Primary => ("pk", "sk"),
+            Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+        };
+        let mut names = HashMap::from([
+            ("#pk".to_string(), pk_attr.to_string()),
+            ("#ttl".to_string(), "ttl".to_string()),
+        ]);
+        let mut values = Attrs::from([
+            (":pk".to_string(), s(&q.pk)),
+            (":now".to_string(), n(now())),
+        ]);
+        let mut key_expr = "#pk = :pk".to_string();
+        match &q.range {
+            SkRange::All => {}
+            SkRange::Prefix(p) => {
+                names.insert("#sk".into(), sk_attr.into());
+                values.insert(":prefix".into(), s(p));
+                key_expr.push_str(" AND begins_with(#sk, :prefix)");
+            }
+            SkRange::Between(a, b) => {
+                names.insert("#sk".into(), sk_attr.into());
+                values.insert(":lo".into(), s(a));
+                values.insert(":hi".into(), s(b));
+                key_expr.push_str(" AND #sk BETWEEN :lo AND :hi");
+            }
+        }
+        let start = q
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, &q))
+            .transpose()?;
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(key_expr)
+            .filter_expression("attribute_not_exists(#ttl) OR #ttl > :now")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(!q.newest_first)
+            .limit(q.limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start);
+        if q.index == Index::Gsi1 {
+            req = req.index_name("gsi1");
+        } else {
+            req = req.consistent_read(true);
+        }
+        let out = req.send().await.map_err(sdk_err)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attrs)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            cursor: out.last_evaluated_key.as_ref().map(encode_cursor),
+        })
+    }
+
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        if ops.len() > MAX_TRANSACTION_ITEMS {
+            return Err(backend(format!(
+                "a transaction takes at most {MAX_TRANSACTION_ITEMS} operations"
+            )));
+        }
+        let mut items = Vec::with_capacity(ops.len());
+        for op in &ops {
+            let w = match op {
+                TxOp::Put(item, cond) => {
+                    let c = condition(*cond);
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.table)
+                                .set_item(Some(to_attrs(item)?))
+                                .set_condition_expression(c.expr)
+                                .set_expression_attribute_names(opt(
+                                    c.names.clone(),
+                                    c.names.is_empty(),
+                                ))
+                                .set_expression_attribute_values(opt(
+                                    c.values.clone(),
+                                    c.values.is_empty(),
+                                ))
+                                .build()
+                                .map_err(backend)?,
+                        )
+                        .build()
+                }
+                TxOp::Delete { pk, sk, cond } => {
+                    let c = condition(*cond);
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(Self::key(pk, sk)))
+                                .set_condition_expression(c.expr)
+                                .set_expression_attribute_names(opt(
+                                    c.names.clone(),
+                                    c.names.is_empty(),
+                                ))
+                                .set_expression_attribute_values(opt(
+                                    c.values.clone(),
+                                    c.values.is_empty(),
+                                ))
+                                .build()
+                                .map_err(backend)?,
+                        )
+                        .build()
+                }
+                TxOp::Check { pk, sk, cond } => {
+                    let c = condition(*cond);
+                    // A check needs an expression; "no condition" is one that always holds.
+                    let expr = c.expr.unwrap_or_else(|| {
+                        "attribute_exists(pk) OR attribute_not_exists(pk)".into()
+                    });
+                    TransactWriteItem::builder()
+                        .condition_check(
+                            ConditionCheck::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(Self::key(pk, sk)))
+                                .condition_expression(expr)
+                                .set_expression_attribute_names(opt(
+                                    c.names.clone(),
+                                    c.names.is_empty(),
+                                ))
+                                .set_expression_attribute_values(opt(
+                                    c.values.clone(),
+                                    c.values.is_empty(),
+                                ))
+                                .build()
+                                .map_err(backend)?,
+                        )
+                        .build()
+                }
+            };
+            items.push(w);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) => {
+                    let failed = tc
+                        .cancellation_reasons()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.code().is_some_and(|c| c != "None"))
+                        .map(|(i, _)| i)
+                        .collect();
+                    Err(TableError::TransactionCanceled { failed })
+                }
+                _ => Err(sdk_err(e)),
+            },
+        }
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
+        // BatchWriteItem takes 25 requests; what it leaves unprocessed is sent again with backoff.
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|i| {
+                    Ok(WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(to_attrs(i)?))
+                                .build()
+                                .map_err(backend)?,
+                        )
+                        .build())
+                })
+                .collect::<Result<_, TableError>>()?;
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(6))).await;
+                }
+                if attempt > 10 {
+                    return Err(backend("batch write left items unprocessed after retries"));
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(())
+    }
+}

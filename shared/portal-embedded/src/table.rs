@@ -1,0 +1,311 @@
+//! The single table on SQLite: one `items` table keyed (pk, sk), a partial index for the GSI, TTL
+//! honoured on every read and condition.
+
+use async_trait::async_trait;
+use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+pub struct SqliteTable {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> TableError {
+    TableError::Backend(e.to_string())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
+
+impl SqliteTable {
+    /// Opens (or creates) the table in a database file.
+    pub fn open(path: &Path) -> Result<Self, TableError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory table (tests).
+    pub fn in_memory() -> Result<Self, TableError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, TableError> {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS items (
+                pk TEXT NOT NULL, sk TEXT NOT NULL,
+                gsi1pk TEXT, gsi1sk TEXT,
+                expires_at INTEGER, version INTEGER NOT NULL DEFAULT 0,
+                data TEXT NOT NULL,
+                PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;",
+        )
+        .map_err(backend)?;
+        Ok(SqliteTable {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs blocking SQLite work off the async runtime.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, TableError> + Send + 'static,
+    ) -> Result<T, TableError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    let data: String = row.get(6)?;
+    Ok(Item {
+        pk: row.get(0)?,
+        sk: row.get(1)?,
+        gsi1pk: row.get(2)?,
+        gsi1sk: row.get(3)?,
+        expires_at: row.get(4)?,
+        version: row.get::<_, i64>(5)? as u64,
+        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, expires_at, version, data";
+
+/// Whether the condition holds for the live item stored under (pk, sk).
+fn check(tx: &Transaction<'_>, pk: &str, sk: &str, cond: Cond) -> Result<bool, TableError> {
+    if cond == Cond::None {
+        return Ok(true);
+    }
+    let version: Option<i64> = tx
+        .query_row(
+            &format!("SELECT version FROM items WHERE pk = ? AND sk = ? AND {LIVE}"),
+            params![pk, sk, now()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    Ok(match cond {
+        Cond::None => true,
+        Cond::Absent => version.is_none(),
+        Cond::Exists => version.is_some(),
+        Cond::Version(v) => version == Some(v as i64),
+    })
+}
+
+fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
+    tx.execute(
+        &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+        params![
+            item.pk,
+            item.sk,
+            item.gsi1pk,
+            item.gsi1sk,
+            item.expires_at,
+            item.version as i64,
+            item.data.to_string()
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Cursor: the sort position of the last item returned, JSON then base64url.
+fn encode_cursor(item: &Item, index: Index) -> String {
+    let v = match index {
+        Index::Primary => serde_json::json!([item.sk]),
+        Index::Gsi1 => serde_json::json!([item.gsi1sk, item.pk, item.sk]),
+    };
+    portal_core::ids::b64url(v.to_string().as_bytes())
+}
+
+fn decode_cursor(c: &str, index: Index) -> Result<Vec<String>, TableError> {
+    let bytes = portal_core::ids::b64url_decode(c).ok_or(TableError::BadCursor)?;
+    let v: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| TableError::BadCursor)?;
+    let want = if index == Index::Primary { 1 } else { 3 };
+    if v.len() != want {
+        return Err(TableError::BadCursor);
+    }
+    Ok(v)
+}
+
+#[async_trait]
+impl Table for SqliteTable {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.with(move |c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM items WHERE pk = ? AND sk = ? AND {LIVE}"),
+                params![pk, sk, now()],
+                row_to_item,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            if !check(&tx, &item.pk, &item.sk, cond)? {
+                return Err(TableError::ConditionFailed);
+            }
+            write(&tx, &item)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            if !check(&tx, &pk, &sk, cond)? {
+                return Err(TableError::ConditionFailed);
+            }
+            tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk])
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn query(&self, q: Query) -> Result<Page, TableError> {
+        self.with(move |c| {
+            let (pk_col, sk_col) = match q.index {
+                Index::Primary => ("pk", "sk"),
+                Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+            };
+            let mut sql = format!(
+                "SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 AND {LIVE}",
+                LIVE = LIVE.replace('?', "?2")
+            );
+            let mut args: Vec<String> = vec![q.pk.clone(), now().to_string()];
+            let arg = |v: String, args: &mut Vec<String>| {
+                args.push(v);
+                format!("?{}", args.len())
+            };
+            match &q.range {
+                SkRange::All => {}
+                SkRange::Prefix(p) => {
+                    // Prefix as a range: [p, p + U+10FFFF) keeps the index usable and the match exact.
+                    let lo = arg(p.clone(), &mut args);
+                    let hi = arg(format!("{p}\u{10FFFF}"), &mut args);
+                    sql.push_str(&format!(" AND {sk_col} >= {lo} AND {sk_col} < {hi}"));
+                }
+                SkRange::Between(a, b) => {
+                    let lo = arg(a.clone(), &mut args);
+                    let hi = arg(b.clone(), &mut args);
+                    sql.push_str(&format!(" AND {sk_col} >= {lo} AND {sk_col} <= {hi}"));
+                }
+            }
+            let op = if q.newest_first { "<" } else { ">" };
+            if let Some(cursor) = &q.cursor {
+                let pos = decode_cursor(cursor, q.index)?;
+                match q.index {
+                    Index::Primary => {
+                        let s = arg(pos[0].clone(), &mut args);
+                        sql.push_str(&format!(" AND sk {op} {s}"));
+                    }
+                    Index::Gsi1 => {
+                        let (a, b, d) = (
+                            arg(pos[0].clone(), &mut args),
+                            arg(pos[1].clone(), &mut args),
+                            arg(pos[2].clone(), &mut args),
+                        );
+                        sql.push_str(&format!(" AND (gsi1sk, pk, sk) {op} ({a}, {b}, {d})"));
+                    }
+                }
+            }
+            let dir = if q.newest_first { "DESC" } else { "ASC" };
+            let order = match q.index {
+                Index::Primary => format!("sk {dir}"),
+                Index::Gsi1 => format!("gsi1sk {dir}, pk {dir}, sk {dir}"),
+            };
+            let limit = q.limit.clamp(1, 1000);
+            sql.push_str(&format!(" ORDER BY {order} LIMIT {}", limit + 1));
+            let mut stmt = c.prepare(&sql).map_err(backend)?;
+            let mut items = stmt
+                .query_map(rusqlite::params_from_iter(args.iter()), row_to_item)
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            let more = items.len() > limit;
+            items.truncate(limit);
+            let cursor = if more {
+                items.last().map(|i| encode_cursor(i, q.index))
+            } else {
+                None
+            };
+            Ok(Page { items, cursor })
+        })
+        .await
+    }
+
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        if ops.len() > portal_core::ports::MAX_TRANSACTION_ITEMS {
+            return Err(TableError::Backend(format!(
+                "a transaction takes at most {} operations",
+                portal_core::ports::MAX_TRANSACTION_ITEMS
+            )));
+        }
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let mut failed = vec![];
+            for (i, op) in ops.iter().enumerate() {
+                let ok = match op {
+                    TxOp::Put(item, cond) => check(&tx, &item.pk, &item.sk, *cond)?,
+                    TxOp::Delete { pk, sk, cond } | TxOp::Check { pk, sk, cond } => {
+                        check(&tx, pk, sk, *cond)?
+                    }
+                };
+                if !ok {
+                    failed.push(i);
+                }
+            }
+            if !failed.is_empty() {
+                return Err(TableError::TransactionCanceled { failed });
+            }
+            for op in &ops {
+                match op {
+                    TxOp::Put(item, _) => write(&tx, item)?,
+                    TxOp::Delete { pk, sk, .. } => {
+                        tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk])
+                            .map_err(backend)?;
+                    }
+                    TxOp::Check { .. } => {}
+                }
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            for item in &items {
+                write(&tx, item)?;
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+}

@@ -1,0 +1,88 @@
+//! A router that remembers its routes, so the served routes can be compared with
+//! `infra/openapi.yaml` and with the access table, and that answers unknown routes and methods with
+//! problem responses.
+
+use crate::headers::api_headers;
+use crate::problem::problem;
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: Method,
+    /// In axum/OpenAPI form: `/v1/things/{id}`.
+    pub path: &'static str,
+}
+
+pub struct Api<S = ()> {
+    router: Router<S>,
+    routes: Vec<RouteInfo>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Api<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Api<S> {
+    pub fn new() -> Self {
+        Api {
+            router: Router::new(),
+            routes: vec![],
+        }
+    }
+
+    pub fn route<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+        self.router = self.router.route(path, on(filter, handler));
+        self.routes.push(RouteInfo { method, path });
+        self
+    }
+
+    pub fn routes(&self) -> &[RouteInfo] {
+        &self.routes
+    }
+
+    /// The finished router: state applied, problem answers for unknown routes (404) and methods
+    /// (405, with `Allow`), and the API security headers on every answer.
+    pub fn into_router(self, state: S) -> Router {
+        self.router
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(state)
+            .layer(axum::middleware::map_response(
+                |mut res: Response| async move {
+                    api_headers(res.headers_mut());
+                    res
+                },
+            ))
+    }
+}
+
+pub async fn not_found() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "Not found",
+        "There is no such route.",
+        None,
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        "This route does not take that method.",
+        None,
+    )
+}

@@ -1,0 +1,115 @@
+//! A JSON body extractor whose every failure is a problem response: wrong media type (415), too
+//! large (413), empty, invalid UTF-8, malformed JSON, or fields of the wrong type (400).
+
+use crate::problem::problem;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+/// The largest JSON body any portal route takes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send JSON",
+                "Send the body as application/json.",
+                None,
+            ));
+        }
+        let too_large = || {
+            problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "The body is too large",
+                &format!("Bodies are limited to {MAX_BODY_BYTES} bytes."),
+                None,
+            )
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+            return Err(too_large());
+        }
+        // Reads at most the limit, whatever Content-Length claimed.
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| too_large())?;
+        if bytes.is_empty() {
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "body_empty",
+                "The body is empty",
+                "Send a JSON object.",
+                None,
+            ));
+        }
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "body_not_utf8",
+                "The body is not UTF-8",
+                "Send the JSON as UTF-8 text.",
+                None,
+            ));
+        }
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(v) => Ok(Json(v)),
+            Err(e) if e.is_syntax() || e.is_eof() => Err(problem(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "The body is not valid JSON",
+                &format!(
+                    "JSON syntax error at line {} column {}.",
+                    e.line(),
+                    e.column()
+                ),
+                None,
+            )),
+            Err(e) => Err(problem(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "The body does not have the expected fields",
+                &e.to_string(),
+                None,
+            )),
+        }
+    }
+}
+
+impl<T> IntoResponse for Json<T>
+where
+    T: serde::Serialize,
+{
+    fn into_response(self) -> Response {
+        let mut res = axum::Json(self.0).into_response();
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        res
+    }
+}
