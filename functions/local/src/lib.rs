@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use gateway::{all_routes, app, Functions};
-pub use seed::{DemoLogins, DemoPatient, DemoPractice, DemoStaff};
+pub use seed::{ensure_demo, DemoLogins, DemoPatient, DemoPractice, DemoStaff};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -126,22 +126,25 @@ fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
     Ok(())
 }
 
-/// Cursor: the sort position of the last item returned, JSON then base64url.
+/// Cursor: the partition and sort position of the last item returned, JSON then base64url. A
+/// cursor only continues the partition it came from.
 fn encode_cursor(item: &Item, index: Index) -> String {
     let v = match index {
-        Index::Primary => serde_json::json!([item.sk]),
-        Index::Gsi1 => serde_json::json!([item.gsi1sk, item.pk, item.sk]),
+        Index::Primary => serde_json::json!([item.pk, item.sk]),
+        Index::Gsi1 => serde_json::json!([item.gsi1pk, item.gsi1sk, item.pk, item.sk]),
     };
     portal_core::ids::b64url(v.to_string().as_bytes())
 }
 
-fn decode_cursor(c: &str, index: Index) -> Result<Vec<String>, TableError> {
+/// The sort position after the partition key: `[sk]` or `[gsi1sk, pk, sk]`.
+fn decode_cursor(c: &str, q: &Query) -> Result<Vec<String>, TableError> {
     let bytes = portal_core::ids::b64url_decode(c).ok_or(TableError::BadCursor)?;
-    let v: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| TableError::BadCursor)?;
-    let want = if index == Index::Primary { 1 } else { 3 };
-    if v.len() != want {
+    let mut v: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| TableError::BadCursor)?;
+    let want = if q.index == Index::Primary { 2 } else { 4 };
+    if v.len() != want || v[0] != q.pk {
         return Err(TableError::BadCursor);
     }
+    v.remove(0);
     Ok(v)
 }
 
@@ -218,7 +221,7 @@ impl Table for SqliteTable {
             }
             let op = if q.newest_first { "<" } else { ">" };
             if let Some(cursor) = &q.cursor {
-                let pos = decode_cursor(cursor, q.index)?;
+                let pos = decode_cursor(cursor, &q)?;
                 match q.index {
                     Index::Primary => {
                         let s = arg(pos[0].clone(), &mut args);

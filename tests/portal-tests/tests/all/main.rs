@@ -1,0 +1,7 @@
+//! One test binary for the cross-crate suites (fewer, larger test binaries keep link time and disk
+//! in check with the AWS SDK).
+
+mod conformance;
+mod e2e;
+mod lambda_events;
+mod support;
