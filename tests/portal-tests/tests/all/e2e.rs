@@ -1,0 +1,690 @@
+//! End-to-end HTTP flows against a portal-local started in this process (real sockets, real
+//! SQLite, the authorizer as middleware), as a patient, a staff member and an attacker would use it.
+
+use crate::support::{client, send, start_local, Local};
+use portal_core::ports::{ManualClock, Table};
+use portal_core::url_policy::UrlRules;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn assert_problem(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["code"], want_code, "{body}");
+    for k in ["type", "title", "status", "detail", "code"] {
+        assert!(!body[k].is_null(), "problem body lacks {k}: {body}");
+    }
+    assert_eq!(body["status"], want_status);
+}
+
+#[tokio::test]
+async fn health_is_public_and_unknown_routes_are_problems() {
+    let l = start_local().await;
+    let (s, v) = l.get("/v1/health", None).await;
+    assert_eq!((s, &v["status"]), (200, &json!("ok")));
+    let (s, v) = l.get("/v1/no-such-thing", None).await;
+    assert_problem(s, &v, 404, "not_found");
+    let (s, v, h) = send(client().delete(l.url("/v1/health"))).await;
+    assert_problem(s, &v, 405, "method_not_allowed");
+    assert!(h.get("allow").is_some());
+    let (s, v) = l.get("/v1/me", None).await;
+    assert_problem(s, &v, 401, "session_required");
+}
+
+#[tokio::test]
+async fn patient_login_me_logout_and_cookie() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let pat = &p.patients[0];
+    let (s, v, h) = send(client().post(l.url("/v1/auth/login")).json(
+        &json!({"practice": p.practice_id, "username": pat.username, "password": pat.password}),
+    ))
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["mustChangePassword"], false);
+    assert!(v["expiresAt"].as_str().unwrap().ends_with('Z'));
+    let cookie = h["set-cookie"].to_str().unwrap();
+    for part in [
+        "__Host-portal-session=",
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+    ] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let token = v["token"].as_str().unwrap();
+    // The cookie alone authenticates too.
+    let cookie_pair = cookie.split(';').next().unwrap();
+    let (s, me, h) = send(client().get(l.url("/v1/me")).header("cookie", cookie_pair)).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(me["kind"], "patient");
+    assert_eq!(me["practice"]["id"], p.practice_id);
+    let keys: Vec<&str> = me["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "MakePayments",
+            "ModuleAccount",
+            "ModuleWebMail",
+            "ModuleCareSummary",
+            "ModuleImages",
+            "MakeAppointments",
+            "ModuleTreatmentPlan"
+        ]
+    );
+    let (s, _) = l
+        .json("POST", "/v1/auth/logout", Some(token), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = l.get("/v1/me", Some(token)).await;
+    assert_problem(s, &v, 401, "session_required");
+}
+
+#[tokio::test]
+async fn failed_logins_look_the_same_and_lock_the_account() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let pat = &p.patients[0];
+    let attempt = |practice: &str, user: &str, pw: &str| json!({"practice": practice, "username": user, "password": pw});
+    let (s1, wrong_pw) = l
+        .json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            attempt(&p.practice_id, &pat.username, "wrong password"),
+        )
+        .await;
+    let (s2, unknown_user) = l
+        .json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            attempt(&p.practice_id, "nobody.here", "wrong password"),
+        )
+        .await;
+    let (s3, unknown_practice) = l
+        .json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            attempt("no-such-practice", &pat.username, "wrong password"),
+        )
+        .await;
+    assert_problem(s1, &wrong_pw, 401, "login_failed");
+    assert_eq!((s1, &wrong_pw), (s2, &unknown_user));
+    assert_eq!((s1, &wrong_pw), (s3, &unknown_practice));
+    for _ in 0..4 {
+        l.json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            attempt(&p.practice_id, &pat.username, "wrong password"),
+        )
+        .await;
+    }
+    // Locked: even the right password fails, with the same answer.
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            attempt(&p.practice_id, &pat.username, &pat.password),
+        )
+        .await;
+    assert_eq!((s, &v), (s1, &wrong_pw));
+    // The other patient is not affected.
+    let other = &p.patients[1];
+    let (s, _) = l
+        .json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            attempt(&p.practice_id, &other.username, &other.password),
+        )
+        .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn lockout_ends_after_its_time() {
+    let table = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let prov = portal_core::provision::Provisioner {
+        table: table.as_ref(),
+        clock: clock.as_ref(),
+    };
+    prov.create_practice("p1", "P One", vec![]).await.unwrap();
+    let login = prov
+        .create_patient_login("p1", "pat-1", "pat.one", "Pat One", false)
+        .await
+        .unwrap();
+    let auth = portal_core::auth::AuthService {
+        table: table.as_ref(),
+        clock: clock.as_ref(),
+    };
+    let kind = portal_core::session::PrincipalKind::Patient;
+    let input = |pw: &'static str| portal_core::auth::LoginInput {
+        practice: "p1",
+        username: "pat.one",
+        password: pw,
+        totp: None,
+    };
+    let meta = portal_core::auth::RequestMeta::default();
+    for _ in 0..portal_core::auth::MAX_FAILURES {
+        assert!(auth
+            .login(kind, input("not the password"), &meta)
+            .await
+            .is_err());
+    }
+    let good: &'static str = Box::leak(login.password.into_boxed_str());
+    assert!(
+        auth.login(kind, input(good), &meta).await.is_err(),
+        "locked"
+    );
+    clock.advance(portal_core::auth::LOCKOUT_SECONDS + 1);
+    assert!(
+        auth.login(kind, input(good), &meta).await.is_ok(),
+        "lock expired"
+    );
+    // Sessions time out when idle.
+    let ok = auth.login(kind, input(good), &meta).await.unwrap();
+    let sessions = portal_core::session::Sessions {
+        table: table.as_ref(),
+        clock: clock.as_ref(),
+    };
+    assert!(sessions.resolve(&ok.token).await.unwrap().is_some());
+    clock.advance(portal_core::session::IDLE_TIMEOUT + 1);
+    assert!(sessions.resolve(&ok.token).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn temporary_password_must_be_changed_first() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let temp = p.patients.iter().find(|x| x.temporary).unwrap();
+    let (s, v) = l.json("POST", "/v1/auth/login", None, json!({"practice": p.practice_id, "username": temp.username, "password": temp.password})).await;
+    assert_eq!((s, &v["mustChangePassword"]), (200, &json!(true)));
+    let token = v["token"].as_str().unwrap().to_string();
+    let (s, v) = l.get("/v1/account", Some(&token)).await;
+    assert_problem(s, &v, 403, "password_change_required");
+    let (s, me) = l.get("/v1/me", Some(&token)).await;
+    assert_eq!((s, &me["mustChangePassword"]), (200, &json!(true)));
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/auth/password",
+            Some(&token),
+            json!({"currentPassword": temp.password, "newPassword": "password123"}),
+        )
+        .await;
+    assert_problem(s, &v, 400, "password_too_common");
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/auth/password",
+            Some(&token),
+            json!({"currentPassword": "wrong", "newPassword": "a long new passphrase"}),
+        )
+        .await;
+    assert_problem(s, &v, 400, "current_password_wrong");
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/auth/password",
+            Some(&token),
+            json!({"currentPassword": temp.password, "newPassword": "a long new passphrase"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let fresh = v["token"].as_str().unwrap();
+    assert_eq!(v["mustChangePassword"], false);
+    // The password change ended the old session and started a fresh one.
+    assert_eq!(l.get("/v1/me", Some(&token)).await.0, 401);
+    assert_eq!(l.get("/v1/me", Some(fresh)).await.0, 200);
+    let (s, v) = l.json("POST", "/v1/auth/login", None, json!({"practice": p.practice_id, "username": temp.username, "password": "a long new passphrase"})).await;
+    assert_eq!((s, &v["mustChangePassword"]), (200, &json!(false)));
+}
+
+async fn settings(l: &Local, staff: &str) -> Value {
+    let (s, v) = l.get("/v1/admin/settings", Some(staff)).await;
+    assert_eq!(s, 200, "{v}");
+    v["settings"].clone()
+}
+
+#[tokio::test]
+async fn disabling_a_feature_closes_its_routes_at_once() {
+    let l = start_local().await;
+    let patient = l.patient_token(0, 0).await;
+    let staff = l.staff_token(0).await;
+    // Enabled, module still to come: the authorizer lets it through, no function serves it yet.
+    let (s, v) = l.get("/v1/webmail/messages", Some(&patient)).await;
+    assert_problem(s, &v, 404, "route_not_found");
+    let current = settings(&l, &staff).await;
+    let keep: Vec<Value> = current["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| *f != "ModuleWebMail")
+        .cloned()
+        .collect();
+    let (s, v) = l
+        .json(
+            "PUT",
+            "/v1/admin/settings/features",
+            Some(&staff),
+            json!({"features": keep, "version": current["version"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = l.get("/v1/webmail/messages", Some(&patient)).await;
+    assert_problem(s, &v, 403, "feature_disabled");
+    let (s, v) = l
+        .json("POST", "/v1/webmail", Some(&patient), json!({}))
+        .await;
+    assert_problem(s, &v, 403, "feature_disabled");
+    let (_, me) = l.get("/v1/me", Some(&patient)).await;
+    assert!(!me["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["key"] == "ModuleWebMail"));
+    // The change is audited with before and after.
+    let (s, log) = l.get("/v1/admin/audit", Some(&staff)).await;
+    assert_eq!(s, 200);
+    let entry = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "settings.features.update")
+        .expect("audited");
+    assert!(entry["detail"]["before"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("ModuleWebMail")));
+    assert!(!entry["detail"]["after"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("ModuleWebMail")));
+    assert_eq!(entry["actorKind"], "staff");
+}
+
+#[tokio::test]
+async fn tenants_and_roles_are_walled_off() {
+    let l = start_local().await;
+    let staff_a = l.staff_token(0).await;
+    let staff_b = l.staff_token(1).await;
+    let patient_a = l.patient_token(0, 0).await;
+    let before_b = settings(&l, &staff_b).await;
+    let a = settings(&l, &staff_a).await;
+    assert_eq!(a["practiceName"], "Lakeside Family Dental");
+    // Ids in the request are not taken: unknown fields are refused, query strings ignored.
+    let (s, v) = l
+        .json(
+            "PUT",
+            "/v1/admin/settings/features",
+            Some(&staff_a),
+            json!({"features": [], "version": before_b["version"], "practice": "hillcrest"}),
+        )
+        .await;
+    assert_problem(s, &v, 400, "invalid_body");
+    let (s, v) = l
+        .get("/v1/admin/settings?practice=hillcrest", Some(&staff_a))
+        .await;
+    assert_eq!(
+        (s, &v["settings"]["practiceName"]),
+        (200, &json!("Lakeside Family Dental"))
+    );
+    // A token re-labelled with the other practice's id is no session at all.
+    let forged = format!("hillcrest.{}", staff_a.split_once('.').unwrap().1);
+    assert_eq!(l.get("/v1/admin/settings", Some(&forged)).await.0, 401);
+    assert_eq!(
+        settings(&l, &staff_b).await,
+        before_b,
+        "practice B unchanged"
+    );
+    // Patients are not staff; staff are not patients.
+    let (s, v) = l.get("/v1/admin/settings", Some(&patient_a)).await;
+    assert_problem(s, &v, 403, "staff_only");
+    let (s, v) = l.get("/v1/account", Some(&staff_a)).await;
+    assert_problem(s, &v, 403, "feature_disabled");
+}
+
+#[tokio::test]
+async fn concurrent_saves_conflict_and_show_current_values() {
+    let l = start_local().await;
+    let one = l.staff_token(0).await;
+    let two = l.staff_token(0).await;
+    let seen = settings(&l, &one).await;
+    let v0 = seen["version"].clone();
+    let (s, _) = l
+        .json(
+            "PUT",
+            "/v1/admin/settings/features",
+            Some(&one),
+            json!({"features": ["ModuleAccount"], "version": v0}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = l
+        .json(
+            "PUT",
+            "/v1/admin/settings/features",
+            Some(&two),
+            json!({"features": ["MakePayments"], "version": v0}),
+        )
+        .await;
+    assert_problem(s, &v, 409, "settings_changed");
+    assert_eq!(v["current"]["features"], json!(["ModuleAccount"]));
+    assert_eq!(v["current"]["version"], json!(v0.as_u64().unwrap() + 1));
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_problems_and_changes_nothing() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let before = settings(&l, &staff).await;
+    let v = before["version"].clone();
+    let http = client();
+    let put = |path: &str| http.put(l.url(path)).bearer_auth(&staff);
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (put("/v1/admin/settings/features").header("content-type", "application/json").body("{\"features\": [\"MakePayments\""), 400, "malformed_json"),
+        (put("/v1/admin/settings/features").json(&json!({"features": ["ModuleWebmail"], "version": v})), 400, "unknown_feature"),
+        (put("/v1/admin/settings/features").json(&json!({"features": "MakePayments", "version": v})), 400, "invalid_body"),
+        (put("/v1/admin/settings/features").json(&json!({"features": [1, 2], "version": "one"})), 400, "invalid_body"),
+        (put("/v1/admin/settings/features").header("content-type", "application/json"), 400, "body_empty"),
+        (put("/v1/admin/settings/features").header("content-type", "application/json").body(vec![b'{', 0xff, 0xfe, b'}']), 400, "body_not_utf8"),
+        (put("/v1/admin/settings/features").header("content-type", "application/json").body(format!("{{\"features\": [], \"version\": {v}, \"pad\": \"{}\"}}", "x".repeat(200_000))), 413, "body_too_large"),
+        (put("/v1/admin/settings/features").header("content-type", "text/plain").body("features=all"), 415, "unsupported_media_type"),
+        (put("/v1/admin/settings/urls").json(&json!({"patientFacingUrl": "javascript:alert(1)", "version": v})), 400, "url_invalid"),
+        (put("/v1/admin/settings/webmail").json(&json!({"notificationSender": "office@example.com", "defaultNotifyAddress": "desk@example.com", "subject": "New message", "bodyTemplate": "no link here", "version": v})), 400, "body_missing_url"),
+        (put("/v1/admin/settings/webmail").json(&json!({"notificationSender": "not an address", "defaultNotifyAddress": "desk@example.com", "subject": "New message", "bodyTemplate": "[URL]", "version": v})), 400, "email_invalid"),
+        (http.post(l.url("/v1/auth/login")).json(&json!({"practice": "lakeside", "username": ["x"], "password": null})), 400, "invalid_body"),
+        (http.post(l.url("/v1/auth/login")).json(&json!({"practice": "lakeside", "username": "x", "password": "y".repeat(5000)})), 401, "login_failed"),
+    ];
+    for (req, status, code) in cases {
+        let (s, body, h) = send(req).await;
+        assert_problem(s, &body, status, code);
+        assert_eq!(h["content-type"], "application/problem+json");
+    }
+    assert_eq!(settings(&l, &staff).await, before, "nothing stored changed");
+}
+
+#[tokio::test]
+async fn webmail_and_urls_save_and_round_trip() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let v = settings(&l, &staff).await["version"].clone();
+    let wm = json!({"notificationSender": "office@lakeside.example", "defaultNotifyAddress": "frontdesk@lakeside.example", "subject": "A message from [PracticeName]", "bodyTemplate": "You have a new secure message from [PracticeName]: [URL]", "version": v});
+    let (s, out) = l
+        .json("PUT", "/v1/admin/settings/webmail", Some(&staff), wm)
+        .await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(
+        out["settings"]["webmail"]["notificationSender"],
+        "office@lakeside.example"
+    );
+    let v = out["settings"]["version"].clone();
+    let (s, out) = l.json("PUT", "/v1/admin/settings/urls", Some(&staff), json!({"patientFacingUrl": "https://portal.lakeside.example/", "practiceWebsiteUrl": "", "version": v})).await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(
+        out["settings"]["urls"],
+        json!({"patientFacingUrl": "https://portal.lakeside.example/", "practiceWebsiteUrl": null})
+    );
+}
+
+#[tokio::test]
+async fn verify_requests_the_url_for_real() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/admin/settings/urls/verify",
+            Some(&staff),
+            json!({"url": l.url("/v1/health")}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((&v["reachable"], &v["status"]), (&json!(true), &json!(200)));
+    let (_, v) = l
+        .json(
+            "POST",
+            "/v1/admin/settings/urls/verify",
+            Some(&staff),
+            json!({"url": l.url("/nothing-here.html")}),
+        )
+        .await;
+    assert_eq!(
+        (&v["reachable"], &v["status"]),
+        (&json!(false), &json!(404))
+    );
+    // A closed port: connection refused, said plainly.
+    let (_, v) = l
+        .json(
+            "POST",
+            "/v1/admin/settings/urls/verify",
+            Some(&staff),
+            json!({"url": "http://127.0.0.1:9/"}),
+        )
+        .await;
+    assert_eq!(v["reachable"], false);
+    assert!(v["detail"].as_str().unwrap().contains("connect"), "{v}");
+}
+
+/// The admin function as it runs on Lambda (cloud rules), with the context API Gateway would pass.
+async fn cloud_admin() -> (
+    axum::Router,
+    std::collections::HashMap<String, String>,
+    Arc<dyn Table>,
+) {
+    let table: Arc<dyn Table> = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
+    let clock = Arc::new(portal_core::ports::SystemClock);
+    let prov = portal_core::provision::Provisioner {
+        table: table.as_ref(),
+        clock: clock.as_ref(),
+    };
+    prov.create_practice("p1", "P One", vec![]).await.unwrap();
+    let staff = prov
+        .create_staff(
+            "p1",
+            "admin",
+            "Admin",
+            portal_core::session::StaffRole::Admin,
+        )
+        .await
+        .unwrap();
+    let ctx = portal_core::access::AuthContext {
+        practice_id: "p1".into(),
+        principal_id: staff.principal_id,
+        kind: portal_core::session::PrincipalKind::Staff,
+        role: Some(portal_core::session::StaffRole::Admin),
+        username: "admin".into(),
+        features: vec![],
+        session_id: "s".into(),
+        must_change_password: false,
+    };
+    (
+        portal_admin::router(portal_admin::Deps::new(
+            table.clone(),
+            clock,
+            UrlRules { local_mode: false },
+        )),
+        ctx.to_fields(),
+        table,
+    )
+}
+
+async fn call(
+    router: &axum::Router,
+    fields: &std::collections::HashMap<String, String>,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    use tower::ServiceExt;
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    req.extensions_mut()
+        .insert(portal_http::api_gateway_context(
+            Some(fields.clone()),
+            "203.0.113.9",
+            method,
+            path,
+        ));
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn outside_local_mode_urls_must_be_https_and_verify_never_reaches_inside() {
+    let (router, fields, _) = cloud_admin().await;
+    let (s, v) = call(
+        &router,
+        &fields,
+        "PUT",
+        "/v1/admin/settings/urls",
+        json!({"patientFacingUrl": "http://portal.example.com/", "version": 1}),
+    )
+    .await;
+    assert_problem(s, &v, 400, "url_not_https");
+    let (s, v) = call(&router, &fields, "GET", "/v1/admin/settings", json!(null)).await;
+    assert_eq!(
+        (s, &v["settings"]["version"], &v["rules"]["httpsRequired"]),
+        (200, &json!(1), &json!(true))
+    );
+    for url in [
+        "https://127.0.0.1/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/",
+        "https://10.0.0.1/",
+        "https://localhost/",
+    ] {
+        let (s, v) = call(
+            &router,
+            &fields,
+            "POST",
+            "/v1/admin/settings/urls/verify",
+            json!({"url": url}),
+        )
+        .await;
+        assert_eq!(s, 200, "{url}: {v}");
+        assert_eq!(v["reachable"], false, "{url}: {v}");
+        assert!(v["status"].is_null(), "{url} was requested: {v}");
+    }
+    let (s, v) = call(
+        &router,
+        &fields,
+        "POST",
+        "/v1/admin/settings/urls/verify",
+        json!({"url": "http://portal.example.com/"}),
+    )
+    .await;
+    assert_problem(s, &v, 400, "url_not_https");
+}
+
+#[tokio::test]
+async fn secrets_are_stored_only_as_hashes() {
+    let l = start_local().await;
+    let token = l.patient_token(0, 0).await;
+    let p = &l.logins.practices[0];
+    let cred = l
+        .backends
+        .table
+        .get(
+            "P#lakeside",
+            &format!("CRED#patient#{}", p.patients[0].username),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = cred.data["passwordHash"].as_str().unwrap();
+    let params = hash.strip_prefix("$argon2id$v=19$m=").unwrap();
+    let m: u32 = params.split(',').next().unwrap().parse().unwrap();
+    let t: u32 = params
+        .split(",t=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(m >= 19456 && t >= 2, "{hash}");
+    // Neither the session token nor any password appears anywhere in the database files.
+    drop(cred);
+    let mut raw = Vec::new();
+    for entry in std::fs::read_dir(l.data_dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().contains("portal.db") {
+            raw.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let secret = token.split_once('.').unwrap().1;
+    assert!(!text.contains(secret), "session token stored in clear");
+    assert!(
+        !text.contains(&p.patients[0].password),
+        "password stored in clear"
+    );
+    assert!(
+        text.contains(&portal_core::session::hash_token(&token)),
+        "the session is stored under its hash"
+    );
+}
+
+#[tokio::test]
+async fn pages_and_outbox_are_served_with_security_headers() {
+    let l = start_local().await;
+    for path in [
+        "/",
+        "/admin/",
+        "/app.js",
+        "/admin/admin.js",
+        "/style.css",
+        "/_local/outbox",
+    ] {
+        let res = client().get(l.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let h = res.headers();
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(h.contains_key("strict-transport-security"));
+    }
+    assert_eq!(
+        client().get(l.url("/admin")).send().await.unwrap().status(),
+        308
+    );
+    assert_eq!(
+        client()
+            .get(l.url("/../Cargo.toml"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}

@@ -1,0 +1,173 @@
+//! The sample events in `events/` go through `lambda_http::request::from_str` (what the Lambda
+//! runtime does with an API Gateway event) into the real handlers; the authorizer sample goes
+//! through the authorizer's Lambda handler. Every served route has a sample.
+
+use portal_core::ports::{SystemClock, Table};
+use portal_core::url_policy::UrlRules;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events"))
+}
+
+/// What each sample must produce from a freshly seeded demo (the samples carry wrong passwords on
+/// purpose: the answer then proves the real login code ran).
+const EXPECTED: &[(&str, u16)] = &[
+    ("auth/health.json", 200),
+    ("auth/login.json", 401),
+    ("auth/staff-login.json", 401),
+    ("auth/logout.json", 200),
+    ("auth/password.json", 400),
+    ("auth/me.json", 200),
+    ("admin/settings-get.json", 200),
+    ("admin/settings-features.json", 200),
+    ("admin/settings-urls.json", 200),
+    ("admin/settings-urls-verify.json", 200),
+    ("admin/settings-webmail.json", 200),
+    ("admin/audit.json", 200),
+];
+
+async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let backends = portal_local::Backends::open(dir.path(), "http://127.0.0.1:9").unwrap();
+    let logins = portal_local::ensure_demo(&backends, dir.path(), "http://127.0.0.1:9")
+        .await
+        .unwrap();
+    let table: Arc<dyn Table> = backends.table.clone();
+    let creds = portal_core::auth::Credentials {
+        table: table.as_ref(),
+    };
+    let (staff, _) = creds
+        .get(
+            "lakeside",
+            portal_core::session::PrincipalKind::Staff,
+            &logins.practices[0].staff.username,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    (table, dir, staff.principal_id)
+}
+
+#[tokio::test]
+async fn every_sample_event_reaches_its_real_handler() {
+    // As in infra/template.yaml: the stage is not part of the routes.
+    std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true");
+    let mut covered = BTreeSet::new();
+    for (file, want) in EXPECTED {
+        let (table, _dir, staff_id) = seeded().await;
+        let clock = Arc::new(SystemClock);
+        let router = match file.split('/').next().unwrap() {
+            "auth" => portal_auth::router(portal_auth::Deps {
+                table: table.clone(),
+                clock,
+            }),
+            "admin" => portal_admin::router(portal_admin::Deps::new(
+                table.clone(),
+                clock,
+                UrlRules { local_mode: false },
+            )),
+            other => panic!("no function {other}"),
+        };
+        let mut event: Value =
+            serde_json::from_str(&std::fs::read_to_string(events_dir().join(file)).unwrap())
+                .unwrap();
+        if event["requestContext"]["authorizer"]["kind"] == "staff" {
+            event["requestContext"]["authorizer"]["principalId"] = json!(staff_id);
+        }
+        let req = lambda_http::request::from_str(&event.to_string())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        covered.insert(format!("{} {}", req.method(), req.uri().path()));
+        let (parts, body) = req.into_parts();
+        let req = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
+        let res = router.oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(status, *want, "{file}: {}", String::from_utf8_lossy(&bytes));
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        if status >= 400 {
+            assert!(body["code"].is_string(), "{file}: problem body expected");
+        }
+    }
+    let served: BTreeSet<String> = portal_local::all_routes()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let missing: Vec<_> = served.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a sample event in events/: {missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn authorizer_sample_event_through_the_lambda_handler() {
+    let (table, _dir, _) = seeded().await;
+    let clock = Arc::new(SystemClock);
+    let deps = portal_authorizer::Deps {
+        table: table.clone(),
+        clock: clock.clone(),
+        cache: portal_core::settings::SettingsCache::new(30),
+    };
+    let raw = std::fs::read_to_string(events_dir().join("authorizer/request.json")).unwrap();
+    let event = |cookie_token: &str, method: &str, path: &str| {
+        let mut v: Value = serde_json::from_str(&raw).unwrap();
+        let cookie = format!("__Host-portal-session={cookie_token}");
+        v["headers"]["Cookie"] = json!(cookie);
+        v["multiValueHeaders"]["Cookie"] = json!([cookie]);
+        v["httpMethod"] = json!(method);
+        v["path"] = json!(path);
+        serde_json::from_value(v).unwrap()
+    };
+    // The sample's token is no live session: API Gateway must answer 401.
+    let sample = serde_json::from_str(&raw).unwrap();
+    let err = portal_authorizer::handle(&deps, sample).await.unwrap_err();
+    assert_eq!(err.to_string(), "Unauthorized");
+
+    let sessions = portal_core::session::Sessions {
+        table: table.as_ref(),
+        clock: clock.as_ref(),
+    };
+    let (token, _) = sessions
+        .start(
+            "lakeside",
+            "pat-1001",
+            portal_core::session::PrincipalKind::Patient,
+            None,
+            "alex.morgan",
+            false,
+        )
+        .await
+        .unwrap();
+    let allow = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/me"))
+        .await
+        .unwrap();
+    assert_eq!(allow["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    assert_eq!(allow["context"]["practiceId"], "lakeside");
+    assert_eq!(allow["context"]["principalId"], "pat-1001");
+    assert!(allow["context"]["features"]
+        .as_str()
+        .unwrap()
+        .contains("ModuleWebMail"));
+    // Every context value is a string, as API Gateway requires of a flat context.
+    assert!(allow["context"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(Value::is_string));
+    let deny = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/admin/settings"))
+        .await
+        .unwrap();
+    assert_eq!(deny["policyDocument"]["Statement"][0]["Effect"], "Deny");
+    assert_eq!(deny["context"]["code"], "staff_only");
+    let public = portal_authorizer::handle(&deps, event("", "GET", "/v1/health"))
+        .await
+        .unwrap();
+    assert_eq!(public["policyDocument"]["Statement"][0]["Effect"], "Allow");
+}
