@@ -1,0 +1,128 @@
+// Browser test: Debian's Chromium driven by playwright-core against a running portal-local
+// (PORTAL_URL, PORTAL_DATA_DIR set by tests/run). Staff untick ModuleWebMail in the admin page;
+// the patient page stops showing it and the patient's WebMail request answers 403.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.PORTAL_URL;
+const DATA = process.env.PORTAL_DATA_DIR;
+assert.ok(BASE && DATA, 'PORTAL_URL and PORTAL_DATA_DIR must be set (tests/run sets them)');
+const logins = JSON.parse(readFileSync(join(DATA, 'demo-logins.json'), 'utf8'));
+const lakeside = logins.practices.find((p) => p.practiceId === 'lakeside');
+const SHOTS = process.env.PORTAL_SCREENSHOTS || tmpdir();
+
+/** RFC 6238 code, as an authenticator app would show it. */
+function totp(secretB32, offsetSteps = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secretB32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offsetSteps));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const o = mac[19] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    // playwright gives every launch a fresh, empty profile of its own.
+  });
+});
+after(async () => { await browser?.close(); });
+
+async function patientLogin(page, patient) {
+  await page.goto(`${BASE}/?practice=lakeside`);
+  await page.getByLabel('Username').fill(patient.username);
+  await page.getByLabel('Password', { exact: true }).fill(patient.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+async function tabNames(page) {
+  await page.locator('#home-view').waitFor({ state: 'visible' });
+  return page.getByRole('tab').allTextContents();
+}
+
+test('staff unticks ModuleWebMail: the patient page drops it and WebMail answers 403', async () => {
+  const patientCtx = await browser.newContext();
+  const patient = await patientCtx.newPage();
+  await patientLogin(patient, lakeside.patients.find((p) => !p.temporary));
+  assert.ok((await tabNames(patient)).includes('Messages'), 'WebMail tab shown while enabled');
+  assert.notEqual(await patient.evaluate(() => fetch('/v1/webmail/messages').then((r) => r.status)), 403);
+  // Nothing of the session is in browser storage: the cookie is HttpOnly.
+  assert.equal(await patient.evaluate(() => document.cookie + localStorage.length + sessionStorage.length), '00');
+
+  const staffCtx = await browser.newContext();
+  const admin = await staffCtx.newPage();
+  await admin.goto(`${BASE}/admin/?practice=lakeside`);
+  await admin.getByLabel('Username').fill(lakeside.staff.username);
+  await admin.getByLabel('Password').fill(lakeside.staff.password);
+  await admin.getByLabel('Authenticator code').fill(totp(lakeside.staff.totpSecret));
+  await admin.getByRole('button', { name: 'Log in' }).click();
+  const webmail = admin.getByLabel(/ModuleWebMail/);
+  await webmail.waitFor();
+  for (const key of ['MakePayments', 'ModuleAccount', 'ModuleWebMail', 'ModuleCareSummary', 'ModuleImages', 'MakeAppointments', 'ModuleTreatmentPlan']) {
+    assert.ok(await admin.getByLabel(new RegExp(key)).isChecked(), `${key} starts enabled`);
+  }
+  await webmail.uncheck();
+  await admin.getByRole('button', { name: 'Submit' }).click();
+  await admin.getByText('Features saved.').waitFor();
+  await admin.screenshot({ path: join(SHOTS, 'admin-settings.png'), fullPage: true });
+
+  await patient.reload();
+  const tabs = await tabNames(patient);
+  assert.ok(!tabs.includes('Messages'), `WebMail tab gone, got ${tabs}`);
+  assert.ok(tabs.includes('Account'));
+  assert.equal(await patient.evaluate(() => fetch('/v1/webmail/messages').then((r) => r.status)), 403);
+  await patient.screenshot({ path: join(SHOTS, 'patient-home.png'), fullPage: true });
+
+  // The WebMail form says what is wrong before saving.
+  await admin.getByLabel('Notification body').fill('No link in this body');
+  await admin.getByText('The body must contain [URL].').waitFor();
+  assert.ok(await admin.getByRole('button', { name: 'Save WebMail settings' }).isDisabled());
+  await admin.getByLabel('Notification body').fill('A message from [PracticeName] is waiting: [URL]');
+  await admin.getByRole('button', { name: 'Save WebMail settings' }).click();
+  await admin.getByText('WebMail settings saved.').waitFor();
+
+  // Logout ends the session for real.
+  await admin.getByRole('button', { name: 'Log out' }).click();
+  await admin.getByRole('heading', { name: 'Staff log in' }).waitFor();
+  assert.equal(await admin.evaluate(() => fetch('/v1/admin/settings').then((r) => r.status)), 401);
+  await patientCtx.close();
+  await staffCtx.close();
+});
+
+test('a patient with a temporary password must choose a new one first', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await patientLogin(page, lakeside.patients.find((p) => p.temporary));
+  await page.getByRole('heading', { name: 'Choose your own password' }).waitFor();
+  assert.equal(await page.evaluate(() => fetch('/v1/account').then((r) => r.status)), 403);
+  await page.getByLabel('New password', { exact: true }).fill('password123');
+  await page.getByLabel('New password again').fill('password123');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  await page.getByText('too common').waitFor();
+  await page.getByLabel('New password', { exact: true }).fill('blue harbour morning tide');
+  await page.getByLabel('New password again').fill('blue harbour morning tide');
+  await page.getByRole('button', { name: 'Save password' }).click();
+  assert.ok((await tabNames(page)).length > 0);
+  await ctx.close();
+});
+
+test('wrong credentials get a plain message and no session', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await patientLogin(page, { username: 'nobody.here', password: 'not a password' });
+  await page.getByText('is not right').waitFor();
+  assert.equal(await page.evaluate(() => fetch('/v1/me').then((r) => r.status)), 401);
+  await ctx.close();
+});
