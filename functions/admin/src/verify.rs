@@ -175,4 +175,21 @@ mod tests {
         )
         .is_ok());
     }
+
+    #[tokio::test]
+    async fn names_resolving_only_inside_are_refused_outside_local_mode() {
+        let cloud = PublicOnlyResolver {
+            allow_internal: false,
+        };
+        assert!(cloud.resolve("localhost".parse().unwrap()).await.is_err());
+        let local = PublicOnlyResolver {
+            allow_internal: true,
+        };
+        let addrs: Vec<SocketAddr> = local
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+    }
 }

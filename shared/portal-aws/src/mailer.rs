@@ -32,9 +32,8 @@ impl Mailer for SesMailer {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let date = httpdate(now);
         let id = format!("{}@portal", portal_core::ids::new_id());
-        let raw = portal_core::mime::render(mail, &date, &id);
+        let raw = portal_core::mime::render(mail, now, &id);
         let msg = RawMessage::builder()
             .data(Blob::new(raw))
             .build()
@@ -63,47 +62,5 @@ impl Mailer for SesMailer {
                 aws_sdk_ses::error::DisplayErrorContext(e).to_string(),
             )),
         }
-    }
-}
-
-/// RFC 2822 date (UTC) without pulling in a date crate here.
-fn httpdate(unix: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (H. Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
-        DAYS[days.rem_euclid(7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc2822_dates() {
-        assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(
-            super::httpdate(1_795_000_000),
-            "Sat, 18 Nov 2026 04:26:40 +0000"
-        );
     }
 }

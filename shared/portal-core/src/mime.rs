@@ -32,8 +32,21 @@ fn address(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// `message_id_domain` is used for the Message-ID header; `date` is RFC 2822 text.
-pub fn render(mail: &Mail, date: &str, message_id: &str) -> Vec<u8> {
+/// RFC 2822 date of a unix time, for the Date header.
+pub fn rfc2822(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The message as bytes: `sent_at` (unix seconds) gives the Date header, `message_id` the
+/// Message-ID.
+pub fn render(mail: &Mail, sent_at: i64, message_id: &str) -> Vec<u8> {
+    let date = rfc2822(sent_at);
     let boundary_mixed = format!("mixed-{}", crate::ids::new_id());
     let boundary_alt = format!("alt-{}", crate::ids::new_id());
     let mut out = String::new();
@@ -125,8 +138,8 @@ mod tests {
                 bytes: b"%PDF-1.4".to_vec(),
             }],
         };
-        let raw = String::from_utf8(render(&mail, "Thu, 26 Nov 2026 10:00:00 +0000", "x@portal"))
-            .unwrap();
+        let raw = String::from_utf8(render(&mail, 1_795_000_000, "x@portal")).unwrap();
+        assert!(raw.contains("Date: Wed, 18 Nov 2026 11:06:40 +0000\r\n"));
         assert!(!raw.contains("\r\nBcc:"));
         assert_eq!(
             subject(&raw).unwrap(),

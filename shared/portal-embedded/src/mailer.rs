@@ -40,11 +40,9 @@ impl Mailer for OutboxMailer {
             return Err(PortError::Rejected("no recipient".into()));
         }
         let now = time::OffsetDateTime::now_utc();
-        let date = now
-            .format(&time::format_description::well_known::Rfc2822)
-            .map_err(|e| PortError::Backend(e.to_string()))?;
         let id = format!("{}@{}", portal_core::ids::new_id(), self.domain);
-        let raw = portal_core::mime::render(mail, &date, &id);
+        let raw = portal_core::mime::render(mail, now.unix_timestamp(), &id);
+        // Nanoseconds in the name keep the outbox in sending order.
         let name = format!("{:020}-{}.eml", now.unix_timestamp_nanos(), &id[..12]);
         tokio::fs::write(self.dir.join(name), raw)
             .await
