@@ -63,7 +63,7 @@ pub async fn handle(
         )),
         Ok(Decision::Public) => Ok(policy("anonymous", "Allow", &arn, json!({}))),
         Err(CoreError::Unauthorized { .. }) => Err("Unauthorized".into()),
-        Err(e @ (CoreError::Forbidden { .. } | CoreError::NotFound)) => Ok(policy(
+        Err(e @ CoreError::Forbidden { .. }) => Ok(policy(
             "denied",
             "Deny",
             &arn,

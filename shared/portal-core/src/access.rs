@@ -58,7 +58,7 @@ fn prefix_matches(path: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// What a route needs; `None` when the route is not one of ours (answered 404).
+/// What a route needs; `None` when the route is not one of ours (the router answers 404).
 pub fn required(method: &str, path: &str) -> Option<Access> {
     ROUTE_ACCESS
         .iter()
@@ -150,7 +150,7 @@ impl AuthContext {
 /// The decision for one request.
 #[derive(Debug)]
 pub enum Decision {
-    /// A public route: no session looked at.
+    /// A public route (or none of ours): no session looked at, no context.
     Public,
     Allow(AuthContext),
 }
@@ -165,7 +165,10 @@ pub async fn authorize(
     method: &str,
     path: &str,
 ) -> CoreResult<Decision> {
-    let access = required(method, path).ok_or(CoreError::NotFound)?;
+    // A route that is not ours has nothing to protect: it goes on to the router, which answers 404.
+    let Some(access) = required(method, path) else {
+        return Ok(Decision::Public);
+    };
     if access == Access::Public {
         return Ok(Decision::Public);
     }

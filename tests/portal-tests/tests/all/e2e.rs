@@ -22,7 +22,7 @@ async fn health_is_public_and_unknown_routes_are_problems() {
     let (s, v) = l.get("/v1/health", None).await;
     assert_eq!((s, &v["status"]), (200, &json!("ok")));
     let (s, v) = l.get("/v1/no-such-thing", None).await;
-    assert_problem(s, &v, 404, "not_found");
+    assert_problem(s, &v, 404, "route_not_found");
     let (s, v, h) = send(client().delete(l.url("/v1/health"))).await;
     assert_problem(s, &v, 405, "method_not_allowed");
     assert!(h.get("allow").is_some());

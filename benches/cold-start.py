@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Cold start of each function: time from process start to its first answer, through a stand-in
+for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
+never fails for being slow (DESIGN section 7: budget init + first invoke <= 1.5x hello-world).
+
+usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release`)
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release"
+CASES = [
+    ("hello-lambda", "hello-lambda", {"hello": "world"}),
+    ("authorizer (no session: 401)", "portal-authorizer", json.load(open(ROOT / "events/authorizer/request.json"))),
+    ("auth GET /v1/health", "portal-auth", json.load(open(ROOT / "events/auth/health.json"))),
+    ("auth GET /v1/me (1 DynamoDB read)", "portal-auth", json.load(open(ROOT / "events/auth/me.json"))),
+    ("admin GET /v1/admin/settings (1 read)", "portal-admin", json.load(open(ROOT / "events/admin/settings-get.json"))),
+]
+
+
+class RuntimeApi(BaseHTTPRequestHandler):
+    """Hands out one event, records when the answer (or error) arrives."""
+
+    event = b"{}"
+    answered = None
+    served = False
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.endswith("/invocation/next") and not RuntimeApi.served:
+            RuntimeApi.served = True
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
+            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+            self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(RuntimeApi.event)))
+            self.end_headers()
+            self.wfile.write(RuntimeApi.event)
+        else:
+            time.sleep(5)  # the next poll: the process is killed before this returns
+
+    def do_POST(self):
+        RuntimeApi.answered = time.perf_counter()
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(202)
+        self.end_headers()
+
+
+def ensure_table(endpoint):
+    req = urllib.request.Request(endpoint, method="POST", data=json.dumps({
+        "TableName": "bench", "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    }).encode(), headers={
+        "X-Amz-Target": "DynamoDB_20120810.CreateTable", "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00",
+    })
+    try:
+        urllib.request.urlopen(req).read()
+    except urllib.error.HTTPError:
+        pass  # exists already
+
+
+def one_run(binary, event, env):
+    RuntimeApi.event = json.dumps(event).encode()
+    RuntimeApi.answered = None
+    RuntimeApi.served = False
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while RuntimeApi.answered is None and time.perf_counter() - start < 20:
+        time.sleep(0.0005)
+    proc.kill()
+    proc.wait()
+    return (RuntimeApi.answered - start) * 1000 if RuntimeApi.answered else float("nan")
+
+
+def main():
+    endpoint = sys.argv[1]
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    ensure_table(endpoint)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "1",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_ENDPOINT_URL": endpoint, "PORTAL_TABLE": "bench", "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true", "RUST_LOG": "error",
+    }
+    baseline = None
+    print(f"{'case':42} {'median ms':>10} {'min ms':>8} {'x hello':>8}   ({runs} runs each)")
+    for name, binary, event in CASES:
+        times = sorted(one_run(binary, event, env) for _ in range(runs))
+        median = statistics.median(times)
+        baseline = baseline or median
+        print(f"{name:42} {median:10.2f} {times[0]:8.2f} {median / baseline:8.2f}")
+    for binary in sorted({c[1] for c in CASES}):
+        print(f"size {binary}: {(BIN / binary).stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
