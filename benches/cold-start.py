@@ -47,7 +47,10 @@ class RuntimeApi(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(RuntimeApi.event)))
             self.end_headers()
-            self.wfile.write(RuntimeApi.event)
+            try:
+                self.wfile.write(RuntimeApi.event)
+            except BrokenPipeError:
+                pass
         else:
             time.sleep(5)  # the next poll: the process is killed before this returns
 
@@ -74,36 +77,46 @@ def ensure_table(endpoint):
 
 
 def one_run(binary, event, env):
+    """One cold start, with a Runtime API of its own (a killed process's last poll can't steal the
+    next run's event)."""
     RuntimeApi.event = json.dumps(event).encode()
     RuntimeApi.answered = None
     RuntimeApi.served = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}"}
     start = time.perf_counter()
     proc = subprocess.Popen([str(BIN / binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while RuntimeApi.answered is None and time.perf_counter() - start < 20:
         time.sleep(0.0005)
     proc.kill()
     proc.wait()
+    server.shutdown()
+    server.server_close()
     return (RuntimeApi.answered - start) * 1000 if RuntimeApi.answered else float("nan")
 
 
 def main():
     endpoint = sys.argv[1]
+    extra = dict(kv.split("=", 1) for kv in os.environ.get("BENCH_ENV", "").split() if "=" in kv)
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 15
     ensure_table(endpoint)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
         "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "1",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
         "AWS_ENDPOINT_URL": endpoint, "PORTAL_TABLE": "bench", "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true", "RUST_LOG": "error",
+        **extra,  # BENCH_ENV="K=V ..." to try a setting
     }
     baseline = None
     print(f"{'case':42} {'median ms':>10} {'min ms':>8} {'x hello':>8}   ({runs} runs each)")
     for name, binary, event in CASES:
-        times = sorted(one_run(binary, event, env) for _ in range(runs))
+        all_runs = [one_run(binary, event, env) for _ in range(runs)]
+        times = sorted(t for t in all_runs if t == t)  # NaN: no answer within 20 s
+        if len(times) < len(all_runs):
+            print(f"  ({len(all_runs) - len(times)} runs of {name} did not answer)")
         median = statistics.median(times)
         baseline = baseline or median
         print(f"{name:42} {median:10.2f} {times[0]:8.2f} {median / baseline:8.2f}")

@@ -2,27 +2,9 @@
 // the settings version it was filled from; a 409 means someone else saved first, and the page
 // shows the values now stored.
 'use strict';
+// $, api() and status() come from /common.js.
 
-const $ = (id) => document.getElementById(id);
 let state = null; // { settings, featureCatalog, rules, canEdit }
-
-async function api(method, path, body) {
-  const opts = { method, headers: {}, credentials: 'same-origin' };
-  if (body !== undefined) {
-    opts.headers['Content-Type'] = 'application/json';
-    opts.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, opts);
-  let data = null;
-  try { data = await res.json(); } catch (_) { data = null; }
-  return { ok: res.ok, status: res.status, data };
-}
-
-function status(id, text, good) {
-  const el = $(id);
-  el.textContent = text || '';
-  el.className = 'status ' + (good ? 'good' : 'bad');
-}
 
 function show(view) {
   $('login-view').hidden = view !== 'login';

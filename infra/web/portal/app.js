@@ -1,32 +1,13 @@
 // The patient page. The session lives in an HttpOnly cookie the page never sees; nothing is kept in
 // browser storage. Every answer from the API is JSON; errors are problem bodies with a `detail`.
 'use strict';
-
-const $ = (id) => document.getElementById(id);
-
-async function api(method, path, body) {
-  const opts = { method, headers: {}, credentials: 'same-origin' };
-  if (body !== undefined) {
-    opts.headers['Content-Type'] = 'application/json';
-    opts.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, opts);
-  let data = null;
-  try { data = await res.json(); } catch (_) { data = null; }
-  return { ok: res.ok, status: res.status, data };
-}
+// $, api() and status() come from /common.js.
 
 function show(view) {
   for (const id of ['login-view', 'password-view', 'home-view']) $(id).hidden = id !== view;
   $('logout').hidden = view === 'login-view';
   const first = $(view).querySelector('input, button');
   if (first) first.focus();
-}
-
-function status(id, text, good) {
-  const el = $(id);
-  el.textContent = text || '';
-  el.className = 'status ' + (good ? 'good' : 'bad');
 }
 
 const PANEL_TEXT = {
