@@ -29,7 +29,9 @@ pub struct Verification {
 
 pub struct UrlVerifier {
     rules: UrlRules,
-    client: reqwest::Client,
+    /// Built at the first verification, not at start-up: building it reads the platform's root
+    /// certificates, and verifying is rare (it would be most of this function's cold start).
+    client: std::sync::OnceLock<reqwest::Client>,
 }
 
 /// Resolves names and drops internal addresses (outside local mode); a name with only internal
@@ -76,26 +78,35 @@ fn check_target(url: &reqwest::Url, rules: UrlRules) -> Result<(), String> {
 
 impl UrlVerifier {
     pub fn new(rules: UrlRules) -> Self {
-        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error("too many redirects")
-            } else if let Err(why) = check_target(attempt.url(), rules) {
-                attempt.error(why)
-            } else {
-                attempt.follow()
-            }
-        });
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(redirect)
-            .dns_resolver(Arc::new(PublicOnlyResolver {
-                allow_internal: rules.local_mode,
-            }))
-            .user_agent("dental-portal-url-check/1")
-            .build()
-            .expect("an HTTP client with these settings");
-        UrlVerifier { rules, client }
+        UrlVerifier {
+            rules,
+            client: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        let rules = self.rules;
+        self.client.get_or_init(|| {
+            let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    attempt.error("too many redirects")
+                } else if let Err(why) = check_target(attempt.url(), rules) {
+                    attempt.error(why)
+                } else {
+                    attempt.follow()
+                }
+            });
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .connect_timeout(Duration::from_secs(3))
+                .redirect(redirect)
+                .dns_resolver(Arc::new(PublicOnlyResolver {
+                    allow_internal: rules.local_mode,
+                }))
+                .user_agent("dental-portal-url-check/1")
+                .build()
+                .expect("an HTTP client with these settings")
+        })
     }
 
     pub async fn verify(&self, raw: &str) -> CoreResult<Verification> {
@@ -115,7 +126,7 @@ impl UrlVerifier {
             v.detail = format!("Not requested: {why}.");
             return Ok(v);
         }
-        match self.client.get(url).send().await {
+        match self.client().get(url).send().await {
             Ok(res) => {
                 let status = res.status();
                 v.status = Some(status.as_u16());

@@ -131,11 +131,8 @@ impl Blobs for S3Blobs {
             .key(key)
             .response_cache_control("private, no-store");
         if let Some(name) = download_name {
-            let safe: String = name
-                .chars()
-                .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
-                .collect();
-            req = req.response_content_disposition(format!("attachment; filename=\"{safe}\""));
+            req =
+                req.response_content_disposition(portal_core::ports::attachment_disposition(name));
         }
         Ok(req
             .presigned(Self::presigning(expires)?)

@@ -28,12 +28,8 @@ impl SesMailer {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, PortError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
         let id = format!("{}@portal", portal_core::ids::new_id());
-        let raw = portal_core::mime::render(mail, now, &id);
+        let raw = portal_core::mime::render(mail, portal_core::ports::unix_now(), &id);
         let msg = RawMessage::builder()
             .data(Blob::new(raw))
             .build()

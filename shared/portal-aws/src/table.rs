@@ -29,12 +29,7 @@ fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>
     TableError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+use portal_core::ports::unix_now as now;
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
@@ -93,24 +88,23 @@ fn live(item: &Item, now: i64) -> bool {
     item.expires_at.is_none_or(|t| t > now)
 }
 
-/// The condition expression for a write, with its names and values.
+/// The condition expression for a write, with its names and values (`None` for no condition).
 struct Condition {
     expr: Option<String>,
-    names: HashMap<String, String>,
-    values: Attrs,
+    names: Option<HashMap<String, String>>,
+    values: Option<Attrs>,
 }
 
 fn condition(cond: Cond) -> Condition {
-    let t = now();
     let mut names = HashMap::from([("#ttl".to_string(), "ttl".to_string())]);
-    let mut values = Attrs::from([(":now".to_string(), n(t))]);
+    let mut values = Attrs::from([(":now".to_string(), n(now()))]);
     let live = "(attribute_not_exists(#ttl) OR #ttl > :now)";
     let expr = match cond {
         Cond::None => {
             return Condition {
                 expr: None,
-                names: HashMap::new(),
-                values: Attrs::new(),
+                names: None,
+                values: None,
             }
         }
         Cond::Absent => "attribute_not_exists(pk) OR #ttl <= :now".to_string(),
@@ -123,13 +117,32 @@ fn condition(cond: Cond) -> Condition {
     };
     Condition {
         expr: Some(expr),
-        names,
-        values,
+        names: Some(names),
+        values: Some(values),
     }
 }
 
-fn opt<T>(m: T, empty: bool) -> Option<T> {
-    (!empty).then_some(m)
+/// Puts a write condition on any of the SDK's write builders (they share the setter names, not a
+/// trait).
+macro_rules! conditioned {
+    ($builder:expr, $cond:expr) => {{
+        let c = condition($cond);
+        $builder
+            .set_condition_expression(c.expr)
+            .set_expression_attribute_names(c.names)
+            .set_expression_attribute_values(c.values)
+    }};
+}
+
+fn condition_failed<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+    is_condition: impl Fn(&E) -> bool,
+) -> TableError {
+    if e.as_service_error().is_some_and(is_condition) {
+        TableError::ConditionFailed
+    } else {
+        sdk_err(e)
+    }
 }
 
 impl DynamoTable {
@@ -198,51 +211,29 @@ impl Table for DynamoTable {
     }
 
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
-        let c = condition(cond);
-        let res = self
+        let req = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_attrs(&item)?))
-            .set_condition_expression(c.expr)
-            .set_expression_attribute_names(opt(c.names.clone(), c.names.is_empty()))
-            .set_expression_attribute_values(opt(c.values.clone(), c.values.is_empty()))
+            .set_item(Some(to_attrs(&item)?));
+        conditioned!(req, cond)
             .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(TableError::ConditionFailed)
-            }
-            Err(e) => Err(sdk_err(e)),
-        }
+            .await
+            .map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
+        Ok(())
     }
 
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
-        let c = condition(cond);
-        let res = self
+        let req = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)))
-            .set_condition_expression(c.expr)
-            .set_expression_attribute_names(opt(c.names.clone(), c.names.is_empty()))
-            .set_expression_attribute_values(opt(c.values.clone(), c.values.is_empty()))
+            .set_key(Some(Self::key(pk, sk)));
+        conditioned!(req, cond)
             .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(TableError::ConditionFailed)
-            }
-            Err(e) => Err(sdk_err(e)),
-        }
+            .await
+            .map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
+        Ok(())
     }
 
     async fn query(&self, q: Query) -> Result<Page, TableError> {
@@ -315,76 +306,42 @@ impl Table for DynamoTable {
         }
         let mut items = Vec::with_capacity(ops.len());
         for op in &ops {
-            let w = match op {
+            let item = match op {
                 TxOp::Put(item, cond) => {
-                    let c = condition(*cond);
-                    TransactWriteItem::builder()
-                        .put(
-                            Put::builder()
-                                .table_name(&self.table)
-                                .set_item(Some(to_attrs(item)?))
-                                .set_condition_expression(c.expr)
-                                .set_expression_attribute_names(opt(
-                                    c.names.clone(),
-                                    c.names.is_empty(),
-                                ))
-                                .set_expression_attribute_values(opt(
-                                    c.values.clone(),
-                                    c.values.is_empty(),
-                                ))
-                                .build()
-                                .map_err(backend)?,
-                        )
-                        .build()
+                    let put = conditioned!(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(to_attrs(item)?)),
+                        *cond
+                    );
+                    TransactWriteItem::builder().put(put.build().map_err(backend)?)
                 }
                 TxOp::Delete { pk, sk, cond } => {
-                    let c = condition(*cond);
-                    TransactWriteItem::builder()
-                        .delete(
-                            Delete::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(Self::key(pk, sk)))
-                                .set_condition_expression(c.expr)
-                                .set_expression_attribute_names(opt(
-                                    c.names.clone(),
-                                    c.names.is_empty(),
-                                ))
-                                .set_expression_attribute_values(opt(
-                                    c.values.clone(),
-                                    c.values.is_empty(),
-                                ))
-                                .build()
-                                .map_err(backend)?,
-                        )
-                        .build()
+                    let delete = conditioned!(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key(pk, sk))),
+                        *cond
+                    );
+                    TransactWriteItem::builder().delete(delete.build().map_err(backend)?)
                 }
                 TxOp::Check { pk, sk, cond } => {
-                    let c = condition(*cond);
-                    // A check needs an expression; "no condition" is one that always holds.
-                    let expr = c.expr.unwrap_or_else(|| {
-                        "attribute_exists(pk) OR attribute_not_exists(pk)".into()
-                    });
-                    TransactWriteItem::builder()
-                        .condition_check(
-                            ConditionCheck::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(Self::key(pk, sk)))
-                                .condition_expression(expr)
-                                .set_expression_attribute_names(opt(
-                                    c.names.clone(),
-                                    c.names.is_empty(),
-                                ))
-                                .set_expression_attribute_values(opt(
-                                    c.values.clone(),
-                                    c.values.is_empty(),
-                                ))
-                                .build()
-                                .map_err(backend)?,
-                        )
-                        .build()
+                    let mut check = conditioned!(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(Self::key(pk, sk))),
+                        *cond
+                    );
+                    if *cond == Cond::None {
+                        // A check needs an expression: with no condition, one that always holds.
+                        check = check.condition_expression(
+                            "attribute_exists(pk) OR attribute_not_exists(pk)",
+                        );
+                    }
+                    TransactWriteItem::builder().condition_check(check.build().map_err(backend)?)
                 }
             };
-            items.push(w);
+            items.push(item.build());
         }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),

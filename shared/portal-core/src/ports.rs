@@ -205,6 +205,17 @@ pub enum PortError {
     Rejected(String),
 }
 
+/// The `Content-Disposition` that makes a browser save a blob under `download_name`. Quotes,
+/// backslashes and anything outside printable ASCII are dropped, so the name cannot break out of
+/// the header.
+pub fn attachment_disposition(download_name: &str) -> String {
+    let safe: String = download_name
+        .chars()
+        .filter(|c| (c.is_ascii_graphic() && *c != '"' && *c != '\\') || *c == ' ')
+        .collect();
+    format!("attachment; filename=\"{safe}\"")
+}
+
 #[async_trait]
 pub trait Blobs: Send + Sync {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
@@ -285,11 +296,16 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
+        unix_now()
     }
+}
+
+/// The system time in unix seconds (adapters use it for TTL; the domain asks its [`Clock`]).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A clock tests move by hand.

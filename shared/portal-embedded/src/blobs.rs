@@ -34,12 +34,7 @@ fn err(e: impl std::fmt::Display) -> PortError {
     PortError::Backend(e.to_string())
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+use portal_core::ports::unix_now as now;
 
 /// Keys are relative paths of plain segments; nothing can climb out of the root.
 fn valid_key(key: &str) -> bool {
@@ -253,11 +248,7 @@ async fn fetch(
                 header::HeaderValue::from_static("private, no-store"),
             );
             if !s.dn.is_empty() {
-                let safe: String =
-                    s.dn.chars()
-                        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ')
-                        .collect();
-                if let Ok(v) = format!("attachment; filename=\"{safe}\"").parse() {
+                if let Ok(v) = portal_core::ports::attachment_disposition(&s.dn).parse() {
                     headers.insert(header::CONTENT_DISPOSITION, v);
                 }
             }

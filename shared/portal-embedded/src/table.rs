@@ -15,12 +15,7 @@ fn backend(e: impl std::fmt::Display) -> TableError {
     TableError::Backend(e.to_string())
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+use portal_core::ports::unix_now as now;
 
 const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
 
