@@ -1,14 +1,16 @@
-//! Port adapters on AWS: DynamoDB, S3, SES and EventBridge. A function's `main.rs` builds only the
+//! Port adapters on AWS: DynamoDB, S3, SES, EventBridge and KMS. A function's `main.rs` builds only the
 //! clients it uses, all from one shared [`aws_config::SdkConfig`].
 
 mod blobs;
 mod events;
 mod mailer;
+mod secrets;
 mod table;
 
 pub use blobs::S3Blobs;
 pub use events::EventBridgeEvents;
 pub use mailer::SesMailer;
+pub use secrets::KmsSecretBox;
 pub use table::DynamoTable;
 
 /// The SDK configuration every client of a function shares (loaded once per container).

@@ -284,6 +284,18 @@ pub trait Events: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Secrets: encryption of the few secrets the portal must be able to read back (sync keys)
+// ---------------------------------------------------------------------------------------------
+
+/// Encrypts secrets at rest (KMS on AWS, a local key file on one machine). `context` binds a
+/// ciphertext to what it belongs to: opening it under another context fails.
+#[async_trait]
+pub trait SecretBox: Send + Sync {
+    async fn seal(&self, plaintext: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError>;
+    async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Clock
 // ---------------------------------------------------------------------------------------------
 

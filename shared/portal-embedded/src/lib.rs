@@ -5,9 +5,11 @@
 mod blobs;
 mod events;
 mod mailer;
+mod secrets;
 mod table;
 
 pub use blobs::{blob_routes, DirBlobs};
 pub use events::InProcessEvents;
 pub use mailer::OutboxMailer;
+pub use secrets::LocalSecretBox;
 pub use table::SqliteTable;

@@ -23,6 +23,7 @@ struct Backend {
     blobs: Arc<dyn Blobs>,
     mailer: Arc<dyn Mailer>,
     events: Arc<dyn Events>,
+    secrets: Arc<dyn SecretBox>,
     sender: String,
     /// Whether the server checks presigned URLs and honours their response overrides (the
     /// embedded server and S3 do; moto does neither).
@@ -82,6 +83,7 @@ async fn embedded() -> Backend {
         blobs,
         mailer: outbox.clone(),
         events,
+        secrets: Arc::new(portal_embedded::LocalSecretBox::new(&[7u8; 32])),
         sender: "portal@example.com".into(),
         enforces_signatures: true,
         probe: Box::new(EmbeddedProbe { outbox, received }),
@@ -123,8 +125,9 @@ async fn sqs(endpoint: &str, action: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("SQS {action}: {text}"))
 }
 
-/// Creates the table, bucket, verified sender, bus, rule and queue once; later calls find them.
-async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -> String {
+/// Creates the table, bucket, verified sender, bus, rule, queue and KMS key once; later calls
+/// find them. Answers the queue URL and the key id.
+async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -> (String, String) {
     use aws_sdk_dynamodb::types::*;
     let ddb = aws_sdk_dynamodb::Client::new(config);
     if ddb.describe_table().table_name(TABLE).send().await.is_err() {
@@ -236,7 +239,46 @@ async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -
         .send()
         .await
         .unwrap();
-    queue_url
+    let kms = aws_sdk_kms::Client::new(config);
+    let key_id = match kms
+        .describe_key()
+        .key_id("alias/portal-conformance")
+        .send()
+        .await
+    {
+        Ok(k) => k.key_metadata.unwrap().key_id,
+        Err(_) => {
+            let key = kms
+                .create_key()
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .key_id;
+            match kms
+                .create_alias()
+                .alias_name("alias/portal-conformance")
+                .target_key_id(&key)
+                .send()
+                .await
+            {
+                Ok(_) => key,
+                // Another test created it meanwhile: use that one.
+                Err(_) => {
+                    kms.describe_key()
+                        .key_id("alias/portal-conformance")
+                        .send()
+                        .await
+                        .unwrap()
+                        .key_metadata
+                        .unwrap()
+                        .key_id
+                }
+            }
+        }
+    };
+    (queue_url, key_id)
 }
 
 struct MotoProbe {
@@ -293,12 +335,13 @@ fn collect_raw(v: &Value, out: &mut Vec<String>) {
 async fn aws() -> Option<Backend> {
     let endpoint = moto_endpoint()?;
     let config = sdk_config(&endpoint).await;
-    let queue_url = ensure_moto_resources(&endpoint, &config).await;
+    let (queue_url, key_id) = ensure_moto_resources(&endpoint, &config).await;
     Some(Backend {
         table: Arc::new(portal_aws::DynamoTable::new(&config, TABLE)),
         blobs: Arc::new(portal_aws::S3Blobs::new(&config, BUCKET)),
         mailer: Arc::new(portal_aws::SesMailer::new(&config, None)),
         events: Arc::new(portal_aws::EventBridgeEvents::new(&config, BUS)),
+        secrets: Arc::new(portal_aws::KmsSecretBox::new(&config, key_id)),
         sender: SENDER.into(),
         enforces_signatures: false,
         probe: Box::new(MotoProbe {
@@ -736,6 +779,28 @@ async fn event_published_and_received(b: &Backend) {
     panic!("the published event was not received");
 }
 
+async fn secrets_open_only_under_their_context(b: &Backend) {
+    let ctx = [("practice", "lakeside"), ("keyId", "lakeside.k1")];
+    let sealed = b.secrets.seal(b"a sync secret", &ctx).await.unwrap();
+    assert!(
+        !sealed.windows(13).any(|w| w == b"a sync secret"),
+        "sealed text must not contain the secret"
+    );
+    assert_eq!(
+        b.secrets.open(&sealed, &ctx).await.unwrap(),
+        b"a sync secret"
+    );
+    let other = [("practice", "hillcrest"), ("keyId", "lakeside.k1")];
+    assert!(matches!(
+        b.secrets.open(&sealed, &other).await,
+        Err(PortError::Rejected(_))
+    ));
+    let mut tampered = sealed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(b.secrets.open(&tampered, &ctx).await.is_err());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -759,4 +824,5 @@ conformance!(
     blobs_and_presigned_urls,
     mail_sent_and_read_back,
     event_published_and_received,
+    secrets_open_only_under_their_context,
 );
