@@ -3,15 +3,16 @@
 
 mod verify;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
-use portal_core::ports::{Clock, Table};
+use portal_core::ports::{Clock, SecretBox, Table};
 use portal_core::session::StaffRole;
 use portal_core::settings::{
     parse_features, Actor, Change, PortalUrls, SettingsRepo, WebMailSettings,
 };
+use portal_core::sync_auth::SyncKeys;
 use portal_core::url_policy::UrlRules;
 use portal_core::{CoreError, Feature};
 use portal_http::{Api, ApiResult, Json, Meta, Principal};
@@ -25,16 +26,23 @@ pub use verify::{UrlVerifier, Verification};
 pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
+    pub secrets: Arc<dyn SecretBox>,
     pub rules: UrlRules,
     pub verifier: Arc<UrlVerifier>,
 }
 
 impl Deps {
     /// Local mode is set by `portal-local`; on Lambda it is always off.
-    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, rules: UrlRules) -> Self {
+    pub fn new(
+        table: Arc<dyn Table>,
+        clock: Arc<dyn Clock>,
+        secrets: Arc<dyn SecretBox>,
+        rules: UrlRules,
+    ) -> Self {
         Deps {
             table,
             clock,
+            secrets,
             rules,
             verifier: Arc::new(UrlVerifier::new(rules)),
         }
@@ -56,6 +64,13 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/admin/settings/urls/verify", verify_url)
         .route(Method::PUT, "/v1/admin/settings/webmail", put_webmail)
         .route(Method::GET, "/v1/admin/audit", audit)
+        .route(Method::GET, "/v1/admin/sync-keys", list_sync_keys)
+        .route(Method::POST, "/v1/admin/sync-keys", create_sync_key)
+        .route(
+            Method::DELETE,
+            "/v1/admin/sync-keys/{key_id}",
+            revoke_sync_key,
+        )
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -204,4 +219,70 @@ async fn audit(
         )
         .await?;
     Ok(Json(json!({ "entries": entries, "cursor": cursor })))
+}
+
+impl Deps {
+    fn sync_keys(&self) -> SyncKeys<'_> {
+        SyncKeys {
+            table: self.table.as_ref(),
+            clock: self.clock.as_ref(),
+            secrets: self.secrets.as_ref(),
+        }
+    }
+}
+
+async fn list_sync_keys(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    Ok(Json(
+        json!({ "keys": d.sync_keys().list(&c.practice_id).await? }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSyncKey {
+    label: String,
+}
+
+/// The secret is in this answer only; the portal keeps it sealed and never shows it again.
+async fn create_sync_key(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Json(b): Json<NewSyncKey>,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let (key, secret) = d
+        .sync_keys()
+        .create(
+            &c.practice_id,
+            &c.principal_id,
+            &b.label,
+            meta.0.source_ip.as_deref(),
+        )
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "key": key, "secret": secret })),
+    ))
+}
+
+async fn revoke_sync_key(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Path(key_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    // A key of another practice is simply not found under this one.
+    let key = d
+        .sync_keys()
+        .revoke(
+            &c.practice_id,
+            &c.principal_id,
+            &key_id,
+            meta.0.source_ip.as_deref(),
+        )
+        .await?;
+    Ok(Json(json!({ "key": key })))
 }

@@ -11,6 +11,10 @@ async fn main() -> Result<(), lambda_http::Error> {
             portal_aws::env("PORTAL_TABLE"),
         )),
         Arc::new(portal_core::ports::SystemClock),
+        Arc::new(portal_aws::KmsSecretBox::new(
+            &config,
+            portal_aws::env("PORTAL_KMS_KEY"),
+        )),
         UrlRules { local_mode: false },
     );
     lambda_http::run(portal_admin::router(deps)).await

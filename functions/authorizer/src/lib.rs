@@ -1,13 +1,14 @@
 //! The REQUEST authorizer: resolves the session from the `__Host-` cookie or `Authorization:
-//! Bearer`, reads the practice's features (cached in the container ≤ 30 s) and applies the access
+//! Bearer` (or, for `/v1/sync`, checks the request's signature), reads the practice's features (cached in the container ≤ 30 s) and applies the access
 //! table of `portal_core::access`. On AWS it answers API Gateway with an IAM policy and a flat
 //! context; `portal-local` runs the same [`authorize`] as middleware.
 
 use axum::http::HeaderMap;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
-use portal_core::access::{self, Decision};
-use portal_core::ports::{Clock, Table};
+use portal_core::access::{Authorizer, Decision, RequestFacts};
+use portal_core::ports::{Clock, SecretBox, Table};
 use portal_core::settings::SettingsCache;
+use portal_core::sync_auth::{SecretCache, SyncSignature};
 use portal_core::{CoreError, CoreResult};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -19,25 +20,43 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
     pub cache: SettingsCache,
+    pub secrets: Arc<dyn SecretBox>,
+    pub secret_cache: SecretCache,
+}
+
+/// What the authorizer reads of a request, however it arrived.
+pub struct Request<'a> {
+    pub headers: &'a HeaderMap,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Vec<(String, String)>,
+    pub source_ip: Option<&'a str>,
 }
 
 /// The authorizer's decision for a request (shared by the Lambda handler and `portal-local`).
-pub async fn authorize(
-    deps: &Deps,
-    headers: &HeaderMap,
-    method: &str,
-    path: &str,
-) -> CoreResult<Decision> {
-    let token = portal_http::token_from_headers(headers);
-    access::authorize(
-        deps.table.as_ref(),
-        deps.clock.as_ref(),
-        &deps.cache,
-        token.as_deref(),
-        method,
-        path,
-    )
-    .await
+pub async fn authorize(deps: &Deps, r: Request<'_>) -> CoreResult<Decision> {
+    let header = |name: &str| {
+        r.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let facts = RequestFacts {
+        method: r.method,
+        path: r.path,
+        query: r.query,
+        token: portal_http::token_from_headers(r.headers),
+        sync: SyncSignature::from_headers(header),
+        source_ip: r.source_ip,
+    };
+    let authorizer = Authorizer {
+        table: deps.table.as_ref(),
+        clock: deps.clock.as_ref(),
+        settings: &deps.cache,
+        secrets: deps.secrets.as_ref(),
+        secret_cache: &deps.secret_cache,
+    };
+    authorizer.authorize(&facts).await
 }
 
 /// The Lambda handler. `Err("Unauthorized")` is how a REQUEST authorizer makes API Gateway answer
@@ -54,7 +73,24 @@ pub async fn handle(
         .unwrap_or_default();
     let path = event.path.clone().unwrap_or_default();
     let arn = event.method_arn.clone().unwrap_or_default();
-    match authorize(deps, &event.headers, &method, &path).await {
+    let query = event
+        .query_string_parameters
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let source_ip = event
+        .request_context
+        .identity
+        .as_ref()
+        .and_then(|i| i.source_ip.clone());
+    let request = Request {
+        headers: &event.headers,
+        method: &method,
+        path: &path,
+        query,
+        source_ip: source_ip.as_deref(),
+    };
+    match authorize(deps, request).await {
         Ok(Decision::Allow(ctx)) => Ok(policy(
             &ctx.principal_id,
             "Allow",

@@ -13,6 +13,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )),
         clock: Arc::new(portal_core::ports::SystemClock),
         cache: portal_core::settings::SettingsCache::new(SETTINGS_CACHE_SECONDS),
+        secrets: Arc::new(portal_aws::KmsSecretBox::new(
+            &config,
+            portal_aws::env("PORTAL_KMS_KEY"),
+        )),
+        secret_cache: Default::default(),
     };
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {

@@ -18,6 +18,7 @@ pub struct Functions {
     pub authorizer: Arc<portal_authorizer::Deps>,
     pub auth: portal_auth::Deps,
     pub admin: portal_admin::Deps,
+    pub sync: portal_sync::Deps,
     pub blobs: Arc<DirBlobs>,
     pub mailer: Arc<OutboxMailer>,
     pub web_dir: PathBuf,
@@ -28,6 +29,7 @@ pub struct Functions {
 enum Owner {
     Auth,
     Admin,
+    Sync,
 }
 
 const OWNERS: &[(&str, Owner)] = &[
@@ -36,12 +38,14 @@ const OWNERS: &[(&str, Owner)] = &[
     ("/v1/staff/", Owner::Auth),
     ("/v1/me", Owner::Auth),
     ("/v1/admin/", Owner::Admin),
+    ("/v1/sync/", Owner::Sync),
 ];
 
 /// Every API route the functions serve.
 pub fn all_routes() -> Vec<RouteInfo> {
     let mut routes = portal_auth::api().routes().to_vec();
     routes.extend(portal_admin::api().routes().iter().cloned());
+    routes.extend(portal_sync::api().routes().iter().cloned());
     routes
 }
 
@@ -50,6 +54,7 @@ struct Gateway {
     authorizer: Arc<portal_authorizer::Deps>,
     auth: Router,
     admin: Router,
+    sync: Router,
 }
 
 pub fn app(f: Functions) -> Router {
@@ -57,6 +62,7 @@ pub fn app(f: Functions) -> Router {
         authorizer: f.authorizer.clone(),
         auth: portal_auth::router(f.auth),
         admin: portal_admin::router(f.admin),
+        sync: portal_sync::router(f.sync),
     };
     Router::new()
         .route("/v1", axum::routing::any(api))
@@ -75,16 +81,25 @@ async fn api(State(g): State<Gateway>, mut req: Request) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "127.0.0.1".into());
-    let fields =
-        match portal_authorizer::authorize(&g.authorizer, req.headers(), &method, &path).await {
-            Ok(Decision::Public) => None,
-            Ok(Decision::Allow(ctx)) => Some(ctx.to_fields()),
-            Err(e) => {
-                let mut res = ApiError(e).into_response();
-                api_headers(res.headers_mut());
-                return res;
-            }
-        };
+    let query = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let request = portal_authorizer::Request {
+        headers: req.headers(),
+        method: &method,
+        path: &path,
+        query,
+        source_ip: Some(&ip),
+    };
+    let fields = match portal_authorizer::authorize(&g.authorizer, request).await {
+        Ok(Decision::Public) => None,
+        Ok(Decision::Allow(ctx)) => Some(ctx.to_fields()),
+        Err(e) => {
+            let mut res = ApiError(e).into_response();
+            api_headers(res.headers_mut());
+            return res;
+        }
+    };
     req.extensions_mut()
         .insert(api_gateway_context(fields, &ip, &method, &path));
     let owner = OWNERS
@@ -94,6 +109,7 @@ async fn api(State(g): State<Gateway>, mut req: Request) -> Response {
     let router = match owner {
         Some(Owner::Auth) => g.auth,
         Some(Owner::Admin) => g.admin,
+        Some(Owner::Sync) => g.sync,
         // An allowed route no function serves yet (a feature module still to come).
         None => {
             let mut res = portal_http::problem(

@@ -7,7 +7,7 @@ mod statics;
 
 use portal_core::ports::{Clock, SystemClock, Table};
 use portal_core::url_policy::UrlRules;
-use portal_embedded::{DirBlobs, InProcessEvents, OutboxMailer, SqliteTable};
+use portal_embedded::{DirBlobs, InProcessEvents, LocalSecretBox, OutboxMailer, SqliteTable};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +61,7 @@ pub struct Backends {
     pub blobs: Arc<DirBlobs>,
     pub mailer: Arc<OutboxMailer>,
     pub events: Arc<InProcessEvents>,
+    pub secrets: Arc<LocalSecretBox>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -73,10 +74,11 @@ impl Backends {
             blobs: Arc::new(DirBlobs::new(
                 &data_dir.join("blobs"),
                 base_url,
-                &local_key(data_dir)?,
+                &local_key(data_dir, "local.key")?,
             )?),
             mailer: Arc::new(OutboxMailer::new(&data_dir.join("outbox"))?),
             events: Arc::new(InProcessEvents::new(&data_dir.join("events.log"))?),
+            secrets: Arc::new(LocalSecretBox::new(&local_key(data_dir, "secrets.key")?)),
             clock: Arc::new(SystemClock),
         })
     }
@@ -88,6 +90,8 @@ impl Backends {
                 table: table.clone(),
                 clock: self.clock.clone(),
                 cache: portal_core::settings::SettingsCache::new(0),
+                secrets: self.secrets.clone(),
+                secret_cache: Default::default(),
             }),
             auth: portal_auth::Deps {
                 table: table.clone(),
@@ -96,8 +100,15 @@ impl Backends {
             admin: portal_admin::Deps::new(
                 table,
                 self.clock.clone(),
+                self.secrets.clone(),
                 UrlRules { local_mode: true },
             ),
+            sync: portal_sync::Deps {
+                table: self.table.clone(),
+                clock: self.clock.clone(),
+                blobs: self.blobs.clone(),
+                events: self.events.clone(),
+            },
             blobs: self.blobs.clone(),
             mailer: self.mailer.clone(),
             web_dir,
@@ -105,14 +116,15 @@ impl Backends {
     }
 }
 
-/// The key that signs local presigned URLs: random, made once per data folder.
-fn local_key(data_dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    let path = data_dir.join("local.key");
-    match std::fs::read(&path) {
-        Ok(k) if k.len() == 32 => Ok(k),
+/// A random 256-bit key of local mode, made once per data folder: `local.key` signs presigned
+/// URLs, `secrets.key` seals secrets (what KMS does on AWS).
+fn local_key(data_dir: &std::path::Path, name: &str) -> std::io::Result<[u8; 32]> {
+    let path = data_dir.join(name);
+    match std::fs::read(&path).map(<[u8; 32]>::try_from) {
+        Ok(Ok(k)) => Ok(k),
         _ => {
-            let k = portal_core::ids::random_bytes::<32>().to_vec();
-            std::fs::write(&path, &k)?;
+            let k = portal_core::ids::random_bytes::<32>();
+            std::fs::write(&path, k)?;
             Ok(k)
         }
     }

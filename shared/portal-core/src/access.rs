@@ -2,9 +2,13 @@
 //! AWS and, as middleware, locally) applies it, and every handler re-checks with the same context.
 
 use crate::features::{self, Feature};
+use crate::ports::SecretBox;
 use crate::ports::{Clock, Table};
 use crate::session::{PrincipalKind, Sessions, StaffRole};
 use crate::settings::SettingsCache;
+use crate::sync_auth::{
+    canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature,
+};
 use crate::{CoreError, CoreResult};
 use std::collections::HashMap;
 
@@ -18,6 +22,8 @@ pub enum Access {
     Feature(Feature),
     /// A staff member with at least this role.
     Staff(StaffRole),
+    /// The practice's own system, by a signed request.
+    Sync,
 }
 
 /// `(method or "*", path prefix, access)`; the first match wins, so specific entries come first.
@@ -32,6 +38,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/me", Access::Session),
     ("GET", "/v1/admin", Access::Staff(StaffRole::FrontDesk)),
     ("*", "/v1/admin", Access::Staff(StaffRole::Admin)),
+    ("*", "/v1/sync", Access::Sync),
     ("*", "/v1/payments", Access::Feature(Feature::MakePayments)),
     ("*", "/v1/account", Access::Feature(Feature::ModuleAccount)),
     ("*", "/v1/webmail", Access::Feature(Feature::ModuleWebMail)),
@@ -124,7 +131,17 @@ impl AuthContext {
     /// Checks this context against what a route needs (the handlers' re-check uses this too).
     pub fn allows(&self, access: Access) -> Result<(), CoreError> {
         match access {
-            Access::Public | Access::Session => Ok(()),
+            Access::Public => Ok(()),
+            Access::Sync if self.kind == PrincipalKind::Sync => Ok(()),
+            Access::Sync => Err(CoreError::forbidden(
+                "sync_only",
+                "Only the practice's own system may use the sync API.",
+            )),
+            _ if self.kind == PrincipalKind::Sync => Err(CoreError::forbidden(
+                "sync_key_scope",
+                "A sync key may use only the sync API.",
+            )),
+            Access::Session => Ok(()),
             _ if self.must_change_password => Err(CoreError::forbidden(
                 "password_change_required",
                 "Change your temporary password first.",
@@ -155,51 +172,116 @@ pub enum Decision {
     Allow(AuthContext),
 }
 
-/// The authorizer's rule: resolve the session from the token, read the practice's features (through
-/// the cache), and check the route. Errors: `Unauthorized` (no or dead session) or `Forbidden`.
-pub async fn authorize(
-    table: &dyn Table,
-    clock: &dyn Clock,
-    cache: &SettingsCache,
-    token: Option<&str>,
-    method: &str,
-    path: &str,
-) -> CoreResult<Decision> {
-    // A route that is not ours has nothing to protect: it goes on to the router, which answers 404.
-    let Some(access) = required(method, path) else {
-        return Ok(Decision::Public);
-    };
-    if access == Access::Public {
-        return Ok(Decision::Public);
+/// What the authorizer knows of a request (it never sees the body).
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The query parameters, in any order.
+    pub query: Vec<(String, String)>,
+    /// A session token from the cookie or `Authorization: Bearer`.
+    pub token: Option<String>,
+    /// The signing headers of a sync request.
+    pub sync: Option<SyncSignature>,
+    pub source_ip: Option<&'a str>,
+}
+
+/// The authorizer's rule, with what it needs to apply it.
+pub struct Authorizer<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub settings: &'a SettingsCache,
+    pub secrets: &'a dyn SecretBox,
+    pub secret_cache: &'a SecretCache,
+}
+
+impl Authorizer<'_> {
+    /// Resolves the caller — a session (patients, staff) or a signed sync request — reads a
+    /// patient's practice features (through the cache), and checks the route. Errors:
+    /// `Unauthorized` (no valid session or signature) or `Forbidden`.
+    pub async fn authorize(&self, r: &RequestFacts<'_>) -> CoreResult<Decision> {
+        // A route that is not ours has nothing to protect: it goes on to the router, which answers 404.
+        let Some(access) = required(r.method, r.path) else {
+            return Ok(Decision::Public);
+        };
+        let ctx = match access {
+            Access::Public => return Ok(Decision::Public),
+            Access::Sync => self.sync_principal(r).await?,
+            _ => self.session_principal(r).await?,
+        };
+        ctx.allows(access)?;
+        Ok(Decision::Allow(ctx))
     }
-    let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
-    let token = token
-        .filter(|t| !t.is_empty() && t.len() <= 200)
-        .ok_or_else(unauthorized)?;
-    let (session_id, session) = Sessions { table, clock }
+
+    async fn session_principal(&self, r: &RequestFacts<'_>) -> CoreResult<AuthContext> {
+        let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
+        let token = r
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty() && t.len() <= 200)
+            .ok_or_else(unauthorized)?;
+        let (session_id, session) = Sessions {
+            table: self.table,
+            clock: self.clock,
+        }
         .resolve(token)
         .await?
         .ok_or_else(unauthorized)?;
-    let features = match session.kind {
-        PrincipalKind::Patient => cache
-            .get(table, clock, &session.practice)
-            .await?
-            .map(|s| s.features)
-            .unwrap_or_default(),
-        PrincipalKind::Staff => vec![],
-    };
-    let ctx = AuthContext {
-        practice_id: session.practice,
-        principal_id: session.principal_id,
-        kind: session.kind,
-        role: session.role,
-        username: session.username,
-        features,
-        session_id,
-        must_change_password: session.must_change_password,
-    };
-    ctx.allows(access)?;
-    Ok(Decision::Allow(ctx))
+        let features = match session.kind {
+            PrincipalKind::Patient => self
+                .settings
+                .get(self.table, self.clock, &session.practice)
+                .await?
+                .map(|s| s.features)
+                .unwrap_or_default(),
+            PrincipalKind::Staff | PrincipalKind::Sync => vec![],
+        };
+        Ok(AuthContext {
+            practice_id: session.practice,
+            principal_id: session.principal_id,
+            kind: session.kind,
+            role: session.role,
+            username: session.username,
+            features,
+            session_id,
+            must_change_password: session.must_change_password,
+        })
+    }
+
+    async fn sync_principal(&self, r: &RequestFacts<'_>) -> CoreResult<AuthContext> {
+        let sig = r.sync.as_ref().ok_or_else(|| {
+            CoreError::unauthorized(
+                "sync_signature_missing",
+                "Sync requests must be signed (X-Portal-Key, X-Portal-Signature, …).",
+            )
+        })?;
+        let keys = SyncKeys {
+            table: self.table,
+            clock: self.clock,
+            secrets: self.secrets,
+        };
+        let path_with_query = canonical_path_with_query(r.path, &r.query);
+        let key = keys
+            .verify(
+                sig,
+                r.method,
+                &path_with_query,
+                self.secret_cache,
+                r.source_ip,
+            )
+            .await?;
+        let practice = practice_of_key(&key.key_id).unwrap_or_default().to_string();
+        Ok(AuthContext {
+            practice_id: practice,
+            principal_id: key.key_id,
+            kind: PrincipalKind::Sync,
+            role: None,
+            username: key.label,
+            features: vec![],
+            session_id: String::new(),
+            must_change_password: false,
+        })
+    }
 }
 
 #[cfg(test)]

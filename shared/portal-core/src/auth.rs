@@ -234,6 +234,7 @@ impl<'a> AuthService<'a> {
         let password_ok = password::verify(input.password, &cred.password_hash);
         let totp_ok = match (kind, &cred.totp_secret) {
             (PrincipalKind::Patient, _) => true,
+            (PrincipalKind::Sync, _) => false,
             (PrincipalKind::Staff, None) => false,
             (PrincipalKind::Staff, Some(secret)) => match input
                 .totp

@@ -7,6 +7,11 @@
 //! | login credential | `P#{p}` | `CRED#{kind}#{username}` | `P#{p}#PRINCIPAL#{id}` / `CRED` | – | get by practice + username at login; by principal for password change |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
 //! | used TOTP step | `P#{p}` | `TOTP#{username}#{step}` | – | 2 min | put-if-absent refuses a replayed code |
+//! | sync key | `P#{p}` | `SYNCKEY#{keyId}` | – | – | get by key id (the id names its practice); list the practice's keys |
+//! | used sync nonce | `P#{p}` | `NONCE#{keyId}#{nonce}` | – | 11 min | put-if-absent refuses a replayed request |
+//! | synced entity | `P#{p}` | `SYNC#{entity}#{id}` | `P#{p}#PATIENT#{patient}` / `{entity}#{id}` | – | get by entity + id (sync); a patient's data by entity (modules) |
+//! | outbox event | `P#{p}#OUTBOX` | `{millis:013}#{id}` | – | 90 days | events after a cursor, oldest first |
+//! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
 
 pub fn practice(p: &str) -> String {
@@ -38,3 +43,25 @@ pub fn audit(p: &str) -> String {
 pub fn audit_subject(p: &str, subject: &str) -> String {
     format!("P#{p}#AUDIT#{subject}")
 }
+
+pub fn sync_key(key_id: &str) -> String {
+    format!("SYNCKEY#{key_id}")
+}
+
+pub fn sync_nonce(key_id: &str, nonce: &str) -> String {
+    format!("NONCE#{key_id}#{nonce}")
+}
+
+pub fn sync_entity(entity: &str, id: &str) -> String {
+    format!("SYNC#{entity}#{id}")
+}
+
+pub fn patient_data(p: &str, patient: &str) -> String {
+    format!("P#{p}#PATIENT#{patient}")
+}
+
+pub fn outbox(p: &str) -> String {
+    format!("P#{p}#OUTBOX")
+}
+
+pub const OUTBOX_ACK: &str = "OUTBOX_ACK";

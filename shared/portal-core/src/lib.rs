@@ -5,16 +5,21 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod codes;
 pub mod error;
 pub mod features;
 pub mod ids;
 pub mod keys;
 pub mod mime;
+pub mod outbox;
 pub mod password;
 pub mod ports;
 pub mod provision;
 pub mod session;
 pub mod settings;
+pub mod sync_auth;
+pub mod sync_data;
+pub mod sync_store;
 pub mod totp;
 pub mod url_policy;
 

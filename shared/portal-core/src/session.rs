@@ -19,6 +19,8 @@ pub const TOUCH_INTERVAL: i64 = 60;
 pub enum PrincipalKind {
     Patient,
     Staff,
+    /// The practice's on-site system, by a signed request (no session).
+    Sync,
 }
 
 impl PrincipalKind {
@@ -26,12 +28,14 @@ impl PrincipalKind {
         match self {
             PrincipalKind::Patient => "patient",
             PrincipalKind::Staff => "staff",
+            PrincipalKind::Sync => "sync",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "patient" => Some(PrincipalKind::Patient),
             "staff" => Some(PrincipalKind::Staff),
+            "sync" => Some(PrincipalKind::Sync),
             _ => None,
         }
     }

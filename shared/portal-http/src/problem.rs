@@ -17,6 +17,12 @@ impl From<CoreError> for ApiError {
     }
 }
 
+impl From<portal_core::ports::PortError> for ApiError {
+    fn from(e: portal_core::ports::PortError) -> Self {
+        ApiError(e.into())
+    }
+}
+
 impl From<portal_core::ports::TableError> for ApiError {
     fn from(e: portal_core::ports::TableError) -> Self {
         ApiError(e.into())

@@ -513,6 +513,7 @@ async fn cloud_admin() -> (
         portal_admin::router(portal_admin::Deps::new(
             table.clone(),
             clock,
+            Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
             UrlRules { local_mode: false },
         )),
         ctx.to_fields(),
