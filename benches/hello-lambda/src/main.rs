@@ -5,8 +5,5 @@ use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
-        Ok::<_, Error>(json!({ "ok": true }))
-    }))
-    .await
+    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({ "ok": true })) })).await
 }

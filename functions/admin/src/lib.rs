@@ -9,9 +9,7 @@ use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::ports::{Clock, SecretBox, Table};
 use portal_core::session::StaffRole;
-use portal_core::settings::{
-    parse_features, Actor, Change, PortalUrls, SettingsRepo, WebMailSettings,
-};
+use portal_core::settings::{parse_features, Actor, Change, PortalUrls, SettingsRepo, WebMailSettings};
 use portal_core::sync_auth::SyncKeys;
 use portal_core::url_policy::UrlRules;
 use portal_core::{CoreError, Feature};
@@ -33,26 +31,12 @@ pub struct Deps {
 
 impl Deps {
     /// Local mode is set by `portal-local`; on Lambda it is always off.
-    pub fn new(
-        table: Arc<dyn Table>,
-        clock: Arc<dyn Clock>,
-        secrets: Arc<dyn SecretBox>,
-        rules: UrlRules,
-    ) -> Self {
-        Deps {
-            table,
-            clock,
-            secrets,
-            rules,
-            verifier: Arc::new(UrlVerifier::new(rules)),
-        }
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretBox>, rules: UrlRules) -> Self {
+        Deps { table, clock, secrets, rules, verifier: Arc::new(UrlVerifier::new(rules)) }
     }
 
     fn settings(&self) -> SettingsRepo<'_> {
-        SettingsRepo {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-        }
+        SettingsRepo { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 }
 
@@ -66,11 +50,7 @@ pub fn api() -> Api<Deps> {
         .route(Method::GET, "/v1/admin/audit", audit)
         .route(Method::GET, "/v1/admin/sync-keys", list_sync_keys)
         .route(Method::POST, "/v1/admin/sync-keys", create_sync_key)
-        .route(
-            Method::DELETE,
-            "/v1/admin/sync-keys/{key_id}",
-            revoke_sync_key,
-        )
+        .route(Method::DELETE, "/v1/admin/sync-keys/{key_id}", revoke_sync_key)
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -79,15 +59,8 @@ pub fn router(deps: Deps) -> axum::Router {
 
 async fn get_settings(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::FrontDesk))?;
-    let s = d
-        .settings()
-        .get(&c.practice_id)
-        .await?
-        .ok_or(CoreError::NotFound)?;
-    let catalog: Vec<Value> = Feature::ALL
-        .iter()
-        .map(|f| json!({ "key": f.key(), "label": f.label() }))
-        .collect();
+    let s = d.settings().get(&c.practice_id).await?.ok_or(CoreError::NotFound)?;
+    let catalog: Vec<Value> = Feature::ALL.iter().map(|f| json!({ "key": f.key(), "label": f.label() })).collect();
     Ok(Json(json!({
         "settings": s,
         "featureCatalog": catalog,
@@ -103,31 +76,14 @@ struct FeaturesBody {
     version: u64,
 }
 
-async fn change(
-    d: &Deps,
-    p: &Principal,
-    meta: &Meta,
-    version: u64,
-    change: Change,
-) -> ApiResult<Json<Value>> {
+async fn change(d: &Deps, p: &Principal, meta: &Meta, version: u64, change: Change) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let actor = Actor {
-        principal_id: &c.principal_id,
-        source_ip: meta.0.source_ip.as_deref(),
-    };
-    let s = d
-        .settings()
-        .change(&c.practice_id, actor, version, change, d.rules)
-        .await?;
+    let actor = Actor { principal_id: &c.principal_id, source_ip: meta.0.source_ip.as_deref() };
+    let s = d.settings().change(&c.practice_id, actor, version, change, d.rules).await?;
     Ok(Json(json!({ "settings": s })))
 }
 
-async fn put_features(
-    State(d): State<Deps>,
-    meta: Meta,
-    p: Principal,
-    Json(b): Json<FeaturesBody>,
-) -> ApiResult<Json<Value>> {
+async fn put_features(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FeaturesBody>) -> ApiResult<Json<Value>> {
     let features = parse_features(&b.features)?;
     change(&d, &p, &meta, b.version, Change::Features(features)).await
 }
@@ -142,16 +98,8 @@ struct UrlsBody {
     version: u64,
 }
 
-async fn put_urls(
-    State(d): State<Deps>,
-    meta: Meta,
-    p: Principal,
-    Json(b): Json<UrlsBody>,
-) -> ApiResult<Json<Value>> {
-    let urls = PortalUrls {
-        patient_facing_url: b.patient_facing_url,
-        practice_website_url: b.practice_website_url,
-    };
+async fn put_urls(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<UrlsBody>) -> ApiResult<Json<Value>> {
+    let urls = PortalUrls { patient_facing_url: b.patient_facing_url, practice_website_url: b.practice_website_url };
     change(&d, &p, &meta, b.version, Change::Urls(urls)).await
 }
 
@@ -165,12 +113,7 @@ struct WebMailBody {
     version: u64,
 }
 
-async fn put_webmail(
-    State(d): State<Deps>,
-    meta: Meta,
-    p: Principal,
-    Json(b): Json<WebMailBody>,
-) -> ApiResult<Json<Value>> {
+async fn put_webmail(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<WebMailBody>) -> ApiResult<Json<Value>> {
     let w = WebMailSettings {
         notification_sender: b.notification_sender,
         default_notify_address: b.default_notify_address,
@@ -186,11 +129,7 @@ struct VerifyBody {
     url: String,
 }
 
-async fn verify_url(
-    State(d): State<Deps>,
-    p: Principal,
-    Json(b): Json<VerifyBody>,
-) -> ApiResult<Json<Verification>> {
+async fn verify_url(State(d): State<Deps>, p: Principal, Json(b): Json<VerifyBody>) -> ApiResult<Json<Verification>> {
     p.require(Access::Staff(StaffRole::Admin))?;
     Ok(Json(d.verifier.verify(&b.url).await?))
 }
@@ -201,41 +140,22 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
-async fn audit(
-    State(d): State<Deps>,
-    p: Principal,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let log = AuditLog {
-        table: d.table.as_ref(),
-        clock: d.clock.as_ref(),
-    };
-    let (entries, cursor) = log
-        .recent(
-            &c.practice_id,
-            q.limit.unwrap_or(50).clamp(1, 200),
-            q.cursor,
-        )
-        .await?;
+    let log = AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let (entries, cursor) = log.recent(&c.practice_id, q.limit.unwrap_or(50).clamp(1, 200), q.cursor).await?;
     Ok(Json(json!({ "entries": entries, "cursor": cursor })))
 }
 
 impl Deps {
     fn sync_keys(&self) -> SyncKeys<'_> {
-        SyncKeys {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-            secrets: self.secrets.as_ref(),
-        }
+        SyncKeys { table: self.table.as_ref(), clock: self.clock.as_ref(), secrets: self.secrets.as_ref() }
     }
 }
 
 async fn list_sync_keys(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    Ok(Json(
-        json!({ "keys": d.sync_keys().list(&c.practice_id).await? }),
-    ))
+    Ok(Json(json!({ "keys": d.sync_keys().list(&c.practice_id).await? })))
 }
 
 #[derive(Deserialize)]
@@ -252,37 +172,13 @@ async fn create_sync_key(
     Json(b): Json<NewSyncKey>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let (key, secret) = d
-        .sync_keys()
-        .create(
-            &c.practice_id,
-            &c.principal_id,
-            &b.label,
-            meta.0.source_ip.as_deref(),
-        )
-        .await?;
-    Ok((
-        axum::http::StatusCode::CREATED,
-        Json(json!({ "key": key, "secret": secret })),
-    ))
+    let (key, secret) = d.sync_keys().create(&c.practice_id, &c.principal_id, &b.label, meta.0.source_ip.as_deref()).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!({ "key": key, "secret": secret }))))
 }
 
-async fn revoke_sync_key(
-    State(d): State<Deps>,
-    meta: Meta,
-    p: Principal,
-    Path(key_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn revoke_sync_key(State(d): State<Deps>, meta: Meta, p: Principal, Path(key_id): Path<String>) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     // A key of another practice is simply not found under this one.
-    let key = d
-        .sync_keys()
-        .revoke(
-            &c.practice_id,
-            &c.principal_id,
-            &key_id,
-            meta.0.source_ip.as_deref(),
-        )
-        .await?;
+    let key = d.sync_keys().revoke(&c.practice_id, &c.principal_id, &key_id, meta.0.source_ip.as_deref()).await?;
     Ok(Json(json!({ "key": key })))
 }

@@ -6,15 +6,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     portal_http::init_tracing();
     let config = portal_aws::sdk_config().await;
     let deps = portal_admin::Deps::new(
-        Arc::new(portal_aws::DynamoTable::new(
-            &config,
-            portal_aws::env("PORTAL_TABLE"),
-        )),
+        Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
         Arc::new(portal_core::ports::SystemClock),
-        Arc::new(portal_aws::KmsSecretBox::new(
-            &config,
-            portal_aws::env("PORTAL_KMS_KEY"),
-        )),
+        Arc::new(portal_aws::KmsSecretBox::new(&config, portal_aws::env("PORTAL_KMS_KEY"))),
         UrlRules { local_mode: false },
     );
     lambda_http::run(portal_admin::router(deps)).await

@@ -44,12 +44,8 @@ impl Resolve for PublicOnlyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_internal = self.allow_internal;
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            let ok: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| allow_internal || !is_internal(a.ip()))
-                .collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let ok: Vec<SocketAddr> = addrs.into_iter().filter(|a| allow_internal || !is_internal(a.ip())).collect();
             if ok.is_empty() {
                 return Err("the name resolves only to internal addresses".into());
             }
@@ -78,10 +74,7 @@ fn check_target(url: &reqwest::Url, rules: UrlRules) -> Result<(), String> {
 
 impl UrlVerifier {
     pub fn new(rules: UrlRules) -> Self {
-        UrlVerifier {
-            rules,
-            client: std::sync::OnceLock::new(),
-        }
+        UrlVerifier { rules, client: std::sync::OnceLock::new() }
     }
 
     fn client(&self) -> &reqwest::Client {
@@ -100,9 +93,7 @@ impl UrlVerifier {
                 .timeout(TIMEOUT)
                 .connect_timeout(Duration::from_secs(3))
                 .redirect(redirect)
-                .dns_resolver(Arc::new(PublicOnlyResolver {
-                    allow_internal: rules.local_mode,
-                }))
+                .dns_resolver(Arc::new(PublicOnlyResolver { allow_internal: rules.local_mode }))
                 .user_agent("dental-portal-url-check/1")
                 .build()
                 .expect("an HTTP client with these settings")
@@ -111,17 +102,10 @@ impl UrlVerifier {
 
     pub async fn verify(&self, raw: &str) -> CoreResult<Verification> {
         let url = parse_portal_url(raw, "The URL", self.rules.local_mode)?;
-        let url = reqwest::Url::parse(url.as_str())
-            .map_err(|_| CoreError::invalid("url_invalid", "The URL is not valid."))?;
+        let url = reqwest::Url::parse(url.as_str()).map_err(|_| CoreError::invalid("url_invalid", "The URL is not valid."))?;
         let started = Instant::now();
-        let mut v = Verification {
-            url: url.to_string(),
-            reachable: false,
-            status: None,
-            final_url: None,
-            elapsed_ms: 0,
-            detail: String::new(),
-        };
+        let mut v =
+            Verification { url: url.to_string(), reachable: false, status: None, final_url: None, elapsed_ms: 0, detail: String::new() };
         if let Err(why) = check_target(&url, self.rules) {
             v.detail = format!("Not requested: {why}.");
             return Ok(v);
@@ -169,38 +153,19 @@ mod tests {
             "http://10.0.0.5/",
             "http://[::ffff:192.168.0.1]/",
         ] {
-            assert!(
-                check_target(&reqwest::Url::parse(u).unwrap(), cloud).is_err(),
-                "{u}"
-            );
+            assert!(check_target(&reqwest::Url::parse(u).unwrap(), cloud).is_err(), "{u}");
         }
-        assert!(check_target(
-            &reqwest::Url::parse("https://portal.example.com/").unwrap(),
-            cloud
-        )
-        .is_ok());
+        assert!(check_target(&reqwest::Url::parse("https://portal.example.com/").unwrap(), cloud).is_ok());
         assert!(check_target(&reqwest::Url::parse("ftp://example.com/").unwrap(), cloud).is_err());
-        assert!(check_target(
-            &reqwest::Url::parse("http://127.0.0.1/").unwrap(),
-            UrlRules { local_mode: true }
-        )
-        .is_ok());
+        assert!(check_target(&reqwest::Url::parse("http://127.0.0.1/").unwrap(), UrlRules { local_mode: true }).is_ok());
     }
 
     #[tokio::test]
     async fn names_resolving_only_inside_are_refused_outside_local_mode() {
-        let cloud = PublicOnlyResolver {
-            allow_internal: false,
-        };
+        let cloud = PublicOnlyResolver { allow_internal: false };
         assert!(cloud.resolve("localhost".parse().unwrap()).await.is_err());
-        let local = PublicOnlyResolver {
-            allow_internal: true,
-        };
-        let addrs: Vec<SocketAddr> = local
-            .resolve("localhost".parse().unwrap())
-            .await
-            .unwrap()
-            .collect();
+        let local = PublicOnlyResolver { allow_internal: true };
+        let addrs: Vec<SocketAddr> = local.resolve("localhost".parse().unwrap()).await.unwrap().collect();
         assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
     }
 }

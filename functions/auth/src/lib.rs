@@ -23,10 +23,7 @@ pub struct Deps {
 
 impl Deps {
     fn auth(&self) -> AuthService<'_> {
-        AuthService {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-        }
+        AuthService { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 }
 
@@ -78,50 +75,28 @@ fn session_response(ok: LoginOk) -> Response {
     let expires = ok.session.expires_at();
     let max_age = portal_core::session::ABSOLUTE_TIMEOUT;
     let cookie = session_cookie(&ok.token, max_age);
-    let body = SessionAnswer {
-        token: ok.token,
-        expires_at: rfc3339(expires),
-        must_change_password: ok.session.must_change_password,
-    };
+    let body = SessionAnswer { token: ok.token, expires_at: rfc3339(expires), must_change_password: ok.session.must_change_password };
     ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
-async fn patient_login(
-    State(d): State<Deps>,
-    Meta(meta): Meta,
-    Json(b): Json<LoginBody>,
-) -> ApiResult<Response> {
+async fn patient_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<LoginBody>) -> ApiResult<Response> {
     let ok = d
         .auth()
         .login(
             PrincipalKind::Patient,
-            LoginInput {
-                practice: &b.practice,
-                username: &b.username,
-                password: &b.password,
-                totp: None,
-            },
+            LoginInput { practice: &b.practice, username: &b.username, password: &b.password, totp: None },
             &meta,
         )
         .await?;
     Ok(session_response(ok))
 }
 
-async fn staff_login(
-    State(d): State<Deps>,
-    Meta(meta): Meta,
-    Json(b): Json<StaffLoginBody>,
-) -> ApiResult<Response> {
+async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<StaffLoginBody>) -> ApiResult<Response> {
     let ok = d
         .auth()
         .login(
             PrincipalKind::Staff,
-            LoginInput {
-                practice: &b.practice,
-                username: &b.username,
-                password: &b.password,
-                totp: Some(&b.totp),
-            },
+            LoginInput { practice: &b.practice, username: &b.username, password: &b.password, totp: Some(&b.totp) },
             &meta,
         )
         .await?;
@@ -130,20 +105,8 @@ async fn staff_login(
 
 async fn logout(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
-    d.auth()
-        .logout(
-            &c.practice_id,
-            &c.principal_id,
-            c.kind,
-            &c.session_id,
-            &meta,
-        )
-        .await?;
-    Ok((
-        [(header::SET_COOKIE, clear_session_cookie())],
-        Json(json!({ "loggedOut": true })),
-    )
-        .into_response())
+    d.auth().logout(&c.practice_id, &c.principal_id, c.kind, &c.session_id, &meta).await?;
+    Ok(([(header::SET_COOKIE, clear_session_cookie())], Json(json!({ "loggedOut": true }))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -153,23 +116,9 @@ struct PasswordBody {
     new_password: String,
 }
 
-async fn change_password(
-    State(d): State<Deps>,
-    Meta(meta): Meta,
-    p: Principal,
-    Json(b): Json<PasswordBody>,
-) -> ApiResult<Response> {
+async fn change_password(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<PasswordBody>) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
-    let ok = d
-        .auth()
-        .change_password(
-            &c.practice_id,
-            &c.principal_id,
-            &b.current_password,
-            &b.new_password,
-            &meta,
-        )
-        .await?;
+    let ok = d.auth().change_password(&c.practice_id, &c.principal_id, &b.current_password, &b.new_password, &meta).await?;
     Ok(session_response(ok))
 }
 
@@ -183,26 +132,14 @@ struct FeatureView {
 
 async fn me(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Session)?;
-    let settings = SettingsRepo {
-        table: d.table.as_ref(),
-        clock: d.clock.as_ref(),
-    }
-    .get(&c.practice_id)
-    .await?;
-    let practice_name = settings
-        .as_ref()
-        .map(|s| s.practice_name.clone())
-        .unwrap_or_default();
+    let settings = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() }.get(&c.practice_id).await?;
+    let practice_name = settings.as_ref().map(|s| s.practice_name.clone()).unwrap_or_default();
     // Patients see the features of their practice (as the authorizer read them); staff see none.
     let features: Vec<FeatureView> = c
         .features
         .iter()
         .filter(|_| c.kind == PrincipalKind::Patient)
-        .map(|f: &Feature| FeatureView {
-            key: f.key(),
-            label: f.label(),
-            path: f.route_prefix(),
-        })
+        .map(|f: &Feature| FeatureView { key: f.key(), label: f.label(), path: f.route_prefix() })
         .collect();
     Ok(Json(json!({
         "kind": c.kind.as_str(),

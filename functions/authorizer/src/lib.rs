@@ -35,12 +35,7 @@ pub struct Request<'a> {
 
 /// The authorizer's decision for a request (shared by the Lambda handler and `portal-local`).
 pub async fn authorize(deps: &Deps, r: Request<'_>) -> CoreResult<Decision> {
-    let header = |name: &str| {
-        r.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |name: &str| r.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let facts = RequestFacts {
         method: r.method,
         path: r.path,
@@ -62,49 +57,18 @@ pub async fn authorize(deps: &Deps, r: Request<'_>) -> CoreResult<Decision> {
 /// The Lambda handler. `Err("Unauthorized")` is how a REQUEST authorizer makes API Gateway answer
 /// 401; a Deny policy answers 403 (the gateway responses in the template turn both into problem
 /// bodies, with the `code` from the context).
-pub async fn handle(
-    deps: &Deps,
-    event: ApiGatewayCustomAuthorizerRequestTypeRequest,
-) -> Result<Value, lambda_runtime::Error> {
-    let method = event
-        .http_method
-        .as_ref()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_default();
+pub async fn handle(deps: &Deps, event: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, lambda_runtime::Error> {
+    let method = event.http_method.as_ref().map(|m| m.as_str().to_string()).unwrap_or_default();
     let path = event.path.clone().unwrap_or_default();
     let arn = event.method_arn.clone().unwrap_or_default();
-    let query = event
-        .query_string_parameters
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let source_ip = event
-        .request_context
-        .identity
-        .as_ref()
-        .and_then(|i| i.source_ip.clone());
-    let request = Request {
-        headers: &event.headers,
-        method: &method,
-        path: &path,
-        query,
-        source_ip: source_ip.as_deref(),
-    };
+    let query = event.query_string_parameters.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let source_ip = event.request_context.identity.as_ref().and_then(|i| i.source_ip.clone());
+    let request = Request { headers: &event.headers, method: &method, path: &path, query, source_ip: source_ip.as_deref() };
     match authorize(deps, request).await {
-        Ok(Decision::Allow(ctx)) => Ok(policy(
-            &ctx.principal_id,
-            "Allow",
-            &arn,
-            json!(ctx.to_fields()),
-        )),
+        Ok(Decision::Allow(ctx)) => Ok(policy(&ctx.principal_id, "Allow", &arn, json!(ctx.to_fields()))),
         Ok(Decision::Public) => Ok(policy("anonymous", "Allow", &arn, json!({}))),
         Err(CoreError::Unauthorized { .. }) => Err("Unauthorized".into()),
-        Err(e @ CoreError::Forbidden { .. }) => Ok(policy(
-            "denied",
-            "Deny",
-            &arn,
-            json!({ "code": e.code(), "detail": e.to_string() }),
-        )),
+        Err(e @ CoreError::Forbidden { .. }) => Ok(policy("denied", "Deny", &arn, json!({ "code": e.code(), "detail": e.to_string() }))),
         Err(e) => {
             tracing::error!(code = e.code(), error = %e, "authorizer failure");
             Err("authorizer backend failure".into())

@@ -64,33 +64,38 @@ pub fn app(f: Functions) -> Router {
         admin: portal_admin::router(f.admin),
         sync: portal_sync::router(f.sync),
     };
+    // `/v1` is dispatched from the fallback rather than a `/v1/{*rest}` route: a matched route's
+    // path parameters would travel with the request into the function's router and confuse its
+    // own `Path` extractors.
     Router::new()
-        .route("/v1", axum::routing::any(api))
-        .route("/v1/{*rest}", axum::routing::any(api))
-        .with_state(gateway)
+        .fallback(front)
+        .with_state(Front { gateway, web_dir: f.web_dir })
         .merge(blob_routes(f.blobs))
         .merge(crate::outbox::routes(f.mailer))
-        .merge(crate::statics::routes(f.web_dir))
 }
 
-async fn api(State(g): State<Gateway>, mut req: Request) -> Response {
+#[derive(Clone)]
+struct Front {
+    gateway: Gateway,
+    web_dir: PathBuf,
+}
+
+/// API Gateway for `/v1`, CloudFront's S3 origin for everything else.
+async fn front(State(f): State<Front>, req: Request) -> Response {
+    let path = req.uri().path();
+    if path == "/v1" || path.starts_with("/v1/") {
+        api(f.gateway, req).await
+    } else {
+        crate::statics::serve(&f.web_dir, req).await
+    }
+}
+
+async fn api(g: Gateway, mut req: Request) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "127.0.0.1".into());
-    let query = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    let request = portal_authorizer::Request {
-        headers: req.headers(),
-        method: &method,
-        path: &path,
-        query,
-        source_ip: Some(&ip),
-    };
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "127.0.0.1".into());
+    let query = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+    let request = portal_authorizer::Request { headers: req.headers(), method: &method, path: &path, query, source_ip: Some(&ip) };
     let fields = match portal_authorizer::authorize(&g.authorizer, request).await {
         Ok(Decision::Public) => None,
         Ok(Decision::Allow(ctx)) => Some(ctx.to_fields()),
@@ -100,25 +105,16 @@ async fn api(State(g): State<Gateway>, mut req: Request) -> Response {
             return res;
         }
     };
-    req.extensions_mut()
-        .insert(api_gateway_context(fields, &ip, &method, &path));
-    let owner = OWNERS
-        .iter()
-        .find(|(prefix, _)| path == prefix.trim_end_matches('/') || path.starts_with(prefix))
-        .map(|(_, o)| *o);
+    req.extensions_mut().insert(api_gateway_context(fields, &ip, &method, &path));
+    let owner = OWNERS.iter().find(|(prefix, _)| path == prefix.trim_end_matches('/') || path.starts_with(prefix)).map(|(_, o)| *o);
     let router = match owner {
         Some(Owner::Auth) => g.auth,
         Some(Owner::Admin) => g.admin,
         Some(Owner::Sync) => g.sync,
         // An allowed route no function serves yet (a feature module still to come).
         None => {
-            let mut res = portal_http::problem(
-                axum::http::StatusCode::NOT_FOUND,
-                "route_not_found",
-                "Not found",
-                "There is no such route.",
-                None,
-            );
+            let mut res =
+                portal_http::problem(axum::http::StatusCode::NOT_FOUND, "route_not_found", "Not found", "There is no such route.", None);
             api_headers(res.headers_mut());
             return res;
         }

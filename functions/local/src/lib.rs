@@ -31,8 +31,7 @@ const USAGE: &str = "usage: portal-local [--addr HOST:PORT] [--data-dir DIR] [--
 pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
     let mut addr = std::env::var("PORTAL_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut data_dir = std::env::var("PORTAL_DATA_DIR").unwrap_or_else(|_| ".portal-local".into());
-    let web_dir = std::env::var("PORTAL_WEB_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web").into());
+    let web_dir = std::env::var("PORTAL_WEB_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web").into());
     let mut print_routes = false;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -44,15 +43,8 @@ pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    let addr = addr
-        .parse()
-        .map_err(|_| format!("--addr must be HOST:PORT, got {addr}"))?;
-    Ok(Config {
-        addr,
-        data_dir: PathBuf::from(data_dir),
-        web_dir: PathBuf::from(web_dir),
-        print_routes,
-    })
+    let addr = addr.parse().map_err(|_| format!("--addr must be HOST:PORT, got {addr}"))?;
+    Ok(Config { addr, data_dir: PathBuf::from(data_dir), web_dir: PathBuf::from(web_dir), print_routes })
 }
 
 /// The embedded adapters over a data folder.
@@ -71,11 +63,7 @@ impl Backends {
         let io = |e: portal_core::ports::TableError| std::io::Error::other(e.to_string());
         Ok(Backends {
             table: Arc::new(SqliteTable::open(&data_dir.join("portal.db")).map_err(io)?),
-            blobs: Arc::new(DirBlobs::new(
-                &data_dir.join("blobs"),
-                base_url,
-                &local_key(data_dir, "local.key")?,
-            )?),
+            blobs: Arc::new(DirBlobs::new(&data_dir.join("blobs"), base_url, &local_key(data_dir, "local.key")?)?),
             mailer: Arc::new(OutboxMailer::new(&data_dir.join("outbox"))?),
             events: Arc::new(InProcessEvents::new(&data_dir.join("events.log"))?),
             secrets: Arc::new(LocalSecretBox::new(&local_key(data_dir, "secrets.key")?)),
@@ -93,16 +81,8 @@ impl Backends {
                 secrets: self.secrets.clone(),
                 secret_cache: Default::default(),
             }),
-            auth: portal_auth::Deps {
-                table: table.clone(),
-                clock: self.clock.clone(),
-            },
-            admin: portal_admin::Deps::new(
-                table,
-                self.clock.clone(),
-                self.secrets.clone(),
-                UrlRules { local_mode: true },
-            ),
+            auth: portal_auth::Deps { table: table.clone(), clock: self.clock.clone() },
+            admin: portal_admin::Deps::new(table, self.clock.clone(), self.secrets.clone(), UrlRules { local_mode: true }),
             sync: portal_sync::Deps {
                 table: self.table.clone(),
                 clock: self.clock.clone(),
@@ -140,22 +120,14 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let base_url = format!("http://{}", config.addr);
     let backends = Backends::open(&config.data_dir, &base_url)?;
     let logins = seed::ensure_demo(&backends, &config.data_dir, &base_url).await?;
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let app = app(backends.functions(config.web_dir.clone()));
     println!("{}", logins.banner());
-    println!(
-        "portal-local listening on {base_url} (data in {})",
-        config.data_dir.display()
-    );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    println!("portal-local listening on {base_url} (data in {})", config.data_dir.display());
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

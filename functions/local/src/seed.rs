@@ -55,49 +55,28 @@ const PLANS: [Plan; 2] = [
         id: "lakeside",
         name: "Lakeside Family Dental",
         features: &Feature::ALL,
-        patients: [
-            ("pat-1001", "alex.morgan", "Alex Morgan", false),
-            ("pat-1002", "sam.rivera", "Sam Rivera", true),
-        ],
+        patients: [("pat-1001", "alex.morgan", "Alex Morgan", false), ("pat-1002", "sam.rivera", "Sam Rivera", true)],
     },
     Plan {
         id: "hillcrest",
         name: "Hillcrest Dental Care",
-        features: &[
-            Feature::ModuleAccount,
-            Feature::ModuleWebMail,
-            Feature::MakeAppointments,
-            Feature::ModuleTreatmentPlan,
-        ],
-        patients: [
-            ("pat-2001", "jordan.lee", "Jordan Lee", false),
-            ("pat-2002", "casey.kim", "Casey Kim", true),
-        ],
+        features: &[Feature::ModuleAccount, Feature::ModuleWebMail, Feature::MakeAppointments, Feature::ModuleTreatmentPlan],
+        patients: [("pat-2001", "jordan.lee", "Jordan Lee", false), ("pat-2002", "casey.kim", "Casey Kim", true)],
     },
 ];
 
 impl DemoLogins {
     pub fn banner(&self) -> String {
-        let mut s = format!(
-            "\nPatient page: {}\nAdmin page:   {}\n",
-            self.patient_page, self.admin_page
-        );
+        let mut s = format!("\nPatient page: {}\nAdmin page:   {}\n", self.patient_page, self.admin_page);
         for p in &self.practices {
             s.push_str(&format!("\n{} (practice id: {})\n", p.name, p.practice_id));
-            s.push_str(&format!(
-                "  staff    {} / {}  TOTP secret {}\n",
-                p.staff.username, p.staff.password, p.staff.totp_secret
-            ));
+            s.push_str(&format!("  staff    {} / {}  TOTP secret {}\n", p.staff.username, p.staff.password, p.staff.totp_secret));
             for pat in &p.patients {
                 s.push_str(&format!(
                     "  patient  {} / {}{}\n",
                     pat.username,
                     pat.password,
-                    if pat.temporary {
-                        "  (temporary: must be changed at first login)"
-                    } else {
-                        ""
-                    }
+                    if pat.temporary { "  (temporary: must be changed at first login)" } else { "" }
                 ));
             }
         }
@@ -106,11 +85,7 @@ impl DemoLogins {
 }
 
 /// Seeds the demo on first start; later starts read the logins back.
-pub async fn ensure_demo(
-    b: &Backends,
-    data_dir: &Path,
-    base_url: &str,
-) -> Result<DemoLogins, Box<dyn std::error::Error>> {
+pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Result<DemoLogins, Box<dyn std::error::Error>> {
     let file = data_dir.join("demo-logins.json");
     if let Ok(raw) = std::fs::read_to_string(&file) {
         let mut logins: DemoLogins = serde_json::from_str(&raw)?;
@@ -118,28 +93,15 @@ pub async fn ensure_demo(
         logins.admin_page = format!("{base_url}/admin/");
         return Ok(logins);
     }
-    let p = Provisioner {
-        table: b.table.as_ref(),
-        clock: b.clock.as_ref(),
-    };
+    let p = Provisioner { table: b.table.as_ref(), clock: b.clock.as_ref() };
     let mut practices = vec![];
     for plan in &PLANS {
-        p.create_practice(plan.id, plan.name, plan.features.to_vec())
-            .await?;
-        let staff = p
-            .create_staff(plan.id, "frontdesk", "Front Desk", StaffRole::Admin)
-            .await?;
+        p.create_practice(plan.id, plan.name, plan.features.to_vec()).await?;
+        let staff = p.create_staff(plan.id, "frontdesk", "Front Desk", StaffRole::Admin).await?;
         let mut patients = vec![];
         for (id, username, name, temporary) in plan.patients {
-            let login = p
-                .create_patient_login(plan.id, id, username, name, temporary)
-                .await?;
-            patients.push(DemoPatient {
-                patient_id: id.into(),
-                username: login.username,
-                password: login.password,
-                temporary,
-            });
+            let login = p.create_patient_login(plan.id, id, username, name, temporary).await?;
+            patients.push(DemoPatient { patient_id: id.into(), username: login.username, password: login.password, temporary });
         }
         practices.push(DemoPractice {
             practice_id: plan.id.into(),
@@ -153,11 +115,7 @@ pub async fn ensure_demo(
             patients,
         });
     }
-    let logins = DemoLogins {
-        patient_page: format!("{base_url}/"),
-        admin_page: format!("{base_url}/admin/"),
-        practices,
-    };
+    let logins = DemoLogins { patient_page: format!("{base_url}/"), admin_page: format!("{base_url}/admin/"), practices };
     std::fs::write(&file, serde_json::to_string_pretty(&logins)?)?;
     Ok(logins)
 }

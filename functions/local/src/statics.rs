@@ -1,15 +1,10 @@
 //! The static pages, as CloudFront serves them from S3: `/` the patient page, `/admin/` the staff
 //! page, with the page security headers.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Router;
-use std::path::PathBuf;
-
-pub fn routes(web_dir: PathBuf) -> Router {
-    Router::new().fallback(serve).with_state(web_dir)
-}
+use std::path::Path;
 
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or("") {
@@ -24,7 +19,7 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-async fn serve(State(root): State<PathBuf>, req: Request) -> Response {
+pub async fn serve(root: &Path, req: Request) -> Response {
     let path = req.uri().path();
     if path == "/admin" {
         return Redirect::permanent("/admin/").into_response();
@@ -34,37 +29,13 @@ async fn serve(State(root): State<PathBuf>, req: Request) -> Response {
         Some(rest) => ("admin", rest),
         None => ("portal", rel),
     };
-    let rest = if rest.is_empty() || rest.ends_with('/') {
-        format!("{rest}index.html")
-    } else {
-        rest.to_string()
-    };
-    let safe = rest
-        .split('/')
-        .all(|seg| !seg.is_empty() && seg != ".." && seg != "." && !seg.starts_with('.'));
+    let rest = if rest.is_empty() || rest.ends_with('/') { format!("{rest}index.html") } else { rest.to_string() };
+    let safe = rest.split('/').all(|seg| !seg.is_empty() && seg != ".." && seg != "." && !seg.starts_with('.'));
     let file = root.join(site).join(&rest);
-    let body = if safe {
-        tokio::fs::read(&file).await.ok()
-    } else {
-        None
-    };
+    let body = if safe { tokio::fs::read(&file).await.ok() } else { None };
     let mut res = match body {
-        Some(bytes) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type(&rest)),
-            )],
-            bytes,
-        )
-            .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            )],
-            "Not found",
-        )
+        Some(bytes) => ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&rest)))], bytes).into_response(),
+        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], "Not found")
             .into_response(),
     };
     portal_http::page_headers(res.headers_mut());

@@ -37,23 +37,13 @@ pub struct Deps {
 
 impl Deps {
     fn store(&self) -> SyncStore<'_> {
-        SyncStore {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-        }
+        SyncStore { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
     fn outbox(&self) -> Outbox<'_> {
-        Outbox {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-            events: self.events.as_ref(),
-        }
+        Outbox { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
     }
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-        }
+        AuditLog { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 }
 
@@ -74,24 +64,12 @@ pub fn router(deps: Deps) -> axum::Router {
 
 /// The caller (a sync key) and the body it signed: the authorizer checked the signature over the
 /// content hash header; here the body must hash to it.
-fn signed_body(
-    p: &Principal,
-    headers: &HeaderMap,
-    body: &Bytes,
-    limit: usize,
-) -> ApiResult<AuthContext> {
+fn signed_body(p: &Principal, headers: &HeaderMap, body: &Bytes, limit: usize) -> ApiResult<AuthContext> {
     let c = p.require(Access::Sync)?.clone();
     if body.len() > limit {
-        return Err(CoreError::invalid(
-            "body_too_large",
-            format!("Bodies here are limited to {limit} bytes."),
-        )
-        .into());
+        return Err(CoreError::invalid("body_too_large", format!("Bodies here are limited to {limit} bytes.")).into());
     }
-    let declared = headers
-        .get(HEADER_CONTENT_SHA256)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let declared = headers.get(HEADER_CONTENT_SHA256).and_then(|v| v.to_str().ok()).unwrap_or("");
     if declared != content_sha256(body) {
         return Err(CoreError::unauthorized(
             "sync_body_mismatch",
@@ -106,19 +84,11 @@ fn json_body(body: &Bytes) -> CoreResult<Value> {
     if body.is_empty() {
         return Err(CoreError::invalid("body_empty", "Send a JSON object."));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        CoreError::invalid("malformed_json", format!("The body is not valid JSON: {e}"))
-    })
+    serde_json::from_slice(body).map_err(|e| CoreError::invalid("malformed_json", format!("The body is not valid JSON: {e}")))
 }
 
 /// What one upsert answers: the outcome and, for a new file, where to upload it.
-async fn apply_upsert(
-    d: &Deps,
-    practice: &str,
-    entity: &str,
-    id: &str,
-    body: Value,
-) -> CoreResult<Value> {
+async fn apply_upsert(d: &Deps, practice: &str, entity: &str, id: &str, body: Value) -> CoreResult<Value> {
     let entity = Entity::parse(entity)?;
     let (applied, stored, file) = d.store().upsert(practice, entity, id, body).await?;
     let mut out = json!({ "entity": entity.name(), "id": id, "status": applied, "lastModified": stored.last_modified });
@@ -128,22 +98,9 @@ async fn apply_upsert(
     Ok(out)
 }
 
-async fn upload(
-    d: &Deps,
-    practice: &str,
-    entity: Entity,
-    id: &str,
-    f: &FileMeta,
-) -> CoreResult<Value> {
-    let url = d
-        .blobs
-        .presign_put(
-            &file_key(practice, entity, id),
-            &f.content_type,
-            f.size,
-            Duration::from_secs(UPLOAD_URL_SECONDS),
-        )
-        .await?;
+async fn upload(d: &Deps, practice: &str, entity: Entity, id: &str, f: &FileMeta) -> CoreResult<Value> {
+    let url =
+        d.blobs.presign_put(&file_key(practice, entity, id), &f.content_type, f.size, Duration::from_secs(UPLOAD_URL_SECONDS)).await?;
     Ok(json!({
         "method": "PUT",
         "url": url,
@@ -163,15 +120,7 @@ async fn upsert(
 ) -> ApiResult<Json<Value>> {
     let c = signed_body(&p, &headers, &body, MAX_BODY_BYTES)?;
     let out = apply_upsert(&d, &c.practice_id, &entity, &id, json_body(&body)?).await;
-    audit_write(
-        &d,
-        &c,
-        &meta,
-        "sync.upsert",
-        &format!("{entity}/{id}"),
-        &out,
-    )
-    .await?;
+    audit_write(&d, &c, &meta, "sync.upsert", &format!("{entity}/{id}"), &out).await?;
     Ok(Json(out?))
 }
 
@@ -193,25 +142,14 @@ async fn delete(
     let c = signed_body(&p, &headers, &body, 0)?;
     let out = async {
         let e = Entity::parse(&entity)?;
-        let applied = d
-            .store()
-            .delete(&c.practice_id, e, &id, &q.last_modified)
-            .await?;
+        let applied = d.store().delete(&c.practice_id, e, &id, &q.last_modified).await?;
         if applied == Applied::Applied && e.has_file() {
             d.blobs.delete(&file_key(&c.practice_id, e, &id)).await?;
         }
         Ok(json!({ "entity": e.name(), "id": id, "status": applied }))
     }
     .await;
-    audit_write(
-        &d,
-        &c,
-        &meta,
-        "sync.delete",
-        &format!("{entity}/{id}"),
-        &out,
-    )
-    .await?;
+    audit_write(&d, &c, &meta, "sync.delete", &format!("{entity}/{id}"), &out).await?;
     Ok(Json(out?))
 }
 
@@ -224,10 +162,7 @@ async fn get_entity(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let c = signed_body(&p, &headers, &body, 0)?;
-    let stored = d
-        .store()
-        .get(&c.practice_id, Entity::parse(&entity)?, &id)
-        .await?;
+    let stored = d.store().get(&c.practice_id, Entity::parse(&entity)?, &id).await?;
     d.audit()
         .append(
             &c.practice_id,
@@ -242,9 +177,7 @@ async fn get_entity(
             ),
         )
         .await?;
-    Ok(Json(
-        serde_json::to_value(stored).map_err(CoreError::backend)?,
-    ))
+    Ok(Json(serde_json::to_value(stored).map_err(CoreError::backend)?))
 }
 
 /// After the upload: the file must be there, of the declared size, and its bytes of the declared
@@ -260,25 +193,18 @@ async fn uploaded(
     let c = signed_body(&p, &headers, &body, 0)?;
     let e = Entity::parse(&entity)?;
     if !e.has_file() {
-        return Err(CoreError::invalid(
-            "entity_has_no_file",
-            format!("{} have no file.", e.name()),
-        )
-        .into());
+        return Err(CoreError::invalid("entity_has_no_file", format!("{} have no file.", e.name())).into());
     }
     let stored = d.store().get(&c.practice_id, e, &id).await?;
     if stored.deleted {
         return Err(CoreError::NotFound.into());
     }
-    let declared: FileMeta =
-        serde_json::from_value(stored.data["file"].clone()).map_err(CoreError::backend)?;
+    let declared: FileMeta = serde_json::from_value(stored.data["file"].clone()).map_err(CoreError::backend)?;
     let key = file_key(&c.practice_id, e, &id);
     let blob = d.blobs.get(&key).await?;
     let verdict = match &blob {
         None => Err("no file has been uploaded yet"),
-        Some(b) if b.bytes.len() as u64 != declared.size => {
-            Err("the file's size differs from the declared one")
-        }
+        Some(b) if b.bytes.len() as u64 != declared.size => Err("the file's size differs from the declared one"),
         Some(b) if !bytes_match_type(&declared.content_type, &b.bytes[..b.bytes.len().min(16)]) => {
             Err("the file's bytes are not of its declared type")
         }
@@ -287,35 +213,19 @@ async fn uploaded(
     let ip = meta.0.source_ip.as_deref();
     match verdict {
         Ok(()) => {
-            let s = d
-                .store()
-                .set_file_status(&c.practice_id, e, &id, "available")
-                .await?;
+            let s = d.store().set_file_status(&c.practice_id, e, &id, "available").await?;
             d.audit()
                 .append(
                     &c.practice_id,
-                    audit::entry(
-                        &c.principal_id,
-                        "sync",
-                        "sync.file",
-                        &format!("{entity}/{id}"),
-                        Outcome::Success,
-                        ip,
-                        json!({}),
-                    ),
+                    audit::entry(&c.principal_id, "sync", "sync.file", &format!("{entity}/{id}"), Outcome::Success, ip, json!({})),
                 )
                 .await?;
-            Ok(
-                Json(json!({ "entity": e.name(), "id": id, "fileStatus": s.file_status }))
-                    .into_response(),
-            )
+            Ok(Json(json!({ "entity": e.name(), "id": id, "fileStatus": s.file_status })).into_response())
         }
         Err(why) if blob.is_none() => Err(CoreError::invalid("file_missing", why).into()),
         Err(why) => {
             d.blobs.delete(&key).await?;
-            d.store()
-                .set_file_status(&c.practice_id, e, &id, "rejected")
-                .await?;
+            d.store().set_file_status(&c.practice_id, e, &id, "rejected").await?;
             d.audit()
                 .append(
                     &c.practice_id,
@@ -355,38 +265,23 @@ struct BatchItem {
 
 /// Each item is applied on its own (each is one conditional write, so none is ever half-written);
 /// one bad item never blocks the rest.
-async fn batch(
-    State(d): State<Deps>,
-    meta: Meta,
-    p: Principal,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
+async fn batch(State(d): State<Deps>, meta: Meta, p: Principal, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     let c = signed_body(&p, &headers, &body, MAX_BATCH_BYTES)?;
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Batch {
         items: Vec<Value>,
     }
-    let batch: Batch = serde_json::from_value(json_body(&body)?).map_err(|e| {
-        CoreError::invalid(
-            "invalid_body",
-            format!("{{\"items\": [...]}} expected: {e}"),
-        )
-    })?;
+    let batch: Batch = serde_json::from_value(json_body(&body)?)
+        .map_err(|e| CoreError::invalid("invalid_body", format!("{{\"items\": [...]}} expected: {e}")))?;
     if batch.items.is_empty() || batch.items.len() > MAX_BATCH {
-        return Err(CoreError::invalid(
-            "batch_size",
-            format!("A batch holds 1 to {MAX_BATCH} items."),
-        )
-        .into());
+        return Err(CoreError::invalid("batch_size", format!("A batch holds 1 to {MAX_BATCH} items.")).into());
     }
     let mut results = Vec::with_capacity(batch.items.len());
     let (mut applied, mut unchanged, mut rejected) = (0, 0, 0);
     for (index, raw) in batch.items.into_iter().enumerate() {
         let outcome = async {
-            let item: BatchItem = serde_json::from_value(raw)
-                .map_err(|e| CoreError::invalid("invalid_item", e.to_string()))?;
+            let item: BatchItem = serde_json::from_value(raw).map_err(|e| CoreError::invalid("invalid_item", e.to_string()))?;
             match item.op.as_str() {
                 "upsert" => {
                     apply_upsert(
@@ -394,25 +289,16 @@ async fn batch(
                         &c.practice_id,
                         &item.entity,
                         &item.id,
-                        item.body.ok_or_else(|| {
-                            CoreError::invalid("invalid_item", "an upsert has a body")
-                        })?,
+                        item.body.ok_or_else(|| CoreError::invalid("invalid_item", "an upsert has a body"))?,
                     )
                     .await
                 }
                 "delete" => {
                     let e = Entity::parse(&item.entity)?;
-                    let stamp = item.last_modified.ok_or_else(|| {
-                        CoreError::invalid("invalid_item", "a delete has lastModified")
-                    })?;
-                    let a = d
-                        .store()
-                        .delete(&c.practice_id, e, &item.id, &stamp)
-                        .await?;
+                    let stamp = item.last_modified.ok_or_else(|| CoreError::invalid("invalid_item", "a delete has lastModified"))?;
+                    let a = d.store().delete(&c.practice_id, e, &item.id, &stamp).await?;
                     if a == Applied::Applied && e.has_file() {
-                        d.blobs
-                            .delete(&file_key(&c.practice_id, e, &item.id))
-                            .await?;
+                        d.blobs.delete(&file_key(&c.practice_id, e, &item.id)).await?;
                     }
                     Ok(json!({ "entity": e.name(), "id": item.id, "status": a }))
                 }
@@ -437,15 +323,7 @@ async fn batch(
     d.audit()
         .append(
             &c.practice_id,
-            audit::entry(
-                &c.principal_id,
-                "sync",
-                "sync.batch",
-                "batch",
-                Outcome::Success,
-                meta.0.source_ip.as_deref(),
-                summary.clone(),
-            ),
+            audit::entry(&c.principal_id, "sync", "sync.batch", "batch", Outcome::Success, meta.0.source_ip.as_deref(), summary.clone()),
         )
         .await?;
     Ok(Json(json!({ "results": results, "summary": summary })))
@@ -466,10 +344,7 @@ async fn events(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let c = signed_body(&p, &headers, &body, 0)?;
-    let (events, cursor) = d
-        .outbox()
-        .list(&c.practice_id, q.after.as_deref(), q.limit.unwrap_or(100))
-        .await?;
+    let (events, cursor) = d.outbox().list(&c.practice_id, q.after.as_deref(), q.limit.unwrap_or(100)).await?;
     Ok(Json(json!({ "events": events, "cursor": cursor })))
 }
 
@@ -479,45 +354,21 @@ struct AckBody {
     up_to: String,
 }
 
-async fn ack(
-    State(d): State<Deps>,
-    p: Principal,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
+async fn ack(State(d): State<Deps>, p: Principal, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     let c = signed_body(&p, &headers, &body, MAX_BODY_BYTES)?;
-    let b: AckBody = serde_json::from_value(json_body(&body)?)
-        .map_err(|e| CoreError::invalid("invalid_body", e.to_string()))?;
+    let b: AckBody = serde_json::from_value(json_body(&body)?).map_err(|e| CoreError::invalid("invalid_body", e.to_string()))?;
     let acked = d.outbox().ack(&c.practice_id, &b.up_to).await?;
     Ok(Json(json!({ "acknowledgedUpTo": acked })))
 }
 
 /// Every write is audited, applied or refused (ids and codes only).
-async fn audit_write(
-    d: &Deps,
-    c: &AuthContext,
-    meta: &Meta,
-    action: &str,
-    subject: &str,
-    out: &CoreResult<Value>,
-) -> ApiResult<()> {
+async fn audit_write(d: &Deps, c: &AuthContext, meta: &Meta, action: &str, subject: &str, out: &CoreResult<Value>) -> ApiResult<()> {
     let (outcome, detail) = match out {
         Ok(v) => (Outcome::Success, json!({ "status": v["status"] })),
         Err(e) => (Outcome::Failure, json!({ "code": e.code() })),
     };
     d.audit()
-        .append(
-            &c.practice_id,
-            audit::entry(
-                &c.principal_id,
-                "sync",
-                action,
-                subject,
-                outcome,
-                meta.0.source_ip.as_deref(),
-                detail,
-            ),
-        )
+        .append(&c.practice_id, audit::entry(&c.principal_id, "sync", action, subject, outcome, meta.0.source_ip.as_deref(), detail))
         .await
         .map_err(ApiError::from)
 }

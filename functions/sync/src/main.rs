@@ -5,19 +5,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     portal_http::init_tracing();
     let config = portal_aws::sdk_config().await;
     let deps = portal_sync::Deps {
-        table: Arc::new(portal_aws::DynamoTable::new(
-            &config,
-            portal_aws::env("PORTAL_TABLE"),
-        )),
+        table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
         clock: Arc::new(portal_core::ports::SystemClock),
-        blobs: Arc::new(portal_aws::S3Blobs::new(
-            &config,
-            portal_aws::env("PORTAL_BUCKET"),
-        )),
-        events: Arc::new(portal_aws::EventBridgeEvents::new(
-            &config,
-            portal_aws::env("PORTAL_EVENT_BUS"),
-        )),
+        blobs: Arc::new(portal_aws::S3Blobs::new(&config, portal_aws::env("PORTAL_BUCKET"))),
+        events: Arc::new(portal_aws::EventBridgeEvents::new(&config, portal_aws::env("PORTAL_EVENT_BUS"))),
     };
     lambda_http::run(portal_sync::router(deps)).await
 }

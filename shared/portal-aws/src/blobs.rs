@@ -21,13 +21,8 @@ fn err(e: impl std::error::Error + 'static) -> PortError {
 impl S3Blobs {
     pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
         // Path-style addressing works with every endpoint, emulators included.
-        let conf = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build();
-        S3Blobs {
-            client: Client::from_conf(conf),
-            bucket: bucket.into(),
-        }
+        let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
+        S3Blobs { client: Client::from_conf(conf), bucket: bucket.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -55,32 +50,11 @@ impl Blobs for S3Blobs {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, PortError> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
-                let content_type = out
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| "application/octet-stream".into());
-                let bytes = out
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| PortError::Backend(e.to_string()))?
-                    .into_bytes();
-                Ok(Some(Blob {
-                    meta: BlobMeta {
-                        size: bytes.len() as u64,
-                        content_type,
-                    },
-                    bytes,
-                }))
+                let content_type = out.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+                let bytes = out.body.collect().await.map_err(|e| PortError::Backend(e.to_string()))?.into_bytes();
+                Ok(Some(Blob { meta: BlobMeta { size: bytes.len() as u64, content_type }, bytes }))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             Err(e) => Err(err(e)),
@@ -88,19 +62,10 @@ impl Blobs for S3Blobs {
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Some(BlobMeta {
                 size: out.content_length.unwrap_or(0).max(0) as u64,
-                content_type: out
-                    .content_type
-                    .unwrap_or_else(|| "application/octet-stream".into()),
+                content_type: out.content_type.unwrap_or_else(|| "application/octet-stream".into()),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(err(e)),
@@ -108,60 +73,21 @@ impl Blobs for S3Blobs {
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(err)?;
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(err)?;
         Ok(())
     }
 
-    async fn presign_get(
-        &self,
-        key: &str,
-        expires: Duration,
-        download_name: Option<&str>,
-    ) -> Result<String, PortError> {
-        let mut req = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .response_cache_control("private, no-store");
+    async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError> {
+        let mut req = self.client.get_object().bucket(&self.bucket).key(key).response_cache_control("private, no-store");
         if let Some(name) = download_name {
-            req =
-                req.response_content_disposition(portal_core::ports::attachment_disposition(name));
+            req = req.response_content_disposition(portal_core::ports::attachment_disposition(name));
         }
-        Ok(req
-            .presigned(Self::presigning(expires)?)
-            .await
-            .map_err(err)?
-            .uri()
-            .to_string())
+        Ok(req.presigned(Self::presigning(expires)?).await.map_err(err)?.uri().to_string())
     }
 
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        size: u64,
-        expires: Duration,
-    ) -> Result<String, PortError> {
+    async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError> {
         // Content-Type and Content-Length are signed headers: an upload with others is refused.
-        let req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .content_length(size as i64);
-        Ok(req
-            .presigned(Self::presigning(expires)?)
-            .await
-            .map_err(err)?
-            .uri()
-            .to_string())
+        let req = self.client.put_object().bucket(&self.bucket).key(key).content_type(content_type).content_length(size as i64);
+        Ok(req.presigned(Self::presigning(expires)?).await.map_err(err)?.uri().to_string())
     }
 }

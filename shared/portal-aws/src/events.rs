@@ -15,10 +15,7 @@ pub struct EventBridgeEvents {
 
 impl EventBridgeEvents {
     pub fn new(config: &aws_config::SdkConfig, bus: impl Into<String>) -> Self {
-        EventBridgeEvents {
-            client: Client::new(config),
-            bus: bus.into(),
-        }
+        EventBridgeEvents { client: Client::new(config), bus: bus.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -51,17 +48,9 @@ impl Events for EventBridgeEvents {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| {
-                    PortError::Backend(
-                        aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string(),
-                    )
-                })?;
+                .map_err(|e| PortError::Backend(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
             if out.failed_entry_count > 0 {
-                return Err(PortError::Backend(format!(
-                    "EventBridge refused {} of {} events",
-                    out.failed_entry_count,
-                    chunk.len()
-                )));
+                return Err(PortError::Backend(format!("EventBridge refused {} of {} events", out.failed_entry_count, chunk.len())));
             }
         }
         Ok(())

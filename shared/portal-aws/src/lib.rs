@@ -22,10 +22,7 @@ pub use table::DynamoTable;
 /// every certificate of the platform store at start-up, which was most of our cold start
 /// (`benches/cold-start.py`). It is also the narrower trust: these clients only talk to AWS.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await
 }
 
 const AWS_ROOTS: [&[u8]; 5] = [
@@ -37,29 +34,15 @@ const AWS_ROOTS: [&[u8]; 5] = [
 ];
 
 fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{
-        rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
-    };
-    let roots = AWS_ROOTS
-        .iter()
-        .fold(TrustStore::empty().with_native_roots(false), |t, pem| {
-            t.with_pem_certificate(*pem)
-        });
-    let tls = TlsContext::builder()
-        .with_trust_store(roots)
-        .build()
-        .expect("the compiled-in AWS roots are valid");
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(tls)
-        .build_https()
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+    let roots = AWS_ROOTS.iter().fold(TrustStore::empty().with_native_roots(false), |t, pem| t.with_pem_certificate(*pem));
+    let tls = TlsContext::builder().with_trust_store(roots).build().expect("the compiled-in AWS roots are valid");
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).tls_context(tls).build_https()
 }
 
 /// A required setting from the environment, with a message that names it.
 pub fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("environment variable {name} must be set (see infra/template.yaml)")
-    })
+    std::env::var(name).unwrap_or_else(|_| panic!("environment variable {name} must be set (see infra/template.yaml)"))
 }
 
 #[cfg(test)]
@@ -72,9 +55,7 @@ mod tests {
             let text = std::str::from_utf8(pem).unwrap();
             let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
             assert!(text.starts_with("-----BEGIN CERTIFICATE-----"));
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(body)
-                .unwrap();
+            let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
             assert_eq!(der[0], 0x30, "a DER SEQUENCE");
             assert!(der.len() > 400);
         }

@@ -14,10 +14,7 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(config: &aws_config::SdkConfig, configuration_set: Option<String>) -> Self {
-        SesMailer {
-            client: Client::new(config),
-            configuration_set,
-        }
+        SesMailer { client: Client::new(config), configuration_set }
     }
 
     pub fn client(&self) -> &Client {
@@ -30,10 +27,7 @@ impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, PortError> {
         let id = format!("{}@portal", portal_core::ids::new_id());
         let raw = portal_core::mime::render(mail, portal_core::ports::unix_now(), &id);
-        let msg = RawMessage::builder()
-            .data(Blob::new(raw))
-            .build()
-            .map_err(|e| PortError::Backend(e.to_string()))?;
+        let msg = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| PortError::Backend(e.to_string()))?;
         let res = self
             .client
             .send_raw_email()
@@ -45,18 +39,10 @@ impl Mailer for SesMailer {
             .await;
         match res {
             Ok(out) => Ok(out.message_id),
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.is_message_rejected() || s.is_mail_from_domain_not_verified_exception()
-                }) =>
-            {
-                Err(PortError::Rejected(
-                    aws_sdk_ses::error::DisplayErrorContext(e).to_string(),
-                ))
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_message_rejected() || s.is_mail_from_domain_not_verified_exception()) => {
+                Err(PortError::Rejected(aws_sdk_ses::error::DisplayErrorContext(e).to_string()))
             }
-            Err(e) => Err(PortError::Backend(
-                aws_sdk_ses::error::DisplayErrorContext(e).to_string(),
-            )),
+            Err(e) => Err(PortError::Backend(aws_sdk_ses::error::DisplayErrorContext(e).to_string())),
         }
     }
 }

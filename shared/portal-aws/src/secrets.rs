@@ -13,10 +13,7 @@ pub struct KmsSecretBox {
 
 impl KmsSecretBox {
     pub fn new(config: &aws_config::SdkConfig, key_id: impl Into<String>) -> Self {
-        KmsSecretBox {
-            client: Client::new(config),
-            key_id: key_id.into(),
-        }
+        KmsSecretBox { client: Client::new(config), key_id: key_id.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -25,10 +22,7 @@ impl KmsSecretBox {
 }
 
 fn context_map(context: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
-    context
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    context.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn err(e: impl std::error::Error + 'static) -> PortError {
@@ -47,9 +41,7 @@ impl SecretBox for KmsSecretBox {
             .send()
             .await
             .map_err(err)?;
-        out.ciphertext_blob
-            .map(Blob::into_inner)
-            .ok_or_else(|| PortError::Backend("KMS returned no ciphertext".into()))
+        out.ciphertext_blob.map(Blob::into_inner).ok_or_else(|| PortError::Backend("KMS returned no ciphertext".into()))
     }
 
     async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError> {
@@ -62,17 +54,9 @@ impl SecretBox for KmsSecretBox {
             .send()
             .await;
         match res {
-            Ok(out) => out
-                .plaintext
-                .map(Blob::into_inner)
-                .ok_or_else(|| PortError::Backend("KMS returned no plaintext".into())),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_ciphertext_exception()) =>
-            {
-                Err(PortError::Rejected(
-                    "the secret does not open under this key and context".into(),
-                ))
+            Ok(out) => out.plaintext.map(Blob::into_inner).ok_or_else(|| PortError::Backend("KMS returned no plaintext".into())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_ciphertext_exception()) => {
+                Err(PortError::Rejected("the secret does not open under this key and context".into()))
             }
             Err(e) => Err(err(e)),
         }

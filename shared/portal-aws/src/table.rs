@@ -4,13 +4,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, PutRequest, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, PutRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use portal_core::ports::{
-    Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp, MAX_TRANSACTION_ITEMS,
-};
+use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp, MAX_TRANSACTION_ITEMS};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -51,10 +47,7 @@ fn to_attrs(item: &Item) -> Result<Attrs, TableError> {
         a.insert("ttl".into(), n(t));
     }
     a.insert("ver".into(), n(item.version as i64));
-    a.insert(
-        "data".into(),
-        serde_dynamo::to_attribute_value(&item.data).map_err(backend)?,
-    );
+    a.insert("data".into(), serde_dynamo::to_attribute_value(&item.data).map_err(backend)?);
     Ok(a)
 }
 
@@ -63,9 +56,7 @@ fn get_s(a: &Attrs, k: &str) -> Option<String> {
 }
 
 fn get_n(a: &Attrs, k: &str) -> Option<i64> {
-    a.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
+    a.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
 fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
@@ -100,13 +91,7 @@ fn condition(cond: Cond) -> Condition {
     let mut values = Attrs::from([(":now".to_string(), n(now()))]);
     let live = "(attribute_not_exists(#ttl) OR #ttl > :now)";
     let expr = match cond {
-        Cond::None => {
-            return Condition {
-                expr: None,
-                names: None,
-                values: None,
-            }
-        }
+        Cond::None => return Condition { expr: None, names: None, values: None },
         Cond::Absent => "attribute_not_exists(pk) OR #ttl <= :now".to_string(),
         Cond::Exists => format!("attribute_exists(pk) AND {live}"),
         Cond::Version(v) => {
@@ -115,11 +100,7 @@ fn condition(cond: Cond) -> Condition {
             format!("#ver = :ver AND {live}")
         }
     };
-    Condition {
-        expr: Some(expr),
-        names: Some(names),
-        values: Some(values),
-    }
+    Condition { expr: Some(expr), names: Some(names), values: Some(values) }
 }
 
 /// Puts a write condition on any of the SDK's write builders (they share the setter names, not a
@@ -127,10 +108,7 @@ fn condition(cond: Cond) -> Condition {
 macro_rules! conditioned {
     ($builder:expr, $cond:expr) => {{
         let c = condition($cond);
-        $builder
-            .set_condition_expression(c.expr)
-            .set_expression_attribute_names(c.names)
-            .set_expression_attribute_values(c.values)
+        $builder.set_condition_expression(c.expr).set_expression_attribute_names(c.names).set_expression_attribute_values(c.values)
     }};
 }
 
@@ -147,10 +125,7 @@ fn condition_failed<E: std::error::Error + 'static, R: std::fmt::Debug>(
 
 impl DynamoTable {
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        DynamoTable {
-            client: Client::new(config),
-            table: table.into(),
-        }
+        DynamoTable { client: Client::new(config), table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -164,29 +139,19 @@ impl DynamoTable {
 
 /// Cursor: DynamoDB's LastEvaluatedKey (string attributes only), JSON then base64url.
 fn encode_cursor(key: &Attrs) -> String {
-    let m: HashMap<&String, &String> = key
-        .iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s)))
-        .collect();
+    let m: HashMap<&String, &String> = key.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k, s))).collect();
     portal_core::ids::b64url(serde_json::to_string(&m).unwrap_or_default().as_bytes())
 }
 
 fn decode_cursor(c: &str, q: &Query) -> Result<Attrs, TableError> {
     let bytes = portal_core::ids::b64url_decode(c).ok_or(TableError::BadCursor)?;
-    let m: HashMap<String, String> =
-        serde_json::from_slice(&bytes).map_err(|_| TableError::BadCursor)?;
+    let m: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| TableError::BadCursor)?;
     // A cursor only continues the partition it came from.
-    let pk_attr = if q.index == Index::Primary {
-        "pk"
-    } else {
-        "gsi1pk"
-    };
+    let pk_attr = if q.index == Index::Primary { "pk" } else { "gsi1pk" };
     if m.get(pk_attr) != Some(&q.pk) {
         return Err(TableError::BadCursor);
     }
-    Ok(m.into_iter()
-        .map(|(k, v)| (k, AttributeValue::S(v)))
-        .collect())
+    Ok(m.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
 }
 
 #[async_trait]
@@ -211,28 +176,14 @@ impl Table for DynamoTable {
     }
 
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
-        let req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_attrs(&item)?));
-        conditioned!(req, cond)
-            .send()
-            .await
-            .map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
+        let req = self.client.put_item().table_name(&self.table).set_item(Some(to_attrs(&item)?));
+        conditioned!(req, cond).send().await.map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
         Ok(())
     }
 
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
-        let req = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)));
-        conditioned!(req, cond)
-            .send()
-            .await
-            .map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
+        let req = self.client.delete_item().table_name(&self.table).set_key(Some(Self::key(pk, sk)));
+        conditioned!(req, cond).send().await.map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
         Ok(())
     }
 
@@ -241,14 +192,8 @@ impl Table for DynamoTable {
             Index::Primary => ("pk", "sk"),
             Index::Gsi1 => ("gsi1pk", "gsi1sk"),
         };
-        let mut names = HashMap::from([
-            ("#pk".to_string(), pk_attr.to_string()),
-            ("#ttl".to_string(), "ttl".to_string()),
-        ]);
-        let mut values = Attrs::from([
-            (":pk".to_string(), s(&q.pk)),
-            (":now".to_string(), n(now())),
-        ]);
+        let mut names = HashMap::from([("#pk".to_string(), pk_attr.to_string()), ("#ttl".to_string(), "ttl".to_string())]);
+        let mut values = Attrs::from([(":pk".to_string(), s(&q.pk)), (":now".to_string(), n(now()))]);
         let mut key_expr = "#pk = :pk".to_string();
         match &q.range {
             SkRange::All => {}
@@ -264,11 +209,7 @@ impl Table for DynamoTable {
                 key_expr.push_str(" AND #sk BETWEEN :lo AND :hi");
             }
         }
-        let start = q
-            .cursor
-            .as_deref()
-            .map(|c| decode_cursor(c, &q))
-            .transpose()?;
+        let start = q.cursor.as_deref().map(|c| decode_cursor(c, &q)).transpose()?;
         let mut req = self
             .client
             .query()
@@ -286,57 +227,30 @@ impl Table for DynamoTable {
             req = req.consistent_read(true);
         }
         let out = req.send().await.map_err(sdk_err)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_attrs)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            cursor: out.last_evaluated_key.as_ref().map(encode_cursor),
-        })
+        let items = out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, cursor: out.last_evaluated_key.as_ref().map(encode_cursor) })
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
         if ops.len() > MAX_TRANSACTION_ITEMS {
-            return Err(backend(format!(
-                "a transaction takes at most {MAX_TRANSACTION_ITEMS} operations"
-            )));
+            return Err(backend(format!("a transaction takes at most {MAX_TRANSACTION_ITEMS} operations")));
         }
         let mut items = Vec::with_capacity(ops.len());
         for op in &ops {
             let item = match op {
                 TxOp::Put(item, cond) => {
-                    let put = conditioned!(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(to_attrs(item)?)),
-                        *cond
-                    );
+                    let put = conditioned!(Put::builder().table_name(&self.table).set_item(Some(to_attrs(item)?)), *cond);
                     TransactWriteItem::builder().put(put.build().map_err(backend)?)
                 }
                 TxOp::Delete { pk, sk, cond } => {
-                    let delete = conditioned!(
-                        Delete::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(Self::key(pk, sk))),
-                        *cond
-                    );
+                    let delete = conditioned!(Delete::builder().table_name(&self.table).set_key(Some(Self::key(pk, sk))), *cond);
                     TransactWriteItem::builder().delete(delete.build().map_err(backend)?)
                 }
                 TxOp::Check { pk, sk, cond } => {
-                    let mut check = conditioned!(
-                        ConditionCheck::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(Self::key(pk, sk))),
-                        *cond
-                    );
+                    let mut check = conditioned!(ConditionCheck::builder().table_name(&self.table).set_key(Some(Self::key(pk, sk))), *cond);
                     if *cond == Cond::None {
                         // A check needs an expression: with no condition, one that always holds.
-                        check = check.condition_expression(
-                            "attribute_exists(pk) OR attribute_not_exists(pk)",
-                        );
+                        check = check.condition_expression("attribute_exists(pk) OR attribute_not_exists(pk)");
                     }
                     TransactWriteItem::builder().condition_check(check.build().map_err(backend)?)
                 }
@@ -368,12 +282,7 @@ impl Table for DynamoTable {
                 .iter()
                 .map(|i| {
                     Ok(WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(to_attrs(i)?))
-                                .build()
-                                .map_err(backend)?,
-                        )
+                        .put_request(PutRequest::builder().set_item(Some(to_attrs(i)?)).build().map_err(backend)?)
                         .build())
                 })
                 .collect::<Result<_, TableError>>()?;
@@ -385,17 +294,8 @@ impl Table for DynamoTable {
                 if attempt > 10 {
                     return Err(backend("batch write left items unprocessed after retries"));
                 }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
+                let out = self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(sdk_err)?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
                 attempt += 1;
             }
         }

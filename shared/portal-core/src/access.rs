@@ -6,9 +6,7 @@ use crate::ports::SecretBox;
 use crate::ports::{Clock, Table};
 use crate::session::{PrincipalKind, Sessions, StaffRole};
 use crate::settings::SettingsCache;
-use crate::sync_auth::{
-    canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature,
-};
+use crate::sync_auth::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
 use crate::{CoreError, CoreResult};
 use std::collections::HashMap;
 
@@ -42,36 +40,21 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/payments", Access::Feature(Feature::MakePayments)),
     ("*", "/v1/account", Access::Feature(Feature::ModuleAccount)),
     ("*", "/v1/webmail", Access::Feature(Feature::ModuleWebMail)),
-    (
-        "*",
-        "/v1/care-summary",
-        Access::Feature(Feature::ModuleCareSummary),
-    ),
+    ("*", "/v1/care-summary", Access::Feature(Feature::ModuleCareSummary)),
     ("*", "/v1/images", Access::Feature(Feature::ModuleImages)),
-    (
-        "*",
-        "/v1/appointments",
-        Access::Feature(Feature::MakeAppointments),
-    ),
-    (
-        "*",
-        "/v1/treatment-plans",
-        Access::Feature(Feature::ModuleTreatmentPlan),
-    ),
+    ("*", "/v1/appointments", Access::Feature(Feature::MakeAppointments)),
+    ("*", "/v1/treatment-plans", Access::Feature(Feature::ModuleTreatmentPlan)),
 ];
 
 fn prefix_matches(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// What a route needs; `None` when the route is not one of ours (the router answers 404).
 pub fn required(method: &str, path: &str) -> Option<Access> {
     ROUTE_ACCESS
         .iter()
-        .find(|(m, prefix, _)| {
-            (*m == "*" || m.eq_ignore_ascii_case(method)) && prefix_matches(path, prefix)
-        })
+        .find(|(m, prefix, _)| (*m == "*" || m.eq_ignore_ascii_case(method)) && prefix_matches(path, prefix))
         .map(|(_, _, a)| *a)
 }
 
@@ -95,17 +78,11 @@ impl AuthContext {
             ("practiceId".into(), self.practice_id.clone()),
             ("principalId".into(), self.principal_id.clone()),
             ("kind".into(), self.kind.as_str().into()),
-            (
-                "role".into(),
-                self.role.map(|r| r.as_str()).unwrap_or("").into(),
-            ),
+            ("role".into(), self.role.map(|r| r.as_str()).unwrap_or("").into()),
             ("username".into(), self.username.clone()),
             ("features".into(), features::join(&self.features)),
             ("sessionId".into(), self.session_id.clone()),
-            (
-                "mustChangePassword".into(),
-                self.must_change_password.to_string(),
-            ),
+            ("mustChangePassword".into(), self.must_change_password.to_string()),
         ])
     }
 
@@ -133,33 +110,16 @@ impl AuthContext {
         match access {
             Access::Public => Ok(()),
             Access::Sync if self.kind == PrincipalKind::Sync => Ok(()),
-            Access::Sync => Err(CoreError::forbidden(
-                "sync_only",
-                "Only the practice's own system may use the sync API.",
-            )),
-            _ if self.kind == PrincipalKind::Sync => Err(CoreError::forbidden(
-                "sync_key_scope",
-                "A sync key may use only the sync API.",
-            )),
+            Access::Sync => Err(CoreError::forbidden("sync_only", "Only the practice's own system may use the sync API.")),
+            _ if self.kind == PrincipalKind::Sync => Err(CoreError::forbidden("sync_key_scope", "A sync key may use only the sync API.")),
             Access::Session => Ok(()),
-            _ if self.must_change_password => Err(CoreError::forbidden(
-                "password_change_required",
-                "Change your temporary password first.",
-            )),
-            Access::Feature(f) if self.has_feature(f) => Ok(()),
-            Access::Feature(f) => Err(CoreError::forbidden(
-                "feature_disabled",
-                format!("Your practice has not enabled {}.", f.label()),
-            )),
-            Access::Staff(min)
-                if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) =>
-            {
-                Ok(())
+            _ if self.must_change_password => {
+                Err(CoreError::forbidden("password_change_required", "Change your temporary password first."))
             }
-            Access::Staff(_) => Err(CoreError::forbidden(
-                "staff_only",
-                "This needs a staff account with the right role.",
-            )),
+            Access::Feature(f) if self.has_feature(f) => Ok(()),
+            Access::Feature(f) => Err(CoreError::forbidden("feature_disabled", format!("Your practice has not enabled {}.", f.label()))),
+            Access::Staff(min) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => Ok(()),
+            Access::Staff(_) => Err(CoreError::forbidden("staff_only", "This needs a staff account with the right role.")),
         }
     }
 }
@@ -215,25 +175,12 @@ impl Authorizer<'_> {
 
     async fn session_principal(&self, r: &RequestFacts<'_>) -> CoreResult<AuthContext> {
         let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
-        let token = r
-            .token
-            .as_deref()
-            .filter(|t| !t.is_empty() && t.len() <= 200)
-            .ok_or_else(unauthorized)?;
-        let (session_id, session) = Sessions {
-            table: self.table,
-            clock: self.clock,
-        }
-        .resolve(token)
-        .await?
-        .ok_or_else(unauthorized)?;
+        let token = r.token.as_deref().filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
+        let (session_id, session) = Sessions { table: self.table, clock: self.clock }.resolve(token).await?.ok_or_else(unauthorized)?;
         let features = match session.kind {
-            PrincipalKind::Patient => self
-                .settings
-                .get(self.table, self.clock, &session.practice)
-                .await?
-                .map(|s| s.features)
-                .unwrap_or_default(),
+            PrincipalKind::Patient => {
+                self.settings.get(self.table, self.clock, &session.practice).await?.map(|s| s.features).unwrap_or_default()
+            }
             PrincipalKind::Staff | PrincipalKind::Sync => vec![],
         };
         Ok(AuthContext {
@@ -250,26 +197,11 @@ impl Authorizer<'_> {
 
     async fn sync_principal(&self, r: &RequestFacts<'_>) -> CoreResult<AuthContext> {
         let sig = r.sync.as_ref().ok_or_else(|| {
-            CoreError::unauthorized(
-                "sync_signature_missing",
-                "Sync requests must be signed (X-Portal-Key, X-Portal-Signature, …).",
-            )
+            CoreError::unauthorized("sync_signature_missing", "Sync requests must be signed (X-Portal-Key, X-Portal-Signature, …).")
         })?;
-        let keys = SyncKeys {
-            table: self.table,
-            clock: self.clock,
-            secrets: self.secrets,
-        };
+        let keys = SyncKeys { table: self.table, clock: self.clock, secrets: self.secrets };
         let path_with_query = canonical_path_with_query(r.path, &r.query);
-        let key = keys
-            .verify(
-                sig,
-                r.method,
-                &path_with_query,
-                self.secret_cache,
-                r.source_ip,
-            )
-            .await?;
+        let key = keys.verify(sig, r.method, &path_with_query, self.secret_cache, r.source_ip).await?;
         let practice = practice_of_key(&key.key_id).unwrap_or_default().to_string();
         Ok(AuthContext {
             practice_id: practice,
@@ -293,22 +225,10 @@ mod tests {
         assert_eq!(required("GET", "/v1/health"), Some(Access::Public));
         assert_eq!(required("GET", "/v1/me"), Some(Access::Session));
         assert_eq!(required("GET", "/v1/meow"), None);
-        assert_eq!(
-            required("GET", "/v1/admin/settings"),
-            Some(Access::Staff(StaffRole::FrontDesk))
-        );
-        assert_eq!(
-            required("PUT", "/v1/admin/settings/features"),
-            Some(Access::Staff(StaffRole::Admin))
-        );
-        assert_eq!(
-            required("POST", "/v1/webmail/messages"),
-            Some(Access::Feature(Feature::ModuleWebMail))
-        );
-        assert_eq!(
-            required("GET", "/v1/webmail"),
-            Some(Access::Feature(Feature::ModuleWebMail))
-        );
+        assert_eq!(required("GET", "/v1/admin/settings"), Some(Access::Staff(StaffRole::FrontDesk)));
+        assert_eq!(required("PUT", "/v1/admin/settings/features"), Some(Access::Staff(StaffRole::Admin)));
+        assert_eq!(required("POST", "/v1/webmail/messages"), Some(Access::Feature(Feature::ModuleWebMail)));
+        assert_eq!(required("GET", "/v1/webmail"), Some(Access::Feature(Feature::ModuleWebMail)));
         assert_eq!(required("GET", "/v2/anything"), None);
         for f in Feature::ALL {
             assert_eq!(required("GET", f.route_prefix()), Some(Access::Feature(f)));
@@ -331,28 +251,10 @@ mod tests {
         let back = AuthContext::from_fields(|k| fields.get(k).cloned()).unwrap();
         assert_eq!(back, ctx);
         assert!(ctx.allows(Access::Feature(Feature::ModuleAccount)).is_ok());
-        assert_eq!(
-            ctx.allows(Access::Feature(Feature::ModuleWebMail))
-                .unwrap_err()
-                .code(),
-            "feature_disabled"
-        );
-        assert_eq!(
-            ctx.allows(Access::Staff(StaffRole::FrontDesk))
-                .unwrap_err()
-                .code(),
-            "staff_only"
-        );
-        let temp = AuthContext {
-            must_change_password: true,
-            ..ctx
-        };
-        assert_eq!(
-            temp.allows(Access::Feature(Feature::ModuleAccount))
-                .unwrap_err()
-                .code(),
-            "password_change_required"
-        );
+        assert_eq!(ctx.allows(Access::Feature(Feature::ModuleWebMail)).unwrap_err().code(), "feature_disabled");
+        assert_eq!(ctx.allows(Access::Staff(StaffRole::FrontDesk)).unwrap_err().code(), "staff_only");
+        let temp = AuthContext { must_change_password: true, ..ctx };
+        assert_eq!(temp.allows(Access::Feature(Feature::ModuleAccount)).unwrap_err().code(), "password_change_required");
         assert!(temp.allows(Access::Session).is_ok());
     }
 }

@@ -47,31 +47,17 @@ impl AuditLog<'_> {
     /// if absent.
     pub async fn append(&self, practice: &str, mut entry: AuditEntry) -> CoreResult<()> {
         entry.at = self.clock.now();
-        let sk = format!(
-            "{:013}#{}",
-            entry.at * 1000 + subsec_millis(),
-            crate::ids::new_id()
-        );
+        let sk = format!("{:013}#{}", entry.at * 1000 + subsec_millis(), crate::ids::new_id());
         let subject = entry.subject.clone();
-        let item = Item::new(
-            keys::audit(practice),
-            sk.clone(),
-            serde_json::to_value(&entry).map_err(crate::CoreError::backend)?,
-        )
-        .with_gsi1(keys::audit_subject(practice, &subject), sk);
+        let item = Item::new(keys::audit(practice), sk.clone(), serde_json::to_value(&entry).map_err(crate::CoreError::backend)?)
+            .with_gsi1(keys::audit_subject(practice, &subject), sk);
         self.table.put(item, Cond::Absent).await?;
         Ok(())
     }
 
     /// The practice's log, newest first.
-    pub async fn recent(
-        &self,
-        practice: &str,
-        limit: usize,
-        cursor: Option<String>,
-    ) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
-        self.read(Query::new(keys::audit(practice)), limit, cursor)
-            .await
+    pub async fn recent(&self, practice: &str, limit: usize, cursor: Option<String>) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
+        self.read(Query::new(keys::audit(practice)), limit, cursor).await
     }
 
     /// Everything that concerned one subject (a patient's own activity history), newest first.
@@ -82,38 +68,18 @@ impl AuditLog<'_> {
         limit: usize,
         cursor: Option<String>,
     ) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
-        self.read(
-            Query::on_gsi1(keys::audit_subject(practice, subject)),
-            limit,
-            cursor,
-        )
-        .await
+        self.read(Query::on_gsi1(keys::audit_subject(practice, subject)), limit, cursor).await
     }
 
-    async fn read(
-        &self,
-        q: Query,
-        limit: usize,
-        cursor: Option<String>,
-    ) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
-        let page = self
-            .table
-            .query(q.newest_first().limit(limit).after(cursor))
-            .await?;
-        let entries = page
-            .items
-            .iter()
-            .map(|i| i.parse())
-            .collect::<Result<Vec<_>, _>>()?;
+    async fn read(&self, q: Query, limit: usize, cursor: Option<String>) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
+        let page = self.table.query(q.newest_first().limit(limit).after(cursor)).await?;
+        let entries = page.items.iter().map(|i| i.parse()).collect::<Result<Vec<_>, _>>()?;
         Ok((entries, page.cursor))
     }
 }
 
 fn subsec_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_millis() as i64).unwrap_or(0)
 }
 
 /// Shorthand for building entries.

@@ -50,32 +50,15 @@ pub struct Credentials<'a> {
 }
 
 impl Credentials<'_> {
-    pub async fn get(
-        &self,
-        practice: &str,
-        kind: PrincipalKind,
-        username: &str,
-    ) -> CoreResult<Option<(Credential, u64)>> {
-        let Some(item) = self
-            .table
-            .get(
-                &keys::practice(practice),
-                &keys::credential(kind.as_str(), username),
-            )
-            .await?
-        else {
+    pub async fn get(&self, practice: &str, kind: PrincipalKind, username: &str) -> CoreResult<Option<(Credential, u64)>> {
+        let Some(item) = self.table.get(&keys::practice(practice), &keys::credential(kind.as_str(), username)).await? else {
             return Ok(None);
         };
         Ok(Some((item.parse()?, item.version)))
     }
 
     /// Writes a credential if the stored version is still `version` (0 = must not exist yet).
-    pub async fn put(
-        &self,
-        practice: &str,
-        c: &Credential,
-        version: u64,
-    ) -> Result<(), TableError> {
+    pub async fn put(&self, practice: &str, c: &Credential, version: u64) -> Result<(), TableError> {
         let item = Item::new(
             keys::practice(practice),
             keys::credential(c.kind.as_str(), &c.username),
@@ -83,32 +66,12 @@ impl Credentials<'_> {
         )
         .with_gsi1(keys::principal(practice, &c.principal_id), "CRED")
         .with_version(version + 1);
-        self.table
-            .put(
-                item,
-                if version == 0 {
-                    Cond::Absent
-                } else {
-                    Cond::Version(version)
-                },
-            )
-            .await
+        self.table.put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }).await
     }
 
     /// The credential of a principal (for a password change, where only the id is known).
-    pub async fn by_principal(
-        &self,
-        practice: &str,
-        principal_id: &str,
-    ) -> CoreResult<Option<(Credential, u64)>> {
-        let page = self
-            .table
-            .query(
-                crate::ports::Query::on_gsi1(keys::principal(practice, principal_id))
-                    .prefix("CRED")
-                    .limit(1),
-            )
-            .await?;
+    pub async fn by_principal(&self, practice: &str, principal_id: &str) -> CoreResult<Option<(Credential, u64)>> {
+        let page = self.table.query(crate::ports::Query::on_gsi1(keys::principal(practice, principal_id)).prefix("CRED").limit(1)).await?;
         let Some(hit) = page.items.first() else {
             return Ok(None);
         };
@@ -155,46 +118,27 @@ pub fn normalize_username(u: &str) -> String {
 
 impl<'a> AuthService<'a> {
     fn audit(&self) -> AuditLog<'a> {
-        AuditLog {
-            table: self.table,
-            clock: self.clock,
-        }
+        AuditLog { table: self.table, clock: self.clock }
     }
     fn sessions(&self) -> Sessions<'a> {
-        Sessions {
-            table: self.table,
-            clock: self.clock,
-        }
+        Sessions { table: self.table, clock: self.clock }
     }
 
-    pub async fn login(
-        &self,
-        kind: PrincipalKind,
-        input: LoginInput<'_>,
-        meta: &RequestMeta,
-    ) -> CoreResult<LoginOk> {
+    pub async fn login(&self, kind: PrincipalKind, input: LoginInput<'_>, meta: &RequestMeta) -> CoreResult<LoginOk> {
         let practice = input.practice.trim().to_lowercase();
         let username = normalize_username(input.username);
         let ip = meta.source_ip.as_deref();
         let action = format!("auth.{}.login", kind.as_str());
-        if !ids::is_valid_slug(&practice)
-            || !ids::is_valid_slug(&username)
-            || input.password.len() > PASSWORD_INPUT_MAX
-        {
+        if !ids::is_valid_slug(&practice) || !ids::is_valid_slug(&username) || input.password.len() > PASSWORD_INPUT_MAX {
             password::verify_dummy(input.password.get(..PASSWORD_INPUT_MAX).unwrap_or("x"));
             return Err(login_failed());
         }
         let now = self.clock.now();
-        let found = Credentials { table: self.table }
-            .get(&practice, kind, &username)
-            .await?;
+        let found = Credentials { table: self.table }.get(&practice, kind, &username).await?;
         let Some((mut cred, version)) = found else {
             password::verify_dummy(input.password);
             // Attempts on unknown accounts are audited under the practice, without the name tried.
-            let settings = crate::settings::SettingsRepo {
-                table: self.table,
-                clock: self.clock,
-            };
+            let settings = crate::settings::SettingsRepo { table: self.table, clock: self.clock };
             if settings.get(&practice).await?.is_some() {
                 self.audit()
                     .append(
@@ -215,15 +159,7 @@ impl<'a> AuthService<'a> {
         };
         let subject = cred.principal_id.clone();
         let fail = |reason: &'static str| {
-            audit::entry(
-                "anonymous",
-                "anonymous",
-                &action,
-                &subject,
-                Outcome::Failure,
-                ip,
-                json!({"reason": reason}),
-            )
+            audit::entry("anonymous", "anonymous", &action, &subject, Outcome::Failure, ip, json!({"reason": reason}))
         };
 
         if cred.locked_until.is_some_and(|t| now < t) {
@@ -236,18 +172,11 @@ impl<'a> AuthService<'a> {
             (PrincipalKind::Patient, _) => true,
             (PrincipalKind::Sync, _) => false,
             (PrincipalKind::Staff, None) => false,
-            (PrincipalKind::Staff, Some(secret)) => match input
-                .totp
-                .and_then(|code| totp::verify(secret, code.trim(), now))
-            {
+            (PrincipalKind::Staff, Some(secret)) => match input.totp.and_then(|code| totp::verify(secret, code.trim(), now)) {
                 // A code is good once: remember the step until it can no longer verify.
                 Some(step) if password_ok => {
-                    let item = Item::new(
-                        keys::practice(&practice),
-                        keys::totp_step(&username, step),
-                        json!({}),
-                    )
-                    .expiring_at(now + 3 * totp::STEP);
+                    let item =
+                        Item::new(keys::practice(&practice), keys::totp_step(&username, step), json!({})).expiring_at(now + 3 * totp::STEP);
                     match self.table.put(item, Cond::Absent).await {
                         Ok(()) => true,
                         Err(TableError::ConditionFailed) => false,
@@ -272,16 +201,12 @@ impl<'a> AuthService<'a> {
                 cred.failed_logins = 0;
             }
             // A concurrent failure may win the race; one lost count is harmless.
-            let _ = Credentials { table: self.table }
-                .put(&practice, &cred, version)
-                .await;
+            let _ = Credentials { table: self.table }.put(&practice, &cred, version).await;
             self.audit().append(&practice, fail(reason)).await?;
             return Err(login_failed());
         }
         if cred.must_change_password && cred.temporary_expires_at.is_some_and(|t| now >= t) {
-            self.audit()
-                .append(&practice, fail("temporary_password_expired"))
-                .await?;
+            self.audit().append(&practice, fail("temporary_password_expired")).await?;
             return Err(CoreError::unauthorized(
                 "temporary_password_expired",
                 "This temporary password has expired. Ask the practice for a new one.",
@@ -290,33 +215,14 @@ impl<'a> AuthService<'a> {
         if cred.failed_logins > 0 || cred.locked_until.is_some() {
             cred.failed_logins = 0;
             cred.locked_until = None;
-            let _ = Credentials { table: self.table }
-                .put(&practice, &cred, version)
-                .await;
+            let _ = Credentials { table: self.table }.put(&practice, &cred, version).await;
         }
-        let (token, session) = self
-            .sessions()
-            .start(
-                &practice,
-                &cred.principal_id,
-                kind,
-                cred.role,
-                &username,
-                cred.must_change_password,
-            )
-            .await?;
+        let (token, session) =
+            self.sessions().start(&practice, &cred.principal_id, kind, cred.role, &username, cred.must_change_password).await?;
         self.audit()
             .append(
                 &practice,
-                audit::entry(
-                    &cred.principal_id,
-                    kind.as_str(),
-                    &action,
-                    &cred.principal_id,
-                    Outcome::Success,
-                    ip,
-                    json!({}),
-                ),
+                audit::entry(&cred.principal_id, kind.as_str(), &action, &cred.principal_id, Outcome::Success, ip, json!({})),
             )
             .await?;
         Ok(LoginOk { token, session })
@@ -357,10 +263,8 @@ impl<'a> AuthService<'a> {
         new: &str,
         meta: &RequestMeta,
     ) -> CoreResult<LoginOk> {
-        let (mut cred, version) = Credentials { table: self.table }
-            .by_principal(practice, principal_id)
-            .await?
-            .ok_or(CoreError::NotFound)?;
+        let (mut cred, version) =
+            Credentials { table: self.table }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
         let ip = meta.source_ip.as_deref();
         if current.len() > PASSWORD_INPUT_MAX || !password::verify(current, &cred.password_hash) {
             self.audit()
@@ -377,56 +281,27 @@ impl<'a> AuthService<'a> {
                     ),
                 )
                 .await?;
-            return Err(CoreError::invalid(
-                "current_password_wrong",
-                "The current password is not right.",
-            ));
+            return Err(CoreError::invalid("current_password_wrong", "The current password is not right."));
         }
         password::check_policy(new)?;
         if new == current {
-            return Err(CoreError::invalid(
-                "password_unchanged",
-                "Choose a password different from the current one.",
-            ));
+            return Err(CoreError::invalid("password_unchanged", "Choose a password different from the current one."));
         }
         cred.password_hash = password::hash(new)?;
         cred.must_change_password = false;
         cred.temporary_expires_at = None;
-        Credentials { table: self.table }
-            .put(practice, &cred, version)
-            .await
-            .map_err(|e| match e {
-                TableError::ConditionFailed => CoreError::Conflict {
-                    code: "conflict",
-                    detail: "The account changed meanwhile; try again.".into(),
-                    current: None,
-                },
-                other => other.into(),
-            })?;
+        Credentials { table: self.table }.put(practice, &cred, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => {
+                CoreError::Conflict { code: "conflict", detail: "The account changed meanwhile; try again.".into(), current: None }
+            }
+            other => other.into(),
+        })?;
         self.sessions().end_all(practice, principal_id).await?;
-        let (token, session) = self
-            .sessions()
-            .start(
-                practice,
-                principal_id,
-                cred.kind,
-                cred.role,
-                &cred.username,
-                false,
-            )
-            .await?;
+        let (token, session) = self.sessions().start(practice, principal_id, cred.kind, cred.role, &cred.username, false).await?;
         self.audit()
             .append(
                 practice,
-                audit::entry(
-                    principal_id,
-                    cred.kind.as_str(),
-                    "auth.password.change",
-                    principal_id,
-                    Outcome::Success,
-                    ip,
-                    json!({}),
-                ),
+                audit::entry(principal_id, cred.kind.as_str(), "auth.password.change", principal_id, Outcome::Success, ip, json!({})),
             )
             .await?;
         Ok(LoginOk { token, session })

@@ -42,10 +42,7 @@ fn verhoeff_ok(s: &str) -> bool {
 
 /// SNOMED CT concept id: 6–18 digits, partition digits 00 (concept), Verhoeff check digit.
 pub fn is_snomed(code: &str) -> bool {
-    digits(code)
-        && (6..=18).contains(&code.len())
-        && &code[code.len() - 3..code.len() - 1] == "00"
-        && verhoeff_ok(code)
+    digits(code) && (6..=18).contains(&code.len()) && &code[code.len() - 3..code.len() - 1] == "00" && verhoeff_ok(code)
 }
 
 /// LOINC: 1–5 digits, a dash, the mod-10 check digit.

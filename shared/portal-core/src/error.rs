@@ -21,11 +21,7 @@ pub enum CoreError {
     NotFound,
     /// Someone else changed the thing first; `current` holds what is stored now.
     #[error("{detail}")]
-    Conflict {
-        code: &'static str,
-        detail: String,
-        current: Option<Value>,
-    },
+    Conflict { code: &'static str, detail: String, current: Option<Value> },
     /// A backend (table, blob store, mailer, …) failed. The message is for logs and never holds PHI.
     #[error("backend failure: {0}")]
     Backend(String),
@@ -33,22 +29,13 @@ pub enum CoreError {
 
 impl CoreError {
     pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
-        CoreError::Invalid {
-            code,
-            detail: detail.into(),
-        }
+        CoreError::Invalid { code, detail: detail.into() }
     }
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
-        CoreError::Unauthorized {
-            code,
-            detail: detail.into(),
-        }
+        CoreError::Unauthorized { code, detail: detail.into() }
     }
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        CoreError::Forbidden {
-            code,
-            detail: detail.into(),
-        }
+        CoreError::Forbidden { code, detail: detail.into() }
     }
     pub fn backend(e: impl std::fmt::Display) -> Self {
         CoreError::Backend(e.to_string())
@@ -70,20 +57,15 @@ impl CoreError {
 impl From<crate::ports::TableError> for CoreError {
     fn from(e: crate::ports::TableError) -> Self {
         match e {
-            crate::ports::TableError::ConditionFailed => CoreError::Conflict {
-                code: "conflict",
-                detail: "the item was changed by someone else".into(),
-                current: None,
-            },
-            crate::ports::TableError::TransactionCanceled { .. } => CoreError::Conflict {
-                code: "conflict",
-                detail: "the change conflicts with the stored data".into(),
-                current: None,
-            },
-            crate::ports::TableError::BadCursor => CoreError::invalid(
-                "cursor_invalid",
-                "The cursor is not valid; start again from the first page.",
-            ),
+            crate::ports::TableError::ConditionFailed => {
+                CoreError::Conflict { code: "conflict", detail: "the item was changed by someone else".into(), current: None }
+            }
+            crate::ports::TableError::TransactionCanceled { .. } => {
+                CoreError::Conflict { code: "conflict", detail: "the change conflicts with the stored data".into(), current: None }
+            }
+            crate::ports::TableError::BadCursor => {
+                CoreError::invalid("cursor_invalid", "The cursor is not valid; start again from the first page.")
+            }
             other => CoreError::Backend(other.to_string()),
         }
     }

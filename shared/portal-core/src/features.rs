@@ -85,21 +85,12 @@ pub fn normalize(mut features: Vec<Feature>) -> Vec<Feature> {
 
 /// The comma-joined form carried in the flat authorizer context.
 pub fn join(features: &[Feature]) -> String {
-    features
-        .iter()
-        .map(|f| f.key())
-        .collect::<Vec<_>>()
-        .join(",")
+    features.iter().map(|f| f.key()).collect::<Vec<_>>().join(",")
 }
 
 /// Inverse of [`join`]; unknown keys are dropped (the context is produced by our own authorizer).
 pub fn split(joined: &str) -> Vec<Feature> {
-    normalize(
-        joined
-            .split(',')
-            .filter_map(|k| Feature::parse(k.trim()))
-            .collect(),
-    )
+    normalize(joined.split(',').filter_map(|k| Feature::parse(k.trim())).collect())
 }
 
 #[cfg(test)]
@@ -112,17 +103,10 @@ mod tests {
             assert_eq!(Feature::parse(f.key()), Some(f));
         }
         assert_eq!(Feature::parse("modulewebmail"), None);
-        let set = vec![
-            Feature::ModuleWebMail,
-            Feature::MakePayments,
-            Feature::MakePayments,
-        ];
+        let set = vec![Feature::ModuleWebMail, Feature::MakePayments, Feature::MakePayments];
         let joined = join(&normalize(set));
         assert_eq!(joined, "MakePayments,ModuleWebMail");
-        assert_eq!(
-            split(&joined),
-            vec![Feature::MakePayments, Feature::ModuleWebMail]
-        );
+        assert_eq!(split(&joined), vec![Feature::MakePayments, Feature::ModuleWebMail]);
         assert_eq!(split(""), vec![]);
     }
 }

@@ -21,16 +21,11 @@ pub fn b64url(bytes: &[u8]) -> String {
 }
 
 pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
 }
 
 /// A practice id or username: lower-case letters, digits, `.`, `-`, `_`; 2–64 characters. Keys of
 /// the table are built from these, so nothing else may reach them.
 pub fn is_valid_slug(s: &str) -> bool {
-    (2..=64).contains(&s.len())
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_'
-        })
+    (2..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_')
 }

@@ -10,7 +10,7 @@
 //! | sync key | `P#{p}` | `SYNCKEY#{keyId}` | – | – | get by key id (the id names its practice); list the practice's keys |
 //! | used sync nonce | `P#{p}` | `NONCE#{keyId}#{nonce}` | – | 11 min | put-if-absent refuses a replayed request |
 //! | synced entity | `P#{p}` | `SYNC#{entity}#{id}` | `P#{p}#PATIENT#{patient}` / `{entity}#{id}` | – | get by entity + id (sync); a patient's data by entity (modules) |
-//! | outbox event | `P#{p}#OUTBOX` | `{millis:013}#{id}` | – | 90 days | events after a cursor, oldest first |
+//! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | – | 90 days | events after a cursor, oldest first |
 //! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
 

@@ -7,11 +7,7 @@ use base64::Engine;
 fn b64(bytes: &[u8]) -> String {
     let s = base64::engine::general_purpose::STANDARD.encode(bytes);
     // MIME wants lines of at most 76 characters.
-    s.as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\r\n")
+    s.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("\r\n")
 }
 
 /// RFC 2047 encoded-word for non-ASCII header text; header injection is impossible since CR/LF are
@@ -21,10 +17,7 @@ fn header_text(s: &str) -> String {
     if s.is_ascii() {
         s
     } else {
-        format!(
-            "=?UTF-8?B?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
-        )
+        format!("=?UTF-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
     }
 }
 
@@ -36,10 +29,7 @@ fn address(s: &str) -> String {
 pub fn rfc2822(unix_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok())
         .unwrap_or_default()
 }
 
@@ -51,25 +41,14 @@ pub fn render(mail: &Mail, sent_at: i64, message_id: &str) -> Vec<u8> {
     let boundary_alt = format!("alt-{}", crate::ids::new_id());
     let mut out = String::new();
     out.push_str(&format!("From: {}\r\n", address(&mail.from)));
-    out.push_str(&format!(
-        "To: {}\r\n",
-        mail.to
-            .iter()
-            .map(|a| address(a))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    out.push_str(&format!("To: {}\r\n", mail.to.iter().map(|a| address(a)).collect::<Vec<_>>().join(", ")));
     out.push_str(&format!("Subject: {}\r\n", header_text(&mail.subject)));
     out.push_str(&format!("Date: {date}\r\n"));
     out.push_str(&format!("Message-ID: <{message_id}>\r\n"));
     out.push_str("MIME-Version: 1.0\r\n");
-    out.push_str(&format!(
-        "Content-Type: multipart/mixed; boundary=\"{boundary_mixed}\"\r\n\r\n"
-    ));
+    out.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary_mixed}\"\r\n\r\n"));
     out.push_str(&format!("--{boundary_mixed}\r\n"));
-    out.push_str(&format!(
-        "Content-Type: multipart/alternative; boundary=\"{boundary_alt}\"\r\n\r\n"
-    ));
+    out.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{boundary_alt}\"\r\n\r\n"));
     out.push_str(&format!("--{boundary_alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
     out.push_str(&b64(mail.text.as_bytes()));
     out.push_str("\r\n");
@@ -99,9 +78,7 @@ pub fn text_part(raw: &str) -> Option<String> {
     let body_start = raw[start..].find("\r\n\r\n")? + start + 4;
     let body_end = raw[body_start..].find("\r\n--")? + body_start;
     let joined: String = raw[body_start..body_end].split("\r\n").collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(joined)
-        .ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(joined).ok()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -109,10 +86,7 @@ pub fn text_part(raw: &str) -> Option<String> {
 pub fn subject(raw: &str) -> Option<String> {
     let line = raw.lines().find(|l| l.starts_with("Subject: "))?;
     let v = &line["Subject: ".len()..];
-    if let Some(enc) = v
-        .strip_prefix("=?UTF-8?B?")
-        .and_then(|r| r.strip_suffix("?="))
-    {
+    if let Some(enc) = v.strip_prefix("=?UTF-8?B?").and_then(|r| r.strip_suffix("?=")) {
         let bytes = base64::engine::general_purpose::STANDARD.decode(enc).ok()?;
         return String::from_utf8(bytes).ok();
     }
@@ -132,19 +106,12 @@ mod tests {
             subject: "Nouveau message\r\nBcc: evil@example.com é".into(),
             text: "Hello, you have a message. ".repeat(10),
             html: Some("<p>Hello</p>".into()),
-            attachments: vec![Attachment {
-                filename: "a.pdf".into(),
-                content_type: "application/pdf".into(),
-                bytes: b"%PDF-1.4".to_vec(),
-            }],
+            attachments: vec![Attachment { filename: "a.pdf".into(), content_type: "application/pdf".into(), bytes: b"%PDF-1.4".to_vec() }],
         };
         let raw = String::from_utf8(render(&mail, 1_795_000_000, "x@portal")).unwrap();
         assert!(raw.contains("Date: Wed, 18 Nov 2026 11:06:40 +0000\r\n"));
         assert!(!raw.contains("\r\nBcc:"));
-        assert_eq!(
-            subject(&raw).unwrap(),
-            "Nouveau messageBcc: evil@example.com é"
-        );
+        assert_eq!(subject(&raw).unwrap(), "Nouveau messageBcc: evil@example.com é");
         assert_eq!(text_part(&raw).unwrap(), mail.text);
         assert!(raw.contains("filename=\"a.pdf\""));
         assert!(raw.lines().all(|l| l.len() <= 998));

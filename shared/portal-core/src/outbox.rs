@@ -11,6 +11,10 @@ use serde_json::{json, Value};
 
 /// How long an event waits in the outbox before it expires unhandled.
 pub const RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
+/// Events are handed out only once this old. Ids carry the writer's time, and a write in flight
+/// on another container could land with an id just before one already handed out; waiting a
+/// moment means a cursor never skips past it.
+pub const SETTLE_MICROS: i64 = 2_000_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -29,48 +33,34 @@ pub struct Outbox<'a> {
     pub events: &'a dyn Events,
 }
 
+/// Microseconds since the epoch: the clock's seconds, the system's sub-second part (tests move
+/// the clock by whole seconds).
+fn micros(clock: &dyn Clock) -> i64 {
+    let sub = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_micros() as i64).unwrap_or(0);
+    clock.now() * 1_000_000 + sub
+}
+
+/// `{micros:016}#{random:16 hex}`: ordered by time, unique.
 fn is_event_id(s: &str) -> bool {
-    s.len() == 30
-        && s.as_bytes()[13] == b'#'
-        && s[..13].bytes().all(|b| b.is_ascii_digit())
-        && s[14..].bytes().all(|b| b.is_ascii_hexdigit())
+    s.len() == 33
+        && s.as_bytes()[16] == b'#'
+        && s[..16].bytes().all(|b| b.is_ascii_digit())
+        && s[17..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl Outbox<'_> {
     /// Records an event (ids only in `detail`, never PHI), then publishes it. A publishing failure
     /// is logged, not returned: the outbox already holds the event.
-    pub async fn record(
-        &self,
-        practice: &str,
-        kind: &str,
-        detail: Value,
-    ) -> CoreResult<OutboxEvent> {
+    pub async fn record(&self, practice: &str, kind: &str, detail: Value) -> CoreResult<OutboxEvent> {
         let at = self.clock.now();
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_millis() as i64)
-            .unwrap_or(0);
-        let id = format!("{:013}#{}", at * 1000 + millis, &crate::ids::new_id()[..16]);
-        let event = OutboxEvent {
-            id: id.clone(),
-            kind: kind.into(),
-            at,
-            detail,
-        };
-        let item = Item::new(
-            keys::outbox(practice),
-            id,
-            json!({ "type": event.kind, "at": at, "detail": event.detail }),
-        )
-        .expiring_at(at + RETENTION_SECONDS);
+        let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
+        let event = OutboxEvent { id: id.clone(), kind: kind.into(), at, detail };
+        let item = Item::new(keys::outbox(practice), id, json!({ "type": event.kind, "at": at, "detail": event.detail }))
+            .expiring_at(at + RETENTION_SECONDS);
         self.table.put(item, Cond::Absent).await?;
         let published = self
             .events
-            .publish(&[DomainEvent {
-                practice_id: practice.into(),
-                detail_type: kind.into(),
-                detail: event.detail.clone(),
-            }])
+            .publish(&[DomainEvent { practice_id: practice.into(), detail_type: kind.into(), detail: event.detail.clone() }])
             .await;
         if let Err(e) = published {
             tracing::warn!(event = %event.id, kind, error = %e, "event kept in the outbox; publishing failed");
@@ -79,29 +69,19 @@ impl Outbox<'_> {
     }
 
     /// Events after `after` (and after the last acknowledgement), oldest first.
-    pub async fn list(
-        &self,
-        practice: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> CoreResult<(Vec<OutboxEvent>, Option<String>)> {
+    pub async fn list(&self, practice: &str, after: Option<&str>, limit: usize) -> CoreResult<(Vec<OutboxEvent>, Option<String>)> {
         if after.is_some_and(|a| !is_event_id(a)) {
-            return Err(CoreError::invalid(
-                "cursor_invalid",
-                "after: an event id from an earlier answer",
-            ));
+            return Err(CoreError::invalid("cursor_invalid", "after: an event id from an earlier answer"));
         }
         let acked = self.acked(practice).await?;
         let from = match (after, acked.as_deref()) {
             (Some(a), Some(k)) => Some(a.max(k).to_string()),
             (a, k) => a.or(k).map(str::to_string),
         };
-        // Keys sort by id; start just past `from`.
-        let q = Query::new(keys::outbox(practice)).limit(limit.clamp(1, 500));
-        let q = match &from {
-            Some(f) => q.between(format!("{f}\u{0}"), "9999999999999#"),
-            None => q,
-        };
+        // Keys sort by id: from just past `from` up to what has settled.
+        let settled = format!("{:016}#", micros(self.clock) - SETTLE_MICROS);
+        let start = from.as_ref().map(|f| format!("{f}\u{0}")).unwrap_or_default();
+        let q = Query::new(keys::outbox(practice)).limit(limit.clamp(1, 500)).between(start, settled);
         let page = self.table.query(q).await?;
         let events: Vec<OutboxEvent> = page
             .items
@@ -120,55 +100,30 @@ impl Outbox<'_> {
     /// Acknowledges every event up to and including `up_to`; they are not handed out again.
     pub async fn ack(&self, practice: &str, up_to: &str) -> CoreResult<String> {
         if !is_event_id(up_to) {
-            return Err(CoreError::invalid(
-                "cursor_invalid",
-                "upTo: an event id from an earlier answer",
-            ));
+            return Err(CoreError::invalid("cursor_invalid", "upTo: an event id from an earlier answer"));
         }
         for _ in 0..3 {
-            let current = self
-                .table
-                .get(&keys::practice(practice), keys::OUTBOX_ACK)
-                .await?;
+            let current = self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await?;
             let (acked, version) = match &current {
-                Some(i) => (
-                    i.data["upTo"].as_str().unwrap_or_default().to_string(),
-                    i.version,
-                ),
+                Some(i) => (i.data["upTo"].as_str().unwrap_or_default().to_string(), i.version),
                 None => (String::new(), 0),
             };
             if acked.as_str() >= up_to {
                 return Ok(acked);
             }
-            let item = Item::new(
-                keys::practice(practice),
-                keys::OUTBOX_ACK,
-                json!({ "upTo": up_to, "at": self.clock.now() }),
-            )
-            .with_version(version + 1);
-            let cond = if version == 0 {
-                Cond::Absent
-            } else {
-                Cond::Version(version)
-            };
+            let item = Item::new(keys::practice(practice), keys::OUTBOX_ACK, json!({ "upTo": up_to, "at": self.clock.now() }))
+                .with_version(version + 1);
+            let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
             match self.table.put(item, cond).await {
                 Ok(()) => return Ok(up_to.to_string()),
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CoreError::Conflict {
-            code: "ack_contended",
-            detail: "Acknowledgements raced; send it again.".into(),
-            current: None,
-        })
+        Err(CoreError::Conflict { code: "ack_contended", detail: "Acknowledgements raced; send it again.".into(), current: None })
     }
 
     async fn acked(&self, practice: &str) -> CoreResult<Option<String>> {
-        Ok(self
-            .table
-            .get(&keys::practice(practice), keys::OUTBOX_ACK)
-            .await?
-            .and_then(|i| i.data["upTo"].as_str().map(str::to_string)))
+        Ok(self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await?.and_then(|i| i.data["upTo"].as_str().map(str::to_string)))
     }
 }

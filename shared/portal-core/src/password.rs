@@ -11,8 +11,7 @@ pub const ARGON2_T: u32 = 2;
 pub const ARGON2_P: u32 = 1;
 
 fn argon2() -> Argon2<'static> {
-    let params =
-        Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None).expect("valid argon2 parameters");
+    let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -89,27 +88,14 @@ const COMMON: &[&str] = &[
 pub fn check_policy(password: &str) -> CoreResult<()> {
     let chars = password.chars().count();
     if chars < MIN_LEN {
-        return Err(CoreError::invalid(
-            "password_too_short",
-            format!("Use at least {MIN_LEN} characters."),
-        ));
+        return Err(CoreError::invalid("password_too_short", format!("Use at least {MIN_LEN} characters.")));
     }
     if chars > MAX_LEN {
-        return Err(CoreError::invalid(
-            "password_too_long",
-            format!("Use at most {MAX_LEN} characters."),
-        ));
+        return Err(CoreError::invalid("password_too_long", format!("Use at most {MAX_LEN} characters.")));
     }
     let lower = password.to_lowercase();
-    if COMMON.contains(&lower.as_str())
-        || lower
-            .chars()
-            .all(|c| c == lower.chars().next().unwrap_or(' '))
-    {
-        return Err(CoreError::invalid(
-            "password_too_common",
-            "This password is too common; choose another.",
-        ));
+    if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| c == lower.chars().next().unwrap_or(' ')) {
+        return Err(CoreError::invalid("password_too_common", "This password is too common; choose another."));
     }
     Ok(())
 }
@@ -117,18 +103,13 @@ pub fn check_policy(password: &str) -> CoreResult<()> {
 /// An argon2id PHC string with a fresh random salt.
 pub fn hash(password: &str) -> CoreResult<String> {
     let salt = crate::ids::random_bytes::<16>();
-    argon2()
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(CoreError::backend)
+    argon2().hash_password_with_salt(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(CoreError::backend)
 }
 
 /// Constant-time verification against a stored PHC string (parameters are read from it).
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -146,15 +127,8 @@ pub fn verify_dummy(password: &str) {
 pub fn generate_temporary() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let bytes = crate::ids::random_bytes::<16>();
-    let chars: Vec<char> = bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect();
-    chars
-        .chunks(4)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-")
+    let chars: Vec<char> = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
 }
 
 #[cfg(test)]
@@ -163,22 +137,10 @@ mod tests {
 
     #[test]
     fn policy_length_and_common() {
-        assert_eq!(
-            check_policy("short").unwrap_err().code(),
-            "password_too_short"
-        );
-        assert_eq!(
-            check_policy(&"x".repeat(129)).unwrap_err().code(),
-            "password_too_long"
-        );
-        assert_eq!(
-            check_policy("Password123").unwrap_err().code(),
-            "password_too_common"
-        );
-        assert_eq!(
-            check_policy("aaaaaaaaaa").unwrap_err().code(),
-            "password_too_common"
-        );
+        assert_eq!(check_policy("short").unwrap_err().code(), "password_too_short");
+        assert_eq!(check_policy(&"x".repeat(129)).unwrap_err().code(), "password_too_long");
+        assert_eq!(check_policy("Password123").unwrap_err().code(), "password_too_common");
+        assert_eq!(check_policy("aaaaaaaaaa").unwrap_err().code(), "password_too_common");
         assert!(check_policy("correct horse battery").is_ok());
         assert!(check_policy("ünïcødé pass").is_ok());
     }

@@ -33,15 +33,7 @@ pub struct Item {
 
 impl Item {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, data: Value) -> Self {
-        Item {
-            pk: pk.into(),
-            sk: sk.into(),
-            gsi1pk: None,
-            gsi1sk: None,
-            expires_at: None,
-            version: 0,
-            data,
-        }
+        Item { pk: pk.into(), sk: sk.into(), gsi1pk: None, gsi1sk: None, expires_at: None, version: 0, data }
     }
     pub fn with_gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
         self.gsi1pk = Some(pk.into());
@@ -58,8 +50,7 @@ impl Item {
     }
     /// Deserialize the attributes into a domain type.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, TableError> {
-        serde_json::from_value(self.data.clone())
-            .map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
+        serde_json::from_value(self.data.clone()).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
     }
 }
 
@@ -102,20 +93,10 @@ pub struct Query {
 
 impl Query {
     pub fn new(pk: impl Into<String>) -> Self {
-        Query {
-            index: Index::Primary,
-            pk: pk.into(),
-            range: SkRange::All,
-            newest_first: false,
-            limit: 100,
-            cursor: None,
-        }
+        Query { index: Index::Primary, pk: pk.into(), range: SkRange::All, newest_first: false, limit: 100, cursor: None }
     }
     pub fn on_gsi1(pk: impl Into<String>) -> Self {
-        Query {
-            index: Index::Gsi1,
-            ..Query::new(pk)
-        }
+        Query { index: Index::Gsi1, ..Query::new(pk) }
     }
     pub fn prefix(mut self, p: impl Into<String>) -> Self {
         self.range = SkRange::Prefix(p.into());
@@ -209,10 +190,7 @@ pub enum PortError {
 /// backslashes and anything outside printable ASCII are dropped, so the name cannot break out of
 /// the header.
 pub fn attachment_disposition(download_name: &str) -> String {
-    let safe: String = download_name
-        .chars()
-        .filter(|c| (c.is_ascii_graphic() && *c != '"' && *c != '\\') || *c == ' ')
-        .collect();
+    let safe: String = download_name.chars().filter(|c| (c.is_ascii_graphic() && *c != '"' && *c != '\\') || *c == ' ').collect();
     format!("attachment; filename=\"{safe}\"")
 }
 
@@ -223,20 +201,9 @@ pub trait Blobs: Send + Sync {
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
     /// A URL that fetches the object until `expires`; `download_name` sets `Content-Disposition`.
-    async fn presign_get(
-        &self,
-        key: &str,
-        expires: Duration,
-        download_name: Option<&str>,
-    ) -> Result<String, PortError>;
+    async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError>;
     /// A URL that accepts one PUT of exactly `size` bytes of `content_type` until `expires`.
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        size: u64,
-        expires: Duration,
-    ) -> Result<String, PortError>;
+    async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,10 +281,7 @@ impl Clock for SystemClock {
 
 /// The system time in unix seconds (adapters use it for TTL; the domain asks its [`Clock`]).
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// A clock tests move by hand.
@@ -345,9 +309,6 @@ impl Clock for ManualClock {
 pub fn rfc3339(unix_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
 }

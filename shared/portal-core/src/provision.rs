@@ -23,33 +23,14 @@ pub struct NewLogin {
 }
 
 impl Provisioner<'_> {
-    pub async fn create_practice(
-        &self,
-        practice: &str,
-        name: &str,
-        features: Vec<Feature>,
-    ) -> CoreResult<()> {
+    pub async fn create_practice(&self, practice: &str, name: &str, features: Vec<Feature>) -> CoreResult<()> {
         if !ids::is_valid_slug(practice) {
-            return Err(CoreError::invalid(
-                "practice_invalid",
-                "A practice id is 2–64 lower-case letters, digits, '.', '-' or '_'.",
-            ));
+            return Err(CoreError::invalid("practice_invalid", "A practice id is 2–64 lower-case letters, digits, '.', '-' or '_'."));
         }
-        SettingsRepo {
-            table: self.table,
-            clock: self.clock,
-        }
-        .create(practice, &PracticeSettings::new(name, features))
-        .await
+        SettingsRepo { table: self.table, clock: self.clock }.create(practice, &PracticeSettings::new(name, features)).await
     }
 
-    pub async fn create_staff(
-        &self,
-        practice: &str,
-        username: &str,
-        display_name: &str,
-        role: StaffRole,
-    ) -> CoreResult<NewLogin> {
+    pub async fn create_staff(&self, practice: &str, username: &str, display_name: &str, role: StaffRole) -> CoreResult<NewLogin> {
         let password = password::generate_temporary();
         let secret = totp::generate_secret();
         let principal_id = format!("staff-{}", &ids::new_id()[..12]);
@@ -66,10 +47,7 @@ impl Provisioner<'_> {
                 Some(secret.clone()),
             )
             .await?;
-        Ok(NewLogin {
-            totp_secret: Some(secret),
-            ..login
-        })
+        Ok(NewLogin { totp_secret: Some(secret), ..login })
     }
 
     /// A patient login with a random password; `temporary` forces a change at first login. The
@@ -83,18 +61,7 @@ impl Provisioner<'_> {
         temporary: bool,
     ) -> CoreResult<NewLogin> {
         let password = password::generate_temporary();
-        self.create(
-            practice,
-            PrincipalKind::Patient,
-            patient_id,
-            username,
-            display_name,
-            &password,
-            temporary,
-            None,
-            None,
-        )
-        .await
+        self.create(practice, PrincipalKind::Patient, patient_id, username, display_name, &password, temporary, None, None).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -112,10 +79,7 @@ impl Provisioner<'_> {
     ) -> CoreResult<NewLogin> {
         let username = normalize_username(username);
         if !ids::is_valid_slug(&username) {
-            return Err(CoreError::invalid(
-                "username_invalid",
-                "A username is 2–64 letters, digits, '.', '-' or '_'.",
-            ));
+            return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
         }
         let cred = Credential {
             kind,
@@ -123,8 +87,7 @@ impl Provisioner<'_> {
             principal_id: principal_id.into(),
             password_hash: password::hash(password)?,
             must_change_password: temporary,
-            temporary_expires_at: temporary
-                .then(|| self.clock.now() + crate::auth::TEMPORARY_PASSWORD_SECONDS),
+            temporary_expires_at: temporary.then(|| self.clock.now() + crate::auth::TEMPORARY_PASSWORD_SECONDS),
             totp_secret,
             role,
             failed_logins: 0,
@@ -132,15 +95,7 @@ impl Provisioner<'_> {
             disabled: false,
             display_name: display_name.into(),
         };
-        Credentials { table: self.table }
-            .put(practice, &cred, 0)
-            .await?;
-        Ok(NewLogin {
-            principal_id: principal_id.into(),
-            username,
-            password: password.into(),
-            temporary,
-            totp_secret: None,
-        })
+        Credentials { table: self.table }.put(practice, &cred, 0).await?;
+        Ok(NewLogin { principal_id: principal_id.into(), username, password: password.into(), temporary, totp_secret: None })
     }
 }

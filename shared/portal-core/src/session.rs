@@ -113,10 +113,7 @@ impl Sessions<'_> {
         username: &str,
         must_change_password: bool,
     ) -> CoreResult<(String, Session)> {
-        let token = format!(
-            "{practice}.{}",
-            crate::ids::b64url(&crate::ids::random_bytes::<32>())
-        );
+        let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
         let now = self.clock.now();
         let session = Session {
             practice: practice.into(),
@@ -133,10 +130,7 @@ impl Sessions<'_> {
             keys::session(&hash_token(&token)),
             serde_json::to_value(&session).map_err(CoreError::backend)?,
         )
-        .with_gsi1(
-            keys::principal(practice, principal_id),
-            format!("SESSION#{now:012}"),
-        )
+        .with_gsi1(keys::principal(practice, principal_id), format!("SESSION#{now:012}"))
         .expiring_at(now + ABSOLUTE_TIMEOUT);
         self.table.put(item, Cond::Absent).await?;
         Ok((token, session))
@@ -149,11 +143,7 @@ impl Sessions<'_> {
             return Ok(None);
         };
         let hash = hash_token(token);
-        let Some(item) = self
-            .table
-            .get(&keys::practice(practice), &keys::session(&hash))
-            .await?
-        else {
+        let Some(item) = self.table.get(&keys::practice(practice), &keys::session(&hash)).await? else {
             return Ok(None);
         };
         let mut session: Session = item.parse()?;
@@ -176,13 +166,7 @@ impl Sessions<'_> {
     }
 
     pub async fn end(&self, practice: &str, token_hash: &str) -> CoreResult<()> {
-        self.table
-            .delete(
-                &keys::practice(practice),
-                &keys::session(token_hash),
-                Cond::None,
-            )
-            .await?;
+        self.table.delete(&keys::practice(practice), &keys::session(token_hash), Cond::None).await?;
         Ok(())
     }
 
@@ -192,10 +176,7 @@ impl Sessions<'_> {
         // re-query could return the items just deleted.
         let (mut ended, mut cursor) = (0, None);
         loop {
-            let q = Query::on_gsi1(keys::principal(practice, principal_id))
-                .prefix("SESSION#")
-                .limit(100)
-                .after(cursor);
+            let q = Query::on_gsi1(keys::principal(practice, principal_id)).prefix("SESSION#").limit(100).after(cursor);
             let page = self.table.query(q).await?;
             for item in &page.items {
                 self.table.delete(&item.pk, &item.sk, Cond::None).await?;

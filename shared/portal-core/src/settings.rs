@@ -86,11 +86,7 @@ pub fn parse_features(keys: &[String]) -> CoreResult<Vec<Feature>> {
             Feature::parse(k).ok_or_else(|| {
                 CoreError::invalid(
                     "unknown_feature",
-                    format!(
-                        "'{}' is not a portal feature; use one of {}.",
-                        truncate(k, 40),
-                        features::join(&Feature::ALL)
-                    ),
+                    format!("'{}' is not a portal feature; use one of {}.", truncate(k, 40), features::join(&Feature::ALL)),
                 )
             })
         })
@@ -111,9 +107,7 @@ pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
                 && local.len() <= 64
                 && !local.starts_with('.')
                 && !local.ends_with('.')
-                && local
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+                && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
                 && domain.contains('.')
                 && domain.split('.').all(|l| {
                     !l.is_empty()
@@ -126,17 +120,13 @@ pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err(CoreError::invalid(
-            "email_invalid",
-            format!("{field} is not a valid email address (name@example.com)."),
-        ))
+        Err(CoreError::invalid("email_invalid", format!("{field} is not a valid email address (name@example.com).")))
     }
 }
 
 pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
     let subject = w.subject.trim();
-    if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || subject.contains(['\r', '\n'])
-    {
+    if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || subject.contains(['\r', '\n']) {
         return Err(CoreError::invalid(
             "subject_invalid",
             format!("The notification subject must be one line of 1 to {SUBJECT_MAX} characters."),
@@ -144,35 +134,29 @@ pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
     }
     let body = w.body_template.trim();
     if body.chars().count() > BODY_MAX {
-        return Err(CoreError::invalid(
-            "body_too_long",
-            format!("The notification body must be at most {BODY_MAX} characters."),
-        ));
+        return Err(CoreError::invalid("body_too_long", format!("The notification body must be at most {BODY_MAX} characters.")));
     }
     if !body.contains("[URL]") {
-        return Err(CoreError::invalid(
-            "body_missing_url",
-            "The notification body must contain [URL], where the portal link goes.",
-        ));
+        return Err(CoreError::invalid("body_missing_url", "The notification body must contain [URL], where the portal link goes."));
     }
     let mut rest = body;
     while let Some(open) = rest.find('[') {
-        let close = rest[open..]
-            .find(']')
-            .map(|c| open + c + 1)
-            .unwrap_or(rest.len());
+        let close = rest[open..].find(']').map(|c| open + c + 1).unwrap_or(rest.len());
         let tag = &rest[open..close];
         if !TEMPLATE_TAGS.contains(&tag) {
-            return Err(CoreError::invalid("body_unknown_tag", format!("{} is not a known tag: use only [URL] and [PracticeName] (a notification never carries patient details).", truncate(tag, 40))));
+            return Err(CoreError::invalid(
+                "body_unknown_tag",
+                format!(
+                    "{} is not a known tag: use only [URL] and [PracticeName] (a notification never carries patient details).",
+                    truncate(tag, 40)
+                ),
+            ));
         }
         rest = &rest[close..];
     }
     Ok(WebMailSettings {
         notification_sender: check_email(&w.notification_sender, "Notification sender")?,
-        default_notify_address: check_email(
-            &w.default_notify_address,
-            "Default WebMail Notify address",
-        )?,
+        default_notify_address: check_email(&w.default_notify_address, "Default WebMail Notify address")?,
         subject: subject.into(),
         body_template: body.into(),
     })
@@ -193,9 +177,7 @@ pub fn check_urls(u: &PortalUrls, rules: UrlRules) -> CoreResult<PortalUrls> {
 
 /// Fills a notification template. Only the two known tags exist (see [`check_webmail`]).
 pub fn render_notification(template: &str, practice_name: &str, url: &str) -> String {
-    template
-        .replace("[PracticeName]", practice_name)
-        .replace("[URL]", url)
+    template.replace("[PracticeName]", practice_name).replace("[URL]", url)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,11 +204,7 @@ pub enum Change {
 
 impl<'a> SettingsRepo<'a> {
     pub async fn get(&self, practice: &str) -> CoreResult<Option<PracticeSettings>> {
-        let Some(item) = self
-            .table
-            .get(&keys::practice(practice), keys::SETTINGS)
-            .await?
-        else {
+        let Some(item) = self.table.get(&keys::practice(practice), keys::SETTINGS).await? else {
             return Ok(None);
         };
         let mut s: PracticeSettings = item.parse()?;
@@ -236,12 +214,8 @@ impl<'a> SettingsRepo<'a> {
 
     /// Creates the settings of a new practice; a conflict if it exists.
     pub async fn create(&self, practice: &str, settings: &PracticeSettings) -> CoreResult<()> {
-        let item = Item::new(
-            keys::practice(practice),
-            keys::SETTINGS,
-            serde_json::to_value(settings).map_err(CoreError::backend)?,
-        )
-        .with_version(1);
+        let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(settings).map_err(CoreError::backend)?)
+            .with_version(1);
         self.table.put(item, Cond::Absent).await?;
         Ok(())
     }
@@ -264,38 +238,22 @@ impl<'a> SettingsRepo<'a> {
         let (action, before, after) = match change {
             Change::Features(f) => {
                 next.features = features::normalize(f);
-                (
-                    "settings.features.update",
-                    json!(current.features),
-                    json!(next.features),
-                )
+                ("settings.features.update", json!(current.features), json!(next.features))
             }
             Change::Urls(u) => {
                 next.urls = check_urls(&u, rules)?;
-                (
-                    "settings.urls.update",
-                    json!(current.urls),
-                    json!(next.urls),
-                )
+                ("settings.urls.update", json!(current.urls), json!(next.urls))
             }
             Change::WebMail(w) => {
                 next.webmail = check_webmail(&w)?;
-                (
-                    "settings.webmail.update",
-                    json!(current.webmail),
-                    json!(next.webmail),
-                )
+                ("settings.webmail.update", json!(current.webmail), json!(next.webmail))
             }
         };
         next.version = expected_version + 1;
         next.updated_at = self.clock.now();
         next.updated_by = actor.principal_id.into();
-        let item = Item::new(
-            keys::practice(practice),
-            keys::SETTINGS,
-            serde_json::to_value(&next).map_err(CoreError::backend)?,
-        )
-        .with_version(next.version);
+        let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(&next).map_err(CoreError::backend)?)
+            .with_version(next.version);
         match self.table.put(item, Cond::Version(expected_version)).await {
             Ok(()) => {}
             Err(crate::ports::TableError::ConditionFailed) => {
@@ -304,23 +262,20 @@ impl<'a> SettingsRepo<'a> {
             }
             Err(e) => return Err(e.into()),
         }
-        AuditLog {
-            table: self.table,
-            clock: self.clock,
-        }
-        .append(
-            practice,
-            audit::entry(
-                actor.principal_id,
-                "staff",
-                action,
-                "settings",
-                Outcome::Success,
-                actor.source_ip,
-                json!({"before": before, "after": after, "version": next.version}),
-            ),
-        )
-        .await?;
+        AuditLog { table: self.table, clock: self.clock }
+            .append(
+                practice,
+                audit::entry(
+                    actor.principal_id,
+                    "staff",
+                    action,
+                    "settings",
+                    Outcome::Success,
+                    actor.source_ip,
+                    json!({"before": before, "after": after, "version": next.version}),
+                ),
+            )
+            .await?;
         Ok(next)
     }
 }
@@ -342,26 +297,13 @@ pub struct SettingsCache {
 
 impl SettingsCache {
     pub fn new(ttl_seconds: i64) -> Self {
-        SettingsCache {
-            ttl_seconds,
-            entries: Mutex::new(HashMap::new()),
-        }
+        SettingsCache { ttl_seconds, entries: Mutex::new(HashMap::new()) }
     }
 
-    pub async fn get(
-        &self,
-        table: &dyn Table,
-        clock: &dyn Clock,
-        practice: &str,
-    ) -> CoreResult<Option<PracticeSettings>> {
+    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &str) -> CoreResult<Option<PracticeSettings>> {
         let now = clock.now();
         if self.ttl_seconds > 0 {
-            if let Some((at, s)) = self
-                .entries
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(practice)
-            {
+            if let Some((at, s)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice) {
                 if now - at < self.ttl_seconds {
                     return Ok(s.clone());
                 }
@@ -369,10 +311,7 @@ impl SettingsCache {
         }
         let fresh = SettingsRepo { table, clock }.get(practice).await?;
         if self.ttl_seconds > 0 {
-            self.entries
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(practice.to_string(), (now, fresh.clone()));
+            self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(practice.to_string(), (now, fresh.clone()));
         }
         Ok(fresh)
     }
@@ -394,20 +333,9 @@ mod tests {
     #[test]
     fn webmail_rules() {
         assert!(check_webmail(&webmail("Read it at [URL] - [PracticeName]")).is_ok());
-        assert_eq!(
-            check_webmail(&webmail("no link")).unwrap_err().code(),
-            "body_missing_url"
-        );
-        assert_eq!(
-            check_webmail(&webmail("[URL] [NameF]")).unwrap_err().code(),
-            "body_unknown_tag"
-        );
-        assert_eq!(
-            check_webmail(&webmail(&format!("[URL]{}", "x".repeat(BODY_MAX))))
-                .unwrap_err()
-                .code(),
-            "body_too_long"
-        );
+        assert_eq!(check_webmail(&webmail("no link")).unwrap_err().code(), "body_missing_url");
+        assert_eq!(check_webmail(&webmail("[URL] [NameF]")).unwrap_err().code(), "body_unknown_tag");
+        assert_eq!(check_webmail(&webmail(&format!("[URL]{}", "x".repeat(BODY_MAX)))).unwrap_err().code(), "body_too_long");
         let mut w = webmail("[URL]");
         w.notification_sender = "not-an-email".into();
         assert_eq!(check_webmail(&w).unwrap_err().code(), "email_invalid");
@@ -424,34 +352,18 @@ mod tests {
             parse_features(&["ModuleWebMail".into(), "MakePayments".into()]).unwrap(),
             vec![Feature::MakePayments, Feature::ModuleWebMail]
         );
-        assert_eq!(
-            parse_features(&["ModuleWebmail".into()])
-                .unwrap_err()
-                .code(),
-            "unknown_feature"
-        );
+        assert_eq!(parse_features(&["ModuleWebmail".into()]).unwrap_err().code(), "unknown_feature");
     }
 
     #[test]
     fn urls_https_outside_local() {
-        let u = PortalUrls {
-            patient_facing_url: Some("http://portal.example.com".into()),
-            practice_website_url: None,
-        };
-        assert_eq!(
-            check_urls(&u, UrlRules { local_mode: false })
-                .unwrap_err()
-                .code(),
-            "url_not_https"
-        );
+        let u = PortalUrls { patient_facing_url: Some("http://portal.example.com".into()), practice_website_url: None };
+        assert_eq!(check_urls(&u, UrlRules { local_mode: false }).unwrap_err().code(), "url_not_https");
         assert!(check_urls(&u, UrlRules { local_mode: true }).is_ok());
     }
 
     #[test]
     fn render() {
-        assert_eq!(
-            render_notification("[PracticeName]: [URL]", "Smile", "https://x"),
-            "Smile: https://x"
-        );
+        assert_eq!(render_notification("[PracticeName]: [URL]", "Smile", "https://x"), "Smile: https://x");
     }
 }

@@ -61,9 +61,7 @@ pub fn content_sha256(body: &[u8]) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -76,30 +74,19 @@ pub fn canonical_path_with_query(path: &str, query: &[(String, String)]) -> Stri
     if query.is_empty() {
         return path.to_string();
     }
-    let mut pairs: Vec<(String, String)> =
-        query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
+    let mut pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (encode(k), encode(v))).collect();
     pairs.sort();
     let q: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{path}?{}", q.join("&"))
 }
 
-pub fn string_to_sign(
-    method: &str,
-    path_with_query: &str,
-    timestamp: &str,
-    nonce: &str,
-    content_sha256: &str,
-) -> String {
-    format!(
-        "{}\n{path_with_query}\n{timestamp}\n{nonce}\n{content_sha256}",
-        method.to_ascii_uppercase()
-    )
+pub fn string_to_sign(method: &str, path_with_query: &str, timestamp: &str, nonce: &str, content_sha256: &str) -> String {
+    format!("{}\n{path_with_query}\n{timestamp}\n{nonce}\n{content_sha256}", method.to_ascii_uppercase())
 }
 
 /// Lowercase hex HMAC-SHA256 of `string_to_sign` under the secret (its text, as shown once).
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(string_to_sign.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -118,13 +105,7 @@ pub fn signed_headers(
     let timestamp = now.to_string();
     let nonce = hex::encode(ids::random_bytes::<16>());
     let hash = content_sha256(body);
-    let sts = string_to_sign(
-        method,
-        &canonical_path_with_query(path, query),
-        &timestamp,
-        &nonce,
-        &hash,
-    );
+    let sts = string_to_sign(method, &canonical_path_with_query(path, query), &timestamp, &nonce, &hash);
     vec![
         (HEADER_KEY, key_id.to_string()),
         (HEADER_TIMESTAMP, timestamp),
@@ -153,28 +134,19 @@ pub struct SyncKey {
 impl SyncKey {
     /// What staff see: never the secret, sealed or not.
     pub fn public(&self) -> SyncKey {
-        SyncKey {
-            sealed_secret: String::new(),
-            ..self.clone()
-        }
+        SyncKey { sealed_secret: String::new(), ..self.clone() }
     }
 }
 
 /// The practice a key id names (`{practice}.{random}`).
 pub fn practice_of_key(key_id: &str) -> Option<&str> {
     let (practice, random) = key_id.split_once('.')?;
-    (ids::is_valid_slug(practice)
-        && random.len() == 24
-        && random
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-    .then_some(practice)
+    (ids::is_valid_slug(practice) && random.len() == 24 && random.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then_some(practice)
 }
 
 fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Opened secrets kept in the container, so a warm authorizer does not ask KMS on every request.
@@ -189,42 +161,26 @@ pub struct SyncKeys<'a> {
 }
 
 fn context<'k>(practice: &'k str, key_id: &'k str) -> [(&'static str, &'k str); 3] {
-    [
-        ("purpose", "portal-sync-key"),
-        ("practice", practice),
-        ("keyId", key_id),
-    ]
+    [("purpose", "portal-sync-key"), ("practice", practice), ("keyId", key_id)]
 }
 
 impl SyncKeys<'_> {
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog {
-            table: self.table,
-            clock: self.clock,
-        }
+        AuditLog { table: self.table, clock: self.clock }
     }
 
     /// Creates a key; answers it and its secret, which is shown this once and stored only sealed.
-    pub async fn create(
-        &self,
-        practice: &str,
-        actor: &str,
-        label: &str,
-        source_ip: Option<&str>,
-    ) -> CoreResult<(SyncKey, String)> {
+    pub async fn create(&self, practice: &str, actor: &str, label: &str, source_ip: Option<&str>) -> CoreResult<(SyncKey, String)> {
         let label = label.trim();
-        if label.is_empty()
-            || label.chars().count() > LABEL_MAX
-            || label.chars().any(char::is_control)
-        {
-            return Err(CoreError::invalid("label_invalid", format!("Give the key a name of 1 to {LABEL_MAX} characters (e.g. the server it is for).")));
+        if label.is_empty() || label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
+            return Err(CoreError::invalid(
+                "label_invalid",
+                format!("Give the key a name of 1 to {LABEL_MAX} characters (e.g. the server it is for)."),
+            ));
         }
         let key_id = format!("{practice}.{}", hex::encode(ids::random_bytes::<12>()));
         let secret = hex::encode(ids::random_bytes::<32>());
-        let sealed = self
-            .secrets
-            .seal(secret.as_bytes(), &context(practice, &key_id))
-            .await?;
+        let sealed = self.secrets.seal(secret.as_bytes(), &context(practice, &key_id)).await?;
         let key = SyncKey {
             key_id: key_id.clone(),
             label: label.into(),
@@ -234,81 +190,34 @@ impl SyncKeys<'_> {
             revoked_by: None,
             sealed_secret: ids::b64url(&sealed),
         };
-        let item = Item::new(
-            keys::practice(practice),
-            keys::sync_key(&key_id),
-            serde_json::to_value(&key).map_err(CoreError::backend)?,
-        )
-        .with_version(1);
+        let item = Item::new(keys::practice(practice), keys::sync_key(&key_id), serde_json::to_value(&key).map_err(CoreError::backend)?)
+            .with_version(1);
         self.table.put(item, Cond::Absent).await?;
         self.audit()
             .append(
                 practice,
-                audit::entry(
-                    actor,
-                    "staff",
-                    "sync.key.create",
-                    &key_id,
-                    Outcome::Success,
-                    source_ip,
-                    json!({ "label": key.label }),
-                ),
+                audit::entry(actor, "staff", "sync.key.create", &key_id, Outcome::Success, source_ip, json!({ "label": key.label })),
             )
             .await?;
         Ok((key.public(), secret))
     }
 
     pub async fn list(&self, practice: &str) -> CoreResult<Vec<SyncKey>> {
-        let page = self
-            .table
-            .query(
-                Query::new(keys::practice(practice))
-                    .prefix("SYNCKEY#")
-                    .limit(200),
-            )
-            .await?;
-        page.items
-            .iter()
-            .map(|i| i.parse::<SyncKey>().map(|k| k.public()).map_err(Into::into))
-            .collect()
+        let page = self.table.query(Query::new(keys::practice(practice)).prefix("SYNCKEY#").limit(200)).await?;
+        page.items.iter().map(|i| i.parse::<SyncKey>().map(|k| k.public()).map_err(Into::into)).collect()
     }
 
-    pub async fn revoke(
-        &self,
-        practice: &str,
-        actor: &str,
-        key_id: &str,
-        source_ip: Option<&str>,
-    ) -> CoreResult<SyncKey> {
-        let item = self
-            .table
-            .get(&keys::practice(practice), &keys::sync_key(key_id))
-            .await?
-            .ok_or(CoreError::NotFound)?;
+    pub async fn revoke(&self, practice: &str, actor: &str, key_id: &str, source_ip: Option<&str>) -> CoreResult<SyncKey> {
+        let item = self.table.get(&keys::practice(practice), &keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
         let mut key: SyncKey = item.parse()?;
         if key.revoked_at.is_none() {
             key.revoked_at = Some(self.clock.now());
             key.revoked_by = Some(actor.into());
-            let next = Item::new(
-                item.pk.clone(),
-                item.sk.clone(),
-                serde_json::to_value(&key).map_err(CoreError::backend)?,
-            )
-            .with_version(item.version + 1);
+            let next = Item::new(item.pk.clone(), item.sk.clone(), serde_json::to_value(&key).map_err(CoreError::backend)?)
+                .with_version(item.version + 1);
             self.table.put(next, Cond::Version(item.version)).await?;
             self.audit()
-                .append(
-                    practice,
-                    audit::entry(
-                        actor,
-                        "staff",
-                        "sync.key.revoke",
-                        key_id,
-                        Outcome::Success,
-                        source_ip,
-                        json!({}),
-                    ),
-                )
+                .append(practice, audit::entry(actor, "staff", "sync.key.revoke", key_id, Outcome::Success, source_ip, json!({})))
                 .await?;
         }
         Ok(key.public())
@@ -324,16 +233,10 @@ impl SyncKeys<'_> {
         cache: &SecretCache,
         source_ip: Option<&str>,
     ) -> CoreResult<SyncKey> {
-        let refuse = |code: &'static str| {
-            CoreError::unauthorized(
-                code,
-                "The sync request is not signed by a valid key, or is stale or replayed.",
-            )
-        };
+        let refuse =
+            |code: &'static str| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
         let practice = practice_of_key(&sig.key_id).ok_or_else(|| refuse("sync_key_unknown"))?;
-        let result = self
-            .check(practice, sig, method, path_with_query, cache)
-            .await;
+        let result = self.check(practice, sig, method, path_with_query, cache).await;
         if let Err(CoreError::Unauthorized { code, .. }) = &result {
             self.audit()
                 .append(
@@ -361,79 +264,40 @@ impl SyncKeys<'_> {
         path_with_query: &str,
         cache: &SecretCache,
     ) -> CoreResult<SyncKey> {
-        let refuse = |code: &'static str| {
-            CoreError::unauthorized(
-                code,
-                "The sync request is not signed by a valid key, or is stale or replayed.",
-            )
-        };
-        let ts: i64 = sig
-            .timestamp
-            .parse()
-            .map_err(|_| refuse("sync_signature_malformed"))?;
-        if !is_lower_hex(&sig.nonce, 32)
-            || !is_lower_hex(&sig.content_sha256, 64)
-            || !is_lower_hex(&sig.signature, 64)
-        {
+        let refuse =
+            |code: &'static str| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
+        let ts: i64 = sig.timestamp.parse().map_err(|_| refuse("sync_signature_malformed"))?;
+        if !is_lower_hex(&sig.nonce, 32) || !is_lower_hex(&sig.content_sha256, 64) || !is_lower_hex(&sig.signature, 64) {
             return Err(refuse("sync_signature_malformed"));
         }
         let now = self.clock.now();
         if (now - ts).abs() > MAX_SKEW_SECONDS {
             return Err(refuse("sync_timestamp_stale"));
         }
-        let item = self
-            .table
-            .get(&keys::practice(practice), &keys::sync_key(&sig.key_id))
-            .await?
-            .ok_or_else(|| refuse("sync_key_unknown"))?;
+        let item =
+            self.table.get(&keys::practice(practice), &keys::sync_key(&sig.key_id)).await?.ok_or_else(|| refuse("sync_key_unknown"))?;
         let key: SyncKey = item.parse()?;
         if key.revoked_at.is_some() {
             return Err(refuse("sync_key_revoked"));
         }
-        let cached = cache
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key.sealed_secret)
-            .cloned();
+        let cached = cache.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key.sealed_secret).cloned();
         let secret = match cached {
             Some(s) => s,
             None => {
-                let sealed = ids::b64url_decode(&key.sealed_secret)
-                    .ok_or_else(|| CoreError::backend("corrupt sealed secret"))?;
-                let plain = self
-                    .secrets
-                    .open(&sealed, &context(practice, &key.key_id))
-                    .await?;
+                let sealed = ids::b64url_decode(&key.sealed_secret).ok_or_else(|| CoreError::backend("corrupt sealed secret"))?;
+                let plain = self.secrets.open(&sealed, &context(practice, &key.key_id)).await?;
                 let s = String::from_utf8(plain).map_err(CoreError::backend)?;
-                cache
-                    .0
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key.sealed_secret.clone(), s.clone());
+                cache.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key.sealed_secret.clone(), s.clone());
                 s
             }
         };
-        let expected = sign(
-            &secret,
-            &string_to_sign(
-                method,
-                path_with_query,
-                &sig.timestamp,
-                &sig.nonce,
-                &sig.content_sha256,
-            ),
-        );
+        let expected = sign(&secret, &string_to_sign(method, path_with_query, &sig.timestamp, &sig.nonce, &sig.content_sha256));
         if !constant_time_eq(expected.as_bytes(), sig.signature.as_bytes()) {
             return Err(refuse("sync_signature_invalid"));
         }
         // Last, so that only a correctly signed request can use up a nonce.
-        let nonce = Item::new(
-            keys::practice(practice),
-            keys::sync_nonce(&sig.key_id, &sig.nonce),
-            json!({}),
-        )
-        .expiring_at(now + NONCE_TTL_SECONDS);
+        let nonce =
+            Item::new(keys::practice(practice), keys::sync_nonce(&sig.key_id, &sig.nonce), json!({})).expiring_at(now + NONCE_TTL_SECONDS);
         match self.table.put(nonce, Cond::Absent).await {
             Ok(()) => Ok(key.public()),
             Err(TableError::ConditionFailed) => Err(refuse("sync_replay")),
@@ -448,45 +312,21 @@ mod tests {
 
     #[test]
     fn canonical_query_and_signature() {
-        let q = vec![
-            ("b".to_string(), "2 3".to_string()),
-            ("a".to_string(), "x/y".to_string()),
-        ];
-        assert_eq!(
-            canonical_path_with_query("/v1/sync/events", &q),
-            "/v1/sync/events?a=x%2Fy&b=2%203"
-        );
-        assert_eq!(
-            canonical_path_with_query("/v1/sync/events", &[]),
-            "/v1/sync/events"
-        );
-        assert_eq!(
-            content_sha256(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        let q = vec![("b".to_string(), "2 3".to_string()), ("a".to_string(), "x/y".to_string())];
+        assert_eq!(canonical_path_with_query("/v1/sync/events", &q), "/v1/sync/events?a=x%2Fy&b=2%203");
+        assert_eq!(canonical_path_with_query("/v1/sync/events", &[]), "/v1/sync/events");
+        assert_eq!(content_sha256(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         // A fixed vector, so an implementation in another language can check itself.
-        let sts = string_to_sign(
-            "put",
-            "/v1/sync/patients/1001",
-            "1795000000",
-            "00112233445566778899aabbccddeeff",
-            &content_sha256(b"{}"),
-        );
+        let sts = string_to_sign("put", "/v1/sync/patients/1001", "1795000000", "00112233445566778899aabbccddeeff", &content_sha256(b"{}"));
         assert_eq!(sts, "PUT\n/v1/sync/patients/1001\n1795000000\n00112233445566778899aabbccddeeff\n44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
         // The same value from Python: hmac.new(b"secret", sts.encode(), hashlib.sha256).hexdigest()
-        assert_eq!(
-            sign("secret", &sts),
-            "0b943c289f8acb928b829073a45731526c26a463642cb4740b35e7ca606d6d87"
-        );
+        assert_eq!(sign("secret", &sts), "0b943c289f8acb928b829073a45731526c26a463642cb4740b35e7ca606d6d87");
         assert_ne!(sign("secret", &sts), sign("secret2", &sts));
     }
 
     #[test]
     fn key_ids_name_their_practice() {
-        assert_eq!(
-            practice_of_key("lakeside.0123456789abcdef01234567"),
-            Some("lakeside")
-        );
+        assert_eq!(practice_of_key("lakeside.0123456789abcdef01234567"), Some("lakeside"));
         assert_eq!(practice_of_key("lakeside.0123"), None);
         assert_eq!(practice_of_key("LAKESIDE.0123456789abcdef01234567"), None);
     }

@@ -52,20 +52,13 @@ impl Entity {
     }
 
     pub fn parse(name: &str) -> CoreResult<Entity> {
-        Entity::ALL
-            .into_iter()
-            .find(|e| e.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Entity::ALL.iter().map(|e| e.name()).collect();
-                CoreError::invalid(
-                    "entity_unknown",
-                    format!(
-                        "'{}' is not a sync entity; use one of {}.",
-                        name.chars().take(40).collect::<String>(),
-                        names.join(", ")
-                    ),
-                )
-            })
+        Entity::ALL.into_iter().find(|e| e.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Entity::ALL.iter().map(|e| e.name()).collect();
+            CoreError::invalid(
+                "entity_unknown",
+                format!("'{}' is not a sync entity; use one of {}.", name.chars().take(40).collect::<String>(), names.join(", ")),
+            )
+        })
     }
 
     /// Entities that come with a file the system uploads to a presigned URL.
@@ -87,12 +80,7 @@ fn bad(field: &str, rule: impl std::fmt::Display) -> CoreError {
 }
 
 pub fn check_id(field: &str, id: &str) -> CoreResult<()> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
         return Err(bad(field, "an id is 1–64 letters, digits, '-', '_' or '.'"));
     }
     Ok(())
@@ -111,11 +99,7 @@ fn opt_text(field: &str, v: &Option<String>, max: usize) -> CoreResult<()> {
 }
 
 fn date(field: &str, v: &str) -> CoreResult<time::Date> {
-    time::Date::parse(
-        v,
-        &time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| bad(field, "a date as YYYY-MM-DD"))
+    time::Date::parse(v, &time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| bad(field, "a date as YYYY-MM-DD"))
 }
 
 fn datetime(field: &str, v: &str) -> CoreResult<time::OffsetDateTime> {
@@ -147,9 +131,7 @@ fn minutes(field: &str, v: u32) -> CoreResult<()> {
 
 fn email(field: &str, v: &Option<String>) -> CoreResult<()> {
     match v {
-        Some(e) => crate::settings::check_email(e, field)
-            .map(|_| ())
-            .map_err(|_| bad(field, "an email address")),
+        Some(e) => crate::settings::check_email(e, field).map(|_| ()).map_err(|_| bad(field, "an email address")),
         None => Ok(()),
     }
 }
@@ -252,54 +234,23 @@ fn patient(p: &Patient) -> CoreResult<()> {
     for ph in &p.phones {
         one_of("phones.kind", &ph.kind, &["home", "mobile", "work"])?;
         let digits = ph.number.chars().filter(char::is_ascii_digit).count();
-        if !(7..=15).contains(&digits)
-            || !ph
-                .number
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-        {
-            return Err(bad(
-                "phones.number",
-                "7 to 15 digits, with + - ( ) . and spaces allowed",
-            ));
+        if !(7..=15).contains(&digits) || !ph.number.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+            return Err(bad("phones.number", "7 to 15 digits, with + - ( ) . and spaces allowed"));
         }
     }
     email("email", &p.email)?;
     if let Some(l) = &p.preferred_language {
-        if l.is_empty()
-            || l.len() > 35
-            || !l
-                .split('-')
-                .all(|s| (1..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()))
+        if l.is_empty() || l.len() > 35 || !l.split('-').all(|s| (1..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()))
         {
-            return Err(bad(
-                "preferredLanguage",
-                "a language tag such as en, es or pt-BR",
-            ));
+            return Err(bad("preferredLanguage", "a language tag such as en, es or pt-BR"));
         }
     }
-    for id in p
-        .guarantor_id
-        .iter()
-        .chain(&p.family_ids)
-        .chain(p.primary_provider_id.iter())
-    {
+    for id in p.guarantor_id.iter().chain(&p.family_ids).chain(p.primary_provider_id.iter()) {
         check_id("guarantorId/familyIds/primaryProviderId", id)?;
     }
     for g in &p.guardians {
         check_id("guardians.patientId", &g.patient_id)?;
-        one_of(
-            "guardians.relationship",
-            &g.relationship,
-            &[
-                "mother",
-                "father",
-                "parent",
-                "guardian",
-                "grandparent",
-                "other",
-            ],
-        )?;
+        one_of("guardians.relationship", &g.relationship, &["mother", "father", "parent", "guardian", "grandparent", "other"])?;
     }
     if p.is_minor && p.guardians.is_empty() {
         return Err(bad("guardians", "a minor needs at least one guardian"));
@@ -334,10 +285,7 @@ fn provider(p: &Provider) -> CoreResult<()> {
             return Err(bad("npi", "a 10-digit NPI with a valid check digit"));
         }
     }
-    if p.staff_usernames
-        .iter()
-        .any(|u| !crate::ids::is_valid_slug(u))
-    {
+    if p.staff_usernames.iter().any(|u| !crate::ids::is_valid_slug(u)) {
         return Err(bad("staffUsernames", "portal staff usernames"));
     }
     Ok(())
@@ -372,11 +320,7 @@ fn appointment(a: &Appointment) -> CoreResult<()> {
     minutes("lengthMinutes", a.length_minutes)?;
     text("procedures", &a.procedures, 0, 500)?;
     one_of("status", &a.status, &["scheduled", "complete", "broken"])?;
-    one_of(
-        "confirmation",
-        &a.confirmation,
-        &["unconfirmed", "confirmed", "left-message", "declined"],
-    )?;
+    one_of("confirmation", &a.confirmation, &["unconfirmed", "confirmed", "left-message", "declined"])?;
     opt_text("operatory", &a.operatory, 50)
 }
 
@@ -396,11 +340,7 @@ fn recall(r: &Recall) -> CoreResult<()> {
     check_id("patientId", &r.patient_id)?;
     text("type", &r.kind, 1, 50)?;
     date("dueDate", &r.due_date)?;
-    one_of(
-        "status",
-        &r.status,
-        &["due", "scheduled", "completed", "inactive"],
-    )?;
+    one_of("status", &r.status, &["due", "scheduled", "completed", "inactive"])?;
     if r.interval_months.is_some_and(|m| !(1..=60).contains(&m)) {
         return Err(bad("intervalMonths", "1 to 60"));
     }
@@ -451,26 +391,13 @@ fn ledger(l: &LedgerEntry) -> CoreResult<()> {
         check_id("guarantorId", g)?;
     }
     date("date", &l.date)?;
-    one_of(
-        "kind",
-        &l.kind,
-        &[
-            "charge",
-            "payment",
-            "adjustment",
-            "insurance-payment",
-            "insurance-estimate",
-        ],
-    )?;
+    one_of("kind", &l.kind, &["charge", "payment", "adjustment", "insurance-payment", "insurance-estimate"])?;
     cents("amountCents", l.amount_cents)?;
     if matches!(l.kind.as_str(), "charge" | "insurance-estimate") && l.amount_cents < 0 {
         return Err(bad("amountCents", "a charge or estimate is not negative"));
     }
     text("description", &l.description, 1, 200)?;
-    if l.procedure_code
-        .as_deref()
-        .is_some_and(|c| !codes::is_cdt(c))
-    {
+    if l.procedure_code.as_deref().is_some_and(|c| !codes::is_cdt(c)) {
         return Err(bad("procedureCode", "a CDT code such as D1110"));
     }
     Ok(())
@@ -491,10 +418,7 @@ pub const FILE_TYPES: [&str; 4] = ["application/pdf", "image/jpeg", "image/png",
 fn file(f: &FileMeta, types: &[&str]) -> CoreResult<()> {
     one_of("file.contentType", &f.content_type, types)?;
     if f.size == 0 || f.size > MAX_FILE_BYTES {
-        return Err(bad(
-            "file.size",
-            format!("1 byte to {} MiB", MAX_FILE_BYTES / 1024 / 1024),
-        ));
+        return Err(bad("file.size", format!("1 byte to {} MiB", MAX_FILE_BYTES / 1024 / 1024)));
     }
     text("file.fileName", &f.file_name, 1, 200)?;
     if f.file_name.contains(['/', '\\', '"']) {
@@ -561,19 +485,14 @@ struct TreatmentPlan {
 
 /// Universal numbering: permanent teeth 1–32, primary teeth A–T.
 fn is_tooth(t: &str) -> bool {
-    t.parse::<u8>().is_ok_and(|n| (1..=32).contains(&n))
-        || (t.len() == 1 && ('A'..='T').contains(&t.chars().next().unwrap_or(' ')))
+    t.parse::<u8>().is_ok_and(|n| (1..=32).contains(&n)) || (t.len() == 1 && ('A'..='T').contains(&t.chars().next().unwrap_or(' ')))
 }
 
 fn treatment_plan(t: &TreatmentPlan) -> CoreResult<()> {
     check_id("patientId", &t.patient_id)?;
     text("heading", &t.heading, 1, 100)?;
     date("date", &t.date)?;
-    one_of(
-        "status",
-        &t.status,
-        &["active", "inactive", "signed", "completed"],
-    )?;
+    one_of("status", &t.status, &["active", "inactive", "signed", "completed"])?;
     opt_text("note", &t.note, 2000)?;
     if t.procedures.is_empty() || t.procedures.len() > 100 {
         return Err(bad("procedures", "1 to 100 procedures"));
@@ -586,9 +505,7 @@ fn treatment_plan(t: &TreatmentPlan) -> CoreResult<()> {
         if p.tooth.as_deref().is_some_and(|t| !is_tooth(t)) {
             return Err(bad("procedures.tooth", "1–32 or A–T (universal numbering)"));
         }
-        if p.surface.as_deref().is_some_and(|s| {
-            s.is_empty() || s.len() > 5 || !s.chars().all(|c| "MODBLFI".contains(c))
-        }) {
+        if p.surface.as_deref().is_some_and(|s| s.is_empty() || s.len() > 5 || !s.chars().all(|c| "MODBLFI".contains(c))) {
             return Err(bad("procedures.surface", "letters of M, O, D, B, L, F, I"));
         }
         for (f, v) in [
@@ -602,16 +519,9 @@ fn treatment_plan(t: &TreatmentPlan) -> CoreResult<()> {
             }
         }
         if p.insurance_estimate_cents + p.patient_portion_cents != p.fee_cents {
-            return Err(bad(
-                "procedures.patientPortionCents",
-                "the fee less the insurance estimate",
-            ));
+            return Err(bad("procedures.patientPortionCents", "the fee less the insurance estimate"));
         }
-        one_of(
-            "procedures.status",
-            &p.status,
-            &["planned", "scheduled", "complete"],
-        )?;
+        one_of("procedures.status", &p.status, &["planned", "scheduled", "complete"])?;
     }
     Ok(())
 }
@@ -646,18 +556,7 @@ struct ClinicalEntry {
 
 fn clinical(c: &ClinicalEntry) -> CoreResult<()> {
     check_id("patientId", &c.patient_id)?;
-    one_of(
-        "kind",
-        &c.kind,
-        &[
-            "problem",
-            "medication",
-            "allergy",
-            "immunization",
-            "vital-sign",
-            "result",
-        ],
-    )?;
+    one_of("kind", &c.kind, &["problem", "medication", "allergy", "immunization", "vital-sign", "result"])?;
     let systems: &[&str] = match c.kind.as_str() {
         "problem" => &["SNOMED-CT"],
         "medication" => &["RxNorm"],
@@ -677,26 +576,14 @@ fn clinical(c: &ClinicalEntry) -> CoreResult<()> {
             ))
         }
         Some(_) if !systems.contains(&c.code.system.as_str()) => {
-            return Err(bad(
-                "code.system",
-                format!("a {} is coded in {}", c.kind, systems.join(" or ")),
-            ))
+            return Err(bad("code.system", format!("a {} is coded in {}", c.kind, systems.join(" or "))))
         }
-        Some(false) => {
-            return Err(bad(
-                "code.code",
-                format!("not a valid {} code", c.code.system),
-            ))
-        }
+        Some(false) => return Err(bad("code.code", format!("not a valid {} code", c.code.system))),
         Some(true) => {}
     }
     text("code.display", &c.code.display, 1, 200)?;
     if let Some(s) = &c.status {
-        one_of(
-            "status",
-            s,
-            &["active", "inactive", "resolved", "completed"],
-        )?;
+        one_of("status", s, &["active", "inactive", "resolved", "completed"])?;
     }
     date("date", &c.date)?;
     if let Some(e) = &c.end_date {
@@ -729,12 +616,8 @@ fn document(d: &Document) -> CoreResult<()> {
     file(&d.file, &FILE_TYPES)
 }
 
-fn typed<T: DeserializeOwned + Serialize>(
-    body: Value,
-    check: impl Fn(&T) -> CoreResult<()>,
-) -> CoreResult<(T, Value)> {
-    let t: T = serde_json::from_value(body)
-        .map_err(|e| CoreError::invalid("field_invalid", e.to_string()))?;
+fn typed<T: DeserializeOwned + Serialize>(body: Value, check: impl Fn(&T) -> CoreResult<()>) -> CoreResult<(T, Value)> {
+    let t: T = serde_json::from_value(body).map_err(|e| CoreError::invalid("field_invalid", e.to_string()))?;
     check(&t)?;
     let v = serde_json::to_value(&t).map_err(CoreError::backend)?;
     Ok((t, v))

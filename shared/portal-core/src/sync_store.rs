@@ -57,10 +57,7 @@ fn stored_from(entity: Entity, id: &str, item: &Item) -> Stored {
 
 impl SyncStore<'_> {
     fn key(practice: &str, entity: Entity, id: &str) -> (String, String) {
-        (
-            keys::practice(practice),
-            keys::sync_entity(entity.name(), id),
-        )
+        (keys::practice(practice), keys::sync_entity(entity.name(), id))
     }
 
     /// Validates and stores `body` (its fields plus `lastModified`) unless a version at least as
@@ -73,15 +70,11 @@ impl SyncStore<'_> {
         mut body: Value,
     ) -> CoreResult<(Applied, Stored, Option<FileMeta>)> {
         check_id("id", id)?;
-        let obj = body
-            .as_object_mut()
-            .ok_or_else(|| CoreError::invalid("field_invalid", "the body is a JSON object"))?;
+        let obj = body.as_object_mut().ok_or_else(|| CoreError::invalid("field_invalid", "the body is a JSON object"))?;
         let stamp = obj
             .remove("lastModified")
             .and_then(|v| v.as_str().map(str::to_string))
-            .ok_or_else(|| {
-                CoreError::invalid("field_invalid", "lastModified: required (RFC 3339)")
-            })?;
+            .ok_or_else(|| CoreError::invalid("field_invalid", "lastModified: required (RFC 3339)"))?;
         let stamp_ms = last_modified_ms(&stamp)?;
         let valid = validate(entity, body)?;
         let (pk, sk) = Self::key(practice, entity, id);
@@ -102,22 +95,14 @@ impl SyncStore<'_> {
                 "fileStatus": valid.file.as_ref().map(|_| "pending"),
                 "receivedAt": self.clock.now(),
             });
-            let mut item = Item::new(pk.clone(), sk.clone(), data)
-                .with_version(current.as_ref().map_or(1, |c| c.version + 1));
+            let mut item = Item::new(pk.clone(), sk.clone(), data).with_version(current.as_ref().map_or(1, |c| c.version + 1));
             if let Some(patient) = &valid.patient_id {
                 // A patient's data, newest first by entity: what the modules read.
-                item = item.with_gsi1(
-                    keys::patient_data(practice, patient),
-                    format!("{}#{id}", entity.name()),
-                );
+                item = item.with_gsi1(keys::patient_data(practice, patient), format!("{}#{id}", entity.name()));
             }
-            let cond = current
-                .as_ref()
-                .map_or(Cond::Absent, |c| Cond::Version(c.version));
+            let cond = current.as_ref().map_or(Cond::Absent, |c| Cond::Version(c.version));
             match self.table.put(item.clone(), cond).await {
-                Ok(()) => {
-                    return Ok((Applied::Applied, stored_from(entity, id, &item), valid.file))
-                }
+                Ok(()) => return Ok((Applied::Applied, stored_from(entity, id, &item), valid.file)),
                 // Someone wrote between our read and write: look again.
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
@@ -132,13 +117,7 @@ impl SyncStore<'_> {
 
     /// Deletes an entity as of `stamp`: a tombstone stays, so an older upsert arriving later
     /// cannot bring it back.
-    pub async fn delete(
-        &self,
-        practice: &str,
-        entity: Entity,
-        id: &str,
-        stamp: &str,
-    ) -> CoreResult<Applied> {
+    pub async fn delete(&self, practice: &str, entity: Entity, id: &str, stamp: &str) -> CoreResult<Applied> {
         check_id("id", id)?;
         let stamp_ms = last_modified_ms(stamp)?;
         let (pk, sk) = Self::key(practice, entity, id);
@@ -150,11 +129,8 @@ impl SyncStore<'_> {
                 }
             }
             let data = json!({ "entity": entity.name(), "id": id, "lastModified": stamp, "lastModifiedMs": stamp_ms, "deleted": true, "fields": null, "receivedAt": self.clock.now() });
-            let item = Item::new(pk.clone(), sk.clone(), data)
-                .with_version(current.as_ref().map_or(1, |c| c.version + 1));
-            let cond = current
-                .as_ref()
-                .map_or(Cond::Absent, |c| Cond::Version(c.version));
+            let item = Item::new(pk.clone(), sk.clone(), data).with_version(current.as_ref().map_or(1, |c| c.version + 1));
+            let cond = current.as_ref().map_or(Cond::Absent, |c| Cond::Version(c.version));
             match self.table.put(item, cond).await {
                 Ok(()) => return Ok(Applied::Applied),
                 Err(TableError::ConditionFailed) => continue,
@@ -177,13 +153,7 @@ impl SyncStore<'_> {
     }
 
     /// Records the outcome of an uploaded file's check.
-    pub async fn set_file_status(
-        &self,
-        practice: &str,
-        entity: Entity,
-        id: &str,
-        status: &str,
-    ) -> CoreResult<Stored> {
+    pub async fn set_file_status(&self, practice: &str, entity: Entity, id: &str, status: &str) -> CoreResult<Stored> {
         let (pk, sk) = Self::key(practice, entity, id);
         let mut item = self.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
         if item.data["deleted"].as_bool().unwrap_or(false) {
@@ -192,9 +162,7 @@ impl SyncStore<'_> {
         let expected = item.version;
         item.data["fileStatus"] = json!(status);
         item.version += 1;
-        self.table
-            .put(item.clone(), Cond::Version(expected))
-            .await?;
+        self.table.put(item.clone(), Cond::Version(expected)).await?;
         Ok(stored_from(entity, id, &item))
     }
 }

@@ -11,19 +11,12 @@ pub fn generate_secret() -> String {
 
 /// The 6-digit code for `secret_b32` at time step `counter`.
 pub fn code_at(secret_b32: &str, counter: u64) -> Option<String> {
-    let key = data_encoding::BASE32_NOPAD
-        .decode(secret_b32.trim_end_matches('=').as_bytes())
-        .ok()?;
+    let key = data_encoding::BASE32_NOPAD.decode(secret_b32.trim_end_matches('=').as_bytes()).ok()?;
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).ok()?;
     mac.update(&counter.to_be_bytes());
     let digest = mac.finalize().into_bytes();
     let offset = (digest[19] & 0x0f) as usize;
-    let bin = u32::from_be_bytes([
-        digest[offset] & 0x7f,
-        digest[offset + 1],
-        digest[offset + 2],
-        digest[offset + 3],
-    ]);
+    let bin = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
     Some(format!("{:06}", bin % 1_000_000))
 }
 
@@ -41,9 +34,7 @@ pub fn verify(secret_b32: &str, code: &str, now: i64) -> Option<u64> {
     (current - 1..=current + 1)
         .filter(|s| *s >= 0)
         .map(|s| s as u64)
-        .find(|s| {
-            code_at(secret_b32, *s).is_some_and(|c| constant_time_eq(c.as_bytes(), code.as_bytes()))
-        })
+        .find(|s| code_at(secret_b32, *s).is_some_and(|c| constant_time_eq(c.as_bytes(), code.as_bytes())))
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

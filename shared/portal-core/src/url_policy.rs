@@ -20,40 +20,20 @@ pub const MAX_URL_LEN: usize = 2048;
 pub fn parse_portal_url(raw: &str, field: &str, allow_http: bool) -> CoreResult<Url> {
     let raw = raw.trim();
     if raw.len() > MAX_URL_LEN {
-        return Err(CoreError::invalid(
-            "url_too_long",
-            format!("{field} is longer than {MAX_URL_LEN} characters."),
-        ));
+        return Err(CoreError::invalid("url_too_long", format!("{field} is longer than {MAX_URL_LEN} characters.")));
     }
-    let url = Url::parse(raw)
-        .map_err(|_| CoreError::invalid("url_invalid", format!("{field} is not a valid URL.")))?;
+    let url = Url::parse(raw).map_err(|_| CoreError::invalid("url_invalid", format!("{field} is not a valid URL.")))?;
     match url.scheme() {
         "https" => {}
         "http" if allow_http => {}
-        "http" => {
-            return Err(CoreError::invalid(
-                "url_not_https",
-                format!("{field} must start with https://."),
-            ))
-        }
-        _ => {
-            return Err(CoreError::invalid(
-                "url_invalid",
-                format!("{field} must be an https:// address."),
-            ))
-        }
+        "http" => return Err(CoreError::invalid("url_not_https", format!("{field} must start with https://."))),
+        _ => return Err(CoreError::invalid("url_invalid", format!("{field} must be an https:// address."))),
     }
     if url.host_str().is_none_or(|h| h.is_empty()) {
-        return Err(CoreError::invalid(
-            "url_invalid",
-            format!("{field} has no host."),
-        ));
+        return Err(CoreError::invalid("url_invalid", format!("{field} has no host.")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(CoreError::invalid(
-            "url_invalid",
-            format!("{field} must not contain a user name or password."),
-        ));
+        return Err(CoreError::invalid("url_invalid", format!("{field} must not contain a user name or password.")));
     }
     Ok(url)
 }
@@ -124,30 +104,10 @@ mod tests {
     #[test]
     fn portal_urls() {
         assert!(parse_portal_url("https://portal.example.com/x", "URL", false).is_ok());
-        assert_eq!(
-            parse_portal_url("http://portal.example.com", "URL", false)
-                .unwrap_err()
-                .code(),
-            "url_not_https"
-        );
+        assert_eq!(parse_portal_url("http://portal.example.com", "URL", false).unwrap_err().code(), "url_not_https");
         assert!(parse_portal_url("http://portal.example.com", "URL", true).is_ok());
-        assert_eq!(
-            parse_portal_url("javascript:alert(1)", "URL", true)
-                .unwrap_err()
-                .code(),
-            "url_invalid"
-        );
-        assert_eq!(
-            parse_portal_url("https://u:p@example.com", "URL", false)
-                .unwrap_err()
-                .code(),
-            "url_invalid"
-        );
-        assert_eq!(
-            parse_portal_url("not a url", "URL", false)
-                .unwrap_err()
-                .code(),
-            "url_invalid"
-        );
+        assert_eq!(parse_portal_url("javascript:alert(1)", "URL", true).unwrap_err().code(), "url_invalid");
+        assert_eq!(parse_portal_url("https://u:p@example.com", "URL", false).unwrap_err().code(), "url_invalid");
+        assert_eq!(parse_portal_url("not a url", "URL", false).unwrap_err().code(), "url_invalid");
     }
 }

@@ -45,9 +45,7 @@ fn valid_key(key: &str) -> bool {
                 && seg != "."
                 && seg != ".."
                 && !seg.ends_with(".meta")
-                && seg
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.#=".contains(c))
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || "-_.#=".contains(c))
         })
 }
 
@@ -56,11 +54,7 @@ impl DirBlobs {
     /// `http://127.0.0.1:8080`); `signing_key` signs the URLs.
     pub fn new(root: &Path, base_url: &str, signing_key: &[u8]) -> std::io::Result<Self> {
         std::fs::create_dir_all(root)?;
-        Ok(DirBlobs {
-            root: root.to_path_buf(),
-            base_url: base_url.trim_end_matches('/').to_string(),
-            key: signing_key.to_vec(),
-        })
+        Ok(DirBlobs { root: root.to_path_buf(), base_url: base_url.trim_end_matches('/').to_string(), key: signing_key.to_vec() })
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, PortError> {
@@ -102,17 +96,11 @@ impl Blobs for DirBlobs {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(err)?;
         }
-        let meta = serde_json::to_vec(&Meta {
-            content_type: content_type.into(),
-            size: bytes.len() as u64,
-        })
-        .map_err(err)?;
+        let meta = serde_json::to_vec(&Meta { content_type: content_type.into(), size: bytes.len() as u64 }).map_err(err)?;
         // Write to a temporary name, then rename: a reader never sees half a file.
         let tmp = path.with_extension(format!("tmp{}", portal_core::ids::new_id()));
         tokio::fs::write(&tmp, &bytes).await.map_err(err)?;
-        tokio::fs::write(Self::meta_path(&path), meta)
-            .await
-            .map_err(err)?;
+        tokio::fs::write(Self::meta_path(&path), meta).await.map_err(err)?;
         tokio::fs::rename(&tmp, &path).await.map_err(err)
     }
 
@@ -121,10 +109,7 @@ impl Blobs for DirBlobs {
             return Ok(None);
         };
         match tokio::fs::read(self.path(key)?).await {
-            Ok(bytes) => Ok(Some(Blob {
-                meta,
-                bytes: Bytes::from(bytes),
-            })),
+            Ok(bytes) => Ok(Some(Blob { meta, bytes: Bytes::from(bytes) })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(err(e)),
         }
@@ -135,10 +120,7 @@ impl Blobs for DirBlobs {
         match tokio::fs::read(Self::meta_path(&path)).await {
             Ok(raw) if path.exists() => {
                 let m: Meta = serde_json::from_slice(&raw).map_err(err)?;
-                Ok(Some(BlobMeta {
-                    size: m.size,
-                    content_type: m.content_type,
-                }))
+                Ok(Some(BlobMeta { size: m.size, content_type: m.content_type }))
             }
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -158,12 +140,7 @@ impl Blobs for DirBlobs {
         Ok(())
     }
 
-    async fn presign_get(
-        &self,
-        key: &str,
-        expires: Duration,
-        download_name: Option<&str>,
-    ) -> Result<String, PortError> {
+    async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError> {
         self.path(key)?;
         let exp = (now() + expires.as_secs() as i64).to_string();
         let dn = download_name.unwrap_or("").to_string();
@@ -171,25 +148,11 @@ impl Blobs for DirBlobs {
         Ok(self.url(key, &[("exp", exp), ("dn", dn), ("sig", sig)]))
     }
 
-    async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        size: u64,
-        expires: Duration,
-    ) -> Result<String, PortError> {
+    async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError> {
         self.path(key)?;
         let exp = (now() + expires.as_secs() as i64).to_string();
         let sig = self.sign(&["PUT", key, &exp, content_type, &size.to_string()]);
-        Ok(self.url(
-            key,
-            &[
-                ("exp", exp),
-                ("ct", content_type.to_string()),
-                ("size", size.to_string()),
-                ("sig", sig),
-            ],
-        ))
+        Ok(self.url(key, &[("exp", exp), ("ct", content_type.to_string()), ("size", size.to_string()), ("sig", sig)]))
     }
 }
 
@@ -206,12 +169,7 @@ struct Signed {
 }
 
 fn denied(status: StatusCode, why: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain")],
-        why.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "text/plain")], why.to_string()).into_response()
 }
 
 fn live(exp: &str) -> bool {
@@ -220,16 +178,10 @@ fn live(exp: &str) -> bool {
 
 /// The HTTP side of presigned URLs: `GET` and `PUT` on `/_local/blobs/{key}`.
 pub fn blob_routes(blobs: Arc<DirBlobs>) -> Router {
-    Router::new()
-        .route(&format!("{ROUTE_PREFIX}/{{*key}}"), get(fetch).put(upload))
-        .with_state(blobs)
+    Router::new().route(&format!("{ROUTE_PREFIX}/{{*key}}"), get(fetch).put(upload)).with_state(blobs)
 }
 
-async fn fetch(
-    State(b): State<Arc<DirBlobs>>,
-    UrlPath(key): UrlPath<String>,
-    Query(s): Query<Signed>,
-) -> Response {
+async fn fetch(State(b): State<Arc<DirBlobs>>, UrlPath(key): UrlPath<String>, Query(s): Query<Signed>) -> Response {
     if !live(&s.exp) || !b.verify(&["GET", &key, &s.exp, &s.dn], &s.sig) {
         return denied(StatusCode::FORBIDDEN, "signature invalid or expired");
     }
@@ -238,15 +190,9 @@ async fn fetch(
             let mut headers = HeaderMap::new();
             headers.insert(
                 header::CONTENT_TYPE,
-                blob.meta
-                    .content_type
-                    .parse()
-                    .unwrap_or(header::HeaderValue::from_static("application/octet-stream")),
+                blob.meta.content_type.parse().unwrap_or(header::HeaderValue::from_static("application/octet-stream")),
             );
-            headers.insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("private, no-store"),
-            );
+            headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-store"));
             if !s.dn.is_empty() {
                 if let Ok(v) = portal_core::ports::attachment_disposition(&s.dn).parse() {
                     headers.insert(header::CONTENT_DISPOSITION, v);
@@ -269,15 +215,9 @@ async fn upload(
     if !live(&s.exp) || !b.verify(&["PUT", &key, &s.exp, &s.ct, &s.size], &s.sig) {
         return denied(StatusCode::FORBIDDEN, "signature invalid or expired");
     }
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if ct != s.ct || s.size != body.len().to_string() {
-        return denied(
-            StatusCode::FORBIDDEN,
-            "content type or size differs from the signed ones",
-        );
+        return denied(StatusCode::FORBIDDEN, "content type or size differs from the signed ones");
     }
     match b.put(&key, body, ct).await {
         Ok(()) => StatusCode::OK.into_response(),

@@ -19,27 +19,17 @@ impl InProcessEvents {
         if let Some(dir) = log_path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(InProcessEvents {
-            log: Mutex::new(log_path.to_path_buf()),
-            subscribers: RwLock::new(vec![]),
-        })
+        Ok(InProcessEvents { log: Mutex::new(log_path.to_path_buf()), subscribers: RwLock::new(vec![]) })
     }
 
     pub fn subscribe(&self, s: Subscriber) {
-        self.subscribers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(s);
+        self.subscribers.write().unwrap_or_else(|e| e.into_inner()).push(s);
     }
 
     /// Every event published so far, oldest first.
     pub fn logged(&self) -> Vec<DomainEvent> {
         let path = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
     }
 }
 
@@ -48,25 +38,14 @@ impl Events for InProcessEvents {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), PortError> {
         {
             let path = self.log.lock().unwrap_or_else(|e| e.into_inner());
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&*path)
-                .map_err(|e| PortError::Backend(e.to_string()))?;
+            let mut f =
+                std::fs::OpenOptions::new().create(true).append(true).open(&*path).map_err(|e| PortError::Backend(e.to_string()))?;
             for e in events {
-                writeln!(
-                    f,
-                    "{}",
-                    serde_json::to_string(e).map_err(|e| PortError::Backend(e.to_string()))?
-                )
-                .map_err(|e| PortError::Backend(e.to_string()))?;
+                writeln!(f, "{}", serde_json::to_string(e).map_err(|e| PortError::Backend(e.to_string()))?)
+                    .map_err(|e| PortError::Backend(e.to_string()))?;
             }
         }
-        let subs = self
-            .subscribers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let subs = self.subscribers.read().unwrap_or_else(|e| e.into_inner()).clone();
         for e in events {
             for s in &subs {
                 s(e);

@@ -12,10 +12,7 @@ pub struct OutboxMailer {
 impl OutboxMailer {
     pub fn new(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(OutboxMailer {
-            dir: dir.to_path_buf(),
-            domain: "portal.local".into(),
-        })
+        Ok(OutboxMailer { dir: dir.to_path_buf(), domain: "portal.local".into() })
     }
 
     /// The messages in the outbox, oldest first: (file name, raw RFC 5322 text).
@@ -26,10 +23,7 @@ impl OutboxMailer {
             .filter(|n| n.ends_with(".eml"))
             .collect();
         names.sort();
-        names
-            .into_iter()
-            .map(|n| std::fs::read_to_string(self.dir.join(&n)).map(|raw| (n, raw)))
-            .collect()
+        names.into_iter().map(|n| std::fs::read_to_string(self.dir.join(&n)).map(|raw| (n, raw))).collect()
     }
 }
 
@@ -44,9 +38,7 @@ impl Mailer for OutboxMailer {
         let raw = portal_core::mime::render(mail, now.unix_timestamp(), &id);
         // Nanoseconds in the name keep the outbox in sending order.
         let name = format!("{:020}-{}.eml", now.unix_timestamp_nanos(), &id[..12]);
-        tokio::fs::write(self.dir.join(name), raw)
-            .await
-            .map_err(|e| PortError::Backend(e.to_string()))?;
+        tokio::fs::write(self.dir.join(name), raw).await.map_err(|e| PortError::Backend(e.to_string()))?;
         Ok(id)
     }
 }

@@ -20,9 +20,7 @@ fn aad(context: &[(&str, &str)]) -> Vec<u8> {
 
 impl LocalSecretBox {
     pub fn new(key: &[u8; 32]) -> Self {
-        LocalSecretBox {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
-        }
+        LocalSecretBox { cipher: ChaCha20Poly1305::new(Key::from_slice(key)) }
     }
 }
 
@@ -33,13 +31,7 @@ impl SecretBox for LocalSecretBox {
         let aad = aad(context);
         let ct = self
             .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
             .map_err(|_| PortError::Backend("sealing failed".into()))?;
         Ok([nonce.as_slice(), &ct].concat())
     }
@@ -52,8 +44,6 @@ impl SecretBox for LocalSecretBox {
         let aad = aad(context);
         self.cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map_err(|_| {
-                PortError::Rejected("the secret does not open under this key and context".into())
-            })
+            .map_err(|_| PortError::Rejected("the secret does not open under this key and context".into()))
     }
 }

@@ -23,12 +23,9 @@ impl SqliteTable {
     /// Opens (or creates) the table in a database file.
     pub fn open(path: &Path) -> Result<Self, TableError> {
         let conn = Connection::open(path).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         Self::init(conn)
     }
 
@@ -48,9 +45,7 @@ impl SqliteTable {
              CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;",
         )
         .map_err(backend)?;
-        Ok(SqliteTable {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(SqliteTable { conn: Arc::new(Mutex::new(conn)) })
     }
 
     /// Runs blocking SQLite work off the async runtime.
@@ -89,11 +84,7 @@ fn check(tx: &Transaction<'_>, pk: &str, sk: &str, cond: Cond) -> Result<bool, T
         return Ok(true);
     }
     let version: Option<i64> = tx
-        .query_row(
-            &format!("SELECT version FROM items WHERE pk = ? AND sk = ? AND {LIVE}"),
-            params![pk, sk, now()],
-            |r| r.get(0),
-        )
+        .query_row(&format!("SELECT version FROM items WHERE pk = ? AND sk = ? AND {LIVE}"), params![pk, sk, now()], |r| r.get(0))
         .optional()
         .map_err(backend)?;
     Ok(match cond {
@@ -107,15 +98,7 @@ fn check(tx: &Transaction<'_>, pk: &str, sk: &str, cond: Cond) -> Result<bool, T
 fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
     tx.execute(
         &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-        params![
-            item.pk,
-            item.sk,
-            item.gsi1pk,
-            item.gsi1sk,
-            item.expires_at,
-            item.version as i64,
-            item.data.to_string()
-        ],
+        params![item.pk, item.sk, item.gsi1pk, item.gsi1sk, item.expires_at, item.version as i64, item.data.to_string()],
     )
     .map_err(backend)?;
     Ok(())
@@ -148,13 +131,9 @@ impl Table for SqliteTable {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
         let (pk, sk) = (pk.to_string(), sk.to_string());
         self.with(move |c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM items WHERE pk = ? AND sk = ? AND {LIVE}"),
-                params![pk, sk, now()],
-                row_to_item,
-            )
-            .optional()
-            .map_err(backend)
+            c.query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ? AND sk = ? AND {LIVE}"), params![pk, sk, now()], row_to_item)
+                .optional()
+                .map_err(backend)
         })
         .await
     }
@@ -178,8 +157,7 @@ impl Table for SqliteTable {
             if !check(&tx, &pk, &sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
-            tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk])
-                .map_err(backend)?;
+            tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk]).map_err(backend)?;
             tx.commit().map_err(backend)
         })
         .await
@@ -191,10 +169,7 @@ impl Table for SqliteTable {
                 Index::Primary => ("pk", "sk"),
                 Index::Gsi1 => ("gsi1pk", "gsi1sk"),
             };
-            let mut sql = format!(
-                "SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 AND {LIVE}",
-                LIVE = LIVE.replace('?', "?2")
-            );
+            let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1 AND {LIVE}", LIVE = LIVE.replace('?', "?2"));
             let mut args: Vec<String> = vec![q.pk.clone(), now().to_string()];
             let arg = |v: String, args: &mut Vec<String>| {
                 args.push(v);
@@ -223,11 +198,7 @@ impl Table for SqliteTable {
                         sql.push_str(&format!(" AND sk {op} {s}"));
                     }
                     Index::Gsi1 => {
-                        let (a, b, d) = (
-                            arg(pos[0].clone(), &mut args),
-                            arg(pos[1].clone(), &mut args),
-                            arg(pos[2].clone(), &mut args),
-                        );
+                        let (a, b, d) = (arg(pos[0].clone(), &mut args), arg(pos[1].clone(), &mut args), arg(pos[2].clone(), &mut args));
                         sql.push_str(&format!(" AND (gsi1sk, pk, sk) {op} ({a}, {b}, {d})"));
                     }
                 }
@@ -247,11 +218,7 @@ impl Table for SqliteTable {
                 .map_err(backend)?;
             let more = items.len() > limit;
             items.truncate(limit);
-            let cursor = if more {
-                items.last().map(|i| encode_cursor(i, q.index))
-            } else {
-                None
-            };
+            let cursor = if more { items.last().map(|i| encode_cursor(i, q.index)) } else { None };
             Ok(Page { items, cursor })
         })
         .await
@@ -270,9 +237,7 @@ impl Table for SqliteTable {
             for (i, op) in ops.iter().enumerate() {
                 let ok = match op {
                     TxOp::Put(item, cond) => check(&tx, &item.pk, &item.sk, *cond)?,
-                    TxOp::Delete { pk, sk, cond } | TxOp::Check { pk, sk, cond } => {
-                        check(&tx, pk, sk, *cond)?
-                    }
+                    TxOp::Delete { pk, sk, cond } | TxOp::Check { pk, sk, cond } => check(&tx, pk, sk, *cond)?,
                 };
                 if !ok {
                     failed.push(i);
@@ -285,8 +250,7 @@ impl Table for SqliteTable {
                 match op {
                     TxOp::Put(item, _) => write(&tx, item)?,
                     TxOp::Delete { pk, sk, .. } => {
-                        tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk])
-                            .map_err(backend)?;
+                        tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk]).map_err(backend)?;
                     }
                     TxOp::Check { .. } => {}
                 }

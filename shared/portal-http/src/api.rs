@@ -30,10 +30,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Api<S> {
 
 impl<S: Clone + Send + Sync + 'static> Api<S> {
     pub fn new() -> Self {
-        Api {
-            router: Router::new(),
-            routes: vec![],
-        }
+        Api { router: Router::new(), routes: vec![] }
     }
 
     pub fn route<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
@@ -54,35 +51,19 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
     /// The finished router: state applied, problem answers for unknown routes (404) and methods
     /// (405, with `Allow`), and the API security headers on every answer.
     pub fn into_router(self, state: S) -> Router {
-        self.router
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .with_state(state)
-            .layer(axum::middleware::map_response(
-                |mut res: Response| async move {
-                    api_headers(res.headers_mut());
-                    res
-                },
-            ))
+        self.router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state).layer(
+            axum::middleware::map_response(|mut res: Response| async move {
+                api_headers(res.headers_mut());
+                res
+            }),
+        )
     }
 }
 
 pub async fn not_found() -> Response {
-    problem(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-        "Not found",
-        "There is no such route.",
-        None,
-    )
+    problem(StatusCode::NOT_FOUND, "route_not_found", "Not found", "There is no such route.", None)
 }
 
 async fn method_not_allowed() -> Response {
-    problem(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "Method not allowed",
-        "This route does not take that method.",
-        None,
-    )
+    problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "This route does not take that method.", None)
 }

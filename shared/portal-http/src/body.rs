@@ -20,13 +20,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|ct| {
-                ct.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            })
+            .map(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
             .unwrap_or(false);
         if !is_json {
             return Err(problem(
@@ -46,35 +40,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                 None,
             )
         };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
             return Err(too_large());
         }
         // Reads at most the limit, whatever Content-Length claimed.
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| too_large())?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|_| too_large())?;
         if bytes.is_empty() {
-            return Err(problem(
-                StatusCode::BAD_REQUEST,
-                "body_empty",
-                "The body is empty",
-                "Send a JSON object.",
-                None,
-            ));
+            return Err(problem(StatusCode::BAD_REQUEST, "body_empty", "The body is empty", "Send a JSON object.", None));
         }
         if std::str::from_utf8(&bytes).is_err() {
-            return Err(problem(
-                StatusCode::BAD_REQUEST,
-                "body_not_utf8",
-                "The body is not UTF-8",
-                "Send the JSON as UTF-8 text.",
-                None,
-            ));
+            return Err(problem(StatusCode::BAD_REQUEST, "body_not_utf8", "The body is not UTF-8", "Send the JSON as UTF-8 text.", None));
         }
         match serde_json::from_slice::<T>(&bytes) {
             Ok(v) => Ok(Json(v)),
@@ -82,20 +58,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
                 "The body is not valid JSON",
-                &format!(
-                    "JSON syntax error at line {} column {}.",
-                    e.line(),
-                    e.column()
-                ),
+                &format!("JSON syntax error at line {} column {}.", e.line(), e.column()),
                 None,
             )),
-            Err(e) => Err(problem(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                "The body does not have the expected fields",
-                &e.to_string(),
-                None,
-            )),
+            Err(e) => {
+                Err(problem(StatusCode::BAD_REQUEST, "invalid_body", "The body does not have the expected fields", &e.to_string(), None))
+            }
         }
     }
 }
@@ -106,10 +74,7 @@ where
 {
     fn into_response(self) -> Response {
         let mut res = axum::Json(self.0).into_response();
-        res.headers_mut().insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("no-store"),
-        );
+        res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
         res
     }
 }

@@ -37,20 +37,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let fields = &context(parts)
-            .ok_or_else(|| CoreError::unauthorized("session_required", "Log in to continue."))?
-            .authorizer
-            .fields;
-        let get = |k: &str| {
-            fields.get(k).and_then(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .or_else(|| (!v.is_null()).then(|| v.to_string()))
-            })
-        };
-        AuthContext::from_fields(get).map(Principal).ok_or_else(|| {
-            CoreError::unauthorized("session_required", "Log in to continue.").into()
-        })
+        let fields = &context(parts).ok_or_else(|| CoreError::unauthorized("session_required", "Log in to continue."))?.authorizer.fields;
+        let get = |k: &str| fields.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string())));
+        AuthContext::from_fields(get)
+            .map(Principal)
+            .ok_or_else(|| CoreError::unauthorized("session_required", "Log in to continue.").into())
     }
 }
 
@@ -66,20 +57,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Meta(RequestMeta {
-            source_ip: source_ip(parts),
-        }))
+        Ok(Meta(RequestMeta { source_ip: source_ip(parts) }))
     }
 }
 
 /// Builds the request context API Gateway (REST) gives a Lambda function behind a REQUEST
 /// authorizer: `portal-local` and tests inject exactly this.
-pub fn api_gateway_context(
-    fields: Option<HashMap<String, String>>,
-    source_ip: &str,
-    method: &str,
-    path: &str,
-) -> RequestContext {
+pub fn api_gateway_context(fields: Option<HashMap<String, String>>, source_ip: &str, method: &str, path: &str) -> RequestContext {
     let ctx = serde_json::json!({
         "accountId": "000000000000",
         "resourceId": "local",
@@ -92,7 +76,5 @@ pub fn api_gateway_context(
         "path": path,
         "authorizer": fields.unwrap_or_default(),
     });
-    RequestContext::ApiGatewayV1(
-        serde_json::from_value(ctx).expect("a well-formed API Gateway request context"),
-    )
+    RequestContext::ApiGatewayV1(serde_json::from_value(ctx).expect("a well-formed API Gateway request context"))
 }

@@ -11,21 +11,14 @@ pub fn session_cookie(token: &str, max_age_seconds: i64) -> HeaderValue {
 }
 
 pub fn clear_session_cookie() -> HeaderValue {
-    HeaderValue::from_static(
-        "__Host-portal-session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
-    )
+    HeaderValue::from_static("__Host-portal-session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 /// The session token of a request: the bearer token if present, else the cookie.
 pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let (scheme, token) = auth.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_string());
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string());
     }
     headers
         .get_all(header::COOKIE)
@@ -44,15 +37,9 @@ mod tests {
     #[test]
     fn bearer_wins_then_cookie() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=b; __Host-portal-session=tok1; c=d"),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("a=b; __Host-portal-session=tok1; c=d"));
         assert_eq!(token_from_headers(&h).as_deref(), Some("tok1"));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer tok2"),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer tok2"));
         assert_eq!(token_from_headers(&h).as_deref(), Some("tok2"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
         assert_eq!(token_from_headers(&h), None);

@@ -19,13 +19,6 @@ pub use problem::{problem, ApiError, ApiResult};
 /// JSON logs to stdout (CloudWatch on Lambda). Level from `RUST_LOG`, default `info`. Logs carry
 /// ids and codes only: never PHI, never tokens.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_target(false)
-        .without_time()
-        .with_current_span(false)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_target(false).without_time().with_current_span(false).try_init();
 }

@@ -30,13 +30,7 @@ impl From<portal_core::ports::TableError> for ApiError {
 }
 
 /// A problem response. `extra` members are merged into the body (e.g. `current` on a conflict).
-pub fn problem(
-    status: StatusCode,
-    code: &str,
-    title: &str,
-    detail: &str,
-    extra: Option<Value>,
-) -> Response {
+pub fn problem(status: StatusCode, code: &str, title: &str, detail: &str, extra: Option<Value>) -> Response {
     let mut body = json!({
         "type": format!("urn:portal:problem:{code}"),
         "title": title,
@@ -48,12 +42,8 @@ pub fn problem(
         obj.extend(extra);
     }
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -62,43 +52,23 @@ impl IntoResponse for ApiError {
         let e = self.0;
         let code = e.code();
         match e {
-            CoreError::Invalid { detail, .. } => problem(
-                StatusCode::BAD_REQUEST,
-                code,
-                "The request is not valid",
-                &detail,
-                None,
-            ),
-            CoreError::Unauthorized { detail, .. } => problem(
-                StatusCode::UNAUTHORIZED,
-                code,
-                "Not logged in",
-                &detail,
-                None,
-            ),
-            CoreError::Forbidden { detail, .. } => {
-                problem(StatusCode::FORBIDDEN, code, "Not allowed", &detail, None)
+            CoreError::Invalid { detail, .. } => problem(StatusCode::BAD_REQUEST, code, "The request is not valid", &detail, None),
+            CoreError::Unauthorized { detail, .. } => problem(StatusCode::UNAUTHORIZED, code, "Not logged in", &detail, None),
+            CoreError::Forbidden { detail, .. } => problem(StatusCode::FORBIDDEN, code, "Not allowed", &detail, None),
+            CoreError::NotFound => problem(StatusCode::NOT_FOUND, code, "Not found", "There is nothing here.", None),
+            CoreError::Conflict { detail, current, .. } => {
+                problem(StatusCode::CONFLICT, code, "Changed by someone else", &detail, current.map(|c| json!({ "current": c })))
             }
-            CoreError::NotFound => problem(
-                StatusCode::NOT_FOUND,
-                code,
-                "Not found",
-                "There is nothing here.",
-                None,
-            ),
-            CoreError::Conflict {
-                detail, current, ..
-            } => problem(
-                StatusCode::CONFLICT,
-                code,
-                "Changed by someone else",
-                &detail,
-                current.map(|c| json!({ "current": c })),
-            ),
             CoreError::Backend(msg) => {
                 // The message may name a backend resource; it goes to the log, not to the client.
                 tracing::error!(code, error = %msg, "backend failure");
-                problem(StatusCode::SERVICE_UNAVAILABLE, code, "Temporarily unavailable", "A service the portal depends on did not answer. Nothing was changed; try again shortly.", None)
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    "Temporarily unavailable",
+                    "A service the portal depends on did not answer. Nothing was changed; try again shortly.",
+                    None,
+                )
             }
         }
     }

@@ -48,12 +48,7 @@ struct EmbeddedProbe {
 #[async_trait]
 impl Probe for EmbeddedProbe {
     async fn mails(&self) -> Vec<String> {
-        self.outbox
-            .list()
-            .unwrap()
-            .into_iter()
-            .map(|(_, raw)| raw)
-            .collect()
+        self.outbox.list().unwrap().into_iter().map(|(_, raw)| raw).collect()
     }
     async fn events(&self) -> Vec<Value> {
         self.received.lock().unwrap().clone()
@@ -64,20 +59,14 @@ async fn embedded() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let blobs = Arc::new(
-        portal_embedded::DirBlobs::new(&dir.path().join("blobs"), &base, b"test-signing-key")
-            .unwrap(),
-    );
+    let blobs = Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("blobs"), &base, b"test-signing-key").unwrap());
     let routes = portal_embedded::blob_routes(blobs.clone());
     tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
     let outbox = Arc::new(portal_embedded::OutboxMailer::new(&dir.path().join("outbox")).unwrap());
-    let events =
-        Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("events.log")).unwrap());
+    let events = Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("events.log")).unwrap());
     let received = Arc::new(Mutex::new(vec![]));
     let sink = received.clone();
-    events.subscribe(Arc::new(move |e: &DomainEvent| {
-        sink.lock().unwrap().push(serde_json::to_value(e).unwrap())
-    }));
+    events.subscribe(Arc::new(move |e: &DomainEvent| sink.lock().unwrap().push(serde_json::to_value(e).unwrap())));
     Backend {
         table: Arc::new(portal_embedded::SqliteTable::open(&dir.path().join("t.db")).unwrap()),
         blobs,
@@ -116,7 +105,10 @@ async fn sqs(endpoint: &str, action: &str, body: Value) -> Value {
         .post(endpoint)
         .header("X-Amz-Target", format!("AmazonSQS.{action}"))
         .header("Content-Type", "application/x-amz-json-1.0")
-        .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=00")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=00",
+        )
         .body(body.to_string())
         .send()
         .await
@@ -131,46 +123,19 @@ async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -
     use aws_sdk_dynamodb::types::*;
     let ddb = aws_sdk_dynamodb::Client::new(config);
     if ddb.describe_table().table_name(TABLE).send().await.is_err() {
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        let key = |n: &str, t: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-                .unwrap()
-        };
+        let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
+        let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
         let created = ddb
             .create_table()
             .table_name(TABLE)
             .billing_mode(BillingMode::PayPerRequest)
-            .set_attribute_definitions(Some(vec![
-                attr("pk"),
-                attr("sk"),
-                attr("gsi1pk"),
-                attr("gsi1sk"),
-            ]))
-            .set_key_schema(Some(vec![
-                key("pk", KeyType::Hash),
-                key("sk", KeyType::Range),
-            ]))
+            .set_attribute_definitions(Some(vec![attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk")]))
+            .set_key_schema(Some(vec![key("pk", KeyType::Hash), key("sk", KeyType::Range)]))
             .global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name("gsi1")
-                    .set_key_schema(Some(vec![
-                        key("gsi1pk", KeyType::Hash),
-                        key("gsi1sk", KeyType::Range),
-                    ]))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .set_key_schema(Some(vec![key("gsi1pk", KeyType::Hash), key("gsi1sk", KeyType::Range)]))
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
                     .build()
                     .unwrap(),
             )
@@ -179,102 +144,37 @@ async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -
         if created.is_ok() {
             ddb.update_time_to_live()
                 .table_name(TABLE)
-                .time_to_live_specification(
-                    TimeToLiveSpecification::builder()
-                        .enabled(true)
-                        .attribute_name("ttl")
-                        .build()
-                        .unwrap(),
-                )
+                .time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().unwrap())
                 .send()
                 .await
                 .unwrap();
         }
     }
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
     let _ = s3.create_bucket().bucket(BUCKET).send().await;
-    aws_sdk_ses::Client::new(config)
-        .verify_email_identity()
-        .email_address(SENDER)
-        .send()
-        .await
-        .unwrap();
-    let queue_url = sqs(endpoint, "CreateQueue", json!({"QueueName": QUEUE})).await["QueueUrl"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let attrs = sqs(
-        endpoint,
-        "GetQueueAttributes",
-        json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
-    )
-    .await;
-    let queue_arn = attrs["Attributes"]["QueueArn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    aws_sdk_ses::Client::new(config).verify_email_identity().email_address(SENDER).send().await.unwrap();
+    let queue_url = sqs(endpoint, "CreateQueue", json!({"QueueName": QUEUE})).await["QueueUrl"].as_str().unwrap().to_string();
+    let attrs = sqs(endpoint, "GetQueueAttributes", json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]})).await;
+    let queue_arn = attrs["Attributes"]["QueueArn"].as_str().unwrap().to_string();
     let eb = aws_sdk_eventbridge::Client::new(config);
     let _ = eb.create_event_bus().name(BUS).send().await;
-    eb.put_rule()
-        .name("portal-all")
-        .event_bus_name(BUS)
-        .event_pattern(json!({"source": ["portal"]}).to_string())
-        .send()
-        .await
-        .unwrap();
+    eb.put_rule().name("portal-all").event_bus_name(BUS).event_pattern(json!({"source": ["portal"]}).to_string()).send().await.unwrap();
     eb.put_targets()
         .rule("portal-all")
         .event_bus_name(BUS)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(queue_arn)
-                .build()
-                .unwrap(),
-        )
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build().unwrap())
         .send()
         .await
         .unwrap();
     let kms = aws_sdk_kms::Client::new(config);
-    let key_id = match kms
-        .describe_key()
-        .key_id("alias/portal-conformance")
-        .send()
-        .await
-    {
+    let key_id = match kms.describe_key().key_id("alias/portal-conformance").send().await {
         Ok(k) => k.key_metadata.unwrap().key_id,
         Err(_) => {
-            let key = kms
-                .create_key()
-                .send()
-                .await
-                .unwrap()
-                .key_metadata
-                .unwrap()
-                .key_id;
-            match kms
-                .create_alias()
-                .alias_name("alias/portal-conformance")
-                .target_key_id(&key)
-                .send()
-                .await
-            {
+            let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+            match kms.create_alias().alias_name("alias/portal-conformance").target_key_id(&key).send().await {
                 Ok(_) => key,
                 // Another test created it meanwhile: use that one.
-                Err(_) => {
-                    kms.describe_key()
-                        .key_id("alias/portal-conformance")
-                        .send()
-                        .await
-                        .unwrap()
-                        .key_metadata
-                        .unwrap()
-                        .key_id
-                }
+                Err(_) => kms.describe_key().key_id("alias/portal-conformance").send().await.unwrap().key_metadata.unwrap().key_id,
             }
         }
     };
@@ -291,23 +191,15 @@ struct MotoProbe {
 impl Probe for MotoProbe {
     async fn mails(&self) -> Vec<String> {
         // moto keeps sent mail in its state dump: ses → sent messages with the raw MIME.
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint)).await.unwrap().json().await.unwrap();
         let mut out = vec![];
         collect_raw(&data["ses"], &mut out);
         out
     }
     async fn events(&self) -> Vec<Value> {
-        let got = sqs(
-            &self.endpoint,
-            "ReceiveMessage",
-            json!({"QueueUrl": self.queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
-        )
-        .await;
+        let got =
+            sqs(&self.endpoint, "ReceiveMessage", json!({"QueueUrl": self.queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}))
+                .await;
         let mut seen = self.seen.lock().unwrap();
         for m in got["Messages"].as_array().cloned().unwrap_or_default() {
             seen.push(serde_json::from_str(m["Body"].as_str().unwrap()).unwrap());
@@ -344,11 +236,7 @@ async fn aws() -> Option<Backend> {
         secrets: Arc::new(portal_aws::KmsSecretBox::new(&config, key_id)),
         sender: SENDER.into(),
         enforces_signatures: false,
-        probe: Box::new(MotoProbe {
-            endpoint,
-            queue_url,
-            seen: Mutex::new(vec![]),
-        }),
+        probe: Box::new(MotoProbe { endpoint, queue_url, seen: Mutex::new(vec![]) }),
         _keep: vec![],
     })
 }
@@ -358,57 +246,25 @@ async fn aws() -> Option<Backend> {
 // -------------------------------------------------------------------------------------------
 
 fn item(pk: &str, sk: &str, n: i64) -> Item {
-    Item::new(
-        pk,
-        sk,
-        json!({ "n": n, "text": "ünïcode ✓", "nested": { "list": [1, 2, 3], "flag": true } }),
-    )
+    Item::new(pk, sk, json!({ "n": n, "text": "ünïcode ✓", "nested": { "list": [1, 2, 3], "flag": true } }))
 }
 
 async fn conditional_put(b: &Backend) {
     let t = &b.table;
     let pk = format!("T#{}", uid());
-    t.put(item(&pk, "A", 1).with_version(1), Cond::Absent)
-        .await
-        .unwrap();
-    assert!(matches!(
-        t.put(item(&pk, "A", 2), Cond::Absent).await,
-        Err(TableError::ConditionFailed)
-    ));
+    t.put(item(&pk, "A", 1).with_version(1), Cond::Absent).await.unwrap();
+    assert!(matches!(t.put(item(&pk, "A", 2), Cond::Absent).await, Err(TableError::ConditionFailed)));
     let got = t.get(&pk, "A").await.unwrap().unwrap();
-    assert_eq!(
-        (got.version, &got.data["n"], &got.data["text"]),
-        (1, &json!(1), &json!("ünïcode ✓"))
-    );
-    assert_eq!(
-        got.data["nested"],
-        json!({ "list": [1, 2, 3], "flag": true })
-    );
+    assert_eq!((got.version, &got.data["n"], &got.data["text"]), (1, &json!(1), &json!("ünïcode ✓")));
+    assert_eq!(got.data["nested"], json!({ "list": [1, 2, 3], "flag": true }));
     // Optimistic concurrency: the first writer with version 1 wins, the second conflicts.
-    t.put(item(&pk, "A", 3).with_version(2), Cond::Version(1))
-        .await
-        .unwrap();
-    assert!(matches!(
-        t.put(item(&pk, "A", 4).with_version(2), Cond::Version(1))
-            .await,
-        Err(TableError::ConditionFailed)
-    ));
+    t.put(item(&pk, "A", 3).with_version(2), Cond::Version(1)).await.unwrap();
+    assert!(matches!(t.put(item(&pk, "A", 4).with_version(2), Cond::Version(1)).await, Err(TableError::ConditionFailed)));
     assert_eq!(t.get(&pk, "A").await.unwrap().unwrap().data["n"], json!(3));
-    assert!(matches!(
-        t.put(item(&pk, "missing", 1), Cond::Exists).await,
-        Err(TableError::ConditionFailed)
-    ));
-    assert!(matches!(
-        t.put(item(&pk, "missing", 1), Cond::Version(0)).await,
-        Err(TableError::ConditionFailed)
-    ));
-    t.put(item(&pk, "A", 5).with_version(3), Cond::Exists)
-        .await
-        .unwrap();
-    assert!(matches!(
-        t.delete(&pk, "A", Cond::Version(9)).await,
-        Err(TableError::ConditionFailed)
-    ));
+    assert!(matches!(t.put(item(&pk, "missing", 1), Cond::Exists).await, Err(TableError::ConditionFailed)));
+    assert!(matches!(t.put(item(&pk, "missing", 1), Cond::Version(0)).await, Err(TableError::ConditionFailed)));
+    t.put(item(&pk, "A", 5).with_version(3), Cond::Exists).await.unwrap();
+    assert!(matches!(t.delete(&pk, "A", Cond::Version(9)).await, Err(TableError::ConditionFailed)));
     t.delete(&pk, "A", Cond::Version(3)).await.unwrap();
     assert!(t.get(&pk, "A").await.unwrap().is_none());
     t.delete(&pk, "A", Cond::None).await.unwrap();
@@ -436,51 +292,20 @@ async fn query_prefix_range_order_paging(b: &Backend) {
     for (i, sk) in sks.iter().enumerate() {
         t.put(item(&pk, sk, i as i64), Cond::None).await.unwrap();
     }
-    t.put(item(&format!("{pk}X"), "A#99", 0), Cond::None)
-        .await
-        .unwrap(); // another partition
+    t.put(item(&format!("{pk}X"), "A#99", 0), Cond::None).await.unwrap(); // another partition
     let page = t.query(Query::new(&pk).prefix("A#")).await.unwrap();
-    assert_eq!(
-        page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(),
-        ["A#01", "A#02", "A#03", "A#04", "A#05"]
-    );
-    let page = t
-        .query(Query::new(&pk).prefix("A#").newest_first())
-        .await
-        .unwrap();
-    assert_eq!(
-        page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(),
-        ["A#05", "A#04", "A#03", "A#02", "A#01"]
-    );
-    let page = t
-        .query(Query::new(&pk).between("A#02", "A#04"))
-        .await
-        .unwrap();
-    assert_eq!(
-        page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(),
-        ["A#02", "A#03", "A#04"]
-    );
-    assert_eq!(
-        collect(t, Query::new(&pk).prefix("A#").limit(2)).await,
-        ["A#01", "A#02", "A#03", "A#04", "A#05"]
-    );
-    assert_eq!(
-        collect(t, Query::new(&pk).prefix("A#").newest_first().limit(2)).await,
-        ["A#05", "A#04", "A#03", "A#02", "A#01"]
-    );
+    assert_eq!(page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(), ["A#01", "A#02", "A#03", "A#04", "A#05"]);
+    let page = t.query(Query::new(&pk).prefix("A#").newest_first()).await.unwrap();
+    assert_eq!(page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(), ["A#05", "A#04", "A#03", "A#02", "A#01"]);
+    let page = t.query(Query::new(&pk).between("A#02", "A#04")).await.unwrap();
+    assert_eq!(page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(), ["A#02", "A#03", "A#04"]);
+    assert_eq!(collect(t, Query::new(&pk).prefix("A#").limit(2)).await, ["A#01", "A#02", "A#03", "A#04", "A#05"]);
+    assert_eq!(collect(t, Query::new(&pk).prefix("A#").newest_first().limit(2)).await, ["A#05", "A#04", "A#03", "A#02", "A#01"]);
     assert_eq!(collect(t, Query::new(&pk).limit(3)).await.len(), sks.len());
     // A cursor is opaque and bound to its partition.
-    assert!(matches!(
-        t.query(Query::new(&pk).after(Some("not-a-cursor".into())))
-            .await,
-        Err(TableError::BadCursor)
-    ));
+    assert!(matches!(t.query(Query::new(&pk).after(Some("not-a-cursor".into()))).await, Err(TableError::BadCursor)));
     let first = t.query(Query::new(&pk).limit(1)).await.unwrap();
-    assert!(matches!(
-        t.query(Query::new(format!("{pk}X")).after(first.cursor))
-            .await,
-        Err(TableError::BadCursor)
-    ));
+    assert!(matches!(t.query(Query::new(format!("{pk}X")).after(first.cursor)).await, Err(TableError::BadCursor)));
 }
 
 async fn gsi_query(b: &Backend) {
@@ -490,25 +315,11 @@ async fn gsi_query(b: &Backend) {
         let it = item(&format!("T#{}", uid()), "X", i).with_gsi1(&g, format!("S#{i:02}"));
         t.put(it, Cond::None).await.unwrap();
     }
-    t.put(
-        item(&format!("T#{}", uid()), "X", 9).with_gsi1(&g, "OTHER"),
-        Cond::None,
-    )
-    .await
-    .unwrap();
+    t.put(item(&format!("T#{}", uid()), "X", 9).with_gsi1(&g, "OTHER"), Cond::None).await.unwrap();
     let mut got = vec![];
     let mut cursor = None;
     loop {
-        let page = t
-            .query(
-                Query::on_gsi1(&g)
-                    .prefix("S#")
-                    .newest_first()
-                    .limit(2)
-                    .after(cursor),
-            )
-            .await
-            .unwrap();
+        let page = t.query(Query::on_gsi1(&g).prefix("S#").newest_first().limit(2).after(cursor)).await.unwrap();
         got.extend(page.items.iter().map(|i| i.gsi1sk.clone().unwrap()));
         match page.cursor {
             Some(c) => cursor = Some(c),
@@ -526,37 +337,19 @@ async fn transaction_all_or_nothing(b: &Backend) {
     let ops = vec![
         TxOp::Put(item(&pk, "new", 1), Cond::Absent),
         TxOp::Put(item(&pk, "existing", 2), Cond::Absent), // fails
-        TxOp::Delete {
-            pk: pk.clone(),
-            sk: "to-delete".into(),
-            cond: Cond::Exists,
-        },
+        TxOp::Delete { pk: pk.clone(), sk: "to-delete".into(), cond: Cond::Exists },
     ];
     match t.transact(ops).await {
         Err(TableError::TransactionCanceled { failed }) => assert_eq!(failed, vec![1]),
         other => panic!("expected a canceled transaction, got {other:?}"),
     }
-    assert!(
-        t.get(&pk, "new").await.unwrap().is_none(),
-        "nothing of a failed transaction is written"
-    );
+    assert!(t.get(&pk, "new").await.unwrap().is_none(), "nothing of a failed transaction is written");
     assert!(t.get(&pk, "to-delete").await.unwrap().is_some());
-    assert_eq!(
-        t.get(&pk, "existing").await.unwrap().unwrap().data["n"],
-        json!(1)
-    );
+    assert_eq!(t.get(&pk, "existing").await.unwrap().unwrap().data["n"], json!(1));
     let ops = vec![
         TxOp::Put(item(&pk, "new", 1), Cond::Absent),
-        TxOp::Check {
-            pk: pk.clone(),
-            sk: "existing".into(),
-            cond: Cond::Exists,
-        },
-        TxOp::Delete {
-            pk: pk.clone(),
-            sk: "to-delete".into(),
-            cond: Cond::Exists,
-        },
+        TxOp::Check { pk: pk.clone(), sk: "existing".into(), cond: Cond::Exists },
+        TxOp::Delete { pk: pk.clone(), sk: "to-delete".into(), cond: Cond::Exists },
     ];
     t.transact(ops).await.unwrap();
     assert!(t.get(&pk, "new").await.unwrap().is_some());
@@ -566,9 +359,7 @@ async fn transaction_all_or_nothing(b: &Backend) {
 async fn batch_put_more_than_25(b: &Backend) {
     let t = b.table.as_ref();
     let pk = format!("T#{}", uid());
-    let items: Vec<Item> = (0..60)
-        .map(|i| item(&pk, &format!("I#{i:03}"), i))
-        .collect();
+    let items: Vec<Item> = (0..60).map(|i| item(&pk, &format!("I#{i:03}"), i)).collect();
     t.batch_put(items).await.unwrap();
     let all = collect(t, Query::new(&pk).limit(25)).await;
     assert_eq!(all.len(), 60);
@@ -579,134 +370,57 @@ async fn batch_put_more_than_25(b: &Backend) {
 async fn expired_ttl_items_are_gone(b: &Backend) {
     let t = b.table.as_ref();
     let pk = format!("T#{}", uid());
-    t.put(item(&pk, "old", 1).expiring_at(now() - 10), Cond::None)
-        .await
-        .unwrap();
-    t.put(item(&pk, "fresh", 2).expiring_at(now() + 3600), Cond::None)
-        .await
-        .unwrap();
+    t.put(item(&pk, "old", 1).expiring_at(now() - 10), Cond::None).await.unwrap();
+    t.put(item(&pk, "fresh", 2).expiring_at(now() + 3600), Cond::None).await.unwrap();
     assert!(t.get(&pk, "old").await.unwrap().is_none());
     assert!(t.get(&pk, "fresh").await.unwrap().is_some());
     let page = t.query(Query::new(&pk)).await.unwrap();
-    assert_eq!(
-        page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(),
-        ["fresh"]
-    );
+    assert_eq!(page.items.iter().map(|i| i.sk.as_str()).collect::<Vec<_>>(), ["fresh"]);
     // An expired item counts as absent for conditions, as it does for reads.
     t.put(item(&pk, "old", 3), Cond::Absent).await.unwrap();
-    assert!(matches!(
-        t.put(item(&pk, "fresh", 3), Cond::Absent).await,
-        Err(TableError::ConditionFailed)
-    ));
+    assert!(matches!(t.put(item(&pk, "fresh", 3), Cond::Absent).await, Err(TableError::ConditionFailed)));
 }
 
 async fn blobs_and_presigned_urls(b: &Backend) {
     let key = format!("practice-x/docs/{}.pdf", uid());
     let pdf = Bytes::from_static(b"%PDF-1.4\n%test document\n%%EOF\n");
-    b.blobs
-        .put(&key, pdf.clone(), "application/pdf")
-        .await
-        .unwrap();
+    b.blobs.put(&key, pdf.clone(), "application/pdf").await.unwrap();
     let head = b.blobs.head(&key).await.unwrap().unwrap();
-    assert_eq!(
-        (head.size, head.content_type.as_str()),
-        (pdf.len() as u64, "application/pdf")
-    );
+    assert_eq!((head.size, head.content_type.as_str()), (pdf.len() as u64, "application/pdf"));
     assert_eq!(b.blobs.get(&key).await.unwrap().unwrap().bytes, pdf);
-    assert!(b
-        .blobs
-        .get(&format!("{key}-missing"))
-        .await
-        .unwrap()
-        .is_none());
-    assert!(b
-        .blobs
-        .head(&format!("{key}-missing"))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(b.blobs.get(&format!("{key}-missing")).await.unwrap().is_none());
+    assert!(b.blobs.head(&format!("{key}-missing")).await.unwrap().is_none());
 
     let http = reqwest::Client::new();
-    let url = b
-        .blobs
-        .presign_get(&key, Duration::from_secs(60), Some("statement.pdf"))
-        .await
-        .unwrap();
+    let url = b.blobs.presign_get(&key, Duration::from_secs(60), Some("statement.pdf")).await.unwrap();
     let res = http.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 200, "{url}");
     match res.headers().get("content-disposition") {
         Some(v) => assert!(v.to_str().unwrap().contains("statement.pdf")),
         // moto ignores S3's response-header overrides; the signed URL must still ask for it.
-        None => assert!(
-            !b.enforces_signatures && url.contains("response-content-disposition="),
-            "{url}"
-        ),
+        None => assert!(!b.enforces_signatures && url.contains("response-content-disposition="), "{url}"),
     }
     assert_eq!(res.bytes().await.unwrap(), pdf);
 
     let upload_key = format!("practice-x/uploads/{}.png", uid());
     let png = Bytes::from_static(b"\x89PNG\r\n\x1a\nnot-really-an-image");
-    let url = b
-        .blobs
-        .presign_put(
-            &upload_key,
-            "image/png",
-            png.len() as u64,
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
+    let url = b.blobs.presign_put(&upload_key, "image/png", png.len() as u64, Duration::from_secs(60)).await.unwrap();
     if !b.enforces_signatures {
         // The emulator does not check signatures, so check what S3 would: type and size are signed.
-        let signed = url
-            .split("X-Amz-SignedHeaders=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_lowercase();
-        assert!(
-            signed.contains("content-length") && signed.contains("content-type"),
-            "{url}"
-        );
+        let signed = url.split("X-Amz-SignedHeaders=").nth(1).unwrap().split('&').next().unwrap().to_lowercase();
+        assert!(signed.contains("content-length") && signed.contains("content-type"), "{url}");
     } else {
-        let wrong_type = http
-            .put(&url)
-            .header("content-type", "text/html")
-            .body(png.clone())
-            .send()
-            .await
-            .unwrap();
+        let wrong_type = http.put(&url).header("content-type", "text/html").body(png.clone()).send().await.unwrap();
         assert_eq!(wrong_type.status(), 403);
-        let wrong_size = http
-            .put(&url)
-            .header("content-type", "image/png")
-            .body(Bytes::from_static(b"short"))
-            .send()
-            .await
-            .unwrap();
+        let wrong_size = http.put(&url).header("content-type", "image/png").body(Bytes::from_static(b"short")).send().await.unwrap();
         assert_eq!(wrong_size.status(), 403);
-        let tampered = http
-            .get(url.replace("sig=", "sig=00"))
-            .send()
-            .await
-            .unwrap();
+        let tampered = http.get(url.replace("sig=", "sig=00")).send().await.unwrap();
         assert_eq!(tampered.status(), 403);
     }
-    let res = http
-        .put(&url)
-        .header("content-type", "image/png")
-        .body(png.clone())
-        .send()
-        .await
-        .unwrap();
+    let res = http.put(&url).header("content-type", "image/png").body(png.clone()).send().await.unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     let got = b.blobs.get(&upload_key).await.unwrap().unwrap();
-    assert_eq!(
-        (got.bytes, got.meta.content_type.as_str()),
-        (png, "image/png")
-    );
+    assert_eq!((got.bytes, got.meta.content_type.as_str()), (png, "image/png"));
 
     b.blobs.delete(&key).await.unwrap();
     assert!(b.blobs.get(&key).await.unwrap().is_none());
@@ -720,22 +434,13 @@ async fn mail_sent_and_read_back(b: &Backend) {
         subject: format!("You have a new secure message {marker}"),
         text: format!("Log in to read it: https://portal.example.com/ ({marker})"),
         html: Some("<p>Log in to read it.</p>".into()),
-        attachments: vec![Attachment {
-            filename: "note.txt".into(),
-            content_type: "text/plain".into(),
-            bytes: b"hello".to_vec(),
-        }],
+        attachments: vec![Attachment { filename: "note.txt".into(), content_type: "text/plain".into(), bytes: b"hello".to_vec() }],
     };
     let id = b.mailer.send(&mail).await.unwrap();
     assert!(!id.is_empty());
     let mut found = None;
     for _ in 0..20 {
-        found = b
-            .probe
-            .mails()
-            .await
-            .into_iter()
-            .find(|raw| portal_core::mime::subject(raw).is_some_and(|s| s.contains(&marker)));
+        found = b.probe.mails().await.into_iter().find(|raw| portal_core::mime::subject(raw).is_some_and(|s| s.contains(&marker)));
         if found.is_some() {
             break;
         }
@@ -749,28 +454,15 @@ async fn mail_sent_and_read_back(b: &Backend) {
 
 async fn event_published_and_received(b: &Backend) {
     let marker = uid();
-    let event = DomainEvent {
-        practice_id: "lakeside".into(),
-        detail_type: "portal.test".into(),
-        detail: json!({ "marker": marker }),
-    };
-    b.events
-        .publish(std::slice::from_ref(&event))
-        .await
-        .unwrap();
+    let event = DomainEvent { practice_id: "lakeside".into(), detail_type: "portal.test".into(), detail: json!({ "marker": marker }) };
+    b.events.publish(std::slice::from_ref(&event)).await.unwrap();
     for _ in 0..30 {
         let got = b.probe.events().await;
         // EventBridge wraps the detail in an envelope; in process the event arrives as is.
         if let Some(e) = got.iter().find(|e| e["detail"]["marker"] == json!(marker)) {
-            let practice = e
-                .get("practice_id")
-                .or_else(|| e["detail"].get("practiceId"))
-                .unwrap();
+            let practice = e.get("practice_id").or_else(|| e["detail"].get("practiceId")).unwrap();
             assert_eq!(practice, "lakeside");
-            let detail_type = e
-                .get("detail_type")
-                .or_else(|| e.get("detail-type"))
-                .unwrap();
+            let detail_type = e.get("detail_type").or_else(|| e.get("detail-type")).unwrap();
             assert_eq!(detail_type, "portal.test");
             return;
         }
@@ -782,19 +474,10 @@ async fn event_published_and_received(b: &Backend) {
 async fn secrets_open_only_under_their_context(b: &Backend) {
     let ctx = [("practice", "lakeside"), ("keyId", "lakeside.k1")];
     let sealed = b.secrets.seal(b"a sync secret", &ctx).await.unwrap();
-    assert!(
-        !sealed.windows(13).any(|w| w == b"a sync secret"),
-        "sealed text must not contain the secret"
-    );
-    assert_eq!(
-        b.secrets.open(&sealed, &ctx).await.unwrap(),
-        b"a sync secret"
-    );
+    assert!(!sealed.windows(13).any(|w| w == b"a sync secret"), "sealed text must not contain the secret");
+    assert_eq!(b.secrets.open(&sealed, &ctx).await.unwrap(), b"a sync secret");
     let other = [("practice", "hillcrest"), ("keyId", "lakeside.k1")];
-    assert!(matches!(
-        b.secrets.open(&sealed, &other).await,
-        Err(PortError::Rejected(_))
-    ));
+    assert!(matches!(b.secrets.open(&sealed, &other).await, Err(PortError::Rejected(_))));
     let mut tampered = sealed.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;

@@ -35,21 +35,17 @@ async fn patient_login_me_logout_and_cookie() {
     let l = start_local().await;
     let p = &l.logins.practices[0];
     let pat = &p.patients[0];
-    let (s, v, h) = send(client().post(l.url("/v1/auth/login")).json(
-        &json!({"practice": p.practice_id, "username": pat.username, "password": pat.password}),
-    ))
+    let (s, v, h) = send(
+        client()
+            .post(l.url("/v1/auth/login"))
+            .json(&json!({"practice": p.practice_id, "username": pat.username, "password": pat.password})),
+    )
     .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["mustChangePassword"], false);
     assert!(v["expiresAt"].as_str().unwrap().ends_with('Z'));
     let cookie = h["set-cookie"].to_str().unwrap();
-    for part in [
-        "__Host-portal-session=",
-        "Path=/",
-        "Secure",
-        "HttpOnly",
-        "SameSite=Strict",
-    ] {
+    for part in ["__Host-portal-session=", "Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
         assert!(cookie.contains(part), "{cookie}");
     }
     let token = v["token"].as_str().unwrap();
@@ -60,27 +56,12 @@ async fn patient_login_me_logout_and_cookie() {
     assert_eq!(h["cache-control"], "no-store");
     assert_eq!(me["kind"], "patient");
     assert_eq!(me["practice"]["id"], p.practice_id);
-    let keys: Vec<&str> = me["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["key"].as_str().unwrap())
-        .collect();
+    let keys: Vec<&str> = me["features"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
     assert_eq!(
         keys,
-        [
-            "MakePayments",
-            "ModuleAccount",
-            "ModuleWebMail",
-            "ModuleCareSummary",
-            "ModuleImages",
-            "MakeAppointments",
-            "ModuleTreatmentPlan"
-        ]
+        ["MakePayments", "ModuleAccount", "ModuleWebMail", "ModuleCareSummary", "ModuleImages", "MakeAppointments", "ModuleTreatmentPlan"]
     );
-    let (s, _) = l
-        .json("POST", "/v1/auth/logout", Some(token), json!({}))
-        .await;
+    let (s, _) = l.json("POST", "/v1/auth/logout", Some(token), json!({})).await;
     assert_eq!(s, 200);
     let (s, v) = l.get("/v1/me", Some(token)).await;
     assert_problem(s, &v, 401, "session_required");
@@ -92,62 +73,21 @@ async fn failed_logins_look_the_same_and_lock_the_account() {
     let p = &l.logins.practices[0];
     let pat = &p.patients[0];
     let attempt = |practice: &str, user: &str, pw: &str| json!({"practice": practice, "username": user, "password": pw});
-    let (s1, wrong_pw) = l
-        .json(
-            "POST",
-            "/v1/auth/login",
-            None,
-            attempt(&p.practice_id, &pat.username, "wrong password"),
-        )
-        .await;
-    let (s2, unknown_user) = l
-        .json(
-            "POST",
-            "/v1/auth/login",
-            None,
-            attempt(&p.practice_id, "nobody.here", "wrong password"),
-        )
-        .await;
-    let (s3, unknown_practice) = l
-        .json(
-            "POST",
-            "/v1/auth/login",
-            None,
-            attempt("no-such-practice", &pat.username, "wrong password"),
-        )
-        .await;
+    let (s1, wrong_pw) = l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, "wrong password")).await;
+    let (s2, unknown_user) = l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, "nobody.here", "wrong password")).await;
+    let (s3, unknown_practice) = l.json("POST", "/v1/auth/login", None, attempt("no-such-practice", &pat.username, "wrong password")).await;
     assert_problem(s1, &wrong_pw, 401, "login_failed");
     assert_eq!((s1, &wrong_pw), (s2, &unknown_user));
     assert_eq!((s1, &wrong_pw), (s3, &unknown_practice));
     for _ in 0..4 {
-        l.json(
-            "POST",
-            "/v1/auth/login",
-            None,
-            attempt(&p.practice_id, &pat.username, "wrong password"),
-        )
-        .await;
+        l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, "wrong password")).await;
     }
     // Locked: even the right password fails, with the same answer.
-    let (s, v) = l
-        .json(
-            "POST",
-            "/v1/auth/login",
-            None,
-            attempt(&p.practice_id, &pat.username, &pat.password),
-        )
-        .await;
+    let (s, v) = l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, &pat.password)).await;
     assert_eq!((s, &v), (s1, &wrong_pw));
     // The other patient is not affected.
     let other = &p.patients[1];
-    let (s, _) = l
-        .json(
-            "POST",
-            "/v1/auth/login",
-            None,
-            attempt(&p.practice_id, &other.username, &other.password),
-        )
-        .await;
+    let (s, _) = l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &other.username, &other.password)).await;
     assert_eq!(s, 200);
 }
 
@@ -155,49 +95,23 @@ async fn failed_logins_look_the_same_and_lock_the_account() {
 async fn lockout_ends_after_its_time() {
     let table = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
     let clock = Arc::new(ManualClock::new(1_800_000_000));
-    let prov = portal_core::provision::Provisioner {
-        table: table.as_ref(),
-        clock: clock.as_ref(),
-    };
+    let prov = portal_core::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
     prov.create_practice("p1", "P One", vec![]).await.unwrap();
-    let login = prov
-        .create_patient_login("p1", "pat-1", "pat.one", "Pat One", false)
-        .await
-        .unwrap();
-    let auth = portal_core::auth::AuthService {
-        table: table.as_ref(),
-        clock: clock.as_ref(),
-    };
+    let login = prov.create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    let auth = portal_core::auth::AuthService { table: table.as_ref(), clock: clock.as_ref() };
     let kind = portal_core::session::PrincipalKind::Patient;
-    let input = |pw: &'static str| portal_core::auth::LoginInput {
-        practice: "p1",
-        username: "pat.one",
-        password: pw,
-        totp: None,
-    };
+    let input = |pw: &'static str| portal_core::auth::LoginInput { practice: "p1", username: "pat.one", password: pw, totp: None };
     let meta = portal_core::auth::RequestMeta::default();
     for _ in 0..portal_core::auth::MAX_FAILURES {
-        assert!(auth
-            .login(kind, input("not the password"), &meta)
-            .await
-            .is_err());
+        assert!(auth.login(kind, input("not the password"), &meta).await.is_err());
     }
     let good: &'static str = Box::leak(login.password.into_boxed_str());
-    assert!(
-        auth.login(kind, input(good), &meta).await.is_err(),
-        "locked"
-    );
+    assert!(auth.login(kind, input(good), &meta).await.is_err(), "locked");
     clock.advance(portal_core::auth::LOCKOUT_SECONDS + 1);
-    assert!(
-        auth.login(kind, input(good), &meta).await.is_ok(),
-        "lock expired"
-    );
+    assert!(auth.login(kind, input(good), &meta).await.is_ok(), "lock expired");
     // Sessions time out when idle.
     let ok = auth.login(kind, input(good), &meta).await.unwrap();
-    let sessions = portal_core::session::Sessions {
-        table: table.as_ref(),
-        clock: clock.as_ref(),
-    };
+    let sessions = portal_core::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
     assert!(sessions.resolve(&ok.token).await.unwrap().is_some());
     clock.advance(portal_core::session::IDLE_TIMEOUT + 1);
     assert!(sessions.resolve(&ok.token).await.unwrap().is_none());
@@ -208,38 +122,24 @@ async fn temporary_password_must_be_changed_first() {
     let l = start_local().await;
     let p = &l.logins.practices[0];
     let temp = p.patients.iter().find(|x| x.temporary).unwrap();
-    let (s, v) = l.json("POST", "/v1/auth/login", None, json!({"practice": p.practice_id, "username": temp.username, "password": temp.password})).await;
+    let (s, v) = l
+        .json("POST", "/v1/auth/login", None, json!({"practice": p.practice_id, "username": temp.username, "password": temp.password}))
+        .await;
     assert_eq!((s, &v["mustChangePassword"]), (200, &json!(true)));
     let token = v["token"].as_str().unwrap().to_string();
     let (s, v) = l.get("/v1/account", Some(&token)).await;
     assert_problem(s, &v, 403, "password_change_required");
     let (s, me) = l.get("/v1/me", Some(&token)).await;
     assert_eq!((s, &me["mustChangePassword"]), (200, &json!(true)));
-    let (s, v) = l
-        .json(
-            "POST",
-            "/v1/auth/password",
-            Some(&token),
-            json!({"currentPassword": temp.password, "newPassword": "password123"}),
-        )
-        .await;
+    let (s, v) =
+        l.json("POST", "/v1/auth/password", Some(&token), json!({"currentPassword": temp.password, "newPassword": "password123"})).await;
     assert_problem(s, &v, 400, "password_too_common");
     let (s, v) = l
-        .json(
-            "POST",
-            "/v1/auth/password",
-            Some(&token),
-            json!({"currentPassword": "wrong", "newPassword": "a long new passphrase"}),
-        )
+        .json("POST", "/v1/auth/password", Some(&token), json!({"currentPassword": "wrong", "newPassword": "a long new passphrase"}))
         .await;
     assert_problem(s, &v, 400, "current_password_wrong");
     let (s, v) = l
-        .json(
-            "POST",
-            "/v1/auth/password",
-            Some(&token),
-            json!({"currentPassword": temp.password, "newPassword": "a long new passphrase"}),
-        )
+        .json("POST", "/v1/auth/password", Some(&token), json!({"currentPassword": temp.password, "newPassword": "a long new passphrase"}))
         .await;
     assert_eq!(s, 200, "{v}");
     let fresh = v["token"].as_str().unwrap();
@@ -247,7 +147,14 @@ async fn temporary_password_must_be_changed_first() {
     // The password change ended the old session and started a fresh one.
     assert_eq!(l.get("/v1/me", Some(&token)).await.0, 401);
     assert_eq!(l.get("/v1/me", Some(fresh)).await.0, 200);
-    let (s, v) = l.json("POST", "/v1/auth/login", None, json!({"practice": p.practice_id, "username": temp.username, "password": "a long new passphrase"})).await;
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/auth/login",
+            None,
+            json!({"practice": p.practice_id, "username": temp.username, "password": "a long new passphrase"}),
+        )
+        .await;
     assert_eq!((s, &v["mustChangePassword"]), (200, &json!(false)));
 }
 
@@ -266,51 +173,21 @@ async fn disabling_a_feature_closes_its_routes_at_once() {
     let (s, v) = l.get("/v1/webmail/messages", Some(&patient)).await;
     assert_problem(s, &v, 404, "route_not_found");
     let current = settings(&l, &staff).await;
-    let keep: Vec<Value> = current["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| *f != "ModuleWebMail")
-        .cloned()
-        .collect();
-    let (s, v) = l
-        .json(
-            "PUT",
-            "/v1/admin/settings/features",
-            Some(&staff),
-            json!({"features": keep, "version": current["version"]}),
-        )
-        .await;
+    let keep: Vec<Value> = current["features"].as_array().unwrap().iter().filter(|f| *f != "ModuleWebMail").cloned().collect();
+    let (s, v) = l.json("PUT", "/v1/admin/settings/features", Some(&staff), json!({"features": keep, "version": current["version"]})).await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = l.get("/v1/webmail/messages", Some(&patient)).await;
     assert_problem(s, &v, 403, "feature_disabled");
-    let (s, v) = l
-        .json("POST", "/v1/webmail", Some(&patient), json!({}))
-        .await;
+    let (s, v) = l.json("POST", "/v1/webmail", Some(&patient), json!({})).await;
     assert_problem(s, &v, 403, "feature_disabled");
     let (_, me) = l.get("/v1/me", Some(&patient)).await;
-    assert!(!me["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["key"] == "ModuleWebMail"));
+    assert!(!me["features"].as_array().unwrap().iter().any(|f| f["key"] == "ModuleWebMail"));
     // The change is audited with before and after.
     let (s, log) = l.get("/v1/admin/audit", Some(&staff)).await;
     assert_eq!(s, 200);
-    let entry = log["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "settings.features.update")
-        .expect("audited");
-    assert!(entry["detail"]["before"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("ModuleWebMail")));
-    assert!(!entry["detail"]["after"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("ModuleWebMail")));
+    let entry = log["entries"].as_array().unwrap().iter().find(|e| e["action"] == "settings.features.update").expect("audited");
+    assert!(entry["detail"]["before"].as_array().unwrap().contains(&json!("ModuleWebMail")));
+    assert!(!entry["detail"]["after"].as_array().unwrap().contains(&json!("ModuleWebMail")));
     assert_eq!(entry["actorKind"], "staff");
 }
 
@@ -333,21 +210,12 @@ async fn tenants_and_roles_are_walled_off() {
         )
         .await;
     assert_problem(s, &v, 400, "invalid_body");
-    let (s, v) = l
-        .get("/v1/admin/settings?practice=hillcrest", Some(&staff_a))
-        .await;
-    assert_eq!(
-        (s, &v["settings"]["practiceName"]),
-        (200, &json!("Lakeside Family Dental"))
-    );
+    let (s, v) = l.get("/v1/admin/settings?practice=hillcrest", Some(&staff_a)).await;
+    assert_eq!((s, &v["settings"]["practiceName"]), (200, &json!("Lakeside Family Dental")));
     // A token re-labelled with the other practice's id is no session at all.
     let forged = format!("hillcrest.{}", staff_a.split_once('.').unwrap().1);
     assert_eq!(l.get("/v1/admin/settings", Some(&forged)).await.0, 401);
-    assert_eq!(
-        settings(&l, &staff_b).await,
-        before_b,
-        "practice B unchanged"
-    );
+    assert_eq!(settings(&l, &staff_b).await, before_b, "practice B unchanged");
     // Patients are not staff; staff are not patients.
     let (s, v) = l.get("/v1/admin/settings", Some(&patient_a)).await;
     assert_problem(s, &v, 403, "staff_only");
@@ -362,23 +230,9 @@ async fn concurrent_saves_conflict_and_show_current_values() {
     let two = l.staff_token(0).await;
     let seen = settings(&l, &one).await;
     let v0 = seen["version"].clone();
-    let (s, _) = l
-        .json(
-            "PUT",
-            "/v1/admin/settings/features",
-            Some(&one),
-            json!({"features": ["ModuleAccount"], "version": v0}),
-        )
-        .await;
+    let (s, _) = l.json("PUT", "/v1/admin/settings/features", Some(&one), json!({"features": ["ModuleAccount"], "version": v0})).await;
     assert_eq!(s, 200);
-    let (s, v) = l
-        .json(
-            "PUT",
-            "/v1/admin/settings/features",
-            Some(&two),
-            json!({"features": ["MakePayments"], "version": v0}),
-        )
-        .await;
+    let (s, v) = l.json("PUT", "/v1/admin/settings/features", Some(&two), json!({"features": ["MakePayments"], "version": v0})).await;
     assert_problem(s, &v, 409, "settings_changed");
     assert_eq!(v["current"]["features"], json!(["ModuleAccount"]));
     assert_eq!(v["current"]["version"], json!(v0.as_u64().unwrap() + 1));
@@ -421,84 +275,44 @@ async fn webmail_and_urls_save_and_round_trip() {
     let staff = l.staff_token(0).await;
     let v = settings(&l, &staff).await["version"].clone();
     let wm = json!({"notificationSender": "office@lakeside.example", "defaultNotifyAddress": "frontdesk@lakeside.example", "subject": "A message from [PracticeName]", "bodyTemplate": "You have a new secure message from [PracticeName]: [URL]", "version": v});
+    let (s, out) = l.json("PUT", "/v1/admin/settings/webmail", Some(&staff), wm).await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["settings"]["webmail"]["notificationSender"], "office@lakeside.example");
+    let v = out["settings"]["version"].clone();
     let (s, out) = l
-        .json("PUT", "/v1/admin/settings/webmail", Some(&staff), wm)
+        .json(
+            "PUT",
+            "/v1/admin/settings/urls",
+            Some(&staff),
+            json!({"patientFacingUrl": "https://portal.lakeside.example/", "practiceWebsiteUrl": "", "version": v}),
+        )
         .await;
     assert_eq!(s, 200, "{out}");
-    assert_eq!(
-        out["settings"]["webmail"]["notificationSender"],
-        "office@lakeside.example"
-    );
-    let v = out["settings"]["version"].clone();
-    let (s, out) = l.json("PUT", "/v1/admin/settings/urls", Some(&staff), json!({"patientFacingUrl": "https://portal.lakeside.example/", "practiceWebsiteUrl": "", "version": v})).await;
-    assert_eq!(s, 200, "{out}");
-    assert_eq!(
-        out["settings"]["urls"],
-        json!({"patientFacingUrl": "https://portal.lakeside.example/", "practiceWebsiteUrl": null})
-    );
+    assert_eq!(out["settings"]["urls"], json!({"patientFacingUrl": "https://portal.lakeside.example/", "practiceWebsiteUrl": null}));
 }
 
 #[tokio::test]
 async fn verify_requests_the_url_for_real() {
     let l = start_local().await;
     let staff = l.staff_token(0).await;
-    let (s, v) = l
-        .json(
-            "POST",
-            "/v1/admin/settings/urls/verify",
-            Some(&staff),
-            json!({"url": l.url("/v1/health")}),
-        )
-        .await;
+    let (s, v) = l.json("POST", "/v1/admin/settings/urls/verify", Some(&staff), json!({"url": l.url("/v1/health")})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!((&v["reachable"], &v["status"]), (&json!(true), &json!(200)));
-    let (_, v) = l
-        .json(
-            "POST",
-            "/v1/admin/settings/urls/verify",
-            Some(&staff),
-            json!({"url": l.url("/nothing-here.html")}),
-        )
-        .await;
-    assert_eq!(
-        (&v["reachable"], &v["status"]),
-        (&json!(false), &json!(404))
-    );
+    let (_, v) = l.json("POST", "/v1/admin/settings/urls/verify", Some(&staff), json!({"url": l.url("/nothing-here.html")})).await;
+    assert_eq!((&v["reachable"], &v["status"]), (&json!(false), &json!(404)));
     // A closed port: connection refused, said plainly.
-    let (_, v) = l
-        .json(
-            "POST",
-            "/v1/admin/settings/urls/verify",
-            Some(&staff),
-            json!({"url": "http://127.0.0.1:9/"}),
-        )
-        .await;
+    let (_, v) = l.json("POST", "/v1/admin/settings/urls/verify", Some(&staff), json!({"url": "http://127.0.0.1:9/"})).await;
     assert_eq!(v["reachable"], false);
     assert!(v["detail"].as_str().unwrap().contains("connect"), "{v}");
 }
 
 /// The admin function as it runs on Lambda (cloud rules), with the context API Gateway would pass.
-async fn cloud_admin() -> (
-    axum::Router,
-    std::collections::HashMap<String, String>,
-    Arc<dyn Table>,
-) {
+async fn cloud_admin() -> (axum::Router, std::collections::HashMap<String, String>, Arc<dyn Table>) {
     let table: Arc<dyn Table> = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
     let clock = Arc::new(portal_core::ports::SystemClock);
-    let prov = portal_core::provision::Provisioner {
-        table: table.as_ref(),
-        clock: clock.as_ref(),
-    };
+    let prov = portal_core::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
     prov.create_practice("p1", "P One", vec![]).await.unwrap();
-    let staff = prov
-        .create_staff(
-            "p1",
-            "admin",
-            "Admin",
-            portal_core::session::StaffRole::Admin,
-        )
-        .await
-        .unwrap();
+    let staff = prov.create_staff("p1", "admin", "Admin", portal_core::session::StaffRole::Admin).await.unwrap();
     let ctx = portal_core::access::AuthContext {
         practice_id: "p1".into(),
         principal_id: staff.principal_id,
@@ -535,68 +349,31 @@ async fn call(
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body.to_string()))
         .unwrap();
-    req.extensions_mut()
-        .insert(portal_http::api_gateway_context(
-            Some(fields.clone()),
-            "203.0.113.9",
-            method,
-            path,
-        ));
+    req.extensions_mut().insert(portal_http::api_gateway_context(Some(fields.clone()), "203.0.113.9", method, path));
     let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status().as_u16();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 #[tokio::test]
 async fn outside_local_mode_urls_must_be_https_and_verify_never_reaches_inside() {
     let (router, fields, _) = cloud_admin().await;
-    let (s, v) = call(
-        &router,
-        &fields,
-        "PUT",
-        "/v1/admin/settings/urls",
-        json!({"patientFacingUrl": "http://portal.example.com/", "version": 1}),
-    )
-    .await;
+    let (s, v) =
+        call(&router, &fields, "PUT", "/v1/admin/settings/urls", json!({"patientFacingUrl": "http://portal.example.com/", "version": 1}))
+            .await;
     assert_problem(s, &v, 400, "url_not_https");
     let (s, v) = call(&router, &fields, "GET", "/v1/admin/settings", json!(null)).await;
-    assert_eq!(
-        (s, &v["settings"]["version"], &v["rules"]["httpsRequired"]),
-        (200, &json!(1), &json!(true))
-    );
-    for url in [
-        "https://127.0.0.1/",
-        "https://169.254.169.254/latest/meta-data/",
-        "https://[::1]/",
-        "https://10.0.0.1/",
-        "https://localhost/",
-    ] {
-        let (s, v) = call(
-            &router,
-            &fields,
-            "POST",
-            "/v1/admin/settings/urls/verify",
-            json!({"url": url}),
-        )
-        .await;
+    assert_eq!((s, &v["settings"]["version"], &v["rules"]["httpsRequired"]), (200, &json!(1), &json!(true)));
+    for url in
+        ["https://127.0.0.1/", "https://169.254.169.254/latest/meta-data/", "https://[::1]/", "https://10.0.0.1/", "https://localhost/"]
+    {
+        let (s, v) = call(&router, &fields, "POST", "/v1/admin/settings/urls/verify", json!({"url": url})).await;
         assert_eq!(s, 200, "{url}: {v}");
         assert_eq!(v["reachable"], false, "{url}: {v}");
         assert!(v["status"].is_null(), "{url} was requested: {v}");
     }
-    let (s, v) = call(
-        &router,
-        &fields,
-        "POST",
-        "/v1/admin/settings/urls/verify",
-        json!({"url": "http://portal.example.com/"}),
-    )
-    .await;
+    let (s, v) = call(&router, &fields, "POST", "/v1/admin/settings/urls/verify", json!({"url": "http://portal.example.com/"})).await;
     assert_problem(s, &v, 400, "url_not_https");
 }
 
@@ -605,28 +382,11 @@ async fn secrets_are_stored_only_as_hashes() {
     let l = start_local().await;
     let token = l.patient_token(0, 0).await;
     let p = &l.logins.practices[0];
-    let cred = l
-        .backends
-        .table
-        .get(
-            "P#lakeside",
-            &format!("CRED#patient#{}", p.patients[0].username),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let cred = l.backends.table.get("P#lakeside", &format!("CRED#patient#{}", p.patients[0].username)).await.unwrap().unwrap();
     let hash = cred.data["passwordHash"].as_str().unwrap();
     let params = hash.strip_prefix("$argon2id$v=19$m=").unwrap();
     let m: u32 = params.split(',').next().unwrap().parse().unwrap();
-    let t: u32 = params
-        .split(",t=")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let t: u32 = params.split(",t=").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
     assert!(m >= 19456 && t >= 2, "{hash}");
     // Neither the session token nor any password appears anywhere in the database files.
     drop(cred);
@@ -640,52 +400,22 @@ async fn secrets_are_stored_only_as_hashes() {
     let text = String::from_utf8_lossy(&raw);
     let secret = token.split_once('.').unwrap().1;
     assert!(!text.contains(secret), "session token stored in clear");
-    assert!(
-        !text.contains(&p.patients[0].password),
-        "password stored in clear"
-    );
-    assert!(
-        text.contains(&portal_core::session::hash_token(&token)),
-        "the session is stored under its hash"
-    );
+    assert!(!text.contains(&p.patients[0].password), "password stored in clear");
+    assert!(text.contains(&portal_core::session::hash_token(&token)), "the session is stored under its hash");
 }
 
 #[tokio::test]
 async fn pages_and_outbox_are_served_with_security_headers() {
     let l = start_local().await;
-    for path in [
-        "/",
-        "/admin/",
-        "/app.js",
-        "/admin/admin.js",
-        "/style.css",
-        "/_local/outbox",
-    ] {
+    for path in ["/", "/admin/", "/app.js", "/admin/admin.js", "/style.css", "/_local/outbox"] {
         let res = client().get(l.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         let h = res.headers();
-        assert!(
-            h["content-security-policy"]
-                .to_str()
-                .unwrap()
-                .contains("frame-ancestors 'none'"),
-            "{path}"
-        );
+        assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"), "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["referrer-policy"], "no-referrer");
         assert!(h.contains_key("strict-transport-security"));
     }
-    assert_eq!(
-        client().get(l.url("/admin")).send().await.unwrap().status(),
-        308
-    );
-    assert_eq!(
-        client()
-            .get(l.url("/../Cargo.toml"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(client().get(l.url("/admin")).send().await.unwrap().status(), 308);
+    assert_eq!(client().get(l.url("/../Cargo.toml")).send().await.unwrap().status(), 404);
 }

@@ -44,22 +44,11 @@ const EXPECTED: &[(&str, u16)] = &[
 async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let backends = portal_local::Backends::open(dir.path(), "http://127.0.0.1:9").unwrap();
-    let logins = portal_local::ensure_demo(&backends, dir.path(), "http://127.0.0.1:9")
-        .await
-        .unwrap();
+    let logins = portal_local::ensure_demo(&backends, dir.path(), "http://127.0.0.1:9").await.unwrap();
     let table: Arc<dyn Table> = backends.table.clone();
-    let creds = portal_core::auth::Credentials {
-        table: table.as_ref(),
-    };
-    let (staff, _) = creds
-        .get(
-            "lakeside",
-            portal_core::session::PrincipalKind::Staff,
-            &logins.practices[0].staff.username,
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let creds = portal_core::auth::Credentials { table: table.as_ref() };
+    let (staff, _) =
+        creds.get("lakeside", portal_core::session::PrincipalKind::Staff, &logins.practices[0].staff.username).await.unwrap().unwrap();
     (table, dir, staff.principal_id)
 }
 
@@ -68,18 +57,12 @@ fn route_of(path: &str) -> String {
     let segs: Vec<&str> = path.split('/').collect();
     let fits = |template: &str| {
         let t: Vec<&str> = template.split('/').collect();
-        t.len() == segs.len()
-            && t.iter()
-                .zip(&segs)
-                .all(|(a, b)| a == b || a.starts_with('{'))
+        t.len() == segs.len() && t.iter().zip(&segs).all(|(a, b)| a == b || a.starts_with('{'))
     };
     let routes = portal_local::all_routes();
     // A literal route wins over a templated one (`/v1/sync/events/ack` is not `{entity}/{id}`).
     let exact = routes.iter().find(|r| r.path == path);
-    exact
-        .or_else(|| routes.iter().find(|r| fits(r.path)))
-        .map(|r| r.path.to_string())
-        .unwrap_or_else(|| path.to_string())
+    exact.or_else(|| routes.iter().find(|r| fits(r.path))).map(|r| r.path.to_string()).unwrap_or_else(|| path.to_string())
 }
 
 #[tokio::test]
@@ -91,24 +74,12 @@ async fn every_sample_event_reaches_its_real_handler() {
         let (table, _dir, staff_id) = seeded().await;
         let clock = Arc::new(SystemClock);
         let router = match file.split('/').next().unwrap() {
-            "auth" => portal_auth::router(portal_auth::Deps {
-                table: table.clone(),
-                clock,
-            }),
+            "auth" => portal_auth::router(portal_auth::Deps { table: table.clone(), clock }),
             "sync" => portal_sync::router(portal_sync::Deps {
                 table: table.clone(),
                 clock,
-                blobs: Arc::new(
-                    portal_embedded::DirBlobs::new(
-                        &_dir.path().join("b"),
-                        "http://127.0.0.1:9",
-                        b"k",
-                    )
-                    .unwrap(),
-                ),
-                events: Arc::new(
-                    portal_embedded::InProcessEvents::new(&_dir.path().join("e.log")).unwrap(),
-                ),
+                blobs: Arc::new(portal_embedded::DirBlobs::new(&_dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap()),
+                events: Arc::new(portal_embedded::InProcessEvents::new(&_dir.path().join("e.log")).unwrap()),
             }),
             "admin" => portal_admin::router(portal_admin::Deps::new(
                 table.clone(),
@@ -118,37 +89,26 @@ async fn every_sample_event_reaches_its_real_handler() {
             )),
             other => panic!("no function {other}"),
         };
-        let mut event: Value =
-            serde_json::from_str(&std::fs::read_to_string(events_dir().join(file)).unwrap())
-                .unwrap();
+        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join(file)).unwrap()).unwrap();
         if event["requestContext"]["authorizer"]["kind"] == "staff" {
             event["requestContext"]["authorizer"]["principalId"] = json!(staff_id);
         }
-        let req = lambda_http::request::from_str(&event.to_string())
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let req = lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{file}: {e}"));
         covered.insert(format!("{} {}", req.method(), route_of(req.uri().path())));
         let (parts, body) = req.into_parts();
         let req = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
         let res = router.oneshot(req).await.unwrap();
         let status = res.status().as_u16();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
         assert_eq!(status, *want, "{file}: {}", String::from_utf8_lossy(&bytes));
         let body: Value = serde_json::from_slice(&bytes).unwrap();
         if status >= 400 {
             assert!(body["code"].is_string(), "{file}: problem body expected");
         }
     }
-    let served: BTreeSet<String> = portal_local::all_routes()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let served: BTreeSet<String> = portal_local::all_routes().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
     let missing: Vec<_> = served.difference(&covered).collect();
-    assert!(
-        missing.is_empty(),
-        "routes without a sample event in events/: {missing:?}"
-    );
+    assert!(missing.is_empty(), "routes without a sample event in events/: {missing:?}");
 }
 
 #[tokio::test]
@@ -177,44 +137,19 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
     let err = portal_authorizer::handle(&deps, sample).await.unwrap_err();
     assert_eq!(err.to_string(), "Unauthorized");
 
-    let sessions = portal_core::session::Sessions {
-        table: table.as_ref(),
-        clock: clock.as_ref(),
-    };
-    let (token, _) = sessions
-        .start(
-            "lakeside",
-            "pat-1001",
-            portal_core::session::PrincipalKind::Patient,
-            None,
-            "alex.morgan",
-            false,
-        )
-        .await
-        .unwrap();
-    let allow = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/me"))
-        .await
-        .unwrap();
+    let sessions = portal_core::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
+    let (token, _) =
+        sessions.start("lakeside", "pat-1001", portal_core::session::PrincipalKind::Patient, None, "alex.morgan", false).await.unwrap();
+    let allow = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/me")).await.unwrap();
     assert_eq!(allow["policyDocument"]["Statement"][0]["Effect"], "Allow");
     assert_eq!(allow["context"]["practiceId"], "lakeside");
     assert_eq!(allow["context"]["principalId"], "pat-1001");
-    assert!(allow["context"]["features"]
-        .as_str()
-        .unwrap()
-        .contains("ModuleWebMail"));
+    assert!(allow["context"]["features"].as_str().unwrap().contains("ModuleWebMail"));
     // Every context value is a string, as API Gateway requires of a flat context.
-    assert!(allow["context"]
-        .as_object()
-        .unwrap()
-        .values()
-        .all(Value::is_string));
-    let deny = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/admin/settings"))
-        .await
-        .unwrap();
+    assert!(allow["context"].as_object().unwrap().values().all(Value::is_string));
+    let deny = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/admin/settings")).await.unwrap();
     assert_eq!(deny["policyDocument"]["Statement"][0]["Effect"], "Deny");
     assert_eq!(deny["context"]["code"], "staff_only");
-    let public = portal_authorizer::handle(&deps, event("", "GET", "/v1/health"))
-        .await
-        .unwrap();
+    let public = portal_authorizer::handle(&deps, event("", "GET", "/v1/health")).await.unwrap();
     assert_eq!(public["policyDocument"]["Statement"][0]["Effect"], "Allow");
 }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 pub fn moto_endpoint() -> Option<String> {
     match std::env::var("PORTAL_TEST_AWS_ENDPOINT") {
         Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "PORTAL_TEST_AWS_ENDPOINT is not set under CI=true: run tests/run, which starts moto"
-        ),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("PORTAL_TEST_AWS_ENDPOINT is not set under CI=true: run tests/run, which starts moto")
+        }
         _ => {
             eprintln!("note: PORTAL_TEST_AWS_ENDPOINT not set, the AWS half of this test did not run (tests/run sets it)");
             None
@@ -21,10 +21,7 @@ pub fn moto_endpoint() -> Option<String> {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// A portal-local running in this process on a free port, with its own data folder.
@@ -42,33 +39,17 @@ pub async fn start_local() -> Local {
     let addr: SocketAddr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let backends = Arc::new(Backends::open(data_dir.path(), &base).unwrap());
-    let logins = portal_local::ensure_demo(&backends, data_dir.path(), &base)
-        .await
-        .unwrap();
+    let logins = portal_local::ensure_demo(&backends, data_dir.path(), &base).await.unwrap();
     let web = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web"));
     let router = app(backends.functions(web));
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
-    Local {
-        base,
-        logins,
-        data_dir,
-        backends,
-        staff_logins: Default::default(),
-    }
+    Local { base, logins, data_dir, backends, staff_logins: Default::default() }
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// Sends a request and answers (status, JSON body or Null, headers).
@@ -77,11 +58,7 @@ pub async fn send(req: reqwest::RequestBuilder) -> (u16, Value, reqwest::header:
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        headers,
-    )
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null), headers)
 }
 
 impl Local {
@@ -98,16 +75,8 @@ impl Local {
         (s, v)
     }
 
-    pub async fn json(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Value,
-    ) -> (u16, Value) {
-        let mut r = client()
-            .request(method.parse().unwrap(), self.url(path))
-            .json(&body);
+    pub async fn json(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut r = client().request(method.parse().unwrap(), self.url(path)).json(&body);
         if let Some(t) = token {
             r = r.bearer_auth(t);
         }
@@ -118,7 +87,14 @@ impl Local {
     pub async fn patient_token(&self, practice: usize, patient: usize) -> String {
         let p = &self.logins.practices[practice];
         let pat = &p.patients[patient];
-        let (s, v) = self.json("POST", "/v1/auth/login", None, serde_json::json!({"practice": p.practice_id, "username": pat.username, "password": pat.password})).await;
+        let (s, v) = self
+            .json(
+                "POST",
+                "/v1/auth/login",
+                None,
+                serde_json::json!({"practice": p.practice_id, "username": pat.username, "password": pat.password}),
+            )
+            .await;
         assert_eq!(s, 200, "{v}");
         v["token"].as_str().unwrap().to_string()
     }
@@ -127,14 +103,17 @@ impl Local {
     /// current, next and previous 30-second steps (all within the allowed drift).
     pub async fn staff_token(&self, practice: usize) -> String {
         let p = &self.logins.practices[practice];
-        let n = self
-            .staff_logins
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let n = self.staff_logins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let offset = [0, 1, -1][n % 3];
         let step = (now() / portal_core::totp::STEP + offset) as u64;
         let code = portal_core::totp::code_at(&p.staff.totp_secret, step).unwrap();
         let (s, v) = self
-            .json("POST", "/v1/staff/login", None, serde_json::json!({"practice": p.practice_id, "username": p.staff.username, "password": p.staff.password, "totp": code}))
+            .json(
+                "POST",
+                "/v1/staff/login",
+                None,
+                serde_json::json!({"practice": p.practice_id, "username": p.staff.username, "password": p.staff.password, "totp": code}),
+            )
             .await;
         assert_eq!(s, 200, "{v}");
         v["token"].as_str().unwrap().to_string()

@@ -1,0 +1,243 @@
+//! The sync API end to end: a reference client signs requests exactly as a practice's developer
+//! would (README), against a portal-local on a real socket.
+
+use crate::support::{client, now, send, start_local, Local};
+use portal_core::sync_auth::signed_headers;
+use serde_json::{json, Value};
+
+/// The reference client: signs and sends one request.
+pub struct SyncClient<'a> {
+    pub local: &'a Local,
+    pub key_id: String,
+    pub secret: String,
+}
+
+impl SyncClient<'_> {
+    pub async fn call(&self, method: &str, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
+        let raw = body.map(|b| b.to_string()).unwrap_or_default();
+        let q: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut req = client().request(method.parse().unwrap(), self.local.url(path)).query(&q);
+        for (name, value) in signed_headers(&self.key_id, &self.secret, method, path, &q, raw.as_bytes(), now()) {
+            req = req.header(name, value);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json").body(raw);
+        }
+        let (s, v, _) = send(req).await;
+        (s, v)
+    }
+}
+
+async fn new_key(l: &Local, staff: &str) -> (String, String) {
+    let (s, v) = l.json("POST", "/v1/admin/sync-keys", Some(staff), json!({"label": "Front office server"})).await;
+    assert_eq!(s, 201, "{v}");
+    (v["key"]["keyId"].as_str().unwrap().to_string(), v["secret"].as_str().unwrap().to_string())
+}
+
+fn patient(stamp: &str, first: &str) -> Value {
+    json!({"lastModified": stamp, "firstName": first, "lastName": "Morgan", "birthdate": "1984-03-09", "email": "alex.morgan@example.com"})
+}
+
+#[tokio::test]
+async fn keys_are_shown_once_and_stored_sealed() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (key_id, secret) = new_key(&l, &staff).await;
+    let (_, list) = l.get("/v1/admin/sync-keys", Some(&staff)).await;
+    let listed = list["keys"].as_array().unwrap().iter().find(|k| k["keyId"] == key_id.as_str()).unwrap();
+    assert!(listed.get("sealedSecret").is_none() && !list.to_string().contains(&secret));
+    // Not in the database in clear, not in the audit log.
+    let db = std::fs::read(l.data_dir.path().join("portal.db")).unwrap_or_default();
+    let wal = std::fs::read(l.data_dir.path().join("portal.db-wal")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&[db, wal].concat()).contains(&secret));
+    let (_, log) = l.get("/v1/admin/audit", Some(&staff)).await;
+    assert!(log["entries"].as_array().unwrap().iter().any(|e| e["action"] == "sync.key.create"));
+    assert!(!log.to_string().contains(&secret));
+}
+
+#[tokio::test]
+async fn signed_upserts_apply_once_and_never_go_backwards() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (key_id, secret) = new_key(&l, &staff).await;
+    let c = SyncClient { local: &l, key_id, secret };
+    let (s, v) = c.call("PUT", "/v1/sync/patients/pat-9001", &[], Some(&patient("2026-11-20T10:00:00Z", "Alex"))).await;
+    assert_eq!((s, &v["status"]), (200, &json!("applied")), "{v}");
+    // The same again: nothing changes.
+    let (_, v) = c.call("PUT", "/v1/sync/patients/pat-9001", &[], Some(&patient("2026-11-20T10:00:00Z", "Alex"))).await;
+    assert_eq!(v["status"], "unchanged");
+    // Newer wins; older after newer does not.
+    let (_, v) = c.call("PUT", "/v1/sync/patients/pat-9001", &[], Some(&patient("2026-11-21T10:00:00Z", "Alexandra"))).await;
+    assert_eq!(v["status"], "applied");
+    let (_, v) = c.call("PUT", "/v1/sync/patients/pat-9001", &[], Some(&patient("2026-11-20T23:59:59Z", "Old"))).await;
+    assert_eq!(v["status"], "unchanged");
+    let (s, got) = c.call("GET", "/v1/sync/patients/pat-9001", &[], None).await;
+    assert_eq!((s, &got["data"]["firstName"], &got["lastModified"]), (200, &json!("Alexandra"), &json!("2026-11-21T10:00:00Z")));
+    // A delete leaves a tombstone an older upsert cannot undo.
+    let (_, v) = c.call("DELETE", "/v1/sync/patients/pat-9001", &[("lastModified", "2026-11-22T00:00:00Z")], None).await;
+    assert_eq!(v["status"], "applied");
+    let (_, v) = c.call("PUT", "/v1/sync/patients/pat-9001", &[], Some(&patient("2026-11-21T12:00:00Z", "Zombie"))).await;
+    assert_eq!(v["status"], "unchanged");
+    let (_, got) = c.call("GET", "/v1/sync/patients/pat-9001", &[], None).await;
+    assert_eq!(got["deleted"], true);
+}
+
+#[tokio::test]
+async fn bad_signatures_stale_replays_revoked_and_foreign_keys_are_refused() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (key_id, secret) = new_key(&l, &staff).await;
+    let body = patient("2026-11-20T10:00:00Z", "Alex");
+    let raw = body.to_string();
+    let put = |headers: Vec<(&'static str, String)>, raw: String| {
+        let mut r = client().put(l.url("/v1/sync/patients/pat-1")).header("content-type", "application/json").body(raw);
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        send(r)
+    };
+    let good = signed_headers(&key_id, &secret, "PUT", "/v1/sync/patients/pat-1", &[], raw.as_bytes(), now());
+    // Wrong secret.
+    let (s, v, _) =
+        put(signed_headers(&key_id, "not-the-secret", "PUT", "/v1/sync/patients/pat-1", &[], raw.as_bytes(), now()), raw.clone()).await;
+    assert_eq!(s, 401, "{v}");
+    // Stale.
+    let (s, _, _) =
+        put(signed_headers(&key_id, &secret, "PUT", "/v1/sync/patients/pat-1", &[], raw.as_bytes(), now() - 600), raw.clone()).await;
+    assert_eq!(s, 401);
+    // Signed for another path.
+    let (s, _, _) = put(signed_headers(&key_id, &secret, "PUT", "/v1/sync/patients/pat-2", &[], raw.as_bytes(), now()), raw.clone()).await;
+    assert_eq!(s, 401);
+    // The real one, then its replay.
+    let (s, v, _) = put(good.clone(), raw.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _, _) = put(good.clone(), raw.clone()).await;
+    assert_eq!(s, 401, "a replayed nonce is refused");
+    // A body other than the signed one.
+    let other = patient("2026-11-20T10:00:00Z", "Mallory").to_string();
+    let (s, v, _) = put(signed_headers(&key_id, &secret, "PUT", "/v1/sync/patients/pat-1", &[], raw.as_bytes(), now()), other).await;
+    assert_eq!((s, &v["code"]), (401, &json!("sync_body_mismatch")));
+    // Practice B's key writes only to practice B: A's patient is not there.
+    let (b_key, b_secret) = new_key(&l, &l.staff_token(1).await).await;
+    let b = SyncClient { local: &l, key_id: b_key, secret: b_secret };
+    let (s, _) = b.call("GET", "/v1/sync/patients/pat-1", &[], None).await;
+    assert_eq!(s, 404);
+    // A session token is no sync credential, and a sync key is no session.
+    assert_eq!(l.get("/v1/sync/patients/pat-1", Some(&staff)).await.0, 401);
+    let a = SyncClient { local: &l, key_id: key_id.clone(), secret: secret.clone() };
+    assert_eq!(a.call("GET", "/v1/me", &[], None).await.0, 401);
+    // Revoked: refused from then on.
+    let (s, _) = l.json("DELETE", &format!("/v1/admin/sync-keys/{key_id}"), Some(&staff), json!({})).await;
+    assert_eq!(s, 200);
+    assert_eq!(a.call("GET", "/v1/sync/patients/pat-1", &[], None).await.0, 401);
+    // Every refusal is audited under the practice.
+    let (_, log) = l.get("/v1/admin/audit?limit=100", Some(&staff)).await;
+    let reasons: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sync.request")
+        .filter_map(|e| e["detail"]["reason"].as_str())
+        .collect();
+    for r in ["sync_signature_invalid", "sync_timestamp_stale", "sync_replay", "sync_key_revoked"] {
+        assert!(reasons.contains(&r), "{r} not audited: {reasons:?}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_entities_are_rejected_per_item_in_a_batch() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (key_id, secret) = new_key(&l, &staff).await;
+    let c = SyncClient { local: &l, key_id, secret };
+    let stamp = "2026-11-20T10:00:00Z";
+    let items = json!({"items": [
+        {"op": "upsert", "entity": "providers", "id": "prov-1", "body": {"lastModified": stamp, "abbreviation": "MC", "firstName": "Maya", "lastName": "Chen", "npi": "1234567893"}},
+        {"op": "upsert", "entity": "patients", "id": "pat-1", "body": {"lastModified": stamp, "firstName": "Alex"}},
+        {"op": "upsert", "entity": "appointments", "id": "apt-1", "body": {"lastModified": stamp, "patientId": "pat-1", "providerId": "prov-1", "start": "next tuesday", "lengthMinutes": 60, "status": "scheduled"}},
+        {"op": "upsert", "entity": "clinical", "id": "cl-1", "body": {"lastModified": stamp, "patientId": "pat-1", "kind": "problem", "code": {"system": "ICD-9", "code": "250.00", "display": "Diabetes"}, "date": "2026-01-02"}},
+        {"op": "upsert", "entity": "clinical", "id": "cl-2", "body": {"lastModified": stamp, "patientId": "pat-1", "kind": "vital-sign", "code": {"system": "LOINC", "code": "8480-6", "display": "Systolic blood pressure"}, "value": "118", "unit": "mm[Hg]", "date": "2026-01-02"}},
+        {"op": "upsert", "entity": "patients", "id": "pat-2", "body": {"lastModified": stamp, "firstName": "x".repeat(500), "lastName": "Y", "birthdate": "1990-01-01"}},
+        {"op": "upsert", "entity": "treatment-plans", "id": "tp-1", "body": {"lastModified": stamp, "patientId": "pat-1", "heading": "Crown", "date": "2026-11-01", "status": "active", "procedures": [{"cdtCode": "D2740", "description": "Crown - porcelain/ceramic", "tooth": "30", "feeCents": 120000, "insuranceEstimateCents": 60000, "patientPortionCents": 60000, "status": "planned"}]}},
+        {"op": "upsert", "entity": "widgets", "id": "w-1", "body": {"lastModified": stamp}},
+        {"op": "upsert", "entity": "recalls", "id": "rc-1", "body": {"lastModified": "yesterday", "patientId": "pat-1", "type": "Prophy", "dueDate": "2026-12-01", "status": "due"}},
+    ]});
+    let (s, v) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
+    assert_eq!(s, 200, "{v}");
+    let statuses: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["applied", "rejected", "rejected", "rejected", "applied", "rejected", "applied", "rejected", "rejected"], "{v}");
+    let codes: Vec<&str> = v["results"].as_array().unwrap().iter().filter_map(|r| r["code"].as_str()).collect();
+    assert_eq!(codes, ["field_invalid", "field_invalid", "code_system_unknown", "field_invalid", "entity_unknown", "field_invalid"]);
+    assert!(v["results"][2]["reason"].as_str().unwrap().contains("start"));
+    assert_eq!(v["summary"], json!({"applied": 3, "unchanged": 0, "rejected": 6}));
+    // Repeating the batch changes nothing.
+    let (_, again) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
+    assert_eq!(again["summary"], json!({"applied": 0, "unchanged": 3, "rejected": 6}));
+    // Nothing of a rejected item was stored.
+    assert_eq!(c.call("GET", "/v1/sync/patients/pat-1", &[], None).await.0, 404);
+}
+
+#[tokio::test]
+async fn documents_upload_to_a_pinned_url_and_are_checked() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (key_id, secret) = new_key(&l, &staff).await;
+    let c = SyncClient { local: &l, key_id, secret };
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    let doc = |id: &str, size: usize| json!({"lastModified": "2026-11-20T10:00:00Z", "patientId": "pat-1001", "folder": "Patient Portal", "sharedToPortal": true, "title": "Post-op instructions", "date": "2026-11-20", "file": {"contentType": "application/pdf", "size": size, "fileName": format!("{id}.pdf")}});
+    let (s, v) = c.call("PUT", "/v1/sync/documents/doc-1", &[], Some(&doc("doc-1", pdf.len()))).await;
+    assert_eq!(s, 200, "{v}");
+    let url = v["upload"]["url"].as_str().unwrap();
+    let res = client().put(url).header("content-type", "application/pdf").body(pdf.clone()).send().await.unwrap();
+    assert!(res.status().is_success());
+    let (s, v) = c.call("POST", "/v1/sync/documents/doc-1/uploaded", &[], None).await;
+    assert_eq!((s, &v["fileStatus"]), (200, &json!("available")), "{v}");
+    // A "PDF" that is really HTML: refused and deleted.
+    let fake = b"<html><script>alert(1)</script></html>".to_vec();
+    let (_, v) = c.call("PUT", "/v1/sync/documents/doc-2", &[], Some(&doc("doc-2", fake.len()))).await;
+    let url = v["upload"]["url"].as_str().unwrap();
+    client().put(url).header("content-type", "application/pdf").body(fake).send().await.unwrap();
+    let (s, v) = c.call("POST", "/v1/sync/documents/doc-2/uploaded", &[], None).await;
+    assert_eq!((s, &v["code"]), (422, &json!("file_rejected")), "{v}");
+    let (_, got) = c.call("GET", "/v1/sync/documents/doc-2", &[], None).await;
+    assert_eq!(got["fileStatus"], "rejected");
+}
+
+#[tokio::test]
+async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
+    use portal_core::outbox::Outbox;
+    use portal_core::ports::{DomainEvent, Events, PortError};
+    struct Down;
+    #[async_trait::async_trait]
+    impl Events for Down {
+        async fn publish(&self, _: &[DomainEvent]) -> Result<(), PortError> {
+            Err(PortError::Backend("EventBridge is down".into()))
+        }
+    }
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (key_id, secret) = new_key(&l, &staff).await;
+    let c = SyncClient { local: &l, key_id, secret };
+    let outbox = Outbox { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref(), events: &Down };
+    let first = outbox.record("lakeside", "portal.test.one", json!({"patientId": "pat-1001"})).await.unwrap();
+    outbox.record("lakeside", "portal.test.two", json!({"patientId": "pat-1001"})).await.unwrap();
+    // Another practice's events are not ours.
+    outbox.record("hillcrest", "portal.test.other", json!({})).await.unwrap();
+    // Events are handed out once settled (see portal_core::outbox::SETTLE_MICROS).
+    tokio::time::sleep(std::time::Duration::from_micros(portal_core::outbox::SETTLE_MICROS as u64 + 100_000)).await;
+    let (s, v) = c.call("GET", "/v1/sync/events", &[], None).await;
+    assert_eq!(s, 200, "{v}");
+    let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["portal.test.one", "portal.test.two"]);
+    let (_, v) = c.call("GET", "/v1/sync/events", &[("after", first.id.as_str())], None).await;
+    assert_eq!(v["events"].as_array().unwrap().len(), 1);
+    let (s, _) = c.call("POST", "/v1/sync/events/ack", &[], Some(&json!({"upTo": first.id}))).await;
+    assert_eq!(s, 200);
+    // After a restart (a new portal-local over the same data folder), the acknowledged one stays handled.
+    let reopened = portal_local::Backends::open(l.data_dir.path(), &l.base).unwrap();
+    let again = Outbox { table: reopened.table.as_ref(), clock: reopened.clock.as_ref(), events: &Down };
+    let (events, _) = again.list("lakeside", None, 100).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.two"]);
+    let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "garbage")], None).await;
+    assert_eq!((s, &v["code"]), (400, &json!("cursor_invalid")));
+}
