@@ -93,6 +93,20 @@ test('staff unticks ModuleWebMail: the patient page drops it and WebMail answers
   await admin.getByRole('button', { name: 'Save WebMail settings' }).click();
   await admin.getByText('WebMail settings saved.').waitFor();
 
+  // A sync key: the secret is shown once, the key listed without it, and it can be revoked.
+  await admin.getByLabel('Name of the new key').fill('Front office server');
+  await admin.getByRole('button', { name: 'Create key' }).click();
+  await admin.getByText('Copy this secret now').waitFor();
+  const secret = (await admin.locator('#sync-secret-value').textContent()).trim();
+  assert.match(secret, /^[0-9a-f]{64}$/);
+  const row = admin.getByRole('row', { name: /Front office server/ });
+  await row.waitFor();
+  assert.ok(!(await row.textContent()).includes(secret));
+  admin.once('dialog', (d) => d.accept());
+  await admin.getByRole('button', { name: 'Revoke Front office server' }).click();
+  await admin.getByText('Key revoked.').waitFor();
+  await admin.getByRole('row', { name: /revoked/ }).waitFor();
+
   // Logout ends the session for real.
   await admin.getByRole('button', { name: 'Log out' }).click();
   await admin.getByRole('heading', { name: 'Staff log in' }).waitFor();

@@ -75,12 +75,48 @@ async function loadAudit() {
   }
 }
 
+async function loadSyncKeys() {
+  const r = await api('GET', '/v1/admin/sync-keys');
+  const rows = $('sync-rows');
+  rows.replaceChildren();
+  if (!r.ok) return;
+  for (const k of r.data.keys) {
+    const tr = document.createElement('tr');
+    const keyState = k.revokedAt ? 'revoked ' + new Date(k.revokedAt * 1000).toLocaleDateString() : 'active';
+    for (const v of [k.label, k.keyId, new Date(k.createdAt * 1000).toLocaleDateString(), keyState]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    const td = document.createElement('td');
+    if (!k.revokedAt) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'secondary';
+      b.textContent = 'Revoke';
+      b.setAttribute('aria-label', 'Revoke ' + k.label);
+      b.disabled = !state.canEdit;
+      b.addEventListener('click', async () => {
+        if (!confirm('Revoke "' + k.label + '"? The practice system using it will stop syncing at once.')) return;
+        const res = await api('DELETE', '/v1/admin/sync-keys/' + encodeURIComponent(k.keyId));
+        status('sync-status', res.ok ? 'Key revoked.' : ((res.data && res.data.detail) || 'Not revoked.'), res.ok);
+        loadSyncKeys();
+        loadAudit();
+      });
+      td.append(b);
+    }
+    tr.append(td);
+    rows.append(tr);
+  }
+}
+
 async function load() {
   const r = await api('GET', '/v1/admin/settings');
   if (!r.ok) return show('login');
   state = { featureCatalog: r.data.featureCatalog, rules: r.data.rules, canEdit: r.data.canEdit };
   fill(r.data.settings);
   show('settings');
+  loadSyncKeys();
   loadAudit();
 }
 
@@ -143,6 +179,21 @@ for (const b of document.querySelectorAll('[data-verify]')) {
 
 $('wm-body').addEventListener('input', checkBody);
 
+$('sync-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const label = $('sync-label').value.trim();
+  if (!label) return status('sync-status', 'Give the key a name first.');
+  const r = await api('POST', '/v1/admin/sync-keys', { label });
+  if (!r.ok) return status('sync-status', (r.data && r.data.detail) || 'No key was made.');
+  $('sync-label').value = '';
+  $('sync-secret-id').textContent = r.data.key.keyId;
+  $('sync-secret-value').textContent = r.data.secret;
+  $('sync-secret').hidden = false;
+  status('sync-status', 'Key created.', true);
+  loadSyncKeys();
+  loadAudit();
+});
+
 $('webmail-form').addEventListener('submit', (e) => {
   e.preventDefault();
   if (!checkBody()) return;
@@ -157,6 +208,8 @@ $('webmail-form').addEventListener('submit', (e) => {
 $('logout').addEventListener('click', async () => {
   await api('POST', '/v1/auth/logout');
   state = null;
+  $('sync-secret').hidden = true;
+  $('sync-secret-value').textContent = '';
   show('login');
 });
 
