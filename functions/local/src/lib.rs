@@ -1,5 +1,6 @@
 //! The local host, as a library so tests can start it in-process.
 
+mod demo;
 mod gateway;
 mod outbox;
 mod seed;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use gateway::{all_routes, app, Functions};
-pub use seed::{ensure_demo, DemoLogins, DemoPatient, DemoPractice, DemoStaff};
+pub use seed::{ensure_demo, DemoLogins, DemoPatient, DemoPractice, DemoStaff, DemoSync};
 
 #[derive(Debug, Clone)]
 pub struct Config {

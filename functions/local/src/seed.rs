@@ -5,6 +5,7 @@ use crate::Backends;
 use portal_core::features::Feature;
 use portal_core::provision::Provisioner;
 use portal_core::session::StaffRole;
+use portal_core::sync_auth::SyncKeys;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -26,6 +27,14 @@ pub struct DemoPatient {
     pub temporary: bool,
 }
 
+/// The practice system's credentials for the sync API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoSync {
+    pub key_id: String,
+    pub secret: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DemoPractice {
@@ -33,6 +42,7 @@ pub struct DemoPractice {
     pub name: String,
     pub staff: DemoStaff,
     pub patients: Vec<DemoPatient>,
+    pub sync: DemoSync,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +54,7 @@ pub struct DemoLogins {
 }
 
 struct Plan {
+    data: fn(time::Date) -> crate::demo::DemoData,
     id: &'static str,
     name: &'static str,
     features: &'static [Feature],
@@ -52,12 +63,14 @@ struct Plan {
 
 const PLANS: [Plan; 2] = [
     Plan {
+        data: crate::demo::lakeside,
         id: "lakeside",
         name: "Lakeside Family Dental",
         features: &Feature::ALL,
         patients: [("pat-1001", "alex.morgan", "Alex Morgan", false), ("pat-1002", "sam.rivera", "Sam Rivera", true)],
     },
     Plan {
+        data: crate::demo::hillcrest,
         id: "hillcrest",
         name: "Hillcrest Dental Care",
         features: &[Feature::ModuleAccount, Feature::ModuleWebMail, Feature::MakeAppointments, Feature::ModuleTreatmentPlan],
@@ -71,6 +84,7 @@ impl DemoLogins {
         for p in &self.practices {
             s.push_str(&format!("\n{} (practice id: {})\n", p.name, p.practice_id));
             s.push_str(&format!("  staff    {} / {}  TOTP secret {}\n", p.staff.username, p.staff.password, p.staff.totp_secret));
+            s.push_str(&format!("  sync key {} (secret in demo-logins.json)\n", p.sync.key_id));
             for pat in &p.patients {
                 s.push_str(&format!(
                     "  patient  {} / {}{}\n",
@@ -94,6 +108,7 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         return Ok(logins);
     }
     let p = Provisioner { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    let app = crate::app(b.functions(std::path::PathBuf::new()));
     let mut practices = vec![];
     for plan in &PLANS {
         p.create_practice(plan.id, plan.name, plan.features.to_vec()).await?;
@@ -103,8 +118,14 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
             let login = p.create_patient_login(plan.id, id, username, name, temporary).await?;
             patients.push(DemoPatient { patient_id: id.into(), username: login.username, password: login.password, temporary });
         }
+        let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
+        let (key, secret) = keys.create(plan.id, &staff.principal_id, "Demo practice server", None).await?;
+        // The demo data goes in as the practice's own system would send it: through the sync API.
+        let today = time::OffsetDateTime::now_utc();
+        crate::demo::push(&app, &key.key_id, &secret, (plan.data)(today.date()), today).await?;
         practices.push(DemoPractice {
             practice_id: plan.id.into(),
+            sync: DemoSync { key_id: key.key_id, secret },
             name: plan.name.into(),
             staff: DemoStaff {
                 username: staff.username,

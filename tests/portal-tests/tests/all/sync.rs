@@ -152,15 +152,15 @@ async fn malformed_entities_are_rejected_per_item_in_a_batch() {
     let c = SyncClient { local: &l, key_id, secret };
     let stamp = "2026-11-20T10:00:00Z";
     let items = json!({"items": [
-        {"op": "upsert", "entity": "providers", "id": "prov-1", "body": {"lastModified": stamp, "abbreviation": "MC", "firstName": "Maya", "lastName": "Chen", "npi": "1234567893"}},
-        {"op": "upsert", "entity": "patients", "id": "pat-1", "body": {"lastModified": stamp, "firstName": "Alex"}},
-        {"op": "upsert", "entity": "appointments", "id": "apt-1", "body": {"lastModified": stamp, "patientId": "pat-1", "providerId": "prov-1", "start": "next tuesday", "lengthMinutes": 60, "status": "scheduled"}},
-        {"op": "upsert", "entity": "clinical", "id": "cl-1", "body": {"lastModified": stamp, "patientId": "pat-1", "kind": "problem", "code": {"system": "ICD-9", "code": "250.00", "display": "Diabetes"}, "date": "2026-01-02"}},
-        {"op": "upsert", "entity": "clinical", "id": "cl-2", "body": {"lastModified": stamp, "patientId": "pat-1", "kind": "vital-sign", "code": {"system": "LOINC", "code": "8480-6", "display": "Systolic blood pressure"}, "value": "118", "unit": "mm[Hg]", "date": "2026-01-02"}},
-        {"op": "upsert", "entity": "patients", "id": "pat-2", "body": {"lastModified": stamp, "firstName": "x".repeat(500), "lastName": "Y", "birthdate": "1990-01-01"}},
-        {"op": "upsert", "entity": "treatment-plans", "id": "tp-1", "body": {"lastModified": stamp, "patientId": "pat-1", "heading": "Crown", "date": "2026-11-01", "status": "active", "procedures": [{"cdtCode": "D2740", "description": "Crown - porcelain/ceramic", "tooth": "30", "feeCents": 120000, "insuranceEstimateCents": 60000, "patientPortionCents": 60000, "status": "planned"}]}},
+        {"op": "upsert", "entity": "providers", "id": "prov-t1", "body": {"lastModified": stamp, "abbreviation": "MC", "firstName": "Maya", "lastName": "Chen", "npi": "1234567893"}},
+        {"op": "upsert", "entity": "patients", "id": "pat-t1", "body": {"lastModified": stamp, "firstName": "Alex"}},
+        {"op": "upsert", "entity": "appointments", "id": "apt-t1", "body": {"lastModified": stamp, "patientId": "pat-t1", "providerId": "prov-t1", "start": "next tuesday", "lengthMinutes": 60, "status": "scheduled"}},
+        {"op": "upsert", "entity": "clinical", "id": "cl-t1", "body": {"lastModified": stamp, "patientId": "pat-t1", "kind": "problem", "code": {"system": "ICD-9", "code": "250.00", "display": "Diabetes"}, "date": "2026-01-02"}},
+        {"op": "upsert", "entity": "clinical", "id": "cl-t2", "body": {"lastModified": stamp, "patientId": "pat-t1", "kind": "vital-sign", "code": {"system": "LOINC", "code": "8480-6", "display": "Systolic blood pressure"}, "value": "118", "unit": "mm[Hg]", "date": "2026-01-02"}},
+        {"op": "upsert", "entity": "patients", "id": "pat-t2", "body": {"lastModified": stamp, "firstName": "x".repeat(500), "lastName": "Y", "birthdate": "1990-01-01"}},
+        {"op": "upsert", "entity": "treatment-plans", "id": "tp-t1", "body": {"lastModified": stamp, "patientId": "pat-t1", "heading": "Crown", "date": "2026-11-01", "status": "active", "procedures": [{"cdtCode": "D2740", "description": "Crown - porcelain/ceramic", "tooth": "30", "feeCents": 120000, "insuranceEstimateCents": 60000, "patientPortionCents": 60000, "status": "planned"}]}},
         {"op": "upsert", "entity": "widgets", "id": "w-1", "body": {"lastModified": stamp}},
-        {"op": "upsert", "entity": "recalls", "id": "rc-1", "body": {"lastModified": "yesterday", "patientId": "pat-1", "type": "Prophy", "dueDate": "2026-12-01", "status": "due"}},
+        {"op": "upsert", "entity": "recalls", "id": "rc-t1", "body": {"lastModified": "yesterday", "patientId": "pat-t1", "type": "Prophy", "dueDate": "2026-12-01", "status": "due"}},
     ]});
     let (s, v) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
     assert_eq!(s, 200, "{v}");
@@ -174,7 +174,7 @@ async fn malformed_entities_are_rejected_per_item_in_a_batch() {
     let (_, again) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
     assert_eq!(again["summary"], json!({"applied": 0, "unchanged": 3, "rejected": 6}));
     // Nothing of a rejected item was stored.
-    assert_eq!(c.call("GET", "/v1/sync/patients/pat-1", &[], None).await.0, 404);
+    assert_eq!(c.call("GET", "/v1/sync/patients/pat-t1", &[], None).await.0, 404);
 }
 
 #[tokio::test]
@@ -185,21 +185,21 @@ async fn documents_upload_to_a_pinned_url_and_are_checked() {
     let c = SyncClient { local: &l, key_id, secret };
     let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
     let doc = |id: &str, size: usize| json!({"lastModified": "2026-11-20T10:00:00Z", "patientId": "pat-1001", "folder": "Patient Portal", "sharedToPortal": true, "title": "Post-op instructions", "date": "2026-11-20", "file": {"contentType": "application/pdf", "size": size, "fileName": format!("{id}.pdf")}});
-    let (s, v) = c.call("PUT", "/v1/sync/documents/doc-1", &[], Some(&doc("doc-1", pdf.len()))).await;
+    let (s, v) = c.call("PUT", "/v1/sync/documents/doc-t1", &[], Some(&doc("doc-t1", pdf.len()))).await;
     assert_eq!(s, 200, "{v}");
     let url = v["upload"]["url"].as_str().unwrap();
     let res = client().put(url).header("content-type", "application/pdf").body(pdf.clone()).send().await.unwrap();
     assert!(res.status().is_success());
-    let (s, v) = c.call("POST", "/v1/sync/documents/doc-1/uploaded", &[], None).await;
+    let (s, v) = c.call("POST", "/v1/sync/documents/doc-t1/uploaded", &[], None).await;
     assert_eq!((s, &v["fileStatus"]), (200, &json!("available")), "{v}");
     // A "PDF" that is really HTML: refused and deleted.
     let fake = b"<html><script>alert(1)</script></html>".to_vec();
-    let (_, v) = c.call("PUT", "/v1/sync/documents/doc-2", &[], Some(&doc("doc-2", fake.len()))).await;
+    let (_, v) = c.call("PUT", "/v1/sync/documents/doc-t2", &[], Some(&doc("doc-t2", fake.len()))).await;
     let url = v["upload"]["url"].as_str().unwrap();
     client().put(url).header("content-type", "application/pdf").body(fake).send().await.unwrap();
-    let (s, v) = c.call("POST", "/v1/sync/documents/doc-2/uploaded", &[], None).await;
+    let (s, v) = c.call("POST", "/v1/sync/documents/doc-t2/uploaded", &[], None).await;
     assert_eq!((s, &v["code"]), (422, &json!("file_rejected")), "{v}");
-    let (_, got) = c.call("GET", "/v1/sync/documents/doc-2", &[], None).await;
+    let (_, got) = c.call("GET", "/v1/sync/documents/doc-t2", &[], None).await;
     assert_eq!(got["fileStatus"], "rejected");
 }
 
@@ -240,4 +240,27 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.two"]);
     let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "garbage")], None).await;
     assert_eq!((s, &v["code"]), (400, &json!("cursor_invalid")));
+}
+
+#[tokio::test]
+async fn the_demo_practices_came_in_through_the_sync_api() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let c = SyncClient { local: &l, key_id: p.sync.key_id.clone(), secret: p.sync.secret.clone() };
+    let (s, minor) = c.call("GET", "/v1/sync/patients/pat-1004", &[], None).await;
+    assert_eq!(s, 200, "{minor}");
+    assert_eq!((&minor["data"]["isMinor"], &minor["data"]["guardians"][0]["patientId"]), (&json!(true), &json!("pat-1001")));
+    for (entity, id) in [("statements", "stmt-1"), ("statements", "stmt-2"), ("documents", "doc-1"), ("documents", "doc-3")] {
+        let (s, v) = c.call("GET", &format!("/v1/sync/{entity}/{id}"), &[], None).await;
+        assert_eq!((s, &v["fileStatus"]), (200, &json!("available")), "{entity}/{id}: {v}");
+    }
+    let (_, doc3) = c.call("GET", "/v1/sync/documents/doc-3", &[], None).await;
+    assert_eq!(doc3["data"]["sharedToPortal"], false);
+    let (_, med) = c.call("GET", "/v1/sync/clinical/cl-0003", &[], None).await;
+    assert_eq!(med["data"]["code"], json!({"system": "RxNorm", "code": "197361", "display": "Amlodipine 5 MG Oral Tablet"}));
+    // The other practice's key sees none of it.
+    let h = &l.logins.practices[1];
+    let other = SyncClient { local: &l, key_id: h.sync.key_id.clone(), secret: h.sync.secret.clone() };
+    assert_eq!(other.call("GET", "/v1/sync/patients/pat-1004", &[], None).await.0, 404);
+    assert_eq!(other.call("GET", "/v1/sync/patients/pat-2001", &[], None).await.0, 200);
 }
