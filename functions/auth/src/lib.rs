@@ -6,7 +6,7 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
 use portal_core::auth::{AuthService, LoginInput, LoginOk};
-use portal_core::ports::{rfc3339, Clock, Table};
+use portal_core::ports::{rfc3339, Clock, Events, Table};
 use portal_core::session::PrincipalKind;
 use portal_core::settings::SettingsRepo;
 use portal_core::Feature;
@@ -19,11 +19,12 @@ use std::sync::Arc;
 pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
+    pub events: Arc<dyn Events>,
 }
 
 impl Deps {
     fn auth(&self) -> AuthService<'_> {
-        AuthService { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
     }
 }
 

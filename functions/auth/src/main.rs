@@ -7,6 +7,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = portal_auth::Deps {
         table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
         clock: Arc::new(portal_core::ports::SystemClock),
+        events: Arc::new(portal_aws::EventBridgeEvents::new(&config, portal_aws::env("PORTAL_EVENT_BUS"))),
     };
     lambda_http::run(portal_auth::router(deps)).await
 }

@@ -82,7 +82,7 @@ impl Backends {
                 secrets: self.secrets.clone(),
                 secret_cache: Default::default(),
             }),
-            auth: portal_auth::Deps { table: table.clone(), clock: self.clock.clone() },
+            auth: portal_auth::Deps { table: table.clone(), clock: self.clock.clone(), events: self.events.clone() },
             admin: portal_admin::Deps::new(table, self.clock.clone(), self.secrets.clone(), UrlRules { local_mode: true }),
             sync: portal_sync::Deps {
                 table: self.table.clone(),

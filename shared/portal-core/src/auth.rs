@@ -4,7 +4,7 @@
 use crate::audit::{self, AuditLog, Outcome};
 use crate::keys;
 use crate::password;
-use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
 use crate::session::{PrincipalKind, Session, Sessions, StaffRole};
 use crate::{ids, totp, CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,8 @@ pub struct LoginOk {
 pub struct AuthService<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
+    /// Where the practice hears of what patients did (a patient's password change).
+    pub events: &'a dyn Events,
 }
 
 fn login_failed() -> CoreError {
@@ -298,6 +300,10 @@ impl<'a> AuthService<'a> {
         })?;
         self.sessions().end_all(practice, principal_id).await?;
         let (token, session) = self.sessions().start(practice, principal_id, cred.kind, cred.role, &cred.username, false).await?;
+        if cred.kind == PrincipalKind::Patient {
+            let outbox = crate::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
+            outbox.record(practice, "portal.patient.password_changed", json!({ "patientId": principal_id })).await?;
+        }
         self.audit()
             .append(
                 practice,

@@ -98,7 +98,9 @@ async fn lockout_ends_after_its_time() {
     let prov = portal_core::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
     prov.create_practice("p1", "P One", vec![]).await.unwrap();
     let login = prov.create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
-    let auth = portal_core::auth::AuthService { table: table.as_ref(), clock: clock.as_ref() };
+    let events =
+        portal_embedded::InProcessEvents::new(&std::env::temp_dir().join(format!("ev-{}.log", portal_core::ids::new_id()))).unwrap();
+    let auth = portal_core::auth::AuthService { table: table.as_ref(), clock: clock.as_ref(), events: &events };
     let kind = portal_core::session::PrincipalKind::Patient;
     let input = |pw: &'static str| portal_core::auth::LoginInput { practice: "p1", username: "pat.one", password: pw, totp: None };
     let meta = portal_core::auth::RequestMeta::default();
@@ -147,6 +149,9 @@ async fn temporary_password_must_be_changed_first() {
     // The password change ended the old session and started a fresh one.
     assert_eq!(l.get("/v1/me", Some(&token)).await.0, 401);
     assert_eq!(l.get("/v1/me", Some(fresh)).await.0, 200);
+    // The practice hears of it through the event outbox (and the Events port).
+    let logged = l.backends.events.logged();
+    assert!(logged.iter().any(|e| e.detail_type == "portal.patient.password_changed" && e.detail["patientId"] == temp.patient_id.as_str()), "{logged:?}");
     let (s, v) = l
         .json(
             "POST",

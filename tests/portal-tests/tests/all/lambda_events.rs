@@ -74,7 +74,11 @@ async fn every_sample_event_reaches_its_real_handler() {
         let (table, _dir, staff_id) = seeded().await;
         let clock = Arc::new(SystemClock);
         let router = match file.split('/').next().unwrap() {
-            "auth" => portal_auth::router(portal_auth::Deps { table: table.clone(), clock }),
+            "auth" => portal_auth::router(portal_auth::Deps {
+                table: table.clone(),
+                clock,
+                events: Arc::new(portal_embedded::InProcessEvents::new(&_dir.path().join("e.log")).unwrap()),
+            }),
             "sync" => portal_sync::router(portal_sync::Deps {
                 table: table.clone(),
                 clock,
