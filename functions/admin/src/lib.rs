@@ -3,7 +3,7 @@
 
 mod verify;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
@@ -13,7 +13,7 @@ use portal_core::settings::{parse_features, Actor, Change, PortalUrls, SettingsR
 use portal_core::sync_auth::SyncKeys;
 use portal_core::url_policy::UrlRules;
 use portal_core::{CoreError, Feature};
-use portal_http::{Api, ApiResult, Json, Meta, Principal};
+use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;

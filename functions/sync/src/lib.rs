@@ -2,8 +2,9 @@
 //! pulls back what patients did (the event outbox). The authorizer has checked the request's
 //! signature; this function checks that the body is the one that was signed.
 
+use axum::body::Body;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portal_core::access::{Access, AuthContext};
@@ -14,7 +15,7 @@ use portal_core::sync_auth::{content_sha256, HEADER_CONTENT_SHA256};
 use portal_core::sync_data::{bytes_match_type, Entity, FileMeta};
 use portal_core::sync_store::{file_key, Applied, SyncStore};
 use portal_core::{CoreError, CoreResult};
-use portal_http::{problem, Api, ApiError, ApiResult, Json, Meta, Principal, MAX_BODY_BYTES};
+use portal_http::{problem, read_body, Api, ApiError, ApiResult, Json, Meta, Principal, Query, MAX_BODY_BYTES};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -62,22 +63,20 @@ pub fn router(deps: Deps) -> axum::Router {
     api().into_router(deps)
 }
 
-/// The caller (a sync key) and the body it signed: the authorizer checked the signature over the
-/// content hash header; here the body must hash to it.
-fn signed_body(p: &Principal, headers: &HeaderMap, body: &Bytes, limit: usize) -> ApiResult<AuthContext> {
+/// The caller (a sync key) and the body it signed, read up to `limit` bytes: the authorizer
+/// checked the signature over the content hash header; here the body must hash to it.
+async fn signed_body(p: &Principal, headers: &HeaderMap, body: Body, limit: usize) -> ApiResult<(AuthContext, Bytes)> {
     let c = p.require(Access::Sync)?.clone();
-    if body.len() > limit {
-        return Err(CoreError::invalid("body_too_large", format!("Bodies here are limited to {limit} bytes.")).into());
-    }
+    let body = read_body(body, limit).await?;
     let declared = headers.get(HEADER_CONTENT_SHA256).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if declared != content_sha256(body) {
+    if declared != content_sha256(&body) {
         return Err(CoreError::unauthorized(
             "sync_body_mismatch",
             "The body is not the one that was signed (X-Portal-Content-SHA256 differs).",
         )
         .into());
     }
-    Ok(c)
+    Ok((c, body))
 }
 
 fn json_body(body: &Bytes) -> CoreResult<Value> {
@@ -116,9 +115,9 @@ async fn upsert(
     p: Principal,
     Path((entity, id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
-    let c = signed_body(&p, &headers, &body, MAX_BODY_BYTES)?;
+    let (c, body) = signed_body(&p, &headers, body, MAX_BODY_BYTES).await?;
     let out = apply_upsert(&d, &c.practice_id, &entity, &id, json_body(&body)?).await;
     audit_write(&d, &c, &meta, "sync.upsert", &format!("{entity}/{id}"), &out).await?;
     Ok(Json(out?))
@@ -137,9 +136,9 @@ async fn delete(
     Path((entity, id)): Path<(String, String)>,
     Query(q): Query<DeleteQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
-    let c = signed_body(&p, &headers, &body, 0)?;
+    let (c, _) = signed_body(&p, &headers, body, 0).await?;
     let out = async {
         let e = Entity::parse(&entity)?;
         let applied = d.store().delete(&c.practice_id, e, &id, &q.last_modified).await?;
@@ -159,9 +158,9 @@ async fn get_entity(
     p: Principal,
     Path((entity, id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
-    let c = signed_body(&p, &headers, &body, 0)?;
+    let (c, _) = signed_body(&p, &headers, body, 0).await?;
     let stored = d.store().get(&c.practice_id, Entity::parse(&entity)?, &id).await?;
     d.audit()
         .append(
@@ -188,9 +187,9 @@ async fn uploaded(
     p: Principal,
     Path((entity, id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
-    let c = signed_body(&p, &headers, &body, 0)?;
+    let (c, _) = signed_body(&p, &headers, body, 0).await?;
     let e = Entity::parse(&entity)?;
     if !e.has_file() {
         return Err(CoreError::invalid("entity_has_no_file", format!("{} have no file.", e.name())).into());
@@ -265,8 +264,8 @@ struct BatchItem {
 
 /// Each item is applied on its own (each is one conditional write, so none is ever half-written);
 /// one bad item never blocks the rest.
-async fn batch(State(d): State<Deps>, meta: Meta, p: Principal, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
-    let c = signed_body(&p, &headers, &body, MAX_BATCH_BYTES)?;
+async fn batch(State(d): State<Deps>, meta: Meta, p: Principal, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
+    let (c, body) = signed_body(&p, &headers, body, MAX_BATCH_BYTES).await?;
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Batch {
@@ -341,9 +340,9 @@ async fn events(
     p: Principal,
     Query(q): Query<EventsQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
-    let c = signed_body(&p, &headers, &body, 0)?;
+    let (c, _) = signed_body(&p, &headers, body, 0).await?;
     let (events, cursor) = d.outbox().list(&c.practice_id, q.after.as_deref(), q.limit.unwrap_or(100)).await?;
     Ok(Json(json!({ "events": events, "cursor": cursor })))
 }
@@ -354,8 +353,8 @@ struct AckBody {
     up_to: String,
 }
 
-async fn ack(State(d): State<Deps>, p: Principal, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
-    let c = signed_body(&p, &headers, &body, MAX_BODY_BYTES)?;
+async fn ack(State(d): State<Deps>, p: Principal, headers: HeaderMap, body: Body) -> ApiResult<Json<Value>> {
+    let (c, body) = signed_body(&p, &headers, body, MAX_BODY_BYTES).await?;
     let b: AckBody = serde_json::from_value(json_body(&body)?).map_err(|e| CoreError::invalid("invalid_body", e.to_string()))?;
     let acked = d.outbox().ack(&c.practice_id, &b.up_to).await?;
     Ok(Json(json!({ "acknowledgedUpTo": acked })))

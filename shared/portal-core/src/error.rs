@@ -16,6 +16,9 @@ pub enum CoreError {
     /// Authenticated, but this principal may not do this.
     #[error("{detail}")]
     Forbidden { code: &'static str, detail: String },
+    /// The body is larger than the route takes.
+    #[error("{detail}")]
+    TooLarge { detail: String },
     /// Absent, or belongs to another patient or practice (both look the same on purpose).
     #[error("not found")]
     NotFound,
@@ -49,6 +52,7 @@ impl CoreError {
             | CoreError::Forbidden { code, .. }
             | CoreError::Conflict { code, .. } => code,
             CoreError::NotFound => "not_found",
+            CoreError::TooLarge { .. } => "body_too_large",
             CoreError::Backend(_) => "backend_unavailable",
         }
     }

@@ -78,3 +78,24 @@ where
         res
     }
 }
+
+/// A query-string extractor whose failures (unknown or missing parameters, wrong types) are
+/// problem responses.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map(Query)
+            .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid_query", "The query string is not valid", &e.to_string(), None))
+    }
+}
+
+/// Reads a raw body of at most `limit` bytes (a 413 problem beyond it).
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, portal_core::CoreError> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| portal_core::CoreError::TooLarge { detail: format!("Bodies here are limited to {limit} bytes.") })
+}

@@ -151,7 +151,10 @@ async fn temporary_password_must_be_changed_first() {
     assert_eq!(l.get("/v1/me", Some(fresh)).await.0, 200);
     // The practice hears of it through the event outbox (and the Events port).
     let logged = l.backends.events.logged();
-    assert!(logged.iter().any(|e| e.detail_type == "portal.patient.password_changed" && e.detail["patientId"] == temp.patient_id.as_str()), "{logged:?}");
+    assert!(
+        logged.iter().any(|e| e.detail_type == "portal.patient.password_changed" && e.detail["patientId"] == temp.patient_id.as_str()),
+        "{logged:?}"
+    );
     let (s, v) = l
         .json(
             "POST",

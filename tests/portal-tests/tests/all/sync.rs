@@ -264,3 +264,21 @@ async fn the_demo_practices_came_in_through_the_sync_api() {
     assert_eq!(other.call("GET", "/v1/sync/patients/pat-1004", &[], None).await.0, 404);
     assert_eq!(other.call("GET", "/v1/sync/patients/pat-2001", &[], None).await.0, 200);
 }
+
+#[tokio::test]
+async fn oversize_and_malformed_requests_get_problems() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let c = SyncClient { local: &l, key_id: p.sync.key_id.clone(), secret: p.sync.secret.clone() };
+    let huge = json!({"items": [{"op": "upsert", "entity": "patients", "id": "x", "body": {"pad": "x".repeat(5 * 1024 * 1024)}}]});
+    let (s, v) = c.call("POST", "/v1/sync/batch", &[], Some(&huge)).await;
+    assert_eq!((s, &v["code"]), (413, &json!("body_too_large")), "{v}");
+    let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "x"), ("colour", "blue")], None).await;
+    assert_eq!((s, &v["code"]), (400, &json!("invalid_query")), "{v}");
+    let (s, v) = c.call("DELETE", "/v1/sync/patients/pat-1001", &[], None).await;
+    assert_eq!((s, &v["code"]), (400, &json!("invalid_query")), "{v}");
+    let (s, v) = c.call("POST", "/v1/sync/batch", &[], Some(&json!({"items": []}))).await;
+    assert_eq!((s, &v["code"]), (400, &json!("batch_size")), "{v}");
+    let (s, v) = c.call("PUT", "/v1/sync/patients/bad%20id", &[], Some(&json!({"lastModified": "2026-01-01T00:00:00Z"}))).await;
+    assert_eq!(s, 400, "{v}");
+}
