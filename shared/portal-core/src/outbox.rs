@@ -80,7 +80,8 @@ impl Outbox<'_> {
         };
         // Keys sort by id: from just past `from` up to what has settled.
         let settled = format!("{:016}#", micros(self.clock) - SETTLE_MICROS);
-        let start = from.as_ref().map(|f| format!("{f}\u{0}")).unwrap_or_default();
+        // Ids start with a digit, so "0" is before them all (a key bound may not be empty).
+        let start = from.as_ref().map(|f| format!("{f}\u{0}")).unwrap_or_else(|| "0".into());
         let q = Query::new(keys::outbox(practice)).limit(limit.clamp(1, 500)).between(start, settled);
         let page = self.table.query(q).await?;
         let events: Vec<OutboxEvent> = page

@@ -96,6 +96,10 @@ fn check(tx: &Transaction<'_>, pk: &str, sk: &str, cond: Cond) -> Result<bool, T
 }
 
 fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
+    if item.pk.is_empty() || item.sk.is_empty() || item.gsi1pk.as_deref() == Some("") || item.gsi1sk.as_deref() == Some("") {
+        // As DynamoDB: key attributes may not be empty strings.
+        return Err(TableError::Backend("a key attribute value cannot be empty".into()));
+    }
     tx.execute(
         &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
         params![item.pk, item.sk, item.gsi1pk, item.gsi1sk, item.expires_at, item.version as i64, item.data.to_string()],
@@ -164,6 +168,15 @@ impl Table for SqliteTable {
     }
 
     async fn query(&self, q: Query) -> Result<Page, TableError> {
+        let empty_bound = match &q.range {
+            SkRange::All => false,
+            SkRange::Prefix(p) => p.is_empty(),
+            SkRange::Between(a, b) => a.is_empty() || b.is_empty(),
+        };
+        if q.pk.is_empty() || empty_bound {
+            // As DynamoDB: a key value in a condition may not be empty.
+            return Err(TableError::Backend("a key attribute value cannot be empty".into()));
+        }
         self.with(move |c| {
             let (pk_col, sk_col) = match q.index {
                 Index::Primary => ("pk", "sk"),

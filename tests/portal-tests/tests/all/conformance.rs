@@ -484,6 +484,47 @@ async fn secrets_open_only_under_their_context(b: &Backend) {
     assert!(b.secrets.open(&tampered, &ctx).await.is_err());
 }
 
+/// The sync rules on this backend's table, secrets and events: what the sync API relies on.
+async fn sync_rules_hold(b: &Backend) {
+    use portal_core::outbox::Outbox;
+    use portal_core::sync_auth::{canonical_path_with_query, signed_headers, SecretCache, SyncKeys, SyncSignature};
+    use portal_core::sync_data::Entity;
+    use portal_core::sync_store::{Applied, SyncStore};
+    let clock = SystemClock;
+    let practice = format!("p{}", uid());
+    // A key, sealed by this backend's SecretBox, verifies a signed request once.
+    let keys = SyncKeys { table: b.table.as_ref(), clock: &clock, secrets: b.secrets.as_ref() };
+    let (key, secret) = keys.create(&practice, "staff-1", "Server", None).await.unwrap();
+    let headers = signed_headers(&key.key_id, &secret, "GET", "/v1/sync/events", &[], b"", now());
+    let sig = SyncSignature::from_headers(|h| headers.iter().find(|(k, _)| *k == h).map(|(_, v)| v.clone())).unwrap();
+    let cache = SecretCache::default();
+    let path = canonical_path_with_query("/v1/sync/events", &[]);
+    assert_eq!(keys.verify(&sig, "GET", &path, &cache, None).await.unwrap().key_id, key.key_id);
+    let replay = keys.verify(&sig, "GET", &path, &cache, None).await;
+    assert_eq!(replay.as_ref().map_err(|e| e.code()).err(), Some("sync_replay"), "{replay:?}");
+    // Upserts never go backwards; deletes leave a tombstone.
+    let store = SyncStore { table: b.table.as_ref(), clock: &clock };
+    let body = |stamp: &str, name: &str| json!({"lastModified": stamp, "abbreviation": "MC", "firstName": name, "lastName": "Chen"});
+    let up = |stamp: &'static str, name: &'static str| store.upsert(&practice, Entity::Providers, "prov-1", body(stamp, name));
+    assert_eq!(up("2026-01-02T00:00:00Z", "Maya").await.unwrap().0, Applied::Applied);
+    assert_eq!(up("2026-01-02T00:00:00Z", "Maya").await.unwrap().0, Applied::Unchanged);
+    assert_eq!(up("2026-01-01T00:00:00Z", "Older").await.unwrap().0, Applied::Unchanged);
+    assert_eq!(store.get(&practice, Entity::Providers, "prov-1").await.unwrap().data["firstName"], "Maya");
+    assert_eq!(store.delete(&practice, Entity::Providers, "prov-1", "2026-01-03T00:00:00Z").await.unwrap(), Applied::Applied);
+    assert_eq!(up("2026-01-02T12:00:00Z", "Zombie").await.unwrap().0, Applied::Unchanged);
+    assert!(store.get(&practice, Entity::Providers, "prov-1").await.unwrap().deleted);
+    // The outbox: kept in order, handed out after the acknowledgement only once.
+    let outbox = Outbox { table: b.table.as_ref(), clock: &clock, events: b.events.as_ref() };
+    let first = outbox.record(&practice, "portal.test.one", json!({})).await.unwrap();
+    outbox.record(&practice, "portal.test.two", json!({})).await.unwrap();
+    tokio::time::sleep(Duration::from_micros(portal_core::outbox::SETTLE_MICROS as u64 + 100_000)).await;
+    let (events, _) = outbox.list(&practice, None, 10).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.one", "portal.test.two"]);
+    outbox.ack(&practice, &first.id).await.unwrap();
+    let (events, _) = outbox.list(&practice, None, 10).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.two"]);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -508,4 +549,5 @@ conformance!(
     mail_sent_and_read_back,
     event_published_and_received,
     secrets_open_only_under_their_context,
+    sync_rules_hold,
 );
