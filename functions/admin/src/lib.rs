@@ -143,7 +143,7 @@ struct AuditQuery {
 async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     let log = AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() };
-    let (entries, cursor) = log.recent(&c.practice_id, q.limit.unwrap_or(50).clamp(1, 200), q.cursor).await?;
+    let (entries, cursor) = log.recent(&c.practice_id, portal_http::page_limit(q.limit, 50, 200)?, q.cursor).await?;
     Ok(Json(json!({ "entries": entries, "cursor": cursor })))
 }
 

@@ -343,7 +343,7 @@ async fn events(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let (c, _) = signed_body(&p, &headers, body, 0).await?;
-    let (events, cursor) = d.outbox().list(&c.practice_id, q.after.as_deref(), q.limit.unwrap_or(100)).await?;
+    let (events, cursor) = d.outbox().list(&c.practice_id, q.after.as_deref(), portal_http::page_limit(q.limit, 100, 500)?).await?;
     Ok(Json(json!({ "events": events, "cursor": cursor })))
 }
 

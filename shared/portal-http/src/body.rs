@@ -99,3 +99,12 @@ pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::By
         .await
         .map_err(|_| portal_core::CoreError::TooLarge { detail: format!("Bodies here are limited to {limit} bytes.") })
 }
+
+/// A page size from the query: `default` when absent, a 400 problem outside `1..=max`.
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, portal_core::CoreError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(portal_core::CoreError::invalid("limit_invalid", format!("limit is 1 to {max}."))),
+    }
+}
