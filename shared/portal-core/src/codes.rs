@@ -45,7 +45,7 @@ pub fn is_snomed(code: &str) -> bool {
     digits(code) && (6..=18).contains(&code.len()) && &code[code.len() - 3..code.len() - 1] == "00" && verhoeff_ok(code)
 }
 
-/// LOINC: 1–5 digits, a dash, the mod-10 check digit.
+/// LOINC: 1–5 digits, a dash, the mod-10 (Luhn) check digit.
 pub fn is_loinc(code: &str) -> bool {
     let Some((body, check)) = code.split_once('-') else {
         return false;
@@ -53,22 +53,8 @@ pub fn is_loinc(code: &str) -> bool {
     if !digits(body) || body.len() > 5 || check.len() != 1 || !digits(check) {
         return false;
     }
-    // Double every other digit from the right (starting with the rightmost), sum the digits.
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = (b - b'0') as u32;
-            if i % 2 == 0 {
-                let x = d * 2;
-                x / 10 + x % 10
-            } else {
-                d
-            }
-        })
-        .sum();
-    (10 - sum % 10) % 10 == (check.as_bytes()[0] - b'0') as u32
+    // LOINC's mod-10 check digit is the Luhn check digit of the code.
+    luhn_ok(&format!("{body}{check}"))
 }
 
 /// RxNorm concept id (RXCUI): 1–7 digits.
@@ -86,13 +72,18 @@ pub fn is_cdt(code: &str) -> bool {
     code.len() == 5 && code.starts_with('D') && digits(&code[1..])
 }
 
-/// NPI: 10 digits, Luhn over `80840` + the number.
+/// NPI: 10 digits, Luhn over `80840` (the health-industry prefix) and the number.
 pub fn is_npi(npi: &str) -> bool {
     if npi.len() != 10 || !digits(npi) {
         return false;
     }
-    let full = format!("80840{npi}");
-    let sum: u32 = full
+    luhn_ok(&format!("80840{npi}"))
+}
+
+/// Luhn: from the right, every second digit doubled (digits of the product summed); the total of a
+/// valid number is a multiple of 10.
+fn luhn_ok(number: &str) -> bool {
+    let sum: u32 = number
         .bytes()
         .rev()
         .enumerate()

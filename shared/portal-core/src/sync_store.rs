@@ -77,42 +77,21 @@ impl SyncStore<'_> {
             .ok_or_else(|| CoreError::invalid("field_invalid", "lastModified: required (RFC 3339)"))?;
         let stamp_ms = last_modified_ms(&stamp)?;
         let valid = validate(entity, body)?;
-        let (pk, sk) = Self::key(practice, entity, id);
-        for _ in 0..3 {
-            let current = self.table.get(&pk, &sk).await?;
-            if let Some(cur) = &current {
-                if cur.data["lastModifiedMs"].as_i64().unwrap_or(i64::MIN) >= stamp_ms {
-                    return Ok((Applied::Unchanged, stored_from(entity, id, cur), None));
-                }
-            }
-            let data = json!({
-                "entity": entity.name(),
-                "id": id,
-                "lastModified": stamp,
-                "lastModifiedMs": stamp_ms,
-                "deleted": false,
-                "fields": valid.data,
-                "fileStatus": valid.file.as_ref().map(|_| "pending"),
-                "receivedAt": self.clock.now(),
-            });
-            let mut item = Item::new(pk.clone(), sk.clone(), data).with_version(current.as_ref().map_or(1, |c| c.version + 1));
-            if let Some(patient) = &valid.patient_id {
-                // A patient's data, newest first by entity: what the modules read.
-                item = item.with_gsi1(keys::patient_data(practice, patient), format!("{}#{id}", entity.name()));
-            }
-            let cond = current.as_ref().map_or(Cond::Absent, |c| Cond::Version(c.version));
-            match self.table.put(item.clone(), cond).await {
-                Ok(()) => return Ok((Applied::Applied, stored_from(entity, id, &item), valid.file)),
-                // Someone wrote between our read and write: look again.
-                Err(TableError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CoreError::Conflict {
-            code: "sync_contended",
-            detail: "The entity kept changing while this was applied; send it again.".into(),
-            current: None,
-        })
+        let data = json!({
+            "entity": entity.name(),
+            "id": id,
+            "lastModified": stamp,
+            "lastModifiedMs": stamp_ms,
+            "deleted": false,
+            "fields": valid.data,
+            "fileStatus": valid.file.as_ref().map(|_| "pending"),
+            "receivedAt": self.clock.now(),
+        });
+        // A patient's data, by entity: what the modules read.
+        let gsi = valid.patient_id.as_ref().map(|patient| (keys::patient_data(practice, patient), format!("{}#{id}", entity.name())));
+        let (applied, item) = self.write_if_newer(practice, entity, id, stamp_ms, data, gsi).await?;
+        let file = if applied == Applied::Applied { valid.file } else { None };
+        Ok((applied, stored_from(entity, id, &item), file))
     }
 
     /// Deletes an entity as of `stamp`: a tombstone stays, so an older upsert arriving later
@@ -120,19 +99,35 @@ impl SyncStore<'_> {
     pub async fn delete(&self, practice: &str, entity: Entity, id: &str, stamp: &str) -> CoreResult<Applied> {
         check_id("id", id)?;
         let stamp_ms = last_modified_ms(stamp)?;
+        let data = json!({ "entity": entity.name(), "id": id, "lastModified": stamp, "lastModifiedMs": stamp_ms, "deleted": true, "fields": null, "receivedAt": self.clock.now() });
+        Ok(self.write_if_newer(practice, entity, id, stamp_ms, data, None).await?.0)
+    }
+
+    /// The one rule of the sync store: write `data` unless what is stored is stamped at least as
+    /// new (then answer it unchanged). Read, compare, write conditionally on the version read; a
+    /// writer that got in between makes us look again.
+    async fn write_if_newer(
+        &self,
+        practice: &str,
+        entity: Entity,
+        id: &str,
+        stamp_ms: i64,
+        data: Value,
+        gsi: Option<(String, String)>,
+    ) -> CoreResult<(Applied, Item)> {
         let (pk, sk) = Self::key(practice, entity, id);
         for _ in 0..3 {
             let current = self.table.get(&pk, &sk).await?;
-            if let Some(cur) = &current {
-                if cur.data["lastModifiedMs"].as_i64().unwrap_or(i64::MIN) >= stamp_ms {
-                    return Ok(Applied::Unchanged);
-                }
+            if let Some(cur) = current.clone().filter(|c| c.data["lastModifiedMs"].as_i64().unwrap_or(i64::MIN) >= stamp_ms) {
+                return Ok((Applied::Unchanged, cur));
             }
-            let data = json!({ "entity": entity.name(), "id": id, "lastModified": stamp, "lastModifiedMs": stamp_ms, "deleted": true, "fields": null, "receivedAt": self.clock.now() });
-            let item = Item::new(pk.clone(), sk.clone(), data).with_version(current.as_ref().map_or(1, |c| c.version + 1));
+            let mut item = Item::new(pk.clone(), sk.clone(), data.clone()).with_version(current.as_ref().map_or(1, |c| c.version + 1));
+            if let Some((gpk, gsk)) = &gsi {
+                item = item.with_gsi1(gpk.clone(), gsk.clone());
+            }
             let cond = current.as_ref().map_or(Cond::Absent, |c| Cond::Version(c.version));
-            match self.table.put(item, cond).await {
-                Ok(()) => return Ok(Applied::Applied),
+            match self.table.put(item.clone(), cond).await {
+                Ok(()) => return Ok((Applied::Applied, item)),
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
