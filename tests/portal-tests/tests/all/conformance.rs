@@ -84,7 +84,6 @@ async fn embedded() -> Backend {
 // The AWS backend on moto
 // -------------------------------------------------------------------------------------------
 
-const TABLE: &str = "portal-conformance";
 const BUCKET: &str = "portal-conformance";
 const BUS: &str = "portal-conformance";
 const QUEUE: &str = "portal-conformance-events";
@@ -117,39 +116,43 @@ async fn sqs(endpoint: &str, action: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("SQS {action}: {text}"))
 }
 
-/// Creates the table, bucket, verified sender, bus, rule, queue and KMS key once; later calls
-/// find them. Answers the queue URL and the key id.
-async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -> (String, String) {
+/// A table of the portal's shape, new for each test: moto rolls back a failed transaction by
+/// restoring a snapshot of the whole table, which would undo other tests' concurrent writes to a
+/// shared one (DynamoDB itself does not; this isolation is for the emulator).
+async fn new_table(config: &aws_config::SdkConfig) -> String {
     use aws_sdk_dynamodb::types::*;
     let ddb = aws_sdk_dynamodb::Client::new(config);
-    if ddb.describe_table().table_name(TABLE).send().await.is_err() {
-        let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
-        let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
-        let created = ddb
-            .create_table()
-            .table_name(TABLE)
-            .billing_mode(BillingMode::PayPerRequest)
-            .set_attribute_definitions(Some(vec![attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk")]))
-            .set_key_schema(Some(vec![key("pk", KeyType::Hash), key("sk", KeyType::Range)]))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("gsi1")
-                    .set_key_schema(Some(vec![key("gsi1pk", KeyType::Hash), key("gsi1sk", KeyType::Range)]))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await;
-        if created.is_ok() {
-            ddb.update_time_to_live()
-                .table_name(TABLE)
-                .time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    let table = format!("portal-conformance-{}", uid());
+    let attr = |n: &str| AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap();
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    ddb.create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(vec![attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk")]))
+        .set_key_schema(Some(vec![key("pk", KeyType::Hash), key("sk", KeyType::Range)]))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("gsi1")
+                .set_key_schema(Some(vec![key("gsi1pk", KeyType::Hash), key("gsi1sk", KeyType::Range)]))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ddb.update_time_to_live()
+        .table_name(&table)
+        .time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    table
+}
+
+/// Creates the bucket, verified sender, bus, rule, queue and KMS key once; later calls find
+/// them. Answers the queue URL and the key id.
+async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -> (String, String) {
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
     let _ = s3.create_bucket().bucket(BUCKET).send().await;
     aws_sdk_ses::Client::new(config).verify_email_identity().email_address(SENDER).send().await.unwrap();
@@ -229,7 +232,7 @@ async fn aws() -> Option<Backend> {
     let config = sdk_config(&endpoint).await;
     let (queue_url, key_id) = ensure_moto_resources(&endpoint, &config).await;
     Some(Backend {
-        table: Arc::new(portal_aws::DynamoTable::new(&config, TABLE)),
+        table: Arc::new(portal_aws::DynamoTable::new(&config, new_table(&config).await)),
         blobs: Arc::new(portal_aws::S3Blobs::new(&config, BUCKET)),
         mailer: Arc::new(portal_aws::SesMailer::new(&config, None)),
         events: Arc::new(portal_aws::EventBridgeEvents::new(&config, BUS)),
