@@ -3,41 +3,15 @@
 // the patient page stops showing it and the patient's WebMail request answers 403.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, launch, practice, staffLogin } from './helpers.mjs';
 
-const BASE = process.env.PORTAL_URL;
-const DATA = process.env.PORTAL_DATA_DIR;
-assert.ok(BASE && DATA, 'PORTAL_URL and PORTAL_DATA_DIR must be set (tests/run sets them)');
-const logins = JSON.parse(readFileSync(join(DATA, 'demo-logins.json'), 'utf8'));
-const lakeside = logins.practices.find((p) => p.practiceId === 'lakeside');
+const lakeside = practice('lakeside');
 const SHOTS = process.env.PORTAL_SCREENSHOTS || tmpdir();
 
-/** RFC 6238 code, as an authenticator app would show it. */
-function totp(secretB32, offsetSteps = 0) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secretB32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offsetSteps));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const o = mac[19] & 15;
-  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
-
 let browser;
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    // playwright gives every launch a fresh, empty profile of its own.
-  });
-});
+before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 async function patientLogin(page, patient) {
@@ -63,11 +37,7 @@ test('staff unticks ModuleWebMail: the patient page drops it and WebMail answers
 
   const staffCtx = await browser.newContext();
   const admin = await staffCtx.newPage();
-  await admin.goto(`${BASE}/admin/?practice=lakeside`);
-  await admin.getByLabel('Username').fill(lakeside.staff.username);
-  await admin.getByLabel('Password').fill(lakeside.staff.password);
-  await admin.getByLabel('Authenticator code').fill(totp(lakeside.staff.totpSecret));
-  await admin.getByRole('button', { name: 'Log in' }).click();
+  await staffLogin(admin, lakeside);
   const webmail = admin.getByLabel(/ModuleWebMail/);
   await webmail.waitFor();
   for (const key of ['MakePayments', 'ModuleAccount', 'ModuleWebMail', 'ModuleCareSummary', 'ModuleImages', 'MakeAppointments', 'ModuleTreatmentPlan']) {

@@ -1,0 +1,47 @@
+// Shared by the browser tests: the running portal-local (PORTAL_URL, PORTAL_DATA_DIR from
+// tests/run), its demo logins, Debian's Chromium, and the TOTP codes a staff member's app shows.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const BASE = process.env.PORTAL_URL;
+const DATA = process.env.PORTAL_DATA_DIR;
+assert.ok(BASE && DATA, 'PORTAL_URL and PORTAL_DATA_DIR must be set (tests/run sets them)');
+
+/** The demo practice with this id, from demo-logins.json. */
+export function practice(id) {
+  return JSON.parse(readFileSync(join(DATA, 'demo-logins.json'), 'utf8')).practices.find((p) => p.practiceId === id);
+}
+
+/** RFC 6238 code, as an authenticator app would show it. */
+export function totp(secretB32, offsetSteps = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secretB32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offsetSteps));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const o = mac[19] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+/** Headless Chromium with the flags this machine needs; playwright gives it a fresh profile. */
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Logs a staff member in on the admin page. */
+export async function staffLogin(page, p) {
+  await page.goto(`${BASE}/admin/?practice=${p.practiceId}`);
+  await page.getByLabel('Username').fill(p.staff.username);
+  await page.getByLabel('Password').fill(p.staff.password);
+  await page.getByLabel('Authenticator code').fill(totp(p.staff.totpSecret));
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
