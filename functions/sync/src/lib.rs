@@ -12,7 +12,7 @@ use portal_core::audit::{self, AuditLog, Outcome};
 use portal_core::outbox::Outbox;
 use portal_core::ports::{Blobs, Clock, Events, Table};
 use portal_core::sync_auth::{content_sha256, HEADER_CONTENT_SHA256};
-use portal_core::sync_data::{bytes_match_type, Entity, FileMeta};
+use portal_core::sync_data::{check_upload, Entity, FileMeta};
 use portal_core::sync_store::{file_key, Applied, SyncStore};
 use portal_core::{CoreError, CoreResult};
 use portal_http::{problem, read_body, Api, ApiError, ApiResult, Json, Meta, Principal, Query, MAX_BODY_BYTES};
@@ -97,6 +97,16 @@ async fn apply_upsert(d: &Deps, practice: &str, entity: &str, id: &str, body: Va
     Ok(out)
 }
 
+/// What one delete answers. A statement's or document's file goes with it.
+async fn apply_delete(d: &Deps, practice: &str, entity: &str, id: &str, stamp: &str) -> CoreResult<Value> {
+    let entity = Entity::parse(entity)?;
+    let applied = d.store().delete(practice, entity, id, stamp).await?;
+    if applied == Applied::Applied && entity.has_file() {
+        d.blobs.delete(&file_key(practice, entity, id)).await?;
+    }
+    Ok(json!({ "entity": entity.name(), "id": id, "status": applied }))
+}
+
 async fn upload(d: &Deps, practice: &str, entity: Entity, id: &str, f: &FileMeta) -> CoreResult<Value> {
     let url =
         d.blobs.presign_put(&file_key(practice, entity, id), &f.content_type, f.size, Duration::from_secs(UPLOAD_URL_SECONDS)).await?;
@@ -139,15 +149,7 @@ async fn delete(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let (c, _) = signed_body(&p, &headers, body, 0).await?;
-    let out = async {
-        let e = Entity::parse(&entity)?;
-        let applied = d.store().delete(&c.practice_id, e, &id, &q.last_modified).await?;
-        if applied == Applied::Applied && e.has_file() {
-            d.blobs.delete(&file_key(&c.practice_id, e, &id)).await?;
-        }
-        Ok(json!({ "entity": e.name(), "id": id, "status": applied }))
-    }
-    .await;
+    let out = apply_delete(&d, &c.practice_id, &entity, &id, &q.last_modified).await;
     audit_write(&d, &c, &meta, "sync.delete", &format!("{entity}/{id}"), &out).await?;
     Ok(Json(out?))
 }
@@ -162,20 +164,7 @@ async fn get_entity(
 ) -> ApiResult<Json<Value>> {
     let (c, _) = signed_body(&p, &headers, body, 0).await?;
     let stored = d.store().get(&c.practice_id, Entity::parse(&entity)?, &id).await?;
-    d.audit()
-        .append(
-            &c.practice_id,
-            audit::entry(
-                &c.principal_id,
-                "sync",
-                "sync.read",
-                &format!("{entity}/{id}"),
-                Outcome::Success,
-                meta.0.source_ip.as_deref(),
-                json!({}),
-            ),
-        )
-        .await?;
+    audit(&d, &c, &meta, "sync.read", &format!("{entity}/{id}"), Outcome::Success, json!({})).await?;
     Ok(Json(serde_json::to_value(stored).map_err(CoreError::backend)?))
 }
 
@@ -201,44 +190,18 @@ async fn uploaded(
     let declared: FileMeta = serde_json::from_value(stored.data["file"].clone()).map_err(CoreError::backend)?;
     let key = file_key(&c.practice_id, e, &id);
     let blob = d.blobs.get(&key).await?;
-    let verdict = match &blob {
-        None => Err("no file has been uploaded yet"),
-        Some(b) if b.bytes.len() as u64 != declared.size => Err("the file's size differs from the declared one"),
-        Some(b) if !bytes_match_type(&declared.content_type, &b.bytes[..b.bytes.len().min(16)]) => {
-            Err("the file's bytes are not of its declared type")
-        }
-        Some(_) => Ok(()),
-    };
-    let ip = meta.0.source_ip.as_deref();
+    let verdict = check_upload(&declared, blob.as_ref().map(|b| &b.bytes[..]));
     match verdict {
         Ok(()) => {
             let s = d.store().set_file_status(&c.practice_id, e, &id, "available").await?;
-            d.audit()
-                .append(
-                    &c.practice_id,
-                    audit::entry(&c.principal_id, "sync", "sync.file", &format!("{entity}/{id}"), Outcome::Success, ip, json!({})),
-                )
-                .await?;
+            audit(&d, &c, &meta, "sync.file", &format!("{entity}/{id}"), Outcome::Success, json!({})).await?;
             Ok(Json(json!({ "entity": e.name(), "id": id, "fileStatus": s.file_status })).into_response())
         }
         Err(why) if blob.is_none() => Err(CoreError::invalid("file_missing", why).into()),
         Err(why) => {
             d.blobs.delete(&key).await?;
             d.store().set_file_status(&c.practice_id, e, &id, "rejected").await?;
-            d.audit()
-                .append(
-                    &c.practice_id,
-                    audit::entry(
-                        &c.principal_id,
-                        "sync",
-                        "sync.file",
-                        &format!("{entity}/{id}"),
-                        Outcome::Failure,
-                        ip,
-                        json!({ "reason": why }),
-                    ),
-                )
-                .await?;
+            audit(&d, &c, &meta, "sync.file", &format!("{entity}/{id}"), Outcome::Failure, json!({ "reason": why })).await?;
             Ok(problem(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "file_rejected",
@@ -293,13 +256,8 @@ async fn batch(State(d): State<Deps>, meta: Meta, p: Principal, headers: HeaderM
                     .await
                 }
                 "delete" => {
-                    let e = Entity::parse(&item.entity)?;
                     let stamp = item.last_modified.ok_or_else(|| CoreError::invalid("invalid_item", "a delete has lastModified"))?;
-                    let a = d.store().delete(&c.practice_id, e, &item.id, &stamp).await?;
-                    if a == Applied::Applied && e.has_file() {
-                        d.blobs.delete(&file_key(&c.practice_id, e, &item.id)).await?;
-                    }
-                    Ok(json!({ "entity": e.name(), "id": item.id, "status": a }))
+                    apply_delete(&d, &c.practice_id, &item.entity, &item.id, &stamp).await
                 }
                 _ => Err(CoreError::invalid("invalid_item", "op is upsert or delete")),
             }
@@ -319,12 +277,7 @@ async fn batch(State(d): State<Deps>, meta: Meta, p: Principal, headers: HeaderM
         results.push(r);
     }
     let summary = json!({ "applied": applied, "unchanged": unchanged, "rejected": rejected });
-    d.audit()
-        .append(
-            &c.practice_id,
-            audit::entry(&c.principal_id, "sync", "sync.batch", "batch", Outcome::Success, meta.0.source_ip.as_deref(), summary.clone()),
-        )
-        .await?;
+    audit(&d, &c, &meta, "sync.batch", "batch", Outcome::Success, summary.clone()).await?;
     Ok(Json(json!({ "results": results, "summary": summary })))
 }
 
@@ -366,8 +319,11 @@ async fn audit_write(d: &Deps, c: &AuthContext, meta: &Meta, action: &str, subje
         Ok(v) => (Outcome::Success, json!({ "status": v["status"] })),
         Err(e) => (Outcome::Failure, json!({ "code": e.code() })),
     };
-    d.audit()
-        .append(&c.practice_id, audit::entry(&c.principal_id, "sync", action, subject, outcome, meta.0.source_ip.as_deref(), detail))
-        .await
-        .map_err(ApiError::from)
+    audit(d, c, meta, action, subject, outcome, detail).await
+}
+
+/// Appends what the sync key did to the practice's audit log (ids and codes only).
+async fn audit(d: &Deps, c: &AuthContext, meta: &Meta, action: &str, subject: &str, outcome: Outcome, detail: Value) -> ApiResult<()> {
+    let entry = audit::entry(&c.principal_id, "sync", action, subject, outcome, meta.0.source_ip.as_deref(), detail);
+    d.audit().append(&c.practice_id, entry).await.map_err(ApiError::from)
 }

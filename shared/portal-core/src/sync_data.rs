@@ -438,6 +438,17 @@ pub fn bytes_match_type(content_type: &str, head: &[u8]) -> bool {
     }
 }
 
+/// Whether an uploaded file may be published: present, of the declared size, and with the bytes of
+/// the declared type. The error says why not, in words for the practice's developer.
+pub fn check_upload(declared: &FileMeta, bytes: Option<&[u8]>) -> Result<(), &'static str> {
+    match bytes {
+        None => Err("no file has been uploaded yet"),
+        Some(b) if b.len() as u64 != declared.size => Err("the file's size differs from the declared one"),
+        Some(b) if !bytes_match_type(&declared.content_type, &b[..b.len().min(16)]) => Err("the file's bytes are not of its declared type"),
+        Some(_) => Ok(()),
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Statement {
