@@ -110,3 +110,42 @@ test('wrong credentials get a plain message and no session', async () => {
   assert.equal(await page.evaluate(() => fetch('/v1/me').then((r) => r.status)), 401);
   await ctx.close();
 });
+
+test('after logging out and in again without reloading, one arrow press moves one tab', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
+  await patientLogin(page, alex);
+  await tabNames(page);
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  await page.getByLabel('Username').fill(alex.username);
+  await page.getByLabel('Password', { exact: true }).fill(alex.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  const names = await tabNames(page);
+  await page.getByRole('tab', { name: names[0] }).focus();
+  await page.keyboard.press('ArrowRight');
+  const selected = await page.getByRole('tab', { selected: true }).textContent();
+  assert.equal(selected, names[1], 'one press, one tab');
+  await ctx.close();
+});
+
+test('staff choose family access on the admin page; the guarantor then sees only themself and minors in their care', async () => {
+  const staffCtx = await browser.newContext();
+  const admin = await staffCtx.newPage();
+  await staffLogin(admin, lakeside);
+  await admin.getByLabel('Everyone sees only their own records').check();
+  await admin.getByRole('button', { name: 'Save family access' }).click();
+  await admin.getByText('Family access saved.').waitFor();
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await patientLogin(page, lakeside.patients.find((p) => p.username === 'alex.morgan'));
+  await tabNames(page);
+  const family = await page.evaluate(() => fetch('/v1/me').then((r) => r.json()).then((me) => me.family.map((m) => m.relationship)));
+  assert.deepEqual(family, ['self', 'minor']);
+  await admin.getByLabel('The guarantor sees the whole family').check();
+  await admin.getByRole('button', { name: 'Save family access' }).click();
+  await admin.getByText('Family access saved.').waitFor();
+  await ctx.close();
+  await staffCtx.close();
+});

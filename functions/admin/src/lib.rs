@@ -7,10 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
-use portal_core::ports::{Clock, SecretBox, Table};
+use portal_core::family::FamilyAccess;
+use portal_core::ports::{Clock, Ports, SecretBox, Table};
 use portal_core::session::StaffRole;
-use portal_core::settings::{parse_features, Actor, Change, PortalUrls, SettingsRepo, WebMailSettings};
-use portal_core::sync_auth::SyncKeys;
+use portal_core::settings::{parse_features, Change, PortalUrls, SettingsRepo, WebMailSettings};
+use portal_core::sync::auth::SyncKeys;
 use portal_core::url_policy::UrlRules;
 use portal_core::{CoreError, Feature};
 use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
@@ -27,6 +28,12 @@ pub struct Deps {
     pub secrets: Arc<dyn SecretBox>,
     pub rules: UrlRules,
     pub verifier: Arc<UrlVerifier>,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps::new(p.table.clone(), p.clock.clone(), p.secrets.clone(), p.url_rules)
+    }
 }
 
 impl Deps {
@@ -47,6 +54,7 @@ pub fn api() -> Api<Deps> {
         .route(Method::PUT, "/v1/admin/settings/urls", put_urls)
         .route(Method::POST, "/v1/admin/settings/urls/verify", verify_url)
         .route(Method::PUT, "/v1/admin/settings/webmail", put_webmail)
+        .route(Method::PUT, "/v1/admin/settings/family-access", put_family_access)
         .route(Method::GET, "/v1/admin/audit", audit)
         .route(Method::GET, "/v1/admin/sync-keys", list_sync_keys)
         .route(Method::POST, "/v1/admin/sync-keys", create_sync_key)
@@ -55,6 +63,11 @@ pub fn api() -> Api<Deps> {
 
 pub fn router(deps: Deps) -> axum::Router {
     api().into_router(deps)
+}
+
+/// The routes with their state, to merge with the other functions' (the local host).
+pub fn routes(ports: &Ports) -> axum::Router {
+    api().into_routes(Deps::from(ports))
 }
 
 async fn get_settings(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
@@ -78,8 +91,7 @@ struct FeaturesBody {
 
 async fn change(d: &Deps, p: &Principal, meta: &Meta, version: u64, change: Change) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let actor = Actor { principal_id: &c.principal_id, source_ip: meta.0.source_ip.as_deref() };
-    let s = d.settings().change(&c.practice_id, actor, version, change, d.rules).await?;
+    let s = d.settings().change(&c.actor(&meta.0), version, change, d.rules).await?;
     Ok(Json(json!({ "settings": s })))
 }
 
@@ -124,6 +136,17 @@ async fn put_webmail(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): J
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FamilyAccessBody {
+    family_access: FamilyAccess,
+    version: u64,
+}
+
+async fn put_family_access(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FamilyAccessBody>) -> ApiResult<Json<Value>> {
+    change(&d, &p, &meta, b.version, Change::FamilyAccess(b.family_access)).await
+}
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VerifyBody {
     url: String,
@@ -153,9 +176,17 @@ impl Deps {
     }
 }
 
-async fn list_sync_keys(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_sync_keys(State(d): State<Deps>, p: Principal, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    Ok(Json(json!({ "keys": d.sync_keys().list(&c.practice_id).await? })))
+    let (keys, cursor) = d.sync_keys().list(&c.practice_id, portal_http::page_limit(q.limit, 50, 100)?, q.cursor).await?;
+    Ok(Json(json!({ "keys": keys, "cursor": cursor })))
 }
 
 #[derive(Deserialize)]
@@ -172,13 +203,13 @@ async fn create_sync_key(
     Json(b): Json<NewSyncKey>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let (key, secret) = d.sync_keys().create(&c.practice_id, &c.principal_id, &b.label, meta.0.source_ip.as_deref()).await?;
+    let (key, secret) = d.sync_keys().create(&c.actor(&meta.0), &b.label).await?;
     Ok((axum::http::StatusCode::CREATED, Json(json!({ "key": key, "secret": secret }))))
 }
 
 async fn revoke_sync_key(State(d): State<Deps>, meta: Meta, p: Principal, Path(key_id): Path<String>) -> ApiResult<Json<Value>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     // A key of another practice is simply not found under this one.
-    let key = d.sync_keys().revoke(&c.practice_id, &c.principal_id, &key_id, meta.0.source_ip.as_deref()).await?;
+    let key = d.sync_keys().revoke(&c.actor(&meta.0), &key_id).await?;
     Ok(Json(json!({ "key": key })))
 }

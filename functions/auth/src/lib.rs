@@ -5,10 +5,13 @@ use axum::extract::State;
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
+use portal_core::audit::AuditLog;
 use portal_core::auth::{AuthService, LoginInput, LoginOk};
-use portal_core::ports::{rfc3339, Clock, Events, Table};
+use portal_core::family::{Family, Member};
+use portal_core::ports::{rfc3339, Clock, Events, Ports, Table};
 use portal_core::session::PrincipalKind;
 use portal_core::settings::SettingsRepo;
+use portal_core::sync::records::PatientRecords;
 use portal_core::Feature;
 use portal_http::{clear_session_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal};
 use serde::{Deserialize, Serialize};
@@ -22,9 +25,21 @@ pub struct Deps {
     pub events: Arc<dyn Events>,
 }
 
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps { table: p.table.clone(), clock: p.clock.clone(), events: p.events.clone() }
+    }
+}
+
 impl Deps {
     fn auth(&self) -> AuthService<'_> {
         AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+    }
+    fn family(&self) -> Family<'_> {
+        Family { records: PatientRecords { table: self.table.as_ref() } }
+    }
+    fn audit(&self) -> AuditLog<'_> {
+        AuditLog { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 }
 
@@ -40,6 +55,11 @@ pub fn api() -> Api<Deps> {
 
 pub fn router(deps: Deps) -> axum::Router {
     api().into_router(deps)
+}
+
+/// The routes with their state, to merge with the other functions' (the local host).
+pub fn routes(ports: &Ports) -> axum::Router {
+    api().into_routes(Deps::from(ports))
 }
 
 async fn health() -> Json<Value> {
@@ -106,7 +126,7 @@ async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<Staf
 
 async fn logout(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
-    d.auth().logout(&c.practice_id, &c.principal_id, c.kind, &c.session_id, &meta).await?;
+    d.auth().logout(&c.actor(&meta), &c.session_id).await?;
     Ok(([(header::SET_COOKIE, clear_session_cookie())], Json(json!({ "loggedOut": true }))).into_response())
 }
 
@@ -119,7 +139,7 @@ struct PasswordBody {
 
 async fn change_password(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<PasswordBody>) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
-    let ok = d.auth().change_password(&c.practice_id, &c.principal_id, &b.current_password, &b.new_password, &meta).await?;
+    let ok = d.auth().change_password(&c.actor(&meta), &b.current_password, &b.new_password).await?;
     Ok(session_response(ok))
 }
 
@@ -131,7 +151,27 @@ struct FeatureView {
     path: &'static str,
 }
 
-async fn me(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
+#[derive(Serialize)]
+struct PracticeView {
+    id: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeAnswer {
+    kind: &'static str,
+    principal_id: String,
+    username: String,
+    role: Option<&'static str>,
+    practice: PracticeView,
+    features: Vec<FeatureView>,
+    /// The family members this patient may see, themself first (empty for staff).
+    family: Vec<Member>,
+    must_change_password: bool,
+}
+
+async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Json<MeAnswer>> {
     let c = p.require(Access::Session)?;
     let settings = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() }.get(&c.practice_id).await?;
     let practice_name = settings.as_ref().map(|s| s.practice_name.clone()).unwrap_or_default();
@@ -142,13 +182,23 @@ async fn me(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
         .filter(|_| c.kind == PrincipalKind::Patient)
         .map(|f: &Feature| FeatureView { key: f.key(), label: f.label(), path: f.route_prefix() })
         .collect();
-    Ok(Json(json!({
-        "kind": c.kind.as_str(),
-        "principalId": c.principal_id,
-        "username": c.username,
-        "role": c.role.map(|r| r.as_str()),
-        "practice": { "id": c.practice_id, "name": practice_name },
-        "features": features,
-        "mustChangePassword": c.must_change_password,
-    })))
+    let family = match c.viewer() {
+        Some(viewer) => {
+            let members = d.family().members(&c.practice_id, &viewer).await?;
+            // Names of family members are PHI: reading them is audited.
+            d.audit().phi_read(&c.actor(&meta), &c.principal_id, "me.family").await?;
+            members
+        }
+        None => vec![],
+    };
+    Ok(Json(MeAnswer {
+        kind: c.kind.as_str(),
+        principal_id: c.principal_id.clone(),
+        username: c.username.clone(),
+        role: c.role.map(|r| r.as_str()),
+        practice: PracticeView { id: c.practice_id.clone(), name: practice_name },
+        features,
+        family,
+        must_change_password: c.must_change_password,
+    }))
 }

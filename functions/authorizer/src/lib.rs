@@ -5,10 +5,10 @@
 
 use axum::http::HeaderMap;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
-use portal_core::access::{Authorizer, Decision, RequestFacts};
+use portal_core::access::{Authorizer, BrowserOrigin, Decision, RequestFacts};
 use portal_core::ports::{Clock, SecretBox, Table};
 use portal_core::settings::SettingsCache;
-use portal_core::sync_auth::{SecretCache, SyncSignature};
+use portal_core::sync::auth::{SecretCache, SyncSignature};
 use portal_core::{CoreError, CoreResult};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -43,6 +43,11 @@ pub async fn authorize(deps: &Deps, r: Request<'_>) -> CoreResult<Decision> {
         token: portal_http::token_from_headers(r.headers),
         sync: SyncSignature::from_headers(header),
         source_ip: r.source_ip,
+        origin: BrowserOrigin {
+            fetch_site: header("sec-fetch-site"),
+            origin: header("origin"),
+            host: header("x-forwarded-host").or_else(|| header("host")),
+        },
     };
     let authorizer = Authorizer {
         table: deps.table.as_ref(),

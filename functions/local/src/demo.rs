@@ -2,7 +2,7 @@
 //! signed requests, files uploaded to the presigned URLs and checked. Reproducible: the same
 //! records every time, dated relative to the day of seeding (a year of history, a few upcoming).
 
-use portal_core::sync_auth::signed_headers;
+use portal_core::sync::auth::signed_headers;
 use serde_json::{json, Value};
 use time::{Date, Duration, OffsetDateTime};
 use tower::ServiceExt;
@@ -362,7 +362,7 @@ pub fn hillcrest(today: Date) -> DemoData {
 /// (the demo must be valid, and a change that breaks it should fail loudly).
 pub async fn push(app: &axum::Router, key_id: &str, secret: &str, data: DemoData, stamp: OffsetDateTime) -> Result<(), String> {
     let last_modified = stamp.format(&time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())?;
-    for chunk in data.records.chunks(portal_sync::MAX_BATCH) {
+    for chunk in data.records.chunks(portal_core::sync::service::MAX_BATCH) {
         let items: Vec<Value> = chunk
             .iter()
             .map(|(entity, id, body)| {

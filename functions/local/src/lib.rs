@@ -2,18 +2,20 @@
 
 mod demo;
 mod gateway;
+pub mod modules;
 mod outbox;
 mod seed;
 mod statics;
 
-use portal_core::ports::{Clock, SystemClock, Table};
+use portal_core::ports::{Clock, Ports, SystemClock};
 use portal_core::url_policy::UrlRules;
 use portal_embedded::{DirBlobs, InProcessEvents, LocalSecretBox, OutboxMailer, SqliteTable};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use gateway::{all_routes, app, Functions};
+pub use gateway::{app, Functions};
+pub use modules::{all_routes, MODULES};
 pub use seed::{ensure_demo, DemoLogins, DemoPatient, DemoPractice, DemoStaff, DemoSync};
 
 #[derive(Debug, Clone)]
@@ -72,24 +74,30 @@ impl Backends {
         })
     }
 
+    /// The ports every function is built from.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            table: self.table.clone(),
+            clock: self.clock.clone(),
+            blobs: self.blobs.clone(),
+            mailer: self.mailer.clone(),
+            events: self.events.clone(),
+            secrets: self.secrets.clone(),
+            url_rules: UrlRules { local_mode: true },
+        }
+    }
+
     pub fn functions(&self, web_dir: PathBuf) -> Functions {
-        let table: Arc<dyn Table> = self.table.clone();
         Functions {
             authorizer: Arc::new(portal_authorizer::Deps {
-                table: table.clone(),
+                table: self.table.clone(),
                 clock: self.clock.clone(),
+                // Not cached locally: a feature change applies at once.
                 cache: portal_core::settings::SettingsCache::new(0),
                 secrets: self.secrets.clone(),
                 secret_cache: Default::default(),
             }),
-            auth: portal_auth::Deps { table: table.clone(), clock: self.clock.clone(), events: self.events.clone() },
-            admin: portal_admin::Deps::new(table, self.clock.clone(), self.secrets.clone(), UrlRules { local_mode: true }),
-            sync: portal_sync::Deps {
-                table: self.table.clone(),
-                clock: self.clock.clone(),
-                blobs: self.blobs.clone(),
-                events: self.events.clone(),
-            },
+            ports: self.ports(),
             blobs: self.blobs.clone(),
             mailer: self.mailer.clone(),
             web_dir,
@@ -113,8 +121,8 @@ fn local_key(data_dir: &std::path::Path, name: &str) -> std::io::Result<[u8; 32]
 
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.print_routes {
-        for r in all_routes() {
-            println!("{} {}", r.method, r.path);
+        for (function, r) in all_routes() {
+            println!("portal-{function} {} {}", r.method, r.path);
         }
         return Ok(());
     }

@@ -5,7 +5,7 @@ use crate::Backends;
 use portal_core::features::Feature;
 use portal_core::provision::Provisioner;
 use portal_core::session::StaffRole;
-use portal_core::sync_auth::SyncKeys;
+use portal_core::sync::auth::SyncKeys;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -58,7 +58,7 @@ struct Plan {
     id: &'static str,
     name: &'static str,
     features: &'static [Feature],
-    patients: [(&'static str, &'static str, &'static str, bool); 2],
+    patients: &'static [(&'static str, &'static str, &'static str, bool)],
 }
 
 const PLANS: [Plan; 2] = [
@@ -67,14 +67,18 @@ const PLANS: [Plan; 2] = [
         id: "lakeside",
         name: "Lakeside Family Dental",
         features: &Feature::ALL,
-        patients: [("pat-1001", "alex.morgan", "Alex Morgan", false), ("pat-1002", "sam.rivera", "Sam Rivera", true)],
+        patients: &[
+            ("pat-1001", "alex.morgan", "Alex Morgan", false),
+            ("pat-1002", "sam.rivera", "Sam Rivera", true),
+            ("pat-1003", "jamie.morgan", "Jamie Morgan", false),
+        ],
     },
     Plan {
         data: crate::demo::hillcrest,
         id: "hillcrest",
         name: "Hillcrest Dental Care",
         features: &[Feature::ModuleAccount, Feature::ModuleWebMail, Feature::MakeAppointments, Feature::ModuleTreatmentPlan],
-        patients: [("pat-2001", "jordan.lee", "Jordan Lee", false), ("pat-2002", "casey.kim", "Casey Kim", true)],
+        patients: &[("pat-2001", "jordan.lee", "Jordan Lee", false), ("pat-2002", "casey.kim", "Casey Kim", true)],
     },
 ];
 
@@ -114,12 +118,13 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         p.create_practice(plan.id, plan.name, plan.features.to_vec()).await?;
         let staff = p.create_staff(plan.id, "frontdesk", "Front Desk", StaffRole::Admin).await?;
         let mut patients = vec![];
-        for (id, username, name, temporary) in plan.patients {
+        for &(id, username, name, temporary) in plan.patients {
             let login = p.create_patient_login(plan.id, id, username, name, temporary).await?;
             patients.push(DemoPatient { patient_id: id.into(), username: login.username, password: login.password, temporary });
         }
         let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
-        let (key, secret) = keys.create(plan.id, &staff.principal_id, "Demo practice server", None).await?;
+        let actor = portal_core::audit::Actor::new(plan.id, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
+        let (key, secret) = keys.create(&actor, "Demo practice server").await?;
         // The demo data goes in as the practice's own system would send it: through the sync API.
         let today = time::OffsetDateTime::now_utc();
         crate::demo::push(&app, &key.key_id, &secret, (plan.data)(today.date()), today).await?;

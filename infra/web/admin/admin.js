@@ -38,7 +38,8 @@ function fill(settings) {
   $('wm-notify').value = settings.webmail.defaultNotifyAddress;
   $('wm-subject').value = settings.webmail.subject;
   $('wm-body').value = settings.webmail.bodyTemplate;
-  checkBody();
+  const access = document.querySelector('input[name=family-access][value="' + (settings.familyAccess || 'guarantor') + '"]');
+  if (access) access.checked = true;
   $('readonly-note').hidden = state.canEdit;
   for (const b of document.querySelectorAll('#settings-view button')) b.disabled = !state.canEdit;
   if (state.canEdit) checkBody();
@@ -203,6 +204,13 @@ $('webmail-form').addEventListener('submit', (e) => {
     subject: $('wm-subject').value.trim(),
     bodyTemplate: $('wm-body').value,
   }, 'webmail-status', 'WebMail settings saved.');
+});
+
+$('family-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const chosen = document.querySelector('input[name=family-access]:checked');
+  if (!chosen) return status('family-status', 'Choose one.');
+  save('/v1/admin/settings/family-access', { familyAccess: chosen.value }, 'family-status', 'Family access saved.');
 });
 
 $('logout').addEventListener('click', async () => {

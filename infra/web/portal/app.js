@@ -29,6 +29,17 @@ function selectTab(key) {
   for (const p of $('panels').children) p.hidden = p.dataset.key !== key;
 }
 
+// One listener for the page's life: the tabs are re-rendered at every login, the listener is not
+// (a listener added per render would move the selection once per login).
+$('tabs').addEventListener('keydown', (e) => {
+  const keys = [...$('tabs').querySelectorAll('button')].map((b) => b.dataset.key);
+  const current = keys.indexOf(document.activeElement && document.activeElement.dataset.key);
+  if (current < 0 || (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft')) return;
+  const next = keys[(current + (e.key === 'ArrowRight' ? 1 : keys.length - 1)) % keys.length];
+  selectTab(next);
+  $('tab-' + next).focus();
+});
+
 function renderHome(me) {
   $('practice-name').textContent = me.practice.name || 'Patient portal';
   $('welcome').textContent = 'Logged in as ' + me.username + '.';
@@ -59,14 +70,6 @@ function renderHome(me) {
     p.append(h, t);
     panels.append(p);
   }
-  tabs.addEventListener('keydown', (e) => {
-    const keys = me.features.map((f) => f.key);
-    const current = keys.indexOf(document.activeElement && document.activeElement.dataset.key);
-    if (current < 0 || (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft')) return;
-    const next = keys[(current + (e.key === 'ArrowRight' ? 1 : keys.length - 1)) % keys.length];
-    selectTab(next);
-    $('tab-' + next).focus();
-  });
   $('no-features').hidden = me.features.length > 0;
   if (me.features.length) selectTab(me.features[0].key);
   show('home-view');

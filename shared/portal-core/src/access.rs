@@ -1,12 +1,14 @@
 //! Who may call which route. One table maps each route prefix to what it needs; the authorizer (on
 //! AWS and, as middleware, locally) applies it, and every handler re-checks with the same context.
 
+use crate::audit::Actor;
+use crate::family::{FamilyAccess, Viewer};
 use crate::features::{self, Feature};
 use crate::ports::SecretBox;
 use crate::ports::{Clock, Table};
 use crate::session::{PrincipalKind, Sessions, StaffRole};
 use crate::settings::SettingsCache;
-use crate::sync_auth::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
+use crate::sync::auth::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
 use crate::{CoreError, CoreResult};
 use std::collections::HashMap;
 
@@ -67,6 +69,9 @@ pub struct AuthContext {
     pub role: Option<StaffRole>,
     pub username: String,
     pub features: Vec<Feature>,
+    /// The practice's family rule setting (patients only), so modules check family access
+    /// without reading the settings again.
+    pub family_access: FamilyAccess,
     /// SHA-256 of the session token (to end this session at logout).
     pub session_id: String,
     pub must_change_password: bool,
@@ -81,6 +86,7 @@ impl AuthContext {
             ("role".into(), self.role.map(|r| r.as_str()).unwrap_or("").into()),
             ("username".into(), self.username.clone()),
             ("features".into(), features::join(&self.features)),
+            ("familyAccess".into(), self.family_access.as_str().into()),
             ("sessionId".into(), self.session_id.clone()),
             ("mustChangePassword".into(), self.must_change_password.to_string()),
         ])
@@ -95,10 +101,21 @@ impl AuthContext {
             role: get("role").and_then(|r| StaffRole::parse(&r)),
             username: get("username").unwrap_or_default(),
             features: features::split(&get("features").unwrap_or_default()),
+            family_access: get("familyAccess").and_then(|f| FamilyAccess::parse(&f)).unwrap_or_default(),
             session_id: get("sessionId").unwrap_or_default(),
             must_change_password: get("mustChangePassword").as_deref() == Some("true"),
             practice_id,
         })
+    }
+
+    /// This caller as the audit log records them.
+    pub fn actor(&self, meta: &crate::auth::RequestMeta) -> Actor {
+        Actor::new(&self.practice_id, self.kind.into(), &self.principal_id, meta.source_ip.as_deref())
+    }
+
+    /// The patient behind this session, for the family rule; `None` for staff and sync keys.
+    pub fn viewer(&self) -> Option<Viewer> {
+        (self.kind == PrincipalKind::Patient).then(|| Viewer { patient_id: self.principal_id.clone(), family_access: self.family_access })
     }
 
     pub fn has_feature(&self, f: Feature) -> bool {
@@ -144,6 +161,44 @@ pub struct RequestFacts<'a> {
     /// The signing headers of a sync request.
     pub sync: Option<SyncSignature>,
     pub source_ip: Option<&'a str>,
+    /// What the browser says of where the request comes from.
+    pub origin: BrowserOrigin,
+}
+
+/// The headers a browser sets about a request's origin (absent from API clients).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrowserOrigin {
+    /// `Sec-Fetch-Site`: `same-origin`, `same-site`, `cross-site` or `none`.
+    pub fetch_site: Option<String>,
+    /// `Origin`: `scheme://host[:port]`.
+    pub origin: Option<String>,
+    /// The host the request was sent to (`X-Forwarded-Host`, else `Host`).
+    pub host: Option<String>,
+}
+
+impl BrowserOrigin {
+    /// Defence in depth behind `SameSite=Strict` cookies and JSON-only bodies: a state-changing
+    /// request a browser sends from another site is refused. `Sec-Fetch-Site` decides when the
+    /// browser sends it; otherwise an `Origin` must name the host the request went to. API clients
+    /// send neither and are not affected.
+    pub fn check(&self, method: &str) -> CoreResult<()> {
+        if matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS") {
+            return Ok(());
+        }
+        let refuse = || CoreError::forbidden("cross_site_request", "Changes can be made only from the portal's own pages.");
+        match (self.fetch_site.as_deref(), self.origin.as_deref()) {
+            (Some("same-origin" | "none"), _) | (None, None) => Ok(()),
+            (Some(_), _) => Err(refuse()),
+            (None, Some(origin)) => {
+                let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+                if self.host.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(origin_host)) {
+                    Ok(())
+                } else {
+                    Err(refuse())
+                }
+            }
+        }
+    }
 }
 
 /// The authorizer's rule, with what it needs to apply it.
@@ -164,6 +219,9 @@ impl Authorizer<'_> {
         let Some(access) = required(r.method, r.path) else {
             return Ok(Decision::Public);
         };
+        if access != Access::Sync {
+            r.origin.check(r.method)?;
+        }
         let ctx = match access {
             Access::Public => return Ok(Decision::Public),
             Access::Sync => self.sync_principal(r).await?,
@@ -177,11 +235,14 @@ impl Authorizer<'_> {
         let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
         let token = r.token.as_deref().filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
         let (session_id, session) = Sessions { table: self.table, clock: self.clock }.resolve(token).await?.ok_or_else(unauthorized)?;
-        let features = match session.kind {
-            PrincipalKind::Patient => {
-                self.settings.get(self.table, self.clock, &session.practice).await?.map(|s| s.features).unwrap_or_default()
-            }
-            PrincipalKind::Staff | PrincipalKind::Sync => vec![],
+        let (features, family_access) = match session.kind {
+            PrincipalKind::Patient => self
+                .settings
+                .get(self.table, self.clock, &session.practice)
+                .await?
+                .map(|s| (s.features, s.family_access))
+                .unwrap_or_default(),
+            PrincipalKind::Staff | PrincipalKind::Sync => Default::default(),
         };
         Ok(AuthContext {
             practice_id: session.practice,
@@ -190,6 +251,7 @@ impl Authorizer<'_> {
             role: session.role,
             username: session.username,
             features,
+            family_access,
             session_id,
             must_change_password: session.must_change_password,
         })
@@ -210,6 +272,7 @@ impl Authorizer<'_> {
             role: None,
             username: key.label,
             features: vec![],
+            family_access: FamilyAccess::default(),
             session_id: String::new(),
             must_change_password: false,
         })
@@ -236,6 +299,22 @@ mod tests {
     }
 
     #[test]
+    fn cross_site_changes_are_refused() {
+        let o = |site: Option<&str>, origin: Option<&str>| BrowserOrigin {
+            fetch_site: site.map(str::to_string),
+            origin: origin.map(str::to_string),
+            host: Some("portal.example.com".into()),
+        };
+        assert!(o(Some("same-origin"), Some("https://portal.example.com")).check("POST").is_ok());
+        assert!(o(None, None).check("PUT").is_ok(), "API clients send neither header");
+        assert!(o(Some("cross-site"), None).check("GET").is_ok(), "reads are not changes");
+        for bad in [o(Some("cross-site"), None), o(Some("same-site"), None), o(None, Some("https://evil.example"))] {
+            assert_eq!(bad.check("POST").unwrap_err().code(), "cross_site_request");
+        }
+        assert!(o(None, Some("https://portal.example.com")).check("DELETE").is_ok());
+    }
+
+    #[test]
     fn context_round_trips_and_checks() {
         let ctx = AuthContext {
             practice_id: "lakeside".into(),
@@ -244,6 +323,7 @@ mod tests {
             role: None,
             username: "pat".into(),
             features: vec![Feature::ModuleAccount],
+            family_access: FamilyAccess::SelfOnly,
             session_id: "abc".into(),
             must_change_password: false,
         };

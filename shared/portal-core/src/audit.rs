@@ -1,6 +1,7 @@
 //! The audit log: every PHI read/write and every auth event, append-only. The repository offers
-//! `append` (put-if-absent on a fresh key, so an entry is never overwritten) and reads; there is no
-//! update or delete. Entries hold ids and field names, never PHI values.
+//! `record` (an [`Actor`] did an action to a subject; put-if-absent on a fresh key, so an entry is
+//! never overwritten) and reads; there is no update or delete. Entries hold ids and field names,
+//! never PHI values; a PHI read names whose data was read as its subject.
 
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table};
@@ -16,16 +17,60 @@ pub enum Outcome {
     Denied,
 }
 
+/// What kind of principal acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorKind {
+    Patient,
+    Staff,
+    /// The practice's own system, by a sync key.
+    Sync,
+    /// Nobody known yet (a failed login).
+    Anonymous,
+}
+
+/// Who acted, in which practice, from where: every audit entry starts from one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub practice: String,
+    pub kind: ActorKind,
+    /// A principal id (patient id, staff id, sync key id), or `anonymous`.
+    pub id: String,
+    /// The source address as the edge saw it.
+    pub source_ip: Option<String>,
+}
+
+impl From<crate::session::PrincipalKind> for ActorKind {
+    fn from(k: crate::session::PrincipalKind) -> Self {
+        match k {
+            crate::session::PrincipalKind::Patient => ActorKind::Patient,
+            crate::session::PrincipalKind::Staff => ActorKind::Staff,
+            crate::session::PrincipalKind::Sync => ActorKind::Sync,
+        }
+    }
+}
+
+impl Actor {
+    pub fn new(practice: &str, kind: ActorKind, id: &str, source_ip: Option<&str>) -> Self {
+        Actor { practice: practice.into(), kind, id: id.into(), source_ip: source_ip.map(str::to_string) }
+    }
+
+    /// Someone not (yet) known, e.g. a failed login.
+    pub fn anonymous(practice: &str, source_ip: Option<&str>) -> Self {
+        Actor::new(practice, ActorKind::Anonymous, "anonymous", source_ip)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// Who acted: a principal id, or `anonymous` for failed logins.
     pub actor: String,
-    /// `patient`, `staff`, or `anonymous`.
-    pub actor_kind: String,
-    /// What happened, e.g. `auth.login`, `settings.features.update`.
+    pub actor_kind: ActorKind,
+    /// What happened, e.g. `auth.login`, `settings.features.update`, `account.ledger.read`.
     pub action: String,
-    /// Whose data or which thing it concerns (a patient id, `settings`, a username hash).
+    /// Whose data or which thing it concerns (a patient id for a PHI read or write, `settings`,
+    /// an entity as `kind/id`).
     pub subject: String,
     pub outcome: Outcome,
     /// Source address as the edge saw it.
@@ -43,16 +88,29 @@ pub struct AuditLog<'a> {
 }
 
 impl AuditLog<'_> {
-    /// Appends an entry for `practice`. Never overwrites: the key is time + random id, written only
-    /// if absent.
-    pub async fn append(&self, practice: &str, mut entry: AuditEntry) -> CoreResult<()> {
-        entry.at = self.clock.now();
+    /// Appends what `actor` did to `subject` in the actor's practice. Never overwrites: the key is
+    /// time + random id, written only if absent.
+    pub async fn record(&self, actor: &Actor, action: &str, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<()> {
+        let entry = AuditEntry {
+            actor: actor.id.clone(),
+            actor_kind: actor.kind,
+            action: action.into(),
+            subject: subject.into(),
+            outcome,
+            source_ip: actor.source_ip.clone(),
+            at: self.clock.now(),
+            detail,
+        };
         let sk = format!("{:013}#{}", entry.at * 1000 + subsec_millis(), crate::ids::new_id());
-        let subject = entry.subject.clone();
-        let item = Item::new(keys::audit(practice), sk.clone(), serde_json::to_value(&entry).map_err(crate::CoreError::backend)?)
-            .with_gsi1(keys::audit_subject(practice, &subject), sk);
+        let item = Item::new(keys::audit(&actor.practice), sk.clone(), serde_json::to_value(&entry).map_err(crate::CoreError::backend)?)
+            .with_gsi1(keys::audit_subject(&actor.practice, subject), sk);
         self.table.put(item, Cond::Absent).await?;
         Ok(())
+    }
+
+    /// Records that `actor` read a patient's health data (`what`, e.g. `account.ledger`).
+    pub async fn phi_read(&self, actor: &Actor, patient_id: &str, what: &str) -> CoreResult<()> {
+        self.record(actor, &format!("{what}.read"), patient_id, Outcome::Success, Value::Null).await
     }
 
     /// The practice's log, newest first.
@@ -80,26 +138,4 @@ impl AuditLog<'_> {
 
 fn subsec_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_millis() as i64).unwrap_or(0)
-}
-
-/// Shorthand for building entries.
-pub fn entry(
-    actor: &str,
-    actor_kind: &str,
-    action: &str,
-    subject: &str,
-    outcome: Outcome,
-    source_ip: Option<&str>,
-    detail: Value,
-) -> AuditEntry {
-    AuditEntry {
-        actor: actor.into(),
-        actor_kind: actor_kind.into(),
-        action: action.into(),
-        subject: subject.into(),
-        outcome,
-        source_ip: source_ip.map(str::to_string),
-        at: 0,
-        detail,
-    }
 }

@@ -1,7 +1,7 @@
 //! Logins for patients and staff: credentials, lockout, temporary passwords, TOTP, password change.
 //! Every answer to a failed login is the same, so nothing tells whether an account exists.
 
-use crate::audit::{self, AuditLog, Outcome};
+use crate::audit::{Actor, AuditLog, Outcome};
 use crate::keys;
 use crate::password;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
@@ -142,31 +142,19 @@ impl<'a> AuthService<'a> {
             // Attempts on unknown accounts are audited under the practice, without the name tried.
             let settings = crate::settings::SettingsRepo { table: self.table, clock: self.clock };
             if settings.get(&practice).await?.is_some() {
-                self.audit()
-                    .append(
-                        &practice,
-                        audit::entry(
-                            "anonymous",
-                            "anonymous",
-                            &action,
-                            "unknown-account",
-                            Outcome::Failure,
-                            ip,
-                            json!({"reason": "unknown_account"}),
-                        ),
-                    )
-                    .await?;
+                let detail = json!({"reason": "unknown_account"});
+                self.audit().record(&Actor::anonymous(&practice, ip), &action, "unknown-account", Outcome::Failure, detail).await?;
             }
             return Err(login_failed());
         };
+        let anonymous = Actor::anonymous(&practice, ip);
         let subject = cred.principal_id.clone();
-        let fail = |reason: &'static str| {
-            audit::entry("anonymous", "anonymous", &action, &subject, Outcome::Failure, ip, json!({"reason": reason}))
-        };
+        let audit = self.audit();
+        let fail = |reason: &'static str| audit.record(&anonymous, &action, &subject, Outcome::Failure, json!({"reason": reason}));
 
         if cred.locked_until.is_some_and(|t| now < t) {
             password::verify_dummy(input.password);
-            self.audit().append(&practice, fail("locked")).await?;
+            fail("locked").await?;
             return Err(login_failed());
         }
         let password_ok = password::verify(input.password, &cred.password_hash);
@@ -204,11 +192,11 @@ impl<'a> AuthService<'a> {
             }
             // A concurrent failure may win the race; one lost count is harmless.
             let _ = Credentials { table: self.table }.put(&practice, &cred, version).await;
-            self.audit().append(&practice, fail(reason)).await?;
+            fail(reason).await?;
             return Err(login_failed());
         }
         if cred.must_change_password && cred.temporary_expires_at.is_some_and(|t| now >= t) {
-            self.audit().append(&practice, fail("temporary_password_expired")).await?;
+            fail("temporary_password_expired").await?;
             return Err(CoreError::unauthorized(
                 "temporary_password_expired",
                 "This temporary password has expired. Ask the practice for a new one.",
@@ -221,68 +209,25 @@ impl<'a> AuthService<'a> {
         }
         let (token, session) =
             self.sessions().start(&practice, &cred.principal_id, kind, cred.role, &username, cred.must_change_password).await?;
-        self.audit()
-            .append(
-                &practice,
-                audit::entry(&cred.principal_id, kind.as_str(), &action, &cred.principal_id, Outcome::Success, ip, json!({})),
-            )
-            .await?;
+        let actor = Actor::new(&practice, kind.into(), &cred.principal_id, ip);
+        self.audit().record(&actor, &action, &cred.principal_id, Outcome::Success, json!({})).await?;
         Ok(LoginOk { token, session })
     }
 
-    pub async fn logout(
-        &self,
-        practice: &str,
-        principal_id: &str,
-        kind: PrincipalKind,
-        token_hash: &str,
-        meta: &RequestMeta,
-    ) -> CoreResult<()> {
-        self.sessions().end(practice, token_hash).await?;
-        self.audit()
-            .append(
-                practice,
-                audit::entry(
-                    principal_id,
-                    kind.as_str(),
-                    "auth.logout",
-                    principal_id,
-                    Outcome::Success,
-                    meta.source_ip.as_deref(),
-                    json!({}),
-                ),
-            )
-            .await
+    pub async fn logout(&self, actor: &Actor, token_hash: &str) -> CoreResult<()> {
+        self.sessions().end(&actor.practice, token_hash).await?;
+        self.audit().record(actor, "auth.logout", &actor.id, Outcome::Success, json!({})).await
     }
 
     /// Changes the password after checking the current one; ends every session of the principal
     /// and answers a fresh one for the caller.
-    pub async fn change_password(
-        &self,
-        practice: &str,
-        principal_id: &str,
-        current: &str,
-        new: &str,
-        meta: &RequestMeta,
-    ) -> CoreResult<LoginOk> {
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> CoreResult<LoginOk> {
+        let (practice, principal_id) = (actor.practice.as_str(), actor.id.as_str());
         let (mut cred, version) =
             Credentials { table: self.table }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
-        let ip = meta.source_ip.as_deref();
         if current.len() > PASSWORD_INPUT_MAX || !password::verify(current, &cred.password_hash) {
-            self.audit()
-                .append(
-                    practice,
-                    audit::entry(
-                        principal_id,
-                        cred.kind.as_str(),
-                        "auth.password.change",
-                        principal_id,
-                        Outcome::Failure,
-                        ip,
-                        json!({"reason": "bad_password"}),
-                    ),
-                )
-                .await?;
+            let detail = json!({"reason": "bad_password"});
+            self.audit().record(actor, "auth.password.change", principal_id, Outcome::Failure, detail).await?;
             return Err(CoreError::invalid("current_password_wrong", "The current password is not right."));
         }
         password::check_policy(new)?;
@@ -301,15 +246,10 @@ impl<'a> AuthService<'a> {
         self.sessions().end_all(practice, principal_id).await?;
         let (token, session) = self.sessions().start(practice, principal_id, cred.kind, cred.role, &cred.username, false).await?;
         if cred.kind == PrincipalKind::Patient {
-            let outbox = crate::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
+            let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
             outbox.record(practice, "portal.patient.password_changed", json!({ "patientId": principal_id })).await?;
         }
-        self.audit()
-            .append(
-                practice,
-                audit::entry(principal_id, cred.kind.as_str(), "auth.password.change", principal_id, Outcome::Success, ip, json!({})),
-            )
-            .await?;
+        self.audit().record(actor, "auth.password.change", principal_id, Outcome::Success, json!({})).await?;
         Ok(LoginOk { token, session })
     }
 }

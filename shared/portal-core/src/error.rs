@@ -19,6 +19,9 @@ pub enum CoreError {
     /// The body is larger than the route takes.
     #[error("{detail}")]
     TooLarge { detail: String },
+    /// Well-formed, but what it refers to cannot be accepted (an uploaded file of the wrong type).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     /// Absent, or belongs to another patient or practice (both look the same on purpose).
     #[error("not found")]
     NotFound,
@@ -50,6 +53,7 @@ impl CoreError {
             CoreError::Invalid { code, .. }
             | CoreError::Unauthorized { code, .. }
             | CoreError::Forbidden { code, .. }
+            | CoreError::Unprocessable { code, .. }
             | CoreError::Conflict { code, .. } => code,
             CoreError::NotFound => "not_found",
             CoreError::TooLarge { .. } => "body_too_large",

@@ -9,7 +9,10 @@
 //! | used TOTP step | `P#{p}` | `TOTP#{username}#{step}` | – | 2 min | put-if-absent refuses a replayed code |
 //! | sync key | `P#{p}` | `SYNCKEY#{keyId}` | – | – | get by key id (the id names its practice); list the practice's keys |
 //! | used sync nonce | `P#{p}` | `NONCE#{keyId}#{nonce}` | – | 11 min | put-if-absent refuses a replayed request |
-//! | synced entity | `P#{p}` | `SYNC#{entity}#{id}` | `P#{p}#PATIENT#{patient}` / `{entity}#{id}` | – | get by entity + id (sync); a patient's data by entity (modules) |
+//! | synced entity | `P#{p}` | `SYNC#{entity}#{id}` | see the next three rows (none for a tombstone) | – | get by entity + id (sync, modules) |
+//! | … a patient's or account's record | | | `P#{p}#PATIENT#{owner}` / `{entity}#{date}#{id}` | – | one patient's (or, for ledger and statements, one guarantor's) records of a kind, by date range, newest first |
+//! | … a patient | | | `P#{p}#FAMILY#{guarantor}` / `patients#{id}` | – | a whole family in one query (the family rule) |
+//! | … a provider or slot | | | `P#{p}#PRACTICE` / `{entity}#{date}#{id}` | – | the practice's providers; open slots by start |
 //! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | – | 90 days | events after a cursor, oldest first |
 //! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
@@ -58,6 +61,22 @@ pub fn sync_entity(entity: &str, id: &str) -> String {
 
 pub fn patient_data(p: &str, patient: &str) -> String {
     format!("P#{p}#PATIENT#{patient}")
+}
+
+pub fn family(p: &str, guarantor: &str) -> String {
+    format!("P#{p}#FAMILY#{guarantor}")
+}
+
+pub fn practice_data(p: &str) -> String {
+    format!("P#{p}#PRACTICE")
+}
+
+/// The index sort key of a synced record: by kind, then date (when it has one), then id.
+pub fn record_sort(entity: &str, date: Option<&str>, id: &str) -> String {
+    match date {
+        Some(d) => format!("{entity}#{d}#{id}"),
+        None => format!("{entity}#{id}"),
+    }
 }
 
 pub fn outbox(p: &str) -> String {

@@ -5,21 +5,20 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
-pub mod codes;
+pub mod code_systems;
 pub mod error;
+pub mod family;
 pub mod features;
 pub mod ids;
 pub mod keys;
 pub mod mime;
-pub mod outbox;
 pub mod password;
 pub mod ports;
+pub mod problems;
 pub mod provision;
 pub mod session;
 pub mod settings;
-pub mod sync_auth;
-pub mod sync_data;
-pub mod sync_store;
+pub mod sync;
 pub mod totp;
 pub mod url_policy;
 

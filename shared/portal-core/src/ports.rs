@@ -312,3 +312,22 @@ pub fn rfc3339(unix_seconds: i64) -> String {
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
 }
+
+// ---------------------------------------------------------------------------------------------
+// The bundle
+// ---------------------------------------------------------------------------------------------
+
+/// Every port, built once per process, plus the one setting that differs between the cloud and
+/// one machine. Each function's `Deps` takes its share (`From<&Ports>`); the local host and the
+/// tests build functions this way. On Lambda a function's `main.rs` builds only the adapters it
+/// uses (cold start), so it constructs its `Deps` directly.
+#[derive(Clone)]
+pub struct Ports {
+    pub table: std::sync::Arc<dyn Table>,
+    pub clock: std::sync::Arc<dyn Clock>,
+    pub blobs: std::sync::Arc<dyn Blobs>,
+    pub mailer: std::sync::Arc<dyn Mailer>,
+    pub events: std::sync::Arc<dyn Events>,
+    pub secrets: std::sync::Arc<dyn SecretBox>,
+    pub url_rules: crate::url_policy::UrlRules,
+}

@@ -2,7 +2,8 @@
 //! one item with a version for optimistic concurrency (two staff saving at once: the second gets a
 //! conflict that carries the values now stored).
 
-use crate::audit::{self, AuditLog, Outcome};
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::family::FamilyAccess;
 use crate::features::{self, Feature};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table};
@@ -42,6 +43,9 @@ pub struct PracticeSettings {
     pub features: Vec<Feature>,
     pub urls: PortalUrls,
     pub webmail: WebMailSettings,
+    /// Whose data a guarantor sees (the family rule, `crate::family`).
+    #[serde(default)]
+    pub family_access: FamilyAccess,
     /// Set from the item's version when read; send it back with a change.
     #[serde(default)]
     pub version: u64,
@@ -63,6 +67,7 @@ impl PracticeSettings {
                 subject: "You have a new secure message".into(),
                 body_template: "You have a new secure message from [PracticeName]. Log in to the patient portal to read it: [URL]".into(),
             },
+            family_access: FamilyAccess::default(),
             version: 0,
             updated_at: 0,
             updated_by: String::new(),
@@ -124,7 +129,22 @@ pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
     }
 }
 
+/// Characters that have no place in an email's text: controls (NUL, VT, FF, NEL, …) other than
+/// the line breaks and tabs a body may hold, and the Unicode line and paragraph separators.
+fn has_forbidden_chars(s: &str, allow_line_breaks: bool) -> bool {
+    s.chars().any(|c| {
+        let line_break = matches!(c, '\n' | '\r' | '\t');
+        (c.is_control() && !(allow_line_breaks && line_break)) || matches!(c, '\u{2028}' | '\u{2029}')
+    })
+}
+
 pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
+    if has_forbidden_chars(&w.subject, false) || has_forbidden_chars(&w.body_template, true) {
+        return Err(CoreError::invalid(
+            "text_invalid",
+            "The subject and body may not contain control characters or Unicode line separators.",
+        ));
+    }
     let subject = w.subject.trim();
     if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || subject.contains(['\r', '\n']) {
         return Err(CoreError::invalid(
@@ -189,17 +209,12 @@ pub struct SettingsRepo<'a> {
     pub clock: &'a dyn Clock,
 }
 
-/// Who changes settings, for the audit log.
-pub struct Actor<'a> {
-    pub principal_id: &'a str,
-    pub source_ip: Option<&'a str>,
-}
-
 /// Which part of the settings a change touches.
 pub enum Change {
     Features(Vec<Feature>),
     Urls(PortalUrls),
     WebMail(WebMailSettings),
+    FamilyAccess(FamilyAccess),
 }
 
 impl<'a> SettingsRepo<'a> {
@@ -222,14 +237,8 @@ impl<'a> SettingsRepo<'a> {
 
     /// Applies a validated change if the stored version is still `expected_version`; audits it
     /// with the values before and after. On a conflict, the error carries the stored settings.
-    pub async fn change(
-        &self,
-        practice: &str,
-        actor: Actor<'_>,
-        expected_version: u64,
-        change: Change,
-        rules: UrlRules,
-    ) -> CoreResult<PracticeSettings> {
+    pub async fn change(&self, actor: &Actor, expected_version: u64, change: Change, rules: UrlRules) -> CoreResult<PracticeSettings> {
+        let practice = actor.practice.as_str();
         let current = self.get(practice).await?.ok_or(CoreError::NotFound)?;
         if current.version != expected_version {
             return Err(conflict(&current));
@@ -248,10 +257,14 @@ impl<'a> SettingsRepo<'a> {
                 next.webmail = check_webmail(&w)?;
                 ("settings.webmail.update", json!(current.webmail), json!(next.webmail))
             }
+            Change::FamilyAccess(f) => {
+                next.family_access = f;
+                ("settings.family-access.update", json!(current.family_access), json!(next.family_access))
+            }
         };
         next.version = expected_version + 1;
         next.updated_at = self.clock.now();
-        next.updated_by = actor.principal_id.into();
+        next.updated_by = actor.id.clone();
         let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(&next).map_err(CoreError::backend)?)
             .with_version(next.version);
         match self.table.put(item, Cond::Version(expected_version)).await {
@@ -262,20 +275,8 @@ impl<'a> SettingsRepo<'a> {
             }
             Err(e) => return Err(e.into()),
         }
-        AuditLog { table: self.table, clock: self.clock }
-            .append(
-                practice,
-                audit::entry(
-                    actor.principal_id,
-                    "staff",
-                    action,
-                    "settings",
-                    Outcome::Success,
-                    actor.source_ip,
-                    json!({"before": before, "after": after, "version": next.version}),
-                ),
-            )
-            .await?;
+        let detail = json!({"before": before, "after": after, "version": next.version});
+        AuditLog { table: self.table, clock: self.clock }.record(actor, action, "settings", Outcome::Success, detail).await?;
         Ok(next)
     }
 }
@@ -341,9 +342,15 @@ mod tests {
         assert_eq!(check_webmail(&w).unwrap_err().code(), "email_invalid");
         w.notification_sender = "a@b.c\r\nBcc: x@y.z".into();
         assert_eq!(check_webmail(&w).unwrap_err().code(), "email_invalid");
-        let mut w = webmail("[URL]");
-        w.subject = "two\nlines".into();
-        assert_eq!(check_webmail(&w).unwrap_err().code(), "subject_invalid");
+        for bad_subject in ["two\nlines", "nul\0", "tab\tin subject"] {
+            let mut w = webmail("[URL]");
+            w.subject = bad_subject.into();
+            assert_eq!(check_webmail(&w).unwrap_err().code(), "text_invalid", "{bad_subject:?}");
+        }
+        for bad_body in ["[URL]\0", "[URL]\u{b}", "[URL]\u{c}", "[URL]\u{85}", "[URL]\u{2028}", "[URL]\u{2029}"] {
+            assert_eq!(check_webmail(&webmail(bad_body)).unwrap_err().code(), "text_invalid", "{bad_body:?}");
+        }
+        assert!(check_webmail(&webmail("Line one\r\nLine two\t[URL]")).is_ok());
     }
 
     #[test]

@@ -48,16 +48,27 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
         &self.routes
     }
 
-    /// The finished router: state applied, problem answers for unknown routes (404) and methods
-    /// (405, with `Allow`), and the API security headers on every answer.
-    pub fn into_router(self, state: S) -> Router {
-        self.router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state).layer(
-            axum::middleware::map_response(|mut res: Response| async move {
-                api_headers(res.headers_mut());
-                res
-            }),
-        )
+    /// The routes with their state and nothing else, to merge with other functions' routes (the
+    /// local host finishes the merged router once).
+    pub fn into_routes(self, state: S) -> Router {
+        self.router.with_state(state)
     }
+
+    /// The finished router of one function (on Lambda): see [`finish`].
+    pub fn into_router(self, state: S) -> Router {
+        finish(self.into_routes(state))
+    }
+}
+
+/// Problem answers for unknown routes (404) and methods (405, with `Allow`), and the API
+/// security headers on every answer.
+pub fn finish(routes: Router) -> Router {
+    routes.fallback(not_found).method_not_allowed_fallback(method_not_allowed).layer(axum::middleware::map_response(
+        |mut res: Response| async move {
+            api_headers(res.headers_mut());
+            res
+        },
+    ))
 }
 
 pub async fn not_found() -> Response {

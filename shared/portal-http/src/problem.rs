@@ -56,6 +56,9 @@ impl IntoResponse for ApiError {
             CoreError::Unauthorized { detail, .. } => problem(StatusCode::UNAUTHORIZED, code, "Not logged in", &detail, None),
             CoreError::Forbidden { detail, .. } => problem(StatusCode::FORBIDDEN, code, "Not allowed", &detail, None),
             CoreError::TooLarge { detail } => problem(StatusCode::PAYLOAD_TOO_LARGE, code, "The body is too large", &detail, None),
+            CoreError::Unprocessable { detail, .. } => {
+                problem(StatusCode::UNPROCESSABLE_ENTITY, code, "The request could not be carried out", &detail, None)
+            }
             CoreError::NotFound => problem(StatusCode::NOT_FOUND, code, "Not found", "There is nothing here.", None),
             CoreError::Conflict { detail, current, .. } => {
                 problem(StatusCode::CONFLICT, code, "Changed by someone else", &detail, current.map(|c| json!({ "current": c })))

@@ -328,6 +328,7 @@ async fn cloud_admin() -> (axum::Router, std::collections::HashMap<String, Strin
         role: Some(portal_core::session::StaffRole::Admin),
         username: "admin".into(),
         features: vec![],
+        family_access: Default::default(),
         session_id: "s".into(),
         must_change_password: false,
     };
@@ -426,4 +427,59 @@ async fn pages_and_outbox_are_served_with_security_headers() {
     }
     assert_eq!(client().get(l.url("/admin")).send().await.unwrap().status(), 308);
     assert_eq!(client().get(l.url("/../Cargo.toml")).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn me_lists_the_family_the_rule_allows_and_the_setting_changes_it() {
+    let l = start_local().await;
+    let family = |me: &Value| -> Vec<(String, String)> {
+        me["family"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["patientId"].as_str().unwrap().to_string(), m["relationship"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+    // Alex holds the Morgan account: the whole family, self first; Riley is a minor in Alex's care.
+    let alex = l.patient_token(0, 0).await;
+    let (s, me) = l.get("/v1/me", Some(&alex)).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["family"][0]["name"], "Alex Morgan");
+    assert_eq!(family(&me), pairs(&[("pat-1001", "self"), ("pat-1005", "family"), ("pat-1003", "family"), ("pat-1004", "minor")]));
+    // Jamie (spouse, guardian of both minors) sees themself and the minors, not Alex.
+    let jamie = l.patient_token(0, 2).await;
+    let (_, me) = l.get("/v1/me", Some(&jamie)).await;
+    assert_eq!(family(&me), pairs(&[("pat-1003", "self"), ("pat-1005", "minor"), ("pat-1004", "minor")]));
+    // Sam is on an account of their own; Jordan is in another practice.
+    let sam = l.patient_token(0, 1).await;
+    let (_, me) = l.get("/v1/me", Some(&sam)).await;
+    assert_eq!(family(&me), pairs(&[("pat-1002", "self")]));
+    let jordan = l.patient_token(1, 0).await;
+    let (_, me) = l.get("/v1/me", Some(&jordan)).await;
+    assert_eq!(family(&me)[0], ("pat-2001".to_string(), "self".to_string()));
+    assert!(family(&me).iter().all(|(id, _)| id.starts_with("pat-2")));
+    // Staff have no family.
+    let staff = l.staff_token(0).await;
+    let (_, me) = l.get("/v1/me", Some(&staff)).await;
+    assert_eq!(me["family"], json!([]));
+    // familyAccess=self: the guarantor sees only themself and the minors in their care, at once.
+    let current = settings(&l, &staff).await;
+    assert_eq!(current["familyAccess"], "guarantor");
+    let body = json!({"familyAccess": "self", "version": current["version"]});
+    let (s, v) = l.json("PUT", "/v1/admin/settings/family-access", Some(&staff), body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["settings"]["familyAccess"], "self");
+    let (_, me) = l.get("/v1/me", Some(&alex)).await;
+    assert_eq!(family(&me), pairs(&[("pat-1001", "self"), ("pat-1004", "minor")]));
+    // A stale version conflicts; an unknown value is refused.
+    let (s, v) = l
+        .json("PUT", "/v1/admin/settings/family-access", Some(&staff), json!({"familyAccess": "guarantor", "version": current["version"]}))
+        .await;
+    assert_problem(s, &v, 409, "settings_changed");
+    let (s, v) = l.json("PUT", "/v1/admin/settings/family-access", Some(&staff), json!({"familyAccess": "everyone", "version": 99})).await;
+    assert_eq!(s, 400, "{v}");
+    // Reading the family is a PHI read, audited under the patient.
+    let (_, log) = l.get("/v1/admin/audit?limit=200", Some(&staff)).await;
+    assert!(log["entries"].as_array().unwrap().iter().any(|e| e["action"] == "me.family.read" && e["subject"] == "pat-1001"));
 }

@@ -2,7 +2,7 @@
 //! runtime does with an API Gateway event) into the real handlers; the authorizer sample goes
 //! through the authorizer's Lambda handler. Every served route has a sample.
 
-use portal_core::ports::{SystemClock, Table};
+use portal_core::ports::{Ports, SystemClock, Table};
 use portal_core::url_policy::UrlRules;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -28,6 +28,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("admin/settings-urls.json", 200),
     ("admin/settings-urls-verify.json", 200),
     ("admin/settings-webmail.json", 200),
+    ("admin/settings-family-access.json", 200),
     ("admin/audit.json", 200),
     ("admin/sync-keys-list.json", 200),
     ("admin/sync-keys-create.json", 201),
@@ -59,7 +60,7 @@ fn route_of(path: &str) -> String {
         let t: Vec<&str> = template.split('/').collect();
         t.len() == segs.len() && t.iter().zip(&segs).all(|(a, b)| a == b || a.starts_with('{'))
     };
-    let routes = portal_local::all_routes();
+    let routes: Vec<_> = portal_local::all_routes().into_iter().map(|(_, r)| r).collect();
     // A literal route wins over a templated one (`/v1/sync/events/ack` is not `{entity}/{id}`).
     let exact = routes.iter().find(|r| r.path == path);
     exact.or_else(|| routes.iter().find(|r| fits(r.path))).map(|r| r.path.to_string()).unwrap_or_else(|| path.to_string())
@@ -71,28 +72,21 @@ async fn every_sample_event_reaches_its_real_handler() {
     std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true");
     let mut covered = BTreeSet::new();
     for (file, want) in EXPECTED {
-        let (table, _dir, staff_id) = seeded().await;
-        let clock = Arc::new(SystemClock);
-        let router = match file.split('/').next().unwrap() {
-            "auth" => portal_auth::router(portal_auth::Deps {
-                table: table.clone(),
-                clock,
-                events: Arc::new(portal_embedded::InProcessEvents::new(&_dir.path().join("e.log")).unwrap()),
-            }),
-            "sync" => portal_sync::router(portal_sync::Deps {
-                table: table.clone(),
-                clock,
-                blobs: Arc::new(portal_embedded::DirBlobs::new(&_dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap()),
-                events: Arc::new(portal_embedded::InProcessEvents::new(&_dir.path().join("e.log")).unwrap()),
-            }),
-            "admin" => portal_admin::router(portal_admin::Deps::new(
-                table.clone(),
-                clock,
-                Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
-                UrlRules { local_mode: false },
-            )),
-            other => panic!("no function {other}"),
+        let (table, dir, staff_id) = seeded().await;
+        // Each function as its own Lambda would run it, built from the module registry, with
+        // cloud rules (not local mode).
+        let ports = Ports {
+            table: table.clone(),
+            clock: Arc::new(SystemClock),
+            blobs: Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap()),
+            mailer: Arc::new(portal_embedded::OutboxMailer::new(&dir.path().join("outbox")).unwrap()),
+            events: Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap()),
+            secrets: Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
+            url_rules: UrlRules { local_mode: false },
         };
+        let function = file.split('/').next().unwrap();
+        let module = portal_local::MODULES.iter().find(|m| m.name == function).unwrap_or_else(|| panic!("no function {function}"));
+        let router = portal_local::modules::lambda_router(module, &ports);
         let mut event: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join(file)).unwrap()).unwrap();
         if event["requestContext"]["authorizer"]["kind"] == "staff" {
             event["requestContext"]["authorizer"]["principalId"] = json!(staff_id);
@@ -110,7 +104,7 @@ async fn every_sample_event_reaches_its_real_handler() {
             assert!(body["code"].is_string(), "{file}: problem body expected");
         }
     }
-    let served: BTreeSet<String> = portal_local::all_routes().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    let served: BTreeSet<String> = portal_local::all_routes().iter().map(|(_, r)| format!("{} {}", r.method, r.path)).collect();
     let missing: Vec<_> = served.difference(&covered).collect();
     assert!(missing.is_empty(), "routes without a sample event in events/: {missing:?}");
 }

@@ -4,5 +4,6 @@
 mod conformance;
 mod e2e;
 mod lambda_events;
+mod security;
 mod support;
 mod sync;

@@ -2,7 +2,7 @@
 //! would (README), against a portal-local on a real socket.
 
 use crate::support::{client, now, send, start_local, Local};
-use portal_core::sync_auth::signed_headers;
+use portal_core::sync::auth::signed_headers;
 use serde_json::{json, Value};
 
 /// The reference client: signs and sends one request.
@@ -205,8 +205,8 @@ async fn documents_upload_to_a_pinned_url_and_are_checked() {
 
 #[tokio::test]
 async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
-    use portal_core::outbox::Outbox;
     use portal_core::ports::{DomainEvent, Events, PortError};
+    use portal_core::sync::outbox::Outbox;
     struct Down;
     #[async_trait::async_trait]
     impl Events for Down {
@@ -223,8 +223,8 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     outbox.record("lakeside", "portal.test.two", json!({"patientId": "pat-1001"})).await.unwrap();
     // Another practice's events are not ours.
     outbox.record("hillcrest", "portal.test.other", json!({})).await.unwrap();
-    // Events are handed out once settled (see portal_core::outbox::SETTLE_MICROS).
-    tokio::time::sleep(std::time::Duration::from_micros(portal_core::outbox::SETTLE_MICROS as u64 + 100_000)).await;
+    // Events are handed out once settled (see portal_core::sync::outbox::SETTLE_MICROS).
+    tokio::time::sleep(std::time::Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
     let (s, v) = c.call("GET", "/v1/sync/events", &[], None).await;
     assert_eq!(s, 200, "{v}");
     let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();

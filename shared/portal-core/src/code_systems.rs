@@ -97,7 +97,7 @@ fn luhn_ok(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether `code` is well-formed in `system` (one of [`SYSTEMS`]).

@@ -5,7 +5,7 @@
 //! The authorizer checks the signature (it never sees the body); the sync handler checks that the
 //! body matches the signed content hash.
 
-use crate::audit::{self, AuditLog, Outcome};
+use crate::audit::{Actor, ActorKind, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, SecretBox, Table, TableError};
 use crate::totp::constant_time_eq;
@@ -22,6 +22,8 @@ pub const MAX_SKEW_SECONDS: i64 = 300;
 /// A nonce is remembered while a request carrying it could still be on time.
 pub const NONCE_TTL_SECONDS: i64 = 2 * MAX_SKEW_SECONDS + 60;
 pub const LABEL_MAX: usize = 80;
+/// The most keys a practice may have active at once (one per server, with room to rotate).
+pub const MAX_ACTIVE_KEYS: usize = 10;
 
 pub const HEADER_KEY: &str = "x-portal-key";
 pub const HEADER_TIMESTAMP: &str = "x-portal-timestamp";
@@ -170,13 +172,21 @@ impl SyncKeys<'_> {
     }
 
     /// Creates a key; answers it and its secret, which is shown this once and stored only sealed.
-    pub async fn create(&self, practice: &str, actor: &str, label: &str, source_ip: Option<&str>) -> CoreResult<(SyncKey, String)> {
+    pub async fn create(&self, actor: &Actor, label: &str) -> CoreResult<(SyncKey, String)> {
+        let practice = actor.practice.as_str();
         let label = label.trim();
         if label.is_empty() || label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
             return Err(CoreError::invalid(
                 "label_invalid",
                 format!("Give the key a name of 1 to {LABEL_MAX} characters (e.g. the server it is for)."),
             ));
+        }
+        let active = self.all(practice).await?.iter().filter(|k| k.revoked_at.is_none()).count();
+        if active >= MAX_ACTIVE_KEYS {
+            return Err(CoreError::Unprocessable {
+                code: "sync_key_limit",
+                detail: format!("A practice may have {MAX_ACTIVE_KEYS} active keys; revoke one it no longer uses first."),
+            });
         }
         let key_id = format!("{practice}.{}", hex::encode(ids::random_bytes::<12>()));
         let secret = hex::encode(ids::random_bytes::<32>());
@@ -185,7 +195,7 @@ impl SyncKeys<'_> {
             key_id: key_id.clone(),
             label: label.into(),
             created_at: self.clock.now(),
-            created_by: actor.into(),
+            created_by: actor.id.clone(),
             revoked_at: None,
             revoked_by: None,
             sealed_secret: ids::b64url(&sealed),
@@ -193,32 +203,41 @@ impl SyncKeys<'_> {
         let item = Item::new(keys::practice(practice), keys::sync_key(&key_id), serde_json::to_value(&key).map_err(CoreError::backend)?)
             .with_version(1);
         self.table.put(item, Cond::Absent).await?;
-        self.audit()
-            .append(
-                practice,
-                audit::entry(actor, "staff", "sync.key.create", &key_id, Outcome::Success, source_ip, json!({ "label": key.label })),
-            )
-            .await?;
+        self.audit().record(actor, "sync.key.create", &key_id, Outcome::Success, json!({ "label": key.label })).await?;
         Ok((key.public(), secret))
     }
 
-    pub async fn list(&self, practice: &str) -> CoreResult<Vec<SyncKey>> {
-        let page = self.table.query(Query::new(keys::practice(practice)).prefix("SYNCKEY#").limit(200)).await?;
-        page.items.iter().map(|i| i.parse::<SyncKey>().map(|k| k.public()).map_err(Into::into)).collect()
+    /// One page of the practice's keys (secrets left out), and the cursor of the next.
+    pub async fn list(&self, practice: &str, limit: usize, cursor: Option<String>) -> CoreResult<(Vec<SyncKey>, Option<String>)> {
+        let page = self.table.query(Query::new(keys::practice(practice)).prefix("SYNCKEY#").limit(limit).after(cursor)).await?;
+        let keys = page.items.iter().map(|i| i.parse::<SyncKey>().map(|k| k.public()).map_err(Into::into)).collect::<CoreResult<_>>()?;
+        Ok((keys, page.cursor))
     }
 
-    pub async fn revoke(&self, practice: &str, actor: &str, key_id: &str, source_ip: Option<&str>) -> CoreResult<SyncKey> {
+    /// Every key of the practice, every page.
+    async fn all(&self, practice: &str) -> CoreResult<Vec<SyncKey>> {
+        let (mut out, mut cursor) = (vec![], None);
+        loop {
+            let (keys, next) = self.list(practice, 100, cursor).await?;
+            out.extend(keys);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn revoke(&self, actor: &Actor, key_id: &str) -> CoreResult<SyncKey> {
+        let practice = actor.practice.as_str();
         let item = self.table.get(&keys::practice(practice), &keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
         let mut key: SyncKey = item.parse()?;
         if key.revoked_at.is_none() {
             key.revoked_at = Some(self.clock.now());
-            key.revoked_by = Some(actor.into());
+            key.revoked_by = Some(actor.id.clone());
             let next = Item::new(item.pk.clone(), item.sk.clone(), serde_json::to_value(&key).map_err(CoreError::backend)?)
                 .with_version(item.version + 1);
             self.table.put(next, Cond::Version(item.version)).await?;
-            self.audit()
-                .append(practice, audit::entry(actor, "staff", "sync.key.revoke", key_id, Outcome::Success, source_ip, json!({})))
-                .await?;
+            self.audit().record(actor, "sync.key.revoke", key_id, Outcome::Success, json!({})).await?;
         }
         Ok(key.public())
     }
@@ -237,21 +256,17 @@ impl SyncKeys<'_> {
             |code: &'static str| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
         let practice = practice_of_key(&sig.key_id).ok_or_else(|| refuse("sync_key_unknown"))?;
         let result = self.check(practice, sig, method, path_with_query, cache).await;
-        if let Err(CoreError::Unauthorized { code, .. }) = &result {
-            self.audit()
-                .append(
-                    practice,
-                    audit::entry(
-                        &sig.key_id,
-                        "sync",
-                        "sync.request",
-                        &sig.key_id,
-                        Outcome::Denied,
-                        source_ip,
-                        json!({ "reason": code, "method": method, "path": path_with_query }),
-                    ),
-                )
-                .await?;
+        // Refusals are audited under keys that exist only: a made-up key id must not write into a
+        // practice's log (or create logs for practices that don't exist). What is recorded is
+        // bounded: the method is one of ours by then, the path is cut short.
+        match &result {
+            Err(CoreError::Unauthorized { code, .. }) if *code != "sync_key_unknown" => {
+                let actor = Actor::new(practice, ActorKind::Sync, &sig.key_id, source_ip);
+                let path: String = path_with_query.chars().take(200).collect();
+                let detail = json!({ "reason": code, "method": method, "path": path });
+                self.audit().record(&actor, "sync.request", &sig.key_id, Outcome::Denied, detail).await?;
+            }
+            _ => {}
         }
         result
     }
@@ -266,19 +281,21 @@ impl SyncKeys<'_> {
     ) -> CoreResult<SyncKey> {
         let refuse =
             |code: &'static str| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
-        let ts: i64 = sig.timestamp.parse().map_err(|_| refuse("sync_signature_malformed"))?;
-        if !is_lower_hex(&sig.nonce, 32) || !is_lower_hex(&sig.content_sha256, 64) || !is_lower_hex(&sig.signature, 64) {
-            return Err(refuse("sync_signature_malformed"));
-        }
-        let now = self.clock.now();
-        if (now - ts).abs() > MAX_SKEW_SECONDS {
-            return Err(refuse("sync_timestamp_stale"));
-        }
+        // The key first: a refusal is audited only under a key that exists (see `verify`).
         let item =
             self.table.get(&keys::practice(practice), &keys::sync_key(&sig.key_id)).await?.ok_or_else(|| refuse("sync_key_unknown"))?;
         let key: SyncKey = item.parse()?;
         if key.revoked_at.is_some() {
             return Err(refuse("sync_key_revoked"));
+        }
+        let ts: i64 = sig.timestamp.parse().map_err(|_| refuse("sync_signature_malformed"))?;
+        if !is_lower_hex(&sig.nonce, 32) || !is_lower_hex(&sig.content_sha256, 64) || !is_lower_hex(&sig.signature, 64) {
+            return Err(refuse("sync_signature_malformed"));
+        }
+        let now = self.clock.now();
+        // Checked: a timestamp near i64::MIN must be refused, not overflow.
+        if now.checked_sub(ts).is_none_or(|skew| skew.unsigned_abs() > MAX_SKEW_SECONDS as u64) {
+            return Err(refuse("sync_timestamp_stale"));
         }
         let cached = cache.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key.sealed_secret).cloned();
         let secret = match cached {

@@ -1,0 +1,36 @@
+//! The module registry: which function serves which routes, stated once. The local host merges
+//! these routers behind the authorizer, `--print-routes` lists them per function (checked against
+//! `infra/openapi.yaml` and each function's `Events` in `infra/template.yaml`), and the Lambda
+//! sample-event test builds each function from here. Adding a module adds one line below.
+
+use axum::Router;
+use portal_core::ports::Ports;
+use portal_http::RouteInfo;
+
+/// One Lambda function that serves API routes.
+pub struct Module {
+    /// `portal-{name}` is its crate and binary (`BuildProperties.Binary` in the template);
+    /// `events/{name}/` holds its sample events.
+    pub name: &'static str,
+    /// The routes it serves.
+    pub routes: fn() -> Vec<RouteInfo>,
+    /// Its routes with their state, built from the shared ports (no fallback: merged first).
+    pub mount: fn(&Ports) -> Router,
+}
+
+pub const MODULES: &[Module] = &[
+    Module { name: "auth", routes: || portal_auth::api().routes().to_vec(), mount: portal_auth::routes },
+    Module { name: "admin", routes: || portal_admin::api().routes().to_vec(), mount: portal_admin::routes },
+    Module { name: "sync", routes: || portal_sync::api().routes().to_vec(), mount: portal_sync::routes },
+];
+
+/// The function that serves as one Lambda would: its routes, finished with problem answers for
+/// unknown routes and methods.
+pub fn lambda_router(module: &Module, ports: &Ports) -> Router {
+    portal_http::finish((module.mount)(ports))
+}
+
+/// Every API route, with the function that serves it.
+pub fn all_routes() -> Vec<(&'static str, RouteInfo)> {
+    MODULES.iter().flat_map(|m| (m.routes)().into_iter().map(move |r| (m.name, r))).collect()
+}

@@ -1,0 +1,164 @@
+//! The family rule, written once: whose data a patient may see. Everyone sees themself; a
+//! guardian sees the minors in their care; the guarantor sees the whole family when the practice's
+//! `familyAccess` is `guarantor` (the default) and only themself when it is `self`. A member outside
+//! the rule does not exist for the viewer: handlers answer 404, never 403.
+
+use crate::sync::entities::Patient;
+use crate::sync::records::{PatientRecords, Synced};
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+
+/// The practice setting that says what a guarantor sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FamilyAccess {
+    /// The guarantor sees every member of the family whose account they hold.
+    #[default]
+    #[serde(rename = "guarantor")]
+    Guarantor,
+    /// Everyone sees only themself (and guardians their minors).
+    #[serde(rename = "self")]
+    SelfOnly,
+}
+
+impl FamilyAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FamilyAccess::Guarantor => "guarantor",
+            FamilyAccess::SelfOnly => "self",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "guarantor" => Some(FamilyAccess::Guarantor),
+            "self" => Some(FamilyAccess::SelfOnly),
+            _ => None,
+        }
+    }
+}
+
+/// The patient behind a session, and the practice's family setting (from the authorizer context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub patient_id: String,
+    pub family_access: FamilyAccess,
+}
+
+/// How a member the viewer may see relates to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Relationship {
+    /// The viewer themself.
+    #[serde(rename = "self")]
+    Own,
+    /// A minor the viewer is a guardian of.
+    Minor,
+    /// A member of the family whose account the viewer holds.
+    Family,
+}
+
+/// The rule: whether `viewer` may see `member` (whose id is `member_id`), and as what.
+pub fn may_view(viewer: &Viewer, member_id: &str, member: &Patient) -> Option<Relationship> {
+    if member_id == viewer.patient_id {
+        Some(Relationship::Own)
+    } else if member.is_minor && member.guardians.iter().any(|g| g.patient_id == viewer.patient_id) {
+        Some(Relationship::Minor)
+    } else if viewer.family_access == FamilyAccess::Guarantor && member.guarantor_id.as_deref() == Some(viewer.patient_id.as_str()) {
+        Some(Relationship::Family)
+    } else {
+        None
+    }
+}
+
+/// A member the viewer may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub patient_id: String,
+    pub name: String,
+    pub relationship: Relationship,
+}
+
+pub struct Family<'a> {
+    pub records: PatientRecords<'a>,
+}
+
+impl Family<'_> {
+    /// The members `viewer` may see, themself first, then by name. Candidates are the viewer's
+    /// family (one query on the family index) and anyone the viewer's record lists as family
+    /// outside it (a guardian's minor on another account).
+    pub async fn members(&self, practice: &str, viewer: &Viewer) -> CoreResult<Vec<Member>> {
+        let Some(me) = self.records.get::<Patient>(practice, &viewer.patient_id).await? else {
+            return Ok(vec![]);
+        };
+        let mut candidates = self.records.family(practice, me.record.guarantor(&me.id)).await?;
+        for id in &me.record.family_ids {
+            if !candidates.iter().any(|c| &c.id == id) {
+                candidates.extend(self.records.get::<Patient>(practice, id).await?);
+            }
+        }
+        if !candidates.iter().any(|c| c.id == me.id) {
+            candidates.push(me);
+        }
+        let mut members: Vec<Member> = candidates
+            .iter()
+            .filter_map(|c: &Synced<Patient>| {
+                may_view(viewer, &c.id, &c.record).map(|relationship| Member {
+                    patient_id: c.id.clone(),
+                    name: c.record.display_name(),
+                    relationship,
+                })
+            })
+            .collect();
+        members.sort_by(|a, b| (a.relationship != Relationship::Own, &a.name).cmp(&(b.relationship != Relationship::Own, &b.name)));
+        Ok(members)
+    }
+
+    /// The patient whose data a request is about: the viewer themself when `requested` is absent
+    /// (no read needed), else a member the viewer may see. Anyone else is [`CoreError::NotFound`].
+    pub async fn resolve(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<String> {
+        match requested {
+            None => Ok(viewer.patient_id.clone()),
+            Some(id) if id == viewer.patient_id => Ok(id.to_string()),
+            Some(id) => {
+                let members = self.members(practice, viewer).await?;
+                members.into_iter().find(|m| m.patient_id == id).map(|m| m.patient_id).ok_or(CoreError::NotFound)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::entities::{Guardian, GuardianRelationship};
+
+    fn patient(guarantor: Option<&str>, minor: bool, guardians: &[&str]) -> Patient {
+        serde_json::from_value(serde_json::json!({
+            "firstName": "A", "lastName": "B", "birthdate": "2000-01-01",
+            "guarantorId": guarantor, "isMinor": minor,
+            "guardians": guardians.iter().map(|g| Guardian { patient_id: g.to_string(), relationship: GuardianRelationship::Parent }).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_rule() {
+        let guarantor = Viewer { patient_id: "g".into(), family_access: FamilyAccess::Guarantor };
+        let spouse = patient(Some("g"), false, &[]);
+        let minor = patient(Some("g"), true, &["s"]);
+        assert_eq!(may_view(&guarantor, "g", &patient(None, false, &[])), Some(Relationship::Own));
+        assert_eq!(may_view(&guarantor, "s", &spouse), Some(Relationship::Family));
+        assert_eq!(may_view(&guarantor, "m", &minor), Some(Relationship::Family));
+        // The spouse is the minor's guardian, not the guarantor: the minor, not the guarantor.
+        let spouse_viewer = Viewer { patient_id: "s".into(), family_access: FamilyAccess::Guarantor };
+        assert_eq!(may_view(&spouse_viewer, "m", &minor), Some(Relationship::Minor));
+        assert_eq!(may_view(&spouse_viewer, "g", &patient(None, false, &[])), None);
+        // `self`: the guarantor sees only themself; guardians still see their minors.
+        let strict = Viewer { patient_id: "g".into(), family_access: FamilyAccess::SelfOnly };
+        assert_eq!(may_view(&strict, "s", &spouse), None);
+        let strict_guardian = Viewer { patient_id: "s".into(), family_access: FamilyAccess::SelfOnly };
+        assert_eq!(may_view(&strict_guardian, "m", &minor), Some(Relationship::Minor));
+        // Guardianship ends with majority.
+        assert_eq!(may_view(&spouse_viewer, "a", &patient(Some("g"), false, &["s"])), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! Every problem `code` the API answers with, listed once with what it means. Clients branch on
+//! these codes, so they are a contract: a test below finds every code the source builds an error
+//! with and fails if one is missing here (or listed but never used), and checks that
+//! `infra/openapi.yaml` lists the same codes as the `Problem.code` enum.
+
+/// `(code, when it is answered)`, by area.
+pub const PROBLEM_CODES: &[(&str, &str)] = &[
+    // Requests in general
+    ("route_not_found", "No such route"),
+    ("method_not_allowed", "The route does not take that method (the answer has `Allow`)"),
+    ("not_found", "Absent, or another patient's or practice's (the two look the same on purpose)"),
+    ("malformed_json", "The body is not JSON"),
+    ("invalid_body", "The JSON does not have the expected shape"),
+    ("body_empty", "A body is required"),
+    ("body_too_large", "The body is larger than the route takes"),
+    ("unsupported_media_type", "The body is not `application/json`"),
+    ("invalid_query", "The query string has unknown or malformed parameters"),
+    ("limit_invalid", "A page size outside its range"),
+    ("cursor_invalid", "A paging cursor that was not handed out"),
+    ("date_invalid", "A date that is not YYYY-MM-DD"),
+    ("date_range_invalid", "`from` after `to`"),
+    ("conflict", "Someone changed the item first"),
+    ("backend_unavailable", "A backend did not answer; nothing was changed"),
+    // Sessions and logins
+    ("session_required", "No valid session"),
+    ("login_failed", "Wrong practice, username, password or code (never says which)"),
+    ("temporary_password_expired", "The temporary password is too old"),
+    ("password_change_required", "A temporary password must be changed first"),
+    ("current_password_wrong", "Password change: the current password is not right"),
+    ("password_unchanged", "Password change: the new password is the current one"),
+    ("password_too_short", "Password rules"),
+    ("password_too_long", "Password rules"),
+    ("password_too_common", "Password rules: on the common-password list"),
+    ("practice_invalid", "A practice id outside the id rule"),
+    ("username_invalid", "A username outside the username rule"),
+    // Access
+    ("feature_disabled", "The practice has not enabled the feature"),
+    ("staff_only", "A staff route called by a patient, or by staff without the role it needs"),
+    ("sync_only", "A sync route called without a sync key"),
+    ("sync_key_scope", "A sync key used outside the sync API"),
+    ("cross_site_request", "A cookie-authenticated change sent from another site"),
+    // Settings
+    ("settings_changed", "A settings save from a stale version (the answer carries `current`)"),
+    ("unknown_feature", "A feature key that is not one of the seven"),
+    ("url_invalid", "Not a URL"),
+    ("url_too_long", "A URL over the length limit"),
+    ("url_not_https", "Outside local mode a portal URL is https"),
+    ("email_invalid", "Not a plain email address"),
+    ("subject_invalid", "The notification subject is not one line of text"),
+    ("body_too_long", "The notification body is too long"),
+    ("body_missing_url", "The notification body lacks [URL]"),
+    ("body_unknown_tag", "A tag other than [URL] and [PracticeName]"),
+    ("text_invalid", "Control characters in text that goes into email"),
+    ("label_invalid", "A sync key's name"),
+    ("sync_key_limit", "The practice has as many active sync keys as it may"),
+    // Sync API
+    ("sync_signature_missing", "A sync request without the signature headers"),
+    ("sync_signature_malformed", "Signature headers of the wrong form"),
+    ("sync_signature_invalid", "The signature does not verify"),
+    ("sync_timestamp_stale", "The timestamp is more than 5 minutes off"),
+    ("sync_key_unknown", "No such sync key"),
+    ("sync_key_revoked", "The sync key was revoked"),
+    ("sync_replay", "The nonce was used before"),
+    ("sync_body_mismatch", "The body is not the one that was signed"),
+    ("entity_unknown", "Not a sync entity"),
+    ("field_invalid", "A field breaks its rule (the detail names it)"),
+    ("code_system_unknown", "A clinical code system the portal does not know"),
+    ("batch_size", "A batch of no items or too many"),
+    ("invalid_item", "A batch item of the wrong shape"),
+    ("entity_has_no_file", "`…/uploaded` for an entity without a file"),
+    ("file_missing", "`…/uploaded` before the file was uploaded"),
+    ("file_rejected", "The uploaded file is not of its declared size or type (it was deleted)"),
+    ("sync_contended", "The entity kept changing while it was applied"),
+    ("ack_contended", "Acknowledgements raced"),
+];
+
+/// Whether `code` is one of ours.
+pub fn is_listed(code: &str) -> bool {
+    PROBLEM_CODES.iter().any(|(c, _)| *c == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The string literal right after `at` (skipping whitespace), if it looks like a code.
+    fn literal_after(s: &str) -> Option<&str> {
+        let s = s.trim_start().strip_prefix('"')?;
+        let end = s.find('"')?;
+        let code = &s[..end];
+        (!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')).then_some(code)
+    }
+
+    /// The codes a source file builds errors with: `invalid(`/`unauthorized(`/`forbidden(`/
+    /// `refuse(` with a literal first argument, `code: "…"` fields, and `problem(StatusCode::X, "…"`.
+    fn codes_in(text: &str, out: &mut BTreeSet<String>) {
+        for marker in ["invalid(", "unauthorized(", "forbidden(", "refuse(", "code: "] {
+            for (i, _) in text.match_indices(marker) {
+                let before = text[..i].chars().last().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' {
+                    continue; // part of a longer name (`is_invalid(`)
+                }
+                out.extend(literal_after(&text[i + marker.len()..]).map(str::to_string));
+            }
+        }
+        for (i, _) in text.match_indices("problem(") {
+            let rest = text[i + "problem(".len()..].trim_start();
+            if let Some(after_status) = rest.strip_prefix("StatusCode::").and_then(|r| r.split_once(',')) {
+                out.extend(literal_after(after_status.1).map(str::to_string));
+            }
+        }
+    }
+
+    fn walk(dir: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("problems.rs") {
+                codes_in(&std::fs::read_to_string(&path).unwrap(), out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_code_used_is_listed_and_every_listed_code_is_used() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut used = BTreeSet::new();
+        for dir in ["shared", "functions"] {
+            walk(&root.join(dir), &mut used);
+        }
+        for e in
+            [crate::CoreError::NotFound, crate::CoreError::TooLarge { detail: String::new() }, crate::CoreError::Backend(String::new())]
+        {
+            used.insert(e.code().to_string());
+        }
+        let listed: BTreeSet<String> = PROBLEM_CODES.iter().map(|(c, _)| c.to_string()).collect();
+        assert_eq!(listed.len(), PROBLEM_CODES.len(), "a code is listed twice");
+        let unlisted: Vec<_> = used.difference(&listed).collect();
+        assert!(unlisted.is_empty(), "codes used but not listed in problems.rs: {unlisted:?}");
+        let unused: Vec<_> = listed.difference(&used).collect();
+        assert!(unused.is_empty(), "codes listed in problems.rs but never used: {unused:?}");
+    }
+
+    #[test]
+    fn openapi_problem_code_enum_is_this_list() {
+        let spec = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/openapi.yaml")).unwrap();
+        let line = spec.lines().find(|l| l.trim_start().starts_with("code: { type: string, enum: [")).expect("Problem.code enum");
+        let inner = &line[line.find('[').unwrap() + 1..line.find(']').unwrap()];
+        let documented: BTreeSet<&str> = inner.split(',').map(str::trim).collect();
+        let listed: BTreeSet<&str> = PROBLEM_CODES.iter().map(|(c, _)| *c).collect();
+        assert_eq!(documented, listed, "infra/openapi.yaml Problem.code enum differs from PROBLEM_CODES");
+    }
+}

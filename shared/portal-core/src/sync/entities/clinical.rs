@@ -1,0 +1,111 @@
+//! One coded clinical fact: a problem, medication, allergy, immunization, vital sign or result.
+//! The code system fits the kind, and the code passes its system's check.
+
+use super::rules::{bad, check_id, date, opt_text, text};
+use super::{Entity, Placement, Record};
+use crate::code_systems;
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClinicalKind {
+    Problem,
+    Medication,
+    Allergy,
+    Immunization,
+    VitalSign,
+    Result,
+}
+
+impl ClinicalKind {
+    /// The code systems a fact of this kind is coded in.
+    pub fn systems(self) -> &'static [&'static str] {
+        match self {
+            ClinicalKind::Problem => &["SNOMED-CT"],
+            ClinicalKind::Medication => &["RxNorm"],
+            ClinicalKind::Allergy => &["SNOMED-CT", "RxNorm"],
+            ClinicalKind::Immunization => &["CVX"],
+            ClinicalKind::VitalSign | ClinicalKind::Result => &["LOINC"],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClinicalStatus {
+    Active,
+    Inactive,
+    Resolved,
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Code {
+    pub system: String,
+    pub code: String,
+    pub display: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClinicalEntry {
+    pub patient_id: String,
+    pub kind: ClinicalKind,
+    pub code: Code,
+    #[serde(default)]
+    pub status: Option<ClinicalStatus>,
+    /// When it was noted, started, given or measured.
+    pub date: String,
+    #[serde(default)]
+    pub end_date: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Record for ClinicalEntry {
+    const ENTITY: Entity = Entity::Clinical;
+
+    fn check(&self) -> CoreResult<()> {
+        check_id("patientId", &self.patient_id)?;
+        let systems = self.kind.systems();
+        let kind = serde_json::to_value(self.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        match code_systems::is_valid(&self.code.system, &self.code.code) {
+            None => {
+                return Err(CoreError::invalid(
+                    "code_system_unknown",
+                    format!(
+                        "code.system: '{}' is not a known code system; use one of {}.",
+                        self.code.system.chars().take(40).collect::<String>(),
+                        code_systems::SYSTEMS.join(", ")
+                    ),
+                ))
+            }
+            Some(_) if !systems.contains(&self.code.system.as_str()) => {
+                return Err(bad("code.system", format!("a {kind} is coded in {}", systems.join(" or "))))
+            }
+            Some(false) => return Err(bad("code.code", format!("not a valid {} code", self.code.system))),
+            Some(true) => {}
+        }
+        text("code.display", &self.code.display, 1, 200)?;
+        date("date", &self.date)?;
+        if let Some(e) = &self.end_date {
+            date("endDate", e)?;
+        }
+        if matches!(self.kind, ClinicalKind::VitalSign | ClinicalKind::Result) && self.value.is_none() {
+            return Err(bad("value", "a vital sign or result has a value"));
+        }
+        opt_text("value", &self.value, 100)?;
+        opt_text("unit", &self.unit, 30)?;
+        opt_text("note", &self.note, 1000)
+    }
+
+    fn placement(&self, _id: &str) -> Placement {
+        Placement::Patient { patient_id: self.patient_id.clone(), date: self.date.clone() }
+    }
+}

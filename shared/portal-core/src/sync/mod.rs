@@ -1,0 +1,13 @@
+//! Everything about the practice's own system talking to the portal: signed requests and sync
+//! keys (`auth`), the entities it sends (`entities`), how they are stored (`store`) and read back
+//! by modules (`records`), the use cases of the sync API (`service`), and the event outbox that
+//! carries what patients did back to the practice (`outbox`).
+
+pub mod auth;
+pub mod entities;
+pub mod outbox;
+pub mod records;
+pub mod store;
+
+pub use entities::Entity;
+pub mod service;

@@ -1,0 +1,169 @@
+//! The one read repository modules use for synced data: typed records by key, by patient (or
+//! account), by family, and by practice, over the index the store placed them in — each one query,
+//! with date ranges and cursor paging. Tombstones are never in an index, so a deleted record is
+//! simply absent. Access checks (the family rule) happen before a module calls this.
+
+use super::entities::{FileStatus, Patient, Record};
+use super::store::{entity_key, envelope_of, Envelope};
+use crate::keys;
+use crate::ports::{Item, Query, Table};
+use crate::{CoreError, CoreResult};
+
+/// A live synced record with its id and stamps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Synced<T> {
+    pub id: String,
+    pub last_modified: String,
+    /// For statements and documents; only `Available` files exist for patients.
+    pub file_status: Option<FileStatus>,
+    pub record: T,
+}
+
+impl<T> Synced<T> {
+    /// Whether its file (if it has one) passed its check.
+    pub fn file_available(&self) -> bool {
+        self.file_status == Some(FileStatus::Available)
+    }
+}
+
+fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
+    let env: Envelope = envelope_of(item)?;
+    let Some(fields) = env.fields.filter(|_| !env.deleted) else { return Ok(None) };
+    let record = serde_json::from_value(fields).map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", env.entity)))?;
+    Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, record }))
+}
+
+/// An inclusive range of dates (`YYYY-MM-DD`); either end may be open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DateRange {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl DateRange {
+    pub fn all() -> Self {
+        DateRange::default()
+    }
+
+    /// Checks the bounds a client sent (`from` ≤ `to`, both real dates).
+    pub fn parse(from: Option<&str>, to: Option<&str>) -> CoreResult<Self> {
+        let one = |field: &str, v: Option<&str>| -> CoreResult<Option<String>> {
+            match v.filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) => super::entities::rules::date(field, s)
+                    .map(|_| Some(s.to_string()))
+                    .map_err(|_| CoreError::invalid("date_invalid", format!("{field}: a date as YYYY-MM-DD"))),
+            }
+        };
+        let range = DateRange { from: one("from", from)?, to: one("to", to)? };
+        if let (Some(f), Some(t)) = (&range.from, &range.to) {
+            if f > t {
+                return Err(CoreError::invalid("date_range_invalid", "from: on or before to"));
+            }
+        }
+        Ok(range)
+    }
+
+    /// The sort-key bounds for records of `entity` (their sort keys are `{entity}#{date…}#{id}`;
+    /// `~` sorts after every character a date or date-time holds).
+    fn bounds(&self, entity: &str) -> (String, String) {
+        let from = format!("{entity}#{}", self.from.as_deref().unwrap_or(""));
+        let to = format!("{entity}#{}~", self.to.as_deref().unwrap_or("9999-12-31"));
+        (from, to)
+    }
+}
+
+/// One page of records and the cursor for the next (`None` at the end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordPage<T> {
+    pub records: Vec<Synced<T>>,
+    pub cursor: Option<String>,
+}
+
+/// Which way a listing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+pub struct PatientRecords<'a> {
+    pub table: &'a dyn Table,
+}
+
+impl PatientRecords<'_> {
+    /// One record by id; `None` when absent or deleted.
+    pub async fn get<T: Record>(&self, practice: &str, id: &str) -> CoreResult<Option<Synced<T>>> {
+        if super::entities::check_id("id", id).is_err() {
+            return Ok(None);
+        }
+        let (pk, sk) = entity_key(practice, T::ENTITY, id);
+        match self.table.get(&pk, &sk).await? {
+            Some(item) => synced(&item),
+            None => Ok(None),
+        }
+    }
+
+    /// A patient's records of one kind (for ledger lines and statements: an account's, by its
+    /// guarantor), within `range`, in `order`, a page at a time.
+    pub async fn for_patient<T: Record>(
+        &self,
+        practice: &str,
+        patient_id: &str,
+        range: &DateRange,
+        order: Order,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> CoreResult<RecordPage<T>> {
+        self.page::<T>(Query::on_gsi1(keys::patient_data(practice, patient_id)), range, order, limit, cursor).await
+    }
+
+    /// The practice's own records of one kind (providers; open slots by start).
+    pub async fn for_practice<T: Record>(
+        &self,
+        practice: &str,
+        range: &DateRange,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> CoreResult<RecordPage<T>> {
+        self.page::<T>(Query::on_gsi1(keys::practice_data(practice)), range, Order::OldestFirst, limit, cursor).await
+    }
+
+    /// Every patient of the family whose guarantor is `guarantor_id` (the guarantor included).
+    pub async fn family(&self, practice: &str, guarantor_id: &str) -> CoreResult<Vec<Synced<Patient>>> {
+        let mut out = vec![];
+        let mut cursor = None;
+        loop {
+            let q = Query::on_gsi1(keys::family(practice, guarantor_id)).prefix("patients#").limit(100).after(cursor);
+            let page = self.table.query(q).await?;
+            for item in &page.items {
+                out.extend(synced::<Patient>(item)?);
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn page<T: Record>(
+        &self,
+        q: Query,
+        range: &DateRange,
+        order: Order,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> CoreResult<RecordPage<T>> {
+        let (from, to) = range.bounds(T::ENTITY.name());
+        let mut q = q.between(from, to).limit(limit).after(cursor);
+        if order == Order::NewestFirst {
+            q = q.newest_first();
+        }
+        let page = self.table.query(q).await?;
+        let mut records = Vec::with_capacity(page.items.len());
+        for item in &page.items {
+            records.extend(synced::<T>(item)?);
+        }
+        Ok(RecordPage { records, cursor: page.cursor })
+    }
+}

@@ -1,0 +1,178 @@
+//! The outside probe's findings, each as a test that failed before its fix: cross-site changes,
+//! header arithmetic, audit writes from made-up keys, ids the file store cannot take, unbounded
+//! sync keys, upload URLs that could overwrite accepted or deleted files, control characters in
+//! email templates.
+
+use crate::support::{client, now, send, start_local};
+use crate::sync::SyncClient;
+use portal_core::ports::{Blobs, Query, Table};
+use portal_core::sync::auth::signed_headers;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn cookie_changes_from_another_site_are_refused() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let alex = &p.patients[0];
+    let (s, v, headers) = send(
+        client().post(l.url("/v1/auth/login")).json(&json!({"practice": "lakeside", "username": alex.username, "password": alex.password})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let cookie = headers.get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let logout = |extra: &[(&str, &str)]| {
+        let mut r = client().post(l.url("/v1/auth/logout")).header("cookie", &cookie).header("content-type", "application/json").body("{}");
+        for (k, v) in extra {
+            r = r.header(*k, *v);
+        }
+        send(r)
+    };
+    let (s, v, _) = logout(&[("sec-fetch-site", "cross-site")]).await;
+    assert_eq!((s, &v["code"]), (403, &json!("cross_site_request")), "{v}");
+    let (s, v, _) = logout(&[("origin", "https://evil.example")]).await;
+    assert_eq!((s, &v["code"]), (403, &json!("cross_site_request")), "{v}");
+    // Reads are not changes, and the session survived both attempts.
+    let (s, _, _) = send(client().get(l.url("/v1/me")).header("cookie", &cookie).header("sec-fetch-site", "cross-site")).await;
+    assert_eq!(s, 200);
+    let (s, v, _) = logout(&[("sec-fetch-site", "same-origin"), ("origin", &l.base)]).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test]
+async fn extreme_sync_timestamps_are_refused_not_panics() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    for ts in [i64::MIN, i64::MAX, -1] {
+        let mut headers = signed_headers(&p.sync.key_id, &p.sync.secret, "GET", "/v1/sync/events", &[], b"", now());
+        for h in headers.iter_mut().filter(|(k, _)| *k == "x-portal-timestamp") {
+            h.1 = ts.to_string();
+        }
+        let mut r = client().get(l.url("/v1/sync/events"));
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        let (s, v, _) = send(r).await;
+        assert_eq!((s, &v["code"]), (401, &json!("sync_timestamp_stale")), "{ts}: {v}");
+    }
+    assert_eq!(l.get("/v1/health", None).await.0, 200);
+}
+
+#[tokio::test]
+async fn made_up_key_ids_write_nothing_to_any_audit_log() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    for key_id in ["lakeside.0123456789abcdef01234567", "ghostpractice.0123456789abcdef01234567"] {
+        let mut headers = signed_headers(key_id, "guessed", "GET", "/v1/sync/events", &[], b"", now());
+        headers.push(("x-portal-extra", "<script>".into()));
+        let mut r = client().get(l.url("/v1/sync/events?attacker=text-in-the-log"));
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        let (s, v, _) = send(r).await;
+        assert_eq!(s, 401, "{v}");
+    }
+    let (_, log) = l.get("/v1/admin/audit?limit=200", Some(&staff)).await;
+    assert!(!log.to_string().contains("0123456789abcdef01234567"), "a made-up key wrote to the log: {log}");
+    let ghost = l.backends.table.query(Query::new("P#ghostpractice#AUDIT")).await.unwrap();
+    assert!(ghost.items.is_empty(), "an audit partition for a practice that does not exist");
+}
+
+#[tokio::test]
+async fn entity_ids_every_backend_cannot_take_are_refused_before_any_write() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let c = SyncClient { local: &l, key_id: p.sync.key_id.clone(), secret: p.sync.secret.clone() };
+    let doc = json!({"lastModified": "2026-11-20T10:00:00Z", "patientId": "pat-1001", "folder": "Portal", "sharedToPortal": true, "title": "T", "date": "2026-11-20", "file": {"contentType": "application/pdf", "size": 10, "fileName": "t.pdf"}});
+    for id in ["x.meta", "a.b", "-x"] {
+        let (s, v) = c.call("PUT", &format!("/v1/sync/documents/{id}"), &[], Some(&doc)).await;
+        assert_eq!((s, &v["code"]), (400, &json!("field_invalid")), "{id}: {v}");
+    }
+    // `.` and `..` never reach a handler as ids (a URL normalises them); in a batch they are items.
+    let items: Vec<Value> =
+        [".", "..", "x.meta"].iter().map(|id| json!({"op": "upsert", "entity": "documents", "id": id, "body": doc})).collect();
+    let (s, v) = c.call("POST", "/v1/sync/batch", &[], Some(&json!({"items": items}))).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["summary"], json!({"applied": 0, "unchanged": 0, "rejected": 3}), "{v}");
+    let stored = l.backends.table.query(Query::new("P#lakeside").prefix("SYNC#documents#")).await.unwrap();
+    assert!(stored.items.iter().all(|i| !i.sk.contains('.')), "an id with a dot was stored");
+}
+
+#[tokio::test]
+async fn sync_keys_are_capped_and_listed_a_page_at_a_time() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    // The demo's own key is one of the ten.
+    for n in 1..portal_core::sync::auth::MAX_ACTIVE_KEYS {
+        let (s, v) = l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": format!("Server {n}")})).await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, v) = l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": "One too many"})).await;
+    assert_eq!((s, &v["code"]), (422, &json!("sync_key_limit")), "{v}");
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = vec![("limit", "4".to_string())];
+        q.extend(cursor.clone().map(|c| ("cursor", c)));
+        let (s, v, _) = send(client().get(l.url("/v1/admin/sync-keys")).query(&q).bearer_auth(&staff)).await;
+        assert_eq!(s, 200, "{v}");
+        let n = v["keys"].as_array().unwrap().len();
+        assert!(n <= 4);
+        seen += n;
+        match v["cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, portal_core::sync::auth::MAX_ACTIVE_KEYS);
+    // Revoking one makes room.
+    let (_, v) = l.get("/v1/admin/sync-keys?limit=1", Some(&staff)).await;
+    let id = v["keys"][0]["keyId"].as_str().unwrap().to_string();
+    assert_eq!(l.json("DELETE", &format!("/v1/admin/sync-keys/{id}"), Some(&staff), json!({})).await.0, 200);
+    assert_eq!(l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": "Replacement"})).await.0, 201);
+}
+
+#[tokio::test]
+async fn an_upload_url_cannot_overwrite_an_accepted_or_deleted_file() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let c = SyncClient { local: &l, key_id: p.sync.key_id.clone(), secret: p.sync.secret.clone() };
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    let evil = {
+        let mut e = b"%PDF-1.4\n% replaced by someone holding the URL".to_vec();
+        e.resize(pdf.len(), b' ');
+        e
+    };
+    let doc = json!({"lastModified": "2026-11-20T10:00:00Z", "patientId": "pat-1001", "folder": "Patient Portal", "sharedToPortal": true, "title": "Consent", "date": "2026-11-20", "file": {"contentType": "application/pdf", "size": pdf.len(), "fileName": "consent.pdf"}});
+    let (_, v) = c.call("PUT", "/v1/sync/documents/doc-u1", &[], Some(&doc)).await;
+    let url = v["upload"]["url"].as_str().unwrap().to_string();
+    let put = |bytes: Vec<u8>| client().put(&url).header("content-type", "application/pdf").body(bytes).send();
+    assert!(put(pdf.clone()).await.unwrap().status().is_success());
+    let (s, v) = c.call("POST", "/v1/sync/documents/doc-u1/uploaded", &[], None).await;
+    assert_eq!((s, &v["fileStatus"]), (200, &json!("available")), "{v}");
+    let published = portal_core::sync::service::file_key("lakeside", portal_core::sync::Entity::Documents, "doc-u1");
+    // The same URL, still valid, with other bytes: the published file does not change, even
+    // when the check is asked for again.
+    let _ = put(evil.clone()).await.unwrap();
+    let (s, _) = c.call("POST", "/v1/sync/documents/doc-u1/uploaded", &[], None).await;
+    assert_eq!(s, 200);
+    assert_eq!(l.backends.blobs.get(&published).await.unwrap().unwrap().bytes.as_ref(), &pdf[..]);
+    // Deleted: its file is gone, and the old URL cannot bring it back.
+    let (s, _) = c.call("DELETE", "/v1/sync/documents/doc-u1", &[("lastModified", "2026-11-21T10:00:00Z")], None).await;
+    assert_eq!(s, 200);
+    let _ = put(pdf.clone()).await.unwrap();
+    assert!(l.backends.blobs.get(&published).await.unwrap().is_none());
+    assert_eq!(c.call("POST", "/v1/sync/documents/doc-u1/uploaded", &[], None).await.0, 404);
+}
+
+#[tokio::test]
+async fn email_templates_refuse_control_characters() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (_, page) = l.get("/v1/admin/settings", Some(&staff)).await;
+    let version = page["settings"]["version"].clone();
+    for (subject, body) in [("Hi\u{0}", "[URL]"), ("Hi", "[URL]\u{b}"), ("Hi", "[URL]\u{85}"), ("Hi\u{2028}there", "[URL]")] {
+        let req = json!({"notificationSender": "a@b.example", "defaultNotifyAddress": "c@d.example", "subject": subject, "bodyTemplate": body, "version": version});
+        let (s, v) = l.json("PUT", "/v1/admin/settings/webmail", Some(&staff), req).await;
+        assert_eq!((s, &v["code"]), (400, &json!("text_invalid")), "{subject:?} {body:?}: {v}");
+    }
+}
