@@ -6,13 +6,12 @@ use crate::keys;
 use crate::password;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
 use crate::session::{PrincipalKind, Session, Sessions, StaffRole};
+use crate::throttle::{Throttle, Verdict};
 use crate::{ids, totp, CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Failures before a lockout, and how long it lasts.
-pub const MAX_FAILURES: u32 = 5;
-pub const LOCKOUT_SECONDS: i64 = 15 * 60;
 /// How long a temporary password (first login, reset) is good for.
 pub const TEMPORARY_PASSWORD_SECONDS: i64 = 7 * 24 * 60 * 60;
 /// The longest password input looked at (argon2 on megabytes would be a denial of service).
@@ -34,10 +33,6 @@ pub struct Credential {
     pub totp_secret: Option<String>,
     #[serde(default)]
     pub role: Option<StaffRole>,
-    #[serde(default)]
-    pub failed_logins: u32,
-    #[serde(default)]
-    pub locked_until: Option<i64>,
     /// Portal access revoked by the practice.
     #[serde(default)]
     pub disabled: bool,
@@ -110,7 +105,7 @@ pub struct AuthService<'a> {
 }
 
 fn login_failed() -> CoreError {
-    CoreError::unauthorized("login_failed", "The practice, username, password or code is not right, or the account is locked for a while. Try again, or ask the practice for help.")
+    CoreError::unauthorized("login_failed", "The practice, username, password or code is not right, or there were too many attempts; wait a minute and try again, or ask the practice for help.")
 }
 
 /// Usernames are compared case-insensitively; this is the stored form.
@@ -137,8 +132,10 @@ impl<'a> AuthService<'a> {
         }
         let now = self.clock.now();
         let found = Credentials { table: self.table }.get(&practice, kind, &username).await?;
-        let Some((mut cred, version)) = found else {
+        let throttle = Throttle { table: self.table, clock: self.clock };
+        let Some((cred, _)) = found else {
             password::verify_dummy(input.password);
+            throttle.failed(&practice, ip).await?;
             // Attempts on unknown accounts are audited under the practice, without the name tried.
             let settings = crate::settings::SettingsRepo { table: self.table, clock: self.clock };
             if settings.get(&practice).await?.is_some() {
@@ -152,9 +149,13 @@ impl<'a> AuthService<'a> {
         let audit = self.audit();
         let fail = |reason: &'static str| audit.record(&anonymous, &action, &subject, Outcome::Failure, json!({"reason": reason}));
 
-        if cred.locked_until.is_some_and(|t| now < t) {
+        let account = format!("{}#{username}", kind.as_str());
+        let verdict = throttle.begin(&practice, &account, ip).await?;
+        // A patient's attempt waits its turn unchecked. Staff have a second factor, so a right
+        // password with a valid code is let in even while guessers are being slowed.
+        if verdict == Verdict::Wait && kind != PrincipalKind::Staff {
             password::verify_dummy(input.password);
-            fail("locked").await?;
+            fail("throttled").await?;
             return Err(login_failed());
         }
         let password_ok = password::verify(input.password, &cred.password_hash);
@@ -178,7 +179,6 @@ impl<'a> AuthService<'a> {
             },
         };
         if !password_ok || !totp_ok || cred.disabled {
-            cred.failed_logins += 1;
             let reason = if cred.disabled {
                 "disabled"
             } else if !password_ok {
@@ -186,12 +186,7 @@ impl<'a> AuthService<'a> {
             } else {
                 "bad_totp"
             };
-            if cred.failed_logins >= MAX_FAILURES {
-                cred.locked_until = Some(now + LOCKOUT_SECONDS);
-                cred.failed_logins = 0;
-            }
-            // A concurrent failure may win the race; one lost count is harmless.
-            let _ = Credentials { table: self.table }.put(&practice, &cred, version).await;
+            throttle.failed(&practice, ip).await?;
             fail(reason).await?;
             return Err(login_failed());
         }
@@ -202,11 +197,7 @@ impl<'a> AuthService<'a> {
                 "This temporary password has expired. Ask the practice for a new one.",
             ));
         }
-        if cred.failed_logins > 0 || cred.locked_until.is_some() {
-            cred.failed_logins = 0;
-            cred.locked_until = None;
-            let _ = Credentials { table: self.table }.put(&practice, &cred, version).await;
-        }
+        throttle.succeeded(&practice, &account).await?;
         let (token, session) =
             self.sessions().start(&practice, &cred.principal_id, kind, cred.role, &username, cred.must_change_password).await?;
         let actor = Actor::new(&practice, kind.into(), &cred.principal_id, ip);

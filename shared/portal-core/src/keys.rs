@@ -6,6 +6,8 @@
 //! | practice settings | `P#{p}` | `SETTINGS` | – | – | get by practice (authorizer, cached ≤ 30 s; admin) |
 //! | login credential | `P#{p}` | `CRED#{kind}#{username}` | `P#{p}#PRINCIPAL#{id}` / `CRED` | – | get by practice + username at login; by principal for password change |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
+//! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
+//! | login throttle, per address | `P#{p}` | `THROTTLE#IP#{address}#{window}` | – | end of the window | conditional counter |
 //! | used TOTP step | `P#{p}` | `TOTP#{username}#{step}` | – | 2 min | put-if-absent refuses a replayed code |
 //! | sync key | `P#{p}` | `SYNCKEY#{keyId}` | – | – | get by key id (the id names its practice); list the practice's keys |
 //! | used sync nonce | `P#{p}` | `NONCE#{keyId}#{nonce}` | – | 11 min | put-if-absent refuses a replayed request |
@@ -33,6 +35,14 @@ pub fn principal(p: &str, principal_id: &str) -> String {
 
 pub fn session(token_hash: &str) -> String {
     format!("SESSION#{token_hash}")
+}
+
+pub fn throttle_account(account: &str) -> String {
+    format!("THROTTLE#{account}")
+}
+
+pub fn throttle_address(address: &str, window: i64) -> String {
+    format!("THROTTLE#IP#{address}#{window}")
 }
 
 pub fn totp_step(username: &str, step: u64) -> String {

@@ -19,6 +19,7 @@ pub mod provision;
 pub mod session;
 pub mod settings;
 pub mod sync;
+pub mod throttle;
 pub mod totp;
 pub mod url_policy;
 

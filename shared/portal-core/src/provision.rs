@@ -90,8 +90,6 @@ impl Provisioner<'_> {
             temporary_expires_at: temporary.then(|| self.clock.now() + crate::auth::TEMPORARY_PASSWORD_SECONDS),
             totp_secret,
             role,
-            failed_logins: 0,
-            locked_until: None,
             disabled: false,
             display_name: display_name.into(),
         };

@@ -68,7 +68,7 @@ async fn patient_login_me_logout_and_cookie() {
 }
 
 #[tokio::test]
-async fn failed_logins_look_the_same_and_lock_the_account() {
+async fn failed_logins_look_the_same_and_are_slowed_per_account() {
     let l = start_local().await;
     let p = &l.logins.practices[0];
     let pat = &p.patients[0];
@@ -79,10 +79,10 @@ async fn failed_logins_look_the_same_and_lock_the_account() {
     assert_problem(s1, &wrong_pw, 401, "login_failed");
     assert_eq!((s1, &wrong_pw), (s2, &unknown_user));
     assert_eq!((s1, &wrong_pw), (s3, &unknown_practice));
-    for _ in 0..4 {
+    for _ in 1..portal_core::throttle::FREE_FAILURES {
         l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, "wrong password")).await;
     }
-    // Locked: even the right password fails, with the same answer.
+    // Right after the free attempts even the right password waits, with the same answer.
     let (s, v) = l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, &pat.password)).await;
     assert_eq!((s, &v), (s1, &wrong_pw));
     // The other patient is not affected.
@@ -91,32 +91,114 @@ async fn failed_logins_look_the_same_and_lock_the_account() {
     assert_eq!(s, 200);
 }
 
-#[tokio::test]
-async fn lockout_ends_after_its_time() {
-    let table = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
-    let clock = Arc::new(ManualClock::new(1_800_000_000));
-    let prov = portal_core::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
-    prov.create_practice("p1", "P One", vec![]).await.unwrap();
-    let login = prov.create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
-    let events =
-        portal_embedded::InProcessEvents::new(&std::env::temp_dir().join(format!("ev-{}.log", portal_core::ids::new_id()))).unwrap();
-    let auth = portal_core::auth::AuthService { table: table.as_ref(), clock: clock.as_ref(), events: &events };
-    let kind = portal_core::session::PrincipalKind::Patient;
-    let input = |pw: &'static str| portal_core::auth::LoginInput { practice: "p1", username: "pat.one", password: pw, totp: None };
-    let meta = portal_core::auth::RequestMeta::default();
-    for _ in 0..portal_core::auth::MAX_FAILURES {
-        assert!(auth.login(kind, input("not the password"), &meta).await.is_err());
+struct AuthBench {
+    table: Arc<portal_embedded::SqliteTable>,
+    clock: Arc<ManualClock>,
+    events: Arc<portal_embedded::InProcessEvents>,
+}
+
+impl AuthBench {
+    fn new() -> Self {
+        let log = std::env::temp_dir().join(format!("ev-{}.log", portal_core::ids::new_id()));
+        AuthBench {
+            table: Arc::new(portal_embedded::SqliteTable::in_memory().unwrap()),
+            clock: Arc::new(ManualClock::new(1_800_000_000)),
+            events: Arc::new(portal_embedded::InProcessEvents::new(&log).unwrap()),
+        }
     }
-    let good: &'static str = Box::leak(login.password.into_boxed_str());
-    assert!(auth.login(kind, input(good), &meta).await.is_err(), "locked");
-    clock.advance(portal_core::auth::LOCKOUT_SECONDS + 1);
-    assert!(auth.login(kind, input(good), &meta).await.is_ok(), "lock expired");
+    fn auth(&self) -> portal_core::auth::AuthService<'_> {
+        portal_core::auth::AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+    }
+    fn prov(&self) -> portal_core::provision::Provisioner<'_> {
+        portal_core::provision::Provisioner { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+    async fn login(&self, kind: portal_core::session::PrincipalKind, user: &str, pw: &str, totp: Option<&str>, ip: &str) -> bool {
+        let input = portal_core::auth::LoginInput { practice: "p1", username: user, password: pw, totp };
+        let meta = portal_core::auth::RequestMeta { source_ip: Some(ip.into()) };
+        self.auth().login(kind, input, &meta).await.is_ok()
+    }
+}
+
+#[tokio::test]
+async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
+    use portal_core::session::PrincipalKind::Patient;
+    use portal_core::throttle::{MAX_DELAY_SECONDS, FREE_FAILURES};
+    let b = AuthBench::new();
+    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
+    let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    for _ in 0..FREE_FAILURES {
+        assert!(!b.login(Patient, "pat.one", "not the password", None, "198.51.100.1").await);
+    }
+    assert!(!b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await, "waits its turn");
+    b.clock.advance(1);
+    assert!(b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await, "one second later the owner is in");
+    // However long a guesser keeps at it, the owner never waits more than the longest delay.
+    for _ in 0..40 {
+        b.login(Patient, "pat.one", "guess", None, &format!("198.51.100.{}", portal_core::ids::random_bytes::<1>()[0])).await;
+        b.clock.advance(MAX_DELAY_SECONDS);
+    }
+    assert!(!b.login(Patient, "pat.one", "guess", None, "198.51.100.77").await);
+    assert!(!b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await, "right after a guess, the owner waits too");
+    b.clock.advance(MAX_DELAY_SECONDS);
+    assert!(b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await);
     // Sessions time out when idle.
-    let ok = auth.login(kind, input(good), &meta).await.unwrap();
-    let sessions = portal_core::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
+    let meta = portal_core::auth::RequestMeta::default();
+    let input = portal_core::auth::LoginInput { practice: "p1", username: "pat.one", password: &login.password, totp: None };
+    let ok = b.auth().login(Patient, input, &meta).await.unwrap();
+    let sessions = portal_core::session::Sessions { table: b.table.as_ref(), clock: b.clock.as_ref() };
     assert!(sessions.resolve(&ok.token).await.unwrap().is_some());
-    clock.advance(portal_core::session::IDLE_TIMEOUT + 1);
+    b.clock.advance(portal_core::session::IDLE_TIMEOUT + 1);
     assert!(sessions.resolve(&ok.token).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_are_all_counted() {
+    use portal_core::session::PrincipalKind::Patient;
+    let b = Arc::new(AuthBench::new());
+    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
+    b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let b = b.clone();
+        burst.spawn(async move { b.login(Patient, "pat.one", &format!("guess {n}"), None, "198.51.100.1").await });
+    }
+    burst.join_all().await;
+    // Only the free attempts had their password checked; the rest waited unchecked.
+    let audit = portal_core::audit::AuditLog { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    let (entries, _) = audit.recent("p1", 100, None).await.unwrap();
+    let checked = entries.iter().filter(|e| e.detail["reason"] == "bad_password").count();
+    let throttled = entries.iter().filter(|e| e.detail["reason"] == "throttled").count();
+    assert_eq!((checked, throttled), (portal_core::throttle::FREE_FAILURES as usize, 20 - portal_core::throttle::FREE_FAILURES as usize));
+}
+
+#[tokio::test]
+async fn staff_with_the_right_password_and_code_are_let_in_while_guessers_are_slowed() {
+    use portal_core::session::PrincipalKind::Staff;
+    let b = AuthBench::new();
+    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
+    let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::session::StaffRole::Admin).await.unwrap();
+    for _ in 0..10 {
+        assert!(!b.login(Staff, "admin", "guess", Some("000000"), "198.51.100.1").await);
+    }
+    let code = portal_core::totp::code_at(admin.totp_secret.as_ref().unwrap(), (1_800_000_000 / portal_core::totp::STEP) as u64).unwrap();
+    assert!(!b.login(Staff, "admin", "guess", Some(&code), "198.51.100.1").await, "a valid code alone is not enough");
+    let code = portal_core::totp::code_at(admin.totp_secret.as_ref().unwrap(), (1_800_000_000 / portal_core::totp::STEP + 1) as u64).unwrap();
+    assert!(b.login(Staff, "admin", &admin.password, Some(&code), "203.0.113.9").await, "the owner is in at once");
+}
+
+#[tokio::test]
+async fn an_address_with_too_many_failures_waits_and_others_do_not() {
+    use portal_core::session::PrincipalKind::Patient;
+    let b = AuthBench::new();
+    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
+    let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    for n in 0..portal_core::throttle::ADDRESS_MAX_FAILURES {
+        b.login(Patient, &format!("sprayed.{n}"), "Summer2026!", None, "198.51.100.1").await;
+    }
+    assert!(!b.login(Patient, "pat.one", &login.password, None, "198.51.100.1").await, "the spraying address waits");
+    assert!(b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await, "the owner's address does not");
+    b.clock.advance(portal_core::throttle::ADDRESS_WINDOW_SECONDS);
+    assert!(b.login(Patient, "pat.one", &login.password, None, "198.51.100.1").await, "the window ends");
 }
 
 #[tokio::test]

@@ -1,0 +1,138 @@
+//! Slowing password guessing without locking owners out (ASVS 2.2.1). Two counters, both updated
+//! with conditional writes so parallel attempts cannot slip past them:
+//! - per account: every attempt is counted *before* its password is checked (a success resets
+//!   the count); after [`FREE_FAILURES`] the account waits 1 s, 2 s, 4 s … up to
+//!   [`MAX_DELAY_SECONDS`] between attempts, so a burst gets at most the free attempts through and
+//!   a guesser at most one a minute, while the owner waits a minute at worst;
+//! - per address: [`ADDRESS_MAX_FAILURES`] failures in a [`ADDRESS_WINDOW_SECONDS`] window stop
+//!   that address (the attacker's, not the owner's) until the window ends.
+//!
+//! Nothing here locks an account: there is no state an attacker can put an account in that keeps
+//! its owner out for longer than the delay.
+
+use crate::keys;
+use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::CoreResult;
+use serde::{Deserialize, Serialize};
+
+pub const FREE_FAILURES: u32 = 5;
+pub const MAX_DELAY_SECONDS: i64 = 60;
+pub const ADDRESS_WINDOW_SECONDS: i64 = 15 * 60;
+pub const ADDRESS_MAX_FAILURES: u32 = 30;
+/// How long an account's count is remembered after its last attempt.
+const ACCOUNT_MEMORY_SECONDS: i64 = 24 * 60 * 60;
+
+/// Whether an attempt may be checked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Go,
+    /// Too soon after failures on this account, or too many from this address.
+    Wait,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Counter {
+    count: u32,
+    last_at: i64,
+}
+
+/// The wait after `failures` counted attempts.
+pub fn delay_after(failures: u32) -> i64 {
+    if failures < FREE_FAILURES {
+        0
+    } else {
+        1i64.checked_shl(failures - FREE_FAILURES).unwrap_or(i64::MAX).min(MAX_DELAY_SECONDS)
+    }
+}
+
+pub struct Throttle<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+impl Throttle<'_> {
+    /// Takes an attempt on `account` (e.g. `patient#alex.morgan`) from `address`: counted at once,
+    /// or refused ([`Verdict::Wait`], not counted) while the account's delay or the address's
+    /// limit holds.
+    pub async fn begin(&self, practice: &str, account: &str, address: Option<&str>) -> CoreResult<Verdict> {
+        if let Some(a) = address {
+            let c = self.read(practice, &self.address_key(a)).await?.0;
+            if c.count >= ADDRESS_MAX_FAILURES {
+                return Ok(Verdict::Wait);
+            }
+        }
+        let key = keys::throttle_account(account);
+        let now = self.clock.now();
+        for _ in 0..8 {
+            let (c, version) = self.read(practice, &key).await?;
+            if c.count >= FREE_FAILURES && now < c.last_at.saturating_add(delay_after(c.count)) {
+                return Ok(Verdict::Wait);
+            }
+            let next = Counter { count: c.count.saturating_add(1), last_at: now };
+            if self.write(practice, &key, &next, version, now + ACCOUNT_MEMORY_SECONDS).await? {
+                return Ok(Verdict::Go);
+            }
+        }
+        // Contended beyond reason: many attempts at the same instant are an attack.
+        Ok(Verdict::Wait)
+    }
+
+    /// The attempt succeeded: the account starts afresh.
+    pub async fn succeeded(&self, practice: &str, account: &str) -> CoreResult<()> {
+        self.table.delete(&keys::practice(practice), &keys::throttle_account(account), Cond::None).await?;
+        Ok(())
+    }
+
+    /// The attempt failed: counted against its address.
+    pub async fn failed(&self, practice: &str, address: Option<&str>) -> CoreResult<()> {
+        let Some(a) = address else { return Ok(()) };
+        let key = self.address_key(a);
+        let now = self.clock.now();
+        for _ in 0..8 {
+            let (c, version) = self.read(practice, &key).await?;
+            let next = Counter { count: c.count.saturating_add(1), last_at: now };
+            if self.write(practice, &key, &next, version, now + ADDRESS_WINDOW_SECONDS).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn address_key(&self, address: &str) -> String {
+        keys::throttle_address(address, self.clock.now() / ADDRESS_WINDOW_SECONDS)
+    }
+
+    async fn read(&self, practice: &str, sk: &str) -> CoreResult<(Counter, u64)> {
+        Ok(match self.table.get(&keys::practice(practice), sk).await? {
+            Some(item) => (item.parse().unwrap_or_default(), item.version),
+            None => (Counter::default(), 0),
+        })
+    }
+
+    /// A conditional write on the version read; `false` when another attempt wrote first.
+    async fn write(&self, practice: &str, sk: &str, c: &Counter, version: u64, expires: i64) -> CoreResult<bool> {
+        let data = serde_json::to_value(c).map_err(crate::CoreError::backend)?;
+        let item = Item::new(keys::practice(practice), sk, data).with_version(version + 1).expiring_at(expires);
+        let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
+        match self.table.put(item, cond).await {
+            Ok(()) => Ok(true),
+            Err(TableError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_stop_at_a_minute() {
+        assert_eq!((0..FREE_FAILURES).map(delay_after).sum::<i64>(), 0);
+        assert_eq!(delay_after(FREE_FAILURES), 1);
+        assert_eq!(delay_after(FREE_FAILURES + 3), 8);
+        assert_eq!(delay_after(FREE_FAILURES + 20), MAX_DELAY_SECONDS);
+        assert_eq!(delay_after(u32::MAX), MAX_DELAY_SECONDS);
+    }
+}
