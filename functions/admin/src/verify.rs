@@ -90,6 +90,9 @@ impl UrlVerifier {
                 }
             });
             reqwest::Client::builder()
+                // Never through a proxy from the environment: the proxy, not this check, would
+                // resolve and connect, and could reach internal names.
+                .no_proxy()
                 .timeout(TIMEOUT)
                 .connect_timeout(Duration::from_secs(3))
                 .redirect(redirect)
@@ -158,6 +161,39 @@ mod tests {
         assert!(check_target(&reqwest::Url::parse("https://portal.example.com/").unwrap(), cloud).is_ok());
         assert!(check_target(&reqwest::Url::parse("ftp://example.com/").unwrap(), cloud).is_err());
         assert!(check_target(&reqwest::Url::parse("http://127.0.0.1/").unwrap(), UrlRules { local_mode: true }).is_ok());
+    }
+
+    /// A proxy in the environment is ignored: the check connects itself, so its rules hold.
+    #[tokio::test]
+    async fn environment_proxies_are_never_used() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+        let proxied = Arc::new(AtomicUsize::new(0));
+        let seen = proxied.clone();
+        tokio::spawn(async move {
+            while let Ok((_sock, _)) = proxy.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target_url = format!("http://{}/", target.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut sock, _)) = target.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            }
+        });
+        for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+            std::env::set_var(var, &proxy_url);
+        }
+        std::env::remove_var("NO_PROXY");
+        std::env::remove_var("no_proxy");
+        let v = UrlVerifier::new(UrlRules { local_mode: true }).verify(&target_url).await.unwrap();
+        assert!(v.reachable, "{v:?}");
+        assert_eq!(proxied.load(Ordering::SeqCst), 0, "the check went through the environment's proxy");
     }
 
     #[tokio::test]

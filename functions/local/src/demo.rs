@@ -360,7 +360,8 @@ pub fn hillcrest(today: Date) -> DemoData {
 
 /// Sends `data` through the sync API of `app` with the practice's key; panics on any refusal
 /// (the demo must be valid, and a change that breaks it should fail loudly).
-pub async fn push(app: &axum::Router, key_id: &str, secret: &str, data: DemoData, stamp: OffsetDateTime) -> Result<(), String> {
+/// Sends the data as `host` would receive it from the practice's system.
+pub async fn push(app: &axum::Router, host: &str, key_id: &str, secret: &str, data: DemoData, stamp: OffsetDateTime) -> Result<(), String> {
     let last_modified = stamp.format(&time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())?;
     for chunk in data.records.chunks(portal_core::sync::service::MAX_BATCH) {
         let items: Vec<Value> = chunk
@@ -371,7 +372,7 @@ pub async fn push(app: &axum::Router, key_id: &str, secret: &str, data: DemoData
                 json!({"op": "upsert", "entity": entity, "id": id, "body": b})
             })
             .collect();
-        let (status, out) = call(app, key_id, secret, "POST", "/v1/sync/batch", Some(json!({ "items": items }))).await;
+        let (status, out) = call(app, host, key_id, secret, "POST", "/v1/sync/batch", Some(json!({ "items": items }))).await;
         if status != 200 || out["summary"]["rejected"] != 0 {
             return Err(format!("demo batch refused ({status}): {out}"));
         }
@@ -387,13 +388,16 @@ pub async fn push(app: &axum::Router, key_id: &str, secret: &str, data: DemoData
                 .ok_or(format!("no demo file for {entity}/{id}"))?;
             let target = url.split_once("/_local/").map(|(_, rest)| format!("/_local/{rest}")).ok_or("unexpected upload URL")?;
             let ct = r["upload"]["headers"]["Content-Type"].as_str().unwrap_or("").to_string();
-            let req =
-                http::Request::put(target).header("content-type", ct).body(axum::body::Body::from(bytes)).map_err(|e| e.to_string())?;
+            let req = http::Request::put(target)
+                .header("host", host)
+                .header("content-type", ct)
+                .body(axum::body::Body::from(bytes))
+                .map_err(|e| e.to_string())?;
             let Ok(res) = app.clone().oneshot(req).await;
             if !res.status().is_success() {
                 return Err(format!("demo upload of {entity}/{id} refused: {}", res.status()));
             }
-            let (status, out) = call(app, key_id, secret, "POST", &format!("/v1/sync/{entity}/{id}/uploaded"), None).await;
+            let (status, out) = call(app, host, key_id, secret, "POST", &format!("/v1/sync/{entity}/{id}/uploaded"), None).await;
             if status != 200 {
                 return Err(format!("demo file {entity}/{id} refused: {out}"));
             }
@@ -402,9 +406,9 @@ pub async fn push(app: &axum::Router, key_id: &str, secret: &str, data: DemoData
     Ok(())
 }
 
-async fn call(app: &axum::Router, key_id: &str, secret: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(app: &axum::Router, host: &str, key_id: &str, secret: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let raw = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = http::Request::builder().method(method).uri(path);
+    let mut req = http::Request::builder().method(method).uri(path).header("host", host);
     for (name, value) in signed_headers(key_id, secret, method, path, &[], raw.as_bytes(), portal_core::ports::unix_now()) {
         req = req.header(name, value);
     }

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 /// Everything the local host serves, built once.
 pub struct Functions {
+    /// The `Host` values this server answers to (its own address, by IP and as `localhost`).
+    pub hosts: Vec<String>,
     pub authorizer: Arc<portal_authorizer::Deps>,
     pub ports: Ports,
     pub blobs: Arc<DirBlobs>,
@@ -44,6 +46,36 @@ pub fn app(f: Functions) -> Router {
     .layer(axum::Extension(f.web_dir))
     .merge(blob_routes(f.blobs))
     .merge(crate::outbox::routes(f.mailer))
+    .layer(axum::middleware::map_response(security_headers))
+    .layer(axum::middleware::from_fn_with_state(Arc::new(f.hosts), own_hosts_only))
+}
+
+/// Answers only requests addressed to this server. A page on another site can point a name it
+/// controls at 127.0.0.1 (DNS rebinding) and then read what this host serves; the `Host` header
+/// still names the attacker's domain, so it is refused.
+async fn own_hosts_only(State(hosts): State<Arc<Vec<String>>>, req: Request, next: Next) -> Response {
+    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return next.run(req).await;
+    }
+    let mut res = portal_http::problem(
+        StatusCode::MISDIRECTED_REQUEST,
+        "misdirected_request",
+        "Not this server",
+        "This server answers only to its own address.",
+        None,
+    );
+    portal_http::page_headers(res.headers_mut());
+    res
+}
+
+/// Every answer carries the security headers: API answers have theirs already; pages, redirects,
+/// the outbox and signed blob downloads get the page set.
+async fn security_headers(mut res: Response) -> Response {
+    if !res.headers().contains_key(axum::http::header::CONTENT_SECURITY_POLICY) {
+        portal_http::page_headers(res.headers_mut());
+    }
+    res
 }
 
 /// CloudFront's S3 origin for pages; an unknown `/v1` route is API Gateway's 404.

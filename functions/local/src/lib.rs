@@ -52,6 +52,8 @@ pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
 
 /// The embedded adapters over a data folder.
 pub struct Backends {
+    /// Where this host is reached (`http://HOST:PORT`).
+    pub base_url: String,
     pub table: Arc<SqliteTable>,
     pub blobs: Arc<DirBlobs>,
     pub mailer: Arc<OutboxMailer>,
@@ -62,10 +64,19 @@ pub struct Backends {
 
 impl Backends {
     pub fn open(data_dir: &std::path::Path, base_url: &str) -> std::io::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
+        create_private_dir(data_dir)?;
         let io = |e: portal_core::ports::TableError| std::io::Error::other(e.to_string());
+        let table = SqliteTable::open(&data_dir.join("portal.db")).map_err(io)?;
+        // The database holds PHI and sealed secrets: readable by this user only.
+        for f in ["portal.db", "portal.db-wal", "portal.db-shm"] {
+            let path = data_dir.join(f);
+            if path.exists() {
+                set_private(&path)?;
+            }
+        }
         Ok(Backends {
-            table: Arc::new(SqliteTable::open(&data_dir.join("portal.db")).map_err(io)?),
+            base_url: base_url.to_string(),
+            table: Arc::new(table),
             blobs: Arc::new(DirBlobs::new(&data_dir.join("blobs"), base_url, &local_key(data_dir, "local.key")?)?),
             mailer: Arc::new(OutboxMailer::new(&data_dir.join("outbox"))?),
             events: Arc::new(InProcessEvents::new(&data_dir.join("events.log"))?),
@@ -89,6 +100,7 @@ impl Backends {
 
     pub fn functions(&self, web_dir: PathBuf) -> Functions {
         Functions {
+            hosts: own_hosts(&self.base_url),
             authorizer: Arc::new(portal_authorizer::Deps {
                 table: self.table.clone(),
                 clock: self.clock.clone(),
@@ -105,6 +117,40 @@ impl Backends {
     }
 }
 
+/// The `Host` values a browser or client uses for `base_url`: as given, and for a loopback
+/// address also as `localhost`, `127.0.0.1` and `[::1]` with the same port.
+fn own_hosts(base_url: &str) -> Vec<String> {
+    let authority = base_url.split_once("://").map_or(base_url, |(_, a)| a).trim_end_matches('/');
+    let mut hosts = vec![authority.to_string()];
+    if let Ok(addr) = authority.parse::<SocketAddr>() {
+        if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+            let port = addr.port();
+            hosts.extend([format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]);
+        }
+    }
+    hosts
+}
+
+fn set_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Writes a file only this user can read (keys, demo logins), created that way from the start.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.write_all(bytes)?;
+    set_private(path)
+}
+
 /// A random 256-bit key of local mode, made once per data folder: `local.key` signs presigned
 /// URLs, `secrets.key` seals secrets (what KMS does on AWS).
 fn local_key(data_dir: &std::path::Path, name: &str) -> std::io::Result<[u8; 32]> {
@@ -113,7 +159,7 @@ fn local_key(data_dir: &std::path::Path, name: &str) -> std::io::Result<[u8; 32]
         Ok(Ok(k)) => Ok(k),
         _ => {
             let k = portal_core::ids::random_bytes::<32>();
-            std::fs::write(&path, k)?;
+            write_private(&path, &k)?;
             Ok(k)
         }
     }

@@ -112,7 +112,9 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         return Ok(logins);
     }
     let p = Provisioner { table: b.table.as_ref(), clock: b.clock.as_ref() };
-    let app = crate::app(b.functions(std::path::PathBuf::new()));
+    let functions = b.functions(std::path::PathBuf::new());
+    let host = functions.hosts[0].clone();
+    let app = crate::app(functions);
     let mut practices = vec![];
     for plan in &PLANS {
         p.create_practice(plan.id, plan.name, plan.features.to_vec()).await?;
@@ -127,7 +129,7 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         let (key, secret) = keys.create(&actor, "Demo practice server").await?;
         // The demo data goes in as the practice's own system would send it: through the sync API.
         let today = time::OffsetDateTime::now_utc();
-        crate::demo::push(&app, &key.key_id, &secret, (plan.data)(today.date()), today).await?;
+        crate::demo::push(&app, &host, &key.key_id, &secret, (plan.data)(today.date()), today).await?;
         practices.push(DemoPractice {
             practice_id: plan.id.into(),
             sync: DemoSync { key_id: key.key_id, secret },
@@ -142,6 +144,6 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         });
     }
     let logins = DemoLogins { patient_page: format!("{base_url}/"), admin_page: format!("{base_url}/admin/"), practices };
-    std::fs::write(&file, serde_json::to_string_pretty(&logins)?)?;
+    crate::write_private(&file, serde_json::to_string_pretty(&logins)?.as_bytes())?;
     Ok(logins)
 }

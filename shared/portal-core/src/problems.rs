@@ -7,6 +7,7 @@
 pub const PROBLEM_CODES: &[(&str, &str)] = &[
     // Requests in general
     ("route_not_found", "No such route"),
+    ("misdirected_request", "Local mode: the `Host` is not this server's (DNS rebinding)"),
     ("method_not_allowed", "The route does not take that method (the answer has `Allow`)"),
     ("not_found", "Absent, or another patient's or practice's (the two look the same on purpose)"),
     ("malformed_json", "The body is not JSON"),

@@ -176,3 +176,70 @@ async fn email_templates_refuse_control_characters() {
         assert_eq!((s, &v["code"]), (400, &json!("text_invalid")), "{subject:?} {body:?}: {v}");
     }
 }
+
+/// Sends `raw` as it is (no client normalises the path) and answers the status line and body.
+async fn raw_http(base: &str, raw: String) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
+    sock.write_all(raw.as_bytes()).await.unwrap();
+    let mut out = vec![];
+    sock.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.lines().next().unwrap_or("").to_string();
+    (status, text)
+}
+
+#[tokio::test]
+async fn unnormalised_paths_never_reach_files_beside_the_pages() {
+    let root = tempfile::tempdir().unwrap();
+    let web = root.path().join("web");
+    for site in ["portal", "admin"] {
+        std::fs::create_dir_all(web.join(site)).unwrap();
+        std::fs::write(web.join(site).join("index.html"), "<!doctype html><title>ok</title>").unwrap();
+    }
+    std::fs::write(web.join("planted.txt"), "PLANTED-ONE").unwrap();
+    std::fs::write(root.path().join("planted.txt"), "PLANTED-TWO").unwrap();
+    std::fs::write(web.join("portal").join(".hidden"), "PLANTED-THREE").unwrap();
+    let l = crate::support::start_local_serving(web).await;
+    let host = l.base.trim_start_matches("http://").to_string();
+    let (status, _) = raw_http(&l.base, format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+    assert!(status.contains(" 200 "), "the planted site serves: {status}");
+    for path in
+        ["/../planted.txt", "/admin/../../planted.txt", "/./../planted.txt", "/admin/../planted.txt", "/.hidden", "/..%2fplanted.txt"]
+    {
+        let (status, text) = raw_http(&l.base, format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+        assert!(!text.contains("PLANTED"), "{path} reached a planted file: {status}");
+        assert!(!status.contains(" 200 "), "{path}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn the_local_host_answers_only_to_its_own_address() {
+    let l = start_local().await;
+    let port = l.base.rsplit(':').next().unwrap();
+    for path in ["/_local/outbox.json", "/v1/health", "/"] {
+        let (status, _) =
+            raw_http(&l.base, format!("GET {path} HTTP/1.1\r\nHost: rebind.attacker.example:{port}\r\nConnection: close\r\n\r\n")).await;
+        assert!(status.contains(" 421 "), "{path}: {status}");
+        let (status, _) = raw_http(&l.base, format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n")).await;
+        assert!(status.contains(" 200 "), "{path}: {status}");
+    }
+    // Redirects and local answers carry the security headers too.
+    for path in ["/admin", "/_local/outbox.json"] {
+        let res = client().get(l.url(path)).send().await.unwrap();
+        assert!(res.headers().contains_key("content-security-policy"), "{path}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn local_secrets_and_the_database_are_private_to_their_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let l = start_local().await;
+    for f in ["portal.db", "local.key", "secrets.key", "demo-logins.json"] {
+        let mode = std::fs::metadata(l.data_dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f} is {mode:o}");
+    }
+    let dir = std::fs::metadata(l.data_dir.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir, 0o700);
+}

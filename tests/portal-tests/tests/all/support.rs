@@ -28,13 +28,17 @@ pub struct Local {
 }
 
 pub async fn start_local() -> Local {
+    start_local_serving(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web"))).await
+}
+
+/// A portal-local serving the pages from `web` (tests plant files around it).
+pub async fn start_local_serving(web: std::path::PathBuf) -> Local {
     let data_dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
     let backends = Arc::new(Backends::open(data_dir.path(), &base).unwrap());
     let logins = portal_local::ensure_demo(&backends, data_dir.path(), &base).await.unwrap();
-    let web = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web"));
     let router = app(backends.functions(web));
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
