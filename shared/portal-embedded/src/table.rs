@@ -1,14 +1,35 @@
 //! The single table on SQLite: one `items` table keyed (pk, sk), a partial index for the GSI, TTL
-//! honoured on every read and condition.
+//! honoured on every read and condition. In WAL mode readers never wait for the writer: a small
+//! pool of read-only connections answers gets and queries in place (a keyed read is microseconds,
+//! less than handing it to a blocking thread), so concurrent requests do not queue behind each
+//! other. Writes go to one writer thread that commits whatever has queued up as one transaction
+//! (group commit): each write still succeeds or fails on its own (a savepoint each), and each
+//! caller hears back only after the commit that holds its write.
 
 use async_trait::async_trait;
 use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// One write for the writer thread: runs inside the batch's transaction, answers on `done`.
+struct WriteJob {
+    work: Box<dyn FnOnce(&Connection) -> Result<(), TableError> + Send>,
+    done: tokio::sync::oneshot::Sender<Result<(), TableError>>,
+}
+
+/// The most writes one commit takes.
+const MAX_GROUP: usize = 256;
+
 pub struct SqliteTable {
+    /// The writer connection (and, for an in-memory table, the only one), used by the writer
+    /// thread and, when there is no reader pool, by reads.
     conn: Arc<Mutex<Connection>>,
+    writes: std::sync::mpsc::Sender<WriteJob>,
+    /// Read-only connections to the same file; empty for an in-memory table.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
 
 fn backend(e: impl std::fmt::Display) -> TableError {
@@ -26,12 +47,37 @@ impl SqliteTable {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
-        Self::init(conn)
+        let mut table = Self::init(conn)?;
+        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8) * 2;
+        for _ in 0..readers {
+            let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(backend)?;
+            r.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+            table.readers.push(Mutex::new(r));
+        }
+        Ok(table)
     }
 
     /// A private in-memory table (tests).
     pub fn in_memory() -> Result<Self, TableError> {
         Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    /// Runs a read on a free reader connection, in place; on the writer when there are none.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, TableError>) -> Result<T, TableError> {
+        if self.readers.is_empty() {
+            let guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            return f(&guard);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for i in 0..n {
+            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
+                return f(&guard);
+            }
+        }
+        let guard = self.readers[start % n].lock().unwrap_or_else(|e| e.into_inner());
+        f(&guard)
     }
 
     fn init(conn: Connection) -> Result<Self, TableError> {
@@ -45,22 +91,68 @@ impl SqliteTable {
              CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;",
         )
         .map_err(backend)?;
-        Ok(SqliteTable { conn: Arc::new(Mutex::new(conn)) })
+        let conn = Arc::new(Mutex::new(conn));
+        let (writes, queue) = std::sync::mpsc::channel::<WriteJob>();
+        let writer = conn.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || group_commit(&writer, &queue))
+            .map_err(backend)?;
+        Ok(SqliteTable { conn, writes, readers: vec![], next_reader: AtomicUsize::new(0) })
     }
 
-    /// Runs blocking SQLite work off the async runtime.
-    async fn with<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, TableError> + Send + 'static,
-    ) -> Result<T, TableError> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(backend)?
+    /// Queues a write for the writer thread and waits for the commit that holds it.
+    async fn write(&self, work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static) -> Result<(), TableError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.writes.send(WriteJob { work: Box::new(work), done }).map_err(|_| backend("the writer thread stopped"))?;
+        answer.await.map_err(|_| backend("the writer thread stopped"))?
     }
+}
+
+/// The writer thread: takes the first queued write and everything queued behind it (up to
+/// [`MAX_GROUP`]), runs each under its own savepoint in one transaction, commits once, then
+/// answers each. Ends when the table is dropped.
+fn group_commit(conn: &Mutex<Connection>, queue: &std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+        let results = run_group(&mut guard, &mut jobs);
+        drop(guard);
+        match results {
+            Ok(results) => {
+                for (job, result) in jobs.into_iter().zip(results) {
+                    let _ = job.done.send(result);
+                }
+            }
+            Err(e) => {
+                for job in jobs {
+                    let _ = job.done.send(Err(backend(&e)));
+                }
+            }
+        }
+    }
+}
+
+fn run_group(conn: &mut Connection, jobs: &mut [WriteJob]) -> Result<Vec<Result<(), TableError>>, TableError> {
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs.iter_mut() {
+        let work = std::mem::replace(&mut job.work, Box::new(|_| Ok(())));
+        let sp = tx.savepoint().map_err(backend)?;
+        let result = work(&sp);
+        if result.is_ok() {
+            sp.commit().map_err(backend)?;
+        } // a failed write's savepoint rolls back when dropped
+        results.push(result);
+    }
+    tx.commit().map_err(backend)?;
+    Ok(results)
 }
 
 fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
@@ -77,9 +169,11 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
 }
 
 const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, expires_at, version, data";
+const GET_SQL: &str =
+    "SELECT pk, sk, gsi1pk, gsi1sk, expires_at, version, data FROM items WHERE pk = ? AND sk = ? AND (expires_at IS NULL OR expires_at > ?)";
 
 /// Whether the condition holds for the live item stored under (pk, sk).
-fn check(tx: &Transaction<'_>, pk: &str, sk: &str, cond: Cond) -> Result<bool, TableError> {
+fn check(tx: &Connection, pk: &str, sk: &str, cond: Cond) -> Result<bool, TableError> {
     if cond == Cond::None {
         return Ok(true);
     }
@@ -95,7 +189,7 @@ fn check(tx: &Transaction<'_>, pk: &str, sk: &str, cond: Cond) -> Result<bool, T
     })
 }
 
-fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
+fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
     if item.pk.is_empty() || item.sk.is_empty() || item.gsi1pk.as_deref() == Some("") || item.gsi1sk.as_deref() == Some("") {
         // As DynamoDB: key attributes may not be empty strings.
         return Err(TableError::Backend("a key attribute value cannot be empty".into()));
@@ -133,36 +227,30 @@ fn decode_cursor(c: &str, q: &Query) -> Result<Vec<String>, TableError> {
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
-        let (pk, sk) = (pk.to_string(), sk.to_string());
-        self.with(move |c| {
-            c.query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ? AND sk = ? AND {LIVE}"), params![pk, sk, now()], row_to_item)
-                .optional()
-                .map_err(backend)
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(GET_SQL).map_err(backend)?;
+            stmt.query_row(params![pk, sk, now()], row_to_item).optional().map_err(backend)
         })
-        .await
     }
 
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
-        self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            if !check(&tx, &item.pk, &item.sk, cond)? {
+        self.write(move |tx| {
+            if !check(tx, &item.pk, &item.sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
-            write(&tx, &item)?;
-            tx.commit().map_err(backend)
+            write_item(tx, &item)
         })
         .await
     }
 
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
         let (pk, sk) = (pk.to_string(), sk.to_string());
-        self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
-            if !check(&tx, &pk, &sk, cond)? {
+        self.write(move |tx| {
+            if !check(tx, &pk, &sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
             tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk]).map_err(backend)?;
-            tx.commit().map_err(backend)
+            Ok(())
         })
         .await
     }
@@ -177,7 +265,7 @@ impl Table for SqliteTable {
             // As DynamoDB: a key value in a condition may not be empty.
             return Err(TableError::Backend("a key attribute value cannot be empty".into()));
         }
-        self.with(move |c| {
+        self.read(move |c| {
             let (pk_col, sk_col) = match q.index {
                 Index::Primary => ("pk", "sk"),
                 Index::Gsi1 => ("gsi1pk", "gsi1sk"),
@@ -223,7 +311,7 @@ impl Table for SqliteTable {
             };
             let limit = q.limit.clamp(1, 1000);
             sql.push_str(&format!(" ORDER BY {order} LIMIT {}", limit + 1));
-            let mut stmt = c.prepare(&sql).map_err(backend)?;
+            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
             let mut items = stmt
                 .query_map(rusqlite::params_from_iter(args.iter()), row_to_item)
                 .map_err(backend)?
@@ -234,7 +322,6 @@ impl Table for SqliteTable {
             let cursor = if more { items.last().map(|i| encode_cursor(i, q.index)) } else { None };
             Ok(Page { items, cursor })
         })
-        .await
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
@@ -244,13 +331,12 @@ impl Table for SqliteTable {
                 portal_core::ports::MAX_TRANSACTION_ITEMS
             )));
         }
-        self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
+        self.write(move |tx| {
             let mut failed = vec![];
             for (i, op) in ops.iter().enumerate() {
                 let ok = match op {
-                    TxOp::Put(item, cond) => check(&tx, &item.pk, &item.sk, *cond)?,
-                    TxOp::Delete { pk, sk, cond } | TxOp::Check { pk, sk, cond } => check(&tx, pk, sk, *cond)?,
+                    TxOp::Put(item, cond) => check(tx, &item.pk, &item.sk, *cond)?,
+                    TxOp::Delete { pk, sk, cond } | TxOp::Check { pk, sk, cond } => check(tx, pk, sk, *cond)?,
                 };
                 if !ok {
                     failed.push(i);
@@ -261,25 +347,24 @@ impl Table for SqliteTable {
             }
             for op in &ops {
                 match op {
-                    TxOp::Put(item, _) => write(&tx, item)?,
+                    TxOp::Put(item, _) => write_item(tx, item)?,
                     TxOp::Delete { pk, sk, .. } => {
                         tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk]).map_err(backend)?;
                     }
                     TxOp::Check { .. } => {}
                 }
             }
-            tx.commit().map_err(backend)
+            Ok(())
         })
         .await
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
-        self.with(move |c| {
-            let tx = c.transaction().map_err(backend)?;
+        self.write(move |tx| {
             for item in &items {
-                write(&tx, item)?;
+                write_item(tx, item)?;
             }
-            tx.commit().map_err(backend)
+            Ok(())
         })
         .await
     }
