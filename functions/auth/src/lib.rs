@@ -10,7 +10,6 @@ use portal_core::auth::{AuthService, LoginInput, LoginOk};
 use portal_core::family::{Family, Member};
 use portal_core::ports::{rfc3339, Clock, Events, Ports, Table};
 use portal_core::session::PrincipalKind;
-use portal_core::settings::SettingsRepo;
 use portal_core::sync::records::PatientRecords;
 use portal_core::Feature;
 use portal_http::{clear_session_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal};
@@ -173,8 +172,6 @@ struct MeAnswer {
 
 async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Json<MeAnswer>> {
     let c = p.require(Access::Session)?;
-    let settings = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() }.get(&c.practice_id).await?;
-    let practice_name = settings.as_ref().map(|s| s.practice_name.clone()).unwrap_or_default();
     // Patients see the features of their practice (as the authorizer read them); staff see none.
     let features: Vec<FeatureView> = c
         .features
@@ -196,7 +193,7 @@ async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<
         principal_id: c.principal_id.clone(),
         username: c.username.clone(),
         role: c.role.map(|r| r.as_str()),
-        practice: PracticeView { id: c.practice_id.clone(), name: practice_name },
+        practice: PracticeView { id: c.practice_id.clone(), name: c.practice_name.clone() },
         features,
         family,
         must_change_password: c.must_change_password,

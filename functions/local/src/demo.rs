@@ -358,9 +358,9 @@ pub fn hillcrest(today: Date) -> DemoData {
     DemoData { records, files: vec![] }
 }
 
-/// Sends `data` through the sync API of `app` with the practice's key; panics on any refusal
-/// (the demo must be valid, and a change that breaks it should fail loudly).
-/// Sends the data as `host` would receive it from the practice's system.
+/// Sends `data` through the sync API of `app` with the practice's key, addressed to `host`, as
+/// the practice's system would. Any refusal is an error naming what was refused: the demo must
+/// be valid, and a change that breaks it must fail the start (and the tests) loudly.
 pub async fn push(app: &axum::Router, host: &str, key_id: &str, secret: &str, data: DemoData, stamp: OffsetDateTime) -> Result<(), String> {
     let last_modified = stamp.format(&time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())?;
     for chunk in data.records.chunks(portal_core::sync::service::MAX_BATCH) {

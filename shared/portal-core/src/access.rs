@@ -64,6 +64,8 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthContext {
     pub practice_id: String,
+    /// The practice's display name (from the settings the authorizer read anyway).
+    pub practice_name: String,
     pub principal_id: String,
     pub kind: PrincipalKind,
     pub role: Option<StaffRole>,
@@ -81,6 +83,7 @@ impl AuthContext {
     pub fn to_fields(&self) -> HashMap<String, String> {
         HashMap::from([
             ("practiceId".into(), self.practice_id.clone()),
+            ("practiceName".into(), self.practice_name.clone()),
             ("principalId".into(), self.principal_id.clone()),
             ("kind".into(), self.kind.as_str().into()),
             ("role".into(), self.role.map(|r| r.as_str()).unwrap_or("").into()),
@@ -96,6 +99,7 @@ impl AuthContext {
     pub fn from_fields(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let practice_id = get("practiceId").filter(|s| crate::ids::is_valid_slug(s))?;
         Some(AuthContext {
+            practice_name: get("practiceName").unwrap_or_default(),
             principal_id: get("principalId").filter(|s| !s.is_empty())?,
             kind: PrincipalKind::parse(&get("kind")?)?,
             role: get("role").and_then(|r| StaffRole::parse(&r)),
@@ -235,16 +239,14 @@ impl Authorizer<'_> {
         let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
         let token = r.token.as_deref().filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
         let (session_id, session) = Sessions { table: self.table, clock: self.clock }.resolve(token).await?.ok_or_else(unauthorized)?;
+        let settings = self.settings.get(self.table, self.clock, &session.practice).await?.unwrap_or_default();
+        // Features and the family rule are for patients; staff see the settings in full elsewhere.
         let (features, family_access) = match session.kind {
-            PrincipalKind::Patient => self
-                .settings
-                .get(self.table, self.clock, &session.practice)
-                .await?
-                .map(|s| (s.features, s.family_access))
-                .unwrap_or_default(),
+            PrincipalKind::Patient => (settings.features, settings.family_access),
             PrincipalKind::Staff | PrincipalKind::Sync => Default::default(),
         };
         Ok(AuthContext {
+            practice_name: settings.practice_name,
             practice_id: session.practice,
             principal_id: session.principal_id,
             kind: session.kind,
@@ -266,6 +268,7 @@ impl Authorizer<'_> {
         let key = keys.verify(sig, r.method, &path_with_query, self.secret_cache, r.source_ip).await?;
         let practice = practice_of_key(&key.key_id).unwrap_or_default().to_string();
         Ok(AuthContext {
+            practice_name: String::new(),
             practice_id: practice,
             principal_id: key.key_id,
             kind: PrincipalKind::Sync,
@@ -318,6 +321,7 @@ mod tests {
     fn context_round_trips_and_checks() {
         let ctx = AuthContext {
             practice_id: "lakeside".into(),
+            practice_name: "Lakeside".into(),
             principal_id: "pat-1".into(),
             kind: PrincipalKind::Patient,
             role: None,

@@ -48,9 +48,9 @@ impl Item {
         self.version = version;
         self
     }
-    /// Deserialize the attributes into a domain type.
+    /// Deserialize the attributes into a domain type (straight from the stored value, no copy).
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, TableError> {
-        serde_json::from_value(self.data.clone()).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
+        T::deserialize(&self.data).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
     }
 }
 

@@ -23,7 +23,7 @@ pub struct PortalUrls {
     pub practice_website_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct WebMailSettings {
     /// The address notification emails come from.
@@ -36,7 +36,7 @@ pub struct WebMailSettings {
     pub body_template: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PracticeSettings {
     pub practice_name: String,

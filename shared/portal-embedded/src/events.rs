@@ -1,5 +1,6 @@
-//! Domain events in process: appended to a JSON-lines log and handed to the subscribers (the same
-//! subscriber functions EventBridge rules invoke on AWS).
+//! Domain events in process: appended to a JSON-lines log (`events.log` in the data folder) and
+//! handed to whatever subscribed in this process (the tests do; on AWS, EventBridge rules route
+//! events to their targets).
 
 use async_trait::async_trait;
 use portal_core::ports::{DomainEvent, Events, PortError};

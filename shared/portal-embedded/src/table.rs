@@ -13,9 +13,15 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// What a write does with the writer's connection, inside the group's transaction.
+type Work = Box<dyn FnOnce(&Connection) -> Result<(), TableError> + Send>;
+
 /// One write for the writer thread: runs inside the batch's transaction, answers on `done`.
 struct WriteJob {
-    work: Box<dyn FnOnce(&Connection) -> Result<(), TableError> + Send>,
+    work: Work,
+    /// Whether it writes more than one statement (and so needs a savepoint to fail as a whole);
+    /// a single statement is atomic by itself, and a failed condition writes nothing.
+    several: bool,
     done: tokio::sync::oneshot::Sender<Result<(), TableError>>,
 }
 
@@ -50,9 +56,10 @@ impl SqliteTable {
         let mut table = Self::init(conn)?;
         let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8) * 2;
         for _ in 0..readers {
-            let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(backend)?;
+            let r =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(backend)?;
             r.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+            stable_plans(&r)?;
             table.readers.push(Mutex::new(r));
         }
         Ok(table)
@@ -81,6 +88,7 @@ impl SqliteTable {
     }
 
     fn init(conn: Connection) -> Result<Self, TableError> {
+        stable_plans(&conn)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS items (
                 pk TEXT NOT NULL, sk TEXT NOT NULL,
@@ -94,17 +102,28 @@ impl SqliteTable {
         let conn = Arc::new(Mutex::new(conn));
         let (writes, queue) = std::sync::mpsc::channel::<WriteJob>();
         let writer = conn.clone();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || group_commit(&writer, &queue))
-            .map_err(backend)?;
+        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || group_commit(&writer, &queue)).map_err(backend)?;
         Ok(SqliteTable { conn, writes, readers: vec![], next_reader: AtomicUsize::new(0) })
     }
 
-    /// Queues a write for the writer thread and waits for the commit that holds it.
+    /// Queues a write of one statement (after any condition checks) for the writer thread and
+    /// waits for the commit that holds it.
     async fn write(&self, work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static) -> Result<(), TableError> {
+        self.queue(work, false).await
+    }
+
+    /// Queues a write of several statements that must apply together.
+    async fn write_all(&self, work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static) -> Result<(), TableError> {
+        self.queue(work, true).await
+    }
+
+    async fn queue(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
+        several: bool,
+    ) -> Result<(), TableError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.writes.send(WriteJob { work: Box::new(work), done }).map_err(|_| backend("the writer thread stopped"))?;
+        self.writes.send(WriteJob { work: Box::new(work), several, done }).map_err(|_| backend("the writer thread stopped"))?;
         answer.await.map_err(|_| backend("the writer thread stopped"))?
     }
 }
@@ -144,15 +163,29 @@ fn run_group(conn: &mut Connection, jobs: &mut [WriteJob]) -> Result<Vec<Result<
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs.iter_mut() {
         let work = std::mem::replace(&mut job.work, Box::new(|_| Ok(())));
-        let sp = tx.savepoint().map_err(backend)?;
-        let result = work(&sp);
-        if result.is_ok() {
-            sp.commit().map_err(backend)?;
-        } // a failed write's savepoint rolls back when dropped
+        let result = if job.several {
+            let sp = tx.savepoint().map_err(backend)?;
+            let result = work(&sp);
+            if result.is_ok() {
+                sp.commit().map_err(backend)?;
+            } // a failed job's savepoint rolls back when dropped
+            result
+        } else {
+            work(&tx)
+        };
         results.push(result);
     }
     tx.commit().map_err(backend)?;
     Ok(results)
+}
+
+/// One plan per statement whatever its parameters (the query planner stability guarantee). The
+/// bundled SQLite is built with STAT4, which otherwise re-prepares a statement with a range on an
+/// indexed column every time its bound values change: for the GSI queries that was most of the
+/// time a module read took. Our keys and ranges have one right plan.
+fn stable_plans(c: &Connection) -> Result<(), TableError> {
+    c.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(backend)?;
+    Ok(())
 }
 
 fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
@@ -177,10 +210,10 @@ fn check(tx: &Connection, pk: &str, sk: &str, cond: Cond) -> Result<bool, TableE
     if cond == Cond::None {
         return Ok(true);
     }
-    let version: Option<i64> = tx
-        .query_row(&format!("SELECT version FROM items WHERE pk = ? AND sk = ? AND {LIVE}"), params![pk, sk, now()], |r| r.get(0))
-        .optional()
+    let mut stmt = tx
+        .prepare_cached("SELECT version FROM items WHERE pk = ? AND sk = ? AND (expires_at IS NULL OR expires_at > ?)")
         .map_err(backend)?;
+    let version: Option<i64> = stmt.query_row(params![pk, sk, now()], |r| r.get(0)).optional().map_err(backend)?;
     Ok(match cond {
         Cond::None => true,
         Cond::Absent => version.is_none(),
@@ -194,11 +227,15 @@ fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
         // As DynamoDB: key attributes may not be empty strings.
         return Err(TableError::Backend("a key attribute value cannot be empty".into()));
     }
-    tx.execute(
-        &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-        params![item.pk, item.sk, item.gsi1pk, item.gsi1sk, item.expires_at, item.version as i64, item.data.to_string()],
-    )
-    .map_err(backend)?;
+    tx.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .map_err(backend)?
+        .execute(params![item.pk, item.sk, item.gsi1pk, item.gsi1sk, item.expires_at, item.version as i64, item.data.to_string()])
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn delete_item(tx: &Connection, pk: &str, sk: &str) -> Result<(), TableError> {
+    tx.prepare_cached("DELETE FROM items WHERE pk = ? AND sk = ?").map_err(backend)?.execute(params![pk, sk]).map_err(backend)?;
     Ok(())
 }
 
@@ -249,7 +286,7 @@ impl Table for SqliteTable {
             if !check(tx, &pk, &sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
-            tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk]).map_err(backend)?;
+            delete_item(tx, &pk, &sk)?;
             Ok(())
         })
         .await
@@ -331,7 +368,7 @@ impl Table for SqliteTable {
                 portal_core::ports::MAX_TRANSACTION_ITEMS
             )));
         }
-        self.write(move |tx| {
+        self.write_all(move |tx| {
             let mut failed = vec![];
             for (i, op) in ops.iter().enumerate() {
                 let ok = match op {
@@ -349,7 +386,7 @@ impl Table for SqliteTable {
                 match op {
                     TxOp::Put(item, _) => write_item(tx, item)?,
                     TxOp::Delete { pk, sk, .. } => {
-                        tx.execute("DELETE FROM items WHERE pk = ? AND sk = ?", params![pk, sk]).map_err(backend)?;
+                        delete_item(tx, pk, sk)?;
                     }
                     TxOp::Check { .. } => {}
                 }
@@ -360,7 +397,7 @@ impl Table for SqliteTable {
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
-        self.write(move |tx| {
+        self.write_all(move |tx| {
             for item in &items {
                 write_item(tx, item)?;
             }

@@ -62,19 +62,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
 }
 
 /// Builds the request context API Gateway (REST) gives a Lambda function behind a REQUEST
-/// authorizer: `portal-local` and tests inject exactly this.
+/// authorizer: `portal-local` and tests inject exactly this. (Field by field rather than through
+/// JSON: the local host builds one per request.)
 pub fn api_gateway_context(fields: Option<HashMap<String, String>>, source_ip: &str, method: &str, path: &str) -> RequestContext {
-    let ctx = serde_json::json!({
-        "accountId": "000000000000",
-        "resourceId": "local",
-        "stage": "v1",
-        "requestId": portal_core::ids::new_id(),
-        "identity": { "sourceIp": source_ip },
-        "resourcePath": path,
-        "httpMethod": method,
-        "apiId": "local",
-        "path": path,
-        "authorizer": fields.unwrap_or_default(),
-    });
-    RequestContext::ApiGatewayV1(serde_json::from_value(ctx).expect("a well-formed API Gateway request context"))
+    let mut ctx = ApiGatewayProxyRequestContext::default();
+    ctx.account_id = Some("000000000000".into());
+    ctx.resource_id = Some("local".into());
+    ctx.stage = Some("v1".into());
+    ctx.request_id = Some(portal_core::ids::new_id());
+    ctx.identity.source_ip = Some(source_ip.into());
+    ctx.resource_path = Some(path.into());
+    ctx.http_method = method.parse().unwrap_or_default();
+    ctx.apiid = Some("local".into());
+    ctx.path = Some(path.into());
+    ctx.authorizer.fields = fields.unwrap_or_default().into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    RequestContext::ApiGatewayV1(ctx)
 }

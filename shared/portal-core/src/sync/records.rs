@@ -4,7 +4,7 @@
 //! simply absent. Access checks (the family rule) happen before a module calls this.
 
 use super::entities::{FileStatus, Patient, Record};
-use super::store::{entity_key, envelope_of, Envelope};
+use super::store::{entity_key, Envelope};
 use crate::keys;
 use crate::ports::{Item, Query, Table};
 use crate::{CoreError, CoreResult};
@@ -26,10 +26,10 @@ impl<T> Synced<T> {
     }
 }
 
+/// The live record in an item, typed in one pass over the stored value; `None` for a tombstone.
 fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
-    let env: Envelope = envelope_of(item)?;
-    let Some(fields) = env.fields.filter(|_| !env.deleted) else { return Ok(None) };
-    let record = serde_json::from_value(fields).map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", env.entity)))?;
+    let env: Envelope<T> = item.parse().map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", T::ENTITY.name())))?;
+    let Some(record) = env.fields.filter(|_| !env.deleted) else { return Ok(None) };
     Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, record }))
 }
 

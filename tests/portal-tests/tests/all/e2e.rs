@@ -406,6 +406,7 @@ async fn cloud_admin() -> (axum::Router, std::collections::HashMap<String, Strin
     let staff = prov.create_staff("p1", "admin", "Admin", portal_core::session::StaffRole::Admin).await.unwrap();
     let ctx = portal_core::access::AuthContext {
         practice_id: "p1".into(),
+        practice_name: "P One".into(),
         principal_id: staff.principal_id,
         kind: portal_core::session::PrincipalKind::Staff,
         role: Some(portal_core::session::StaffRole::Admin),
