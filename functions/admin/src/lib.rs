@@ -6,17 +6,17 @@ mod verify;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::access::Access;
-use portal_core::audit::AuditLog;
+use portal_core::audit::{AuditEntry, AuditLog};
 use portal_core::family::FamilyAccess;
 use portal_core::ports::{Clock, Ports, SecretBox, Table};
 use portal_core::session::StaffRole;
-use portal_core::settings::{parse_features, Change, PortalUrls, SettingsRepo, WebMailSettings};
-use portal_core::sync::auth::SyncKeys;
+use portal_core::settings::{parse_features, Change, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings};
+use portal_core::sync::auth::{SyncKey, SyncKeys};
 use portal_core::url_policy::UrlRules;
 use portal_core::{CoreError, Feature};
 use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+
 use std::sync::Arc;
 
 pub use verify::{UrlVerifier, Verification};
@@ -70,16 +70,42 @@ pub fn routes(ports: &Ports) -> axum::Router {
     api().into_routes(Deps::from(ports))
 }
 
-async fn get_settings(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Value>> {
+#[derive(Serialize)]
+struct FeatureEntry {
+    key: &'static str,
+    label: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsRules {
+    https_required: bool,
+    template_tags: [&'static str; 2],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsPage {
+    settings: PracticeSettings,
+    feature_catalog: Vec<FeatureEntry>,
+    rules: SettingsRules,
+    can_edit: bool,
+}
+
+#[derive(Serialize)]
+struct Saved {
+    settings: PracticeSettings,
+}
+
+async fn get_settings(State(d): State<Deps>, p: Principal) -> ApiResult<Json<SettingsPage>> {
     let c = p.require(Access::Staff(StaffRole::FrontDesk))?;
-    let s = d.settings().get(&c.practice_id).await?.ok_or(CoreError::NotFound)?;
-    let catalog: Vec<Value> = Feature::ALL.iter().map(|f| json!({ "key": f.key(), "label": f.label() })).collect();
-    Ok(Json(json!({
-        "settings": s,
-        "featureCatalog": catalog,
-        "rules": { "httpsRequired": !d.rules.local_mode, "templateTags": portal_core::settings::TEMPLATE_TAGS },
-        "canEdit": c.role == Some(StaffRole::Admin),
-    })))
+    let settings = d.settings().get(&c.practice_id).await?.ok_or(CoreError::NotFound)?;
+    Ok(Json(SettingsPage {
+        settings,
+        feature_catalog: Feature::ALL.iter().map(|f| FeatureEntry { key: f.key(), label: f.label() }).collect(),
+        rules: SettingsRules { https_required: !d.rules.local_mode, template_tags: portal_core::settings::TEMPLATE_TAGS },
+        can_edit: c.role == Some(StaffRole::Admin),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -89,13 +115,12 @@ struct FeaturesBody {
     version: u64,
 }
 
-async fn change(d: &Deps, p: &Principal, meta: &Meta, version: u64, change: Change) -> ApiResult<Json<Value>> {
+async fn change(d: &Deps, p: &Principal, meta: &Meta, version: u64, change: Change) -> ApiResult<Json<Saved>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let s = d.settings().change(&c.actor(&meta.0), version, change, d.rules).await?;
-    Ok(Json(json!({ "settings": s })))
+    Ok(Json(Saved { settings: d.settings().change(&c.actor(&meta.0), version, change, d.rules).await? }))
 }
 
-async fn put_features(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FeaturesBody>) -> ApiResult<Json<Value>> {
+async fn put_features(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FeaturesBody>) -> ApiResult<Json<Saved>> {
     let features = parse_features(&b.features)?;
     change(&d, &p, &meta, b.version, Change::Features(features)).await
 }
@@ -110,7 +135,7 @@ struct UrlsBody {
     version: u64,
 }
 
-async fn put_urls(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<UrlsBody>) -> ApiResult<Json<Value>> {
+async fn put_urls(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<UrlsBody>) -> ApiResult<Json<Saved>> {
     let urls = PortalUrls { patient_facing_url: b.patient_facing_url, practice_website_url: b.practice_website_url };
     change(&d, &p, &meta, b.version, Change::Urls(urls)).await
 }
@@ -125,7 +150,7 @@ struct WebMailBody {
     version: u64,
 }
 
-async fn put_webmail(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<WebMailBody>) -> ApiResult<Json<Value>> {
+async fn put_webmail(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<WebMailBody>) -> ApiResult<Json<Saved>> {
     let w = WebMailSettings {
         notification_sender: b.notification_sender,
         default_notify_address: b.default_notify_address,
@@ -142,7 +167,7 @@ struct FamilyAccessBody {
     version: u64,
 }
 
-async fn put_family_access(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FamilyAccessBody>) -> ApiResult<Json<Value>> {
+async fn put_family_access(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FamilyAccessBody>) -> ApiResult<Json<Saved>> {
     change(&d, &p, &meta, b.version, Change::FamilyAccess(b.family_access)).await
 }
 
@@ -163,11 +188,17 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
-async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
+#[derive(Serialize)]
+struct AuditPage {
+    entries: Vec<AuditEntry>,
+    cursor: Option<String>,
+}
+
+async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult<Json<AuditPage>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     let log = AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() };
     let (entries, cursor) = log.recent(&c.practice_id, portal_http::page_limit(q.limit, 50, 200)?, q.cursor).await?;
-    Ok(Json(json!({ "entries": entries, "cursor": cursor })))
+    Ok(Json(AuditPage { entries, cursor }))
 }
 
 impl Deps {
@@ -183,10 +214,28 @@ struct PageQuery {
     limit: Option<usize>,
 }
 
-async fn list_sync_keys(State(d): State<Deps>, p: Principal, Query(q): Query<PageQuery>) -> ApiResult<Json<Value>> {
+#[derive(Serialize)]
+struct KeysPage {
+    keys: Vec<SyncKey>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct NewKey {
+    key: SyncKey,
+    /// Shown in this answer only.
+    secret: String,
+}
+
+#[derive(Serialize)]
+struct OneKey {
+    key: SyncKey,
+}
+
+async fn list_sync_keys(State(d): State<Deps>, p: Principal, Query(q): Query<PageQuery>) -> ApiResult<Json<KeysPage>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     let (keys, cursor) = d.sync_keys().list(&c.practice_id, portal_http::page_limit(q.limit, 50, 100)?, q.cursor).await?;
-    Ok(Json(json!({ "keys": keys, "cursor": cursor })))
+    Ok(Json(KeysPage { keys, cursor }))
 }
 
 #[derive(Deserialize)]
@@ -201,15 +250,15 @@ async fn create_sync_key(
     meta: Meta,
     p: Principal,
     Json(b): Json<NewSyncKey>,
-) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+) -> ApiResult<(axum::http::StatusCode, Json<NewKey>)> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     let (key, secret) = d.sync_keys().create(&c.actor(&meta.0), &b.label).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(json!({ "key": key, "secret": secret }))))
+    Ok((axum::http::StatusCode::CREATED, Json(NewKey { key, secret })))
 }
 
-async fn revoke_sync_key(State(d): State<Deps>, meta: Meta, p: Principal, Path(key_id): Path<String>) -> ApiResult<Json<Value>> {
+async fn revoke_sync_key(State(d): State<Deps>, meta: Meta, p: Principal, Path(key_id): Path<String>) -> ApiResult<Json<OneKey>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     // A key of another practice is simply not found under this one.
     let key = d.sync_keys().revoke(&c.actor(&meta.0), &key_id).await?;
-    Ok(Json(json!({ "key": key })))
+    Ok(Json(OneKey { key }))
 }

@@ -7,14 +7,15 @@ use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::auth::{AuthService, LoginInput, LoginOk};
+use portal_core::clock::rfc3339;
 use portal_core::family::{Family, Member};
-use portal_core::ports::{rfc3339, Clock, Events, Ports, Table};
+use portal_core::ports::{Clock, Events, Ports, Table};
 use portal_core::session::PrincipalKind;
 use portal_core::sync::records::PatientRecords;
 use portal_core::Feature;
 use portal_http::{clear_session_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -61,8 +62,19 @@ pub fn routes(ports: &Ports) -> axum::Router {
     api().into_routes(Deps::from(ports))
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoggedOut {
+    logged_out: bool,
 }
 
 #[derive(Deserialize)]
@@ -126,7 +138,7 @@ async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<Staf
 async fn logout(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
     d.auth().logout(&c.actor(&meta), &c.session_id).await?;
-    Ok(([(header::SET_COOKIE, clear_session_cookie())], Json(json!({ "loggedOut": true }))).into_response())
+    Ok(([(header::SET_COOKIE, clear_session_cookie())], Json(LoggedOut { logged_out: true })).into_response())
 }
 
 #[derive(Deserialize)]

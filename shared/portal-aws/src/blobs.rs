@@ -80,7 +80,7 @@ impl Blobs for S3Blobs {
     async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError> {
         let mut req = self.client.get_object().bucket(&self.bucket).key(key).response_cache_control("private, no-store");
         if let Some(name) = download_name {
-            req = req.response_content_disposition(portal_core::ports::attachment_disposition(name));
+            req = req.response_content_disposition(portal_core::mime::attachment_disposition(name));
         }
         Ok(req.presigned(Self::presigning(expires)?).await.map_err(err)?.uri().to_string())
     }

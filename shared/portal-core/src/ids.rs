@@ -1,4 +1,5 @@
-//! Random identifiers and secrets, always from the operating system's CSPRNG.
+//! Random identifiers and secrets, always from the operating system's CSPRNG, and comparing
+//! secrets in constant time.
 
 use base64::Engine;
 use rand::RngCore;
@@ -28,4 +29,10 @@ pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
 /// the table are built from these, so nothing else may reach them.
 pub fn is_valid_slug(s: &str) -> bool {
     (2..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_')
+}
+
+/// Whether two secrets (codes, signatures) are equal, in time that does not depend on where they
+/// first differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod code_systems;
 pub mod error;
 pub mod family;

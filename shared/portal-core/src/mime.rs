@@ -93,6 +93,14 @@ pub fn subject(raw: &str) -> Option<String> {
     Some(v.to_string())
 }
 
+/// The `Content-Disposition` that makes a browser save a blob under `download_name`. Quotes,
+/// backslashes and anything outside printable ASCII are dropped, so the name cannot break out of
+/// the header.
+pub fn attachment_disposition(download_name: &str) -> String {
+    let safe: String = download_name.chars().filter(|c| (c.is_ascii_graphic() && *c != '"' && *c != '\\') || *c == ' ').collect();
+    format!("attachment; filename=\"{safe}\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
@@ -186,14 +185,6 @@ pub enum PortError {
     Rejected(String),
 }
 
-/// The `Content-Disposition` that makes a browser save a blob under `download_name`. Quotes,
-/// backslashes and anything outside printable ASCII are dropped, so the name cannot break out of
-/// the header.
-pub fn attachment_disposition(download_name: &str) -> String {
-    let safe: String = download_name.chars().filter(|c| (c.is_ascii_graphic() && *c != '"' && *c != '\\') || *c == ' ').collect();
-    format!("attachment; filename=\"{safe}\"")
-}
-
 #[async_trait]
 pub trait Blobs: Send + Sync {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
@@ -262,56 +253,8 @@ pub trait SecretBox: Send + Sync {
     async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError>;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Clock
-// ---------------------------------------------------------------------------------------------
-
-pub trait Clock: Send + Sync {
-    /// Unix seconds.
-    fn now(&self) -> i64;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        unix_now()
-    }
-}
-
-/// The system time in unix seconds (adapters use it for TTL; the domain asks its [`Clock`]).
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// A clock tests move by hand.
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    pub fn new(start: i64) -> Self {
-        ManualClock(AtomicI64::new(start))
-    }
-    pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-    pub fn set(&self, now: i64) {
-        self.0.store(now, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// The current time as RFC 3339, for API answers.
-pub fn rfc3339(unix_seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
+// Clock: see `crate::clock` (re-exported here with the other ports).
+pub use crate::clock::{unix_now, Clock, ManualClock, SystemClock};
 
 // ---------------------------------------------------------------------------------------------
 // The bundle

@@ -13,6 +13,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("malformed_json", "The body is not JSON"),
     ("invalid_body", "The JSON does not have the expected shape"),
     ("body_empty", "A body is required"),
+    ("body_not_utf8", "The body is not UTF-8 text"),
     ("body_too_large", "The body is larger than the route takes"),
     ("unsupported_media_type", "The body is not `application/json`"),
     ("invalid_query", "The query string has unknown or malformed parameters"),
@@ -91,7 +92,7 @@ mod tests {
         let s = s.trim_start().strip_prefix('"')?;
         let end = s.find('"')?;
         let code = &s[..end];
-        (!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')).then_some(code)
+        (!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')).then_some(code)
     }
 
     /// The codes a source file builds errors with: `invalid(`/`unauthorized(`/`forbidden(`/

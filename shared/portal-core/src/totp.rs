@@ -1,5 +1,6 @@
 //! TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) for the staff second factor.
 
+use crate::ids::constant_time_eq;
 use hmac::{Hmac, Mac};
 
 pub const STEP: i64 = 30;
@@ -35,10 +36,6 @@ pub fn verify(secret_b32: &str, code: &str, now: i64) -> Option<u64> {
         .filter(|s| *s >= 0)
         .map(|s| s as u64)
         .find(|s| code_at(secret_b32, *s).is_some_and(|c| constant_time_eq(c.as_bytes(), code.as_bytes())))
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -194,7 +194,7 @@ async fn fetch(State(b): State<Arc<DirBlobs>>, UrlPath(key): UrlPath<String>, Qu
             );
             headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-store"));
             if !s.dn.is_empty() {
-                if let Ok(v) = portal_core::ports::attachment_disposition(&s.dn).parse() {
+                if let Ok(v) = portal_core::mime::attachment_disposition(&s.dn).parse() {
                     headers.insert(header::CONTENT_DISPOSITION, v);
                 }
             }

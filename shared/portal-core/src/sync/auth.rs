@@ -6,9 +6,9 @@
 //! body matches the signed content hash.
 
 use crate::audit::{Actor, ActorKind, AuditLog, Outcome};
+use crate::ids::constant_time_eq;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, SecretBox, Table, TableError};
-use crate::totp::constant_time_eq;
 use crate::{ids, CoreError, CoreResult};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
