@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::access::Access;
 use portal_core::audit::{AuditEntry, AuditLog};
-use portal_core::family::FamilyAccess;
+use portal_core::identity::session::StaffRole;
 use portal_core::ports::{Clock, Ports, SecretBox, Table};
-use portal_core::session::StaffRole;
-use portal_core::settings::{parse_features, Change, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings};
+use portal_core::practice::family::FamilyAccess;
+use portal_core::practice::settings::{parse_features, Change, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings};
+use portal_core::practice::url_policy::UrlRules;
 use portal_core::sync::auth::{SyncKey, SyncKeys};
-use portal_core::url_policy::UrlRules;
 use portal_core::{CoreError, Feature};
 use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};
@@ -103,7 +103,7 @@ async fn get_settings(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Set
     Ok(Json(SettingsPage {
         settings,
         feature_catalog: Feature::ALL.iter().map(|f| FeatureEntry { key: f.key(), label: f.label() }).collect(),
-        rules: SettingsRules { https_required: !d.rules.local_mode, template_tags: portal_core::settings::TEMPLATE_TAGS },
+        rules: SettingsRules { https_required: !d.rules.local_mode, template_tags: portal_core::practice::settings::TEMPLATE_TAGS },
         can_edit: c.role == Some(StaffRole::Admin),
     }))
 }

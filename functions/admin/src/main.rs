@@ -1,4 +1,4 @@
-use portal_core::url_policy::UrlRules;
+use portal_core::practice::url_policy::UrlRules;
 use std::sync::Arc;
 
 #[tokio::main]

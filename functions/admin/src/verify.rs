@@ -3,7 +3,7 @@
 //! that resolves to one, not after a redirect (every hop passes the same checks, and every name is
 //! resolved through [`PublicOnlyResolver`], so the address checked is the address connected to).
 
-use portal_core::url_policy::{is_internal, parse_portal_url, UrlRules};
+use portal_core::practice::url_policy::{is_internal, parse_portal_url, UrlRules};
 use portal_core::{CoreError, CoreResult};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Serialize;

@@ -6,11 +6,11 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
-use portal_core::auth::{AuthService, LoginInput, LoginOk};
 use portal_core::clock::rfc3339;
-use portal_core::family::{Family, Member};
+use portal_core::identity::auth::{AuthService, LoginInput, LoginOk};
+use portal_core::identity::session::PrincipalKind;
 use portal_core::ports::{Clock, Events, Ports, Table};
-use portal_core::session::PrincipalKind;
+use portal_core::practice::family::{Family, Member};
 use portal_core::sync::records::PatientRecords;
 use portal_core::Feature;
 use portal_http::{clear_session_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal};
@@ -105,7 +105,7 @@ struct SessionAnswer {
 /// The session as the client gets it: the token in the body (API clients) and in the cookie (pages).
 fn session_response(ok: LoginOk) -> Response {
     let expires = ok.session.expires_at();
-    let max_age = portal_core::session::ABSOLUTE_TIMEOUT;
+    let max_age = portal_core::identity::session::ABSOLUTE_TIMEOUT;
     let cookie = session_cookie(&ok.token, max_age);
     let body = SessionAnswer { token: ok.token, expires_at: rfc3339(expires), must_change_password: ok.session.must_change_password };
     ([(header::SET_COOKIE, cookie)], Json(body)).into_response()

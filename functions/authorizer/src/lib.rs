@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use portal_core::access::{Authorizer, BrowserOrigin, Decision, RequestFacts};
 use portal_core::ports::{Clock, SecretBox, Table};
-use portal_core::settings::SettingsCache;
+use portal_core::practice::settings::SettingsCache;
 use portal_core::sync::auth::{SecretCache, SyncSignature};
 use portal_core::{CoreError, CoreResult};
 use serde_json::{json, Value};

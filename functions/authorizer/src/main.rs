@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
         clock: Arc::new(portal_core::ports::SystemClock),
-        cache: portal_core::settings::SettingsCache::new(SETTINGS_CACHE_SECONDS),
+        cache: portal_core::practice::settings::SettingsCache::new(SETTINGS_CACHE_SECONDS),
         secrets: Arc::new(portal_aws::KmsSecretBox::new(&config, portal_aws::env("PORTAL_KMS_KEY"))),
         secret_cache: Default::default(),
     };

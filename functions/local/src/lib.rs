@@ -8,7 +8,7 @@ mod seed;
 mod statics;
 
 use portal_core::ports::{Clock, Ports, SystemClock};
-use portal_core::url_policy::UrlRules;
+use portal_core::practice::url_policy::UrlRules;
 use portal_embedded::{DirBlobs, InProcessEvents, LocalSecretBox, OutboxMailer, SqliteTable};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,7 +105,7 @@ impl Backends {
                 table: self.table.clone(),
                 clock: self.clock.clone(),
                 // Not cached locally: a feature change applies at once.
-                cache: portal_core::settings::SettingsCache::new(0),
+                cache: portal_core::practice::settings::SettingsCache::new(0),
                 secrets: self.secrets.clone(),
                 secret_cache: Default::default(),
             }),

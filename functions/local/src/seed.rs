@@ -2,9 +2,9 @@
 //! Two practices, so tenancy is visible; their logins go to `DIR/demo-logins.json`.
 
 use crate::Backends;
-use portal_core::features::Feature;
-use portal_core::provision::Provisioner;
-use portal_core::session::StaffRole;
+use portal_core::identity::provision::Provisioner;
+use portal_core::identity::session::StaffRole;
+use portal_core::practice::features::Feature;
 use portal_core::sync::auth::SyncKeys;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -2,12 +2,12 @@
 //! AWS and, as middleware, locally) applies it, and every handler re-checks with the same context.
 
 use crate::audit::Actor;
-use crate::family::{FamilyAccess, Viewer};
-use crate::features::{self, Feature};
+use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::ports::SecretBox;
 use crate::ports::{Clock, Table};
-use crate::session::{PrincipalKind, Sessions, StaffRole};
-use crate::settings::SettingsCache;
+use crate::practice::family::{FamilyAccess, Viewer};
+use crate::practice::features::{self, Feature};
+use crate::practice::settings::SettingsCache;
 use crate::sync::auth::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
 use crate::{CoreError, CoreResult};
 use std::collections::HashMap;
@@ -113,7 +113,7 @@ impl AuthContext {
     }
 
     /// This caller as the audit log records them.
-    pub fn actor(&self, meta: &crate::auth::RequestMeta) -> Actor {
+    pub fn actor(&self, meta: &crate::identity::auth::RequestMeta) -> Actor {
         Actor::new(&self.practice_id, self.kind.into(), &self.principal_id, meta.source_ip.as_deref())
     }
 

@@ -40,12 +40,12 @@ pub struct Actor {
     pub source_ip: Option<String>,
 }
 
-impl From<crate::session::PrincipalKind> for ActorKind {
-    fn from(k: crate::session::PrincipalKind) -> Self {
+impl From<crate::identity::session::PrincipalKind> for ActorKind {
+    fn from(k: crate::identity::session::PrincipalKind) -> Self {
         match k {
-            crate::session::PrincipalKind::Patient => ActorKind::Patient,
-            crate::session::PrincipalKind::Staff => ActorKind::Staff,
-            crate::session::PrincipalKind::Sync => ActorKind::Sync,
+            crate::identity::session::PrincipalKind::Patient => ActorKind::Patient,
+            crate::identity::session::PrincipalKind::Staff => ActorKind::Staff,
+            crate::identity::session::PrincipalKind::Sync => ActorKind::Sync,
         }
     }
 }

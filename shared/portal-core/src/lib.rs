@@ -4,25 +4,17 @@
 
 pub mod access;
 pub mod audit;
-pub mod auth;
 pub mod clock;
 pub mod code_systems;
 pub mod error;
-pub mod family;
-pub mod features;
+pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod mime;
-pub mod password;
 pub mod ports;
+pub mod practice;
 pub mod problems;
-pub mod provision;
-pub mod session;
-pub mod settings;
 pub mod sync;
-pub mod throttle;
-pub mod totp;
-pub mod url_policy;
 
 pub use error::{CoreError, CoreResult};
-pub use features::Feature;
+pub use practice::features::Feature;

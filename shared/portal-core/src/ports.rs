@@ -272,5 +272,5 @@ pub struct Ports {
     pub mailer: std::sync::Arc<dyn Mailer>,
     pub events: std::sync::Arc<dyn Events>,
     pub secrets: std::sync::Arc<dyn SecretBox>,
-    pub url_rules: crate::url_policy::UrlRules,
+    pub url_rules: crate::practice::url_policy::UrlRules,
 }

@@ -544,7 +544,7 @@ fn patient(first: &str, extra: Value) -> Value {
 
 /// The family rule over this backend's table: who sees whom, exactly.
 async fn family_rule_holds(b: &Backend) {
-    use portal_core::family::{Family, FamilyAccess, Viewer};
+    use portal_core::practice::family::{Family, FamilyAccess, Viewer};
     use portal_core::sync::records::PatientRecords;
     use portal_core::sync::Entity::Patients;
     let (practice, other) = (format!("p{}", uid()), format!("p{}", uid()));

@@ -3,7 +3,7 @@
 
 use crate::support::{client, send, start_local, Local};
 use portal_core::ports::{ManualClock, Table};
-use portal_core::url_policy::UrlRules;
+use portal_core::practice::url_policy::UrlRules;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -79,7 +79,7 @@ async fn failed_logins_look_the_same_and_are_slowed_per_account() {
     assert_problem(s1, &wrong_pw, 401, "login_failed");
     assert_eq!((s1, &wrong_pw), (s2, &unknown_user));
     assert_eq!((s1, &wrong_pw), (s3, &unknown_practice));
-    for _ in 1..portal_core::throttle::FREE_FAILURES {
+    for _ in 1..portal_core::identity::throttle::FREE_FAILURES {
         l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, "wrong password")).await;
     }
     // Right after the free attempts even the right password waits, with the same answer.
@@ -106,23 +106,23 @@ impl AuthBench {
             events: Arc::new(portal_embedded::InProcessEvents::new(&log).unwrap()),
         }
     }
-    fn auth(&self) -> portal_core::auth::AuthService<'_> {
-        portal_core::auth::AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+    fn auth(&self) -> portal_core::identity::auth::AuthService<'_> {
+        portal_core::identity::auth::AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
     }
-    fn prov(&self) -> portal_core::provision::Provisioner<'_> {
-        portal_core::provision::Provisioner { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    fn prov(&self) -> portal_core::identity::provision::Provisioner<'_> {
+        portal_core::identity::provision::Provisioner { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
-    async fn login(&self, kind: portal_core::session::PrincipalKind, user: &str, pw: &str, totp: Option<&str>, ip: &str) -> bool {
-        let input = portal_core::auth::LoginInput { practice: "p1", username: user, password: pw, totp };
-        let meta = portal_core::auth::RequestMeta { source_ip: Some(ip.into()) };
+    async fn login(&self, kind: portal_core::identity::session::PrincipalKind, user: &str, pw: &str, totp: Option<&str>, ip: &str) -> bool {
+        let input = portal_core::identity::auth::LoginInput { practice: "p1", username: user, password: pw, totp };
+        let meta = portal_core::identity::auth::RequestMeta { source_ip: Some(ip.into()) };
         self.auth().login(kind, input, &meta).await.is_ok()
     }
 }
 
 #[tokio::test]
 async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
-    use portal_core::session::PrincipalKind::Patient;
-    use portal_core::throttle::{FREE_FAILURES, MAX_DELAY_SECONDS};
+    use portal_core::identity::session::PrincipalKind::Patient;
+    use portal_core::identity::throttle::{FREE_FAILURES, MAX_DELAY_SECONDS};
     let b = AuthBench::new();
     b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
     let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
@@ -142,18 +142,18 @@ async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
     b.clock.advance(MAX_DELAY_SECONDS);
     assert!(b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await);
     // Sessions time out when idle.
-    let meta = portal_core::auth::RequestMeta::default();
-    let input = portal_core::auth::LoginInput { practice: "p1", username: "pat.one", password: &login.password, totp: None };
+    let meta = portal_core::identity::auth::RequestMeta::default();
+    let input = portal_core::identity::auth::LoginInput { practice: "p1", username: "pat.one", password: &login.password, totp: None };
     let ok = b.auth().login(Patient, input, &meta).await.unwrap();
-    let sessions = portal_core::session::Sessions { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    let sessions = portal_core::identity::session::Sessions { table: b.table.as_ref(), clock: b.clock.as_ref() };
     assert!(sessions.resolve(&ok.token).await.unwrap().is_some());
-    b.clock.advance(portal_core::session::IDLE_TIMEOUT + 1);
+    b.clock.advance(portal_core::identity::session::IDLE_TIMEOUT + 1);
     assert!(sessions.resolve(&ok.token).await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_guesses_are_all_counted() {
-    use portal_core::session::PrincipalKind::Patient;
+    use portal_core::identity::session::PrincipalKind::Patient;
     let b = Arc::new(AuthBench::new());
     b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
     b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
@@ -168,37 +168,47 @@ async fn parallel_guesses_are_all_counted() {
     let (entries, _) = audit.recent("p1", 100, None).await.unwrap();
     let checked = entries.iter().filter(|e| e.detail["reason"] == "bad_password").count();
     let throttled = entries.iter().filter(|e| e.detail["reason"] == "throttled").count();
-    assert_eq!((checked, throttled), (portal_core::throttle::FREE_FAILURES as usize, 20 - portal_core::throttle::FREE_FAILURES as usize));
+    assert_eq!(
+        (checked, throttled),
+        (portal_core::identity::throttle::FREE_FAILURES as usize, 20 - portal_core::identity::throttle::FREE_FAILURES as usize)
+    );
 }
 
 #[tokio::test]
 async fn staff_with_the_right_password_and_code_are_let_in_while_guessers_are_slowed() {
-    use portal_core::session::PrincipalKind::Staff;
+    use portal_core::identity::session::PrincipalKind::Staff;
     let b = AuthBench::new();
     b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
-    let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::session::StaffRole::Admin).await.unwrap();
+    let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     for _ in 0..10 {
         assert!(!b.login(Staff, "admin", "guess", Some("000000"), "198.51.100.1").await);
     }
-    let code = portal_core::totp::code_at(admin.totp_secret.as_ref().unwrap(), (1_800_000_000 / portal_core::totp::STEP) as u64).unwrap();
+    let code = portal_core::identity::totp::code_at(
+        admin.totp_secret.as_ref().unwrap(),
+        (1_800_000_000 / portal_core::identity::totp::STEP) as u64,
+    )
+    .unwrap();
     assert!(!b.login(Staff, "admin", "guess", Some(&code), "198.51.100.1").await, "a valid code alone is not enough");
-    let code =
-        portal_core::totp::code_at(admin.totp_secret.as_ref().unwrap(), (1_800_000_000 / portal_core::totp::STEP + 1) as u64).unwrap();
+    let code = portal_core::identity::totp::code_at(
+        admin.totp_secret.as_ref().unwrap(),
+        (1_800_000_000 / portal_core::identity::totp::STEP + 1) as u64,
+    )
+    .unwrap();
     assert!(b.login(Staff, "admin", &admin.password, Some(&code), "203.0.113.9").await, "the owner is in at once");
 }
 
 #[tokio::test]
 async fn an_address_with_too_many_failures_waits_and_others_do_not() {
-    use portal_core::session::PrincipalKind::Patient;
+    use portal_core::identity::session::PrincipalKind::Patient;
     let b = AuthBench::new();
     b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
     let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
-    for n in 0..portal_core::throttle::ADDRESS_MAX_FAILURES {
+    for n in 0..portal_core::identity::throttle::ADDRESS_MAX_FAILURES {
         b.login(Patient, &format!("sprayed.{n}"), "Summer2026!", None, "198.51.100.1").await;
     }
     assert!(!b.login(Patient, "pat.one", &login.password, None, "198.51.100.1").await, "the spraying address waits");
     assert!(b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await, "the owner's address does not");
-    b.clock.advance(portal_core::throttle::ADDRESS_WINDOW_SECONDS);
+    b.clock.advance(portal_core::identity::throttle::ADDRESS_WINDOW_SECONDS);
     assert!(b.login(Patient, "pat.one", &login.password, None, "198.51.100.1").await, "the window ends");
 }
 
@@ -401,15 +411,15 @@ async fn verify_requests_the_url_for_real() {
 async fn cloud_admin() -> (axum::Router, std::collections::HashMap<String, String>, Arc<dyn Table>) {
     let table: Arc<dyn Table> = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
     let clock = Arc::new(portal_core::ports::SystemClock);
-    let prov = portal_core::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
+    let prov = portal_core::identity::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
     prov.create_practice("p1", "P One", vec![]).await.unwrap();
-    let staff = prov.create_staff("p1", "admin", "Admin", portal_core::session::StaffRole::Admin).await.unwrap();
+    let staff = prov.create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let ctx = portal_core::access::AuthContext {
         practice_id: "p1".into(),
         practice_name: "P One".into(),
         principal_id: staff.principal_id,
-        kind: portal_core::session::PrincipalKind::Staff,
-        role: Some(portal_core::session::StaffRole::Admin),
+        kind: portal_core::identity::session::PrincipalKind::Staff,
+        role: Some(portal_core::identity::session::StaffRole::Admin),
         username: "admin".into(),
         features: vec![],
         family_access: Default::default(),
@@ -494,7 +504,7 @@ async fn secrets_are_stored_only_as_hashes() {
     let secret = token.split_once('.').unwrap().1;
     assert!(!text.contains(secret), "session token stored in clear");
     assert!(!text.contains(&p.patients[0].password), "password stored in clear");
-    assert!(text.contains(&portal_core::session::hash_token(&token)), "the session is stored under its hash");
+    assert!(text.contains(&portal_core::identity::session::hash_token(&token)), "the session is stored under its hash");
 }
 
 #[tokio::test]

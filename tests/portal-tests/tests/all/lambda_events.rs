@@ -3,7 +3,7 @@
 //! through the authorizer's Lambda handler. Every served route has a sample.
 
 use portal_core::ports::{Ports, SystemClock, Table};
-use portal_core::url_policy::UrlRules;
+use portal_core::practice::url_policy::UrlRules;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -47,9 +47,12 @@ async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
     let backends = portal_local::Backends::open(dir.path(), "http://127.0.0.1:9").unwrap();
     let logins = portal_local::ensure_demo(&backends, dir.path(), "http://127.0.0.1:9").await.unwrap();
     let table: Arc<dyn Table> = backends.table.clone();
-    let creds = portal_core::auth::Credentials { table: table.as_ref() };
-    let (staff, _) =
-        creds.get("lakeside", portal_core::session::PrincipalKind::Staff, &logins.practices[0].staff.username).await.unwrap().unwrap();
+    let creds = portal_core::identity::auth::Credentials { table: table.as_ref() };
+    let (staff, _) = creds
+        .get("lakeside", portal_core::identity::session::PrincipalKind::Staff, &logins.practices[0].staff.username)
+        .await
+        .unwrap()
+        .unwrap();
     (table, dir, staff.principal_id)
 }
 
@@ -116,7 +119,7 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
     let deps = portal_authorizer::Deps {
         table: table.clone(),
         clock: clock.clone(),
-        cache: portal_core::settings::SettingsCache::new(30),
+        cache: portal_core::practice::settings::SettingsCache::new(30),
         secrets: Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
         secret_cache: Default::default(),
     };
@@ -135,9 +138,11 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
     let err = portal_authorizer::handle(&deps, sample).await.unwrap_err();
     assert_eq!(err.to_string(), "Unauthorized");
 
-    let sessions = portal_core::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
-    let (token, _) =
-        sessions.start("lakeside", "pat-1001", portal_core::session::PrincipalKind::Patient, None, "alex.morgan", false).await.unwrap();
+    let sessions = portal_core::identity::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
+    let (token, _) = sessions
+        .start("lakeside", "pat-1001", portal_core::identity::session::PrincipalKind::Patient, None, "alex.morgan", false)
+        .await
+        .unwrap();
     let allow = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/me")).await.unwrap();
     assert_eq!(allow["policyDocument"]["Statement"][0]["Effect"], "Allow");
     assert_eq!(allow["context"]["practiceId"], "lakeside");

@@ -103,11 +103,13 @@ impl Local {
     pub async fn staff_token(&self, practice: usize) -> String {
         let p = &self.logins.practices[practice];
         let n = self.staff_logins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let prov = portal_core::provision::Provisioner { table: self.backends.table.as_ref(), clock: self.backends.clock.as_ref() };
+        let prov =
+            portal_core::identity::provision::Provisioner { table: self.backends.table.as_ref(), clock: self.backends.clock.as_ref() };
         let username = format!("test-admin-{n}");
-        let login = prov.create_staff(&p.practice_id, &username, "Test Admin", portal_core::session::StaffRole::Admin).await.unwrap();
+        let login =
+            prov.create_staff(&p.practice_id, &username, "Test Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
         let secret = login.totp_secret.unwrap();
-        let code = portal_core::totp::code_at(&secret, (now() / portal_core::totp::STEP) as u64).unwrap();
+        let code = portal_core::identity::totp::code_at(&secret, (now() / portal_core::identity::totp::STEP) as u64).unwrap();
         let (s, v) = self
             .json(
                 "POST",

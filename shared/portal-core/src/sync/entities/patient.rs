@@ -1,5 +1,5 @@
 //! A patient as the practice's system knows them, with the family links the family rule reads
-//! (`crate::family`): the guarantor, the family members, and a minor's guardians.
+//! (`crate::practice::family`): the guarantor, the family members, and a minor's guardians.
 
 use super::rules::{bad, check_id, date, email, opt_text, text};
 use super::{Entity, Placement, Record};

@@ -70,7 +70,7 @@ pub(crate) fn minutes(field: &str, v: u32) -> CoreResult<()> {
 
 pub(crate) fn email(field: &str, v: &Option<String>) -> CoreResult<()> {
     match v {
-        Some(e) => crate::settings::check_email(e, field).map(|_| ()).map_err(|_| bad(field, "an email address")),
+        Some(e) => crate::practice::settings::check_email(e, field).map(|_| ()).map_err(|_| bad(field, "an email address")),
         None => Ok(()),
     }
 }

@@ -2,12 +2,13 @@
 //! Every answer to a failed login is the same, so nothing tells whether an account exists.
 
 use crate::audit::{Actor, AuditLog, Outcome};
+use crate::identity::password;
+use crate::identity::session::{PrincipalKind, Session, Sessions, StaffRole};
+use crate::identity::throttle::{Throttle, Verdict};
+use crate::identity::totp;
 use crate::keys;
-use crate::password;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
-use crate::session::{PrincipalKind, Session, Sessions, StaffRole};
-use crate::throttle::{Throttle, Verdict};
-use crate::{ids, totp, CoreError, CoreResult};
+use crate::{ids, CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -137,7 +138,7 @@ impl<'a> AuthService<'a> {
             password::verify_dummy(input.password);
             throttle.failed(&practice, ip).await?;
             // Attempts on unknown accounts are audited under the practice, without the name tried.
-            let settings = crate::settings::SettingsRepo { table: self.table, clock: self.clock };
+            let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock };
             if settings.get(&practice).await?.is_some() {
                 let detail = json!({"reason": "unknown_account"});
                 self.audit().record(&Actor::anonymous(&practice, ip), &action, "unknown-account", Outcome::Failure, detail).await?;

@@ -1,11 +1,12 @@
 //! Creating practices and their logins (the demo seed and, later, onboarding use these).
 
-use crate::auth::{normalize_username, Credential, Credentials};
-use crate::features::Feature;
+use crate::identity::auth::{normalize_username, Credential, Credentials};
+use crate::identity::session::{PrincipalKind, StaffRole};
+use crate::identity::{password, totp};
 use crate::ports::{Clock, Table};
-use crate::session::{PrincipalKind, StaffRole};
-use crate::settings::{PracticeSettings, SettingsRepo};
-use crate::{ids, password, totp, CoreError, CoreResult};
+use crate::practice::features::Feature;
+use crate::practice::settings::{PracticeSettings, SettingsRepo};
+use crate::{ids, CoreError, CoreResult};
 
 pub struct Provisioner<'a> {
     pub table: &'a dyn Table,
@@ -87,7 +88,7 @@ impl Provisioner<'_> {
             principal_id: principal_id.into(),
             password_hash: password::hash(password)?,
             must_change_password: temporary,
-            temporary_expires_at: temporary.then(|| self.clock.now() + crate::auth::TEMPORARY_PASSWORD_SECONDS),
+            temporary_expires_at: temporary.then(|| self.clock.now() + crate::identity::auth::TEMPORARY_PASSWORD_SECONDS),
             totp_secret,
             role,
             disabled: false,

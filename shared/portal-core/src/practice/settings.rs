@@ -3,11 +3,11 @@
 //! conflict that carries the values now stored).
 
 use crate::audit::{Actor, AuditLog, Outcome};
-use crate::family::FamilyAccess;
-use crate::features::{self, Feature};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table};
-use crate::url_policy::{parse_portal_url, UrlRules};
+use crate::practice::family::FamilyAccess;
+use crate::practice::features::{self, Feature};
+use crate::practice::url_policy::{parse_portal_url, UrlRules};
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -43,7 +43,7 @@ pub struct PracticeSettings {
     pub features: Vec<Feature>,
     pub urls: PortalUrls,
     pub webmail: WebMailSettings,
-    /// Whose data a guarantor sees (the family rule, `crate::family`).
+    /// Whose data a guarantor sees (the family rule, `crate::practice::family`).
     #[serde(default)]
     pub family_access: FamilyAccess,
     /// Set from the item's version when read; send it back with a change.
