@@ -6,8 +6,8 @@
 use crate::keys;
 use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError};
 use crate::{CoreError, CoreResult};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// How long an event waits in the outbox before it expires unhandled.
 pub const RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
@@ -25,6 +25,23 @@ pub struct OutboxEvent {
     pub kind: String,
     pub at: i64,
     pub detail: Value,
+}
+
+/// An event as the table holds it (its id is the sort key).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    at: i64,
+    detail: Value,
+}
+
+/// The practice system's acknowledgement as the table holds it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAck {
+    up_to: String,
+    at: i64,
 }
 
 pub struct Outbox<'a> {
@@ -55,7 +72,8 @@ impl Outbox<'_> {
         let at = self.clock.now();
         let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
         let event = OutboxEvent { id: id.clone(), kind: kind.into(), at, detail };
-        let item = Item::new(keys::outbox(practice), id, json!({ "type": event.kind, "at": at, "detail": event.detail }))
+        let stored = StoredEvent { kind: event.kind.clone(), at, detail: event.detail.clone() };
+        let item = Item::new(keys::outbox(practice), id, serde_json::to_value(&stored).map_err(CoreError::backend)?)
             .expiring_at(at + RETENTION_SECONDS);
         self.table.put(item, Cond::Absent).await?;
         let published = self
@@ -84,16 +102,11 @@ impl Outbox<'_> {
         let start = from.as_ref().map(|f| format!("{f}\u{0}")).unwrap_or_else(|| "0".into());
         let q = Query::new(keys::outbox(practice)).limit(limit.clamp(1, 500)).between(start, settled);
         let page = self.table.query(q).await?;
-        let events: Vec<OutboxEvent> = page
-            .items
-            .iter()
-            .map(|i| OutboxEvent {
-                id: i.sk.clone(),
-                kind: i.data["type"].as_str().unwrap_or_default().into(),
-                at: i.data["at"].as_i64().unwrap_or(0),
-                detail: i.data["detail"].clone(),
-            })
-            .collect();
+        let mut events = Vec::with_capacity(page.items.len());
+        for i in &page.items {
+            let e: StoredEvent = i.parse()?;
+            events.push(OutboxEvent { id: i.sk.clone(), kind: e.kind, at: e.at, detail: e.detail });
+        }
         let next = events.last().map(|e| e.id.clone()).or(from);
         Ok((events, next))
     }
@@ -106,13 +119,14 @@ impl Outbox<'_> {
         for _ in 0..3 {
             let current = self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await?;
             let (acked, version) = match &current {
-                Some(i) => (i.data["upTo"].as_str().unwrap_or_default().to_string(), i.version),
+                Some(i) => (i.parse::<StoredAck>()?.up_to, i.version),
                 None => (String::new(), 0),
             };
             if acked.as_str() >= up_to {
                 return Ok(acked);
             }
-            let item = Item::new(keys::practice(practice), keys::OUTBOX_ACK, json!({ "upTo": up_to, "at": self.clock.now() }))
+            let ack = StoredAck { up_to: up_to.to_string(), at: self.clock.now() };
+            let item = Item::new(keys::practice(practice), keys::OUTBOX_ACK, serde_json::to_value(&ack).map_err(CoreError::backend)?)
                 .with_version(version + 1);
             let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
             match self.table.put(item, cond).await {
@@ -125,6 +139,9 @@ impl Outbox<'_> {
     }
 
     async fn acked(&self, practice: &str) -> CoreResult<Option<String>> {
-        Ok(self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await?.and_then(|i| i.data["upTo"].as_str().map(str::to_string)))
+        match self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await? {
+            Some(i) => Ok(Some(i.parse::<StoredAck>()?.up_to)),
+            None => Ok(None),
+        }
     }
 }

@@ -231,6 +231,10 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     assert_eq!(kinds, ["portal.test.one", "portal.test.two"]);
     let (_, v) = c.call("GET", "/v1/sync/events", &[("after", first.id.as_str())], None).await;
     assert_eq!(v["events"].as_array().unwrap().len(), 1);
+    // An empty `after` is no `after`: from the start.
+    let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "")], None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["events"].as_array().unwrap().len(), 2);
     let (s, _) = c.call("POST", "/v1/sync/events/ack", &[], Some(&json!({"upTo": first.id}))).await;
     assert_eq!(s, 200);
     // After a restart (a new portal-local over the same data folder), the acknowledged one stays handled.
