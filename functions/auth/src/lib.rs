@@ -9,6 +9,7 @@ use portal_core::audit::AuditLog;
 use portal_core::clock::rfc3339;
 use portal_core::identity::auth::{AuthService, LoginInput, LoginOk};
 use portal_core::identity::session::PrincipalKind;
+use portal_core::ids::PracticeId;
 use portal_core::ports::{Clock, Events, Ports, Table};
 use portal_core::practice::family::{Family, Member};
 use portal_core::sync::records::PatientRecords;
@@ -164,7 +165,7 @@ struct FeatureView {
 
 #[derive(Serialize)]
 struct PracticeView {
-    id: String,
+    id: PracticeId,
     name: String,
 }
 

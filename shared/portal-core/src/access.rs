@@ -3,6 +3,7 @@
 
 use crate::audit::Actor;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
+use crate::ids::PracticeId;
 use crate::ports::SecretBox;
 use crate::ports::{Clock, Table};
 use crate::practice::family::{FamilyAccess, Viewer};
@@ -63,7 +64,8 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
 /// What the authorizer hands every handler: flat string fields, as API Gateway carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthContext {
-    pub practice_id: String,
+    /// Checked when the context is read, like every id that enters from outside.
+    pub practice_id: PracticeId,
     /// The practice's display name (from the settings the authorizer read anyway).
     pub practice_name: String,
     pub principal_id: String,
@@ -82,7 +84,7 @@ pub struct AuthContext {
 impl AuthContext {
     pub fn to_fields(&self) -> HashMap<String, String> {
         HashMap::from([
-            ("practiceId".into(), self.practice_id.clone()),
+            ("practiceId".into(), self.practice_id.to_string()),
             ("practiceName".into(), self.practice_name.clone()),
             ("principalId".into(), self.principal_id.clone()),
             ("kind".into(), self.kind.as_str().into()),
@@ -97,7 +99,7 @@ impl AuthContext {
 
     /// Reads the fields back; `None` when the context is missing or malformed.
     pub fn from_fields(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
-        let practice_id = get("practiceId").filter(|s| crate::ids::is_valid_slug(s))?;
+        let practice_id = PracticeId::parse(&get("practiceId")?)?;
         Some(AuthContext {
             practice_name: get("practiceName").unwrap_or_default(),
             principal_id: get("principalId").filter(|s| !s.is_empty())?,
@@ -247,7 +249,7 @@ impl Authorizer<'_> {
         };
         Ok(AuthContext {
             practice_name: settings.practice_name,
-            practice_id: session.practice,
+            practice_id: PracticeId::parse(&session.practice).ok_or_else(unauthorized)?,
             principal_id: session.principal_id,
             kind: session.kind,
             role: session.role,
@@ -266,7 +268,9 @@ impl Authorizer<'_> {
         let keys = SyncKeys { table: self.table, clock: self.clock, secrets: self.secrets };
         let path_with_query = canonical_path_with_query(r.path, &r.query);
         let key = keys.verify(sig, r.method, &path_with_query, self.secret_cache, r.source_ip).await?;
-        let practice = practice_of_key(&key.key_id).unwrap_or_default().to_string();
+        let practice = practice_of_key(&key.key_id)
+            .and_then(PracticeId::parse)
+            .ok_or_else(|| CoreError::backend("a stored sync key id names no practice"))?;
         Ok(AuthContext {
             practice_name: String::new(),
             practice_id: practice,
@@ -320,7 +324,7 @@ mod tests {
     #[test]
     fn context_round_trips_and_checks() {
         let ctx = AuthContext {
-            practice_id: "lakeside".into(),
+            practice_id: PracticeId::parse("lakeside").unwrap(),
             practice_name: "Lakeside".into(),
             principal_id: "pat-1".into(),
             kind: PrincipalKind::Patient,

@@ -6,9 +6,10 @@ use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Session, Sessions, StaffRole};
 use crate::identity::throttle::{Throttle, Verdict};
 use crate::identity::totp;
+use crate::ids::{PracticeId, Username};
 use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
-use crate::{ids, CoreError, CoreResult};
+use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -127,7 +128,7 @@ impl<'a> AuthService<'a> {
         let username = normalize_username(input.username);
         let ip = meta.source_ip.as_deref();
         let action = format!("auth.{}.login", kind.as_str());
-        if !ids::is_valid_slug(&practice) || !ids::is_valid_slug(&username) || input.password.len() > PASSWORD_INPUT_MAX {
+        if PracticeId::parse(&practice).is_none() || Username::parse(&username).is_none() || input.password.len() > PASSWORD_INPUT_MAX {
             password::verify_dummy(input.password.get(..PASSWORD_INPUT_MAX).unwrap_or("x"));
             return Err(login_failed());
         }

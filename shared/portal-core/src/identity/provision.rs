@@ -3,6 +3,7 @@
 use crate::identity::auth::{normalize_username, Credential, Credentials};
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::identity::{password, totp};
+use crate::ids::{PracticeId, Username};
 use crate::ports::{Clock, Table};
 use crate::practice::features::Feature;
 use crate::practice::settings::{PracticeSettings, SettingsRepo};
@@ -25,7 +26,7 @@ pub struct NewLogin {
 
 impl Provisioner<'_> {
     pub async fn create_practice(&self, practice: &str, name: &str, features: Vec<Feature>) -> CoreResult<()> {
-        if !ids::is_valid_slug(practice) {
+        if PracticeId::parse(practice).is_none() {
             return Err(CoreError::invalid("practice_invalid", "A practice id is 2–64 lower-case letters, digits, '.', '-' or '_'."));
         }
         SettingsRepo { table: self.table, clock: self.clock }.create(practice, &PracticeSettings::new(name, features)).await
@@ -79,7 +80,7 @@ impl Provisioner<'_> {
         totp_secret: Option<String>,
     ) -> CoreResult<NewLogin> {
         let username = normalize_username(username);
-        if !ids::is_valid_slug(&username) {
+        if Username::parse(&username).is_none() {
             return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
         }
         let cred = Credential {

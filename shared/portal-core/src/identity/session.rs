@@ -94,7 +94,7 @@ pub fn hash_token(token: &str) -> String {
 /// up under that practice, so a forged prefix finds nothing).
 pub fn practice_of_token(token: &str) -> Option<&str> {
     let (practice, random) = token.split_once('.')?;
-    (crate::ids::is_valid_slug(practice) && random.len() == 43).then_some(practice)
+    (crate::ids::PracticeId::parse(practice).is_some() && random.len() == 43).then_some(practice)
 }
 
 pub struct Sessions<'a> {

@@ -142,9 +142,7 @@ impl SyncKey {
 
 /// The practice a key id names (`{practice}.{random}`).
 pub fn practice_of_key(key_id: &str) -> Option<&str> {
-    let (practice, random) = key_id.split_once('.')?;
-    (ids::is_valid_slug(practice) && random.len() == 24 && random.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then_some(practice)
+    ids::SyncKeyId::parse(key_id).map(|_| key_id.split_once('.').map_or("", |(p, _)| p))
 }
 
 fn is_lower_hex(s: &str, len: usize) -> bool {

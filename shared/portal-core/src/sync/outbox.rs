@@ -3,6 +3,7 @@
 //! system pulls the outbox (`GET /v1/sync/events?after=`) and acknowledges what it has handled;
 //! nothing is lost when EventBridge is down, nothing is handed out again after an acknowledgement.
 
+use crate::ids::EventId;
 use crate::keys;
 use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError};
 use crate::{CoreError, CoreResult};
@@ -57,14 +58,6 @@ fn micros(clock: &dyn Clock) -> i64 {
     clock.now() * 1_000_000 + sub
 }
 
-/// `{micros:016}#{random:16 hex}`: ordered by time, unique.
-fn is_event_id(s: &str) -> bool {
-    s.len() == 33
-        && s.as_bytes()[16] == b'#'
-        && s[..16].bytes().all(|b| b.is_ascii_digit())
-        && s[17..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 impl Outbox<'_> {
     /// Records an event (ids only in `detail`, never PHI), then publishes it. A publishing failure
     /// is logged, not returned: the outbox already holds the event.
@@ -88,7 +81,7 @@ impl Outbox<'_> {
 
     /// Events after `after` (and after the last acknowledgement), oldest first.
     pub async fn list(&self, practice: &str, after: Option<&str>, limit: usize) -> CoreResult<(Vec<OutboxEvent>, Option<String>)> {
-        if after.is_some_and(|a| !is_event_id(a)) {
+        if after.is_some_and(|a| EventId::parse(a).is_none()) {
             return Err(CoreError::invalid("cursor_invalid", "after: an event id from an earlier answer"));
         }
         let acked = self.acked(practice).await?;
@@ -113,7 +106,7 @@ impl Outbox<'_> {
 
     /// Acknowledges every event up to and including `up_to`; they are not handed out again.
     pub async fn ack(&self, practice: &str, up_to: &str) -> CoreResult<String> {
-        if !is_event_id(up_to) {
+        if EventId::parse(up_to).is_none() {
             return Err(CoreError::invalid("cursor_invalid", "upTo: an event id from an earlier answer"));
         }
         for _ in 0..3 {

@@ -415,7 +415,7 @@ async fn cloud_admin() -> (axum::Router, std::collections::HashMap<String, Strin
     prov.create_practice("p1", "P One", vec![]).await.unwrap();
     let staff = prov.create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let ctx = portal_core::access::AuthContext {
-        practice_id: "p1".into(),
+        practice_id: portal_core::ids::PracticeId::parse("p1").unwrap(),
         practice_name: "P One".into(),
         principal_id: staff.principal_id,
         kind: portal_core::identity::session::PrincipalKind::Staff,

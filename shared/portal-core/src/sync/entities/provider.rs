@@ -33,7 +33,7 @@ impl Record for Provider {
         if self.npi.as_deref().is_some_and(|npi| !crate::code_systems::is_npi(npi)) {
             return Err(bad("npi", "a 10-digit NPI with a valid check digit"));
         }
-        if self.staff_usernames.iter().any(|u| !crate::ids::is_valid_slug(u)) {
+        if self.staff_usernames.iter().any(|u| crate::ids::Username::parse(u).is_none()) {
             return Err(bad("staffUsernames", "portal staff usernames"));
         }
         Ok(())
