@@ -32,22 +32,14 @@ fn is_api(path: &str) -> bool {
 
 pub fn app(f: Functions) -> Router {
     let api = crate::modules::MODULES.iter().fold(Router::new(), |r, m| r.merge((m.mount)(&f.ports)));
-    api.method_not_allowed_fallback(|| async {
-        portal_http::problem(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "Method not allowed",
-            "This route does not take that method.",
-            None,
-        )
-    })
-    .fallback(front)
-    .layer(axum::middleware::from_fn_with_state(f.authorizer, authorizer))
-    .layer(axum::Extension(f.web_dir))
-    .merge(blob_routes(f.blobs))
-    .merge(crate::outbox::routes(f.mailer))
-    .layer(axum::middleware::map_response(security_headers))
-    .layer(axum::middleware::from_fn_with_state(Arc::new(f.hosts), own_hosts_only))
+    api.method_not_allowed_fallback(portal_http::method_not_allowed)
+        .fallback(front)
+        .layer(axum::middleware::from_fn_with_state(f.authorizer, authorizer))
+        .layer(axum::Extension(f.web_dir))
+        .merge(blob_routes(f.blobs))
+        .merge(crate::outbox::routes(f.mailer))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(f.hosts), own_hosts_only))
 }
 
 /// Answers only requests addressed to this server. A page on another site can point a name it

@@ -76,11 +76,6 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("ack_contended", "Acknowledgements raced"),
 ];
 
-/// Whether `code` is one of ours.
-pub fn is_listed(code: &str) -> bool {
-    PROBLEM_CODES.iter().any(|(c, _)| *c == code)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

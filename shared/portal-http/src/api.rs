@@ -75,6 +75,6 @@ pub async fn not_found() -> Response {
     problem(StatusCode::NOT_FOUND, "route_not_found", "Not found", "There is no such route.", None)
 }
 
-async fn method_not_allowed() -> Response {
+pub async fn method_not_allowed() -> Response {
     problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "This route does not take that method.", None)
 }

@@ -9,7 +9,7 @@ mod cookies;
 mod headers;
 mod problem;
 
-pub use api::{finish, not_found, Api, RouteInfo};
+pub use api::{finish, method_not_allowed, not_found, Api, RouteInfo};
 pub use body::{page_limit, read_body, Json, Query, MAX_BODY_BYTES};
 pub use context::{api_gateway_context, source_ip, Meta, Principal};
 pub use cookies::{clear_session_cookie, session_cookie, token_from_headers, SESSION_COOKIE};
