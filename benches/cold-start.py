@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cold start of each function: time from process start to its first answer, through a stand-in
 for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
-never fails for being slow (DESIGN section 7: budget init + first invoke <= 1.5x hello-world).
+never fails for being slow (budget: init + first invoke <= 1.5x hello-world).
 
 usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p hello-lambda`)
 """

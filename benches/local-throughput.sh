@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput of portal-local's authenticated reads against a bare axum server, in one run on this
-# machine (DESIGN goal: portal-local ≥ 50% of bare). Reports figures; never fails on speed.
+# machine (goal: portal-local ≥ 50% of bare). Reports figures; never fails on speed.
 #   benches/local-throughput.sh [SECONDS] [CONNECTIONS]
 # Needs wrk (Debian: apt-get install wrk) and release builds:
 #   cargo build --release -p portal-local -p bare-axum

@@ -13,7 +13,7 @@ use portal_core::{CoreError, CoreResult};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// How long a container keeps a practice's settings (DESIGN §2: a disabled feature stops within 30 s).
+/// How long a container keeps a practice's settings (a disabled feature stops within 30 s).
 pub const SETTINGS_CACHE_SECONDS: i64 = 30;
 
 pub struct Deps {

@@ -1,4 +1,4 @@
-//! The session cookie (DESIGN §2): first-party, `__Host-` prefixed, `Secure`, `HttpOnly`,
+//! The session cookie: first-party, `__Host-` prefixed, `Secure`, `HttpOnly`,
 //! `SameSite=Strict`. `Authorization: Bearer` is accepted too, for API clients.
 
 use axum::http::{header, HeaderMap, HeaderValue};

@@ -1,4 +1,4 @@
-//! Security headers (DESIGN §5) for API answers and for the static pages.
+//! Security headers for API answers and for the static pages.
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 

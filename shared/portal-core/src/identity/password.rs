@@ -1,4 +1,4 @@
-//! Password rules (DESIGN §5): argon2id with m = 19 MiB, t = 2, p = 1 and a per-user salt; 8–128
+//! Password rules: argon2id with m = 19 MiB, t = 2, p = 1 and a per-user salt; 8–128
 //! characters, no composition rules, the most common passwords refused.
 
 use crate::{CoreError, CoreResult};

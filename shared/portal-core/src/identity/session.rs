@@ -1,4 +1,4 @@
-//! Sessions (DESIGN §5): a 256-bit random token of which only the SHA-256 is stored; idle timeout
+//! Sessions: a 256-bit random token of which only the SHA-256 is stored; idle timeout
 //! 15 min, absolute 12 h. The token names its practice (`{practice}.{random}`) so the session item
 //! sits under the practice's key like every other item.
 
