@@ -4,6 +4,9 @@
 
 use portal_local::{config_from_args, run};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     portal_http::init_tracing();
