@@ -33,7 +33,8 @@ fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
     Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, record }))
 }
 
-/// An inclusive range of dates (`YYYY-MM-DD`); either end may be open.
+/// An inclusive range of dates (`YYYY-MM-DD`); either end may be open. It applies to dated
+/// records; undated ones (providers) are listed whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DateRange {
     from: Option<String>,
@@ -154,8 +155,14 @@ impl PatientRecords<'_> {
         limit: usize,
         cursor: Option<String>,
     ) -> CoreResult<RecordPage<T>> {
-        let (from, to) = range.bounds(T::ENTITY.name());
-        let mut q = q.between(from, to).limit(limit).after(cursor);
+        // Undated records (providers) sort by id: a whole listing is a prefix, not a date range.
+        let q = if *range == DateRange::all() {
+            q.prefix(format!("{}#", T::ENTITY.name()))
+        } else {
+            let (from, to) = range.bounds(T::ENTITY.name());
+            q.between(from, to)
+        };
+        let mut q = q.limit(limit).after(cursor);
         if order == Order::NewestFirst {
             q = q.newest_first();
         }

@@ -629,6 +629,19 @@ async fn patient_records_read_back(b: &Backend) {
     assert!(records.get::<Appointment>(&practice, "a2").await.unwrap().is_none());
     assert!(records.get::<Appointment>(&practice, "a1").await.unwrap().is_some());
     assert!(DateRange::parse(Some("2026-03-01"), Some("2026-02-01")).is_err());
+    // The practice's own records: providers by id, open slots by start.
+    use portal_core::sync::entities::{Provider, Slot};
+    use portal_core::sync::Entity::{Providers, Slots};
+    for id in ["prov-2", "prov-1", "z-9"] {
+        synced(b, &practice, Providers, id, json!({"abbreviation": "AB", "firstName": "A", "lastName": "B"})).await;
+    }
+    for (id, start) in [("slot-b", "2026-03-02T09:00:00Z"), ("slot-a", "2026-03-01T09:00:00Z")] {
+        synced(b, &practice, Slots, id, json!({"providerId": "prov-1", "start": start, "lengthMinutes": 60})).await;
+    }
+    let providers = records.for_practice::<Provider>(&practice, &DateRange::all(), 10, None).await.unwrap();
+    assert_eq!(providers.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["prov-1", "prov-2", "z-9"]);
+    let slots = records.for_practice::<Slot>(&practice, &DateRange::all(), 10, None).await.unwrap();
+    assert_eq!(slots.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["slot-a", "slot-b"]);
 }
 
 macro_rules! conformance {
