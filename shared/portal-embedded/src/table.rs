@@ -3,14 +3,17 @@
 //! pool of read-only connections answers gets and queries in place (a keyed read is microseconds,
 //! less than handing it to a blocking thread), so concurrent requests do not queue behind each
 //! other. Writes go to one writer thread that commits whatever has queued up as one transaction
-//! (group commit): each write still succeeds or fails on its own (a savepoint each), and each
-//! caller hears back only after the commit that holds its write.
+//! (group commit): each write still succeeds or fails on its own, and each caller hears back only
+//! after the commit that holds its write. Items read by key (sessions, settings, patient records)
+//! are kept in memory until a write to their key: the writer drops the keys it committed before
+//! answering, so a completed write is always seen. One process per data folder.
 
 use async_trait::async_trait;
 use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What a write does with the writer's connection, inside the group's transaction.
@@ -19,6 +22,8 @@ type Work = Box<dyn FnOnce(&Connection) -> Result<(), TableError> + Send>;
 /// One write for the writer thread: runs inside the batch's transaction, answers on `done`.
 struct WriteJob {
     work: Work,
+    /// The keys it writes: dropped from the read cache once the group is committed.
+    keys: Vec<(String, String)>,
     /// Whether it writes more than one statement (and so needs a savepoint to fail as a whole);
     /// a single statement is atomic by itself, and a failed condition writes nothing.
     several: bool,
@@ -28,7 +33,53 @@ struct WriteJob {
 /// The most writes one commit takes.
 const MAX_GROUP: usize = 256;
 
+/// Items read by key, kept until a write to their key. A read that raced a write does not fill
+/// it: every write bumps `generation` after it commits, and a fill whose read started under an
+/// older generation is dropped, so the cache never holds what the table no longer does.
+#[derive(Default)]
+struct ReadCache {
+    items: Mutex<HashMap<(String, String), Item>>,
+    generation: AtomicU64,
+}
+
+/// Enough for every session, settings item and patient record a busy local host reads.
+const CACHE_MAX: usize = 4096;
+
+impl ReadCache {
+    fn hit(&self, pk: &str, sk: &str) -> Option<Item> {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (pk.to_string(), sk.to_string());
+        match items.get(&key) {
+            Some(item) if item.expires_at.is_some_and(|t| t <= now()) => {
+                items.remove(&key);
+                None
+            }
+            other => other.cloned(),
+        }
+    }
+
+    fn fill(&self, read_under: u64, item: &Item) {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::SeqCst) != read_under {
+            return;
+        }
+        if items.len() >= CACHE_MAX {
+            items.clear();
+        }
+        items.insert((item.pk.clone(), item.sk.clone()), item.clone());
+    }
+
+    fn invalidate<'a>(&self, keys: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        for (pk, sk) in keys {
+            items.remove(&(pk.to_string(), sk.to_string()));
+        }
+    }
+}
+
 pub struct SqliteTable {
+    cache: Arc<ReadCache>,
     /// The writer connection (and, for an in-memory table, the only one), used by the writer
     /// thread and, when there is no reader pool, by reads.
     conn: Arc<Mutex<Connection>>,
@@ -102,28 +153,39 @@ impl SqliteTable {
         let conn = Arc::new(Mutex::new(conn));
         let (writes, queue) = std::sync::mpsc::channel::<WriteJob>();
         let writer = conn.clone();
-        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || group_commit(&writer, &queue)).map_err(backend)?;
-        Ok(SqliteTable { conn, writes, readers: vec![], next_reader: AtomicUsize::new(0) })
+        let cache = Arc::new(ReadCache::default());
+        let written = cache.clone();
+        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || group_commit(&writer, &written, &queue)).map_err(backend)?;
+        Ok(SqliteTable { cache, conn, writes, readers: vec![], next_reader: AtomicUsize::new(0) })
     }
 
     /// Queues a write of one statement (after any condition checks) for the writer thread and
     /// waits for the commit that holds it.
-    async fn write(&self, work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static) -> Result<(), TableError> {
-        self.queue(work, false).await
+    async fn write(
+        &self,
+        keys: Vec<(String, String)>,
+        work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
+    ) -> Result<(), TableError> {
+        self.queue(keys, work, false).await
     }
 
     /// Queues a write of several statements that must apply together.
-    async fn write_all(&self, work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static) -> Result<(), TableError> {
-        self.queue(work, true).await
+    async fn write_all(
+        &self,
+        keys: Vec<(String, String)>,
+        work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
+    ) -> Result<(), TableError> {
+        self.queue(keys, work, true).await
     }
 
     async fn queue(
         &self,
+        keys: Vec<(String, String)>,
         work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
         several: bool,
     ) -> Result<(), TableError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.writes.send(WriteJob { work: Box::new(work), several, done }).map_err(|_| backend("the writer thread stopped"))?;
+        self.writes.send(WriteJob { work: Box::new(work), keys, several, done }).map_err(|_| backend("the writer thread stopped"))?;
         answer.await.map_err(|_| backend("the writer thread stopped"))?
     }
 }
@@ -131,7 +193,7 @@ impl SqliteTable {
 /// The writer thread: takes the first queued write and everything queued behind it (up to
 /// [`MAX_GROUP`]), runs each under its own savepoint in one transaction, commits once, then
 /// answers each. Ends when the table is dropped.
-fn group_commit(conn: &Mutex<Connection>, queue: &std::sync::mpsc::Receiver<WriteJob>) {
+fn group_commit(conn: &Mutex<Connection>, cache: &ReadCache, queue: &std::sync::mpsc::Receiver<WriteJob>) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -143,6 +205,8 @@ fn group_commit(conn: &Mutex<Connection>, queue: &std::sync::mpsc::Receiver<Writ
         let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
         let results = run_group(&mut guard, &mut jobs);
         drop(guard);
+        // Committed (or rolled back): the keys written leave the cache before anyone hears back.
+        cache.invalidate(jobs.iter().flat_map(|j| j.keys.iter().map(|(p, s)| (p.as_str(), s.as_str()))));
         match results {
             Ok(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
@@ -264,14 +328,23 @@ fn decode_cursor(c: &str, q: &Query) -> Result<Vec<String>, TableError> {
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
-        self.read(|c| {
+        if let Some(item) = self.cache.hit(pk, sk) {
+            return Ok(Some(item));
+        }
+        let generation = self.cache.generation.load(Ordering::SeqCst);
+        let found = self.read(|c| {
             let mut stmt = c.prepare_cached(GET_SQL).map_err(backend)?;
             stmt.query_row(params![pk, sk, now()], row_to_item).optional().map_err(backend)
-        })
+        })?;
+        if let Some(item) = &found {
+            self.cache.fill(generation, item);
+        }
+        Ok(found)
     }
 
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
-        self.write(move |tx| {
+        let keys = vec![(item.pk.clone(), item.sk.clone())];
+        self.write(keys, move |tx| {
             if !check(tx, &item.pk, &item.sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
@@ -282,7 +355,7 @@ impl Table for SqliteTable {
 
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
         let (pk, sk) = (pk.to_string(), sk.to_string());
-        self.write(move |tx| {
+        self.write(vec![(pk.clone(), sk.clone())], move |tx| {
             if !check(tx, &pk, &sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
@@ -368,7 +441,14 @@ impl Table for SqliteTable {
                 portal_core::ports::MAX_TRANSACTION_ITEMS
             )));
         }
-        self.write_all(move |tx| {
+        let keys = ops
+            .iter()
+            .map(|op| match op {
+                TxOp::Put(item, _) => (item.pk.clone(), item.sk.clone()),
+                TxOp::Delete { pk, sk, .. } | TxOp::Check { pk, sk, .. } => (pk.clone(), sk.clone()),
+            })
+            .collect();
+        self.write_all(keys, move |tx| {
             let mut failed = vec![];
             for (i, op) in ops.iter().enumerate() {
                 let ok = match op {
@@ -397,7 +477,8 @@ impl Table for SqliteTable {
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
-        self.write_all(move |tx| {
+        let keys = items.iter().map(|i| (i.pk.clone(), i.sk.clone())).collect();
+        self.write_all(keys, move |tx| {
             for item in &items {
                 write_item(tx, item)?;
             }

@@ -644,6 +644,38 @@ async fn patient_records_read_back(b: &Backend) {
     assert_eq!(slots.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["slot-a", "slot-b"]);
 }
 
+/// Read-your-writes under concurrent readers: once a write returns, every read sees it (the
+/// embedded table answers reads from a cache that writes must invalidate).
+async fn reads_see_every_completed_write(b: &Backend) {
+    let pk = format!("rw{}", uid());
+    let t = b.table.clone();
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (t, pk) = (t.clone(), pk.clone());
+            tokio::spawn(async move {
+                let mut last = 0;
+                for _ in 0..40 {
+                    if let Some(i) = t.get(&pk, "counter").await.unwrap() {
+                        let n = i.data["n"].as_i64().unwrap();
+                        assert!(n >= last, "a read went back in time: {n} after {last}");
+                        last = n;
+                    }
+                }
+            })
+        })
+        .collect();
+    for n in 1..=20 {
+        b.table.put(item(&pk, "counter", n), Cond::None).await.unwrap();
+        let seen = b.table.get(&pk, "counter").await.unwrap().unwrap().data["n"].as_i64().unwrap();
+        assert_eq!(seen, n, "a completed write is not visible to the next read");
+    }
+    b.table.delete(&pk, "counter", Cond::None).await.unwrap();
+    assert!(b.table.get(&pk, "counter").await.unwrap().is_none(), "a deleted item is still read");
+    for r in readers {
+        r.await.unwrap();
+    }
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -673,4 +705,5 @@ conformance!(
     sync_rules_hold,
     family_rule_holds,
     patient_records_read_back,
+    reads_see_every_completed_write,
 );
