@@ -24,9 +24,6 @@ struct WriteJob {
     work: Work,
     /// The keys it writes: dropped from the read cache once the group is committed.
     keys: Vec<(String, String)>,
-    /// Whether it writes more than one statement (and so needs a savepoint to fail as a whole);
-    /// a single statement is atomic by itself, and a failed condition writes nothing.
-    several: bool,
     done: tokio::sync::oneshot::Sender<Result<(), TableError>>,
 }
 
@@ -159,40 +156,21 @@ impl SqliteTable {
         Ok(SqliteTable { cache, conn, writes, readers: vec![], next_reader: AtomicUsize::new(0) })
     }
 
-    /// Queues a write of one statement (after any condition checks) for the writer thread and
-    /// waits for the commit that holds it.
+    /// Queues a write of `keys` for the writer thread and waits for the commit that holds it.
     async fn write(
         &self,
         keys: Vec<(String, String)>,
         work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
     ) -> Result<(), TableError> {
-        self.queue(keys, work, false).await
-    }
-
-    /// Queues a write of several statements that must apply together.
-    async fn write_all(
-        &self,
-        keys: Vec<(String, String)>,
-        work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
-    ) -> Result<(), TableError> {
-        self.queue(keys, work, true).await
-    }
-
-    async fn queue(
-        &self,
-        keys: Vec<(String, String)>,
-        work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
-        several: bool,
-    ) -> Result<(), TableError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.writes.send(WriteJob { work: Box::new(work), keys, several, done }).map_err(|_| backend("the writer thread stopped"))?;
+        self.writes.send(WriteJob { work: Box::new(work), keys, done }).map_err(|_| backend("the writer thread stopped"))?;
         answer.await.map_err(|_| backend("the writer thread stopped"))?
     }
 }
 
 /// The writer thread: takes the first queued write and everything queued behind it (up to
-/// [`MAX_GROUP`]), runs each under its own savepoint in one transaction, commits once, then
-/// answers each. Ends when the table is dropped.
+/// [`MAX_GROUP`]), runs them in one transaction, commits once, drops the written keys from the
+/// read cache, then answers each. Ends when the table is dropped.
 fn group_commit(conn: &Mutex<Connection>, cache: &ReadCache, queue: &std::sync::mpsc::Receiver<WriteJob>) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
@@ -227,7 +205,9 @@ fn run_group(conn: &mut Connection, jobs: &mut [WriteJob]) -> Result<Vec<Result<
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs.iter_mut() {
         let work = std::mem::replace(&mut job.work, Box::new(|_| Ok(())));
-        let result = if job.several {
+        // A write of more than one key gets a savepoint, so it fails as a whole; a single statement
+        // is atomic by itself, and a failed condition writes nothing.
+        let result = if job.keys.len() > 1 {
             let sp = tx.savepoint().map_err(backend)?;
             let result = work(&sp);
             if result.is_ok() {
@@ -448,7 +428,7 @@ impl Table for SqliteTable {
                 TxOp::Delete { pk, sk, .. } | TxOp::Check { pk, sk, .. } => (pk.clone(), sk.clone()),
             })
             .collect();
-        self.write_all(keys, move |tx| {
+        self.write(keys, move |tx| {
             let mut failed = vec![];
             for (i, op) in ops.iter().enumerate() {
                 let ok = match op {
@@ -478,7 +458,7 @@ impl Table for SqliteTable {
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
         let keys = items.iter().map(|i| (i.pk.clone(), i.sk.clone())).collect();
-        self.write_all(keys, move |tx| {
+        self.write(keys, move |tx| {
             for item in &items {
                 write_item(tx, item)?;
             }
