@@ -225,15 +225,14 @@ impl SyncService<'_> {
     /// Deletes the entity; a statement's or document's file goes with it (and a pending upload).
     async fn apply_delete(&self, practice: &str, entity: &str, id: &str, stamp: &str) -> CoreResult<ItemAnswer> {
         let entity = Entity::parse(entity)?;
-        let before = if entity.has_file() { self.store().get(practice, entity, id).await.ok() } else { None };
-        let applied = self.store().delete(practice, entity, id, stamp).await?;
-        if applied == Applied::Applied && entity.has_file() {
+        let deleted = self.store().delete(practice, entity, id, stamp).await?;
+        if deleted.applied == Applied::Applied && entity.has_file() {
             self.blobs.delete(&file_key(practice, entity, id)).await?;
-            if let Some(upload_id) = before.and_then(|b| b.upload_id) {
+            if let Some(upload_id) = deleted.replaced.and_then(|b| b.upload_id) {
                 self.blobs.delete(&upload_key(practice, entity, id, &upload_id)).await?;
             }
         }
-        Ok(ItemAnswer { entity: entity.name(), id: id.into(), status: applied, last_modified: None, upload: None })
+        Ok(ItemAnswer { entity: entity.name(), id: id.into(), status: deleted.applied, last_modified: None, upload: None })
     }
 
     async fn upload(&self, practice: &str, entity: Entity, id: &str, f: &FileMeta, upload_id: &str) -> CoreResult<Upload> {

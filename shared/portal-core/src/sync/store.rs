@@ -77,6 +77,20 @@ pub struct Upserted {
     pub new_file: Option<(FileMeta, String)>,
 }
 
+/// What a delete did, and the version it replaced when it applied.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub applied: Applied,
+    pub replaced: Option<Envelope>,
+}
+
+/// The outcome of [`SyncStore::write_if_newer`]: what is stored now and what it replaced.
+struct Written {
+    applied: Applied,
+    now: Envelope,
+    replaced: Option<Envelope>,
+}
+
 pub struct SyncStore<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
@@ -96,10 +110,6 @@ fn index_key(practice: &str, entity: Entity, id: &str, placement: &Placement) ->
         Placement::Family { guarantor_id } => (keys::family(practice, guarantor_id), keys::record_sort(entity.name(), None, id)),
         Placement::Practice { date } => (keys::practice_data(practice), keys::record_sort(entity.name(), date.as_deref(), id)),
     }
-}
-
-pub(crate) fn envelope_of(item: &Item) -> CoreResult<Envelope> {
-    Ok(item.parse()?)
 }
 
 impl SyncStore<'_> {
@@ -126,17 +136,18 @@ impl SyncStore<'_> {
             received_at: self.clock.now(),
         };
         let index = index_key(practice, entity, id, &valid.placement);
-        let (applied, stored) = self.write_if_newer(practice, entity, id, envelope, Some(index)).await?;
-        let new_file = match (applied, valid.file, stored.upload_id.clone()) {
+        let Written { applied, now, .. } = self.write_if_newer(practice, entity, id, envelope, Some(index)).await?;
+        let new_file = match (applied, valid.file, now.upload_id.clone()) {
             (Applied::Applied, Some(file), Some(upload_id)) => Some((file, upload_id)),
             _ => None,
         };
-        Ok(Upserted { applied, stored: stored.into(), new_file })
+        Ok(Upserted { applied, stored: now.into(), new_file })
     }
 
     /// Deletes an entity as of `stamp`: a tombstone stays (out of every index), so an older
-    /// upsert arriving later cannot bring it back.
-    pub async fn delete(&self, practice: &str, entity: Entity, id: &str, stamp: &str) -> CoreResult<Applied> {
+    /// upsert arriving later cannot bring it back. Answers what happened and, when applied, the
+    /// version it replaced (its file and pending upload go with it).
+    pub async fn delete(&self, practice: &str, entity: Entity, id: &str, stamp: &str) -> CoreResult<Deleted> {
         check_id("id", id)?;
         let envelope = Envelope {
             entity: entity.name().into(),
@@ -149,7 +160,8 @@ impl SyncStore<'_> {
             upload_id: None,
             received_at: self.clock.now(),
         };
-        Ok(self.write_if_newer(practice, entity, id, envelope, None).await?.0)
+        let written = self.write_if_newer(practice, entity, id, envelope, None).await?;
+        Ok(Deleted { applied: written.applied, replaced: written.replaced })
     }
 
     /// The one rule of the sync store: write `next` unless what is stored is stamped at least as
@@ -162,22 +174,24 @@ impl SyncStore<'_> {
         id: &str,
         next: Envelope,
         index: Option<(String, String)>,
-    ) -> CoreResult<(Applied, Envelope)> {
+    ) -> CoreResult<Written> {
         let (pk, sk) = entity_key(practice, entity, id);
         let data = serde_json::to_value(&next).map_err(CoreError::backend)?;
         for _ in 0..3 {
             let current = self.table.get(&pk, &sk).await?;
-            let current_env = current.as_ref().map(envelope_of).transpose()?;
-            if let Some(cur) = current_env.filter(|c| c.last_modified_ms >= next.last_modified_ms) {
-                return Ok((Applied::Unchanged, cur));
-            }
+            let replaced = match current.as_ref().map(Item::parse::<Envelope>).transpose()? {
+                Some(cur) if cur.last_modified_ms >= next.last_modified_ms => {
+                    return Ok(Written { applied: Applied::Unchanged, now: cur, replaced: None })
+                }
+                other => other,
+            };
             let mut item = Item::new(pk.clone(), sk.clone(), data.clone()).with_version(current.as_ref().map_or(1, |c| c.version + 1));
             if let Some((gpk, gsk)) = &index {
                 item = item.with_gsi1(gpk.clone(), gsk.clone());
             }
             let cond = current.as_ref().map_or(Cond::Absent, |c| Cond::Version(c.version));
             match self.table.put(item, cond).await {
-                Ok(()) => return Ok((Applied::Applied, next)),
+                Ok(()) => return Ok(Written { applied: Applied::Applied, now: next, replaced }),
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -194,14 +208,14 @@ impl SyncStore<'_> {
         check_id("id", id)?;
         let (pk, sk) = entity_key(practice, entity, id);
         let item = self.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
-        envelope_of(&item)
+        Ok(item.parse()?)
     }
 
     /// Records the outcome of an uploaded file's check (a live entity only).
     pub async fn set_file_status(&self, practice: &str, entity: Entity, id: &str, status: FileStatus) -> CoreResult<Envelope> {
         let (pk, sk) = entity_key(practice, entity, id);
         let mut item = self.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
-        let mut env = envelope_of(&item)?;
+        let mut env = item.parse::<Envelope>()?;
         if env.deleted {
             return Err(CoreError::NotFound);
         }

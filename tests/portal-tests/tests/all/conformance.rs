@@ -514,7 +514,7 @@ async fn sync_rules_hold(b: &Backend) {
     assert_eq!(up("2026-01-02T00:00:00Z", "Maya").await.unwrap().applied, Applied::Unchanged);
     assert_eq!(up("2026-01-01T00:00:00Z", "Older").await.unwrap().applied, Applied::Unchanged);
     assert_eq!(store.get(&practice, Entity::Providers, "prov-1").await.unwrap().fields.unwrap()["firstName"], "Maya");
-    assert_eq!(store.delete(&practice, Entity::Providers, "prov-1", "2026-01-03T00:00:00Z").await.unwrap(), Applied::Applied);
+    assert_eq!(store.delete(&practice, Entity::Providers, "prov-1", "2026-01-03T00:00:00Z").await.unwrap().applied, Applied::Applied);
     assert_eq!(up("2026-01-02T12:00:00Z", "Zombie").await.unwrap().applied, Applied::Unchanged);
     assert!(store.get(&practice, Entity::Providers, "prov-1").await.unwrap().deleted);
     // The outbox: kept in order, handed out after the acknowledgement only once.
