@@ -15,6 +15,7 @@ pub mod ports;
 pub mod practice;
 pub mod problems;
 pub mod sync;
+pub mod text;
 
 pub use error::{CoreError, CoreResult};
 pub use practice::features::Feature;

@@ -8,6 +8,7 @@ use crate::ports::{Clock, Cond, Item, Table};
 use crate::practice::family::FamilyAccess;
 use crate::practice::features::{self, Feature};
 use crate::practice::url_policy::{parse_portal_url, UrlRules};
+use crate::text::{check_email, is_plain_text};
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -81,7 +82,6 @@ impl PracticeSettings {
 
 pub const SUBJECT_MAX: usize = 200;
 pub const BODY_MAX: usize = 4000;
-pub const EMAIL_MAX: usize = 254;
 pub const TEMPLATE_TAGS: [&str; 2] = ["[URL]", "[PracticeName]"];
 
 /// Parses the feature keys a staff member submitted; unknown keys are an error, not dropped.
@@ -103,50 +103,15 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-/// A plain email address (`local@domain.tld`), the only form the settings take.
-pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
-    let s = raw.trim();
-    let ok = s.len() <= EMAIL_MAX
-        && s.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && local.len() <= 64
-                && !local.starts_with('.')
-                && !local.ends_with('.')
-                && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
-                && domain.contains('.')
-                && domain.split('.').all(|l| {
-                    !l.is_empty()
-                        && l.len() <= 63
-                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                        && !l.starts_with('-')
-                        && !l.ends_with('-')
-                })
-        });
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(CoreError::invalid("email_invalid", format!("{field} is not a valid email address (name@example.com).")))
-    }
-}
-
-/// Characters that have no place in an email's text: controls (NUL, VT, FF, NEL, …) other than
-/// the line breaks and tabs a body may hold, and the Unicode line and paragraph separators.
-fn has_forbidden_chars(s: &str, allow_line_breaks: bool) -> bool {
-    s.chars().any(|c| {
-        let line_break = matches!(c, '\n' | '\r' | '\t');
-        (c.is_control() && !(allow_line_breaks && line_break)) || matches!(c, '\u{2028}' | '\u{2029}')
-    })
-}
-
 pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
-    if has_forbidden_chars(&w.subject, false) || has_forbidden_chars(&w.body_template, true) {
+    if !is_plain_text(&w.subject, false) || !is_plain_text(&w.body_template, true) {
         return Err(CoreError::invalid(
             "text_invalid",
             "The subject and body may not contain control characters or Unicode line separators.",
         ));
     }
     let subject = w.subject.trim();
-    if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || subject.contains(['\r', '\n']) {
+    if subject.is_empty() || subject.chars().count() > SUBJECT_MAX {
         return Err(CoreError::invalid(
             "subject_invalid",
             format!("The notification subject must be one line of 1 to {SUBJECT_MAX} characters."),

@@ -23,7 +23,7 @@ pub fn check_id(field: &str, id: &str) -> CoreResult<()> {
 
 pub(crate) fn text(field: &str, v: &str, min: usize, max: usize) -> CoreResult<()> {
     let n = v.trim().chars().count();
-    if n < min || n > max || v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if n < min || n > max || !crate::text::is_plain_text(v, true) {
         return Err(bad(field, format!("{min} to {max} characters of text")));
     }
     Ok(())
@@ -70,7 +70,7 @@ pub(crate) fn minutes(field: &str, v: u32) -> CoreResult<()> {
 
 pub(crate) fn email(field: &str, v: &Option<String>) -> CoreResult<()> {
     match v {
-        Some(e) => crate::practice::settings::check_email(e, field).map(|_| ()).map_err(|_| bad(field, "an email address")),
+        Some(e) => crate::text::check_email(e, field).map(|_| ()).map_err(|_| bad(field, "an email address")),
         None => Ok(()),
     }
 }

@@ -1,0 +1,43 @@
+//! The rules for text people and systems send that travels on (into email, onto pages, into the
+//! practice's records): plain text without control characters, and plain email addresses. Written
+//! once; settings and synced entities both use them.
+
+use crate::{CoreError, CoreResult};
+
+/// The longest email address (RFC 5321).
+pub const EMAIL_MAX: usize = 254;
+
+/// Whether `s` is plain text: no control characters (NUL, VT, FF, NEL, …) and no Unicode line or
+/// paragraph separators; with `multiline`, line breaks and tabs are allowed.
+pub fn is_plain_text(s: &str, multiline: bool) -> bool {
+    !s.chars().any(|c| {
+        let line_break = matches!(c, '\n' | '\r' | '\t');
+        (c.is_control() && !(multiline && line_break)) || matches!(c, '\u{2028}' | '\u{2029}')
+    })
+}
+
+/// A plain email address (`local@domain.tld`), trimmed; `field` names it in the error.
+pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
+    let s = raw.trim();
+    let ok = s.len() <= EMAIL_MAX
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && !local.starts_with('.')
+                && !local.ends_with('.')
+                && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+                && domain.contains('.')
+                && domain.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                })
+        });
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(CoreError::invalid("email_invalid", format!("{field} is not a valid email address (name@example.com).")))
+    }
+}
