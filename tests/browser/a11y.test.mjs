@@ -1,10 +1,11 @@
 // Accessibility: axe-core (the engine browsers' audit tools use) on every screen of both pages,
-// in Debian's Chromium. Serious and critical violations fail the test.
+// the patient's in English and Spanish, at both viewports, in Debian's Chromium. Serious and
+// critical violations fail the test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { BASE, launch, practice, staffLogin } from './helpers.mjs';
+import { BASE, VIEWPORTS, launch, patientLogin, practice, staffLogin } from './helpers.mjs';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const hillcrest = practice('hillcrest');
@@ -21,23 +22,46 @@ async function audit(page, name) {
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], `${name}`);
 }
 
-test('patient and staff screens have no serious accessibility violations', async () => {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(`${BASE}/?practice=hillcrest`);
-  await page.getByRole('heading', { name: 'Log in' }).waitFor();
-  await audit(page, 'patient login');
-  const patient = hillcrest.patients.find((p) => !p.temporary);
-  await page.getByLabel('Username').fill(patient.username);
-  await page.getByLabel('Password', { exact: true }).fill(patient.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.locator('#home-view').waitFor({ state: 'visible' });
-  await audit(page, 'patient home');
+for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+  for (const locale of ['en-US', 'es-ES']) {
+    test(`${size}, ${locale}: patient screens have no serious accessibility violations`, async () => {
+      const ctx = await browser.newContext({ viewport, locale });
+      const page = await ctx.newPage();
+      await page.goto(`${BASE}/p/hillcrest/`);
+      await page.locator('#login-view').waitFor({ state: 'visible' });
+      assert.equal(await page.evaluate(() => document.documentElement.lang), locale.slice(0, 2), 'the browser language is used');
+      await audit(page, 'patient login');
+      const patient = hillcrest.patients.find((p) => !p.temporary);
+      await page.locator('#login-username').fill(patient.username);
+      await page.locator('#login-password').fill(patient.password);
+      await page.locator('#login-form button[type=submit]').click();
+      await page.locator('#home-view').waitFor({ state: 'visible' });
+      await audit(page, 'patient home');
+      await page.getByRole('tab').nth(1).click();
+      await page.locator('.notice').waitFor();
+      await audit(page, 'patient feature tab');
+      await page.goto(`${BASE}/p/nowhere/`);
+      await page.locator('#unknown-view').waitFor({ state: 'visible' });
+      await audit(page, 'unknown practice');
+      await ctx.close();
+    });
+  }
 
-  await page.goto(`${BASE}/admin/?practice=hillcrest`);
-  await page.getByRole('heading', { name: 'Staff log in' }).waitFor();
-  await audit(page, 'staff login');
-  await staffLogin(page, hillcrest);
-  await page.getByRole('heading', { name: 'Portal features' }).waitFor();
-  await page.getByRole('row', { name: /Demo practice server/ }).waitFor();
-  await audit(page, 'staff settings');
-});
+  test(`${size}: staff screens have no serious accessibility violations`, async () => {
+    const ctx = await browser.newContext({ viewport });
+    const page = await ctx.newPage();
+    await page.goto(`${BASE}/admin/`);
+    await page.getByRole('heading', { name: 'Staff log in' }).waitFor();
+    await audit(page, 'staff login');
+    await staffLogin(page, hillcrest);
+    await page.getByRole('heading', { name: 'Portal features' }).waitFor();
+    await audit(page, 'staff setup');
+    await page.getByRole('link', { name: 'Practice system' }).click();
+    await page.locator('#sync-keys > li').first().waitFor();
+    await audit(page, 'staff practice system');
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.locator('#audit-entries > li').first().waitFor();
+    await audit(page, 'staff activity');
+    await ctx.close();
+  });
+}

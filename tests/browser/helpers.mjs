@@ -2,7 +2,7 @@
 // tests/run), its demo logins, Debian's Chromium, and the TOTP codes a staff member's app shows.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -37,21 +37,55 @@ export function launch() {
   });
 }
 
-/** Logs a staff member in on the admin page. Each TOTP code is good once (tests in other files
- * may have used the current one), so it tries the codes of the current, next and previous steps,
- * all within the allowed drift, until the settings show. */
+const staffSessions = new Map();
+
+/** Logs a staff member in on the admin page. Each TOTP code is good once, so a test file logs in
+ * once per practice — trying the codes of the current, next and previous steps (all within the
+ * allowed drift; another file may have used one) — and later calls reuse that session's cookie. */
 export async function staffLogin(page, p) {
+  const saved = staffSessions.get(p.practiceId);
+  if (saved) {
+    await page.context().addCookies(saved);
+    await page.goto(`${BASE}/admin/`);
+    await page.locator('#staff-view').waitFor({ state: 'visible' });
+    return;
+  }
   await page.goto(`${BASE}/admin/?practice=${p.practiceId}`);
+  await page.getByRole('heading', { name: 'Staff log in' }).waitFor();
   for (const offset of [0, 1, -1]) {
     await page.getByLabel('Username').fill(p.staff.username);
-    await page.getByLabel('Password').fill(p.staff.password);
+    await page.getByLabel('Password', { exact: true }).fill(p.staff.password);
     await page.getByLabel('Authenticator code').fill(totp(p.staff.totpSecret, offset));
     const answered = page.waitForResponse((r) => r.url().endsWith('/v1/staff/login'));
     await page.getByRole('button', { name: 'Log in' }).click();
     if ((await answered).ok()) {
-      await page.locator('#settings-view').waitFor({ state: 'visible' });
+      await page.locator('#staff-view').waitFor({ state: 'visible' });
+      staffSessions.set(p.practiceId, await page.context().cookies());
       return;
     }
   }
   assert.fail('staff login failed with every nearby TOTP code');
+}
+
+/** The two screen sizes every screen is checked and photographed at. */
+export const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+
+/** Where screenshots go (tests/run names the folder; not committed). */
+export const SHOTS = process.env.PORTAL_SCREENSHOTS || join(process.env.TMPDIR || '/tmp', 'portal-screenshots');
+mkdirSync(SHOTS, { recursive: true });
+
+/** Checks that nothing on the screen is wider than the viewport, then photographs it. */
+export async function screen(page, name) {
+  const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+  assert.ok(scrollWidth <= innerWidth, `${name}: the page is ${scrollWidth}px wide in a ${innerWidth}px viewport`);
+  await page.screenshot({ path: join(SHOTS, `${name}-${innerWidth}.png`), fullPage: true });
+}
+
+/** Logs a patient in at their practice's own address. */
+export async function patientLogin(page, practiceId, patient) {
+  await page.goto(`${BASE}/p/${practiceId}/`);
+  await page.locator('#login-view').waitFor({ state: 'visible' });
+  await page.getByLabel('Username').fill(patient.username);
+  await page.getByLabel('Password', { exact: true }).fill(patient.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
 }

@@ -6,16 +6,18 @@ mod verify;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::access::Access;
-use portal_core::audit::{AuditEntry, AuditLog};
+use portal_core::audit::{ActorKind, AuditCategory, AuditEntry, AuditFilter, AuditLog};
 use portal_core::identity::session::StaffRole;
 use portal_core::ports::{Clock, Ports, SecretBox, Table};
+use portal_core::practice::directory::Directory;
 use portal_core::practice::family::FamilyAccess;
-use portal_core::practice::settings::{parse_features, Change, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings};
+use portal_core::practice::settings::{parse_features, portal_path, Change, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings};
 use portal_core::practice::url_policy::UrlRules;
 use portal_core::sync::auth::{SyncKey, SyncKeys};
 use portal_core::{CoreError, Feature};
 use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
@@ -74,6 +76,8 @@ pub fn routes(ports: &Ports) -> axum::Router {
 struct FeatureEntry {
     key: &'static str,
     label: &'static str,
+    /// Whether its module is deployed yet.
+    available: bool,
 }
 
 #[derive(Serialize)]
@@ -90,6 +94,8 @@ struct SettingsPage {
     feature_catalog: Vec<FeatureEntry>,
     rules: SettingsRules,
     can_edit: bool,
+    /// The practice's own portal address on this site; the patient-facing URL when none is set.
+    portal_path: String,
 }
 
 #[derive(Serialize)]
@@ -102,9 +108,10 @@ async fn get_settings(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Set
     let settings = d.settings().get(&c.practice_id).await?.ok_or(CoreError::NotFound)?;
     Ok(Json(SettingsPage {
         settings,
-        feature_catalog: Feature::ALL.iter().map(|f| FeatureEntry { key: f.key(), label: f.label() }).collect(),
+        feature_catalog: Feature::ALL.iter().map(|f| FeatureEntry { key: f.key(), label: f.label(), available: f.available() }).collect(),
         rules: SettingsRules { https_required: !d.rules.local_mode, template_tags: portal_core::practice::settings::TEMPLATE_TAGS },
         can_edit: c.role == Some(StaffRole::Admin),
+        portal_path: portal_path(&c.practice_id),
     }))
 }
 
@@ -183,22 +190,50 @@ async fn verify_url(State(d): State<Deps>, p: Principal, Json(b): Json<VerifyBod
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct AuditQuery {
     cursor: Option<String>,
     limit: Option<usize>,
+    /// Unix seconds, inclusive.
+    from: Option<i64>,
+    to: Option<i64>,
+    /// `patient`, `staff`, `sync` or `anonymous`.
+    actor_kind: Option<String>,
+    actor: Option<String>,
+    /// `logins`, `settings`, `health-data`, `sync-keys` or `sync`.
+    what: Option<String>,
 }
 
 #[derive(Serialize)]
 struct AuditPage {
     entries: Vec<AuditEntry>,
+    /// Names of the people and keys the entries mention, by id (ids the practice cannot name are
+    /// left out).
+    names: BTreeMap<String, String>,
     cursor: Option<String>,
 }
 
 async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult<Json<AuditPage>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let filter = AuditFilter {
+        from: q.from,
+        to: q.to,
+        actor_kind: q.actor_kind.as_deref().map(parse_actor_kind).transpose()?,
+        actor: q.actor.filter(|a| !a.is_empty()),
+        category: q.what.as_deref().map(|w| AuditCategory::parse(w).ok_or_else(|| bad_filter("what"))).transpose()?,
+    };
     let log = AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() };
-    let (entries, cursor) = log.recent(&c.practice_id, portal_http::page_limit(q.limit, 50, 200)?, q.cursor).await?;
-    Ok(Json(AuditPage { entries, cursor }))
+    let found = log.search(&c.practice_id, &filter, portal_http::page_limit(q.limit, 50, 200)?, q.cursor.as_deref()).await?;
+    let names = Directory { table: d.table.as_ref() }.names(&c.practice_id, &found.entries).await?;
+    Ok(Json(AuditPage { entries: found.entries, names, cursor: found.cursor }))
+}
+
+fn parse_actor_kind(s: &str) -> Result<ActorKind, CoreError> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| bad_filter("actorKind"))
+}
+
+fn bad_filter(name: &str) -> CoreError {
+    CoreError::invalid("invalid_query", format!("The audit filter '{name}' has a value this log does not know."))
 }
 
 impl Deps {
@@ -207,17 +242,9 @@ impl Deps {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
 #[derive(Serialize)]
 struct KeysPage {
     keys: Vec<SyncKey>,
-    cursor: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -232,10 +259,9 @@ struct OneKey {
     key: SyncKey,
 }
 
-async fn list_sync_keys(State(d): State<Deps>, p: Principal, Query(q): Query<PageQuery>) -> ApiResult<Json<KeysPage>> {
+async fn list_sync_keys(State(d): State<Deps>, p: Principal) -> ApiResult<Json<KeysPage>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let (keys, cursor) = d.sync_keys().list(&c.practice_id, portal_http::page_limit(q.limit, 50, 100)?, q.cursor).await?;
-    Ok(Json(KeysPage { keys, cursor }))
+    Ok(Json(KeysPage { keys: d.sync_keys().list(&c.practice_id).await? }))
 }
 
 #[derive(Deserialize)]

@@ -1,19 +1,22 @@
 //! Logins and the session: patient login, staff login with TOTP, logout, password change, `/v1/me`,
-//! and the health check.
+//! the health check, and what a page needs before anyone logs in: the practice a portal address
+//! names, and whether the browser holds a live session (a 200 either way, so a first visit is not
+//! an error).
 
-use axum::extract::State;
-use axum::http::{header, Method};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::clock::rfc3339;
 use portal_core::identity::auth::{AuthService, LoginInput, LoginOk};
-use portal_core::identity::session::PrincipalKind;
+use portal_core::identity::session::{PrincipalKind, Sessions};
 use portal_core::ids::PracticeId;
 use portal_core::ports::{Clock, Events, Ports, Table};
 use portal_core::practice::family::{Family, Member};
+use portal_core::practice::settings::{portal_path, SettingsRepo};
 use portal_core::sync::records::PatientRecords;
-use portal_core::Feature;
+use portal_core::{CoreError, Feature};
 use portal_http::{clear_session_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal};
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +55,8 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/auth/logout", logout)
         .route(Method::POST, "/v1/auth/password", change_password)
         .route(Method::GET, "/v1/me", me)
+        .route(Method::GET, "/v1/session", session)
+        .route(Method::GET, "/v1/practices/{practice_id}", practice_portal)
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -157,10 +162,59 @@ async fn change_password(State(d): State<Deps>, Meta(meta): Meta, p: Principal, 
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct SessionState {
+    authenticated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    practice_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    must_change_password: Option<bool>,
+}
+
+/// Whether the request carries a live session, and whose kind and practice (the page then asks
+/// `/v1/me`). Public: no session is an answer, not an error.
+async fn session(State(d): State<Deps>, headers: HeaderMap) -> ApiResult<Json<SessionState>> {
+    let sessions = Sessions { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let live = match portal_http::token_from_headers(&headers) {
+        Some(token) => sessions.resolve(&token).await?,
+        None => None,
+    };
+    Ok(Json(match live {
+        Some((_, s)) => SessionState {
+            authenticated: true,
+            kind: Some(s.kind.as_str()),
+            practice_id: Some(s.practice),
+            must_change_password: Some(s.must_change_password),
+        },
+        None => SessionState { authenticated: false, kind: None, practice_id: None, must_change_password: None },
+    }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PracticePortal {
+    id: PracticeId,
+    name: String,
+    portal_path: String,
+}
+
+/// The practice a portal address names, for its login page. Public, and nothing about patients.
+async fn practice_portal(State(d): State<Deps>, Path(practice_id): Path<String>) -> ApiResult<Json<PracticePortal>> {
+    let id = PracticeId::parse(&practice_id).ok_or(CoreError::NotFound)?;
+    let repo = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let settings = repo.get(&id).await?.ok_or(CoreError::NotFound)?;
+    Ok(Json(PracticePortal { portal_path: portal_path(&id), name: settings.practice_name, id }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct FeatureView {
     key: &'static str,
     label: &'static str,
     path: &'static str,
+    /// Whether its module is deployed; an unavailable feature's tab says it is coming.
+    available: bool,
 }
 
 #[derive(Serialize)]
@@ -190,7 +244,7 @@ async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<
         .features
         .iter()
         .filter(|_| c.kind == PrincipalKind::Patient)
-        .map(|f: &Feature| FeatureView { key: f.key(), label: f.label(), path: f.route_prefix() })
+        .map(|f: &Feature| FeatureView { key: f.key(), label: f.label(), path: f.route_prefix(), available: f.available() })
         .collect();
     let family = match c.viewer() {
         Some(viewer) => {

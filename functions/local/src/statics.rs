@@ -1,5 +1,7 @@
-//! The static pages, as CloudFront serves them from S3: `/` the patient page, `/admin/` the staff
-//! page, with the page security headers.
+//! The static pages, as CloudFront serves them from S3: `/` the patient page, `/p/{practice}/`
+//! the same page at a practice's own portal address (it reads the practice from the address),
+//! `/admin/` the staff page, with the page security headers. The rewrites are the template's
+//! CloudFront function's.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -24,20 +26,36 @@ pub async fn serve(root: &Path, req: Request) -> Response {
     if path == "/admin" {
         return Redirect::permanent("/admin/").into_response();
     }
+    if let Some(practice) = path.strip_prefix("/p/") {
+        return match practice.split_once('/') {
+            None if !practice.is_empty() => Redirect::permanent(&format!("{path}/")).into_response(),
+            Some((id, "")) if !id.is_empty() => serve_file(root, "portal", "index.html").await,
+            _ => not_found(),
+        };
+    }
     let rel = path.trim_start_matches('/');
     let (site, rest) = match rel.strip_prefix("admin/") {
         Some(rest) => ("admin", rest),
         None => ("portal", rel),
     };
     let rest = if rest.is_empty() || rest.ends_with('/') { format!("{rest}index.html") } else { rest.to_string() };
+    serve_file(root, site, &rest).await
+}
+
+async fn serve_file(root: &Path, site: &str, rest: &str) -> Response {
     let safe = rest.split('/').all(|seg| !seg.is_empty() && seg != ".." && seg != "." && !seg.starts_with('.'));
-    let file = root.join(site).join(&rest);
-    let body = if safe { tokio::fs::read(&file).await.ok() } else { None };
+    let body = if safe { tokio::fs::read(root.join(site).join(rest)).await.ok() } else { None };
     let mut res = match body {
-        Some(bytes) => ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&rest)))], bytes).into_response(),
-        None => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], "Not found")
-            .into_response(),
+        Some(bytes) => ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type(rest)))], bytes).into_response(),
+        None => return not_found(),
     };
+    portal_http::page_headers(res.headers_mut());
+    res
+}
+
+fn not_found() -> Response {
+    let mut res = (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], "Not found")
+        .into_response();
     portal_http::page_headers(res.headers_mut());
     res
 }

@@ -1,119 +1,210 @@
-// The patient page. The session lives in an HttpOnly cookie the page never sees; nothing is kept in
-// browser storage. Every answer from the API is JSON; errors are problem bodies with a `detail`.
-'use strict';
-// $, api() and status() come from /common.js.
+// The patient page, at a practice's own address (/p/{practice}/). The session lives in an
+// HttpOnly cookie the page never sees; the only thing kept in the browser is the language chosen
+// for this session. Views: loading, no practice, unknown practice, login, new password, home.
+// Home is a dashboard (name, whose records, one card per feature) plus one tab per feature,
+// each rendered by its own module, features/<FeatureKey>.js.
+import { $, api, el, onSubmit, passwordToggles, hidePasswords, status, tabKeys } from './lib.js';
+import { LANGUAGES, chooseLanguage, formatDate, language, setLanguage, t, translate } from './i18n.js';
 
-function show(view) {
-  for (const id of ['login-view', 'password-view', 'home-view']) $(id).hidden = id !== view;
-  $('logout').hidden = view === 'login-view';
-  const first = $(view).querySelector('input, button');
+const VIEWS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'password-view', 'home-view'];
+const HOME = 'home';
+const state = { practice: null, me: null, patientId: null, tab: HOME, view: 'loading-view' };
+
+/** The practice this address names: /p/{practice}/ (an old ?practice= link is sent there). */
+function practiceFromAddress() {
+  const m = location.pathname.match(/^\/p\/([^/]+)\/$/);
+  if (m) return decodeURIComponent(m[1]);
+  const legacy = new URLSearchParams(location.search).get('practice');
+  if (legacy && /^[a-z0-9._-]{2,64}$/.test(legacy)) location.replace('/p/' + encodeURIComponent(legacy) + '/');
+  return null;
+}
+
+function show(view, focus = true) {
+  state.view = view;
+  for (const id of VIEWS) $(id).hidden = id !== view;
+  $('logout').hidden = view !== 'home-view' && view !== 'password-view';
+  if (!focus) return;
+  const first = $(view).querySelector('input, select, [role=tab][aria-selected=true]');
   if (first) first.focus();
 }
 
-const PANEL_TEXT = {
-  MakePayments: 'Pay your balance online.',
-  ModuleAccount: 'Your balance, ledger and statements.',
-  ModuleWebMail: 'Secure messages with the office.',
-  ModuleCareSummary: 'View, download and send your care summary.',
-  ModuleImages: 'Images and documents your practice shared with you.',
-  MakeAppointments: 'Your appointments, confirmations and scheduling.',
-  ModuleTreatmentPlan: 'Your treatment plans and estimates.',
-};
+function paintHeader() {
+  const name = state.practice ? state.practice.name : t('app.title');
+  $('practice-name').textContent = name;
+  document.title = state.practice ? `${name} · ${t('app.title')}` : t('app.title');
+  $('login-intro').textContent = state.practice ? t('login.intro', { practice: state.practice.name }) : '';
+}
+
+/** Re-renders every text in the current language (the switcher calls this). */
+function paint() {
+  translate(document);
+  paintHeader();
+  if (state.me) renderHome();
+}
+
+// ------------------------------------------------------------------ home
+
+function features() {
+  return state.me ? state.me.features : [];
+}
+
+function memberLabel(m) {
+  return t('home.member.' + m.relationship, { name: m.name });
+}
+
+function renderHome() {
+  const me = state.me;
+  const self = me.family.find((m) => m.relationship === 'self');
+  $('hello').textContent = t('home.hello', { name: self ? self.name : me.username });
+  $('today').textContent = t('home.today', { date: formatDate(new Date(), 'full') });
+  const picker = $('family-member');
+  picker.replaceChildren(...me.family.map((m) => el('option', { value: m.patientId, selected: m.patientId === state.patientId }, memberLabel(m))));
+  $('family').hidden = me.family.length < 2;
+
+  const tabs = [{ key: HOME, label: t('home.tab') }, ...features().map((f) => ({ key: f.key, label: t(`feature.${f.key}.label`) }))];
+  $('tabs').replaceChildren(...tabs.map((tab) => el('button', {
+    type: 'button', role: 'tab', id: 'tab-' + tab.key, 'data-key': tab.key, 'aria-controls': 'panel-' + tab.key,
+  }, tab.label)));
+  $('panels').replaceChildren(...tabs.map((tab) => el('section', {
+    className: 'card panel', id: 'panel-' + tab.key, role: 'tabpanel', tabIndex: 0, 'aria-labelledby': 'tab-' + tab.key, 'data-key': tab.key,
+  })));
+  if (!tabs.some((tab) => tab.key === state.tab)) state.tab = HOME;
+  selectTab(state.tab);
+}
+
+function renderDashboard(panel) {
+  const list = features();
+  if (!list.length) return panel.replaceChildren(el('p', {}, t('home.none')));
+  panel.replaceChildren(el('ul', { className: 'dashboard' }, list.map((f) => {
+    const label = t(`feature.${f.key}.label`);
+    return el('li', { className: 'card' },
+      el('h3', {}, label),
+      el('p', {}, t(`feature.${f.key}.intro`)),
+      f.available ? null : el('p', { className: 'badge' }, t('feature.coming')),
+      el('button', { type: 'button', className: 'secondary', 'data-open': f.key, 'aria-label': `${t('home.open')}: ${label}` }, t('home.open')));
+  })));
+}
+
+async function renderFeature(panel, key) {
+  const module = await import(`./features/${key}.js`);
+  module.render(panel, { me: state.me, patientId: state.patientId });
+}
 
 function selectTab(key) {
-  for (const b of $('tabs').querySelectorAll('button')) {
+  state.tab = key;
+  for (const b of $('tabs').querySelectorAll('[role=tab]')) {
     const on = b.dataset.key === key;
     b.setAttribute('aria-selected', String(on));
     b.tabIndex = on ? 0 : -1;
+    if (on) b.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }
   for (const p of $('panels').children) p.hidden = p.dataset.key !== key;
+  const panel = $('panel-' + key);
+  if (key === HOME) renderDashboard(panel);
+  else renderFeature(panel, key);
 }
 
-// One listener for the page's life: the tabs are re-rendered at every login, the listener is not
-// (a listener added per render would move the selection once per login).
-$('tabs').addEventListener('keydown', (e) => {
-  const keys = [...$('tabs').querySelectorAll('button')].map((b) => b.dataset.key);
-  const current = keys.indexOf(document.activeElement && document.activeElement.dataset.key);
-  if (current < 0 || (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft')) return;
-  const next = keys[(current + (e.key === 'ArrowRight' ? 1 : keys.length - 1)) % keys.length];
-  selectTab(next);
-  $('tab-' + next).focus();
-});
+// ------------------------------------------------------------------ session
 
-function renderHome(me) {
-  $('practice-name').textContent = me.practice.name || 'Patient portal';
-  $('welcome').textContent = 'Logged in as ' + me.username + '.';
-  const tabs = $('tabs');
-  const panels = $('panels');
-  tabs.replaceChildren();
-  panels.replaceChildren();
-  for (const f of me.features) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.role = 'tab';
-    b.id = 'tab-' + f.key;
-    b.dataset.key = f.key;
-    b.textContent = f.label;
-    b.setAttribute('aria-controls', 'panel-' + f.key);
-    b.addEventListener('click', () => selectTab(f.key));
-    tabs.append(b);
-    const p = document.createElement('section');
-    p.className = 'card';
-    p.id = 'panel-' + f.key;
-    p.dataset.key = f.key;
-    p.setAttribute('role', 'tabpanel');
-    p.setAttribute('aria-labelledby', b.id);
-    const h = document.createElement('h2');
-    h.textContent = f.label;
-    const t = document.createElement('p');
-    t.textContent = PANEL_TEXT[f.key] || '';
-    p.append(h, t);
-    panels.append(p);
-  }
-  $('no-features').hidden = me.features.length > 0;
-  if (me.features.length) selectTab(me.features[0].key);
+async function enter() {
+  const r = await api('GET', '/v1/me');
+  if (!r.ok || r.data.kind !== 'patient') return show('login-view');
+  state.me = r.data;
+  state.patientId = r.data.principalId;
+  state.tab = HOME;
+  const self = r.data.family.find((m) => m.relationship === 'self');
+  chooseLanguage(self && self.preferredLanguage);
+  $('language').value = language();
+  paint();
   show('home-view');
 }
 
-async function route() {
-  const r = await api('GET', '/v1/me');
-  if (r.status === 401 || !r.ok) return show('login-view');
-  if (r.data.kind !== 'patient') return show('login-view');
-  if (r.data.mustChangePassword) return show('password-view');
-  renderHome(r.data);
+async function start() {
+  chooseLanguage();
+  $('language').replaceChildren(...LANGUAGES.map((l) => el('option', { value: l.code, lang: l.code }, l.name)));
+  $('language').value = language();
+  passwordToggles(document, () => ({ show: t('common.show'), hide: t('common.hide') }));
+  paint();
+  const id = practiceFromAddress();
+  if (!id) return show('nopractice-view');
+  const [practice, session] = await Promise.all([api('GET', '/v1/practices/' + encodeURIComponent(id)), api('GET', '/v1/session')]);
+  if (practice.status === 404) return show('unknown-view');
+  if (!practice.ok || !session.ok) {
+    show('login-view');
+    return status('login-status', t(practice.status === 0 ? 'error.network' : 'error.generic'));
+  }
+  state.practice = practice.data;
+  paintHeader();
+  const s = session.data;
+  if (!s.authenticated || s.kind !== 'patient' || s.practiceId !== state.practice.id) return show('login-view');
+  if (s.mustChangePassword) return show('password-view');
+  return enter();
 }
 
-$('login-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
+function problemText(r, fallbackKey) {
+  if (r.status === 0) return t('error.network');
+  const code = r.data && r.data.code;
+  const known = {
+    login_failed: 'login.failed', password_too_common: 'password.common', password_too_short: 'password.short',
+    password_too_long: 'password.long', password_unchanged: 'password.unchanged', current_password_wrong: 'password.wrongCurrent',
+  }[code];
+  return t(known || fallbackKey);
+}
+
+onSubmit($('login-form'), async () => {
   status('login-status', '');
-  const body = { practice: $('login-practice').value.trim(), username: $('login-username').value.trim(), password: $('login-password').value };
-  if (!body.practice || !body.username || !body.password) return status('login-status', 'Fill in all three fields.');
+  const body = { practice: state.practice.id, username: $('login-username').value.trim(), password: $('login-password').value };
+  if (!body.username || !body.password) return status('login-status', t('login.missing'));
   const r = await api('POST', '/v1/auth/login', body);
-  $('login-password').value = '';
-  if (!r.ok) return status('login-status', (r.data && r.data.detail) || 'Login failed.');
+  if (!r.ok) return status('login-status', problemText(r, r.status === 401 ? 'login.failed' : 'error.generic'));
+  hidePasswords($('login-form'));
   if (r.data.mustChangePassword) {
     $('pw-current').value = body.password;
     return show('password-view');
   }
-  route();
+  return enter();
 });
 
-$('password-form').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const current = $('pw-current').value;
+onSubmit($('password-form'), async () => {
   const next = $('pw-new').value;
-  if (next !== $('pw-confirm').value) return status('password-status', 'The two new passwords differ.');
-  if (next.length < 8) return status('password-status', 'Use at least 8 characters.');
-  const r = await api('POST', '/v1/auth/password', { currentPassword: current, newPassword: next });
-  if (!r.ok) return status('password-status', (r.data && r.data.detail) || 'The password could not be changed.');
-  for (const id of ['pw-current', 'pw-new', 'pw-confirm']) $(id).value = '';
-  route();
+  if (next !== $('pw-confirm').value) return status('password-status', t('password.differ'));
+  if (next.length < 8) return status('password-status', t('password.short'));
+  const r = await api('POST', '/v1/auth/password', { currentPassword: $('pw-current').value, newPassword: next });
+  if (!r.ok) return status('password-status', problemText(r, 'error.generic'));
+  status('password-status', '');
+  hidePasswords($('password-form'));
+  return enter();
 });
 
 $('logout').addEventListener('click', async () => {
   await api('POST', '/v1/auth/logout');
+  state.me = null;
+  state.patientId = null;
+  hidePasswords(document);
   show('login-view');
 });
 
-$('login-practice').value = new URLSearchParams(location.search).get('practice') || '';
-route();
+$('language').addEventListener('change', () => {
+  setLanguage($('language').value);
+  paint();
+});
+
+$('family-member').addEventListener('change', () => {
+  state.patientId = $('family-member').value;
+  selectTab(state.tab);
+});
+
+$('panels').addEventListener('click', (e) => {
+  const open = e.target.closest('[data-open]');
+  if (!open) return;
+  selectTab(open.dataset.open);
+  $('tab-' + open.dataset.open).focus();
+});
+
+$('tabs').addEventListener('click', (e) => {
+  const tab = e.target.closest('[role=tab]');
+  if (tab) selectTab(tab.dataset.key);
+});
+tabKeys($('tabs'), selectTab);
+
+start();

@@ -129,11 +129,131 @@ impl AuditLog<'_> {
         self.read(Query::on_gsi1(keys::audit_subject(practice, subject)), limit, cursor).await
     }
 
+    /// One page of the practice's log that passes `filter`, newest first. The date range is a key
+    /// range; who and what are checked on each entry, so a page reads at most [`SEARCH_SCAN`]
+    /// entries and may come back short with a cursor to go on from. The cursor is this log's own
+    /// (the key of the last entry looked at), so it can resume in the middle of a table page.
+    pub async fn search(&self, practice: &str, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> CoreResult<AuditSearch> {
+        let low = format!("{:013}", filter.from.unwrap_or(0).max(0) * 1000);
+        let high = match cursor {
+            Some(c) => decode_search_cursor(c)?,
+            None => format!("{:013}~", filter.to.map_or(9_999_999_999_999, |t| t.max(0) * 1000 + 999)),
+        };
+        let mut out = AuditSearch { entries: vec![], cursor: None };
+        let (mut scanned, mut table_cursor) = (0, None);
+        loop {
+            let q =
+                Query::new(keys::audit(practice)).between(low.clone(), high.clone()).newest_first().limit(SEARCH_PAGE).after(table_cursor);
+            let page = self.table.query(q).await?;
+            for item in &page.items {
+                // The upper bound is inclusive; the cursor's own entry was on the last page.
+                if cursor.is_some() && item.sk == high {
+                    continue;
+                }
+                scanned += 1;
+                let entry: AuditEntry = item.parse()?;
+                if filter.admits(&entry) {
+                    out.entries.push(entry);
+                }
+                if out.entries.len() == limit || scanned == SEARCH_SCAN {
+                    out.cursor = Some(crate::ids::b64url(item.sk.as_bytes()));
+                    return Ok(out);
+                }
+            }
+            match page.cursor {
+                Some(c) => table_cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     async fn read(&self, q: Query, limit: usize, cursor: Option<String>) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
         let page = self.table.query(q.newest_first().limit(limit).after(cursor)).await?;
         let entries = page.items.iter().map(|i| i.parse()).collect::<Result<Vec<_>, _>>()?;
         Ok((entries, page.cursor))
     }
+}
+
+/// How many entries one search page looks at, at most, and how many it asks the table for at once.
+pub const SEARCH_SCAN: usize = 1000;
+const SEARCH_PAGE: usize = 200;
+
+/// Kinds of activity, for the audit view's "what" filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditCategory {
+    /// Logins, logouts, password changes.
+    Logins,
+    /// Portal settings changes.
+    Settings,
+    /// Reads of a patient's health data in the portal.
+    HealthData,
+    /// Sync keys made or revoked.
+    SyncKeys,
+    /// The practice system's own traffic (uploads, reads, refused requests).
+    Sync,
+}
+
+impl AuditCategory {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "logins" => AuditCategory::Logins,
+            "settings" => AuditCategory::Settings,
+            "health-data" => AuditCategory::HealthData,
+            "sync-keys" => AuditCategory::SyncKeys,
+            "sync" => AuditCategory::Sync,
+            _ => return None,
+        })
+    }
+
+    pub fn of(action: &str) -> Option<Self> {
+        if action.starts_with("auth.") {
+            Some(AuditCategory::Logins)
+        } else if action.starts_with("settings.") {
+            Some(AuditCategory::Settings)
+        } else if action.starts_with("sync.key.") {
+            Some(AuditCategory::SyncKeys)
+        } else if action.starts_with("sync.") {
+            Some(AuditCategory::Sync)
+        } else if action.ends_with(".read") {
+            Some(AuditCategory::HealthData)
+        } else {
+            None
+        }
+    }
+}
+
+/// Which entries the audit view wants; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Unix seconds, inclusive.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub actor_kind: Option<ActorKind>,
+    /// One principal (patient id, staff id, sync key id).
+    pub actor: Option<String>,
+    pub category: Option<AuditCategory>,
+}
+
+impl AuditFilter {
+    fn admits(&self, e: &AuditEntry) -> bool {
+        self.actor_kind.is_none_or(|k| k == e.actor_kind)
+            && self.actor.as_deref().is_none_or(|a| a == e.actor)
+            && self.category.is_none_or(|c| AuditCategory::of(&e.action) == Some(c))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditSearch {
+    pub entries: Vec<AuditEntry>,
+    /// Where the next page starts; `None` at the end of the log.
+    pub cursor: Option<String>,
+}
+
+fn decode_search_cursor(c: &str) -> CoreResult<String> {
+    crate::ids::b64url_decode(c)
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|sk| sk.len() > 13 && sk.as_bytes()[..13].iter().all(u8::is_ascii_digit))
+        .ok_or_else(|| crate::CoreError::invalid("cursor_invalid", "The cursor is not one this log gave out."))
 }
 
 fn subsec_millis() -> i64 {

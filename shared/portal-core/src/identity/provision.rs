@@ -9,6 +9,9 @@ use crate::practice::features::Feature;
 use crate::practice::settings::{PracticeSettings, SettingsRepo};
 use crate::{ids, CoreError, CoreResult};
 
+/// Staff principal ids start with this (patients' ids are the practice system's own).
+pub const STAFF_ID_PREFIX: &str = "staff-";
+
 pub struct Provisioner<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
@@ -35,7 +38,7 @@ impl Provisioner<'_> {
     pub async fn create_staff(&self, practice: &str, username: &str, display_name: &str, role: StaffRole) -> CoreResult<NewLogin> {
         let password = password::generate_temporary();
         let secret = totp::generate_secret();
-        let principal_id = format!("staff-{}", &ids::new_id()[..12]);
+        let principal_id = format!("{STAFF_ID_PREFIX}{}", &ids::new_id()[..12]);
         let login = self
             .create(
                 practice,

@@ -76,6 +76,9 @@ pub struct Member {
     pub patient_id: String,
     pub name: String,
     pub relationship: Relationship,
+    /// The language the practice's system recorded for them (the page's default for its own user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_language: Option<String>,
 }
 
 pub struct Family<'a> {
@@ -106,6 +109,7 @@ impl Family<'_> {
                     patient_id: c.id.clone(),
                     name: c.record.display_name(),
                     relationship,
+                    preferred_language: c.record.preferred_language.clone(),
                 })
             })
             .collect();

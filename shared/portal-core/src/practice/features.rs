@@ -15,6 +15,11 @@ pub enum Feature {
     ModuleTreatmentPlan,
 }
 
+/// The features whose module is deployed. The others can be switched on and off as usual, but
+/// patients are told they are coming and staff that they are not available yet. A test checks
+/// this list against the routes the module registry serves.
+pub const AVAILABLE: &[Feature] = &[];
+
 impl Feature {
     /// In the order the admin page lists them.
     pub const ALL: [Feature; 7] = [
@@ -54,6 +59,11 @@ impl Feature {
             Feature::MakeAppointments => "/v1/appointments",
             Feature::ModuleTreatmentPlan => "/v1/treatment-plans",
         }
+    }
+
+    /// Whether this feature's module is deployed (see [`AVAILABLE`]).
+    pub fn available(self) -> bool {
+        AVAILABLE.contains(&self)
     }
 
     /// What patients see on the tab.

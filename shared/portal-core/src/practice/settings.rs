@@ -1,6 +1,8 @@
-//! A practice's portal settings: enabled features, portal URLs and WebMail notification settings,
-//! one item with a version for optimistic concurrency (two staff saving at once: the second gets a
-//! conflict that carries the values now stored).
+//! A practice's portal settings: enabled features, portal URLs, WebMail notification settings and
+//! family access, in one item. Each of those four sections has its own version for optimistic
+//! concurrency: two staff saving the same section at once, the second gets a conflict that carries
+//! the values now stored; saving different sections at once both succeed (the item's own version
+//! guards the write, and a lost race on another section is simply retried).
 
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::keys;
@@ -11,7 +13,7 @@ use crate::practice::url_policy::{parse_portal_url, UrlRules};
 use crate::text::{check_email, is_plain_text};
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -22,6 +24,12 @@ pub struct PortalUrls {
     pub patient_facing_url: Option<String>,
     /// The practice's own website, linked from the portal.
     pub practice_website_url: Option<String>,
+}
+
+/// The practice's own portal address, relative to the portal's site (`/p/lakeside/`): its login
+/// page, named for it. It is the patient-facing URL until the practice sets another.
+pub fn portal_path(practice: &crate::ids::PracticeId) -> String {
+    format!("/p/{practice}/")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -47,13 +55,30 @@ pub struct PracticeSettings {
     /// Whose data a guarantor sees (the family rule, `crate::practice::family`).
     #[serde(default)]
     pub family_access: FamilyAccess,
-    /// Set from the item's version when read; send it back with a change.
+    /// One version per section; a change sends back the version of the section it edits.
     #[serde(default)]
-    pub version: u64,
+    pub versions: SectionVersions,
+    /// The stored item's version (guards the write; not part of the API).
+    #[serde(skip)]
+    pub item_version: u64,
     #[serde(default)]
     pub updated_at: i64,
     #[serde(default)]
     pub updated_by: String,
+}
+
+/// The version of each section (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionVersions {
+    #[serde(default)]
+    pub features: u64,
+    #[serde(default)]
+    pub urls: u64,
+    #[serde(default)]
+    pub webmail: u64,
+    #[serde(default)]
+    pub family_access: u64,
 }
 
 impl PracticeSettings {
@@ -69,7 +94,8 @@ impl PracticeSettings {
                 body_template: "You have a new secure message from [PracticeName]. Log in to the patient portal to read it: [URL]".into(),
             },
             family_access: FamilyAccess::default(),
-            version: 0,
+            versions: SectionVersions::default(),
+            item_version: 0,
             updated_at: 0,
             updated_by: String::new(),
         }
@@ -188,7 +214,7 @@ impl<'a> SettingsRepo<'a> {
             return Ok(None);
         };
         let mut s: PracticeSettings = item.parse()?;
-        s.version = item.version;
+        s.item_version = item.version;
         Ok(Some(s))
     }
 
@@ -200,56 +226,91 @@ impl<'a> SettingsRepo<'a> {
         Ok(())
     }
 
-    /// Applies a validated change if the stored version is still `expected_version`; audits it
-    /// with the values before and after. On a conflict, the error carries the stored settings.
+    /// Applies a validated change if its section's stored version is still `expected_version`;
+    /// audits it with the values before and after. On a conflict, the error carries the stored
+    /// settings. A concurrent save of another section makes the write miss the item's version: the
+    /// change is then re-applied to what is stored now (a few times at most).
     pub async fn change(&self, actor: &Actor, expected_version: u64, change: Change, rules: UrlRules) -> CoreResult<PracticeSettings> {
         let practice = actor.practice.as_str();
-        let current = self.get(practice).await?.ok_or(CoreError::NotFound)?;
-        if current.version != expected_version {
-            return Err(conflict(&current));
+        let change = change.validated(rules)?;
+        for _ in 0..5 {
+            let current = self.get(practice).await?.ok_or(CoreError::NotFound)?;
+            if change.version_in(current.versions) != expected_version {
+                return Err(conflict(&current));
+            }
+            let mut next = current.clone();
+            let (action, before, after) = change.apply(&current, &mut next);
+            *change.version_in_mut(&mut next.versions) = expected_version + 1;
+            next.item_version = current.item_version + 1;
+            next.updated_at = self.clock.now();
+            next.updated_by = actor.id.clone();
+            let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(&next).map_err(CoreError::backend)?)
+                .with_version(next.item_version);
+            match self.table.put(item, Cond::Version(current.item_version)).await {
+                Ok(()) => {}
+                Err(crate::ports::TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let detail = json!({"before": before, "after": after, "version": expected_version + 1});
+            AuditLog { table: self.table, clock: self.clock }.record(actor, action, "settings", Outcome::Success, detail).await?;
+            return Ok(next);
         }
-        let mut next = current.clone();
-        let (action, before, after) = match change {
+        let now_stored = self.get(practice).await?.ok_or(CoreError::NotFound)?;
+        Err(conflict(&now_stored))
+    }
+}
+
+impl Change {
+    /// The change with its values checked and normalized (before any read: bad input costs nothing).
+    fn validated(self, rules: UrlRules) -> CoreResult<Change> {
+        Ok(match self {
+            Change::Features(f) => Change::Features(features::normalize(f)),
+            Change::Urls(u) => Change::Urls(check_urls(&u, rules)?),
+            Change::WebMail(w) => Change::WebMail(check_webmail(&w)?),
+            Change::FamilyAccess(f) => Change::FamilyAccess(f),
+        })
+    }
+
+    fn version_in(&self, mut v: SectionVersions) -> u64 {
+        *self.version_in_mut(&mut v)
+    }
+
+    fn version_in_mut<'v>(&self, v: &'v mut SectionVersions) -> &'v mut u64 {
+        match self {
+            Change::Features(_) => &mut v.features,
+            Change::Urls(_) => &mut v.urls,
+            Change::WebMail(_) => &mut v.webmail,
+            Change::FamilyAccess(_) => &mut v.family_access,
+        }
+    }
+
+    /// Writes the change into `next`; answers the audit action and the values before and after.
+    fn apply(&self, current: &PracticeSettings, next: &mut PracticeSettings) -> (&'static str, Value, Value) {
+        match self {
             Change::Features(f) => {
-                next.features = features::normalize(f);
+                next.features = f.clone();
                 ("settings.features.update", json!(current.features), json!(next.features))
             }
             Change::Urls(u) => {
-                next.urls = check_urls(&u, rules)?;
+                next.urls = u.clone();
                 ("settings.urls.update", json!(current.urls), json!(next.urls))
             }
             Change::WebMail(w) => {
-                next.webmail = check_webmail(&w)?;
+                next.webmail = w.clone();
                 ("settings.webmail.update", json!(current.webmail), json!(next.webmail))
             }
             Change::FamilyAccess(f) => {
-                next.family_access = f;
+                next.family_access = *f;
                 ("settings.family-access.update", json!(current.family_access), json!(next.family_access))
             }
-        };
-        next.version = expected_version + 1;
-        next.updated_at = self.clock.now();
-        next.updated_by = actor.id.clone();
-        let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(&next).map_err(CoreError::backend)?)
-            .with_version(next.version);
-        match self.table.put(item, Cond::Version(expected_version)).await {
-            Ok(()) => {}
-            Err(crate::ports::TableError::ConditionFailed) => {
-                let now_stored = self.get(practice).await?.ok_or(CoreError::NotFound)?;
-                return Err(conflict(&now_stored));
-            }
-            Err(e) => return Err(e.into()),
         }
-        let detail = json!({"before": before, "after": after, "version": next.version});
-        AuditLog { table: self.table, clock: self.clock }.record(actor, action, "settings", Outcome::Success, detail).await?;
-        Ok(next)
     }
 }
 
 fn conflict(current: &PracticeSettings) -> CoreError {
     CoreError::Conflict {
         code: "settings_changed",
-        detail: "Someone else saved the settings first. The current values are shown; review them and save again.".into(),
+        detail: "Someone else saved this section first. Your changes are still in the form; the values now stored are shown beside them. Save again to replace them.".into(),
         current: serde_json::to_value(current).ok(),
     }
 }

@@ -24,6 +24,9 @@ pub const NONCE_TTL_SECONDS: i64 = 2 * MAX_SKEW_SECONDS + 60;
 pub const LABEL_MAX: usize = 80;
 /// The most keys a practice may have active at once (one per server, with room to rotate).
 pub const MAX_ACTIVE_KEYS: usize = 10;
+/// A key's "last used" time is written at most this often (seconds): one write per sync request
+/// would double the authorizer's writes for a fact staff read to the minute.
+pub const LAST_USED_STEP: i64 = 300;
 
 pub const HEADER_KEY: &str = "x-portal-key";
 pub const HEADER_TIMESTAMP: &str = "x-portal-timestamp";
@@ -128,6 +131,9 @@ pub struct SyncKey {
     pub revoked_at: Option<i64>,
     #[serde(default)]
     pub revoked_by: Option<String>,
+    /// When a correctly signed request last used it (kept to within [`LAST_USED_STEP`]).
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
     /// The secret, sealed by the [`SecretBox`] under (practice, key id); base64url.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sealed_secret: String,
@@ -179,7 +185,7 @@ impl SyncKeys<'_> {
                 format!("Give the key a name of 1 to {LABEL_MAX} characters (e.g. the server it is for)."),
             ));
         }
-        let active = self.all(practice).await?.iter().filter(|k| k.revoked_at.is_none()).count();
+        let active = self.list(practice).await?.iter().filter(|k| k.revoked_at.is_none()).count();
         if active >= MAX_ACTIVE_KEYS {
             return Err(CoreError::Unprocessable {
                 code: "sync_key_limit",
@@ -196,6 +202,7 @@ impl SyncKeys<'_> {
             created_by: actor.id.clone(),
             revoked_at: None,
             revoked_by: None,
+            last_used_at: None,
             sealed_secret: ids::b64url(&sealed),
         };
         let item = Item::new(keys::practice(practice), keys::sync_key(&key_id), serde_json::to_value(&key).map_err(CoreError::backend)?)
@@ -205,39 +212,45 @@ impl SyncKeys<'_> {
         Ok((key.public(), secret))
     }
 
-    /// One page of the practice's keys (secrets left out), and the cursor of the next.
-    pub async fn list(&self, practice: &str, limit: usize, cursor: Option<String>) -> CoreResult<(Vec<SyncKey>, Option<String>)> {
-        let page = self.table.query(Query::new(keys::practice(practice)).prefix("SYNCKEY#").limit(limit).after(cursor)).await?;
-        let keys = page.items.iter().map(|i| i.parse::<SyncKey>().map(|k| k.public()).map_err(Into::into)).collect::<CoreResult<_>>()?;
-        Ok((keys, page.cursor))
-    }
-
-    /// Every key of the practice, every page.
-    async fn all(&self, practice: &str) -> CoreResult<Vec<SyncKey>> {
+    /// Every key of the practice (secrets left out): active before revoked, newest first.
+    pub async fn list(&self, practice: &str) -> CoreResult<Vec<SyncKey>> {
         let (mut out, mut cursor) = (vec![], None);
         loop {
-            let (keys, next) = self.list(practice, 100, cursor).await?;
-            out.extend(keys);
-            match next {
+            let page = self.table.query(Query::new(keys::practice(practice)).prefix("SYNCKEY#").limit(100).after(cursor)).await?;
+            for item in &page.items {
+                out.push(item.parse::<SyncKey>()?.public());
+            }
+            match page.cursor {
                 Some(c) => cursor = Some(c),
-                None => return Ok(out),
+                None => break,
             }
         }
+        out.sort_by_key(|k| (k.revoked_at.is_some(), std::cmp::Reverse(k.created_at)));
+        Ok(out)
     }
 
+    /// Revokes a key (a second revoke changes nothing). Retried when a request's "last used"
+    /// write got in between the read and the write.
     pub async fn revoke(&self, actor: &Actor, key_id: &str) -> CoreResult<SyncKey> {
         let practice = actor.practice.as_str();
-        let item = self.table.get(&keys::practice(practice), &keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
-        let mut key: SyncKey = item.parse()?;
-        if key.revoked_at.is_none() {
+        for _ in 0..5 {
+            let item = self.table.get(&keys::practice(practice), &keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
+            let mut key: SyncKey = item.parse()?;
+            if key.revoked_at.is_some() {
+                return Ok(key.public());
+            }
             key.revoked_at = Some(self.clock.now());
             key.revoked_by = Some(actor.id.clone());
-            let next = Item::new(item.pk.clone(), item.sk.clone(), serde_json::to_value(&key).map_err(CoreError::backend)?)
-                .with_version(item.version + 1);
-            self.table.put(next, Cond::Version(item.version)).await?;
-            self.audit().record(actor, "sync.key.revoke", key_id, Outcome::Success, json!({})).await?;
+            match self.table.put(key_item(&item, &key)?, Cond::Version(item.version)).await {
+                Ok(()) => {
+                    self.audit().record(actor, "sync.key.revoke", key_id, Outcome::Success, json!({})).await?;
+                    return Ok(key.public());
+                }
+                Err(TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(key.public())
+        Err(CoreError::backend("the key kept changing while it was being revoked"))
     }
 
     /// Checks a signed request; answers the key (whose practice is the only one it may touch).
@@ -314,11 +327,26 @@ impl SyncKeys<'_> {
         let nonce =
             Item::new(keys::practice(practice), keys::sync_nonce(&sig.key_id, &sig.nonce), json!({})).expiring_at(now + NONCE_TTL_SECONDS);
         match self.table.put(nonce, Cond::Absent).await {
-            Ok(()) => Ok(key.public()),
-            Err(TableError::ConditionFailed) => Err(refuse("sync_replay")),
-            Err(e) => Err(e.into()),
+            Ok(()) => {}
+            Err(TableError::ConditionFailed) => return Err(refuse("sync_replay")),
+            Err(e) => return Err(e.into()),
         }
+        if key.last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP) {
+            let used = SyncKey { last_used_at: Some(now), ..key.clone() };
+            // Losing this race (to a revoke, or to another request) loses nothing worth a retry.
+            match self.table.put(key_item(&item, &used)?, Cond::Version(item.version)).await {
+                Ok(()) | Err(TableError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(key.public())
     }
+}
+
+/// The next version of a stored key item.
+fn key_item(stored: &Item, key: &SyncKey) -> CoreResult<Item> {
+    Ok(Item::new(stored.pk.clone(), stored.sk.clone(), serde_json::to_value(key).map_err(CoreError::backend)?)
+        .with_version(stored.version + 1))
 }
 
 #[cfg(test)]

@@ -275,7 +275,9 @@ async fn disabling_a_feature_closes_its_routes_at_once() {
     assert_problem(s, &v, 404, "route_not_found");
     let current = settings(&l, &staff).await;
     let keep: Vec<Value> = current["features"].as_array().unwrap().iter().filter(|f| *f != "ModuleWebMail").cloned().collect();
-    let (s, v) = l.json("PUT", "/v1/admin/settings/features", Some(&staff), json!({"features": keep, "version": current["version"]})).await;
+    let (s, v) = l
+        .json("PUT", "/v1/admin/settings/features", Some(&staff), json!({"features": keep, "version": current["versions"]["features"]}))
+        .await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = l.get("/v1/webmail/messages", Some(&patient)).await;
     assert_problem(s, &v, 403, "feature_disabled");
@@ -307,7 +309,7 @@ async fn tenants_and_roles_are_walled_off() {
             "PUT",
             "/v1/admin/settings/features",
             Some(&staff_a),
-            json!({"features": [], "version": before_b["version"], "practice": "hillcrest"}),
+            json!({"features": [], "version": before_b["versions"]["features"], "practice": "hillcrest"}),
         )
         .await;
     assert_problem(s, &v, 400, "invalid_body");
@@ -325,18 +327,25 @@ async fn tenants_and_roles_are_walled_off() {
 }
 
 #[tokio::test]
-async fn concurrent_saves_conflict_and_show_current_values() {
+async fn concurrent_saves_conflict_per_section_and_show_current_values() {
     let l = start_local().await;
     let one = l.staff_token(0).await;
     let two = l.staff_token(0).await;
     let seen = settings(&l, &one).await;
-    let v0 = seen["version"].clone();
+    let v0 = seen["versions"]["features"].as_u64().unwrap();
     let (s, _) = l.json("PUT", "/v1/admin/settings/features", Some(&one), json!({"features": ["ModuleAccount"], "version": v0})).await;
     assert_eq!(s, 200);
+    // Another section, opened before that save, still saves: its own version did not move.
+    let urls = json!({"patientFacingUrl": "https://portal.lakeside.example/", "version": seen["versions"]["urls"]});
+    let (s, v) = l.json("PUT", "/v1/admin/settings/urls", Some(&two), urls).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["settings"]["features"], json!(["ModuleAccount"]), "the other section's save is kept");
+    // The same section, opened before that save, conflicts and is shown what is stored.
     let (s, v) = l.json("PUT", "/v1/admin/settings/features", Some(&two), json!({"features": ["MakePayments"], "version": v0})).await;
     assert_problem(s, &v, 409, "settings_changed");
     assert_eq!(v["current"]["features"], json!(["ModuleAccount"]));
-    assert_eq!(v["current"]["version"], json!(v0.as_u64().unwrap() + 1));
+    assert_eq!(v["current"]["versions"]["features"], json!(v0 + 1));
+    assert_eq!(v["current"]["urls"]["patientFacingUrl"], "https://portal.lakeside.example/");
 }
 
 #[tokio::test]
@@ -344,7 +353,7 @@ async fn bad_input_is_refused_with_problems_and_changes_nothing() {
     let l = start_local().await;
     let staff = l.staff_token(0).await;
     let before = settings(&l, &staff).await;
-    let v = before["version"].clone();
+    let v = before["versions"]["features"].clone();
     let http = client();
     let put = |path: &str| http.put(l.url(path)).bearer_auth(&staff);
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
@@ -374,12 +383,12 @@ async fn bad_input_is_refused_with_problems_and_changes_nothing() {
 async fn webmail_and_urls_save_and_round_trip() {
     let l = start_local().await;
     let staff = l.staff_token(0).await;
-    let v = settings(&l, &staff).await["version"].clone();
+    let v = settings(&l, &staff).await["versions"]["webmail"].clone();
     let wm = json!({"notificationSender": "office@lakeside.example", "defaultNotifyAddress": "frontdesk@lakeside.example", "subject": "A message from [PracticeName]", "bodyTemplate": "You have a new secure message from [PracticeName]: [URL]", "version": v});
     let (s, out) = l.json("PUT", "/v1/admin/settings/webmail", Some(&staff), wm).await;
     assert_eq!(s, 200, "{out}");
     assert_eq!(out["settings"]["webmail"]["notificationSender"], "office@lakeside.example");
-    let v = out["settings"]["version"].clone();
+    let v = out["settings"]["versions"]["urls"].clone();
     let (s, out) = l
         .json(
             "PUT",
@@ -467,7 +476,7 @@ async fn outside_local_mode_urls_must_be_https_and_verify_never_reaches_inside()
             .await;
     assert_problem(s, &v, 400, "url_not_https");
     let (s, v) = call(&router, &fields, "GET", "/v1/admin/settings", json!(null)).await;
-    assert_eq!((s, &v["settings"]["version"], &v["rules"]["httpsRequired"]), (200, &json!(1), &json!(true)));
+    assert_eq!((s, &v["settings"]["versions"]["urls"], &v["rules"]["httpsRequired"]), (200, &json!(0), &json!(true)));
     for url in
         ["https://127.0.0.1/", "https://169.254.169.254/latest/meta-data/", "https://[::1]/", "https://10.0.0.1/", "https://localhost/"]
     {
@@ -559,7 +568,7 @@ async fn me_lists_the_family_the_rule_allows_and_the_setting_changes_it() {
     // familyAccess=self: the guarantor sees only themself and the minors in their care, at once.
     let current = settings(&l, &staff).await;
     assert_eq!(current["familyAccess"], "guarantor");
-    let body = json!({"familyAccess": "self", "version": current["version"]});
+    let body = json!({"familyAccess": "self", "version": current["versions"]["familyAccess"]});
     let (s, v) = l.json("PUT", "/v1/admin/settings/family-access", Some(&staff), body).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["settings"]["familyAccess"], "self");
@@ -567,7 +576,12 @@ async fn me_lists_the_family_the_rule_allows_and_the_setting_changes_it() {
     assert_eq!(family(&me), pairs(&[("pat-1001", "self"), ("pat-1004", "minor")]));
     // A stale version conflicts; an unknown value is refused.
     let (s, v) = l
-        .json("PUT", "/v1/admin/settings/family-access", Some(&staff), json!({"familyAccess": "guarantor", "version": current["version"]}))
+        .json(
+            "PUT",
+            "/v1/admin/settings/family-access",
+            Some(&staff),
+            json!({"familyAccess": "guarantor", "version": current["versions"]["familyAccess"]}),
+        )
         .await;
     assert_problem(s, &v, 409, "settings_changed");
     let (s, v) = l.json("PUT", "/v1/admin/settings/family-access", Some(&staff), json!({"familyAccess": "everyone", "version": 99})).await;

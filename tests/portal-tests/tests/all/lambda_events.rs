@@ -23,6 +23,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("auth/logout.json", 200),
     ("auth/password.json", 400),
     ("auth/me.json", 200),
+    ("auth/session.json", 200),
+    ("auth/practice.json", 200),
     ("admin/settings-get.json", 200),
     ("admin/settings-features.json", 200),
     ("admin/settings-urls.json", 200),

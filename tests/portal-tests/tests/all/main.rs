@@ -4,6 +4,7 @@
 mod conformance;
 mod e2e;
 mod lambda_events;
+mod pages_api;
 mod security;
 mod support;
 mod sync;

@@ -98,37 +98,33 @@ async fn entity_ids_every_backend_cannot_take_are_refused_before_any_write() {
 }
 
 #[tokio::test]
-async fn sync_keys_are_capped_and_listed_a_page_at_a_time() {
+async fn sync_keys_are_capped_and_listed_active_first_newest_first_with_last_use() {
     let l = start_local().await;
     let staff = l.staff_token(0).await;
-    // The demo's own key is one of the ten.
+    // The demo's own key is one of the ten, and the demo seed used it.
     for n in 1..portal_core::sync::auth::MAX_ACTIVE_KEYS {
         let (s, v) = l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": format!("Server {n}")})).await;
         assert_eq!(s, 201, "{v}");
     }
     let (s, v) = l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": "One too many"})).await;
     assert_eq!((s, &v["code"]), (422, &json!("sync_key_limit")), "{v}");
-    let mut seen = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut q = vec![("limit", "4".to_string())];
-        q.extend(cursor.clone().map(|c| ("cursor", c)));
-        let (s, v, _) = send(client().get(l.url("/v1/admin/sync-keys")).query(&q).bearer_auth(&staff)).await;
-        assert_eq!(s, 200, "{v}");
-        let n = v["keys"].as_array().unwrap().len();
-        assert!(n <= 4);
-        seen += n;
-        match v["cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
+    let (_, v) = l.get("/v1/admin/sync-keys", Some(&staff)).await;
+    assert_eq!(v["keys"].as_array().unwrap().len(), portal_core::sync::auth::MAX_ACTIVE_KEYS);
+    for k in v["keys"].as_array().unwrap() {
+        let used = k["lastUsedAt"].as_i64().is_some();
+        assert_eq!(used, k["keyId"] == l.logins.practices[0].sync.key_id.as_str(), "only the demo's key was used: {k}");
     }
-    assert_eq!(seen, portal_core::sync::auth::MAX_ACTIVE_KEYS);
-    // Revoking one makes room.
-    let (_, v) = l.get("/v1/admin/sync-keys?limit=1", Some(&staff)).await;
+    let created: Vec<i64> = v["keys"].as_array().unwrap().iter().map(|k| k["createdAt"].as_i64().unwrap()).collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first: {created:?}");
+    // Revoking one makes room, and it moves below the active ones.
     let id = v["keys"][0]["keyId"].as_str().unwrap().to_string();
     assert_eq!(l.json("DELETE", &format!("/v1/admin/sync-keys/{id}"), Some(&staff), json!({})).await.0, 200);
     assert_eq!(l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": "Replacement"})).await.0, 201);
+    let (_, v) = l.get("/v1/admin/sync-keys", Some(&staff)).await;
+    let keys = v["keys"].as_array().unwrap();
+    assert!(keys.iter().any(|k| k["label"] == "Replacement"));
+    assert_eq!(keys.last().unwrap()["keyId"], id.as_str(), "revoked after active");
+    assert!(keys.last().unwrap()["revokedAt"].is_i64());
 }
 
 #[tokio::test]
@@ -169,7 +165,7 @@ async fn email_templates_refuse_control_characters() {
     let l = start_local().await;
     let staff = l.staff_token(0).await;
     let (_, page) = l.get("/v1/admin/settings", Some(&staff)).await;
-    let version = page["settings"]["version"].clone();
+    let version = page["settings"]["versions"]["webmail"].clone();
     for (subject, body) in [("Hi\u{0}", "[URL]"), ("Hi", "[URL]\u{b}"), ("Hi", "[URL]\u{85}"), ("Hi\u{2028}there", "[URL]")] {
         let req = json!({"notificationSender": "a@b.example", "defaultNotifyAddress": "c@d.example", "subject": subject, "bodyTemplate": body, "version": version});
         let (s, v) = l.json("PUT", "/v1/admin/settings/webmail", Some(&staff), req).await;

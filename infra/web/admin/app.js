@@ -1,0 +1,80 @@
+// The staff page: log in (practice, username, password, authenticator code), then three screens
+// chosen from the section navigation (setup, practice system, activity), one at a time, by the
+// address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
+import { $, api, hidePasswords, onSubmit, passwordToggles, status } from '/lib.js';
+import { showSettings } from './settings.js';
+import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
+import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
+
+const SECTIONS = ['setup', 'connection', 'activity'];
+let canEdit = false;
+
+function show(view) {
+  for (const id of ['loading-view', 'login-view', 'staff-view']) $(id).hidden = id !== view;
+  $('logout').hidden = view !== 'staff-view';
+  if (view === 'login-view') {
+    const empty = [...$('login-form').querySelectorAll('input')].find((i) => !i.value);
+    (empty || $('login-username')).focus();
+  }
+}
+
+/** Shows the section the address names (setup by default) and loads what it lists. */
+function openSection() {
+  const wanted = location.hash.slice(1);
+  const name = SECTIONS.includes(wanted) ? wanted : 'setup';
+  for (const s of SECTIONS) $('section-' + s).hidden = s !== name;
+  for (const a of document.querySelectorAll('nav.sections a')) {
+    if (a.dataset.section === name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  if (name === 'connection') loadSyncKeys(canEdit, refreshActivity);
+  if (name === 'activity') loadAudit(true);
+}
+
+/** After a change: the activity screen, if open, shows it. */
+function refreshActivity() {
+  if (!$('section-activity').hidden) loadAudit(true);
+}
+
+async function enter() {
+  const r = await api('GET', '/v1/admin/settings');
+  if (!r.ok) return show('login-view');
+  canEdit = r.data.canEdit;
+  setFeatureLabels(r.data.featureCatalog);
+  showSettings(r.data, refreshActivity);
+  for (const b of document.querySelectorAll('#section-connection button')) b.disabled = !canEdit;
+  show('staff-view');
+  return openSection();
+}
+
+onSubmit($('login-form'), async () => {
+  const body = { practice: $('login-practice').value.trim(), username: $('login-username').value.trim(), password: $('login-password').value, totp: $('login-totp').value.trim() };
+  if (!body.practice || !body.username || !body.password || !/^\d{6}$/.test(body.totp)) return status('login-status', 'Fill in all four fields; the code has 6 digits.');
+  const r = await api('POST', '/v1/staff/login', body);
+  $('login-totp').value = '';
+  if (!r.ok) {
+    $('login-password').value = '';
+    return status('login-status', r.status === 401
+      ? 'That practice, username, password or authenticator code is not right, or there were too many tries. Check them and try again in a minute.'
+      : (r.status === 0 ? 'The portal could not be reached.' : ((r.data && r.data.detail) || 'Login failed.')));
+  }
+  status('login-status', '');
+  hidePasswords($('login-form'));
+  return enter();
+});
+
+$('logout').addEventListener('click', async () => {
+  await api('POST', '/v1/auth/logout');
+  hideSecret();
+  show('login-view');
+});
+
+window.addEventListener('hashchange', openSection);
+wireSyncKeys(() => canEdit, refreshActivity);
+wireAudit();
+passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));
+$('login-practice').value = new URLSearchParams(location.search).get('practice') || '';
+
+const session = await api('GET', '/v1/session');
+if (session.ok && session.data.authenticated && session.data.kind === 'staff') enter();
+else show('login-view');

@@ -1,0 +1,124 @@
+// The activity screen: the practice's audit log in words. People and keys by name where the
+// practice knows them, settings changes as before → after, filters (what, who, one person, dates)
+// and "Show older" paging with the log's cursor.
+import { $, api, el, onSubmit, status } from '/lib.js';
+
+const FEATURE_LABELS = {};
+const FAMILY = { guarantor: 'the guarantor sees the whole family', self: 'everyone sees only their own records' };
+const KIND = { patient: 'patient', staff: 'staff', sync: 'practice system', anonymous: 'unknown' };
+const FIELDS = {
+  patientFacingUrl: 'Patient-facing URL', practiceWebsiteUrl: 'Practice website URL', notificationSender: 'Send notifications from',
+  defaultNotifyAddress: 'Tell the office at', subject: 'Email subject', bodyTemplate: 'Email text',
+};
+const READS = { 'me.family': 'family list' };
+
+let filter = { person: null, personName: '' };
+let cursor = null;
+
+export function setFeatureLabels(catalog) {
+  for (const f of catalog) FEATURE_LABELS[f.key] = f.label;
+}
+
+const shown = (v) => (v === null || v === undefined || v === '' ? '(empty)' : `"${v}"`);
+
+/** What changed, in words (settings entries carry before and after). */
+function changeWords(e) {
+  const d = e.detail || {};
+  if (!('before' in d)) return '';
+  if (e.action === 'settings.features.update') {
+    const on = d.after.filter((f) => !d.before.includes(f)).map((f) => FEATURE_LABELS[f] || f);
+    const off = d.before.filter((f) => !d.after.includes(f)).map((f) => FEATURE_LABELS[f] || f);
+    return [on.length ? 'Turned on: ' + on.join(', ') + '.' : '', off.length ? 'Turned off: ' + off.join(', ') + '.' : ''].filter(Boolean).join(' ') || 'No change.';
+  }
+  if (e.action === 'settings.family-access.update') return `${FAMILY[d.before] || d.before} → ${FAMILY[d.after] || d.after}`;
+  const changed = Object.keys(d.after || {}).filter((k) => d.before[k] !== d.after[k]);
+  return changed.map((k) => `${FIELDS[k] || k}: ${shown(d.before[k])} → ${shown(d.after[k])}`).join('; ') || 'No change.';
+}
+
+/** The action in words. */
+function actionWords(e, names) {
+  const failed = e.outcome !== 'success';
+  const subject = names[e.subject] || e.subject;
+  const reason = e.detail && (e.detail.reason || e.detail.code);
+  const why = failed && reason ? ` (${String(reason).replace(/_/g, ' ')})` : '';
+  const words = {
+    'auth.patient.login': failed ? 'Failed patient login' : 'Logged in to the patient portal',
+    'auth.staff.login': failed ? 'Failed staff login' : 'Logged in to portal setup',
+    'auth.logout': 'Logged out',
+    'auth.password.change': failed ? 'Could not change a password' : 'Changed a password',
+    'settings.features.update': 'Changed portal features',
+    'settings.urls.update': 'Changed portal URLs',
+    'settings.webmail.update': 'Changed message notifications',
+    'settings.family-access.update': 'Changed family access',
+    'sync.key.create': `Made sync key "${(e.detail && e.detail.label) || ''}"`,
+    'sync.key.revoke': `Revoked sync key "${subject}"`,
+    'sync.request': 'Refused a practice system request',
+    'sync.batch': 'Sent a batch of records',
+    'sync.upsert': `Sent ${e.subject}`,
+    'sync.delete': `Deleted ${e.subject}`,
+    'sync.read': `Read ${e.subject}`,
+    'sync.file': `Uploaded the file of ${e.subject}`,
+  }[e.action];
+  if (words) return words + why;
+  if (e.action.endsWith('.read')) {
+    const what = e.action.slice(0, -'.read'.length);
+    return `Viewed ${subject}'s ${READS[what] || what.replace(/[.-]/g, ' ')}`;
+  }
+  return e.action + why;
+}
+
+function who(e, names) {
+  if (e.actorKind === 'anonymous') return el('span', {}, 'Someone not logged in');
+  const name = names[e.actor] || e.actor;
+  const b = el('button', { type: 'button', className: 'link-button', title: 'Show only what they did' }, name);
+  b.addEventListener('click', () => {
+    filter = { person: e.actor, personName: name };
+    load(true);
+  });
+  return el('span', {}, b, ` (${KIND[e.actorKind] || e.actorKind})`);
+}
+
+function entry(e, names) {
+  const change = changeWords(e);
+  return el('li', {},
+    el('span', {}, who(e, names), ': ', actionWords(e, names)),
+    change ? el('span', {}, change) : null,
+    el('span', { className: 'meta' }, new Date(e.at * 1000).toLocaleString(), e.outcome === 'success' ? '' : ` · ${e.outcome}`,
+      e.sourceIp ? ` · from ${e.sourceIp}` : ''));
+}
+
+function query() {
+  const q = new URLSearchParams({ limit: '25' });
+  if ($('audit-what').value) q.set('what', $('audit-what').value);
+  if ($('audit-who').value) q.set('actorKind', $('audit-who').value);
+  if (filter.person) q.set('actor', filter.person);
+  if ($('audit-from').value) q.set('from', String(Math.floor(new Date($('audit-from').value + 'T00:00:00').getTime() / 1000)));
+  if ($('audit-to').value) q.set('to', String(Math.floor(new Date($('audit-to').value + 'T23:59:59').getTime() / 1000)));
+  if (cursor) q.set('cursor', cursor);
+  return q;
+}
+
+/** Loads the first page (`fresh`) or the next one. */
+export async function load(fresh) {
+  if (fresh) cursor = null;
+  $('audit-person').hidden = !filter.person;
+  $('audit-person-name').textContent = filter.person ? `Only ${filter.personName}.` : '';
+  const r = await api('GET', '/v1/admin/audit?' + query());
+  if (!r.ok) return status('audit-status', (r.data && r.data.detail) || 'The activity could not be loaded.');
+  const items = r.data.entries.map((e) => entry(e, r.data.names || {}));
+  if (fresh) $('audit-entries').replaceChildren(...items);
+  else $('audit-entries').append(...items);
+  cursor = r.data.cursor;
+  $('audit-more').hidden = !cursor;
+  const none = fresh && !items.length;
+  return status('audit-status', none ? 'Nothing matches these filters.' : '', true);
+}
+
+export function wireAudit() {
+  onSubmit($('audit-form'), () => load(true));
+  $('audit-more').addEventListener('click', () => load(false));
+  $('audit-person-clear').addEventListener('click', () => {
+    filter = { person: null, personName: '' };
+    load(true);
+  });
+}

@@ -1,0 +1,170 @@
+// The setup screen's four settings sections. Each section saves on its own with its own version:
+// a save answers the stored settings, and only sections without unsaved input are refreshed from
+// it. On a conflict (someone saved the same section first) the typed input stays, the section
+// says what is stored now, and a second Save replaces it.
+import { $, api, busy, el, onSubmit, status } from '/lib.js';
+
+let page = null; // { settings, featureCatalog, rules, canEdit, portalPath }
+const versions = {};
+const stored = {}; // per section: the stored value (JSON) the form is compared with
+
+const featureLabel = (key) => (page.featureCatalog.find((f) => f.key === key) || { label: key }).label;
+const FAMILY = { guarantor: 'The guarantor sees the whole family', self: 'Everyone sees only their own records' };
+
+const SECTIONS = {
+  features: {
+    path: '/v1/admin/settings/features',
+    value: (s) => ({ features: page.featureCatalog.map((f) => f.key).filter((k) => s.features.includes(k)) }),
+    read: () => ({ features: [...document.querySelectorAll('input[name=feature]:checked')].map((c) => c.value) }),
+    fill: (v) => { for (const c of document.querySelectorAll('input[name=feature]')) c.checked = v.features.includes(c.value); },
+    describe: (v) => (v.features.length ? 'turned on: ' + v.features.map(featureLabel).join(', ') : 'no features turned on'),
+    body: (v) => v,
+  },
+  urls: {
+    path: '/v1/admin/settings/urls',
+    value: (s) => ({ patientFacingUrl: s.urls.patientFacingUrl || '', practiceWebsiteUrl: s.urls.practiceWebsiteUrl || '' }),
+    read: () => ({ patientFacingUrl: $('url-patient').value.trim(), practiceWebsiteUrl: $('url-website').value.trim() }),
+    fill: (v) => { $('url-patient').value = v.patientFacingUrl; $('url-website').value = v.practiceWebsiteUrl; },
+    describe: (v) => `patient-facing URL ${v.patientFacingUrl || '(your portal link)'}, website ${v.practiceWebsiteUrl || '(none)'}`,
+    check: (v) => (v.patientFacingUrl && page.rules.httpsRequired && !v.patientFacingUrl.startsWith('https://')
+      ? 'The patient-facing URL must start with https://.' : ''),
+    body: (v) => ({ patientFacingUrl: v.patientFacingUrl || null, practiceWebsiteUrl: v.practiceWebsiteUrl || null }),
+  },
+  webmail: {
+    path: '/v1/admin/settings/webmail',
+    value: (s) => ({ ...s.webmail }),
+    read: () => ({ notificationSender: $('wm-sender').value.trim(), defaultNotifyAddress: $('wm-notify').value.trim(), subject: $('wm-subject').value.trim(), bodyTemplate: $('wm-body').value }),
+    fill: (v) => { $('wm-sender').value = v.notificationSender; $('wm-notify').value = v.defaultNotifyAddress; $('wm-subject').value = v.subject; $('wm-body').value = v.bodyTemplate; },
+    describe: (v) => `from ${v.notificationSender}, office told at ${v.defaultNotifyAddress}, subject "${v.subject}"`,
+    check: () => bodyProblem(),
+    body: (v) => v,
+  },
+  familyAccess: {
+    path: '/v1/admin/settings/family-access',
+    value: (s) => ({ familyAccess: s.familyAccess || 'guarantor' }),
+    read: () => ({ familyAccess: (document.querySelector('input[name=family-access]:checked') || {}).value }),
+    fill: (v) => { for (const r of document.querySelectorAll('input[name=family-access]')) r.checked = r.value === v.familyAccess; },
+    describe: (v) => FAMILY[v.familyAccess].toLowerCase(),
+    body: (v) => v,
+  },
+};
+
+const formOf = (name) => document.querySelector(`[data-section-form="${name}"]`);
+const statusOf = (name) => formOf(name).querySelector(':scope > .status');
+const isDirty = (name) => JSON.stringify(SECTIONS[name].read()) !== stored[name];
+
+function markDirty(name) {
+  const dirty = isDirty(name);
+  formOf(name).querySelector('.dirty').hidden = !dirty;
+  if (dirty && statusOf(name).classList.contains('good')) status(statusOf(name), '');
+}
+
+/** Takes the stored settings: remembers each section's version and stored value, and fills the
+ * forms that hold no unsaved input (plus `force`d ones). */
+function take(settings, force = []) {
+  $('practice-name').textContent = settings.practiceName + ' · portal setup';
+  for (const [name, section] of Object.entries(SECTIONS)) {
+    const refill = force.includes(name) || !stored[name] || !isDirty(name);
+    versions[name] = settings.versions[name];
+    stored[name] = JSON.stringify(section.value(settings));
+    if (refill) section.fill(section.value(settings));
+    markDirty(name);
+  }
+  if (page.canEdit) bodyProblem();
+}
+
+/** Says before saving what the server would refuse in the body template. */
+function bodyProblem() {
+  const body = $('wm-body').value;
+  let problem = '';
+  if (!body.includes('[URL]')) problem = 'The email text must contain [URL].';
+  else {
+    const unknown = (body.match(/\[[^\]]*\]?/g) || []).find((tag) => !page.rules.templateTags.includes(tag));
+    if (unknown) problem = unknown + ' is not a known tag; use only [URL] and [PracticeName].';
+  }
+  $('wm-body-error').textContent = problem;
+  $('wm-body').setAttribute('aria-invalid', String(Boolean(problem)));
+  $('webmail-submit').disabled = Boolean(problem) || !page.canEdit;
+  return problem;
+}
+
+async function save(name, onSaved) {
+  const section = SECTIONS[name];
+  const value = section.read();
+  const problem = section.check ? section.check(value) : '';
+  if (problem) return status(statusOf(name), problem);
+  const r = await api('PUT', section.path, { ...section.body(value), version: versions[name] });
+  if (r.ok) {
+    take(r.data.settings, [name]);
+    status(statusOf(name), 'Saved.', true);
+    return onSaved();
+  }
+  if (r.status === 409 && r.data && r.data.current) {
+    take(r.data.current);
+    const now = section.describe(section.value(r.data.current));
+    return status(statusOf(name), `Someone else saved this section while you were editing; it is now: ${now}. Your changes are still here: Save again to replace it.`);
+  }
+  if (r.status === 401) return location.reload();
+  return status(statusOf(name), r.status === 0 ? 'The portal could not be reached; nothing was saved.' : ((r.data && r.data.detail) || 'Not saved.'));
+}
+
+/** Fills the setup screen from GET /v1/admin/settings. */
+export function showSettings(settingsPage, onSaved) {
+  page = settingsPage;
+  const link = location.origin + page.portalPath;
+  $('portal-link').href = page.portalPath;
+  $('portal-link').textContent = link;
+  $('url-patient').placeholder = link;
+  const box = $('feature-checks');
+  box.querySelectorAll('label').forEach((l) => l.remove());
+  for (const f of page.featureCatalog) {
+    box.append(el('label', {},
+      el('input', { type: 'checkbox', name: 'feature', value: f.key, id: 'feature-' + f.key, disabled: !page.canEdit }),
+      el('span', {}, f.label),
+      f.available ? null : el('span', { className: 'badge off' }, 'not available yet')));
+  }
+  for (const name of Object.keys(SECTIONS)) delete stored[name];
+  take(page.settings);
+  $('readonly-note').hidden = page.canEdit;
+  for (const b of document.querySelectorAll('#section-setup form button')) b.disabled = !page.canEdit;
+  if (page.canEdit) bodyProblem();
+  if (!wired) wire(onSaved);
+}
+
+let wired = false;
+function wire(onSaved) {
+  wired = true;
+  for (const name of Object.keys(SECTIONS)) {
+    formOf(name).addEventListener('input', () => markDirty(name));
+    formOf(name).addEventListener('change', () => markDirty(name));
+    onSubmit(formOf(name), () => save(name, onSaved));
+  }
+  $('wm-body').addEventListener('input', bodyProblem);
+  $('portal-link-copy').addEventListener('click', () => copy($('portal-link').textContent, 'portal-link-status', 'Link copied.'));
+  for (const b of document.querySelectorAll('[data-verify]')) {
+    b.addEventListener('click', () => verify(b));
+  }
+}
+
+async function verify(button) {
+  const input = button.dataset.verify;
+  const out = input + '-verify';
+  const url = $(input).value.trim();
+  if (!url) return status(out, 'Enter a URL first.');
+  return busy(button, async () => {
+    status(out, 'Checking…', true);
+    const r = await api('POST', '/v1/admin/settings/urls/verify', { url });
+    if (!r.ok) return status(out, (r.data && r.data.detail) || 'Could not check it.');
+    return status(out, (r.data.reachable ? 'Reachable. ' : 'Not reachable. ') + r.data.detail + ' (' + r.data.elapsedMs + ' ms)', r.data.reachable);
+  });
+}
+
+/** Copies text to the clipboard and says so (or says how to copy by hand). */
+export async function copy(text, statusId, done) {
+  try {
+    await navigator.clipboard.writeText(text);
+    status(statusId, done, true);
+  } catch (_) {
+    status(statusId, 'Copying is blocked in this browser: select the text and copy it by hand.');
+  }
+}

@@ -1,0 +1,54 @@
+// The patient page's language: English or Spanish, from the choice made in the switcher (kept for
+// this browser session only, and it is not health data), else the patient's preferred language
+// from the practice's records, else the browser's. Every patient-facing string goes through t();
+// dates, times and money through Intl in the same language.
+import en from './i18n/en.js';
+import es from './i18n/es.js';
+
+export const CATALOGS = { en, es };
+export const LANGUAGES = [{ code: 'en', name: 'English' }, { code: 'es', name: 'Español' }];
+const CHOSEN = 'portal.language';
+
+let current = 'en';
+
+/** The supported language a tag (`es-MX`, `en`) asks for, or null. */
+function supported(tag) {
+  const base = String(tag || '').toLowerCase().split('-')[0];
+  return base in CATALOGS ? base : null;
+}
+
+/** Picks the language: the session's explicit choice, else `preferred`, else the browser's. */
+export function chooseLanguage(preferred) {
+  const chosen = supported(sessionStorage.getItem(CHOSEN));
+  const browser = (navigator.languages || [navigator.language]).map(supported).find(Boolean);
+  current = chosen || supported(preferred) || browser || 'en';
+  document.documentElement.lang = current;
+  return current;
+}
+
+/** The switcher's choice: used from now on, for this browser session. */
+export function setLanguage(code) {
+  current = supported(code) || 'en';
+  sessionStorage.setItem(CHOSEN, current);
+  document.documentElement.lang = current;
+}
+
+export const language = () => current;
+
+/** The text for `key`, with `{name}` placeholders filled from `vars`. */
+export function t(key, vars) {
+  const text = CATALOGS[current][key] ?? CATALOGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (m, name) => (vars && name in vars ? String(vars[name]) : m));
+}
+
+/** Fills every element with data-i18n under `root` (its text) from the catalog. */
+export function translate(root) {
+  for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+}
+
+export const formatDate = (d, style = 'long') => new Intl.DateTimeFormat(current, { dateStyle: style }).format(d);
+export const formatDateTime = (d, timeZone) =>
+  new Intl.DateTimeFormat(current, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(d);
+/** Money arrives as integer cents; it is formatted only here. */
+export const formatMoney = (cents, currency = 'USD') =>
+  new Intl.NumberFormat(current, { style: 'currency', currency }).format(cents / 100);

@@ -1,0 +1,118 @@
+// Shared by the patient and staff pages (ES module): JSON calls to the API (the session cookie is
+// HttpOnly and travels by itself), element building with textContent only, busy buttons that let
+// one click make one request, show-password toggles and keyboard-driven tabs.
+
+export const $ = (id) => document.getElementById(id);
+
+/** Calls the API; answers { ok, status, data } where data is the JSON body (or a problem body). A
+ * network failure is answered as status 0 with no data, never thrown. */
+export async function api(method, path, body) {
+  const opts = { method, headers: {}, credentials: 'same-origin' };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (_) {
+    return { ok: false, status: 0, data: null };
+  }
+  let data = null;
+  try { data = await res.json(); } catch (_) { data = null; }
+  return { ok: res.ok, status: res.status, data };
+}
+
+/** Builds an element: el('p', { className: 'hint' }, 'text', child, …). Text is always text. */
+export function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k in node && !k.startsWith('aria') && k !== 'role') node[k] = v;
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+  return node;
+}
+
+/** Shows a message in a status element; good messages in green, others in red. */
+export function status(id, text, good) {
+  const node = typeof id === 'string' ? $(id) : id;
+  node.textContent = text || '';
+  node.className = 'status ' + (good ? 'good' : 'bad');
+}
+
+/** Runs `work` with `button` busy (disabled, spinner, aria-busy). While it runs, the button is
+ * disabled and a second call returns at once: one click, one request. */
+export async function busy(button, work) {
+  if (button.getAttribute('aria-busy') === 'true') return undefined;
+  button.setAttribute('aria-busy', 'true');
+  const wasDisabled = button.disabled;
+  button.disabled = true;
+  try {
+    return await work();
+  } finally {
+    button.removeAttribute('aria-busy');
+    button.disabled = wasDisabled;
+  }
+}
+
+/** Submit handler for a form whose submit button becomes busy while `work` runs. */
+export function onSubmit(form, work) {
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const button = form.querySelector('button[type=submit]');
+    busy(button, () => work(e));
+  });
+}
+
+/** Adds a Show/Hide button after every password input under `root`; `labels()` answers the two
+ * words in the page's language (asked at each click, so a language change applies). */
+export function passwordToggles(root, labels) {
+  for (const input of root.querySelectorAll('input[type=password]')) {
+    const button = el('button', { type: 'button', className: 'reveal secondary', 'aria-pressed': 'false', 'aria-controls': input.id });
+    const paint = () => {
+      const shown = input.type === 'text';
+      button.textContent = shown ? labels().hide : labels().show;
+      button.setAttribute('aria-pressed', String(shown));
+    };
+    button.addEventListener('click', () => {
+      input.type = input.type === 'password' ? 'text' : 'password';
+      paint();
+      input.focus();
+    });
+    button.paint = paint;
+    input.after(button);
+    input.parentElement.classList.add('has-reveal');
+    paint();
+  }
+}
+
+/** Puts every password field back to hidden (at logout and after a login). */
+export function hidePasswords(root) {
+  for (const b of root.querySelectorAll('button.reveal')) {
+    const input = $(b.getAttribute('aria-controls'));
+    input.type = 'password';
+    input.value = '';
+    b.paint();
+  }
+}
+
+/** Keyboard for a tablist: arrows move and select, Home/End go to the ends. One listener for the
+ * page's life, however often the tabs are rebuilt. `select(key)` selects a tab by its data-key. */
+export function tabKeys(tablist, select) {
+  tablist.addEventListener('keydown', (e) => {
+    const tabs = [...tablist.querySelectorAll('[role=tab]')];
+    const at = tabs.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    const next = tabs[(to + tabs.length) % tabs.length];
+    select(next.dataset.key);
+    next.focus();
+  });
+}

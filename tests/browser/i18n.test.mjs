@@ -1,0 +1,40 @@
+// The patient page's two catalogs: the same keys, the same {placeholders} per key, and every key
+// the page's scripts ask for by name exists. No browser needed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const WEB = new URL('../../infra/web/portal/', import.meta.url).pathname;
+const en = (await import(join(WEB, 'i18n/en.js'))).default;
+const es = (await import(join(WEB, 'i18n/es.js'))).default;
+const placeholders = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+test('English and Spanish have exactly the same keys', () => {
+  const onlyEn = Object.keys(en).filter((k) => !(k in es));
+  const onlyEs = Object.keys(es).filter((k) => !(k in en));
+  assert.deepEqual({ onlyEn, onlyEs }, { onlyEn: [], onlyEs: [] });
+});
+
+test('each key has the same placeholders in both languages, and no empty text', () => {
+  for (const k of Object.keys(en)) {
+    assert.deepEqual(placeholders(es[k]), placeholders(en[k]), k);
+    assert.ok(en[k].trim() && es[k].trim(), k);
+  }
+});
+
+test('every key the page names exists', () => {
+  const files = ['app.js', 'index.html', ...readdirSync(join(WEB, 'features')).map((f) => 'features/' + f)];
+  const used = new Set();
+  for (const f of files) {
+    const src = readFileSync(join(WEB, f), 'utf8');
+    for (const m of src.matchAll(/(?:\bt\(\s*|data-i18n=)['"]([\w.]*\w)['"]/g)) used.add(m[1]);
+  }
+  assert.ok(used.size > 20, `found ${used.size} keys`);
+  assert.deepEqual([...used].filter((k) => !(k in en)), []);
+  // Keys built at run time: the family relationships, and each feature's label and intro.
+  for (const rel of ['self', 'minor', 'family']) assert.ok(en[`home.member.${rel}`], rel);
+  for (const key of ['MakePayments', 'ModuleAccount', 'ModuleWebMail', 'ModuleCareSummary', 'ModuleImages', 'MakeAppointments', 'ModuleTreatmentPlan']) {
+    assert.ok(en[`feature.${key}.label`] && en[`feature.${key}.intro`], key);
+  }
+});
