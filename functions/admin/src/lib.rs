@@ -215,9 +215,11 @@ struct AuditPage {
 
 async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult<Json<AuditPage>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let time =
+        |t: Option<i64>, name| t.map(|t| if (0..=MAX_UNIX_SECONDS).contains(&t) { Ok(t) } else { Err(bad_filter(name)) }).transpose();
     let filter = AuditFilter {
-        from: q.from,
-        to: q.to,
+        from: time(q.from, "from")?,
+        to: time(q.to, "to")?,
         actor_kind: q.actor_kind.as_deref().map(parse_actor_kind).transpose()?,
         actor: q.actor.filter(|a| !a.is_empty()),
         category: q.what.as_deref().map(|w| AuditCategory::parse(w).ok_or_else(|| bad_filter("what"))).transpose()?,
@@ -227,6 +229,9 @@ async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>)
     let names = Directory { table: d.table.as_ref() }.names(&c.practice_id, &found.entries).await?;
     Ok(Json(AuditPage { entries: found.entries, names, cursor: found.cursor }))
 }
+
+/// The last second the log's keys can hold (ten digits of seconds; year 2286).
+const MAX_UNIX_SECONDS: i64 = 9_999_999_999;
 
 fn parse_actor_kind(s: &str) -> Result<ActorKind, CoreError> {
     serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| bad_filter("actorKind"))

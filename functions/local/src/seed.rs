@@ -84,9 +84,10 @@ const PLANS: [Plan; 2] = [
 
 impl DemoLogins {
     pub fn banner(&self) -> String {
-        let mut s = format!("\nPatient page: {}\nAdmin page:   {}\n", self.patient_page, self.admin_page);
+        let mut s = format!("\nAdmin page:   {}\n", self.admin_page);
         for p in &self.practices {
             s.push_str(&format!("\n{} (practice id: {})\n", p.name, p.practice_id));
+            s.push_str(&format!("  patients open {}p/{}/ (the practice's own portal address)\n", self.patient_page, p.practice_id));
             s.push_str(&format!("  staff    {} / {}  TOTP secret {}\n", p.staff.username, p.staff.password, p.staff.totp_secret));
             s.push_str(&format!("  sync key {} (secret in demo-logins.json)\n", p.sync.key_id));
             for pat in &p.patients {

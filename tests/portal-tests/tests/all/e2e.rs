@@ -519,7 +519,7 @@ async fn secrets_are_stored_only_as_hashes() {
 #[tokio::test]
 async fn pages_and_outbox_are_served_with_security_headers() {
     let l = start_local().await;
-    for path in ["/", "/admin/", "/app.js", "/admin/admin.js", "/style.css", "/_local/outbox"] {
+    for path in ["/", "/p/lakeside/", "/admin/", "/app.js", "/lib.js", "/admin/app.js", "/style.css", "/favicon.svg", "/_local/outbox"] {
         let res = client().get(l.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{path}");
         let h = res.headers();
