@@ -97,7 +97,15 @@ async fn the_audit_view_filters_pages_and_names() {
     let (_, all) = l.get("/v1/admin/audit?limit=6", Some(&staff)).await;
     assert_eq!(&seen, all["entries"].as_array().unwrap(), "three pages of two are the first six");
     // Bad filters are problems.
-    for bad in ["what=everything", "actorKind=robot", "cursor=bm90LWEtY3Vyc29y", "from=yesterday", "to=10000000000", "from=-1"] {
+    for bad in [
+        "what=everything",
+        "actorKind=robot",
+        "cursor=bm90LWEtY3Vyc29y",
+        "from=yesterday",
+        "to=10000000000",
+        "from=-1",
+        &format!("actor={}", "x".repeat(201)),
+    ] {
         let (s, v) = l.get(&format!("/v1/admin/audit?{bad}"), Some(&staff)).await;
         assert_eq!(s, 400, "{bad}: {v}");
     }
