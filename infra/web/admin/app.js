@@ -1,7 +1,7 @@
 // The staff page: log in (practice, username, password, authenticator code), then three screens
 // chosen from the section navigation (setup, practice system, activity), one at a time, by the
 // address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
-import { $, api, hidePasswords, onSubmit, passwordToggles, status } from '/lib.js';
+import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { showSettings } from './settings.js';
 import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
 import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
@@ -59,7 +59,7 @@ onSubmit($('login-form'), async () => {
       : (r.status === 0 ? 'The portal could not be reached.' : ((r.data && r.data.detail) || 'Login failed.')));
   }
   status('login-status', '');
-  hidePasswords($('login-form'));
+  resetPasswords($('login-form'));
   return enter();
 });
 

@@ -2,7 +2,7 @@
 // a save answers the stored settings, and only sections without unsaved input are refreshed from
 // it. On a conflict (someone saved the same section first) the typed input stays, the section
 // says what is stored now, and a second Save replaces it.
-import { $, api, busy, el, onSubmit, status } from '/lib.js';
+import { $, api, busy, copy, el, onSubmit, status } from '/lib.js';
 
 let page = null; // { settings, featureCatalog, rules, canEdit, portalPath }
 const versions = {};
@@ -123,11 +123,10 @@ export function showSettings(settingsPage, onSaved) {
       el('span', {}, f.label),
       f.available ? null : el('span', { className: 'badge off' }, 'not available yet')));
   }
-  for (const name of Object.keys(SECTIONS)) delete stored[name];
-  take(page.settings);
   $('readonly-note').hidden = page.canEdit;
   for (const b of document.querySelectorAll('#section-setup form button')) b.disabled = !page.canEdit;
-  if (page.canEdit) bodyProblem();
+  for (const name of Object.keys(SECTIONS)) delete stored[name];
+  take(page.settings); // after the buttons: it disables Save on a body template the server would refuse
   if (!wired) wire(onSaved);
 }
 
@@ -157,14 +156,4 @@ async function verify(button) {
     if (!r.ok) return status(out, (r.data && r.data.detail) || 'Could not check it.');
     return status(out, (r.data.reachable ? 'Reachable. ' : 'Not reachable. ') + r.data.detail + ' (' + r.data.elapsedMs + ' ms)', r.data.reachable);
   });
-}
-
-/** Copies text to the clipboard and says so (or says how to copy by hand). */
-export async function copy(text, statusId, done) {
-  try {
-    await navigator.clipboard.writeText(text);
-    status(statusId, done, true);
-  } catch (_) {
-    status(statusId, 'Copying is blocked in this browser: select the text and copy it by hand.');
-  }
 }

@@ -1,8 +1,7 @@
 // The practice system screen: sync keys, active first and newest first, each with when it was
 // made and last used. A new key's secret is shown once, with a Copy button, and goes away when
 // a key is revoked or staff log out.
-import { $, api, el, onSubmit, status } from '/lib.js';
-import { copy } from './settings.js';
+import { $, api, copy, el, onSubmit, status } from '/lib.js';
 
 const when = (unix) => new Date(unix * 1000).toLocaleString();
 

@@ -3,7 +3,7 @@
 // for this session. Views: loading, no practice, unknown practice, login, new password, home.
 // Home is a dashboard (name, whose records, one card per feature) plus one tab per feature,
 // each rendered by its own module, features/<FeatureKey>.js.
-import { $, api, el, onSubmit, passwordToggles, hidePasswords, status, tabKeys } from './lib.js';
+import { $, api, el, onSubmit, passwordToggles, resetPasswords, status, tabKeys } from './lib.js';
 import { LANGUAGES, chooseLanguage, formatDate, language, setLanguage, t, translate } from './i18n.js';
 
 const VIEWS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'password-view', 'home-view'];
@@ -157,7 +157,7 @@ onSubmit($('login-form'), async () => {
   if (!body.username || !body.password) return status('login-status', t('login.missing'));
   const r = await api('POST', '/v1/auth/login', body);
   if (!r.ok) return status('login-status', problemText(r, r.status === 401 ? 'login.failed' : 'error.generic'));
-  hidePasswords($('login-form'));
+  resetPasswords($('login-form'));
   if (r.data.mustChangePassword) {
     $('pw-current').value = body.password;
     return show('password-view');
@@ -172,7 +172,7 @@ onSubmit($('password-form'), async () => {
   const r = await api('POST', '/v1/auth/password', { currentPassword: $('pw-current').value, newPassword: next });
   if (!r.ok) return status('password-status', problemText(r, 'error.generic'));
   status('password-status', '');
-  hidePasswords($('password-form'));
+  resetPasswords($('password-form'));
   return enter();
 });
 
@@ -180,7 +180,7 @@ $('logout').addEventListener('click', async () => {
   await api('POST', '/v1/auth/logout');
   state.me = null;
   state.patientId = null;
-  hidePasswords(document);
+  resetPasswords(document);
   show('login-view');
 });
 

@@ -1,6 +1,7 @@
 // Shared by the patient and staff pages (ES module): JSON calls to the API (the session cookie is
 // HttpOnly and travels by itself), element building with textContent only, busy buttons that let
-// one click make one request, show-password toggles and keyboard-driven tabs.
+// one click make one request, copying to the clipboard, show-password toggles and keyboard-driven
+// tabs.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -60,6 +61,16 @@ export async function busy(button, work) {
   }
 }
 
+/** Copies text to the clipboard and says so in `statusId` (or says how to copy by hand). */
+export async function copy(text, statusId, done) {
+  try {
+    await navigator.clipboard.writeText(text);
+    status(statusId, done, true);
+  } catch (_) {
+    status(statusId, 'Copying is blocked in this browser: select the text and copy it by hand.');
+  }
+}
+
 /** Submit handler for a form whose submit button becomes busy while `work` runs. */
 export function onSubmit(form, work) {
   form.addEventListener('submit', (e) => {
@@ -91,8 +102,8 @@ export function passwordToggles(root, labels) {
   }
 }
 
-/** Puts every password field back to hidden (at logout and after a login). */
-export function hidePasswords(root) {
+/** Empties every password field under `root` and puts it back to hidden (after a login, at logout). */
+export function resetPasswords(root) {
   for (const b of root.querySelectorAll('button.reveal')) {
     const input = $(b.getAttribute('aria-controls'));
     input.type = 'password';

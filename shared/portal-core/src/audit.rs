@@ -50,6 +50,18 @@ impl From<crate::identity::session::PrincipalKind> for ActorKind {
     }
 }
 
+impl ActorKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "patient" => ActorKind::Patient,
+            "staff" => ActorKind::Staff,
+            "sync" => ActorKind::Sync,
+            "anonymous" => ActorKind::Anonymous,
+            _ => return None,
+        })
+    }
+}
+
 impl Actor {
     pub fn new(practice: &str, kind: ActorKind, id: &str, source_ip: Option<&str>) -> Self {
         Actor { practice: practice.into(), kind, id: id.into(), source_ip: source_ip.map(str::to_string) }
@@ -113,11 +125,6 @@ impl AuditLog<'_> {
         self.record(actor, &format!("{what}.read"), patient_id, Outcome::Success, Value::Null).await
     }
 
-    /// The practice's log, newest first.
-    pub async fn recent(&self, practice: &str, limit: usize, cursor: Option<String>) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
-        self.read(Query::new(keys::audit(practice)), limit, cursor).await
-    }
-
     /// Everything that concerned one subject (a patient's own activity history), newest first.
     pub async fn for_subject(
         &self,
@@ -134,10 +141,11 @@ impl AuditLog<'_> {
     /// entries and may come back short with a cursor to go on from. The cursor is this log's own
     /// (the key of the last entry looked at), so it can resume in the middle of a table page.
     pub async fn search(&self, practice: &str, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> CoreResult<AuditSearch> {
-        let low = format!("{:013}", filter.from.unwrap_or(0).max(0) * 1000);
+        let second = |t: i64| t.clamp(0, MAX_UNIX_SECONDS) * 1000;
+        let low = format!("{:013}", second(filter.from.unwrap_or(0)));
         let high = match cursor {
             Some(c) => decode_search_cursor(c)?,
-            None => format!("{:013}~", filter.to.map_or(9_999_999_999_999, |t| t.max(0) * 1000 + 999)),
+            None => format!("{:013}~", second(filter.to.unwrap_or(MAX_UNIX_SECONDS)) + 999),
         };
         let mut out = AuditSearch { entries: vec![], cursor: None };
         let (mut scanned, mut table_cursor) = (0, None);
@@ -234,7 +242,37 @@ pub struct AuditFilter {
     pub category: Option<AuditCategory>,
 }
 
+/// The last second the log's keys can hold (they start with 13 digits of milliseconds).
+pub const MAX_UNIX_SECONDS: i64 = 9_999_999_999;
+/// The longest principal id the filter takes (ids are far shorter).
+pub const ACTOR_MAX: usize = 200;
+
 impl AuditFilter {
+    /// The filter from its query-string form (`actorKind` and `what` by name); anything out of
+    /// range or unknown is an `invalid_query` problem naming the parameter.
+    pub fn parse(
+        from: Option<i64>,
+        to: Option<i64>,
+        actor_kind: Option<&str>,
+        actor: Option<String>,
+        what: Option<&str>,
+    ) -> CoreResult<Self> {
+        let bad = |name: &str| {
+            crate::CoreError::invalid("invalid_query", format!("The audit filter '{name}' has a value this log does not know."))
+        };
+        let time = |t: Option<i64>, name| t.map(|t| if (0..=MAX_UNIX_SECONDS).contains(&t) { Ok(t) } else { Err(bad(name)) }).transpose();
+        Ok(AuditFilter {
+            from: time(from, "from")?,
+            to: time(to, "to")?,
+            actor_kind: actor_kind.map(|k| ActorKind::parse(k).ok_or_else(|| bad("actorKind"))).transpose()?,
+            actor: match actor.filter(|a| !a.is_empty()) {
+                Some(a) if a.chars().count() > ACTOR_MAX => return Err(bad("actor")),
+                a => a,
+            },
+            category: what.map(|w| AuditCategory::parse(w).ok_or_else(|| bad("what"))).transpose()?,
+        })
+    }
+
     fn admits(&self, e: &AuditEntry) -> bool {
         self.actor_kind.is_none_or(|k| k == e.actor_kind)
             && self.actor.as_deref().is_none_or(|a| a == e.actor)

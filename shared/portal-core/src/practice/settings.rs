@@ -69,15 +69,11 @@ pub struct PracticeSettings {
 
 /// The version of each section (see the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct SectionVersions {
-    #[serde(default)]
     pub features: u64,
-    #[serde(default)]
     pub urls: u64,
-    #[serde(default)]
     pub webmail: u64,
-    #[serde(default)]
     pub family_access: u64,
 }
 

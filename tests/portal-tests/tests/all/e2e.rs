@@ -165,7 +165,7 @@ async fn parallel_guesses_are_all_counted() {
     burst.join_all().await;
     // Only the free attempts had their password checked; the rest waited unchecked.
     let audit = portal_core::audit::AuditLog { table: b.table.as_ref(), clock: b.clock.as_ref() };
-    let (entries, _) = audit.recent("p1", 100, None).await.unwrap();
+    let entries = audit.search("p1", &Default::default(), 100, None).await.unwrap().entries;
     let checked = entries.iter().filter(|e| e.detail["reason"] == "bad_password").count();
     let throttled = entries.iter().filter(|e| e.detail["reason"] == "throttled").count();
     assert_eq!(

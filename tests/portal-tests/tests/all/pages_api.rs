@@ -20,8 +20,7 @@ async fn a_practice_has_its_own_portal_address() {
     assert_eq!(s, 200);
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(body.is_null(), "the page is HTML, not JSON");
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let (s, _, h) = send(no_redirects.get(l.url("/p/lakeside"))).await;
+    let (s, _, h) = send(client().get(l.url("/p/lakeside"))).await;
     assert_eq!((s, h["location"].to_str().unwrap()), (308, "/p/lakeside/"));
     assert_eq!(send(client().get(l.url("/p/lakeside/secret.txt"))).await.0, 404);
     // Staff are shown it as their portal link.

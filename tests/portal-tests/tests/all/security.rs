@@ -239,3 +239,42 @@ async fn local_secrets_and_the_database_are_private_to_their_user() {
     let dir = std::fs::metadata(l.data_dir.path()).unwrap().permissions().mode() & 0o777;
     assert_eq!(dir, 0o700);
 }
+
+/// Every route the module registry serves is guarded exactly as the access table says: nothing
+/// but a public route answers without credentials, a patient cannot reach staff routes, staff
+/// cannot reach patient features. A new route is covered the day it is registered.
+#[tokio::test]
+async fn every_served_route_is_guarded_as_the_access_table_says() {
+    use portal_core::access::{required, Access};
+    let l = start_local().await;
+    let patient = l.patient_token(0, 0).await;
+    let staff = l.staff_token(0).await;
+    let routes = portal_local::all_routes();
+    assert!(routes.len() > 20);
+    for (function, route) in routes {
+        let path = route.path.split('/').map(|seg| if seg.starts_with('{') { "x-1" } else { seg }).collect::<Vec<_>>().join("/");
+        let method = route.method.as_str();
+        let access =
+            required(method, &path).unwrap_or_else(|| panic!("{function} serves {method} {path}, which the access table does not list"));
+        let call = |token: Option<&str>| {
+            let mut r = client().request(route.method.clone(), l.url(&path)).header("content-type", "application/json").body("{}");
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            send(r)
+        };
+        let (anonymous, v, _) = call(None).await;
+        match access {
+            Access::Public => assert_ne!(anonymous, 401, "{method} {path} is public: {v}"),
+            _ => assert_eq!(anonymous, 401, "{method} {path} answered without credentials: {v}"),
+        }
+        if let Access::Staff(_) = access {
+            let (s, v, _) = call(Some(&patient)).await;
+            assert_eq!((s, &v["code"]), (403, &json!("staff_only")), "{method} {path} as a patient");
+        }
+        if let Access::Feature(_) = access {
+            let (s, v, _) = call(Some(&staff)).await;
+            assert_eq!((s, &v["code"]), (403, &json!("feature_disabled")), "{method} {path} as staff");
+        }
+    }
+}
