@@ -183,11 +183,16 @@ pub fn lakeside(today: Date) -> DemoData {
     );
     appt(&mut r, "pat-1006", "prov-1", at(day(21), 8, 30), 45, "D4910 periodontal maintenance", "scheduled", "unconfirmed", false);
 
-    // A due recall with open slots to book it in.
+    // Due recalls (Sam's, and Riley's for the guarantor to book) with open slots to book them in.
     r.push((
         "recalls",
         "rc-1002".into(),
         json!({"patientId": "pat-1002", "type": "Prophy", "dueDate": d(day(-10)), "status": "due", "intervalMonths": 6}),
+    ));
+    r.push((
+        "recalls",
+        "rc-1004".into(),
+        json!({"patientId": "pat-1004", "type": "Prophy", "dueDate": d(day(-3)), "status": "due", "intervalMonths": 6}),
     ));
     r.push((
         "recalls",

@@ -22,6 +22,10 @@ pub const MODULES: &[Module] = &[
     Module { name: "auth", routes: || portal_auth::api().routes().to_vec(), mount: portal_auth::routes },
     Module { name: "admin", routes: || portal_admin::api().routes().to_vec(), mount: portal_admin::routes },
     Module { name: "sync", routes: || portal_sync::api().routes().to_vec(), mount: portal_sync::routes },
+    Module { name: "account", routes: || portal_account::api().routes().to_vec(), mount: portal_account::routes },
+    Module { name: "treatment-plans", routes: || portal_treatment_plans::api().routes().to_vec(), mount: portal_treatment_plans::routes },
+    Module { name: "images", routes: || portal_images::api().routes().to_vec(), mount: portal_images::routes },
+    Module { name: "appointments", routes: || portal_appointments::api().routes().to_vec(), mount: portal_appointments::routes },
 ];
 
 /// The function that serves as one Lambda would: its routes, finished with problem answers for

@@ -15,6 +15,7 @@
 //! | … a patient's or account's record | | | `P#{p}#PATIENT#{owner}` / `{entity}#{date}#{id}` | – | one patient's (or, for ledger and statements, one guarantor's) records of a kind, by date range, newest first |
 //! | … a patient | | | `P#{p}#FAMILY#{guarantor}` / `patients#{id}` | – | a whole family in one query (the family rule) |
 //! | … a provider or slot | | | `P#{p}#PRACTICE` / `{entity}#{date}#{id}` | – | the practice's providers; open slots by start |
+//! | portal booking of a slot | `P#{p}` | `BOOKING#{slot}` | `P#{p}#PATIENT#{patient}` / `appointments#{start}#{booking}` | – | put-if-absent claims the slot; listed with the patient's appointments |
 //! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | – | 90 days | events after a cursor, oldest first |
 //! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
@@ -87,6 +88,10 @@ pub fn record_sort(entity: &str, date: Option<&str>, id: &str) -> String {
         Some(d) => format!("{entity}#{d}#{id}"),
         None => format!("{entity}#{id}"),
     }
+}
+
+pub fn booking(slot_id: &str) -> String {
+    format!("BOOKING#{slot_id}")
 }
 
 pub fn outbox(p: &str) -> String {

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod mime;
+pub mod patient;
 pub mod ports;
 pub mod practice;
 pub mod problems;

@@ -55,6 +55,11 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("text_invalid", "Control characters in text that goes into email"),
     ("label_invalid", "A sync key's name"),
     ("sync_key_limit", "The practice has as many active sync keys as it may"),
+    // Patient modules
+    ("confirmation_not_pending", "Confirming an appointment that is not waiting for a confirmation"),
+    ("recall_not_due", "Booking a recall that is already scheduled or no longer due"),
+    ("slot_taken", "Booking a slot someone else has just booked"),
+    ("slot_unfit", "Booking a slot that is not open for the recall's type, or has passed"),
     // Sync API
     ("sync_signature_missing", "A sync request without the signature headers"),
     ("sync_signature_malformed", "Signature headers of the wrong form"),

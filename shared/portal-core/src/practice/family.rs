@@ -118,15 +118,25 @@ impl Family<'_> {
     }
 
     /// The patient whose data a request is about: the viewer themself when `requested` is absent
-    /// (no read needed), else a member the viewer may see. Anyone else is [`CoreError::NotFound`].
+    /// (no read needed), else a member the viewer may see (one read). Anyone else is
+    /// [`CoreError::NotFound`].
     pub async fn resolve(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<String> {
         match requested {
             None => Ok(viewer.patient_id.clone()),
             Some(id) if id == viewer.patient_id => Ok(id.to_string()),
-            Some(id) => {
-                let members = self.members(practice, viewer).await?;
-                members.into_iter().find(|m| m.patient_id == id).map(|m| m.patient_id).ok_or(CoreError::NotFound)
-            }
+            Some(_) => Ok(self.member(practice, viewer, requested).await?.id),
+        }
+    }
+
+    /// The record of the patient a request is about (the viewer when `requested` is absent), in
+    /// one read: the rule needs only that member's own record. Someone the viewer may not see, or
+    /// who does not exist, is [`CoreError::NotFound`].
+    pub async fn member(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<Synced<Patient>> {
+        let id = requested.unwrap_or(&viewer.patient_id);
+        let member = self.records.get::<Patient>(practice, id).await?.ok_or(CoreError::NotFound)?;
+        match may_view(viewer, &member.id, &member.record) {
+            Some(_) => Ok(member),
+            None => Err(CoreError::NotFound),
         }
     }
 }

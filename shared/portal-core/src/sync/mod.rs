@@ -8,6 +8,7 @@ pub mod entities;
 pub mod outbox;
 pub mod records;
 pub mod store;
+pub mod thumbnail;
 
 pub use entities::Entity;
 pub mod service;

@@ -62,21 +62,34 @@ impl Outbox<'_> {
     /// Records an event (ids only in `detail`, never PHI), then publishes it. A publishing failure
     /// is logged, not returned: the outbox already holds the event.
     pub async fn record(&self, practice: &str, kind: &str, detail: Value) -> CoreResult<OutboxEvent> {
+        let (item, event) = self.prepare(practice, kind, detail)?;
+        self.table.put(item, Cond::Absent).await?;
+        self.publish(practice, &event).await;
+        Ok(event)
+    }
+
+    /// An event and the item that records it, for a caller that writes the item in one
+    /// transaction with the change it reports (put it with `Cond::Absent`), then calls
+    /// [`Outbox::publish`]. The change and its event are then stored together or not at all.
+    pub fn prepare(&self, practice: &str, kind: &str, detail: Value) -> CoreResult<(Item, OutboxEvent)> {
         let at = self.clock.now();
         let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
         let event = OutboxEvent { id: id.clone(), kind: kind.into(), at, detail };
         let stored = StoredEvent { kind: event.kind.clone(), at, detail: event.detail.clone() };
         let item = Item::new(keys::outbox(practice), id, serde_json::to_value(&stored).map_err(CoreError::backend)?)
             .expiring_at(at + RETENTION_SECONDS);
-        self.table.put(item, Cond::Absent).await?;
+        Ok((item, event))
+    }
+
+    /// Publishes a recorded event; a failure is logged (the outbox holds the event).
+    pub async fn publish(&self, practice: &str, event: &OutboxEvent) {
         let published = self
             .events
-            .publish(&[DomainEvent { practice_id: practice.into(), detail_type: kind.into(), detail: event.detail.clone() }])
+            .publish(&[DomainEvent { practice_id: practice.into(), detail_type: event.kind.clone(), detail: event.detail.clone() }])
             .await;
         if let Err(e) = published {
-            tracing::warn!(event = %event.id, kind, error = %e, "event kept in the outbox; publishing failed");
+            tracing::warn!(event = %event.id, kind = %event.kind, error = %e, "event kept in the outbox; publishing failed");
         }
-        Ok(event)
     }
 
     /// Events after `after` (and after the last acknowledgement), oldest first.

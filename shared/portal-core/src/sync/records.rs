@@ -16,6 +16,8 @@ pub struct Synced<T> {
     pub last_modified: String,
     /// For statements and documents; only `Available` files exist for patients.
     pub file_status: Option<FileStatus>,
+    /// For image documents: a thumbnail was made beside the file.
+    pub thumbnail: bool,
     pub record: T,
 }
 
@@ -30,7 +32,7 @@ impl<T> Synced<T> {
 fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
     let env: Envelope<T> = item.parse().map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", T::ENTITY.name())))?;
     let Some(record) = env.fields.filter(|_| !env.deleted) else { return Ok(None) };
-    Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, record }))
+    Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, thumbnail: env.thumbnail, record }))
 }
 
 /// An inclusive range of dates (`YYYY-MM-DD`); either end may be open. It applies to dated
@@ -95,14 +97,18 @@ pub struct PatientRecords<'a> {
 impl PatientRecords<'_> {
     /// One record by id; `None` when absent or deleted.
     pub async fn get<T: Record>(&self, practice: &str, id: &str) -> CoreResult<Option<Synced<T>>> {
+        Ok(self.get_with_item::<T>(practice, id).await?.map(|(_, s)| s))
+    }
+
+    /// One record by id with the item that holds it (its version and index, for a conditional
+    /// write back); `None` when absent or deleted.
+    pub async fn get_with_item<T: Record>(&self, practice: &str, id: &str) -> CoreResult<Option<(Item, Synced<T>)>> {
         if super::entities::check_id("id", id).is_err() {
             return Ok(None);
         }
         let (pk, sk) = entity_key(practice, T::ENTITY, id);
-        match self.table.get(&pk, &sk).await? {
-            Some(item) => synced(&item),
-            None => Ok(None),
-        }
+        let Some(item) = self.table.get(&pk, &sk).await? else { return Ok(None) };
+        Ok(synced::<T>(&item)?.map(|s| (item, s)))
     }
 
     /// A patient's records of one kind (for ledger lines and statements: an account's, by its

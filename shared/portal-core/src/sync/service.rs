@@ -4,6 +4,7 @@
 
 use super::entities::{check_upload, Entity, FileMeta, FileStatus};
 use super::store::{Applied, Stored, SyncStore};
+use super::thumbnail::thumbnail_key;
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::ports::{Blobs, Clock, Table};
 use crate::{CoreError, CoreResult};
@@ -228,6 +229,9 @@ impl SyncService<'_> {
         let deleted = self.store().delete(practice, entity, id, stamp).await?;
         if deleted.applied == Applied::Applied && entity.has_file() {
             self.blobs.delete(&file_key(practice, entity, id)).await?;
+            if deleted.replaced.as_ref().is_some_and(|r| r.thumbnail) {
+                self.blobs.delete(&thumbnail_key(practice, entity, id)).await?;
+            }
             if let Some(upload_id) = deleted.replaced.and_then(|b| b.upload_id) {
                 self.blobs.delete(&upload_key(practice, entity, id, &upload_id)).await?;
             }
@@ -279,15 +283,23 @@ impl SyncService<'_> {
         };
         match check_upload(&declared, Some(&blob.bytes[..])) {
             Ok(()) => {
+                // The thumbnail first: a file is listed only once it is available, and then with it.
+                let thumbnail = match super::thumbnail::make(&declared.content_type, &blob.bytes) {
+                    Some(png) => {
+                        self.blobs.put(&thumbnail_key(practice, e, id), png.into(), "image/png").await?;
+                        true
+                    }
+                    None => false,
+                };
                 self.blobs.put(&file_key(practice, e, id), blob.bytes, &declared.content_type).await?;
                 self.blobs.delete(&upload).await?;
-                self.store().set_file_status(practice, e, id, FileStatus::Available).await?;
+                self.store().set_file_status(practice, e, id, FileStatus::Available, thumbnail).await?;
                 self.audit().record(actor, "sync.file", &subject, Outcome::Success, json!({})).await?;
                 Ok(accepted)
             }
             Err(why) => {
                 self.blobs.delete(&upload).await?;
-                self.store().set_file_status(practice, e, id, FileStatus::Rejected).await?;
+                self.store().set_file_status(practice, e, id, FileStatus::Rejected, false).await?;
                 self.audit().record(actor, "sync.file", &subject, Outcome::Failure, json!({ "reason": why })).await?;
                 Err(CoreError::Unprocessable {
                     code: "file_rejected",

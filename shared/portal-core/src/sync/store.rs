@@ -38,6 +38,9 @@ pub struct Envelope<F = Value> {
     /// published file: see `sync::service`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+    /// For an image document: whether a thumbnail was made when its file was published.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thumbnail: bool,
     /// When the portal received it (unix seconds).
     pub received_at: i64,
 }
@@ -133,6 +136,7 @@ impl SyncStore<'_> {
             fields: Some(valid.fields),
             file_status: valid.file.as_ref().map(|_| FileStatus::Pending),
             upload_id: valid.file.as_ref().map(|_| crate::ids::new_id()),
+            thumbnail: false,
             received_at: self.clock.now(),
         };
         let index = index_key(practice, entity, id, &valid.placement);
@@ -158,6 +162,7 @@ impl SyncStore<'_> {
             fields: None,
             file_status: None,
             upload_id: None,
+            thumbnail: false,
             received_at: self.clock.now(),
         };
         let written = self.write_if_newer(practice, entity, id, envelope, None).await?;
@@ -211,8 +216,16 @@ impl SyncStore<'_> {
         Ok(item.parse()?)
     }
 
-    /// Records the outcome of an uploaded file's check (a live entity only).
-    pub async fn set_file_status(&self, practice: &str, entity: Entity, id: &str, status: FileStatus) -> CoreResult<Envelope> {
+    /// Records the outcome of an uploaded file's check (a live entity only), and whether a
+    /// thumbnail was made for it.
+    pub async fn set_file_status(
+        &self,
+        practice: &str,
+        entity: Entity,
+        id: &str,
+        status: FileStatus,
+        thumbnail: bool,
+    ) -> CoreResult<Envelope> {
         let (pk, sk) = entity_key(practice, entity, id);
         let mut item = self.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
         let mut env = item.parse::<Envelope>()?;
@@ -221,6 +234,7 @@ impl SyncStore<'_> {
         }
         let expected = item.version;
         env.file_status = Some(status);
+        env.thumbnail = thumbnail;
         item.data = serde_json::to_value(&env).map_err(CoreError::backend)?;
         item.version += 1;
         self.table.put(item, Cond::Version(expected)).await?;

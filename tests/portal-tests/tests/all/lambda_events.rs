@@ -42,6 +42,18 @@ const EXPECTED: &[(&str, u16)] = &[
     ("sync/events.json", 200),
     ("sync/events-ack.json", 200),
     ("sync/uploaded.json", 404),
+    ("account/summary.json", 200),
+    ("account/ledger.json", 200),
+    ("account/statements.json", 200),
+    ("account/statement-file.json", 200),
+    ("treatment-plans/list.json", 200),
+    ("images/list.json", 200),
+    ("images/file.json", 200),
+    ("appointments/list.json", 200),
+    ("appointments/confirm.json", 200),
+    ("appointments/recalls.json", 200),
+    // Alex's recall is scheduled already: the real booking rule answers.
+    ("appointments/book.json", 409),
 ];
 
 async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {

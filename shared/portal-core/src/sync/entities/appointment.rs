@@ -1,6 +1,6 @@
 //! An appointment: when, with whom, what is planned, and where its confirmation stands.
 
-use super::rules::{check_id, datetime, minutes, opt_text, sort_key_utc, text};
+use super::rules::{bad, check_id, datetime, minutes, opt_text, sort_key_utc, text};
 use super::{Entity, Placement, Record};
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,9 @@ pub enum AppointmentStatus {
     Scheduled,
     Complete,
     Broken,
+    /// Booked by a patient through the portal (a recall slot); the practice's system has not
+    /// scheduled it yet. Only the portal writes these (see `patient::appointments`).
+    Requested,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -40,6 +43,10 @@ pub struct Appointment {
     pub e_confirmation_pending: bool,
     #[serde(default)]
     pub operatory: Option<String>,
+    /// The portal booking this appointment fulfils (from the `appointment.booked` event): once
+    /// the system sends it, the booking is no longer listed beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal_booking_id: Option<String>,
 }
 
 impl Record for Appointment {
@@ -50,7 +57,13 @@ impl Record for Appointment {
         check_id("providerId", &self.provider_id)?;
         datetime("start", &self.start)?;
         minutes("lengthMinutes", self.length_minutes)?;
+        if self.status == AppointmentStatus::Requested {
+            return Err(bad("status", "scheduled, complete or broken (requested is the portal's own)"));
+        }
         text("procedures", &self.procedures, 0, 500)?;
+        if let Some(b) = &self.portal_booking_id {
+            check_id("portalBookingId", b)?;
+        }
         opt_text("operatory", &self.operatory, 50)
     }
 

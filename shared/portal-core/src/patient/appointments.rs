@@ -1,0 +1,350 @@
+//! MakeAppointments: a patient's upcoming and past appointments, confirming one whose
+//! eConfirmation is pending, and booking a due recall into an open slot.
+//!
+//! Both changes are written in one transaction with their outbox event, so the practice's system
+//! hears of every confirmation and booking, and of nothing that did not happen. A booking claims
+//! its slot with a put-if-absent (`BOOKING#{slot}`): of any number of patients booking one slot at
+//! once exactly one wins; the others are told the slot is taken. The same transaction takes the
+//! slot out of the open list and marks the recall scheduled (conditional on the versions read), so
+//! a double click cannot book one recall twice. The booking is listed with the patient's
+//! appointments (`requested`) until the system sends the appointment it made from it
+//! (`portalBookingId`).
+
+use super::{Caller, ProviderNames, ProviderView, Reads};
+use crate::audit::{AuditLog, Outcome};
+use crate::clock::rfc3339;
+use crate::keys;
+use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
+use crate::sync::entities::rules::sort_key_utc;
+use crate::sync::entities::{Appointment, AppointmentStatus, Confirmation, Entity, Recall, RecallStatus, Slot};
+use crate::sync::outbox::Outbox;
+use crate::sync::records::{DateRange, Order, Synced};
+use crate::sync::store::Envelope;
+use crate::{CoreError, CoreResult};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Appointments read per listing: every upcoming one and the most recent past ones.
+pub const APPOINTMENTS_PAGE: usize = 100;
+/// How far ahead open slots are offered, and how many per recall.
+pub const SLOT_DAYS: i64 = 90;
+pub const SLOTS_PER_RECALL: usize = 12;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppointmentView {
+    pub id: String,
+    /// RFC 3339 with the practice's offset, as its system sent it.
+    pub start: String,
+    pub length_minutes: u32,
+    pub provider: ProviderView,
+    pub procedures: String,
+    pub status: AppointmentStatus,
+    pub confirmation: Confirmation,
+    /// Whether the patient may confirm it now (an eConfirmation is pending).
+    pub can_confirm: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Appointments {
+    /// Soonest first.
+    pub upcoming: Vec<AppointmentView>,
+    /// Most recent first.
+    pub past: Vec<AppointmentView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Confirmed {
+    pub id: String,
+    pub confirmation: Confirmation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotView {
+    pub id: String,
+    pub start: String,
+    pub length_minutes: u32,
+    pub provider: ProviderView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecallView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub due_date: String,
+    /// Open slots that fit its type, soonest first.
+    pub slots: Vec<SlotView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Booked {
+    pub appointment: AppointmentView,
+}
+
+fn can_confirm(a: &Appointment) -> bool {
+    a.e_confirmation_pending && a.status == AppointmentStatus::Scheduled && a.confirmation != Confirmation::Confirmed
+}
+
+/// Whether a slot may take a recall: it names the recall's type (or takes any), and is ahead.
+fn fits(slot: &Slot, recall: &Recall, now_utc: &str) -> bool {
+    let type_fits = slot.recall_types.is_empty() || slot.recall_types.iter().any(|t| t.eq_ignore_ascii_case(&recall.kind));
+    type_fits && sort_key_utc(&slot.start).as_str() > now_utc
+}
+
+fn appointment_view(id: String, a: Appointment, names: &HashMap<String, String>) -> AppointmentView {
+    AppointmentView {
+        can_confirm: can_confirm(&a),
+        provider: ProviderNames::view(names, &a.provider_id),
+        id,
+        start: a.start,
+        length_minutes: a.length_minutes,
+        procedures: a.procedures,
+        status: a.status,
+        confirmation: a.confirmation,
+    }
+}
+
+pub struct AppointmentBook<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub events: &'a dyn Events,
+    pub providers: &'a ProviderNames,
+}
+
+impl AppointmentBook<'_> {
+    fn reads(&self) -> Reads<'_> {
+        Reads { table: self.table, clock: self.clock }
+    }
+
+    fn now_utc(&self) -> String {
+        rfc3339(self.clock.now())
+    }
+
+    /// Upcoming (soonest first) and past (latest first) appointments, with portal bookings the
+    /// practice's system has not answered yet.
+    pub async fn list(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Appointments> {
+        let reads = self.reads();
+        let practice = &caller.actor.practice;
+        let patient_id = reads.patient_id(caller, requested).await?;
+        let found = reads
+            .records()
+            .for_patient::<Appointment>(practice, &patient_id, &DateRange::all(), Order::NewestFirst, APPOINTMENTS_PAGE, None)
+            .await?;
+        let names = self.providers.get(self.table, self.clock, practice).await?;
+        reads.audit(caller, &patient_id, "appointments").await?;
+        let fulfilled: HashSet<String> = found.records.iter().filter_map(|a| a.record.portal_booking_id.clone()).collect();
+        let now = self.now_utc();
+        let (mut upcoming, mut past) = (vec![], vec![]);
+        for a in found.records.into_iter().filter(|a| !fulfilled.contains(&a.id)) {
+            let ahead = sort_key_utc(&a.record.start) > now;
+            let view = appointment_view(a.id, a.record, &names);
+            if ahead {
+                upcoming.push(view)
+            } else {
+                past.push(view)
+            }
+        }
+        upcoming.reverse();
+        Ok(Appointments { upcoming, past })
+    }
+
+    /// Confirms an appointment whose eConfirmation is pending. Confirming a confirmed one answers
+    /// the same and changes nothing.
+    pub async fn confirm(&self, caller: &Caller, requested: Option<&str>, id: &str) -> CoreResult<Confirmed> {
+        let reads = self.reads();
+        let practice = &caller.actor.practice;
+        let patient_id = reads.patient_id(caller, requested).await?;
+        for _ in 0..3 {
+            let found = reads.records().get_with_item::<Appointment>(practice, id).await?;
+            let (item, appt) = found.filter(|(_, a)| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
+            if appt.record.confirmation == Confirmation::Confirmed {
+                return Ok(Confirmed { id: id.into(), confirmation: Confirmation::Confirmed });
+            }
+            if !can_confirm(&appt.record) {
+                return Err(CoreError::Conflict {
+                    code: "confirmation_not_pending",
+                    detail: "This appointment is not waiting for a confirmation; call the office to change it.".into(),
+                    current: None,
+                });
+            }
+            let mut record = appt.record.clone();
+            record.confirmation = Confirmation::Confirmed;
+            record.e_confirmation_pending = false;
+            let updated = with_fields(&item, &record)?;
+            let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+            let detail = json!({"appointmentId": id, "patientId": patient_id, "start": appt.record.start});
+            let (event_item, event) = outbox.prepare(practice, "appointment.confirmed", detail)?;
+            let ops = vec![TxOp::Put(updated, Cond::Version(item.version)), TxOp::Put(event_item, Cond::Absent)];
+            match self.table.transact(ops).await {
+                Ok(()) => {
+                    outbox.publish(practice, &event).await;
+                    self.audited(caller, "appointments.confirm", &patient_id, json!({"appointment": id})).await?;
+                    return Ok(Confirmed { id: id.into(), confirmation: Confirmation::Confirmed });
+                }
+                // Changed since we read it (another confirm, a sync): look again.
+                Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(contended())
+    }
+
+    /// Due recalls, each with the open slots that fit it.
+    pub async fn recalls(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Vec<RecallView>> {
+        let reads = self.reads();
+        let practice = &caller.actor.practice;
+        let patient_id = reads.patient_id(caller, requested).await?;
+        let recalls = reads.records().for_patient::<Recall>(practice, &patient_id, &DateRange::all(), Order::OldestFirst, 50, None).await?;
+        let due: Vec<Synced<Recall>> = recalls.records.into_iter().filter(|r| r.record.status == RecallStatus::Due).collect();
+        let slots = if due.is_empty() { vec![] } else { self.open_slots(practice).await? };
+        let names = self.providers.get(self.table, self.clock, practice).await?;
+        reads.audit(caller, &patient_id, "appointments.recalls").await?;
+        let now = self.now_utc();
+        Ok(due
+            .into_iter()
+            .map(|r| RecallView {
+                slots: slots
+                    .iter()
+                    .filter(|s| fits(&s.record, &r.record, &now))
+                    .take(SLOTS_PER_RECALL)
+                    .map(|s| SlotView {
+                        id: s.id.clone(),
+                        start: s.record.start.clone(),
+                        length_minutes: s.record.length_minutes,
+                        provider: ProviderNames::view(&names, &s.record.provider_id),
+                    })
+                    .collect(),
+                id: r.id,
+                kind: r.record.kind,
+                due_date: r.record.due_date,
+            })
+            .collect())
+    }
+
+    /// The practice's open slots from today on, soonest first.
+    async fn open_slots(&self, practice: &str) -> CoreResult<Vec<Synced<Slot>>> {
+        let now = self.clock.now();
+        let (from, to) = (rfc3339(now), rfc3339(now + SLOT_DAYS * 86_400));
+        let range = DateRange::parse(Some(&from[..10]), Some(&to[..10]))?;
+        Ok(self.reads().records().for_practice::<Slot>(practice, &range, 500, None).await?.records)
+    }
+
+    /// Books a due recall into an open slot that fits it.
+    pub async fn book(&self, caller: &Caller, requested: Option<&str>, recall_id: &str, slot_id: &str) -> CoreResult<Booked> {
+        let reads = self.reads();
+        let practice = &caller.actor.practice;
+        let patient_id = reads.patient_id(caller, requested).await?;
+        for _ in 0..3 {
+            let recall = reads.records().get_with_item::<Recall>(practice, recall_id).await?;
+            let (recall_item, recall) = recall.filter(|(_, r)| r.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
+            if recall.record.status != RecallStatus::Due {
+                return Err(CoreError::Conflict {
+                    code: "recall_not_due",
+                    detail: "This recall is already scheduled or no longer due.".into(),
+                    current: None,
+                });
+            }
+            let (slot_item, slot) = reads.records().get_with_item::<Slot>(practice, slot_id).await?.ok_or(CoreError::NotFound)?;
+            if slot_item.gsi1pk.is_none() {
+                return Err(slot_taken());
+            }
+            if !fits(&slot.record, &recall.record, &self.now_utc()) {
+                return Err(CoreError::Unprocessable {
+                    code: "slot_unfit",
+                    detail: "This slot is not open for this kind of visit, or it has passed; choose another.".into(),
+                });
+            }
+            let booking_id = format!("bk-{}", &crate::ids::new_id()[..20]);
+            let appointment = Appointment {
+                patient_id: patient_id.clone(),
+                provider_id: slot.record.provider_id.clone(),
+                start: slot.record.start.clone(),
+                length_minutes: slot.record.length_minutes,
+                procedures: recall.record.kind.clone(),
+                status: AppointmentStatus::Requested,
+                confirmation: Confirmation::Unconfirmed,
+                e_confirmation_pending: false,
+                operatory: slot.record.operatory.clone(),
+                portal_booking_id: None,
+            };
+            let booking = self.booking_item(practice, &booking_id, slot_id, &appointment)?;
+            let mut scheduled = recall.record.clone();
+            scheduled.status = RecallStatus::Scheduled;
+            let recall_update = with_fields(&recall_item, &scheduled)?;
+            let mut slot_taken_out = slot_item.clone().with_version(slot_item.version + 1);
+            (slot_taken_out.gsi1pk, slot_taken_out.gsi1sk) = (None, None);
+            let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+            let detail = json!({
+                "bookingId": booking_id, "patientId": patient_id, "recallId": recall_id, "slotId": slot_id,
+                "providerId": slot.record.provider_id, "start": slot.record.start, "lengthMinutes": slot.record.length_minutes,
+            });
+            let (event_item, event) = outbox.prepare(practice, "appointment.booked", detail)?;
+            let ops = vec![
+                TxOp::Put(booking, Cond::Absent),
+                TxOp::Put(recall_update, Cond::Version(recall_item.version)),
+                TxOp::Put(slot_taken_out, Cond::Version(slot_item.version)),
+                TxOp::Put(event_item, Cond::Absent),
+            ];
+            match self.table.transact(ops).await {
+                Ok(()) => {
+                    outbox.publish(practice, &event).await;
+                    let detail = json!({"recall": recall_id, "slot": slot_id, "booking": booking_id});
+                    self.audited(caller, "appointments.book", &patient_id, detail).await?;
+                    let names = self.providers.get(self.table, self.clock, practice).await?;
+                    return Ok(Booked { appointment: appointment_view(booking_id, appointment, &names) });
+                }
+                Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => return Err(slot_taken()),
+                // The recall or the slot changed since we read them: look again.
+                Err(TableError::TransactionCanceled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(contended())
+    }
+
+    /// The booking as the table holds it: the slot's claim, filed with the patient's appointments.
+    fn booking_item(&self, practice: &str, booking_id: &str, slot_id: &str, appointment: &Appointment) -> CoreResult<Item> {
+        let now = self.clock.now();
+        let envelope = Envelope {
+            entity: Entity::Appointments.name().into(),
+            id: booking_id.into(),
+            last_modified: rfc3339(now),
+            last_modified_ms: now * 1000,
+            deleted: false,
+            fields: Some(appointment),
+            file_status: None,
+            upload_id: None,
+            thumbnail: false,
+            received_at: now,
+        };
+        let data = serde_json::to_value(&envelope).map_err(CoreError::backend)?;
+        let sort = keys::record_sort(Entity::Appointments.name(), Some(&sort_key_utc(&appointment.start)), booking_id);
+        Ok(Item::new(keys::practice(practice), keys::booking(slot_id), data)
+            .with_gsi1(keys::patient_data(practice, &appointment.patient_id), sort)
+            .with_version(1))
+    }
+
+    async fn audited(&self, caller: &Caller, action: &str, patient_id: &str, detail: Value) -> CoreResult<()> {
+        AuditLog { table: self.table, clock: self.clock }.record(&caller.actor, action, patient_id, Outcome::Success, detail).await
+    }
+}
+
+/// A synced record's item with new fields (same stamps and index), one version on.
+fn with_fields<T: Serialize>(item: &Item, fields: &T) -> CoreResult<Item> {
+    let mut next = item.clone().with_version(item.version + 1);
+    next.data["fields"] = serde_json::to_value(fields).map_err(CoreError::backend)?;
+    Ok(next)
+}
+
+fn slot_taken() -> CoreError {
+    CoreError::Conflict { code: "slot_taken", detail: "Someone has just booked this slot; choose another.".into(), current: None }
+}
+
+fn contended() -> CoreError {
+    CoreError::Conflict { code: "conflict", detail: "The appointment book kept changing; try again.".into(), current: None }
+}

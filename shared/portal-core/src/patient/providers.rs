@@ -1,0 +1,67 @@
+//! The practice's provider names, cached per container. Appointments and open slots name their
+//! provider; the provider list is the practice's (not PHI) and changes seldom, so it is read once a
+//! minute per container instead of once per request — reads stay within three table requests.
+
+use crate::ports::{Clock, Table};
+use crate::sync::entities::Provider;
+use crate::sync::records::{DateRange, PatientRecords};
+use crate::CoreResult;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A provider as patients see them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderView {
+    pub id: String,
+    /// `None` when the practice's system has not sent this provider.
+    pub name: Option<String>,
+}
+
+type Names = Arc<HashMap<String, String>>;
+
+pub struct ProviderNames {
+    ttl_seconds: i64,
+    entries: Mutex<HashMap<String, (i64, Names)>>,
+}
+
+impl ProviderNames {
+    pub fn new(ttl_seconds: i64) -> Self {
+        ProviderNames { ttl_seconds, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// Every provider's display name in the practice ("Maya Chen, DDS").
+    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &str) -> CoreResult<Names> {
+        let now = clock.now();
+        if let Some((at, names)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice) {
+            if now - at < self.ttl_seconds {
+                return Ok(names.clone());
+            }
+        }
+        let records = PatientRecords { table };
+        let mut names = HashMap::new();
+        let mut cursor = None;
+        loop {
+            let page = records.for_practice::<Provider>(practice, &DateRange::all(), 500, cursor).await?;
+            for p in page.records {
+                let name = match &p.record.credentials {
+                    Some(c) if !c.is_empty() => format!("{} {}, {c}", p.record.first_name, p.record.last_name),
+                    _ => format!("{} {}", p.record.first_name, p.record.last_name),
+                };
+                names.insert(p.id, name);
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let names = Arc::new(names);
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(practice.to_string(), (now, names.clone()));
+        Ok(names)
+    }
+
+    /// The provider `id` as patients see them.
+    pub fn view(names: &HashMap<String, String>, id: &str) -> ProviderView {
+        ProviderView { id: id.to_string(), name: names.get(id).cloned() }
+    }
+}
