@@ -222,7 +222,7 @@ pub fn lakeside(today: Date) -> DemoData {
     ledger(&mut r, "pat-1001", -45, "charge", 28500, "Core buildup", Some("D2950"));
     ledger(&mut r, "pat-1001", -45, "charge", 120000, "Crown - porcelain/ceramic #30", Some("D2740"));
     ledger(&mut r, "pat-1001", -30, "insurance-payment", -74300, "Lakeshore Mutual payment", None);
-    ledger(&mut r, "pat-1001", -20, "adjustment", -2500, "Courtesy adjustment", None);
+    ledger(&mut r, "pat-1001", -20, "adjustment", -3000, "Courtesy adjustment", None);
     ledger(&mut r, "pat-1001", -15, "payment", -30000, "Payment - card", None);
     ledger(&mut r, "pat-1001", -10, "insurance-estimate", 12000, "Pending claim estimate", None);
 

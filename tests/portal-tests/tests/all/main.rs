@@ -1,9 +1,11 @@
 //! One test binary for the cross-crate suites (fewer, larger test binaries keep link time and disk
 //! in check with the AWS SDK).
 
+mod authorization;
 mod conformance;
 mod e2e;
 mod lambda_events;
+mod modules;
 mod pages_api;
 mod security;
 mod support;

@@ -1,0 +1,217 @@
+//! The authorization matrix, generated from `infra/openapi.yaml`: every documented route, called by
+//! every kind of principal, answers as the access table designs it — and no answer to one
+//! principal carries another's data. A route added to the contract is covered without touching
+//! this file. Path ids name Alex's own records (Lakeside, pat-1001), and patient routes ask for
+//! `?patient=pat-1001`, so anyone but Alex asking is asking for someone else's data.
+
+use crate::support::{client, send, start_local, Local};
+use crate::sync::SyncClient;
+use portal_core::access::{required, Access};
+use serde_json::{json, Value};
+
+/// `(METHOD, path template)` of every route in the contract.
+fn documented_routes() -> Vec<(String, String)> {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/openapi.yaml")).unwrap();
+    let mut routes = vec![];
+    let mut path = None;
+    for line in spec.lines() {
+        if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
+            path = Some(format!("/{p}"));
+        } else if !line.starts_with("  ") {
+            path = None;
+        } else if let (Some(p), Some(m)) = (&path, line.strip_prefix("    ").and_then(|m| m.strip_suffix(':'))) {
+            if ["get", "post", "put", "delete", "patch"].contains(&m) {
+                routes.push((m.to_uppercase(), p.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// A concrete request for a route template: Alex's records, and `?patient=` on patient routes.
+fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
+    let path = template
+        .replace("/v1/sync/{entity}/{id}", "/v1/sync/patients/pat-1001")
+        .replace("{practice_id}", "lakeside")
+        .replace("{key_id}", "no-such-key")
+        .replace("/v1/account/statements/{id}", "/v1/account/statements/stmt-2")
+        .replace("/v1/images/{id}", "/v1/images/doc-1")
+        .replace("/v1/appointments/{id}", "/v1/appointments/apt-0011")
+        .replace("{recall_id}", "rc-1001");
+    assert!(!path.contains('{'), "no example id for {template}: add one above");
+    let path = match required(method, &path) {
+        Some(Access::Feature(_)) => format!("{path}?patient=pat-1001"),
+        _ => path,
+    };
+    let body = match (method, template) {
+        ("GET" | "DELETE", _) => None,
+        (_, "/v1/appointments/recalls/{recall_id}/book") => Some(json!({"slotId": "slot-1"})),
+        _ => Some(json!({})),
+    };
+    (path, body)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    /// Alex, whose records the requests name.
+    Patient,
+    /// Jamie: same practice, may not see Alex.
+    OtherPatient,
+    /// Jordan, of Hillcrest.
+    OtherPracticePatient,
+    Staff,
+    OtherPracticeStaff,
+    SyncKey,
+    /// Alex, after the practice switched every feature off.
+    FeatureOff,
+    /// Alex's token after logging out.
+    LoggedOut,
+}
+
+/// What the design says `who` gets on a route that needs `access`.
+fn allowed(who: Who, access: Access) -> Result<(), &'static [u16]> {
+    use Who::*;
+    match (access, who) {
+        (Access::Public, _) => Ok(()),
+        (_, Anonymous | LoggedOut) => Err(&[401]),
+        (Access::Sync, SyncKey) => Ok(()),
+        (Access::Sync, _) => Err(&[401, 403]),
+        // A signature is no session: outside the sync API it logs nobody in.
+        (_, SyncKey) => Err(&[401, 403]),
+        (Access::Session, _) => Ok(()),
+        (Access::Feature(_), Patient) => Ok(()),
+        // Alex's records do not exist for anyone else (Hillcrest has no Images: 403 first).
+        (Access::Feature(_), OtherPatient) => Err(&[404]),
+        (Access::Feature(_), OtherPracticePatient) => Err(&[403, 404]),
+        (Access::Feature(_), _) => Err(&[403]),
+        (Access::Staff(_), Staff | OtherPracticeStaff) => Ok(()),
+        (Access::Staff(_), _) => Err(&[403]),
+    }
+}
+
+struct Principals<'a> {
+    l: &'a Local,
+    tokens: std::collections::HashMap<&'static str, String>,
+}
+
+impl Principals<'_> {
+    /// A token for `who` (a fresh one where the route would end the session).
+    async fn token(&mut self, who: Who, ends_session: bool) -> Option<String> {
+        let key = match who {
+            Who::Patient | Who::FeatureOff => "alex",
+            Who::OtherPatient => "jamie",
+            Who::OtherPracticePatient => "jordan",
+            Who::Staff => "staff",
+            Who::OtherPracticeStaff => "other-staff",
+            Who::LoggedOut => return self.tokens.get("logged-out").cloned(),
+            Who::Anonymous | Who::SyncKey => return None,
+        };
+        if ends_session || !self.tokens.contains_key(key) {
+            let t = match key {
+                "alex" => self.l.patient_token(0, 0).await,
+                "jamie" => self.l.patient_token(0, 2).await,
+                "jordan" => self.l.patient_token(1, 0).await,
+                "staff" => self.l.staff_token(0).await,
+                _ => self.l.staff_token(1).await,
+            };
+            if ends_session {
+                return Some(t);
+            }
+            self.tokens.insert(key, t);
+        }
+        self.tokens.get(key).cloned()
+    }
+
+    async fn call(&mut self, who: Who, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        if who == Who::SyncKey {
+            let s = &self.l.logins.practices[0].sync;
+            let c = SyncClient { local: self.l, key_id: s.key_id.clone(), secret: s.secret.clone() };
+            let (p, q) = path.split_once('?').unwrap_or((path, ""));
+            let query: Vec<(&str, &str)> = q.split('&').filter(|kv| !kv.is_empty()).filter_map(|kv| kv.split_once('=')).collect();
+            return c.call(method, p, &query, body).await;
+        }
+        let token = self.token(who, path == "/v1/auth/logout").await;
+        let mut req = client().request(method.parse().unwrap(), self.l.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let (s, v, _) = send(req).await;
+        (s, v)
+    }
+}
+
+#[tokio::test]
+async fn every_documented_route_answers_every_principal_as_designed() {
+    let l = start_local().await;
+    let mut who = Principals { l: &l, tokens: Default::default() };
+    let logged_out = l.patient_token(0, 0).await;
+    assert_eq!(l.json("POST", "/v1/auth/logout", Some(&logged_out), json!({})).await.0, 200);
+    who.tokens.insert("logged-out", logged_out);
+    let routes = documented_routes();
+    assert!(routes.len() >= 36, "{routes:?}");
+    let principals = [
+        Who::Anonymous,
+        Who::Patient,
+        Who::OtherPatient,
+        Who::OtherPracticePatient,
+        Who::Staff,
+        Who::OtherPracticeStaff,
+        Who::SyncKey,
+        Who::LoggedOut,
+    ];
+    let mut failures = vec![];
+    let mut check = |p: Who, method: &str, path: &str, access: Access, (status, body): (u16, Value)| {
+        let fine = match allowed(p, access) {
+            Ok(()) => !matches!(status, 401 | 403) && status < 500,
+            Err(statuses) => statuses.contains(&status),
+        };
+        if !fine {
+            failures.push(format!("{p:?} {method} {path}: {status} {body}"));
+        }
+        if status >= 400 && body["code"].as_str().is_none() {
+            failures.push(format!("{p:?} {method} {path}: {status} without a problem body"));
+        }
+        // Nobody but Alex, his practice's staff and its system sees anything of Alex.
+        let text = body.to_string();
+        if !matches!(p, Who::Patient | Who::Staff | Who::SyncKey | Who::FeatureOff) && (text.contains("pat-1001") || text.contains("Alex"))
+        {
+            failures.push(format!("{p:?} {method} {path}: the answer carries Alex's data: {text}"));
+        }
+    };
+    for (method, template) in &routes {
+        let (path, body) = concrete(method, template);
+        let access =
+            required(method, path.split('?').next().unwrap()).unwrap_or_else(|| panic!("{method} {path} is not in the access table"));
+        for p in principals {
+            let answer = who.call(p, method, &path, body.as_ref()).await;
+            check(p, method, &path, access, answer);
+        }
+    }
+    // Feature off: the practice switches every feature off; Alex's own requests are refused.
+    let staff = who.token(Who::Staff, false).await.unwrap();
+    let (_, settings) = l.get("/v1/admin/settings", Some(&staff)).await;
+    let (s, v) = l
+        .json(
+            "PUT",
+            "/v1/admin/settings/features",
+            Some(&staff),
+            json!({"features": [], "version": settings["settings"]["versions"]["features"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    for (method, template) in &routes {
+        let (path, body) = concrete(method, template);
+        let access = required(method, path.split('?').next().unwrap()).unwrap();
+        if let Access::Feature(_) = access {
+            let (status, v) = who.call(Who::FeatureOff, method, &path, body.as_ref()).await;
+            if (status, v["code"].as_str()) != (403, Some("feature_disabled")) {
+                failures.push(format!("FeatureOff {method} {path}: {status} {v}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} answers not as designed:\n{}", failures.len(), routes.len() * 9, failures.join("\n"));
+}
