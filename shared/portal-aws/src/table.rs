@@ -265,7 +265,10 @@ impl Table for DynamoTable {
                         .cancellation_reasons()
                         .iter()
                         .enumerate()
-                        .filter(|(_, r)| r.code().is_some_and(|c| c != "None"))
+                        // Only failed conditions: a `TransactionConflict` (another transaction
+                        // on the same items in flight) leaves `failed` empty, so the caller tries
+                        // again instead of taking it for a condition that failed.
+                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
                         .map(|(i, _)| i)
                         .collect();
                     Err(TableError::TransactionCanceled { failed })

@@ -137,7 +137,9 @@ pub enum TxOp {
 pub enum TableError {
     #[error("condition failed")]
     ConditionFailed,
-    /// A transaction wrote nothing; `failed` lists the indexes of the operations whose condition failed.
+    /// A transaction wrote nothing; `failed` lists the indexes of the operations whose condition
+    /// failed (empty when it was canceled for another reason, such as a conflicting transaction in
+    /// flight: trying again may succeed).
     #[error("transaction canceled (failed operations: {failed:?})")]
     TransactionCanceled { failed: Vec<usize> },
     #[error("invalid cursor")]

@@ -30,6 +30,8 @@ pub const APPOINTMENTS_PAGE: usize = 100;
 /// How far ahead open slots are offered, and how many per recall.
 pub const SLOT_DAYS: i64 = 90;
 pub const SLOTS_PER_RECALL: usize = 12;
+/// How often a confirmation or booking reads again after a concurrent change before giving up.
+const ATTEMPTS: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -159,7 +161,7 @@ impl AppointmentBook<'_> {
         let reads = self.reads();
         let practice = &caller.actor.practice;
         let patient_id = reads.patient_id(caller, requested).await?;
-        for _ in 0..3 {
+        for _ in 0..ATTEMPTS {
             let found = reads.records().get_with_item::<Appointment>(practice, id).await?;
             let (item, appt) = found.filter(|(_, a)| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
             if appt.record.confirmation == Confirmation::Confirmed {
@@ -239,7 +241,7 @@ impl AppointmentBook<'_> {
         let reads = self.reads();
         let practice = &caller.actor.practice;
         let patient_id = reads.patient_id(caller, requested).await?;
-        for _ in 0..3 {
+        for _ in 0..ATTEMPTS {
             let recall = reads.records().get_with_item::<Recall>(practice, recall_id).await?;
             let (recall_item, recall) = recall.filter(|(_, r)| r.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
             if recall.record.status != RecallStatus::Due {

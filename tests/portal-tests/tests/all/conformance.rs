@@ -676,6 +676,66 @@ async fn reads_see_every_completed_write(b: &Backend) {
     }
 }
 
+/// The patient modules' rules over this backend: a balance summed over the account, a
+/// confirmation written once with its outbox event, and of twenty patients booking one slot at
+/// once exactly one winning (the condition that decides it is the backend's).
+async fn patient_modules_hold(b: &Backend) {
+    use portal_core::audit::{Actor, ActorKind};
+    use portal_core::patient::account::Account;
+    use portal_core::patient::appointments::AppointmentBook;
+    use portal_core::patient::{Caller, ProviderNames};
+    use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::sync::Entity::{Appointments, Ledger, Patients, Recalls, Slots};
+    let practice = format!("p{}", uid());
+    let caller = |id: &str| Caller {
+        actor: Actor::new(&practice, ActorKind::Patient, id, None),
+        viewer: Viewer { patient_id: id.into(), family_access: FamilyAccess::Guarantor },
+    };
+    synced(b, &practice, Patients, "g", patient("Gale", json!({}))).await;
+    for (id, kind, cents) in [("l1", "charge", 12000), ("l2", "payment", -5000), ("l3", "insurance-estimate", 3000)] {
+        let line = json!({"patientId": "g", "date": "2026-01-10", "kind": kind, "amountCents": cents, "description": "Visit"});
+        synced(b, &practice, Ledger, id, line).await;
+    }
+    let account = Account { table: b.table.as_ref(), clock: &SystemClock, blobs: b.blobs.as_ref() };
+    let sum = account.summary(&caller("g"), None).await.unwrap();
+    assert_eq!((sum.total_cents, sum.insurance_estimate_cents, sum.patient_portion_cents), (7000, 3000, 4000));
+
+    let providers = ProviderNames::new(60);
+    let book = AppointmentBook { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), providers: &providers };
+    let pending = json!({"patientId": "g", "providerId": "prov-1", "start": "2031-01-07T10:00:00-05:00", "lengthMinutes": 30, "status": "scheduled", "eConfirmationPending": true});
+    synced(b, &practice, Appointments, "apt-1", pending).await;
+    for _ in 0..2 {
+        assert_eq!(book.confirm(&caller("g"), None, "apt-1").await.unwrap().id, "apt-1");
+    }
+    let outbox = portal_core::sync::outbox::Outbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref() };
+    tokio::time::sleep(Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
+    let (events, _) = outbox.list(&practice, None, 100).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "appointment.confirmed").count(), 1);
+
+    synced(b, &practice, Slots, "slot-1", json!({"providerId": "prov-1", "start": "2031-03-04T09:00:00-05:00", "lengthMinutes": 60})).await;
+    for n in 0..20 {
+        synced(b, &practice, Patients, &format!("r{n}"), patient("Racer", json!({}))).await;
+        let recall = json!({"patientId": format!("r{n}"), "type": "Prophy", "dueDate": "2026-11-01", "status": "due"});
+        synced(b, &practice, Recalls, &format!("rc-{n}"), recall).await;
+    }
+    let attempts: Vec<_> = (0..20)
+        .map(|n| {
+            let (table, events, caller) = (b.table.clone(), b.events.clone(), caller(&format!("r{n}")));
+            tokio::spawn(async move {
+                let providers = ProviderNames::new(60);
+                let book = AppointmentBook { table: table.as_ref(), clock: &SystemClock, events: events.as_ref(), providers: &providers };
+                book.book(&caller, None, &format!("rc-{n}"), "slot-1").await.map(|b| b.appointment.id).map_err(|e| e.code())
+            })
+        })
+        .collect();
+    let mut outcomes = vec![];
+    for a in attempts {
+        outcomes.push(a.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err("slot_taken")), "{outcomes:?}");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -706,4 +766,5 @@ conformance!(
     family_rule_holds,
     patient_records_read_back,
     reads_see_every_completed_write,
+    patient_modules_hold,
 );
