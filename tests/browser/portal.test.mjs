@@ -71,7 +71,9 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     assert.ok((await tabNames(page)).includes('Citas'));
     await screen(page, 'patient-home-es');
     await page.getByRole('tab', { name: 'Citas' }).click();
-    await page.getByRole('tabpanel').getByText(/Próximamente/).waitFor();
+    const citas = page.locator('[role=tabpanel]:not([hidden])');
+    await citas.getByRole('heading', { name: 'Próximas' }).waitFor();
+    assert.match(await citas.locator('li').first().textContent(), / de [a-z]+ de \d{4}/, 'dates in Spanish');
     await screen(page, 'patient-feature-es');
     // The choice lasts the session (a reload keeps Spanish); nothing else is kept in the browser.
     await page.reload();

@@ -52,3 +52,14 @@ export const formatDateTime = (d, timeZone) =>
 /** Money arrives as integer cents; it is formatted only here. */
 export const formatMoney = (cents, currency = 'USD') =>
   new Intl.NumberFormat(current, { style: 'currency', currency }).format(cents / 100);
+/** A calendar date as the practice's system sent it (`YYYY-MM-DD`), whatever the browser's zone. */
+export const formatDay = (ymd, style = 'medium') =>
+  new Intl.DateTimeFormat(current, { dateStyle: style, timeZone: 'UTC' }).format(new Date(`${ymd}T00:00:00Z`));
+/** An appointment time in the practice's time zone: the wall-clock time its system sent (RFC 3339
+ * with the practice's offset), not converted to wherever the browser is. */
+export function formatPracticeTime(rfc3339, style = { dateStyle: 'full', timeStyle: 'short' }) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(rfc3339 || '');
+  if (!m) return rfc3339 || '';
+  const wall = new Date(Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5]));
+  return new Intl.DateTimeFormat(current, { ...style, timeZone: 'UTC' }).format(wall);
+}

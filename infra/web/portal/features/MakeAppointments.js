@@ -1,8 +1,74 @@
-// Appointments: upcoming and past visits, confirmations, booking. The page imports this module by its feature key; render(panel, ctx) fills the tab
-// (ctx: { me, patientId } — the patient whose records are shown). Until the module is deployed
-// (feature.available is false) the tab says it is coming.
-import { comingSoon } from './coming.js';
+// Appointments: what needs doing first (confirm an appointment the office asked about, book a due
+// recall into an open time), then upcoming and past visits. Times are the practice's own clock.
+import { api, busy, el, status } from '../lib.js';
+import { t, formatDay, formatPracticeTime } from '../i18n.js';
+import { empty, failure, forPatient, load, part } from './common.js';
 
-export function render(panel) {
-  comingSoon(panel, 'MakeAppointments');
+/** Renders the tab; `done` is what the last action achieved, said at the top once the lists show it. */
+export async function render(panel, ctx, done) {
+  const data = await load(panel, [forPatient('/v1/appointments', ctx.patientId), forPatient('/v1/appointments/recalls', ctx.patientId)]);
+  if (!data) return;
+  const [appointments, recalls] = data;
+  const again = (message) => render(panel, ctx, message);
+  const toConfirm = appointments.upcoming.filter((a) => a.canConfirm);
+  const actions = [...toConfirm.map((a) => confirmCard(a, ctx.patientId, again)), ...recalls.items.map((r) => recallCard(r, ctx.patientId, again))];
+  panel.replaceChildren(
+    el('h2', {}, t('feature.MakeAppointments.label')),
+    el('p', { className: 'status good', role: 'status' }, done || ''),
+    part('appointments.actions', actions.length ? el('ul', { className: 'items' }, actions) : empty('appointments.actions.none')),
+    part('appointments.upcoming', list(appointments.upcoming, 'appointments.upcoming.none')),
+    part('appointments.past', list(appointments.past, 'appointments.past.none')));
+}
+
+function when(a) {
+  return formatPracticeTime(a.start);
+}
+
+function describe(a) {
+  return [
+    el('strong', {}, when(a)),
+    el('span', { className: 'meta' }, t('appointments.with', { provider: a.provider.name || t('appointments.provider'), minutes: a.lengthMinutes })),
+    a.procedures ? el('span', {}, a.procedures) : null,
+  ];
+}
+
+function list(items, none) {
+  if (!items.length) return empty(none);
+  return el('ul', { className: 'items' }, items.map((a) => el('li', {}, ...describe(a),
+    el('span', {}, el('span', { className: 'badge' + (a.status === 'scheduled' ? '' : ' off') }, t('appointments.status.' + a.status)), ' ',
+      a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null))));
+}
+
+function confirmCard(a, patientId, again) {
+  const said = el('p', { className: 'status', role: 'status' });
+  const button = el('button', { type: 'button' }, t('appointments.confirm'));
+  button.addEventListener('click', () => busy(button, async () => {
+    const r = await api('POST', forPatient(`/v1/appointments/${encodeURIComponent(a.id)}/confirm`, patientId), {});
+    if (!r.ok) return status(said, failure(r));
+    await again(t('appointments.confirmed'));
+  }));
+  return el('li', { className: 'action' }, el('span', { className: 'badge' }, t('appointments.confirmAsk')), ...describe(a), button, said);
+}
+
+function recallCard(r, patientId, again) {
+  const said = el('p', { className: 'status', role: 'status' });
+  const name = 'slot-' + r.id;
+  const heading = t('appointments.recallDue', { type: r.type, date: formatDay(r.dueDate, 'long') });
+  if (!r.slots.length) return el('li', { className: 'action' }, el('strong', {}, heading), el('p', {}, t('appointments.noSlots')));
+  const choices = el('fieldset', { className: 'slots' }, el('legend', {}, t('appointments.chooseSlot')),
+    r.slots.map((s, i) => el('label', {},
+      el('input', { type: 'radio', name, value: s.id, checked: i === 0 }),
+      `${formatPracticeTime(s.start)} · ${s.provider.name || t('appointments.provider')}`)));
+  const button = el('button', { type: 'button' }, t('appointments.book'));
+  button.addEventListener('click', () => busy(button, async () => {
+    const slotId = choices.querySelector('input:checked').value;
+    const res = await api('POST', forPatient(`/v1/appointments/recalls/${encodeURIComponent(r.id)}/book`, patientId), { slotId });
+    if (res.status === 409 && res.data && res.data.code === 'slot_taken') {
+      status(said, t('appointments.slotTaken'));
+      return setTimeout(() => again(), 1500);
+    }
+    if (!res.ok) return status(said, failure(res));
+    await again(t('appointments.booked', { when: formatPracticeTime(res.data.appointment.start) }));
+  }));
+  return el('li', { className: 'action' }, el('strong', {}, heading), choices, button, said);
 }

@@ -1,8 +1,74 @@
-// Account: the family balance, the ledger and statements. The page imports this module by its feature key; render(panel, ctx) fills the tab
-// (ctx: { me, patientId } — the patient whose records are shown). Until the module is deployed
-// (feature.available is false) the tab says it is coming.
-import { comingSoon } from './coming.js';
+// Account: the balance broken down, the ledger by date range (a page at a time), and statements
+// to download. Amounts arrive as integer cents and are formatted only here.
+import { api, busy, el, status } from '../lib.js';
+import { t, formatDay, formatMoney } from '../i18n.js';
+import { empty, failure, forPatient, load, openFile, part } from './common.js';
 
-export function render(panel) {
-  comingSoon(panel, 'ModuleAccount');
+export async function render(panel, { patientId }) {
+  const data = await load(panel, [forPatient('/v1/account/summary', patientId), forPatient('/v1/account/statements', patientId)]);
+  if (!data) return;
+  const [summary, statements] = data;
+  const ledger = el('ul', { className: 'items ledger' });
+  const more = el('button', { type: 'button', className: 'secondary', hidden: true }, t('common.more'));
+  const note = el('p', { className: 'status', role: 'status' });
+  const from = el('input', { type: 'date', id: 'ledger-from' });
+  const to = el('input', { type: 'date', id: 'ledger-to' });
+  const apply = el('button', { type: 'submit', className: 'secondary' }, t('account.ledger.apply'));
+  let cursor = null;
+
+  async function page(reset) {
+    const r = await api('GET', forPatient('/v1/account/ledger', patientId, { from: from.value, to: to.value, cursor: reset ? null : cursor, limit: 25 }));
+    if (!r.ok) return status(note, r.status === 400 ? t('account.ledger.badRange') : failure(r));
+    status(note, '');
+    if (reset) ledger.replaceChildren();
+    ledger.append(...r.data.items.map(line));
+    if (!ledger.children.length) ledger.append(el('li', { className: 'empty' }, t('account.ledger.empty')));
+    cursor = r.data.nextCursor;
+    more.hidden = !cursor;
+  }
+
+  const filter = el('form', { className: 'filters', 'aria-label': t('account.ledger.filter') },
+    el('div', {}, el('label', { htmlFor: 'ledger-from' }, t('account.ledger.from')), from),
+    el('div', {}, el('label', { htmlFor: 'ledger-to' }, t('account.ledger.to')), to),
+    el('div', {}, apply));
+  filter.addEventListener('submit', (e) => { e.preventDefault(); busy(apply, () => page(true)); });
+  more.addEventListener('click', () => busy(more, () => page(false)));
+
+  panel.replaceChildren(
+    el('h2', {}, t('feature.ModuleAccount.label')),
+    balance(summary),
+    part('account.statements', statementList(statements.items)),
+    part('account.ledger', filter, note, ledger, more));
+  await page(true);
+}
+
+function balance(s) {
+  const row = (key, cents, strong) => [el('dt', {}, t(key)), el('dd', { className: strong ? 'strong' : '' }, formatMoney(cents))];
+  return el('section', { className: 'part' },
+    el('h3', {}, t('account.balance')),
+    el('dl', { className: 'money' },
+      row('account.total', s.totalCents),
+      row('account.estimate', s.insuranceEstimateCents),
+      row('account.portion', s.patientPortionCents, true)),
+    el('p', { className: 'hint' }, t(s.scope === 'own' ? 'account.scope.own' : 'account.scope.account')));
+}
+
+function line(l) {
+  return el('li', { className: 'line' },
+    el('span', { className: 'meta' }, formatDay(l.date)),
+    el('span', {}, l.description, ' ', el('span', { className: 'badge off' }, t('account.kind.' + l.kind))),
+    el('span', { className: 'amount' + (l.amountCents < 0 ? ' credit' : '') }, formatMoney(l.amountCents)));
+}
+
+function statementList(items) {
+  if (!items.length) return empty('account.statements.empty');
+  return el('ul', { className: 'items' }, items.map((s) => {
+    const said = el('p', { className: 'status', role: 'status' });
+    const button = el('button', { type: 'button', className: 'secondary', 'aria-label': t('account.statement.downloadOf', { date: formatDay(s.date) }) }, t('common.download'));
+    button.addEventListener('click', () => busy(button, async () => status(said, await openFile(`/v1/account/statements/${encodeURIComponent(s.id)}/file`))));
+    return el('li', {},
+      el('strong', {}, t('account.statement.of', { date: formatDay(s.date, 'long') })),
+      el('span', { className: 'meta' }, t('account.statement.balance', { amount: formatMoney(s.balanceCents) })),
+      button, said);
+  }));
 }

@@ -1,0 +1,111 @@
+// The patient modules in Debian's Chromium against the seeded demo: Alex (the Morgan family's
+// guarantor) switches to Riley and sees Riley's appointments and books Riley's due recall,
+// confirms his own pending appointment, downloads a statement PDF, reads the treatment plan's
+// totals and opens an image. Every tab is checked for sideways scrolling and with axe-core, and
+// photographed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { VIEWPORTS, audit, launch, patientLogin, practice, screen } from './helpers.mjs';
+
+const lakeside = practice('lakeside');
+const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+/** Opens a feature tab and waits until it has loaded. */
+async function openTab(page, name) {
+  await page.getByRole('tab', { name }).click();
+  const panel = page.locator('[role=tabpanel]:not([hidden])');
+  await panel.locator('h2').waitFor();
+  return panel;
+}
+
+async function loggedIn(viewport) {
+  const ctx = await browser.newContext({ viewport, locale: 'en-US', acceptDownloads: true });
+  const page = await ctx.newPage();
+  const failures = [];
+  page.on('response', (r) => { if (r.status() >= 500) failures.push(`${r.status()} ${r.url()}`); });
+  page.on('console', (m) => { if (m.type() === 'error') failures.push(m.text()); });
+  await patientLogin(page, 'lakeside', alex);
+  await page.locator('#home-view').waitFor({ state: 'visible' });
+  return { ctx, page, failures };
+}
+
+for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+  test(`${size}: every module tab fits the screen and has no serious accessibility violations`, async () => {
+    const { ctx, page, failures } = await loggedIn(viewport);
+    for (const [tab, shot] of [['Account', 'account'], ['Treatment plans', 'treatment-plans'], ['Images & documents', 'images'], ['Appointments', 'appointments']]) {
+      const panel = await openTab(page, tab);
+      await panel.locator('.part').first().waitFor();
+      await screen(page, `patient-${shot}`);
+      await audit(page, `patient ${tab}`);
+    }
+    assert.deepEqual(failures, []);
+    await ctx.close();
+  });
+}
+
+test("the guarantor books a child's recall, confirms an appointment, downloads a statement, reads a plan and opens an image", async () => {
+  const { ctx, page, failures } = await loggedIn(VIEWPORTS.desktop);
+  // Riley's appointments, through the family picker.
+  await page.getByLabel('Whose records to show').selectOption({ label: 'Riley Morgan (in your care)' });
+  let panel = await openTab(page, 'Appointments');
+  const past = panel.locator('section.part', { has: page.getByRole('heading', { name: 'Past' }) }).locator('li');
+  await past.first().waitFor();
+  assert.equal(await past.count(), 2);
+  assert.match(await past.first().textContent(), /Priya Raman, RDH/);
+  // Riley's due recall: book the first open time.
+  const recall = panel.locator('li.action', { hasText: 'Prophy visit due' });
+  const firstTime = (await recall.locator('label').first().textContent()).split(' · ')[0];
+  await recall.getByRole('button', { name: 'Book this time' }).click();
+  await panel.getByText(/^Booked for /).waitFor();
+  const upcoming = panel.locator('section.part', { has: page.getByRole('heading', { name: 'Upcoming' }) });
+  await upcoming.getByText('Requested, the office will confirm').waitFor();
+  assert.match(await upcoming.locator('li').first().textContent(), new RegExp(firstTime.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  assert.equal(await panel.locator('li.action', { hasText: 'Prophy visit due' }).count(), 0, 'the recall is booked');
+
+  // Back to Alex: confirm the appointment the office asked about.
+  await page.getByLabel('Whose records to show').selectOption({ label: 'Alex Morgan (you)' });
+  panel = await openTab(page, 'Appointments');
+  await panel.getByRole('button', { name: 'Confirm appointment' }).click();
+  await panel.getByText('Thank you, your appointment is confirmed.').waitFor();
+  assert.equal(await panel.getByRole('button', { name: 'Confirm appointment' }).count(), 0);
+  await panel.locator('section.part', { has: page.getByRole('heading', { name: 'Upcoming' }) }).getByText('Confirmed').first().waitFor();
+
+  // The account: the balance, and the latest statement downloads as the PDF that was synced.
+  panel = await openTab(page, 'Account');
+  await panel.getByText('$412.00').first().waitFor();
+  const download = page.waitForEvent('download');
+  await panel.getByRole('button', { name: /^Download the statement of/ }).first().click();
+  const file = await download;
+  assert.match(file.suggestedFilename(), /^statement-\d{4}-\d{2}-\d{2}\.pdf$/);
+  const bytes = readFileSync(await file.path());
+  assert.equal(bytes.subarray(0, 5).toString(), '%PDF-');
+  assert.match(bytes.toString('latin1'), /Statement for the Morgan family/);
+  assert.match(bytes.toString('latin1'), /Balance due: \$412\.00/);
+
+  // The treatment plan's totals.
+  panel = await openTab(page, 'Treatment plans');
+  const totals = panel.locator('tfoot tr');
+  await totals.waitFor();
+  assert.deepEqual(await totals.locator('td.num').allTextContents(), ['$1,780.00', '$1,002.00', '$778.00']);
+
+  // An image: its thumbnail, then the image itself.
+  panel = await openTab(page, 'Images & documents');
+  const card = panel.locator('li', { hasText: 'Bitewing radiographs' });
+  const thumb = card.locator('img.thumb');
+  await thumb.waitFor();
+  assert.ok(await thumb.evaluate((img) => img.complete && img.naturalWidth > 0), 'the thumbnail loads');
+  await card.getByRole('button', { name: 'View: Bitewing radiographs' }).click();
+  const full = panel.locator('figure.viewer img');
+  await full.waitFor();
+  await page.waitForFunction(() => { const img = document.querySelector('figure.viewer img'); return img && img.complete && img.naturalWidth > 0; });
+  assert.equal(await full.getAttribute('alt'), 'Bitewing radiographs');
+  await screen(page, 'patient-image-open');
+  assert.equal(await panel.getByText('Narrative for claim').count(), 0, 'documents of folders not shared are not there');
+  assert.deepEqual(failures, []);
+  await ctx.close();
+});
