@@ -3,7 +3,7 @@
 for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
 never fails for being slow (budget: init + first invoke <= 1.5x hello-world).
 
-usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p hello-lambda`)
+usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p hello-lambda`)
 """
 import json
 import os
@@ -25,6 +25,10 @@ CASES = [
     ("auth GET /v1/me (1 DynamoDB read)", "portal-auth", json.load(open(ROOT / "events/auth/me.json"))),
     ("admin GET /v1/admin/settings (1 read)", "portal-admin", json.load(open(ROOT / "events/admin/settings-get.json"))),
     ("sync GET /v1/sync/patients/… (1 read)", "portal-sync", json.load(open(ROOT / "events/sync/get-entity.json"))),
+    ("account GET /v1/account/summary (3 requests)", "portal-account", json.load(open(ROOT / "events/account/summary.json"))),
+    ("treatment-plans GET (3 requests)", "portal-treatment-plans", json.load(open(ROOT / "events/treatment-plans/list.json"))),
+    ("images GET /v1/images (2 requests)", "portal-images", json.load(open(ROOT / "events/images/list.json"))),
+    ("appointments GET (3 requests)", "portal-appointments", json.load(open(ROOT / "events/appointments/list.json"))),
 ]
 
 

@@ -48,10 +48,10 @@ impl DateRange {
         DateRange::default()
     }
 
-    /// Checks the bounds a client sent (`from` ≤ `to`, both real dates).
+    /// Checks the bounds a client sent (`from` ≤ `to`, both real dates; an empty one is no date).
     pub fn parse(from: Option<&str>, to: Option<&str>) -> CoreResult<Self> {
         let one = |field: &str, v: Option<&str>| -> CoreResult<Option<String>> {
-            match v.filter(|s| !s.is_empty()) {
+            match v {
                 None => Ok(None),
                 Some(s) => super::entities::rules::date(field, s)
                     .map(|_| Some(s.to_string()))

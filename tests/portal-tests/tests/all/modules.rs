@@ -365,6 +365,7 @@ async fn bad_input_is_a_problem_never_a_500() {
     for (path, status, code) in [
         ("/v1/account/ledger?from=2026-13-01", 400, "date_invalid"),
         ("/v1/account/ledger?from=yesterday", 400, "date_invalid"),
+        ("/v1/account/ledger?to=", 400, "date_invalid"),
         ("/v1/account/ledger?from=2026-02-01&to=2026-01-01", 400, "date_range_invalid"),
         ("/v1/account/ledger?limit=0", 400, "limit_invalid"),
         ("/v1/account/ledger?limit=100000", 400, "limit_invalid"),
