@@ -5,11 +5,11 @@
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::patient::account::{Account, LedgerLine, StatementView, Summary};
-use portal_core::patient::{Listing, SignedFile};
+use portal_core::patient::{Listing, PageRequest, SignedFile};
 use portal_core::ports::{Blobs, Clock, Ports, Table};
 use portal_core::sync::records::DateRange;
 use portal_core::Feature;
-use portal_http::{Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
+use portal_http::{page_limit, Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -72,7 +72,7 @@ async fn ledger(
 ) -> ApiResult<Json<Listing<LedgerLine>>> {
     let caller = p.patient(Feature::ModuleAccount, &meta)?;
     let range = DateRange::parse(q.from.as_deref(), q.to.as_deref())?;
-    let page = PatientPage { patient: None, limit: q.limit, cursor: q.cursor }.page(50, 200)?;
+    let page = PageRequest::new(page_limit(q.limit, 50, 200)?, q.cursor);
     Ok(Json(d.account().ledger(&caller, q.patient.as_deref(), &range, page).await?))
 }
 
