@@ -75,6 +75,22 @@ test("the guarantor books a child's recall, confirms an appointment, downloads a
   assert.equal(await panel.getByRole('button', { name: 'Confirm appointment' }).count(), 0);
   await panel.locator('section.part', { has: page.getByRole('heading', { name: 'Upcoming' }) }).getByText('Confirmed').first().waitFor();
 
+  // Past appointments a page at a time (two per page here, by asking for smaller pages).
+  const all = await panel.locator('section.part', { has: page.getByRole('heading', { name: 'Past' }) }).locator('li').count();
+  await page.route(/\/v1\/appointments\?/, (route) => route.continue({ url: route.request().url() + '&limit=2' }));
+  panel = await openTab(page, 'Appointments');
+  const pastPart = panel.locator('section.part', { has: page.getByRole('heading', { name: 'Past' }) });
+  let pages = 1;
+  while (await pastPart.getByRole('button', { name: 'Show more' }).count()) {
+    await pastPart.getByRole('button', { name: 'Show more' }).click();
+    await page.waitForTimeout(100);
+    pages += 1;
+  }
+  assert.ok(pages >= 3, `${pages} pages`);
+  assert.equal(await pastPart.locator('li').count() + await panel.locator('section.part', { has: page.getByRole('heading', { name: 'Upcoming' }) }).locator('li').count(),
+    all + 1, 'every appointment once, through the pages');
+  await page.unroute(/\/v1\/appointments\?/);
+
   // The account: the balance, and the latest statement downloads as the PDF that was synced.
   panel = await openTab(page, 'Account');
   await panel.getByText('$412.00').first().waitFor();

@@ -9,7 +9,7 @@ use portal_core::patient::appointments::{AppointmentBook, Appointments, Booked, 
 use portal_core::patient::ProviderNames;
 use portal_core::ports::{Clock, Events, Ports, Table};
 use portal_core::Feature;
-use portal_http::{Api, ApiResult, ForPatient, Json, Meta, Principal, Query};
+use portal_http::{Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -51,9 +51,9 @@ pub fn routes(ports: &Ports) -> axum::Router {
     api().into_routes(Deps::from(ports))
 }
 
-async fn list(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Query(q): Query<ForPatient>) -> ApiResult<Json<Appointments>> {
+async fn list(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Query(q): Query<PatientPage>) -> ApiResult<Json<Appointments>> {
     let caller = p.patient(Feature::MakeAppointments, &meta)?;
-    Ok(Json(d.book().list(&caller, q.patient.as_deref()).await?))
+    Ok(Json(d.book().list(&caller, q.patient.as_deref(), q.page(50, 100)?).await?))
 }
 
 async fn confirm(

@@ -10,7 +10,11 @@ const FIELDS = {
   patientFacingUrl: 'Patient-facing URL', practiceWebsiteUrl: 'Practice website URL', notificationSender: 'Send notifications from',
   defaultNotifyAddress: 'Tell the office at', subject: 'Email subject', bodyTemplate: 'Email text',
 };
-const READS = { 'me.family': 'family list' };
+const READS = {
+  'me.family': 'family list', 'account.summary': 'balance', 'account.ledger': 'charges and payments', 'account.statements': 'statements',
+  'account.statement-file': 'statement (downloaded)', 'treatment-plans': 'treatment plans', images: 'images and documents',
+  'images.file': 'image or document (opened)', appointments: 'appointments', 'appointments.recalls': 'recalls and open times',
+};
 
 let filter = { person: null, personName: '' };
 let cursor = null;
@@ -58,6 +62,8 @@ function actionWords(e, names) {
     'sync.delete': `Deleted ${e.subject}`,
     'sync.read': `Read ${e.subject}`,
     'sync.file': `Uploaded the file of ${e.subject}`,
+    'appointments.confirm': `Confirmed an appointment of ${subject}`,
+    'appointments.book': `Booked a recall visit for ${subject}`,
   }[e.action];
   if (words) return words + why;
   if (e.action.endsWith('.read')) {

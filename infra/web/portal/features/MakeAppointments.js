@@ -17,7 +17,23 @@ export async function render(panel, ctx, done) {
     el('p', { className: 'status good', role: 'status' }, done || ''),
     part('appointments.actions', actions.length ? el('ul', { className: 'items' }, actions) : empty('appointments.actions.none')),
     part('appointments.upcoming', list(appointments.upcoming, 'appointments.upcoming.none')),
-    part('appointments.past', list(appointments.past, 'appointments.past.none')));
+    part('appointments.past', list(appointments.past, 'appointments.past.none'), older(appointments.nextCursor, ctx.patientId)));
+}
+
+/** "Show more": the next page of past appointments, appended to the list above it. */
+function older(cursor, patientId) {
+  if (!cursor) return null;
+  const said = el('p', { className: 'status', role: 'status' });
+  const more = el('button', { type: 'button', className: 'secondary' }, t('common.more'));
+  more.addEventListener('click', () => busy(more, async () => {
+    const r = await api('GET', forPatient('/v1/appointments', patientId, { cursor }));
+    if (!r.ok) return status(said, failure(r));
+    const past = r.data.upcoming.concat(r.data.past);
+    const shown = more.closest('.part').querySelector('ul.items, .empty');
+    if (past.length) shown.replaceWith(el('ul', { className: 'items' }, shown.matches('ul') ? [...shown.children] : [], [...list(past).children]));
+    more.parentElement.replaceWith(older(r.data.nextCursor, patientId) || '');
+  }));
+  return el('div', {}, more, said);
 }
 
 function when(a) {
@@ -33,7 +49,7 @@ function describe(a) {
 }
 
 function list(items, none) {
-  if (!items.length) return empty(none);
+  if (!items.length) return empty(none || 'appointments.past.none');
   return el('ul', { className: 'items' }, items.map((a) => el('li', {}, ...describe(a),
     el('span', {}, el('span', { className: 'badge' + (a.status === 'scheduled' ? '' : ' off') }, t('appointments.status.' + a.status)), ' ',
       a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null))));

@@ -10,7 +10,7 @@
 //! appointments (`requested`) until the system sends the appointment it made from it
 //! (`portalBookingId`).
 
-use super::{Caller, ProviderNames, ProviderView, Reads};
+use super::{Caller, PageRequest, ProviderNames, ProviderView, Reads};
 use crate::audit::{AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::keys;
@@ -25,8 +25,6 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
-/// Appointments read per listing: every upcoming one and the most recent past ones.
-pub const APPOINTMENTS_PAGE: usize = 100;
 /// How far ahead open slots are offered, and how many per recall.
 pub const SLOT_DAYS: i64 = 90;
 pub const SLOTS_PER_RECALL: usize = 12;
@@ -48,12 +46,16 @@ pub struct AppointmentView {
     pub can_confirm: bool,
 }
 
+/// A page of a patient's appointments, read newest first: the first page starts with every
+/// upcoming one; later pages (`nextCursor`) go further into the past.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Appointments {
     /// Soonest first.
     pub upcoming: Vec<AppointmentView>,
     /// Most recent first.
     pub past: Vec<AppointmentView>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -129,13 +131,13 @@ impl AppointmentBook<'_> {
 
     /// Upcoming (soonest first) and past (latest first) appointments, with portal bookings the
     /// practice's system has not answered yet.
-    pub async fn list(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Appointments> {
+    pub async fn list(&self, caller: &Caller, requested: Option<&str>, page: PageRequest) -> CoreResult<Appointments> {
         let reads = self.reads();
         let practice = &caller.actor.practice;
         let patient_id = reads.patient_id(caller, requested).await?;
         let found = reads
             .records()
-            .for_patient::<Appointment>(practice, &patient_id, &DateRange::all(), Order::NewestFirst, APPOINTMENTS_PAGE, None)
+            .for_patient::<Appointment>(practice, &patient_id, &DateRange::all(), Order::NewestFirst, page.limit, page.cursor)
             .await?;
         let names = self.providers.get(self.table, self.clock, practice).await?;
         reads.audit(caller, &patient_id, "appointments").await?;
@@ -152,7 +154,7 @@ impl AppointmentBook<'_> {
             }
         }
         upcoming.reverse();
-        Ok(Appointments { upcoming, past })
+        Ok(Appointments { upcoming, past, next_cursor: found.cursor })
     }
 
     /// Confirms an appointment whose eConfirmation is pending. Confirming a confirmed one answers

@@ -48,7 +48,8 @@ impl DateRange {
         DateRange::default()
     }
 
-    /// Checks the bounds a client sent (`from` ≤ `to`, both real dates; an empty one is no date).
+    /// Checks the bounds a client sent: `from` ≤ `to`, both real dates (an empty one is refused: a
+    /// client leaves out a bound it does not want).
     pub fn parse(from: Option<&str>, to: Option<&str>) -> CoreResult<Self> {
         let one = |field: &str, v: Option<&str>| -> CoreResult<Option<String>> {
             match v {

@@ -205,6 +205,22 @@ async fn the_family_rule_decides_whose_data_on_every_module() {
     let past = riley["past"].as_array().unwrap();
     assert_eq!(past.len(), 2);
     assert!(past.iter().all(|a| a["provider"]["name"] == "Priya Raman, RDH"));
+    // Alex's own appointments, two at a time: upcoming first, then ever further into the past.
+    let (_, whole) = l.get("/v1/appointments", Some(&alex)).await;
+    let mut seen = vec![];
+    let mut cursor = String::new();
+    loop {
+        let (s, page) = l.get(&format!("/v1/appointments?limit=2&cursor={cursor}"), Some(&alex)).await;
+        assert_eq!(s, 200, "{page}");
+        seen.extend(ids(&page["upcoming"]).into_iter().rev());
+        seen.extend(ids(&page["past"]));
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = ids(&whole["upcoming"]).into_iter().rev().chain(ids(&whole["past"])).collect();
+    assert_eq!(seen, newest_first);
     // Jamie guards Avery (on Alex's account) but may not see Alex; Jordan is of another practice.
     let (s, _) = l.get("/v1/appointments?patient=pat-1005", Some(&jamie)).await;
     assert_eq!(s, 200);
