@@ -15,10 +15,13 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-/** Opens a feature tab and waits until it has loaded. */
+/** Opens a feature tab (rendered afresh) and waits until it has loaded. */
 async function openTab(page, name) {
-  await page.getByRole('tab', { name }).click();
-  const panel = page.locator('[role=tabpanel]:not([hidden])');
+  const tab = page.getByRole('tab', { name });
+  const panel = page.locator(`#panel-${await tab.getAttribute('data-key')}`);
+  // Panels keep their last content: empty it first, so what is waited for is the new render.
+  await panel.evaluate((p) => p.replaceChildren());
+  await tab.click();
   await panel.locator('h2').waitFor();
   return panel;
 }
@@ -80,10 +83,13 @@ test("the guarantor books a child's recall, confirms an appointment, downloads a
   await page.route(/\/v1\/appointments\?/, (route) => route.continue({ url: route.request().url() + '&limit=2' }));
   panel = await openTab(page, 'Appointments');
   const pastPart = panel.locator('section.part', { has: page.getByRole('heading', { name: 'Past' }) });
+  const more = pastPart.getByRole('button', { name: 'Show more' });
+  await more.waitFor();
   let pages = 1;
-  while (await pastPart.getByRole('button', { name: 'Show more' }).count()) {
-    await pastPart.getByRole('button', { name: 'Show more' }).click();
-    await page.waitForTimeout(100);
+  while (await more.count()) {
+    const before = await pastPart.locator('li').count();
+    await more.click();
+    await page.waitForFunction(([n]) => document.querySelectorAll('#panel-MakeAppointments section.part:last-of-type li').length > n, [before]);
     pages += 1;
   }
   assert.ok(pages >= 3, `${pages} pages`);

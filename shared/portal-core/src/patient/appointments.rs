@@ -146,6 +146,10 @@ impl AppointmentBook<'_> {
         let (mut upcoming, mut past) = (vec![], vec![]);
         for a in found.records.into_iter().filter(|a| !fulfilled.contains(&a.id)) {
             let ahead = sort_key_utc(&a.record.start) > now;
+            // A request whose time has passed unanswered is no appointment the patient had.
+            if a.record.status == AppointmentStatus::Requested && !ahead {
+                continue;
+            }
             let view = appointment_view(a.id, a.record, &names);
             if ahead {
                 upcoming.push(view)
