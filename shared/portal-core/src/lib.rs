@@ -17,6 +17,7 @@ pub mod practice;
 pub mod problems;
 pub mod sync;
 pub mod text;
+pub mod webmail;
 
 pub use error::{CoreError, CoreResult};
 pub use practice::features::Feature;

@@ -48,7 +48,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("url_too_long", "A URL over the length limit"),
     ("url_not_https", "Outside local mode a portal URL is https"),
     ("email_invalid", "Not a plain email address"),
-    ("subject_invalid", "The notification subject is not one line of text"),
+    ("subject_invalid", "A subject (of notifications or of a message) that is not one line of text within its limit"),
     ("body_too_long", "The notification body is too long"),
     ("body_missing_url", "The notification body lacks [URL]"),
     ("body_unknown_tag", "A tag other than [URL] and [PracticeName]"),
@@ -60,6 +60,12 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("recall_not_due", "Booking a recall that is already scheduled or no longer due"),
     ("slot_taken", "Booking a slot someone else has just booked"),
     ("slot_unfit", "Booking a slot that is not open for the recall's type, or has passed"),
+    // WebMail
+    ("folder_invalid", "A folder other than inbox and sent"),
+    ("message_empty", "A message without text"),
+    ("message_too_long", "A message over its length limit, or not plain text"),
+    ("provider_unknown", "A provider who is not one the practice lists for messages"),
+    ("not_acting_for_provider", "Staff writing as a provider they do not act for"),
     // Sync API
     ("sync_signature_missing", "A sync request without the signature headers"),
     ("sync_signature_malformed", "Signature headers of the wrong form"),

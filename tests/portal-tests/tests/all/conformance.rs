@@ -736,6 +736,126 @@ async fn patient_modules_hold(b: &Backend) {
     assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err("slot_taken")), "{outcomes:?}");
 }
 
+/// WebMail over this backend: who may write to, read and mark whom; unread counts; and each
+/// message's notification sent once — recorded as failed while the mail service fails, sent once
+/// it recovers, never twice, and without the message in it.
+async fn webmail_holds(b: &Backend) {
+    use portal_core::audit::{Actor, ActorKind};
+    use portal_core::patient::{Caller, PageRequest};
+    use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::sync::Entity::{Patients, Providers};
+    use portal_core::webmail::mailbox::{Folder, Mailbox, Notification};
+    use portal_core::webmail::notify::Notifier;
+    struct Down;
+    #[async_trait]
+    impl Mailer for Down {
+        async fn send(&self, _: &Mail) -> Result<String, PortError> {
+            Err(PortError::Backend("the mail service is down".into()))
+        }
+    }
+    let practice = format!("p{}", uid());
+    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
+    settings.webmail.notification_sender = b.sender.clone();
+    settings.webmail.default_notify_address = format!("office-{practice}@example.com");
+    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
+        .create(&practice, &settings)
+        .await
+        .unwrap();
+    let email = format!("gale-{practice}@example.com");
+    synced(b, &practice, Patients, "g", patient("Gale", json!({"email": email}))).await;
+    synced(
+        b,
+        &practice,
+        Patients,
+        "m",
+        patient("Mo", json!({"guarantorId": "g", "isMinor": true, "guardians": [{"patientId": "g", "relationship": "mother"}]})),
+    )
+    .await;
+    synced(b, &practice, Patients, "u", patient("Uma", json!({"optOuts": {"email": true}, "email": "uma@example.com"}))).await;
+    synced(
+        b,
+        &practice,
+        Providers,
+        "prov-1",
+        json!({"abbreviation": "MC", "firstName": "Maya", "lastName": "Chen", "credentials": "DDS", "staffUsernames": ["frontdesk"]}),
+    )
+    .await;
+    synced(b, &practice, Providers, "prov-2", json!({"abbreviation": "SO", "firstName": "Sam", "lastName": "Okafor"})).await;
+    let caller = |id: &str| Caller {
+        actor: Actor::new(&practice, ActorKind::Patient, id, None),
+        viewer: Viewer { patient_id: id.into(), family_access: FamilyAccess::Guarantor },
+    };
+    let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
+    let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref() };
+    let page = || PageRequest::new(20, None);
+
+    // A patient writes to a provider someone answers for; not to one nobody does.
+    let sent = mail.patient_compose(&caller("g"), None, "prov-1", "Crown question", "Does the crown need a second visit?").await.unwrap();
+    let err = mail.patient_compose(&caller("g"), None, "prov-2", "Hello", "Hi").await.unwrap_err();
+    assert_eq!(err.code(), "provider_unknown");
+    assert_eq!(mail.patient_compose(&caller("g"), None, "prov-1", "Hello", "   ").await.unwrap_err().code(), "message_empty");
+    let office = mail.office_list(&staff, Folder::Inbox, false, None, page()).await.unwrap();
+    assert_eq!((office.listing.items.len(), office.unread), (1, 1));
+    assert_eq!(office.listing.items[0].from.name, "Gale Test");
+    let own_sent = mail.patient_list(&caller("g"), None, Folder::Sent, page()).await.unwrap();
+    assert_eq!(own_sent.listing.items[0].id, sent.id);
+    // The office answers as the provider the staff user acts for; not as another.
+    let reply = mail.office_reply(&staff, "frontdesk", &sent.thread_id, Some("prov-1"), "Yes: the seat is in two weeks.").await.unwrap();
+    let err = mail.office_reply(&staff, "someone-else", &sent.thread_id, Some("prov-1"), "Hi").await.unwrap_err();
+    assert_eq!(err.code(), "not_acting_for_provider");
+    mail.office_mark(&staff, &sent.id, true).await.unwrap();
+    assert_eq!(mail.office_list(&staff, Folder::Inbox, true, None, page()).await.unwrap().unread, 0);
+    // The patient sees it unread, reads it, and the thread oldest first.
+    let inbox = mail.patient_list(&caller("g"), None, Folder::Inbox, page()).await.unwrap();
+    assert_eq!((inbox.unread, inbox.listing.items[0].read, inbox.listing.items[0].from.name.as_str()), (1, false, "Maya Chen, DDS"));
+    mail.patient_mark(&caller("g"), None, &reply.id, true).await.unwrap();
+    mail.patient_mark(&caller("g"), None, &reply.id, true).await.unwrap();
+    assert_eq!(mail.patient_list(&caller("g"), None, Folder::Inbox, page()).await.unwrap().unread, 0);
+    let thread = mail.patient_thread(&caller("g"), None, &sent.thread_id).await.unwrap();
+    assert_eq!(thread.messages.iter().map(|m| m.summary.id.as_str()).collect::<Vec<_>>(), [sent.id.as_str(), reply.id.as_str()]);
+    assert!(thread.messages.iter().all(|m| m.summary.notification.is_none()), "patients do not see notification states");
+    // Another patient: nothing of Gale's exists.
+    let not_found = |e: portal_core::CoreError| assert_eq!(e.code(), "not_found");
+    not_found(mail.patient_thread(&caller("u"), None, &sent.thread_id).await.unwrap_err());
+    not_found(mail.patient_mark(&caller("u"), None, &reply.id, false).await.unwrap_err());
+    not_found(mail.patient_reply(&caller("u"), None, &sent.thread_id, "me too").await.unwrap_err());
+    not_found(mail.patient_list(&caller("u"), Some("g"), Folder::Inbox, page()).await.unwrap_err());
+    // A guardian writes about her minor: the thread is the minor's.
+    let about_mo = mail.patient_compose(&caller("g"), Some("m"), "prov-1", "Mo's braces", "Mo's bracket came off.").await.unwrap();
+    assert_eq!(mail.office_thread(&staff, &about_mo.thread_id).await.unwrap().patient_id, "m");
+
+    // Notifications: failing, then sent once, never twice; nothing of the message in them.
+    let failing = Notifier { table: b.table.as_ref(), clock: &SystemClock, mailer: &Down, portal_base_url: "https://portal.example.com" };
+    assert!(failing.notify(&practice, &reply.id).await.is_err());
+    let staff_view = mail.office_thread(&staff, &sent.thread_id).await.unwrap();
+    let state = staff_view.messages[1].summary.notification.clone().unwrap();
+    assert!(matches!(state, Notification::Failed { attempts: 1, .. }), "{state:?}");
+    let working =
+        Notifier { table: b.table.as_ref(), clock: &SystemClock, mailer: b.mailer.as_ref(), portal_base_url: "https://portal.example.com" };
+    for _ in 0..2 {
+        assert!(matches!(working.notify(&practice, &reply.id).await.unwrap(), Notification::Sent { .. }));
+    }
+    let office_sent = mail.office_list(&staff, Folder::Sent, false, None, page()).await.unwrap();
+    assert!(matches!(office_sent.listing.items[0].notification, Some(Notification::Sent { .. })), "staff see it in their sent folder");
+    let mut to_gale = vec![];
+    for _ in 0..20 {
+        to_gale = b.probe.mails().await.into_iter().filter(|raw| raw.contains(&format!("To: {email}"))).collect();
+        if !to_gale.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(to_gale.len(), 1, "one notification for one message");
+    let text = portal_core::mime::text_part(&to_gale[0]).unwrap();
+    assert!(text.contains(&format!("https://portal.example.com/p/{practice}/")) && text.contains("Smile Dental"), "{text}");
+    assert!(!to_gale[0].contains("seat is in two weeks") && !to_gale[0].contains("Crown question"), "no message text in the mail");
+    // The office is told at its notify address; a patient who opted out of email is skipped.
+    assert!(matches!(working.notify(&practice, &sent.id).await.unwrap(), Notification::Sent { .. }));
+    let to_uma = mail.office_compose(&staff, "frontdesk", "u", None, "Your visit", "See you soon.").await.unwrap();
+    let skipped = working.notify(&practice, &to_uma.id).await.unwrap();
+    assert_eq!(skipped, Notification::Skipped { reason: "the patient opted out of email".into() });
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -767,4 +887,5 @@ conformance!(
     patient_records_read_back,
     reads_see_every_completed_write,
     patient_modules_hold,
+    webmail_holds,
 );

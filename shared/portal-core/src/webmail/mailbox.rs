@@ -1,0 +1,660 @@
+//! The mailbox: threads between one patient and the practice (optionally one of its providers),
+//! each message stored once in its thread and listed in the recipient's inbox and the sender's
+//! sent folder. Everything a patient does goes through the family rule (a guardian writes about a
+//! minor; anyone else's thread is 404); staff see every thread of their practice, and write as a
+//! provider only when they act for that provider (`staffUsernames` on the synced provider).
+//!
+//! | item | pk | sk | gsi1 |
+//! |---|---|---|---|
+//! | thread | `P#{p}#THREAD#{t}` | `META` | – |
+//! | message (in the recipient's inbox) | `P#{p}#THREAD#{t}` | `MSG#{stamp}` | a patient: `P#{p}#PATIENT#{id}` / `webmail-in#{stamp}`; the office: `P#{p}#WEBMAIL` / `in#{stamp}` |
+//! | its copy in the sender's sent folder | `P#{p}#THREAD#{t}` | `SENT#{stamp}` | `…#PATIENT#{id}` / `webmail-out#{stamp}`, or `P#{p}#WEBMAIL` / `out#{stamp}` |
+//! | unread count of one inbox | `P#{p}` | `UNREAD#{patient id or office}` | – |
+//!
+//! A message id is `{thread}-{stamp}` (stamp: microseconds, then random), so a message is found by
+//! its id alone, messages sort by time within a thread, and ids never collide. Sending writes the
+//! thread, the message, its copy, the recipient's unread count and the outbox event in one
+//! transaction: all of it or nothing.
+
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::keys;
+use crate::patient::{Caller, Listing, PageRequest, Reads};
+use crate::ports::{Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
+use crate::sync::entities::{Patient, Provider};
+use crate::sync::outbox::Outbox;
+use crate::sync::records::PatientRecords;
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub const SUBJECT_MAX: usize = 150;
+pub const BODY_MAX: usize = 10_000;
+/// How many times a send or a read mark tries again when the unread count changed under it.
+const ATTEMPTS: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartyKind {
+    Patient,
+    Provider,
+    Office,
+}
+
+/// Who a message is from or to, with the name it was sent under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Party {
+    pub kind: PartyKind,
+    /// The patient or provider id; empty for the office.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    pub name: String,
+}
+
+/// Which way a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    ToOffice,
+    ToPatient,
+}
+
+/// Where a message's notification email stands (staff see it on every message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Notification {
+    Pending,
+    /// A sender claimed it at `since` (unix seconds); another waits until the claim is stale.
+    Sending {
+        since: i64,
+    },
+    Sent {
+        at: i64,
+    },
+    Failed {
+        reason: String,
+        attempts: u32,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub thread_id: String,
+    /// The patient the thread is with.
+    pub patient_id: String,
+    pub direction: Direction,
+    pub from: Party,
+    pub to: Party,
+    pub subject: String,
+    /// Plain text, shown as text.
+    pub body: String,
+    pub sent_at: i64,
+    /// When the recipient first read it.
+    pub read_at: Option<i64>,
+    pub notification: Notification,
+    /// The principal who wrote it: a patient (perhaps for a family member) or a staff user.
+    pub written_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Thread {
+    pub id: String,
+    pub subject: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    /// The provider the patient wrote to, or the office's choice of one.
+    pub provider_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// A message as a list shows it (no body).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageSummary {
+    pub id: String,
+    pub thread_id: String,
+    pub patient_id: String,
+    pub subject: String,
+    pub from: Party,
+    pub to: Party,
+    pub sent_at: i64,
+    pub read: bool,
+    /// For staff: the notification's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notification>,
+}
+
+/// A message as a thread shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    #[serde(flatten)]
+    pub summary: MessageSummary,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inbox {
+    #[serde(flatten)]
+    pub listing: Listing<MessageSummary>,
+    pub unread: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadView {
+    pub id: String,
+    pub subject: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    /// Oldest first; staff also see each message's notification.
+    pub messages: Vec<MessageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentMessage {
+    pub id: String,
+    pub thread_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Inbox,
+    Sent,
+}
+
+impl Folder {
+    pub fn parse(s: &str) -> CoreResult<Folder> {
+        match s {
+            "inbox" => Ok(Folder::Inbox),
+            "sent" => Ok(Folder::Sent),
+            _ => Err(CoreError::invalid("folder_invalid", "folder: inbox or sent")),
+        }
+    }
+}
+
+/// Which side of the conversation asks: a patient (through the family rule) or the office.
+enum Side<'a> {
+    Patient(&'a str),
+    Office,
+}
+
+fn check_subject(subject: &str) -> CoreResult<String> {
+    let s = subject.trim();
+    if s.is_empty() || s.chars().count() > SUBJECT_MAX || !crate::text::is_plain_text(s, false) {
+        return Err(CoreError::invalid("subject_invalid", format!("subject: one line of 1 to {SUBJECT_MAX} characters")));
+    }
+    Ok(s.to_string())
+}
+
+fn check_body(body: &str) -> CoreResult<String> {
+    let b = body.trim();
+    if b.is_empty() {
+        return Err(CoreError::invalid("message_empty", "Write a message before sending."));
+    }
+    if b.chars().count() > BODY_MAX || !crate::text::is_plain_text(b, true) {
+        return Err(CoreError::invalid("message_too_long", format!("A message is plain text of at most {BODY_MAX} characters.")));
+    }
+    Ok(b.to_string())
+}
+
+/// A fresh, time-ordered message stamp.
+fn stamp(clock: &dyn Clock) -> String {
+    let sub = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_micros()).unwrap_or(0);
+    format!("{:010}{sub:06}{}", clock.now(), &crate::ids::new_id()[..6])
+}
+
+/// The thread and stamp a message id names, when it is well formed.
+fn split_id(id: &str) -> Option<(&str, &str)> {
+    let (thread, stamp) = id.split_once('-')?;
+    let ok = |s: &str| !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    (ok(thread) && ok(stamp)).then_some((thread, stamp))
+}
+
+fn valid_thread_id(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 40 && t.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn summary(m: Message, staff: bool) -> MessageSummary {
+    MessageSummary {
+        read: m.read_at.is_some(),
+        notification: staff.then_some(m.notification),
+        id: m.id,
+        thread_id: m.thread_id,
+        patient_id: m.patient_id,
+        subject: m.subject,
+        from: m.from,
+        to: m.to,
+        sent_at: m.sent_at,
+    }
+}
+
+pub struct Mailbox<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub events: &'a dyn Events,
+}
+
+impl Mailbox<'_> {
+    fn reads(&self) -> Reads<'_> {
+        Reads { table: self.table, clock: self.clock }
+    }
+
+    fn records(&self) -> PatientRecords<'_> {
+        PatientRecords { table: self.table }
+    }
+
+    fn audit(&self) -> AuditLog<'_> {
+        AuditLog { table: self.table, clock: self.clock }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Patients
+    // -----------------------------------------------------------------------------------------
+
+    /// A patient's inbox or sent folder, newest first, with the inbox's unread count.
+    pub async fn patient_list(&self, caller: &Caller, requested: Option<&str>, folder: Folder, page: PageRequest) -> CoreResult<Inbox> {
+        let practice = &caller.actor.practice;
+        let patient_id = self.reads().patient_id(caller, requested).await?;
+        let prefix = match folder {
+            Folder::Inbox => "webmail-in#",
+            Folder::Sent => "webmail-out#",
+        };
+        let q =
+            Query::on_gsi1(keys::patient_data(practice, &patient_id)).prefix(prefix).newest_first().limit(page.limit).after(page.cursor);
+        let (found, unread) = (self.table.query(q).await?, self.unread(practice, &patient_id).await?);
+        self.reads().audit(caller, &patient_id, "webmail.messages").await?;
+        let items = found.items.iter().map(|i| i.parse::<Message>().map(|m| summary(m, false))).collect::<Result<_, _>>()?;
+        Ok(Inbox { listing: Listing { items, next_cursor: found.cursor }, unread })
+    }
+
+    /// A thread, oldest message first.
+    pub async fn patient_thread(&self, caller: &Caller, requested: Option<&str>, thread_id: &str) -> CoreResult<ThreadView> {
+        let patient_id = self.reads().patient_id(caller, requested).await?;
+        let view = self.thread(&caller.actor.practice, thread_id, Side::Patient(&patient_id)).await?;
+        self.reads().audit(caller, &patient_id, "webmail.thread").await?;
+        Ok(view)
+    }
+
+    /// A new thread from a patient to one of the practice's providers (one a staff user acts for).
+    pub async fn patient_compose(
+        &self,
+        caller: &Caller,
+        requested: Option<&str>,
+        provider_id: &str,
+        subject: &str,
+        body: &str,
+    ) -> CoreResult<SentMessage> {
+        let practice = &caller.actor.practice;
+        let (subject, body) = (check_subject(subject)?, check_body(body)?);
+        let patient = self.reads().patient(caller, requested).await?;
+        let provider = self.records().get::<Provider>(practice, provider_id).await?;
+        let provider = provider
+            .filter(|p| !p.record.staff_usernames.is_empty())
+            .ok_or_else(|| CoreError::invalid("provider_unknown", "Choose one of the providers listed for messages."))?;
+        let thread = Thread {
+            id: crate::ids::new_id()[..20].to_string(),
+            subject: subject.clone(),
+            patient_id: patient.id.clone(),
+            patient_name: patient.record.display_name(),
+            provider_id: Some(provider.id.clone()),
+            created_at: self.clock.now(),
+        };
+        let from = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone() };
+        let to = Party { kind: PartyKind::Provider, id: provider.id.clone(), name: provider_name(&provider.record) };
+        self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body).await
+    }
+
+    /// A patient's reply in one of their threads (to whoever wrote last from the office).
+    pub async fn patient_reply(&self, caller: &Caller, requested: Option<&str>, thread_id: &str, body: &str) -> CoreResult<SentMessage> {
+        let practice = &caller.actor.practice;
+        let body = check_body(body)?;
+        let patient_id = self.reads().patient_id(caller, requested).await?;
+        let view = self.thread(practice, thread_id, Side::Patient(&patient_id)).await?;
+        // To whoever wrote last from the office, else whom the patient first wrote to.
+        let last_office =
+            view.messages.iter().rev().map(|m| &m.summary).find(|m| m.from.kind != PartyKind::Patient).map(|m| m.from.clone());
+        let to = match last_office {
+            Some(office_side) => office_side,
+            None => view.messages.first().map(|m| m.summary.to.clone()).ok_or(CoreError::NotFound)?,
+        };
+        let from = Party { kind: PartyKind::Patient, id: patient_id, name: view.patient_name.clone() };
+        self.send(&caller.actor, None, thread_id, Direction::ToOffice, from, to, reply_subject(&view.subject), body).await
+    }
+
+    /// Marks a message to the patient read or unread.
+    pub async fn patient_mark(&self, caller: &Caller, requested: Option<&str>, message_id: &str, read: bool) -> CoreResult<()> {
+        let patient_id = self.reads().patient_id(caller, requested).await?;
+        self.mark(&caller.actor, message_id, read, Side::Patient(&patient_id)).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The office
+    // -----------------------------------------------------------------------------------------
+
+    /// The practice's inbox (or sent folder) across patients, newest first; `unread_only` and
+    /// `provider_id` filter the page.
+    pub async fn office_list(
+        &self,
+        actor: &Actor,
+        folder: Folder,
+        unread_only: bool,
+        provider_id: Option<&str>,
+        page: PageRequest,
+    ) -> CoreResult<Inbox> {
+        let practice = &actor.practice;
+        let prefix = match folder {
+            Folder::Inbox => "in#",
+            Folder::Sent => "out#",
+        };
+        let q = Query::on_gsi1(keys::webmail_office(practice)).prefix(prefix).newest_first().limit(page.limit).after(page.cursor);
+        let (found, unread) = (self.table.query(q).await?, self.unread(practice, OFFICE).await?);
+        let mut items = vec![];
+        for i in &found.items {
+            let m: Message = i.parse()?;
+            let provider = match m.direction {
+                Direction::ToOffice => &m.to,
+                Direction::ToPatient => &m.from,
+            };
+            if (unread_only && m.read_at.is_some()) || provider_id.is_some_and(|p| provider.id != p) {
+                continue;
+            }
+            items.push(summary(m, true));
+        }
+        self.audit().record(actor, "webmail.office.messages.read", "office", Outcome::Success, json!({"count": items.len()})).await?;
+        Ok(Inbox { listing: Listing { items, next_cursor: found.cursor }, unread })
+    }
+
+    pub async fn office_thread(&self, actor: &Actor, thread_id: &str) -> CoreResult<ThreadView> {
+        let view = self.thread(&actor.practice, thread_id, Side::Office).await?;
+        self.audit().phi_read(actor, &view.patient_id, "webmail.thread").await?;
+        Ok(view)
+    }
+
+    /// A new thread from the office to a patient, as a provider the staff user acts for, or as
+    /// the office.
+    pub async fn office_compose(
+        &self,
+        actor: &Actor,
+        staff_username: &str,
+        patient_id: &str,
+        provider_id: Option<&str>,
+        subject: &str,
+        body: &str,
+    ) -> CoreResult<SentMessage> {
+        let practice = &actor.practice;
+        let (subject, body) = (check_subject(subject)?, check_body(body)?);
+        let patient = self.records().get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?;
+        let from = self.office_sender(practice, staff_username, provider_id).await?;
+        let thread = Thread {
+            id: crate::ids::new_id()[..20].to_string(),
+            subject: subject.clone(),
+            patient_id: patient.id.clone(),
+            patient_name: patient.record.display_name(),
+            provider_id: provider_id.map(str::to_string),
+            created_at: self.clock.now(),
+        };
+        let to = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone() };
+        self.send(actor, Some(&thread), &thread.id, Direction::ToPatient, from, to, subject, body).await
+    }
+
+    pub async fn office_reply(
+        &self,
+        actor: &Actor,
+        staff_username: &str,
+        thread_id: &str,
+        provider_id: Option<&str>,
+        body: &str,
+    ) -> CoreResult<SentMessage> {
+        let practice = &actor.practice;
+        let body = check_body(body)?;
+        let view = self.thread(practice, thread_id, Side::Office).await?;
+        let from = self.office_sender(practice, staff_username, provider_id).await?;
+        let to = Party { kind: PartyKind::Patient, id: view.patient_id.clone(), name: view.patient_name.clone() };
+        self.send(actor, None, thread_id, Direction::ToPatient, from, to, reply_subject(&view.subject), body).await
+    }
+
+    pub async fn office_mark(&self, actor: &Actor, message_id: &str, read: bool) -> CoreResult<()> {
+        self.mark(actor, message_id, read, Side::Office).await
+    }
+
+    /// Who the office writes as: a provider the staff user acts for, or the office itself.
+    async fn office_sender(&self, practice: &str, staff_username: &str, provider_id: Option<&str>) -> CoreResult<Party> {
+        let Some(provider_id) = provider_id else {
+            return Ok(Party { kind: PartyKind::Office, id: String::new(), name: "The office".into() });
+        };
+        let provider = self.records().get::<Provider>(practice, provider_id).await?;
+        match provider {
+            Some(p) if p.record.staff_usernames.iter().any(|u| u.eq_ignore_ascii_case(staff_username)) => {
+                Ok(Party { kind: PartyKind::Provider, id: p.id, name: provider_name(&p.record) })
+            }
+            Some(_) => Err(CoreError::forbidden("not_acting_for_provider", "You may write as a provider only when you act for them.")),
+            None => Err(CoreError::invalid("provider_unknown", "There is no such provider.")),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Shared steps
+    // -----------------------------------------------------------------------------------------
+
+    /// A thread as `side` may see it: a patient only their own (anything else is 404).
+    async fn thread(&self, practice: &str, thread_id: &str, side: Side<'_>) -> CoreResult<ThreadView> {
+        if !valid_thread_id(thread_id) {
+            return Err(CoreError::NotFound);
+        }
+        let page = self.table.query(Query::new(keys::thread(practice, thread_id)).limit(1000)).await?;
+        let meta = page.items.iter().find(|i| i.sk == "META").ok_or(CoreError::NotFound)?;
+        let thread: Thread = meta.parse()?;
+        if let Side::Patient(p) = side {
+            if thread.patient_id != p {
+                return Err(CoreError::NotFound);
+            }
+        }
+        let staff = matches!(side, Side::Office);
+        let mut messages = vec![];
+        for i in page.items.iter().filter(|i| i.sk.starts_with("MSG#")) {
+            let mut m: Message = i.parse()?;
+            let body = std::mem::take(&mut m.body);
+            messages.push(MessageView { summary: summary(m, staff), body });
+        }
+        Ok(ThreadView {
+            id: thread.id,
+            subject: thread.subject,
+            patient_id: thread.patient_id,
+            patient_name: thread.patient_name,
+            messages,
+        })
+    }
+
+    /// Stores a message (and a new thread) with its copy, the recipient's unread count and the
+    /// `webmail.sent` event (plus `webmail.received` for the practice's system when a patient
+    /// wrote), in one transaction; then publishes the events.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        actor: &Actor,
+        new_thread: Option<&Thread>,
+        thread_id: &str,
+        direction: Direction,
+        from: Party,
+        to: Party,
+        subject: String,
+        body: String,
+    ) -> CoreResult<SentMessage> {
+        let practice = &actor.practice;
+        let patient_id = match direction {
+            Direction::ToOffice => from.id.clone(),
+            Direction::ToPatient => to.id.clone(),
+        };
+        let stamp = stamp(self.clock);
+        let id = format!("{thread_id}-{stamp}");
+        let message = Message {
+            id: id.clone(),
+            thread_id: thread_id.into(),
+            patient_id: patient_id.clone(),
+            direction,
+            from,
+            to,
+            subject,
+            body,
+            sent_at: self.clock.now(),
+            read_at: None,
+            notification: Notification::Pending,
+            written_by: actor.id.clone(),
+        };
+        let data = serde_json::to_value(&message).map_err(CoreError::backend)?;
+        let (inbox, outbox_folder, recipient) = match direction {
+            Direction::ToOffice => (
+                (keys::webmail_office(practice), format!("in#{stamp}")),
+                (keys::patient_data(practice, &patient_id), format!("webmail-out#{stamp}")),
+                OFFICE.to_string(),
+            ),
+            Direction::ToPatient => (
+                (keys::patient_data(practice, &patient_id), format!("webmail-in#{stamp}")),
+                (keys::webmail_office(practice), format!("out#{stamp}")),
+                patient_id.clone(),
+            ),
+        };
+        let pk = keys::thread(practice, thread_id);
+        let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+        let mut events = vec![outbox.prepare(practice, "webmail.sent", json!({"messageId": id, "patientId": patient_id}))?];
+        if direction == Direction::ToOffice {
+            events.push(outbox.prepare(
+                practice,
+                "webmail.received",
+                json!({"messageId": id, "threadId": thread_id, "patientId": patient_id}),
+            )?);
+        }
+        for _ in 0..ATTEMPTS {
+            let mut ops = vec![];
+            if let Some(t) = new_thread {
+                let meta = Item::new(pk.clone(), "META", serde_json::to_value(t).map_err(CoreError::backend)?);
+                ops.push(TxOp::Put(meta, Cond::Absent));
+            } else {
+                ops.push(TxOp::Check { pk: pk.clone(), sk: "META".into(), cond: Cond::Exists });
+            }
+            ops.push(TxOp::Put(
+                Item::new(pk.clone(), format!("MSG#{stamp}"), data.clone()).with_gsi1(inbox.0.clone(), inbox.1.clone()),
+                Cond::Absent,
+            ));
+            ops.push(TxOp::Put(
+                Item::new(pk.clone(), format!("SENT#{stamp}"), data.clone()).with_gsi1(outbox_folder.0.clone(), outbox_folder.1.clone()),
+                Cond::Absent,
+            ));
+            ops.push(self.unread_change(practice, &recipient, 1).await?);
+            ops.extend(events.iter().map(|(item, _)| TxOp::Put(item.clone(), Cond::Absent)));
+            match self.table.transact(ops).await {
+                Ok(()) => {
+                    for (_, e) in &events {
+                        outbox.publish(practice, e).await;
+                    }
+                    let detail = json!({"thread": thread_id, "message": id, "direction": direction});
+                    self.audit().record(actor, "webmail.send", &patient_id, Outcome::Success, detail).await?;
+                    return Ok(SentMessage { id, thread_id: thread_id.into() });
+                }
+                // The unread count changed under us (another message, a read mark): again.
+                Err(TableError::TransactionCanceled { failed }) if !failed.contains(&0) => continue,
+                Err(TableError::TransactionCanceled { .. }) => return Err(CoreError::NotFound),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::Conflict { code: "conflict", detail: "The mailbox kept changing; send it again.".into(), current: None })
+    }
+
+    /// Marks a message read or unread by its recipient (only the recipient's side may).
+    async fn mark(&self, actor: &Actor, message_id: &str, read: bool, side: Side<'_>) -> CoreResult<()> {
+        let practice = &actor.practice;
+        let (thread_id, stamp) = split_id(message_id).ok_or(CoreError::NotFound)?;
+        for _ in 0..ATTEMPTS {
+            let item = self.table.get(&keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
+            let mut m: Message = item.parse()?;
+            let recipient = match (&side, m.direction) {
+                (Side::Patient(p), Direction::ToPatient) if m.patient_id == *p => p.to_string(),
+                (Side::Office, Direction::ToOffice) => OFFICE.to_string(),
+                _ => return Err(CoreError::NotFound),
+            };
+            if m.read_at.is_some() == read {
+                return Ok(());
+            }
+            m.read_at = read.then(|| self.clock.now());
+            let mut next = item.clone().with_version(item.version + 1);
+            next.data = serde_json::to_value(&m).map_err(CoreError::backend)?;
+            let ops = vec![
+                TxOp::Put(next, Cond::Version(item.version)),
+                self.unread_change(practice, &recipient, if read { -1 } else { 1 }).await?,
+            ];
+            match self.table.transact(ops).await {
+                Ok(()) => {
+                    let action = if read { "webmail.read" } else { "webmail.unread" };
+                    return self.audit().record(actor, action, &m.patient_id, Outcome::Success, json!({"message": message_id})).await;
+                }
+                Err(TableError::TransactionCanceled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::Conflict { code: "conflict", detail: "The mailbox kept changing; try again.".into(), current: None })
+    }
+
+    async fn unread(&self, practice: &str, recipient: &str) -> CoreResult<u64> {
+        let item = self.table.get(&keys::practice(practice), &keys::webmail_unread(recipient)).await?;
+        Ok(item.map(|i| i.data["count"].as_u64().unwrap_or(0)).unwrap_or(0))
+    }
+
+    /// The write that moves an inbox's unread count by `delta`, conditional on the count read.
+    async fn unread_change(&self, practice: &str, recipient: &str, delta: i64) -> CoreResult<TxOp> {
+        let (pk, sk) = (keys::practice(practice), keys::webmail_unread(recipient));
+        let current = self.table.get(&pk, &sk).await?;
+        let (count, version) = current.map(|i| (i.data["count"].as_i64().unwrap_or(0), i.version)).unwrap_or((0, 0));
+        let item = Item::new(pk, sk, json!({"count": (count + delta).max(0)})).with_version(version + 1);
+        Ok(TxOp::Put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }))
+    }
+}
+
+/// The office's inbox, as an unread-count key.
+const OFFICE: &str = "office";
+
+fn provider_name(p: &Provider) -> String {
+    match &p.credentials {
+        Some(c) if !c.is_empty() => format!("{} {}, {c}", p.first_name, p.last_name),
+        _ => format!("{} {}", p.first_name, p.last_name),
+    }
+}
+
+fn reply_subject(subject: &str) -> String {
+    if subject.starts_with("Re: ") {
+        subject.to_string()
+    } else {
+        format!("Re: {subject}").chars().take(SUBJECT_MAX).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_name_their_thread() {
+        assert_eq!(split_id("abc123-00017000000000000001f2e3d4"), Some(("abc123", "00017000000000000001f2e3d4")));
+        for bad in ["", "abc", "-x", "x-", "a/b-c", "a-b-c", &format!("{}-x", "a".repeat(41))] {
+            assert_eq!(split_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_rules() {
+        assert!(check_body("  ").is_err());
+        assert!(check_body(&"x".repeat(BODY_MAX + 1)).is_err());
+        assert_eq!(check_body(" <script>alert(1)</script> ").unwrap(), "<script>alert(1)</script>", "stored as text, shown as text");
+        assert!(check_subject("two\nlines").is_err());
+        assert_eq!(reply_subject("Re: Crown"), "Re: Crown");
+        assert_eq!(reply_subject("Crown"), "Re: Crown");
+    }
+}

@@ -1,0 +1,151 @@
+//! The notification of one message: an email telling the other side a secure message is waiting.
+//! To a patient: from the practice's notification sender, with the practice's subject and template
+//! (`[URL]` the portal's login address, `[PracticeName]`). To the office: a fixed note to the
+//! practice's notify address. Never the message, its subject, attachment names or the patient's
+//! name: nothing a mailbox provider should hold.
+//!
+//! Once per message: the notification is claimed with a conditional write before sending (a second
+//! worker sees the claim and stops; a claim older than [`CLAIM_SECONDS`] counts as abandoned) and
+//! recorded after. A failed send is recorded with its reason and answered as an error, so the
+//! event's retry (EventBridge's retry policy, the local bus) tries again; nothing about the message
+//! itself waits for it.
+
+use super::mailbox::{Direction, Message, Notification};
+use crate::keys;
+use crate::ports::{Clock, Cond, Item, Mail, Mailer, Table, TableError};
+use crate::practice::settings::{portal_path, render_notification, SettingsRepo};
+use crate::sync::entities::Patient;
+use crate::sync::records::PatientRecords;
+use crate::{CoreError, CoreResult};
+
+/// How long a claim to send stands before another worker may take over.
+pub const CLAIM_SECONDS: i64 = 300;
+const ATTEMPTS: usize = 5;
+
+const OFFICE_SUBJECT: &str = "A secure message is waiting in the patient portal";
+
+pub struct Notifier<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub mailer: &'a dyn Mailer,
+    /// Where the portal is served (`https://portal.example.com`); a practice's own address is
+    /// this plus its portal path, unless it set a patient-facing URL.
+    pub portal_base_url: &'a str,
+}
+
+impl Notifier<'_> {
+    /// Sends the notification of `message_id` unless it was sent, skipped or is being sent;
+    /// answers where it stands now.
+    pub async fn notify(&self, practice: &str, message_id: &str) -> CoreResult<Notification> {
+        let (thread_id, stamp) = message_id.split_once('-').ok_or(CoreError::NotFound)?;
+        let key = (keys::thread(practice, thread_id), format!("MSG#{stamp}"));
+        let message = match self.claim(&key).await? {
+            Ok(message) => message,
+            Err(settled) => return Ok(settled),
+        };
+        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let to = match message.direction {
+            Direction::ToOffice => Ok(settings.webmail.default_notify_address.clone()),
+            Direction::ToPatient => self.patient_address(practice, &message.patient_id).await?,
+        };
+        let to = match to {
+            Ok(to) => to,
+            Err(reason) => return self.settle(&key, Notification::Skipped { reason: reason.into() }).await,
+        };
+        let text = match message.direction {
+            Direction::ToPatient => {
+                let url = match &settings.urls.patient_facing_url {
+                    Some(u) if !u.is_empty() => u.clone(),
+                    _ => format!("{}{}", self.portal_base_url.trim_end_matches('/'), portal_path_of(practice)),
+                };
+                render_notification(&settings.webmail.body_template, &settings.practice_name, &url)
+            }
+            Direction::ToOffice => format!(
+                "A patient has sent {} a secure message through the patient portal. Log in to portal setup to read it.",
+                settings.practice_name
+            ),
+        };
+        let subject = match message.direction {
+            Direction::ToPatient => settings.webmail.subject.clone(),
+            Direction::ToOffice => OFFICE_SUBJECT.into(),
+        };
+        let mail =
+            Mail { from: settings.webmail.notification_sender.clone(), to: vec![to], subject, text, html: None, attachments: vec![] };
+        let attempts = match &message.notification {
+            Notification::Failed { attempts, .. } => *attempts,
+            _ => 0,
+        };
+        match self.mailer.send(&mail).await {
+            Ok(_) => self.settle(&key, Notification::Sent { at: self.clock.now() }).await,
+            Err(e) => {
+                let reason = e.to_string().chars().take(300).collect();
+                self.settle(&key, Notification::Failed { reason, attempts: attempts + 1 }).await?;
+                Err(CoreError::Backend("the notification could not be sent; it will be tried again".into()))
+            }
+        }
+    }
+
+    /// Claims the message's notification for this worker (the message as it was), or answers the
+    /// state that means there is nothing to do: sent, skipped, or claimed by another worker.
+    async fn claim(&self, (pk, sk): &(String, String)) -> CoreResult<Result<Message, Notification>> {
+        for _ in 0..ATTEMPTS {
+            let item = self.table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
+            let message: Message = item.parse()?;
+            match &message.notification {
+                Notification::Sent { .. } | Notification::Skipped { .. } => return Ok(Err(message.notification)),
+                Notification::Sending { since } if self.clock.now() - since < CLAIM_SECONDS => return Ok(Err(message.notification)),
+                _ => {}
+            }
+            match self.write(&item, &message, Notification::Sending { since: self.clock.now() }).await {
+                Ok(()) => return Ok(Ok(message)),
+                // Changed meanwhile (read by the recipient, claimed by another worker): look again.
+                Err(TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::Conflict { code: "conflict", detail: "the message kept changing".into(), current: None })
+    }
+
+    /// Records where the notification stands on the message and on its copy in the sender's sent
+    /// folder (which staff list).
+    async fn settle(&self, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
+        self.set(&(pk.clone(), sk.clone()), state.clone()).await?;
+        self.set(&(pk.clone(), sk.replacen("MSG#", "SENT#", 1)), state).await
+    }
+
+    /// Records where the notification stands, whatever else changed on the item meanwhile.
+    async fn set(&self, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
+        for _ in 0..ATTEMPTS {
+            let item = self.table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
+            match self.write(&item, &item.parse()?, state.clone()).await {
+                Ok(()) => return Ok(state),
+                Err(TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::Conflict { code: "conflict", detail: "the message kept changing".into(), current: None })
+    }
+
+    /// The patient's address, or why there is none to write to.
+    async fn patient_address(&self, practice: &str, patient_id: &str) -> CoreResult<Result<String, &'static str>> {
+        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?;
+        Ok(match patient {
+            None => Err("the patient is no longer in the practice's records"),
+            Some(p) if p.record.opt_outs.email => Err("the patient opted out of email"),
+            Some(p) => p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the patient has no email address"),
+        })
+    }
+
+    /// The message's item with a new notification state, conditional on the version read.
+    async fn write(&self, item: &Item, message: &Message, state: Notification) -> Result<(), TableError> {
+        let mut next = message.clone();
+        next.notification = state;
+        let mut updated = item.clone().with_version(item.version + 1);
+        updated.data = serde_json::to_value(&next).map_err(|e| TableError::Backend(e.to_string()))?;
+        self.table.put(updated, Cond::Version(item.version)).await
+    }
+}
+
+fn portal_path_of(practice: &str) -> String {
+    crate::ids::PracticeId::parse(practice).map(|p| portal_path(&p)).unwrap_or_else(|| "/".into())
+}
