@@ -4,6 +4,7 @@ mod demo;
 mod gateway;
 pub mod modules;
 mod outbox;
+mod rules;
 mod seed;
 mod statics;
 
@@ -74,7 +75,7 @@ impl Backends {
                 set_private(&path)?;
             }
         }
-        Ok(Backends {
+        let backends = Backends {
             base_url: base_url.to_string(),
             table: Arc::new(table),
             blobs: Arc::new(DirBlobs::new(&data_dir.join("blobs"), base_url, &local_key(data_dir, "local.key")?)?),
@@ -82,7 +83,9 @@ impl Backends {
             events: Arc::new(InProcessEvents::new(&data_dir.join("events.log"))?),
             secrets: Arc::new(LocalSecretBox::new(&local_key(data_dir, "secrets.key")?)),
             clock: Arc::new(SystemClock),
-        })
+        };
+        rules::route_events(&backends);
+        Ok(backends)
     }
 
     /// The ports every function is built from.

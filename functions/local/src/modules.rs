@@ -26,6 +26,7 @@ pub const MODULES: &[Module] = &[
     Module { name: "treatment-plans", routes: || portal_treatment_plans::api().routes().to_vec(), mount: portal_treatment_plans::routes },
     Module { name: "images", routes: || portal_images::api().routes().to_vec(), mount: portal_images::routes },
     Module { name: "appointments", routes: || portal_appointments::api().routes().to_vec(), mount: portal_appointments::routes },
+    Module { name: "webmail", routes: || portal_webmail::api().routes().to_vec(), mount: portal_webmail::routes },
 ];
 
 /// The function that serves as one Lambda would: its routes, finished with problem answers for

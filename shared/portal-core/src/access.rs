@@ -23,6 +23,9 @@ pub enum Access {
     Feature(Feature),
     /// A staff member with at least this role.
     Staff(StaffRole),
+    /// A staff member with at least this role, in a practice that enabled this feature (the staff
+    /// side of a patient feature, such as the practice's WebMail inbox).
+    StaffFeature(StaffRole, Feature),
     /// The practice's own system, by a signed request.
     Sync,
 }
@@ -39,6 +42,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/auth/logout", Access::Session),
     ("*", "/v1/auth/password", Access::Session),
     ("*", "/v1/me", Access::Session),
+    ("*", "/v1/admin/webmail", Access::StaffFeature(StaffRole::FrontDesk, Feature::ModuleWebMail)),
     ("GET", "/v1/admin", Access::Staff(StaffRole::FrontDesk)),
     ("*", "/v1/admin", Access::Staff(StaffRole::Admin)),
     ("*", "/v1/sync", Access::Sync),
@@ -145,6 +149,14 @@ impl AuthContext {
             Access::Feature(f) => Err(CoreError::forbidden("feature_disabled", format!("Your practice has not enabled {}.", f.label()))),
             Access::Staff(min) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => Ok(()),
             Access::Staff(_) => Err(CoreError::forbidden("staff_only", "This needs a staff account with the right role.")),
+            Access::StaffFeature(min, f) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => {
+                if self.features.contains(&f) {
+                    Ok(())
+                } else {
+                    Err(CoreError::forbidden("feature_disabled", format!("The practice has not enabled {}.", f.label())))
+                }
+            }
+            Access::StaffFeature(..) => Err(CoreError::forbidden("staff_only", "This needs a staff account with the right role.")),
         }
     }
 }
@@ -244,10 +256,12 @@ impl Authorizer<'_> {
         let token = r.token.as_deref().filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
         let (session_id, session) = Sessions { table: self.table, clock: self.clock }.resolve(token).await?.ok_or_else(unauthorized)?;
         let settings = self.settings.get(self.table, self.clock, &session.practice).await?.unwrap_or_default();
-        // Features and the family rule are for patients; staff see the settings in full elsewhere.
+        // The family rule is for patients; features gate patients' routes and the staff side of a
+        // feature (the practice's WebMail inbox).
         let (features, family_access) = match session.kind {
             PrincipalKind::Patient => (settings.features, settings.family_access),
-            PrincipalKind::Staff | PrincipalKind::Sync => Default::default(),
+            PrincipalKind::Staff => (settings.features, Default::default()),
+            PrincipalKind::Sync => Default::default(),
         };
         Ok(AuthContext {
             practice_name: settings.practice_name,

@@ -336,6 +336,22 @@ impl Mailbox<'_> {
         self.mark(&caller.actor, message_id, read, Side::Patient(&patient_id)).await
     }
 
+    /// The providers a patient (writing for `requested`) may write to: those a staff user answers
+    /// for, by name.
+    pub async fn providers(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Vec<Party>> {
+        self.reads().patient_id(caller, requested).await?;
+        let practice = &caller.actor.practice;
+        let found = self.records().for_practice::<Provider>(practice, &crate::sync::records::DateRange::all(), 500, None).await?;
+        let mut providers: Vec<Party> = found
+            .records
+            .into_iter()
+            .filter(|p| !p.record.staff_usernames.is_empty())
+            .map(|p| Party { kind: PartyKind::Provider, name: provider_name(&p.record), id: p.id })
+            .collect();
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(providers)
+    }
+
     // -----------------------------------------------------------------------------------------
     // The office
     // -----------------------------------------------------------------------------------------

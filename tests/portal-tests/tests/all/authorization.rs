@@ -28,9 +28,19 @@ fn documented_routes() -> Vec<(String, String)> {
     routes
 }
 
+/// Alex's WebMail: a thread he started and the office's reply in it.
+struct Mail {
+    thread: String,
+    to_office: String,
+    to_alex: String,
+}
+
 /// A concrete request for a route template: Alex's records, and `?patient=` on patient routes.
-fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
+fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>) {
     let path = template
+        .replace("/v1/webmail/messages/{id}", &format!("/v1/webmail/messages/{}", mail.to_alex))
+        .replace("/v1/admin/webmail/messages/{id}", &format!("/v1/admin/webmail/messages/{}", mail.to_office))
+        .replace("{thread_id}", &mail.thread)
         .replace("/v1/sync/{entity}/{id}", "/v1/sync/patients/pat-1001")
         .replace("{practice_id}", "lakeside")
         .replace("{key_id}", "no-such-key")
@@ -46,6 +56,10 @@ fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
     let body = match (method, template) {
         ("GET" | "DELETE", _) => None,
         (_, "/v1/appointments/recalls/{recall_id}/book") => Some(json!({"slotId": "slot-1"})),
+        (_, "/v1/webmail/messages") => Some(json!({"providerId": "prov-1", "subject": "Question", "body": "Hello"})),
+        (_, "/v1/admin/webmail/messages") => Some(json!({"patientId": "pat-1001", "subject": "Hello", "body": "Hello"})),
+        (_, p) if p.ends_with("/reply") => Some(json!({"body": "Thanks"})),
+        (_, p) if p.ends_with("/read") => Some(json!({"read": true})),
         _ => Some(json!({})),
     };
     (path, body)
@@ -85,8 +99,8 @@ fn allowed(who: Who, access: Access) -> Result<(), &'static [u16]> {
         (Access::Feature(_), OtherPatient) => Err(&[404]),
         (Access::Feature(_), OtherPracticePatient) => Err(&[403, 404]),
         (Access::Feature(_), _) => Err(&[403]),
-        (Access::Staff(_), Staff | OtherPracticeStaff) => Ok(()),
-        (Access::Staff(_), _) => Err(&[403]),
+        (Access::Staff(_) | Access::StaffFeature(..), Staff | OtherPracticeStaff) => Ok(()),
+        (Access::Staff(_) | Access::StaffFeature(..), _) => Err(&[403]),
     }
 }
 
@@ -152,6 +166,17 @@ async fn every_documented_route_answers_every_principal_as_designed() {
     assert_eq!(l.json("POST", "/v1/auth/logout", Some(&logged_out), json!({})).await.0, 200);
     who.tokens.insert("logged-out", logged_out);
     let routes = documented_routes();
+    let alex = l.patient_token(0, 0).await;
+    let (s, started) = l
+        .json("POST", "/v1/webmail/messages", Some(&alex), json!({"providerId": "prov-1", "subject": "Crown", "body": "A question"}))
+        .await;
+    assert_eq!(s, 201, "{started}");
+    let thread = started["threadId"].as_str().unwrap().to_string();
+    let staff = who.token(Who::Staff, false).await.unwrap();
+    let (s, answered) =
+        l.json("POST", &format!("/v1/admin/webmail/threads/{thread}/reply"), Some(&staff), json!({"body": "An answer"})).await;
+    assert_eq!(s, 201, "{answered}");
+    let mail = Mail { thread, to_office: started["id"].as_str().unwrap().into(), to_alex: answered["id"].as_str().unwrap().into() };
     assert!(routes.len() >= 36, "{routes:?}");
     let principals = [
         Who::Anonymous,
@@ -183,7 +208,7 @@ async fn every_documented_route_answers_every_principal_as_designed() {
         }
     };
     for (method, template) in &routes {
-        let (path, body) = concrete(method, template);
+        let (path, body) = concrete(method, template, &mail);
         let access =
             required(method, path.split('?').next().unwrap()).unwrap_or_else(|| panic!("{method} {path} is not in the access table"));
         for p in principals {
@@ -192,7 +217,6 @@ async fn every_documented_route_answers_every_principal_as_designed() {
         }
     }
     // Feature off: the practice switches every feature off; Alex's own requests are refused.
-    let staff = who.token(Who::Staff, false).await.unwrap();
     let (_, settings) = l.get("/v1/admin/settings", Some(&staff)).await;
     let (s, v) = l
         .json(
@@ -204,13 +228,17 @@ async fn every_documented_route_answers_every_principal_as_designed() {
         .await;
     assert_eq!(s, 200, "{v}");
     for (method, template) in &routes {
-        let (path, body) = concrete(method, template);
+        let (path, body) = concrete(method, template, &mail);
         let access = required(method, path.split('?').next().unwrap()).unwrap();
-        if let Access::Feature(_) = access {
-            let (status, v) = who.call(Who::FeatureOff, method, &path, body.as_ref()).await;
-            if (status, v["code"].as_str()) != (403, Some("feature_disabled")) {
-                failures.push(format!("FeatureOff {method} {path}: {status} {v}"));
-            }
+        // Alex on patient routes, the practice's staff on the staff side of a feature.
+        let as_who = match access {
+            Access::Feature(_) => Who::FeatureOff,
+            Access::StaffFeature(..) => Who::Staff,
+            _ => continue,
+        };
+        let (status, v) = who.call(as_who, method, &path, body.as_ref()).await;
+        if (status, v["code"].as_str()) != (403, Some("feature_disabled")) {
+            failures.push(format!("feature off, {as_who:?} {method} {path}: {status} {v}"));
         }
     }
     assert!(failures.is_empty(), "{} of {} answers not as designed:\n{}", failures.len(), routes.len() * 9, failures.join("\n"));

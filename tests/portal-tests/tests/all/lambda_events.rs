@@ -54,6 +54,17 @@ const EXPECTED: &[(&str, u16)] = &[
     ("appointments/recalls.json", 200),
     // Alex's recall is scheduled already: the real booking rule answers.
     ("appointments/book.json", 409),
+    ("webmail/providers.json", 200),
+    ("webmail/list.json", 200),
+    ("webmail/compose.json", 201),
+    ("webmail/mark.json", 404),
+    ("webmail/thread.json", 404),
+    ("webmail/reply.json", 404),
+    ("webmail/office-list.json", 200),
+    ("webmail/office-compose.json", 201),
+    ("webmail/office-mark.json", 404),
+    ("webmail/office-thread.json", 404),
+    ("webmail/office-reply.json", 404),
 ];
 
 async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
@@ -169,4 +180,34 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
     assert_eq!(deny["context"]["code"], "staff_only");
     let public = portal_authorizer::handle(&deps, event("", "GET", "/v1/health")).await.unwrap();
     assert_eq!(public["policyDocument"]["Statement"][0]["Effect"], "Allow");
+}
+
+#[tokio::test]
+async fn notify_sample_event_through_the_lambda_handler() {
+    let (table, dir, _) = seeded().await;
+    let mailer = Arc::new(portal_embedded::OutboxMailer::new(&dir.path().join("mail")).unwrap());
+    let deps = portal_notify::Deps {
+        table: table.clone(),
+        clock: Arc::new(SystemClock),
+        mailer: mailer.clone(),
+        portal_base_url: "https://portal.example.com".into(),
+    };
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("notify/webmail-sent.json")).unwrap()).unwrap();
+    // The sample names no stored message: nothing to notify, and no error (no retries).
+    assert_eq!(portal_notify::handle(&deps, sample.clone()).await.unwrap()["notification"], Value::Null);
+    // A real message: its notification is sent, once.
+    let mailbox = portal_core::webmail::mailbox::Mailbox {
+        table: table.as_ref(),
+        clock: &SystemClock,
+        events: &portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap(),
+    };
+    let staff = portal_core::audit::Actor::new("lakeside", portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let sent = mailbox.office_compose(&staff, "frontdesk", "pat-1001", Some("prov-1"), "Your crown", "It has arrived.").await.unwrap();
+    let mut event = sample;
+    event["detail"]["messageId"] = json!(sent.id);
+    for _ in 0..2 {
+        assert_eq!(portal_notify::handle(&deps, event.clone()).await.unwrap()["notification"]["state"], "sent");
+    }
+    assert_eq!(mailer.list().unwrap().len(), 1);
+    assert!(portal_notify::handle(&deps, json!({"detail": {}})).await.is_err(), "a malformed event is an error");
 }

@@ -10,3 +10,4 @@ mod pages_api;
 mod security;
 mod support;
 mod sync;
+mod webmail;

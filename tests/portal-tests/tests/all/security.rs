@@ -268,7 +268,7 @@ async fn every_served_route_is_guarded_as_the_access_table_says() {
             Access::Public => assert_ne!(anonymous, 401, "{method} {path} is public: {v}"),
             _ => assert_eq!(anonymous, 401, "{method} {path} answered without credentials: {v}"),
         }
-        if let Access::Staff(_) = access {
+        if let Access::Staff(_) | Access::StaffFeature(..) = access {
             let (s, v, _) = call(Some(&patient)).await;
             assert_eq!((s, &v["code"]), (403, &json!("staff_only")), "{method} {path} as a patient");
         }

@@ -1,0 +1,41 @@
+//! The EventBridge rules, locally: a `webmail.sent` event goes to `functions/notify`'s handler, in
+//! the background, and is tried again with back-off while it fails (as EventBridge's retry policy
+//! does; what still fails is logged, as the dead-letter queue would keep it).
+
+use crate::Backends;
+use portal_core::ports::DomainEvent;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Waits between attempts: the first try at once, then after 1, 4, 16 and 60 seconds.
+const BACKOFF_SECONDS: [u64; 5] = [0, 1, 4, 16, 60];
+
+pub fn route_events(b: &Backends) {
+    let deps = portal_notify::Deps {
+        table: b.table.clone(),
+        clock: b.clock.clone(),
+        mailer: b.mailer.clone(),
+        portal_base_url: b.base_url.clone(),
+    };
+    b.events.subscribe(Arc::new(move |e: &DomainEvent| {
+        if e.detail_type != "webmail.sent" {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        // The event as EventBridge delivers it: the practice in the detail.
+        let mut detail = e.detail.clone();
+        detail["practiceId"] = json!(e.practice_id);
+        let event = json!({ "source": "portal", "detail-type": e.detail_type, "detail": detail });
+        let deps = deps.clone();
+        runtime.spawn(async move {
+            for wait in BACKOFF_SECONDS {
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                if portal_notify::handle(&deps, event.clone()).await.is_ok() {
+                    return;
+                }
+            }
+            tracing::warn!(event = %event["detail"]["messageId"], "notification given up after retries");
+        });
+    }));
+}

@@ -1,0 +1,13 @@
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    portal_http::init_tracing();
+    let config = portal_aws::sdk_config().await;
+    let deps = portal_webmail::Deps {
+        table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
+        clock: Arc::new(portal_core::ports::SystemClock),
+        events: Arc::new(portal_aws::EventBridgeEvents::new(&config, portal_aws::env("PORTAL_EVENT_BUS"))),
+    };
+    lambda_http::run(portal_webmail::router(deps)).await
+}

@@ -1,0 +1,139 @@
+//! WebMail over HTTP against portal-local: the office writes, the patient is told by email (never
+//! the text), reads and replies, the office is told and sees the reply; who may see what; bad input.
+
+use crate::support::{start_local, Local};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The mails portal-local's outbox holds, waiting up to a few seconds for `want` of them to `to`.
+async fn mails_to(l: &Local, to: &str, want: usize) -> Vec<String> {
+    let mut found = vec![];
+    for _ in 0..50 {
+        found =
+            l.backends.mailer.list().unwrap().into_iter().map(|(_, raw)| raw).filter(|raw| raw.contains(&format!("To: {to}"))).collect();
+        if found.len() >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_office_writes_the_patient_is_told_reads_and_replies() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let alex = l.patient_token(0, 0).await;
+    let secret = "Your crown has arrived from the lab";
+    let (s, sent) = l
+        .json(
+            "POST",
+            "/v1/admin/webmail/messages",
+            Some(&staff),
+            json!({"patientId": "pat-1001", "subject": "Crown update", "body": secret}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sent}");
+    // The patient's notification: from the practice's template, with the portal address, and
+    // nothing of the message.
+    let told = mails_to(&l, "alex.morgan@example.com", 1).await;
+    assert_eq!(told.len(), 1);
+    let text = portal_core::mime::text_part(&told[0]).unwrap();
+    assert!(text.contains(&format!("{}/p/lakeside/", l.base)), "{text}");
+    assert!(!told[0].contains(secret) && !told[0].contains("Crown update"));
+    // Staff see that it was sent.
+    let (_, thread) = l.get(&format!("/v1/admin/webmail/threads/{}", sent["threadId"].as_str().unwrap()), Some(&staff)).await;
+    assert_eq!(thread["messages"][0]["notification"]["state"], "sent", "{thread}");
+
+    // The patient: unread in the inbox, the thread, marked read, a reply.
+    let (_, inbox) = l.get("/v1/webmail/messages", Some(&alex)).await;
+    assert_eq!((inbox["unread"].as_u64(), inbox["items"][0]["read"].as_bool()), (Some(1), Some(false)), "{inbox}");
+    assert!(inbox["items"][0].get("notification").is_none(), "patients do not see notification states");
+    let thread_id = inbox["items"][0]["threadId"].as_str().unwrap().to_string();
+    let (_, thread) = l.get(&format!("/v1/webmail/threads/{thread_id}"), Some(&alex)).await;
+    assert_eq!(thread["messages"][0]["body"], secret);
+    let (s, _) =
+        l.json("PUT", &format!("/v1/webmail/messages/{}/read", sent["id"].as_str().unwrap()), Some(&alex), json!({"read": true})).await;
+    assert_eq!(s, 200);
+    let (_, inbox) = l.get("/v1/webmail/messages", Some(&alex)).await;
+    assert_eq!(inbox["unread"], 0);
+    let (s, reply) = l
+        .json("POST", &format!("/v1/webmail/threads/{thread_id}/reply"), Some(&alex), json!({"body": "Thank you! <b>Friday</b> works."}))
+        .await;
+    assert_eq!(s, 201, "{reply}");
+    // The office is told at its notify address; it sees the reply, unread, text as sent.
+    let office = mails_to(&l, "office@portal.invalid", 1).await;
+    assert_eq!(office.len(), 1);
+    assert!(!office[0].contains("Friday") && !office[0].contains("Alex"), "no PHI to the office mailbox");
+    let (_, office_inbox) = l.get("/v1/admin/webmail/messages?unread=true", Some(&staff)).await;
+    assert_eq!(office_inbox["items"][0]["id"], reply["id"]);
+    let (_, thread) = l.get(&format!("/v1/admin/webmail/threads/{thread_id}"), Some(&staff)).await;
+    assert_eq!(thread["messages"][1]["body"], "Thank you! <b>Friday</b> works.");
+    // The practice's system hears of the patient's message.
+    let events = l.backends.events.logged();
+    assert!(events.iter().any(|e| e.detail_type == "webmail.received" && e.detail["messageId"] == reply["id"]));
+}
+
+#[tokio::test]
+async fn nobody_reaches_anothers_mail_and_bad_input_is_refused() {
+    let l = start_local().await;
+    let alex = l.patient_token(0, 0).await;
+    let jamie = l.patient_token(0, 2).await;
+    let jordan = l.patient_token(1, 0).await;
+    let (s, providers) = l.get("/v1/webmail/providers", Some(&alex)).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        providers["items"],
+        json!([{"kind": "provider", "id": "prov-1", "name": "Maya Chen, DDS"}]),
+        "only providers someone answers for"
+    );
+    let (_, sent) = l
+        .json("POST", "/v1/webmail/messages", Some(&alex), json!({"providerId": "prov-1", "subject": "Crown", "body": "A question"}))
+        .await;
+    let (thread, id) = (sent["threadId"].as_str().unwrap(), sent["id"].as_str().unwrap());
+    for who in [&jamie, &jordan] {
+        for (method, path, body) in [
+            ("GET", format!("/v1/webmail/threads/{thread}"), Value::Null),
+            ("POST", format!("/v1/webmail/threads/{thread}/reply"), json!({"body": "hi"})),
+            ("PUT", format!("/v1/webmail/messages/{id}/read"), json!({"read": true})),
+            ("GET", "/v1/webmail/messages?patient=pat-1001".to_string(), Value::Null),
+        ] {
+            let (s, v) = if body.is_null() { l.get(&path, Some(who)).await } else { l.json(method, &path, Some(who), body).await };
+            assert_eq!((s, &v["code"]), (404, &json!("not_found")), "{method} {path}");
+        }
+    }
+    // Jamie writes about Avery, in her care: the thread is Avery's.
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/webmail/messages?patient=pat-1005",
+            Some(&jamie),
+            json!({"providerId": "prov-1", "subject": "Avery", "body": "A bracket came off."}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    for (body, code) in [
+        (json!({"providerId": "prov-2", "subject": "Hi", "body": "x"}), "provider_unknown"),
+        (json!({"providerId": "prov-1", "subject": "Hi", "body": "   "}), "message_empty"),
+        (json!({"providerId": "prov-1", "subject": "Hi", "body": "x".repeat(10_001)}), "message_too_long"),
+        (json!({"providerId": "prov-1", "subject": "", "body": "x"}), "subject_invalid"),
+        (json!({"providerId": "prov-1", "subject": "a\nb", "body": "x"}), "subject_invalid"),
+        (json!({"providerId": "prov-1", "subject": "Hi", "body": "x", "from": "prov-1"}), "invalid_body"),
+    ] {
+        let (s, v) = l.json("POST", "/v1/webmail/messages", Some(&alex), body.clone()).await;
+        assert_eq!((s, v["code"].as_str()), (400, Some(code)), "{body}");
+    }
+    let (s, v) = l.get("/v1/webmail/messages?folder=trash", Some(&alex)).await;
+    assert_eq!((s, &v["code"]), (400, &json!("folder_invalid")));
+    // Staff write as a provider only when they act for them.
+    let staff = l.staff_token(0).await;
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/admin/webmail/messages",
+            Some(&staff),
+            json!({"patientId": "pat-1001", "providerId": "prov-1", "subject": "Hi", "body": "x"}),
+        )
+        .await;
+    assert_eq!((s, &v["code"]), (403, &json!("not_acting_for_provider")), "test staff act for nobody");
+}
