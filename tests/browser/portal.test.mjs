@@ -148,7 +148,7 @@ test('staff untick Messages: the patient page drops it, WebMail answers 403, and
   const staffCtx = await browser.newContext();
   const admin = await staffCtx.newPage();
   await staffLogin(admin, lakeside);
-  await admin.getByLabel('Messages').uncheck();
+  await admin.getByRole('checkbox', { name: 'Messages' }).uncheck();
   await admin.getByText('Unsaved changes').first().waitFor();
   await admin.locator('#features-form').getByRole('button', { name: 'Save' }).click();
   await admin.locator('#features-form').getByText('Saved.').waitFor();
@@ -163,7 +163,7 @@ test('staff untick Messages: the patient page drops it, WebMail answers 403, and
   await admin.getByRole('button', { name: 'Show', exact: true }).click();
   await admin.getByText('Turned off: Messages.').first().waitFor();
   await admin.getByRole('link', { name: 'Setup' }).click();
-  await admin.getByLabel('Messages').check();
+  await admin.getByRole('checkbox', { name: 'Messages' }).check();
   await admin.locator('#features-form').getByRole('button', { name: 'Save' }).click();
   await admin.locator('#features-form').getByText('Saved.').waitFor();
   // The WebMail form says what is wrong before saving.

@@ -1,12 +1,13 @@
-// The staff page: log in (practice, username, password, authenticator code), then three screens
-// chosen from the section navigation (setup, practice system, activity), one at a time, by the
+// The staff page: log in (practice, username, password, authenticator code), then four screens
+// chosen from the section navigation (setup, messages, practice system, activity), one at a time, by the
 // address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { showSettings } from './settings.js';
 import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
 import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
+import { load as loadMessages, wireWebmail } from './webmail.js';
 
-const SECTIONS = ['setup', 'connection', 'activity'];
+const SECTIONS = ['setup', 'messages', 'connection', 'activity'];
 let canEdit = false;
 
 function show(view) {
@@ -27,6 +28,7 @@ function openSection() {
     if (a.dataset.section === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  if (name === 'messages') loadMessages(true);
   if (name === 'connection') loadSyncKeys(canEdit, refreshActivity);
   if (name === 'activity') loadAudit(true);
 }
@@ -72,6 +74,7 @@ $('logout').addEventListener('click', async () => {
 window.addEventListener('hashchange', openSection);
 wireSyncKeys(() => canEdit, refreshActivity);
 wireAudit();
+wireWebmail();
 passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));
 $('login-practice').value = new URLSearchParams(location.search).get('practice') || '';
 

@@ -1,8 +1,129 @@
-// Messages: secure messaging with the office. The page imports this module by its feature key; render(panel, ctx) fills the tab
-// (ctx: { me, patientId } — the patient whose records are shown). Until the module is deployed
-// (feature.available is false) the tab says it is coming.
-import { comingSoon } from './coming.js';
+// Messages: secure messages with the dental office. The inbox (unread in bold, counted on the tab)
+// and sent folder, a thread with its replies (opening it marks it read), a reply, and a new message
+// to one of the practice's providers. Message text is shown as text, always.
+import { $, api, busy, el, status } from '../lib.js';
+import { t, formatDateTime } from '../i18n.js';
+import { empty, failure, forPatient, load } from './common.js';
 
-export function render(panel) {
-  comingSoon(panel, 'ModuleWebMail');
+const when = (unixSeconds) => formatDateTime(new Date(unixSeconds * 1000));
+
+/** The unread count on the tab, as the last answer said. */
+function countOnTab(unread) {
+  const tab = $('tab-ModuleWebMail');
+  if (!tab) return;
+  tab.textContent = t('feature.ModuleWebMail.label');
+  if (unread) tab.append(' ', el('span', { className: 'count', 'aria-label': t('webmail.unreadCount', { n: unread }) }, String(unread)));
+}
+
+export async function render(panel, ctx, folder = 'inbox') {
+  const data = await load(panel, [forPatient('/v1/webmail/messages', ctx.patientId, { folder }), forPatient('/v1/webmail/messages', ctx.patientId, { folder: 'inbox', limit: 1 })]);
+  if (!data) return;
+  const [list, inbox] = data;
+  countOnTab(inbox.unread);
+  const folders = el('div', { className: 'folders', role: 'group', 'aria-label': t('webmail.folders') },
+    ['inbox', 'sent'].map((f) => {
+      const label = f === 'inbox' && inbox.unread ? `${t('webmail.inbox')} (${inbox.unread})` : t('webmail.' + f);
+      const b = el('button', { type: 'button', className: 'secondary', 'aria-pressed': String(f === folder) }, label);
+      b.addEventListener('click', () => render(panel, ctx, f));
+      return b;
+    }));
+  const write = el('button', { type: 'button' }, t('webmail.new'));
+  write.addEventListener('click', () => compose(panel, ctx));
+  const items = el('ul', { className: 'items messages' });
+  const more = el('button', { type: 'button', className: 'secondary', hidden: true }, t('common.more'));
+  const said = el('p', { className: 'status', role: 'status' });
+  const show = (page) => {
+    items.append(...page.items.map((m) => row(m, folder, () => thread(panel, ctx, m.threadId))));
+    more.hidden = !page.nextCursor;
+    more.onclick = () => busy(more, async () => {
+      const r = await api('GET', forPatient('/v1/webmail/messages', ctx.patientId, { folder, cursor: page.nextCursor }));
+      if (!r.ok) return status(said, failure(r));
+      show(r.data);
+    });
+  };
+  show(list);
+  panel.replaceChildren(el('h2', {}, t('feature.ModuleWebMail.label')), el('div', { className: 'toolbar' }, folders, write),
+    list.items.length ? items : empty(folder === 'inbox' ? 'webmail.inbox.empty' : 'webmail.sent.empty'), more, said);
+}
+
+function row(m, folder, open) {
+  const other = folder === 'inbox' ? m.from : m.to;
+  const unread = folder === 'inbox' && !m.read;
+  const link = el('button', { type: 'button', className: 'link-button subject' + (unread ? ' unread' : '') }, m.subject);
+  link.addEventListener('click', open);
+  return el('li', {}, link,
+    el('span', { className: 'meta' }, t(folder === 'inbox' ? 'webmail.from' : 'webmail.to', { name: other.name }), ' · ', when(m.sentAt)),
+    unread ? el('span', { className: 'badge' }, t('webmail.unread')) : null);
+}
+
+async function thread(panel, ctx, threadId) {
+  const data = await load(panel, [forPatient(`/v1/webmail/threads/${encodeURIComponent(threadId)}`, ctx.patientId)]);
+  if (!data) return;
+  const [th] = data;
+  // Opening a thread reads it: the office's unread messages in it become read.
+  for (const m of th.messages.filter((x) => x.from.kind !== 'patient' && !x.read)) {
+    await api('PUT', forPatient(`/v1/webmail/messages/${encodeURIComponent(m.id)}/read`, ctx.patientId), { read: true });
+  }
+  const back = el('button', { type: 'button', className: 'secondary' }, t('webmail.back'));
+  back.addEventListener('click', () => render(panel, ctx));
+  const text = el('textarea', { id: 'reply-body', maxLength: 10000, required: true });
+  const send = el('button', { type: 'submit' }, t('webmail.send'));
+  const said = el('p', { className: 'status', role: 'status' });
+  const form = el('form', { className: 'reply', novalidate: true },
+    el('label', { htmlFor: 'reply-body' }, t('webmail.reply')), text, send, said);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(send, async () => {
+      if (!text.value.trim()) return status(said, t('webmail.writeSomething'));
+      const r = await api('POST', forPatient(`/v1/webmail/threads/${encodeURIComponent(threadId)}/reply`, ctx.patientId), { body: text.value });
+      if (!r.ok) return status(said, problem(r));
+      return thread(panel, ctx, threadId);
+    });
+  });
+  panel.replaceChildren(
+    el('h2', {}, t('feature.ModuleWebMail.label')), back,
+    el('h3', {}, th.subject),
+    el('ol', { className: 'thread' }, th.messages.map((m) => el('li', { className: m.from.kind === 'patient' ? 'mine' : 'theirs' },
+      el('p', { className: 'meta' }, t('webmail.fromTo', { from: m.from.name, to: m.to.name }), ' · ', when(m.sentAt)),
+      el('p', { className: 'body' }, m.body)))),
+    form);
+  const r = await api('GET', forPatient('/v1/webmail/messages', ctx.patientId, { folder: 'inbox', limit: 1 }));
+  if (r.ok) countOnTab(r.data.unread);
+}
+
+async function compose(panel, ctx) {
+  const data = await load(panel, [forPatient('/v1/webmail/providers', ctx.patientId)]);
+  if (!data) return;
+  const providers = data[0].items;
+  const back = el('button', { type: 'button', className: 'secondary' }, t('webmail.back'));
+  back.addEventListener('click', () => render(panel, ctx));
+  if (!providers.length) return panel.replaceChildren(el('h2', {}, t('webmail.new')), back, empty('webmail.noProviders'));
+  const to = el('select', { id: 'compose-to' }, providers.map((p) => el('option', { value: p.id }, p.name)));
+  const subject = el('input', { type: 'text', id: 'compose-subject', maxLength: 150, required: true });
+  const text = el('textarea', { id: 'compose-body', maxLength: 10000, required: true });
+  const send = el('button', { type: 'submit' }, t('webmail.send'));
+  const said = el('p', { className: 'status', role: 'status' });
+  const form = el('form', { novalidate: true },
+    el('label', { htmlFor: 'compose-to' }, t('webmail.toLabel')), to,
+    el('label', { htmlFor: 'compose-subject' }, t('webmail.subject')), subject,
+    el('label', { htmlFor: 'compose-body' }, t('webmail.message')), text,
+    el('p', { className: 'hint' }, t('webmail.hint')), send, said);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(send, async () => {
+      if (!subject.value.trim() || !text.value.trim()) return status(said, t('webmail.writeSomething'));
+      const r = await api('POST', forPatient('/v1/webmail/messages', ctx.patientId), { providerId: to.value, subject: subject.value, body: text.value });
+      if (!r.ok) return status(said, problem(r));
+      return thread(panel, ctx, r.data.threadId);
+    });
+  });
+  panel.replaceChildren(el('h2', {}, t('webmail.new')), back, form);
+  subject.focus();
+}
+
+/** What a refused message says, in the page's language. */
+function problem(r) {
+  const code = r.data && r.data.code;
+  if (['message_empty', 'message_too_long', 'subject_invalid', 'provider_unknown'].includes(code)) return t('webmail.problem.' + code);
+  return failure(r);
 }

@@ -271,8 +271,12 @@ async fn disabling_a_feature_closes_its_routes_at_once() {
     let patient = l.patient_token(0, 0).await;
     let staff = l.staff_token(0).await;
     // Enabled, module still to come: the authorizer lets it through, no function serves it yet.
-    let (s, v) = l.get("/v1/webmail/messages", Some(&patient)).await;
+    let (s, v) = l.get("/v1/payments/methods", Some(&patient)).await;
     assert_problem(s, &v, 404, "route_not_found");
+    // Enabled and served; a message written now is kept while the feature is off.
+    let (s, sent) =
+        l.json("POST", "/v1/webmail/messages", Some(&patient), json!({"providerId": "prov-1", "subject": "Hello", "body": "Kept"})).await;
+    assert_eq!(s, 201, "{sent}");
     let current = settings(&l, &staff).await;
     let keep: Vec<Value> = current["features"].as_array().unwrap().iter().filter(|f| *f != "ModuleWebMail").cloned().collect();
     let (s, v) = l
@@ -283,6 +287,8 @@ async fn disabling_a_feature_closes_its_routes_at_once() {
     assert_problem(s, &v, 403, "feature_disabled");
     let (s, v) = l.json("POST", "/v1/webmail", Some(&patient), json!({})).await;
     assert_problem(s, &v, 403, "feature_disabled");
+    let (s, v) = l.get("/v1/admin/webmail/messages", Some(&staff)).await;
+    assert_problem(s, &v, 403, "feature_disabled");
     let (_, me) = l.get("/v1/me", Some(&patient)).await;
     assert!(!me["features"].as_array().unwrap().iter().any(|f| f["key"] == "ModuleWebMail"));
     // The change is audited with before and after.
@@ -292,6 +298,18 @@ async fn disabling_a_feature_closes_its_routes_at_once() {
     assert!(entry["detail"]["before"].as_array().unwrap().contains(&json!("ModuleWebMail")));
     assert!(!entry["detail"]["after"].as_array().unwrap().contains(&json!("ModuleWebMail")));
     assert_eq!(entry["actorKind"], "staff");
+    let now = settings(&l, &staff).await;
+    let (s, _) = l
+        .json(
+            "PUT",
+            "/v1/admin/settings/features",
+            Some(&staff),
+            json!({"features": current["features"], "version": now["versions"]["features"]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, sent_folder) = l.get("/v1/webmail/messages?folder=sent", Some(&patient)).await;
+    assert_eq!(sent_folder["items"][0]["id"], sent["id"], "switched on again, the message is there");
 }
 
 #[tokio::test]

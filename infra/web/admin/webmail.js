@@ -1,0 +1,82 @@
+// The messages screen: the practice's WebMail inbox (or sent folder) across patients, newest
+// first, unread in bold; a thread with each message's notification state; a reply to the patient.
+// Message text is set as text, always.
+import { $, api, el, onSubmit, status } from '/lib.js';
+
+const when = (unix) => new Date(unix * 1000).toLocaleString();
+const NOTIFICATION = {
+  pending: () => 'notification pending',
+  sending: () => 'notification being sent',
+  sent: () => 'notification sent',
+  failed: (n) => `notification failed: ${n.reason} (${n.attempts} tries; it is tried again)`,
+  skipped: (n) => `no notification: ${n.reason}`,
+};
+let cursor = null;
+let openThread = null;
+
+function notification(n) {
+  if (!n) return null;
+  return el('span', { className: 'badge' + (n.state === 'failed' ? ' bad' : n.state === 'sent' ? ' off' : '') }, (NOTIFICATION[n.state] || (() => n.state))(n));
+}
+
+export async function load(reset) {
+  $('mail-thread-view').hidden = true;
+  $('mail-list-view').hidden = false;
+  if (reset) {
+    cursor = null;
+    $('mail-items').replaceChildren();
+  }
+  const q = new URLSearchParams({ folder: $('mail-folder').value });
+  if ($('mail-unread').checked) q.set('unread', 'true');
+  if (cursor) q.set('cursor', cursor);
+  const r = await api('GET', `/v1/admin/webmail/messages?${q}`);
+  if (!r.ok) return status('mail-status', r.status === 403 ? 'Messages are off: turn on Messages under Setup.' : 'The messages could not be loaded.');
+  status('mail-status', '');
+  const inbox = $('mail-folder').value === 'inbox';
+  $('mail-unread-count').textContent = `${r.data.unread} unread in the inbox`;
+  $('mail-items').append(...r.data.items.map((m) => {
+    const open = el('button', { type: 'button', className: 'link-button subject' + (inbox && !m.read ? ' unread' : '') }, m.subject);
+    open.addEventListener('click', () => thread(m.threadId));
+    return el('li', {}, open,
+      el('span', { className: 'meta' }, inbox ? `From ${m.from.name} to ${m.to.name}` : `To ${m.to.name}, from ${m.from.name}`, ' · ', when(m.sentAt)),
+      el('span', {}, inbox && !m.read ? el('span', { className: 'badge' }, 'Unread') : null, ' ', notification(m.notification)));
+  }));
+  if (!$('mail-items').children.length) $('mail-items').append(el('li', { className: 'meta' }, 'No messages.'));
+  cursor = r.data.nextCursor;
+  $('mail-more').hidden = !cursor;
+  return undefined;
+}
+
+async function thread(id) {
+  const r = await api('GET', `/v1/admin/webmail/threads/${encodeURIComponent(id)}`);
+  if (!r.ok) return status('mail-status', 'That thread could not be opened.');
+  openThread = id;
+  $('mail-list-view').hidden = true;
+  $('mail-thread-view').hidden = false;
+  $('mail-thread-subject').textContent = r.data.subject;
+  $('mail-thread-patient').textContent = `With ${r.data.patientName}`;
+  $('mail-thread').replaceChildren(...r.data.messages.map((m) => el('li', { className: m.from.kind === 'patient' ? 'theirs' : 'mine' },
+    el('p', { className: 'meta' }, `${m.from.name} to ${m.to.name} · ${when(m.sentAt)} `, notification(m.notification)),
+    el('p', { className: 'body' }, m.body))));
+  // Opening a thread reads the patient's messages in it.
+  for (const m of r.data.messages.filter((x) => x.from.kind === 'patient' && !x.read)) {
+    await api('PUT', `/v1/admin/webmail/messages/${encodeURIComponent(m.id)}/read`, { read: true });
+  }
+  $('mail-back').focus();
+  return undefined;
+}
+
+export function wireWebmail() {
+  onSubmit($('mail-form'), () => load(true));
+  $('mail-more').addEventListener('click', () => load(false));
+  $('mail-back').addEventListener('click', () => load(true));
+  onSubmit($('mail-reply-form'), async () => {
+    const body = $('mail-reply').value;
+    if (!body.trim()) return status('mail-status', 'Write a reply first.');
+    const r = await api('POST', `/v1/admin/webmail/threads/${encodeURIComponent(openThread)}/reply`, { body });
+    if (!r.ok) return status('mail-status', (r.data && r.data.detail) || 'The reply could not be sent.');
+    $('mail-reply').value = '';
+    status('mail-status', 'Sent.', true);
+    return thread(openThread);
+  });
+}
