@@ -3,7 +3,7 @@
 for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
 never fails for being slow (budget: init + first invoke <= 1.5x hello-world).
 
-usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p hello-lambda`)
+usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p hello-lambda`)
 """
 import json
 import os
@@ -29,6 +29,7 @@ CASES = [
     ("treatment-plans GET (3 requests)", "portal-treatment-plans", json.load(open(ROOT / "events/treatment-plans/list.json"))),
     ("images GET /v1/images (2 requests)", "portal-images", json.load(open(ROOT / "events/images/list.json"))),
     ("appointments GET (3 requests)", "portal-appointments", json.load(open(ROOT / "events/appointments/list.json"))),
+    ("webmail GET /v1/webmail/messages", "portal-webmail", json.load(open(ROOT / "events/webmail/list.json"))),
 ]
 
 
