@@ -1,5 +1,5 @@
 //! ModuleWebMail's routes: a patient's inbox and sent folder, threads, writing to a provider,
-//! replying and read marks (`/v1/webmail`, the family rule applies); and the practice's side
+//! replying, read marks and attachments (`/v1/webmail`, the family rule applies); and the practice's side
 //! (`/v1/admin/webmail`): the inbox across patients, threads, writing to a patient as a provider the
 //! staff user acts for, replies and read marks. Handlers re-check access and call
 //! `portal_core::webmail::mailbox`, where the rules live; the notification email follows from the
@@ -10,8 +10,9 @@ use axum::http::{Method, StatusCode};
 use portal_core::access::Access;
 use portal_core::audit::Actor;
 use portal_core::identity::session::StaffRole;
-use portal_core::patient::PageRequest;
-use portal_core::ports::{Clock, Events, Ports, Table};
+use portal_core::patient::{PageRequest, SignedFile};
+use portal_core::ports::{Blobs, Clock, Events, Ports, Table};
+use portal_core::webmail::attachments::Declared;
 use portal_core::webmail::mailbox::{Folder, Inbox, Mailbox, Party, SentMessage, ThreadView};
 use portal_core::Feature;
 use portal_http::{page_limit, Api, ApiError, ApiResult, ForPatient, Json, Meta, Principal, Query};
@@ -23,17 +24,18 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn Events>,
+    pub blobs: Arc<dyn Blobs>,
 }
 
 impl From<&Ports> for Deps {
     fn from(p: &Ports) -> Self {
-        Deps { table: p.table.clone(), clock: p.clock.clone(), events: p.events.clone() }
+        Deps { table: p.table.clone(), clock: p.clock.clone(), events: p.events.clone(), blobs: p.blobs.clone() }
     }
 }
 
 impl Deps {
     fn mailbox(&self) -> Mailbox<'_> {
-        Mailbox { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+        Mailbox { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref(), blobs: self.blobs.as_ref() }
     }
 }
 
@@ -45,11 +47,15 @@ pub fn api() -> Api<Deps> {
         .route(Method::PUT, "/v1/webmail/messages/{id}/read", mark)
         .route(Method::GET, "/v1/webmail/threads/{thread_id}", thread)
         .route(Method::POST, "/v1/webmail/threads/{thread_id}/reply", reply)
+        .route(Method::POST, "/v1/webmail/attachments", attach)
+        .route(Method::GET, "/v1/webmail/attachments/{id}/file", attachment)
         .route(Method::GET, "/v1/admin/webmail/messages", office_list)
         .route(Method::POST, "/v1/admin/webmail/messages", office_compose)
         .route(Method::PUT, "/v1/admin/webmail/messages/{id}/read", office_mark)
         .route(Method::GET, "/v1/admin/webmail/threads/{thread_id}", office_thread)
         .route(Method::POST, "/v1/admin/webmail/threads/{thread_id}/reply", office_reply)
+        .route(Method::POST, "/v1/admin/webmail/attachments", office_attach)
+        .route(Method::GET, "/v1/admin/webmail/attachments/{id}/file", office_attachment)
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -107,6 +113,8 @@ struct ComposeBody {
     provider_id: String,
     subject: String,
     body: String,
+    #[serde(default)]
+    attachment_ids: Vec<String>,
 }
 
 async fn compose(
@@ -117,7 +125,7 @@ async fn compose(
     Json(b): Json<ComposeBody>,
 ) -> ApiResult<(StatusCode, Json<SentMessage>)> {
     let caller = p.patient(Feature::ModuleWebMail, &meta)?;
-    let sent = d.mailbox().patient_compose(&caller, q.patient.as_deref(), &b.provider_id, &b.subject, &b.body).await?;
+    let sent = d.mailbox().patient_compose(&caller, q.patient.as_deref(), &b.provider_id, &b.subject, &b.body, &b.attachment_ids).await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
@@ -125,6 +133,8 @@ async fn compose(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ReplyBody {
     body: String,
+    #[serde(default)]
+    attachment_ids: Vec<String>,
 }
 
 async fn reply(
@@ -136,7 +146,7 @@ async fn reply(
     Json(b): Json<ReplyBody>,
 ) -> ApiResult<(StatusCode, Json<SentMessage>)> {
     let caller = p.patient(Feature::ModuleWebMail, &meta)?;
-    Ok((StatusCode::CREATED, Json(d.mailbox().patient_reply(&caller, q.patient.as_deref(), &id, &b.body).await?)))
+    Ok((StatusCode::CREATED, Json(d.mailbox().patient_reply(&caller, q.patient.as_deref(), &id, &b.body, &b.attachment_ids).await?)))
 }
 
 #[derive(Deserialize)]
@@ -202,6 +212,8 @@ struct OfficeComposeBody {
     provider_id: Option<String>,
     subject: String,
     body: String,
+    #[serde(default)]
+    attachment_ids: Vec<String>,
 }
 
 async fn office_compose(
@@ -211,7 +223,10 @@ async fn office_compose(
     Json(b): Json<OfficeComposeBody>,
 ) -> ApiResult<(StatusCode, Json<SentMessage>)> {
     let (actor, username) = office(&p, &meta)?;
-    let sent = d.mailbox().office_compose(&actor, &username, &b.patient_id, b.provider_id.as_deref(), &b.subject, &b.body).await?;
+    let sent = d
+        .mailbox()
+        .office_compose(&actor, &username, &b.patient_id, b.provider_id.as_deref(), &b.subject, &b.body, &b.attachment_ids)
+        .await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }
 
@@ -220,6 +235,8 @@ async fn office_compose(
 struct OfficeReplyBody {
     provider_id: Option<String>,
     body: String,
+    #[serde(default)]
+    attachment_ids: Vec<String>,
 }
 
 async fn office_reply(
@@ -230,7 +247,10 @@ async fn office_reply(
     Json(b): Json<OfficeReplyBody>,
 ) -> ApiResult<(StatusCode, Json<SentMessage>)> {
     let (actor, username) = office(&p, &meta)?;
-    Ok((StatusCode::CREATED, Json(d.mailbox().office_reply(&actor, &username, &id, b.provider_id.as_deref(), &b.body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(d.mailbox().office_reply(&actor, &username, &id, b.provider_id.as_deref(), &b.body, &b.attachment_ids).await?),
+    ))
 }
 
 async fn office_mark(
@@ -243,4 +263,49 @@ async fn office_mark(
     let (actor, _) = office(&p, &meta)?;
     d.mailbox().office_mark(&actor, &id, b.read).await?;
     Ok(Json(Marked { id, read: b.read }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AttachBody {
+    file_name: String,
+    content_type: String,
+    size: u64,
+}
+
+async fn attach(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Query(q): Query<ForPatient>,
+    Json(b): Json<AttachBody>,
+) -> ApiResult<(StatusCode, Json<Declared>)> {
+    let caller = p.patient(Feature::ModuleWebMail, &meta)?;
+    Ok((StatusCode::CREATED, Json(d.mailbox().patient_attach(&caller, q.patient.as_deref(), &b.file_name, &b.content_type, b.size).await?)))
+}
+
+async fn attachment(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<ForPatient>,
+) -> ApiResult<Json<SignedFile>> {
+    let caller = p.patient(Feature::ModuleWebMail, &meta)?;
+    Ok(Json(d.mailbox().patient_attachment(&caller, q.patient.as_deref(), &id).await?))
+}
+
+async fn office_attach(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Json(b): Json<AttachBody>,
+) -> ApiResult<(StatusCode, Json<Declared>)> {
+    let (actor, _) = office(&p, &meta)?;
+    Ok((StatusCode::CREATED, Json(d.mailbox().office_attach(&actor, &b.file_name, &b.content_type, b.size).await?)))
+}
+
+async fn office_attachment(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Path(id): Path<String>) -> ApiResult<Json<SignedFile>> {
+    let (actor, _) = office(&p, &meta)?;
+    Ok(Json(d.mailbox().office_attachment(&actor, &id).await?))
 }

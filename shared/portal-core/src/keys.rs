@@ -16,7 +16,7 @@
 //! | … a patient | | | `P#{p}#FAMILY#{guarantor}` / `patients#{id}` | – | a whole family in one query (the family rule) |
 //! | … a provider or slot | | | `P#{p}#PRACTICE` / `{entity}#{date}#{id}` | – | the practice's providers; open slots by start |
 //! | portal booking of a slot | `P#{p}` | `BOOKING#{slot}` | `P#{p}#PATIENT#{patient}` / `appointments#{start}#{booking}` | – | put-if-absent claims the slot; listed with the patient's appointments |
-//! | WebMail thread, its messages and sent copies, unread counts | see `webmail::mailbox` | | | | | |
+//! | WebMail thread, its messages and sent copies, unread counts, attachments | see `webmail::mailbox`, `webmail::attachments` | | | | | |
 //! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | – | 90 days | events after a cursor, oldest first |
 //! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
@@ -102,6 +102,10 @@ pub fn thread(p: &str, thread_id: &str) -> String {
 /// The index partition of the office's WebMail folders.
 pub fn webmail_office(p: &str) -> String {
     format!("P#{p}#WEBMAIL")
+}
+
+pub fn attachment(id: &str) -> String {
+    format!("ATTACH#{id}")
 }
 
 pub fn webmail_unread(recipient: &str) -> String {

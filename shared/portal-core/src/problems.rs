@@ -66,6 +66,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("message_too_long", "A message over its length limit, or not plain text"),
     ("provider_unknown", "A provider who is not one the practice lists for messages"),
     ("not_acting_for_provider", "Staff writing as a provider they do not act for"),
+    ("attachment_invalid", "An attachment that is not a PDF, JPEG or PNG with a plain file name, or too many"),
+    ("attachment_too_large", "An attachment over its size limit"),
+    ("attachment_used", "An attachment that already went with another message"),
+    ("attachment_rejected", "Uploaded bytes that are missing, of another size or not of the declared type (deleted)"),
     // Sync API
     ("sync_signature_missing", "A sync request without the signature headers"),
     ("sync_signature_malformed", "Signature headers of the wrong form"),

@@ -16,10 +16,11 @@
 //! thread, the message, its copy, the recipient's unread count and the outbox event in one
 //! transaction: all of it or nothing.
 
+use super::attachments::{AttachmentRef, Attachments, Declared};
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::keys;
-use crate::patient::{Caller, Listing, PageRequest, Reads};
-use crate::ports::{Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
+use crate::patient::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
+use crate::ports::{Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
 use crate::sync::entities::{Patient, Provider};
 use crate::sync::outbox::Outbox;
 use crate::sync::records::PatientRecords;
@@ -99,6 +100,8 @@ pub struct Message {
     pub notification: Notification,
     /// The principal who wrote it: a patient (perhaps for a family member) or a staff user.
     pub written_by: String,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +128,7 @@ pub struct MessageSummary {
     pub to: Party,
     pub sent_at: i64,
     pub read: bool,
+    pub attachments: Vec<AttachmentRef>,
     /// For staff: the notification's state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notification>,
@@ -234,6 +238,7 @@ fn summary(m: Message, staff: bool) -> MessageSummary {
         from: m.from,
         to: m.to,
         sent_at: m.sent_at,
+        attachments: m.attachments,
     }
 }
 
@@ -241,6 +246,7 @@ pub struct Mailbox<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
     pub events: &'a dyn Events,
+    pub blobs: &'a dyn Blobs,
 }
 
 impl Mailbox<'_> {
@@ -254,6 +260,10 @@ impl Mailbox<'_> {
 
     fn audit(&self) -> AuditLog<'_> {
         AuditLog { table: self.table, clock: self.clock }
+    }
+
+    fn attachments(&self) -> Attachments<'_> {
+        Attachments { table: self.table, clock: self.clock, blobs: self.blobs }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -292,6 +302,7 @@ impl Mailbox<'_> {
         provider_id: &str,
         subject: &str,
         body: &str,
+        attachment_ids: &[String],
     ) -> CoreResult<SentMessage> {
         let practice = &caller.actor.practice;
         let (subject, body) = (check_subject(subject)?, check_body(body)?);
@@ -310,11 +321,18 @@ impl Mailbox<'_> {
         };
         let from = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone() };
         let to = Party { kind: PartyKind::Provider, id: provider.id.clone(), name: provider_name(&provider.record) };
-        self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body).await
+        self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body, attachment_ids).await
     }
 
     /// A patient's reply in one of their threads (to whoever wrote last from the office).
-    pub async fn patient_reply(&self, caller: &Caller, requested: Option<&str>, thread_id: &str, body: &str) -> CoreResult<SentMessage> {
+    pub async fn patient_reply(
+        &self,
+        caller: &Caller,
+        requested: Option<&str>,
+        thread_id: &str,
+        body: &str,
+        attachment_ids: &[String],
+    ) -> CoreResult<SentMessage> {
         let practice = &caller.actor.practice;
         let body = check_body(body)?;
         let patient_id = self.reads().patient_id(caller, requested).await?;
@@ -327,7 +345,26 @@ impl Mailbox<'_> {
             None => view.messages.first().map(|m| m.summary.to.clone()).ok_or(CoreError::NotFound)?,
         };
         let from = Party { kind: PartyKind::Patient, id: patient_id, name: view.patient_name.clone() };
-        self.send(&caller.actor, None, thread_id, Direction::ToOffice, from, to, reply_subject(&view.subject), body).await
+        self.send(&caller.actor, None, thread_id, Direction::ToOffice, from, to, reply_subject(&view.subject), body, attachment_ids).await
+    }
+
+    /// Declares an attachment for a message the patient is about to send.
+    pub async fn patient_attach(
+        &self,
+        caller: &Caller,
+        requested: Option<&str>,
+        file_name: &str,
+        content_type: &str,
+        size: u64,
+    ) -> CoreResult<Declared> {
+        let patient_id = self.reads().patient_id(caller, requested).await?;
+        self.attachments().declare(&caller.actor.practice, &patient_id, file_name, content_type, size).await
+    }
+
+    /// A short-lived link to an attachment of a message in one of the patient's threads.
+    pub async fn patient_attachment(&self, caller: &Caller, requested: Option<&str>, id: &str) -> CoreResult<SignedFile> {
+        let patient_id = self.reads().patient_id(caller, requested).await?;
+        self.attachment_file(&caller.actor, id, Side::Patient(&patient_id)).await
     }
 
     /// Marks a message to the patient read or unread.
@@ -397,6 +434,7 @@ impl Mailbox<'_> {
 
     /// A new thread from the office to a patient, as a provider the staff user acts for, or as
     /// the office.
+    #[allow(clippy::too_many_arguments)]
     pub async fn office_compose(
         &self,
         actor: &Actor,
@@ -405,6 +443,7 @@ impl Mailbox<'_> {
         provider_id: Option<&str>,
         subject: &str,
         body: &str,
+        attachment_ids: &[String],
     ) -> CoreResult<SentMessage> {
         let practice = &actor.practice;
         let (subject, body) = (check_subject(subject)?, check_body(body)?);
@@ -419,7 +458,7 @@ impl Mailbox<'_> {
             created_at: self.clock.now(),
         };
         let to = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone() };
-        self.send(actor, Some(&thread), &thread.id, Direction::ToPatient, from, to, subject, body).await
+        self.send(actor, Some(&thread), &thread.id, Direction::ToPatient, from, to, subject, body, attachment_ids).await
     }
 
     pub async fn office_reply(
@@ -429,17 +468,42 @@ impl Mailbox<'_> {
         thread_id: &str,
         provider_id: Option<&str>,
         body: &str,
+        attachment_ids: &[String],
     ) -> CoreResult<SentMessage> {
         let practice = &actor.practice;
         let body = check_body(body)?;
         let view = self.thread(practice, thread_id, Side::Office).await?;
         let from = self.office_sender(practice, staff_username, provider_id).await?;
         let to = Party { kind: PartyKind::Patient, id: view.patient_id.clone(), name: view.patient_name.clone() };
-        self.send(actor, None, thread_id, Direction::ToPatient, from, to, reply_subject(&view.subject), body).await
+        self.send(actor, None, thread_id, Direction::ToPatient, from, to, reply_subject(&view.subject), body, attachment_ids).await
     }
 
     pub async fn office_mark(&self, actor: &Actor, message_id: &str, read: bool) -> CoreResult<()> {
         self.mark(actor, message_id, read, Side::Office).await
+    }
+
+    pub async fn office_attach(&self, actor: &Actor, file_name: &str, content_type: &str, size: u64) -> CoreResult<Declared> {
+        self.attachments().declare(&actor.practice, OFFICE, file_name, content_type, size).await
+    }
+
+    pub async fn office_attachment(&self, actor: &Actor, id: &str) -> CoreResult<SignedFile> {
+        self.attachment_file(actor, id, Side::Office).await
+    }
+
+    /// A link to a sent attachment for whoever may see its message (anyone else: 404); audited.
+    async fn attachment_file(&self, actor: &Actor, id: &str, side: Side<'_>) -> CoreResult<SignedFile> {
+        let practice = &actor.practice;
+        let (file, message_id) = self.attachments().sent(practice, id).await?;
+        let (thread_id, stamp) = split_id(&message_id).ok_or(CoreError::NotFound)?;
+        let item = self.table.get(&keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
+        let message: Message = item.parse()?;
+        if let Side::Patient(p) = side {
+            if message.patient_id != p {
+                return Err(CoreError::NotFound);
+            }
+        }
+        self.audit().phi_read(actor, &message.patient_id, "webmail.attachment").await?;
+        signed(self.blobs, self.clock, &super::attachments::file_key(practice, id), &file.file_name).await
     }
 
     /// Who the office writes as: a provider the staff user acts for, or the office itself.
@@ -504,6 +568,7 @@ impl Mailbox<'_> {
         to: Party,
         subject: String,
         body: String,
+        attachment_ids: &[String],
     ) -> CoreResult<SentMessage> {
         let practice = &actor.practice;
         let patient_id = match direction {
@@ -512,6 +577,9 @@ impl Mailbox<'_> {
         };
         let stamp = stamp(self.clock);
         let id = format!("{thread_id}-{stamp}");
+        // The files are checked before anything is sent; each is bound to this message in its transaction.
+        let owner = if direction == Direction::ToOffice { patient_id.as_str() } else { OFFICE };
+        let (attachments, bind) = self.attachments().take(practice, owner, attachment_ids, &id).await?;
         let message = Message {
             id: id.clone(),
             thread_id: thread_id.into(),
@@ -525,6 +593,7 @@ impl Mailbox<'_> {
             read_at: None,
             notification: Notification::Pending,
             written_by: actor.id.clone(),
+            attachments,
         };
         let data = serde_json::to_value(&message).map_err(CoreError::backend)?;
         let (inbox, outbox_folder, recipient) = match direction {
@@ -566,6 +635,7 @@ impl Mailbox<'_> {
                 Cond::Absent,
             ));
             ops.push(self.unread_change(practice, &recipient, 1).await?);
+            ops.extend(bind.iter().cloned());
             ops.extend(events.iter().map(|(item, _)| TxOp::Put(item.clone(), Cond::Absent)));
             match self.table.transact(ops).await {
                 Ok(()) => {

@@ -4,5 +4,6 @@
 //! blocks a message, and a notification never carries the message, its subject or anything else
 //! about the patient.
 
+pub mod attachments;
 pub mod mailbox;
 pub mod notify;

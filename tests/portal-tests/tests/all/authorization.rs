@@ -33,6 +33,7 @@ struct Mail {
     thread: String,
     to_office: String,
     to_alex: String,
+    attachment: String,
 }
 
 /// A concrete request for a route template: Alex's records, and `?patient=` on patient routes.
@@ -41,6 +42,8 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         .replace("/v1/webmail/messages/{id}", &format!("/v1/webmail/messages/{}", mail.to_alex))
         .replace("/v1/admin/webmail/messages/{id}", &format!("/v1/admin/webmail/messages/{}", mail.to_office))
         .replace("{thread_id}", &mail.thread)
+        .replace("/v1/webmail/attachments/{id}", &format!("/v1/webmail/attachments/{}", mail.attachment))
+        .replace("/v1/admin/webmail/attachments/{id}", &format!("/v1/admin/webmail/attachments/{}", mail.attachment))
         .replace("/v1/sync/{entity}/{id}", "/v1/sync/patients/pat-1001")
         .replace("{practice_id}", "lakeside")
         .replace("{key_id}", "no-such-key")
@@ -60,6 +63,7 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         (_, "/v1/admin/webmail/messages") => Some(json!({"patientId": "pat-1001", "subject": "Hello", "body": "Hello"})),
         (_, p) if p.ends_with("/reply") => Some(json!({"body": "Thanks"})),
         (_, p) if p.ends_with("/read") => Some(json!({"read": true})),
+        (_, p) if p.ends_with("/attachments") => Some(json!({"fileName": "card.pdf", "contentType": "application/pdf", "size": 10})),
         _ => Some(json!({})),
     };
     (path, body)
@@ -167,16 +171,25 @@ async fn every_documented_route_answers_every_principal_as_designed() {
     who.tokens.insert("logged-out", logged_out);
     let routes = documented_routes();
     let alex = l.patient_token(0, 0).await;
-    let (s, started) = l
-        .json("POST", "/v1/webmail/messages", Some(&alex), json!({"providerId": "prov-1", "subject": "Crown", "body": "A question"}))
-        .await;
+    let pdf = b"%PDF-1.4 Alex's insurance card".to_vec();
+    let card = json!({"fileName": "card.pdf", "contentType": "application/pdf", "size": pdf.len()});
+    let (s, declared) = l.json("POST", "/v1/webmail/attachments", Some(&alex), card).await;
+    assert_eq!(s, 201, "{declared}");
+    client().put(declared["uploadUrl"].as_str().unwrap()).header("content-type", "application/pdf").body(pdf).send().await.unwrap();
+    let body = json!({"providerId": "prov-1", "subject": "Crown", "body": "A question", "attachmentIds": [declared["id"]]});
+    let (s, started) = l.json("POST", "/v1/webmail/messages", Some(&alex), body).await;
     assert_eq!(s, 201, "{started}");
     let thread = started["threadId"].as_str().unwrap().to_string();
     let staff = who.token(Who::Staff, false).await.unwrap();
     let (s, answered) =
         l.json("POST", &format!("/v1/admin/webmail/threads/{thread}/reply"), Some(&staff), json!({"body": "An answer"})).await;
     assert_eq!(s, 201, "{answered}");
-    let mail = Mail { thread, to_office: started["id"].as_str().unwrap().into(), to_alex: answered["id"].as_str().unwrap().into() };
+    let mail = Mail {
+        thread,
+        to_office: started["id"].as_str().unwrap().into(),
+        to_alex: answered["id"].as_str().unwrap().into(),
+        attachment: declared["id"].as_str().unwrap().into(),
+    };
     assert!(routes.len() >= 36, "{routes:?}");
     let principals = [
         Who::Anonymous,

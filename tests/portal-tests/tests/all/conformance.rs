@@ -786,22 +786,24 @@ async fn webmail_holds(b: &Backend) {
         viewer: Viewer { patient_id: id.into(), family_access: FamilyAccess::Guarantor },
     };
     let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
-    let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref() };
+    let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
     let page = || PageRequest::new(20, None);
 
     // A patient writes to a provider someone answers for; not to one nobody does.
-    let sent = mail.patient_compose(&caller("g"), None, "prov-1", "Crown question", "Does the crown need a second visit?").await.unwrap();
-    let err = mail.patient_compose(&caller("g"), None, "prov-2", "Hello", "Hi").await.unwrap_err();
+    let sent =
+        mail.patient_compose(&caller("g"), None, "prov-1", "Crown question", "Does the crown need a second visit?", &[]).await.unwrap();
+    let err = mail.patient_compose(&caller("g"), None, "prov-2", "Hello", "Hi", &[]).await.unwrap_err();
     assert_eq!(err.code(), "provider_unknown");
-    assert_eq!(mail.patient_compose(&caller("g"), None, "prov-1", "Hello", "   ").await.unwrap_err().code(), "message_empty");
+    assert_eq!(mail.patient_compose(&caller("g"), None, "prov-1", "Hello", "   ", &[]).await.unwrap_err().code(), "message_empty");
     let office = mail.office_list(&staff, Folder::Inbox, false, None, page()).await.unwrap();
     assert_eq!((office.listing.items.len(), office.unread), (1, 1));
     assert_eq!(office.listing.items[0].from.name, "Gale Test");
     let own_sent = mail.patient_list(&caller("g"), None, Folder::Sent, page()).await.unwrap();
     assert_eq!(own_sent.listing.items[0].id, sent.id);
     // The office answers as the provider the staff user acts for; not as another.
-    let reply = mail.office_reply(&staff, "frontdesk", &sent.thread_id, Some("prov-1"), "Yes: the seat is in two weeks.").await.unwrap();
-    let err = mail.office_reply(&staff, "someone-else", &sent.thread_id, Some("prov-1"), "Hi").await.unwrap_err();
+    let reply =
+        mail.office_reply(&staff, "frontdesk", &sent.thread_id, Some("prov-1"), "Yes: the seat is in two weeks.", &[]).await.unwrap();
+    let err = mail.office_reply(&staff, "someone-else", &sent.thread_id, Some("prov-1"), "Hi", &[]).await.unwrap_err();
     assert_eq!(err.code(), "not_acting_for_provider");
     mail.office_mark(&staff, &sent.id, true).await.unwrap();
     assert_eq!(mail.office_list(&staff, Folder::Inbox, true, None, page()).await.unwrap().unread, 0);
@@ -818,10 +820,10 @@ async fn webmail_holds(b: &Backend) {
     let not_found = |e: portal_core::CoreError| assert_eq!(e.code(), "not_found");
     not_found(mail.patient_thread(&caller("u"), None, &sent.thread_id).await.unwrap_err());
     not_found(mail.patient_mark(&caller("u"), None, &reply.id, false).await.unwrap_err());
-    not_found(mail.patient_reply(&caller("u"), None, &sent.thread_id, "me too").await.unwrap_err());
+    not_found(mail.patient_reply(&caller("u"), None, &sent.thread_id, "me too", &[]).await.unwrap_err());
     not_found(mail.patient_list(&caller("u"), Some("g"), Folder::Inbox, page()).await.unwrap_err());
     // A guardian writes about her minor: the thread is the minor's.
-    let about_mo = mail.patient_compose(&caller("g"), Some("m"), "prov-1", "Mo's braces", "Mo's bracket came off.").await.unwrap();
+    let about_mo = mail.patient_compose(&caller("g"), Some("m"), "prov-1", "Mo's braces", "Mo's bracket came off.", &[]).await.unwrap();
     assert_eq!(mail.office_thread(&staff, &about_mo.thread_id).await.unwrap().patient_id, "m");
 
     // Notifications: failing, then sent once, never twice; nothing of the message in them.
@@ -851,7 +853,7 @@ async fn webmail_holds(b: &Backend) {
     assert!(!to_gale[0].contains("seat is in two weeks") && !to_gale[0].contains("Crown question"), "no message text in the mail");
     // The office is told at its notify address; a patient who opted out of email is skipped.
     assert!(matches!(working.notify(&practice, &sent.id).await.unwrap(), Notification::Sent { .. }));
-    let to_uma = mail.office_compose(&staff, "frontdesk", "u", None, "Your visit", "See you soon.").await.unwrap();
+    let to_uma = mail.office_compose(&staff, "frontdesk", "u", None, "Your visit", "See you soon.", &[]).await.unwrap();
     let skipped = working.notify(&practice, &to_uma.id).await.unwrap();
     assert_eq!(skipped, Notification::Skipped { reason: "the patient opted out of email".into() });
 }

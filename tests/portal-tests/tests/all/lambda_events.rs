@@ -65,6 +65,10 @@ const EXPECTED: &[(&str, u16)] = &[
     ("webmail/office-mark.json", 404),
     ("webmail/office-thread.json", 404),
     ("webmail/office-reply.json", 404),
+    ("webmail/attach.json", 201),
+    ("webmail/attachment.json", 404),
+    ("webmail/office-attach.json", 201),
+    ("webmail/office-attachment.json", 404),
 ];
 
 async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
@@ -200,9 +204,10 @@ async fn notify_sample_event_through_the_lambda_handler() {
         table: table.as_ref(),
         clock: &SystemClock,
         events: &portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap(),
+        blobs: &portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap(),
     };
     let staff = portal_core::audit::Actor::new("lakeside", portal_core::audit::ActorKind::Staff, "staff-1", None);
-    let sent = mailbox.office_compose(&staff, "frontdesk", "pat-1001", Some("prov-1"), "Your crown", "It has arrived.").await.unwrap();
+    let sent = mailbox.office_compose(&staff, "frontdesk", "pat-1001", Some("prov-1"), "Your crown", "It has arrived.", &[]).await.unwrap();
     let mut event = sample;
     event["detail"]["messageId"] = json!(sent.id);
     for _ in 0..2 {

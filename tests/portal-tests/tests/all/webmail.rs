@@ -1,7 +1,7 @@
 //! WebMail over HTTP against portal-local: the office writes, the patient is told by email (never
 //! the text), reads and replies, the office is told and sees the reply; who may see what; bad input.
 
-use crate::support::{start_local, Local};
+use crate::support::{client, start_local, Local};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -136,4 +136,85 @@ async fn nobody_reaches_anothers_mail_and_bad_input_is_refused() {
         )
         .await;
     assert_eq!((s, &v["code"]), (403, &json!("not_acting_for_provider")), "test staff act for nobody");
+}
+
+/// Declares and uploads a file as a patient (or, with `admin`, the office); answers its id.
+async fn attach(l: &Local, token: &str, admin: bool, name: &str, content_type: &str, bytes: &[u8]) -> String {
+    let path = if admin { "/v1/admin/webmail/attachments" } else { "/v1/webmail/attachments" };
+    let (s, v) = l.json("POST", path, Some(token), json!({"fileName": name, "contentType": content_type, "size": bytes.len()})).await;
+    assert_eq!(s, 201, "{v}");
+    let res =
+        client().put(v["uploadUrl"].as_str().unwrap()).header("content-type", content_type).body(bytes.to_vec()).send().await.unwrap();
+    assert!(res.status().is_success());
+    v["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn attachments_are_checked_bound_to_one_message_and_seen_only_by_its_parties() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let alex = l.patient_token(0, 0).await;
+    let jamie = l.patient_token(0, 2).await;
+    let pdf = b"%PDF-1.4\n% Alex's insurance card\n%%EOF\n".to_vec();
+    let card = attach(&l, &alex, false, "insurance-card.pdf", "application/pdf", &pdf).await;
+    let body = json!({"providerId": "prov-1", "subject": "Insurance", "body": "My new card is attached.", "attachmentIds": [card]});
+    let (s, sent) = l.json("POST", "/v1/webmail/messages", Some(&alex), body.clone()).await;
+    assert_eq!(s, 201, "{sent}");
+    // Staff see it listed and download exactly those bytes, under its name.
+    let (_, thread) = l.get(&format!("/v1/admin/webmail/threads/{}", sent["threadId"].as_str().unwrap()), Some(&staff)).await;
+    assert_eq!(thread["messages"][0]["attachments"][0]["fileName"], "insurance-card.pdf");
+    let (s, link) = l.get(&format!("/v1/admin/webmail/attachments/{card}/file"), Some(&staff)).await;
+    assert_eq!(s, 200, "{link}");
+    let res = client().get(link["url"].as_str().unwrap()).send().await.unwrap();
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("insurance-card.pdf"));
+    assert_eq!(res.bytes().await.unwrap().to_vec(), pdf);
+    // The patient may download it; another patient may not, nor send it again.
+    assert_eq!(l.get(&format!("/v1/webmail/attachments/{card}/file"), Some(&alex)).await.0, 200);
+    assert_eq!(l.get(&format!("/v1/webmail/attachments/{card}/file"), Some(&jamie)).await.0, 404);
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/webmail/messages",
+            Some(&jamie),
+            json!({"providerId": "prov-1", "subject": "x", "body": "x", "attachmentIds": [card]}),
+        )
+        .await;
+    assert_eq!((s, &v["code"]), (404, &json!("not_found")), "another patient's attachment does not exist for her");
+    let (s, v) = l.json("POST", "/v1/webmail/messages", Some(&alex), body).await;
+    assert_eq!((s, &v["code"]), (400, &json!("attachment_used")));
+    // A "PDF" that is a web page: refused before anything is sent; nothing reaches the office.
+    let (_, before) = l.get("/v1/admin/webmail/messages", Some(&staff)).await;
+    let fake = attach(&l, &alex, false, "scan.pdf", "application/pdf", b"<html><script>alert(1)</script></html>").await;
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/webmail/messages",
+            Some(&alex),
+            json!({"providerId": "prov-1", "subject": "Scan", "body": "See scan", "attachmentIds": [fake]}),
+        )
+        .await;
+    assert_eq!((s, &v["code"]), (422, &json!("attachment_rejected")), "{v}");
+    let (_, after) = l.get("/v1/admin/webmail/messages", Some(&staff)).await;
+    assert_eq!(after["items"].as_array().unwrap().len(), before["items"].as_array().unwrap().len());
+    // Declared wrongly: refused at once.
+    for (declared, code) in [
+        (json!({"fileName": "a.exe", "contentType": "application/x-msdownload", "size": 10}), "attachment_invalid"),
+        (json!({"fileName": "a.pdf", "contentType": "application/pdf", "size": 10 * 1024 * 1024 + 1}), "attachment_too_large"),
+        (json!({"fileName": "../a.pdf", "contentType": "application/pdf", "size": 10}), "attachment_invalid"),
+    ] {
+        let (s, v) = l.json("POST", "/v1/webmail/attachments", Some(&alex), declared.clone()).await;
+        assert_eq!((s, v["code"].as_str()), (400, Some(code)), "{declared}");
+    }
+    // The office attaches too; the patient downloads it.
+    let plan = attach(&l, &staff, true, "post-op.png", "image/png", b"\x89PNG\r\n\x1a\n0000").await;
+    let (s, reply) = l
+        .json(
+            "POST",
+            &format!("/v1/admin/webmail/threads/{}/reply", sent["threadId"].as_str().unwrap()),
+            Some(&staff),
+            json!({"body": "Thanks; instructions attached.", "attachmentIds": [plan]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{reply}");
+    assert_eq!(l.get(&format!("/v1/webmail/attachments/{plan}/file"), Some(&alex)).await.0, 200);
 }

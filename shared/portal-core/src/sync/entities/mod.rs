@@ -19,6 +19,7 @@ mod treatment_plan;
 pub use appointment::{Appointment, AppointmentStatus, Confirmation};
 pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code};
 pub use document::Document;
+pub(crate) use file::check_file;
 pub use file::{bytes_match_type, check_upload, FileMeta, FileStatus, FILE_TYPES, MAX_FILE_BYTES};
 pub use ledger::{LedgerEntry, LedgerKind};
 pub use patient::{Address, Guardian, GuardianRelationship, OptOuts, Patient, Phone, PhoneKind};
