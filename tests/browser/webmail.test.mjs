@@ -1,6 +1,7 @@
 // WebMail in Debian's Chromium: a patient writes to a provider; the office is told by email
 // (never the text); staff read it on the admin page and reply; the patient is told by email (never
-// the text), sees the unread count on the tab, reads the reply and answers it. Text stays text.
+// the text), sees the unread count on the tab, reads the reply and answers it with a PDF, which
+// staff open; a file that is not what it claims is refused. Text stays text.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ test('a patient writes, the office is told and replies, the patient is told and 
   assert.ok(!office[0].includes('Crown seat') && !office[0].includes('crown seat'), 'the office mail carries no text');
 
   // Staff: the message is there, unread; they open it and reply.
-  const staffCtx = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const staffCtx = await browser.newContext({ viewport: VIEWPORTS.desktop, acceptDownloads: true });
   const admin = await staffCtx.newPage();
   await staffLogin(admin, lakeside);
   await admin.getByRole('link', { name: 'Messages' }).click();
@@ -77,10 +78,29 @@ test('a patient writes, the office is told and replies, the patient is told and 
   await page.waitForFunction(() => !document.querySelector('#tab-ModuleWebMail .count'));
   await screen(page, 'patient-webmail-thread');
   await audit(page, 'webmail thread');
-  await page.getByLabel('Your reply').fill('Friday works, thank you.');
+  // The reply carries a PDF; staff open it and get exactly its bytes.
+  const pdf = Buffer.from(`%PDF-1.4\n% insurance card ${Date.now()}\n%%EOF\n`);
+  await page.getByLabel('Your reply').fill('Friday works, thank you. My new insurance card is attached.');
+  await page.getByLabel('Attach files (optional)').setInputFiles({ name: 'insurance-card.pdf', mimeType: 'application/pdf', buffer: pdf });
   await page.getByRole('button', { name: 'Send' }).click();
   await page.locator('ol.thread .body', { hasText: 'Friday works, thank you.' }).waitFor();
+  await page.locator('ol.thread ul.files', { hasText: 'insurance-card.pdf' }).waitFor();
   assert.equal((await mailsTo('office@portal.invalid', 2)).length, 2);
+  // A "PDF" that is not one is refused before anything is sent.
+  await page.getByLabel('Your reply').fill('And a scan.');
+  await page.getByLabel('Attach files (optional)').setInputFiles({ name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<html>not a pdf</html>') });
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText('One of the files is not what its type says').waitFor();
+  assert.equal(await page.locator('ol.thread .body', { hasText: 'And a scan.' }).count(), 0);
+
+  await admin.getByRole('button', { name: 'Back to messages' }).click();
+  await admin.locator('#mail-items li', { hasText: 'Re: Crown seat' }).first().getByRole('button').click();
+  await admin.locator('#mail-thread .body', { hasText: 'My new insurance card is attached.' }).waitFor();
+  const download = admin.waitForEvent('download');
+  await admin.locator('#mail-thread').getByRole('button', { name: 'insurance-card.pdf' }).click();
+  const file = await download;
+  assert.equal(file.suggestedFilename(), 'insurance-card.pdf');
+  assert.deepEqual(readFileSync(await file.path()), pdf);
   await ctx.close();
   await staffCtx.close();
 });

@@ -1,7 +1,7 @@
 // The messages screen: the practice's WebMail inbox (or sent folder) across patients, newest
 // first, unread in bold; a thread with each message's notification state; a reply to the patient.
 // Message text is set as text, always.
-import { $, api, el, onSubmit, status } from '/lib.js';
+import { $, api, el, onSubmit, openLink, status, uploadAttachments } from '/lib.js';
 
 const when = (unix) => new Date(unix * 1000).toLocaleString();
 const NOTIFICATION = {
@@ -57,7 +57,8 @@ async function thread(id) {
   $('mail-thread-patient').textContent = `With ${r.data.patientName}`;
   $('mail-thread').replaceChildren(...r.data.messages.map((m) => el('li', { className: m.from.kind === 'patient' ? 'theirs' : 'mine' },
     el('p', { className: 'meta' }, `${m.from.name} to ${m.to.name} · ${when(m.sentAt)} `, notification(m.notification)),
-    el('p', { className: 'body' }, m.body))));
+    el('p', { className: 'body' }, m.body),
+    files(m))));
   // Opening a thread reads the patient's messages in it.
   for (const m of r.data.messages.filter((x) => x.from.kind === 'patient' && !x.read)) {
     await api('PUT', `/v1/admin/webmail/messages/${encodeURIComponent(m.id)}/read`, { read: true });
@@ -66,6 +67,20 @@ async function thread(id) {
   return undefined;
 }
 
+/** The files that came with a message, each opened through a short-lived link. */
+function files(m) {
+  if (!m.attachments || !m.attachments.length) return null;
+  return el('ul', { className: 'files' }, m.attachments.map((a) => {
+    const b = el('button', { type: 'button', className: 'link-button' }, a.fileName);
+    b.addEventListener('click', async () => {
+      if (await openLink(`/v1/admin/webmail/attachments/${encodeURIComponent(a.id)}/file`)) status('mail-status', 'That file could not be opened.');
+    });
+    return el('li', {}, b);
+  }));
+}
+
+const WHY = { count: 'Attach at most 5 files.', type: 'is not a PDF, JPEG or PNG.', size: 'is larger than 10 MB.', upload: 'could not be uploaded.', network: 'could not be uploaded: the portal could not be reached.' };
+
 export function wireWebmail() {
   onSubmit($('mail-form'), () => load(true));
   $('mail-more').addEventListener('click', () => load(false));
@@ -73,9 +88,12 @@ export function wireWebmail() {
   onSubmit($('mail-reply-form'), async () => {
     const body = $('mail-reply').value;
     if (!body.trim()) return status('mail-status', 'Write a reply first.');
-    const r = await api('POST', `/v1/admin/webmail/threads/${encodeURIComponent(openThread)}/reply`, { body });
+    const up = await uploadAttachments('/v1/admin/webmail/attachments', [...$('mail-files').files]);
+    if (up.failed) return status('mail-status', `${up.failed.name} ${WHY[up.failed.reason]}`.trim());
+    const r = await api('POST', `/v1/admin/webmail/threads/${encodeURIComponent(openThread)}/reply`, { body, attachmentIds: up.ids });
     if (!r.ok) return status('mail-status', (r.data && r.data.detail) || 'The reply could not be sent.');
     $('mail-reply').value = '';
+    $('mail-files').value = '';
     status('mail-status', 'Sent.', true);
     return thread(openThread);
   });

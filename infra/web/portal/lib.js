@@ -127,3 +127,41 @@ export function tabKeys(tablist, select) {
     next.focus();
   });
 }
+
+/** The files a message may carry, as the portal checks them again when it is sent. */
+export const ATTACHMENT_TYPES = ['application/pdf', 'image/jpeg', 'image/png'];
+export const MAX_ATTACHMENTS = 5;
+export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+/** Declares each file at `declarePath` and uploads it to the URL answered (type and size pinned).
+ * Answers { ids } or { failed: { reason: 'count'|'type'|'size'|'upload'|'network', name } }. */
+export async function uploadAttachments(declarePath, files) {
+  if (files.length > MAX_ATTACHMENTS) return { failed: { reason: 'count', name: '' } };
+  const ids = [];
+  for (const f of files) {
+    if (!ATTACHMENT_TYPES.includes(f.type)) return { failed: { reason: 'type', name: f.name } };
+    if (f.size > MAX_ATTACHMENT_BYTES) return { failed: { reason: 'size', name: f.name } };
+    const r = await api('POST', declarePath, { fileName: f.name, contentType: f.type, size: f.size });
+    if (!r.ok) return { failed: { reason: r.status === 0 ? 'network' : 'type', name: f.name } };
+    try {
+      const put = await fetch(r.data.uploadUrl, { method: 'PUT', headers: { 'Content-Type': f.type }, body: f });
+      if (!put.ok) return { failed: { reason: 'upload', name: f.name } };
+    } catch (_) {
+      return { failed: { reason: 'network', name: f.name } };
+    }
+    ids.push(r.data.id);
+  }
+  return { ids };
+}
+
+/** Asks for a file's short-lived link and opens it (the browser downloads it under its own name,
+ * or shows an image). Answers the failed answer, or null. */
+export async function openLink(path) {
+  const r = await api('GET', path);
+  if (!r.ok) return r;
+  const a = el('a', { href: r.data.url, rel: 'noopener' });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  return null;
+}

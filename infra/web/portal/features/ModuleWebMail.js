@@ -1,9 +1,35 @@
 // Messages: secure messages with the dental office. The inbox (unread in bold, counted on the tab)
 // and sent folder, a thread with its replies (opening it marks it read), a reply, and a new message
-// to one of the practice's providers. Message text is shown as text, always.
-import { $, api, busy, el, status } from '../lib.js';
+// to one of the practice's providers, each with files attached (uploaded straight to storage, then
+// checked by the portal). Message text is shown as text, always.
+import { $, ATTACHMENT_TYPES, MAX_ATTACHMENTS, api, busy, el, status, uploadAttachments } from '../lib.js';
 import { t, formatDateTime } from '../i18n.js';
-import { empty, failure, forPatient, load } from './common.js';
+import { empty, failure, forPatient, load, openFile } from './common.js';
+
+/** A file picker for attachments. */
+function filePicker(id) {
+  return el('input', { type: 'file', id, accept: ATTACHMENT_TYPES.join(','), multiple: true });
+}
+
+/** Uploads the chosen files; answers their ids, or what is wrong in words. */
+async function upload(input, patientId) {
+  const r = await uploadAttachments(forPatient('/v1/webmail/attachments', patientId), [...input.files]);
+  if (r.ids) return r;
+  const { reason, name } = r.failed;
+  if (reason === 'network') return { error: t('error.network') };
+  return { error: t('webmail.files.' + reason, { name, n: MAX_ATTACHMENTS }) };
+}
+
+/** The files that came with a message, each a download. */
+function attachments(m, patientId) {
+  if (!m.attachments || !m.attachments.length) return null;
+  return el('ul', { className: 'files' }, m.attachments.map((a) => {
+    const said = el('span', { className: 'status', role: 'status' });
+    const b = el('button', { type: 'button', className: 'link-button' }, a.fileName);
+    b.addEventListener('click', () => busy(b, async () => status(said, await openFile(forPatient(`/v1/webmail/attachments/${encodeURIComponent(a.id)}/file`, patientId)))));
+    return el('li', {}, b, said);
+  }));
+}
 
 const when = (unixSeconds) => formatDateTime(new Date(unixSeconds * 1000));
 
@@ -67,15 +93,19 @@ async function thread(panel, ctx, threadId) {
   const back = el('button', { type: 'button', className: 'secondary' }, t('webmail.back'));
   back.addEventListener('click', () => render(panel, ctx));
   const text = el('textarea', { id: 'reply-body', maxLength: 10000, required: true });
+  const files = filePicker('reply-files');
   const send = el('button', { type: 'submit' }, t('webmail.send'));
   const said = el('p', { className: 'status', role: 'status' });
   const form = el('form', { className: 'reply', novalidate: true },
-    el('label', { htmlFor: 'reply-body' }, t('webmail.reply')), text, send, said);
+    el('label', { htmlFor: 'reply-body' }, t('webmail.reply')), text,
+    el('label', { htmlFor: 'reply-files' }, t('webmail.files')), files, el('p', { className: 'hint' }, t('webmail.files.hint')), send, said);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     busy(send, async () => {
       if (!text.value.trim()) return status(said, t('webmail.writeSomething'));
-      const r = await api('POST', forPatient(`/v1/webmail/threads/${encodeURIComponent(threadId)}/reply`, ctx.patientId), { body: text.value });
+      const up = await upload(files, ctx.patientId);
+      if (up.error) return status(said, up.error);
+      const r = await api('POST', forPatient(`/v1/webmail/threads/${encodeURIComponent(threadId)}/reply`, ctx.patientId), { body: text.value, attachmentIds: up.ids });
       if (!r.ok) return status(said, problem(r));
       return thread(panel, ctx, threadId);
     });
@@ -85,7 +115,8 @@ async function thread(panel, ctx, threadId) {
     el('h3', {}, th.subject),
     el('ol', { className: 'thread' }, th.messages.map((m) => el('li', { className: m.from.kind === 'patient' ? 'mine' : 'theirs' },
       el('p', { className: 'meta' }, t('webmail.fromTo', { from: m.from.name, to: m.to.name }), ' · ', when(m.sentAt)),
-      el('p', { className: 'body' }, m.body)))),
+      el('p', { className: 'body' }, m.body),
+      attachments(m, ctx.patientId)))),
     form);
   const r = await api('GET', forPatient('/v1/webmail/messages', ctx.patientId, { folder: 'inbox', limit: 1 }));
   if (r.ok) countOnTab(r.data.unread);
@@ -101,18 +132,22 @@ async function compose(panel, ctx) {
   const to = el('select', { id: 'compose-to' }, providers.map((p) => el('option', { value: p.id }, p.name)));
   const subject = el('input', { type: 'text', id: 'compose-subject', maxLength: 150, required: true });
   const text = el('textarea', { id: 'compose-body', maxLength: 10000, required: true });
+  const files = filePicker('compose-files');
   const send = el('button', { type: 'submit' }, t('webmail.send'));
   const said = el('p', { className: 'status', role: 'status' });
   const form = el('form', { novalidate: true },
     el('label', { htmlFor: 'compose-to' }, t('webmail.toLabel')), to,
     el('label', { htmlFor: 'compose-subject' }, t('webmail.subject')), subject,
     el('label', { htmlFor: 'compose-body' }, t('webmail.message')), text,
+    el('label', { htmlFor: 'compose-files' }, t('webmail.files')), files, el('p', { className: 'hint' }, t('webmail.files.hint')),
     el('p', { className: 'hint' }, t('webmail.hint')), send, said);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     busy(send, async () => {
       if (!subject.value.trim() || !text.value.trim()) return status(said, t('webmail.writeSomething'));
-      const r = await api('POST', forPatient('/v1/webmail/messages', ctx.patientId), { providerId: to.value, subject: subject.value, body: text.value });
+      const up = await upload(files, ctx.patientId);
+      if (up.error) return status(said, up.error);
+      const r = await api('POST', forPatient('/v1/webmail/messages', ctx.patientId), { providerId: to.value, subject: subject.value, body: text.value, attachmentIds: up.ids });
       if (!r.ok) return status(said, problem(r));
       return thread(panel, ctx, r.data.threadId);
     });
@@ -124,6 +159,6 @@ async function compose(panel, ctx) {
 /** What a refused message says, in the page's language. */
 function problem(r) {
   const code = r.data && r.data.code;
-  if (['message_empty', 'message_too_long', 'subject_invalid', 'provider_unknown'].includes(code)) return t('webmail.problem.' + code);
+  if (['message_empty', 'message_too_long', 'subject_invalid', 'provider_unknown', 'attachment_rejected'].includes(code)) return t('webmail.problem.' + code);
   return failure(r);
 }

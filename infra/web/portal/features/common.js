@@ -1,7 +1,7 @@
 // What the feature tabs share: loading a tab's data for the patient being viewed (a spinner, then
 // the data or a message; an answer that arrives after the patient was switched is dropped),
 // friendly empty states, and opening a file through its short-lived link. Text is always text.
-import { api, el } from '../lib.js';
+import { api, el, openLink } from '../lib.js';
 import { t } from '../i18n.js';
 
 /** `path` for the patient being viewed (`?patient=`), with other query parameters. */
@@ -42,14 +42,8 @@ export const part = (titleKey, ...children) => el('section', { className: 'part'
 /** What an empty list says. */
 export const empty = (key) => el('p', { className: 'empty' }, t(key));
 
-/** Asks for a file's short-lived link and opens it: the browser downloads it under its own name
- * (the link says so), or shows it when it is an image. Answers an error message or null. */
+/** Opens a file through its short-lived link; answers an error message or null. */
 export async function openFile(path) {
-  const r = await api('GET', path);
-  if (!r.ok) return failure(r);
-  const a = el('a', { href: r.data.url, rel: 'noopener' });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  return null;
+  const failed = await openLink(path);
+  return failed ? failure(failed) : null;
 }

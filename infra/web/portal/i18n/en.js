@@ -152,4 +152,11 @@ export default {
   'webmail.problem.message_too_long': 'That message is too long: keep it under 10,000 characters.',
   'webmail.problem.subject_invalid': 'Write a subject on one line, up to 150 characters.',
   'webmail.problem.provider_unknown': 'Choose one of the providers in the list.',
+  'webmail.files': 'Attach files (optional)',
+  'webmail.files.hint': 'PDF, JPEG or PNG, up to 5 files of 10 MB each.',
+  'webmail.files.count': 'Attach at most {n} files.',
+  'webmail.files.type': '{name} cannot be attached: use a PDF, JPEG or PNG file.',
+  'webmail.files.size': '{name} is larger than 10 MB.',
+  'webmail.files.upload': '{name} could not be uploaded. Please try again.',
+  'webmail.problem.attachment_rejected': 'One of the files is not what its type says (for example a renamed file). Attach it again as a real PDF, JPEG or PNG.',
 };

@@ -151,4 +151,11 @@ export default {
   'webmail.problem.message_too_long': 'Ese mensaje es demasiado largo: use menos de 10.000 caracteres.',
   'webmail.problem.subject_invalid': 'Escriba un asunto en una línea, de hasta 150 caracteres.',
   'webmail.problem.provider_unknown': 'Elija uno de los proveedores de la lista.',
+  'webmail.files': 'Adjuntar archivos (opcional)',
+  'webmail.files.hint': 'PDF, JPEG o PNG, hasta 5 archivos de 10 MB cada uno.',
+  'webmail.files.count': 'Adjunte como máximo {n} archivos.',
+  'webmail.files.type': 'No se puede adjuntar {name}: use un archivo PDF, JPEG o PNG.',
+  'webmail.files.size': '{name} pesa más de 10 MB.',
+  'webmail.files.upload': 'No se pudo subir {name}. Inténtelo de nuevo.',
+  'webmail.problem.attachment_rejected': 'Uno de los archivos no es lo que dice su tipo (por ejemplo, un archivo renombrado). Adjúntelo de nuevo como un PDF, JPEG o PNG real.',
 };
