@@ -642,7 +642,8 @@ impl Mailbox<'_> {
                     for (_, e) in &events {
                         outbox.publish(practice, e).await;
                     }
-                    let detail = json!({"thread": thread_id, "message": id, "direction": direction});
+                    let files: Vec<&str> = message.attachments.iter().map(|a| a.id.as_str()).collect();
+                    let detail = json!({"thread": thread_id, "message": id, "direction": direction, "attachments": files});
                     self.audit().record(actor, "webmail.send", &patient_id, Outcome::Success, detail).await?;
                     return Ok(SentMessage { id, thread_id: thread_id.into() });
                 }
