@@ -44,11 +44,7 @@ impl ProviderNames {
         loop {
             let page = records.for_practice::<Provider>(practice, &DateRange::all(), 500, cursor).await?;
             for p in page.records {
-                let name = match &p.record.credentials {
-                    Some(c) if !c.is_empty() => format!("{} {}, {c}", p.record.first_name, p.record.last_name),
-                    _ => format!("{} {}", p.record.first_name, p.record.last_name),
-                };
-                names.insert(p.id, name);
+                names.insert(p.id, p.record.display_name());
             }
             match page.cursor {
                 Some(c) => cursor = Some(c),

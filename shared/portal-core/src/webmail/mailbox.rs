@@ -320,7 +320,7 @@ impl Mailbox<'_> {
             created_at: self.clock.now(),
         };
         let from = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone() };
-        let to = Party { kind: PartyKind::Provider, id: provider.id.clone(), name: provider_name(&provider.record) };
+        let to = Party { kind: PartyKind::Provider, id: provider.id.clone(), name: provider.record.display_name() };
         self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body, attachment_ids).await
     }
 
@@ -383,7 +383,7 @@ impl Mailbox<'_> {
             .records
             .into_iter()
             .filter(|p| !p.record.staff_usernames.is_empty())
-            .map(|p| Party { kind: PartyKind::Provider, name: provider_name(&p.record), id: p.id })
+            .map(|p| Party { kind: PartyKind::Provider, name: p.record.display_name(), id: p.id })
             .collect();
         providers.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(providers)
@@ -514,7 +514,7 @@ impl Mailbox<'_> {
         let provider = self.records().get::<Provider>(practice, provider_id).await?;
         match provider {
             Some(p) if p.record.staff_usernames.iter().any(|u| u.eq_ignore_ascii_case(staff_username)) => {
-                Ok(Party { kind: PartyKind::Provider, id: p.id, name: provider_name(&p.record) })
+                Ok(Party { kind: PartyKind::Provider, id: p.id, name: p.record.display_name() })
             }
             Some(_) => Err(CoreError::forbidden("not_acting_for_provider", "You may write as a provider only when you act for them.")),
             None => Err(CoreError::invalid("provider_unknown", "There is no such provider.")),
@@ -707,13 +707,6 @@ impl Mailbox<'_> {
 
 /// The office's inbox, as an unread-count key.
 const OFFICE: &str = "office";
-
-fn provider_name(p: &Provider) -> String {
-    match &p.credentials {
-        Some(c) if !c.is_empty() => format!("{} {}, {c}", p.first_name, p.last_name),
-        _ => format!("{} {}", p.first_name, p.last_name),
-    }
-}
 
 fn reply_subject(subject: &str) -> String {
     if subject.starts_with("Re: ") {

@@ -22,6 +22,16 @@ pub struct Provider {
     pub staff_usernames: Vec<String>,
 }
 
+impl Provider {
+    /// How patients see the provider's name: "Maya Chen, DDS".
+    pub fn display_name(&self) -> String {
+        match &self.credentials {
+            Some(c) if !c.is_empty() => format!("{} {}, {c}", self.first_name, self.last_name),
+            _ => format!("{} {}", self.first_name, self.last_name),
+        }
+    }
+}
+
 impl Record for Provider {
     const ENTITY: Entity = Entity::Providers;
 
