@@ -59,7 +59,8 @@ test('a patient writes, the office is told and replies, the patient is told and 
   await item.getByRole('button', { name: 'Crown seat' }).click();
   await admin.locator('#mail-thread .body', { hasText: secret }).waitFor();
   await admin.locator('#mail-thread', { hasText: 'notification sent' }).waitFor();
-  await admin.getByLabel('Reply to the patient (as the office)').fill('Yes, Friday at 9. Reply here if that does not suit you.');
+  await admin.getByLabel('Reply as').selectOption({ label: 'Maya Chen, DDS' });
+  await admin.getByLabel('Reply to the patient').fill('Yes, Friday at 9. Reply here if that does not suit you.');
   await admin.getByRole('button', { name: 'Send reply' }).click();
   await admin.locator('#mail-thread .body', { hasText: 'Yes, Friday at 9.' }).waitFor();
   await screen(admin, 'staff-webmail-thread');
@@ -75,6 +76,7 @@ test('a patient writes, the office is told and replies, the patient is told and 
   assert.match(await reply.locator('.subject').getAttribute('class'), /unread/);
   await reply.getByRole('button').click();
   await page.locator('ol.thread .body', { hasText: 'Yes, Friday at 9.' }).waitFor();
+  assert.match(await page.locator('ol.thread li', { hasText: 'Yes, Friday at 9.' }).textContent(), /Maya Chen, DDS to Alex Morgan/, 'written as the provider');
   await page.waitForFunction(() => !document.querySelector('#tab-ModuleWebMail .count'));
   await screen(page, 'patient-webmail-thread');
   await audit(page, 'webmail thread');

@@ -13,7 +13,7 @@ use portal_core::identity::session::StaffRole;
 use portal_core::patient::{PageRequest, SignedFile};
 use portal_core::ports::{Blobs, Clock, Events, Ports, Table};
 use portal_core::webmail::attachments::Declared;
-use portal_core::webmail::mailbox::{Folder, Inbox, Mailbox, Party, SentMessage, ThreadView};
+use portal_core::webmail::mailbox::{Folder, Inbox, Mailbox, OfficeProvider, Party, SentMessage, ThreadView};
 use portal_core::Feature;
 use portal_http::{page_limit, Api, ApiError, ApiResult, ForPatient, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,7 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/webmail/threads/{thread_id}/reply", reply)
         .route(Method::POST, "/v1/webmail/attachments", attach)
         .route(Method::GET, "/v1/webmail/attachments/{id}/file", attachment)
+        .route(Method::GET, "/v1/admin/webmail/providers", office_providers)
         .route(Method::GET, "/v1/admin/webmail/messages", office_list)
         .route(Method::POST, "/v1/admin/webmail/messages", office_compose)
         .route(Method::PUT, "/v1/admin/webmail/messages/{id}/read", office_mark)
@@ -181,6 +182,16 @@ async fn mark(
 fn office(p: &Principal, meta: &portal_core::identity::auth::RequestMeta) -> Result<(Actor, String), ApiError> {
     let c = p.require(Access::StaffFeature(StaffRole::FrontDesk, Feature::ModuleWebMail))?;
     Ok((c.actor(meta), c.username.clone()))
+}
+
+#[derive(Serialize)]
+struct OfficeProviders {
+    items: Vec<OfficeProvider>,
+}
+
+async fn office_providers(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Json<OfficeProviders>> {
+    let (actor, username) = office(&p, &meta)?;
+    Ok(Json(OfficeProviders { items: d.mailbox().office_providers(&actor, &username).await? }))
 }
 
 #[derive(Deserialize)]

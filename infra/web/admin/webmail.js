@@ -1,5 +1,6 @@
 // The messages screen: the practice's WebMail inbox (or sent folder) across patients, newest
-// first, unread in bold; a thread with each message's notification state; a reply to the patient.
+// first, unread in bold, by provider; a thread with each message's notification state; a reply to
+// the patient as the office or as a provider the staff user acts for.
 // Message text is set as text, always.
 import { $, api, el, onSubmit, openLink, status, uploadAttachments } from '/lib.js';
 
@@ -13,6 +14,17 @@ const NOTIFICATION = {
 };
 let cursor = null;
 let openThread = null;
+let providersLoaded = false;
+
+/** The practice's providers: all of them to filter by, those this staff user acts for to write as. */
+async function loadProviders() {
+  if (providersLoaded) return;
+  const r = await api('GET', '/v1/admin/webmail/providers');
+  if (!r.ok) return;
+  providersLoaded = true;
+  $('mail-provider').append(...r.data.items.map((p) => el('option', { value: p.id }, p.name)));
+  $('mail-as').append(...r.data.items.filter((p) => p.actsForMe).map((p) => el('option', { value: p.id }, p.name)));
+}
 
 function notification(n) {
   if (!n) return null;
@@ -20,6 +32,7 @@ function notification(n) {
 }
 
 export async function load(reset) {
+  await loadProviders();
   $('mail-thread-view').hidden = true;
   $('mail-list-view').hidden = false;
   if (reset) {
@@ -28,6 +41,7 @@ export async function load(reset) {
   }
   const q = new URLSearchParams({ folder: $('mail-folder').value });
   if ($('mail-unread').checked) q.set('unread', 'true');
+  if ($('mail-provider').value) q.set('providerId', $('mail-provider').value);
   if (cursor) q.set('cursor', cursor);
   const r = await api('GET', `/v1/admin/webmail/messages?${q}`);
   if (!r.ok) return status('mail-status', r.status === 403 ? 'Messages are off: turn on Messages under Setup.' : 'The messages could not be loaded.');
@@ -90,7 +104,9 @@ export function wireWebmail() {
     if (!body.trim()) return status('mail-status', 'Write a reply first.');
     const up = await uploadAttachments('/v1/admin/webmail/attachments', [...$('mail-files').files]);
     if (up.failed) return status('mail-status', `${up.failed.name} ${WHY[up.failed.reason]}`.trim());
-    const r = await api('POST', `/v1/admin/webmail/threads/${encodeURIComponent(openThread)}/reply`, { body, attachmentIds: up.ids });
+    const reply = { body, attachmentIds: up.ids };
+    if ($('mail-as').value) reply.providerId = $('mail-as').value;
+    const r = await api('POST', `/v1/admin/webmail/threads/${encodeURIComponent(openThread)}/reply`, reply);
     if (!r.ok) return status('mail-status', (r.data && r.data.detail) || 'The reply could not be sent.');
     $('mail-reply').value = '';
     $('mail-files').value = '';

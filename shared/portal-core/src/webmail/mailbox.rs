@@ -169,6 +169,16 @@ pub struct SentMessage {
     pub thread_id: String,
 }
 
+/// A provider as the office's page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfficeProvider {
+    pub id: String,
+    pub name: String,
+    /// Whether the staff user asking acts for this provider (may write as them).
+    pub acts_for_me: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Folder {
     Inbox,
@@ -424,6 +434,23 @@ impl Mailbox<'_> {
         }
         self.audit().record(actor, "webmail.office.messages.read", "office", Outcome::Success, json!({"count": items.len()})).await?;
         Ok(Inbox { listing: Listing { items, next_cursor: found.cursor }, unread })
+    }
+
+    /// The practice's providers for the office's page: every one (to filter the inbox by), and
+    /// whether this staff user acts for it (may write as it).
+    pub async fn office_providers(&self, actor: &Actor, staff_username: &str) -> CoreResult<Vec<OfficeProvider>> {
+        let found = self.records().for_practice::<Provider>(&actor.practice, &crate::sync::records::DateRange::all(), 500, None).await?;
+        let mut providers: Vec<OfficeProvider> = found
+            .records
+            .into_iter()
+            .map(|p| OfficeProvider {
+                acts_for_me: p.record.staff_usernames.iter().any(|u| u.eq_ignore_ascii_case(staff_username)),
+                name: p.record.display_name(),
+                id: p.id,
+            })
+            .collect();
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(providers)
     }
 
     pub async fn office_thread(&self, actor: &Actor, thread_id: &str) -> CoreResult<ThreadView> {

@@ -60,6 +60,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("webmail/mark.json", 404),
     ("webmail/thread.json", 404),
     ("webmail/reply.json", 404),
+    ("webmail/office-providers.json", 200),
     ("webmail/office-list.json", 200),
     ("webmail/office-compose.json", 201),
     ("webmail/office-mark.json", 404),

@@ -127,6 +127,11 @@ async fn nobody_reaches_anothers_mail_and_bad_input_is_refused() {
     assert_eq!((s, &v["code"]), (400, &json!("folder_invalid")));
     // Staff write as a provider only when they act for them.
     let staff = l.staff_token(0).await;
+    let (_, providers) = l.get("/v1/admin/webmail/providers", Some(&staff)).await;
+    let listed: Vec<(&str, bool)> =
+        providers["items"].as_array().unwrap().iter().map(|p| (p["id"].as_str().unwrap(), p["actsForMe"].as_bool().unwrap())).collect();
+    assert_eq!(listed.len(), 3, "every provider, to filter by");
+    assert!(listed.iter().all(|(_, mine)| !mine), "a new staff user acts for nobody");
     let (s, v) = l
         .json(
             "POST",
