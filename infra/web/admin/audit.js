@@ -14,6 +14,7 @@ const READS = {
   'me.family': 'family list', 'account.summary': 'balance', 'account.ledger': 'charges and payments', 'account.statements': 'statements',
   'account.statement-file': 'statement (downloaded)', 'treatment-plans': 'treatment plans', images: 'images and documents',
   'images.file': 'image or document (opened)', appointments: 'appointments', 'appointments.recalls': 'recalls and open times',
+  'webmail.messages': 'messages', 'webmail.thread': 'message thread', 'webmail.attachment': 'message attachment (opened)',
 };
 
 let filter = { person: null, personName: '' };
@@ -64,6 +65,10 @@ function actionWords(e, names) {
     'sync.file': `Uploaded the file of ${e.subject}`,
     'appointments.confirm': `Confirmed an appointment of ${subject}`,
     'appointments.book': `Booked a recall visit for ${subject}`,
+    'webmail.office.messages.read': "Viewed the practice's messages",
+    'webmail.send': `Sent a secure message (${subject})`,
+    'webmail.read': `Read a message (${subject})`,
+    'webmail.unread': `Marked a message unread (${subject})`,
   }[e.action];
   if (words) return words + why;
   if (e.action.endsWith('.read')) {
