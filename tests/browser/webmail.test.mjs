@@ -68,9 +68,13 @@ test('a patient writes, the office is told and replies, the patient is told and 
   assert.ok(told.length >= 1);
   assert.ok(told.every((m) => !m.includes('Friday')), 'the patient mail carries no text');
 
-  // The patient: the count on the tab, the reply, read once opened.
-  await page.getByRole('button', { name: 'Back to messages' }).click();
+  // The patient: the count on the tab from Home on (before Messages is opened), the reply, read
+  // once opened.
+  await page.reload();
+  await page.locator('#home-view').waitFor({ state: 'visible' });
   await page.locator('#tab-ModuleWebMail .count').waitFor();
+  assert.equal(await page.getByRole('tab', { selected: true }).textContent(), 'Home');
+  await page.getByRole('tab', { name: /^Messages/ }).click();
   assert.equal(await page.locator('#tab-ModuleWebMail .count').textContent(), '1');
   const reply = page.locator('ul.messages li', { hasText: 'Re: Crown seat' });
   assert.match(await reply.locator('.subject').getAttribute('class'), /unread/);

@@ -70,6 +70,16 @@ function renderHome() {
   })));
   if (!tabs.some((tab) => tab.key === state.tab)) state.tab = HOME;
   selectTab(state.tab);
+  showBadges();
+}
+
+/** What needs the patient's attention, on the tabs from the start (a feature module may export
+ * `badge(ctx)`, which marks its own tab: WebMail's unread count). */
+async function showBadges() {
+  for (const f of features().filter((x) => x.available)) {
+    const module = await import(`./features/${f.key}.js`);
+    if (module.badge) module.badge({ me: state.me, patientId: state.patientId });
+  }
 }
 
 function renderDashboard(panel) {
@@ -192,6 +202,7 @@ $('language').addEventListener('change', () => {
 $('family-member').addEventListener('change', () => {
   state.patientId = $('family-member').value;
   selectTab(state.tab);
+  showBadges();
 });
 
 $('panels').addEventListener('click', (e) => {

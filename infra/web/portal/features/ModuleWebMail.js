@@ -41,6 +41,12 @@ function countOnTab(unread) {
   if (unread) tab.append(' ', el('span', { className: 'count', 'aria-label': t('webmail.unreadCount', { n: unread }) }, String(unread)));
 }
 
+/** The tab's unread count, before the tab is opened. */
+export async function badge(ctx) {
+  const r = await api('GET', forPatient('/v1/webmail/messages', ctx.patientId, { folder: 'inbox', limit: 1 }));
+  if (r.ok) countOnTab(r.data.unread);
+}
+
 export async function render(panel, ctx, folder = 'inbox') {
   const data = await load(panel, [forPatient('/v1/webmail/messages', ctx.patientId, { folder }), forPatient('/v1/webmail/messages', ctx.patientId, { folder: 'inbox', limit: 1 })]);
   if (!data) return;
