@@ -87,14 +87,10 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-fn folder(f: Option<&str>) -> Result<Folder, ApiError> {
-    Ok(Folder::parse(f.unwrap_or("inbox"))?)
-}
-
 async fn list(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Query(q): Query<ListQuery>) -> ApiResult<Json<Inbox>> {
     let caller = p.patient(Feature::ModuleWebMail, &meta)?;
     let page = PageRequest::new(page_limit(q.limit, 25, 100)?, q.cursor);
-    Ok(Json(d.mailbox().patient_list(&caller, q.patient.as_deref(), folder(q.folder.as_deref())?, page).await?))
+    Ok(Json(d.mailbox().patient_list(&caller, q.patient.as_deref(), Folder::parse(q.folder.as_deref())?, page).await?))
 }
 
 async fn thread(
@@ -207,7 +203,7 @@ struct OfficeListQuery {
 async fn office_list(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Query(q): Query<OfficeListQuery>) -> ApiResult<Json<Inbox>> {
     let (actor, _) = office(&p, &meta)?;
     let page = PageRequest::new(page_limit(q.limit, 25, 100)?, q.cursor);
-    let folder = folder(q.folder.as_deref())?;
+    let folder = Folder::parse(q.folder.as_deref())?;
     Ok(Json(d.mailbox().office_list(&actor, folder, q.unread.unwrap_or(false), q.provider_id.as_deref(), page).await?))
 }
 

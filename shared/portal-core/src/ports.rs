@@ -47,6 +47,11 @@ impl Item {
         self.version = version;
         self
     }
+    /// The same item (keys, index, expiry) holding `data`, one version on: what a write
+    /// conditional on this item's version (`Cond::Version(self.version)`) puts.
+    pub fn replaced(&self, data: Value) -> Item {
+        Item { data, version: self.version + 1, ..self.clone() }
+    }
     /// Deserialize the attributes into a domain type (straight from the stored value, no copy).
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, TableError> {
         T::deserialize(&self.data).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))

@@ -344,9 +344,9 @@ impl AppointmentBook<'_> {
 
 /// A synced record's item with new fields (same stamps and index), one version on.
 fn with_fields<T: Serialize>(item: &Item, fields: &T) -> CoreResult<Item> {
-    let mut next = item.clone().with_version(item.version + 1);
-    next.data["fields"] = serde_json::to_value(fields).map_err(CoreError::backend)?;
-    Ok(next)
+    let mut data = item.data.clone();
+    data["fields"] = serde_json::to_value(fields).map_err(CoreError::backend)?;
+    Ok(item.replaced(data))
 }
 
 fn slot_taken() -> CoreError {

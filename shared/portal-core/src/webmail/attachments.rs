@@ -135,8 +135,7 @@ impl Attachments<'_> {
             }
             stored.state = State::Sent;
             stored.message_id = Some(message_id.into());
-            let mut sent = item.clone().with_version(item.version + 1);
-            sent.data = serde_json::to_value(&stored).map_err(CoreError::backend)?;
+            let mut sent = item.replaced(serde_json::to_value(&stored).map_err(CoreError::backend)?);
             sent.expires_at = None;
             ops.push(TxOp::Put(sent, Cond::Version(item.version)));
             refs.push(stored.file);
@@ -146,8 +145,7 @@ impl Attachments<'_> {
 
     /// Writes the attachment's new state over the version read; answers the item as stored.
     async fn write(&self, item: &Item, stored: &Stored) -> CoreResult<Item> {
-        let mut next = item.clone().with_version(item.version + 1);
-        next.data = serde_json::to_value(stored).map_err(CoreError::backend)?;
+        let next = item.replaced(serde_json::to_value(stored).map_err(CoreError::backend)?);
         self.table.put(next.clone(), Cond::Version(item.version)).await?;
         Ok(next)
     }
@@ -174,8 +172,7 @@ impl Attachments<'_> {
 
     /// The sent attachment `id` and the message it went with.
     pub async fn sent(&self, practice: &str, id: &str) -> CoreResult<(AttachmentRef, String)> {
-        let valid = !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric());
-        if !valid {
+        if !super::is_token(id) {
             return Err(CoreError::NotFound);
         }
         let item = self.table.get(&keys::practice(practice), &keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;

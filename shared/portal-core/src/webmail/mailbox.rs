@@ -17,6 +17,7 @@
 //! transaction: all of it or nothing.
 
 use super::attachments::{AttachmentRef, Attachments, Declared};
+use super::is_token;
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::keys;
 use crate::patient::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
@@ -186,8 +187,9 @@ pub enum Folder {
 }
 
 impl Folder {
-    pub fn parse(s: &str) -> CoreResult<Folder> {
-        match s {
+    /// The folder a client asked for; the inbox when it named none.
+    pub fn parse(s: Option<&str>) -> CoreResult<Folder> {
+        match s.unwrap_or("inbox") {
             "inbox" => Ok(Folder::Inbox),
             "sent" => Ok(Folder::Sent),
             _ => Err(CoreError::invalid("folder_invalid", "folder: inbox or sent")),
@@ -227,14 +229,9 @@ fn stamp(clock: &dyn Clock) -> String {
 }
 
 /// The thread and stamp a message id names, when it is well formed.
-fn split_id(id: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_id(id: &str) -> Option<(&str, &str)> {
     let (thread, stamp) = id.split_once('-')?;
-    let ok = |s: &str| !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_alphanumeric());
-    (ok(thread) && ok(stamp)).then_some((thread, stamp))
-}
-
-fn valid_thread_id(t: &str) -> bool {
-    !t.is_empty() && t.len() <= 40 && t.bytes().all(|b| b.is_ascii_alphanumeric())
+    (is_token(thread) && is_token(stamp)).then_some((thread, stamp))
 }
 
 fn summary(m: Message, staff: bool) -> MessageSummary {
@@ -554,7 +551,7 @@ impl Mailbox<'_> {
 
     /// A thread as `side` may see it: a patient only their own (anything else is 404).
     async fn thread(&self, practice: &str, thread_id: &str, side: Side<'_>) -> CoreResult<ThreadView> {
-        if !valid_thread_id(thread_id) {
+        if !is_token(thread_id) {
             return Err(CoreError::NotFound);
         }
         let page = self.table.query(Query::new(keys::thread(practice, thread_id)).limit(1000)).await?;
@@ -699,8 +696,7 @@ impl Mailbox<'_> {
                 return Ok(());
             }
             m.read_at = read.then(|| self.clock.now());
-            let mut next = item.clone().with_version(item.version + 1);
-            next.data = serde_json::to_value(&m).map_err(CoreError::backend)?;
+            let next = item.replaced(serde_json::to_value(&m).map_err(CoreError::backend)?);
             let ops = vec![
                 TxOp::Put(next, Cond::Version(item.version)),
                 self.unread_change(practice, &recipient, if read { -1 } else { 1 }).await?,

@@ -37,7 +37,7 @@ impl Notifier<'_> {
     /// Sends the notification of `message_id` unless it was sent, skipped or is being sent;
     /// answers where it stands now.
     pub async fn notify(&self, practice: &str, message_id: &str) -> CoreResult<Notification> {
-        let (thread_id, stamp) = message_id.split_once('-').ok_or(CoreError::NotFound)?;
+        let (thread_id, stamp) = super::mailbox::split_id(message_id).ok_or(CoreError::NotFound)?;
         let key = (keys::thread(practice, thread_id), format!("MSG#{stamp}"));
         let message = match self.claim(&key).await? {
             Ok(message) => message,
@@ -140,9 +140,8 @@ impl Notifier<'_> {
     async fn write(&self, item: &Item, message: &Message, state: Notification) -> Result<(), TableError> {
         let mut next = message.clone();
         next.notification = state;
-        let mut updated = item.clone().with_version(item.version + 1);
-        updated.data = serde_json::to_value(&next).map_err(|e| TableError::Backend(e.to_string()))?;
-        self.table.put(updated, Cond::Version(item.version)).await
+        let data = serde_json::to_value(&next).map_err(|e| TableError::Backend(e.to_string()))?;
+        self.table.put(item.replaced(data), Cond::Version(item.version)).await
     }
 }
 
