@@ -98,6 +98,7 @@ impl Backends {
             events: self.events.clone(),
             secrets: self.secrets.clone(),
             url_rules: UrlRules { local_mode: true },
+            site_url: self.base_url.clone(),
         }
     }
 

@@ -43,6 +43,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/auth/password", Access::Session),
     ("*", "/v1/me", Access::Session),
     ("*", "/v1/admin/webmail", Access::StaffFeature(StaffRole::FrontDesk, Feature::ModuleWebMail)),
+    // The front desk gives patients their logins.
+    ("*", "/v1/admin/patients", Access::Staff(StaffRole::FrontDesk)),
     ("GET", "/v1/admin", Access::Staff(StaffRole::FrontDesk)),
     ("*", "/v1/admin", Access::Staff(StaffRole::Admin)),
     ("*", "/v1/sync", Access::Sync),

@@ -125,6 +125,12 @@ impl AuditLog<'_> {
         self.record(actor, &format!("{what}.read"), patient_id, Outcome::Success, Value::Null).await
     }
 
+    /// Records that staff looked patients up in the roster (names and birthdates shown): one entry
+    /// naming every patient listed.
+    pub async fn roster_read(&self, actor: &Actor, patient_ids: &[&str]) -> CoreResult<()> {
+        self.record(actor, "roster.read", "patients", Outcome::Success, serde_json::json!({ "patientIds": patient_ids })).await
+    }
+
     /// Everything that concerned one subject (a patient's own activity history), newest first.
     pub async fn for_subject(
         &self,
@@ -199,6 +205,8 @@ pub enum AuditCategory {
     SyncKeys,
     /// The practice system's own traffic (uploads, reads, refused requests).
     Sync,
+    /// Portal access given, renewed, removed or handed out to patients.
+    Access,
 }
 
 impl AuditCategory {
@@ -209,6 +217,7 @@ impl AuditCategory {
             "health-data" => AuditCategory::HealthData,
             "sync-keys" => AuditCategory::SyncKeys,
             "sync" => AuditCategory::Sync,
+            "access" => AuditCategory::Access,
             _ => return None,
         })
     }
@@ -222,6 +231,8 @@ impl AuditCategory {
             Some(AuditCategory::SyncKeys)
         } else if action.starts_with("sync.") {
             Some(AuditCategory::Sync)
+        } else if action.starts_with("access.") {
+            Some(AuditCategory::Access)
         } else if action.ends_with(".read") {
             Some(AuditCategory::HealthData)
         } else {

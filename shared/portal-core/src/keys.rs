@@ -5,6 +5,8 @@
 //! |---|---|---|---|---|---|
 //! | practice settings | `P#{p}` | `SETTINGS` | – | – | get by practice (authorizer, cached ≤ 30 s; admin) |
 //! | login credential | `P#{p}` | `CRED#{kind}#{username}` | `P#{p}#PRINCIPAL#{id}` / `CRED` | – | get by practice + username at login; by principal for password change |
+//! | patient's portal access | `P#{p}` | `ACCESS#{patient}` | – | – | get by patient (staff's roster, grant/reset/remove, last visit); put-if-absent with the credential |
+//! | roster entry of a patient (one per slot: last, first, dob, phone-…) | `P#{p}` | `ROSTER#{patient}#{slot}` | `P#{p}#ROSTER#{LAST\|FIRST\|DOB\|PHONE}` / `{folded value}#{patient}` | – | staff find patients by name, birthdate, phone prefix (see `practice::roster`) |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
 //! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
 //! | login throttle, per address | `P#{p}` | `THROTTLE#IP#{address}#{window}` | – | end of the window | conditional counter |
@@ -33,6 +35,11 @@ pub fn credential(kind: &str, username: &str) -> String {
 
 pub fn principal(p: &str, principal_id: &str) -> String {
     format!("P#{p}#PRINCIPAL#{principal_id}")
+}
+
+/// A patient's portal access (see `identity::patient_access`).
+pub fn access(patient_id: &str) -> String {
+    format!("ACCESS#{patient_id}")
 }
 
 pub fn session(token_hash: &str) -> String {

@@ -280,4 +280,7 @@ pub struct Ports {
     pub events: std::sync::Arc<dyn Events>,
     pub secrets: std::sync::Arc<dyn SecretBox>,
     pub url_rules: crate::practice::url_policy::UrlRules,
+    /// Where the portal's pages are (`PORTAL_BASE_URL` on AWS, the host's address locally): the
+    /// login address printed and emailed to patients, when a practice has no patient-facing URL.
+    pub site_url: String,
 }

@@ -36,6 +36,9 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("practice_invalid", "A practice id outside the id rule"),
     ("username_invalid", "A username outside the username rule"),
     // Access
+    ("patient_not_eligible", "Portal access: the patient's record lacks what a login needs (the detail names it)"),
+    ("access_exists", "Portal access: the patient has a login already"),
+    ("search_invalid", "Patient search: too long, or a phone number of fewer than 4 digits"),
     ("feature_disabled", "The practice has not enabled the feature"),
     ("staff_only", "A staff route called by a patient, or by staff without the role it needs"),
     ("sync_only", "A sync route called without a sync key"),

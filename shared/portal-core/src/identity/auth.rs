@@ -3,6 +3,7 @@
 
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::identity::password;
+use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{PrincipalKind, Session, Sessions, StaffRole};
 use crate::identity::throttle::{Throttle, Verdict};
 use crate::identity::totp;
@@ -56,14 +57,16 @@ impl Credentials<'_> {
 
     /// Writes a credential if the stored version is still `version` (0 = must not exist yet).
     pub async fn put(&self, practice: &str, c: &Credential, version: u64) -> Result<(), TableError> {
-        let item = Item::new(
-            keys::practice(practice),
-            keys::credential(c.kind.as_str(), &c.username),
-            serde_json::to_value(c).map_err(|e| TableError::Backend(e.to_string()))?,
-        )
-        .with_gsi1(keys::principal(practice, &c.principal_id), "CRED")
-        .with_version(version + 1);
+        let item = Self::item(practice, c, version)?;
         self.table.put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }).await
+    }
+
+    /// The stored form of a credential replacing `version` (0 = a new one).
+    pub fn item(practice: &str, c: &Credential, version: u64) -> Result<Item, TableError> {
+        let data = serde_json::to_value(c).map_err(|e| TableError::Backend(e.to_string()))?;
+        Ok(Item::new(keys::practice(practice), keys::credential(c.kind.as_str(), &c.username), data)
+            .with_gsi1(keys::principal(practice, &c.principal_id), "CRED")
+            .with_version(version + 1))
     }
 
     /// The credential of a principal (for a password change, where only the id is known).
@@ -204,6 +207,10 @@ impl<'a> AuthService<'a> {
             self.sessions().start(&practice, &cred.principal_id, kind, cred.role, &username, cred.must_change_password).await?;
         let actor = Actor::new(&practice, kind.into(), &cred.principal_id, ip);
         self.audit().record(&actor, &action, &cred.principal_id, Outcome::Success, json!({})).await?;
+        if kind == PrincipalKind::Patient {
+            // Staff see when a patient last visited; invites "until the patient visits" read it.
+            PatientAccess { table: self.table, clock: self.clock }.visited(&practice, &cred.principal_id).await?;
+        }
         Ok(LoginOk { token, session })
     }
 

@@ -125,9 +125,19 @@ pub fn verify_dummy(password: &str) {
 /// A readable random password for initial/temporary credentials: 4 groups of 4 from an alphabet
 /// without look-alikes (~80 bits).
 pub fn generate_temporary() -> String {
+    // No look-alikes (0 O o 1 l I i): it is read off paper and typed on a phone.
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let bytes = crate::ids::random_bytes::<16>();
-    let chars: Vec<char> = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+    // Bytes past the last whole multiple of the alphabet's size are drawn again, so every
+    // character is equally likely (16 of 31 letters: about 79 bits).
+    let limit = 256 - 256 % ALPHABET.len();
+    let mut chars = Vec::with_capacity(16);
+    while chars.len() < 16 {
+        for b in crate::ids::random_bytes::<32>() {
+            if (b as usize) < limit && chars.len() < 16 {
+                chars.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
+    }
     chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
 }
 

@@ -1,6 +1,7 @@
-//! Creating practices and their logins (the demo seed and, later, onboarding use these).
+//! Creating practices and their logins (the demo seed, tests and onboarding use these).
 
 use crate::identity::auth::{normalize_username, Credential, Credentials};
+use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::identity::{password, totp};
 use crate::ids::{PracticeId, Username};
@@ -66,7 +67,15 @@ impl Provisioner<'_> {
         temporary: bool,
     ) -> CoreResult<NewLogin> {
         let password = password::generate_temporary();
-        self.create(practice, PrincipalKind::Patient, patient_id, username, display_name, &password, temporary, None, None).await
+        let username = normalize_username(username);
+        if Username::parse(&username).is_none() {
+            return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
+        }
+        let access = PatientAccess { table: self.table, clock: self.clock };
+        if !access.create(practice, patient_id, &username, display_name, &password, temporary, "seed").await? {
+            return Err(CoreError::Conflict { code: "conflict", detail: "That username is taken.".into(), current: None });
+        }
+        Ok(NewLogin { principal_id: patient_id.into(), username, password, temporary, totp_secret: None })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -13,7 +13,7 @@ use crate::CoreResult;
 use std::collections::BTreeMap;
 
 /// Subjects that are words, not ids.
-const NOT_IDS: [&str; 4] = ["settings", "batch", "unknown-account", "anonymous"];
+const NOT_IDS: [&str; 5] = ["settings", "batch", "unknown-account", "anonymous", "patients"];
 
 pub struct Directory<'a> {
     pub table: &'a dyn Table,

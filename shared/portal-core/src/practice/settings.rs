@@ -32,6 +32,18 @@ pub fn portal_path(practice: &crate::ids::PracticeId) -> String {
     format!("/p/{practice}/")
 }
 
+/// Where a practice's patients log in, as emails and printed logins give it: the practice's
+/// patient-facing URL, else its own address on the portal's site (`site_url`).
+pub fn login_url(settings: &PracticeSettings, practice: &str, site_url: &str) -> String {
+    match &settings.urls.patient_facing_url {
+        Some(u) if !u.is_empty() => u.clone(),
+        _ => {
+            let path = crate::ids::PracticeId::parse(practice).map(|p| portal_path(&p)).unwrap_or_else(|| "/".into());
+            format!("{}{path}", site_url.trim_end_matches('/'))
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct WebMailSettings {

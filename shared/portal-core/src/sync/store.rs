@@ -3,9 +3,10 @@
 //! nothing, so the system may resend freely (after a timeout, a crash, a restore). Every record is
 //! stored in one typed [`Envelope`]; where modules find it is decided by its [`Placement`].
 
-use super::entities::{check_id, last_modified_ms, validate, Entity, FileMeta, FileStatus, Placement};
+use super::entities::{check_id, last_modified_ms, validate, Entity, FileMeta, FileStatus, Patient, Placement};
 use crate::keys;
-use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
+use crate::practice::roster;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -127,6 +128,13 @@ impl SyncStore<'_> {
             .ok_or_else(|| CoreError::invalid("field_invalid", "lastModified: required (RFC 3339)"))?;
         let stamp_ms = last_modified_ms(&stamp)?;
         let valid = validate(entity, id, body)?;
+        let also = match entity {
+            Entity::Patients => {
+                let patient: Patient = serde_json::from_value(valid.fields.clone()).map_err(CoreError::backend)?;
+                roster::index_ops(practice, id, Some(&patient))?
+            }
+            _ => vec![],
+        };
         let envelope = Envelope {
             entity: entity.name().into(),
             id: id.into(),
@@ -140,7 +148,7 @@ impl SyncStore<'_> {
             received_at: self.clock.now(),
         };
         let index = index_key(practice, entity, id, &valid.placement);
-        let Written { applied, now, .. } = self.write_if_newer(practice, entity, id, envelope, Some(index)).await?;
+        let Written { applied, now, .. } = self.write_if_newer(practice, entity, id, envelope, Some(index), also).await?;
         let new_file = match (applied, valid.file, now.upload_id.clone()) {
             (Applied::Applied, Some(file), Some(upload_id)) => Some((file, upload_id)),
             _ => None,
@@ -165,13 +173,15 @@ impl SyncStore<'_> {
             thumbnail: false,
             received_at: self.clock.now(),
         };
-        let written = self.write_if_newer(practice, entity, id, envelope, None).await?;
+        let also = if entity == Entity::Patients { roster::index_ops(practice, id, None)? } else { vec![] };
+        let written = self.write_if_newer(practice, entity, id, envelope, None, also).await?;
         Ok(Deleted { applied: written.applied, replaced: written.replaced })
     }
 
     /// The one rule of the sync store: write `next` unless what is stored is stamped at least as
     /// new (then answer it unchanged). Read, compare, write conditionally on the version read; a
-    /// writer that got in between makes us look again.
+    /// writer that got in between makes us look again. `also` (a patient's roster entries) is
+    /// written in the same transaction, so it follows exactly the versions that win.
     async fn write_if_newer(
         &self,
         practice: &str,
@@ -179,6 +189,7 @@ impl SyncStore<'_> {
         id: &str,
         next: Envelope,
         index: Option<(String, String)>,
+        also: Vec<TxOp>,
     ) -> CoreResult<Written> {
         let (pk, sk) = entity_key(practice, entity, id);
         let data = serde_json::to_value(&next).map_err(CoreError::backend)?;
@@ -195,9 +206,15 @@ impl SyncStore<'_> {
                 item = item.with_gsi1(gpk.clone(), gsk.clone());
             }
             let cond = current.as_ref().map_or(Cond::Absent, |c| Cond::Version(c.version));
-            match self.table.put(item, cond).await {
+            let written = if also.is_empty() {
+                self.table.put(item, cond).await
+            } else {
+                self.table.transact([TxOp::Put(item, cond)].into_iter().chain(also.iter().cloned()).collect()).await
+            };
+            match written {
                 Ok(()) => return Ok(Written { applied: Applied::Applied, now: next, replaced }),
-                Err(TableError::ConditionFailed) => continue,
+                // Someone wrote in between (or a transaction was in flight): look again.
+                Err(TableError::ConditionFailed | TableError::TransactionCanceled { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

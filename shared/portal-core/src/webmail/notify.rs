@@ -13,7 +13,7 @@
 use super::mailbox::{Direction, Message, Notification};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Mail, Mailer, Table, TableError};
-use crate::practice::settings::{portal_path, render_notification, SettingsRepo};
+use crate::practice::settings::{login_url, render_notification, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
@@ -54,10 +54,7 @@ impl Notifier<'_> {
         };
         let text = match message.direction {
             Direction::ToPatient => {
-                let url = match &settings.urls.patient_facing_url {
-                    Some(u) if !u.is_empty() => u.clone(),
-                    _ => format!("{}{}", self.portal_base_url.trim_end_matches('/'), portal_path_of(practice)),
-                };
+                let url = login_url(&settings, practice, self.portal_base_url);
                 render_notification(&settings.webmail.body_template, &settings.practice_name, &url)
             }
             Direction::ToOffice => format!(
@@ -143,8 +140,4 @@ impl Notifier<'_> {
         let data = serde_json::to_value(&next).map_err(|e| TableError::Backend(e.to_string()))?;
         self.table.put(item.replaced(data), Cond::Version(item.version)).await
     }
-}
-
-fn portal_path_of(practice: &str) -> String {
-    crate::ids::PracticeId::parse(practice).map(|p| portal_path(&p)).unwrap_or_else(|| "/".into())
 }

@@ -50,7 +50,9 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         .replace("/v1/account/statements/{id}", "/v1/account/statements/stmt-2")
         .replace("/v1/images/{id}", "/v1/images/doc-1")
         .replace("/v1/appointments/{id}", "/v1/appointments/apt-0011")
-        .replace("{recall_id}", "rc-1001");
+        .replace("{recall_id}", "rc-1001")
+        // Taylor has no login to begin with: granting, resetting and removing hers leaves Alex's alone.
+        .replace("{patient_id}", "pat-1008");
     assert!(!path.contains('{'), "no example id for {template}: add one above");
     let path = match required(method, &path) {
         Some(Access::Feature(_)) => format!("{path}?patient=pat-1001"),

@@ -858,6 +858,53 @@ async fn webmail_holds(b: &Backend) {
     assert_eq!(skipped, Notification::Skipped { reason: "the patient opted out of email".into() });
 }
 
+/// The staff roster follows each patient's newest version exactly (written in the patient's own
+/// transaction); a patient gets one login and a username names one patient.
+async fn roster_and_access_hold(b: &Backend) {
+    use portal_core::identity::patient_access::PatientAccess;
+    use portal_core::practice::roster::Roster;
+    use portal_core::sync::store::{Applied, SyncStore};
+    use portal_core::sync::Entity::Patients;
+    let practice = format!("p{}", uid());
+    let store = SyncStore { table: b.table.as_ref(), clock: &SystemClock };
+    let version = |stamp: &str, last: &str, phones: Value| {
+        let mut p = patient("Avery", json!({"lastName": last, "phones": phones}));
+        p["lastModified"] = json!(stamp);
+        p
+    };
+    let roster = Roster { table: b.table.as_ref() };
+    let found = |q: &'static str| {
+        let (roster, practice) = (&roster, &practice);
+        async move { roster.search(practice, q, 10, None).await.unwrap().entries.into_iter().map(|e| e.patient_id).collect::<Vec<_>>() }
+    };
+    let home = json!([{"kind": "home", "number": "555-010-2000"}]);
+    store.upsert(&practice, Patients, "a", version("2026-01-01T00:00:00Z", "Stone", home.clone())).await.unwrap();
+    assert_eq!(
+        (found("stone").await, found("avery").await, found("5550102").await),
+        (vec!["a".to_string()], vec!["a".into()], vec!["a".into()])
+    );
+    // A newer version: renamed, the phone gone. Nothing of the old one is found.
+    store.upsert(&practice, Patients, "a", version("2026-01-02T00:00:00Z", "Brook", json!([]))).await.unwrap();
+    assert_eq!((found("stone").await, found("brook").await, found("5550102").await), (vec![], vec!["a".to_string()], vec![]));
+    let entry = roster.get(&practice, "a").await.unwrap().unwrap();
+    assert_eq!(entry.missing, ["address", "city", "state", "phone", "email"]);
+    // An older version arriving late changes nothing, in the roster either.
+    let late = store.upsert(&practice, Patients, "a", version("2026-01-01T12:00:00Z", "Stone", home)).await.unwrap();
+    assert_eq!(late.applied, Applied::Unchanged);
+    assert!(found("stone").await.is_empty());
+    store.delete(&practice, Patients, "a", "2026-01-03T00:00:00Z").await.unwrap();
+    assert!(found("brook").await.is_empty() && found("").await.is_empty());
+    assert!(roster.get(&practice, "a").await.unwrap().is_none());
+
+    let access = PatientAccess { table: b.table.as_ref(), clock: &SystemClock };
+    assert!(access.create(&practice, "p1", "sam1234", "Sam", "pw-one-two-three", true, "staff-1").await.unwrap());
+    let again = access.create(&practice, "p1", "sam9999", "Sam", "pw-one-two-three", true, "staff-1").await.unwrap_err();
+    assert_eq!(again.code(), "access_exists");
+    assert!(!access.create(&practice, "p2", "sam1234", "Sam", "pw-one-two-three", true, "staff-1").await.unwrap(), "username taken");
+    assert!(access.get(&practice, "p2").await.unwrap().is_none(), "nothing half-written");
+    assert_eq!(access.get(&practice, "p1").await.unwrap().unwrap().0.username, "sam1234");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -890,4 +937,5 @@ conformance!(
     reads_see_every_completed_write,
     patient_modules_hold,
     webmail_holds,
+    roster_and_access_hold,
 );

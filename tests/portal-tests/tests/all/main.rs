@@ -1,6 +1,7 @@
 //! One test binary for the cross-crate suites (fewer, larger test binaries keep link time and disk
 //! in check with the AWS SDK).
 
+mod access;
 mod authorization;
 mod conformance;
 mod e2e;

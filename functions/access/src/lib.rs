@@ -1,0 +1,183 @@
+//! Portal access, as the practice's staff manage it: find patients (name, birthdate, phone) with
+//! their access and why they are not eligible, give a patient a login with a temporary password,
+//! give a new one, remove access, and note that a login was printed. Rules and audit are in core
+//! (`identity::patient_access`, `practice::roster`); each handler re-checks the staff role.
+
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use portal_core::access::Access;
+use portal_core::audit::AuditLog;
+use portal_core::identity::patient_access::{AccessRecord, PatientAccess, TemporaryLogin};
+use portal_core::identity::session::StaffRole;
+use portal_core::ports::{Clock, Ports, Table};
+use portal_core::practice::roster::{Roster, RosterEntry};
+use portal_core::practice::settings::{login_url, SettingsRepo};
+use portal_core::CoreError;
+use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Deps {
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+    /// Where the portal's pages are (the login address of a practice without its own).
+    pub site_url: String,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps { table: p.table.clone(), clock: p.clock.clone(), site_url: p.site_url.clone() }
+    }
+}
+
+impl Deps {
+    fn access(&self) -> PatientAccess<'_> {
+        PatientAccess { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
+    async fn login_url(&self, practice: &str) -> ApiResult<String> {
+        let settings = SettingsRepo { table: self.table.as_ref(), clock: self.clock.as_ref() }.get(practice).await?;
+        Ok(login_url(&settings.ok_or(CoreError::NotFound)?, practice, &self.site_url))
+    }
+}
+
+pub fn api() -> Api<Deps> {
+    Api::new()
+        .route(Method::GET, "/v1/admin/patients", search)
+        .route(Method::POST, "/v1/admin/patients/{patient_id}/access", grant)
+        .route(Method::DELETE, "/v1/admin/patients/{patient_id}/access", remove)
+        .route(Method::POST, "/v1/admin/patients/{patient_id}/access/reset", reset)
+        .route(Method::POST, "/v1/admin/patients/{patient_id}/access/printed", printed)
+}
+
+pub fn router(deps: Deps) -> axum::Router {
+    api().into_router(deps)
+}
+
+/// The routes with their state, to merge with the other functions' (the local host).
+pub fn routes(ports: &Ports) -> axum::Router {
+    api().into_routes(Deps::from(ports))
+}
+
+const STAFF: Access = Access::Staff(StaffRole::FrontDesk);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessView {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    granted_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_login_at: Option<String>,
+}
+
+impl From<Option<AccessRecord>> for AccessView {
+    fn from(a: Option<AccessRecord>) -> Self {
+        let at = |t: i64| portal_core::clock::rfc3339(t);
+        AccessView {
+            enabled: a.is_some(),
+            granted_at: a.as_ref().map(|a| at(a.granted_at)),
+            last_login_at: a.as_ref().and_then(|a| a.last_login_at).map(at),
+            username: a.map(|a| a.username),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Found {
+    patient_id: String,
+    name: String,
+    birthdate: String,
+    access: AccessView,
+    eligible: bool,
+    missing: Vec<String>,
+    has_email: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchPage {
+    items: Vec<Found>,
+    next_cursor: Option<String>,
+}
+
+async fn search(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Query<SearchQuery>) -> ApiResult<Json<SearchPage>> {
+    let c = p.require(STAFF)?;
+    let limit = portal_http::page_limit(q.limit, 20, 50)?;
+    let page = Roster { table: d.table.as_ref() }.search(&c.practice_id, q.q.as_deref().unwrap_or(""), limit, q.cursor.as_deref()).await?;
+    let ids: Vec<&str> = page.entries.iter().map(|e| e.patient_id.as_str()).collect();
+    let access = d.access().of_each(&c.practice_id, &ids).await?;
+    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.roster_read(&c.actor(&meta.0), &ids).await?;
+    let items = page
+        .entries
+        .into_iter()
+        .zip(access)
+        .map(|(e, a): (RosterEntry, _)| Found {
+            eligible: e.missing.is_empty(),
+            patient_id: e.patient_id,
+            name: e.name,
+            birthdate: e.birthdate,
+            access: a.into(),
+            missing: e.missing,
+            has_email: e.has_email,
+        })
+        .collect();
+    Ok(Json(SearchPage { items, next_cursor: page.cursor }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginSheet {
+    username: String,
+    /// Shown in this answer only; the portal keeps its hash.
+    temporary_password: String,
+    login_url: String,
+}
+
+impl Deps {
+    async fn sheet(&self, practice: &str, login: TemporaryLogin) -> ApiResult<Json<LoginSheet>> {
+        let login_url = self.login_url(practice).await?;
+        Ok(Json(LoginSheet { username: login.username, temporary_password: login.temporary_password, login_url }))
+    }
+}
+
+async fn grant(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Path(patient_id): Path<String>,
+) -> ApiResult<(StatusCode, Json<LoginSheet>)> {
+    let c = p.require(STAFF)?;
+    let login = d.access().grant(&c.actor(&meta.0), &patient_id).await?;
+    Ok((StatusCode::CREATED, d.sheet(&c.practice_id, login).await?))
+}
+
+async fn reset(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_id): Path<String>) -> ApiResult<Json<LoginSheet>> {
+    let c = p.require(STAFF)?;
+    let login = d.access().reset(&c.actor(&meta.0), &patient_id).await?;
+    d.sheet(&c.practice_id, login).await
+}
+
+async fn remove(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_id): Path<String>) -> ApiResult<StatusCode> {
+    let c = p.require(STAFF)?;
+    d.access().remove(&c.actor(&meta.0), &patient_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn printed(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_id): Path<String>) -> ApiResult<StatusCode> {
+    let c = p.require(STAFF)?;
+    d.access().handed_out(&c.actor(&meta.0), &patient_id, "print").await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,13 @@
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    portal_http::init_tracing();
+    let config = portal_aws::sdk_config().await;
+    let deps = portal_access::Deps {
+        table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
+        clock: Arc::new(portal_core::ports::SystemClock),
+        site_url: portal_aws::env("PORTAL_BASE_URL"),
+    };
+    lambda_http::run(portal_access::router(deps)).await
+}

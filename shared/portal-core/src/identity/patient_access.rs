@@ -1,0 +1,204 @@
+//! Portal access for patients, as the practice grants it. A patient has at most one login: an
+//! access record under the patient's id (`ACCESS#{patient}`: username, when granted and by whom,
+//! last visit) beside the login credential under its username, written together in one
+//! transaction, each put-if-absent, so neither a username nor a patient can get two logins.
+//!
+//! Usernames are the first name plus random digits; the temporary password comes from the
+//! CSPRNG over an alphabet without look-alikes, is stored only as its argon2id hash, must be
+//! changed at first login and is shown to staff once. A new password or removed access ends the
+//! patient's sessions at once. Every grant, reset, removal and print is audited.
+
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::identity::auth::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
+use crate::identity::password;
+use crate::identity::session::{PrincipalKind, Sessions};
+use crate::keys;
+use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
+use crate::practice::roster;
+use crate::sync::entities::Patient;
+use crate::sync::records::PatientRecords;
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// One patient's portal login, as staff see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRecord {
+    pub username: String,
+    pub granted_at: i64,
+    /// The staff id that granted it (`seed` for demo logins).
+    pub granted_by: String,
+    #[serde(default)]
+    pub last_login_at: Option<i64>,
+}
+
+/// A login just made or given a new password: the password is in this value only.
+#[derive(Debug, Clone)]
+pub struct TemporaryLogin {
+    pub username: String,
+    pub temporary_password: String,
+}
+
+pub struct PatientAccess<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+fn no_access() -> CoreError {
+    CoreError::NotFound
+}
+
+/// The username offered for a first name: its letters, lower case, plus four digits.
+fn username_for(first_name: &str) -> String {
+    let mut stem: String = roster::fold(first_name).chars().filter(char::is_ascii_alphanumeric).take(20).collect();
+    if stem.len() < 2 {
+        stem = "patient".into();
+    }
+    let n = u16::from_le_bytes(crate::ids::random_bytes::<2>()) % 10_000;
+    format!("{stem}{n:04}")
+}
+
+impl PatientAccess<'_> {
+    fn audit(&self) -> AuditLog<'_> {
+        AuditLog { table: self.table, clock: self.clock }
+    }
+
+    pub async fn get(&self, practice: &str, patient_id: &str) -> CoreResult<Option<(AccessRecord, Item)>> {
+        let Some(item) = self.table.get(&keys::practice(practice), &keys::access(patient_id)).await? else {
+            return Ok(None);
+        };
+        Ok(Some((item.parse()?, item)))
+    }
+
+    /// The access records of several patients at once (a page of search results).
+    pub async fn of_each(&self, practice: &str, patient_ids: &[&str]) -> CoreResult<Vec<Option<AccessRecord>>> {
+        let reads = patient_ids.iter().map(|id| self.get(practice, id));
+        let found = futures_util::future::join_all(reads).await;
+        found.into_iter().map(|r| r.map(|o| o.map(|(record, _)| record))).collect()
+    }
+
+    /// Writes a login for a patient: the credential and the access record, both new. `Ok(false)`
+    /// when the username is taken; `access_exists` when the patient has a login already.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create(
+        &self,
+        practice: &str,
+        patient_id: &str,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        temporary: bool,
+        granted_by: &str,
+    ) -> CoreResult<bool> {
+        let now = self.clock.now();
+        let cred = Credential {
+            kind: PrincipalKind::Patient,
+            username: username.into(),
+            principal_id: patient_id.into(),
+            password_hash: password::hash(password)?,
+            must_change_password: temporary,
+            temporary_expires_at: temporary.then_some(now + TEMPORARY_PASSWORD_SECONDS),
+            totp_secret: None,
+            role: None,
+            disabled: false,
+            display_name: display_name.into(),
+        };
+        let record = AccessRecord { username: username.into(), granted_at: now, granted_by: granted_by.into(), last_login_at: None };
+        let access =
+            Item::new(keys::practice(practice), keys::access(patient_id), serde_json::to_value(&record).map_err(CoreError::backend)?);
+        let ops = vec![TxOp::Put(Credentials::item(practice, &cred, 0)?, Cond::Absent), TxOp::Put(access, Cond::Absent)];
+        match self.table.transact(ops).await {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&1) => Err(CoreError::Conflict {
+                code: "access_exists",
+                detail: "This patient has portal access already; give a new temporary password instead.".into(),
+                current: None,
+            }),
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Gives an eligible patient a login with a temporary password (shown in the answer only).
+    pub async fn grant(&self, actor: &Actor, patient_id: &str) -> CoreResult<TemporaryLogin> {
+        let practice = actor.practice.as_str();
+        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
+        let missing = roster::missing(&patient);
+        if !missing.is_empty() {
+            return Err(CoreError::Unprocessable {
+                code: "patient_not_eligible",
+                detail: format!("Portal access needs these in the patient's record first: {}.", missing.join(", ")),
+            });
+        }
+        let temporary_password = password::generate_temporary();
+        // Four digits leave 10,000 names per first name; a taken one just means another draw.
+        for _ in 0..8 {
+            let username = username_for(&patient.first_name);
+            if self.create(practice, patient_id, &username, &patient.display_name(), &temporary_password, true, &actor.id).await? {
+                self.audit().record(actor, "access.grant", patient_id, Outcome::Success, json!({})).await?;
+                return Ok(TemporaryLogin { username, temporary_password });
+            }
+        }
+        Err(CoreError::Conflict { code: "conflict", detail: "No free username was found; try again.".into(), current: None })
+    }
+
+    /// A new temporary password; the old one and every session of the patient stop working.
+    pub async fn reset(&self, actor: &Actor, patient_id: &str) -> CoreResult<TemporaryLogin> {
+        let practice = actor.practice.as_str();
+        let (record, _) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
+        let creds = Credentials { table: self.table };
+        let (mut cred, version) = creds.get(practice, PrincipalKind::Patient, &record.username).await?.ok_or_else(no_access)?;
+        let temporary_password = password::generate_temporary();
+        cred.password_hash = password::hash(&temporary_password)?;
+        cred.must_change_password = true;
+        cred.temporary_expires_at = Some(self.clock.now() + TEMPORARY_PASSWORD_SECONDS);
+        creds.put(practice, &cred, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => {
+                CoreError::Conflict { code: "conflict", detail: "The login changed meanwhile; try again.".into(), current: None }
+            }
+            other => other.into(),
+        })?;
+        Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
+        self.audit().record(actor, "access.reset", patient_id, Outcome::Success, json!({})).await?;
+        Ok(TemporaryLogin { username: cred.username, temporary_password })
+    }
+
+    /// Removes the login; the patient's sessions end at once. Their records stay.
+    pub async fn remove(&self, actor: &Actor, patient_id: &str) -> CoreResult<()> {
+        let practice = actor.practice.as_str();
+        let (record, item) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
+        let pk = keys::practice(practice);
+        let ops = vec![
+            TxOp::Delete { pk: pk.clone(), sk: keys::credential(PrincipalKind::Patient.as_str(), &record.username), cond: Cond::None },
+            TxOp::Delete { pk, sk: item.sk, cond: Cond::Version(item.version) },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => {}
+            Err(TableError::TransactionCanceled { .. }) => return Err(no_access()),
+            Err(e) => return Err(e.into()),
+        }
+        Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
+        self.audit().record(actor, "access.remove", patient_id, Outcome::Success, json!({})).await
+    }
+
+    /// Notes that staff printed or emailed a patient's login (the password itself is not kept).
+    pub async fn handed_out(&self, actor: &Actor, patient_id: &str, how: &str) -> CoreResult<()> {
+        self.get(&actor.practice, patient_id).await?.ok_or_else(no_access)?;
+        self.audit().record(actor, &format!("access.{how}"), patient_id, Outcome::Success, json!({})).await
+    }
+
+    /// Notes a patient's visit (a login). Losing a race with another login changes nothing worth
+    /// retrying: both wrote "now".
+    pub async fn visited(&self, practice: &str, patient_id: &str) -> CoreResult<()> {
+        let Some((mut record, item)) = self.get(practice, patient_id).await? else {
+            return Ok(());
+        };
+        record.last_login_at = Some(self.clock.now());
+        let next = item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?);
+        match self.table.put(next, Cond::Version(item.version)).await {
+            Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

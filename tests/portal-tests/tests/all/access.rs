@@ -1,0 +1,151 @@
+//! Portal access over HTTP against portal-local: staff find patients by name, birthdate and
+//! phone, see why one is not eligible, give a login, the patient must change the temporary
+//! password, a new one ends the patient's sessions, removing access ends them at once; another
+//! practice's patient is 404; everything is audited.
+
+use crate::support::{start_local, Local};
+use serde_json::{json, Value};
+
+async fn search(l: &Local, staff: &str, q: &str) -> Value {
+    let (s, v) = l.get(&format!("/v1/admin/patients?q={}", urlencode(q)), Some(staff)).await;
+    assert_eq!(s, 200, "{q}: {v}");
+    v
+}
+
+fn urlencode(q: &str) -> String {
+    q.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["items"].as_array().unwrap().iter().map(|i| i["patientId"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn staff_find_patients_by_name_birthdate_and_phone() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    // Last name prefix, first name, "Last, First", "First Last", any case and punctuation.
+    assert_eq!(ids(&search(&l, &staff, "MORG").await), ["pat-1001", "pat-1005", "pat-1003", "pat-1004"]);
+    assert_eq!(ids(&search(&l, &staff, "taylor").await), ["pat-1008"]);
+    assert_eq!(ids(&search(&l, &staff, "Morgan, Ja").await), ["pat-1003"]);
+    assert_eq!(ids(&search(&l, &staff, "alex morgan").await), ["pat-1001"]);
+    assert_eq!(ids(&search(&l, &staff, "morgan alex").await), ["pat-1001"]);
+    // Birthdate either way; phone by its first digits, however it is written.
+    assert_eq!(ids(&search(&l, &staff, "1991-11-30").await), ["pat-1002"]);
+    assert_eq!(ids(&search(&l, &staff, "11/30/1991").await), ["pat-1002"]);
+    assert_eq!(ids(&search(&l, &staff, "(269) 555-01").await).len(), 5);
+    assert_eq!(ids(&search(&l, &staff, "+1 269-555-0143").await), ["pat-1001"]);
+    // Access and eligibility as the contract says.
+    let alex = &search(&l, &staff, "alex").await["items"][0];
+    assert_eq!((alex["access"]["enabled"].as_bool(), alex["access"]["username"].as_str()), (Some(true), Some("alex.morgan")));
+    assert_eq!(alex["eligible"], true);
+    let luis = &search(&l, &staff, "ortega").await["items"][0];
+    assert_eq!((luis["eligible"].as_bool(), &luis["missing"]), (Some(false), &json!(["address", "city", "state", "phone"])));
+    assert_eq!(luis["access"], json!({"enabled": false}));
+    // Everyone, paged by last name, each patient once.
+    let (mut seen, mut cursor) = (vec![], None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/patients?limit=3&cursor={}", urlencode(c)),
+            None => "/v1/admin/patients?limit=3".into(),
+        };
+        let (s, page) = l.get(&path, Some(&staff)).await;
+        assert_eq!(s, 200, "{page}");
+        seen.extend(ids(&page).into_iter().map(String::from));
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.into()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    assert_eq!(seen.first().map(String::as_str), Some("pat-1008"), "Brooks first: {seen:?}");
+    // Hillcrest's staff do not see Lakeside's patients.
+    let other = l.staff_token(1).await;
+    assert!(ids(&search(&l, &other, "morgan").await).is_empty());
+    // Bad input: a clear 400, never a 500.
+    for (q, code) in [("55", "search_invalid"), (&"x".repeat(101)[..], "search_invalid")] {
+        let (s, v) = l.get(&format!("/v1/admin/patients?q={}", urlencode(q)), Some(&staff)).await;
+        assert_eq!((s, v["code"].as_str()), (400, Some(code)), "{v}");
+    }
+    let (s, v) = l.get("/v1/admin/patients?cursor=9.x", Some(&staff)).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("cursor_invalid")), "{v}");
+    // A patient's own session may not search.
+    let patient = l.patient_token(0, 0).await;
+    assert_eq!(l.get("/v1/admin/patients", Some(&patient)).await.0, 403);
+    // The search is audited as a read naming whom it listed.
+    let (_, audit) = l.get("/v1/admin/audit?what=health-data", Some(&staff)).await;
+    let entry = audit["entries"].as_array().unwrap().iter().find(|e| e["action"] == "roster.read").expect("roster read audited");
+    assert!(entry["detail"]["patientIds"].as_array().is_some_and(|a| !a.is_empty()), "{entry}");
+}
+
+#[tokio::test]
+async fn a_login_is_given_changed_renewed_and_removed() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    // Not eligible: the answer names what is missing.
+    let (s, v) = l.json("POST", "/v1/admin/patients/pat-1007/access", Some(&staff), json!({})).await;
+    assert_eq!((s, v["code"].as_str()), (422, Some("patient_not_eligible")), "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("address"), "{v}");
+    // Granted: first name + 4 digits, a temporary password without look-alikes, the login URL.
+    let (s, sheet) = l.json("POST", "/v1/admin/patients/pat-1008/access", Some(&staff), json!({})).await;
+    assert_eq!(s, 201, "{sheet}");
+    let username = sheet["username"].as_str().unwrap();
+    assert!(username.starts_with("taylor") && username.len() == 10 && username[6..].bytes().all(|b| b.is_ascii_digit()), "{username}");
+    let password = sheet["temporaryPassword"].as_str().unwrap().to_string();
+    assert!(!password.chars().any(|c| "0Oo1lI".contains(c)), "{password}");
+    assert_eq!(sheet["loginUrl"], format!("{}/p/lakeside/", l.base));
+    // Twice → 409; another practice's staff → 404; an unknown patient → 404.
+    let (s, v) = l.json("POST", "/v1/admin/patients/pat-1008/access", Some(&staff), json!({})).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("access_exists")));
+    let other = l.staff_token(1).await;
+    for path in
+        ["/v1/admin/patients/pat-1008/access/reset", "/v1/admin/patients/pat-1008/access/printed", "/v1/admin/patients/pat-1001/access"]
+    {
+        assert_eq!(l.json("POST", path, Some(&other), json!({})).await.0, 404, "{path}");
+    }
+    assert_eq!(l.json("DELETE", "/v1/admin/patients/pat-1001/access", Some(&other), json!({})).await.0, 404);
+    assert_eq!(l.json("POST", "/v1/admin/patients/nobody/access", Some(&staff), json!({})).await.0, 404);
+
+    // The patient logs in with it (username in any case) and must change it first.
+    let login = |user: String, pw: String| {
+        let l = &l;
+        async move { l.json("POST", "/v1/auth/login", None, json!({"practice": "lakeside", "username": user, "password": pw})).await }
+    };
+    let (s, v) = login(username.to_uppercase(), password.clone()).await;
+    assert_eq!((s, v["mustChangePassword"].as_bool()), (200, Some(true)), "{v}");
+    let first = v["token"].as_str().unwrap().to_string();
+    assert_eq!(l.get("/v1/account", Some(&first)).await.0, 403, "nothing but the change before it");
+    let (s, v) = l
+        .json("POST", "/v1/auth/password", Some(&first), json!({"currentPassword": password, "newPassword": "harbor lights at dusk"}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let session = v["token"].as_str().unwrap().to_string();
+    assert_eq!(l.get("/v1/me", Some(&session)).await.0, 200);
+    let found = &search(&l, &staff, "brooks").await["items"][0];
+    assert!(found["access"]["lastLoginAt"].is_string(), "{found}");
+
+    // A new temporary password ends the session; the old password stops working.
+    let (s, renewed) = l.json("POST", "/v1/admin/patients/pat-1008/access/reset", Some(&staff), json!({})).await;
+    assert_eq!((s, renewed["username"].as_str()), (200, Some(username)), "{renewed}");
+    assert_eq!(l.get("/v1/me", Some(&session)).await.0, 401);
+    assert_eq!(login(username.into(), "harbor lights at dusk".into()).await.0, 401);
+    let (s, v) = login(username.into(), renewed["temporaryPassword"].as_str().unwrap().into()).await;
+    assert_eq!((s, v["mustChangePassword"].as_bool()), (200, Some(true)));
+    let session = v["token"].as_str().unwrap().to_string();
+    assert_eq!(l.json("POST", "/v1/admin/patients/pat-1008/access/printed", Some(&staff), json!({})).await.0, 204);
+
+    // Removed: the session ends at once, the login is gone, the records stay.
+    let (s, _) = l.json("DELETE", "/v1/admin/patients/pat-1008/access", Some(&staff), json!({})).await;
+    assert_eq!(s, 204);
+    assert_eq!(l.get("/v1/me", Some(&session)).await.0, 401);
+    assert_eq!(login(username.into(), renewed["temporaryPassword"].as_str().unwrap().into()).await.0, 401);
+    assert_eq!(l.json("DELETE", "/v1/admin/patients/pat-1008/access", Some(&staff), json!({})).await.0, 404);
+    let found = &search(&l, &staff, "brooks").await["items"][0];
+    assert_eq!(found["access"], json!({"enabled": false}));
+
+    // Each step is in the audit log, under the patient, never with the password.
+    let (_, audit) = l.get("/v1/admin/audit?what=access", Some(&staff)).await;
+    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["access.remove", "access.print", "access.reset", "access.grant"], "{audit}");
+    assert!(!audit.to_string().contains(&password));
+}
