@@ -7,7 +7,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = portal_access::Deps {
         table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
         clock: Arc::new(portal_core::ports::SystemClock),
-        site_url: portal_aws::env("PORTAL_BASE_URL"),
+        // Not set by the template (see AccessFunction there): login addresses are then site paths.
+        site_url: std::env::var("PORTAL_BASE_URL").unwrap_or_default(),
     };
     lambda_http::run(portal_access::router(deps)).await
 }

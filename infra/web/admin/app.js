@@ -1,14 +1,16 @@
-// The staff page: log in (practice, username, password, authenticator code), then four screens
-// chosen from the section navigation (setup, messages, practice system, activity), one at a time, by the
-// address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
+// The staff page: log in (practice, username, password, authenticator code), then five screens
+// chosen from the section navigation (setup, patients and access, messages, practice system,
+// activity), one at a time, by the address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { showSettings } from './settings.js';
 import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
 import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
-import { load as loadMessages, wireWebmail } from './webmail.js';
+import { composeTo, load as loadMessages, wireWebmail } from './webmail.js';
+import { hideSheet, load as loadPatients, wirePatients } from './patients.js';
 
-const SECTIONS = ['setup', 'messages', 'connection', 'activity'];
+const SECTIONS = ['setup', 'patients', 'messages', 'connection', 'activity'];
 let canEdit = false;
+let features = [];
 
 function show(view) {
   for (const id of ['loading-view', 'login-view', 'staff-view']) $(id).hidden = id !== view;
@@ -28,6 +30,8 @@ function openSection() {
     if (a.dataset.section === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  if (name !== 'patients') hideSheet();
+  if (name === 'patients' && !$('patients-items').children.length) loadPatients(true);
   if (name === 'messages') loadMessages(true);
   if (name === 'connection') loadSyncKeys(canEdit, refreshActivity);
   if (name === 'activity') loadAudit(true);
@@ -42,6 +46,7 @@ async function enter() {
   const r = await api('GET', '/v1/admin/settings');
   if (!r.ok) return show('login-view');
   canEdit = r.data.canEdit;
+  features = r.data.settings.features;
   setFeatureLabels(r.data.featureCatalog);
   showSettings(r.data, refreshActivity);
   for (const b of document.querySelectorAll('#section-connection button')) b.disabled = !canEdit;
@@ -68,6 +73,7 @@ onSubmit($('login-form'), async () => {
 $('logout').addEventListener('click', async () => {
   await api('POST', '/v1/auth/logout');
   hideSecret();
+  hideSheet();
   show('login-view');
 });
 
@@ -75,6 +81,7 @@ window.addEventListener('hashchange', openSection);
 wireSyncKeys(() => canEdit, refreshActivity);
 wireAudit();
 wireWebmail();
+wirePatients({ enabled: () => features.includes('ModuleWebMail'), open: composeTo });
 passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));
 $('login-practice').value = new URLSearchParams(location.search).get('practice') || '';
 

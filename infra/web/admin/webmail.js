@@ -1,6 +1,7 @@
 // The messages screen: the practice's WebMail inbox (or sent folder) across patients, newest
 // first, unread in bold, by provider; a thread with each message's notification state; a reply to
-// the patient as the office or as a provider the staff user acts for.
+// the patient as the office or as a provider the staff user acts for; a new message to a patient
+// found by name, birthdate or phone (or chosen on the patients screen).
 // Message text is set as text, always.
 import { $, api, el, onSubmit, openLink, status, uploadAttachments } from '/lib.js';
 
@@ -15,6 +16,8 @@ const NOTIFICATION = {
 let cursor = null;
 let openThread = null;
 let providersLoaded = false;
+/** A patient chosen on the patients screen, to write to once this screen opens. */
+let pending = null;
 
 /** The practice's providers: all of them to filter by, those this staff user acts for to write as. */
 async function loadProviders() {
@@ -23,7 +26,9 @@ async function loadProviders() {
   if (!r.ok) return;
   providersLoaded = true;
   $('mail-provider').append(...r.data.items.map((p) => el('option', { value: p.id }, p.name)));
-  $('mail-as').append(...r.data.items.filter((p) => p.actsForMe).map((p) => el('option', { value: p.id }, p.name)));
+  for (const id of ['mail-as', 'mail-compose-as']) {
+    $(id).append(...r.data.items.filter((p) => p.actsForMe).map((p) => el('option', { value: p.id }, p.name)));
+  }
 }
 
 function notification(n) {
@@ -31,10 +36,14 @@ function notification(n) {
   return el('span', { className: 'badge' + (n.state === 'failed' ? ' bad' : n.state === 'sent' ? ' off' : '') }, (NOTIFICATION[n.state] || (() => n.state))(n));
 }
 
+function view(name) {
+  for (const v of ['list', 'thread', 'compose']) $(`mail-${v}-view`).hidden = v !== name;
+}
+
 export async function load(reset) {
   await loadProviders();
-  $('mail-thread-view').hidden = true;
-  $('mail-list-view').hidden = false;
+  if (pending) return compose(pending);
+  view('list');
   if (reset) {
     cursor = null;
     $('mail-items').replaceChildren();
@@ -65,8 +74,7 @@ async function thread(id) {
   const r = await api('GET', `/v1/admin/webmail/threads/${encodeURIComponent(id)}`);
   if (!r.ok) return status('mail-status', 'That thread could not be opened.');
   openThread = id;
-  $('mail-list-view').hidden = true;
-  $('mail-thread-view').hidden = false;
+  view('thread');
   $('mail-thread-subject').textContent = r.data.subject;
   $('mail-thread-patient').textContent = `With ${r.data.patientName}`;
   $('mail-thread').replaceChildren(...r.data.messages.map((m) => el('li', { className: m.from.kind === 'patient' ? 'theirs' : 'mine' },
@@ -93,12 +101,59 @@ function files(m) {
   }));
 }
 
+/** The "To" choices: the patient given, or those a search found. */
+function recipients(patients) {
+  $('mail-to').replaceChildren(...(patients.length
+    ? patients.map((p) => el('option', { value: p.patientId }, `${p.name} (born ${p.birthdate})`))
+    : [el('option', { value: '' }, 'No patient found')]));
+}
+
+/** Opens a new message, to `patient` when one was chosen on the patients screen. */
+function compose(patient) {
+  pending = null;
+  view('compose');
+  status('mail-status', '');
+  if (patient) recipients([patient]);
+  $(patient ? 'mail-subject' : 'mail-find').focus();
+}
+
+/** From the patients screen: write to this patient. */
+export function composeTo(patient) {
+  pending = patient;
+  if (location.hash === '#messages') load(true);
+  else location.hash = '#messages';
+}
+
 const WHY = { count: 'Attach at most 5 files.', type: 'is not a PDF, JPEG or PNG.', size: 'is larger than 10 MB.', upload: 'could not be uploaded.', network: 'could not be uploaded: the portal could not be reached.' };
 
 export function wireWebmail() {
   onSubmit($('mail-form'), () => load(true));
   $('mail-more').addEventListener('click', () => load(false));
   $('mail-back').addEventListener('click', () => load(true));
+  $('mail-new').addEventListener('click', () => compose(null));
+  $('mail-compose-back').addEventListener('click', () => load(true));
+  onSubmit($('mail-find-form'), async () => {
+    const r = await api('GET', `/v1/admin/patients?${new URLSearchParams({ q: $('mail-find').value.trim(), limit: '20' })}`);
+    if (!r.ok) return status('mail-status', (r.data && r.data.detail) || 'The patients could not be found.');
+    recipients(r.data.items);
+    status('mail-status', r.data.items.length ? `${r.data.items.length} found: choose one under To.` : 'No patient matches.');
+    return undefined;
+  });
+  onSubmit($('mail-compose-form'), async () => {
+    const message = { patientId: $('mail-to').value, subject: $('mail-subject').value.trim(), body: $('mail-body').value };
+    if (!message.patientId) return status('mail-status', 'Find and choose the patient first.');
+    if (!message.subject || !message.body.trim()) return status('mail-status', 'Write a subject and a message.');
+    const up = await uploadAttachments('/v1/admin/webmail/attachments', [...$('mail-compose-files').files]);
+    if (up.failed) return status('mail-status', `${up.failed.name} ${WHY[up.failed.reason]}`.trim());
+    message.attachmentIds = up.ids;
+    if ($('mail-compose-as').value) message.providerId = $('mail-compose-as').value;
+    const r = await api('POST', '/v1/admin/webmail/messages', message);
+    if (!r.ok) return status('mail-status', (r.data && r.data.detail) || 'The message could not be sent.');
+    for (const id of ['mail-subject', 'mail-body', 'mail-compose-files', 'mail-find']) $(id).value = '';
+    recipients([]);
+    status('mail-status', 'Sent.', true);
+    return thread(r.data.threadId);
+  });
   onSubmit($('mail-reply-form'), async () => {
     const body = $('mail-reply').value;
     if (!body.trim()) return status('mail-status', 'Write a reply first.');

@@ -33,7 +33,8 @@ pub fn portal_path(practice: &crate::ids::PracticeId) -> String {
 }
 
 /// Where a practice's patients log in, as emails and printed logins give it: the practice's
-/// patient-facing URL, else its own address on the portal's site (`site_url`).
+/// patient-facing URL, else its own address on the portal's site (`site_url`; when that is not
+/// known, the path on the site, `/p/{practice}/`).
 pub fn login_url(settings: &PracticeSettings, practice: &str, site_url: &str) -> String {
     match &settings.urls.patient_facing_url {
         Some(u) if !u.is_empty() => u.clone(),
@@ -355,6 +356,15 @@ impl SettingsCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_url_prefers_the_practices_own_then_the_site_then_a_path() {
+        let mut s = PracticeSettings::new("Smile", vec![]);
+        assert_eq!(login_url(&s, "smile", "https://portal.example.com/"), "https://portal.example.com/p/smile/");
+        assert_eq!(login_url(&s, "smile", ""), "/p/smile/");
+        s.urls.patient_facing_url = Some("https://smile.example/portal".into());
+        assert_eq!(login_url(&s, "smile", ""), "https://smile.example/portal");
+    }
 
     fn webmail(body: &str) -> WebMailSettings {
         WebMailSettings {

@@ -1,0 +1,114 @@
+// The patients screen: find patients (name, birthdate, phone), see their portal access and, when
+// they cannot have it yet, what their record lacks; give access, a new temporary password, or
+// remove it. A new login is shown once on a sheet that prints on its own (print CSS); the
+// password is never kept in the page after the sheet is closed, nor anywhere in the browser.
+import { $, api, el, onSubmit, status } from '/lib.js';
+
+const FIELD = { firstName: 'first name', lastName: 'last name', address: 'address', city: 'city', state: 'state', birthdate: 'birthdate', phone: 'phone', email: 'email' };
+const when = (iso) => new Date(iso).toLocaleString();
+let cursor = null;
+let sheetPatient = null;
+let writeTo = null;
+
+/** A short answer for a problem the API gave. */
+const problem = (r, fallback) => (r.status === 0 ? 'The portal could not be reached.' : (r.data && r.data.detail) || fallback);
+
+export async function load(reset) {
+  if (reset) {
+    cursor = null;
+    $('patients-items').replaceChildren();
+  }
+  const q = new URLSearchParams({ q: $('patients-q').value.trim() });
+  if (cursor) q.set('cursor', cursor);
+  const r = await api('GET', `/v1/admin/patients?${q}`);
+  if (!r.ok) return status('patients-status', problem(r, 'The patients could not be loaded.'));
+  status('patients-status', '');
+  $('patients-items').append(...r.data.items.map(row));
+  if (!$('patients-items').children.length) $('patients-items').append(el('li', { className: 'meta' }, 'No patient matches.'));
+  cursor = r.data.nextCursor;
+  $('patients-more').hidden = !cursor;
+  return undefined;
+}
+
+function row(p) {
+  const access = p.access.enabled
+    ? el('span', { className: 'badge' }, `Portal access: ${p.access.username}`)
+    : el('span', { className: 'badge off' }, 'No portal access');
+  const visit = p.access.enabled ? el('span', { className: 'meta' }, p.access.lastLoginAt ? `Last visit ${when(p.access.lastLoginAt)}` : 'Has not logged in yet') : null;
+  const missing = p.eligible ? null : el('span', { className: 'meta' }, `Not eligible yet: the record needs ${p.missing.map((f) => FIELD[f] || f).join(', ')}.`);
+  const actions = el('span', { className: 'row' });
+  if (p.access.enabled) {
+    actions.append(button('New temporary password', p, () => renew(p)), button('Remove access', p, () => remove(p)));
+  } else if (p.eligible) {
+    actions.append(button('Give portal access', p, () => grant(p)));
+  }
+  if (writeTo && writeTo.enabled()) actions.append(button('Write a message', p, () => writeTo.open(p)));
+  return el('li', {}, el('strong', {}, p.name), el('span', { className: 'meta' }, `Born ${p.birthdate}`), el('span', {}, access, ' ', visit), missing, actions);
+}
+
+function button(label, p, work) {
+  const b = el('button', { type: 'button', className: 'secondary', 'aria-label': `${label}: ${p.name}` }, label);
+  b.addEventListener('click', work);
+  return b;
+}
+
+async function grant(p) {
+  const r = await api('POST', `/v1/admin/patients/${encodeURIComponent(p.patientId)}/access`);
+  if (!r.ok) return status('patients-status', problem(r, 'Access was not given.'));
+  showSheet(p, r.data);
+  return load(true);
+}
+
+async function renew(p) {
+  if (!confirm(`Give ${p.name} a new temporary password? Their current password stops working and they are logged out.`)) return undefined;
+  const r = await api('POST', `/v1/admin/patients/${encodeURIComponent(p.patientId)}/access/reset`);
+  if (!r.ok) return status('patients-status', problem(r, 'No new password was made.'));
+  showSheet(p, r.data);
+  return undefined;
+}
+
+async function remove(p) {
+  if (!confirm(`Remove ${p.name}'s portal access? They are logged out at once; their records stay.`)) return undefined;
+  const r = await api('DELETE', `/v1/admin/patients/${encodeURIComponent(p.patientId)}/access`);
+  if (!r.ok) return status('patients-status', problem(r, 'Access was not removed.'));
+  status('patients-status', `${p.name} no longer has portal access.`, true);
+  return load(true);
+}
+
+function showSheet(p, login) {
+  sheetPatient = p;
+  $('sheet-practice').textContent = $('practice-name').textContent;
+  $('sheet-patient').textContent = `For ${p.name}`;
+  // A path when the portal's own address is not configured: this page is on that site.
+  $('sheet-url').textContent = new URL(login.loginUrl, location.origin).href;
+  $('sheet-username').textContent = login.username;
+  $('sheet-password').textContent = login.temporaryPassword;
+  $('access-sheet').hidden = false;
+  $('access-sheet').focus();
+  status('patients-status', `${p.name} can log in with the login below.`, true);
+}
+
+/** Closes the sheet and forgets the password it showed. */
+export function hideSheet() {
+  sheetPatient = null;
+  for (const id of ['sheet-url', 'sheet-username', 'sheet-password', 'sheet-patient']) $(id).textContent = '';
+  $('access-sheet').hidden = true;
+}
+
+/** `compose`: `{ enabled(), open(patient) }` when staff can write to a patient from a row. */
+export function wirePatients(compose) {
+  writeTo = compose;
+  onSubmit($('patients-form'), () => load(true));
+  $('patients-more').addEventListener('click', () => load(false));
+  $('sheet-close').addEventListener('click', () => {
+    hideSheet();
+    $('patients-q').focus();
+  });
+  $('sheet-print').addEventListener('click', async () => {
+    // The print is audited first (the password itself never goes back to the portal).
+    const r = await api('POST', `/v1/admin/patients/${encodeURIComponent(sheetPatient.patientId)}/access/printed`);
+    if (!r.ok) return status('patients-status', problem(r, 'The print could not be recorded.'));
+    window.print();
+    return undefined;
+  });
+}
