@@ -905,6 +905,48 @@ async fn roster_and_access_hold(b: &Backend) {
     assert_eq!(access.get(&practice, "p1").await.unwrap().unwrap().0.username, "sam1234");
 }
 
+/// SES itself refusing: a practice whose notification sender is not a verified identity gets
+/// `failed` with SES's reason, the message readable meanwhile; once the sender is verified the
+/// retry delivers it, once. (Only SES refuses senders, so this runs on moto alone.)
+#[tokio::test]
+#[ignore = "needs the moto server: tests/run runs these (PORTAL_TEST_AWS_ENDPOINT=http://HOST:PORT cargo test -- --ignored)"]
+async fn ses_refuses_an_unverified_sender_until_it_is_verified() {
+    use portal_core::audit::{Actor, ActorKind};
+    use portal_core::webmail::mailbox::{Mailbox, Notification};
+    use portal_core::webmail::notify::Notifier;
+    let b = aws().await;
+    let practice = format!("p{}", uid());
+    let sender = format!("portal@unverified-{}.example.org", uid());
+    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
+    settings.webmail.notification_sender = sender.clone();
+    settings.webmail.default_notify_address = "office@example.com".into();
+    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
+        .create(&practice, &settings)
+        .await
+        .unwrap();
+    let email = format!("gale-{practice}@example.com");
+    synced(&b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({"email": email}))).await;
+    let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
+    let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
+    let sent = mail.office_compose(&staff, "frontdesk", "g", None, "Results", "Your results are in.", &[]).await.unwrap();
+    let notifier =
+        Notifier { table: b.table.as_ref(), clock: &SystemClock, mailer: b.mailer.as_ref(), portal_base_url: "https://portal.example.com" };
+    assert!(notifier.notify(&practice, &sent.id).await.is_err(), "SES refuses the unverified sender");
+    let thread = mail.office_thread(&staff, &sent.thread_id).await.unwrap();
+    assert_eq!(thread.messages[0].body, "Your results are in.", "the message is there meanwhile");
+    let state = thread.messages[0].summary.notification.clone().unwrap();
+    assert!(matches!(&state, Notification::Failed { attempts: 1, .. }), "{state:?}");
+
+    let config = sdk_config(&moto_endpoint()).await;
+    aws_sdk_ses::Client::new(&config).verify_email_identity().email_address(&sender).send().await.unwrap();
+    for _ in 0..2 {
+        assert!(matches!(notifier.notify(&practice, &sent.id).await.unwrap(), Notification::Sent { .. }));
+    }
+    let delivered: Vec<String> = b.probe.mails().await.into_iter().filter(|raw| raw.contains(&format!("To: {email}"))).collect();
+    assert_eq!(delivered.len(), 1, "one notification for one message");
+    assert!(delivered[0].contains(&format!("From: {sender}")) || delivered[0].contains(&sender));
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
