@@ -5,7 +5,7 @@ import { $, api, el, onSubmit, status } from '/lib.js';
 
 const FEATURE_LABELS = {};
 const FAMILY = { guarantor: 'the guarantor sees the whole family', self: 'everyone sees only their own records' };
-const KIND = { patient: 'patient', staff: 'staff', sync: 'practice system', anonymous: 'unknown' };
+const KIND = { patient: 'patient', staff: 'staff', sync: 'practice system', anonymous: 'unknown', system: 'the portal' };
 const FIELDS = {
   patientFacingUrl: 'Patient-facing URL', practiceWebsiteUrl: 'Practice website URL', notificationSender: 'Send notifications from',
   defaultNotifyAddress: 'Tell the office at', subject: 'Email subject', bodyTemplate: 'Email text',
@@ -80,6 +80,7 @@ function actionWords(e, names) {
 
 function who(e, names) {
   if (e.actorKind === 'anonymous') return el('span', {}, 'Someone not logged in');
+  if (e.actorKind === 'system') return el('span', {}, 'The portal (automatic invites)');
   const name = names[e.actor] || e.actor;
   const b = el('button', { type: 'button', className: 'link-button', title: 'Show only what they did' }, name);
   b.addEventListener('click', () => {

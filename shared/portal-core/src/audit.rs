@@ -27,6 +27,8 @@ pub enum ActorKind {
     Sync,
     /// Nobody known yet (a failed login).
     Anonymous,
+    /// The portal itself, on a schedule (automated invites).
+    System,
 }
 
 /// Who acted, in which practice, from where: every audit entry starts from one.
@@ -57,6 +59,7 @@ impl ActorKind {
             "staff" => ActorKind::Staff,
             "sync" => ActorKind::Sync,
             "anonymous" => ActorKind::Anonymous,
+            "system" => ActorKind::System,
             _ => return None,
         })
     }
@@ -70,6 +73,11 @@ impl Actor {
     /// Someone not (yet) known, e.g. a failed login.
     pub fn anonymous(practice: &str, source_ip: Option<&str>) -> Self {
         Actor::new(practice, ActorKind::Anonymous, "anonymous", source_ip)
+    }
+
+    /// The portal acting on its own in a practice (`job` names what: `invites`).
+    pub fn system(practice: &str, job: &str) -> Self {
+        Actor::new(practice, ActorKind::System, job, None)
     }
 }
 

@@ -29,6 +29,9 @@ pub fn practice(p: &str) -> String {
 
 pub const SETTINGS: &str = "SETTINGS";
 
+/// A practice's automated-invite rules (see `invites::rules`).
+pub const INVITE_RULES: &str = "INVITE_RULES";
+
 pub fn credential(kind: &str, username: &str) -> String {
     format!("CRED#{kind}#{username}")
 }

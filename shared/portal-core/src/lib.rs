@@ -9,6 +9,7 @@ pub mod code_systems;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod invites;
 pub mod keys;
 pub mod mime;
 pub mod patient;

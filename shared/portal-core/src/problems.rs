@@ -38,6 +38,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     // Access
     ("patient_not_eligible", "Portal access: the patient's record lacks what a login needs (the detail names it)"),
     ("access_exists", "Portal access: the patient has a login already"),
+    ("invite_rule_invalid", "Invite rules: an id, time, resend setting or office phone outside its rule (the detail says which)"),
     ("search_invalid", "Patient search: too long, or a phone number of fewer than 4 digits"),
     ("feature_disabled", "The practice has not enabled the feature"),
     ("staff_only", "A staff route called by a patient, or by staff without the role it needs"),

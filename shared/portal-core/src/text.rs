@@ -1,6 +1,6 @@
 //! The rules for text people and systems send that travels on (into email, onto pages, into the
-//! practice's records): plain text without control characters, and plain email addresses. Written
-//! once; settings and synced entities both use them.
+//! practice's records): plain text without control characters, plain email addresses, and the
+//! `[Tag]`s templates may use. Written once; settings, invite rules and synced entities use them.
 
 use crate::{CoreError, CoreResult};
 
@@ -40,4 +40,18 @@ pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
     } else {
         Err(CoreError::invalid("email_invalid", format!("{field} is not a valid email address (name@example.com).")))
     }
+}
+
+/// The first `[Tag]` in `template` that is not one of `allowed` (an unclosed `[` counts as one).
+pub fn unknown_tag<'a>(template: &'a str, allowed: &[&str]) -> Option<&'a str> {
+    let mut rest = template;
+    while let Some(open) = rest.find('[') {
+        let close = rest[open..].find(']').map(|c| open + c + 1).unwrap_or(rest.len());
+        let tag = &rest[open..close];
+        if !allowed.contains(&tag) {
+            return Some(tag);
+        }
+        rest = &rest[close..];
+    }
+    None
 }

@@ -40,7 +40,7 @@ impl Directory<'_> {
 
     async fn name(&self, practice: &str, id: &str, kind: ActorKind) -> CoreResult<Option<String>> {
         Ok(match kind {
-            ActorKind::Anonymous => None,
+            ActorKind::Anonymous | ActorKind::System => None,
             ActorKind::Patient => PatientRecords { table: self.table }.get::<Patient>(practice, id).await?.map(|p| p.record.display_name()),
             ActorKind::Staff => Credentials { table: self.table }.by_principal(practice, id).await?.map(|(c, _)| {
                 if c.display_name.trim().is_empty() {

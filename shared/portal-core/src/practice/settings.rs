@@ -159,20 +159,14 @@ pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
     if !body.contains("[URL]") {
         return Err(CoreError::invalid("body_missing_url", "The notification body must contain [URL], where the portal link goes."));
     }
-    let mut rest = body;
-    while let Some(open) = rest.find('[') {
-        let close = rest[open..].find(']').map(|c| open + c + 1).unwrap_or(rest.len());
-        let tag = &rest[open..close];
-        if !TEMPLATE_TAGS.contains(&tag) {
-            return Err(CoreError::invalid(
-                "body_unknown_tag",
-                format!(
-                    "{} is not a known tag: use only [URL] and [PracticeName] (a notification never carries patient details).",
-                    truncate(tag, 40)
-                ),
-            ));
-        }
-        rest = &rest[close..];
+    if let Some(tag) = crate::text::unknown_tag(body, &TEMPLATE_TAGS) {
+        return Err(CoreError::invalid(
+            "body_unknown_tag",
+            format!(
+                "{} is not a known tag: use only [URL] and [PracticeName] (a notification never carries patient details).",
+                truncate(tag, 40)
+            ),
+        ));
     }
     Ok(WebMailSettings {
         notification_sender: check_email(&w.notification_sender, "Notification sender")?,

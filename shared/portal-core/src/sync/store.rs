@@ -3,7 +3,8 @@
 //! nothing, so the system may resend freely (after a timeout, a crash, a restore). Every record is
 //! stored in one typed [`Envelope`]; where modules find it is decided by its [`Placement`].
 
-use super::entities::{check_id, last_modified_ms, validate, Entity, FileMeta, FileStatus, Patient, Placement};
+use super::entities::{check_id, last_modified_ms, validate, Appointment, Entity, FileMeta, FileStatus, Patient, Placement};
+use crate::invites::calendar;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
 use crate::practice::roster;
@@ -116,6 +117,20 @@ fn index_key(practice: &str, entity: Entity, id: &str, placement: &Placement) ->
     }
 }
 
+/// The index entries some entities keep beside their record, written in the record's own
+/// transaction: patients in the staff roster, appointments in the invite calendar. `fields`:
+/// the validated record, `None` for a delete.
+fn derived_index_ops(practice: &str, entity: Entity, id: &str, fields: Option<&Value>) -> CoreResult<Vec<TxOp>> {
+    fn typed<T: serde::de::DeserializeOwned>(fields: Option<&Value>) -> CoreResult<Option<T>> {
+        fields.map(|f| serde_json::from_value(f.clone()).map_err(CoreError::backend)).transpose()
+    }
+    match entity {
+        Entity::Patients => roster::index_ops(practice, id, typed::<Patient>(fields)?.as_ref()),
+        Entity::Appointments => calendar::index_ops(practice, id, typed::<Appointment>(fields)?.as_ref()),
+        _ => Ok(vec![]),
+    }
+}
+
 impl SyncStore<'_> {
     /// Validates and stores `body` (its fields plus `lastModified`) unless a version at least as
     /// new is stored.
@@ -128,13 +143,7 @@ impl SyncStore<'_> {
             .ok_or_else(|| CoreError::invalid("field_invalid", "lastModified: required (RFC 3339)"))?;
         let stamp_ms = last_modified_ms(&stamp)?;
         let valid = validate(entity, id, body)?;
-        let also = match entity {
-            Entity::Patients => {
-                let patient: Patient = serde_json::from_value(valid.fields.clone()).map_err(CoreError::backend)?;
-                roster::index_ops(practice, id, Some(&patient))?
-            }
-            _ => vec![],
-        };
+        let also = derived_index_ops(practice, entity, id, Some(&valid.fields))?;
         let envelope = Envelope {
             entity: entity.name().into(),
             id: id.into(),
@@ -173,15 +182,15 @@ impl SyncStore<'_> {
             thumbnail: false,
             received_at: self.clock.now(),
         };
-        let also = if entity == Entity::Patients { roster::index_ops(practice, id, None)? } else { vec![] };
+        let also = derived_index_ops(practice, entity, id, None)?;
         let written = self.write_if_newer(practice, entity, id, envelope, None, also).await?;
         Ok(Deleted { applied: written.applied, replaced: written.replaced })
     }
 
     /// The one rule of the sync store: write `next` unless what is stored is stamped at least as
     /// new (then answer it unchanged). Read, compare, write conditionally on the version read; a
-    /// writer that got in between makes us look again. `also` (a patient's roster entries) is
-    /// written in the same transaction, so it follows exactly the versions that win.
+    /// writer that got in between makes us look again. `also` (derived index entries) is written
+    /// in the same transaction, so it follows exactly the versions that win.
     async fn write_if_newer(
         &self,
         practice: &str,

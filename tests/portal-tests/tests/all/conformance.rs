@@ -905,6 +905,155 @@ async fn roster_and_access_hold(b: &Backend) {
     assert_eq!(access.get(&practice, "p1").await.unwrap().unwrap().0.username, "sam1234");
 }
 
+/// Automated invites with a controlled clock: due once per (rule, appointment), never twice for
+/// overlapping runs; a run that dies after claiming is taken over once; opted-out and ineligible
+/// patients are skipped with the reason; the after-visit rule waits for completion.
+async fn invites_hold(b: &Backend) {
+    use portal_core::invites::rules::{InviteRulesRepo, Resend, RuleKind};
+    use portal_core::invites::run::{log, InviteRun, InviteState};
+    use portal_core::sync::store::SyncStore;
+    use portal_core::sync::Entity::{Appointments, Patients};
+    struct Crashing;
+    #[async_trait]
+    impl Mailer for Crashing {
+        async fn send(&self, _: &Mail) -> Result<String, PortError> {
+            panic!("the run dies while sending");
+        }
+    }
+    let practice = format!("p{}", uid());
+    let clock = Arc::new(ManualClock::new(now()));
+    let t0 = clock.now();
+    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
+    settings.webmail.notification_sender = b.sender.clone();
+    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: clock.as_ref() }
+        .create(&practice, &settings)
+        .await
+        .unwrap();
+    let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let repo = InviteRulesRepo { table: b.table.as_ref(), clock: clock.as_ref() };
+    let mut rules = repo.get(&practice).await.unwrap();
+    assert_eq!((rules.version, rules.rules.len(), rules.any_enabled()), (0, 2, false), "the defaults, off");
+    for r in &mut rules.rules {
+        r.enabled = true;
+    }
+    assert_eq!(
+        (rules.rules[0].kind, rules.rules[0].offset_minutes, rules.rules[0].resend),
+        (RuleKind::Before, 7 * 24 * 60, Resend::UntilVisited)
+    );
+    let rules = repo.put(&staff, 0, &rules.rules, "269-555-0100").await.unwrap();
+    assert_eq!(repo.put(&staff, 0, &rules.rules, "").await.unwrap_err().code(), "settings_changed");
+
+    let store = SyncStore { table: b.table.as_ref(), clock: clock.as_ref() };
+    let email = |id: &str| format!("{id}-{practice}@example.com");
+    let eligible = |id: &str, extra: Value| {
+        let mut p = patient(
+            id,
+            json!({"address": {"line1": "1 Main St", "city": "Lakeside", "state": "MI", "postalCode": "49116"},
+            "phones": [{"kind": "mobile", "number": "269-555-0100"}], "email": email(id)}),
+        );
+        p.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        p["lastModified"] = json!("2026-01-01T00:00:00Z");
+        p
+    };
+    let at = |t: i64| {
+        let offset = time::UtcOffset::from_hms(-5, 0, 0).unwrap();
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .unwrap()
+            .to_offset(offset)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let appt = |patient: &str, start: i64, status: &str| json!({"patientId": patient, "providerId": "prov-1", "start": at(start), "lengthMinutes": 60, "status": status, "lastModified": "2026-01-01T00:00:00Z"});
+    for (id, extra) in [("eve", json!({})), ("otto", json!({"optOuts": {"portalInvites": true}})), ("cid", json!({}))] {
+        store.upsert(&practice, Patients, id, eligible(id, extra)).await.unwrap();
+    }
+    let mut nora = eligible("nora", json!({}));
+    nora.as_object_mut().unwrap().remove("address");
+    store.upsert(&practice, Patients, "nora", nora).await.unwrap();
+    let week = 7 * 24 * 3600;
+    for (id, who, start) in [
+        ("a-eve", "eve", t0 + week - 60),
+        ("a-otto", "otto", t0 + week - 60),
+        ("a-nora", "nora", t0 + week - 60),
+        ("a-later", "eve", t0 + week + 3 * 86400),
+    ] {
+        store.upsert(&practice, Appointments, id, appt(who, start, "scheduled")).await.unwrap();
+    }
+    let mails_to = |id: &'static str| {
+        let (b, to) = (b, email(id));
+        async move { b.probe.mails().await.into_iter().filter(|raw| raw.contains(&format!("To: {to}"))).collect::<Vec<_>>() }
+    };
+    let runner = |mailer: &'static str| InviteRun {
+        table: b.table.as_ref(),
+        clock: clock.as_ref(),
+        mailer: if mailer == "real" { b.mailer.as_ref() } else { &Crashing },
+        site_url: "https://portal.example.com",
+    };
+
+    // 7 days out: one invite for Eve, with a login; Otto and Nora skipped with the reason.
+    let (r1, r2) = (runner("real"), runner("real"));
+    let (first, second) = tokio::join!(r1.run(&practice), r2.run(&practice));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!((first.sent + second.sent, first.skipped + second.skipped), (1, 2), "two overlapping runs, one invite");
+    assert_eq!(runner("real").run(&practice).await.unwrap().sent, 0, "and never again");
+    let mut eve = vec![];
+    for _ in 0..20 {
+        eve = mails_to("eve").await;
+        if !eve.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(eve.len(), 1);
+    let text = portal_core::mime::text_part(&eve[0]).unwrap();
+    let login = portal_core::identity::patient_access::PatientAccess { table: b.table.as_ref(), clock: clock.as_ref() };
+    let username = login.get(&practice, "eve").await.unwrap().unwrap().0.username;
+    assert!(
+        text.contains("Dear eve") && text.contains(&username) && text.contains(&format!("https://portal.example.com/p/{practice}/")),
+        "{text}"
+    );
+    assert!(text.contains("269-555-0100") && !text.contains('['), "every tag filled: {text}");
+    let (entries, _) = log(b.table.as_ref(), &practice, 10, None).await.unwrap();
+    let reason = |appt: &str| entries.iter().find(|e| e.appointment_id == appt).map(|e| e.state.clone());
+    assert!(matches!(reason("a-eve"), Some(InviteState::Sent { .. })));
+    assert_eq!(reason("a-otto"), Some(InviteState::Skipped { reason: "opted out of portal invites".into() }));
+    assert!(matches!(reason("a-nora"), Some(InviteState::Skipped { reason }) if reason.contains("address")));
+    assert_eq!(reason("a-later"), None, "not due yet");
+
+    // A run dies after claiming Cid's invite: nothing is sent; a run within 5 minutes leaves the
+    // claim alone; after that, exactly one takes it over and sends once.
+    store.upsert(&practice, Appointments, "a-cid", appt("cid", t0 + 3600, "scheduled")).await.unwrap();
+    let practice_ref = practice.clone();
+    let crashed = {
+        let (table, clock) = (b.table.clone(), clock.clone());
+        tokio::spawn(async move {
+            let run = InviteRun { table: table.as_ref(), clock: clock.as_ref(), mailer: &Crashing, site_url: "https://portal.example.com" };
+            run.run(&practice_ref).await
+        })
+        .await
+    };
+    assert!(crashed.is_err(), "the run died");
+    clock.advance(60);
+    assert_eq!(runner("real").run(&practice).await.unwrap().sent, 0, "the claim is still fresh");
+    clock.advance(portal_core::invites::run::CLAIM_TIMEOUT);
+    let (one, two) = tokio::join!(r1.run(&practice), r2.run(&practice));
+    assert_eq!(one.unwrap().sent + two.unwrap().sent, 1, "taken over once");
+    assert_eq!(runner("real").run(&practice).await.unwrap().sent, 0);
+
+    // After the visit: nothing while it is scheduled, nor before its time; once after completion.
+    let start = clock.now() - 30 * 60;
+    store.upsert(&practice, Appointments, "a-done", appt("otto", start, "scheduled")).await.unwrap();
+    store.upsert(&practice, Appointments, "a-done2", appt("cid", start, "scheduled")).await.unwrap();
+    clock.advance(2 * 3600);
+    assert_eq!(runner("real").run(&practice).await.unwrap().sent, 0, "not completed");
+    let mut done = appt("cid", start, "complete");
+    done["lastModified"] = json!("2026-01-02T00:00:00Z");
+    store.upsert(&practice, Appointments, "a-done2", done).await.unwrap();
+    let report = runner("real").run(&practice).await.unwrap();
+    assert_eq!(report.sent, 1, "{report:?}");
+    assert_eq!(runner("real").run(&practice).await.unwrap().sent, 0);
+}
+
 /// SES itself refusing: a practice whose notification sender is not a verified identity gets
 /// `failed` with SES's reason, the message readable meanwhile; once the sender is verified the
 /// retry delivers it, once. (Only SES refuses senders, so this runs on moto alone.)
@@ -980,4 +1129,5 @@ conformance!(
     patient_modules_hold,
     webmail_holds,
     roster_and_access_hold,
+    invites_hold,
 );

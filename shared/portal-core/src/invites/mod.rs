@@ -1,0 +1,7 @@
+//! Automated portal invites: the practice's rules (`rules`), its appointments by time
+//! (`calendar`, kept by sync), and the scheduled run that invites each eligible patient exactly
+//! once per rule and appointment, with its log for staff (`run`).
+
+pub mod calendar;
+pub mod rules;
+pub mod run;

@@ -1,0 +1,334 @@
+//! One run of the automated invites (every 5 minutes on AWS, on an interval locally): for each
+//! practice with a rule on, find the appointments a rule has come due for through the calendar
+//! index, and invite each eligible patient **exactly once per (rule, appointment)**.
+//!
+//! Exactly once: before anything else a run claims the invite with a put-if-absent
+//! (`INVITE#{rule}#{appointment}`), so an overlapping run finds the claim and moves on. The claim
+//! becomes `sent`, `skipped` (with the reason staff read in the log) or `failed`; a claim left
+//! `claimed` by a run that died, or `failed`, is taken over by a later run (conditionally on its
+//! version, so by one run only) after [`CLAIM_TIMEOUT`]. The only window for a second email is a
+//! run dying between the mail service accepting the mail and the `sent` write.
+//!
+//! When several rules have come due for one appointment, the one that came due last (for
+//! "before" rules: the one closest to the appointment) is used; the others are passed over.
+
+use super::calendar::{self, CalendarEntry};
+use super::rules::{render, InviteRule, InviteRules, InviteRulesRepo, Resend, RuleKind, TagValues, ENABLED_INDEX};
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::identity::patient_access::PatientAccess;
+use crate::keys;
+use crate::ports::{Clock, Cond, Item, Mail, Mailer, Query, Table, TableError};
+use crate::practice::roster;
+use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
+use crate::sync::entities::{AppointmentStatus, Patient};
+use crate::sync::records::PatientRecords;
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// How long a claim may stay unsettled before another run takes it over.
+pub const CLAIM_TIMEOUT: i64 = 5 * 60;
+/// Sending is tried this often for one invite, then it stays `failed`.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// An "after" rule is not applied to appointments completed longer ago than its time plus this
+/// (turning a rule on does not invite every past patient).
+pub const AFTER_WINDOW: i64 = 24 * 60 * 60;
+/// The longest appointment the "after" window allows for.
+const LONGEST_APPOINTMENT: i64 = 24 * 60 * 60;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "status")]
+pub enum InviteState {
+    Claimed,
+    Sent { sent_at: i64 },
+    Skipped { reason: String },
+    Failed { reason: String },
+}
+
+/// One invite: its log entry and its claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteRecord {
+    pub rule_id: String,
+    pub appointment_id: String,
+    pub patient_id: String,
+    #[serde(default)]
+    pub patient_name: Option<String>,
+    #[serde(flatten)]
+    pub state: InviteState,
+    pub attempts: u32,
+    pub created_at: i64,
+    pub claimed_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    pub sent: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+fn log_partition(practice: &str) -> String {
+    format!("P#{practice}#INVITELOG")
+}
+
+fn invite_key(rule_id: &str, appointment_id: &str) -> String {
+    format!("INVITE#{rule_id}#{appointment_id}")
+}
+
+/// When `rule` comes due for `entry` (unix seconds), if it applies to it at all.
+fn due_at(rule: &InviteRule, entry: &CalendarEntry) -> Option<i64> {
+    let offset = i64::from(rule.offset_minutes) * 60;
+    match (rule.kind, entry.status) {
+        (RuleKind::Before, AppointmentStatus::Scheduled) => Some(entry.start_unix - offset),
+        (RuleKind::After, AppointmentStatus::Complete) => Some(entry.end_unix() + offset),
+        _ => None,
+    }
+}
+
+/// The rule to use for `entry` at `now`: of those due (and, for "before", with the appointment
+/// still ahead; for "after", within the window), the one that came due last.
+fn rule_for<'r>(rules: &'r [InviteRule], entry: &CalendarEntry, now: i64) -> Option<&'r InviteRule> {
+    rules
+        .iter()
+        .filter(|r| r.enabled)
+        .filter_map(|r| due_at(r, entry).map(|at| (r, at)))
+        .filter(|(r, at)| {
+            *at <= now
+                && match r.kind {
+                    RuleKind::Before => now < entry.start_unix,
+                    RuleKind::After => now < at + AFTER_WINDOW,
+                }
+        })
+        .max_by_key(|(_, at)| *at)
+        .map(|(r, _)| r)
+}
+
+/// The appointment's date and time on the practice's wall clock (its own offset).
+fn wall_clock(start: &str) -> (String, String) {
+    let Ok(t) = time::OffsetDateTime::parse(start, &time::format_description::well_known::Rfc3339) else {
+        return (start.into(), String::new());
+    };
+    let date = t.format(time::macros::format_description!("[month]/[day]/[year]")).unwrap_or_default();
+    let clock = t.format(time::macros::format_description!("[hour repr:12 padding:none]:[minute] [period]")).unwrap_or_default();
+    (date, clock)
+}
+
+pub struct InviteRun<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub mailer: &'a dyn Mailer,
+    /// Where the portal's pages are (the login address of a practice without its own).
+    pub site_url: &'a str,
+}
+
+impl InviteRun<'_> {
+    /// Every practice with a rule on.
+    pub async fn run_all(&self) -> CoreResult<RunReport> {
+        let (mut total, mut cursor) = (RunReport::default(), None);
+        loop {
+            let page = self.table.query(Query::on_gsi1(ENABLED_INDEX).limit(100).after(cursor)).await?;
+            for item in &page.items {
+                let practice = item.pk.strip_prefix("P#").unwrap_or_default().to_string();
+                // One practice failing (its table items, its mail) does not hold up the others.
+                match self.run(&practice).await {
+                    Ok(r) => {
+                        total.sent += r.sent;
+                        total.skipped += r.skipped;
+                        total.failed += r.failed;
+                    }
+                    Err(e) => tracing::warn!(practice = %practice, error = %e, "invite run failed for a practice"),
+                }
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// One practice: what is due now, each invite claimed, then sent or skipped.
+    pub async fn run(&self, practice: &str) -> CoreResult<RunReport> {
+        let rules = InviteRulesRepo { table: self.table, clock: self.clock }.get(practice).await?;
+        let mut report = RunReport::default();
+        if !rules.any_enabled() {
+            return Ok(report);
+        }
+        let Some(settings) = (SettingsRepo { table: self.table, clock: self.clock }).get(practice).await? else {
+            return Ok(report);
+        };
+        let now = self.clock.now();
+        let longest =
+            |kind| rules.rules.iter().filter(|r| r.enabled && r.kind == kind).map(|r| i64::from(r.offset_minutes) * 60).max().unwrap_or(0);
+        let mut entries = calendar::between(self.table, practice, now, now + longest(RuleKind::Before)).await?;
+        if longest(RuleKind::After) > 0 {
+            let from = now - longest(RuleKind::After) - AFTER_WINDOW - LONGEST_APPOINTMENT;
+            entries.extend(calendar::between(self.table, practice, from, now - 1).await?);
+        }
+        for entry in &entries {
+            let Some(rule) = rule_for(&rules.rules, entry, now) else { continue };
+            let Some((record, item)) = self.claim(practice, rule, entry).await? else { continue };
+            match self.invite(practice, rule, &rules, &settings, entry, record, item).await? {
+                InviteState::Sent { .. } => report.sent += 1,
+                InviteState::Skipped { .. } => report.skipped += 1,
+                InviteState::Failed { .. } => report.failed += 1,
+                InviteState::Claimed => {}
+            }
+        }
+        Ok(report)
+    }
+
+    /// Claims the invite of `rule` for `entry`: a new claim, or one a dead or failed run left
+    /// behind. `None` when it is settled or another run holds it.
+    async fn claim(&self, practice: &str, rule: &InviteRule, entry: &CalendarEntry) -> CoreResult<Option<(InviteRecord, Item)>> {
+        let now = self.clock.now();
+        let (pk, sk) = (keys::practice(practice), invite_key(&rule.id, &entry.appointment_id));
+        let fresh = InviteRecord {
+            rule_id: rule.id.clone(),
+            appointment_id: entry.appointment_id.clone(),
+            patient_id: entry.patient_id.clone(),
+            patient_name: None,
+            state: InviteState::Claimed,
+            attempts: 0,
+            created_at: now,
+            claimed_at: now,
+        };
+        let item = Item::new(pk.clone(), sk.clone(), serde_json::to_value(&fresh).map_err(CoreError::backend)?)
+            .with_gsi1(log_partition(practice), format!("{:013}#{}#{}", now, rule.id, entry.appointment_id))
+            .with_version(1);
+        match self.table.put(item.clone(), Cond::Absent).await {
+            Ok(()) => return Ok(Some((fresh, item))),
+            Err(TableError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(existing) = self.table.get(&pk, &sk).await? else { return Ok(None) };
+        let record: InviteRecord = existing.parse()?;
+        let abandoned = now - record.claimed_at >= CLAIM_TIMEOUT;
+        let retry = match record.state {
+            InviteState::Claimed => abandoned,
+            InviteState::Failed { .. } => abandoned && record.attempts < MAX_ATTEMPTS,
+            _ => false,
+        };
+        if !retry {
+            return Ok(None);
+        }
+        let taken = InviteRecord { state: InviteState::Claimed, claimed_at: now, ..record };
+        let next = existing.replaced(serde_json::to_value(&taken).map_err(CoreError::backend)?);
+        match self.table.put(next.clone(), Cond::Version(existing.version)).await {
+            Ok(()) => Ok(Some((taken, next))),
+            Err(TableError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks the patient, gives them credentials when needed, sends the invite; settles the claim.
+    #[allow(clippy::too_many_arguments)]
+    async fn invite(
+        &self,
+        practice: &str,
+        rule: &InviteRule,
+        rules: &InviteRules,
+        settings: &PracticeSettings,
+        entry: &CalendarEntry,
+        mut record: InviteRecord,
+        item: Item,
+    ) -> CoreResult<InviteState> {
+        let skip = |reason: &str| InviteState::Skipped { reason: reason.into() };
+        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, &entry.patient_id).await?.map(|p| p.record);
+        let Some(patient) = patient else {
+            return self.settle(item, record, skip("the patient is no longer in the practice's records")).await;
+        };
+        record.patient_name = Some(patient.display_name());
+        let missing = roster::missing(&patient);
+        let now = self.clock.now();
+        let access = PatientAccess { table: self.table, clock: self.clock };
+        let current = access.get(practice, &entry.patient_id).await?.map(|(a, _)| a);
+        let last_visit = current.as_ref().and_then(|a| a.last_login_at);
+        let why_not = if !missing.is_empty() {
+            Some(format!("not eligible: the record lacks {}", missing.join(", ")))
+        } else if patient.opt_outs.portal_invites {
+            Some("opted out of portal invites".into())
+        } else if patient.opt_outs.email {
+            Some("opted out of email".into())
+        } else if settings.webmail.notification_sender.is_empty() {
+            Some("no sender address: set the notification sender under WebMail settings".into())
+        } else {
+            match (rule.resend, last_visit) {
+                (Resend::UntilVisited, Some(_)) => Some("has visited the portal".into()),
+                (Resend::NoVisitWithin, Some(t)) if now - t < i64::from(rule.resend_days.unwrap_or(0)) * 86_400 => {
+                    Some(format!("visited the portal within {} days", rule.resend_days.unwrap_or(0)))
+                }
+                _ => None,
+            }
+        };
+        if let Some(reason) = why_not {
+            return self.settle(item, record, InviteState::Skipped { reason }).await;
+        }
+        // Credentials: new ones for a patient without a login, a fresh temporary password for one
+        // never used; a patient who uses theirs keeps it.
+        let actor = Actor::system(practice, "invites");
+        let (username, password) = match &current {
+            None => match access.grant(&actor, &entry.patient_id).await {
+                Ok(l) => (l.username, l.temporary_password),
+                Err(e) if e.code() == "access_exists" => return self.settle(item, record, skip("a login was made meanwhile")).await,
+                Err(e) => return Err(e),
+            },
+            Some(a) if a.last_login_at.is_none() => {
+                let l = access.reset(&actor, &entry.patient_id).await?;
+                (l.username, l.temporary_password)
+            }
+            Some(a) => (a.username.clone(), "(the password you chose)".to_string()),
+        };
+        let (appt_date, appt_time) = wall_clock(&entry.start);
+        let url = login_url(settings, practice, self.site_url);
+        let values = TagValues {
+            first_name: patient.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&patient.first_name),
+            office_name: &settings.practice_name,
+            office_phone: &rules.office_phone,
+            appt_date: &appt_date,
+            appt_time: &appt_time,
+            username: &username,
+            password: &password,
+            portal_url: &url,
+        };
+        let mail = Mail {
+            from: settings.webmail.notification_sender.clone(),
+            to: vec![patient.email.clone().unwrap_or_default()],
+            subject: render(&rule.subject, &values),
+            text: render(&rule.body, &values),
+            html: None,
+            attachments: vec![],
+        };
+        record.attempts += 1;
+        let outcome = match self.mailer.send(&mail).await {
+            Ok(_) => InviteState::Sent { sent_at: self.clock.now() },
+            Err(e) => InviteState::Failed { reason: e.to_string().chars().take(200).collect() },
+        };
+        let audit_outcome = if matches!(outcome, InviteState::Sent { .. }) { Outcome::Success } else { Outcome::Failure };
+        let detail = json!({"ruleId": rule.id, "appointmentId": entry.appointment_id});
+        AuditLog { table: self.table, clock: self.clock }.record(&actor, "invites.send", &entry.patient_id, audit_outcome, detail).await?;
+        self.settle(item, record, outcome).await
+    }
+
+    /// Writes the claim's outcome (conditionally: a run that took the claim over meanwhile wins).
+    async fn settle(&self, item: Item, mut record: InviteRecord, state: InviteState) -> CoreResult<InviteState> {
+        record.state = state.clone();
+        let next = item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?);
+        match self.table.put(next, Cond::Version(item.version)).await {
+            Ok(()) | Err(TableError::ConditionFailed) => Ok(state),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The invite log for staff, newest first.
+pub async fn log(
+    table: &dyn Table,
+    practice: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> CoreResult<(Vec<InviteRecord>, Option<String>)> {
+    let page = table.query(Query::on_gsi1(log_partition(practice)).newest_first().limit(limit).after(cursor)).await?;
+    let records = page.items.iter().map(|i| i.parse()).collect::<Result<Vec<InviteRecord>, _>>()?;
+    Ok((records, page.cursor))
+}
