@@ -1,7 +1,8 @@
 //! Portal access, as the practice's staff manage it: find patients (name, birthdate, phone) with
 //! their access and why they are not eligible, give a patient a login with a temporary password,
-//! give a new one, remove access, and note that a login was printed. Rules and audit are in core
-//! (`identity::patient_access`, `practice::roster`); each handler re-checks the staff role.
+//! give a new one, remove access, and note that a login was printed; the automated invites' rules
+//! and their log. Rules and audit are in core (`identity::patient_access`, `practice::roster`,
+//! `invites`); each handler re-checks the staff role.
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
@@ -9,6 +10,8 @@ use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::identity::patient_access::{AccessRecord, PatientAccess, TemporaryLogin};
 use portal_core::identity::session::StaffRole;
+use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS};
+use portal_core::invites::run::{self, InviteRecord};
 use portal_core::ports::{Clock, Ports, Table};
 use portal_core::practice::roster::{Roster, RosterEntry};
 use portal_core::practice::settings::{login_url, SettingsRepo};
@@ -49,6 +52,9 @@ pub fn api() -> Api<Deps> {
         .route(Method::DELETE, "/v1/admin/patients/{patient_id}/access", remove)
         .route(Method::POST, "/v1/admin/patients/{patient_id}/access/reset", reset)
         .route(Method::POST, "/v1/admin/patients/{patient_id}/access/printed", printed)
+        .route(Method::GET, "/v1/admin/invites/rules", get_rules)
+        .route(Method::PUT, "/v1/admin/invites/rules", put_rules)
+        .route(Method::GET, "/v1/admin/invites/log", invite_log)
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -119,7 +125,7 @@ async fn search(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Query
     let page = Roster { table: d.table.as_ref() }.search(&c.practice_id, q.q.as_deref().unwrap_or(""), limit, q.cursor.as_deref()).await?;
     let ids: Vec<&str> = page.entries.iter().map(|e| e.patient_id.as_str()).collect();
     let access = d.access().of_each(&c.practice_id, &ids).await?;
-    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.roster_read(&c.actor(&meta.0), &ids).await?;
+    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.patients_listed(&c.actor(&meta.0), "roster", &ids).await?;
     let items = page
         .entries
         .into_iter()
@@ -180,4 +186,56 @@ async fn printed(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_i
     let c = p.require(STAFF)?;
     d.access().handed_out(&c.actor(&meta.0), &patient_id, "print").await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RulesPage {
+    #[serde(flatten)]
+    rules: InviteRules,
+    tags: [&'static str; 8],
+    can_edit: bool,
+}
+
+async fn get_rules(State(d): State<Deps>, p: Principal) -> ApiResult<Json<RulesPage>> {
+    let c = p.require(STAFF)?;
+    let rules = InviteRulesRepo { table: d.table.as_ref(), clock: d.clock.as_ref() }.get(&c.practice_id).await?;
+    Ok(Json(RulesPage { rules, tags: TAGS, can_edit: c.role == Some(StaffRole::Admin) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RulesBody {
+    rules: Vec<InviteRule>,
+    #[serde(default)]
+    office_phone: String,
+    version: u64,
+}
+
+async fn put_rules(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<RulesBody>) -> ApiResult<Json<InviteRules>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let repo = InviteRulesRepo { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    Ok(Json(repo.put(&c.actor(&meta.0), b.version, &b.rules, &b.office_phone).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogPage {
+    items: Vec<InviteRecord>,
+    next_cursor: Option<String>,
+}
+
+async fn invite_log(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Query<LogQuery>) -> ApiResult<Json<LogPage>> {
+    let c = p.require(STAFF)?;
+    let (items, next_cursor) = run::log(d.table.as_ref(), &c.practice_id, portal_http::page_limit(q.limit, 50, 200)?, q.cursor).await?;
+    let ids: Vec<&str> = items.iter().map(|i| i.patient_id.as_str()).collect();
+    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.patients_listed(&c.actor(&meta.0), "invites.log", &ids).await?;
+    Ok(Json(LogPage { items, next_cursor }))
 }

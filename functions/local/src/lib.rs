@@ -25,11 +25,15 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub web_dir: PathBuf,
     pub print_routes: bool,
+    /// How often the automated invites run (seconds; 0: never).
+    pub invite_interval: u64,
 }
 
-const USAGE: &str = "usage: portal-local [--addr HOST:PORT] [--data-dir DIR] [--print-routes]
+const USAGE: &str = "usage: portal-local [--addr HOST:PORT] [--data-dir DIR] [--invite-interval SECONDS] [--print-routes]
   --addr       where to listen (default 127.0.0.1:8080, or PORTAL_ADDR)
   --data-dir   where data lives (default .portal-local, or PORTAL_DATA_DIR)
+  --invite-interval  how often automated invites run, as the EventBridge schedule does on AWS
+               (default 300, or PORTAL_INVITE_INTERVAL; 0 turns the schedule off)
   --print-routes  print every API route (METHOD PATH) and exit";
 
 pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
@@ -37,18 +41,21 @@ pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
     let mut data_dir = std::env::var("PORTAL_DATA_DIR").unwrap_or_else(|_| ".portal-local".into());
     let web_dir = std::env::var("PORTAL_WEB_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web").into());
     let mut print_routes = false;
+    let mut invite_interval = std::env::var("PORTAL_INVITE_INTERVAL").unwrap_or_else(|_| "300".into());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--addr" => addr = it.next().ok_or(USAGE)?,
             "--data-dir" => data_dir = it.next().ok_or(USAGE)?,
             "--print-routes" => print_routes = true,
+            "--invite-interval" => invite_interval = it.next().ok_or(USAGE)?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     let addr = addr.parse().map_err(|_| format!("--addr must be HOST:PORT, got {addr}"))?;
-    Ok(Config { addr, data_dir: PathBuf::from(data_dir), web_dir: PathBuf::from(web_dir), print_routes })
+    let invite_interval = invite_interval.parse().map_err(|_| format!("--invite-interval must be whole seconds, got {invite_interval}"))?;
+    Ok(Config { addr, data_dir: PathBuf::from(data_dir), web_dir: PathBuf::from(web_dir), print_routes, invite_interval })
 }
 
 /// The embedded adapters over a data folder.
@@ -181,6 +188,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let logins = seed::ensure_demo(&backends, &config.data_dir, &base_url).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let app = app(backends.functions(config.web_dir.clone()));
+    rules::schedule_invites(&backends, config.invite_interval);
     println!("{}", logins.banner());
     println!("portal-local listening on {base_url} (data in {})", config.data_dir.display());
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

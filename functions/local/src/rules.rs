@@ -1,6 +1,7 @@
 //! The EventBridge rules, locally: a `webmail.sent` event goes to `functions/notify`'s handler, in
 //! the background, and is tried again with back-off while it fails (as EventBridge's retry policy
-//! does; what still fails is logged, as the dead-letter queue would keep it).
+//! does; what still fails is logged, as the dead-letter queue would keep it); and the schedule
+//! rule runs `functions/invites`' handler on an interval.
 
 use crate::Backends;
 use portal_core::ports::DomainEvent;
@@ -38,4 +39,24 @@ pub fn route_events(b: &Backends) {
             tracing::warn!(event = %event["detail"]["messageId"], "notification given up after retries");
         });
     }));
+}
+
+/// Runs the automated invites every `interval_seconds` (0: never), as the schedule rule does.
+pub fn schedule_invites(b: &Backends, interval_seconds: u64) {
+    if interval_seconds == 0 {
+        return;
+    }
+    let deps =
+        portal_invites::Deps { table: b.table.clone(), clock: b.clock.clone(), mailer: b.mailer.clone(), site_url: b.base_url.clone() };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(interval_seconds));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+            if let Err(e) = portal_invites::handle(&deps, event).await {
+                tracing::warn!(error = %e, "invite run failed; the next one tries again");
+            }
+        }
+    });
 }

@@ -1,14 +1,15 @@
-// The staff page: log in (practice, username, password, authenticator code), then five screens
-// chosen from the section navigation (setup, patients and access, messages, practice system,
-// activity), one at a time, by the address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
+// The staff page: log in (practice, username, password, authenticator code), then six screens
+// chosen from the section navigation (setup, patients and access, messages, invites, practice
+// system, activity), one at a time, by the address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { showSettings } from './settings.js';
 import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
 import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
 import { composeTo, load as loadMessages, wireWebmail } from './webmail.js';
 import { hideSheet, load as loadPatients, wirePatients } from './patients.js';
+import { load as loadInvites, wireInvites } from './invites.js';
 
-const SECTIONS = ['setup', 'patients', 'messages', 'connection', 'activity'];
+const SECTIONS = ['setup', 'patients', 'messages', 'invites', 'connection', 'activity'];
 let canEdit = false;
 let features = [];
 
@@ -33,6 +34,7 @@ function openSection() {
   if (name !== 'patients') hideSheet();
   if (name === 'patients' && !$('patients-items').children.length) loadPatients(true);
   if (name === 'messages') loadMessages(true);
+  if (name === 'invites') loadInvites();
   if (name === 'connection') loadSyncKeys(canEdit, refreshActivity);
   if (name === 'activity') loadAudit(true);
 }
@@ -81,6 +83,7 @@ window.addEventListener('hashchange', openSection);
 wireSyncKeys(() => canEdit, refreshActivity);
 wireAudit();
 wireWebmail();
+wireInvites();
 wirePatients({ enabled: () => features.includes('ModuleWebMail'), open: composeTo });
 passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));
 $('login-practice').value = new URLSearchParams(location.search).get('practice') || '';

@@ -133,10 +133,10 @@ impl AuditLog<'_> {
         self.record(actor, &format!("{what}.read"), patient_id, Outcome::Success, Value::Null).await
     }
 
-    /// Records that staff looked patients up in the roster (names and birthdates shown): one entry
-    /// naming every patient listed.
-    pub async fn roster_read(&self, actor: &Actor, patient_ids: &[&str]) -> CoreResult<()> {
-        self.record(actor, "roster.read", "patients", Outcome::Success, serde_json::json!({ "patientIds": patient_ids })).await
+    /// Records that staff saw a list naming patients (`what`: `roster` for a patient search,
+    /// `invites.log`): one entry naming every patient listed.
+    pub async fn patients_listed(&self, actor: &Actor, what: &str, patient_ids: &[&str]) -> CoreResult<()> {
+        self.record(actor, &format!("{what}.read"), "patients", Outcome::Success, serde_json::json!({ "patientIds": patient_ids })).await
     }
 
     /// Everything that concerned one subject (a patient's own activity history), newest first.

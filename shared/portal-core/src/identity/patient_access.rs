@@ -78,6 +78,12 @@ impl PatientAccess<'_> {
         found.into_iter().map(|r| r.map(|o| o.map(|(record, _)| record))).collect()
     }
 
+    /// Whether a patient's login still has the temporary password staff gave (never changed).
+    pub async fn is_temporary(&self, practice: &str, username: &str) -> CoreResult<bool> {
+        let cred = Credentials { table: self.table }.get(practice, PrincipalKind::Patient, username).await?;
+        Ok(cred.is_some_and(|(c, _)| c.must_change_password))
+    }
+
     /// Writes a login for a patient: the credential and the access record, both new. `Ok(false)`
     /// when the username is taken; `access_exists` when the patient has a login already.
     #[allow(clippy::too_many_arguments)]

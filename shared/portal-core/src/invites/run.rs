@@ -265,7 +265,8 @@ impl InviteRun<'_> {
             return self.settle(item, record, InviteState::Skipped { reason }).await;
         }
         // Credentials: new ones for a patient without a login, a fresh temporary password for one
-        // never used; a patient who uses theirs keeps it.
+        // whose temporary password was never changed (the one they were given is not kept); a
+        // patient with a password of their own keeps it.
         let actor = Actor::system(practice, "invites");
         let (username, password) = match &current {
             None => match access.grant(&actor, &entry.patient_id).await {
@@ -273,7 +274,7 @@ impl InviteRun<'_> {
                 Err(e) if e.code() == "access_exists" => return self.settle(item, record, skip("a login was made meanwhile")).await,
                 Err(e) => return Err(e),
             },
-            Some(a) if a.last_login_at.is_none() => {
+            Some(a) if access.is_temporary(practice, &a.username).await? => {
                 let l = access.reset(&actor, &entry.patient_id).await?;
                 (l.username, l.temporary_password)
             }

@@ -149,3 +149,60 @@ async fn a_login_is_given_changed_renewed_and_removed() {
     assert_eq!(actions, ["access.remove", "access.print", "access.reset", "access.grant"], "{audit}");
     assert!(!audit.to_string().contains(&password));
 }
+
+#[tokio::test]
+async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let (s, page) = l.get("/v1/admin/invites/rules", Some(&staff)).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!((page["version"].as_u64(), page["rules"].as_array().map(Vec::len)), (Some(0), Some(2)), "the defaults");
+    assert_eq!(
+        (&page["rules"][0]["kind"], &page["rules"][0]["offsetMinutes"], &page["rules"][1]["offsetMinutes"]),
+        (&json!("before"), &json!(10080), &json!(60))
+    );
+    assert!(page["rules"].as_array().unwrap().iter().all(|r| r["enabled"] == false), "off until a practice turns them on");
+    let rule = |body: &str, offset: i64| json!({"id": "r1", "kind": "before", "offsetMinutes": offset, "resend": "untilVisited", "subject": "Portal", "body": body, "enabled": true});
+    // Bad input: a clear 4xx, and nothing stored changes.
+    for (rules, code) in [
+        (json!([rule("Hello [NameF]", 60)]), "body_missing_url"),
+        (json!([rule("[PatientPortalURL] [Balance]", 60)]), "body_unknown_tag"),
+        (json!([rule("[PatientPortalURL]", 0)]), "invite_rule_invalid"),
+        (json!([rule("[PatientPortalURL]", -5)]), "invalid_body"),
+        (json!([rule(&"x".repeat(6000), 60)]), "body_too_long"),
+    ] {
+        let (s, v) = l.json("PUT", "/v1/admin/invites/rules", Some(&staff), json!({"rules": rules, "version": 0})).await;
+        assert_eq!((s / 100, v["code"].as_str()), (4, Some(code)), "{v}");
+    }
+    assert_eq!(l.get("/v1/admin/invites/rules", Some(&staff)).await.1["version"], 0);
+    // Saved, then a stale version is a conflict with what is stored.
+    let (s, saved) = l
+        .json(
+            "PUT",
+            "/v1/admin/invites/rules",
+            Some(&staff),
+            json!({"rules": [rule("Log in: [PatientPortalURL]", 2880)], "officePhone": "269-555-0100", "version": 0}),
+        )
+        .await;
+    assert_eq!((s, saved["version"].as_u64()), (200, Some(1)), "{saved}");
+    let (s, v) = l.json("PUT", "/v1/admin/invites/rules", Some(&staff), json!({"rules": [], "version": 0})).await;
+    assert_eq!((s, v["code"].as_str(), v["current"]["rules"][0]["offsetMinutes"].as_i64()), (409, Some("settings_changed"), Some(2880)));
+    // A front-desk user reads them but may not change them.
+    let prov = portal_core::identity::provision::Provisioner { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() };
+    let desk = prov.create_staff("lakeside", "desk-1", "Desk", portal_core::identity::session::StaffRole::FrontDesk).await.unwrap();
+    let code = portal_core::identity::totp::code_at(desk.totp_secret.as_ref().unwrap(), (crate::support::now() / 30) as u64).unwrap();
+    let (_, login) = l
+        .json(
+            "POST",
+            "/v1/staff/login",
+            None,
+            json!({"practice": "lakeside", "username": "desk-1", "password": desk.password, "totp": code}),
+        )
+        .await;
+    let desk_token = login["token"].as_str().unwrap();
+    let (s, v) = l.get("/v1/admin/invites/rules", Some(desk_token)).await;
+    assert_eq!((s, v["canEdit"].as_bool()), (200, Some(false)));
+    let (s, _) = l.json("PUT", "/v1/admin/invites/rules", Some(desk_token), json!({"rules": [], "version": 1})).await;
+    assert_eq!(s, 403);
+    assert_eq!(l.get("/v1/admin/invites/log", Some(desk_token)).await.0, 200);
+}

@@ -30,6 +30,9 @@ const EXPECTED: &[(&str, u16)] = &[
     ("access/reset.json", 200),
     ("access/remove.json", 204),
     ("access/printed.json", 204),
+    ("access/invite-rules.json", 200),
+    ("access/invite-rules-put.json", 200),
+    ("access/invite-log.json", 200),
     ("admin/settings-get.json", 200),
     ("admin/settings-features.json", 200),
     ("admin/settings-urls.json", 200),
@@ -195,6 +198,33 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
     assert_eq!(deny["context"]["code"], "staff_only");
     let public = portal_authorizer::handle(&deps, event("", "GET", "/v1/health")).await.unwrap();
     assert_eq!(public["policyDocument"]["Statement"][0]["Effect"], "Allow");
+}
+
+#[tokio::test]
+async fn invites_sample_event_through_the_lambda_handler() {
+    let (table, dir, _) = seeded().await;
+    let mailer = Arc::new(portal_embedded::OutboxMailer::new(&dir.path().join("mail")).unwrap());
+    let deps = portal_invites::Deps {
+        table: table.clone(),
+        clock: Arc::new(SystemClock),
+        mailer: mailer.clone(),
+        site_url: "https://portal.example.com".into(),
+    };
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("invites/scheduled.json")).unwrap()).unwrap();
+    // Every rule is off in the demo: nothing is sent.
+    assert_eq!(portal_invites::handle(&deps, sample.clone()).await.unwrap().sent, 0);
+    // On, ten days before: the demo's visits in the next ten days are due, each invite sent once
+    // however often the schedule fires.
+    let repo = portal_core::invites::rules::InviteRulesRepo { table: table.as_ref(), clock: &SystemClock };
+    let mut rules = repo.get("lakeside").await.unwrap();
+    rules.rules[0].enabled = true;
+    rules.rules[0].offset_minutes = 10 * 24 * 60;
+    let admin = portal_core::audit::Actor::new("lakeside", portal_core::audit::ActorKind::Staff, "staff-1", None);
+    repo.put(&admin, 0, &rules.rules, "").await.unwrap();
+    let first = portal_invites::handle(&deps, sample.clone()).await.unwrap();
+    assert!(first.sent >= 1, "{first:?}");
+    assert_eq!(portal_invites::handle(&deps, sample).await.unwrap().sent, 0);
+    assert_eq!(mailer.list().unwrap().len(), first.sent);
 }
 
 #[tokio::test]

@@ -1,0 +1,26 @@
+//! The automated portal invites, on a schedule: the target of an EventBridge schedule rule
+//! (every 5 minutes) on AWS, of an in-process interval locally. Each run invites the patients a
+//! practice's rules have come due for, exactly once each (see `portal_core::invites::run`).
+
+use portal_core::invites::run::{InviteRun, RunReport};
+use portal_core::ports::{Clock, Mailer, Table};
+use serde_json::Value;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Deps {
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+    pub mailer: Arc<dyn Mailer>,
+    /// Where the portal is served: the login address of a practice without its own.
+    pub site_url: String,
+}
+
+/// One scheduled run over every practice with a rule on; answers what it did. The event itself
+/// (EventBridge's "Scheduled Event") carries nothing the run needs.
+pub async fn handle(deps: &Deps, _event: Value) -> Result<RunReport, lambda_runtime::Error> {
+    let run = InviteRun { table: deps.table.as_ref(), clock: deps.clock.as_ref(), mailer: deps.mailer.as_ref(), site_url: &deps.site_url };
+    let report = run.run_all().await.map_err(|e| e.to_string())?;
+    tracing::info!(sent = report.sent, skipped = report.skipped, failed = report.failed, "invite run");
+    Ok(report)
+}

@@ -1,0 +1,139 @@
+// The invites screen: the automated portal invite rules (before an appointment or after a
+// completed one, how often to resend, the email's subject and text with tags), saved together
+// with their version; and the log of what the schedule did, newest first, with the reason for
+// each patient it skipped. Front-desk staff see the rules; admins change them.
+import { $, api, el, onSubmit, status } from '/lib.js';
+
+const UNITS = [['minutes', 1], ['hours', 60], ['days', 1440]];
+const RESEND = { untilVisited: 'Until the patient visits the portal', everyAppointment: 'For every appointment', noVisitWithin: 'When no visit within some days' };
+const STATE = { claimed: 'being sent', sent: 'sent', skipped: 'skipped', failed: 'failed' };
+let version = 0;
+let canEdit = false;
+let logCursor = null;
+let counter = 0;
+
+const when = (unix) => new Date(unix * 1000).toLocaleString();
+
+/** The largest unit that divides the minutes evenly, for display. */
+function split(minutes) {
+  const [unit, size] = [...UNITS].reverse().find(([, s]) => minutes % s === 0);
+  return { amount: minutes / size, unit };
+}
+
+function field(label, control) {
+  control.id = control.id || `invite-f${counter += 1}`;
+  return el('div', {}, el('label', { htmlFor: control.id }, label), control);
+}
+
+function select(options, value) {
+  const s = el('select', {}, ...options.map(([v, label]) => el('option', { value: v }, label)));
+  s.value = value;
+  return s;
+}
+
+/** One rule as a fieldset of plain controls (read back by `read`). */
+function ruleEditor(r, n) {
+  const { amount, unit } = split(r.offsetMinutes);
+  const box = el('fieldset', { className: 'rule', 'data-id': r.id },
+    el('legend', {}, `Rule ${n}`),
+    el('label', { className: 'inline' }, el('input', { type: 'checkbox', className: 'enabled', checked: r.enabled }), ' On'),
+    el('div', { className: 'row' },
+      field('Send', el('input', { type: 'number', className: 'amount', min: '1', max: '129600', value: String(amount) })),
+      field('Unit', select(UNITS.map(([u]) => [u, u]), unit)),
+      field('When', select([['before', 'before the appointment'], ['after', 'after it is completed']], r.kind))),
+    el('div', { className: 'row' },
+      field('Resend', select(Object.entries(RESEND), r.resend)),
+      field('Days without a visit', el('input', { type: 'number', className: 'days', min: '1', max: '3650', value: r.resendDays ? String(r.resendDays) : '' }))),
+    field('Email subject', el('input', { type: 'text', className: 'subject', maxLength: 150, value: r.subject })),
+    field('Email text', el('textarea', { className: 'body', maxLength: 5000 }, r.body)));
+  const remove = el('button', { type: 'button', className: 'secondary', 'aria-label': `Remove rule ${n}` }, 'Remove');
+  remove.addEventListener('click', () => { box.remove(); renumber(); });
+  box.append(remove);
+  for (const c of box.querySelectorAll('input, select, textarea, button')) c.disabled = !canEdit;
+  return box;
+}
+
+function renumber() {
+  [...$('invite-rules').querySelectorAll('fieldset.rule')].forEach((f, i) => {
+    f.querySelector('legend').textContent = `Rule ${i + 1}`;
+    f.querySelector('button').setAttribute('aria-label', `Remove rule ${i + 1}`);
+  });
+}
+
+/** The rules as typed. */
+function read() {
+  return [...$('invite-rules').querySelectorAll('fieldset.rule')].map((f) => {
+    const selects = f.querySelectorAll('select');
+    const size = UNITS.find(([u]) => u === selects[0].value)[1];
+    const rule = {
+      id: f.dataset.id,
+      kind: selects[1].value,
+      offsetMinutes: Math.round(Number(f.querySelector('.amount').value) * size),
+      resend: selects[2].value,
+      subject: f.querySelector('.subject').value,
+      body: f.querySelector('.body').value,
+      enabled: f.querySelector('.enabled').checked,
+    };
+    if (rule.resend === 'noVisitWithin') rule.resendDays = Number(f.querySelector('.days').value);
+    return rule;
+  });
+}
+
+function show(data) {
+  version = data.version;
+  $('invite-phone').value = data.officePhone || '';
+  $('invite-rules').replaceChildren(...data.rules.map((r, i) => ruleEditor(r, i + 1)));
+  for (const id of ['invite-phone', 'invite-add', 'invite-save']) $(id).disabled = !canEdit;
+}
+
+export async function load() {
+  const r = await api('GET', '/v1/admin/invites/rules');
+  if (!r.ok) return status('invite-status', 'The invite rules could not be loaded.');
+  canEdit = r.data.canEdit;
+  $('invite-tags').textContent = r.data.tags.join(' ');
+  show(r.data);
+  if (!canEdit) status('invite-status', 'Only an admin can change these rules.');
+  return loadLog(true);
+}
+
+async function loadLog(reset) {
+  if (reset) {
+    logCursor = null;
+    $('invite-log').replaceChildren();
+  }
+  const q = new URLSearchParams(logCursor ? { cursor: logCursor } : {});
+  const r = await api('GET', `/v1/admin/invites/log?${q}`);
+  if (!r.ok) return status('invite-log-status', 'The log could not be loaded.');
+  $('invite-log').append(...r.data.items.map((i) => el('li', {},
+    el('strong', {}, i.patientName || i.patientId),
+    el('span', { className: 'meta' }, `Appointment ${i.appointmentId} · rule ${i.ruleId} · ${when(i.sentAt || i.createdAt)}`),
+    el('span', {}, el('span', { className: 'badge' + (i.status === 'failed' ? ' bad' : i.status === 'skipped' ? ' off' : '') }, STATE[i.status] || i.status),
+      i.reason ? ` ${i.reason}` : ''))));
+  if (!$('invite-log').children.length) $('invite-log').append(el('li', { className: 'meta' }, 'No invites yet.'));
+  logCursor = r.data.nextCursor;
+  $('invite-log-more').hidden = !logCursor;
+  return undefined;
+}
+
+export function wireInvites() {
+  $('invite-add').addEventListener('click', () => {
+    const n = $('invite-rules').querySelectorAll('fieldset.rule').length + 1;
+    const rule = { id: `rule-${Date.now().toString(36)}`, kind: 'before', offsetMinutes: 1440, resend: 'untilVisited', subject: 'Your patient portal at [OfficeName]', body: 'Dear [NameF], log in at [PatientPortalURL] with username [UserName] and temporary password [Password].', enabled: false };
+    const editor = ruleEditor(rule, n);
+    $('invite-rules').append(editor);
+    editor.querySelector('input').focus();
+  });
+  $('invite-log-more').addEventListener('click', () => loadLog(false));
+  onSubmit($('invite-form'), async () => {
+    const rules = read();
+    if (rules.some((r) => !(r.offsetMinutes > 0))) return status('invite-status', 'Each rule needs a time of at least 1 minute.');
+    const r = await api('PUT', '/v1/admin/invites/rules', { rules, officePhone: $('invite-phone').value.trim(), version });
+    if (r.status === 409 && r.data.current) {
+      version = r.data.current.version;
+      return status('invite-status', 'Someone saved these rules meanwhile. Your changes are still here: save again to replace theirs.');
+    }
+    if (!r.ok) return status('invite-status', (r.data && r.data.detail) || 'The rules were not saved.');
+    show(r.data);
+    return status('invite-status', 'Saved.', true);
+  });
+}
