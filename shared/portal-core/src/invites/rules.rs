@@ -98,49 +98,60 @@ impl InviteRules {
     }
 }
 
-fn bad(code: &'static str, detail: impl Into<String>) -> CoreError {
-    CoreError::invalid(code, detail)
-}
-
 /// Checks rules as staff submitted them; answers them trimmed.
 pub fn check(rules: &[InviteRule], office_phone: &str) -> CoreResult<(Vec<InviteRule>, String)> {
     if rules.len() > MAX_RULES {
-        return Err(bad("invite_rule_invalid", format!("At most {MAX_RULES} rules.")));
+        return Err(CoreError::invalid("invite_rule_invalid", format!("At most {MAX_RULES} rules.")));
     }
     let phone = office_phone.trim();
     if phone.chars().count() > 40 || !is_plain_text(phone, false) {
-        return Err(bad("invite_rule_invalid", "The office phone is one line of at most 40 characters."));
+        return Err(CoreError::invalid("invite_rule_invalid", "The office phone is one line of at most 40 characters."));
     }
     let mut out = Vec::with_capacity(rules.len());
     for (n, r) in rules.iter().enumerate() {
         let which = format!("Rule {}", n + 1);
         let id_ok = (1..=40).contains(&r.id.len()) && r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok || rules[..n].iter().any(|o| o.id == r.id) {
-            return Err(bad("invite_rule_invalid", format!("{which}: its id must be unique, 1–40 letters, digits, '-' or '_'.")));
+            return Err(CoreError::invalid(
+                "invite_rule_invalid",
+                format!("{which}: its id must be unique, 1–40 letters, digits, '-' or '_'."),
+            ));
         }
         if r.offset_minutes == 0 || r.offset_minutes > MAX_OFFSET_MINUTES {
-            return Err(bad("invite_rule_invalid", format!("{which}: the time must be between 1 minute and 90 days.")));
+            return Err(CoreError::invalid("invite_rule_invalid", format!("{which}: the time must be between 1 minute and 90 days.")));
         }
         let resend_days = match (r.resend, r.resend_days) {
             (Resend::NoVisitWithin, Some(d)) if (1..=3650).contains(&d) => Some(d),
             (Resend::NoVisitWithin, _) => {
-                return Err(bad("invite_rule_invalid", format!("{which}: \"no visit within\" needs a number of days from 1 to 3650.")))
+                return Err(CoreError::invalid(
+                    "invite_rule_invalid",
+                    format!("{which}: \"no visit within\" needs a number of days from 1 to 3650."),
+                ))
             }
             (_, _) => None,
         };
         let subject = r.subject.trim();
         if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || !is_plain_text(subject, false) {
-            return Err(bad("subject_invalid", format!("{which}: the subject must be one line of 1 to {SUBJECT_MAX} characters.")));
+            return Err(CoreError::invalid(
+                "subject_invalid",
+                format!("{which}: the subject must be one line of 1 to {SUBJECT_MAX} characters."),
+            ));
         }
         let body = r.body.trim();
         if body.chars().count() > BODY_MAX || !is_plain_text(body, true) {
-            return Err(bad("body_too_long", format!("{which}: the body must be plain text of at most {BODY_MAX} characters.")));
+            return Err(CoreError::invalid(
+                "body_too_long",
+                format!("{which}: the body must be plain text of at most {BODY_MAX} characters."),
+            ));
         }
         if !body.contains("[PatientPortalURL]") {
-            return Err(bad("body_missing_url", format!("{which}: the body must contain [PatientPortalURL], where the portal link goes.")));
+            return Err(CoreError::invalid(
+                "body_missing_url",
+                format!("{which}: the body must contain [PatientPortalURL], where the portal link goes."),
+            ));
         }
         if let Some(tag) = unknown_tag(subject, &TAGS).or_else(|| unknown_tag(body, &TAGS)) {
-            return Err(bad("body_unknown_tag", format!("{which}: {tag} is not a known tag; use {}.", TAGS.join(" "))));
+            return Err(CoreError::invalid("body_unknown_tag", format!("{which}: {tag} is not a known tag; use {}.", TAGS.join(" "))));
         }
         out.push(InviteRule { id: r.id.clone(), subject: subject.into(), body: body.into(), resend_days, ..r.clone() });
     }
