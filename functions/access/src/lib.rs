@@ -1,8 +1,9 @@
 //! Portal access, as the practice's staff manage it: find patients (name, birthdate, phone) with
 //! their access and why they are not eligible, give a patient a login with a temporary password,
 //! give a new one, remove access, and note that a login was printed; the automated invites' rules
-//! and their log. Rules and audit are in core (`identity::patient_access`, `practice::roster`,
-//! `invites`); each handler re-checks the staff role.
+//! and their log; the practice's staff users (admins only). Rules and audit are in core
+//! (`identity::patient_access`, `identity::staff_users`, `practice::roster`, `invites`); each
+//! handler re-checks the staff role.
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
@@ -10,6 +11,7 @@ use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::identity::patient_access::{AccessRecord, PatientAccess, TemporaryLogin};
 use portal_core::identity::session::StaffRole;
+use portal_core::identity::staff_users::{Enrolment, StaffUser, StaffUsers};
 use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS};
 use portal_core::invites::run::{self, InviteRecord};
 use portal_core::ports::{Clock, Ports, Table};
@@ -52,6 +54,11 @@ pub fn api() -> Api<Deps> {
         .route(Method::DELETE, "/v1/admin/patients/{patient_id}/access", remove)
         .route(Method::POST, "/v1/admin/patients/{patient_id}/access/reset", reset)
         .route(Method::POST, "/v1/admin/patients/{patient_id}/access/printed", printed)
+        .route(Method::GET, "/v1/admin/staff", list_staff)
+        .route(Method::POST, "/v1/admin/staff", create_staff)
+        .route(Method::PUT, "/v1/admin/staff/{username}", update_staff)
+        .route(Method::POST, "/v1/admin/staff/{username}/totp", start_totp)
+        .route(Method::POST, "/v1/admin/staff/{username}/totp/confirm", confirm_totp)
         .route(Method::GET, "/v1/admin/invites/rules", get_rules)
         .route(Method::PUT, "/v1/admin/invites/rules", put_rules)
         .route(Method::GET, "/v1/admin/invites/log", invite_log)
@@ -238,4 +245,94 @@ async fn invite_log(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Q
     let ids: Vec<&str> = items.iter().map(|i| i.patient_id.as_str()).collect();
     AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.patients_listed(&c.actor(&meta.0), "invites.log", &ids).await?;
     Ok(Json(LogPage { items, next_cursor }))
+}
+
+const ADMIN: Access = Access::Staff(StaffRole::Admin);
+
+impl Deps {
+    fn staff(&self) -> StaffUsers<'_> {
+        StaffUsers { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
+#[derive(Serialize)]
+struct StaffPage {
+    items: Vec<StaffUser>,
+}
+
+async fn list_staff(State(d): State<Deps>, p: Principal) -> ApiResult<Json<StaffPage>> {
+    let c = p.require(ADMIN)?;
+    Ok(Json(StaffPage { items: d.staff().list(&c.practice_id).await? }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewStaff {
+    username: String,
+    display_name: String,
+    role: StaffRole,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedStaff {
+    user: StaffUser,
+    /// Shown in this answer only.
+    temporary_password: String,
+}
+
+async fn create_staff(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Json(b): Json<NewStaff>,
+) -> ApiResult<(StatusCode, Json<CreatedStaff>)> {
+    let c = p.require(ADMIN)?;
+    let (user, temporary_password) = d.staff().create(&c.actor(&meta.0), &b.username, &b.display_name, b.role).await?;
+    Ok((StatusCode::CREATED, Json(CreatedStaff { user, temporary_password })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaffChange {
+    role: Option<StaffRole>,
+    disabled: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct OneStaff {
+    user: StaffUser,
+}
+
+async fn update_staff(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Path(username): Path<String>,
+    Json(b): Json<StaffChange>,
+) -> ApiResult<Json<OneStaff>> {
+    let c = p.require(ADMIN)?;
+    Ok(Json(OneStaff { user: d.staff().update(&c.actor(&meta.0), &username, b.role, b.disabled).await? }))
+}
+
+async fn start_totp(State(d): State<Deps>, meta: Meta, p: Principal, Path(username): Path<String>) -> ApiResult<Json<Enrolment>> {
+    let c = p.require(ADMIN)?;
+    Ok(Json(d.staff().start_totp(&c.actor(&meta.0), &c.practice_name, &username).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TotpCode {
+    code: String,
+}
+
+async fn confirm_totp(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Path(username): Path<String>,
+    Json(b): Json<TotpCode>,
+) -> ApiResult<Json<OneStaff>> {
+    let c = p.require(ADMIN)?;
+    Ok(Json(OneStaff { user: d.staff().confirm_totp(&c.actor(&meta.0), &username, &b.code).await? }))
 }

@@ -43,6 +43,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/auth/password", Access::Session),
     ("*", "/v1/me", Access::Session),
     ("*", "/v1/admin/webmail", Access::StaffFeature(StaffRole::FrontDesk, Feature::ModuleWebMail)),
+    ("*", "/v1/admin/staff", Access::Staff(StaffRole::Admin)),
     // The front desk gives patients their logins.
     ("*", "/v1/admin/patients", Access::Staff(StaffRole::FrontDesk)),
     ("GET", "/v1/admin", Access::Staff(StaffRole::FrontDesk)),

@@ -213,7 +213,7 @@ pub enum AuditCategory {
     SyncKeys,
     /// The practice system's own traffic (uploads, reads, refused requests).
     Sync,
-    /// Portal access given, renewed, removed or handed out to patients.
+    /// Portal access given, renewed, removed or handed out to patients; staff users made or changed.
     Access,
 }
 
@@ -239,7 +239,7 @@ impl AuditCategory {
             Some(AuditCategory::SyncKeys)
         } else if action.starts_with("sync.") {
             Some(AuditCategory::Sync)
-        } else if action.starts_with("access.") {
+        } else if action.starts_with("access.") || action.starts_with("staff.") {
             Some(AuditCategory::Access)
         } else if action.ends_with(".read") {
             Some(AuditCategory::HealthData)

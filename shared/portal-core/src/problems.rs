@@ -38,6 +38,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     // Access
     ("patient_not_eligible", "Portal access: the patient's record lacks what a login needs (the detail names it)"),
     ("access_exists", "Portal access: the patient has a login already"),
+    ("username_taken", "Staff users: that username exists in the practice"),
+    ("last_admin", "Staff users: the practice's last active admin cannot be disabled or demoted"),
+    ("totp_not_started", "Staff users: confirming an authenticator that was not started"),
+    ("totp_code_wrong", "Staff users: the first code does not match the new authenticator"),
     ("invite_rule_invalid", "Invite rules: an id, time, resend setting or office phone outside its rule (the detail says which)"),
     ("search_invalid", "Patient search: too long, or a phone number of fewer than 4 digits"),
     ("feature_disabled", "The practice has not enabled the feature"),

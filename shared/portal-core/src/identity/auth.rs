@@ -34,6 +34,9 @@ pub struct Credential {
     /// Staff only: base32 TOTP secret.
     #[serde(default)]
     pub totp_secret: Option<String>,
+    /// Staff only: a secret being enrolled, until a first code confirms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_pending: Option<String>,
     #[serde(default)]
     pub role: Option<StaffRole>,
     /// Portal access revoked by the practice.

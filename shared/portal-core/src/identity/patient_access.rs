@@ -106,6 +106,7 @@ impl PatientAccess<'_> {
             must_change_password: temporary,
             temporary_expires_at: temporary.then_some(now + TEMPORARY_PASSWORD_SECONDS),
             totp_secret: None,
+            totp_pending: None,
             role: None,
             disabled: false,
             display_name: display_name.into(),

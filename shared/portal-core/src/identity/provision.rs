@@ -103,6 +103,7 @@ impl Provisioner<'_> {
             must_change_password: temporary,
             temporary_expires_at: temporary.then(|| self.clock.now() + crate::identity::auth::TEMPORARY_PASSWORD_SECONDS),
             totp_secret,
+            totp_pending: None,
             role,
             disabled: false,
             display_name: display_name.into(),

@@ -1,4 +1,6 @@
-//! TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) for the staff second factor.
+//! TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) for the staff second factor, and enrolling an
+//! authenticator app: the `otpauth://` URI and its QR code (as module rows the page draws itself,
+//! so no image service ever sees the secret).
 
 use crate::ids::constant_time_eq;
 use hmac::{Hmac, Mac};
@@ -38,6 +40,28 @@ pub fn verify(secret_b32: &str, code: &str, now: i64) -> Option<u64> {
         .find(|s| code_at(secret_b32, *s).is_some_and(|c| constant_time_eq(c.as_bytes(), code.as_bytes())))
 }
 
+/// The `otpauth://totp/…` URI authenticator apps scan: the issuer (the practice) and account name.
+pub fn otpauth_uri(issuer: &str, account: &str, secret_b32: &str) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect()
+    };
+    format!(
+        "otpauth://totp/{}:{}?secret={secret_b32}&issuer={}&algorithm=SHA1&digits=6&period={STEP}",
+        enc(issuer),
+        enc(account),
+        enc(issuer)
+    )
+}
+
+/// The QR code of `text` as rows of `0`/`1` (dark = 1), quiet zone not included.
+pub fn qr_rows(text: &str) -> Option<Vec<String>> {
+    let qr = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).ok()?;
+    let n = qr.size();
+    Some((0..n).map(|y| (0..n).map(|x| if qr.get_module(x, y) { '1' } else { '0' }).collect()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +74,18 @@ mod tests {
         assert_eq!(code_at(&secret, 1111111109 / 30).unwrap(), "081804");
         assert_eq!(code_at(&secret, 1234567890 / 30).unwrap(), "005924");
         assert_eq!(code_at(&secret, 2000000000 / 30).unwrap(), "279037");
+    }
+
+    #[test]
+    fn enrolment_uri_and_qr() {
+        let uri = otpauth_uri("Lakeside Dental", "desk@lakeside", "ABC");
+        assert_eq!(
+            uri,
+            "otpauth://totp/Lakeside%20Dental:desk%40lakeside?secret=ABC&issuer=Lakeside%20Dental&algorithm=SHA1&digits=6&period=30"
+        );
+        let rows = qr_rows(&uri).unwrap();
+        assert!(rows.len() >= 21 && rows.iter().all(|r| r.len() == rows.len()));
+        assert!(rows[0].starts_with("1111111"), "a finder pattern in the corner");
     }
 
     #[test]

@@ -206,3 +206,105 @@ async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
     assert_eq!(s, 403);
     assert_eq!(l.get("/v1/admin/invites/log", Some(desk_token)).await.0, 200);
 }
+
+/// Logs a staff user in with a code from their authenticator; answers the login's JSON.
+async fn staff_login(l: &Local, practice: &str, username: &str, password: &str, secret: &str, step_offset: i64) -> (u16, Value) {
+    let step = (crate::support::now() / portal_core::identity::totp::STEP + step_offset) as u64;
+    let code = portal_core::identity::totp::code_at(secret, step).unwrap();
+    l.json("POST", "/v1/staff/login", None, json!({"practice": practice, "username": username, "password": password, "totp": code})).await
+}
+
+#[tokio::test]
+async fn admins_make_staff_users_who_enrol_an_authenticator_and_get_their_role_only() {
+    let l = start_local().await;
+    let admin = l.staff_token(0).await;
+    let (s, made) = l
+        .json(
+            "POST",
+            "/v1/admin/staff",
+            Some(&admin),
+            json!({"username": "Desk.Two", "displayName": "Front Desk Two", "role": "front-desk"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{made}");
+    assert_eq!((made["user"]["username"].as_str(), made["user"]["totpEnrolled"].as_bool()), (Some("desk.two"), Some(false)));
+    let password = made["temporaryPassword"].as_str().unwrap().to_string();
+    // Same name again, a bad name, an unknown role: 4xx, nothing made.
+    let (s, v) =
+        l.json("POST", "/v1/admin/staff", Some(&admin), json!({"username": "desk.two", "displayName": "X", "role": "front-desk"})).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("username_taken")));
+    let (s, v) =
+        l.json("POST", "/v1/admin/staff", Some(&admin), json!({"username": "a b", "displayName": "X", "role": "front-desk"})).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("username_invalid")));
+    assert_eq!(
+        l.json("POST", "/v1/admin/staff", Some(&admin), json!({"username": "zed", "displayName": "X", "role": "owner"})).await.0,
+        400
+    );
+
+    // No authenticator yet: no login, whatever the code.
+    let (s, _) = staff_login(&l, "lakeside", "desk.two", &password, "AAAAAAAAAAAAAAAA", 0).await;
+    assert_eq!(s, 401);
+    // Enrolment: a pending secret (URI and QR); a wrong code refused; the right one confirms.
+    let (s, enrol) = l.json("POST", "/v1/admin/staff/desk.two/totp", Some(&admin), json!({})).await;
+    assert_eq!(s, 200, "{enrol}");
+    let secret = enrol["secret"].as_str().unwrap().to_string();
+    assert!(enrol["otpauthUri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(enrol["qr"].as_array().unwrap().len() >= 21);
+    let (s, v) = l.json("POST", "/v1/admin/staff/desk.two/totp/confirm", Some(&admin), json!({"code": "000000"})).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("totp_code_wrong")));
+    let code = portal_core::identity::totp::code_now(&secret, crate::support::now()).unwrap();
+    let (s, v) = l.json("POST", "/v1/admin/staff/desk.two/totp/confirm", Some(&admin), json!({"code": code})).await;
+    assert_eq!((s, v["user"]["totpEnrolled"].as_bool()), (200, Some(true)), "{v}");
+
+    // First login: the temporary password must be changed first; then front-desk rights only.
+    let (s, v) = staff_login(&l, "lakeside", "desk.two", &password, &secret, 1).await;
+    assert_eq!((s, v["mustChangePassword"].as_bool()), (200, Some(true)), "{v}");
+    let first = v["token"].as_str().unwrap().to_string();
+    assert_eq!(l.get("/v1/admin/settings", Some(&first)).await.0, 403);
+    let (s, v) = l
+        .json("POST", "/v1/auth/password", Some(&first), json!({"currentPassword": password, "newPassword": "quiet morning harbour 42"}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let desk = v["token"].as_str().unwrap().to_string();
+    let (s, settings) = l.get("/v1/admin/settings", Some(&desk)).await;
+    assert_eq!((s, settings["canEdit"].as_bool()), (200, Some(false)));
+    assert_eq!(l.get("/v1/admin/patients?q=morgan", Some(&desk)).await.0, 200, "the front desk manages patients' access");
+    for path in ["/v1/admin/staff", "/v1/admin/sync-keys", "/v1/admin/audit"] {
+        assert_eq!(l.get(path, Some(&desk)).await.0, 403, "{path}");
+    }
+    let (s, _) = l.json("PUT", "/v1/admin/settings/features", Some(&desk), json!({"features": [], "version": 1})).await;
+    assert_eq!(s, 403);
+
+    // Made admin: the session ends (it carried the old role). Disabled: refused at once.
+    let (s, v) = l.json("PUT", "/v1/admin/staff/desk.two", Some(&admin), json!({"role": "admin"})).await;
+    assert_eq!((s, v["user"]["role"].as_str()), (200, Some("admin")));
+    assert_eq!(l.get("/v1/me", Some(&desk)).await.0, 401);
+    let (_, v) = staff_login(&l, "lakeside", "desk.two", "quiet morning harbour 42", &secret, -1).await;
+    let desk = v["token"].as_str().unwrap().to_string();
+    assert_eq!(l.get("/v1/admin/staff", Some(&desk)).await.0, 200);
+    let (s, _) = l.json("PUT", "/v1/admin/staff/desk.two", Some(&admin), json!({"disabled": true})).await;
+    assert_eq!(s, 200);
+    assert_eq!(l.get("/v1/me", Some(&desk)).await.0, 401);
+    let (s, _) = staff_login(&l, "lakeside", "desk.two", "quiet morning harbour 42", &secret, 0).await;
+    assert_eq!(s, 401, "a disabled user cannot log in");
+
+    // The last active admin cannot be disabled or demoted; another practice's users are not found.
+    let (_, list) = l.get("/v1/admin/staff", Some(&admin)).await;
+    let admins: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["role"] == "admin" && u["disabled"] == false)
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect();
+    let me = l.get("/v1/me", Some(&admin)).await.1["username"].as_str().unwrap().to_string();
+    for other in admins.iter().filter(|a| **a != me) {
+        assert_eq!(l.json("PUT", &format!("/v1/admin/staff/{other}"), Some(&admin), json!({"role": "front-desk"})).await.0, 200);
+    }
+    let (s, v) = l.json("PUT", &format!("/v1/admin/staff/{me}"), Some(&admin), json!({"disabled": true})).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("last_admin")));
+    let other = l.staff_token(1).await;
+    assert_eq!(l.json("PUT", "/v1/admin/staff/desk.two", Some(&other), json!({"disabled": false})).await.0, 404);
+    let (_, audit) = l.get("/v1/admin/audit?what=access", Some(&other)).await;
+    assert!(!audit.to_string().contains("desk.two"), "another practice's log says nothing of it");
+}

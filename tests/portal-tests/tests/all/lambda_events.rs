@@ -30,6 +30,13 @@ const EXPECTED: &[(&str, u16)] = &[
     ("access/reset.json", 200),
     ("access/remove.json", 204),
     ("access/printed.json", 204),
+    ("access/staff-list.json", 200),
+    ("access/staff-create.json", 201),
+    // The demo's only admin: disabling them would leave the practice without one.
+    ("access/staff-update.json", 409),
+    ("access/staff-totp.json", 200),
+    // No authenticator was being set up in this fresh state.
+    ("access/staff-totp-confirm.json", 400),
     ("access/invite-rules.json", 200),
     ("access/invite-rules-put.json", 200),
     ("access/invite-log.json", 200),

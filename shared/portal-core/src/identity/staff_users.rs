@@ -1,0 +1,206 @@
+//! The practice's staff users, as its admins manage them: create one with a role and a temporary
+//! password (changed at first login), enrol their authenticator app (a secret shown once as a QR
+//! code, kept pending until a first code confirms it; no login without it), change the role,
+//! disable or enable. A disabled user or a changed role ends the user's sessions at once (a
+//! session carries its role). The last active admin can be neither disabled nor demoted. Every
+//! change is audited.
+
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::identity::auth::{normalize_username, Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
+use crate::identity::provision::STAFF_ID_PREFIX;
+use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
+use crate::identity::{password, totp};
+use crate::ids::Username;
+use crate::keys;
+use crate::ports::{Clock, Query, Table, TableError};
+use crate::{CoreError, CoreResult};
+use serde::Serialize;
+use serde_json::json;
+
+/// A staff user as admins see them (never a secret).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: StaffRole,
+    pub disabled: bool,
+    /// Whether an authenticator app is enrolled (no login without one).
+    pub totp_enrolled: bool,
+    /// Whether the temporary password has not been changed yet.
+    pub must_change_password: bool,
+}
+
+impl From<&Credential> for StaffUser {
+    fn from(c: &Credential) -> Self {
+        StaffUser {
+            username: c.username.clone(),
+            display_name: c.display_name.clone(),
+            role: c.role.unwrap_or(StaffRole::FrontDesk),
+            disabled: c.disabled,
+            totp_enrolled: c.totp_secret.is_some(),
+            must_change_password: c.must_change_password,
+        }
+    }
+}
+
+/// An authenticator enrolment to show once: the URI and its QR code.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Enrolment {
+    pub otpauth_uri: String,
+    /// For typing in by hand.
+    pub secret: String,
+    /// The QR code as rows of `0`/`1`.
+    pub qr: Vec<String>,
+}
+
+pub struct StaffUsers<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+fn conflict() -> CoreError {
+    CoreError::Conflict { code: "conflict", detail: "This user changed meanwhile; look again and retry.".into(), current: None }
+}
+
+impl StaffUsers<'_> {
+    fn creds(&self) -> Credentials<'_> {
+        Credentials { table: self.table }
+    }
+    fn audit(&self) -> AuditLog<'_> {
+        AuditLog { table: self.table, clock: self.clock }
+    }
+
+    /// Every staff user of the practice, by username.
+    pub async fn list(&self, practice: &str) -> CoreResult<Vec<StaffUser>> {
+        Ok(self.credentials(practice).await?.iter().map(StaffUser::from).collect())
+    }
+
+    async fn credentials(&self, practice: &str) -> CoreResult<Vec<Credential>> {
+        let (mut out, mut cursor) = (vec![], None);
+        loop {
+            let q =
+                Query::new(keys::practice(practice)).prefix(keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200).after(cursor);
+            let page = self.table.query(q).await?;
+            for item in &page.items {
+                out.push(item.parse()?);
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn get(&self, practice: &str, username: &str) -> CoreResult<(Credential, u64)> {
+        self.creds().get(practice, PrincipalKind::Staff, &normalize_username(username)).await?.ok_or(CoreError::NotFound)
+    }
+
+    /// A new staff user with a temporary password (answered here only); they cannot log in until
+    /// an authenticator is enrolled.
+    pub async fn create(&self, actor: &Actor, username: &str, display_name: &str, role: StaffRole) -> CoreResult<(StaffUser, String)> {
+        let username = normalize_username(username);
+        if Username::parse(&username).is_none() {
+            return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
+        }
+        let display_name = display_name.trim();
+        if display_name.is_empty() || display_name.chars().count() > 100 || !crate::text::is_plain_text(display_name, false) {
+            return Err(CoreError::invalid("text_invalid", "The name is one line of 1 to 100 characters."));
+        }
+        let temporary = password::generate_temporary();
+        let cred = Credential {
+            kind: PrincipalKind::Staff,
+            username: username.clone(),
+            principal_id: format!("{STAFF_ID_PREFIX}{}", &crate::ids::new_id()[..12]),
+            password_hash: password::hash(&temporary)?,
+            must_change_password: true,
+            temporary_expires_at: Some(self.clock.now() + TEMPORARY_PASSWORD_SECONDS),
+            totp_secret: None,
+            totp_pending: None,
+            role: Some(role),
+            disabled: false,
+            display_name: display_name.into(),
+        };
+        self.creds().put(&actor.practice, &cred, 0).await.map_err(|e| match e {
+            TableError::ConditionFailed => {
+                CoreError::Conflict { code: "username_taken", detail: "That username is taken.".into(), current: None }
+            }
+            other => other.into(),
+        })?;
+        let detail = json!({"username": username, "role": role.as_str()});
+        self.audit().record(actor, "staff.create", &cred.principal_id, Outcome::Success, detail).await?;
+        Ok((StaffUser::from(&cred), temporary))
+    }
+
+    /// Changes the role and/or disables or enables; the user's sessions end when either changes.
+    pub async fn update(&self, actor: &Actor, username: &str, role: Option<StaffRole>, disabled: Option<bool>) -> CoreResult<StaffUser> {
+        let practice = actor.practice.as_str();
+        let (mut cred, version) = self.get(practice, username).await?;
+        let before = StaffUser::from(&cred);
+        let loses_admin =
+            before.role == StaffRole::Admin && !before.disabled && (role.is_some_and(|r| r != StaffRole::Admin) || disabled == Some(true));
+        if loses_admin {
+            let admins = self.credentials(practice).await?.iter().filter(|c| c.role == Some(StaffRole::Admin) && !c.disabled).count();
+            if admins <= 1 {
+                return Err(CoreError::Conflict {
+                    code: "last_admin",
+                    detail: "This is the practice's last admin: make someone else an admin first.".into(),
+                    current: None,
+                });
+            }
+        }
+        cred.role = role.or(cred.role);
+        cred.disabled = disabled.unwrap_or(cred.disabled);
+        let after = StaffUser::from(&cred);
+        if after == before {
+            return Ok(after);
+        }
+        self.creds().put(practice, &cred, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => conflict(),
+            other => other.into(),
+        })?;
+        Sessions { table: self.table, clock: self.clock }.end_all(practice, &cred.principal_id).await?;
+        let detail = json!({"before": {"role": before.role.as_str(), "disabled": before.disabled}, "after": {"role": after.role.as_str(), "disabled": after.disabled}});
+        self.audit().record(actor, "staff.update", &cred.principal_id, Outcome::Success, detail).await?;
+        Ok(after)
+    }
+
+    /// Starts (or restarts) enrolling an authenticator: a new secret, pending until confirmed.
+    pub async fn start_totp(&self, actor: &Actor, practice_name: &str, username: &str) -> CoreResult<Enrolment> {
+        let practice = actor.practice.as_str();
+        let (mut cred, version) = self.get(practice, username).await?;
+        let secret = totp::generate_secret();
+        cred.totp_pending = Some(secret.clone());
+        self.creds().put(practice, &cred, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => conflict(),
+            other => other.into(),
+        })?;
+        let issuer = if practice_name.trim().is_empty() { practice } else { practice_name.trim() };
+        let otpauth_uri = totp::otpauth_uri(issuer, &format!("{}@{practice}", cred.username), &secret);
+        let qr = totp::qr_rows(&otpauth_uri).ok_or_else(|| CoreError::backend("QR code"))?;
+        self.audit().record(actor, "staff.totp.start", &cred.principal_id, Outcome::Success, json!({})).await?;
+        Ok(Enrolment { otpauth_uri, secret, qr })
+    }
+
+    /// Confirms the pending secret with a code from the app; it replaces any earlier one.
+    pub async fn confirm_totp(&self, actor: &Actor, username: &str, code: &str) -> CoreResult<StaffUser> {
+        let practice = actor.practice.as_str();
+        let (mut cred, version) = self.get(practice, username).await?;
+        let Some(pending) = cred.totp_pending.clone() else {
+            return Err(CoreError::invalid("totp_not_started", "Start setting up the authenticator first."));
+        };
+        if totp::verify(&pending, code.trim(), self.clock.now()).is_none() {
+            self.audit().record(actor, "staff.totp.confirm", &cred.principal_id, Outcome::Failure, json!({})).await?;
+            return Err(CoreError::invalid("totp_code_wrong", "That code does not match; check the app and try the current code."));
+        }
+        cred.totp_secret = Some(pending);
+        cred.totp_pending = None;
+        self.creds().put(practice, &cred, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => conflict(),
+            other => other.into(),
+        })?;
+        self.audit().record(actor, "staff.totp.confirm", &cred.principal_id, Outcome::Success, json!({})).await?;
+        Ok(StaffUser::from(&cred))
+    }
+}
