@@ -2,7 +2,7 @@
 // tests/run), its demo logins, Debian's Chromium, and the TOTP codes a staff member's app shows.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -38,30 +38,35 @@ export function launch() {
   });
 }
 
-const staffSessions = new Map();
+/** Where a staff session's cookie is kept for the other test files (each file is its own
+ * process; the data folder is this run's own). */
+const sessionFile = (practiceId) => join(DATA, `browser-staff-session-${practiceId}.json`);
 
-/** Logs a staff member in on the admin page. Each TOTP code is good once, so a test file logs in
- * once per practice — trying the codes of the current, next and previous steps (all within the
- * allowed drift; another file may have used one) — and later calls reuse that session's cookie. */
+/** Logs a staff member in on the admin page. Each TOTP code is good once, so the test files share
+ * one session per practice (its cookie in the data folder) and log in again only when it has
+ * ended — trying the codes of the current, next and previous steps (all within the allowed
+ * drift; another file may have used one), then waiting for the next step's code. */
 export async function staffLogin(page, p) {
-  const saved = staffSessions.get(p.practiceId);
-  if (saved) {
-    await page.context().addCookies(saved);
+  if (existsSync(sessionFile(p.practiceId))) {
+    await page.context().addCookies(JSON.parse(readFileSync(sessionFile(p.practiceId), 'utf8')));
     await page.goto(`${BASE}/admin/`);
-    await page.locator('#staff-view').waitFor({ state: 'visible' });
-    return;
+    await page.waitForFunction(() => !document.getElementById('staff-view').hidden || !document.getElementById('login-view').hidden);
+    if (await page.locator('#staff-view').isVisible()) return;
+    await page.context().clearCookies();
   }
   await page.goto(`${BASE}/admin/?practice=${p.practiceId}`);
   await page.getByRole('heading', { name: 'Staff log in' }).waitFor();
-  for (const offset of [0, 1, -1]) {
-    await page.getByLabel('Username').fill(p.staff.username);
-    await page.getByLabel('Password', { exact: true }).fill(p.staff.password);
-    await page.getByLabel('Authenticator code').fill(totp(p.staff.totpSecret, offset));
+  const form = page.locator('#login-form');
+  for (const offset of [0, 1, -1, 'next', 'next']) {
+    if (offset === 'next') await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 500));
+    await form.getByLabel('Username').fill(p.staff.username);
+    await form.getByLabel('Password', { exact: true }).fill(p.staff.password);
+    await form.getByLabel('Authenticator code').fill(totp(p.staff.totpSecret, offset === 'next' ? 0 : offset));
     const answered = page.waitForResponse((r) => r.url().endsWith('/v1/staff/login'));
     await page.getByRole('button', { name: 'Log in' }).click();
     if ((await answered).ok()) {
       await page.locator('#staff-view').waitFor({ state: 'visible' });
-      staffSessions.set(p.practiceId, await page.context().cookies());
+      writeFileSync(sessionFile(p.practiceId), JSON.stringify(await page.context().cookies()));
       return;
     }
   }

@@ -1,6 +1,7 @@
-// The staff page: log in (practice, username, password, authenticator code), then six screens
-// chosen from the section navigation (setup, patients and access, messages, invites, practice
-// system, activity), one at a time, by the address's #fragment. The session lives in an HttpOnly cookie; nothing is kept in the browser.
+// The staff page: log in (practice, username, password, authenticator code; a temporary password
+// is changed first), then seven screens chosen from the section navigation (setup, patients and
+// access, messages, invites, staff users, practice system, activity), one at a time, by the
+// address's #fragment. Admin-only screens are not offered to the front desk. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { showSettings } from './settings.js';
 import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
@@ -8,14 +9,17 @@ import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
 import { composeTo, load as loadMessages, wireWebmail } from './webmail.js';
 import { hideSheet, load as loadPatients, wirePatients } from './patients.js';
 import { load as loadInvites, wireInvites } from './invites.js';
+import { hideSecrets as hideStaffSecrets, load as loadStaff, wireStaff } from './staff.js';
 
-const SECTIONS = ['setup', 'patients', 'messages', 'invites', 'connection', 'activity'];
+const SECTIONS = ['setup', 'patients', 'messages', 'invites', 'staff', 'connection', 'activity'];
+const ADMIN_ONLY = ['staff', 'activity'];
 let canEdit = false;
 let features = [];
 
 function show(view) {
-  for (const id of ['loading-view', 'login-view', 'staff-view']) $(id).hidden = id !== view;
-  $('logout').hidden = view !== 'staff-view';
+  for (const id of ['loading-view', 'login-view', 'staff-password-view', 'staff-view']) $(id).hidden = id !== view;
+  $('logout').hidden = view !== 'staff-view' && view !== 'staff-password-view';
+  if (view === 'staff-password-view') $('spw-current').focus();
   if (view === 'login-view') {
     const empty = [...$('login-form').querySelectorAll('input')].find((i) => !i.value);
     (empty || $('login-username')).focus();
@@ -25,13 +29,15 @@ function show(view) {
 /** Shows the section the address names (setup by default) and loads what it lists. */
 function openSection() {
   const wanted = location.hash.slice(1);
-  const name = SECTIONS.includes(wanted) ? wanted : 'setup';
+  const name = SECTIONS.includes(wanted) && (canEdit || !ADMIN_ONLY.includes(wanted)) ? wanted : 'setup';
   for (const s of SECTIONS) $('section-' + s).hidden = s !== name;
   for (const a of document.querySelectorAll('nav.sections a')) {
     if (a.dataset.section === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   if (name !== 'patients') hideSheet();
+  if (name !== 'staff') hideStaffSecrets();
+  if (name === 'staff') loadStaff();
   if (name === 'patients' && !$('patients-items').children.length) loadPatients(true);
   if (name === 'messages') loadMessages(true);
   if (name === 'invites') loadInvites();
@@ -46,12 +52,14 @@ function refreshActivity() {
 
 async function enter() {
   const r = await api('GET', '/v1/admin/settings');
+  if (r.status === 403 && r.data && r.data.code === 'password_change_required') return show('staff-password-view');
   if (!r.ok) return show('login-view');
   canEdit = r.data.canEdit;
   features = r.data.settings.features;
   setFeatureLabels(r.data.featureCatalog);
   showSettings(r.data, refreshActivity);
   for (const b of document.querySelectorAll('#section-connection button')) b.disabled = !canEdit;
+  for (const a of document.querySelectorAll('nav.sections a[data-admin-only]')) a.hidden = !canEdit;
   show('staff-view');
   return openSection();
 }
@@ -72,10 +80,21 @@ onSubmit($('login-form'), async () => {
   return enter();
 });
 
+onSubmit($('staff-password-form'), async () => {
+  const body = { currentPassword: $('spw-current').value, newPassword: $('spw-new').value };
+  if (body.newPassword !== $('spw-confirm').value) return status('spw-status', 'The two new passwords differ.');
+  const r = await api('POST', '/v1/auth/password', body);
+  if (!r.ok) return status('spw-status', (r.data && r.data.detail) || 'The password was not changed.');
+  status('spw-status', '');
+  resetPasswords($('staff-password-form'));
+  return enter();
+});
+
 $('logout').addEventListener('click', async () => {
   await api('POST', '/v1/auth/logout');
   hideSecret();
   hideSheet();
+  hideStaffSecrets();
   show('login-view');
 });
 
@@ -84,6 +103,7 @@ wireSyncKeys(() => canEdit, refreshActivity);
 wireAudit();
 wireWebmail();
 wireInvites();
+wireStaff();
 wirePatients({ enabled: () => features.includes('ModuleWebMail'), open: composeTo });
 passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));
 $('login-practice').value = new URLSearchParams(location.search).get('practice') || '';
