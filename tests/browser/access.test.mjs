@@ -71,8 +71,8 @@ test('staff give a patient access and print the login; the patient logs in with 
   const patient = await patientCtx.newPage();
   await patientLogin(patient, 'lakeside', { username: username.toUpperCase(), password });
   await patient.getByRole('heading', { name: 'Choose your own password' }).waitFor();
-  await patient.getByLabel('New password', { exact: true }).fill('lighthouse on the hill 7');
-  await patient.getByLabel('New password again').fill('lighthouse on the hill 7');
+  await patient.locator('#password-form').getByLabel('New password', { exact: true }).fill('lighthouse on the hill 7');
+  await patient.locator('#password-form').getByLabel('New password again').fill('lighthouse on the hill 7');
   await patient.getByRole('button', { name: 'Save password' }).click();
   await patient.getByRole('tab', { name: 'Home' }).waitFor();
   await patientCtx.close();

@@ -91,8 +91,9 @@ export async function screen(page, name) {
 export async function patientLogin(page, practiceId, patient) {
   await page.goto(`${BASE}/p/${practiceId}/`);
   await page.locator('#login-view').waitFor({ state: 'visible' });
-  await page.getByLabel('Username').fill(patient.username);
-  await page.getByLabel('Password', { exact: true }).fill(patient.password);
+  const form = page.locator('#login-form');
+  await form.getByLabel('Username').fill(patient.username);
+  await form.getByLabel('Password', { exact: true }).fill(patient.password);
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 

@@ -129,7 +129,7 @@ test('a double click on Log in sends one login', async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   await page.goto(`${BASE}/p/lakeside/`);
-  await page.getByLabel('Username').fill(alex.username);
+  await page.locator('#login-form').getByLabel('Username').fill(alex.username);
   await page.getByLabel('Password', { exact: true }).fill(alex.password);
   let logins = 0;
   page.on('request', (r) => { if (r.url().endsWith('/v1/auth/login')) logins += 1; });
@@ -213,12 +213,12 @@ test('a patient with a temporary password must choose a new one first', async ()
   await page.getByRole('heading', { name: 'Choose your own password' }).waitFor();
   await screen(page, 'patient-new-password');
   assert.equal(await page.evaluate(() => fetch('/v1/account').then((r) => r.status)), 403);
-  await page.getByLabel('New password', { exact: true }).fill('password123');
-  await page.getByLabel('New password again').fill('password123');
+  await page.locator('#password-form').getByLabel('New password', { exact: true }).fill('password123');
+  await page.locator('#password-form').getByLabel('New password again').fill('password123');
   await page.getByRole('button', { name: 'Save password' }).click();
   await page.getByText('too common').waitFor();
-  await page.getByLabel('New password', { exact: true }).fill('blue harbour morning tide');
-  await page.getByLabel('New password again').fill('blue harbour morning tide');
+  await page.locator('#password-form').getByLabel('New password', { exact: true }).fill('blue harbour morning tide');
+  await page.locator('#password-form').getByLabel('New password again').fill('blue harbour morning tide');
   await page.getByRole('button', { name: 'Save password' }).click();
   assert.ok((await tabNames(page)).length > 1);
   await ctx.close();

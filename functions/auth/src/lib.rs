@@ -10,9 +10,10 @@ use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::clock::rfc3339;
 use portal_core::identity::auth::{AuthService, LoginInput, LoginOk};
+use portal_core::identity::recovery::Recovery;
 use portal_core::identity::session::{PrincipalKind, Sessions};
 use portal_core::ids::PracticeId;
-use portal_core::ports::{Clock, Events, Ports, Table};
+use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, SettingsRepo};
 use portal_core::sync::records::PatientRecords;
@@ -27,15 +28,38 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn Events>,
+    /// Password-reset links.
+    pub mailer: Arc<dyn Mailer>,
+    /// Where the portal's pages are (reset links of a practice without its own address).
+    pub site_url: String,
 }
 
 impl From<&Ports> for Deps {
     fn from(p: &Ports) -> Self {
-        Deps { table: p.table.clone(), clock: p.clock.clone(), events: p.events.clone() }
+        Deps {
+            table: p.table.clone(),
+            clock: p.clock.clone(),
+            events: p.events.clone(),
+            mailer: p.mailer.clone(),
+            site_url: p.site_url.clone(),
+        }
     }
 }
 
+/// "Forgot password" answers after at least this long, found or not, so its timing does not tell
+/// whether an account exists.
+const FORGOT_ANSWER_AFTER: std::time::Duration = std::time::Duration::from_millis(800);
+
 impl Deps {
+    fn recovery(&self) -> Recovery<'_> {
+        Recovery {
+            table: self.table.as_ref(),
+            clock: self.clock.as_ref(),
+            mailer: self.mailer.as_ref(),
+            events: self.events.as_ref(),
+            site_url: &self.site_url,
+        }
+    }
     fn auth(&self) -> AuthService<'_> {
         AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
     }
@@ -54,6 +78,8 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/staff/login", staff_login)
         .route(Method::POST, "/v1/auth/logout", logout)
         .route(Method::POST, "/v1/auth/password", change_password)
+        .route(Method::POST, "/v1/auth/forgot", forgot)
+        .route(Method::POST, "/v1/auth/reset", reset)
         .route(Method::GET, "/v1/me", me)
         .route(Method::GET, "/v1/session", session)
         .route(Method::GET, "/v1/practices/{practice_id}", practice_portal)
@@ -265,4 +291,41 @@ async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<
         family,
         must_change_password: c.must_change_password,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ForgotBody {
+    practice: String,
+    username_or_email: String,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    /// The same words whatever was asked.
+    detail: &'static str,
+}
+
+/// 202 whatever was asked, after the same minimum time; a backend failure is logged, not told.
+async fn forgot(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ForgotBody>) -> (axum::http::StatusCode, Json<Accepted>) {
+    let started = tokio::time::Instant::now();
+    if let Err(e) = d.recovery().request(&b.practice, &b.username_or_email, meta.source_ip.as_deref()).await {
+        tracing::warn!(code = e.code(), "password reset request not completed");
+    }
+    tokio::time::sleep_until(started + FORGOT_ANSWER_AFTER).await;
+    let detail = "If that login or email is known to the practice, a link to choose a new password is on its way to the patient's email. It works once, for 30 minutes.";
+    (axum::http::StatusCode::ACCEPTED, Json(Accepted { detail }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResetBody {
+    token: String,
+    new_password: String,
+}
+
+/// Sets the new password; does not log in (the patient logs in with it next).
+async fn reset(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ResetBody>) -> ApiResult<axum::http::StatusCode> {
+    d.recovery().reset(&b.token, &b.new_password, meta.source_ip.as_deref()).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

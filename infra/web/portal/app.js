@@ -1,14 +1,24 @@
 // The patient page, at a practice's own address (/p/{practice}/). The session lives in an
 // HttpOnly cookie the page never sees; the only thing kept in the browser is the language chosen
-// for this session. Views: loading, no practice, unknown practice, login, new password, home.
+// for this session. Views: loading, no practice, unknown practice, login, forgotten password, new
+// password from a reset link (its token comes in the address's #fragment, never sent to a server
+// log, and is dropped from the address at once), new password, home.
 // Home is a dashboard (name, whose records, one card per feature) plus one tab per feature,
 // each rendered by its own module, features/<FeatureKey>.js.
 import { $, api, el, onSubmit, passwordToggles, resetPasswords, status, tabKeys } from './lib.js';
 import { LANGUAGES, chooseLanguage, formatDate, language, setLanguage, t, translate } from './i18n.js';
 
-const VIEWS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'password-view', 'home-view'];
+const VIEWS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'forgot-view', 'reset-view', 'password-view', 'home-view'];
 const HOME = 'home';
-const state = { practice: null, me: null, patientId: null, tab: HOME, view: 'loading-view' };
+const state = { practice: null, me: null, patientId: null, tab: HOME, view: 'loading-view', resetToken: null };
+
+/** A reset link's token, taken out of the address so it is not kept in history or shared. */
+function takeResetToken() {
+  const m = location.hash.match(/^#reset=([A-Za-z0-9._-]{1,200})$/);
+  if (!m) return null;
+  history.replaceState(null, '', location.pathname);
+  return m[1];
+}
 
 /** The practice this address names: /p/{practice}/ (an old ?practice= link is sent there). */
 function practiceFromAddress() {
@@ -145,6 +155,8 @@ async function start() {
   }
   state.practice = practice.data;
   paintHeader();
+  state.resetToken = takeResetToken();
+  if (state.resetToken) return show('reset-view');
   const s = session.data;
   if (!s.authenticated || s.kind !== 'patient' || s.practiceId !== state.practice.id) return show('login-view');
   if (s.mustChangePassword) return show('password-view');
@@ -157,6 +169,7 @@ function problemText(r, fallbackKey) {
   const known = {
     login_failed: 'login.failed', password_too_common: 'password.common', password_too_short: 'password.short',
     password_too_long: 'password.long', password_unchanged: 'password.unchanged', current_password_wrong: 'password.wrongCurrent',
+    reset_link_invalid: 'reset.invalid',
   }[code];
   return t(known || fallbackKey);
 }
@@ -173,6 +186,41 @@ onSubmit($('login-form'), async () => {
     return show('password-view');
   }
   return enter();
+});
+
+$('forgot-open').addEventListener('click', () => {
+  $('forgot-who').value = $('login-username').value.trim();
+  status('forgot-status', '');
+  show('forgot-view');
+});
+$('forgot-back').addEventListener('click', () => show('login-view'));
+// A reset link opened while the page is already open here.
+window.addEventListener('hashchange', () => {
+  const token = state.practice && takeResetToken();
+  if (token) {
+    state.resetToken = token;
+    show('reset-view');
+  }
+});
+
+onSubmit($('forgot-form'), async () => {
+  const who = $('forgot-who').value.trim();
+  if (!who) return status('forgot-status', t('forgot.who'));
+  const r = await api('POST', '/v1/auth/forgot', { practice: state.practice.id, usernameOrEmail: who });
+  // The same answer whatever was asked: the page cannot tell either.
+  return status('forgot-status', r.status === 0 ? t('error.network') : t('forgot.sent'), r.ok);
+});
+
+onSubmit($('reset-form'), async () => {
+  const next = $('reset-new').value;
+  if (next !== $('reset-confirm').value) return status('reset-status', t('password.differ'));
+  if (next.length < 8) return status('reset-status', t('password.short'));
+  const r = await api('POST', '/v1/auth/reset', { token: state.resetToken, newPassword: next });
+  if (!r.ok) return status('reset-status', problemText(r, 'error.generic'));
+  state.resetToken = null;
+  resetPasswords($('reset-form'));
+  show('login-view');
+  return status('login-status', t('reset.done'), true);
 });
 
 onSubmit($('password-form'), async () => {

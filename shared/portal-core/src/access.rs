@@ -37,6 +37,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/health", Access::Public),
     ("*", "/v1/auth/login", Access::Public),
     ("*", "/v1/staff/login", Access::Public),
+    ("*", "/v1/auth/forgot", Access::Public),
+    ("*", "/v1/auth/reset", Access::Public),
     ("GET", "/v1/session", Access::Public),
     ("GET", "/v1/practices", Access::Public),
     ("*", "/v1/auth/logout", Access::Session),

@@ -6,7 +6,11 @@
 //! | practice settings | `P#{p}` | `SETTINGS` | – | – | get by practice (authorizer, cached ≤ 30 s; admin) |
 //! | login credential | `P#{p}` | `CRED#{kind}#{username}` | `P#{p}#PRINCIPAL#{id}` / `CRED` | – | get by practice + username at login; by principal for password change |
 //! | patient's portal access | `P#{p}` | `ACCESS#{patient}` | – | – | get by patient (staff's roster, grant/reset/remove, last visit); put-if-absent with the credential |
-//! | roster entry of a patient (one per slot: last, first, dob, phone-…) | `P#{p}` | `ROSTER#{patient}#{slot}` | `P#{p}#ROSTER#{LAST\|FIRST\|DOB\|PHONE}` / `{folded value}#{patient}` | – | staff find patients by name, birthdate, phone prefix (see `practice::roster`) |
+//! | roster entry of a patient (one per slot: last, first, dob, phone-…, email) | `P#{p}` | `ROSTER#{patient}#{slot}` | `P#{p}#ROSTER#{LAST\|FIRST\|DOB\|PHONE\|EMAIL}` / `{folded value}#{patient}` | – | staff find patients by name, birthdate, phone prefix, email; recovery finds logins by email (see `practice::roster`) |
+//! | password reset link | `P#{p}` | `RESET#{sha256(token)}` | – | 30 min | get by token (the token names its practice); deleted when used |
+//! | appointment in the invite calendar | `P#{p}` | `CAL#{appointment}` | `P#{p}#CALENDAR` / `{start unix:011}#{appointment}` | – | scheduled/completed appointments by start (see `invites::calendar`) |
+//! | invite rules | `P#{p}` | `INVITE_RULES` | `INVITES#ENABLED` / `{p}` while a rule is on | – | the practice's rules; the schedule lists practices with rules on (the one key not under a practice: it holds practice ids only) |
+//! | invite claim and log entry | `P#{p}` | `INVITE#{rule}#{appointment}` | `P#{p}#INVITELOG` / `{created:013}#{rule}#{appointment}` | – | put-if-absent claims an invite; the log newest first |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
 //! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
 //! | login throttle, per address | `P#{p}` | `THROTTLE#IP#{address}#{window}` | – | end of the window | conditional counter |
@@ -43,6 +47,10 @@ pub fn principal(p: &str, principal_id: &str) -> String {
 /// A patient's portal access (see `identity::patient_access`).
 pub fn access(patient_id: &str) -> String {
     format!("ACCESS#{patient_id}")
+}
+
+pub fn reset_link(token_hash: &str) -> String {
+    format!("RESET#{token_hash}")
 }
 
 pub fn session(token_hash: &str) -> String {

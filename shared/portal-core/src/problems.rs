@@ -35,6 +35,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("password_too_common", "Password rules: on the common-password list"),
     ("practice_invalid", "A practice id outside the id rule"),
     ("username_invalid", "A username outside the username rule"),
+    ("reset_link_invalid", "Password reset: the link's token is unknown, used or older than 30 minutes"),
     // Access
     ("patient_not_eligible", "Portal access: the patient's record lacks what a login needs (the detail names it)"),
     ("access_exists", "Portal access: the patient has a login already"),

@@ -1,12 +1,13 @@
 //! Who is who: logins and credentials (`auth`), password rules and hashing (`password`), sessions
-//! (`session`), staff second factor (`totp`), slowing password guessing (`throttle`), creating
-//! practices and their logins (`provision`), the logins staff give patients (`patient_access`), and
-//! the practice's staff users (`staff_users`).
+//! (`session`), staff second factor (`totp`), slowing password guessing (`throttle`), forgotten
+//! passwords (`recovery`), creating practices and their logins (`provision`), the logins staff give
+//! patients (`patient_access`), and the practice's staff users (`staff_users`).
 
 pub mod auth;
 pub mod password;
 pub mod patient_access;
 pub mod provision;
+pub mod recovery;
 pub mod session;
 pub mod staff_users;
 pub mod throttle;

@@ -1,6 +1,7 @@
-//! The practice's patient roster for staff: find a patient by name, birthdate or phone without
-//! scanning anything. Each synced patient has a few small index items (by last name, first name,
-//! birthdate, each phone), written in the same transaction as the patient itself (`sync::store`),
+//! The practice's patient roster for staff: find a patient by name, birthdate, phone or email
+//! without scanning anything (and, for password recovery, the logins an email belongs to). Each
+//! synced patient has a few small index items (by last name, first name, birthdate, each phone,
+//! email), written in the same transaction as the patient itself (`sync::store`),
 //! so the roster never disagrees with the record and an older sync can never leave a stale entry.
 //! Each index item carries the few fields a search result shows, so a page of results is one query.
 //!
@@ -79,7 +80,7 @@ fn phone_digits(number: &str) -> String {
 
 /// The index items of one patient. Their primary keys are fixed per patient and slot, so a newer
 /// version overwrites them and a slot that no longer applies (a phone removed) is deleted.
-const SLOTS: [&str; 6] = ["last", "first", "dob", "phone-home", "phone-mobile", "phone-work"];
+const SLOTS: [&str; 7] = ["last", "first", "dob", "phone-home", "phone-mobile", "phone-work", "email"];
 
 fn slot_key(patient_id: &str, slot: &str) -> String {
     format!("ROSTER#{patient_id}#{slot}")
@@ -116,6 +117,7 @@ pub fn index_ops(practice: &str, patient_id: &str, patient: Option<&Patient>) ->
         phone(Home).map(|d| (By::Phone, d)),
         phone(Mobile).map(|d| (By::Phone, d)),
         phone(Work).map(|d| (By::Phone, d)),
+        p.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(|e| (By::Email, e.to_lowercase())),
     ];
     let ops = SLOTS
         .iter()
@@ -139,6 +141,7 @@ enum By {
     FirstName,
     Birthdate,
     Phone,
+    Email,
 }
 
 impl By {
@@ -148,17 +151,22 @@ impl By {
             By::FirstName => "FIRST",
             By::Birthdate => "DOB",
             By::Phone => "PHONE",
+            By::Email => "EMAIL",
         };
         format!("P#{practice}#ROSTER#{name}")
     }
 }
 
-/// The index lookups one search term needs, tried in order: a date is a birthdate, four or more
-/// digits a phone number, `Last, First` a name in that order, one or two words a name either way.
+/// The index lookups one search term needs, tried in order: an address with `@` is an email, a
+/// date a birthdate, four or more digits a phone number, `Last, First` a name in that order, one
+/// or two words a name either way.
 fn plan(q: &str) -> CoreResult<Vec<(By, String)>> {
     let q = q.trim();
     if q.chars().count() > 100 {
         return Err(CoreError::invalid("search_invalid", "A search is at most 100 characters."));
+    }
+    if q.contains('@') {
+        return Ok(vec![(By::Email, q.to_lowercase())]);
     }
     if let Some(date) = as_date(q) {
         return Ok(vec![(By::Birthdate, date)]);
@@ -247,6 +255,13 @@ impl Roster<'_> {
         Ok(RosterPage { entries, cursor })
     }
 
+    /// The patients whose email is exactly `email` (a family may share one).
+    pub async fn with_email(&self, practice: &str, email: &str) -> CoreResult<Vec<String>> {
+        let q = Query::on_gsi1(By::Email.partition(practice)).prefix(format!("{}#", email.trim().to_lowercase())).limit(20);
+        let page = self.table.query(q).await?;
+        page.items.iter().map(|i| i.parse::<RosterEntry>().map(|e| e.patient_id).map_err(Into::into)).collect()
+    }
+
     /// One patient's entry (`None` when no such live patient).
     pub async fn get(&self, practice: &str, patient_id: &str) -> CoreResult<Option<RosterEntry>> {
         let item = self.table.get(&keys::practice(practice), &slot_key(patient_id, SLOTS[0])).await?;
@@ -269,6 +284,7 @@ mod tests {
         assert_eq!(plan("O'Brien").unwrap(), vec![(By::LastName, "obrien".into()), (By::FirstName, "obrien".into())]);
         assert_eq!(plan("alex morgan").unwrap(), vec![(By::LastName, "morgan#alex".into()), (By::LastName, "alex#morgan".into())]);
         assert_eq!(plan("  ").unwrap(), vec![(By::LastName, String::new())]);
+        assert_eq!(plan(" Sam.Rivera@Example.com ").unwrap(), vec![(By::Email, "sam.rivera@example.com".into())]);
         assert_eq!(plan(&"x".repeat(101)).unwrap_err().code(), "search_invalid");
     }
 }

@@ -308,3 +308,57 @@ async fn admins_make_staff_users_who_enrol_an_authenticator_and_get_their_role_o
     let (_, audit) = l.get("/v1/admin/audit?what=access", Some(&other)).await;
     assert!(!audit.to_string().contains("desk.two"), "another practice's log says nothing of it");
 }
+
+/// The reset link in the newest mail to `to` (from the mail's text part).
+fn reset_token(l: &Local, to: &str) -> Option<String> {
+    let mails: Vec<String> =
+        l.backends.mailer.list().unwrap().into_iter().map(|(_, raw)| raw).filter(|raw| raw.contains(&format!("To: {to}"))).collect();
+    let text = portal_core::mime::text_part(mails.last()?)?;
+    let at = text.find("#reset=")? + "#reset=".len();
+    Some(text[at..].split_whitespace().next()?.to_string())
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_once_by_a_link_only_the_patient_gets() {
+    let l = start_local().await;
+    let alex = &l.logins.practices[0].patients[0];
+    let session = l.patient_token(0, 0).await;
+    // Known and unknown accounts: the same answer, after about the same time.
+    let mut answers = vec![];
+    for who in ["alex.morgan", "nobody.here", "ALEX.MORGAN@example.com", "x@nowhere.example"] {
+        let started = std::time::Instant::now();
+        let (s, v) = l.json("POST", "/v1/auth/forgot", None, json!({"practice": "lakeside", "usernameOrEmail": who})).await;
+        answers.push((s, v, started.elapsed()));
+    }
+    assert!(answers.iter().all(|(s, v, _)| *s == 202 && *v == answers[0].1), "{answers:?}");
+    let times: Vec<u128> = answers.iter().map(|(_, _, t)| t.as_millis()).collect();
+    assert!(times.iter().all(|t| (800..1500).contains(t)), "{times:?}");
+    let (s, _) = l.json("POST", "/v1/auth/forgot", None, json!({"practice": "no-such-practice", "usernameOrEmail": "alex.morgan"})).await;
+    assert_eq!(s, 202);
+    // The link went to Alex's own address (two requests named him: two links).
+    let token = reset_token(&l, "alex.morgan@example.com").expect("a reset link");
+    assert!(token.starts_with("lakeside."), "{token}");
+    // Using it: the password rules apply (the link survives a refused password); it does not log in.
+    let (s, v) = l.json("POST", "/v1/auth/reset", None, json!({"token": token, "newPassword": "password123"})).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("password_too_common")));
+    let (s, v) = l.json("POST", "/v1/auth/reset", None, json!({"token": token, "newPassword": "a lighthouse at low tide"})).await;
+    assert_eq!(s, 204, "{v}");
+    // Old sessions end; the old password is gone; the new one works; the link works once.
+    assert_eq!(l.get("/v1/me", Some(&session)).await.0, 401);
+    let login =
+        |pw: &str| l.json("POST", "/v1/auth/login", None, json!({"practice": "lakeside", "username": alex.username, "password": pw}));
+    assert_eq!(login(&alex.password).await.0, 401);
+    assert_eq!(login("a lighthouse at low tide").await.0, 200);
+    let (s, v) = l.json("POST", "/v1/auth/reset", None, json!({"token": token, "newPassword": "another long passphrase"})).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("reset_link_invalid")));
+    for bad in ["", "lakeside.short", "hillcrest.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let (s, v) = l.json("POST", "/v1/auth/reset", None, json!({"token": bad, "newPassword": "another long passphrase"})).await;
+        assert_eq!((s, v["code"].as_str()), (400, Some("reset_link_invalid")), "{bad}");
+    }
+    // Audited, without the token or any password.
+    let staff = l.staff_token(0).await;
+    let (_, audit) = l.get("/v1/admin/audit?what=logins", Some(&staff)).await;
+    let text = audit.to_string();
+    assert!(text.contains("auth.password.reset_requested") && text.contains("auth.password.reset"));
+    assert!(!text.contains(&token) && !text.contains("lighthouse"));
+}

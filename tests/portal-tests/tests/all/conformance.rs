@@ -1054,6 +1054,63 @@ async fn invites_hold(b: &Backend) {
     assert_eq!(runner("real").run(&practice).await.unwrap().sent, 0);
 }
 
+/// A reset link with a controlled clock: it works once, and not after 30 minutes.
+async fn recovery_holds(b: &Backend) {
+    use portal_core::identity::recovery::{Recovery, RESET_SECONDS};
+    let practice = format!("p{}", uid());
+    let clock = Arc::new(ManualClock::new(now()));
+    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
+    settings.webmail.notification_sender = b.sender.clone();
+    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: clock.as_ref() }
+        .create(&practice, &settings)
+        .await
+        .unwrap();
+    let email = format!("gale-{practice}@example.com");
+    synced(b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({"email": email}))).await;
+    let prov = portal_core::identity::provision::Provisioner { table: b.table.as_ref(), clock: clock.as_ref() };
+    prov.create_patient_login(&practice, "g", "gale", "Gale Test", false).await.unwrap();
+    let recovery = Recovery {
+        table: b.table.as_ref(),
+        clock: clock.as_ref(),
+        mailer: b.mailer.as_ref(),
+        events: b.events.as_ref(),
+        site_url: "https://portal.example.com",
+    };
+    let token = || async {
+        for _ in 0..20 {
+            let mails: Vec<String> = b.probe.mails().await.into_iter().filter(|raw| raw.contains(&format!("To: {email}"))).collect();
+            if let Some(text) = mails.last().and_then(|m| portal_core::mime::text_part(m)) {
+                let at = text.find("#reset=").unwrap() + 7;
+                return (mails.len(), text[at..].split_whitespace().next().unwrap().to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no reset mail");
+    };
+    recovery.request(&practice, "GALE", None).await.unwrap();
+    let (_, first) = token().await;
+    clock.advance(RESET_SECONDS);
+    assert_eq!(recovery.reset(&first, "a lighthouse at low tide", None).await.unwrap_err().code(), "reset_link_invalid", "30 minutes on");
+    recovery.request(&practice, &email.to_uppercase(), None).await.unwrap();
+    let mut second = first.clone();
+    for _ in 0..20 {
+        let (count, t) = token().await;
+        if count >= 2 {
+            second = t;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(first, second, "a new link");
+    clock.advance(RESET_SECONDS - 1);
+    recovery.reset(&second, "a lighthouse at low tide", None).await.unwrap();
+    assert_eq!(recovery.reset(&second, "another long passphrase", None).await.unwrap_err().code(), "reset_link_invalid", "once");
+    let auth = portal_core::identity::auth::AuthService { table: b.table.as_ref(), clock: clock.as_ref(), events: b.events.as_ref() };
+    let input =
+        portal_core::identity::auth::LoginInput { practice: &practice, username: "gale", password: "a lighthouse at low tide", totp: None };
+    assert!(auth.login(portal_core::identity::session::PrincipalKind::Patient, input, &Default::default()).await.is_ok());
+}
+
 /// SES itself refusing: a practice whose notification sender is not a verified identity gets
 /// `failed` with SES's reason, the message readable meanwhile; once the sender is verified the
 /// retry delivers it, once. (Only SES refuses senders, so this runs on moto alone.)
@@ -1130,4 +1187,5 @@ conformance!(
     webmail_holds,
     roster_and_access_hold,
     invites_hold,
+    recovery_holds,
 );

@@ -23,6 +23,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("auth/logout.json", 200),
     ("auth/password.json", 400),
     ("auth/me.json", 200),
+    ("auth/forgot.json", 202),
+    ("auth/reset.json", 400),
     ("auth/session.json", 200),
     ("auth/practice.json", 200),
     ("access/search.json", 200),

@@ -1,0 +1,163 @@
+//! "Forgot password" for patients. Asking answers the same whatever was asked (the HTTP layer
+//! also pads the time), so it never tells whether an account exists. For each login the
+//! username or email names, the patient's own address gets a link with a single-use token good
+//! for 30 minutes; only its SHA-256 is stored. Using it sets the new password and ends every
+//! session of the patient; it does not log in. The link's token travels in the URL's fragment, so
+//! it never reaches a server log.
+
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::identity::auth::{normalize_username, Credentials, PASSWORD_INPUT_MAX};
+use crate::identity::password;
+use crate::identity::patient_access::PatientAccess;
+use crate::identity::session::{hash_token, practice_of_token, PrincipalKind, Sessions};
+use crate::ids::PracticeId;
+use crate::keys;
+use crate::ports::{Clock, Cond, Events, Item, Mail, Mailer, Table, TableError};
+use crate::practice::roster::Roster;
+use crate::practice::settings::{login_url, SettingsRepo};
+use crate::sync::entities::Patient;
+use crate::sync::records::PatientRecords;
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// How long a reset link works.
+pub const RESET_SECONDS: i64 = 30 * 60;
+/// The most logins one request sends links for (a family sharing an email).
+const MAX_LINKS: usize = 5;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResetLink {
+    principal_id: String,
+    username: String,
+    created_at: i64,
+}
+
+pub struct Recovery<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub mailer: &'a dyn Mailer,
+    /// Where the practice's system hears of a changed password.
+    pub events: &'a dyn Events,
+    /// Where the portal's pages are (links go to the practice's patient-facing URL, else here).
+    pub site_url: &'a str,
+}
+
+fn link_invalid() -> CoreError {
+    CoreError::invalid("reset_link_invalid", "This link has expired or was used already. Ask for a new one from the login page.")
+}
+
+impl Recovery<'_> {
+    fn audit(&self) -> AuditLog<'_> {
+        AuditLog { table: self.table, clock: self.clock }
+    }
+
+    /// Sends a reset link to each login `username_or_email` names in the practice. Answers `Ok`
+    /// whether or not any did; only a backend failure is an error.
+    pub async fn request(&self, practice: &str, username_or_email: &str, source_ip: Option<&str>) -> CoreResult<()> {
+        let practice = practice.trim().to_lowercase();
+        let asked = username_or_email.trim();
+        if PracticeId::parse(&practice).is_none() || asked.is_empty() || asked.len() > 254 {
+            return Ok(());
+        }
+        let Some(settings) = (SettingsRepo { table: self.table, clock: self.clock }).get(&practice).await? else {
+            return Ok(());
+        };
+        let patients = if asked.contains('@') {
+            Roster { table: self.table }.with_email(&practice, asked).await?
+        } else {
+            let cred = Credentials { table: self.table }.get(&practice, PrincipalKind::Patient, &normalize_username(asked)).await?;
+            cred.map(|(c, _)| vec![c.principal_id]).unwrap_or_default()
+        };
+        let anonymous = Actor::anonymous(&practice, source_ip);
+        let access = PatientAccess { table: self.table, clock: self.clock };
+        let mut sent = 0;
+        for patient_id in patients.iter().take(MAX_LINKS) {
+            let Some((login, _)) = access.get(&practice, patient_id).await? else { continue };
+            let patient = PatientRecords { table: self.table }.get::<Patient>(&practice, patient_id).await?;
+            let Some(to) = patient.and_then(|p| p.record.email).filter(|e| !e.trim().is_empty()) else { continue };
+            let base = login_url(&settings, &practice, self.site_url);
+            if !base.starts_with("http") || settings.webmail.notification_sender.is_empty() {
+                let detail = json!({"reason": "the portal's address or sender is not configured"});
+                self.audit().record(&anonymous, "auth.password.reset_requested", patient_id, Outcome::Failure, detail).await?;
+                continue;
+            }
+            let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
+            let now = self.clock.now();
+            let link = ResetLink { principal_id: patient_id.clone(), username: login.username.clone(), created_at: now };
+            let item = Item::new(
+                keys::practice(&practice),
+                keys::reset_link(&hash_token(&token)),
+                serde_json::to_value(&link).map_err(CoreError::backend)?,
+            )
+            .expiring_at(now + RESET_SECONDS);
+            self.table.put(item, Cond::Absent).await?;
+            let text = format!(
+                "Someone asked to reset the password of the patient portal login \"{}\" at {}.\n\n\
+                 To choose a new password, open this link within 30 minutes (it works once):\n{}#reset={token}\n\n\
+                 If this was not you, ignore this email: your password stays as it is.",
+                login.username, settings.practice_name, base
+            );
+            let mail = Mail {
+                from: settings.webmail.notification_sender.clone(),
+                to: vec![to],
+                subject: format!("Reset your {} patient portal password", settings.practice_name),
+                text,
+                html: None,
+                attachments: vec![],
+            };
+            let outcome = match self.mailer.send(&mail).await {
+                Ok(_) => {
+                    sent += 1;
+                    Outcome::Success
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reset link not sent");
+                    Outcome::Failure
+                }
+            };
+            self.audit().record(&anonymous, "auth.password.reset_requested", patient_id, outcome, json!({})).await?;
+        }
+        if sent == 0 && patients.is_empty() {
+            let detail = json!({"reason": "unknown_account"});
+            self.audit().record(&anonymous, "auth.password.reset_requested", "unknown-account", Outcome::Failure, detail).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link's token; ends the patient's sessions.
+    pub async fn reset(&self, token: &str, new_password: &str, source_ip: Option<&str>) -> CoreResult<()> {
+        let practice = practice_of_token(token).ok_or_else(link_invalid)?.to_string();
+        let key = (keys::practice(&practice), keys::reset_link(&hash_token(token)));
+        let item = self.table.get(&key.0, &key.1).await?.ok_or_else(link_invalid)?;
+        let link: ResetLink = item.parse()?;
+        if self.clock.now() >= link.created_at + RESET_SECONDS {
+            return Err(link_invalid());
+        }
+        if new_password.len() > PASSWORD_INPUT_MAX {
+            return Err(CoreError::invalid("password_too_long", "A password is at most 128 characters."));
+        }
+        password::check_policy(new_password)?;
+        // Single use: whoever deletes it uses it.
+        match self.table.delete(&key.0, &key.1, Cond::Exists).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed) => return Err(link_invalid()),
+            Err(e) => return Err(e.into()),
+        }
+        let creds = Credentials { table: self.table };
+        let (mut cred, version) = creds.get(&practice, PrincipalKind::Patient, &link.username).await?.ok_or_else(link_invalid)?;
+        if cred.principal_id != link.principal_id {
+            return Err(link_invalid());
+        }
+        cred.password_hash = password::hash(new_password)?;
+        cred.must_change_password = false;
+        cred.temporary_expires_at = None;
+        creds.put(&practice, &cred, version).await?;
+        Sessions { table: self.table, clock: self.clock }.end_all(&practice, &link.principal_id).await?;
+        let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
+        outbox.record(&practice, "portal.patient.password_changed", json!({ "patientId": link.principal_id })).await?;
+        let actor = Actor::anonymous(&practice, source_ip);
+        self.audit().record(&actor, "auth.password.reset", &link.principal_id, Outcome::Success, json!({})).await
+    }
+}
