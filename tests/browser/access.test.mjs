@@ -119,6 +119,7 @@ test('staff write to a patient chosen from the patients screen or found in the c
   await admin.getByRole('button', { name: 'New message to a patient' }).click();
   await admin.getByLabel('Find the patient (name, birthdate or phone)').fill('03/09/1984');
   await admin.getByRole('button', { name: 'Find', exact: true }).click();
+  await admin.locator('#mail-to option', { hasText: 'Alex Morgan' }).waitFor({ state: 'attached' });
   assert.match(await admin.locator('#mail-to option:checked').textContent(), /Alex Morgan/);
   await ctx.close();
 });

@@ -9,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::clock::rfc3339;
-use portal_core::identity::auth::{AuthService, LoginInput, LoginOk};
+use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult};
+use portal_core::identity::mfa::{Mfa, MfaStatus};
 use portal_core::identity::recovery::Recovery;
 use portal_core::identity::session::{PrincipalKind, Sessions};
+use portal_core::identity::staff_users::Enrolment;
 use portal_core::ids::PracticeId;
 use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
@@ -78,6 +80,10 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/staff/login", staff_login)
         .route(Method::POST, "/v1/auth/logout", logout)
         .route(Method::POST, "/v1/auth/password", change_password)
+        .route(Method::GET, "/v1/auth/mfa", mfa_status)
+        .route(Method::POST, "/v1/auth/mfa/enrol", mfa_enrol)
+        .route(Method::POST, "/v1/auth/mfa/confirm", mfa_confirm)
+        .route(Method::DELETE, "/v1/auth/mfa", mfa_remove)
         .route(Method::POST, "/v1/auth/forgot", forgot)
         .route(Method::POST, "/v1/auth/reset", reset)
         .route(Method::GET, "/v1/me", me)
@@ -115,6 +121,15 @@ struct LoginBody {
     practice: String,
     username: String,
     password: String,
+    /// Patients who turned on a second factor: the app's code, or one of their recovery codes.
+    totp: Option<String>,
+    recovery_code: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MfaRequired {
+    mfa_required: bool,
 }
 
 #[derive(Deserialize)]
@@ -143,16 +158,19 @@ fn session_response(ok: LoginOk) -> Response {
     ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
+/// A session, or (the password right, a second factor on, no code given) `{mfaRequired: true}`.
 async fn patient_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<LoginBody>) -> ApiResult<Response> {
-    let ok = d
-        .auth()
-        .login(
-            PrincipalKind::Patient,
-            LoginInput { practice: &b.practice, username: &b.username, password: &b.password, totp: None },
-            &meta,
-        )
-        .await?;
-    Ok(session_response(ok))
+    let input = LoginInput {
+        practice: &b.practice,
+        username: &b.username,
+        password: &b.password,
+        totp: b.totp.as_deref(),
+        recovery_code: b.recovery_code.as_deref(),
+    };
+    Ok(match d.auth().login(PrincipalKind::Patient, input, &meta).await? {
+        LoginResult::Session(ok) => session_response(ok),
+        LoginResult::MfaRequired => Json(MfaRequired { mfa_required: true }).into_response(),
+    })
 }
 
 async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<StaffLoginBody>) -> ApiResult<Response> {
@@ -160,11 +178,15 @@ async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<Staf
         .auth()
         .login(
             PrincipalKind::Staff,
-            LoginInput { practice: &b.practice, username: &b.username, password: &b.password, totp: Some(&b.totp) },
+            LoginInput { practice: &b.practice, username: &b.username, password: &b.password, totp: Some(&b.totp), recovery_code: None },
             &meta,
         )
         .await?;
-    Ok(session_response(ok))
+    match ok {
+        LoginResult::Session(ok) => Ok(session_response(ok)),
+        // Staff always give a code; this cannot come back for them.
+        LoginResult::MfaRequired => Err(CoreError::unauthorized("login_failed", "The code is missing.").into()),
+    }
 }
 
 async fn logout(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Response> {
@@ -327,5 +349,45 @@ struct ResetBody {
 /// Sets the new password; does not log in (the patient logs in with it next).
 async fn reset(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ResetBody>) -> ApiResult<axum::http::StatusCode> {
     d.recovery().reset(&b.token, &b.new_password, meta.source_ip.as_deref()).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+impl Deps {
+    fn mfa(&self) -> Mfa<'_> {
+        Mfa { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
+async fn mfa_status(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Json<MfaStatus>> {
+    let c = p.require(Access::Patient)?;
+    Ok(Json(d.mfa().status(&c.actor(&meta)).await?))
+}
+
+async fn mfa_enrol(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Json<Enrolment>> {
+    let c = p.require(Access::Patient)?;
+    Ok(Json(d.mfa().enrol(&c.actor(&meta), &c.practice_name).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MfaCode {
+    code: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoveryCodes {
+    /// Shown in this answer only.
+    recovery_codes: Vec<String>,
+}
+
+async fn mfa_confirm(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<MfaCode>) -> ApiResult<Json<RecoveryCodes>> {
+    let c = p.require(Access::Patient)?;
+    Ok(Json(RecoveryCodes { recovery_codes: d.mfa().confirm(&c.actor(&meta), &b.code).await? }))
+}
+
+async fn mfa_remove(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<axum::http::StatusCode> {
+    let c = p.require(Access::Patient)?;
+    d.mfa().remove(&c.actor(&meta)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@ import { $, api, el, onSubmit, status } from '/lib.js';
 const FIELD = { firstName: 'first name', lastName: 'last name', address: 'address', city: 'city', state: 'state', birthdate: 'birthdate', phone: 'phone', email: 'email' };
 const when = (iso) => new Date(iso).toLocaleString();
 let cursor = null;
+let loads = 0;
 let sheetPatient = null;
 let writeTo = null;
 
@@ -14,16 +15,18 @@ let writeTo = null;
 const problem = (r, fallback) => (r.status === 0 ? 'The portal could not be reached.' : (r.data && r.data.detail) || fallback);
 
 export async function load(reset) {
-  if (reset) {
-    cursor = null;
-    $('patients-items').replaceChildren();
-  }
+  if (reset) cursor = null;
   const q = new URLSearchParams({ q: $('patients-q').value.trim() });
   if (cursor) q.set('cursor', cursor);
+  const asked = loads += 1;
   const r = await api('GET', `/v1/admin/patients?${q}`);
+  // Only the latest search shows (one typed meanwhile replaces this one).
+  if (asked !== loads) return undefined;
   if (!r.ok) return status('patients-status', problem(r, 'The patients could not be loaded.'));
   status('patients-status', '');
-  $('patients-items').append(...r.data.items.map(row));
+  const rows = r.data.items.map(row);
+  if (reset) $('patients-items').replaceChildren(...rows);
+  else $('patients-items').append(...rows);
   if (!$('patients-items').children.length) $('patients-items').append(el('li', { className: 'meta' }, 'No patient matches.'));
   cursor = r.data.nextCursor;
   $('patients-more').hidden = !cursor;

@@ -3,28 +3,12 @@
 // change a role, disable or enable, and set up an authenticator: the QR code is drawn here from
 // the API's module rows, so the secret never leaves the portal. Secrets are cleared when the
 // screen is left.
-import { $, api, el, onSubmit, status } from '/lib.js';
+import { $, api, el, onSubmit, qrImage, status } from '/lib.js';
 
 const ROLE = { admin: 'Admin', 'front-desk': 'Front desk' };
-const SVG = 'http://www.w3.org/2000/svg';
 let enrolling = null;
 
 const problem = (r, fallback) => (r.status === 0 ? 'The portal could not be reached.' : (r.data && r.data.detail) || fallback);
-
-/** The QR code as an SVG of dark squares, with the quiet zone around it. */
-function qrImage(rows) {
-  const n = rows.length + 8;
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${n} ${n}`);
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'QR code for the authenticator app');
-  const path = document.createElementNS(SVG, 'path');
-  let d = '';
-  rows.forEach((row, y) => [...row].forEach((c, x) => { if (c === '1') d += `M${x + 4} ${y + 4}h1v1h-1z`; }));
-  path.setAttribute('d', d);
-  svg.append(path);
-  return svg;
-}
 
 /** Hides the one-time secrets (a new user's password, an authenticator key). */
 export function hideSecrets() {
@@ -79,7 +63,7 @@ async function enrol(u) {
   if (!r.ok) return status('staff-status', problem(r, 'The authenticator could not be set up.'));
   enrolling = u;
   $('staff-enrol-name').textContent = u.displayName || u.username;
-  $('staff-qr').replaceChildren(qrImage(r.data.qr));
+  $('staff-qr').replaceChildren(qrImage(r.data.qr, 'QR code for the authenticator app'));
   $('staff-secret').textContent = r.data.secret;
   $('staff-code').value = '';
   $('staff-enrol').hidden = false;

@@ -7,6 +7,7 @@
 // each rendered by its own module, features/<FeatureKey>.js.
 import { $, api, el, onSubmit, passwordToggles, resetPasswords, status, tabKeys } from './lib.js';
 import { LANGUAGES, chooseLanguage, formatDate, language, setLanguage, t, translate } from './i18n.js';
+import { renderSecurity } from './security.js';
 
 const VIEWS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'forgot-view', 'reset-view', 'password-view', 'home-view'];
 const HOME = 'home';
@@ -94,15 +95,18 @@ async function showBadges() {
 
 function renderDashboard(panel) {
   const list = features();
-  if (!list.length) return panel.replaceChildren(el('p', {}, t('home.none')));
-  panel.replaceChildren(el('ul', { className: 'dashboard' }, list.map((f) => {
+  // Two-step sign-in belongs to the login, not to a feature: it is on Home whatever is enabled.
+  const security = el('section', { className: 'card security' });
+  renderSecurity(security);
+  if (!list.length) return panel.replaceChildren(el('p', {}, t('home.none')), security);
+  return panel.replaceChildren(el('ul', { className: 'dashboard' }, list.map((f) => {
     const label = t(`feature.${f.key}.label`);
     return el('li', { className: 'card' },
       el('h3', {}, label),
       el('p', {}, t(`feature.${f.key}.intro`)),
       f.available ? null : el('p', { className: 'badge' }, t('feature.coming')),
       el('button', { type: 'button', className: 'secondary', 'data-open': f.key, 'aria-label': `${t('home.open')}: ${label}` }, t('home.open')));
-  })));
+  })), security);
 }
 
 async function renderFeature(panel, key) {
@@ -178,8 +182,18 @@ onSubmit($('login-form'), async () => {
   status('login-status', '');
   const body = { practice: state.practice.id, username: $('login-username').value.trim(), password: $('login-password').value };
   if (!body.username || !body.password) return status('login-status', t('login.missing'));
+  // Two-step sign-in: the app's 6 digits, or a recovery code.
+  const code = $('login-code').value.trim();
+  if (code) body[/^\d{6}$/.test(code) ? 'totp' : 'recoveryCode'] = code;
   const r = await api('POST', '/v1/auth/login', body);
+  $('login-code').value = '';
   if (!r.ok) return status('login-status', problemText(r, r.status === 401 ? 'login.failed' : 'error.generic'));
+  if (r.data.mfaRequired) {
+    $('login-code-row').hidden = false;
+    $('login-code').focus();
+    return status('login-status', t('login.codeNeeded'));
+  }
+  $('login-code-row').hidden = true;
   resetPasswords($('login-form'));
   if (r.data.mustChangePassword) {
     $('pw-current').value = body.password;
@@ -239,6 +253,7 @@ $('logout').addEventListener('click', async () => {
   state.me = null;
   state.patientId = null;
   resetPasswords(document);
+  $('login-code-row').hidden = true;
   show('login-view');
 });
 

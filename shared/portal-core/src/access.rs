@@ -19,6 +19,8 @@ pub enum Access {
     Public,
     /// Any live session, including a patient who still has to change a temporary password.
     Session,
+    /// A patient's own session, whatever the practice's features (their login's settings).
+    Patient,
     /// A patient of a practice that enabled this feature.
     Feature(Feature),
     /// A staff member with at least this role.
@@ -43,6 +45,7 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/v1/practices", Access::Public),
     ("*", "/v1/auth/logout", Access::Session),
     ("*", "/v1/auth/password", Access::Session),
+    ("*", "/v1/auth/mfa", Access::Patient),
     ("*", "/v1/me", Access::Session),
     ("*", "/v1/admin/webmail", Access::StaffFeature(StaffRole::FrontDesk, Feature::ModuleWebMail)),
     ("*", "/v1/admin/staff", Access::Staff(StaffRole::Admin)),
@@ -150,6 +153,8 @@ impl AuthContext {
             _ if self.must_change_password => {
                 Err(CoreError::forbidden("password_change_required", "Change your temporary password first."))
             }
+            Access::Patient if self.kind == PrincipalKind::Patient => Ok(()),
+            Access::Patient => Err(CoreError::forbidden("patients_only", "This is for patients' own logins.")),
             Access::Feature(f) if self.has_feature(f) => Ok(()),
             Access::Feature(f) => Err(CoreError::forbidden("feature_disabled", format!("Your practice has not enabled {}.", f.label()))),
             Access::Staff(min) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => Ok(()),

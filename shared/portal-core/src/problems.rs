@@ -35,6 +35,8 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("password_too_common", "Password rules: on the common-password list"),
     ("practice_invalid", "A practice id outside the id rule"),
     ("username_invalid", "A username outside the username rule"),
+    ("staff_mfa_required", "A staff login reached a patient's second-factor setting (staff always use one)"),
+    ("patients_only", "A patient-login route (the second factor) called with a staff session"),
     ("reset_link_invalid", "Password reset: the link's token is unknown, used or older than 30 minutes"),
     // Access
     ("patient_not_eligible", "Portal access: the patient's record lacks what a login needs (the detail names it)"),

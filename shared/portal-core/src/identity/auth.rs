@@ -31,12 +31,15 @@ pub struct Credential {
     /// When a temporary password stops working.
     #[serde(default)]
     pub temporary_expires_at: Option<i64>,
-    /// Staff only: base32 TOTP secret.
+    /// Base32 TOTP secret: required for staff, optional for patients.
     #[serde(default)]
     pub totp_secret: Option<String>,
-    /// Staff only: a secret being enrolled, until a first code confirms it.
+    /// A secret being enrolled, until a first code confirms it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp_pending: Option<String>,
+    /// Patients with a second factor: SHA-256 of each unused recovery code (see `mfa`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_codes: Vec<String>,
     #[serde(default)]
     pub role: Option<StaffRole>,
     /// Portal access revoked by the practice.
@@ -95,14 +98,33 @@ pub struct LoginInput<'a> {
     pub practice: &'a str,
     pub username: &'a str,
     pub password: &'a str,
-    /// Staff only.
+    /// The authenticator's code (staff always; patients who turned it on).
     pub totp: Option<&'a str>,
+    /// Patients with a second factor, instead of a code: one of their recovery codes.
+    pub recovery_code: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
 pub struct LoginOk {
     pub token: String,
     pub session: Session,
+}
+
+/// What a login with the right password comes to.
+#[derive(Debug, Clone)]
+pub enum LoginResult {
+    Session(LoginOk),
+    /// A patient with a second factor gave the right password without a code: ask for one.
+    MfaRequired,
+}
+
+/// How a login's second factor went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Factor {
+    Passed,
+    Failed,
+    /// A patient with a second factor sent no code.
+    Missing,
 }
 
 pub struct AuthService<'a> {
@@ -129,7 +151,7 @@ impl<'a> AuthService<'a> {
         Sessions { table: self.table, clock: self.clock }
     }
 
-    pub async fn login(&self, kind: PrincipalKind, input: LoginInput<'_>, meta: &RequestMeta) -> CoreResult<LoginOk> {
+    pub async fn login(&self, kind: PrincipalKind, input: LoginInput<'_>, meta: &RequestMeta) -> CoreResult<LoginResult> {
         let practice = input.practice.trim().to_lowercase();
         let username = normalize_username(input.username);
         let ip = meta.source_ip.as_deref();
@@ -141,7 +163,7 @@ impl<'a> AuthService<'a> {
         let now = self.clock.now();
         let found = Credentials { table: self.table }.get(&practice, kind, &username).await?;
         let throttle = Throttle { table: self.table, clock: self.clock };
-        let Some((cred, _)) = found else {
+        let Some((cred, cred_version)) = found else {
             password::verify_dummy(input.password);
             throttle.failed(&practice, ip).await?;
             // Attempts on unknown accounts are audited under the practice, without the name tried.
@@ -167,25 +189,39 @@ impl<'a> AuthService<'a> {
             return Err(login_failed());
         }
         let password_ok = password::verify(input.password, &cred.password_hash);
-        let totp_ok = match (kind, &cred.totp_secret) {
-            (PrincipalKind::Patient, _) => true,
-            (PrincipalKind::Sync, _) => false,
-            (PrincipalKind::Staff, None) => false,
-            (PrincipalKind::Staff, Some(secret)) => match input.totp.and_then(|code| totp::verify(secret, code.trim(), now)) {
-                // A code is good once: remember the step until it can no longer verify.
-                Some(step) if password_ok => {
-                    let item =
-                        Item::new(keys::practice(&practice), keys::totp_step(&username, step), json!({})).expiring_at(now + 3 * totp::STEP);
-                    match self.table.put(item, Cond::Absent).await {
-                        Ok(()) => true,
-                        Err(TableError::ConditionFailed) => false,
-                        Err(e) => return Err(e.into()),
+        let factor = match (kind, &cred.totp_secret) {
+            (PrincipalKind::Patient, None) => Factor::Passed,
+            (PrincipalKind::Sync, _) | (PrincipalKind::Staff, None) => Factor::Failed,
+            (_, Some(secret)) => match (input.totp, input.recovery_code) {
+                (Some(code), _) => match totp::verify(secret, code.trim(), now) {
+                    // A code is good once: remember the step until it can no longer verify.
+                    Some(step) if password_ok => {
+                        let item = Item::new(keys::practice(&practice), keys::totp_step(&username, step), json!({}))
+                            .expiring_at(now + 3 * totp::STEP);
+                        match self.table.put(item, Cond::Absent).await {
+                            Ok(()) => Factor::Passed,
+                            Err(TableError::ConditionFailed) => Factor::Failed,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    Some(_) => Factor::Passed,
+                    None => Factor::Failed,
+                },
+                (None, Some(recovery)) if kind == PrincipalKind::Patient && password_ok => {
+                    if crate::identity::mfa::use_recovery_code(self.table, &practice, &cred, cred_version, recovery).await? {
+                        Factor::Passed
+                    } else {
+                        Factor::Failed
                     }
                 }
-                Some(_) => true,
-                None => false,
+                (None, None) if kind == PrincipalKind::Patient => Factor::Missing,
+                _ => Factor::Failed,
             },
         };
+        if password_ok && factor == Factor::Missing && !cred.disabled {
+            return Ok(LoginResult::MfaRequired);
+        }
+        let totp_ok = factor == Factor::Passed;
         if !password_ok || !totp_ok || cred.disabled {
             let reason = if cred.disabled {
                 "disabled"
@@ -214,7 +250,7 @@ impl<'a> AuthService<'a> {
             // Staff see when a patient last visited; invites "until the patient visits" read it.
             PatientAccess { table: self.table, clock: self.clock }.visited(&practice, &cred.principal_id).await?;
         }
-        Ok(LoginOk { token, session })
+        Ok(LoginResult::Session(LoginOk { token, session }))
     }
 
     pub async fn logout(&self, actor: &Actor, token_hash: &str) -> CoreResult<()> {

@@ -107,6 +107,7 @@ impl PatientAccess<'_> {
             temporary_expires_at: temporary.then_some(now + TEMPORARY_PASSWORD_SECONDS),
             totp_secret: None,
             totp_pending: None,
+            recovery_codes: vec![],
             role: None,
             disabled: false,
             display_name: display_name.into(),

@@ -104,6 +104,7 @@ impl Provisioner<'_> {
             temporary_expires_at: temporary.then(|| self.clock.now() + crate::identity::auth::TEMPORARY_PASSWORD_SECONDS),
             totp_secret,
             totp_pending: None,
+            recovery_codes: vec![],
             role,
             disabled: false,
             display_name: display_name.into(),

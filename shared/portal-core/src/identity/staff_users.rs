@@ -118,6 +118,7 @@ impl StaffUsers<'_> {
             temporary_expires_at: Some(self.clock.now() + TEMPORARY_PASSWORD_SECONDS),
             totp_secret: None,
             totp_pending: None,
+            recovery_codes: vec![],
             role: Some(role),
             disabled: false,
             display_name: display_name.into(),

@@ -362,3 +362,57 @@ async fn a_forgotten_password_is_reset_once_by_a_link_only_the_patient_gets() {
     assert!(text.contains("auth.password.reset_requested") && text.contains("auth.password.reset"));
     assert!(!text.contains(&token) && !text.contains("lighthouse"));
 }
+
+#[tokio::test]
+async fn a_patient_turns_on_an_authenticator_and_logs_in_with_it_or_a_recovery_code() {
+    let l = start_local().await;
+    let jamie = l.logins.practices[0].patients[2].clone();
+    let session = l.patient_token(0, 2).await;
+    let (s, v) = l.get("/v1/auth/mfa", Some(&session)).await;
+    assert_eq!((s, v["enabled"].as_bool()), (200, Some(false)));
+    let (s, enrol) = l.json("POST", "/v1/auth/mfa/enrol", Some(&session), json!({})).await;
+    assert_eq!(s, 200, "{enrol}");
+    let secret = enrol["secret"].as_str().unwrap().to_string();
+    assert!(enrol["otpauthUri"].as_str().unwrap().contains("jamie.morgan"));
+    let (s, v) = l.json("POST", "/v1/auth/mfa/confirm", Some(&session), json!({"code": "123"})).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("totp_code_wrong")));
+    let step = crate::support::now() / 30;
+    let code = |offset: i64| portal_core::identity::totp::code_at(&secret, (step + offset) as u64).unwrap();
+    let (s, v) = l.json("POST", "/v1/auth/mfa/confirm", Some(&session), json!({"code": code(0)})).await;
+    assert_eq!(s, 200, "{v}");
+    let recovery: Vec<String> = v["recoveryCodes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    assert_eq!(recovery.len(), 10);
+
+    let login = |extra: Value| {
+        let mut body = json!({"practice": "lakeside", "username": jamie.username, "password": jamie.password});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let l = &l;
+        async move { l.json("POST", "/v1/auth/login", None, body).await }
+    };
+    // The password alone: a code is asked for, no session is given.
+    let (s, v) = login(json!({})).await;
+    assert_eq!((s, &v), (200, &json!({"mfaRequired": true})));
+    // A wrong password never says so.
+    let (s, _) =
+        l.json("POST", "/v1/auth/login", None, json!({"practice": "lakeside", "username": jamie.username, "password": "wrong one"})).await;
+    assert_eq!(s, 401);
+    assert_eq!(login(json!({"totp": "000000"})).await.0, 401);
+    let (s, v) = login(json!({"totp": code(1)})).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["token"].is_string());
+    assert_eq!(login(json!({"totp": code(1)})).await.0, 401, "a code works once");
+    // A recovery code, typed loosely, once.
+    let loose = recovery[3].to_uppercase().replace('-', " ");
+    assert_eq!(login(json!({"recoveryCode": loose})).await.0, 200);
+    assert_eq!(login(json!({"recoveryCode": recovery[3]})).await.0, 401);
+    let token = login(json!({"recoveryCode": recovery[4]})).await.1["token"].as_str().unwrap().to_string();
+    let (_, v) = l.get("/v1/auth/mfa", Some(&token)).await;
+    assert_eq!((v["enabled"].as_bool(), v["recoveryCodesLeft"].as_u64()), (Some(true), Some(8)));
+    // Staff have their own (required) second factor, not this one.
+    let staff = l.staff_token(0).await;
+    assert_eq!(l.get("/v1/auth/mfa", Some(&staff)).await.0, 403);
+    // Off again: the password alone logs in.
+    let (s, _) = l.json("DELETE", "/v1/auth/mfa", Some(&token), json!({})).await;
+    assert_eq!(s, 204);
+    assert!(login(json!({})).await.1["token"].is_string());
+}

@@ -101,6 +101,8 @@ fn allowed(who: Who, access: Access) -> Result<(), &'static [u16]> {
         // A signature is no session: outside the sync API it logs nobody in.
         (_, SyncKey) => Err(&[401, 403]),
         (Access::Session, _) => Ok(()),
+        (Access::Patient, Patient | OtherPatient | OtherPracticePatient | FeatureOff) => Ok(()),
+        (Access::Patient, _) => Err(&[403]),
         (Access::Feature(_), Patient) => Ok(()),
         // Alex's records do not exist for anyone else (Hillcrest has no Images: 403 first).
         (Access::Feature(_), OtherPatient) => Err(&[404]),

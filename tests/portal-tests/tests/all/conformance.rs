@@ -1106,9 +1106,15 @@ async fn recovery_holds(b: &Backend) {
     recovery.reset(&second, "a lighthouse at low tide", None).await.unwrap();
     assert_eq!(recovery.reset(&second, "another long passphrase", None).await.unwrap_err().code(), "reset_link_invalid", "once");
     let auth = portal_core::identity::auth::AuthService { table: b.table.as_ref(), clock: clock.as_ref(), events: b.events.as_ref() };
-    let input =
-        portal_core::identity::auth::LoginInput { practice: &practice, username: "gale", password: "a lighthouse at low tide", totp: None };
-    assert!(auth.login(portal_core::identity::session::PrincipalKind::Patient, input, &Default::default()).await.is_ok());
+    let input = portal_core::identity::auth::LoginInput {
+        practice: &practice,
+        username: "gale",
+        password: "a lighthouse at low tide",
+        totp: None,
+        recovery_code: None,
+    };
+    let answer = auth.login(portal_core::identity::session::PrincipalKind::Patient, input, &Default::default()).await.unwrap();
+    assert!(matches!(answer, portal_core::identity::auth::LoginResult::Session(_)));
 }
 
 /// SES itself refusing: a practice whose notification sender is not a verified identity gets

@@ -24,6 +24,11 @@ const EXPECTED: &[(&str, u16)] = &[
     ("auth/password.json", 400),
     ("auth/me.json", 200),
     ("auth/forgot.json", 202),
+    ("auth/mfa-status.json", 200),
+    ("auth/mfa-enrol.json", 200),
+    // No app was being enrolled in this fresh state.
+    ("auth/mfa-confirm.json", 400),
+    ("auth/mfa-remove.json", 204),
     ("auth/reset.json", 400),
     ("auth/session.json", 200),
     ("auth/practice.json", 200),

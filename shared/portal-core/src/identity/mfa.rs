@@ -1,0 +1,124 @@
+//! A patient's optional second factor: an authenticator app (TOTP), enrolled with a QR code and
+//! confirmed with a first code, plus ten one-time recovery codes for a lost phone, shown once and
+//! stored only as SHA-256 (they are random, so a fast hash is enough). Login asks for a code once
+//! the password is right (`auth`); a recovery code works once.
+
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::identity::auth::{Credential, Credentials};
+use crate::identity::session::PrincipalKind;
+use crate::identity::staff_users::Enrolment;
+use crate::identity::totp;
+use crate::ports::{Clock, Table, TableError};
+use crate::{CoreError, CoreResult};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub const RECOVERY_CODES: usize = 10;
+
+/// What a patient's security settings show.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaStatus {
+    pub enabled: bool,
+    pub recovery_codes_left: usize,
+}
+
+/// The stored form of a recovery code: case, spaces and dashes do not matter when typed.
+pub fn recovery_hash(code: &str) -> String {
+    let typed: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).flat_map(|c| c.to_lowercase()).collect();
+    hex::encode(Sha256::digest(typed.as_bytes()))
+}
+
+fn new_recovery_code() -> String {
+    // The temporary-password alphabet (no look-alikes), 8 characters: about 40 bits, once each.
+    let p = crate::identity::password::generate_temporary();
+    p.split('-').take(2).collect::<Vec<_>>().join("-")
+}
+
+pub struct Mfa<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+fn conflict() -> CoreError {
+    CoreError::Conflict { code: "conflict", detail: "Your login changed meanwhile; try again.".into(), current: None }
+}
+
+impl Mfa<'_> {
+    async fn patient(&self, actor: &Actor) -> CoreResult<(Credential, u64)> {
+        let found = Credentials { table: self.table }.by_principal(&actor.practice, &actor.id).await?;
+        match found {
+            Some((c, v)) if c.kind == PrincipalKind::Patient => Ok((c, v)),
+            Some(_) => Err(CoreError::forbidden("staff_mfa_required", "Staff always use an authenticator; an admin manages it.")),
+            None => Err(CoreError::NotFound),
+        }
+    }
+
+    async fn save(&self, practice: &str, c: &Credential, version: u64) -> CoreResult<()> {
+        Credentials { table: self.table }.put(practice, c, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => conflict(),
+            other => other.into(),
+        })
+    }
+
+    pub async fn status(&self, actor: &Actor) -> CoreResult<MfaStatus> {
+        let (c, _) = self.patient(actor).await?;
+        Ok(MfaStatus { enabled: c.totp_secret.is_some(), recovery_codes_left: c.recovery_codes.len() })
+    }
+
+    /// Starts enrolling an app: a new secret, pending until a first code confirms it.
+    pub async fn enrol(&self, actor: &Actor, practice_name: &str) -> CoreResult<Enrolment> {
+        let (mut c, version) = self.patient(actor).await?;
+        let secret = totp::generate_secret();
+        c.totp_pending = Some(secret.clone());
+        self.save(&actor.practice, &c, version).await?;
+        let issuer = if practice_name.trim().is_empty() { actor.practice.as_str() } else { practice_name.trim() };
+        let otpauth_uri = totp::otpauth_uri(issuer, &c.username, &secret);
+        let qr = totp::qr_rows(&otpauth_uri).ok_or_else(|| CoreError::backend("QR code"))?;
+        Ok(Enrolment { otpauth_uri, secret, qr })
+    }
+
+    /// Confirms the pending app with a code; answers the ten recovery codes (shown this once).
+    pub async fn confirm(&self, actor: &Actor, code: &str) -> CoreResult<Vec<String>> {
+        let (mut c, version) = self.patient(actor).await?;
+        let pending = c.totp_pending.clone().ok_or_else(|| CoreError::invalid("totp_not_started", "Start setting up the app first."))?;
+        if totp::verify(&pending, code.trim(), self.clock.now()).is_none() {
+            return Err(CoreError::invalid("totp_code_wrong", "That code does not match; check the app and try the current code."));
+        }
+        let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
+        c.totp_secret = Some(pending);
+        c.totp_pending = None;
+        c.recovery_codes = codes.iter().map(|r| recovery_hash(r)).collect();
+        self.save(&actor.practice, &c, version).await?;
+        AuditLog { table: self.table, clock: self.clock }.record(actor, "auth.mfa.enrol", &actor.id, Outcome::Success, json!({})).await?;
+        Ok(codes)
+    }
+
+    /// Turns the second factor off (the session in hand passed it).
+    pub async fn remove(&self, actor: &Actor) -> CoreResult<()> {
+        let (mut c, version) = self.patient(actor).await?;
+        c.totp_secret = None;
+        c.totp_pending = None;
+        c.recovery_codes.clear();
+        self.save(&actor.practice, &c, version).await?;
+        AuditLog { table: self.table, clock: self.clock }.record(actor, "auth.mfa.remove", &actor.id, Outcome::Success, json!({})).await
+    }
+}
+
+/// Uses a recovery code of `c` (stored at `version`): `true` when it was one, now spent.
+pub async fn use_recovery_code(table: &dyn Table, practice: &str, c: &Credential, version: u64, code: &str) -> CoreResult<bool> {
+    let hash = recovery_hash(code);
+    let Some(at) = c.recovery_codes.iter().position(|h| crate::ids::constant_time_eq(h.as_bytes(), hash.as_bytes())) else {
+        return Ok(false);
+    };
+    let mut spent = c.clone();
+    spent.recovery_codes.remove(at);
+    let written = Credentials { table }.put(practice, &spent, version).await;
+    match written {
+        Ok(()) => Ok(true),
+        // Used at the same moment by another login: only one of them gets in.
+        Err(TableError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
