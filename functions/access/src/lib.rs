@@ -11,7 +11,8 @@ use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::identity::patient_access::{AccessRecord, PatientAccess, TemporaryLogin};
 use portal_core::identity::session::StaffRole;
-use portal_core::identity::staff_users::{Enrolment, StaffUser, StaffUsers};
+use portal_core::identity::staff_users::{StaffUser, StaffUsers};
+use portal_core::identity::totp::Enrolment;
 use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS};
 use portal_core::invites::run::{self, InviteRecord};
 use portal_core::ports::{Clock, Ports, Table};
@@ -292,11 +293,18 @@ async fn create_staff(
     Ok((StatusCode::CREATED, Json(CreatedStaff { user, temporary_password })))
 }
 
+/// Each field optional, but never `null` (the contract gives a value or leaves the field out).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StaffChange {
+    #[serde(default, deserialize_with = "present")]
     role: Option<StaffRole>,
+    #[serde(default, deserialize_with = "present")]
     disabled: Option<bool>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Serialize)]

@@ -13,7 +13,7 @@ use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult}
 use portal_core::identity::mfa::{Mfa, MfaStatus};
 use portal_core::identity::recovery::Recovery;
 use portal_core::identity::session::{PrincipalKind, Sessions};
-use portal_core::identity::staff_users::Enrolment;
+use portal_core::identity::totp::Enrolment;
 use portal_core::ids::PracticeId;
 use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
@@ -200,11 +200,13 @@ async fn logout(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiRes
 struct PasswordBody {
     current_password: String,
     new_password: String,
+    /// A patient replacing a temporary password may choose their own username too.
+    new_username: Option<String>,
 }
 
 async fn change_password(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<PasswordBody>) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
-    let ok = d.auth().change_password(&c.actor(&meta), &b.current_password, &b.new_password).await?;
+    let ok = d.auth().change_password(&c.actor(&meta), &b.current_password, &b.new_password, b.new_username.as_deref()).await?;
     Ok(session_response(ok))
 }
 
@@ -329,14 +331,18 @@ struct Accepted {
 }
 
 /// 202 whatever was asked, after the same minimum time; a backend failure is logged, not told.
-async fn forgot(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ForgotBody>) -> (axum::http::StatusCode, Json<Accepted>) {
+/// Only input no account could match is refused (the lengths the contract sets).
+async fn forgot(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ForgotBody>) -> ApiResult<(axum::http::StatusCode, Json<Accepted>)> {
+    if b.practice.chars().count() > 64 || b.username_or_email.chars().count() > 254 {
+        return Err(CoreError::invalid("invalid_body", "practice is at most 64 characters, usernameOrEmail at most 254.").into());
+    }
     let started = tokio::time::Instant::now();
     if let Err(e) = d.recovery().request(&b.practice, &b.username_or_email, meta.source_ip.as_deref()).await {
         tracing::warn!(code = e.code(), "password reset request not completed");
     }
     tokio::time::sleep_until(started + FORGOT_ANSWER_AFTER).await;
     let detail = "If that login or email is known to the practice, a link to choose a new password is on its way to the patient's email. It works once, for 30 minutes.";
-    (axum::http::StatusCode::ACCEPTED, Json(Accepted { detail }))
+    Ok((axum::http::StatusCode::ACCEPTED, Json(Accepted { detail })))
 }
 
 #[derive(Deserialize)]

@@ -45,7 +45,7 @@ function ruleEditor(r, n) {
       field('Resend', select(Object.entries(RESEND), r.resend)),
       field('Days without a visit', el('input', { type: 'number', className: 'days', min: '1', max: '3650', value: r.resendDays ? String(r.resendDays) : '' }))),
     field('Email subject', el('input', { type: 'text', className: 'subject', maxLength: 150, value: r.subject })),
-    field('Email text', el('textarea', { className: 'body', maxLength: 5000 }, r.body)));
+    field('Email text', el('textarea', { className: 'body', maxLength: 2000 }, r.body)));
   const remove = el('button', { type: 'button', className: 'secondary', 'aria-label': `Remove rule ${n}` }, 'Remove');
   remove.addEventListener('click', () => { box.remove(); renumber(); });
   box.append(remove);

@@ -163,7 +163,12 @@ async function start() {
   if (state.resetToken) return show('reset-view');
   const s = session.data;
   if (!s.authenticated || s.kind !== 'patient' || s.practiceId !== state.practice.id) return show('login-view');
-  if (s.mustChangePassword) return show('password-view');
+  if (s.mustChangePassword) {
+    const me = await api('GET', '/v1/me');
+    state.username = me.ok ? me.data.username : '';
+    $('pw-username').value = state.username;
+    return show('password-view');
+  }
   return enter();
 }
 
@@ -173,7 +178,7 @@ function problemText(r, fallbackKey) {
   const known = {
     login_failed: 'login.failed', password_too_common: 'password.common', password_too_short: 'password.short',
     password_too_long: 'password.long', password_unchanged: 'password.unchanged', current_password_wrong: 'password.wrongCurrent',
-    reset_link_invalid: 'reset.invalid',
+    reset_link_invalid: 'reset.invalid', username_taken: 'password.usernameTaken', username_invalid: 'password.usernameInvalid',
   }[code];
   return t(known || fallbackKey);
 }
@@ -197,6 +202,8 @@ onSubmit($('login-form'), async () => {
   resetPasswords($('login-form'));
   if (r.data.mustChangePassword) {
     $('pw-current').value = body.password;
+    state.username = body.username.toLowerCase();
+    $('pw-username').value = state.username;
     return show('password-view');
   }
   return enter();
@@ -241,7 +248,10 @@ onSubmit($('password-form'), async () => {
   const next = $('pw-new').value;
   if (next !== $('pw-confirm').value) return status('password-status', t('password.differ'));
   if (next.length < 8) return status('password-status', t('password.short'));
-  const r = await api('POST', '/v1/auth/password', { currentPassword: $('pw-current').value, newPassword: next });
+  const change = { currentPassword: $('pw-current').value, newPassword: next };
+  const username = $('pw-username').value.trim().toLowerCase();
+  if (username && username !== (state.username || '').toLowerCase()) change.newUsername = username;
+  const r = await api('POST', '/v1/auth/password', change);
   if (!r.ok) return status('password-status', problemText(r, 'error.generic'));
   status('password-status', '');
   resetPasswords($('password-form'));

@@ -35,6 +35,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("password_too_common", "Password rules: on the common-password list"),
     ("practice_invalid", "A practice id outside the id rule"),
     ("username_invalid", "A username outside the username rule"),
+    ("username_change_not_allowed", "A username is chosen only with the first password of one's own (patients)"),
     ("staff_mfa_required", "A staff login reached a patient's second-factor setting (staff always use one)"),
     ("patients_only", "A patient-login route (the second factor) called with a staff session"),
     ("reset_link_invalid", "Password reset: the link's token is unknown, used or older than 30 minutes"),

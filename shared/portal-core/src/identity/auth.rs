@@ -67,6 +67,17 @@ impl Credentials<'_> {
         self.table.put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }).await
     }
 
+    /// Writes a changed credential read at `version`; someone else's change meanwhile is a
+    /// `conflict` (try again).
+    pub async fn replace(&self, practice: &str, c: &Credential, version: u64) -> CoreResult<()> {
+        self.put(practice, c, version).await.map_err(|e| match e {
+            TableError::ConditionFailed => {
+                CoreError::Conflict { code: "conflict", detail: "The login changed meanwhile; try again.".into(), current: None }
+            }
+            other => other.into(),
+        })
+    }
+
     /// The stored form of a credential replacing `version` (0 = a new one).
     pub fn item(practice: &str, c: &Credential, version: u64) -> Result<Item, TableError> {
         let data = serde_json::to_value(c).map_err(|e| TableError::Backend(e.to_string()))?;
@@ -260,7 +271,8 @@ impl<'a> AuthService<'a> {
 
     /// Changes the password after checking the current one; ends every session of the principal
     /// and answers a fresh one for the caller.
-    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> CoreResult<LoginOk> {
+    /// A patient changing a temporary password may also choose their own username (`new_username`).
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, new_username: Option<&str>) -> CoreResult<LoginOk> {
         let (practice, principal_id) = (actor.practice.as_str(), actor.id.as_str());
         let (mut cred, version) =
             Credentials { table: self.table }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
@@ -273,15 +285,31 @@ impl<'a> AuthService<'a> {
         if new == current {
             return Err(CoreError::invalid("password_unchanged", "Choose a password different from the current one."));
         }
+        let rename = match new_username.map(normalize_username).filter(|u| *u != cred.username) {
+            None => None,
+            Some(_) if cred.kind != PrincipalKind::Patient || !cred.must_change_password => {
+                return Err(CoreError::invalid(
+                    "username_change_not_allowed",
+                    "A username can be chosen only with the first new password.",
+                ));
+            }
+            Some(u) if Username::parse(&u).is_none() => {
+                return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
+            }
+            Some(u) => Some(u),
+        };
         cred.password_hash = password::hash(new)?;
         cred.must_change_password = false;
         cred.temporary_expires_at = None;
-        Credentials { table: self.table }.put(practice, &cred, version).await.map_err(|e| match e {
-            TableError::ConditionFailed => {
-                CoreError::Conflict { code: "conflict", detail: "The account changed meanwhile; try again.".into(), current: None }
+        match rename {
+            None => Credentials { table: self.table }.replace(practice, &cred, version).await?,
+            Some(username) => {
+                let old = std::mem::replace(&mut cred.username, username);
+                crate::identity::patient_access::PatientAccess { table: self.table, clock: self.clock }
+                    .rename(practice, principal_id, &old, &cred, version)
+                    .await?;
             }
-            other => other.into(),
-        })?;
+        }
         self.sessions().end_all(practice, principal_id).await?;
         let (token, session) = self.sessions().start(practice, principal_id, cred.kind, cred.role, &cred.username, false).await?;
         if cred.kind == PrincipalKind::Patient {

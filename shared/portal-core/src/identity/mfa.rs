@@ -6,8 +6,7 @@
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::identity::auth::{Credential, Credentials};
 use crate::identity::session::PrincipalKind;
-use crate::identity::staff_users::Enrolment;
-use crate::identity::totp;
+use crate::identity::totp::{self, Enrolment};
 use crate::ports::{Clock, Table, TableError};
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
@@ -41,10 +40,6 @@ pub struct Mfa<'a> {
     pub clock: &'a dyn Clock,
 }
 
-fn conflict() -> CoreError {
-    CoreError::Conflict { code: "conflict", detail: "Your login changed meanwhile; try again.".into(), current: None }
-}
-
 impl Mfa<'_> {
     async fn patient(&self, actor: &Actor) -> CoreResult<(Credential, u64)> {
         let found = Credentials { table: self.table }.by_principal(&actor.practice, &actor.id).await?;
@@ -53,13 +48,6 @@ impl Mfa<'_> {
             Some(_) => Err(CoreError::forbidden("staff_mfa_required", "Staff always use an authenticator; an admin manages it.")),
             None => Err(CoreError::NotFound),
         }
-    }
-
-    async fn save(&self, practice: &str, c: &Credential, version: u64) -> CoreResult<()> {
-        Credentials { table: self.table }.put(practice, c, version).await.map_err(|e| match e {
-            TableError::ConditionFailed => conflict(),
-            other => other.into(),
-        })
     }
 
     pub async fn status(&self, actor: &Actor) -> CoreResult<MfaStatus> {
@@ -72,11 +60,8 @@ impl Mfa<'_> {
         let (mut c, version) = self.patient(actor).await?;
         let secret = totp::generate_secret();
         c.totp_pending = Some(secret.clone());
-        self.save(&actor.practice, &c, version).await?;
-        let issuer = if practice_name.trim().is_empty() { actor.practice.as_str() } else { practice_name.trim() };
-        let otpauth_uri = totp::otpauth_uri(issuer, &c.username, &secret);
-        let qr = totp::qr_rows(&otpauth_uri).ok_or_else(|| CoreError::backend("QR code"))?;
-        Ok(Enrolment { otpauth_uri, secret, qr })
+        Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
+        totp::enrolment(practice_name, &actor.practice, &c.username, &secret).ok_or_else(|| CoreError::backend("QR code"))
     }
 
     /// Confirms the pending app with a code; answers the ten recovery codes (shown this once).
@@ -90,7 +75,7 @@ impl Mfa<'_> {
         c.totp_secret = Some(pending);
         c.totp_pending = None;
         c.recovery_codes = codes.iter().map(|r| recovery_hash(r)).collect();
-        self.save(&actor.practice, &c, version).await?;
+        Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
         AuditLog { table: self.table, clock: self.clock }.record(actor, "auth.mfa.enrol", &actor.id, Outcome::Success, json!({})).await?;
         Ok(codes)
     }
@@ -101,7 +86,7 @@ impl Mfa<'_> {
         c.totp_secret = None;
         c.totp_pending = None;
         c.recovery_codes.clear();
-        self.save(&actor.practice, &c, version).await?;
+        Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
         AuditLog { table: self.table, clock: self.clock }.record(actor, "auth.mfa.remove", &actor.id, Outcome::Success, json!({})).await
     }
 }

@@ -161,12 +161,7 @@ impl PatientAccess<'_> {
         cred.password_hash = password::hash(&temporary_password)?;
         cred.must_change_password = true;
         cred.temporary_expires_at = Some(self.clock.now() + TEMPORARY_PASSWORD_SECONDS);
-        creds.put(practice, &cred, version).await.map_err(|e| match e {
-            TableError::ConditionFailed => {
-                CoreError::Conflict { code: "conflict", detail: "The login changed meanwhile; try again.".into(), current: None }
-            }
-            other => other.into(),
-        })?;
+        creds.replace(practice, &cred, version).await?;
         Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
         self.audit().record(actor, "access.reset", patient_id, Outcome::Success, json!({})).await?;
         Ok(TemporaryLogin { username: cred.username, temporary_password })
@@ -188,6 +183,30 @@ impl PatientAccess<'_> {
         }
         Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
         self.audit().record(actor, "access.remove", patient_id, Outcome::Success, json!({})).await
+    }
+
+    /// Moves a patient's login to the username they chose (with the first password of their
+    /// own): the credential under its new name, the old one gone and the access record renamed,
+    /// in one transaction. A taken name is `username_taken`.
+    pub async fn rename(&self, practice: &str, patient_id: &str, old_username: &str, cred: &Credential, version: u64) -> CoreResult<()> {
+        let (mut record, item) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
+        record.username = cred.username.clone();
+        let pk = keys::practice(practice);
+        let ops = vec![
+            TxOp::Put(Credentials::item(practice, cred, 0)?, Cond::Absent),
+            TxOp::Delete { pk, sk: keys::credential(PrincipalKind::Patient.as_str(), old_username), cond: Cond::Version(version) },
+            TxOp::Put(item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?), Cond::Version(item.version)),
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => {
+                Err(CoreError::Conflict { code: "username_taken", detail: "That username is taken; choose another.".into(), current: None })
+            }
+            Err(TableError::TransactionCanceled { .. }) => {
+                Err(CoreError::Conflict { code: "conflict", detail: "The login changed meanwhile; try again.".into(), current: None })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Notes that staff printed or emailed a patient's login (the password itself is not kept).

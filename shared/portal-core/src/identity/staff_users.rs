@@ -7,9 +7,10 @@
 
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::identity::auth::{normalize_username, Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
+use crate::identity::password;
 use crate::identity::provision::STAFF_ID_PREFIX;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
-use crate::identity::{password, totp};
+use crate::identity::totp::{self, Enrolment};
 use crate::ids::Username;
 use crate::keys;
 use crate::ports::{Clock, Query, Table, TableError};
@@ -44,24 +45,9 @@ impl From<&Credential> for StaffUser {
     }
 }
 
-/// An authenticator enrolment to show once: the URI and its QR code.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Enrolment {
-    pub otpauth_uri: String,
-    /// For typing in by hand.
-    pub secret: String,
-    /// The QR code as rows of `0`/`1`.
-    pub qr: Vec<String>,
-}
-
 pub struct StaffUsers<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
-}
-
-fn conflict() -> CoreError {
-    CoreError::Conflict { code: "conflict", detail: "This user changed meanwhile; look again and retry.".into(), current: None }
 }
 
 impl StaffUsers<'_> {
@@ -157,10 +143,7 @@ impl StaffUsers<'_> {
         if after == before {
             return Ok(after);
         }
-        self.creds().put(practice, &cred, version).await.map_err(|e| match e {
-            TableError::ConditionFailed => conflict(),
-            other => other.into(),
-        })?;
+        self.creds().replace(practice, &cred, version).await?;
         Sessions { table: self.table, clock: self.clock }.end_all(practice, &cred.principal_id).await?;
         let detail = json!({"before": {"role": before.role.as_str(), "disabled": before.disabled}, "after": {"role": after.role.as_str(), "disabled": after.disabled}});
         self.audit().record(actor, "staff.update", &cred.principal_id, Outcome::Success, detail).await?;
@@ -173,15 +156,11 @@ impl StaffUsers<'_> {
         let (mut cred, version) = self.get(practice, username).await?;
         let secret = totp::generate_secret();
         cred.totp_pending = Some(secret.clone());
-        self.creds().put(practice, &cred, version).await.map_err(|e| match e {
-            TableError::ConditionFailed => conflict(),
-            other => other.into(),
-        })?;
-        let issuer = if practice_name.trim().is_empty() { practice } else { practice_name.trim() };
-        let otpauth_uri = totp::otpauth_uri(issuer, &format!("{}@{practice}", cred.username), &secret);
-        let qr = totp::qr_rows(&otpauth_uri).ok_or_else(|| CoreError::backend("QR code"))?;
+        self.creds().replace(practice, &cred, version).await?;
+        let enrolment = totp::enrolment(practice_name, practice, &format!("{}@{practice}", cred.username), &secret)
+            .ok_or_else(|| CoreError::backend("QR code"))?;
         self.audit().record(actor, "staff.totp.start", &cred.principal_id, Outcome::Success, json!({})).await?;
-        Ok(Enrolment { otpauth_uri, secret, qr })
+        Ok(enrolment)
     }
 
     /// Confirms the pending secret with a code from the app; it replaces any earlier one.
@@ -197,10 +176,7 @@ impl StaffUsers<'_> {
         }
         cred.totp_secret = Some(pending);
         cred.totp_pending = None;
-        self.creds().put(practice, &cred, version).await.map_err(|e| match e {
-            TableError::ConditionFailed => conflict(),
-            other => other.into(),
-        })?;
+        self.creds().replace(practice, &cred, version).await?;
         self.audit().record(actor, "staff.totp.confirm", &cred.principal_id, Outcome::Success, json!({})).await?;
         Ok(StaffUser::from(&cred))
     }

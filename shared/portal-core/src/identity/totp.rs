@@ -40,6 +40,24 @@ pub fn verify(secret_b32: &str, code: &str, now: i64) -> Option<u64> {
         .find(|s| code_at(secret_b32, *s).is_some_and(|c| constant_time_eq(c.as_bytes(), code.as_bytes())))
 }
 
+/// An authenticator enrolment to show once: the URI, the key for typing in, and its QR code.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Enrolment {
+    pub otpauth_uri: String,
+    pub secret: String,
+    /// The QR code as rows of `0`/`1`.
+    pub qr: Vec<String>,
+}
+
+/// The enrolment of `secret` for `account`, issued by the practice (its id when it has no name).
+pub fn enrolment(practice_name: &str, practice_id: &str, account: &str, secret: &str) -> Option<Enrolment> {
+    let issuer = if practice_name.trim().is_empty() { practice_id } else { practice_name.trim() };
+    let otpauth_uri = otpauth_uri(issuer, account, secret);
+    let qr = qr_rows(&otpauth_uri)?;
+    Some(Enrolment { otpauth_uri, secret: secret.into(), qr })
+}
+
 /// The `otpauth://totp/…` URI authenticator apps scan: the issuer (the practice) and account name.
 pub fn otpauth_uri(issuer: &str, account: &str, secret_b32: &str) -> String {
     let enc = |s: &str| -> String {

@@ -16,11 +16,12 @@ use serde_json::json;
 /// The tags a template may use; `[PatientPortalURL]` is required in the body.
 pub const TAGS: [&str; 8] =
     ["[NameF]", "[OfficeName]", "[OfficePhone]", "[ApptDate]", "[ApptTime]", "[UserName]", "[Password]", "[PatientPortalURL]"];
-pub const MAX_RULES: usize = 10;
+pub const MAX_RULES: usize = 6;
 /// The longest offset: 90 days.
 pub const MAX_OFFSET_MINUTES: u32 = 90 * 24 * 60;
 const SUBJECT_MAX: usize = 150;
-const BODY_MAX: usize = 5000;
+/// Six rules of this many characters stay within the API's 64 KB body limit, in any script.
+const BODY_MAX: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

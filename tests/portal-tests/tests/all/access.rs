@@ -89,7 +89,8 @@ async fn a_login_is_given_changed_renewed_and_removed() {
     // Granted: first name + 4 digits, a temporary password without look-alikes, the login URL.
     let (s, sheet) = l.json("POST", "/v1/admin/patients/pat-1008/access", Some(&staff), json!({})).await;
     assert_eq!(s, 201, "{sheet}");
-    let username = sheet["username"].as_str().unwrap();
+    let username = sheet["username"].as_str().unwrap().to_string();
+    let username = username.as_str();
     assert!(username.starts_with("taylor") && username.len() == 10 && username[6..].bytes().all(|b| b.is_ascii_digit()), "{username}");
     let password = sheet["temporaryPassword"].as_str().unwrap().to_string();
     assert!(!password.chars().any(|c| "0Oo1lI".contains(c)), "{password}");
@@ -115,11 +116,28 @@ async fn a_login_is_given_changed_renewed_and_removed() {
     assert_eq!((s, v["mustChangePassword"].as_bool()), (200, Some(true)), "{v}");
     let first = v["token"].as_str().unwrap().to_string();
     assert_eq!(l.get("/v1/account", Some(&first)).await.0, 403, "nothing but the change before it");
-    let (s, v) = l
-        .json("POST", "/v1/auth/password", Some(&first), json!({"currentPassword": password, "newPassword": "harbor lights at dusk"}))
-        .await;
+    // With the first password of their own the patient may choose a username (not a taken one).
+    let change = |username: &str| json!({"currentPassword": password, "newPassword": "harbor lights at dusk", "newUsername": username});
+    let (s, v) = l.json("POST", "/v1/auth/password", Some(&first), change("alex.morgan")).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("username_taken")));
+    let (s, v) = l.json("POST", "/v1/auth/password", Some(&first), change("no spaces")).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("username_invalid")));
+    let (s, v) = l.json("POST", "/v1/auth/password", Some(&first), change("Taylor.Brooks")).await;
     assert_eq!(s, 200, "{v}");
     let session = v["token"].as_str().unwrap().to_string();
+    assert_eq!(login(username.into(), "harbor lights at dusk".into()).await.0, 401, "the old username is gone");
+    let username = "taylor.brooks";
+    assert_eq!(login(username.into(), "harbor lights at dusk".into()).await.0, 200);
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/auth/password",
+            Some(&session),
+            json!({"currentPassword": "harbor lights at dusk", "newPassword": "harbor lights at dawn", "newUsername": "taylor.b"}),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("username_change_not_allowed")), "only with the first password");
+    let session = login(username.into(), "harbor lights at dusk".into()).await.1["token"].as_str().unwrap().to_string();
     assert_eq!(l.get("/v1/me", Some(&session)).await.0, 200);
     let found = &search(&l, &staff, "brooks").await["items"][0];
     assert!(found["access"]["lastLoginAt"].is_string(), "{found}");
@@ -275,6 +293,8 @@ async fn admins_make_staff_users_who_enrol_an_authenticator_and_get_their_role_o
     let (s, _) = l.json("PUT", "/v1/admin/settings/features", Some(&desk), json!({"features": [], "version": 1})).await;
     assert_eq!(s, 403);
 
+    // A change gives values or leaves fields out; null is no value.
+    assert_eq!(l.json("PUT", "/v1/admin/staff/desk.two", Some(&admin), json!({"disabled": null})).await.0, 400);
     // Made admin: the session ends (it carried the old role). Disabled: refused at once.
     let (s, v) = l.json("PUT", "/v1/admin/staff/desk.two", Some(&admin), json!({"role": "admin"})).await;
     assert_eq!((s, v["user"]["role"].as_str()), (200, Some("admin")));

@@ -905,6 +905,15 @@ async fn roster_and_access_hold(b: &Backend) {
     assert_eq!(access.get(&practice, "p1").await.unwrap().unwrap().0.username, "sam1234");
 }
 
+/// A new practice ("Smile Dental", every feature) whose mail goes out from this backend's sender.
+async fn practice_sending_mail(b: &Backend, clock: &dyn Clock) -> String {
+    let practice = format!("p{}", uid());
+    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
+    settings.webmail.notification_sender = b.sender.clone();
+    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock }.create(&practice, &settings).await.unwrap();
+    practice
+}
+
 /// Automated invites with a controlled clock: due once per (rule, appointment), never twice for
 /// overlapping runs; a run that dies after claiming is taken over once; opted-out and ineligible
 /// patients are skipped with the reason; the after-visit rule waits for completion.
@@ -920,15 +929,9 @@ async fn invites_hold(b: &Backend) {
             panic!("the run dies while sending");
         }
     }
-    let practice = format!("p{}", uid());
     let clock = Arc::new(ManualClock::new(now()));
     let t0 = clock.now();
-    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
-    settings.webmail.notification_sender = b.sender.clone();
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: clock.as_ref() }
-        .create(&practice, &settings)
-        .await
-        .unwrap();
+    let practice = practice_sending_mail(b, clock.as_ref()).await;
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
     let repo = InviteRulesRepo { table: b.table.as_ref(), clock: clock.as_ref() };
     let mut rules = repo.get(&practice).await.unwrap();
@@ -1057,14 +1060,8 @@ async fn invites_hold(b: &Backend) {
 /// A reset link with a controlled clock: it works once, and not after 30 minutes.
 async fn recovery_holds(b: &Backend) {
     use portal_core::identity::recovery::{Recovery, RESET_SECONDS};
-    let practice = format!("p{}", uid());
     let clock = Arc::new(ManualClock::new(now()));
-    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
-    settings.webmail.notification_sender = b.sender.clone();
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: clock.as_ref() }
-        .create(&practice, &settings)
-        .await
-        .unwrap();
+    let practice = practice_sending_mail(b, clock.as_ref()).await;
     let email = format!("gale-{practice}@example.com");
     synced(b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({"email": email}))).await;
     let prov = portal_core::identity::provision::Provisioner { table: b.table.as_ref(), clock: clock.as_ref() };
