@@ -24,8 +24,6 @@ pub struct RosterEntry {
     /// What portal access needs and this patient's record lacks; empty when eligible.
     pub missing: Vec<String>,
     pub has_email: bool,
-    #[serde(default)]
-    pub opted_out_of_invites: bool,
 }
 
 /// Why a patient cannot be given portal access yet, in Open Dental's terms (field names).
@@ -102,7 +100,6 @@ pub fn index_ops(practice: &str, patient_id: &str, patient: Option<&Patient>) ->
         birthdate: p.birthdate.clone(),
         missing: missing(p).into_iter().map(String::from).collect(),
         has_email: p.email.as_deref().is_some_and(|e| !e.trim().is_empty()),
-        opted_out_of_invites: p.opt_outs.portal_invites,
     };
     let data = serde_json::to_value(&entry).map_err(CoreError::backend)?;
     let (last, first) = (fold(&p.last_name), fold(&p.first_name));
