@@ -3,7 +3,7 @@
 for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
 never fails for being slow (budget: init + first invoke <= 1.5x hello-world).
 
-usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p portal-notify -p portal-access -p hello-lambda`)
+usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p portal-notify -p portal-access -p portal-invites -p hello-lambda`)
 """
 import json
 import os
@@ -30,6 +30,7 @@ CASES = [
     ("images GET /v1/images (2 requests)", "portal-images", json.load(open(ROOT / "events/images/list.json"))),
     ("appointments GET (3 requests)", "portal-appointments", json.load(open(ROOT / "events/appointments/list.json"))),
     ("webmail GET /v1/webmail/messages", "portal-webmail", json.load(open(ROOT / "events/webmail/list.json"))),
+    ("invites scheduled run (no practice has rules on)", "portal-invites", json.load(open(ROOT / "events/invites/scheduled.json"))),
     ("notify webmail.sent (unknown message: 1 read)", "portal-notify", json.load(open(ROOT / "events/notify/webmail-sent.json"))),
     ("access GET /v1/admin/patients (query + audit)", "portal-access", json.load(open(ROOT / "events/access/search.json"))),
 ]

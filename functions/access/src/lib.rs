@@ -8,14 +8,14 @@
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use portal_core::access::Access;
-use portal_core::audit::AuditLog;
+use portal_core::audit::{Actor, AuditLog};
 use portal_core::identity::patient_access::{AccessRecord, PatientAccess, TemporaryLogin};
 use portal_core::identity::session::StaffRole;
 use portal_core::identity::staff_users::{StaffUser, StaffUsers};
 use portal_core::identity::totp::Enrolment;
 use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS};
 use portal_core::invites::run::{self, InviteRecord};
-use portal_core::ports::{Clock, Ports, Table};
+use portal_core::ports::{Clock, Mailer, Ports, Table};
 use portal_core::practice::roster::{Roster, RosterEntry};
 use portal_core::practice::settings::{login_url, SettingsRepo};
 use portal_core::CoreError;
@@ -27,13 +27,15 @@ use std::sync::Arc;
 pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
+    /// Logins emailed to patients.
+    pub mailer: Arc<dyn Mailer>,
     /// Where the portal's pages are (the login address of a practice without its own).
     pub site_url: String,
 }
 
 impl From<&Ports> for Deps {
     fn from(p: &Ports) -> Self {
-        Deps { table: p.table.clone(), clock: p.clock.clone(), site_url: p.site_url.clone() }
+        Deps { table: p.table.clone(), clock: p.clock.clone(), mailer: p.mailer.clone(), site_url: p.site_url.clone() }
     }
 }
 
@@ -158,12 +160,26 @@ struct LoginSheet {
     /// Shown in this answer only; the portal keeps its hash.
     temporary_password: String,
     login_url: String,
+    /// Whether it was also emailed to the patient (`?email=true`).
+    emailed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendQuery {
+    /// Also email the login to the patient's own address.
+    email: Option<bool>,
 }
 
 impl Deps {
-    async fn sheet(&self, practice: &str, login: TemporaryLogin) -> ApiResult<Json<LoginSheet>> {
-        let login_url = self.login_url(practice).await?;
-        Ok(Json(LoginSheet { username: login.username, temporary_password: login.temporary_password, login_url }))
+    /// The login as staff get it, emailed first when asked (a failed email fails the request;
+    /// the login stays made and can be printed or renewed).
+    async fn sheet(&self, actor: &Actor, patient_id: &str, login: TemporaryLogin, email: bool) -> ApiResult<Json<LoginSheet>> {
+        if email {
+            self.access().email_login(actor, patient_id, &login, self.mailer.as_ref(), &self.site_url).await?;
+        }
+        let login_url = self.login_url(&actor.practice).await?;
+        Ok(Json(LoginSheet { username: login.username, temporary_password: login.temporary_password, login_url, emailed: email }))
     }
 }
 
@@ -172,16 +188,25 @@ async fn grant(
     meta: Meta,
     p: Principal,
     Path(patient_id): Path<String>,
+    Query(q): Query<SendQuery>,
 ) -> ApiResult<(StatusCode, Json<LoginSheet>)> {
     let c = p.require(STAFF)?;
-    let login = d.access().grant(&c.actor(&meta.0), &patient_id).await?;
-    Ok((StatusCode::CREATED, d.sheet(&c.practice_id, login).await?))
+    let actor = c.actor(&meta.0);
+    let login = d.access().grant(&actor, &patient_id).await?;
+    Ok((StatusCode::CREATED, d.sheet(&actor, &patient_id, login, q.email == Some(true)).await?))
 }
 
-async fn reset(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_id): Path<String>) -> ApiResult<Json<LoginSheet>> {
+async fn reset(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Path(patient_id): Path<String>,
+    Query(q): Query<SendQuery>,
+) -> ApiResult<Json<LoginSheet>> {
     let c = p.require(STAFF)?;
-    let login = d.access().reset(&c.actor(&meta.0), &patient_id).await?;
-    d.sheet(&c.practice_id, login).await
+    let actor = c.actor(&meta.0);
+    let login = d.access().reset(&actor, &patient_id).await?;
+    d.sheet(&actor, &patient_id, login, q.email == Some(true)).await
 }
 
 async fn remove(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_id): Path<String>) -> ApiResult<StatusCode> {

@@ -7,6 +7,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let deps = portal_access::Deps {
         table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
         clock: Arc::new(portal_core::ports::SystemClock),
+        mailer: Arc::new(portal_aws::SesMailer::new(&config, std::env::var("PORTAL_SES_CONFIGURATION_SET").ok())),
         // Not set by the template (see AccessFunction there): login addresses are then site paths.
         site_url: std::env::var("PORTAL_BASE_URL").unwrap_or_default(),
     };

@@ -41,9 +41,12 @@ function row(p) {
   const missing = p.eligible ? null : el('span', { className: 'meta' }, `Not eligible yet: the record needs ${p.missing.map((f) => FIELD[f] || f).join(', ')}.`);
   const actions = el('span', { className: 'row' });
   if (p.access.enabled) {
-    actions.append(button('New temporary password', p, () => renew(p)), button('Remove access', p, () => remove(p)));
+    actions.append(button('New temporary password', p, () => renew(p, false)));
+    if (p.hasEmail) actions.append(button('Email a new temporary password', p, () => renew(p, true)));
+    actions.append(button('Remove access', p, () => remove(p)));
   } else if (p.eligible) {
-    actions.append(button('Give portal access', p, () => grant(p)));
+    actions.append(button('Give portal access', p, () => grant(p, false)));
+    if (p.hasEmail) actions.append(button('Give access by email', p, () => grant(p, true)));
   }
   if (writeTo && writeTo.enabled()) actions.append(button('Write a message', p, () => writeTo.open(p)));
   return el('li', {}, el('strong', {}, p.name), el('span', { className: 'meta' }, `Born ${p.birthdate}`), el('span', {}, access, ' ', visit), missing, actions);
@@ -55,19 +58,23 @@ function button(label, p, work) {
   return b;
 }
 
-async function grant(p) {
-  const r = await api('POST', `/v1/admin/patients/${encodeURIComponent(p.patientId)}/access`);
+/** `?email=true` also emails the login to the patient's own address. */
+const sending = (email) => (email ? '?email=true' : '');
+
+async function grant(p, email) {
+  const r = await api('POST', `/v1/admin/patients/${encodeURIComponent(p.patientId)}/access${sending(email)}`);
   if (!r.ok) return status('patients-status', problem(r, 'Access was not given.'));
   showSheet(p, r.data);
-  return load(true);
+  await load(true);
+  return r.data.emailed && status('patients-status', `${p.name}'s login was emailed to them.`, true);
 }
 
-async function renew(p) {
+async function renew(p, email) {
   if (!confirm(`Give ${p.name} a new temporary password? Their current password stops working and they are logged out.`)) return undefined;
-  const r = await api('POST', `/v1/admin/patients/${encodeURIComponent(p.patientId)}/access/reset`);
+  const r = await api('POST', `/v1/admin/patients/${encodeURIComponent(p.patientId)}/access/reset${sending(email)}`);
   if (!r.ok) return status('patients-status', problem(r, 'No new password was made.'));
   showSheet(p, r.data);
-  return undefined;
+  return r.data.emailed && status('patients-status', `${p.name}'s new login was emailed to them.`, true);
 }
 
 async function remove(p) {

@@ -41,6 +41,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("reset_link_invalid", "Password reset: the link's token is unknown, used or older than 30 minutes"),
     // Access
     ("patient_not_eligible", "Portal access: the patient's record lacks what a login needs (the detail names it)"),
+    ("email_not_possible", "Portal access: the login cannot be emailed (no patient email, sender or portal address); print it"),
     ("access_exists", "Portal access: the patient has a login already"),
     ("username_taken", "Staff users: that username exists in the practice"),
     ("last_admin", "Staff users: the practice's last active admin cannot be disabled or demoted"),

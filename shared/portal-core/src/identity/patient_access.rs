@@ -13,8 +13,9 @@ use crate::identity::auth::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS}
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
 use crate::keys;
-use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
+use crate::ports::{Clock, Cond, Item, Mail, Mailer, Table, TableError, TxOp};
 use crate::practice::roster;
+use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
@@ -207,6 +208,45 @@ impl PatientAccess<'_> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Emails a login just made or renewed to the patient's own address, from the practice's
+    /// notification sender; audited as `access.email`. The password is in the mail and nowhere else.
+    pub async fn email_login(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        login: &TemporaryLogin,
+        mailer: &dyn Mailer,
+        site_url: &str,
+    ) -> CoreResult<()> {
+        let practice = actor.practice.as_str();
+        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
+        let to = patient.email.clone().filter(|e| !e.trim().is_empty());
+        let url = login_url(&settings, practice, site_url);
+        let (Some(to), true, false) = (to, url.starts_with("http"), settings.webmail.notification_sender.is_empty()) else {
+            return Err(CoreError::Conflict {
+                code: "email_not_possible",
+                detail: "This login cannot be emailed: the patient has no email, or the practice's sender or portal address is not set. Print it instead.".into(),
+                current: None,
+            });
+        };
+        let first = patient.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&patient.first_name);
+        let text = format!(
+            "Dear {first},\n\n{} has set up your patient portal login.\n\nLog in at {url}\nUsername: {}\nTemporary password: {} (you will choose your own when you first log in; it works for 7 days)\n",
+            settings.practice_name, login.username, login.temporary_password
+        );
+        let mail = Mail {
+            from: settings.webmail.notification_sender.clone(),
+            to: vec![to],
+            subject: format!("Your {} patient portal login", settings.practice_name),
+            text,
+            html: None,
+            attachments: vec![],
+        };
+        mailer.send(&mail).await.map_err(|e| CoreError::Backend(format!("mail: {e}")))?;
+        self.audit().record(actor, "access.email", patient_id, Outcome::Success, json!({})).await
     }
 
     /// Notes that staff printed or emailed a patient's login (the password itself is not kept).

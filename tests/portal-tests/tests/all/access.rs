@@ -149,8 +149,29 @@ async fn a_login_is_given_changed_renewed_and_removed() {
     assert_eq!(login(username.into(), "harbor lights at dusk".into()).await.0, 401);
     let (s, v) = login(username.into(), renewed["temporaryPassword"].as_str().unwrap().into()).await;
     assert_eq!((s, v["mustChangePassword"].as_bool()), (200, Some(true)));
-    let session = v["token"].as_str().unwrap().to_string();
     assert_eq!(l.json("POST", "/v1/admin/patients/pat-1008/access/printed", Some(&staff), json!({})).await.0, 204);
+    // Emailed instead of printed: to the patient's own address, with the login in it.
+    let (s, emailed) = l.json("POST", "/v1/admin/patients/pat-1008/access/reset?email=true", Some(&staff), json!({})).await;
+    assert_eq!((s, emailed["emailed"].as_bool()), (200, Some(true)), "{emailed}");
+    let mails: Vec<String> = l
+        .backends
+        .mailer
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|(_, raw)| raw)
+        .filter(|raw| raw.contains("To: taylor.brooks@example.com"))
+        .collect();
+    let text = portal_core::mime::text_part(mails.last().unwrap()).unwrap();
+    assert!(
+        text.contains(username) && text.contains(emailed["temporaryPassword"].as_str().unwrap()) && text.contains("/p/lakeside/"),
+        "{text}"
+    );
+    let renewed = emailed;
+    let (s, v) = l.json("POST", "/v1/admin/patients/pat-1008/access/reset?email=maybe", Some(&staff), json!({})).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("invalid_query")), "a malformed flag changes nothing");
+    let session =
+        login(username.into(), renewed["temporaryPassword"].as_str().unwrap().into()).await.1["token"].as_str().unwrap().to_string();
 
     // Removed: the session ends at once, the login is gone, the records stay.
     let (s, _) = l.json("DELETE", "/v1/admin/patients/pat-1008/access", Some(&staff), json!({})).await;
@@ -164,7 +185,7 @@ async fn a_login_is_given_changed_renewed_and_removed() {
     // Each step is in the audit log, under the patient, never with the password.
     let (_, audit) = l.get("/v1/admin/audit?what=access", Some(&staff)).await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["access.remove", "access.print", "access.reset", "access.grant"], "{audit}");
+    assert_eq!(actions, ["access.remove", "access.email", "access.reset", "access.print", "access.reset", "access.grant"], "{audit}");
     assert!(!audit.to_string().contains(&password));
 }
 
