@@ -333,9 +333,7 @@ struct Accepted {
 /// 202 whatever was asked, after the same minimum time; a backend failure is logged, not told.
 /// Only input no account could match is refused (the lengths the contract sets).
 async fn forgot(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ForgotBody>) -> ApiResult<(axum::http::StatusCode, Json<Accepted>)> {
-    if b.practice.chars().count() > 64 || b.username_or_email.chars().count() > 254 {
-        return Err(CoreError::invalid("invalid_body", "practice is at most 64 characters, usernameOrEmail at most 254.").into());
-    }
+    Recovery::check_request(&b.practice, &b.username_or_email)?;
     let started = tokio::time::Instant::now();
     if let Err(e) = d.recovery().request(&b.practice, &b.username_or_email, meta.source_ip.as_deref()).await {
         tracing::warn!(code = e.code(), "password reset request not completed");

@@ -53,12 +53,22 @@ impl Recovery<'_> {
         AuditLog { table: self.table, clock: self.clock }
     }
 
+    /// Refuses only what no account could match by its length (the contract's limits); anything
+    /// else gets the same answer.
+    pub fn check_request(practice: &str, username_or_email: &str) -> CoreResult<()> {
+        if practice.chars().count() > 64 || username_or_email.chars().count() > 254 {
+            return Err(CoreError::invalid("invalid_body", "practice is at most 64 characters, usernameOrEmail at most 254."));
+        }
+        Ok(())
+    }
+
     /// Sends a reset link to each login `username_or_email` names in the practice. Answers `Ok`
     /// whether or not any did; only a backend failure is an error.
     pub async fn request(&self, practice: &str, username_or_email: &str, source_ip: Option<&str>) -> CoreResult<()> {
+        Self::check_request(practice, username_or_email)?;
         let practice = practice.trim().to_lowercase();
         let asked = username_or_email.trim();
-        if PracticeId::parse(&practice).is_none() || asked.is_empty() || asked.len() > 254 {
+        if PracticeId::parse(&practice).is_none() || asked.is_empty() {
             return Ok(());
         }
         let Some(settings) = (SettingsRepo { table: self.table, clock: self.clock }).get(&practice).await? else {
