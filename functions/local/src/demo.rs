@@ -429,6 +429,22 @@ async fn call(app: &axum::Router, host: &str, key_id: &str, secret: &str, method
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+/// The code-system releases in each demo practice's release location, ready for staff to import:
+/// small files in the exact release formats (SNOMED CT RF2 with CRLF lines, RxNorm RRF, the CDC's
+/// CVX list in UTF-16LE with a byte-order mark) holding real codes, with valid check digits.
+pub const RELEASES: [(&str, &[u8]); 4] = [
+    (
+        "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Concept_Snapshot_INT_20250101.txt",
+        include_bytes!("../demo-releases/SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Concept_Snapshot_INT_20250101.txt"),
+    ),
+    (
+        "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Description_Snapshot-en_INT_20250101.txt",
+        include_bytes!("../demo-releases/SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Description_Snapshot-en_INT_20250101.txt"),
+    ),
+    ("RxNorm_full_11032025/rrf/RXNCONSO.RRF", include_bytes!("../demo-releases/RxNorm_full_11032025/rrf/RXNCONSO.RRF")),
+    ("cvx-20251001/cvx.txt", include_bytes!("../demo-releases/cvx-20251001/cvx.txt")),
+];
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -10,7 +10,7 @@ mod statics;
 
 use portal_core::ports::{Clock, Ports, SystemClock};
 use portal_core::practice::url_policy::UrlRules;
-use portal_embedded::{DirBlobs, InProcessEvents, LocalSecretBox, OutboxMailer, SqliteTable};
+use portal_embedded::{DirBlobs, InProcessEvents, InProcessWorkflows, LocalSecretBox, OutboxMailer, SqliteTable};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -68,6 +68,8 @@ pub struct Backends {
     pub events: Arc<InProcessEvents>,
     pub secrets: Arc<LocalSecretBox>,
     pub clock: Arc<dyn Clock>,
+    /// Code-system imports, run in this process.
+    pub workflows: Arc<InProcessWorkflows>,
 }
 
 impl Backends {
@@ -82,14 +84,18 @@ impl Backends {
                 set_private(&path)?;
             }
         }
+        let table = Arc::new(table);
+        let blobs = Arc::new(DirBlobs::new(&data_dir.join("blobs"), base_url, &local_key(data_dir, "local.key")?)?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let backends = Backends {
             base_url: base_url.to_string(),
-            table: Arc::new(table),
-            blobs: Arc::new(DirBlobs::new(&data_dir.join("blobs"), base_url, &local_key(data_dir, "local.key")?)?),
+            workflows: Arc::new(InProcessWorkflows::new(table.clone(), blobs.clone(), clock.clone())),
+            table,
+            blobs,
             mailer: Arc::new(OutboxMailer::new(&data_dir.join("outbox"))?),
             events: Arc::new(InProcessEvents::new(&data_dir.join("events.log"))?),
             secrets: Arc::new(LocalSecretBox::new(&local_key(data_dir, "secrets.key")?)),
-            clock: Arc::new(SystemClock),
+            clock,
         };
         rules::route_events(&backends);
         Ok(backends)
@@ -104,6 +110,7 @@ impl Backends {
             mailer: self.mailer.clone(),
             events: self.events.clone(),
             secrets: self.secrets.clone(),
+            workflows: self.workflows.clone(),
             url_rules: UrlRules { local_mode: true },
             site_url: self.base_url.clone(),
         }
@@ -189,6 +196,12 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let app = app(backends.functions(config.web_dir.clone()));
     rules::schedule_invites(&backends, config.invite_interval);
+    // Imports the last run of this host left unfinished go on where they were.
+    match backends.workflows.resume().await {
+        Ok(0) => {}
+        Ok(n) => println!("resuming {n} code-system import(s)"),
+        Err(e) => eprintln!("could not look for unfinished code-system imports: {e}"),
+    }
     println!("{}", logins.banner());
     println!("portal-local listening on {base_url} (data in {})", config.data_dir.display());
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -131,6 +131,10 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         // The demo data goes in as the practice's own system would send it: through the sync API.
         let today = time::OffsetDateTime::now_utc();
         crate::demo::push(&app, &host, &key.key_id, &secret, (plan.data)(today.date()), today).await?;
+        let releases = portal_core::code_systems::releases::location(plan.id);
+        for (path, bytes) in crate::demo::RELEASES {
+            portal_core::ports::Blobs::put(b.blobs.as_ref(), &format!("{releases}{path}"), bytes.to_vec().into(), "text/plain").await?;
+        }
         practices.push(DemoPractice {
             practice_id: plan.id.into(),
             sync: DemoSync { key_id: key.key_id, secret },

@@ -6,7 +6,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use portal_core::ports::{Blob, BlobMeta, Blobs, PortError};
+use portal_core::ports::{Blob, BlobMeta, Blobs, Listed, PortError, MAX_LISTED};
 use std::time::Duration;
 
 pub struct S3Blobs {
@@ -70,6 +70,30 @@ impl Blobs for S3Blobs {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(err(e)),
         }
+    }
+
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Option<Bytes>, PortError> {
+        if end <= start {
+            return Ok(self.head(key).await?.map(|_| Bytes::new()));
+        }
+        let range = format!("bytes={start}-{}", end - 1);
+        match self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await {
+            Ok(out) => Ok(Some(out.body.collect().await.map_err(|e| PortError::Backend(e.to_string()))?.into_bytes())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            // A range that starts at or past the end: the object is there, the piece is empty.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => Ok(Some(Bytes::new())),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, PortError> {
+        let out =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).max_keys(MAX_LISTED as i32).send().await.map_err(err)?;
+        Ok(out
+            .contents()
+            .iter()
+            .filter_map(|o| Some(Listed { key: o.key()?.to_string(), size: o.size().unwrap_or(0).max(0) as u64 }))
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {

@@ -1,4 +1,4 @@
-//! Port adapters on AWS: DynamoDB, S3, SES, EventBridge and KMS. A function's `main.rs` builds only the
+//! Port adapters on AWS: DynamoDB, S3, SES, EventBridge, KMS and Step Functions. A function's `main.rs` builds only the
 //! clients it uses, all from one shared [`aws_config::SdkConfig`].
 
 mod blobs;
@@ -6,12 +6,14 @@ mod events;
 mod mailer;
 mod secrets;
 mod table;
+mod workflows;
 
 pub use blobs::S3Blobs;
 pub use events::EventBridgeEvents;
 pub use mailer::SesMailer;
 pub use secrets::KmsSecretBox;
 pub use table::DynamoTable;
+pub use workflows::StepFunctionsWorkflows;
 
 /// The SDK configuration every client of a function shares (loaded once per container).
 /// Region, credentials and endpoint come from the environment as usual (`AWS_REGION`,

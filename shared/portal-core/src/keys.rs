@@ -11,6 +11,10 @@
 //! | appointment in the invite calendar | `P#{p}` | `CAL#{appointment}` | `P#{p}#CALENDAR` / `{start unix:011}#{appointment}` | – | scheduled/completed appointments by start (see `invites::calendar`) |
 //! | invite rules | `P#{p}` | `INVITE_RULES` | `INVITES#ENABLED` / `{p}` while a rule is on | – | the practice's rules; the schedule lists practices with rules on (the one key not under a practice: it holds practice ids only) |
 //! | invite claim and log entry | `P#{p}` | `INVITE#{rule}#{appointment}` | `P#{p}#INVITELOG` / `{created:013}#{rule}#{appointment}` | – | put-if-absent claims an invite; the log newest first |
+//! | code system of a practice (active version, running import, last outcome) | `P#{p}` | `CODESYS#{system}` | `IMPORTS#RUNNING` / `{p}#{system}` while an import runs | – | the staff screen lists a practice's systems (one query); readers find the active version; a restarted local host finds running imports (see `code_systems::import`) |
+//! | code-system import | `P#{p}` | `IMPORT#{id}` | `P#{p}#IMPORTS` / `{started:013}#{id}` | – | get by id (progress, steps); a practice's imports newest first |
+//! | batch of an import, done | `P#{p}` | `IMPORT#{id}#B#{n:05}` | – | – | put-if-absent when a batch ends; progress sums them |
+//! | name of a code in an imported version | `P#{p}#TERMS#{system}#{version}` | `{code}#A` (active concept), `{code}#T{rank:02}#{id}` (a name, best rank first) | – | – | a code's preferred name: query `{code}#`, first two |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
 //! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
 //! | login throttle, per address | `P#{p}` | `THROTTLE#IP#{address}#{window}` | – | end of the window | conditional counter |
@@ -32,6 +36,48 @@ pub fn practice(p: &str) -> String {
 }
 
 pub const SETTINGS: &str = "SETTINGS";
+
+/// The sort-key prefix of a practice's code systems.
+pub const CODE_SYSTEM_PREFIX: &str = "CODESYS#";
+
+pub fn code_system(system: crate::code_systems::System) -> String {
+    format!("{CODE_SYSTEM_PREFIX}{}", system.name())
+}
+
+/// The index partition of code systems with an import running (all practices).
+pub const IMPORTS_RUNNING: &str = "IMPORTS#RUNNING";
+
+pub fn import(id: &str) -> String {
+    format!("IMPORT#{id}")
+}
+
+pub fn imports(p: &str) -> String {
+    format!("P#{p}#IMPORTS")
+}
+
+pub fn import_batch_prefix(id: &str) -> String {
+    format!("IMPORT#{id}#B#")
+}
+
+pub fn import_batch(id: &str, n: usize) -> String {
+    format!("IMPORT#{id}#B#{n:05}")
+}
+
+pub fn terms(p: &str, system: crate::code_systems::System, version: &str) -> String {
+    format!("P#{p}#TERMS#{}#{version}", system.name())
+}
+
+pub fn term_prefix(code: &str) -> String {
+    format!("{code}#")
+}
+
+pub fn term_concept(code: &str) -> String {
+    format!("{code}#A")
+}
+
+pub fn term_name(code: &str, rank: u8, id: &str) -> String {
+    format!("{code}#T{rank:02}#{id}")
+}
 
 /// A practice's automated-invite rules (see `invites::rules`).
 pub const INVITE_RULES: &str = "INVITE_RULES";

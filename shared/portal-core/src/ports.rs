@@ -192,11 +192,27 @@ pub enum PortError {
     Rejected(String),
 }
 
+/// One object found by [`Blobs::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+}
+
+/// The most objects [`Blobs::list`] answers (one S3 `ListObjectsV2` page).
+pub const MAX_LISTED: usize = 1000;
+
 #[async_trait]
 pub trait Blobs: Send + Sync {
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Option<Blob>, PortError>;
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError>;
+    /// Bytes `start..end` of an object (`end` past the object's size reads to its end): how a big
+    /// file is read in bounded pieces. `None` when there is no such object.
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Option<Bytes>, PortError>;
+    /// The objects whose keys start with `prefix`, with their sizes, in key order; at most
+    /// [`MAX_LISTED`].
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
     /// A URL that fetches the object until `expires`; `download_name` sets `Content-Disposition`.
     async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError>;
@@ -229,6 +245,17 @@ pub struct Mail {
 pub trait Mailer: Send + Sync {
     /// Sends the mail; answers the backend's message id.
     async fn send(&self, mail: &Mail) -> Result<String, PortError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflows
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+pub trait Workflows: Send + Sync {
+    /// Starts running a code-system import that `code_systems::import` has recorded: its split,
+    /// batch and finish steps, in the background. Answers once it is started, not done.
+    async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,6 +306,7 @@ pub struct Ports {
     pub mailer: std::sync::Arc<dyn Mailer>,
     pub events: std::sync::Arc<dyn Events>,
     pub secrets: std::sync::Arc<dyn SecretBox>,
+    pub workflows: std::sync::Arc<dyn Workflows>,
     pub url_rules: crate::practice::url_policy::UrlRules,
     /// Where the portal's pages are (`PORTAL_BASE_URL` on AWS, the host's address locally): the
     /// login address printed and emailed to patients, when a practice has no patient-facing URL.

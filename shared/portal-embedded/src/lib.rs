@@ -1,5 +1,5 @@
 //! Port adapters for one machine (local mode and tests): a SQLite table, a directory of blobs with
-//! HMAC-signed URLs, an `.eml` outbox and in-process events. Same semantics as `portal-aws`; the
+//! HMAC-signed URLs, an `.eml` outbox, in-process events and the import workflow run in process. Same semantics as `portal-aws`; the
 //! conformance suite holds both to it.
 
 mod blobs;
@@ -7,9 +7,11 @@ mod events;
 mod mailer;
 mod secrets;
 mod table;
+mod workflows;
 
 pub use blobs::{blob_routes, DirBlobs};
 pub use events::InProcessEvents;
 pub use mailer::OutboxMailer;
 pub use secrets::LocalSecretBox;
 pub use table::SqliteTable;
+pub use workflows::InProcessWorkflows;

@@ -130,10 +130,13 @@ async fn every_sample_event_reaches_its_real_handler() {
         let (table, dir, staff_id) = seeded().await;
         // Each function as its own Lambda would run it, built from the module registry, with
         // cloud rules (not local mode).
+        let blobs: Arc<portal_embedded::DirBlobs> =
+            Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap());
         let ports = Ports {
             table: table.clone(),
             clock: Arc::new(SystemClock),
-            blobs: Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap()),
+            workflows: Arc::new(portal_embedded::InProcessWorkflows::new(table.clone(), blobs.clone(), Arc::new(SystemClock))),
+            blobs,
             mailer: Arc::new(portal_embedded::OutboxMailer::new(&dir.path().join("outbox")).unwrap()),
             events: Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap()),
             secrets: Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),

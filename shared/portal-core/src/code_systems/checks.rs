@@ -32,7 +32,7 @@ fn digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn verhoeff_ok(s: &str) -> bool {
+pub(super) fn verhoeff_ok(s: &str) -> bool {
     let mut c = 0u8;
     for (i, b) in s.bytes().rev().enumerate() {
         c = VERHOEFF_D[c as usize][VERHOEFF_P[i % 8][(b - b'0') as usize] as usize];

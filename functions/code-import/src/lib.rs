@@ -1,0 +1,90 @@
+//! The steps of the code-system import state machine (`infra/statemachines/code-import.asl.json`):
+//! one function, told which step by the state's parameters — `split` (answers the batches for the
+//! `Map`), `batch`, `finish`, and `fail` (the state machine's catch). Each step is core's
+//! (`code_systems::import`), safe to run again; a storage error fails the step so the state
+//! machine retries it with back-off.
+
+use portal_core::code_systems::import::{ImportFailure, ImportState, Importer};
+use portal_core::ports::{Blobs, Clock, Table};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Deps {
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+    /// The release files.
+    pub blobs: Arc<dyn Blobs>,
+}
+
+/// What a state hands the function.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "step", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Step {
+    Split {
+        #[serde(rename = "practiceId")]
+        practice_id: String,
+        #[serde(rename = "importId")]
+        import_id: String,
+    },
+    Batch {
+        #[serde(rename = "practiceId")]
+        practice_id: String,
+        #[serde(rename = "importId")]
+        import_id: String,
+        batch: usize,
+    },
+    Finish {
+        #[serde(rename = "practiceId")]
+        practice_id: String,
+        #[serde(rename = "importId")]
+        import_id: String,
+    },
+    /// The state machine caught an error a step kept failing with (`Error`, `Cause`).
+    Fail {
+        #[serde(rename = "practiceId")]
+        practice_id: String,
+        #[serde(rename = "importId")]
+        import_id: String,
+        #[serde(default)]
+        error: serde_json::Value,
+    },
+}
+
+/// What a step answers: the split its batch numbers, the finish the import's state.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StepResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batches: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<ImportState>,
+}
+
+pub async fn handle(deps: &Deps, step: Step) -> Result<StepResult, lambda_runtime::Error> {
+    let importer = Importer { table: deps.table.as_ref(), blobs: deps.blobs.as_ref(), clock: deps.clock.as_ref() };
+    let none = StepResult { batches: None, state: None };
+    match step {
+        Step::Split { practice_id, import_id } => {
+            let batches = importer.split(&practice_id, &import_id).await?;
+            tracing::info!(import = import_id, batches = batches.len(), "split");
+            Ok(StepResult { batches: Some(batches), ..none })
+        }
+        Step::Batch { practice_id, import_id, batch } => {
+            importer.run_batch(&practice_id, &import_id, batch).await?;
+            Ok(none)
+        }
+        Step::Finish { practice_id, import_id } => {
+            let job = importer.finish(&practice_id, &import_id).await?;
+            tracing::info!(import = import_id, state = ?job.state, "finished");
+            Ok(StepResult { state: Some(job.state), ..none })
+        }
+        Step::Fail { practice_id, import_id, error } => {
+            // The cause is the step's error text: storage errors, never file contents.
+            tracing::warn!(import = import_id, error = %error, "import step kept failing");
+            let failure = ImportFailure::reason("A step kept failing (the storage was unavailable); start the import again.");
+            importer.fail(&practice_id, &import_id, failure).await?;
+            Ok(StepResult { state: Some(ImportState::Failed), ..none })
+        }
+    }
+}

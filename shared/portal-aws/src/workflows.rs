@@ -1,0 +1,39 @@
+//! The code-system import workflow on Step Functions: starting an import is one `StartExecution`
+//! of the `code-import` state machine (`infra/statemachines/code-import.asl.json`), named by the
+//! import id — Step Functions refuses a second execution of the same name, so an import cannot
+//! be started twice.
+
+use async_trait::async_trait;
+use aws_sdk_sfn::Client;
+use portal_core::ports::{PortError, Workflows};
+
+pub struct StepFunctionsWorkflows {
+    client: Client,
+    state_machine_arn: String,
+}
+
+impl StepFunctionsWorkflows {
+    pub fn new(config: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
+        StepFunctionsWorkflows { client: Client::new(config), state_machine_arn: state_machine_arn.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl Workflows for StepFunctionsWorkflows {
+    async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError> {
+        let input = serde_json::json!({ "practiceId": practice_id, "importId": import_id }).to_string();
+        self.client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(import_id)
+            .input(input)
+            .send()
+            .await
+            .map_err(|e| PortError::Backend(aws_sdk_sfn::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+}

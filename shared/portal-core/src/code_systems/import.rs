@@ -1,0 +1,573 @@
+//! A code-system import as three kinds of step, each safe to run again: **split** reads each file
+//! of the release once, in bounded pieces, counts its lines and cuts it into batches of about
+//! [`BATCH_BYTES`] on line boundaries; **batch** reads its byte range, parses it and writes the
+//! names into the release's own version of the terms; **finish** checks that every batch is
+//! done and switches the system's active version in one transaction with the job — so readers
+//! see the old version or the new one, never half of one. Step Functions runs them on AWS (`Map`
+//! over the batches); `portal-embedded` runs the same steps in-process.
+//!
+//! Guarantees: a batch records a marker when done and a batch with a marker does nothing, so a
+//! retried batch never counts or writes twice (and the names are keyed by code, so even a batch
+//! retried halfway writes the same items again, never duplicates); a cancelled or failed import
+//! leaves the active version as it was; re-importing the active release writes the same items
+//! and switches to the same version. A malformed line fails the import with its file, line
+//! number and reason. One import per system runs at a time.
+
+use super::formats::{decode, is_utf16, Row};
+use super::releases::{ReleaseFile, Releases};
+use super::System;
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::keys;
+use crate::ports::{Blobs, Clock, Cond, Item, Query, Table, TableError, TxOp, Workflows};
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// About how much of a file one batch reads (a batch ends at the first line break after it).
+pub const BATCH_BYTES: u64 = 4 << 20;
+/// How much of a file the split step reads at once.
+const SPLIT_READ: u64 = 8 << 20;
+/// A UTF-16 file (CVX) is read whole, as one batch: it must be small.
+const MAX_UTF16_BYTES: u64 = 8 << 20;
+/// How many items a batch hands to the table at once.
+const WRITE_CHUNK: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportState {
+    /// Recorded; the split has not run.
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl ImportState {
+    pub fn finished(self) -> bool {
+        matches!(self, ImportState::Done | ImportState::Failed | ImportState::Cancelled)
+    }
+}
+
+/// A byte range of one file, starting and ending on a line boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Batch {
+    /// Index into the job's files.
+    pub file: usize,
+    pub start: u64,
+    pub end: u64,
+    /// The line number (from 1) of its first line, for error reports.
+    pub first_line: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportFailure {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub reason: String,
+}
+
+impl ImportFailure {
+    pub fn reason(reason: impl Into<String>) -> Self {
+        ImportFailure { file: None, line: None, reason: reason.into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportJob {
+    pub id: String,
+    pub system: System,
+    pub release: String,
+    pub state: ImportState,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// The staff user who started it.
+    pub started_by: String,
+    #[serde(default)]
+    pub finished_at: Option<i64>,
+    pub files: Vec<ReleaseFile>,
+    #[serde(default)]
+    pub batches: Vec<Batch>,
+    /// Data lines in all files (known once split).
+    #[serde(default)]
+    pub rows_total: Option<u64>,
+    #[serde(default)]
+    pub error: Option<ImportFailure>,
+}
+
+/// What a finished batch leaves behind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BatchDone {
+    /// Data lines read.
+    lines: u64,
+    /// Items written (active concepts and names).
+    rows: u64,
+}
+
+/// The version of a system that readers use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveVersion {
+    /// The release's name.
+    pub version: String,
+    /// Concepts and names imported.
+    pub rows: u64,
+    pub imported_at: i64,
+    pub imported_by: String,
+    pub import_id: String,
+}
+
+/// The last import's outcome, for the staff screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastImport {
+    pub id: String,
+    pub release: String,
+    pub state: ImportState,
+    pub finished_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ImportFailure>,
+}
+
+/// One code system of a practice: what is active, what is importing, how the last import ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeSystemState {
+    pub system: System,
+    pub active: Option<ActiveVersion>,
+    /// The import running now.
+    pub running: Option<String>,
+    pub last: Option<LastImport>,
+}
+
+/// An import's progress, as the API answers it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportStatus {
+    pub id: String,
+    pub system: System,
+    pub release: String,
+    pub state: ImportState,
+    pub rows_done: u64,
+    pub rows_total: Option<u64>,
+    pub batches_done: usize,
+    pub batches_total: usize,
+    pub started_at: i64,
+    pub started_by: String,
+    pub finished_at: Option<i64>,
+    /// Rows per second so far (while running).
+    pub rows_per_second: Option<u64>,
+    /// At that rate (while running).
+    pub seconds_left: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ImportFailure>,
+}
+
+pub struct Importer<'a> {
+    pub table: &'a dyn Table,
+    pub blobs: &'a dyn Blobs,
+    pub clock: &'a dyn Clock,
+}
+
+fn conflict(code: &'static str, detail: impl Into<String>) -> CoreError {
+    CoreError::Conflict { code, detail: detail.into(), current: None }
+}
+
+impl Importer<'_> {
+    /// Records an import of `release` (which must be a release of `system`) and starts it;
+    /// `by` is the staff user's name as the screen shows it.
+    /// Another import of the system running → 409 `import_running`. When the workflow cannot be
+    /// started, the import is recorded as failed with the reason (the request is not lost: it
+    /// can be started again) and the error is returned.
+    pub async fn start(&self, actor: &Actor, by: &str, system: System, release: &str, workflows: &dyn Workflows) -> CoreResult<ImportJob> {
+        let practice = actor.practice.as_str();
+        let found = Releases { blobs: self.blobs }.find(practice, release).await?;
+        if found.system != Some(system) {
+            return Err(CoreError::Unprocessable {
+                code: "release_system_mismatch",
+                detail: format!("'{release}' is a {} release, not {}.", found.system.map_or("different", System::title), system.title()),
+            });
+        }
+        let (state, state_version) = self.system_item(practice, system).await?;
+        if let Some(running) = &state.running {
+            return Err(conflict(
+                "import_running",
+                format!("An import of {} is running ({running}); wait for it or cancel it.", system.title()),
+            ));
+        }
+        let job = ImportJob {
+            id: crate::ids::new_id(),
+            system,
+            release: release.to_string(),
+            state: ImportState::Queued,
+            started_at: self.clock.now(),
+            started_by: by.to_string(),
+            finished_at: None,
+            files: found.files,
+            batches: vec![],
+            rows_total: None,
+            error: None,
+        };
+        let state = CodeSystemState { running: Some(job.id.clone()), ..state };
+        let ops = vec![
+            TxOp::Put(job_item(practice, &job)?, Cond::Absent),
+            TxOp::Put(system_item(practice, &state, state_version)?, cond(state_version)),
+        ];
+        self.table.transact(ops).await.map_err(|e| match e {
+            TableError::TransactionCanceled { .. } => conflict("import_running", "Another import of this system was started just now."),
+            other => other.into(),
+        })?;
+        AuditLog { table: self.table, clock: self.clock }
+            .record(
+                actor,
+                "settings.code-systems.import",
+                &format!("code-systems/{}", system.name()),
+                Outcome::Success,
+                json!({"release": release, "importId": job.id}),
+            )
+            .await?;
+        if let Err(e) = workflows.start_import(practice, &job.id).await {
+            self.fail(practice, &job.id, ImportFailure::reason("The import could not be started; try again.")).await?;
+            return Err(CoreError::backend(e));
+        }
+        Ok(job)
+    }
+
+    /// The split step: cuts every file into batches and answers their numbers (the same numbers
+    /// again when it runs twice; none once the import has ended).
+    pub async fn split(&self, practice: &str, id: &str) -> CoreResult<Vec<usize>> {
+        let (mut job, version) = self.job(practice, id).await?;
+        match job.state {
+            ImportState::Running => return Ok((0..job.batches.len()).collect()),
+            ImportState::Queued => {}
+            _ => return Ok(vec![]),
+        }
+        let (mut batches, mut rows) = (vec![], 0);
+        for (index, file) in job.files.iter().enumerate() {
+            match self.cut(index, file).await? {
+                Ok((cut, lines)) => {
+                    batches.extend(cut);
+                    rows += lines;
+                }
+                Err(failure) => {
+                    self.fail(practice, id, failure).await?;
+                    return Ok(vec![]);
+                }
+            }
+        }
+        job.state = ImportState::Running;
+        job.rows_total = Some(rows);
+        job.batches = batches;
+        match self.table.put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version)).await {
+            Ok(()) => Ok((0..job.batches.len()).collect()),
+            // Cancelled (or split by another run) meanwhile: go by what is stored now.
+            Err(TableError::ConditionFailed) => Box::pin(self.split(practice, id)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One file's batches and its number of data lines; or why the file cannot be imported.
+    async fn cut(&self, index: usize, file: &ReleaseFile) -> CoreResult<Result<(Vec<Batch>, u64), ImportFailure>> {
+        let failure = |reason: String| ImportFailure { file: Some(file.name.clone()), line: None, reason };
+        let first = self.range(&file.key, 0, SPLIT_READ).await?;
+        if is_utf16(&first) {
+            if file.size > MAX_UTF16_BYTES {
+                return Ok(Err(failure(format!("a UTF-16 file may be at most {} MB; save it as UTF-8", MAX_UTF16_BYTES >> 20))));
+            }
+            let text = match decode(&first) {
+                Ok(t) => t,
+                Err(why) => return Ok(Err(failure(why))),
+            };
+            let lines = text.lines().count() as u64;
+            let header = text.lines().next().is_some_and(|l| file.format.is_header(l)) as u64;
+            return Ok(Ok((vec![Batch { file: index, start: 0, end: file.size, first_line: 1 }], lines - header)));
+        }
+        let header = match first.split(|b| *b == b'\n').next().map(std::str::from_utf8) {
+            Some(Ok(line)) => file.format.is_header(line.trim_end_matches('\r')) as u64,
+            _ => 0,
+        };
+        let (mut batches, mut lines, mut batch_start, mut batch_line) = (vec![], 0u64, 0u64, 1u64);
+        let (mut offset, mut piece, mut last_byte) = (0u64, first, b'\n');
+        loop {
+            for (i, b) in piece.iter().enumerate() {
+                if *b == b'\n' {
+                    lines += 1;
+                    let end = offset + i as u64 + 1;
+                    if end - batch_start >= BATCH_BYTES {
+                        batches.push(Batch { file: index, start: batch_start, end, first_line: batch_line });
+                        (batch_start, batch_line) = (end, lines + 1);
+                    }
+                }
+            }
+            if let Some(b) = piece.last() {
+                last_byte = *b;
+            }
+            offset += piece.len() as u64;
+            if piece.is_empty() || offset >= file.size {
+                break;
+            }
+            piece = self.range(&file.key, offset, offset + SPLIT_READ).await?;
+        }
+        if last_byte != b'\n' {
+            lines += 1;
+        }
+        if batch_start < offset {
+            batches.push(Batch { file: index, start: batch_start, end: offset, first_line: batch_line });
+        }
+        Ok(Ok((batches, lines.saturating_sub(header))))
+    }
+
+    async fn range(&self, key: &str, start: u64, end: u64) -> CoreResult<bytes::Bytes> {
+        self.blobs
+            .get_range(key, start, end)
+            .await
+            .map_err(CoreError::backend)?
+            .ok_or_else(|| CoreError::Backend(format!("release file {key} is gone")))
+    }
+
+    /// The batch step: parses batch `n` and writes its names. Does nothing when the batch is
+    /// already done or the import has ended.
+    pub async fn run_batch(&self, practice: &str, id: &str, n: usize) -> CoreResult<()> {
+        if self.table.get(&keys::practice(practice), &keys::import_batch(id, n)).await?.is_some() {
+            return Ok(());
+        }
+        let (job, _) = self.job(practice, id).await?;
+        if job.state != ImportState::Running {
+            return Ok(());
+        }
+        let batch = job.batches.get(n).ok_or(CoreError::NotFound)?;
+        let file = &job.files[batch.file];
+        let bytes = self.range(&file.key, batch.start, batch.end).await?;
+        let failure = |line: Option<u64>, reason: String| ImportFailure { file: Some(file.name.clone()), line, reason };
+        let text = match decode(&bytes) {
+            Ok(t) => t,
+            Err(why) => return self.fail(practice, id, failure(None, why)).await,
+        };
+        let terms = keys::terms(practice, job.system, &job.release);
+        let (mut items, mut lines, mut rows) = (Vec::with_capacity(WRITE_CHUNK), 0u64, 0u64);
+        for (i, line) in text.split('\n').enumerate() {
+            let number = batch.first_line + i as u64;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.is_empty() || (number == 1 && file.format.is_header(line)) {
+                continue;
+            }
+            lines += 1;
+            match file.format.parse(line) {
+                Ok(Row::Skip) => continue,
+                Ok(Row::Concept { code }) => items.push(Item::new(terms.clone(), keys::term_concept(code), json!({}))),
+                Ok(Row::Term { code, rank, id, text }) => {
+                    items.push(Item::new(terms.clone(), keys::term_name(code, rank, id), json!({ "t": text })))
+                }
+                Err(why) => return self.fail(practice, id, failure(Some(number), why)).await,
+            }
+            if items.len() == WRITE_CHUNK {
+                rows += items.len() as u64;
+                self.table.batch_put(std::mem::replace(&mut items, Vec::with_capacity(WRITE_CHUNK))).await?;
+            }
+        }
+        rows += items.len() as u64;
+        if !items.is_empty() {
+            self.table.batch_put(items).await?;
+        }
+        let done = serde_json::to_value(BatchDone { lines, rows }).map_err(CoreError::backend)?;
+        match self.table.put(Item::new(keys::practice(practice), keys::import_batch(id, n), done), Cond::Absent).await {
+            Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The finish step: once every batch is done, makes the release the active version. Answers
+    /// the import as it ends (an import that had already ended is left as it was).
+    pub async fn finish(&self, practice: &str, id: &str) -> CoreResult<ImportJob> {
+        let (mut job, version) = self.job(practice, id).await?;
+        if job.state != ImportState::Running {
+            return Ok(job);
+        }
+        let done = self.batches_done(practice, id).await?;
+        if done.len() < job.batches.len() {
+            let reason = format!("{} of {} batches did not finish", job.batches.len() - done.len(), job.batches.len());
+            self.fail(practice, id, ImportFailure::reason(reason)).await?;
+            return Ok(self.job(practice, id).await?.0);
+        }
+        let now = self.clock.now();
+        job.state = ImportState::Done;
+        job.finished_at = Some(now);
+        let (state, state_version) = self.system_item(practice, job.system).await?;
+        let active = ActiveVersion {
+            version: job.release.clone(),
+            rows: done.iter().map(|d| d.rows).sum(),
+            imported_at: now,
+            imported_by: job.started_by.clone(),
+            import_id: job.id.clone(),
+        };
+        let state = CodeSystemState { active: Some(active), running: None, last: Some(last(&job)), ..state };
+        self.table
+            .transact(vec![
+                TxOp::Put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version)),
+                TxOp::Put(system_item(practice, &state, state_version)?, cond(state_version)),
+            ])
+            .await?;
+        Ok(job)
+    }
+
+    /// Ends an import as failed (the active version stays). Nothing when it has already ended.
+    pub async fn fail(&self, practice: &str, id: &str, failure: ImportFailure) -> CoreResult<()> {
+        self.end(practice, id, ImportState::Failed, Some(failure)).await.map(|_| ())
+    }
+
+    /// Staff cancel a queued or running import; the active version stays. An ended one → 409.
+    pub async fn cancel(&self, practice: &str, id: &str) -> CoreResult<ImportStatus> {
+        if !self.end(practice, id, ImportState::Cancelled, None).await? {
+            return Err(conflict("import_finished", "This import has already ended."));
+        }
+        self.status(practice, id).await
+    }
+
+    /// Moves a queued or running import to `state` and frees its system; false when it had ended.
+    async fn end(&self, practice: &str, id: &str, state: ImportState, error: Option<ImportFailure>) -> CoreResult<bool> {
+        loop {
+            let (mut job, version) = self.job(practice, id).await?;
+            if job.state.finished() {
+                return Ok(false);
+            }
+            job.state = state;
+            job.finished_at = Some(self.clock.now());
+            job.error = error.clone();
+            let (system, system_version) = self.system_item(practice, job.system).await?;
+            let mut ops = vec![TxOp::Put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version))];
+            if system.running.as_deref() == Some(id) {
+                let freed = CodeSystemState { running: None, last: Some(last(&job)), ..system };
+                ops.push(TxOp::Put(system_item(practice, &freed, system_version)?, cond(system_version)));
+            }
+            match self.table.transact(ops).await {
+                Ok(()) => return Ok(true),
+                // A batch or staff changed it meanwhile: look again.
+                Err(TableError::TransactionCanceled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// An import's progress.
+    pub async fn status(&self, practice: &str, id: &str) -> CoreResult<ImportStatus> {
+        let (job, _) = self.job(practice, id).await?;
+        let done = if job.batches.is_empty() { vec![] } else { self.batches_done(practice, id).await? };
+        let rows_done: u64 = done.iter().map(|d| d.lines).sum();
+        let running = job.state == ImportState::Running;
+        let elapsed = (self.clock.now() - job.started_at).max(1) as u64;
+        let rate = (running && rows_done > 0).then(|| rows_done / elapsed);
+        let left = match (rate, job.rows_total) {
+            (Some(r), Some(total)) if r > 0 => Some(total.saturating_sub(rows_done).div_ceil(r)),
+            _ => None,
+        };
+        Ok(ImportStatus {
+            id: job.id,
+            system: job.system,
+            release: job.release,
+            state: job.state,
+            rows_done,
+            rows_total: job.rows_total,
+            batches_done: done.len(),
+            batches_total: job.batches.len(),
+            started_at: job.started_at,
+            started_by: job.started_by,
+            finished_at: job.finished_at,
+            rows_per_second: rate,
+            seconds_left: left,
+            error: job.error,
+        })
+    }
+
+    /// Every importable system of the practice, imported or not.
+    pub async fn systems(&self, practice: &str) -> CoreResult<Vec<CodeSystemState>> {
+        let page = self.table.query(Query::new(keys::practice(practice)).prefix(keys::CODE_SYSTEM_PREFIX)).await?;
+        let mut stored = page.items.iter().map(|i| i.parse::<CodeSystemState>()).collect::<Result<Vec<_>, _>>()?;
+        for system in System::IMPORTABLE {
+            if !stored.iter().any(|s| s.system == system) {
+                stored.push(CodeSystemState { system, active: None, running: None, last: None });
+            }
+        }
+        stored.sort_by_key(|s| s.system);
+        Ok(stored)
+    }
+
+    /// Imports running in any practice, as (practice, import id): what a restarted local host
+    /// resumes.
+    pub async fn running(&self) -> CoreResult<Vec<(String, String)>> {
+        let page = self.table.query(Query::on_gsi1(keys::IMPORTS_RUNNING).limit(1000)).await?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|i| {
+                let state: CodeSystemState = i.parse().ok()?;
+                Some((i.pk.strip_prefix("P#")?.to_string(), state.running?))
+            })
+            .collect())
+    }
+
+    async fn job(&self, practice: &str, id: &str) -> CoreResult<(ImportJob, u64)> {
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(CoreError::NotFound);
+        }
+        let item = self.table.get(&keys::practice(practice), &keys::import(id)).await?.ok_or(CoreError::NotFound)?;
+        Ok((item.parse()?, item.version))
+    }
+
+    async fn system_item(&self, practice: &str, system: System) -> CoreResult<(CodeSystemState, Option<u64>)> {
+        Ok(match self.table.get(&keys::practice(practice), &keys::code_system(system)).await? {
+            Some(item) => (item.parse()?, Some(item.version)),
+            None => (CodeSystemState { system, active: None, running: None, last: None }, None),
+        })
+    }
+
+    async fn batches_done(&self, practice: &str, id: &str) -> CoreResult<Vec<BatchDone>> {
+        let mut out = vec![];
+        let mut cursor = None;
+        loop {
+            let q = Query::new(keys::practice(practice)).prefix(keys::import_batch_prefix(id)).limit(1000).after(cursor);
+            let page = self.table.query(q).await?;
+            for item in &page.items {
+                out.push(item.parse()?);
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+fn last(job: &ImportJob) -> LastImport {
+    LastImport {
+        id: job.id.clone(),
+        release: job.release.clone(),
+        state: job.state,
+        finished_at: job.finished_at,
+        error: job.error.clone(),
+    }
+}
+
+fn cond(version: Option<u64>) -> Cond {
+    version.map_or(Cond::Absent, Cond::Version)
+}
+
+fn job_item(practice: &str, job: &ImportJob) -> CoreResult<Item> {
+    let data = serde_json::to_value(job).map_err(CoreError::backend)?;
+    Ok(Item::new(keys::practice(practice), keys::import(&job.id), data)
+        .with_gsi1(keys::imports(practice), format!("{:013}#{}", job.started_at, job.id)))
+}
+
+/// The system's item, one version on from `version`; listed as running while an import runs.
+fn system_item(practice: &str, state: &CodeSystemState, version: Option<u64>) -> CoreResult<Item> {
+    let data = serde_json::to_value(state).map_err(CoreError::backend)?;
+    let item = Item::new(keys::practice(practice), keys::code_system(state.system), data).with_version(version.map_or(0, |v| v + 1));
+    Ok(match state.running {
+        Some(_) => item.with_gsi1(keys::IMPORTS_RUNNING, format!("{practice}#{}", state.system.name())),
+        None => item,
+    })
+}

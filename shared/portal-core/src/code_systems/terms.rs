@@ -1,0 +1,72 @@
+//! Display names from the imported code systems: the active version of each system (one query
+//! for all of them) and a code's preferred name in it (one query per code, the best name
+//! first by its sort key). A system that was never imported is reported as missing, so a page
+//! can name it rather than show a code without a name.
+
+use super::import::CodeSystemState;
+use super::System;
+use crate::keys;
+use crate::ports::{Query, Table};
+use crate::CoreResult;
+use std::collections::BTreeMap;
+
+pub struct Terms<'a> {
+    pub table: &'a dyn Table,
+}
+
+/// Names found for a set of codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub names: BTreeMap<(System, String), String>,
+    /// Systems asked about that have no active version.
+    pub missing: Vec<System>,
+}
+
+impl Names {
+    pub fn get(&self, system: System, code: &str) -> Option<&str> {
+        self.names.get(&(system, code.to_string())).map(String::as_str)
+    }
+}
+
+impl Terms<'_> {
+    /// The active version of each imported system.
+    pub async fn active(&self, practice: &str) -> CoreResult<BTreeMap<System, String>> {
+        let page = self.table.query(Query::new(keys::practice(practice)).prefix(keys::CODE_SYSTEM_PREFIX)).await?;
+        let mut out = BTreeMap::new();
+        for item in &page.items {
+            let state: CodeSystemState = item.parse()?;
+            if let Some(active) = state.active {
+                out.insert(state.system, active.version);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The preferred name of `code` in a version of a system: an active concept's best name.
+    pub async fn name(&self, practice: &str, system: System, version: &str, code: &str) -> CoreResult<Option<String>> {
+        let q = Query::new(keys::terms(practice, system, version)).prefix(keys::term_prefix(code)).limit(2);
+        let page = self.table.query(q).await?;
+        Ok(page.items.iter().find_map(|i| i.data.get("t").and_then(|t| t.as_str()).map(str::to_string)))
+    }
+
+    /// The names of many codes, looked up at once in the active versions.
+    pub async fn names(&self, practice: &str, codes: &[(System, String)]) -> CoreResult<Names> {
+        let active = self.active(practice).await?;
+        let mut wanted: Vec<&(System, String)> = codes.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        let reads = wanted.iter().filter_map(|(system, code)| {
+            let version = active.get(system)?;
+            Some(async move { self.name(practice, *system, version, code).await.map(|n| ((*system, code.clone()), n)) })
+        });
+        let mut out = Names::default();
+        for found in futures_util::future::join_all(reads).await {
+            if let ((system, code), Some(name)) = found? {
+                out.names.insert((system, code), name);
+            }
+        }
+        out.missing = wanted.iter().map(|(s, _)| *s).filter(|s| !active.contains_key(s)).collect();
+        out.missing.dedup();
+        Ok(out)
+    }
+}
