@@ -62,7 +62,7 @@ pub struct StepResult {
 }
 
 pub async fn handle(deps: &Deps, step: Step) -> Result<StepResult, lambda_runtime::Error> {
-    let importer = Importer { table: deps.table.as_ref(), blobs: deps.blobs.as_ref(), clock: deps.clock.as_ref() };
+    let importer = Importer::new(deps.table.as_ref(), deps.blobs.as_ref(), deps.clock.as_ref());
     let none = StepResult { batches: None, state: None };
     match step {
         Step::Split { practice_id, import_id } => {

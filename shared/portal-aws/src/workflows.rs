@@ -1,7 +1,7 @@
 //! The code-system import workflow on Step Functions: starting an import is one `StartExecution`
 //! of the `code-import` state machine (`infra/statemachines/code-import.asl.json`), named by the
-//! import id — Step Functions refuses a second execution of the same name, so an import cannot
-//! be started twice.
+//! import id — Step Functions keeps one execution per name (a second start answers the first, or
+//! `ExecutionAlreadyExists`), so an import never runs twice.
 
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;

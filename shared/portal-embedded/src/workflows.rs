@@ -31,7 +31,7 @@ impl InProcessWorkflows {
     }
 
     fn importer(&self) -> Importer<'_> {
-        Importer { table: self.table.as_ref(), blobs: self.blobs.as_ref(), clock: self.clock.as_ref() }
+        Importer::new(self.table.as_ref(), self.blobs.as_ref(), self.clock.as_ref())
     }
 
     /// Runs an import to its end.

@@ -40,6 +40,17 @@ pub(super) fn verhoeff_ok(s: &str) -> bool {
     c == 0
 }
 
+const VERHOEFF_INV: [u8; 10] = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
+
+/// The Verhoeff check digit that completes `body` (digits): how SNOMED CT ids end.
+pub fn verhoeff_check_digit(body: &str) -> char {
+    let mut c = 0u8;
+    for (i, b) in body.bytes().rev().enumerate() {
+        c = VERHOEFF_D[c as usize][VERHOEFF_P[(i + 1) % 8][(b - b'0') as usize] as usize];
+    }
+    (b'0' + VERHOEFF_INV[c as usize]) as char
+}
+
 /// SNOMED CT concept id: 6–18 digits, partition digits 00 (concept), Verhoeff check digit.
 pub fn is_snomed(code: &str) -> bool {
     digits(code) && (6..=18).contains(&code.len()) && &code[code.len() - 3..code.len() - 1] == "00" && verhoeff_ok(code)
@@ -122,6 +133,8 @@ mod tests {
             assert!(is_snomed(c), "{c}");
         }
         assert!(!is_snomed("80146003"));
+        assert_eq!(verhoeff_check_digit("3834100"), '3');
+        assert_eq!(verhoeff_check_digit("8014600"), '2');
         assert!(!is_snomed("12345"));
         // LOINC: 8480-6 systolic BP, 8462-4 diastolic, 29463-7 body weight, 2345-7 glucose.
         for c in ["8480-6", "8462-4", "29463-7", "2345-7", "8302-2"] {

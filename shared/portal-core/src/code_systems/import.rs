@@ -169,16 +169,26 @@ pub struct ImportStatus {
 }
 
 pub struct Importer<'a> {
-    pub table: &'a dyn Table,
-    pub blobs: &'a dyn Blobs,
-    pub clock: &'a dyn Clock,
+    table: &'a dyn Table,
+    blobs: &'a dyn Blobs,
+    clock: &'a dyn Clock,
+    batch_bytes: u64,
 }
 
 fn conflict(code: &'static str, detail: impl Into<String>) -> CoreError {
     CoreError::Conflict { code, detail: detail.into(), current: None }
 }
 
-impl Importer<'_> {
+impl<'a> Importer<'a> {
+    pub fn new(table: &'a dyn Table, blobs: &'a dyn Blobs, clock: &'a dyn Clock) -> Self {
+        Importer { table, blobs, clock, batch_bytes: BATCH_BYTES }
+    }
+
+    /// Cuts batches of about `bytes` instead of [`BATCH_BYTES`] (tests make many small ones).
+    pub fn with_batch_bytes(self, bytes: u64) -> Self {
+        Importer { batch_bytes: bytes.max(1), ..self }
+    }
+
     /// Records an import of `release` (which must be a release of `system`) and starts it;
     /// `by` is the staff user's name as the screen shows it.
     /// Another import of the system running → 409 `import_running`. When the workflow cannot be
@@ -298,7 +308,7 @@ impl Importer<'_> {
                 if *b == b'\n' {
                     lines += 1;
                     let end = offset + i as u64 + 1;
-                    if end - batch_start >= BATCH_BYTES {
+                    if end - batch_start >= self.batch_bytes {
                         batches.push(Batch { file: index, start: batch_start, end, first_line: batch_line });
                         (batch_start, batch_line) = (end, lines + 1);
                     }

@@ -1114,6 +1114,39 @@ async fn recovery_holds(b: &Backend) {
     assert!(matches!(answer, portal_core::identity::auth::LoginResult::Session(_)));
 }
 
+/// Starting an import on AWS is one Step Functions execution of the code-import state machine
+/// (the real definition), named by the import, so the same import never runs twice.
+#[tokio::test]
+#[ignore = "needs the moto server: tests/run runs these (PORTAL_TEST_AWS_ENDPOINT=http://HOST:PORT cargo test -- --ignored)"]
+async fn step_functions_start_one_execution_per_import() {
+    let config = sdk_config(&moto_endpoint()).await;
+    let asl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/statemachines/code-import.asl.json")).unwrap();
+    let definition = asl.replace("${CodeImportFunctionArn}", "arn:aws:lambda:us-east-1:123456789012:function:portal-code-import");
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let machine = sfn
+        .create_state_machine()
+        .name(format!("code-import-{}", uid()))
+        .definition(definition)
+        .role_arn("arn:aws:iam::123456789012:role/code-import")
+        .send()
+        .await
+        .unwrap();
+    let workflows = portal_aws::StepFunctionsWorkflows::new(&config, machine.state_machine_arn());
+    let import_id = portal_core::ids::new_id();
+    workflows.start_import("lakeside", &import_id).await.unwrap();
+    let listed = sfn.list_executions().state_machine_arn(machine.state_machine_arn()).send().await.unwrap();
+    assert_eq!(listed.executions().len(), 1);
+    let execution = sfn.describe_execution().execution_arn(listed.executions()[0].execution_arn()).send().await.unwrap();
+    assert_eq!(execution.name(), Some(import_id.as_str()));
+    let input: Value = serde_json::from_str(execution.input().unwrap()).unwrap();
+    assert_eq!(input, json!({ "practiceId": "lakeside", "importId": import_id }));
+    // Step Functions answers a second start of the same name and input with the execution it
+    // has (or ExecutionAlreadyExists): either way there is still one.
+    let _ = workflows.start_import("lakeside", &import_id).await;
+    let listed = sfn.list_executions().state_machine_arn(machine.state_machine_arn()).send().await.unwrap();
+    assert_eq!(listed.executions().len(), 1, "one execution per import");
+}
+
 /// SES itself refusing: a practice whose notification sender is not a verified identity gets
 /// `failed` with SES's reason, the message readable meanwhile; once the sender is verified the
 /// retry delivers it, once. (Only SES refuses senders, so this runs on moto alone.)
@@ -1156,6 +1189,258 @@ async fn ses_refuses_an_unverified_sender_until_it_is_verified() {
     assert!(delivered[0].contains(&format!("From: {sender}")) || delivered[0].contains(&sender));
 }
 
+async fn blob_ranges_and_listing(b: &Backend) {
+    let root = format!("practice-{}/code-systems/releases/", uid());
+    let body = Bytes::from_static(b"line one\nline two\nline three\n");
+    for name in ["rel-b/cvx.txt", "rel-a/rrf/RXNCONSO.RRF", "rel-a/readme.txt"] {
+        b.blobs.put(&format!("{root}{name}"), body.clone(), "text/plain").await.unwrap();
+    }
+    let key = format!("{root}rel-a/rrf/RXNCONSO.RRF");
+    assert_eq!(b.blobs.get_range(&key, 9, 17).await.unwrap().unwrap(), Bytes::from_static(b"line two"));
+    assert_eq!(b.blobs.get_range(&key, 20, 1000).await.unwrap().unwrap(), Bytes::from_static(b"ne three\n"), "past the end: to the end");
+    assert!(b.blobs.get_range(&key, 500, 600).await.unwrap().unwrap().is_empty(), "wholly past the end: empty");
+    assert!(b.blobs.get_range(&format!("{key}x"), 0, 10).await.unwrap().is_none());
+    let listed = b.blobs.list(&root).await.unwrap();
+    let keys: Vec<&str> = listed.iter().map(|l| &l.key[root.len()..]).collect();
+    assert_eq!(keys, ["rel-a/readme.txt", "rel-a/rrf/RXNCONSO.RRF", "rel-b/cvx.txt"]);
+    assert!(listed.iter().all(|l| l.size == body.len() as u64));
+    assert!(b.blobs.list(&format!("{root}rel-c/")).await.unwrap().is_empty());
+}
+
+/// The demo practices' releases, as a practice would put them in its release location.
+async fn put_release(b: &Backend, practice: &str, folder: &str, as_name: &str) {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions/local/demo-releases").join(folder);
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(&src).unwrap().to_str().unwrap().to_string();
+                let key = format!("{}{as_name}/{rel}", portal_core::code_systems::releases::location(practice));
+                b.blobs.put(&key, std::fs::read(&path).unwrap().into(), "text/plain").await.unwrap();
+            }
+        }
+    }
+}
+
+/// Runs the workflow the way a test wants: nothing happens until the test runs the steps.
+#[derive(Default)]
+struct StepByStep {
+    started: Mutex<Vec<String>>,
+    refuse: bool,
+}
+
+#[async_trait]
+impl Workflows for StepByStep {
+    async fn start_import(&self, _practice: &str, import_id: &str) -> Result<(), PortError> {
+        if self.refuse {
+            return Err(PortError::Backend("throttled".into()));
+        }
+        self.started.lock().unwrap().push(import_id.to_string());
+        Ok(())
+    }
+}
+
+/// A table whose next batch write stops halfway with an error, once (a batch dying mid-write).
+struct FailsOnce {
+    inner: Arc<dyn Table>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Table for FailsOnce {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
+        self.inner.get(pk, sk).await
+    }
+    async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
+        self.inner.put(item, cond).await
+    }
+    async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
+        self.inner.delete(pk, sk, cond).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, TableError> {
+        self.inner.query(q).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        self.inner.transact(ops).await
+    }
+    async fn batch_put(&self, mut items: Vec<Item>) -> Result<(), TableError> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            items.truncate(items.len() / 2);
+            self.inner.batch_put(items).await?;
+            return Err(TableError::Backend("ProvisionedThroughputExceededException".into()));
+        }
+        self.inner.batch_put(items).await
+    }
+}
+
+async fn all_items(table: &dyn Table, pk: &str) -> Vec<Item> {
+    let (mut out, mut cursor) = (vec![], None);
+    loop {
+        let page = table.query(Query::new(pk).limit(1000).after(cursor)).await.unwrap();
+        out.extend(page.items);
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// Code-system imports, step by step as the state machine runs them: many small batches, one of
+/// which dies halfway and is retried; line numbers across batches; the version switch; cancel and
+/// failure leave the active version; a re-import changes nothing; bad releases are refused.
+async fn code_system_imports_hold(b: &Backend) {
+    use portal_core::code_systems::import::{ImportState, Importer};
+    use portal_core::code_systems::terms::Terms;
+    use portal_core::code_systems::System;
+    let clock = SystemClock;
+    let practice = format!("p{}", uid());
+    let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let snomed = "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z";
+    put_release(b, &practice, snomed, snomed).await;
+    let flaky = Arc::new(FailsOnce { inner: b.table.clone(), armed: false.into() });
+    // Batches of ~300 bytes: the two SNOMED files make about 15.
+    let importer = Importer::new(flaky.as_ref(), b.blobs.as_ref(), &clock).with_batch_bytes(300);
+    let workflows = StepByStep::default();
+
+    let job = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
+    assert_eq!(*workflows.started.lock().unwrap(), std::slice::from_ref(&job.id));
+    assert_eq!(importer.start(&staff, "x", System::SnomedCt, snomed, &workflows).await.unwrap_err().code(), "import_running");
+    let batches = importer.split(&practice, &job.id).await.unwrap();
+    assert!(batches.len() > 8, "{} batches", batches.len());
+    assert_eq!(importer.split(&practice, &job.id).await.unwrap(), batches, "a split run twice answers the same");
+    let status = importer.status(&practice, &job.id).await.unwrap();
+    assert_eq!((status.state, status.rows_total, status.batches_done), (ImportState::Running, Some(15 + 32), 0));
+    for n in &batches {
+        if *n == 3 {
+            flaky.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(importer.run_batch(&practice, &job.id, *n).await.is_err(), "the batch dies halfway");
+        }
+        importer.run_batch(&practice, &job.id, *n).await.unwrap();
+    }
+    importer.run_batch(&practice, &job.id, 3).await.unwrap();
+    let status = importer.status(&practice, &job.id).await.unwrap();
+    assert_eq!((status.rows_done, status.batches_done), (15 + 32, batches.len()), "each row counted once");
+    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Done);
+    let terms_pk = portal_core::keys::terms(&practice, System::SnomedCt, snomed);
+    let stored = all_items(b.table.as_ref(), &terms_pk).await;
+    // 15 active concepts, 15 synonyms, 15 fully specified names; no inactive name, no definition.
+    assert_eq!(stored.len(), 45);
+    let terms = Terms { table: b.table.as_ref() };
+    let names = terms
+        .names(&practice, &[(System::SnomedCt, "38341003".into()), (System::SnomedCt, "80967001".into()), (System::Cvx, "140".into())])
+        .await
+        .unwrap();
+    assert_eq!(names.get(System::SnomedCt, "38341003"), Some("Hypertensive disorder"), "the synonym over the FSN");
+    assert_eq!(names.get(System::SnomedCt, "80967001"), Some("Dental caries"));
+    assert_eq!(names.missing, [System::Cvx]);
+    let systems = importer.systems(&practice).await.unwrap();
+    let active = systems[0].active.clone().unwrap();
+    assert_eq!(
+        (systems[0].system, active.version.as_str(), active.rows, active.imported_by.as_str()),
+        (System::SnomedCt, snomed, 45, "Pat Admin")
+    );
+    assert_eq!(systems.iter().map(|s| s.system).collect::<Vec<_>>(), [System::SnomedCt, System::RxNorm, System::Cvx]);
+
+    // The same release again: the same items, the same version.
+    let again = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
+    for n in importer.split(&practice, &again.id).await.unwrap() {
+        importer.run_batch(&practice, &again.id, n).await.unwrap();
+    }
+    assert_eq!(importer.finish(&practice, &again.id).await.unwrap().state, ImportState::Done);
+    assert_eq!(all_items(b.table.as_ref(), &terms_pk).await, stored);
+    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], snomed);
+
+    // A newer release, cancelled halfway: the first stays active.
+    let newer = "SnomedCT_InternationalRF2_PRODUCTION_20250701T120000Z";
+    put_release(b, &practice, snomed, newer).await;
+    let job = importer.start(&staff, "Pat Admin", System::SnomedCt, newer, &workflows).await.unwrap();
+    let batches = importer.split(&practice, &job.id).await.unwrap();
+    importer.run_batch(&practice, &job.id, batches[0]).await.unwrap();
+    assert_eq!(importer.cancel(&practice, &job.id).await.unwrap().state, ImportState::Cancelled);
+    importer.run_batch(&practice, &job.id, batches[1]).await.unwrap();
+    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Cancelled, "finish after cancel switches nothing");
+    assert_eq!(importer.cancel(&practice, &job.id).await.unwrap_err().code(), "import_finished");
+    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], snomed);
+    assert!(
+        all_items(b.table.as_ref(), &portal_core::keys::terms(&practice, System::SnomedCt, newer)).await.len() < 45,
+        "half a version, never read"
+    );
+    let systems = importer.systems(&practice).await.unwrap();
+    assert_eq!((systems[0].running.as_ref(), systems[0].last.as_ref().map(|l| l.state)), (None, Some(ImportState::Cancelled)));
+
+    // A malformed line deep in the file: reported by file and line; the first stays active.
+    let broken = "SnomedCT_broken";
+    put_release(b, &practice, snomed, broken).await;
+    let key = |f: &str| format!("{}{broken}/Snapshot/Terminology/{f}", portal_core::code_systems::releases::location(&practice));
+    let descriptions = key("sct2_Description_Snapshot-en_INT_20250101.txt");
+    let text = String::from_utf8(b.blobs.get(&descriptions).await.unwrap().unwrap().bytes.to_vec()).unwrap();
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    lines[24] = lines[24].replace("\t1\t", "\tyes\t");
+    b.blobs.put(&descriptions, lines.join("\r\n").into_bytes().into(), "text/plain").await.unwrap();
+    let job = importer.start(&staff, "Pat Admin", System::SnomedCt, broken, &workflows).await.unwrap();
+    for n in importer.split(&practice, &job.id).await.unwrap() {
+        importer.run_batch(&practice, &job.id, n).await.unwrap();
+    }
+    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Failed);
+    let status = importer.status(&practice, &job.id).await.unwrap();
+    let error = status.error.unwrap();
+    assert_eq!(
+        (error.file.as_deref(), error.line, error.reason.as_str()),
+        (Some("Snapshot/Terminology/sct2_Description_Snapshot-en_INT_20250101.txt"), Some(25), "active is 'yes', not 0 or 1")
+    );
+    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], snomed);
+
+    // Refused before anything starts: unknown, wrong system, a file not its format, a busy workflow.
+    let refused = |e: portal_core::CoreError| e.code();
+    assert_eq!(refused(importer.start(&staff, "x", System::SnomedCt, "nope", &workflows).await.unwrap_err()), "release_unknown");
+    assert_eq!(refused(importer.start(&staff, "x", System::RxNorm, snomed, &workflows).await.unwrap_err()), "release_system_mismatch");
+    let fake = "SnomedCT_fake";
+    put_release(b, &practice, snomed, fake).await;
+    let concepts = format!(
+        "{}{fake}/Snapshot/Terminology/sct2_Concept_Snapshot_INT_20250101.txt",
+        portal_core::code_systems::releases::location(&practice)
+    );
+    b.blobs.put(&concepts, Bytes::from_static(b"\x89PNG\r\n\x1a\n not a concept file"), "text/plain").await.unwrap();
+    let e = importer.start(&staff, "x", System::SnomedCt, fake, &workflows).await.unwrap_err();
+    assert_eq!(refused(e), "release_format_wrong");
+    let busy = StepByStep { refuse: true, ..Default::default() };
+    assert!(importer.start(&staff, "x", System::SnomedCt, snomed, &busy).await.is_err());
+    let systems = importer.systems(&practice).await.unwrap();
+    let last = systems[0].last.clone().unwrap();
+    assert_eq!((systems[0].running.as_ref(), last.state), (None, ImportState::Failed), "not started: recorded as failed, system free");
+
+    // RxNorm by term-type priority; CVX in UTF-16.
+    put_release(b, &practice, "RxNorm_full_11032025", "RxNorm_full_11032025").await;
+    put_release(b, &practice, "cvx-20251001", "cvx-20251001").await;
+    for (system, release) in [(System::RxNorm, "RxNorm_full_11032025"), (System::Cvx, "cvx-20251001")] {
+        let job = importer.start(&staff, "Pat Admin", system, release, &workflows).await.unwrap();
+        for n in importer.split(&practice, &job.id).await.unwrap() {
+            importer.run_batch(&practice, &job.id, n).await.unwrap();
+        }
+        assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Done, "{release}");
+    }
+    let names = terms
+        .names(
+            &practice,
+            &[
+                (System::RxNorm, "197361".into()),
+                (System::RxNorm, "310965".into()),
+                (System::Cvx, "140".into()),
+                (System::Cvx, "08".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(names.get(System::RxNorm, "197361"), Some("amlodipine 5 MG Oral Tablet"), "SCD over TMSY and SY, not MTHSPL's");
+    assert_eq!(names.get(System::RxNorm, "310965"), Some("ibuprofen 200 MG Oral Tablet"), "not the suppressed name");
+    assert_eq!(names.get(System::Cvx, "140"), Some("Influenza, seasonal, injectable, preservative free"));
+    assert_eq!(names.get(System::Cvx, "08"), Some("Hep B, adolescent or pediatric"));
+    assert!(names.missing.is_empty());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -1191,4 +1476,6 @@ conformance!(
     roster_and_access_hold,
     invites_hold,
     recovery_holds,
+    blob_ranges_and_listing,
+    code_system_imports_hold,
 );

@@ -92,6 +92,11 @@ const EXPECTED: &[(&str, u16)] = &[
     ("webmail/attachment.json", 404),
     ("webmail/office-attach.json", 201),
     ("webmail/office-attachment.json", 404),
+    ("code-systems/systems.json", 200),
+    ("code-systems/releases.json", 200),
+    ("code-systems/import-start.json", 202),
+    ("code-systems/import-status.json", 404),
+    ("code-systems/import-cancel.json", 404),
 ];
 
 async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
@@ -131,7 +136,8 @@ async fn every_sample_event_reaches_its_real_handler() {
         // Each function as its own Lambda would run it, built from the module registry, with
         // cloud rules (not local mode).
         let blobs: Arc<portal_embedded::DirBlobs> =
-            Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap());
+            // The seed's blob folder: it holds the demo's code-system releases.
+            Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("blobs"), "http://127.0.0.1:9", b"k").unwrap());
         let ports = Ports {
             table: table.clone(),
             clock: Arc::new(SystemClock),
@@ -242,6 +248,51 @@ async fn invites_sample_event_through_the_lambda_handler() {
     assert!(first.sent >= 1, "{first:?}");
     assert_eq!(portal_invites::handle(&deps, sample).await.unwrap().sent, 0);
     assert_eq!(mailer.list().unwrap().len(), first.sent);
+}
+
+/// The code-import state machine's task payloads through the real step handler: split answers
+/// the batches for the Map, each batch runs, finish switches the version; the catch's `fail`
+/// ends an import and leaves the version as it was.
+#[tokio::test]
+async fn code_import_step_events_through_the_lambda_handler() {
+    use portal_core::code_systems::{import::Importer, terms::Terms, System};
+    use portal_core::ports::{PortError, Workflows};
+    struct Recorded;
+    #[async_trait::async_trait]
+    impl Workflows for Recorded {
+        async fn start_import(&self, _: &str, _: &str) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+    let (table, dir, _) = seeded().await;
+    let blobs: Arc<dyn portal_core::ports::Blobs> =
+        Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("blobs"), "http://127.0.0.1:9", b"k").unwrap());
+    let deps = portal_code_import::Deps { table: table.clone(), clock: Arc::new(SystemClock), blobs: blobs.clone() };
+    let staff = portal_core::audit::Actor::new("lakeside", portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let importer = Importer::new(table.as_ref(), blobs.as_ref(), &SystemClock);
+    let step = |name: &str, id: &str| -> portal_code_import::Step {
+        let raw = std::fs::read_to_string(events_dir().join(format!("code-import/{name}.json"))).unwrap();
+        serde_json::from_str(&raw.replace("5d1f0c2ab3e94a7f8c6b2d10e9a4f371", id)).unwrap()
+    };
+    let job = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
+    let split = portal_code_import::handle(&deps, step("split", &job.id)).await.unwrap();
+    assert_eq!(serde_json::to_value(&split).unwrap(), json!({"batches": [0]}), "the Map's items");
+    assert_eq!(
+        portal_code_import::handle(&deps, step("batch", &job.id)).await.unwrap(),
+        portal_code_import::StepResult { batches: None, state: None }
+    );
+    let finish = portal_code_import::handle(&deps, step("finish", &job.id)).await.unwrap();
+    assert_eq!(serde_json::to_value(&finish).unwrap(), json!({"state": "done"}));
+    let names = Terms { table: table.as_ref() }.names("lakeside", &[(System::Cvx, "140".into())]).await.unwrap();
+    assert_eq!(names.get(System::Cvx, "140"), Some("Influenza, seasonal, injectable, preservative free"));
+    // The catch: a second import ends failed, the first stays active.
+    let job = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
+    let failed = portal_code_import::handle(&deps, step("fail", &job.id)).await.unwrap();
+    assert_eq!(serde_json::to_value(&failed).unwrap(), json!({"state": "failed"}));
+    assert_eq!(importer.status("lakeside", &job.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
+    assert_eq!(Terms { table: table.as_ref() }.active("lakeside").await.unwrap()[&System::Cvx], "cvx-20251001");
+    // Anything else is refused before it runs.
+    assert!(serde_json::from_value::<portal_code_import::Step>(json!({"step": "drop", "practiceId": "lakeside"})).is_err());
 }
 
 #[tokio::test]
