@@ -3,6 +3,7 @@
 
 mod access;
 mod authorization;
+mod code_systems;
 mod conformance;
 mod e2e;
 mod lambda_events;
