@@ -1,6 +1,6 @@
 // The staff page: log in (practice, username, password, authenticator code; a temporary password
-// is changed first), then seven screens chosen from the section navigation (setup, patients and
-// access, messages, invites, staff users, practice system, activity), one at a time, by the
+// is changed first), then eight screens chosen from the section navigation (setup, patients and
+// access, messages, invites, code systems, staff users, practice system, activity), one at a time, by the
 // address's #fragment. Admin-only screens are not offered to the front desk. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { showSettings } from './settings.js';
@@ -9,9 +9,10 @@ import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
 import { composeTo, load as loadMessages, wireWebmail } from './webmail.js';
 import { hideSheet, load as loadPatients, wirePatients } from './patients.js';
 import { load as loadInvites, wireInvites } from './invites.js';
+import { leave as leaveCodeSystems, load as loadCodeSystems } from './code-systems.js';
 import { hideSecrets as hideStaffSecrets, load as loadStaff, wireStaff } from './staff.js';
 
-const SECTIONS = ['setup', 'patients', 'messages', 'invites', 'staff', 'connection', 'activity'];
+const SECTIONS = ['setup', 'patients', 'messages', 'invites', 'code-systems', 'staff', 'connection', 'activity'];
 const ADMIN_ONLY = ['staff', 'activity'];
 let canEdit = false;
 let features = [];
@@ -41,6 +42,8 @@ function openSection() {
   if (name === 'patients' && !$('patients-items').children.length) loadPatients(true);
   if (name === 'messages') loadMessages(true);
   if (name === 'invites') loadInvites();
+  if (name === 'code-systems') loadCodeSystems(canEdit);
+  else leaveCodeSystems();
   if (name === 'connection') loadSyncKeys(canEdit, refreshActivity);
   if (name === 'activity') loadAudit(true);
 }
@@ -92,6 +95,7 @@ onSubmit($('staff-password-form'), async () => {
 
 $('logout').addEventListener('click', async () => {
   await api('POST', '/v1/auth/logout');
+  leaveCodeSystems();
   hideSecret();
   hideSheet();
   hideStaffSecrets();
