@@ -28,6 +28,7 @@ pub const MODULES: &[Module] = &[
     Module { name: "images", routes: || portal_images::api().routes().to_vec(), mount: portal_images::routes },
     Module { name: "appointments", routes: || portal_appointments::api().routes().to_vec(), mount: portal_appointments::routes },
     Module { name: "webmail", routes: || portal_webmail::api().routes().to_vec(), mount: portal_webmail::routes },
+    Module { name: "care-summary", routes: || portal_care_summary::api().routes().to_vec(), mount: portal_care_summary::routes },
     Module { name: "code-systems", routes: || portal_code_systems::api().routes().to_vec(), mount: portal_code_systems::routes },
 ];
 

@@ -241,7 +241,7 @@ impl AuditCategory {
             Some(AuditCategory::Sync)
         } else if action.starts_with("access.") || action.starts_with("staff.") {
             Some(AuditCategory::Access)
-        } else if action.ends_with(".read") {
+        } else if action.ends_with(".read") || action.starts_with("care-summary.") {
             Some(AuditCategory::HealthData)
         } else {
             None

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod ccda;
 pub mod clock;
 pub mod code_systems;
 pub mod error;

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod appointments;
+pub mod care_summary;
 pub mod images;
 mod providers;
 pub mod treatment_plans;

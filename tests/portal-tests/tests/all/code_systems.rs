@@ -7,7 +7,7 @@ use crate::support::{start_local, Local};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const SNOMED: &str = "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z";
+pub const SNOMED: &str = "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z";
 
 /// Polls an import until it has ended (or `deadline` passes).
 async fn until_ended(get: impl AsyncFn() -> Value, deadline: Duration) -> Value {
@@ -21,7 +21,7 @@ async fn until_ended(get: impl AsyncFn() -> Value, deadline: Duration) -> Value 
     }
 }
 
-async fn import(l: &Local, staff: &str, system: &str, release: &str) -> Value {
+pub async fn import(l: &Local, staff: &str, system: &str, release: &str) -> Value {
     let (s, started) = l.json("POST", "/v1/admin/code-systems/imports", Some(staff), json!({"system": system, "release": release})).await;
     assert_eq!(s, 202, "{started}");
     let path = format!("/v1/admin/code-systems/imports/{}", started["id"].as_str().unwrap());

@@ -3,6 +3,7 @@
 
 mod access;
 mod authorization;
+mod care_summary;
 mod code_systems;
 mod conformance;
 mod e2e;

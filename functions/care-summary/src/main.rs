@@ -1,0 +1,14 @@
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    portal_http::init_tracing();
+    let config = portal_aws::sdk_config().await;
+    let deps = portal_care_summary::Deps {
+        table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
+        clock: Arc::new(portal_core::ports::SystemClock),
+        blobs: Arc::new(portal_aws::S3Blobs::new(&config, portal_aws::env("PORTAL_BUCKET"))),
+        mailer: Arc::new(portal_aws::SesMailer::new(&config, std::env::var("PORTAL_SES_CONFIGURATION_SET").ok())),
+    };
+    lambda_http::run(portal_care_summary::router(deps)).await
+}

@@ -1,0 +1,491 @@
+//! The care summary as a C-CDA R2.1 Continuity of Care Document (`document`), its human-readable
+//! HTML rendering (`html`) and both in one zip (`package`). The document carries the US Realm
+//! Header and CCD template ids (R2.1, `2015-08-01`), every section a CCD requires (a section with
+//! nothing in it says so with `nullFlavor="NI"`), coded entries with their templates and the
+//! code systems' HL7 OIDs, and a narrative table per section. Ids of patients and the practice
+//! are rooted in a `2.25` OID derived from the practice id (no registry needed); each document
+//! and entry has its own UUID.
+
+pub mod html;
+mod xml;
+pub mod zip;
+
+use crate::code_systems::System;
+use crate::patient::care_summary::{CodeView, Entry, SectionKey, Summary};
+use sha2::{Digest, Sha256};
+use xml::Xml;
+
+const R21: &str = "2015-08-01";
+const R20: &str = "2014-06-09";
+const LOINC: &str = "2.16.840.1.113883.6.1";
+const SNOMED: &str = "2.16.840.1.113883.6.96";
+const NPI: &str = "2.16.840.1.113883.4.6";
+
+/// A UUID (random, version 4) as an HL7 instance identifier root.
+fn uuid() -> String {
+    let mut b = crate::ids::random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// The practice's own OID: `2.25.` and a number from its id (ISO/IEC 9834-8 style).
+pub fn practice_oid(practice: &str) -> String {
+    let digest = Sha256::digest(format!("portal practice {practice}").as_bytes());
+    let n = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes")) >> 2;
+    format!("2.25.{n}")
+}
+
+/// An HL7 TS from `YYYY-MM-DD` or an RFC 3339 date-time (`2026-11-20T09:00:00-05:00`).
+pub fn hl7_time(s: &str) -> String {
+    let digits: String = s.chars().take(19).filter(char::is_ascii_digit).collect();
+    if s.len() <= 10 {
+        return digits;
+    }
+    let zone = match s.get(19..).map(|z| z.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit())) {
+        Some("Z") | None | Some("") => "+0000".to_string(),
+        Some(z) => z.replace(':', ""),
+    };
+    format!("{digits}{zone}")
+}
+
+fn hl7_now(unix: i64) -> String {
+    hl7_time(&crate::clock::rfc3339(unix))
+}
+
+fn code_attrs(c: &CodeView) -> Vec<(&'static str, String)> {
+    let (oid, name) = match System::parse(&c.system) {
+        Some(s) => (s.oid(), s.title()),
+        None if c.system == "NPI" => (NPI, "NPI"),
+        None => ("2.16.840.1.113883.5.1008", "NullFlavor"),
+    };
+    vec![("code", c.code.clone()), ("codeSystem", oid.into()), ("codeSystemName", name.into()), ("displayName", c.display.clone())]
+}
+
+fn attrs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn template(x: &mut Xml, root: &str, extension: Option<&str>) {
+    x.empty("templateId", &[("root", root)]);
+    if let Some(e) = extension {
+        x.empty("templateId", &[("root", root), ("extension", e)]);
+    }
+}
+
+fn id(x: &mut Xml) {
+    x.empty("id", &[("root", &uuid())]);
+}
+
+fn coded(x: &mut Xml, tag: &str, c: &CodeView, extra: &[(&str, &str)]) {
+    let a = code_attrs(c);
+    let mut all = extra.to_vec();
+    all.extend(attrs(&a));
+    x.empty(tag, &all);
+}
+
+/// `<effectiveTime>` with `low` (and `high` when ended).
+fn span(x: &mut Xml, e: &Entry) {
+    x.open("effectiveTime", &[]);
+    match &e.date {
+        Some(d) => x.empty("low", &[("value", &hl7_time(d))]),
+        None => x.empty("low", &[("nullFlavor", "UNK")]),
+    };
+    if let Some(end) = &e.end_date {
+        x.empty("high", &[("value", &hl7_time(end))]);
+    }
+    x.close();
+}
+
+fn when(x: &mut Xml, e: &Entry) {
+    match &e.date {
+        Some(d) => x.empty("effectiveTime", &[("value", &hl7_time(d))]),
+        None => x.empty("effectiveTime", &[("nullFlavor", "UNK")]),
+    };
+}
+
+fn ongoing(e: &Entry) -> bool {
+    e.end_date.is_none() && matches!(e.status.as_deref(), Some("active") | None)
+}
+
+struct SectionCode {
+    template: &'static str,
+    extension: Option<&'static str>,
+    loinc: &'static str,
+    name: &'static str,
+}
+
+fn section_code(key: SectionKey) -> Option<SectionCode> {
+    let s = |template, extension, loinc, name| Some(SectionCode { template, extension, loinc, name });
+    match key {
+        SectionKey::Allergies => s("2.16.840.1.113883.10.20.22.2.6.1", Some(R21), "48765-2", "Allergies and adverse reactions Document"),
+        SectionKey::Medications => s("2.16.840.1.113883.10.20.22.2.1.1", Some(R20), "10160-0", "History of Medication use Narrative"),
+        SectionKey::Problems => s("2.16.840.1.113883.10.20.22.2.5.1", Some(R21), "11450-4", "Problem list - Reported"),
+        SectionKey::Results => {
+            s("2.16.840.1.113883.10.20.22.2.3.1", Some(R21), "30954-2", "Relevant diagnostic tests/laboratory data Narrative")
+        }
+        SectionKey::VitalSigns => s("2.16.840.1.113883.10.20.22.2.4.1", Some(R21), "8716-3", "Vital signs"),
+        SectionKey::Immunizations => s("2.16.840.1.113883.10.20.22.2.2.1", Some(R21), "11369-6", "History of Immunization Narrative"),
+        SectionKey::Procedures => s("2.16.840.1.113883.10.20.22.2.7.1", Some(R20), "47519-4", "History of Procedures Document"),
+        SectionKey::PlanOfTreatment => s("2.16.840.1.113883.10.20.22.2.10", Some(R20), "18776-5", "Plan of care note"),
+        SectionKey::Encounters => {
+            s("2.16.840.1.113883.10.20.22.2.22.1", Some(R21), "46240-8", "History of Hospitalizations+Outpatient visits Narrative")
+        }
+        // The care team is the header's serviceEvent performers.
+        SectionKey::CareTeam => None,
+    }
+}
+
+/// The narrative: one table of what the entries say.
+fn narrative(x: &mut Xml, title: &str, entries: &[Entry]) {
+    x.open("text", &[]);
+    if entries.is_empty() {
+        x.text("paragraph", &[], "No information");
+    } else {
+        x.open("table", &[("border", "1"), ("width", "100%")]);
+        x.text("caption", &[], title);
+        x.open("thead", &[]).open("tr", &[]);
+        for h in ["Name", "Code", "Status", "Date", "Value", "Note"] {
+            x.text("th", &[], h);
+        }
+        x.close().close().open("tbody", &[]);
+        for e in entries {
+            x.open("tr", &[]);
+            x.text("td", &[], &e.text);
+            x.text("td", &[], &e.code.as_ref().map(|c| format!("{} {}", c.system, c.code)).unwrap_or_default());
+            x.text("td", &[], e.status.as_deref().unwrap_or(""));
+            let date = [e.date.as_deref(), e.end_date.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" – ");
+            x.text("td", &[], &date);
+            let value = [e.value.as_deref(), e.unit.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            x.text("td", &[], &value);
+            let note = [e.note.as_deref(), e.performer.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
+            x.text("td", &[], &note);
+            x.close();
+        }
+        x.close().close();
+    }
+    x.close();
+}
+
+fn problem(x: &mut Xml, e: &Entry, c: &CodeView) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.3", Some(R21));
+    id(x);
+    x.empty("code", &[("code", "CONC"), ("codeSystem", "2.16.840.1.113883.5.6"), ("displayName", "Concern")]);
+    x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
+    span(x, e);
+    x.open("entryRelationship", &[("typeCode", "SUBJ")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.4", Some(R21));
+    id(x);
+    x.empty("code", &[("code", "55607006"), ("codeSystem", SNOMED), ("codeSystemName", "SNOMED CT"), ("displayName", "Problem")]);
+    x.empty("statusCode", &[("code", "completed")]);
+    span(x, e);
+    coded(x, "value", c, &[("xsi:type", "CD")]);
+    x.close().close().close().close();
+}
+
+fn allergy(x: &mut Xml, e: &Entry, c: &CodeView) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.30", Some(R21));
+    id(x);
+    x.empty("code", &[("code", "CONC"), ("codeSystem", "2.16.840.1.113883.5.6"), ("displayName", "Concern")]);
+    x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
+    span(x, e);
+    x.open("entryRelationship", &[("typeCode", "SUBJ")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.7", Some(R20));
+    id(x);
+    x.empty("code", &[("code", "ASSERTION"), ("codeSystem", "2.16.840.1.113883.5.4")]);
+    x.empty("statusCode", &[("code", "completed")]);
+    span(x, e);
+    // A drug allergy is "allergy to substance" with the drug as the participant; an allergy coded
+    // in SNOMED CT is the finding itself.
+    let substance = CodeView { system: "SNOMED-CT".into(), code: "419199007".into(), display: "Allergy to substance (disorder)".into() };
+    let finding = if c.system == "SNOMED-CT" { c } else { &substance };
+    coded(x, "value", finding, &[("xsi:type", "CD")]);
+    x.open("participant", &[("typeCode", "CSM")]).open("participantRole", &[("classCode", "MANU")]);
+    x.open("playingEntity", &[("classCode", "MMAT")]);
+    if c.system == "SNOMED-CT" {
+        x.open("code", &[("nullFlavor", "OTH")]).text("originalText", &[], &c.display).close();
+    } else {
+        coded(x, "code", c, &[]);
+    }
+    x.close().close().close();
+    if let Some(note) = &e.note {
+        // The reaction as the practice wrote it.
+        x.open("entryRelationship", &[("typeCode", "MFST"), ("inversionInd", "true")]);
+        x.open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+        template(x, "2.16.840.1.113883.10.20.22.4.9", Some(R20));
+        id(x);
+        x.empty("code", &[("code", "ASSERTION"), ("codeSystem", "2.16.840.1.113883.5.4")]);
+        x.text("text", &[], note);
+        x.empty("statusCode", &[("code", "completed")]);
+        x.open("value", &[("xsi:type", "CD"), ("nullFlavor", "OTH")]).text("originalText", &[], note).close();
+        x.close().close();
+    }
+    x.close().close().close().close();
+}
+
+fn medication(x: &mut Xml, e: &Entry, c: &CodeView) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("substanceAdministration", &[("classCode", "SBADM"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.16", Some(R20));
+    id(x);
+    if let Some(note) = &e.note {
+        x.text("text", &[], note);
+    }
+    x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
+    x.open("effectiveTime", &[("xsi:type", "IVL_TS")]);
+    match &e.date {
+        Some(d) => x.empty("low", &[("value", &hl7_time(d))]),
+        None => x.empty("low", &[("nullFlavor", "UNK")]),
+    };
+    match &e.end_date {
+        Some(d) => x.empty("high", &[("value", &hl7_time(d))]),
+        None => x.empty("high", &[("nullFlavor", "UNK")]),
+    };
+    x.close();
+    x.open("consumable", &[]).open("manufacturedProduct", &[("classCode", "MANU")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.23", Some(R20));
+    x.open("manufacturedMaterial", &[]);
+    coded(x, "code", c, &[]);
+    x.close().close().close().close().close();
+}
+
+fn immunization(x: &mut Xml, e: &Entry, c: &CodeView) {
+    x.open("entry", &[("typeCode", "DRIV")]);
+    x.open("substanceAdministration", &[("classCode", "SBADM"), ("moodCode", "EVN"), ("negationInd", "false")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.52", Some(R21));
+    id(x);
+    x.empty("statusCode", &[("code", "completed")]);
+    when(x, e);
+    x.open("consumable", &[]).open("manufacturedProduct", &[("classCode", "MANU")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.54", Some(R20));
+    x.open("manufacturedMaterial", &[]);
+    coded(x, "code", c, &[]);
+    x.close().close().close().close().close();
+}
+
+/// A measurement: a number with its unit (UCUM), or text.
+fn measured(x: &mut Xml, e: &Entry) {
+    let value = e.value.as_deref().unwrap_or("");
+    if value.parse::<f64>().is_ok() {
+        x.empty("value", &[("xsi:type", "PQ"), ("value", value), ("unit", e.unit.as_deref().unwrap_or("1"))]);
+    } else {
+        x.text("value", &[("xsi:type", "ST")], [value, e.unit.as_deref().unwrap_or("")].join(" ").trim_end());
+    }
+}
+
+fn observations(x: &mut Xml, key: SectionKey, entries: &[(&Entry, &CodeView)]) {
+    // One organizer per date: a panel of results, a set of vital signs taken together.
+    let mut dates: Vec<&str> = entries.iter().filter_map(|(e, _)| e.date.as_deref()).collect();
+    dates.dedup();
+    dates.sort();
+    dates.dedup();
+    for date in dates {
+        let vitals = key == SectionKey::VitalSigns;
+        x.open("entry", &[("typeCode", "DRIV")]);
+        x.open("organizer", &[("classCode", if vitals { "CLUSTER" } else { "BATTERY" }), ("moodCode", "EVN")]);
+        template(x, if vitals { "2.16.840.1.113883.10.20.22.4.26" } else { "2.16.840.1.113883.10.20.22.4.1" }, Some(R21));
+        id(x);
+        if vitals {
+            x.empty("code", &[("code", "74728-7"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Vital signs")]);
+        } else {
+            x.empty("code", &[("nullFlavor", "UNK")]);
+        }
+        x.empty("statusCode", &[("code", "completed")]);
+        x.open("effectiveTime", &[]).empty("low", &[("value", &hl7_time(date))]).empty("high", &[("value", &hl7_time(date))]).close();
+        for (e, c) in entries.iter().filter(|(e, _)| e.date.as_deref() == Some(date)) {
+            x.open("component", &[]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+            template(
+                x,
+                if vitals { "2.16.840.1.113883.10.20.22.4.27" } else { "2.16.840.1.113883.10.20.22.4.2" },
+                Some(if vitals { R20 } else { R21 }),
+            );
+            id(x);
+            coded(x, "code", c, &[]);
+            x.empty("statusCode", &[("code", "completed")]);
+            when(x, e);
+            measured(x, e);
+            x.close().close();
+        }
+        x.close().close();
+    }
+}
+
+fn procedure(x: &mut Xml, e: &Entry, c: &CodeView, planned: bool) {
+    x.open("entry", &[("typeCode", "DRIV")]);
+    x.open("procedure", &[("classCode", "PROC"), ("moodCode", if planned { "RQO" } else { "EVN" })]);
+    template(x, if planned { "2.16.840.1.113883.10.20.22.4.41" } else { "2.16.840.1.113883.10.20.22.4.14" }, Some(R20));
+    id(x);
+    coded(x, "code", c, &[]);
+    x.empty("statusCode", &[("code", if planned { "active" } else { "completed" })]);
+    when(x, e);
+    x.close().close();
+}
+
+fn encounter(x: &mut Xml, e: &Entry) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("encounter", &[("classCode", "ENC"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.49", Some(R21));
+    id(x);
+    // Visits carry no encounter-type code: the practice's system sends the procedures done.
+    x.open("code", &[("nullFlavor", "UNK")]).text("originalText", &[], &e.text).close();
+    when(x, e);
+    if let Some(who) = &e.performer {
+        x.open("performer", &[]).open("assignedEntity", &[]).empty("id", &[("nullFlavor", "UNK")]);
+        x.open("assignedPerson", &[]).open("name", &[]).text("given", &[], who).close().close().close().close();
+    }
+    x.close().close();
+}
+
+fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entries: &[Entry]) {
+    x.open("component", &[]);
+    if entries.is_empty() {
+        x.open("section", &[("nullFlavor", "NI")]);
+    } else {
+        x.open("section", &[]);
+    }
+    template(x, code.template, code.extension);
+    x.empty("code", &[("code", code.loinc), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", code.name)]);
+    x.text("title", &[], title);
+    narrative(x, title, entries);
+    let coded: Vec<(&Entry, &CodeView)> = entries.iter().filter_map(|e| e.code.as_ref().map(|c| (e, c))).collect();
+    match key {
+        SectionKey::Problems => coded.iter().for_each(|(e, c)| problem(x, e, c)),
+        SectionKey::Allergies => coded.iter().for_each(|(e, c)| allergy(x, e, c)),
+        SectionKey::Medications => coded.iter().for_each(|(e, c)| medication(x, e, c)),
+        SectionKey::Immunizations => coded.iter().for_each(|(e, c)| immunization(x, e, c)),
+        SectionKey::VitalSigns | SectionKey::Results => observations(x, key, &coded),
+        SectionKey::Procedures => coded.iter().for_each(|(e, c)| procedure(x, e, c, false)),
+        SectionKey::PlanOfTreatment => coded.iter().for_each(|(e, c)| procedure(x, e, c, true)),
+        SectionKey::Encounters => entries.iter().for_each(|e| encounter(x, e)),
+        SectionKey::CareTeam => {}
+    }
+    x.close().close();
+}
+
+fn name(x: &mut Xml, given: &str, family: &str) {
+    x.open("name", &[("use", "L")]).text("given", &[], given).text("family", &[], family).close();
+}
+
+/// The document, for `practice` at unix time `now`.
+pub fn document(s: &Summary, practice: &str, now: i64) -> String {
+    let root = practice_oid(practice);
+    let p = &s.patient.record;
+    let mut x = Xml::new();
+    x.open(
+        "ClinicalDocument",
+        &[("xmlns", "urn:hl7-org:v3"), ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"), ("xmlns:sdtc", "urn:hl7-org:sdtc")],
+    );
+    x.empty("realmCode", &[("code", "US")]);
+    x.empty("typeId", &[("root", "2.16.840.1.113883.1.3"), ("extension", "POCD_HD000040")]);
+    template(&mut x, "2.16.840.1.113883.10.20.22.1.1", Some(R21));
+    template(&mut x, "2.16.840.1.113883.10.20.22.1.2", Some(R21));
+    id(&mut x);
+    x.empty(
+        "code",
+        &[("code", "34133-9"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Summarization of Episode Note")],
+    );
+    x.text("title", &[], &format!("Continuity of Care Document — {}", s.practice_name));
+    x.empty("effectiveTime", &[("value", &hl7_now(now))]);
+    x.empty("confidentialityCode", &[("code", "N"), ("codeSystem", "2.16.840.1.113883.5.25")]);
+    x.empty("languageCode", &[("code", "en-US")]);
+
+    x.open("recordTarget", &[]).open("patientRole", &[]);
+    x.empty("id", &[("root", &root), ("extension", &s.patient.id)]);
+    match &p.address {
+        Some(a) => {
+            x.open("addr", &[("use", "HP")]).text("streetAddressLine", &[], &a.line1);
+            if let Some(l2) = &a.line2 {
+                x.text("streetAddressLine", &[], l2);
+            }
+            x.text("city", &[], &a.city).text("state", &[], &a.state).text("postalCode", &[], &a.postal_code);
+            x.text("country", &[], a.country.as_deref().unwrap_or("US")).close();
+        }
+        None => {
+            x.empty("addr", &[("nullFlavor", "UNK")]);
+        }
+    }
+    for ph in &p.phones {
+        let digits: String = ph.number.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+        let usage = match ph.kind {
+            crate::sync::entities::PhoneKind::Home => "HP",
+            crate::sync::entities::PhoneKind::Mobile => "MC",
+            crate::sync::entities::PhoneKind::Work => "WP",
+        };
+        x.empty("telecom", &[("value", &format!("tel:{digits}")), ("use", usage)]);
+    }
+    if let Some(email) = &p.email {
+        x.empty("telecom", &[("value", &format!("mailto:{email}"))]);
+    }
+    if p.phones.is_empty() && p.email.is_none() {
+        x.empty("telecom", &[("nullFlavor", "UNK")]);
+    }
+    x.open("patient", &[]);
+    name(&mut x, p.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&p.first_name), &p.last_name);
+    x.empty("administrativeGenderCode", &[("nullFlavor", "UNK")]);
+    x.empty("birthTime", &[("value", &hl7_time(&p.birthdate))]);
+    if let Some(lang) = &p.preferred_language {
+        x.open("languageCommunication", &[]).empty("languageCode", &[("code", lang)]).close();
+    }
+    x.close().close().close();
+
+    x.open("author", &[]).empty("time", &[("value", &hl7_now(now))]).open("assignedAuthor", &[]);
+    x.empty("id", &[("root", &root)]);
+    x.empty("addr", &[("nullFlavor", "UNK")]).empty("telecom", &[("nullFlavor", "UNK")]);
+    x.open("assignedAuthoringDevice", &[])
+        .text("manufacturerModelName", &[], "Patient portal")
+        .text("softwareName", &[], "Patient portal")
+        .close();
+    x.open("representedOrganization", &[]).empty("id", &[("root", &root)]).text("name", &[], &s.practice_name);
+    x.empty("telecom", &[("nullFlavor", "UNK")]).empty("addr", &[("nullFlavor", "UNK")]).close();
+    x.close().close();
+
+    x.open("custodian", &[]).open("assignedCustodian", &[]).open("representedCustodianOrganization", &[]);
+    x.empty("id", &[("root", &root)]).text("name", &[], &s.practice_name);
+    x.empty("telecom", &[("nullFlavor", "UNK")]).empty("addr", &[("nullFlavor", "UNK")]);
+    x.close().close().close();
+
+    x.open("documentationOf", &[]).open("serviceEvent", &[("classCode", "PCPR")]).open("effectiveTime", &[]);
+    match &s.from {
+        Some(f) => x.empty("low", &[("value", &hl7_time(f))]),
+        None => x.empty("low", &[("value", &hl7_time(&p.birthdate))]),
+    };
+    x.empty("high", &[("value", &s.to.as_deref().map(hl7_time).unwrap_or_else(|| hl7_now(now)))]);
+    x.close();
+    for provider in &s.providers {
+        x.open("performer", &[("typeCode", "PRF")]).open("assignedEntity", &[]);
+        match &provider.npi {
+            Some(npi) => x.empty("id", &[("root", NPI), ("extension", npi)]),
+            None => x.empty("id", &[("nullFlavor", "UNK")]),
+        };
+        x.open("assignedPerson", &[]);
+        name(&mut x, &provider.first_name, &provider.last_name);
+        x.close().close().close();
+    }
+    x.close().close();
+
+    x.open("component", &[]).open("structuredBody", &[]);
+    for sec in &s.sections {
+        if let Some(code) = section_code(sec.key) {
+            section(&mut x, &code, sec.title, sec.key, &sec.entries);
+        }
+    }
+    // A CCD has a social history section; the portal has nothing for it.
+    let social = SectionCode {
+        template: "2.16.840.1.113883.10.20.22.2.17",
+        extension: Some(R21),
+        loinc: "29762-2",
+        name: "Social history Narrative",
+    };
+    section(&mut x, &social, "Social history", SectionKey::CareTeam, &[]);
+    x.close().close();
+    x.close();
+    x.finish()
+}
+
+/// The zip a patient downloads or sends: the document and its rendering.
+pub fn package(s: &Summary, practice: &str, now: i64) -> Vec<u8> {
+    let xml = document(s, practice, now);
+    let html = html::render(s, now);
+    zip::stored(&[("care-summary.xml", xml.as_bytes()), ("care-summary.html", html.as_bytes())], now)
+}

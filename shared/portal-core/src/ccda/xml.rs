@@ -1,0 +1,79 @@
+//! A small XML writer: elements, attributes and text, every value escaped, nothing else. The
+//! document is built in one string as it is written (a summary is small).
+
+pub struct Xml {
+    out: String,
+    open: Vec<&'static str>,
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Xml {
+    pub fn new() -> Self {
+        Xml { out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"), open: vec![] }
+    }
+
+    fn start(&mut self, tag: &str, attrs: &[(&str, &str)]) {
+        self.out.push('<');
+        self.out.push_str(tag);
+        for (k, v) in attrs {
+            self.out.push_str(&format!(" {k}=\"{}\"", escape(v)));
+        }
+    }
+
+    /// `<tag attrs>` — closed by [`Xml::close`].
+    pub fn open(&mut self, tag: &'static str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.start(tag, attrs);
+        self.out.push('>');
+        self.open.push(tag);
+        self
+    }
+
+    pub fn close(&mut self) -> &mut Self {
+        let tag = self.open.pop().expect("a close for every open");
+        self.out.push_str(&format!("</{tag}>"));
+        self
+    }
+
+    /// `<tag attrs/>`
+    pub fn empty(&mut self, tag: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.start(tag, attrs);
+        self.out.push_str("/>");
+        self
+    }
+
+    /// `<tag attrs>text</tag>`
+    pub fn text(&mut self, tag: &str, attrs: &[(&str, &str)], text: &str) -> &mut Self {
+        self.start(tag, attrs);
+        self.out.push('>');
+        self.out.push_str(&escape(text));
+        self.out.push_str(&format!("</{tag}>"));
+        self
+    }
+
+    pub fn finish(self) -> String {
+        assert!(self.open.is_empty(), "unclosed: {:?}", self.open);
+        self.out
+    }
+}
+
+impl Default for Xml {
+    fn default() -> Self {
+        Xml::new()
+    }
+}

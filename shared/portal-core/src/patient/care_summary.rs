@@ -1,0 +1,552 @@
+//! ModuleCareSummary: a patient's continuity-of-care summary over a date range — problems,
+//! medications, allergies, immunizations, vital signs, results, procedures, the plan of treatment
+//! (planned procedures of the saved treatment plans), encounters (completed visits) and the care
+//! team — built from what the practice's system synced, with display names from the practice's
+//! imported code systems (the synced name when a code is not in the active release). An
+//! importable code system a summary uses that was never imported is named in
+//! `missingCodeSystems`, so the page can say so. The same [`Summary`] feeds the page, the C-CDA
+//! document and its HTML rendering (`crate::ccda`).
+//!
+//! Every view, download and transmission is audited (`care-summary.*`, subject the patient); a
+//! transmission's entry keeps the address it went to (the patient's own choice of recipient, which
+//! their activity history must show), the one address the audit log holds.
+//!
+//! Range rule: a condition (problem, medication, allergy) is in the range when it overlaps it (it
+//! began on or before `to` and had not ended before `from`); an event (immunization, measurement,
+//! procedure, visit) when it happened within it. Planned procedures are listed whatever the range.
+
+use super::{Caller, Reads};
+use crate::audit::{AuditLog, Outcome};
+use crate::code_systems::terms::{Names, Terms};
+use crate::code_systems::System;
+use crate::ports::{Attachment, Blobs, Clock, Mail, Mailer, Table};
+use crate::sync::entities::{
+    Appointment, AppointmentStatus, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider, Record,
+    TreatmentPlan, TreatmentPlanStatus,
+};
+use crate::sync::records::{DateRange, Order, PatientRecords, Synced};
+use crate::{CoreError, CoreResult};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// `from` and `to` as a client sent them (either open).
+pub type Range<'a> = (Option<&'a str>, Option<&'a str>);
+
+/// What a patient (or their representative) did with a summary: the activity history lists these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    View,
+    Download,
+    Transmit,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::View => "care-summary.view",
+            Action::Download => "care-summary.download",
+            Action::Transmit => "care-summary.transmit",
+        }
+    }
+}
+
+/// The most activity entries listed, and the most audit entries looked at to find them.
+pub const ACTIVITY_MAX: usize = 100;
+const ACTIVITY_SCAN: usize = 2000;
+
+/// One thing done with a patient's summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityEntry {
+    pub at: String,
+    /// `view`, `download` or `transmit`.
+    pub action: String,
+    /// `self` (the patient) or `representative` (a guardian or guarantor).
+    pub by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<String>,
+    /// Where a transmission went (the address the patient typed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Download {
+    pub url: String,
+    pub expires_at: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransmitStatus {
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transmission {
+    pub id: String,
+    pub status: TransmitStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SectionKey {
+    Problems,
+    Medications,
+    Allergies,
+    Immunizations,
+    VitalSigns,
+    Results,
+    Procedures,
+    PlanOfTreatment,
+    Encounters,
+    CareTeam,
+}
+
+impl SectionKey {
+    pub const ALL: [SectionKey; 10] = [
+        SectionKey::Problems,
+        SectionKey::Medications,
+        SectionKey::Allergies,
+        SectionKey::Immunizations,
+        SectionKey::VitalSigns,
+        SectionKey::Results,
+        SectionKey::Procedures,
+        SectionKey::PlanOfTreatment,
+        SectionKey::Encounters,
+        SectionKey::CareTeam,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            SectionKey::Problems => "Problems",
+            SectionKey::Medications => "Medications",
+            SectionKey::Allergies => "Allergies",
+            SectionKey::Immunizations => "Immunizations",
+            SectionKey::VitalSigns => "Vital signs",
+            SectionKey::Results => "Results",
+            SectionKey::Procedures => "Procedures",
+            SectionKey::PlanOfTreatment => "Plan of treatment",
+            SectionKey::Encounters => "Encounters",
+            SectionKey::CareTeam => "Care team",
+        }
+    }
+}
+
+/// A code with the name shown for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeView {
+    /// `SNOMED-CT`, `RxNorm`, `CVX`, `LOINC`, `CDT` or `NPI`.
+    pub system: String,
+    pub code: String,
+    pub display: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// What it is, coded; `None` for a visit, which has no code.
+    pub code: Option<CodeView>,
+    /// How it reads: the code's name, or what the entry is when it has no code.
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `YYYY-MM-DD`, or a date-time with the practice's offset for a visit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Who: the provider of a visit or procedure, a care-team member's role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Section {
+    pub key: SectionKey,
+    pub title: &'static str,
+    pub entries: Vec<Entry>,
+}
+
+/// The patient a summary is about, as the document's header names them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryPatient {
+    pub id: String,
+    pub name: String,
+    pub birthdate: String,
+    #[serde(skip)]
+    pub record: Patient,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub patient: SummaryPatient,
+    pub practice_name: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub sections: Vec<Section>,
+    /// Code systems the summary uses that the practice has not imported (names come from the
+    /// practice's system meanwhile).
+    pub missing_code_systems: Vec<System>,
+    /// The care team as the document's header lists them (name, NPI).
+    #[serde(skip)]
+    pub providers: Vec<Provider>,
+}
+
+impl Summary {
+    pub fn section(&self, key: SectionKey) -> &Section {
+        self.sections.iter().find(|s| s.key == key).expect("every section is built")
+    }
+}
+
+pub struct CareSummaries<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+/// Every record of a kind in a patient's (or account's) partition within `range`.
+async fn all<T: Record>(records: &PatientRecords<'_>, practice: &str, owner: &str, range: &DateRange) -> CoreResult<Vec<Synced<T>>> {
+    let (mut out, mut cursor) = (vec![], None);
+    loop {
+        let page = records.for_patient::<T>(practice, owner, range, Order::OldestFirst, 500, cursor).await?;
+        out.extend(page.records);
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn in_range(date: &str, from: Option<&str>, to: Option<&str>) -> bool {
+    let day = &date[..date.len().min(10)];
+    from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
+}
+
+fn overlaps(start: &str, end: Option<&str>, from: Option<&str>, to: Option<&str>) -> bool {
+    to.is_none_or(|t| &start[..start.len().min(10)] <= t) && from.is_none_or(|f| end.is_none_or(|e| e >= f))
+}
+
+fn kebab<T: Serialize>(v: T) -> Option<String> {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string))
+}
+
+impl CareSummaries<'_> {
+    /// The summary of the patient a request is about (`requested`, default the caller) between
+    /// `from` and `to` (either open), audited as viewed.
+    pub async fn view(&self, caller: &Caller, practice_name: &str, requested: Option<&str>, range: Range<'_>) -> CoreResult<Summary> {
+        let summary = self.build(caller, practice_name, requested, range).await?;
+        self.record(caller, &summary.patient.id, Action::View, Outcome::Success, json!({ "from": range.0, "to": range.1 })).await?;
+        Ok(summary)
+    }
+
+    /// The summary as a zip (the C-CDA document and its HTML rendering), stored and answered as
+    /// a short-lived link with the zip's SHA-256; audited as downloaded.
+    pub async fn download(
+        &self,
+        caller: &Caller,
+        practice_name: &str,
+        requested: Option<&str>,
+        range: Range<'_>,
+        blobs: &dyn Blobs,
+    ) -> CoreResult<Download> {
+        let summary = self.build(caller, practice_name, requested, range).await?;
+        let now = self.clock.now();
+        let zip = crate::ccda::package(&summary, &caller.actor.practice, now);
+        let sha256 = hex::encode(Sha256::digest(&zip));
+        // Under one prefix for every practice, so one bucket rule expires them (a day on).
+        let key = format!("care-summaries/{}/{}/{}.zip", caller.actor.practice, summary.patient.id, crate::ids::new_id());
+        blobs.put(&key, zip.into(), "application/zip").await.map_err(CoreError::backend)?;
+        let day = crate::clock::rfc3339(now)[..10].to_string();
+        let file = super::signed(blobs, self.clock, &key, &format!("care-summary-{day}.zip")).await?;
+        self.record(
+            caller,
+            &summary.patient.id,
+            Action::Download,
+            Outcome::Success,
+            json!({ "from": range.0, "to": range.1, "sha256": sha256 }),
+        )
+        .await?;
+        Ok(Download { url: file.url, expires_at: file.expires_at, sha256 })
+    }
+
+    /// Sends the summary's zip to the address the patient typed, from the practice's sender. The
+    /// outcome is recorded (and answered) whether or not the mail service took it.
+    pub async fn transmit(
+        &self,
+        caller: &Caller,
+        practice_name: &str,
+        requested: Option<&str>,
+        to: &str,
+        mailer: &dyn Mailer,
+    ) -> CoreResult<Transmission> {
+        let to = crate::text::check_email(to, "to")?;
+        let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock }
+            .get(&caller.actor.practice)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let sender = settings.webmail.notification_sender.clone();
+        let summary = self.build(caller, practice_name, requested, (None, None)).await?;
+        let id = crate::ids::new_id();
+        let now = self.clock.now();
+        let zip = crate::ccda::package(&summary, &caller.actor.practice, now);
+        let mail = Mail {
+            from: sender,
+            to: vec![to.clone()],
+            subject: format!("Care summary from {practice_name}"),
+            // The summary is in the attachment only, as the patient asked; the text says no more.
+            text: format!("{practice_name} sends the care summary a patient asked to be sent to this address. It is attached as a zip: care-summary.xml (C-CDA) and care-summary.html (to read).\n"),
+            html: None,
+            attachments: vec![Attachment { filename: "care-summary.zip".into(), content_type: "application/zip".into(), bytes: zip }],
+        };
+        let (status, outcome, reason) = match mailer.send(&mail).await {
+            Ok(_) => (TransmitStatus::Sent, Outcome::Success, None),
+            Err(e) => {
+                tracing::warn!(error = %e, "care summary not sent");
+                (TransmitStatus::Failed, Outcome::Failure, Some("The mail service did not accept it; try again later.".to_string()))
+            }
+        };
+        let detail = json!({ "id": id, "to": to, "encrypted": false, "reason": reason });
+        self.record(caller, &summary.patient.id, Action::Transmit, outcome, detail).await?;
+        Ok(Transmission { id, status, reason })
+    }
+
+    /// What was done with the patient's summaries, newest first (at most [`ACTIVITY_MAX`]): each
+    /// view, download and transmission, when, by whom (the patient, or a representative by
+    /// name) and to whom. Reading it is audited too.
+    pub async fn activity(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Vec<ActivityEntry>> {
+        let reads = Reads { table: self.table, clock: self.clock };
+        let patient = reads.patient_id(caller, requested).await?;
+        let log = AuditLog { table: self.table, clock: self.clock };
+        let (mut found, mut cursor, mut scanned) = (vec![], None, 0);
+        while found.len() < ACTIVITY_MAX && scanned < ACTIVITY_SCAN {
+            let (entries, next) = log.for_subject(&caller.actor.practice, &patient, 200, cursor).await?;
+            scanned += entries.len();
+            found.extend(entries.into_iter().filter(|e| e.action.starts_with("care-summary.")));
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        found.truncate(ACTIVITY_MAX);
+        let mut names = std::collections::HashMap::new();
+        for e in &found {
+            if e.actor != patient && !names.contains_key(&e.actor) {
+                let who = reads.records().get::<Patient>(&caller.actor.practice, &e.actor).await?.map(|p| p.record.display_name());
+                names.insert(e.actor.clone(), who);
+            }
+        }
+        reads.audit(caller, &patient, "care-summary-activity").await?;
+        Ok(found
+            .into_iter()
+            .map(|e| ActivityEntry {
+                at: crate::clock::rfc3339(e.at),
+                action: e.action.trim_start_matches("care-summary.").to_string(),
+                by: if e.actor == patient { "self".into() } else { "representative".into() },
+                by_name: names.get(&e.actor).cloned().flatten(),
+                to: e.detail.get("to").and_then(|t| t.as_str()).map(str::to_string),
+                outcome: e.outcome,
+            })
+            .collect())
+    }
+
+    async fn record(
+        &self,
+        caller: &Caller,
+        patient_id: &str,
+        action: Action,
+        outcome: Outcome,
+        detail: serde_json::Value,
+    ) -> CoreResult<()> {
+        AuditLog { table: self.table, clock: self.clock }.record(&caller.actor, action.as_str(), patient_id, outcome, detail).await
+    }
+
+    async fn build(&self, caller: &Caller, practice_name: &str, requested: Option<&str>, range: Range<'_>) -> CoreResult<Summary> {
+        let (from, to) = range;
+        DateRange::parse(from, to)?;
+        let reads = Reads { table: self.table, clock: self.clock };
+        let patient = reads.patient(caller, requested).await?;
+        let practice = caller.actor.practice.as_str();
+        let records = reads.records();
+        let guarantor = patient.record.guarantor(&patient.id).to_string();
+        let every = DateRange::all();
+        let events = DateRange::parse(from, to)?;
+        let (clinical, visits, plans, ledger, providers) = futures_util::future::try_join5(
+            all::<ClinicalEntry>(&records, practice, &patient.id, &every),
+            all::<Appointment>(&records, practice, &patient.id, &events),
+            all::<TreatmentPlan>(&records, practice, &patient.id, &every),
+            all::<LedgerEntry>(&records, practice, &guarantor, &events),
+            async {
+                let (mut out, mut cursor) = (vec![], None);
+                loop {
+                    let page = records.for_practice::<Provider>(practice, &every, 500, cursor).await?;
+                    out.extend(page.records);
+                    match page.cursor {
+                        Some(c) => cursor = Some(c),
+                        None => return Ok(out),
+                    }
+                }
+            },
+        )
+        .await?;
+        let codes: Vec<(System, String)> =
+            clinical.iter().filter_map(|c| System::parse(&c.record.code.system).map(|s| (s, c.record.code.code.clone()))).collect();
+        let names = Terms { table: self.table }.names(practice, &codes).await?;
+
+        let mut sections: Vec<Section> = SectionKey::ALL.iter().map(|k| Section { key: *k, title: k.title(), entries: vec![] }).collect();
+        let mut push = |key: SectionKey, entry: Entry| sections.iter_mut().find(|s| s.key == key).expect("all built").entries.push(entry);
+        for c in &clinical {
+            let e = &c.record;
+            let key = match e.kind {
+                ClinicalKind::Problem => SectionKey::Problems,
+                ClinicalKind::Medication => SectionKey::Medications,
+                ClinicalKind::Allergy => SectionKey::Allergies,
+                ClinicalKind::Immunization => SectionKey::Immunizations,
+                ClinicalKind::VitalSign => SectionKey::VitalSigns,
+                ClinicalKind::Result => SectionKey::Results,
+            };
+            let condition = matches!(e.kind, ClinicalKind::Problem | ClinicalKind::Medication | ClinicalKind::Allergy);
+            let shown = if condition { overlaps(&e.date, e.end_date.as_deref(), from, to) } else { in_range(&e.date, from, to) };
+            if !shown {
+                continue;
+            }
+            let code = named(&names, &e.code.system, &e.code.code, &e.code.display);
+            push(
+                key,
+                Entry {
+                    text: code.display.clone(),
+                    code: Some(code),
+                    status: e.status.and_then(kebab),
+                    date: Some(e.date.clone()),
+                    end_date: e.end_date.clone(),
+                    value: e.value.clone(),
+                    unit: e.unit.clone(),
+                    note: e.note.clone(),
+                    performer: None,
+                },
+            );
+        }
+        let provider_name = |id: &str| providers.iter().find(|p| p.id == id).map(|p| p.record.display_name());
+        for l in ledger.iter().filter(|l| l.record.patient_id == patient.id && l.record.kind == LedgerKind::Charge) {
+            let Some(cdt) = &l.record.procedure_code else { continue };
+            let code = CodeView { system: "CDT".into(), code: cdt.clone(), display: l.record.description.clone() };
+            push(
+                SectionKey::Procedures,
+                Entry {
+                    text: code.display.clone(),
+                    code: Some(code),
+                    status: Some("completed".into()),
+                    date: Some(l.record.date.clone()),
+                    performer: l.record.provider_id.as_deref().and_then(provider_name),
+                    ..blank()
+                },
+            );
+        }
+        for plan in plans.iter().filter(|p| matches!(p.record.status, TreatmentPlanStatus::Active | TreatmentPlanStatus::Signed)) {
+            for p in plan.record.procedures.iter().filter(|p| p.status != ProcedureStatus::Complete) {
+                let code = CodeView { system: "CDT".into(), code: p.cdt_code.clone(), display: p.description.clone() };
+                let tooth =
+                    p.tooth.as_deref().map(|t| format!("tooth {t}{}", p.surface.as_deref().map(|s| format!(" {s}")).unwrap_or_default()));
+                push(
+                    SectionKey::PlanOfTreatment,
+                    Entry {
+                        text: code.display.clone(),
+                        code: Some(code),
+                        status: kebab(p.status),
+                        date: Some(plan.record.date.clone()),
+                        note: tooth,
+                        ..blank()
+                    },
+                );
+            }
+        }
+        let mut team: Vec<String> = patient.record.primary_provider_id.iter().cloned().collect();
+        for v in visits.iter().filter(|v| v.record.status == AppointmentStatus::Complete) {
+            push(
+                SectionKey::Encounters,
+                Entry {
+                    code: None,
+                    text: if v.record.procedures.trim().is_empty() {
+                        "Dental visit".into()
+                    } else {
+                        format!("Dental visit: {}", v.record.procedures.trim())
+                    },
+                    status: Some("completed".into()),
+                    date: Some(v.record.start.clone()),
+                    performer: provider_name(&v.record.provider_id),
+                    ..blank()
+                },
+            );
+            if !team.contains(&v.record.provider_id) {
+                team.push(v.record.provider_id.clone());
+            }
+        }
+        let team: Vec<Provider> = team.iter().filter_map(|id| providers.iter().find(|p| &p.id == id)).map(|p| p.record.clone()).collect();
+        for (i, p) in team.iter().enumerate() {
+            let role = if i == 0 && patient.record.primary_provider_id.is_some() {
+                "Primary dentist"
+            } else if p.is_hygienist {
+                "Hygienist"
+            } else {
+                "Dentist"
+            };
+            push(
+                SectionKey::CareTeam,
+                Entry {
+                    code: p.npi.as_ref().map(|npi| CodeView { system: "NPI".into(), code: npi.clone(), display: p.display_name() }),
+                    text: p.display_name(),
+                    performer: Some(role.into()),
+                    ..blank()
+                },
+            );
+        }
+        Ok(Summary {
+            patient: SummaryPatient {
+                id: patient.id.clone(),
+                name: patient.record.display_name(),
+                birthdate: patient.record.birthdate.clone(),
+                record: patient.record,
+            },
+            practice_name: practice_name.to_string(),
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            sections,
+            missing_code_systems: names.missing.into_iter().filter(|s| System::IMPORTABLE.contains(s)).collect(),
+            providers: team,
+        })
+    }
+}
+
+fn blank() -> Entry {
+    Entry {
+        code: None,
+        text: String::new(),
+        status: None,
+        date: None,
+        end_date: None,
+        value: None,
+        unit: None,
+        note: None,
+        performer: None,
+    }
+}
+
+/// A synced code with the imported name when its system's active release has it.
+fn named(names: &Names, system: &str, code: &str, synced: &str) -> CodeView {
+    let display = System::parse(system).and_then(|s| names.get(s, code)).unwrap_or(synced);
+    CodeView { system: system.to_string(), code: code.to_string(), display: display.to_string() }
+}

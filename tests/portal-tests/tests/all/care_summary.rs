@@ -1,0 +1,220 @@
+//! ModuleCareSummary over HTTP against portal-local: names from the imported code systems (and a
+//! notice of the ones missing), the date range, download as a zip of the C-CDA document and its
+//! rendering (link, SHA-256), sending by email, the activity history; the family rule and the
+//! feature switch; bad input. And every demo patient's document, written out for the independent
+//! C-CDA parser `tests/run` runs on it (`tests/ccda/check.mjs`).
+
+use crate::code_systems::{import, SNOMED};
+use crate::support::{client, start_local, Local};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const ALEX: (usize, usize) = (0, 0);
+const JAMIE: (usize, usize) = (0, 2);
+
+async fn import_demo_releases(l: &Local, practice: usize) {
+    let staff = l.staff_token(practice).await;
+    for (system, release) in [("SNOMED-CT", SNOMED), ("RxNorm", "RxNorm_full_11032025"), ("CVX", "cvx-20251001")] {
+        assert_eq!(import(l, &staff, system, release).await["state"], "done");
+    }
+}
+
+fn section<'a>(summary: &'a Value, key: &str) -> &'a Vec<Value> {
+    summary["sections"].as_array().unwrap().iter().find(|s| s["key"] == key).unwrap()["entries"].as_array().unwrap()
+}
+
+fn texts(summary: &Value, key: &str) -> Vec<String> {
+    section(summary, key).iter().map(|e| e["text"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_patient_views_downloads_and_sends_their_care_summary() {
+    let l = start_local().await;
+    let alex = l.patient_token(ALEX.0, ALEX.1).await;
+    // Before any import: the practice system's names, and the systems named as missing.
+    let (s, before) = l.get("/v1/care-summary", Some(&alex)).await;
+    assert_eq!(s, 200, "{before}");
+    assert_eq!(before["missingCodeSystems"], json!(["SNOMED-CT", "RxNorm", "CVX"]));
+    assert_eq!(texts(&before, "allergies"), ["Penicillin G"]);
+    import_demo_releases(&l, 0).await;
+    let (_, summary) = l.get("/v1/care-summary", Some(&alex)).await;
+    assert_eq!(summary["missingCodeSystems"], json!([]));
+    assert_eq!(summary["patient"]["name"], "Alex Morgan");
+    let keys: Vec<&str> = summary["sections"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "problems",
+            "medications",
+            "allergies",
+            "immunizations",
+            "vitalSigns",
+            "results",
+            "procedures",
+            "planOfTreatment",
+            "encounters",
+            "careTeam"
+        ]
+    );
+    assert_eq!(texts(&summary, "allergies"), ["penicillin G"], "RxNorm's own name, imported");
+    assert_eq!(texts(&summary, "medications"), ["amlodipine 5 MG Oral Tablet"]);
+    assert_eq!(
+        section(&summary, "problems")[0]["code"],
+        json!({"system": "SNOMED-CT", "code": "38341003", "display": "Hypertensive disorder"})
+    );
+    assert_eq!(texts(&summary, "vitalSigns"), ["Systolic blood pressure", "Diastolic blood pressure"], "LOINC: the system's names");
+    assert!(!section(&summary, "procedures").is_empty() && !section(&summary, "encounters").is_empty());
+    assert!(!section(&summary, "planOfTreatment").is_empty());
+    assert_eq!(section(&summary, "careTeam")[0]["code"]["system"], "NPI");
+
+    // A range: an old problem still active is in; last month's resolved caries only when it overlaps.
+    let (_, old) = l.get("/v1/care-summary?from=2019-01-01&to=2019-12-31", Some(&alex)).await;
+    assert_eq!(texts(&old, "problems"), ["Hypertensive disorder"]);
+    assert!(section(&old, "vitalSigns").is_empty() && section(&old, "encounters").is_empty());
+    for (q, code) in
+        [("from=2026-02-01&to=2026-01-01", "date_range_invalid"), ("from=2026-02-30", "date_invalid"), ("from=yesterday", "date_invalid")]
+    {
+        let (s, v) = l.get(&format!("/v1/care-summary?{q}"), Some(&alex)).await;
+        assert_eq!((s, v["code"].as_str()), (400, Some(code)), "{q}");
+    }
+
+    // Download: a zip with the document and its rendering, its SHA-256 as answered.
+    let (s, file) = l.json("POST", "/v1/care-summary/download", Some(&alex), json!({})).await;
+    assert_eq!(s, 200, "{file}");
+    let res = client().get(file["url"].as_str().unwrap()).send().await.unwrap();
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("care-summary-"));
+    let zip = res.bytes().await.unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&zip)), file["sha256"]);
+    assert_eq!(&zip[..4], b"PK\x03\x04");
+    let text = String::from_utf8_lossy(&zip);
+    assert!(text.contains("care-summary.xml") && text.contains("care-summary.html"));
+    assert!(text.contains("2.16.840.1.113883.10.20.22.1.2\" extension=\"2015-08-01\""), "the CCD template");
+    let (s, v) = l.json("POST", "/v1/care-summary/download", Some(&alex), json!({"from": "2026-03-01", "to": "2026-01-01"})).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("date_range_invalid")));
+
+    // Send: refused clearly, then sent with the zip attached and no health data in the text.
+    for (body, status, code) in [
+        (json!({"to": "not an address", "encrypted": false}), 400, "email_invalid"),
+        (json!({"to": "dr.who@clinic.example", "encrypted": true}), 422, "encryption_not_available"),
+        (json!({"to": "dr.who@clinic.example"}), 400, "invalid_body"),
+    ] {
+        let (s, v) = l.json("POST", "/v1/care-summary/transmit", Some(&alex), body.clone()).await;
+        assert_eq!((s, v["code"].as_str()), (status, Some(code)), "{body}: {v}");
+    }
+    let (s, sent) =
+        l.json("POST", "/v1/care-summary/transmit", Some(&alex), json!({"to": "dr.who@clinic.example", "encrypted": false})).await;
+    assert_eq!((s, sent["status"].as_str()), (202, Some("sent")), "{sent}");
+    let mail = l.backends.mailer.list().unwrap().into_iter().map(|(_, raw)| raw).find(|m| m.contains("To: dr.who@clinic.example")).unwrap();
+    assert!(mail.contains("care-summary.zip") && mail.contains("application/zip"));
+    let body = mail.split("care-summary.zip").next().unwrap();
+    assert!(!body.contains("Alex") && !body.contains("Hypertensive"), "no health data or name outside the attachment");
+
+    // The history: each view, download and send, newest first, by whom and to whom.
+    let (s, activity) = l.get("/v1/care-summary/activity", Some(&alex)).await;
+    assert_eq!(s, 200, "{activity}");
+    let items = activity["items"].as_array().unwrap();
+    assert_eq!(items[0]["action"], "transmit");
+    assert_eq!((items[0]["to"].as_str(), items[0]["by"].as_str()), (Some("dr.who@clinic.example"), Some("self")));
+    assert!(items.iter().any(|i| i["action"] == "download") && items.iter().filter(|i| i["action"] == "view").count() >= 3);
+}
+
+#[tokio::test]
+async fn only_the_patient_and_their_representatives_see_a_summary() {
+    let l = start_local().await;
+    let alex = l.patient_token(ALEX.0, ALEX.1).await;
+    let jamie = l.patient_token(JAMIE.0, JAMIE.1).await;
+    // Alex guards Riley: viewing Riley's is a representative's view in Riley's history.
+    let (s, riley) = l.get("/v1/care-summary?patient=pat-1004", Some(&alex)).await;
+    assert_eq!((s, riley["patient"]["id"].as_str()), (200, Some("pat-1004")));
+    let (_, history) = l.get("/v1/care-summary/activity?patient=pat-1004", Some(&jamie)).await;
+    let by = &history["items"][0];
+    assert_eq!((by["by"].as_str(), by["byName"].as_str()), (Some("representative"), Some("Alex Morgan")));
+    // Anyone else's: 404, for the summary, its download and its history alike.
+    for (token, path) in [
+        (&jamie, "/v1/care-summary?patient=pat-1001"),
+        (&alex, "/v1/care-summary?patient=pat-1002"),
+        (&alex, "/v1/care-summary/activity?patient=pat-1002"),
+    ] {
+        assert_eq!(l.get(path, Some(token)).await.0, 404, "{path}");
+    }
+    assert_eq!(l.json("POST", "/v1/care-summary/download?patient=pat-1002", Some(&alex), json!({})).await.0, 404);
+    let jordan = l.patient_token(1, 0).await;
+    assert_eq!(l.get("/v1/care-summary?patient=pat-1001", Some(&jordan)).await.0, 403, "Hillcrest has not turned the care summary on");
+    // The feature off: 403 for everyone.
+    let staff = l.staff_token(0).await;
+    let (_, settings) = l.get("/v1/admin/settings", Some(&staff)).await;
+    let features: Vec<Value> =
+        settings["settings"]["features"].as_array().unwrap().iter().filter(|f| *f != "ModuleCareSummary").cloned().collect();
+    let (s, v) = l
+        .json(
+            "PUT",
+            "/v1/admin/settings/features",
+            Some(&staff),
+            json!({"features": features, "version": settings["settings"]["versions"]["features"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(l.get("/v1/care-summary", Some(&alex)).await.0, 403);
+}
+
+/// Every demo patient's document (both practices), written where `tests/run` has the independent
+/// parser read them, with what it must find; here: the templates and every code are in it.
+#[tokio::test]
+async fn every_demo_patients_document_carries_their_codes() {
+    use portal_core::audit::{Actor, ActorKind};
+    use portal_core::code_systems::{terms::Terms, System};
+    use portal_core::patient::care_summary::CareSummaries;
+    use portal_core::patient::Caller;
+    use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::sync::entities::{ClinicalEntry, ClinicalKind};
+    use portal_core::sync::records::{DateRange, Order, PatientRecords};
+    let l = start_local().await;
+    import_demo_releases(&l, 0).await;
+    let out = match std::env::var("PORTAL_CCDA_DIR") {
+        Ok(d) if !d.is_empty() => std::path::PathBuf::from(d),
+        _ => l.data_dir.path().join("ccda"),
+    };
+    std::fs::create_dir_all(&out).unwrap();
+    let table = l.backends.table.as_ref();
+    let mut documents = 0;
+    for practice in ["lakeside", "hillcrest"] {
+        let roster = portal_core::practice::roster::Roster { table }.search(practice, "", 50, None).await.unwrap();
+        for patient in roster.entries {
+            let id = patient.patient_id;
+            let caller = Caller {
+                actor: Actor::new(practice, ActorKind::Patient, &id, None),
+                viewer: Viewer { patient_id: id.clone(), family_access: FamilyAccess::default() },
+            };
+            let summaries = CareSummaries { table, clock: l.backends.clock.as_ref() };
+            let summary = summaries.view(&caller, "Demo", None, (None, None)).await.unwrap();
+            let xml = portal_core::ccda::document(&summary, practice, portal_core::clock::unix_now());
+            // What was synced, read on its own, named as the practice's imported releases name it.
+            let records = PatientRecords { table };
+            let page = records.for_patient::<ClinicalEntry>(practice, &id, &DateRange::all(), Order::OldestFirst, 500, None).await.unwrap();
+            let synced: Vec<ClinicalEntry> = page.records.into_iter().map(|r| r.record).collect();
+            let codes: Vec<(System, String)> =
+                synced.iter().filter_map(|c| Some((System::parse(&c.code.system)?, c.code.code.clone()))).collect();
+            let names = Terms { table }.names(practice, &codes).await.unwrap();
+            let mut expected = json!({"problems": [], "medications": [], "allergies": [], "immunizations": []});
+            for c in &synced {
+                let key = match c.kind {
+                    ClinicalKind::Problem => "problems",
+                    ClinicalKind::Medication => "medications",
+                    ClinicalKind::Allergy => "allergies",
+                    ClinicalKind::Immunization => "immunizations",
+                    _ => continue,
+                };
+                let name = System::parse(&c.code.system).and_then(|s| names.get(s, &c.code.code)).unwrap_or(&c.code.display);
+                assert!(xml.contains(&format!("code=\"{}\"", c.code.code)), "{practice}/{id}: {} missing", c.code.code);
+                expected[key].as_array_mut().unwrap().push(json!({"code": c.code.code, "name": name}));
+            }
+            for template in ["2.16.840.1.113883.10.20.22.1.1", "2.16.840.1.113883.10.20.22.1.2"] {
+                assert!(xml.contains(&format!("<templateId root=\"{template}\" extension=\"2015-08-01\"/>")), "{id}");
+            }
+            std::fs::write(out.join(format!("{practice}-{id}.xml")), &xml).unwrap();
+            std::fs::write(out.join(format!("{practice}-{id}.expected.json")), expected.to_string()).unwrap();
+            documents += 1;
+        }
+    }
+    assert!(documents >= 10, "{documents} documents");
+}
