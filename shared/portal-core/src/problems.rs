@@ -95,6 +95,16 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("entity_unknown", "Not a sync entity"),
     ("field_invalid", "A field breaks its rule (the detail names it)"),
     ("code_system_unknown", "A clinical code system the portal does not know"),
+    // Code-system imports
+    ("release_invalid", "A release name that is not one plain folder name"),
+    ("release_unknown", "No such release in the practice's release location"),
+    ("release_not_recognised", "The folder is not a release of one code system (the detail says why)"),
+    ("release_format_wrong", "A file of the release is not the format its name claims (the detail names it)"),
+    ("release_system_mismatch", "The release is of another code system than the one named"),
+    ("import_running", "An import of that code system is running already"),
+    ("import_finished", "The import has ended: nothing to cancel"),
+    // Care summary
+    ("encryption_not_available", "Encrypted sending needs a recipient certificate the practice has not registered"),
     ("batch_size", "A batch of no items or too many"),
     ("invalid_item", "A batch item of the wrong shape"),
     ("entity_has_no_file", "`…/uploaded` for an entity without a file"),
@@ -115,13 +125,15 @@ mod tests {
         let s = s.trim_start().strip_prefix('"')?;
         let end = s.find('"')?;
         let code = &s[..end];
-        (!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')).then_some(code)
+        // A code starts with a letter (a quoted number is a clinical code, not a problem code).
+        let word = code.starts_with(|c: char| c.is_ascii_lowercase());
+        (word && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')).then_some(code)
     }
 
     /// The codes a source file builds errors with: `invalid(`/`unauthorized(`/`forbidden(`/
-    /// `refuse(` with a literal first argument, `code: "…"` fields, and `problem(StatusCode::X, "…"`.
+    /// `refuse(`/`conflict(` with a literal first argument, `code: "…"` fields, and `problem(StatusCode::X, "…"`.
     fn codes_in(text: &str, out: &mut BTreeSet<String>) {
-        for marker in ["invalid(", "unauthorized(", "forbidden(", "refuse(", "code: "] {
+        for marker in ["invalid(", "unauthorized(", "forbidden(", "refuse(", "conflict(", "code: "] {
             for (i, _) in text.match_indices(marker) {
                 let before = text[..i].chars().last().unwrap_or(' ');
                 if before.is_alphanumeric() || before == '_' {
