@@ -40,7 +40,7 @@ async function loggedIn(viewport) {
 for (const [size, viewport] of Object.entries(VIEWPORTS)) {
   test(`${size}: every module tab fits the screen and has no serious accessibility violations`, async () => {
     const { ctx, page, failures } = await loggedIn(viewport);
-    for (const [tab, shot] of [['Account', 'account'], ['Treatment plans', 'treatment-plans'], ['Images & documents', 'images'], ['Appointments', 'appointments']]) {
+    for (const [tab, shot] of [['Account', 'account'], ['Care summary', 'care-summary'], ['Treatment plans', 'treatment-plans'], ['Images & documents', 'images'], ['Appointments', 'appointments']]) {
       const panel = await openTab(page, tab);
       await panel.locator('.part').first().waitFor();
       await screen(page, `patient-${shot}`);

@@ -1,8 +1,121 @@
-// Care summary: view, download and send a C-CDA. The page imports this module by its feature key; render(panel, ctx) fills the tab
-// (ctx: { me, patientId } — the patient whose records are shown). Until the module is deployed
-// (feature.available is false) the tab says it is coming.
-import { comingSoon } from './coming.js';
+// Care summary: the patient's problems, medications, allergies, immunizations, vital signs,
+// results, procedures, plan of treatment, visits and care team over the dates chosen (a notice
+// names any code system the office has not imported); download it (the C-CDA document and a
+// readable copy in one zip, with its SHA-256 to check it by), send it by email, and see every
+// view, download and send of it.
+import { api, busy, el, status } from '../lib.js';
+import { t, formatDay, formatPracticeTime } from '../i18n.js';
+import { empty, failure, forPatient, load, part } from './common.js';
 
-export function render(panel) {
-  comingSoon(panel, 'ModuleCareSummary');
+const SYSTEMS = { 'SNOMED-CT': 'SNOMED CT', RxNorm: 'RxNorm', CVX: 'CVX', LOINC: 'LOINC', CDT: 'CDT', NPI: 'NPI' };
+
+export async function render(panel, { patientId }) {
+  const from = el('input', { type: 'date', id: 'care-from' });
+  const to = el('input', { type: 'date', id: 'care-to' });
+  const show = el('button', { type: 'submit', className: 'secondary' }, t('care.apply'));
+  const filter = el('form', { className: 'filters', 'aria-label': t('care.range') },
+    el('div', {}, el('label', { htmlFor: 'care-from' }, t('care.from')), from),
+    el('div', {}, el('label', { htmlFor: 'care-to' }, t('care.to')), to),
+    el('div', {}, show));
+  const note = el('p', { className: 'status', role: 'status', 'aria-live': 'polite' });
+  const body = el('div', {});
+  const range = () => ({ from: from.value || undefined, to: to.value || undefined });
+
+  async function view() {
+    const r = await api('GET', forPatient('/v1/care-summary', patientId, range()));
+    if (!r.ok) return status(note, r.status === 400 ? t('care.badRange') : failure(r));
+    status(note, '');
+    body.replaceChildren(...summary(r.data));
+    return history();
+  }
+
+  const download = el('button', { type: 'button' }, t('care.download'));
+  const downloaded = el('p', { className: 'status', role: 'status', 'aria-live': 'polite' });
+  download.addEventListener('click', () => busy(download, async () => {
+    const r = await api('POST', forPatient('/v1/care-summary/download', patientId), range());
+    if (!r.ok) return status(downloaded, r.status === 400 ? t('care.badRange') : failure(r));
+    const a = el('a', { href: r.data.url, rel: 'noopener' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    status(downloaded, t('care.downloaded', { sha256: r.data.sha256 }), true);
+    return history();
+  }));
+
+  const address = el('input', { type: 'email', id: 'care-to-address', autocomplete: 'off', maxLength: 254 });
+  const encrypted = el('input', { type: 'checkbox', id: 'care-encrypted' });
+  const send = el('button', { type: 'submit' }, t('care.send'));
+  const sent = el('p', { className: 'status', role: 'status', 'aria-live': 'polite' });
+  const sendForm = el('form', { noValidate: true },
+    el('label', { htmlFor: 'care-to-address' }, t('care.sendTo')), address,
+    el('label', { className: 'check', htmlFor: 'care-encrypted' }, encrypted, ' ', t('care.encrypted')),
+    el('p', { className: 'hint' }, t('care.sendHint')),
+    el('div', { className: 'form-foot' }, send), sent);
+  sendForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(send, async () => {
+      const r = await api('POST', forPatient('/v1/care-summary/transmit', patientId), { to: address.value.trim(), encrypted: encrypted.checked });
+      if (r.status === 400) return status(sent, t('care.badAddress'));
+      if (r.status === 422) return status(sent, t('care.noCertificate'));
+      if (!r.ok) return status(sent, failure(r));
+      if (r.data.status === 'sent') status(sent, t('care.sent', { to: address.value.trim() }), true);
+      else status(sent, t('care.sendFailed'));
+      return history();
+    });
+  });
+
+  const activity = el('ul', { className: 'items', 'aria-label': t('care.activity') });
+  async function history() {
+    const r = await api('GET', forPatient('/v1/care-summary/activity', patientId));
+    if (!r.ok) return;
+    activity.replaceChildren(...r.data.items.map((i) => el('li', {},
+      el('strong', {}, t('care.action.' + i.action)),
+      el('span', { className: 'meta' }, [
+        new Date(i.at).toLocaleString(),
+        i.by === 'self' ? t('care.bySelf') : t('care.byRepresentative', { name: i.byName || '' }),
+        i.to ? t('care.toAddress', { to: i.to }) : '',
+        i.outcome === 'success' ? '' : t('care.outcomeFailed'),
+      ].filter(Boolean).join(' · ')))));
+    if (!activity.children.length) activity.append(empty('care.activityEmpty'));
+  }
+
+  filter.addEventListener('submit', (e) => { e.preventDefault(); busy(show, view); });
+  const loaded = await load(panel, [forPatient('/v1/care-summary', patientId)]);
+  if (!loaded) return;
+  body.replaceChildren(...summary(loaded[0]));
+  panel.replaceChildren(
+    el('h2', {}, t('feature.ModuleCareSummary.label')),
+    filter, note, body,
+    part('care.downloadTitle', el('p', { className: 'hint' }, t('care.downloadHint')), download, downloaded),
+    part('care.sendTitle', sendForm),
+    part('care.activity', activity));
+  await history();
+}
+
+function summary(s) {
+  const out = [];
+  if (s.missingCodeSystems.length) {
+    const names = s.missingCodeSystems.map((m) => SYSTEMS[m] || m).join(', ');
+    out.push(el('p', { className: 'notice', role: 'note' }, t('care.missing', { systems: names })));
+  }
+  for (const sec of s.sections) {
+    const items = sec.entries.map((e) => el('li', {},
+      el('strong', {}, e.text),
+      el('span', { className: 'meta' }, [
+        e.code ? `${SYSTEMS[e.code.system] || e.code.system} ${e.code.code}` : '',
+        dates(e),
+        [e.value, e.unit].filter(Boolean).join(' '),
+        e.status ? t('care.status.' + e.status) : '',
+        e.performer || '',
+        e.note || '',
+      ].filter(Boolean).join(' · '))));
+    out.push(part('care.section.' + sec.key, items.length ? el('ul', { className: 'items' }, items) : empty('care.none')));
+  }
+  return out;
+}
+
+function dates(e) {
+  const day = (d) => (d.length > 10 ? formatPracticeTime(d, { dateStyle: 'medium', timeStyle: 'short' }) : formatDay(d));
+  if (!e.date) return '';
+  return e.endDate ? t('care.between', { from: day(e.date), to: day(e.endDate) }) : day(e.date);
 }

@@ -18,8 +18,14 @@ pub enum Feature {
 /// The features whose module is deployed. The others can be switched on and off as usual, but
 /// patients are told they are coming and staff that they are not available yet. A test checks
 /// this list against the routes the module registry serves.
-pub const AVAILABLE: &[Feature] =
-    &[Feature::ModuleAccount, Feature::ModuleWebMail, Feature::ModuleImages, Feature::MakeAppointments, Feature::ModuleTreatmentPlan];
+pub const AVAILABLE: &[Feature] = &[
+    Feature::ModuleAccount,
+    Feature::ModuleWebMail,
+    Feature::ModuleCareSummary,
+    Feature::ModuleImages,
+    Feature::MakeAppointments,
+    Feature::ModuleTreatmentPlan,
+];
 
 impl Feature {
     /// In the order the admin page lists them.
