@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { VIEWPORTS, audit, launch, patientLogin, practice, screen } from './helpers.mjs';
+import { VIEWPORTS, audit, launch, patientLogin, practice, screen, staffLogin } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
@@ -66,4 +66,39 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await panel.getByRole('button', { name: 'Descargar mi resumen de atención' }).waitFor();
   await screen(page, 'patient-care-summary-es');
   await ctx.close();
+});
+
+test('staff register a Direct address; a patient sends their summary to it encrypted', async () => {
+  const pem = readFileSync(new URL('../fixtures/smime/recipient-cert.pem', import.meta.url), 'utf8');
+  const staffCtx = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const staff = await staffCtx.newPage();
+  await staffLogin(staff, lakeside);
+  const list = staff.getByRole('list', { name: 'Direct addresses' });
+  await list.getByText(/None yet/).waitFor();
+  await staff.getByLabel(/Certificate \(PEM/).fill('not a certificate');
+  await staff.getByRole('button', { name: 'Add address' }).click();
+  await staff.getByText(/not a PEM X.509 certificate/).waitFor();
+  await staff.getByLabel(/Certificate \(PEM/).fill(pem);
+  await staff.getByRole('button', { name: 'Add address' }).click();
+  await list.getByText('records@direct.clinic.example').waitFor();
+  await list.getByText(/SHA-256 [0-9a-f]{64}/).waitFor();
+  await audit(staff, 'staff direct addresses');
+
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
+  const page = await ctx.newPage();
+  await patientLogin(page, 'lakeside', alex);
+  await page.getByRole('tab', { name: 'Care summary' }).click();
+  const panel = page.locator('#panel-ModuleCareSummary');
+  await panel.getByLabel('Email address to send it to').fill('someone@else.example');
+  await panel.getByLabel(/Encrypted/).check();
+  await panel.getByRole('button', { name: 'Send', exact: true }).click();
+  await panel.getByText(/Encrypted sending is not set up for that address/).waitFor();
+  await panel.getByLabel('Email address to send it to').fill('records@direct.clinic.example');
+  await panel.getByRole('button', { name: 'Send', exact: true }).click();
+  await panel.getByText('Sent to records@direct.clinic.example.').waitFor();
+  await ctx.close();
+
+  await staff.getByRole('button', { name: 'Remove records@direct.clinic.example' }).click();
+  await list.getByText(/None yet/).waitFor();
+  await staffCtx.close();
 });

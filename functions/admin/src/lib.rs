@@ -1,5 +1,7 @@
 //! The staff settings API: features, portal URLs (with a real, SSRF-safe verification request),
-//! WebMail notification settings, and the practice's audit log. Every change is audited in core.
+//! WebMail notification settings, the Direct addresses care summaries may be sent encrypted to
+//! (with their certificates), sync keys and the practice's audit log. Every change is audited in
+//! core.
 
 mod verify;
 
@@ -9,6 +11,7 @@ use portal_core::access::Access;
 use portal_core::audit::{AuditEntry, AuditFilter, AuditLog};
 use portal_core::identity::session::StaffRole;
 use portal_core::ports::{Clock, Ports, SecretBox, Table};
+use portal_core::practice::direct_recipients::{DirectRecipient, DirectRecipients};
 use portal_core::practice::directory::Directory;
 use portal_core::practice::family::FamilyAccess;
 use portal_core::practice::settings::{parse_features, portal_path, Change, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings};
@@ -61,6 +64,9 @@ pub fn api() -> Api<Deps> {
         .route(Method::GET, "/v1/admin/sync-keys", list_sync_keys)
         .route(Method::POST, "/v1/admin/sync-keys", create_sync_key)
         .route(Method::DELETE, "/v1/admin/sync-keys/{key_id}", revoke_sync_key)
+        .route(Method::GET, "/v1/admin/direct-recipients", list_recipients)
+        .route(Method::POST, "/v1/admin/direct-recipients", add_recipient)
+        .route(Method::DELETE, "/v1/admin/direct-recipients/{address}", remove_recipient)
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -273,4 +279,77 @@ async fn revoke_sync_key(State(d): State<Deps>, meta: Meta, p: Principal, Path(k
     // A key of another practice is simply not found under this one.
     let key = d.sync_keys().revoke(&c.actor(&meta.0), &key_id).await?;
     Ok(Json(OneKey { key }))
+}
+
+// ------------------------------------------------------------------ Direct recipients
+
+/// A registered Direct address as staff see it (the certificate itself stays stored).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecipientView {
+    address: String,
+    subject: String,
+    not_after: String,
+    fingerprint: String,
+    added_at: String,
+    added_by: String,
+}
+
+impl From<DirectRecipient> for RecipientView {
+    fn from(r: DirectRecipient) -> Self {
+        RecipientView {
+            address: r.address,
+            subject: r.subject,
+            not_after: r.not_after,
+            fingerprint: r.fingerprint,
+            added_at: r.added_at,
+            added_by: r.added_by,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Recipients {
+    items: Vec<RecipientView>,
+}
+
+impl Deps {
+    fn recipients(&self) -> DirectRecipients<'_> {
+        DirectRecipients { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
+async fn list_recipients(State(d): State<Deps>, p: Principal) -> ApiResult<Json<Recipients>> {
+    let c = p.require(Access::Staff(StaffRole::FrontDesk))?;
+    let items = d.recipients().list(&c.practice_id).await?;
+    Ok(Json(Recipients { items: items.into_iter().map(RecipientView::from).collect() }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRecipient {
+    /// The recipient's certificate, PEM.
+    certificate: String,
+}
+
+async fn add_recipient(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Json(b): Json<NewRecipient>,
+) -> ApiResult<(axum::http::StatusCode, Json<Recipients>)> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let added = d.recipients().add(&c.actor(&meta.0), &c.username, &b.certificate).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(Recipients { items: added.into_iter().map(RecipientView::from).collect() })))
+}
+
+async fn remove_recipient(
+    State(d): State<Deps>,
+    meta: Meta,
+    p: Principal,
+    Path(address): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    d.recipients().remove(&c.actor(&meta.0), &address).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

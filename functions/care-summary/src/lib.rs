@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode};
 use portal_core::access::Access;
 use portal_core::patient::care_summary::{ActivityEntry, CareSummaries, Download, Summary, Transmission};
 use portal_core::ports::{Blobs, Clock, Mailer, Ports, Table};
-use portal_core::{CoreError, Feature};
+use portal_core::Feature;
 use portal_http::{Api, ApiResult, ForPatient, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -110,14 +110,7 @@ async fn transmit(
     Json(body): Json<TransmitBody>,
 ) -> ApiResult<(StatusCode, Json<Transmission>)> {
     let (caller, practice_name) = caller(&p, &meta)?;
-    if body.encrypted {
-        return Err(CoreError::Unprocessable {
-            code: "encryption_not_available",
-            detail: "Encrypted sending needs a recipient certificate the practice has registered; none is registered yet.".into(),
-        }
-        .into());
-    }
-    let sent = d.summaries().transmit(&caller, &practice_name, q.patient.as_deref(), &body.to, d.mailer.as_ref()).await?;
+    let sent = d.summaries().transmit(&caller, &practice_name, q.patient.as_deref(), (&body.to, body.encrypted), d.mailer.as_ref()).await?;
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }
 

@@ -10,6 +10,7 @@ import { composeTo, load as loadMessages, wireWebmail } from './webmail.js';
 import { hideSheet, load as loadPatients, wirePatients } from './patients.js';
 import { load as loadInvites, wireInvites } from './invites.js';
 import { leave as leaveCodeSystems, load as loadCodeSystems } from './code-systems.js';
+import { load as loadDirect, wireDirect } from './direct.js';
 import { hideSecrets as hideStaffSecrets, load as loadStaff, wireStaff } from './staff.js';
 
 const SECTIONS = ['setup', 'patients', 'messages', 'invites', 'code-systems', 'staff', 'connection', 'activity'];
@@ -41,6 +42,7 @@ function openSection() {
   if (name === 'staff') loadStaff();
   if (name === 'patients' && !$('patients-items').children.length) loadPatients(true);
   if (name === 'messages') loadMessages(true);
+  if (name === 'setup') loadDirect(canEdit);
   if (name === 'invites') loadInvites();
   if (name === 'code-systems') loadCodeSystems(canEdit);
   else leaveCodeSystems();
@@ -107,6 +109,7 @@ wireSyncKeys(() => canEdit, refreshActivity);
 wireAudit();
 wireWebmail();
 wireInvites();
+wireDirect();
 wireStaff();
 wirePatients({ enabled: () => features.includes('ModuleWebMail'), open: composeTo });
 passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));

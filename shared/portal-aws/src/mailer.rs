@@ -26,7 +26,7 @@ impl SesMailer {
 impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, PortError> {
         let id = format!("{}@portal", portal_core::ids::new_id());
-        let raw = portal_core::mime::render(mail, portal_core::ports::unix_now(), &id);
+        let raw = portal_core::mime::render(mail, portal_core::ports::unix_now(), &id).map_err(PortError::Rejected)?;
         let msg = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| PortError::Backend(e.to_string()))?;
         let res = self
             .client

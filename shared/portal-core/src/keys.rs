@@ -15,6 +15,7 @@
 //! | code-system import | `P#{p}` | `IMPORT#{id}` | `P#{p}#IMPORTS` / `{started:013}#{id}` | – | get by id (progress, steps); a practice's imports newest first |
 //! | batch of an import, done | `P#{p}` | `IMPORT#{id}#B#{n:05}` | – | – | put-if-absent when a batch ends; progress sums them |
 //! | name of a code in an imported version | `P#{p}#TERMS#{system}#{version}` | `{code}#A` (active concept), `{code}#T{rank:02}#{id}` (a name, best rank first) | – | – | a code's preferred name: query `{code}#`, first two |
+//! | Direct (S/MIME) recipient of encrypted care summaries | `P#{p}` | `RECIPIENT#{address}` | – | – | by address when a patient sends encrypted; the practice's list (see `practice::direct_recipients`) |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
 //! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
 //! | login throttle, per address | `P#{p}` | `THROTTLE#IP#{address}#{window}` | – | end of the window | conditional counter |
@@ -36,6 +37,13 @@ pub fn practice(p: &str) -> String {
 }
 
 pub const SETTINGS: &str = "SETTINGS";
+
+/// The sort-key prefix of a practice's Direct recipients.
+pub const DIRECT_RECIPIENT_PREFIX: &str = "RECIPIENT#";
+
+pub fn direct_recipient(address: &str) -> String {
+    format!("{DIRECT_RECIPIENT_PREFIX}{address}")
+}
 
 /// The sort-key prefix of a practice's code systems.
 pub const CODE_SYSTEM_PREFIX: &str = "CODESYS#";

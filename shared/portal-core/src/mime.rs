@@ -1,5 +1,5 @@
-//! Renders a [`Mail`] as an RFC 5322 / MIME message: what SES `SendRawEmail` takes and what the
-//! local outbox stores as `.eml`.
+//! Renders a [`Mail`] as an RFC 5322 / MIME message (S/MIME enveloped data when it is sealed for
+//! a certificate): what SES `SendRawEmail` takes and what the local outbox stores as `.eml`.
 
 use crate::ports::Mail;
 use base64::Engine;
@@ -34,18 +34,34 @@ pub fn rfc2822(unix_seconds: i64) -> String {
 }
 
 /// The message as bytes: `sent_at` (unix seconds) gives the Date header, `message_id` the
-/// Message-ID.
-pub fn render(mail: &Mail, sent_at: i64, message_id: &str) -> Vec<u8> {
-    let date = rfc2822(sent_at);
-    let boundary_mixed = format!("mixed-{}", crate::ids::new_id());
-    let boundary_alt = format!("alt-{}", crate::ids::new_id());
+/// Message-ID. A mail sealed for a certificate ([`Mail::sealed_for`]) goes out as S/MIME
+/// enveloped data: its whole content (text and attachments) is inside, only the headers outside.
+pub fn render(mail: &Mail, sent_at: i64, message_id: &str) -> Result<Vec<u8>, String> {
     let mut out = String::new();
     out.push_str(&format!("From: {}\r\n", address(&mail.from)));
     out.push_str(&format!("To: {}\r\n", mail.to.iter().map(|a| address(a)).collect::<Vec<_>>().join(", ")));
     out.push_str(&format!("Subject: {}\r\n", header_text(&mail.subject)));
-    out.push_str(&format!("Date: {date}\r\n"));
+    out.push_str(&format!("Date: {}\r\n", rfc2822(sent_at)));
     out.push_str(&format!("Message-ID: <{message_id}>\r\n"));
     out.push_str("MIME-Version: 1.0\r\n");
+    match &mail.sealed_for {
+        None => out.push_str(&entity(mail)),
+        Some(certificate) => {
+            let sealed = crate::smime::seal(entity(mail).as_bytes(), certificate)?;
+            out.push_str("Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"\r\n");
+            out.push_str("Content-Disposition: attachment; filename=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+            out.push_str(&b64(&sealed));
+            out.push_str("\r\n");
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+/// The mail's content as one MIME entity: its Content-Type header, a blank line, the body.
+fn entity(mail: &Mail) -> String {
+    let boundary_mixed = format!("mixed-{}", crate::ids::new_id());
+    let boundary_alt = format!("alt-{}", crate::ids::new_id());
+    let mut out = String::new();
     out.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary_mixed}\"\r\n\r\n"));
     out.push_str(&format!("--{boundary_mixed}\r\n"));
     out.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{boundary_alt}\"\r\n\r\n"));
@@ -68,7 +84,7 @@ pub fn render(mail: &Mail, sent_at: i64, message_id: &str) -> Vec<u8> {
         out.push_str("\r\n");
     }
     out.push_str(&format!("--{boundary_mixed}--\r\n"));
-    out.into_bytes()
+    out
 }
 
 /// Reads the decoded text/plain part back out of a message rendered by [`render`] (for outbox
@@ -115,8 +131,9 @@ mod tests {
             text: "Hello, you have a message. ".repeat(10),
             html: Some("<p>Hello</p>".into()),
             attachments: vec![Attachment { filename: "a.pdf".into(), content_type: "application/pdf".into(), bytes: b"%PDF-1.4".to_vec() }],
+            sealed_for: None,
         };
-        let raw = String::from_utf8(render(&mail, 1_795_000_000, "x@portal")).unwrap();
+        let raw = String::from_utf8(render(&mail, 1_795_000_000, "x@portal").unwrap()).unwrap();
         assert!(raw.contains("Date: Wed, 18 Nov 2026 11:06:40 +0000\r\n"));
         assert!(!raw.contains("\r\nBcc:"));
         assert_eq!(subject(&raw).unwrap(), "Nouveau messageBcc: evil@example.com é");

@@ -239,6 +239,9 @@ pub struct Mail {
     pub text: String,
     pub html: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// A recipient certificate (DER) to seal the content for, as S/MIME (`crate::smime`); `None`
+    /// sends it as it is.
+    pub sealed_for: Option<Vec<u8>>,
 }
 
 #[async_trait]

@@ -104,7 +104,11 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("import_running", "An import of that code system is running already"),
     ("import_finished", "The import has ended: nothing to cancel"),
     // Care summary
-    ("encryption_not_available", "Encrypted sending needs a recipient certificate the practice has not registered"),
+    ("recipient_certificate_missing", "Encrypted sending to an address the practice has not registered as a Direct recipient"),
+    ("recipient_certificate_expired", "The certificate registered for that Direct address has expired"),
+    ("certificate_invalid", "Not a PEM X.509 certificate with an RSA key"),
+    ("certificate_has_no_address", "The certificate names no email address"),
+    ("certificate_not_current", "The certificate is expired or not valid yet"),
     ("batch_size", "A batch of no items or too many"),
     ("invalid_item", "A batch item of the wrong shape"),
     ("entity_has_no_file", "`…/uploaded` for an entity without a file"),

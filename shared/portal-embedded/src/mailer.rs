@@ -35,7 +35,7 @@ impl Mailer for OutboxMailer {
         }
         let now = time::OffsetDateTime::now_utc();
         let id = format!("{}@{}", portal_core::ids::new_id(), self.domain);
-        let raw = portal_core::mime::render(mail, now.unix_timestamp(), &id);
+        let raw = portal_core::mime::render(mail, now.unix_timestamp(), &id).map_err(PortError::Rejected)?;
         // Nanoseconds in the name keep the outbox in sending order.
         let name = format!("{:020}-{}.eml", now.unix_timestamp_nanos(), &id[..12]);
         tokio::fs::write(self.dir.join(name), raw).await.map_err(|e| PortError::Backend(e.to_string()))?;

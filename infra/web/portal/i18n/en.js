@@ -225,7 +225,7 @@ export default {
   'care.sent': 'Sent to {to}.',
   'care.sendFailed': 'It could not be sent just now. Please try again later.',
   'care.badAddress': 'Enter an email address such as name@example.com.',
-  'care.noCertificate': 'Encrypted sending is not set up at your dental office yet. Ask the office, or send it without encryption.',
+  'care.noCertificate': 'Encrypted sending is not set up for that address at your dental office. Ask the office, or send it without encryption.',
   'care.activity': 'Activity',
   'care.activityEmpty': 'Nothing yet.',
   'care.action.view': 'Viewed',

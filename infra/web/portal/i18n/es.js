@@ -224,7 +224,7 @@ export default {
   'care.sent': 'Enviado a {to}.',
   'care.sendFailed': 'No se pudo enviar en este momento. Inténtelo de nuevo más tarde.',
   'care.badAddress': 'Escriba un correo electrónico como nombre@ejemplo.com.',
-  'care.noCertificate': 'El envío cifrado aún no está configurado en su consultorio dental. Pregunte en el consultorio o envíelo sin cifrar.',
+  'care.noCertificate': 'El envío cifrado no está configurado para esa dirección en su consultorio dental. Pregunte en el consultorio o envíelo sin cifrar.',
   'care.activity': 'Actividad',
   'care.activityEmpty': 'Nada todavía.',
   'care.action.view': 'Visto',

@@ -244,6 +244,7 @@ impl PatientAccess<'_> {
             text,
             html: None,
             attachments: vec![],
+            sealed_for: None,
         };
         mailer.send(&mail).await.map_err(|e| CoreError::Backend(format!("mail: {e}")))?;
         self.audit().record(actor, "access.email", patient_id, Outcome::Success, json!({})).await

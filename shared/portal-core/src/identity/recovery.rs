@@ -116,6 +116,7 @@ impl Recovery<'_> {
                 text,
                 html: None,
                 attachments: vec![],
+                sealed_for: None,
             };
             let outcome = match self.mailer.send(&mail).await {
                 Ok(_) => {

@@ -299,6 +299,7 @@ impl InviteRun<'_> {
             text: render(&rule.body, &values),
             html: None,
             attachments: vec![],
+            sealed_for: None,
         };
         record.attempts += 1;
         let outcome = match self.mailer.send(&mail).await {

@@ -284,17 +284,35 @@ impl CareSummaries<'_> {
         Ok(Download { url: file.url, expires_at: file.expires_at, sha256 })
     }
 
-    /// Sends the summary's zip to the address the patient typed, from the practice's sender. The
-    /// outcome is recorded (and answered) whether or not the mail service took it.
+    /// Sends the summary's zip to the address the patient typed, from the practice's sender;
+    /// `encrypted`: sealed (S/MIME) to the certificate the practice registered for that address,
+    /// which must be current. The outcome is recorded (and answered) whether or not the mail
+    /// service took it.
     pub async fn transmit(
         &self,
         caller: &Caller,
         practice_name: &str,
         requested: Option<&str>,
-        to: &str,
+        (to, encrypted): (&str, bool),
         mailer: &dyn Mailer,
     ) -> CoreResult<Transmission> {
         let to = crate::text::check_email(to, "to")?;
+        let sealed_for = if encrypted {
+            let recipients = crate::practice::direct_recipients::DirectRecipients { table: self.table, clock: self.clock };
+            let recipient = recipients.for_address(&caller.actor.practice, &to).await?.ok_or_else(|| CoreError::Unprocessable {
+                code: "recipient_certificate_missing",
+                detail: "Encrypted sending works for the Direct addresses your practice has registered; this is not one of them.".into(),
+            })?;
+            if recipient.not_after_unix <= self.clock.now() {
+                return Err(CoreError::Unprocessable {
+                    code: "recipient_certificate_expired",
+                    detail: "The certificate registered for this address has expired; the practice must register a current one.".into(),
+                });
+            }
+            Some(recipient.certificate())
+        } else {
+            None
+        };
         let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock }
             .get(&caller.actor.practice)
             .await?
@@ -312,6 +330,7 @@ impl CareSummaries<'_> {
             text: format!("{practice_name} sends the care summary a patient asked to be sent to this address. It is attached as a zip: care-summary.xml (C-CDA) and care-summary.html (to read).\n"),
             html: None,
             attachments: vec![Attachment { filename: "care-summary.zip".into(), content_type: "application/zip".into(), bytes: zip }],
+            sealed_for,
         };
         let (status, outcome, reason) = match mailer.send(&mail).await {
             Ok(_) => (TransmitStatus::Sent, Outcome::Success, None),
@@ -320,7 +339,7 @@ impl CareSummaries<'_> {
                 (TransmitStatus::Failed, Outcome::Failure, Some("The mail service did not accept it; try again later.".to_string()))
             }
         };
-        let detail = json!({ "id": id, "to": to, "encrypted": false, "reason": reason });
+        let detail = json!({ "id": id, "to": to, "encrypted": encrypted, "reason": reason });
         self.record(caller, &summary.patient.id, Action::Transmit, outcome, detail).await?;
         Ok(Transmission { id, status, reason })
     }

@@ -3,6 +3,7 @@
 //! enters (`url_policy`), names for the ids its records keep (`directory`), and its patient roster
 //! for staff (`roster`).
 
+pub mod direct_recipients;
 pub mod directory;
 pub mod family;
 pub mod features;

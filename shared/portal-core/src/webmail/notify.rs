@@ -66,8 +66,15 @@ impl Notifier<'_> {
             Direction::ToPatient => settings.webmail.subject.clone(),
             Direction::ToOffice => OFFICE_SUBJECT.into(),
         };
-        let mail =
-            Mail { from: settings.webmail.notification_sender.clone(), to: vec![to], subject, text, html: None, attachments: vec![] };
+        let mail = Mail {
+            from: settings.webmail.notification_sender.clone(),
+            to: vec![to],
+            subject,
+            text,
+            html: None,
+            attachments: vec![],
+            sealed_for: None,
+        };
         let attempts = match &message.notification {
             Notification::Failed { attempts, .. } => *attempts,
             _ => 0,

@@ -54,7 +54,8 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         // Taylor has no login to begin with: granting, resetting and removing hers leaves Alex's alone.
         .replace("{patient_id}", "pat-1008")
         .replace("{username}", "frontdesk")
-        .replace("/v1/admin/code-systems/imports/{id}", "/v1/admin/code-systems/imports/0f3c5a");
+        .replace("/v1/admin/code-systems/imports/{id}", "/v1/admin/code-systems/imports/0f3c5a")
+        .replace("{address}", "records@direct.clinic.example");
     assert!(!path.contains('{'), "no example id for {template}: add one above");
     let path = match required(method, &path) {
         Some(Access::Feature(_)) => format!("{path}?patient=pat-1001"),

@@ -95,7 +95,7 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
     // Send: refused clearly, then sent with the zip attached and no health data in the text.
     for (body, status, code) in [
         (json!({"to": "not an address", "encrypted": false}), 400, "email_invalid"),
-        (json!({"to": "dr.who@clinic.example", "encrypted": true}), 422, "encryption_not_available"),
+        (json!({"to": "dr.who@clinic.example", "encrypted": true}), 422, "recipient_certificate_missing"),
         (json!({"to": "dr.who@clinic.example"}), 400, "invalid_body"),
     ] {
         let (s, v) = l.json("POST", "/v1/care-summary/transmit", Some(&alex), body.clone()).await;
@@ -217,4 +217,62 @@ async fn every_demo_patients_document_carries_their_codes() {
         }
     }
     assert!(documents >= 10, "{documents} documents");
+}
+
+/// Encrypted sending: an admin registers a Direct recipient's certificate (refused when it is not
+/// one); a patient sends encrypted to that address only; the message is S/MIME enveloped data
+/// that `openssl cms -decrypt` opens with the recipient's key, and holds the summary's zip.
+#[tokio::test]
+async fn a_summary_sent_encrypted_opens_only_with_the_recipients_key() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let alex = l.patient_token(ALEX.0, ALEX.1).await;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/smime");
+    let pem = std::fs::read_to_string(fixtures.join("recipient-cert.pem")).unwrap();
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/admin/direct-recipients",
+            Some(&staff),
+            json!({"certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"}),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("certificate_invalid")));
+    let before = json!({"to": "records@direct.clinic.example", "encrypted": true});
+    let (s, v) = l.json("POST", "/v1/care-summary/transmit", Some(&alex), before.clone()).await;
+    assert_eq!((s, v["code"].as_str()), (422, Some("recipient_certificate_missing")));
+    let (s, added) = l.json("POST", "/v1/admin/direct-recipients", Some(&staff), json!({"certificate": pem})).await;
+    assert_eq!(s, 201, "{added}");
+    assert_eq!(added["items"][0]["address"], "records@direct.clinic.example");
+    assert!(added["items"][0].get("certificateDer").is_none(), "the certificate stays stored");
+    let (_, list) = l.get("/v1/admin/direct-recipients", Some(&staff)).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        l.json("POST", "/v1/care-summary/transmit", Some(&alex), json!({"to": "someone@else.example", "encrypted": true})).await.0,
+        422
+    );
+
+    let (s, sent) = l.json("POST", "/v1/care-summary/transmit", Some(&alex), before).await;
+    assert_eq!((s, sent["status"].as_str()), (202, Some("sent")), "{sent}");
+    let (_, raw) =
+        l.backends.mailer.list().unwrap().into_iter().find(|(_, raw)| raw.contains("To: records@direct.clinic.example")).unwrap();
+    let path = l.data_dir.path().join("sealed.eml");
+    std::fs::write(&path, &raw).unwrap();
+    assert!(raw.contains("Content-Type: application/pkcs7-mime; smime-type=enveloped-data"));
+    assert!(!raw.contains("care-summary.zip") && !raw.contains("UEsDB"), "nothing of the content outside the envelope");
+    let out = std::process::Command::new("openssl")
+        .args(["cms", "-decrypt", "-inkey"])
+        .arg(fixtures.join("recipient-key.pem"))
+        .arg("-in")
+        .arg(&path)
+        .output()
+        .expect("openssl (tests/run installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let inner = String::from_utf8_lossy(&out.stdout);
+    assert!(inner.contains("Content-Type: application/zip; name=\"care-summary.zip\""), "{inner}");
+    let (_, activity) = l.get("/v1/care-summary/activity", Some(&alex)).await;
+    assert_eq!(activity["items"][0]["to"], "records@direct.clinic.example");
+
+    assert_eq!(l.json("DELETE", "/v1/admin/direct-recipients/records@direct.clinic.example", Some(&staff), Value::Null).await.0, 204);
+    assert_eq!(l.json("DELETE", "/v1/admin/direct-recipients/records@direct.clinic.example", Some(&staff), Value::Null).await.0, 404);
 }

@@ -438,6 +438,7 @@ async fn mail_sent_and_read_back(b: &Backend) {
         text: format!("Log in to read it: https://portal.example.com/ ({marker})"),
         html: Some("<p>Log in to read it.</p>".into()),
         attachments: vec![Attachment { filename: "note.txt".into(), content_type: "text/plain".into(), bytes: b"hello".to_vec() }],
+        sealed_for: None,
     };
     let id = b.mailer.send(&mail).await.unwrap();
     assert!(!id.is_empty());
@@ -453,6 +454,41 @@ async fn mail_sent_and_read_back(b: &Backend) {
     assert_eq!(portal_core::mime::text_part(&raw).unwrap(), mail.text);
     assert!(raw.contains("To: patient@example.com"));
     assert!(raw.contains("filename=\"note.txt\""));
+
+    // Sealed for a recipient certificate (S/MIME): only the headers are readable; the recipient's
+    // key opens the rest (openssl, an independent implementation).
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/smime");
+    let cert = portal_core::smime::read_certificate(&std::fs::read_to_string(fixtures.join("recipient-cert.pem")).unwrap()).unwrap();
+    assert_eq!(cert.addresses, ["records@direct.clinic.example"]);
+    let sealed_marker = uid();
+    let sealed = Mail {
+        subject: format!("Sealed {sealed_marker}"),
+        to: vec!["records@direct.clinic.example".into()],
+        sealed_for: Some(cert.der),
+        ..mail
+    };
+    b.mailer.send(&sealed).await.unwrap();
+    let mut found = None;
+    for _ in 0..20 {
+        found = b.probe.mails().await.into_iter().find(|raw| portal_core::mime::subject(raw).is_some_and(|s| s.contains(&sealed_marker)));
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let raw = found.expect("the sealed mail is readable back");
+    assert!(raw.contains("application/pkcs7-mime; smime-type=enveloped-data") && !raw.contains("note.txt"));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), raw.replace("\r\n", "\n").replace('\n', "\r\n")).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["cms", "-decrypt", "-inkey"])
+        .arg(fixtures.join("recipient-key.pem"))
+        .arg("-in")
+        .arg(file.path())
+        .output()
+        .expect("openssl (tests/run installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("filename=\"note.txt\""));
 }
 
 async fn event_published_and_received(b: &Backend) {

@@ -57,6 +57,10 @@ const EXPECTED: &[(&str, u16)] = &[
     ("admin/sync-keys-list.json", 200),
     ("admin/sync-keys-create.json", 201),
     ("admin/sync-keys-revoke.json", 404),
+    ("admin/direct-recipients-list.json", 200),
+    ("admin/direct-recipients-add.json", 201),
+    // Nothing registered in this fresh state.
+    ("admin/direct-recipients-remove.json", 404),
     ("sync/upsert-patient.json", 200),
     ("sync/get-entity.json", 404),
     ("sync/delete-entity.json", 200),
