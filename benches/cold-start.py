@@ -3,7 +3,7 @@
 for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
 never fails for being slow (budget: init + first invoke <= 1.5x hello-world).
 
-usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p portal-notify -p portal-access -p portal-invites -p hello-lambda`)
+usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p portal-notify -p portal-access -p portal-invites -p portal-code-systems -p portal-code-import -p portal-care-summary -p hello-lambda`)
 """
 import json
 import os
@@ -33,6 +33,9 @@ CASES = [
     ("invites scheduled run (no practice has rules on)", "portal-invites", json.load(open(ROOT / "events/invites/scheduled.json"))),
     ("notify webmail.sent (unknown message: 1 read)", "portal-notify", json.load(open(ROOT / "events/notify/webmail-sent.json"))),
     ("access GET /v1/admin/patients (query + audit)", "portal-access", json.load(open(ROOT / "events/access/search.json"))),
+    ("code-systems GET /v1/admin/code-systems (1 query)", "portal-code-systems", json.load(open(ROOT / "events/code-systems/systems.json"))),
+    ("code-import finish step (unknown import: 1 read)", "portal-code-import", json.load(open(ROOT / "events/code-import/finish.json"))),
+    ("care-summary GET /v1/care-summary (7 requests in parallel + audit)", "portal-care-summary", json.load(open(ROOT / "events/care-summary/view.json"))),
 ]
 
 
@@ -116,7 +119,7 @@ def main():
         "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "1",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_ENDPOINT_URL": endpoint, "PORTAL_TABLE": "bench", "PORTAL_BUCKET": "bench", "PORTAL_EVENT_BUS": "bench", "PORTAL_KMS_KEY": "bench", "PORTAL_BASE_URL": "https://portal.example.com", "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true", "RUST_LOG": "error",
+        "AWS_ENDPOINT_URL": endpoint, "PORTAL_TABLE": "bench", "PORTAL_BUCKET": "bench", "PORTAL_EVENT_BUS": "bench", "PORTAL_KMS_KEY": "bench", "PORTAL_CODE_IMPORT_STATE_MACHINE": "arn:aws:states:us-east-1:123456789012:stateMachine:bench", "PORTAL_BASE_URL": "https://portal.example.com", "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true", "RUST_LOG": "error",
         **extra,  # BENCH_ENV="K=V ..." to try a setting
     }
     baseline = None

@@ -153,6 +153,19 @@ pub enum TableError {
     Backend(String),
 }
 
+/// Every item a query matches, page after page (for partitions known to stay small).
+pub async fn query_all(table: &dyn Table, q: Query) -> Result<Vec<Item>, TableError> {
+    let (mut out, mut cursor) = (vec![], None);
+    loop {
+        let page = table.query(q.clone().after(cursor)).await?;
+        out.extend(page.items);
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// The most items [`Table::transact`] takes at once (DynamoDB's limit).
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 

@@ -168,15 +168,21 @@ fn narrative(x: &mut Xml, title: &str, entries: &[Entry]) {
     x.close();
 }
 
-fn problem(x: &mut Xml, e: &Entry, c: &CodeView) {
+/// A concern act (problem or allergy), opened down to its observation (`template`), which the
+/// caller fills and closes with four `close()`s.
+fn concern(x: &mut Xml, e: &Entry, act: &str, observation: (&str, &str)) {
     x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
-    template(x, "2.16.840.1.113883.10.20.22.4.3", Some(R21));
+    template(x, act, Some(R21));
     id(x);
     x.empty("code", &[("code", "CONC"), ("codeSystem", "2.16.840.1.113883.5.6"), ("displayName", "Concern")]);
     x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
     span(x, e);
     x.open("entryRelationship", &[("typeCode", "SUBJ")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
-    template(x, "2.16.840.1.113883.10.20.22.4.4", Some(R21));
+    template(x, observation.0, Some(observation.1));
+}
+
+fn problem(x: &mut Xml, e: &Entry, c: &CodeView) {
+    concern(x, e, "2.16.840.1.113883.10.20.22.4.3", ("2.16.840.1.113883.10.20.22.4.4", R21));
     id(x);
     x.empty("code", &[("code", "55607006"), ("codeSystem", SNOMED), ("codeSystemName", "SNOMED CT"), ("displayName", "Problem")]);
     x.empty("statusCode", &[("code", "completed")]);
@@ -186,14 +192,7 @@ fn problem(x: &mut Xml, e: &Entry, c: &CodeView) {
 }
 
 fn allergy(x: &mut Xml, e: &Entry, c: &CodeView) {
-    x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
-    template(x, "2.16.840.1.113883.10.20.22.4.30", Some(R21));
-    id(x);
-    x.empty("code", &[("code", "CONC"), ("codeSystem", "2.16.840.1.113883.5.6"), ("displayName", "Concern")]);
-    x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
-    span(x, e);
-    x.open("entryRelationship", &[("typeCode", "SUBJ")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
-    template(x, "2.16.840.1.113883.10.20.22.4.7", Some(R20));
+    concern(x, e, "2.16.840.1.113883.10.20.22.4.30", ("2.16.840.1.113883.10.20.22.4.7", R20));
     id(x);
     x.empty("code", &[("code", "ASSERTION"), ("codeSystem", "2.16.840.1.113883.5.4")]);
     x.empty("statusCode", &[("code", "completed")]);

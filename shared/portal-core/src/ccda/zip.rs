@@ -2,8 +2,8 @@
 //! opens it, and the files are small text. Local headers, the central directory and its end
 //! record as PKWARE's APPNOTE describes them, with each file's CRC-32.
 
-/// The CRC-32 (IEEE) zip records for each file.
-fn crc32(data: &[u8]) -> u32 {
+/// The CRC-32 (IEEE 802.3) of `data`: what zip records for each file (and PNG for each chunk).
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &b in data {
         crc ^= b as u32;

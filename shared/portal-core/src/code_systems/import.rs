@@ -536,19 +536,8 @@ impl<'a> Importer<'a> {
     }
 
     async fn batches_done(&self, practice: &str, id: &str) -> CoreResult<Vec<BatchDone>> {
-        let mut out = vec![];
-        let mut cursor = None;
-        loop {
-            let q = Query::new(keys::practice(practice)).prefix(keys::import_batch_prefix(id)).limit(1000).after(cursor);
-            let page = self.table.query(q).await?;
-            for item in &page.items {
-                out.push(item.parse()?);
-            }
-            match page.cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let q = Query::new(keys::practice(practice)).prefix(keys::import_batch_prefix(id)).limit(1000);
+        Ok(crate::ports::query_all(self.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::identity::totp::{self, Enrolment};
 use crate::ids::Username;
 use crate::keys;
-use crate::ports::{Clock, Query, Table, TableError};
+use crate::ports::{Clock, Item, Query, Table, TableError};
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::json;
@@ -64,19 +64,8 @@ impl StaffUsers<'_> {
     }
 
     async fn credentials(&self, practice: &str) -> CoreResult<Vec<Credential>> {
-        let (mut out, mut cursor) = (vec![], None);
-        loop {
-            let q =
-                Query::new(keys::practice(practice)).prefix(keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200).after(cursor);
-            let page = self.table.query(q).await?;
-            for item in &page.items {
-                out.push(item.parse()?);
-            }
-            match page.cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let q = Query::new(keys::practice(practice)).prefix(keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200);
+        Ok(crate::ports::query_all(self.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
     }
 
     async fn get(&self, practice: &str, username: &str) -> CoreResult<(Credential, u64)> {

@@ -21,10 +21,10 @@ use crate::code_systems::terms::{Names, Terms};
 use crate::code_systems::System;
 use crate::ports::{Attachment, Blobs, Clock, Mail, Mailer, Table};
 use crate::sync::entities::{
-    Appointment, AppointmentStatus, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider, Record,
+    Appointment, AppointmentStatus, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider,
     TreatmentPlan, TreatmentPlanStatus,
 };
-use crate::sync::records::{DateRange, Order, PatientRecords, Synced};
+use crate::sync::records::DateRange;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::json;
@@ -219,19 +219,6 @@ pub struct CareSummaries<'a> {
     pub clock: &'a dyn Clock,
 }
 
-/// Every record of a kind in a patient's (or account's) partition within `range`.
-async fn all<T: Record>(records: &PatientRecords<'_>, practice: &str, owner: &str, range: &DateRange) -> CoreResult<Vec<Synced<T>>> {
-    let (mut out, mut cursor) = (vec![], None);
-    loop {
-        let page = records.for_patient::<T>(practice, owner, range, Order::OldestFirst, 500, cursor).await?;
-        out.extend(page.records);
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
-}
-
 fn in_range(date: &str, from: Option<&str>, to: Option<&str>) -> bool {
     let day = &date[..date.len().min(10)];
     from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
@@ -405,21 +392,11 @@ impl CareSummaries<'_> {
         let every = DateRange::all();
         let events = DateRange::parse(from, to)?;
         let (clinical, visits, plans, ledger, providers) = futures_util::future::try_join5(
-            all::<ClinicalEntry>(&records, practice, &patient.id, &every),
-            all::<Appointment>(&records, practice, &patient.id, &events),
-            all::<TreatmentPlan>(&records, practice, &patient.id, &every),
-            all::<LedgerEntry>(&records, practice, &guarantor, &events),
-            async {
-                let (mut out, mut cursor) = (vec![], None);
-                loop {
-                    let page = records.for_practice::<Provider>(practice, &every, 500, cursor).await?;
-                    out.extend(page.records);
-                    match page.cursor {
-                        Some(c) => cursor = Some(c),
-                        None => return Ok(out),
-                    }
-                }
-            },
+            records.all_for_patient::<ClinicalEntry>(practice, &patient.id, &every),
+            records.all_for_patient::<Appointment>(practice, &patient.id, &events),
+            records.all_for_patient::<TreatmentPlan>(practice, &patient.id, &every),
+            records.all_for_patient::<LedgerEntry>(practice, &guarantor, &events),
+            records.all_for_practice::<Provider>(practice),
         )
         .await?;
         let codes: Vec<(System, String)> =

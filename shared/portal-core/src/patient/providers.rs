@@ -4,7 +4,7 @@
 
 use crate::ports::{Clock, Table};
 use crate::sync::entities::Provider;
-use crate::sync::records::{DateRange, PatientRecords};
+use crate::sync::records::PatientRecords;
 use crate::CoreResult;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -38,19 +38,8 @@ impl ProviderNames {
                 return Ok(names.clone());
             }
         }
-        let records = PatientRecords { table };
-        let mut names = HashMap::new();
-        let mut cursor = None;
-        loop {
-            let page = records.for_practice::<Provider>(practice, &DateRange::all(), 500, cursor).await?;
-            for p in page.records {
-                names.insert(p.id, p.record.display_name());
-            }
-            match page.cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+        let providers = PatientRecords { table }.all_for_practice::<Provider>(practice).await?;
+        let names: HashMap<String, String> = providers.into_iter().map(|p| (p.id, p.record.display_name())).collect();
         let names = Arc::new(names);
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(practice.to_string(), (now, names.clone()));
         Ok(names)

@@ -137,6 +137,32 @@ impl PatientRecords<'_> {
         self.page::<T>(Query::on_gsi1(keys::practice_data(practice)), range, Order::OldestFirst, limit, cursor).await
     }
 
+    /// Every record of a kind of a patient (or account) within `range`, oldest first, all pages.
+    pub async fn all_for_patient<T: Record>(&self, practice: &str, owner: &str, range: &DateRange) -> CoreResult<Vec<Synced<T>>> {
+        let (mut out, mut cursor) = (vec![], None);
+        loop {
+            let page = self.for_patient::<T>(practice, owner, range, Order::OldestFirst, 500, cursor).await?;
+            out.extend(page.records);
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Every record of a kind of the practice's own (providers), all pages.
+    pub async fn all_for_practice<T: Record>(&self, practice: &str) -> CoreResult<Vec<Synced<T>>> {
+        let (mut out, mut cursor) = (vec![], None);
+        loop {
+            let page = self.for_practice::<T>(practice, &DateRange::all(), 500, cursor).await?;
+            out.extend(page.records);
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Every patient of the family whose guarantor is `guarantor_id` (the guarantor included).
     pub async fn family(&self, practice: &str, guarantor_id: &str) -> CoreResult<Vec<Synced<Patient>>> {
         let mut out = vec![];

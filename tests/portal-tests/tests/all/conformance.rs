@@ -429,6 +429,18 @@ async fn blobs_and_presigned_urls(b: &Backend) {
     assert!(b.blobs.get(&key).await.unwrap().is_none());
 }
 
+/// The sent mail whose subject holds `marker`, read back as an outsider would (waiting a little).
+async fn mail_with_subject(b: &Backend, marker: &str) -> String {
+    for _ in 0..20 {
+        let found = b.probe.mails().await.into_iter().find(|raw| portal_core::mime::subject(raw).is_some_and(|s| s.contains(marker)));
+        if let Some(raw) = found {
+            return raw;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no mail with {marker} in its subject was sent");
+}
+
 async fn mail_sent_and_read_back(b: &Backend) {
     let marker = uid();
     let mail = Mail {
@@ -442,15 +454,7 @@ async fn mail_sent_and_read_back(b: &Backend) {
     };
     let id = b.mailer.send(&mail).await.unwrap();
     assert!(!id.is_empty());
-    let mut found = None;
-    for _ in 0..20 {
-        found = b.probe.mails().await.into_iter().find(|raw| portal_core::mime::subject(raw).is_some_and(|s| s.contains(&marker)));
-        if found.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let raw = found.expect("the sent mail is readable back");
+    let raw = mail_with_subject(b, &marker).await;
     assert_eq!(portal_core::mime::text_part(&raw).unwrap(), mail.text);
     assert!(raw.contains("To: patient@example.com"));
     assert!(raw.contains("filename=\"note.txt\""));
@@ -468,15 +472,7 @@ async fn mail_sent_and_read_back(b: &Backend) {
         ..mail
     };
     b.mailer.send(&sealed).await.unwrap();
-    let mut found = None;
-    for _ in 0..20 {
-        found = b.probe.mails().await.into_iter().find(|raw| portal_core::mime::subject(raw).is_some_and(|s| s.contains(&sealed_marker)));
-        if found.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let raw = found.expect("the sealed mail is readable back");
+    let raw = mail_with_subject(b, &sealed_marker).await;
     assert!(raw.contains("application/pkcs7-mime; smime-type=enveloped-data") && !raw.contains("note.txt"));
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), raw.replace("\r\n", "\n").replace('\n', "\r\n")).unwrap();
