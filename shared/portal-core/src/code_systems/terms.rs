@@ -42,10 +42,14 @@ impl Terms<'_> {
         Ok(out)
     }
 
-    /// The preferred name of `code` in a version of a system: an active concept's best name.
+    /// The preferred name of `code` in a version of a system. In SNOMED CT only an active
+    /// concept has one (the release's concept file says which are); the marker sorts first.
     pub async fn name(&self, practice: &str, system: System, version: &str, code: &str) -> CoreResult<Option<String>> {
         let q = Query::new(keys::terms(practice, system, version)).prefix(keys::term_prefix(code)).limit(2);
         let page = self.table.query(q).await?;
+        if system == System::SnomedCt && page.items.first().is_none_or(|i| i.sk != keys::term_concept(code)) {
+            return Ok(None);
+        }
         Ok(page.items.iter().find_map(|i| i.data.get("t").and_then(|t| t.as_str()).map(str::to_string)))
     }
 

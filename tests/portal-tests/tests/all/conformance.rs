@@ -1403,6 +1403,29 @@ async fn code_system_imports_hold(b: &Backend) {
     let systems = importer.systems(&practice).await.unwrap();
     assert_eq!((systems[0].running.as_ref(), systems[0].last.as_ref().map(|l| l.state)), (None, Some(ImportState::Cancelled)));
 
+    // A concept the release marks inactive has no name from it (its descriptions may be active).
+    let retired = "SnomedCT_retired";
+    put_release(b, &practice, snomed, retired).await;
+    let concepts = format!(
+        "{}{retired}/Snapshot/Terminology/sct2_Concept_Snapshot_INT_20250101.txt",
+        portal_core::code_systems::releases::location(&practice)
+    );
+    let text = String::from_utf8(b.blobs.get(&concepts).await.unwrap().unwrap().bytes.to_vec()).unwrap();
+    b.blobs.put(&concepts, text.replace("66383009\t20020131\t1", "66383009\t20020131\t0").into_bytes().into(), "text/plain").await.unwrap();
+    let job = importer.start(&staff, "Pat Admin", System::SnomedCt, retired, &workflows).await.unwrap();
+    for n in importer.split(&practice, &job.id).await.unwrap() {
+        importer.run_batch(&practice, &job.id, n).await.unwrap();
+    }
+    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Done);
+    assert_eq!(terms.name(&practice, System::SnomedCt, retired, "66383009").await.unwrap(), None, "inactive: no name");
+    assert_eq!(terms.name(&practice, System::SnomedCt, retired, "80967001").await.unwrap().as_deref(), Some("Dental caries"));
+    assert_eq!(terms.name(&practice, System::SnomedCt, snomed, "66383009").await.unwrap().as_deref(), Some("Gingivitis"));
+    let again = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
+    for n in importer.split(&practice, &again.id).await.unwrap() {
+        importer.run_batch(&practice, &again.id, n).await.unwrap();
+    }
+    importer.finish(&practice, &again.id).await.unwrap();
+
     // A malformed line deep in the file: reported by file and line; the first stays active.
     let broken = "SnomedCT_broken";
     put_release(b, &practice, snomed, broken).await;
