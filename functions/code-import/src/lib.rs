@@ -82,7 +82,7 @@ pub async fn handle(deps: &Deps, step: Step) -> Result<StepResult, lambda_runtim
         Step::Fail { practice_id, import_id, error } => {
             // The cause is the step's error text: storage errors, never file contents.
             tracing::warn!(import = import_id, error = %error, "import step kept failing");
-            let failure = ImportFailure::reason("A step kept failing (the storage was unavailable); start the import again.");
+            let failure = ImportFailure::step_kept_failing();
             importer.fail(&practice_id, &import_id, failure).await?;
             Ok(StepResult { state: Some(ImportState::Failed), ..none })
         }

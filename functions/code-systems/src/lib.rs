@@ -12,7 +12,6 @@ use portal_core::code_systems::releases::{Release, Releases};
 use portal_core::code_systems::System;
 use portal_core::identity::session::StaffRole;
 use portal_core::ports::{Blobs, Clock, Ports, Table, Workflows};
-use portal_core::CoreError;
 use portal_http::{Api, ApiResult, Json, Meta, Principal};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -153,61 +152,17 @@ struct Started {
 
 async fn start(State(d): State<Deps>, meta: Meta, p: Principal, Json(body): Json<StartImport>) -> ApiResult<(StatusCode, Json<Started>)> {
     let c = p.require(IMPORT)?;
-    let system = System::parse(&body.system)
-        .filter(|s| System::IMPORTABLE.contains(s))
-        .ok_or_else(|| CoreError::invalid("code_system_unknown", "system: one of SNOMED-CT, RxNorm, CVX."))?;
+    let system = System::importable(&body.system)?;
     let job = d.importer().start(&c.actor(&meta.0), &c.username, system, &body.release, d.workflows.as_ref()).await?;
     Ok((StatusCode::ACCEPTED, Json(Started { id: job.id })))
 }
 
-/// An import's progress with its times as RFC 3339.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusView {
-    id: String,
-    system: System,
-    release: String,
-    state: ImportState,
-    rows_done: u64,
-    rows_total: Option<u64>,
-    batches_done: usize,
-    batches_total: usize,
-    started_at: String,
-    started_by: String,
-    finished_at: Option<String>,
-    rows_per_second: Option<u64>,
-    seconds_left: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ImportFailure>,
-}
-
-impl From<ImportStatus> for StatusView {
-    fn from(s: ImportStatus) -> Self {
-        StatusView {
-            id: s.id,
-            system: s.system,
-            release: s.release,
-            state: s.state,
-            rows_done: s.rows_done,
-            rows_total: s.rows_total,
-            batches_done: s.batches_done,
-            batches_total: s.batches_total,
-            started_at: rfc3339(s.started_at),
-            started_by: s.started_by,
-            finished_at: s.finished_at.map(rfc3339),
-            rows_per_second: s.rows_per_second,
-            seconds_left: s.seconds_left,
-            error: s.error,
-        }
-    }
-}
-
-async fn status(State(d): State<Deps>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<StatusView>> {
+async fn status(State(d): State<Deps>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<ImportStatus>> {
     let c = p.require(VIEW)?;
-    Ok(Json(d.importer().status(&c.practice_id, &id).await?.into()))
+    Ok(Json(d.importer().status(&c.practice_id, &id).await?))
 }
 
-async fn cancel(State(d): State<Deps>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<StatusView>> {
+async fn cancel(State(d): State<Deps>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<ImportStatus>> {
     let c = p.require(IMPORT)?;
-    Ok(Json(d.importer().cancel(&c.practice_id, &id).await?.into()))
+    Ok(Json(d.importer().cancel(&c.practice_id, &id).await?))
 }

@@ -38,7 +38,7 @@ impl InProcessWorkflows {
     pub async fn run(&self, practice: &str, id: &str) {
         if let Err(e) = self.steps(practice, id).await {
             tracing::warn!(import = id, error = %e, "code-system import failed");
-            let failure = ImportFailure::reason("A step kept failing (the storage was unavailable); start the import again.");
+            let failure = ImportFailure::step_kept_failing();
             if let Err(e) = self.importer().fail(practice, id, failure).await {
                 tracing::error!(import = id, error = %e, "could not record the failed import");
             }

@@ -75,6 +75,12 @@ impl ImportFailure {
     pub fn reason(reason: impl Into<String>) -> Self {
         ImportFailure { file: None, line: None, reason: reason.into() }
     }
+
+    /// What a workflow records when a step failed every retry (Step Functions' catch, or the
+    /// in-process runner's last try).
+    pub fn step_kept_failing() -> Self {
+        ImportFailure::reason("A step kept failing (the storage was unavailable); start the import again.")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,7 +151,7 @@ pub struct CodeSystemState {
     pub last: Option<LastImport>,
 }
 
-/// An import's progress, as the API answers it.
+/// An import's progress, as the API answers it (times as RFC 3339).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportStatus {
@@ -157,9 +163,9 @@ pub struct ImportStatus {
     pub rows_total: Option<u64>,
     pub batches_done: usize,
     pub batches_total: usize,
-    pub started_at: i64,
+    pub started_at: String,
     pub started_by: String,
-    pub finished_at: Option<i64>,
+    pub finished_at: Option<String>,
     /// Rows per second so far (while running).
     pub rows_per_second: Option<u64>,
     /// At that rate (while running).
@@ -484,9 +490,9 @@ impl<'a> Importer<'a> {
             rows_total: job.rows_total,
             batches_done: done.len(),
             batches_total: job.batches.len(),
-            started_at: job.started_at,
+            started_at: crate::clock::rfc3339(job.started_at),
             started_by: job.started_by,
-            finished_at: job.finished_at,
+            finished_at: job.finished_at.map(crate::clock::rfc3339),
             rows_per_second: rate,
             seconds_left: left,
             error: job.error,

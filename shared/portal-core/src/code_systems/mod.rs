@@ -42,6 +42,13 @@ impl System {
         }
     }
 
+    /// A system a release can be imported of, by its name; anything else is refused.
+    pub fn importable(name: &str) -> crate::CoreResult<System> {
+        System::parse(name)
+            .filter(|s| System::IMPORTABLE.contains(s))
+            .ok_or_else(|| crate::CoreError::invalid("code_system_unknown", "system: one of SNOMED-CT, RxNorm, CVX."))
+    }
+
     pub fn parse(s: &str) -> Option<System> {
         [System::SnomedCt, System::RxNorm, System::Cvx, System::Loinc, System::Cdt].into_iter().find(|x| x.name() == s)
     }

@@ -208,12 +208,6 @@ pub struct Summary {
     pub providers: Vec<Provider>,
 }
 
-impl Summary {
-    pub fn section(&self, key: SectionKey) -> &Section {
-        self.sections.iter().find(|s| s.key == key).expect("every section is built")
-    }
-}
-
 pub struct CareSummaries<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
