@@ -51,6 +51,10 @@ pub struct DemoLogins {
     pub patient_page: String,
     pub admin_page: String,
     pub practices: Vec<DemoPractice>,
+    /// The day the demo's data was dated from (`YYYY-MM-DD`); a later start on another day dates
+    /// it afresh.
+    #[serde(default)]
+    pub dated_on: Option<String>,
 }
 
 struct Plan {
@@ -103,13 +107,23 @@ impl DemoLogins {
     }
 }
 
-/// Seeds the demo on first start; later starts read the logins back.
+/// Seeds the demo on first start; later starts read the logins back. The demo's data is dated
+/// from the day it is pushed (visits a week ahead, a recall due last week, a statement from five
+/// days ago), so a later start on another day pushes it again dated from that day, as the
+/// practice's system keeps sending its schedule: a demo seeded months ago still shows what it
+/// describes instead of going quietly empty.
 pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Result<DemoLogins, Box<dyn std::error::Error>> {
     let file = data_dir.join("demo-logins.json");
+    let today = time::OffsetDateTime::now_utc();
     if let Ok(raw) = std::fs::read_to_string(&file) {
         let mut logins: DemoLogins = serde_json::from_str(&raw)?;
         logins.patient_page = format!("{base_url}/");
         logins.admin_page = format!("{base_url}/admin/");
+        if logins.dated_on.as_deref() != Some(&day(today)) {
+            redate(b, &logins, today).await?;
+            logins.dated_on = Some(day(today));
+            crate::write_private(&file, serde_json::to_string_pretty(&logins)?.as_bytes())?;
+        }
         return Ok(logins);
     }
     let p = Provisioner { table: b.table.as_ref(), clock: b.clock.as_ref() };
@@ -129,7 +143,6 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         let actor = portal_core::audit::Actor::new(plan.id, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
         let (key, secret) = keys.create(&actor, "Demo practice server").await?;
         // The demo data goes in as the practice's own system would send it: through the sync API.
-        let today = time::OffsetDateTime::now_utc();
         crate::demo::push(&app, &host, &key.key_id, &secret, (plan.data)(today.date()), today).await?;
         let releases = portal_core::code_systems::releases::location(plan.id);
         for (path, bytes) in crate::demo::RELEASES {
@@ -148,7 +161,30 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
             patients,
         });
     }
-    let logins = DemoLogins { patient_page: format!("{base_url}/"), admin_page: format!("{base_url}/admin/"), practices };
+    let logins = DemoLogins {
+        patient_page: format!("{base_url}/"),
+        admin_page: format!("{base_url}/admin/"),
+        practices,
+        dated_on: Some(day(today)),
+    };
     crate::write_private(&file, serde_json::to_string_pretty(&logins)?.as_bytes())?;
     Ok(logins)
+}
+
+/// Pushes each demo practice's data again, dated from `today`, with the practice's sync key.
+async fn redate(b: &Backends, logins: &DemoLogins, today: time::OffsetDateTime) -> Result<(), Box<dyn std::error::Error>> {
+    let functions = b.functions(std::path::PathBuf::new());
+    let host = functions.hosts[0].clone();
+    let app = crate::app(functions);
+    for practice in &logins.practices {
+        let Some(plan) = PLANS.iter().find(|p| p.id == practice.practice_id) else { continue };
+        crate::demo::push(&app, &host, &practice.sync.key_id, &practice.sync.secret, (plan.data)(today.date()), today)
+            .await
+            .map_err(|e| format!("the demo could not be dated from today ({e}); start with a fresh --data-dir"))?;
+    }
+    Ok(())
+}
+
+fn day(t: time::OffsetDateTime) -> String {
+    t.date().to_string()
 }

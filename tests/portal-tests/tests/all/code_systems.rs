@@ -3,7 +3,7 @@
 //! real `portal-local` process killed with SIGKILL in the middle of an import resumes it when it
 //! starts again, the previous version answering meanwhile.
 
-use crate::support::{start_local, Local};
+use crate::support::{start_host, start_local, Local};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -97,41 +97,12 @@ async fn staff_login(base: &str, data_dir: &std::path::Path) -> String {
     v["token"].as_str().unwrap_or_else(|| panic!("{v}")).to_string()
 }
 
-struct Host(std::process::Child);
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_host(port: u16, data_dir: &std::path::Path) -> Host {
-    // `tests/run` builds every binary before the tests run.
-    let exe = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("portal-local");
-    assert!(exe.exists(), "{} is missing: cargo build -p portal-local", exe.display());
-    let child = std::process::Command::new(exe)
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--data-dir", data_dir.to_str().unwrap(), "--invite-interval", "0"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let host = Host(child);
-    for _ in 0..300 {
-        if crate::support::client().get(format!("http://127.0.0.1:{port}/v1/health")).send().await.is_ok() {
-            return host;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("portal-local did not start");
-}
-
 #[tokio::test]
 async fn an_import_killed_midway_resumes_when_the_host_starts_again() {
     let data = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let host = start_host(port, data.path()).await;
+    let host = start_host(port, data.path(), None).await;
     let token = staff_login(&base, data.path()).await;
     let get = async |path: &str| -> Value {
         let res = crate::support::client().get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap();
@@ -169,7 +140,7 @@ async fn an_import_killed_midway_resumes_when_the_host_starts_again() {
     assert!(midway["batchesDone"].as_u64() < midway["batchesTotal"].as_u64(), "{midway}");
     drop(host); // SIGKILL: no shutdown of any kind
 
-    let _host = start_host(port, data.path()).await;
+    let _host = start_host(port, data.path(), None).await;
     let systems = get("/v1/admin/code-systems").await;
     assert_eq!(systems["systems"][0]["active"]["version"], SNOMED, "the previous version answers meanwhile");
     let ended = until_ended(async || get(&path).await, Duration::from_secs(120)).await;

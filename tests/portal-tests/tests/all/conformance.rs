@@ -1,7 +1,7 @@
 //! The port conformance suite: the same checks against the embedded adapters and against the AWS
 //! adapters talking to moto. What one backend does, the other must do too.
 
-use crate::support::{moto_endpoint, now};
+use crate::support::{date_from_today, moto_endpoint, now};
 use async_trait::async_trait;
 use bytes::Bytes;
 use portal_core::ports::*;
@@ -734,7 +734,7 @@ async fn patient_modules_hold(b: &Backend) {
 
     let providers = ProviderNames::new(60);
     let book = AppointmentBook { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), providers: &providers };
-    let pending = json!({"patientId": "g", "providerId": "prov-1", "start": "2031-01-07T10:00:00-05:00", "lengthMinutes": 30, "status": "scheduled", "eConfirmationPending": true});
+    let pending = json!({"patientId": "g", "providerId": "prov-1", "start": format!("{}T10:00:00-05:00", date_from_today(40)), "lengthMinutes": 30, "status": "scheduled", "eConfirmationPending": true});
     synced(b, &practice, Appointments, "apt-1", pending).await;
     for _ in 0..2 {
         assert_eq!(book.confirm(&caller("g"), None, "apt-1").await.unwrap().id, "apt-1");
@@ -744,10 +744,17 @@ async fn patient_modules_hold(b: &Backend) {
     let (events, _) = outbox.list(&practice, None, 100).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.kind == "appointment.confirmed").count(), 1);
 
-    synced(b, &practice, Slots, "slot-1", json!({"providerId": "prov-1", "start": "2031-03-04T09:00:00-05:00", "lengthMinutes": 60})).await;
+    synced(
+        b,
+        &practice,
+        Slots,
+        "slot-1",
+        json!({"providerId": "prov-1", "start": format!("{}T09:00:00-05:00", date_from_today(20)), "lengthMinutes": 60}),
+    )
+    .await;
     for n in 0..20 {
         synced(b, &practice, Patients, &format!("r{n}"), patient("Racer", json!({}))).await;
-        let recall = json!({"patientId": format!("r{n}"), "type": "Prophy", "dueDate": "2026-11-01", "status": "due"});
+        let recall = json!({"patientId": format!("r{n}"), "type": "Prophy", "dueDate": date_from_today(-30), "status": "due"});
         synced(b, &practice, Recalls, &format!("rc-{n}"), recall).await;
     }
     let attempts: Vec<_> = (0..20)

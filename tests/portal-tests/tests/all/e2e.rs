@@ -2,7 +2,7 @@
 //! SQLite, the authorizer as middleware), as a patient, a staff member and an attacker would use it.
 
 use crate::support::{client, send, start_local, Local};
-use portal_core::ports::{ManualClock, Table};
+use portal_core::ports::{Clock, ManualClock, Table};
 use portal_core::practice::url_policy::UrlRules;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -104,7 +104,8 @@ impl AuthBench {
         let log = std::env::temp_dir().join(format!("ev-{}.log", portal_core::ids::new_id()));
         AuthBench {
             table: Arc::new(portal_embedded::SqliteTable::in_memory().unwrap()),
-            clock: Arc::new(ManualClock::new(1_800_000_000)),
+            // The table honours TTLs by the system clock, so the controlled clock starts at today.
+            clock: Arc::new(ManualClock::new(crate::support::now())),
             events: Arc::new(portal_embedded::InProcessEvents::new(&log).unwrap()),
         }
     }
@@ -195,13 +196,13 @@ async fn staff_with_the_right_password_and_code_are_let_in_while_guessers_are_sl
     }
     let code = portal_core::identity::totp::code_at(
         admin.totp_secret.as_ref().unwrap(),
-        (1_800_000_000 / portal_core::identity::totp::STEP) as u64,
+        (b.clock.now() / portal_core::identity::totp::STEP) as u64,
     )
     .unwrap();
     assert!(!b.login(Staff, "admin", "guess", Some(&code), "198.51.100.1").await, "a valid code alone is not enough");
     let code = portal_core::identity::totp::code_at(
         admin.totp_secret.as_ref().unwrap(),
-        (1_800_000_000 / portal_core::identity::totp::STEP + 1) as u64,
+        (b.clock.now() / portal_core::identity::totp::STEP + 1) as u64,
     )
     .unwrap();
     assert!(b.login(Staff, "admin", &admin.password, Some(&code), "203.0.113.9").await, "the owner is in at once");
@@ -617,4 +618,36 @@ async fn me_lists_the_family_the_rule_allows_and_the_setting_changes_it() {
     // Reading the family is a PHI read, audited under the patient.
     let (_, log) = l.get("/v1/admin/audit?limit=200", Some(&staff)).await;
     assert!(log["entries"].as_array().unwrap().iter().any(|e| e["action"] == "me.family.read" && e["subject"] == "pat-1001"));
+}
+
+/// A local host seeded long ago (here: its clock 400 days back) dates the demo afresh when it
+/// starts again: the upcoming visits, the due recall's open slots and the newest statement are
+/// where the README says, not a year in the past.
+#[tokio::test]
+async fn a_demo_seeded_long_ago_is_dated_from_today_on_the_next_start() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    drop(crate::support::start_host(port, data.path(), Some(-400)).await);
+    let logins: portal_local::DemoLogins =
+        serde_json::from_str(&std::fs::read_to_string(data.path().join("demo-logins.json")).unwrap()).unwrap();
+    assert_eq!(logins.dated_on, Some(crate::support::date_from_today(-400)));
+
+    let _host = crate::support::start_host(port, data.path(), None).await;
+    let alex = &logins.practices[0].patients[0];
+    let login = json!({"practice": "lakeside", "username": alex.username, "password": alex.password});
+    let (s, v, _) = send(client().post(format!("{base}/v1/auth/login")).json(&login)).await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let get = async |path: &str| send(client().get(format!("{base}{path}")).bearer_auth(&token)).await.1;
+    let visits = get("/v1/appointments").await;
+    let upcoming: Vec<&str> = visits["upcoming"].as_array().unwrap().iter().map(|a| &a["start"].as_str().unwrap()[..10]).collect();
+    assert_eq!(upcoming, [crate::support::date_from_today(9)], "{visits}");
+    let recalls = get("/v1/appointments/recalls?patient=pat-1004").await;
+    assert_eq!(recalls["items"][0]["slots"].as_array().unwrap().len(), 4, "{recalls}");
+    let statements = get("/v1/account/statements").await;
+    assert_eq!(statements["items"][0]["date"], crate::support::date_from_today(-5), "{statements}");
+    let logins: portal_local::DemoLogins =
+        serde_json::from_str(&std::fs::read_to_string(data.path().join("demo-logins.json")).unwrap()).unwrap();
+    assert_eq!(logins.dated_on, Some(crate::support::date_from_today(0)));
 }

@@ -4,7 +4,7 @@
 //! family's account and guards Riley (pat-1004); Jamie (pat-1003) guards Riley and Avery; Jordan
 //! is a patient of Hillcrest.
 
-use crate::support::{client, send, start_local, Local};
+use crate::support::{client, date_from_today, instant_from_now, send, start_local, Local};
 use crate::sync::SyncClient;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -85,13 +85,13 @@ async fn the_account_adds_up_and_follows_what_is_synced() {
 
     // A line synced after login changes the summary by exactly its amount; its tombstone undoes it.
     let c = sync_client(&l, 0);
-    let line = json!({"lastModified": "2026-11-25T10:00:00Z", "patientId": "pat-1003", "guarantorId": "pat-1001", "date": "2026-11-25", "kind": "charge", "amountCents": 1234, "description": "Fluoride varnish", "procedureCode": "D1206"});
+    let line = json!({"lastModified": instant_from_now(0), "patientId": "pat-1003", "guarantorId": "pat-1001", "date": date_from_today(0), "kind": "charge", "amountCents": 1234, "description": "Fluoride varnish", "procedureCode": "D1206"});
     let (s, v) = c.call("PUT", "/v1/sync/ledger/led-new", &[], Some(&line)).await;
     assert_eq!(s, 200, "{v}");
     let (_, after) = l.get("/v1/account/summary", Some(&alex)).await;
     assert_eq!(after["totalCents"], 41200 + 1234);
     assert_eq!(after["patientPortionCents"], 29200 + 1234);
-    let (s, _) = c.call("DELETE", "/v1/sync/ledger/led-new", &[("lastModified", "2026-11-25T11:00:00Z")], None).await;
+    let (s, _) = c.call("DELETE", "/v1/sync/ledger/led-new", &[("lastModified", &instant_from_now(60))], None).await;
     assert_eq!(s, 200);
     let (_, back) = l.get("/v1/account/summary", Some(&alex)).await;
     assert_eq!(back["totalCents"], 41200);
@@ -114,14 +114,14 @@ async fn a_statement_downloads_as_the_pdf_that_was_synced() {
     let l = start_local().await;
     let c = sync_client(&l, 0);
     let pdf = b"%PDF-1.4\n% statement for the Morgan family\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
-    let body = json!({"lastModified": "2026-11-25T09:00:00Z", "guarantorId": "pat-1001", "date": "2026-11-25", "balanceCents": 41200, "file": {"contentType": "application/pdf", "size": pdf.len(), "fileName": "statement-2026-11-25.pdf"}});
+    // Dated today: newer than the demo's statements, which are dated from the day it was seeded.
+    let today = date_from_today(0);
+    let name = format!("statement-{today}.pdf");
+    let body = json!({"lastModified": instant_from_now(0), "guarantorId": "pat-1001", "date": today, "balanceCents": 41200, "file": {"contentType": "application/pdf", "size": pdf.len(), "fileName": name}});
     upload(&c, "statements", "stmt-new", body, pdf.clone()).await;
     let alex = token(&l, ALEX).await;
     let (_, list) = l.get("/v1/account/statements", Some(&alex)).await;
-    assert_eq!(
-        list["items"][0],
-        json!({"id": "stmt-new", "date": "2026-11-25", "balanceCents": 41200, "fileName": "statement-2026-11-25.pdf"})
-    );
+    assert_eq!(list["items"][0], json!({"id": "stmt-new", "date": today, "balanceCents": 41200, "fileName": name}));
     assert_eq!(ids(&list["items"]).len(), 3);
     let (s, link) = l.get("/v1/account/statements/stmt-new/file", Some(&alex)).await;
     assert_eq!(s, 200, "{link}");
@@ -131,7 +131,7 @@ async fn a_statement_downloads_as_the_pdf_that_was_synced() {
     let res = client().get(link["url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let disposition = res.headers()["content-disposition"].to_str().unwrap().to_string();
-    assert!(disposition.starts_with("attachment") && disposition.contains("statement-2026-11-25.pdf"), "{disposition}");
+    assert!(disposition.starts_with("attachment") && disposition.contains(&name), "{disposition}");
     assert_eq!(res.bytes().await.unwrap().to_vec(), pdf);
 }
 
@@ -187,7 +187,7 @@ async fn only_shared_checked_documents_exist_for_the_patient() {
     assert!(res.headers()["content-disposition"].to_str().unwrap().contains("crown-prep-instructions.pdf"));
     assert!(res.bytes().await.unwrap().starts_with(b"%PDF-"));
     // A tombstoned document disappears.
-    let (s, _) = c.call("DELETE", "/v1/sync/documents/doc-2", &[("lastModified", "2030-01-01T00:00:00Z")], None).await;
+    let (s, _) = c.call("DELETE", "/v1/sync/documents/doc-2", &[("lastModified", &instant_from_now(60))], None).await;
     assert_eq!(s, 200);
     let (_, after) = l.get("/v1/images", Some(&alex)).await;
     assert_eq!(ids(&after["items"]), ["doc-1"]);
@@ -270,7 +270,7 @@ async fn confirming_is_harmless_twice_and_reaches_the_practice_once() {
     assert!(confirmed[0]["detail"]["start"].is_string());
     // One the office has not asked to confirm is not the patient's to confirm; Jamie's is not
     // Alex's to confirm unasked.
-    let quiet = json!({"lastModified": "2026-11-26T08:00:00Z", "patientId": "pat-1001", "providerId": "prov-1", "start": "2031-01-07T10:00:00-05:00", "lengthMinutes": 30, "status": "scheduled"});
+    let quiet = json!({"lastModified": "2026-11-26T08:00:00Z", "patientId": "pat-1001", "providerId": "prov-1", "start": format!("{}T10:00:00-05:00", date_from_today(40)), "lengthMinutes": 30, "status": "scheduled"});
     assert_eq!(sync_client(&l, 0).call("PUT", "/v1/sync/appointments/apt-quiet", &[], Some(&quiet)).await.0, 200);
     let (s, v) = l.json("POST", "/v1/appointments/apt-quiet/confirm", Some(&alex), json!({})).await;
     assert_eq!((s, &v["code"]), (409, &json!("confirmation_not_pending")));
@@ -321,7 +321,7 @@ async fn twenty_patients_racing_for_one_slot_one_wins() {
     let l = start_local().await;
     let c = sync_client(&l, 0);
     let prov = portal_core::identity::provision::Provisioner { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() };
-    let slot = json!({"lastModified": "2026-11-26T08:00:00Z", "providerId": "prov-3", "start": "2031-03-04T09:00:00-05:00", "lengthMinutes": 60, "recallTypes": ["Prophy"]});
+    let slot = json!({"lastModified": "2026-11-26T08:00:00Z", "providerId": "prov-3", "start": format!("{}T09:00:00-05:00", date_from_today(20)), "lengthMinutes": 60, "recallTypes": ["Prophy"]});
     let (s, _) = c.call("PUT", "/v1/sync/slots/slot-race", &[], Some(&slot)).await;
     assert_eq!(s, 200);
     let mut tokens = vec![];
@@ -329,8 +329,7 @@ async fn twenty_patients_racing_for_one_slot_one_wins() {
         let id = format!("pat-race-{n}");
         let patient = json!({"lastModified": "2026-11-26T08:00:00Z", "firstName": format!("Racer{n}"), "lastName": "Test", "birthdate": "1990-01-01"});
         assert_eq!(c.call("PUT", &format!("/v1/sync/patients/{id}"), &[], Some(&patient)).await.0, 200);
-        let recall =
-            json!({"lastModified": "2026-11-26T08:00:00Z", "patientId": id, "type": "Prophy", "dueDate": "2026-11-01", "status": "due"});
+        let recall = json!({"lastModified": "2026-11-26T08:00:00Z", "patientId": id, "type": "Prophy", "dueDate": date_from_today(-30), "status": "due"});
         assert_eq!(c.call("PUT", &format!("/v1/sync/recalls/rc-race-{n}"), &[], Some(&recall)).await.0, 200);
         let login = prov.create_patient_login("lakeside", &id, &format!("racer{n}"), &format!("Racer{n} Test"), false).await.unwrap();
         let (s, v) = l

@@ -18,6 +18,20 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
+/// The date `days` from today (before it when negative), `YYYY-MM-DD`. The demo is dated from
+/// the day it is seeded, so whatever a test compares with it is dated the same way, never with
+/// a calendar literal that the demo overtakes as time passes.
+pub fn date_from_today(days: i64) -> String {
+    let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+    d.format(&time::macros::format_description!("[year]-[month]-[day]")).unwrap()
+}
+
+/// The instant `seconds` from now (before it when negative), RFC 3339: a sync `lastModified` that
+/// must be newer (or older) than the demo's, which is stamped when it is seeded.
+pub fn instant_from_now(seconds: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds)).format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 /// A portal-local running in this process on a free port, with its own data folder.
 pub struct Local {
     pub base: String,
@@ -121,4 +135,46 @@ impl Local {
         assert_eq!(s, 200, "{v}");
         v["token"].as_str().unwrap().to_string()
     }
+}
+
+/// A `portal-local` process of its own (killed when dropped: no shutdown of any kind).
+pub struct Host(std::process::Child);
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `portal-local` binary on `port` with `data_dir`; with `days_ahead` (negative: back)
+/// its clock runs that many days from this process's own (libfaketime, preloaded into the process
+/// itself — the `faketime` command would run it as a child that outlives a kill — and given an
+/// absolute start, so it composes with a test run that is itself under `faketime`).
+pub async fn start_host(port: u16, data_dir: &std::path::Path, days_ahead: Option<i64>) -> Host {
+    // `tests/run` builds every binary before the tests run, and installs libfaketime.
+    let exe = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("portal-local");
+    assert!(exe.exists(), "{} is missing: cargo build -p portal-local", exe.display());
+    let mut command = std::process::Command::new(exe);
+    if let Some(days) = days_ahead {
+        let lib = format!("/usr/lib/{}-linux-gnu/faketime/libfaketimeMT.so.1", std::env::consts::ARCH);
+        assert!(std::path::Path::new(&lib).exists(), "{lib} is missing: apt-get install faketime");
+        let start = time::OffsetDateTime::now_utc() + time::Duration::days(days);
+        let start = start.format(&time::macros::format_description!("@[year]-[month]-[day] [hour]:[minute]:[second]")).unwrap();
+        command.env("LD_PRELOAD", lib).env("FAKETIME", start).env("TZ", "UTC");
+    }
+    let child = command
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--data-dir", data_dir.to_str().unwrap(), "--invite-interval", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let host = Host(child);
+    for _ in 0..300 {
+        if client().get(format!("http://127.0.0.1:{port}/v1/health")).send().await.is_ok() {
+            return host;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("portal-local did not start");
 }
