@@ -49,6 +49,12 @@ test('a patient turns on two-step sign-in and logs in with a code, then a recove
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('Recovery codes left: 9.').waitFor();
   await page.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
+  // A session alone does not turn it off: the password is asked for again.
+  await page.getByLabel('Your password').fill('not the password');
+  await page.getByRole('button', { name: 'Turn it off' }).click();
+  await page.getByText('That password is not right.').waitFor();
+  await page.getByLabel('Your password').fill(jamie.password);
+  await page.getByRole('button', { name: 'Turn it off' }).click();
   await page.getByText('Two-step sign-in is off.').waitFor();
   await ctx.close();
 });

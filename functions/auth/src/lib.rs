@@ -10,7 +10,7 @@ use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::clock::rfc3339;
 use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult};
-use portal_core::identity::mfa::{Mfa, MfaStatus};
+use portal_core::identity::mfa::{Mfa, MfaStatus, Proof};
 use portal_core::identity::recovery::Recovery;
 use portal_core::identity::session::{PrincipalKind, Sessions};
 use portal_core::identity::totp::Enrolment;
@@ -20,7 +20,7 @@ use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, SettingsRepo};
 use portal_core::sync::records::PatientRecords;
 use portal_core::{CoreError, Feature};
-use portal_http::{clear_session_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal};
+use portal_http::{clear_session_cookie, cookie, device_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal, DEVICE_COOKIE};
 use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
@@ -149,23 +149,30 @@ struct SessionAnswer {
     must_change_password: bool,
 }
 
-/// The session as the client gets it: the token in the body (API clients) and in the cookie (pages).
+/// The session as the client gets it: the token in the body (API clients) and in the cookie
+/// (pages); a browser that just became a known device gets that cookie too.
 fn session_response(ok: LoginOk) -> Response {
     let expires = ok.session.expires_at();
     let max_age = portal_core::identity::session::ABSOLUTE_TIMEOUT;
-    let cookie = session_cookie(&ok.token, max_age);
+    let mut headers = HeaderMap::new();
+    headers.append(header::SET_COOKIE, session_cookie(&ok.token, max_age));
+    if let Some(device) = ok.device.as_deref().and_then(|d| device_cookie(d, portal_core::identity::devices::DEVICE_SECONDS)) {
+        headers.append(header::SET_COOKIE, device);
+    }
     let body = SessionAnswer { token: ok.token, expires_at: rfc3339(expires), must_change_password: ok.session.must_change_password };
-    ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
+    (headers, Json(body)).into_response()
 }
 
 /// A session, or (the password right, a second factor on, no code given) `{mfaRequired: true}`.
-async fn patient_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<LoginBody>) -> ApiResult<Response> {
+async fn patient_login(State(d): State<Deps>, Meta(meta): Meta, headers: HeaderMap, Json(b): Json<LoginBody>) -> ApiResult<Response> {
+    let device = cookie(&headers, DEVICE_COOKIE);
     let input = LoginInput {
         practice: &b.practice,
         username: &b.username,
         password: &b.password,
         totp: b.totp.as_deref(),
         recovery_code: b.recovery_code.as_deref(),
+        device: device.as_deref(),
     };
     Ok(match d.auth().login(PrincipalKind::Patient, input, &meta).await? {
         LoginResult::Session(ok) => session_response(ok),
@@ -173,15 +180,17 @@ async fn patient_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<Lo
     })
 }
 
-async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<StaffLoginBody>) -> ApiResult<Response> {
-    let ok = d
-        .auth()
-        .login(
-            PrincipalKind::Staff,
-            LoginInput { practice: &b.practice, username: &b.username, password: &b.password, totp: Some(&b.totp), recovery_code: None },
-            &meta,
-        )
-        .await?;
+async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, headers: HeaderMap, Json(b): Json<StaffLoginBody>) -> ApiResult<Response> {
+    let device = cookie(&headers, DEVICE_COOKIE);
+    let input = LoginInput {
+        practice: &b.practice,
+        username: &b.username,
+        password: &b.password,
+        totp: Some(&b.totp),
+        recovery_code: None,
+        device: device.as_deref(),
+    };
+    let ok = d.auth().login(PrincipalKind::Staff, input, &meta).await?;
     match ok {
         LoginResult::Session(ok) => Ok(session_response(ok)),
         // Staff always give a code; this cannot come back for them.
@@ -390,8 +399,17 @@ async fn mfa_confirm(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json
     Ok(Json(RecoveryCodes { recovery_codes: d.mfa().confirm(&c.actor(&meta), &b.code).await? }))
 }
 
-async fn mfa_remove(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<axum::http::StatusCode> {
+/// The proof that turning the second factor off asks for: the password or a current code.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MfaProof {
+    password: Option<String>,
+    code: Option<String>,
+}
+
+async fn mfa_remove(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<MfaProof>) -> ApiResult<axum::http::StatusCode> {
     let c = p.require(Access::Patient)?;
-    d.mfa().remove(&c.actor(&meta)).await?;
+    let proof = Proof { password: b.password.as_deref(), code: b.code.as_deref() };
+    d.mfa().remove(&c.actor(&meta), &proof).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

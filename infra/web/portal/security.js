@@ -1,6 +1,7 @@
 // The patient's sign-in security card on Home: two-step sign-in with an authenticator app. Turning
 // it on shows a QR code (drawn here from the API's module rows) and the key, asks for the app's
-// first code, then shows the ten recovery codes once. Nothing of it is kept in the browser.
+// first code, then shows the ten recovery codes once. Turning it off asks for the password again
+// (a session alone may not take the second factor away). Nothing of it is kept in the browser.
 import { api, el, qrImage } from './lib.js';
 import { t } from './i18n.js';
 
@@ -12,17 +13,34 @@ export async function renderSecurity(card) {
   const title = el('h3', {}, t('security.title'));
   if (r.data.enabled) {
     const off = el('button', { type: 'button', className: 'secondary' }, t('security.turnOff'));
-    off.addEventListener('click', async () => {
-      const done = await api('DELETE', '/v1/auth/mfa');
-      if (!done.ok) return showProblem(note, done);
-      await renderSecurity(card);
-      return card.querySelector('.status').replaceChildren(t('security.offDone'));
-    });
+    off.addEventListener('click', () => confirmOff(card, note));
     return card.replaceChildren(title, el('p', {}, t('security.on', { left: r.data.recoveryCodesLeft })), off, note);
   }
   const on = el('button', { type: 'button', className: 'secondary' }, t('security.turnOn'));
   on.addEventListener('click', () => enrol(card, note));
   return card.replaceChildren(title, el('p', {}, t('security.off')), on, note);
+}
+
+function confirmOff(card, note) {
+  const input = el('input', { type: 'password', id: 'mfa-off-password', autocomplete: 'current-password' });
+  const form = el('form', { className: 'row', noValidate: true },
+    el('div', {}, el('label', { htmlFor: 'mfa-off-password' }, t('security.offPassword')), input),
+    el('button', { type: 'submit' }, t('security.offConfirm')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const done = await api('DELETE', '/v1/auth/mfa', { password: input.value });
+    if (!done.ok) {
+      const code = done.data && done.data.code;
+      if (code === 'reauthentication_failed') note.textContent = t('security.offWrong');
+      else if (code === 'too_many_attempts') note.textContent = t('security.offTooMany');
+      else showProblem(note, done);
+      return input.focus();
+    }
+    await renderSecurity(card);
+    return card.querySelector('.status').replaceChildren(t('security.offDone'));
+  });
+  card.replaceChildren(el('h3', {}, t('security.title')), el('p', {}, t('security.offAsk')), form, note);
+  return input.focus();
 }
 
 function showProblem(note, r) {

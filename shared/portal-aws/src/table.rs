@@ -1,10 +1,13 @@
 //! The single table on DynamoDB. Item attributes: `pk`, `sk`, `gsi1pk`, `gsi1sk`, `ttl` (the
-//! table's TTL attribute), `ver`, and `data` (a map). TTL deletion is lazy, so expired items are
-//! filtered on every read and treated as absent by every condition, as the embedded table does.
+//! table's TTL attribute), `ver`, and `data` (a map); a counter (`TxOp::Count`) is `pk`, `sk` and
+//! `cnt`, moved with `ADD` and read back as `data: {"count": cnt}`. TTL deletion is lazy, so
+//! expired items are filtered on every read and treated as absent by every condition, as the
+//! embedded table does. A transaction canceled by another in flight on the same items
+//! (`TransactionConflict`) is tried again here, with jittered back-off, before the caller hears of it.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp, MAX_TRANSACTION_ITEMS};
 use std::collections::HashMap;
@@ -60,9 +63,10 @@ fn get_n(a: &Attrs, k: &str) -> Option<i64> {
 }
 
 fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
-    let data = match a.remove("data") {
-        Some(v) => serde_dynamo::from_attribute_value(v).map_err(backend)?,
-        None => serde_json::Value::Null,
+    let data = match (a.remove("data"), get_n(&a, "cnt")) {
+        (Some(v), _) => serde_dynamo::from_attribute_value(v).map_err(backend)?,
+        (None, Some(count)) => serde_json::json!({ "count": count }),
+        (None, None) => serde_json::Value::Null,
     };
     Ok(Item {
         pk: get_s(&a, "pk").ok_or_else(|| backend("item without pk"))?,
@@ -77,6 +81,16 @@ fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
 
 fn live(item: &Item, now: i64) -> bool {
     item.expires_at.is_none_or(|t| t > now)
+}
+
+/// How many times a transaction canceled by a conflicting one is tried again.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// Full jitter over 10 ms · 2^attempt, at most 320 ms: writers that collided spread out.
+fn conflict_backoff(attempt: u32) -> Duration {
+    let ceiling = 10u64 << attempt.min(5);
+    let r = u64::from_le_bytes(portal_core::ids::random_bytes::<8>());
+    Duration::from_millis(1 + r % ceiling)
 }
 
 /// The condition expression for a write, with its names and values (`None` for no condition).
@@ -254,27 +268,51 @@ impl Table for DynamoTable {
                     }
                     TransactWriteItem::builder().condition_check(check.build().map_err(backend)?)
                 }
+                TxOp::Count { pk, sk, by, expires_at } => {
+                    let mut update = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(pk, sk)))
+                        .update_expression("ADD #cnt :by")
+                        .expression_attribute_names("#cnt", "cnt")
+                        .expression_attribute_values(":by", n(*by));
+                    if let Some(t) = expires_at {
+                        update = update
+                            .update_expression("ADD #cnt :by SET #ttl = if_not_exists(#ttl, :ttl)")
+                            .expression_attribute_names("#ttl", "ttl")
+                            .expression_attribute_values(":ttl", n(*t));
+                    }
+                    TransactWriteItem::builder().update(update.build().map_err(backend)?)
+                }
             };
             items.push(item.build());
         }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) => {
-                    let failed = tc
-                        .cancellation_reasons()
-                        .iter()
-                        .enumerate()
-                        // Only failed conditions: a `TransactionConflict` (another transaction
-                        // on the same items in flight) leaves `failed` empty, so the caller tries
-                        // again instead of taking it for a condition that failed.
-                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                        .map(|(i, _)| i)
-                        .collect();
-                    Err(TableError::TransactionCanceled { failed })
-                }
-                _ => Err(sdk_err(e)),
-            },
+        let mut attempt = 0u32;
+        loop {
+            let err = match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc)) =
+                err.as_service_error()
+            else {
+                return Err(sdk_err(err));
+            };
+            // Only failed conditions count as failed: a `TransactionConflict` (another transaction
+            // on the same items in flight) is tried again, and if it keeps happening leaves
+            // `failed` empty, so the caller may try again instead of taking it for a condition.
+            let failed: Vec<usize> = tc
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect();
+            let conflict = tc.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"));
+            if !failed.is_empty() || !conflict || attempt >= CONFLICT_RETRIES {
+                return Err(TableError::TransactionCanceled { failed });
+            }
+            attempt += 1;
+            tokio::time::sleep(conflict_backoff(attempt)).await;
         }
     }
 

@@ -25,6 +25,9 @@ pub enum CoreError {
     /// Absent, or belongs to another patient or practice (both look the same on purpose).
     #[error("not found")]
     NotFound,
+    /// A quota is used up for now (attempts, mails, uploads): wait and try again.
+    #[error("{detail}")]
+    TooMany { code: &'static str, detail: String },
     /// Someone else changed the thing first; `current` holds what is stored now.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String, current: Option<Value> },
@@ -54,6 +57,7 @@ impl CoreError {
             | CoreError::Unauthorized { code, .. }
             | CoreError::Forbidden { code, .. }
             | CoreError::Unprocessable { code, .. }
+            | CoreError::TooMany { code, .. }
             | CoreError::Conflict { code, .. } => code,
             CoreError::NotFound => "not_found",
             CoreError::TooLarge { .. } => "body_too_large",
@@ -68,9 +72,13 @@ impl From<crate::ports::TableError> for CoreError {
             crate::ports::TableError::ConditionFailed => {
                 CoreError::Conflict { code: "conflict", detail: "the item was changed by someone else".into(), current: None }
             }
-            crate::ports::TableError::TransactionCanceled { .. } => {
+            crate::ports::TableError::TransactionCanceled { failed } if !failed.is_empty() => {
                 CoreError::Conflict { code: "conflict", detail: "the change conflicts with the stored data".into(), current: None }
             }
+            // Nothing failed: other writes to the same items kept it from going through even
+            // after the adapter tried again. Nothing was changed and nothing the user did was
+            // wrong: the backend is busy, not in conflict with them.
+            crate::ports::TableError::TransactionCanceled { .. } => CoreError::Backend("the table stayed busy with other writes".into()),
             crate::ports::TableError::BadCursor => {
                 CoreError::invalid("cursor_invalid", "The cursor is not valid; start again from the first page.")
             }

@@ -17,6 +17,7 @@ pub mod patient;
 pub mod ports;
 pub mod practice;
 pub mod problems;
+pub mod quota;
 pub mod smime;
 pub mod sync;
 pub mod text;

@@ -134,8 +134,42 @@ pub struct Page {
 #[derive(Debug, Clone)]
 pub enum TxOp {
     Put(Item, Cond),
-    Delete { pk: String, sk: String, cond: Cond },
-    Check { pk: String, sk: String, cond: Cond },
+    Delete {
+        pk: String,
+        sk: String,
+        cond: Cond,
+    },
+    Check {
+        pk: String,
+        sk: String,
+        cond: Cond,
+    },
+    /// Moves the counter item (pk, sk) by `by`, creating it at `by` when there is none (expiring
+    /// at `expires_at`, when given: a counter per time window names its window in its key). It
+    /// has no condition, so writers that only count never conflict over the counter (DynamoDB
+    /// `ADD`, a SQLite upsert): a shared count (an inbox's unread messages) never refuses a
+    /// write. A counter reads back as an item whose `data` is `{"count": n}`; only `Count` writes it.
+    Count {
+        pk: String,
+        sk: String,
+        by: i64,
+        expires_at: Option<i64>,
+    },
+}
+
+impl TxOp {
+    /// The key the operation writes or checks.
+    pub fn key(&self) -> (&str, &str) {
+        match self {
+            TxOp::Put(item, _) => (&item.pk, &item.sk),
+            TxOp::Delete { pk, sk, .. } | TxOp::Check { pk, sk, .. } | TxOp::Count { pk, sk, .. } => (pk, sk),
+        }
+    }
+}
+
+/// The number a counter item holds (see [`TxOp::Count`]); 0 when there is none.
+pub fn count_of(item: Option<&Item>) -> i64 {
+    item.and_then(|i| i.data["count"].as_i64()).unwrap_or(0)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +209,9 @@ pub trait Table: Send + Sync {
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError>;
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError>;
     async fn query(&self, q: Query) -> Result<Page, TableError>;
-    /// All or nothing: either every operation applies, or none does.
+    /// All or nothing: either every operation applies, or none does. A transaction canceled only
+    /// because another was in flight on the same items is tried again by the adapter before it
+    /// answers [`TableError::TransactionCanceled`] with nothing failed.
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError>;
     /// Unconditional puts of any number of items (sent in chunks, retried until all are written).
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError>;

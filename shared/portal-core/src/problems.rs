@@ -38,6 +38,10 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("username_change_not_allowed", "A username is chosen only with the first password of one's own (patients)"),
     ("staff_mfa_required", "A staff login reached a patient's second-factor setting (staff always use one)"),
     ("patients_only", "A patient-login route (the second factor) called with a staff session"),
+    ("reauthentication_failed", "Turning the second factor off: neither the password nor a current code was right"),
+    ("too_many_attempts", "Turning the second factor off: too many tries this hour (429)"),
+    ("attachment_limit", "WebMail: more files declared today than a sender may (429)"),
+    ("transmit_limit", "Care summary: sent as often today as a patient may (429)"),
     ("reset_link_invalid", "Password reset: the link's token is unknown, used or older than 30 minutes"),
     // Access
     ("patient_not_eligible", "Portal access: the patient's record lacks what a login needs (the detail names it)"),

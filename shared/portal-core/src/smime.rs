@@ -32,9 +32,19 @@ pub struct RecipientCertificate {
     pub der: Vec<u8>,
 }
 
+/// The shortest RSA key a recipient may have: NIST SP 800-131A allows nothing shorter for key
+/// transport since 2014.
+pub const MIN_RSA_BITS: usize = 2048;
+
 fn rsa_key(cert: &Certificate) -> Result<rsa::RsaPublicKey, String> {
+    use rsa::traits::PublicKeyParts;
     let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| e.to_string())?;
-    rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|_| "the certificate's key is not an RSA key".to_string())
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|_| "the certificate's key is not an RSA key".to_string())?;
+    let bits = key.n().bits();
+    if bits < MIN_RSA_BITS {
+        return Err(format!("the certificate's RSA key has {bits} bits; at least {MIN_RSA_BITS} are required (NIST SP 800-131A)"));
+    }
+    Ok(key)
 }
 
 /// Reads a PEM certificate; says what is wrong with one that cannot be used.

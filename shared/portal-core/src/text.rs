@@ -7,13 +7,21 @@ use crate::{CoreError, CoreResult};
 /// The longest email address (RFC 5321).
 pub const EMAIL_MAX: usize = 254;
 
-/// Whether `s` is plain text: no control characters (NUL, VT, FF, NEL, …) and no Unicode line or
-/// paragraph separators; with `multiline`, line breaks and tabs are allowed.
+/// Whether `s` is plain text: no control characters (NUL, VT, FF, NEL, …), no Unicode line or
+/// paragraph separators, and no noncharacters (U+FFFE, U+FFFF, U+FDD0–U+FDEF, …: never text, and
+/// U+FFFE/U+FFFF cannot stand in XML at all, so a care summary holding them would not be a
+/// document); with `multiline`, line breaks and tabs are allowed.
 pub fn is_plain_text(s: &str, multiline: bool) -> bool {
     !s.chars().any(|c| {
         let line_break = matches!(c, '\n' | '\r' | '\t');
-        (c.is_control() && !(multiline && line_break)) || matches!(c, '\u{2028}' | '\u{2029}')
+        (c.is_control() && !(multiline && line_break)) || matches!(c, '\u{2028}' | '\u{2029}') || is_noncharacter(c)
     })
+}
+
+/// Unicode's noncharacters: U+FDD0–U+FDEF and the last two code points of every plane.
+fn is_noncharacter(c: char) -> bool {
+    let n = c as u32;
+    (0xFDD0..=0xFDEF).contains(&n) || n & 0xFFFE == 0xFFFE
 }
 
 /// A plain email address (`local@domain.tld`), trimmed; `field` names it in the error.

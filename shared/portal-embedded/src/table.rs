@@ -278,6 +278,18 @@ fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
     Ok(())
 }
 
+/// Moves a counter in place (one statement: the writer thread is the only writer anyway).
+fn count(tx: &Connection, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<(), TableError> {
+    tx.prepare_cached(
+        "INSERT INTO items (pk, sk, expires_at, version, data) VALUES (?1, ?2, ?4, 0, json_object('count', ?3)) \
+         ON CONFLICT (pk, sk) DO UPDATE SET data = json_set(data, '$.count', coalesce(json_extract(data, '$.count'), 0) + ?3)",
+    )
+    .map_err(backend)?
+    .execute(params![pk, sk, by, expires_at])
+    .map_err(backend)?;
+    Ok(())
+}
+
 fn delete_item(tx: &Connection, pk: &str, sk: &str) -> Result<(), TableError> {
     tx.prepare_cached("DELETE FROM items WHERE pk = ? AND sk = ?").map_err(backend)?.execute(params![pk, sk]).map_err(backend)?;
     Ok(())
@@ -421,19 +433,14 @@ impl Table for SqliteTable {
                 portal_core::ports::MAX_TRANSACTION_ITEMS
             )));
         }
-        let keys = ops
-            .iter()
-            .map(|op| match op {
-                TxOp::Put(item, _) => (item.pk.clone(), item.sk.clone()),
-                TxOp::Delete { pk, sk, .. } | TxOp::Check { pk, sk, .. } => (pk.clone(), sk.clone()),
-            })
-            .collect();
+        let keys = ops.iter().map(|op| op.key()).map(|(pk, sk)| (pk.to_string(), sk.to_string())).collect();
         self.write(keys, move |tx| {
             let mut failed = vec![];
             for (i, op) in ops.iter().enumerate() {
                 let ok = match op {
                     TxOp::Put(item, cond) => check(tx, &item.pk, &item.sk, *cond)?,
                     TxOp::Delete { pk, sk, cond } | TxOp::Check { pk, sk, cond } => check(tx, pk, sk, *cond)?,
+                    TxOp::Count { .. } => true,
                 };
                 if !ok {
                     failed.push(i);
@@ -448,6 +455,7 @@ impl Table for SqliteTable {
                     TxOp::Delete { pk, sk, .. } => {
                         delete_item(tx, pk, sk)?;
                     }
+                    TxOp::Count { pk, sk, by, expires_at } => count(tx, pk, sk, *by, *expires_at)?,
                     TxOp::Check { .. } => {}
                 }
             }

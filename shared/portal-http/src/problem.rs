@@ -60,6 +60,7 @@ impl IntoResponse for ApiError {
                 problem(StatusCode::UNPROCESSABLE_ENTITY, code, "The request could not be carried out", &detail, None)
             }
             CoreError::NotFound => problem(StatusCode::NOT_FOUND, code, "Not found", "There is nothing here.", None),
+            CoreError::TooMany { detail, .. } => problem(StatusCode::TOO_MANY_REQUESTS, code, "Too many for now", &detail, None),
             CoreError::Conflict { detail, current, .. } => {
                 problem(StatusCode::CONFLICT, code, "Changed by someone else", &detail, current.map(|c| json!({ "current": c })))
             }

@@ -15,6 +15,7 @@ export function forPatient(path, patientId, params = {}) {
 export function failure(r) {
   if (r.status === 0) return t('error.network');
   if (r.status === 404) return t('feature.notFound');
+  if (r.status === 429) return t('error.tooMany');
   return t('error.generic');
 }
 

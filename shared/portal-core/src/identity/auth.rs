@@ -2,6 +2,7 @@
 //! Every answer to a failed login is the same, so nothing tells whether an account exists.
 
 use crate::audit::{Actor, AuditLog, Outcome};
+use crate::identity::devices::Devices;
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{PrincipalKind, Session, Sessions, StaffRole};
@@ -9,7 +10,7 @@ use crate::identity::throttle::{Throttle, Verdict};
 use crate::identity::totp;
 use crate::ids::{PracticeId, Username};
 use crate::keys;
-use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
+use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -78,6 +79,24 @@ impl Credentials<'_> {
         })
     }
 
+    /// Writes a new credential. Its username must be free in the practice for every kind of
+    /// login — a patient may not take a staff member's name, nor staff a patient's — so a name
+    /// always means one person. `ConditionFailed` when it is taken.
+    pub async fn create(&self, practice: &str, c: &Credential) -> Result<(), TableError> {
+        let ops = vec![TxOp::Put(Self::item(practice, c, 0)?, Cond::Absent), Self::name_free_for_other_kinds(practice, c)];
+        match self.table.transact(ops).await {
+            Err(TableError::TransactionCanceled { failed }) if !failed.is_empty() => Err(TableError::ConditionFailed),
+            other => other,
+        }
+    }
+
+    /// The check, for a transaction that gives `c` its username, that no login of the other kind
+    /// holds that name.
+    pub fn name_free_for_other_kinds(practice: &str, c: &Credential) -> TxOp {
+        let other = if c.kind == PrincipalKind::Staff { PrincipalKind::Patient } else { PrincipalKind::Staff };
+        TxOp::Check { pk: keys::practice(practice), sk: keys::credential(other.as_str(), &c.username), cond: Cond::Absent }
+    }
+
     /// The stored form of a credential replacing `version` (0 = a new one).
     pub fn item(practice: &str, c: &Credential, version: u64) -> Result<Item, TableError> {
         let data = serde_json::to_value(c).map_err(|e| TableError::Backend(e.to_string()))?;
@@ -113,12 +132,16 @@ pub struct LoginInput<'a> {
     pub totp: Option<&'a str>,
     /// Patients with a second factor, instead of a code: one of their recovery codes.
     pub recovery_code: Option<&'a str>,
+    /// The browser's known-device token (its cookie), if it has one (see `devices`).
+    pub device: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
 pub struct LoginOk {
     pub token: String,
     pub session: Session,
+    /// A new known-device token for the browser's cookie, when it was not a known device yet.
+    pub device: Option<String>,
 }
 
 /// What a login with the right password comes to.
@@ -191,7 +214,12 @@ impl<'a> AuthService<'a> {
         let fail = |reason: &'static str| audit.record(&anonymous, &action, &subject, Outcome::Failure, json!({"reason": reason}));
 
         let account = format!("{}#{username}", kind.as_str());
-        let verdict = throttle.begin(&practice, &account, ip).await?;
+        let devices = Devices { table: self.table, clock: self.clock };
+        let known_device = match input.device {
+            Some(token) => devices.knows(&practice, &account, token).await?,
+            None => false,
+        };
+        let verdict = throttle.begin(&practice, &account, ip, known_device).await?;
         // A patient's attempt waits its turn unchecked. Staff have a second factor, so a right
         // password with a valid code is let in even while guessers are being slowed.
         if verdict == Verdict::Wait && kind != PrincipalKind::Staff {
@@ -205,10 +233,13 @@ impl<'a> AuthService<'a> {
             (PrincipalKind::Sync, _) | (PrincipalKind::Staff, None) => Factor::Failed,
             (_, Some(secret)) => match (input.totp, input.recovery_code) {
                 (Some(code), _) => match totp::verify(secret, code.trim(), now) {
-                    // A code is good once: remember the step until it can no longer verify.
+                    // A code is good once: remember the step until it can no longer verify. Kept
+                    // by the principal, not the name: whoever logs in under another name (even
+                    // one that was this one's) cannot use up this principal's codes.
                     Some(step) if password_ok => {
-                        let item = Item::new(keys::practice(&practice), keys::totp_step(&username, step), json!({}))
-                            .expiring_at(now + 3 * totp::STEP);
+                        let item =
+                            Item::new(keys::practice(&practice), keys::totp_step(kind.as_str(), &cred.principal_id, step), json!({}))
+                                .expiring_at(now + 3 * totp::STEP);
                         match self.table.put(item, Cond::Absent).await {
                             Ok(()) => Factor::Passed,
                             Err(TableError::ConditionFailed) => Factor::Failed,
@@ -242,6 +273,9 @@ impl<'a> AuthService<'a> {
                 "bad_totp"
             };
             throttle.failed(&practice, ip).await?;
+            if let (true, false, Some(token)) = (known_device, password_ok, input.device) {
+                devices.failed(&practice, token).await?;
+            }
             fail(reason).await?;
             return Err(login_failed());
         }
@@ -253,6 +287,7 @@ impl<'a> AuthService<'a> {
             ));
         }
         throttle.succeeded(&practice, &account).await?;
+        let device = if known_device { None } else { Some(devices.issue(&practice, &account).await?) };
         let (token, session) =
             self.sessions().start(&practice, &cred.principal_id, kind, cred.role, &username, cred.must_change_password).await?;
         let actor = Actor::new(&practice, kind.into(), &cred.principal_id, ip);
@@ -261,7 +296,7 @@ impl<'a> AuthService<'a> {
             // Staff see when a patient last visited; invites "until the patient visits" read it.
             PatientAccess { table: self.table, clock: self.clock }.visited(&practice, &cred.principal_id).await?;
         }
-        Ok(LoginResult::Session(LoginOk { token, session }))
+        Ok(LoginResult::Session(LoginOk { token, session, device }))
     }
 
     pub async fn logout(&self, actor: &Actor, token_hash: &str) -> CoreResult<()> {
@@ -317,6 +352,6 @@ impl<'a> AuthService<'a> {
             outbox.record(practice, "portal.patient.password_changed", json!({ "patientId": principal_id })).await?;
         }
         self.audit().record(actor, "auth.password.change", principal_id, Outcome::Success, json!({})).await?;
-        Ok(LoginOk { token, session })
+        Ok(LoginOk { token, session, device: None })
     }
 }

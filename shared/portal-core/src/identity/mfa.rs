@@ -5,15 +5,26 @@
 
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::identity::auth::{Credential, Credentials};
+use crate::identity::password;
 use crate::identity::session::PrincipalKind;
 use crate::identity::totp::{self, Enrolment};
 use crate::ports::{Clock, Table, TableError};
+use crate::quota::Quota;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub const RECOVERY_CODES: usize = 10;
+/// Tries at proving who one is (to turn the second factor off) per login per hour.
+const PROOFS_PER_LOGIN: Quota = Quota { name: "mfa-proof", limit: 5, window_seconds: 3600 };
+
+/// What proves the person at a session is its owner: the password, or a current code.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Proof<'a> {
+    pub password: Option<&'a str>,
+    pub code: Option<&'a str>,
+}
 
 /// What a patient's security settings show.
 #[derive(Debug, Clone, Serialize)]
@@ -80,9 +91,31 @@ impl Mfa<'_> {
         Ok(codes)
     }
 
-    /// Turns the second factor off (the session in hand passed it).
-    pub async fn remove(&self, actor: &Actor) -> CoreResult<()> {
+    /// Turns the second factor off, with the password or a current code from the app as proof:
+    /// a session alone (a stolen one) cannot take the second factor away. Wrong proofs are
+    /// limited per login like any other guessing.
+    pub async fn remove(&self, actor: &Actor, proof: &Proof<'_>) -> CoreResult<()> {
         let (mut c, version) = self.patient(actor).await?;
+        if !PROOFS_PER_LOGIN.take(self.table, self.clock, &actor.practice, &actor.id).await? {
+            return Err(CoreError::TooMany {
+                code: "too_many_attempts",
+                detail: "Too many tries for now; wait an hour, or ask the practice for help.".into(),
+            });
+        }
+        let password_ok =
+            proof.password.is_some_and(|p| p.len() <= crate::identity::auth::PASSWORD_INPUT_MAX && password::verify(p, &c.password_hash));
+        let code_ok = match (proof.code, &c.totp_secret) {
+            (Some(code), Some(secret)) => totp::verify(secret, code.trim(), self.clock.now()).is_some(),
+            _ => false,
+        };
+        if !password_ok && !code_ok {
+            let audit = AuditLog { table: self.table, clock: self.clock };
+            audit.record(actor, "auth.mfa.remove", &actor.id, Outcome::Failure, json!({"reason": "proof_wrong"})).await?;
+            return Err(CoreError::invalid(
+                "reauthentication_failed",
+                "Type your password, or a current code from your app, to turn two-step sign-in off.",
+            ));
+        }
         c.totp_secret = None;
         c.totp_pending = None;
         c.recovery_codes.clear();

@@ -116,7 +116,11 @@ impl PatientAccess<'_> {
         let record = AccessRecord { username: username.into(), granted_at: now, granted_by: granted_by.into(), last_login_at: None };
         let access =
             Item::new(keys::practice(practice), keys::access(patient_id), serde_json::to_value(&record).map_err(CoreError::backend)?);
-        let ops = vec![TxOp::Put(Credentials::item(practice, &cred, 0)?, Cond::Absent), TxOp::Put(access, Cond::Absent)];
+        let ops = vec![
+            TxOp::Put(Credentials::item(practice, &cred, 0)?, Cond::Absent),
+            TxOp::Put(access, Cond::Absent),
+            Credentials::name_free_for_other_kinds(practice, &cred),
+        ];
         match self.table.transact(ops).await {
             Ok(()) => Ok(true),
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&1) => Err(CoreError::Conflict {
@@ -124,7 +128,7 @@ impl PatientAccess<'_> {
                 detail: "This patient has portal access already; give a new temporary password instead.".into(),
                 current: None,
             }),
-            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => Ok(false),
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) || failed.contains(&2) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -197,10 +201,11 @@ impl PatientAccess<'_> {
             TxOp::Put(Credentials::item(practice, cred, 0)?, Cond::Absent),
             TxOp::Delete { pk, sk: keys::credential(PrincipalKind::Patient.as_str(), old_username), cond: Cond::Version(version) },
             TxOp::Put(item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?), Cond::Version(item.version)),
+            Credentials::name_free_for_other_kinds(practice, cred),
         ];
         match self.table.transact(ops).await {
             Ok(()) => Ok(()),
-            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => {
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) || failed.contains(&3) => {
                 Err(CoreError::Conflict { code: "username_taken", detail: "That username is taken; choose another.".into(), current: None })
             }
             Err(TableError::TransactionCanceled { .. }) => {

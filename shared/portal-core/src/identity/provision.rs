@@ -109,7 +109,7 @@ impl Provisioner<'_> {
             disabled: false,
             display_name: display_name.into(),
         };
-        Credentials { table: self.table }.put(practice, &cred, 0).await?;
+        Credentials { table: self.table }.create(practice, &cred).await?;
         Ok(NewLogin { principal_id: principal_id.into(), username, password: password.into(), temporary, totp_secret: None })
     }
 }

@@ -2,8 +2,10 @@
 //! also pads the time), so it never tells whether an account exists. For each login the
 //! username or email names, the patient's own address gets a link with a single-use token good
 //! for 30 minutes; only its SHA-256 is stored. Using it sets the new password and ends every
-//! session of the patient; it does not log in. The link's token travels in the URL's fragment, so
-//! it never reaches a server log.
+//! session of the patient; it does not log in. A link is bound to the login as it was when the
+//! link was made: using one link, or any other change of the password, voids every other link.
+//! Links are limited per login and per asking address (the answer stays the same). The link's
+//! token travels in the URL's fragment, so it never reaches a server log.
 
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::identity::auth::{normalize_username, Credentials, PASSWORD_INPUT_MAX};
@@ -15,6 +17,7 @@ use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Mail, Mailer, Table, TableError};
 use crate::practice::roster::Roster;
 use crate::practice::settings::{login_url, SettingsRepo};
+use crate::quota::Quota;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
@@ -25,6 +28,10 @@ use serde_json::json;
 pub const RESET_SECONDS: i64 = 30 * 60;
 /// The most logins one request sends links for (a family sharing an email).
 const MAX_LINKS: usize = 5;
+/// Reset mails one login gets in an hour, however often and from wherever it is asked.
+pub const LINKS_PER_LOGIN: Quota = Quota { name: "reset-login", limit: 3, window_seconds: 3600 };
+/// Requests one address may make in an hour.
+pub const REQUESTS_PER_ADDRESS: Quota = Quota { name: "reset-address", limit: 10, window_seconds: 3600 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +39,9 @@ struct ResetLink {
     principal_id: String,
     username: String,
     created_at: i64,
+    /// The credential's version when the link was made: a changed password voids the link.
+    #[serde(default)]
+    credential_version: u64,
 }
 
 pub struct Recovery<'a> {
@@ -81,10 +91,18 @@ impl Recovery<'_> {
             cred.map(|(c, _)| vec![c.principal_id]).unwrap_or_default()
         };
         let anonymous = Actor::anonymous(&practice, source_ip);
+        let limited = json!({"reason": "rate_limited"});
+        if let Some(address) = source_ip {
+            if !REQUESTS_PER_ADDRESS.take(self.table, self.clock, &practice, address).await? {
+                return self.audit().record(&anonymous, "auth.password.reset_requested", "unknown-account", Outcome::Denied, limited).await;
+            }
+        }
         let access = PatientAccess { table: self.table, clock: self.clock };
+        let creds = Credentials { table: self.table };
         let mut sent = 0;
         for patient_id in patients.iter().take(MAX_LINKS) {
             let Some((login, _)) = access.get(&practice, patient_id).await? else { continue };
+            let Some((_, credential_version)) = creds.get(&practice, PrincipalKind::Patient, &login.username).await? else { continue };
             let patient = PatientRecords { table: self.table }.get::<Patient>(&practice, patient_id).await?;
             let Some(to) = patient.and_then(|p| p.record.email).filter(|e| !e.trim().is_empty()) else { continue };
             let base = login_url(&settings, &practice, self.site_url);
@@ -93,9 +111,14 @@ impl Recovery<'_> {
                 self.audit().record(&anonymous, "auth.password.reset_requested", patient_id, Outcome::Failure, detail).await?;
                 continue;
             }
+            if !LINKS_PER_LOGIN.take(self.table, self.clock, &practice, patient_id).await? {
+                self.audit().record(&anonymous, "auth.password.reset_requested", patient_id, Outcome::Denied, limited.clone()).await?;
+                continue;
+            }
             let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
             let now = self.clock.now();
-            let link = ResetLink { principal_id: patient_id.clone(), username: login.username.clone(), created_at: now };
+            let link =
+                ResetLink { principal_id: patient_id.clone(), username: login.username.clone(), created_at: now, credential_version };
             let item = Item::new(
                 keys::practice(&practice),
                 keys::reset_link(&hash_token(&token)),
@@ -158,13 +181,18 @@ impl Recovery<'_> {
         }
         let creds = Credentials { table: self.table };
         let (mut cred, version) = creds.get(&practice, PrincipalKind::Patient, &link.username).await?.ok_or_else(link_invalid)?;
-        if cred.principal_id != link.principal_id {
+        if cred.principal_id != link.principal_id || version != link.credential_version {
             return Err(link_invalid());
         }
         cred.password_hash = password::hash(new_password)?;
         cred.must_change_password = false;
         cred.temporary_expires_at = None;
-        creds.put(&practice, &cred, version).await?;
+        // Over the version the link was made for: a password changed meanwhile voids it.
+        match creds.put(&practice, &cred, version).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed) => return Err(link_invalid()),
+            Err(e) => return Err(e.into()),
+        }
         Sessions { table: self.table, clock: self.clock }.end_all(&practice, &link.principal_id).await?;
         let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
         outbox.record(&practice, "portal.patient.password_changed", json!({ "patientId": link.principal_id })).await?;

@@ -13,7 +13,7 @@ use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::identity::totp::{self, Enrolment};
 use crate::ids::Username;
 use crate::keys;
-use crate::ports::{Clock, Item, Query, Table, TableError};
+use crate::ports::{Clock, Cond, Item, Query, Table, TableError, TxOp};
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::json;
@@ -45,6 +45,13 @@ impl From<&Credential> for StaffUser {
     }
 }
 
+/// How many times a change tries again when a staff user it depends on changed under it.
+const ATTEMPTS: usize = 5;
+
+fn is_active_admin(u: &StaffUser) -> bool {
+    u.role == StaffRole::Admin && !u.disabled
+}
+
 pub struct StaffUsers<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
@@ -64,8 +71,14 @@ impl StaffUsers<'_> {
     }
 
     async fn credentials(&self, practice: &str) -> CoreResult<Vec<Credential>> {
+        Ok(self.credential_items(practice).await?.into_iter().map(|(c, _)| c).collect())
+    }
+
+    /// Every staff credential with the item it is stored in (for checks at its version).
+    async fn credential_items(&self, practice: &str) -> CoreResult<Vec<(Credential, Item)>> {
         let q = Query::new(keys::practice(practice)).prefix(keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200);
-        Ok(crate::ports::query_all(self.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
+        let items = crate::ports::query_all(self.table, q).await?;
+        Ok(items.into_iter().map(|i| Ok((i.parse()?, i))).collect::<Result<_, TableError>>()?)
     }
 
     async fn get(&self, practice: &str, username: &str) -> CoreResult<(Credential, u64)> {
@@ -98,7 +111,7 @@ impl StaffUsers<'_> {
             disabled: false,
             display_name: display_name.into(),
         };
-        self.creds().put(&actor.practice, &cred, 0).await.map_err(|e| match e {
+        self.creds().create(&actor.practice, &cred).await.map_err(|e| match e {
             TableError::ConditionFailed => {
                 CoreError::Conflict { code: "username_taken", detail: "That username is taken.".into(), current: None }
             }
@@ -110,29 +123,54 @@ impl StaffUsers<'_> {
     }
 
     /// Changes the role and/or disables or enables; the user's sessions end when either changes.
+    /// Taking away an active admin writes the change together with a check of every other active
+    /// admin at the version counted: two admins demoting each other at the same moment cannot
+    /// both go through, so the practice always keeps one.
     pub async fn update(&self, actor: &Actor, username: &str, role: Option<StaffRole>, disabled: Option<bool>) -> CoreResult<StaffUser> {
         let practice = actor.practice.as_str();
-        let (mut cred, version) = self.get(practice, username).await?;
-        let before = StaffUser::from(&cred);
-        let loses_admin =
-            before.role == StaffRole::Admin && !before.disabled && (role.is_some_and(|r| r != StaffRole::Admin) || disabled == Some(true));
-        if loses_admin {
-            let admins = self.credentials(practice).await?.iter().filter(|c| c.role == Some(StaffRole::Admin) && !c.disabled).count();
-            if admins <= 1 {
-                return Err(CoreError::Conflict {
-                    code: "last_admin",
-                    detail: "This is the practice's last admin: make someone else an admin first.".into(),
-                    current: None,
-                });
+        let mut attempts = 0;
+        let (cred, before, after) = loop {
+            attempts += 1;
+            let (mut cred, version) = self.get(practice, username).await?;
+            let before = StaffUser::from(&cred);
+            cred.role = role.or(cred.role);
+            cred.disabled = disabled.unwrap_or(cred.disabled);
+            let after = StaffUser::from(&cred);
+            if after == before {
+                return Ok(after);
             }
-        }
-        cred.role = role.or(cred.role);
-        cred.disabled = disabled.unwrap_or(cred.disabled);
-        let after = StaffUser::from(&cred);
-        if after == before {
-            return Ok(after);
-        }
-        self.creds().replace(practice, &cred, version).await?;
+            let mut ops = vec![TxOp::Put(Credentials::item(practice, &cred, version)?, Cond::Version(version))];
+            if is_active_admin(&before) && !is_active_admin(&after) {
+                let others: Vec<TxOp> = self
+                    .credential_items(practice)
+                    .await?
+                    .into_iter()
+                    .filter(|(c, _)| c.principal_id != cred.principal_id && is_active_admin(&StaffUser::from(c)))
+                    .map(|(_, item)| TxOp::Check { pk: item.pk, sk: item.sk, cond: Cond::Version(item.version) })
+                    .collect();
+                if others.is_empty() {
+                    return Err(CoreError::Conflict {
+                        code: "last_admin",
+                        detail: "This is the practice's last admin: make someone else an admin first.".into(),
+                        current: None,
+                    });
+                }
+                ops.extend(others);
+            }
+            match self.table.transact(ops).await {
+                Ok(()) => break (cred, before, after),
+                // The user or one of the admins counted changed meanwhile: count again.
+                Err(TableError::TransactionCanceled { .. }) if attempts < ATTEMPTS => continue,
+                Err(TableError::TransactionCanceled { .. }) => {
+                    return Err(CoreError::Conflict {
+                        code: "conflict",
+                        detail: "The staff list kept changing; try again.".into(),
+                        current: None,
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Sessions { table: self.table, clock: self.clock }.end_all(practice, &cred.principal_id).await?;
         let detail = json!({"before": {"role": before.role.as_str(), "disabled": before.disabled}, "after": {"role": after.role.as_str(), "disabled": after.disabled}});
         self.audit().record(actor, "staff.update", &cred.principal_id, Outcome::Success, detail).await?;

@@ -1,17 +1,19 @@
-//! Slowing password guessing without locking owners out (ASVS 2.2.1). Two counters, both updated
-//! with conditional writes so parallel attempts cannot slip past them:
-//! - per account: every attempt is counted *before* its password is checked (a success resets
+//! Slowing password guessing without slowing the owner (ASVS 2.2.1). Two counters:
+//! - per account: every attempt from an unknown device is counted *before* its password is
+//!   checked, with a conditional write so parallel attempts cannot slip past it (a success resets
 //!   the count); after [`FREE_FAILURES`] the account waits 1 s, 2 s, 4 s … up to
-//!   [`MAX_DELAY_SECONDS`] between attempts, so a burst gets at most the free attempts through and
-//!   a guesser at most one a minute, while the owner waits a minute at worst;
-//! - per address: [`ADDRESS_MAX_FAILURES`] failures in a [`ADDRESS_WINDOW_SECONDS`] window stop
-//!   that address (the attacker's, not the owner's) until the window ends.
+//!   [`MAX_DELAY_SECONDS`] between such attempts, so a burst gets at most the free attempts
+//!   through and a guesser at most one a minute. The owner's known devices (`devices`) skip this
+//!   delay: a guesser elsewhere holds back only other unknown devices, and for a minute at most;
+//! - per address: [`ADDRESS_MAX_FAILURES`] failed *or held-back* attempts in a
+//!   [`ADDRESS_WINDOW_SECONDS`] window stop that address (the attacker's, not the owner's) until
+//!   the window ends — an atomic count, so no attempt goes uncounted.
 //!
 //! Nothing here locks an account: there is no state an attacker can put an account in that keeps
-//! its owner out for longer than the delay.
+//! its owner out of a known device at all, or out of a new one for longer than the delay.
 
 use crate::keys;
-use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::ports::{count_of, Clock, Cond, Item, Table, TableError, TxOp};
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
 
@@ -52,21 +54,27 @@ pub struct Throttle<'a> {
 }
 
 impl Throttle<'_> {
-    /// Takes an attempt on `account` (e.g. `patient#alex.morgan`) from `address`: counted at once,
-    /// or refused ([`Verdict::Wait`], not counted) while the account's delay or the address's
-    /// limit holds.
-    pub async fn begin(&self, practice: &str, account: &str, address: Option<&str>) -> CoreResult<Verdict> {
+    /// Takes an attempt on `account` (e.g. `patient#alex.morgan`) from `address`, on a known
+    /// device of the account or not: refused ([`Verdict::Wait`]) while the address's limit holds,
+    /// or — from an unknown device — while the account's delay does (and then counted against the
+    /// address); otherwise counted on the account (unknown devices only) and let through.
+    pub async fn begin(&self, practice: &str, account: &str, address: Option<&str>, known_device: bool) -> CoreResult<Verdict> {
         if let Some(a) = address {
-            let c = self.read(practice, &self.address_key(a)).await?.0;
-            if c.count >= ADDRESS_MAX_FAILURES {
+            let sk = self.address_key(a);
+            if count_of(self.table.get(&keys::practice(practice), &sk).await?.as_ref()) >= i64::from(ADDRESS_MAX_FAILURES) {
                 return Ok(Verdict::Wait);
             }
+        }
+        if known_device {
+            return Ok(Verdict::Go);
         }
         let key = keys::throttle_account(account);
         let now = self.clock.now();
         for _ in 0..8 {
             let (c, version) = self.read(practice, &key).await?;
             if c.count >= FREE_FAILURES && now < c.last_at.saturating_add(delay_after(c.count)) {
+                // Held back: it counts against the address it came from all the same.
+                self.failed(practice, address).await?;
                 return Ok(Verdict::Wait);
             }
             let next = Counter { count: c.count.saturating_add(1), last_at: now };
@@ -84,23 +92,17 @@ impl Throttle<'_> {
         Ok(())
     }
 
-    /// The attempt failed: counted against its address.
+    /// The attempt failed (or was held back): counted against its address.
     pub async fn failed(&self, practice: &str, address: Option<&str>) -> CoreResult<()> {
         let Some(a) = address else { return Ok(()) };
-        let key = self.address_key(a);
-        let now = self.clock.now();
-        for _ in 0..8 {
-            let (c, version) = self.read(practice, &key).await?;
-            let next = Counter { count: c.count.saturating_add(1), last_at: now };
-            if self.write(practice, &key, &next, version, now + ADDRESS_WINDOW_SECONDS).await? {
-                return Ok(());
-            }
-        }
+        let window_end = (self.clock.now().div_euclid(ADDRESS_WINDOW_SECONDS) + 1) * ADDRESS_WINDOW_SECONDS;
+        let op = TxOp::Count { pk: keys::practice(practice), sk: self.address_key(a), by: 1, expires_at: Some(window_end) };
+        self.table.transact(vec![op]).await?;
         Ok(())
     }
 
     fn address_key(&self, address: &str) -> String {
-        keys::throttle_address(address, self.clock.now() / ADDRESS_WINDOW_SECONDS)
+        keys::throttle_address(address, self.clock.now().div_euclid(ADDRESS_WINDOW_SECONDS))
     }
 
     async fn read(&self, practice: &str, sk: &str) -> CoreResult<(Counter, u64)> {

@@ -20,6 +20,7 @@ use crate::audit::{AuditLog, Outcome};
 use crate::code_systems::terms::{Names, Terms};
 use crate::code_systems::System;
 use crate::ports::{Attachment, Blobs, Clock, Mail, Mailer, Table};
+use crate::quota::Quota;
 use crate::sync::entities::{
     Appointment, AppointmentStatus, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider,
     TreatmentPlan, TreatmentPlanStatus,
@@ -53,6 +54,9 @@ impl Action {
 
 /// The most activity entries listed, and the most audit entries looked at to find them.
 pub const ACTIVITY_MAX: usize = 100;
+/// Care summaries sent out per patient a day (to any addresses, by whoever may act for them). A
+/// refused send is recorded in the activity, which staff see in the audit log too.
+pub const TRANSMITS_PER_DAY: Quota = Quota { name: "care-summary-sends", limit: 5, window_seconds: 24 * 60 * 60 };
 const ACTIVITY_SCAN: usize = 2000;
 
 /// One thing done with a patient's summary.
@@ -299,6 +303,15 @@ impl CareSummaries<'_> {
             .await?
             .ok_or(CoreError::NotFound)?;
         let sender = settings.webmail.notification_sender.clone();
+        let patient_id = Reads { table: self.table, clock: self.clock }.patient_id(caller, requested).await?;
+        if !TRANSMITS_PER_DAY.take(self.table, self.clock, &caller.actor.practice, &patient_id).await? {
+            let detail = json!({ "to": to, "encrypted": encrypted, "reason": "daily_limit" });
+            self.record(caller, &patient_id, Action::Transmit, Outcome::Denied, detail).await?;
+            return Err(CoreError::TooMany {
+                code: "transmit_limit",
+                detail: format!("A care summary can be sent {} times a day; try again tomorrow.", TRANSMITS_PER_DAY.limit),
+            });
+        }
         let summary = self.build(caller, practice_name, requested, (None, None)).await?;
         let id = crate::ids::new_id();
         let now = self.clock.now();

@@ -11,6 +11,7 @@
 
 use crate::keys;
 use crate::ports::{Blobs, Clock, Cond, Item, Table, TxOp};
+use crate::quota::Quota;
 use crate::sync::entities::{check_file, check_upload, FileMeta};
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,9 @@ pub const TYPES: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
 pub const MAX_PER_MESSAGE: usize = 5;
 const UPLOAD_SECONDS: u64 = 10 * 60;
 const UNSENT_TTL_SECONDS: i64 = 24 * 60 * 60;
+/// Files one sender (a patient, or the office) may declare a day: five messages' worth. Unsent
+/// ones expire after a day, so no more than two days' worth are ever pending.
+pub const DECLARED_PER_DAY: Quota = Quota { name: "attachments", limit: 25, window_seconds: 24 * 60 * 60 };
 
 /// An attachment as a message lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +93,12 @@ impl Attachments<'_> {
         })?;
         if size > MAX_BYTES {
             return Err(CoreError::invalid("attachment_too_large", format!("An attachment is at most {} MB.", MAX_BYTES / 1024 / 1024)));
+        }
+        if !DECLARED_PER_DAY.take(self.table, self.clock, practice, owner).await? {
+            return Err(CoreError::TooMany {
+                code: "attachment_limit",
+                detail: format!("At most {} files can be attached a day; try again tomorrow.", DECLARED_PER_DAY.limit),
+            });
         }
         let id = crate::ids::new_id()[..24].to_string();
         let stored = Stored {

@@ -21,7 +21,7 @@ use super::is_token;
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::keys;
 use crate::patient::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
-use crate::ports::{Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
+use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
 use crate::sync::entities::{Patient, Provider};
 use crate::sync::outbox::Outbox;
 use crate::sync::records::PatientRecords;
@@ -31,7 +31,7 @@ use serde_json::json;
 
 pub const SUBJECT_MAX: usize = 150;
 pub const BODY_MAX: usize = 10_000;
-/// How many times a send or a read mark tries again when the unread count changed under it.
+/// How many times a read mark tries again when its message changed under it (another read mark).
 const ATTEMPTS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -642,42 +642,38 @@ impl Mailbox<'_> {
                 json!({"messageId": id, "threadId": thread_id, "patientId": patient_id}),
             )?);
         }
-        for _ in 0..ATTEMPTS {
-            let mut ops = vec![];
-            if let Some(t) = new_thread {
-                let meta = Item::new(pk.clone(), "META", serde_json::to_value(t).map_err(CoreError::backend)?);
-                ops.push(TxOp::Put(meta, Cond::Absent));
-            } else {
-                ops.push(TxOp::Check { pk: pk.clone(), sk: "META".into(), cond: Cond::Exists });
-            }
-            ops.push(TxOp::Put(
-                Item::new(pk.clone(), format!("MSG#{stamp}"), data.clone()).with_gsi1(inbox.0.clone(), inbox.1.clone()),
-                Cond::Absent,
-            ));
-            ops.push(TxOp::Put(
-                Item::new(pk.clone(), format!("SENT#{stamp}"), data.clone()).with_gsi1(outbox_folder.0.clone(), outbox_folder.1.clone()),
-                Cond::Absent,
-            ));
-            ops.push(self.unread_change(practice, &recipient, 1).await?);
-            ops.extend(bind.iter().cloned());
-            ops.extend(events.iter().map(|(item, _)| TxOp::Put(item.clone(), Cond::Absent)));
-            match self.table.transact(ops).await {
-                Ok(()) => {
-                    for (_, e) in &events {
-                        outbox.publish(practice, e).await;
-                    }
-                    let files: Vec<&str> = message.attachments.iter().map(|a| a.id.as_str()).collect();
-                    let detail = json!({"thread": thread_id, "message": id, "direction": direction, "attachments": files});
-                    self.audit().record(actor, "webmail.send", &patient_id, Outcome::Success, detail).await?;
-                    return Ok(SentMessage { id, thread_id: thread_id.into() });
-                }
-                // The unread count changed under us (another message, a read mark): again.
-                Err(TableError::TransactionCanceled { failed }) if !failed.contains(&0) => continue,
-                Err(TableError::TransactionCanceled { .. }) => return Err(CoreError::NotFound),
-                Err(e) => return Err(e.into()),
-            }
+        let mut ops = vec![];
+        if let Some(t) = new_thread {
+            let meta = Item::new(pk.clone(), "META", serde_json::to_value(t).map_err(CoreError::backend)?);
+            ops.push(TxOp::Put(meta, Cond::Absent));
+        } else {
+            ops.push(TxOp::Check { pk: pk.clone(), sk: "META".into(), cond: Cond::Exists });
         }
-        Err(CoreError::Conflict { code: "conflict", detail: "The mailbox kept changing; send it again.".into(), current: None })
+        ops.push(TxOp::Put(Item::new(pk.clone(), format!("MSG#{stamp}"), data.clone()).with_gsi1(inbox.0, inbox.1), Cond::Absent));
+        ops.push(TxOp::Put(Item::new(pk.clone(), format!("SENT#{stamp}"), data).with_gsi1(outbox_folder.0, outbox_folder.1), Cond::Absent));
+        // The recipient's unread count is an atomic count: senders never conflict over it.
+        ops.push(unread_change(practice, &recipient, 1));
+        let first_bind = ops.len();
+        ops.extend(bind);
+        ops.extend(events.iter().map(|(item, _)| TxOp::Put(item.clone(), Cond::Absent)));
+        match self.table.transact(ops).await {
+            Ok(()) => {}
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => return Err(CoreError::NotFound),
+            // Two messages sent at once with the same file: it goes with the one that got it.
+            Err(TableError::TransactionCanceled { failed })
+                if failed.iter().any(|&i| i >= first_bind && i < first_bind + attachment_ids.len()) =>
+            {
+                return Err(CoreError::invalid("attachment_used", "That attachment went with another message; attach the file again."))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        for (_, e) in &events {
+            outbox.publish(practice, e).await;
+        }
+        let files: Vec<&str> = message.attachments.iter().map(|a| a.id.as_str()).collect();
+        let detail = json!({"thread": thread_id, "message": id, "direction": direction, "attachments": files});
+        self.audit().record(actor, "webmail.send", &patient_id, Outcome::Success, detail).await?;
+        Ok(SentMessage { id, thread_id: thread_id.into() })
     }
 
     /// Marks a message read or unread by its recipient (only the recipient's side may).
@@ -697,10 +693,7 @@ impl Mailbox<'_> {
             }
             m.read_at = read.then(|| self.clock.now());
             let next = item.replaced(serde_json::to_value(&m).map_err(CoreError::backend)?);
-            let ops = vec![
-                TxOp::Put(next, Cond::Version(item.version)),
-                self.unread_change(practice, &recipient, if read { -1 } else { 1 }).await?,
-            ];
+            let ops = vec![TxOp::Put(next, Cond::Version(item.version)), unread_change(practice, &recipient, if read { -1 } else { 1 })];
             match self.table.transact(ops).await {
                 Ok(()) => {
                     let action = if read { "webmail.read" } else { "webmail.unread" };
@@ -715,17 +708,15 @@ impl Mailbox<'_> {
 
     async fn unread(&self, practice: &str, recipient: &str) -> CoreResult<u64> {
         let item = self.table.get(&keys::practice(practice), &keys::webmail_unread(recipient)).await?;
-        Ok(item.map(|i| i.data["count"].as_u64().unwrap_or(0)).unwrap_or(0))
+        Ok(count_of(item.as_ref()).max(0) as u64)
     }
+}
 
-    /// The write that moves an inbox's unread count by `delta`, conditional on the count read.
-    async fn unread_change(&self, practice: &str, recipient: &str, delta: i64) -> CoreResult<TxOp> {
-        let (pk, sk) = (keys::practice(practice), keys::webmail_unread(recipient));
-        let current = self.table.get(&pk, &sk).await?;
-        let (count, version) = current.map(|i| (i.data["count"].as_i64().unwrap_or(0), i.version)).unwrap_or((0, 0));
-        let item = Item::new(pk, sk, json!({"count": (count + delta).max(0)})).with_version(version + 1);
-        Ok(TxOp::Put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }))
-    }
+/// The write that moves an inbox's unread count by `delta`: an atomic count, so messages sent
+/// and read at the same time by different people never conflict over it. It moves only with a
+/// message that changed state in the same transaction, so it never goes below zero.
+fn unread_change(practice: &str, recipient: &str, delta: i64) -> TxOp {
+    TxOp::Count { pk: keys::practice(practice), sk: keys::webmail_unread(recipient), by: delta, expires_at: None }
 }
 
 /// The office's inbox, as an unread-count key.

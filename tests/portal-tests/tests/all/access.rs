@@ -454,8 +454,15 @@ async fn a_patient_turns_on_an_authenticator_and_logs_in_with_it_or_a_recovery_c
     // Staff have their own (required) second factor, not this one.
     let staff = l.staff_token(0).await;
     assert_eq!(l.get("/v1/auth/mfa", Some(&staff)).await.0, 403);
-    // Off again: the password alone logs in.
-    let (s, _) = l.json("DELETE", "/v1/auth/mfa", Some(&token), json!({})).await;
+    // Off again, but not with the session alone (a stolen one must not remove the second
+    // factor): the password or a current code proves the owner is there.
+    let (s, v) = l.json("DELETE", "/v1/auth/mfa", Some(&token), json!({})).await;
+    assert_eq!((s, &v["code"]), (400, &json!("reauthentication_failed")), "{v}");
+    let (s, v) = l.json("DELETE", "/v1/auth/mfa", Some(&token), json!({"password": "not the password"})).await;
+    assert_eq!((s, &v["code"]), (400, &json!("reauthentication_failed")), "{v}");
+    let (_, still) = l.get("/v1/auth/mfa", Some(&token)).await;
+    assert_eq!(still["enabled"], true);
+    let (s, _) = l.json("DELETE", "/v1/auth/mfa", Some(&token), json!({"password": jamie.password})).await;
     assert_eq!(s, 204);
     assert!(login(json!({})).await.1["token"].is_string());
 }

@@ -116,7 +116,14 @@ impl AuthBench {
         portal_core::identity::provision::Provisioner { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
     async fn login(&self, kind: portal_core::identity::session::PrincipalKind, user: &str, pw: &str, totp: Option<&str>, ip: &str) -> bool {
-        let input = portal_core::identity::auth::LoginInput { practice: "p1", username: user, password: pw, totp, recovery_code: None };
+        let input = portal_core::identity::auth::LoginInput {
+            practice: "p1",
+            username: user,
+            password: pw,
+            totp,
+            recovery_code: None,
+            device: None,
+        };
         let meta = portal_core::identity::auth::RequestMeta { source_ip: Some(ip.into()) };
         matches!(self.auth().login(kind, input, &meta).await, Ok(portal_core::identity::auth::LoginResult::Session(_)))
     }
@@ -152,6 +159,7 @@ async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
         password: &login.password,
         totp: None,
         recovery_code: None,
+        device: None,
     };
     let portal_core::identity::auth::LoginResult::Session(ok) = b.auth().login(Patient, input, &meta).await.unwrap() else {
         panic!("no second factor here")

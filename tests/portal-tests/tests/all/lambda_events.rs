@@ -28,7 +28,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("auth/mfa-enrol.json", 200),
     // No app was being enrolled in this fresh state.
     ("auth/mfa-confirm.json", 400),
-    ("auth/mfa-remove.json", 204),
+    ("auth/mfa-remove.json", 400),
     ("auth/reset.json", 400),
     ("auth/session.json", 200),
     ("auth/practice.json", 200),
