@@ -73,6 +73,9 @@ impl portal_core::ports::Table for NamesDropped {
     async fn transact(&self, ops: Vec<portal_core::ports::TxOp>) -> Result<(), portal_core::ports::TableError> {
         self.0.transact(ops).await
     }
+    async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, portal_core::ports::TableError> {
+        self.0.add(pk, sk, by, expires_at).await
+    }
     async fn batch_put(&self, _: Vec<portal_core::ports::Item>) -> Result<(), portal_core::ports::TableError> {
         Ok(())
     }

@@ -316,6 +316,26 @@ impl Table for DynamoTable {
         }
     }
 
+    async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .update_expression("ADD #cnt :by")
+            .expression_attribute_names("#cnt", "cnt")
+            .expression_attribute_values(":by", n(by))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+        if let Some(t) = expires_at {
+            req = req
+                .update_expression("ADD #cnt :by SET #ttl = if_not_exists(#ttl, :ttl)")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":ttl", n(t));
+        }
+        let out = req.send().await.map_err(sdk_err)?;
+        out.attributes.as_ref().and_then(|a| get_n(a, "cnt")).ok_or_else(|| backend("the count was not answered"))
+    }
+
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
         // BatchWriteItem takes 25 requests; what it leaves unprocessed is sent again with backoff.
         for chunk in items.chunks(25) {

@@ -213,6 +213,10 @@ pub trait Table: Send + Sync {
     /// because another was in flight on the same items is tried again by the adapter before it
     /// answers [`TableError::TransactionCanceled`] with nothing failed.
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError>;
+    /// [`TxOp::Count`] on its own, answering the count it left: of `n` adds of 1 at the same
+    /// moment, each sees a different number, 1 to `n` (DynamoDB `UpdateItem … RETURNING
+    /// UPDATED_NEW`, SQLite `RETURNING`). What a limit on uses counts with (`quota`).
+    async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError>;
     /// Unconditional puts of any number of items (sent in chunks, retried until all are written).
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError>;
 }

@@ -1,11 +1,12 @@
 //! Quotas: at most `limit` uses of something per key in a fixed window — reset mails per login
 //! per hour, care summaries sent per patient per day, attachments declared per sender per day.
-//! A use is one atomic count and one read: requests at the same moment never conflict (no
-//! conditional write to lose), and none slips past the limit, since each read sees every count
-//! made before it. Refused uses count too; the window is fixed, so it ends all the same.
+//! A use is one atomic count that answers the number it left (`Table::add`): requests at the
+//! same moment never conflict (no conditional write to lose), each sees its own number, so
+//! exactly `limit` of them get through. Refused uses count too; the window is fixed, so it ends
+//! all the same.
 
 use crate::keys;
-use crate::ports::{count_of, Clock, Table, TxOp};
+use crate::ports::{Clock, Table};
 use crate::CoreResult;
 
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +22,7 @@ impl Quota {
     /// while the uses in the window, this one included, are within the limit.
     pub async fn take(&self, table: &dyn Table, clock: &dyn Clock, practice: &str, key: &str) -> CoreResult<bool> {
         let window = clock.now().div_euclid(self.window_seconds);
-        let (pk, sk) = (keys::practice(practice), keys::quota(self.name, key, window));
         let expires_at = Some((window + 1) * self.window_seconds);
-        table.transact(vec![TxOp::Count { pk: pk.clone(), sk: sk.clone(), by: 1, expires_at }]).await?;
-        Ok(count_of(table.get(&pk, &sk).await?.as_ref()) <= self.limit)
+        Ok(table.add(&keys::practice(practice), &keys::quota(self.name, key, window), 1, expires_at).await? <= self.limit)
     }
 }

@@ -13,7 +13,7 @@ use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableEr
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What a write does with the writer's connection, inside the group's transaction.
@@ -279,15 +279,17 @@ fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
 }
 
 /// Moves a counter in place (one statement: the writer thread is the only writer anyway).
-fn count(tx: &Connection, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<(), TableError> {
+/// Moves a counter in place (one statement: the writer thread is the only writer anyway);
+/// answers the count it left.
+fn count(tx: &Connection, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {
     tx.prepare_cached(
         "INSERT INTO items (pk, sk, expires_at, version, data) VALUES (?1, ?2, ?4, 0, json_object('count', ?3)) \
-         ON CONFLICT (pk, sk) DO UPDATE SET data = json_set(data, '$.count', coalesce(json_extract(data, '$.count'), 0) + ?3)",
+         ON CONFLICT (pk, sk) DO UPDATE SET data = json_set(data, '$.count', coalesce(json_extract(data, '$.count'), 0) + ?3) \
+         RETURNING json_extract(data, '$.count')",
     )
     .map_err(backend)?
-    .execute(params![pk, sk, by, expires_at])
-    .map_err(backend)?;
-    Ok(())
+    .query_row(params![pk, sk, by, expires_at], |r| r.get(0))
+    .map_err(backend)
 }
 
 fn delete_item(tx: &Connection, pk: &str, sk: &str) -> Result<(), TableError> {
@@ -455,13 +457,26 @@ impl Table for SqliteTable {
                     TxOp::Delete { pk, sk, .. } => {
                         delete_item(tx, pk, sk)?;
                     }
-                    TxOp::Count { pk, sk, by, expires_at } => count(tx, pk, sk, *by, *expires_at)?,
+                    TxOp::Count { pk, sk, by, expires_at } => {
+                        count(tx, pk, sk, *by, *expires_at)?;
+                    }
                     TxOp::Check { .. } => {}
                 }
             }
             Ok(())
         })
         .await
+    }
+
+    async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {
+        let left = Arc::new(AtomicI64::new(0));
+        let (key, answer) = ((pk.to_string(), sk.to_string()), left.clone());
+        self.write(vec![key.clone()], move |tx| {
+            answer.store(count(tx, &key.0, &key.1, by, expires_at)?, Ordering::SeqCst);
+            Ok(())
+        })
+        .await?;
+        Ok(left.load(Ordering::SeqCst))
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {

@@ -79,3 +79,12 @@ impl Default for Xml {
         Xml::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaped_text_is_always_xml() {
+        assert_eq!(super::escape("a<b & \"c\" 'd'>"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
+        assert_eq!(super::escape("caries\u{FFFE}\u{FFFF}\u{1}\tok\n"), "caries\tok\n", "characters XML cannot hold are dropped");
+    }
+}

@@ -8,7 +8,7 @@
 
 use crate::identity::session::hash_token;
 use crate::keys;
-use crate::ports::{count_of, Clock, Cond, Item, Table, TxOp};
+use crate::ports::{count_of, Clock, Cond, Item, Table};
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
 
@@ -51,9 +51,8 @@ impl Devices<'_> {
 
     /// A wrong password typed on the device `token` (an atomic count beside the device).
     pub async fn failed(&self, practice: &str, token: &str) -> CoreResult<()> {
-        let (pk, sk) = (keys::practice(practice), keys::device_failures(&hash_token(token)));
         let expires_at = Some(self.clock.now() + DEVICE_SECONDS);
-        self.table.transact(vec![TxOp::Count { pk, sk, by: 1, expires_at }]).await?;
+        self.table.add(&keys::practice(practice), &keys::device_failures(&hash_token(token)), 1, expires_at).await?;
         Ok(())
     }
 }

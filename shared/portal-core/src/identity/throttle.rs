@@ -13,7 +13,7 @@
 //! its owner out of a known device at all, or out of a new one for longer than the delay.
 
 use crate::keys;
-use crate::ports::{count_of, Clock, Cond, Item, Table, TableError, TxOp};
+use crate::ports::{count_of, Clock, Cond, Item, Table, TableError};
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
 
@@ -96,8 +96,7 @@ impl Throttle<'_> {
     pub async fn failed(&self, practice: &str, address: Option<&str>) -> CoreResult<()> {
         let Some(a) = address else { return Ok(()) };
         let window_end = (self.clock.now().div_euclid(ADDRESS_WINDOW_SECONDS) + 1) * ADDRESS_WINDOW_SECONDS;
-        let op = TxOp::Count { pk: keys::practice(practice), sk: self.address_key(a), by: 1, expires_at: Some(window_end) };
-        self.table.transact(vec![op]).await?;
+        self.table.add(&keys::practice(practice), &self.address_key(a), 1, Some(window_end)).await?;
         Ok(())
     }
 

@@ -116,16 +116,25 @@ impl AuthBench {
         portal_core::identity::provision::Provisioner { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
     async fn login(&self, kind: portal_core::identity::session::PrincipalKind, user: &str, pw: &str, totp: Option<&str>, ip: &str) -> bool {
-        let input = portal_core::identity::auth::LoginInput {
-            practice: "p1",
-            username: user,
-            password: pw,
-            totp,
-            recovery_code: None,
-            device: None,
-        };
+        self.login_on(kind, user, pw, totp, ip, None).await.is_some()
+    }
+    /// A login from `ip` on the browser holding the known-device token `device`; the session.
+    async fn login_on(
+        &self,
+        kind: portal_core::identity::session::PrincipalKind,
+        user: &str,
+        pw: &str,
+        totp: Option<&str>,
+        ip: &str,
+        device: Option<&str>,
+    ) -> Option<portal_core::identity::auth::LoginOk> {
+        let input =
+            portal_core::identity::auth::LoginInput { practice: "p1", username: user, password: pw, totp, recovery_code: None, device };
         let meta = portal_core::identity::auth::RequestMeta { source_ip: Some(ip.into()) };
-        matches!(self.auth().login(kind, input, &meta).await, Ok(portal_core::identity::auth::LoginResult::Session(_)))
+        match self.auth().login(kind, input, &meta).await {
+            Ok(portal_core::identity::auth::LoginResult::Session(ok)) => Some(ok),
+            _ => None,
+        }
     }
 }
 
@@ -658,4 +667,70 @@ async fn a_demo_seeded_long_ago_is_dated_from_today_on_the_next_start() {
     let logins: portal_local::DemoLogins =
         serde_json::from_str(&std::fs::read_to_string(data.path().join("demo-logins.json")).unwrap()).unwrap();
     assert_eq!(logins.dated_on, Some(crate::support::date_from_today(0)));
+}
+
+/// The second probe's first finding: 537 wrong passwords from one address kept the owner out
+/// (the account's delay held everyone back, and the held-back attempts never counted against the
+/// guesser's address). Now the owner's known device is let in at once, a new browser waits at
+/// most the delay, and the guesser's address is stopped by its own attempts.
+#[tokio::test]
+async fn a_guesser_never_keeps_the_owner_out_of_a_known_device() {
+    use portal_core::identity::session::PrincipalKind::Patient;
+    use portal_core::identity::throttle::{ADDRESS_MAX_FAILURES, MAX_DELAY_SECONDS};
+    let b = AuthBench::new();
+    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
+    let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    let (owner, guesser) = ("203.0.113.9", "198.51.100.1");
+    let first = b.login_on(Patient, "pat.one", &login.password, None, owner, None).await.expect("the owner logs in");
+    let device = first.device.expect("the browser becomes a known device");
+    for _ in 0..(2 * ADDRESS_MAX_FAILURES) {
+        b.login(Patient, "pat.one", "a guess", None, guesser).await;
+    }
+    // A browser the account has never seen waits its turn, as any unknown device does...
+    assert!(!b.login(Patient, "pat.one", &login.password, None, "203.0.113.10").await);
+    // ...the owner's known device does not, however often the guesser goes on.
+    for _ in 0..3 {
+        b.login(Patient, "pat.one", "another guess", None, guesser).await;
+        let again = b.login_on(Patient, "pat.one", &login.password, None, owner, Some(&device)).await;
+        assert!(again.is_some_and(|ok| ok.device.is_none()), "the owner on a known device is in at once");
+    }
+    // A device token is one account's: it does nothing for another.
+    b.prov().create_patient_login("p1", "pat-2", "pat.two", "Pat Two", false).await.unwrap();
+    let devices = portal_core::identity::devices::Devices { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    assert!(!devices.knows("p1", "patient#pat.two", &device).await.unwrap());
+    // The guesser's held-back attempts counted against its address: after the account's delay it
+    // is still stopped, whatever it sends.
+    b.clock.advance(MAX_DELAY_SECONDS);
+    assert!(!b.login(Patient, "pat.one", &login.password, None, guesser).await, "the guesser's address is stopped");
+    // A stolen device token buys a handful of guesses, then it is a stranger again.
+    for _ in 0..portal_core::identity::devices::MAX_FAILURES {
+        assert!(b.login_on(Patient, "pat.one", "stolen cookie guess", None, "192.0.2.7", Some(&device)).await.is_none());
+    }
+    assert!(!devices.knows("p1", "patient#pat.one", &device).await.unwrap());
+}
+
+/// The second probe's second finding: a patient named like a staff member used up that staff
+/// member's authenticator codes. Used codes are kept per principal, so even a name shared from
+/// before the names were kept apart (written here straight into the table) takes nothing away.
+#[tokio::test]
+async fn a_patient_named_like_staff_cannot_use_up_their_codes() {
+    use portal_core::identity::session::PrincipalKind::{Patient, Staff};
+    use portal_core::identity::totp::{code_at, STEP};
+    let b = AuthBench::new();
+    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
+    let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
+    let secret = portal_core::identity::totp::generate_secret();
+    let creds = portal_core::identity::auth::Credentials { table: b.table.as_ref() };
+    let (mut shadow, _) = creds.get("p1", Staff, "admin").await.unwrap().unwrap();
+    shadow.kind = Patient;
+    shadow.principal_id = "pat-9".into();
+    shadow.role = None;
+    shadow.totp_secret = Some(secret.clone());
+    shadow.password_hash = portal_core::identity::password::hash("the shadow's password").unwrap();
+    creds.put("p1", &shadow, 0).await.unwrap();
+    let step = (b.clock.now() / STEP) as u64;
+    assert!(b.login(Patient, "admin", "the shadow's password", Some(&code_at(&secret, step).unwrap()), "198.51.100.1").await);
+    let code = code_at(admin.totp_secret.as_ref().unwrap(), step).unwrap();
+    assert!(b.login(Staff, "admin", &admin.password, Some(&code), "203.0.113.9").await, "the staff member's code of the same step works");
+    assert!(!b.login(Staff, "admin", &admin.password, Some(&code), "203.0.113.9").await, "once");
 }

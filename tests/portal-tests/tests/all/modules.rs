@@ -441,6 +441,10 @@ impl portal_core::ports::Table for CountingTable {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.transact(ops).await
     }
+    async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, portal_core::ports::TableError> {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.add(pk, sk, by, expires_at).await
+    }
     async fn batch_put(&self, items: Vec<portal_core::ports::Item>) -> Result<(), portal_core::ports::TableError> {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.batch_put(items).await

@@ -1,9 +1,13 @@
-//! The outside probe's findings, each as a test that failed before its fix: cross-site changes,
+//! The outside probes' findings, each as a test that failed before its fix: cross-site changes,
 //! header arithmetic, audit writes from made-up keys, ids the file store cannot take, unbounded
 //! sync keys, upload URLs that could overwrite accepted or deleted files, control characters in
-//! email templates.
+//! email templates; and from the second probe: patient usernames that shadow staff, unlimited
+//! reset mails, reset links that outlive a password change, XML-invalid characters in synced
+//! names, short RSA keys for Direct, unbounded attachment declarations and care-summary sends.
+//! (The device cookie and the second factor's removal are in `e2e` and `access`; the admins
+//! demoting each other in the conformance suite, on both backends.)
 
-use crate::support::{client, now, send, start_local};
+use crate::support::{client, date_from_today, instant_from_now, now, send, start_local, Local};
 use crate::sync::SyncClient;
 use portal_core::ports::{Blobs, Query, Table};
 use portal_core::sync::auth::signed_headers;
@@ -277,4 +281,155 @@ async fn every_served_route_is_guarded_as_the_access_table_says() {
             assert_eq!((s, &v["code"]), (403, &json!("feature_disabled")), "{method} {path} as staff");
         }
     }
+}
+
+/// The reset links in the mails to `to`, oldest first.
+fn reset_links(l: &Local, to: &str) -> Vec<String> {
+    let mails = l.backends.mailer.list().unwrap().into_iter().map(|(_, raw)| raw).filter(|raw| raw.contains(&format!("To: {to}")));
+    mails
+        .filter_map(|raw| {
+            let text = portal_core::mime::text_part(&raw)?;
+            let at = text.find("#reset=")? + "#reset=".len();
+            Some(text[at..].split_whitespace().next()?.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patient_cannot_take_a_staff_username() {
+    let l = start_local().await;
+    let sam = l.logins.practices[0].patients[1].clone();
+    assert!(sam.temporary);
+    let (s, v) =
+        l.json("POST", "/v1/auth/login", None, json!({"practice": "lakeside", "username": sam.username, "password": sam.password})).await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let body = |name: &str| json!({"currentPassword": sam.password, "newPassword": "a harbour full of boats", "newUsername": name});
+    // `frontdesk` is the practice's staff login: a patient under that name would look like them.
+    let (s, v) = l.json("POST", "/v1/auth/password", Some(&token), body("FrontDesk")).await;
+    assert_eq!((s, &v["code"]), (409, &json!("username_taken")), "{v}");
+    let (s, v) = l.json("POST", "/v1/auth/password", Some(&token), body("sam.r")).await;
+    assert_eq!(s, 200, "{v}");
+    // Nor may a new staff user take a patient's name.
+    let staff = l.staff_token(0).await;
+    let (s, v) =
+        l.json("POST", "/v1/admin/staff", Some(&staff), json!({"username": "sam.r", "displayName": "Sam R", "role": "front-desk"})).await;
+    assert_eq!((s, &v["code"]), (409, &json!("username_taken")), "{v}");
+}
+
+#[tokio::test]
+async fn reset_mails_are_limited_and_a_used_or_changed_password_voids_every_other_link() {
+    let l = start_local().await;
+    let alex = l.logins.practices[0].patients[0].clone();
+    let ask = || l.json("POST", "/v1/auth/forgot", None, json!({"practice": "lakeside", "usernameOrEmail": "alex.morgan"}));
+    // Asked five times in a row: every answer the same, three mails.
+    let answers = futures_util::future::join_all((0..5).map(|_| ask())).await;
+    assert!(answers.iter().all(|a| *a == answers[0] && a.0 == 202), "{answers:?}");
+    let links = reset_links(&l, "alex.morgan@example.com");
+    assert_eq!(links.len(), portal_core::identity::recovery::LINKS_PER_LOGIN.limit as usize);
+    // One link used: the others are void.
+    let reset = |token: &str, pw: &str| l.json("POST", "/v1/auth/reset", None, json!({"token": token, "newPassword": pw}));
+    assert_eq!(reset(&links[1], "a lighthouse at low tide").await.0, 204);
+    for other in [&links[0], &links[2]] {
+        let (s, v) = reset(other, "another long passphrase").await;
+        assert_eq!((s, &v["code"]), (400, &json!("reset_link_invalid")), "{v}");
+    }
+    let login =
+        |pw: &str| l.json("POST", "/v1/auth/login", None, json!({"practice": "lakeside", "username": alex.username, "password": pw}));
+    assert_eq!(login("a lighthouse at low tide").await.0, 200);
+
+    // Jamie asks, then changes the password while logged in: the link is void.
+    let jamie = l.logins.practices[0].patients[2].clone();
+    let (s, _) = l.json("POST", "/v1/auth/forgot", None, json!({"practice": "lakeside", "usernameOrEmail": jamie.username})).await;
+    assert_eq!(s, 202);
+    let link = reset_links(&l, "jamie.morgan@example.com").pop().expect("a link");
+    let session = l.patient_token(0, 2).await;
+    let change = json!({"currentPassword": jamie.password, "newPassword": "a quiet street in autumn"});
+    assert_eq!(l.json("POST", "/v1/auth/password", Some(&session), change).await.0, 200);
+    let (s, v) = reset(&link, "another long passphrase").await;
+    assert_eq!((s, &v["code"]), (400, &json!("reset_link_invalid")), "{v}");
+}
+
+#[tokio::test]
+async fn one_address_asking_for_many_logins_gets_ten_answers_worth_of_mail() {
+    let l = start_local().await;
+    let before = l.backends.mailer.list().unwrap().len();
+    let asks = (0..12).map(|n| {
+        let who = if n % 2 == 0 { "alex.morgan" } else { "jamie.morgan" };
+        l.json("POST", "/v1/auth/forgot", None, json!({"practice": "lakeside", "usernameOrEmail": who}))
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    assert!(answers.iter().all(|a| *a == answers[0] && a.0 == 202), "{answers:?}");
+    let sent = l.backends.mailer.list().unwrap().len() - before;
+    assert_eq!(sent, 6, "three per login; the address's limit of ten requests holds too");
+    // The eleventh and twelfth request from this address sent nothing, whoever they named.
+    let (_, audit) = l.get("/v1/admin/audit?what=logins", Some(&l.staff_token(0).await)).await;
+    let denied = audit["entries"].as_array().unwrap().iter().filter(|e| e["outcome"] == "denied").count();
+    assert_eq!(denied, 12 - 6, "each request that sent nothing is on record");
+}
+
+#[tokio::test]
+async fn xml_invalid_characters_are_refused_at_sync() {
+    let l = start_local().await;
+    let p = &l.logins.practices[0];
+    let c = SyncClient { local: &l, key_id: p.sync.key_id.clone(), secret: p.sync.secret.clone() };
+    for bad in ["\u{FFFE}", "\u{FFFF}", "\u{FDD0}", "\u{1FFFF}"] {
+        let body = json!({"lastModified": instant_from_now(0), "patientId": "pat-1001", "kind": "problem",
+            "code": {"system": "SNOMED-CT", "code": "80967001", "display": format!("Dental caries{bad}")}, "status": "active", "date": date_from_today(-1)});
+        let (s, v) = c.call("PUT", "/v1/sync/clinical/cl-bad", &[], Some(&body)).await;
+        assert_eq!((s, &v["code"]), (400, &json!("field_invalid")), "{bad:?}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn direct_certificates_need_an_rsa_key_of_at_least_2048_bits() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:1024", "-nodes", "-days", "30", "-subj", "/CN=Short Key"])
+        .args(["-addext", "subjectAltName=email:short@direct.clinic.example", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (tests/run installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let (s, v) = l.json("POST", "/v1/admin/direct-recipients", Some(&staff), json!({"certificate": pem})).await;
+    assert_eq!((s, &v["code"]), (400, &json!("certificate_invalid")), "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("2048"), "{v}");
+}
+
+#[tokio::test]
+async fn attachment_declarations_and_care_summary_sends_are_limited_per_day() {
+    let l = start_local().await;
+    let alex = l.patient_token(0, 0).await;
+    let declare = json!({"fileName": "x-ray.png", "contentType": "image/png", "size": 10 * 1024 * 1024});
+    let limit = portal_core::webmail::attachments::DECLARED_PER_DAY.limit;
+    for n in 0..limit {
+        let (s, v) = l.json("POST", "/v1/webmail/attachments", Some(&alex), declare.clone()).await;
+        assert_eq!(s, 201, "{n}: {v}");
+    }
+    let (s, v) = l.json("POST", "/v1/webmail/attachments", Some(&alex), declare.clone()).await;
+    assert_eq!((s, &v["code"]), (429, &json!("attachment_limit")), "{v}");
+    // Another patient is not held back by Alex's uploads.
+    let jamie = l.patient_token(0, 2).await;
+    assert_eq!(l.json("POST", "/v1/webmail/attachments", Some(&jamie), declare).await.0, 201);
+
+    let limit = portal_core::patient::care_summary::TRANSMITS_PER_DAY.limit;
+    for n in 0..limit {
+        let to = json!({"to": format!("clinic{n}@outside.example"), "encrypted": false});
+        let (s, v) = l.json("POST", "/v1/care-summary/transmit", Some(&alex), to).await;
+        assert_eq!((s, &v["status"]), (202, &json!("sent")), "{n}: {v}");
+    }
+    let (s, v) =
+        l.json("POST", "/v1/care-summary/transmit", Some(&alex), json!({"to": "one.more@outside.example", "encrypted": false})).await;
+    assert_eq!((s, &v["code"]), (429, &json!("transmit_limit")), "{v}");
+    assert!(!l.backends.mailer.list().unwrap().iter().any(|(_, raw)| raw.contains("To: one.more@outside.example")));
+    // Staff see the refused send in the activity log.
+    let (_, audit) = l.get("/v1/admin/audit", Some(&l.staff_token(0).await)).await;
+    let refused = audit["entries"].as_array().unwrap().iter().find(|e| e["action"] == "care-summary.transmit" && e["outcome"] == "denied");
+    assert!(refused.is_some_and(|e| e["detail"]["reason"] == "daily_limit"), "{audit}");
 }
