@@ -18,10 +18,9 @@
 //! | Direct (S/MIME) recipient of encrypted care summaries | `P#{p}` | `RECIPIENT#{address}` | – | – | by address when a patient sends encrypted; the practice's list (see `practice::direct_recipients`) |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
 //! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
-//! | login throttle, per address | `P#{p}` | `THROTTLE#IP#{address}#{window}` | – | end of the window | atomic count of failed and held-back attempts |
 //! | known device (a browser a login succeeded on) | `P#{p}` | `DEVICE#{sha256(token)}` | – | 180 days | get by the cookie's token at login (see `identity::devices`) |
 //! | wrong passwords typed on a known device | `P#{p}` | `DEVICE#{sha256(token)}#FAILED` | – | 180 days | atomic count |
-//! | uses of a quota in one window | `P#{p}` | `QUOTA#{name}#{key}#{window}` | – | end of the window | atomic count, then read (`quota.rs`) |
+//! | uses of a quota in one window (reset mails, attachments, care-summary sends, failed logins per address) | `P#{p}` | `QUOTA#{name}#{key}#{window}` | – | end of the window | an atomic count answering its new value (`quota.rs`) |
 //! | used TOTP step | `P#{p}` | `TOTP#{kind}#{principal}#{step}` | – | 2 min | put-if-absent refuses a replayed code (by principal, never by a name another login could take) |
 //! | sync key | `P#{p}` | `SYNCKEY#{keyId}` | – | – | get by key id (the id names its practice); list the practice's keys |
 //! | used sync nonce | `P#{p}` | `NONCE#{keyId}#{nonce}` | – | 11 min | put-if-absent refuses a replayed request |
@@ -128,10 +127,6 @@ pub fn device_failures(token_hash: &str) -> String {
 
 pub fn quota(name: &str, key: &str, window: i64) -> String {
     format!("QUOTA#{name}#{key}#{window}")
-}
-
-pub fn throttle_address(address: &str, window: i64) -> String {
-    format!("THROTTLE#IP#{address}#{window}")
 }
 
 pub fn totp_step(kind: &str, principal_id: &str, step: u64) -> String {

@@ -13,7 +13,8 @@
 //! its owner out of a known device at all, or out of a new one for longer than the delay.
 
 use crate::keys;
-use crate::ports::{count_of, Clock, Cond, Item, Table, TableError};
+use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::quota::Quota;
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,8 @@ pub const FREE_FAILURES: u32 = 5;
 pub const MAX_DELAY_SECONDS: i64 = 60;
 pub const ADDRESS_WINDOW_SECONDS: i64 = 15 * 60;
 pub const ADDRESS_MAX_FAILURES: u32 = 30;
+/// Failed and held-back attempts per address.
+const PER_ADDRESS: Quota = Quota { name: "login-address", limit: ADDRESS_MAX_FAILURES as i64, window_seconds: ADDRESS_WINDOW_SECONDS };
 /// How long an account's count is remembered after its last attempt.
 const ACCOUNT_MEMORY_SECONDS: i64 = 24 * 60 * 60;
 
@@ -60,8 +63,7 @@ impl Throttle<'_> {
     /// address); otherwise counted on the account (unknown devices only) and let through.
     pub async fn begin(&self, practice: &str, account: &str, address: Option<&str>, known_device: bool) -> CoreResult<Verdict> {
         if let Some(a) = address {
-            let sk = self.address_key(a);
-            if count_of(self.table.get(&keys::practice(practice), &sk).await?.as_ref()) >= i64::from(ADDRESS_MAX_FAILURES) {
+            if PER_ADDRESS.used_up(self.table, self.clock, practice, a).await? {
                 return Ok(Verdict::Wait);
             }
         }
@@ -95,13 +97,8 @@ impl Throttle<'_> {
     /// The attempt failed (or was held back): counted against its address.
     pub async fn failed(&self, practice: &str, address: Option<&str>) -> CoreResult<()> {
         let Some(a) = address else { return Ok(()) };
-        let window_end = (self.clock.now().div_euclid(ADDRESS_WINDOW_SECONDS) + 1) * ADDRESS_WINDOW_SECONDS;
-        self.table.add(&keys::practice(practice), &self.address_key(a), 1, Some(window_end)).await?;
+        PER_ADDRESS.count(self.table, self.clock, practice, a).await?;
         Ok(())
-    }
-
-    fn address_key(&self, address: &str) -> String {
-        keys::throttle_address(address, self.clock.now().div_euclid(ADDRESS_WINDOW_SECONDS))
     }
 
     async fn read(&self, practice: &str, sk: &str) -> CoreResult<(Counter, u64)> {
