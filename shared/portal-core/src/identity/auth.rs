@@ -273,8 +273,10 @@ impl<'a> AuthService<'a> {
                 "bad_totp"
             };
             throttle.failed(&practice, ip).await?;
-            if let (true, false, Some(token)) = (known_device, password_ok, input.device) {
-                devices.failed(&practice, token).await?;
+            // A wrong password typed on a known device counts against the device's trust.
+            match input.device {
+                Some(token) if known_device && !password_ok => devices.failed(&practice, token).await?,
+                _ => {}
             }
             fail(reason).await?;
             return Err(login_failed());
