@@ -4,7 +4,7 @@
 //! never PHI values; a PHI read names whose data was read as its subject.
 
 use crate::keys;
-use crate::ports::{Clock, Cond, Item, Query, Table};
+use crate::ports::{Clock, Cond, Item, Query, Table, TxOp};
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -111,6 +111,19 @@ impl AuditLog<'_> {
     /// Appends what `actor` did to `subject` in the actor's practice. Never overwrites: the key is
     /// time + random id, written only if absent.
     pub async fn record(&self, actor: &Actor, action: &str, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<()> {
+        self.table.put(self.entry_item(actor, action, subject, outcome, detail)?, Cond::Absent).await?;
+        Ok(())
+    }
+
+    /// The same entry as a write for the transaction of the change it records: the change and
+    /// its audit entry are stored together or not at all, so a change never goes unrecorded and a
+    /// failed audit write never leaves a change behind that the caller was told did not happen.
+    pub fn entry(&self, actor: &Actor, action: &str, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<TxOp> {
+        Ok(TxOp::Put(self.entry_item(actor, action, subject, outcome, detail)?, Cond::Absent))
+    }
+
+    /// An entry on a fresh key (put-if-absent: never overwritten).
+    fn entry_item(&self, actor: &Actor, action: &str, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<Item> {
         let entry = AuditEntry {
             actor: actor.id.clone(),
             actor_kind: actor.kind,
@@ -124,8 +137,7 @@ impl AuditLog<'_> {
         let sk = format!("{:013}#{}", entry.at * 1000 + subsec_millis(), crate::ids::new_id());
         let item = Item::new(keys::audit(&actor.practice), sk.clone(), serde_json::to_value(&entry).map_err(crate::CoreError::backend)?)
             .with_gsi1(keys::audit_subject(&actor.practice, subject), sk);
-        self.table.put(item, Cond::Absent).await?;
-        Ok(())
+        Ok(item)
     }
 
     /// Records that `actor` read a patient's health data (`what`, e.g. `account.ledger`).

@@ -1,8 +1,9 @@
 //! MakeAppointments: a patient's upcoming and past appointments, confirming one whose
 //! eConfirmation is pending, and booking a due recall into an open slot.
 //!
-//! Both changes are written in one transaction with their outbox event, so the practice's system
-//! hears of every confirmation and booking, and of nothing that did not happen. A booking claims
+//! Both changes are written in one transaction with their outbox event and audit entry, so the
+//! practice's system hears of every confirmation and booking, and of nothing that did not happen,
+//! and none goes unrecorded (nor is one stored that the patient was told failed). A booking claims
 //! its slot with a put-if-absent (`BOOKING#{slot}`): of any number of patients booking one slot at
 //! once exactly one wins; the others are told the slot is taken. The same transaction takes the
 //! slot out of the open list and marks the recall scheduled (conditional on the versions read), so
@@ -187,11 +188,14 @@ impl AppointmentBook<'_> {
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
             let detail = json!({"appointmentId": id, "patientId": patient_id, "start": appt.record.start});
             let (event_item, event) = outbox.prepare(practice, "appointment.confirmed", detail)?;
-            let ops = vec![TxOp::Put(updated, Cond::Version(item.version)), TxOp::Put(event_item, Cond::Absent)];
+            let ops = vec![
+                TxOp::Put(updated, Cond::Version(item.version)),
+                TxOp::Put(event_item, Cond::Absent),
+                self.audit_entry(caller, "appointments.confirm", &patient_id, json!({"appointment": id}))?,
+            ];
             match self.table.transact(ops).await {
                 Ok(()) => {
                     outbox.publish(practice, &event).await;
-                    self.audited(caller, "appointments.confirm", &patient_id, json!({"appointment": id})).await?;
                     return Ok(Confirmed { id: id.into(), confirmation: Confirmation::Confirmed });
                 }
                 // Changed since we read it (another confirm, a sync): look again.
@@ -297,12 +301,16 @@ impl AppointmentBook<'_> {
                 TxOp::Put(recall_update, Cond::Version(recall_item.version)),
                 TxOp::Put(slot_taken_out, Cond::Version(slot_item.version)),
                 TxOp::Put(event_item, Cond::Absent),
+                self.audit_entry(
+                    caller,
+                    "appointments.book",
+                    &patient_id,
+                    json!({"recall": recall_id, "slot": slot_id, "booking": booking_id}),
+                )?,
             ];
             match self.table.transact(ops).await {
                 Ok(()) => {
                     outbox.publish(practice, &event).await;
-                    let detail = json!({"recall": recall_id, "slot": slot_id, "booking": booking_id});
-                    self.audited(caller, "appointments.book", &patient_id, detail).await?;
                     let names = self.providers.get(self.table, self.clock, practice).await?;
                     return Ok(Booked { appointment: appointment_view(booking_id, appointment, &names) });
                 }
@@ -337,8 +345,9 @@ impl AppointmentBook<'_> {
             .with_version(1))
     }
 
-    async fn audited(&self, caller: &Caller, action: &str, patient_id: &str, detail: Value) -> CoreResult<()> {
-        AuditLog { table: self.table, clock: self.clock }.record(&caller.actor, action, patient_id, Outcome::Success, detail).await
+    /// The audit entry of a change, written in the change's own transaction.
+    fn audit_entry(&self, caller: &Caller, action: &str, patient_id: &str, detail: Value) -> CoreResult<TxOp> {
+        AuditLog { table: self.table, clock: self.clock }.entry(&caller.actor, action, patient_id, Outcome::Success, detail)
     }
 }
 

@@ -13,8 +13,9 @@
 //!
 //! A message id is `{thread}-{stamp}` (stamp: microseconds, then random), so a message is found by
 //! its id alone, messages sort by time within a thread, and ids never collide. Sending writes the
-//! thread, the message, its copy, the recipient's unread count and the outbox event in one
-//! transaction: all of it or nothing.
+//! thread, the message, its copy, the recipient's unread count (an atomic count: senders never
+//! conflict over it), the outbox event and the audit entry in one transaction: all of it or
+//! nothing. A read mark writes the message, the count and its audit entry the same way.
 
 use super::attachments::{AttachmentRef, Attachments, Declared};
 use super::is_token;
@@ -656,6 +657,9 @@ impl Mailbox<'_> {
         let first_bind = ops.len();
         ops.extend(bind);
         ops.extend(events.iter().map(|(item, _)| TxOp::Put(item.clone(), Cond::Absent)));
+        let files: Vec<&str> = message.attachments.iter().map(|a| a.id.as_str()).collect();
+        let detail = json!({"thread": thread_id, "message": id, "direction": direction, "attachments": files});
+        ops.push(self.audit().entry(actor, "webmail.send", &patient_id, Outcome::Success, detail)?);
         match self.table.transact(ops).await {
             Ok(()) => {}
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => return Err(CoreError::NotFound),
@@ -670,9 +674,6 @@ impl Mailbox<'_> {
         for (_, e) in &events {
             outbox.publish(practice, e).await;
         }
-        let files: Vec<&str> = message.attachments.iter().map(|a| a.id.as_str()).collect();
-        let detail = json!({"thread": thread_id, "message": id, "direction": direction, "attachments": files});
-        self.audit().record(actor, "webmail.send", &patient_id, Outcome::Success, detail).await?;
         Ok(SentMessage { id, thread_id: thread_id.into() })
     }
 
@@ -693,12 +694,14 @@ impl Mailbox<'_> {
             }
             m.read_at = read.then(|| self.clock.now());
             let next = item.replaced(serde_json::to_value(&m).map_err(CoreError::backend)?);
-            let ops = vec![TxOp::Put(next, Cond::Version(item.version)), unread_change(practice, &recipient, if read { -1 } else { 1 })];
+            let action = if read { "webmail.read" } else { "webmail.unread" };
+            let ops = vec![
+                TxOp::Put(next, Cond::Version(item.version)),
+                unread_change(practice, &recipient, if read { -1 } else { 1 }),
+                self.audit().entry(actor, action, &m.patient_id, Outcome::Success, json!({"message": message_id}))?,
+            ];
             match self.table.transact(ops).await {
-                Ok(()) => {
-                    let action = if read { "webmail.read" } else { "webmail.unread" };
-                    return self.audit().record(actor, action, &m.patient_id, Outcome::Success, json!({"message": message_id})).await;
-                }
+                Ok(()) => return Ok(()),
                 Err(TableError::TransactionCanceled { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -907,6 +907,105 @@ async fn webmail_holds(b: &Backend) {
     assert_eq!(skipped, Notification::Skipped { reason: "the patient opted out of email".into() });
 }
 
+/// The table as it is while audit writes fail: any write to an audit partition is refused.
+struct AuditDown(Arc<dyn Table>);
+
+fn is_audit(pk: &str) -> bool {
+    pk.ends_with("#AUDIT")
+}
+
+#[async_trait]
+impl Table for AuditDown {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
+        self.0.get(pk, sk).await
+    }
+    async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
+        if is_audit(&item.pk) {
+            return Err(TableError::Backend("the audit partition is throttled".into()));
+        }
+        self.0.put(item, cond).await
+    }
+    async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
+        self.0.delete(pk, sk, cond).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, TableError> {
+        self.0.query(q).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        if ops.iter().any(|op| is_audit(op.key().0)) {
+            return Err(TableError::Backend("the audit partition is throttled".into()));
+        }
+        self.0.transact(ops).await
+    }
+    async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {
+        self.0.add(pk, sk, by, expires_at).await
+    }
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
+        self.0.batch_put(items).await
+    }
+}
+
+/// A change and its audit entry are one write: while the audit log cannot be written, a booking,
+/// a confirmation, a message and a read mark answer an error and change nothing (before, the
+/// change was stored and the caller told it had failed); once it can, each goes through once.
+async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
+    use portal_core::audit::{Actor, ActorKind};
+    use portal_core::patient::appointments::AppointmentBook;
+    use portal_core::patient::{Caller, PageRequest, ProviderNames};
+    use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::sync::Entity::{Appointments, Patients, Providers, Recalls, Slots};
+    use portal_core::webmail::mailbox::{Folder, Mailbox};
+    let practice = format!("p{}", uid());
+    let settings = portal_core::practice::settings::PracticeSettings::new("Audit Dental", portal_core::Feature::ALL.to_vec());
+    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
+        .create(&practice, &settings)
+        .await
+        .unwrap();
+    let caller = Caller {
+        actor: Actor::new(&practice, ActorKind::Patient, "g", None),
+        viewer: Viewer { patient_id: "g".into(), family_access: FamilyAccess::Guarantor },
+    };
+    synced(b, &practice, Patients, "g", patient("Gale", json!({}))).await;
+    synced(
+        b,
+        &practice,
+        Providers,
+        "prov-1",
+        json!({"abbreviation": "MC", "firstName": "Maya", "lastName": "Chen", "staffUsernames": ["frontdesk"]}),
+    )
+    .await;
+    let start = |days: i64| format!("{}T10:00:00-05:00", date_from_today(days));
+    let pending = json!({"patientId": "g", "providerId": "prov-1", "start": start(40), "lengthMinutes": 30, "status": "scheduled", "eConfirmationPending": true});
+    synced(b, &practice, Appointments, "apt-1", pending).await;
+    synced(b, &practice, Slots, "slot-1", json!({"providerId": "prov-1", "start": start(20), "lengthMinutes": 60})).await;
+    synced(b, &practice, Recalls, "rc-1", json!({"patientId": "g", "type": "Prophy", "dueDate": date_from_today(-30), "status": "due"}))
+        .await;
+
+    let down: Arc<dyn Table> = Arc::new(AuditDown(b.table.clone()));
+    let providers = ProviderNames::new(60);
+    for (table, works) in [(&down, false), (&b.table, true)] {
+        let book = AppointmentBook { table: table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), providers: &providers };
+        let mail = Mailbox { table: table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
+        assert_eq!(book.book(&caller, None, "rc-1", "slot-1").await.is_ok(), works, "booking");
+        assert_eq!(book.confirm(&caller, None, "apt-1").await.is_ok(), works, "confirmation");
+        assert_eq!(mail.patient_compose(&caller, None, "prov-1", "Hello", "Is parking free?", &[]).await.is_ok(), works, "message");
+        let office = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
+        let inbox = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() }
+            .office_list(&office, Folder::Inbox, false, None, PageRequest::new(10, None))
+            .await
+            .unwrap();
+        assert_eq!((inbox.listing.items.len(), inbox.unread), if works { (1, 1) } else { (0, 0) }, "nothing half-sent");
+        if works {
+            assert!(mail.office_mark(&office, &inbox.listing.items[0].id, true).await.is_ok());
+        }
+    }
+    // Each change went through once, each with its entry.
+    let audit = portal_core::audit::AuditLog { table: b.table.as_ref(), clock: &SystemClock };
+    let entries = audit.for_subject(&practice, "g", 100, None).await.unwrap().0;
+    let count = |action: &str| entries.iter().filter(|e| e.action == action).count();
+    assert_eq!((count("appointments.book"), count("appointments.confirm"), count("webmail.send"), count("webmail.read")), (1, 1, 1, 1));
+}
+
 /// Counters: adds at the same moment each see their own number (what quotas rely on), a count in
 /// a transaction is all-or-nothing with it, and a counter reads back as `{"count": n}`.
 async fn counters_count_exactly(b: &Backend) {
@@ -1696,6 +1795,7 @@ conformance!(
     patient_modules_hold,
     webmail_holds,
     counters_count_exactly,
+    changes_and_their_audit_entries_are_one_write,
     concurrent_senders_never_conflict,
     admins_demoting_each_other_leave_one,
     roster_and_access_hold,
