@@ -172,7 +172,7 @@ async fn only_shared_checked_documents_exist_for_the_patient() {
     assert_eq!(items.iter().find(|i| i["id"] == "doc-2").unwrap()["thumbnail"], Value::Null);
     // Not shared (doc-3), declared but never uploaded, or unknown: 404 alike.
     let c = sync_client(&l, 0);
-    let pending = json!({"lastModified": "2026-11-25T09:00:00Z", "patientId": "pat-1001", "folder": "Patient Portal", "sharedToPortal": true, "title": "Not uploaded", "date": "2026-11-25", "file": {"contentType": "image/png", "size": 100, "fileName": "x.png"}});
+    let pending = json!({"lastModified": instant_from_now(0), "patientId": "pat-1001", "folder": "Patient Portal", "sharedToPortal": true, "title": "Not uploaded", "date": date_from_today(0), "file": {"contentType": "image/png", "size": 100, "fileName": "x.png"}});
     let (s, _) = c.call("PUT", "/v1/sync/documents/doc-pending", &[], Some(&pending)).await;
     assert_eq!(s, 200);
     for id in ["doc-3", "doc-pending", "doc-unknown"] {
@@ -270,7 +270,7 @@ async fn confirming_is_harmless_twice_and_reaches_the_practice_once() {
     assert!(confirmed[0]["detail"]["start"].is_string());
     // One the office has not asked to confirm is not the patient's to confirm; Jamie's is not
     // Alex's to confirm unasked.
-    let quiet = json!({"lastModified": "2026-11-26T08:00:00Z", "patientId": "pat-1001", "providerId": "prov-1", "start": format!("{}T10:00:00-05:00", date_from_today(40)), "lengthMinutes": 30, "status": "scheduled"});
+    let quiet = json!({"lastModified": instant_from_now(0), "patientId": "pat-1001", "providerId": "prov-1", "start": format!("{}T10:00:00-05:00", date_from_today(40)), "lengthMinutes": 30, "status": "scheduled"});
     assert_eq!(sync_client(&l, 0).call("PUT", "/v1/sync/appointments/apt-quiet", &[], Some(&quiet)).await.0, 200);
     let (s, v) = l.json("POST", "/v1/appointments/apt-quiet/confirm", Some(&alex), json!({})).await;
     assert_eq!((s, &v["code"]), (409, &json!("confirmation_not_pending")));
@@ -309,7 +309,7 @@ async fn a_guarantor_books_a_childs_recall_once() {
     assert_eq!((&d["patientId"], &d["recallId"], &d["slotId"]), (&json!("pat-1004"), &json!("rc-1004"), &json!(slot)));
     assert_eq!(d["bookingId"], booked["appointment"]["id"]);
     // When the system sends the appointment it made from the booking, the booking gives way to it.
-    let made = json!({"lastModified": "2026-11-26T10:00:00Z", "patientId": "pat-1004", "providerId": "prov-3", "start": slots[0]["start"], "lengthMinutes": 60, "procedures": "D1120 prophylaxis - child", "status": "scheduled", "portalBookingId": d["bookingId"]});
+    let made = json!({"lastModified": instant_from_now(0), "patientId": "pat-1004", "providerId": "prov-3", "start": slots[0]["start"], "lengthMinutes": 60, "procedures": "D1120 prophylaxis - child", "status": "scheduled", "portalBookingId": d["bookingId"]});
     let (s, v) = sync_client(&l, 0).call("PUT", "/v1/sync/appointments/apt-9001", &[], Some(&made)).await;
     assert_eq!(s, 200, "{v}");
     let (_, riley) = l.get("/v1/appointments?patient=pat-1004", Some(&alex)).await;
@@ -321,15 +321,16 @@ async fn twenty_patients_racing_for_one_slot_one_wins() {
     let l = start_local().await;
     let c = sync_client(&l, 0);
     let prov = portal_core::identity::provision::Provisioner { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() };
-    let slot = json!({"lastModified": "2026-11-26T08:00:00Z", "providerId": "prov-3", "start": format!("{}T09:00:00-05:00", date_from_today(20)), "lengthMinutes": 60, "recallTypes": ["Prophy"]});
+    let slot = json!({"lastModified": instant_from_now(0), "providerId": "prov-3", "start": format!("{}T09:00:00-05:00", date_from_today(20)), "lengthMinutes": 60, "recallTypes": ["Prophy"]});
     let (s, _) = c.call("PUT", "/v1/sync/slots/slot-race", &[], Some(&slot)).await;
     assert_eq!(s, 200);
     let mut tokens = vec![];
     for n in 0..20 {
         let id = format!("pat-race-{n}");
-        let patient = json!({"lastModified": "2026-11-26T08:00:00Z", "firstName": format!("Racer{n}"), "lastName": "Test", "birthdate": "1990-01-01"});
+        let patient =
+            json!({"lastModified": instant_from_now(0), "firstName": format!("Racer{n}"), "lastName": "Test", "birthdate": "1990-01-01"});
         assert_eq!(c.call("PUT", &format!("/v1/sync/patients/{id}"), &[], Some(&patient)).await.0, 200);
-        let recall = json!({"lastModified": "2026-11-26T08:00:00Z", "patientId": id, "type": "Prophy", "dueDate": date_from_today(-30), "status": "due"});
+        let recall = json!({"lastModified": instant_from_now(0), "patientId": id, "type": "Prophy", "dueDate": date_from_today(-30), "status": "due"});
         assert_eq!(c.call("PUT", &format!("/v1/sync/recalls/rc-race-{n}"), &[], Some(&recall)).await.0, 200);
         let login = prov.create_patient_login("lakeside", &id, &format!("racer{n}"), &format!("Racer{n} Test"), false).await.unwrap();
         let (s, v) = l
