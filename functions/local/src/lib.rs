@@ -196,6 +196,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let app = app(backends.functions(config.web_dir.clone()));
     rules::schedule_invites(&backends, config.invite_interval);
+    rules::schedule_relay(&backends);
     // Imports the last run of this host left unfinished go on where they were.
     match backends.workflows.resume().await {
         Ok(0) => {}

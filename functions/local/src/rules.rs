@@ -1,7 +1,7 @@
 //! The EventBridge rules, locally: a `webmail.sent` event goes to `functions/notify`'s handler, in
 //! the background, and is tried again with back-off while it fails (as EventBridge's retry policy
 //! does; what still fails is logged, as the dead-letter queue would keep it); and the schedule
-//! rule runs `functions/invites`' handler on an interval.
+//! rules run `functions/invites`' handler and `functions/outbox-relay`'s on intervals.
 
 use crate::Backends;
 use portal_core::ports::DomainEvent;
@@ -39,6 +39,23 @@ pub fn route_events(b: &Backends) {
             tracing::warn!(event = %event["detail"]["messageId"], "notification given up after retries");
         });
     }));
+}
+
+/// Runs the outbox relay every minute, as its schedule rule does: events a commit could not
+/// publish (the in-process dispatch failed) go out then.
+pub fn schedule_relay(b: &Backends) {
+    let deps = portal_outbox_relay::Deps { table: b.table.clone(), clock: b.clock.clone(), events: b.events.clone() };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+            if let Err(e) = portal_outbox_relay::handle(&deps, event).await {
+                tracing::warn!(error = %e, "outbox relay run failed; the next one tries again");
+            }
+        }
+    });
 }
 
 /// Runs the automated invites every `interval_seconds` (0: never), as the schedule rule does.

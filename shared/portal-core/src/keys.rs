@@ -30,7 +30,7 @@
 //! | … a provider or slot | | | `P#{p}#PRACTICE` / `{entity}#{date}#{id}` | – | the practice's providers; open slots by start |
 //! | portal booking of a slot | `P#{p}` | `BOOKING#{slot}` | `P#{p}#PATIENT#{patient}` / `appointments#{start}#{booking}` | – | put-if-absent claims the slot; listed with the patient's appointments |
 //! | WebMail thread, its messages and sent copies, unread counts, attachments | see `webmail::mailbox`, `webmail::attachments` | | | | | |
-//! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | – | 90 days | events after a cursor, oldest first |
+//! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | until published: `OUTBOX#UNPUBLISHED` / `{micros:016}#{id}\|{p}` | 90 days | events after a cursor, oldest first; the relay finds those not yet published, oldest first (the one other key not under a practice) |
 //! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
 
@@ -56,6 +56,14 @@ pub fn code_system(system: crate::code_systems::System) -> String {
 
 /// The index partition of code systems with an import running (all practices).
 pub const IMPORTS_RUNNING: &str = "IMPORTS#RUNNING";
+
+/// The index partition of outbox events not yet published (all practices).
+pub const OUTBOX_UNPUBLISHED: &str = "OUTBOX#UNPUBLISHED";
+
+/// An unpublished event's index sort key: its id first, so the oldest come first.
+pub fn unpublished(event_id: &str, practice: &str) -> String {
+    format!("{event_id}|{practice}")
+}
 
 pub fn import(id: &str) -> String {
     format!("IMPORT#{id}")

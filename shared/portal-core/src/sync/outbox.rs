@@ -2,6 +2,12 @@
 //! in a per-practice outbox **first**, then published through the `Events` port. The on-site
 //! system pulls the outbox (`GET /v1/sync/events?after=`) and acknowledges what it has handled;
 //! nothing is lost when EventBridge is down, nothing is handed out again after an acknowledgement.
+//!
+//! An event is also marked *unpublished* (an entry in the `OUTBOX#UNPUBLISHED` index) when it is
+//! recorded, and the mark is cleared once the `Events` port took it. The relay ([`Outbox::relay`],
+//! on a schedule) publishes whatever is still marked a minute later, so a failed `PutEvents` at
+//! commit delays a notification but never loses it. Subscribers handle an event twice harmlessly
+//! (a WebMail notification goes out once per message).
 
 use crate::ids::EventId;
 use crate::keys;
@@ -12,6 +18,9 @@ use serde_json::Value;
 
 /// How long an event waits in the outbox before it expires unhandled.
 pub const RETENTION_SECONDS: i64 = 90 * 24 * 60 * 60;
+/// An event still unpublished this long after it was recorded is the relay's to publish (the
+/// commit that recorded it publishes it itself, at once, when it can).
+pub const RELAY_AFTER_MICROS: i64 = 60_000_000;
 /// Events are handed out only once this old. Ids carry the writer's time, and a write in flight
 /// on another container could land with an id just before one already handed out; waiting a
 /// moment means a cursor never skips past it.
@@ -51,6 +60,13 @@ pub struct Outbox<'a> {
     pub events: &'a dyn Events,
 }
 
+/// An event as the outbox holds it, without the unpublished mark.
+fn stored_item(practice: &str, event: &OutboxEvent) -> CoreResult<Item> {
+    let stored = StoredEvent { kind: event.kind.clone(), at: event.at, detail: event.detail.clone() };
+    Ok(Item::new(keys::outbox(practice), event.id.clone(), serde_json::to_value(&stored).map_err(CoreError::backend)?)
+        .expiring_at(event.at + RETENTION_SECONDS))
+}
+
 /// Microseconds since the epoch: the clock's seconds, the system's sub-second part (tests move
 /// the clock by whole seconds).
 fn micros(clock: &dyn Clock) -> i64 {
@@ -75,21 +91,51 @@ impl Outbox<'_> {
         let at = self.clock.now();
         let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
         let event = OutboxEvent { id: id.clone(), kind: kind.into(), at, detail };
-        let stored = StoredEvent { kind: event.kind.clone(), at, detail: event.detail.clone() };
-        let item = Item::new(keys::outbox(practice), id, serde_json::to_value(&stored).map_err(CoreError::backend)?)
-            .expiring_at(at + RETENTION_SECONDS);
+        let item = stored_item(practice, &event)?.with_gsi1(keys::OUTBOX_UNPUBLISHED, keys::unpublished(&id, practice));
         Ok((item, event))
     }
 
-    /// Publishes a recorded event; a failure is logged (the outbox holds the event).
+    /// Publishes a recorded event and clears its unpublished mark; a failure is logged (the
+    /// outbox holds the event, and the relay publishes it later).
     pub async fn publish(&self, practice: &str, event: &OutboxEvent) {
         let published = self
             .events
             .publish(&[DomainEvent { practice_id: practice.into(), detail_type: event.kind.clone(), detail: event.detail.clone() }])
             .await;
-        if let Err(e) = published {
-            tracing::warn!(event = %event.id, kind = %event.kind, error = %e, "event kept in the outbox; publishing failed");
+        let cleared = match published {
+            Ok(()) => match stored_item(practice, event) {
+                // The same item without its index entry; gone already (expired) is fine.
+                Ok(item) => match self.table.put(item, Cond::Exists).await {
+                    Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = cleared {
+            tracing::warn!(event = %event.id, kind = %event.kind, error = %e, "event left to the relay; publishing failed");
         }
+    }
+
+    /// Publishes every event, of any practice, still unpublished a minute after it was recorded
+    /// (at most `limit` of the oldest); answers how many it published.
+    pub async fn relay(&self, limit: usize) -> CoreResult<usize> {
+        let before = format!("{:016}", micros(self.clock) - RELAY_AFTER_MICROS);
+        let q = Query::on_gsi1(keys::OUTBOX_UNPUBLISHED).between("0", before).limit(limit.clamp(1, 500));
+        let page = self.table.query(q).await?;
+        let mut published = 0;
+        for item in &page.items {
+            // The index may lag behind a clear: read the event itself before publishing it again.
+            let Some(current) = self.table.get(&item.pk, &item.sk).await? else { continue };
+            let Some(practice) = current.gsi1sk.as_deref().and_then(|sk| sk.split_once('|')).map(|(_, p)| p.to_string()) else {
+                continue;
+            };
+            let e: StoredEvent = current.parse()?;
+            self.publish(&practice, &OutboxEvent { id: current.sk.clone(), kind: e.kind, at: e.at, detail: e.detail }).await;
+            published += 1;
+        }
+        Ok(published)
     }
 
     /// Events after `after` (and after the last acknowledgement), oldest first.

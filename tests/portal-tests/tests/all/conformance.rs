@@ -1006,6 +1006,38 @@ async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
     assert_eq!((count("appointments.book"), count("appointments.confirm"), count("webmail.send"), count("webmail.read")), (1, 1, 1, 1));
 }
 
+/// An event whose commit could not publish it (EventBridge down at that moment) stays marked in
+/// the outbox; the relay publishes it once it is a minute old, and only once.
+async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) {
+    use portal_core::sync::outbox::Outbox;
+    struct Down;
+    #[async_trait]
+    impl Events for Down {
+        async fn publish(&self, _: &[DomainEvent]) -> Result<(), PortError> {
+            Err(PortError::Backend("EventBridge is down".into()))
+        }
+    }
+    let clock = ManualClock::new(now());
+    let practice = format!("p{}", uid());
+    let (lost, fine) = (uid(), uid());
+    let down = Outbox { table: b.table.as_ref(), clock: &clock, events: &Down };
+    down.record(&practice, "portal.test", json!({ "marker": lost })).await.unwrap();
+    let up = Outbox { table: b.table.as_ref(), clock: &clock, events: b.events.as_ref() };
+    up.record(&practice, "portal.test", json!({ "marker": fine })).await.unwrap();
+    assert_eq!(up.relay(100).await.unwrap(), 0, "a commit may still be publishing its own events for a minute");
+    clock.advance(61);
+    assert_eq!(up.relay(100).await.unwrap(), 1, "only the one its commit could not publish");
+    assert_eq!(up.relay(100).await.unwrap(), 0, "published once");
+    for _ in 0..30 {
+        let got = b.probe.events().await;
+        if got.iter().any(|e| e["detail"]["marker"] == json!(lost)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the relayed event was not received");
+}
+
 /// Counters: adds at the same moment each see their own number (what quotas rely on), a count in
 /// a transaction is all-or-nothing with it, and a counter reads back as `{"count": n}`.
 async fn counters_count_exactly(b: &Backend) {
@@ -1795,6 +1827,7 @@ conformance!(
     patient_modules_hold,
     webmail_holds,
     counters_count_exactly,
+    events_a_commit_could_not_publish_go_out_later,
     changes_and_their_audit_entries_are_one_write,
     concurrent_senders_never_conflict,
     admins_demoting_each_other_leave_one,

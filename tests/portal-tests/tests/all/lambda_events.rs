@@ -258,6 +258,34 @@ async fn invites_sample_event_through_the_lambda_handler() {
     assert_eq!(mailer.list().unwrap().len(), first.sent);
 }
 
+/// The relay's scheduled event through its Lambda handler: an event whose commit could not
+/// publish it goes out on the first run a minute later, and not again.
+#[tokio::test]
+async fn outbox_relay_sample_event_through_the_lambda_handler() {
+    use portal_core::ports::{DomainEvent, Events, ManualClock, PortError};
+    struct Down;
+    #[async_trait::async_trait]
+    impl Events for Down {
+        async fn publish(&self, _: &[DomainEvent]) -> Result<(), PortError> {
+            Err(PortError::Backend("EventBridge is down".into()))
+        }
+    }
+    let (table, dir, _) = seeded().await;
+    let events = Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("relayed.log")).unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(vec![]));
+    let sink = seen.clone();
+    events.subscribe(Arc::new(move |e: &DomainEvent| sink.lock().unwrap().push(e.detail_type.clone())));
+    let clock = Arc::new(ManualClock::new(crate::support::now()));
+    let outbox = portal_core::sync::outbox::Outbox { table: table.as_ref(), clock: clock.as_ref(), events: &Down };
+    outbox.record("lakeside", "webmail.received", json!({"messageId": "m-1"})).await.unwrap();
+    clock.advance(61);
+    let deps = portal_outbox_relay::Deps { table, clock, events };
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("outbox-relay/scheduled.json")).unwrap()).unwrap();
+    assert_eq!(portal_outbox_relay::handle(&deps, sample.clone()).await.unwrap(), json!({"published": 1}));
+    assert_eq!(portal_outbox_relay::handle(&deps, sample).await.unwrap(), json!({"published": 0}));
+    assert_eq!(*seen.lock().unwrap(), ["webmail.received"]);
+}
+
 /// The code-import state machine's task payloads through the real step handler: split answers
 /// the batches for the Map, each batch runs, finish switches the version; the catch's `fail`
 /// ends an import and leaves the version as it was.

@@ -1,0 +1,30 @@
+//! The outbox relay, on a schedule: the target of an EventBridge schedule rule (every minute) on
+//! AWS, of an in-process interval locally. Each run publishes the outbox events, of every
+//! practice, that their commit could not publish (EventBridge failed at that moment): a
+//! notification is late, never lost (see `portal_core::sync::outbox`).
+
+use portal_core::ports::{Clock, Events, Table};
+use portal_core::sync::outbox::Outbox;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The most events one run publishes (the next run takes the rest).
+pub const PER_RUN: usize = 500;
+
+#[derive(Clone)]
+pub struct Deps {
+    pub table: Arc<dyn Table>,
+    pub clock: Arc<dyn Clock>,
+    pub events: Arc<dyn Events>,
+}
+
+/// One scheduled run; answers how many events it published. The event itself (EventBridge's
+/// "Scheduled Event") carries nothing the run needs.
+pub async fn handle(deps: &Deps, _event: Value) -> Result<Value, lambda_runtime::Error> {
+    let outbox = Outbox { table: deps.table.as_ref(), clock: deps.clock.as_ref(), events: deps.events.as_ref() };
+    let published = outbox.relay(PER_RUN).await.map_err(|e| e.to_string())?;
+    if published > 0 {
+        tracing::info!(published, "outbox relay published events their commit could not");
+    }
+    Ok(json!({ "published": published }))
+}

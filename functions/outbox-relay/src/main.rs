@@ -1,0 +1,16 @@
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    portal_http::init_tracing();
+    let config = portal_aws::sdk_config().await;
+    let deps = portal_outbox_relay::Deps {
+        table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
+        clock: Arc::new(portal_core::ports::SystemClock),
+        events: Arc::new(portal_aws::EventBridgeEvents::new(&config, portal_aws::env("PORTAL_EVENT_BUS"))),
+    };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move { portal_outbox_relay::handle(deps, event.payload).await }))
+        .await
+}
