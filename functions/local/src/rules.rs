@@ -45,16 +45,9 @@ pub fn route_events(b: &Backends) {
 /// publish (the in-process dispatch failed) go out then.
 pub fn schedule_relay(b: &Backends) {
     let deps = portal_outbox_relay::Deps { table: b.table.clone(), clock: b.clock.clone(), events: b.events.clone() };
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
-            if let Err(e) = portal_outbox_relay::handle(&deps, event).await {
-                tracing::warn!(error = %e, "outbox relay run failed; the next one tries again");
-            }
-        }
+    every(60, "outbox relay", move |event| {
+        let deps = deps.clone();
+        async move { portal_outbox_relay::handle(&deps, event).await.map(|_| ()) }
     });
 }
 
@@ -65,14 +58,26 @@ pub fn schedule_invites(b: &Backends, interval_seconds: u64) {
     }
     let deps =
         portal_invites::Deps { table: b.table.clone(), clock: b.clock.clone(), mailer: b.mailer.clone(), site_url: b.base_url.clone() };
+    every(interval_seconds, "invite run", move |event| {
+        let deps = deps.clone();
+        async move { portal_invites::handle(&deps, event).await.map(|_| ()) }
+    });
+}
+
+/// A schedule rule in process: `run` gets EventBridge's "Scheduled Event" every
+/// `interval_seconds`; a failed run is logged and the next one tries again.
+fn every<F, Fut>(interval_seconds: u64, what: &'static str, run: F)
+where
+    F: Fn(serde_json::Value) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send,
+{
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(interval_seconds));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let event = json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
-            if let Err(e) = portal_invites::handle(&deps, event).await {
-                tracing::warn!(error = %e, "invite run failed; the next one tries again");
+            if let Err(e) = run(json!({ "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} })).await {
+                tracing::warn!(error = %e, "{what} failed; the next one tries again");
             }
         }
     });

@@ -1010,17 +1010,10 @@ async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
 /// the outbox; the relay publishes it once it is a minute old, and only once.
 async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) {
     use portal_core::sync::outbox::Outbox;
-    struct Down;
-    #[async_trait]
-    impl Events for Down {
-        async fn publish(&self, _: &[DomainEvent]) -> Result<(), PortError> {
-            Err(PortError::Backend("EventBridge is down".into()))
-        }
-    }
     let clock = ManualClock::new(now());
     let practice = format!("p{}", uid());
     let (lost, fine) = (uid(), uid());
-    let down = Outbox { table: b.table.as_ref(), clock: &clock, events: &Down };
+    let down = Outbox { table: b.table.as_ref(), clock: &clock, events: &crate::support::EventsDown };
     down.record(&practice, "portal.test", json!({ "marker": lost })).await.unwrap();
     let up = Outbox { table: b.table.as_ref(), clock: &clock, events: b.events.as_ref() };
     up.record(&practice, "portal.test", json!({ "marker": fine })).await.unwrap();

@@ -262,21 +262,14 @@ async fn invites_sample_event_through_the_lambda_handler() {
 /// publish it goes out on the first run a minute later, and not again.
 #[tokio::test]
 async fn outbox_relay_sample_event_through_the_lambda_handler() {
-    use portal_core::ports::{DomainEvent, Events, ManualClock, PortError};
-    struct Down;
-    #[async_trait::async_trait]
-    impl Events for Down {
-        async fn publish(&self, _: &[DomainEvent]) -> Result<(), PortError> {
-            Err(PortError::Backend("EventBridge is down".into()))
-        }
-    }
+    use portal_core::ports::{DomainEvent, ManualClock};
     let (table, dir, _) = seeded().await;
     let events = Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("relayed.log")).unwrap());
     let seen = Arc::new(std::sync::Mutex::new(vec![]));
     let sink = seen.clone();
     events.subscribe(Arc::new(move |e: &DomainEvent| sink.lock().unwrap().push(e.detail_type.clone())));
     let clock = Arc::new(ManualClock::new(crate::support::now()));
-    let outbox = portal_core::sync::outbox::Outbox { table: table.as_ref(), clock: clock.as_ref(), events: &Down };
+    let outbox = portal_core::sync::outbox::Outbox { table: table.as_ref(), clock: clock.as_ref(), events: &crate::support::EventsDown };
     outbox.record("lakeside", "webmail.received", json!({"messageId": "m-1"})).await.unwrap();
     clock.advance(61);
     let deps = portal_outbox_relay::Deps { table, clock, events };

@@ -14,6 +14,16 @@ pub fn moto_endpoint() -> String {
     }
 }
 
+/// The `Events` port while EventBridge is down: every publish fails.
+pub struct EventsDown;
+
+#[async_trait::async_trait]
+impl portal_core::ports::Events for EventsDown {
+    async fn publish(&self, _: &[portal_core::ports::DomainEvent]) -> Result<(), portal_core::ports::PortError> {
+        Err(portal_core::ports::PortError::Backend("EventBridge is down".into()))
+    }
+}
+
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }

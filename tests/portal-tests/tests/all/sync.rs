@@ -205,20 +205,12 @@ async fn documents_upload_to_a_pinned_url_and_are_checked() {
 
 #[tokio::test]
 async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
-    use portal_core::ports::{DomainEvent, Events, PortError};
     use portal_core::sync::outbox::Outbox;
-    struct Down;
-    #[async_trait::async_trait]
-    impl Events for Down {
-        async fn publish(&self, _: &[DomainEvent]) -> Result<(), PortError> {
-            Err(PortError::Backend("EventBridge is down".into()))
-        }
-    }
     let l = start_local().await;
     let staff = l.staff_token(0).await;
     let (key_id, secret) = new_key(&l, &staff).await;
     let c = SyncClient { local: &l, key_id, secret };
-    let outbox = Outbox { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref(), events: &Down };
+    let outbox = Outbox { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref(), events: &crate::support::EventsDown };
     let first = outbox.record("lakeside", "portal.test.one", json!({"patientId": "pat-1001"})).await.unwrap();
     outbox.record("lakeside", "portal.test.two", json!({"patientId": "pat-1001"})).await.unwrap();
     // Another practice's events are not ours.
@@ -239,7 +231,7 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     assert_eq!(s, 200);
     // After a restart (a new portal-local over the same data folder), the acknowledged one stays handled.
     let reopened = portal_local::Backends::open(l.data_dir.path(), &l.base).unwrap();
-    let again = Outbox { table: reopened.table.as_ref(), clock: reopened.clock.as_ref(), events: &Down };
+    let again = Outbox { table: reopened.table.as_ref(), clock: reopened.clock.as_ref(), events: &crate::support::EventsDown };
     let (events, _) = again.list("lakeside", None, 100).await.unwrap();
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.two"]);
     let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "garbage")], None).await;
