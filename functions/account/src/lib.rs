@@ -51,7 +51,8 @@ pub fn routes(ports: &Ports) -> axum::Router {
 
 async fn summary(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Query(q): Query<ForPatient>) -> ApiResult<Json<Summary>> {
     let caller = p.patient(Feature::ModuleAccount, &meta)?;
-    Ok(Json(d.account().summary(&caller, q.patient.as_deref()).await?))
+    let online_payments = p.0.features.contains(&Feature::MakePayments);
+    Ok(Json(d.account().summary(&caller, q.patient.as_deref(), online_payments).await?))
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use portal_core::access::Decision;
 use portal_core::ports::Ports;
-use portal_embedded::{blob_routes, DirBlobs, OutboxMailer};
+use portal_embedded::{blob_routes, test_processor_routes, DirBlobs, OutboxMailer, TestProcessor};
 use portal_http::{api_gateway_context, api_headers, ApiError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +23,7 @@ pub struct Functions {
     pub ports: Ports,
     pub blobs: Arc<DirBlobs>,
     pub mailer: Arc<OutboxMailer>,
+    pub test_processor: Arc<TestProcessor>,
     pub web_dir: PathBuf,
 }
 
@@ -38,6 +39,7 @@ pub fn app(f: Functions) -> Router {
         .layer(axum::Extension(f.web_dir))
         .merge(blob_routes(f.blobs))
         .merge(crate::outbox::routes(f.mailer))
+        .merge(test_processor_routes(f.test_processor))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn_with_state(Arc::new(f.hosts), own_hosts_only))
 }

@@ -10,7 +10,7 @@ mod statics;
 
 use portal_core::ports::{Clock, Ports, SystemClock};
 use portal_core::practice::url_policy::UrlRules;
-use portal_embedded::{DirBlobs, InProcessEvents, InProcessWorkflows, LocalSecretBox, OutboxMailer, SqliteTable};
+use portal_embedded::{DirBlobs, InProcessEvents, InProcessWorkflows, LocalSecretBox, OutboxMailer, SqliteTable, TestProcessor};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,6 +70,9 @@ pub struct Backends {
     pub clock: Arc<dyn Clock>,
     /// Code-system imports, run in this process.
     pub workflows: Arc<InProcessWorkflows>,
+    /// The built-in test processor (its checkout page is served by this host).
+    pub test_processor: Arc<TestProcessor>,
+    pub stripe: Arc<portal_stripe::StripeProcessor>,
 }
 
 impl Backends {
@@ -90,6 +93,8 @@ impl Backends {
         let backends = Backends {
             base_url: base_url.to_string(),
             workflows: Arc::new(InProcessWorkflows::new(table.clone(), blobs.clone(), clock.clone())),
+            test_processor: Arc::new(TestProcessor::new(table.clone(), base_url)),
+            stripe: Arc::new(portal_stripe::StripeProcessor::from_env()),
             table,
             blobs,
             mailer: Arc::new(OutboxMailer::new(&data_dir.join("outbox"))?),
@@ -111,9 +116,15 @@ impl Backends {
             events: self.events.clone(),
             secrets: self.secrets.clone(),
             workflows: self.workflows.clone(),
+            processors: self.processors(),
             url_rules: UrlRules { local_mode: true },
             site_url: self.base_url.clone(),
         }
+    }
+
+    /// The test processor, and Stripe (at `PORTAL_STRIPE_API` when set: localstripe in tests).
+    pub fn processors(&self) -> portal_core::payments::Processors {
+        portal_core::payments::Processors { test: Some(self.test_processor.clone()), stripe: Some(self.stripe.clone()) }
     }
 
     pub fn functions(&self, web_dir: PathBuf) -> Functions {
@@ -130,6 +141,7 @@ impl Backends {
             ports: self.ports(),
             blobs: self.blobs.clone(),
             mailer: self.mailer.clone(),
+            test_processor: self.test_processor.clone(),
             web_dir,
         }
     }
@@ -197,6 +209,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let app = app(backends.functions(config.web_dir.clone()));
     rules::schedule_invites(&backends, config.invite_interval);
     rules::schedule_relay(&backends);
+    rules::schedule_reconcile(&backends);
     // Imports the last run of this host left unfinished go on where they were.
     match backends.workflows.resume().await {
         Ok(0) => {}

@@ -23,6 +23,7 @@ pub const MODULES: &[Module] = &[
     Module { name: "admin", routes: || portal_admin::api().routes().to_vec(), mount: portal_admin::routes },
     Module { name: "access", routes: || portal_access::api().routes().to_vec(), mount: portal_access::routes },
     Module { name: "sync", routes: || portal_sync::api().routes().to_vec(), mount: portal_sync::routes },
+    Module { name: "payments", routes: || portal_payments::api().routes().to_vec(), mount: portal_payments::routes },
     Module { name: "account", routes: || portal_account::api().routes().to_vec(), mount: portal_account::routes },
     Module { name: "treatment-plans", routes: || portal_treatment_plans::api().routes().to_vec(), mount: portal_treatment_plans::routes },
     Module { name: "images", routes: || portal_images::api().routes().to_vec(), mount: portal_images::routes },

@@ -1,7 +1,9 @@
-//! The EventBridge rules, locally: a `webmail.sent` event goes to `functions/notify`'s handler, in
+//! The EventBridge rules, locally: a `webmail.sent` or `payment.received` event goes to
+//! `functions/notify`'s handler, in
 //! the background, and is tried again with back-off while it fails (as EventBridge's retry policy
 //! does; what still fails is logged, as the dead-letter queue would keep it); and the schedule
-//! rules run `functions/invites`' handler and `functions/outbox-relay`'s on intervals.
+//! rules run `functions/invites`', `functions/outbox-relay`'s and `functions/payments-reconcile`'s
+//! handlers on intervals.
 
 use crate::Backends;
 use portal_core::ports::DomainEvent;
@@ -20,7 +22,7 @@ pub fn route_events(b: &Backends) {
         portal_base_url: b.base_url.clone(),
     };
     b.events.subscribe(Arc::new(move |e: &DomainEvent| {
-        if e.detail_type != "webmail.sent" {
+        if e.detail_type != "webmail.sent" && e.detail_type != "payment.received" {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
@@ -36,7 +38,7 @@ pub fn route_events(b: &Backends) {
                     return;
                 }
             }
-            tracing::warn!(event = %event["detail"]["messageId"], "notification given up after retries");
+            tracing::warn!(event = %event["detail-type"], "email given up after retries");
         });
     }));
 }
@@ -48,6 +50,21 @@ pub fn schedule_relay(b: &Backends) {
     every(60, "outbox relay", move |event| {
         let deps = deps.clone();
         async move { portal_outbox_relay::handle(&deps, event).await.map(|_| ()) }
+    });
+}
+
+/// Follows up open payments every five minutes, as the reconciler's schedule rule does.
+pub fn schedule_reconcile(b: &Backends) {
+    let deps = portal_payments_reconcile::Deps {
+        table: b.table.clone(),
+        clock: b.clock.clone(),
+        events: b.events.clone(),
+        secrets: b.secrets.clone(),
+        processors: b.processors(),
+    };
+    every(portal_payments_reconcile::EVERY_SECONDS, "payment reconciliation", move |event| {
+        let deps = deps.clone();
+        async move { portal_payments_reconcile::handle(&deps, event).await.map(|_| ()) }
     });
 }
 

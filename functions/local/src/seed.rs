@@ -4,6 +4,8 @@
 use crate::Backends;
 use portal_core::identity::provision::Provisioner;
 use portal_core::identity::session::StaffRole;
+use portal_core::payments::setup::{PaymentSetups, SetupChange};
+use portal_core::ports::ProcessorKind;
 use portal_core::practice::features::Feature;
 use portal_core::sync::auth::SyncKeys;
 use serde::{Deserialize, Serialize};
@@ -142,6 +144,21 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
         let actor = portal_core::audit::Actor::new(plan.id, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
         let (key, secret) = keys.create(&actor, "Demo practice server").await?;
+        if plan.features.contains(&Feature::MakePayments) {
+            // Payments go through the built-in test processor: the whole flow, no money moved.
+            let processors = b.processors();
+            let setups =
+                PaymentSetups { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref(), processors: &processors };
+            let change = SetupChange {
+                processor: ProcessorKind::Test,
+                publishable_key: String::new(),
+                secret_key: None,
+                webhook_secret: None,
+                limit_cents: portal_core::payments::setup::DEFAULT_LIMIT_CENTS,
+                version: 0,
+            };
+            setups.save(&actor, change).await?;
+        }
         // The demo data goes in as the practice's own system would send it: through the sync API.
         crate::demo::push(&app, &host, &key.key_id, &secret, (plan.data)(today.date()), today).await?;
         let releases = portal_core::code_systems::releases::location(plan.id);

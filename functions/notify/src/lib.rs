@@ -1,8 +1,11 @@
-//! Sends the notification email of each WebMail message: the target of the `webmail.sent` event
-//! (an EventBridge rule on AWS, with a retry policy and a dead-letter queue; the in-process bus
-//! with retries locally). An error answers the invocation as failed, so the event is tried again;
-//! `portal_core::webmail::notify` makes sure one message never gets two notifications.
+//! Sends the emails events call for: the notification of each WebMail message (`webmail.sent`)
+//! and the receipt of each approved payment (`payment.received`). It is those events' target (an
+//! EventBridge rule on AWS, with a retry policy and a dead-letter queue; the in-process bus with
+//! retries locally). An error answers the invocation as failed, so the event is tried again;
+//! `portal_core::webmail::notify` and `portal_core::payments::receipt` make sure no message or
+//! payment gets two emails.
 
+use portal_core::payments::receipt::Receipts;
 use portal_core::ports::{Clock, Mailer, Table};
 use portal_core::webmail::notify::Notifier;
 use serde::Deserialize;
@@ -18,10 +21,11 @@ pub struct Deps {
     pub portal_base_url: String,
 }
 
-/// The part of the event this function reads (EventBridge's envelope: `detail`; ids only).
+/// The part of the event this function reads (EventBridge's envelope: `detail-type`, `detail`;
+/// ids only).
 #[derive(Deserialize)]
-struct Event {
-    detail: Detail,
+struct Event<D> {
+    detail: D,
 }
 
 #[derive(Deserialize)]
@@ -31,9 +35,37 @@ struct Detail {
     message_id: String,
 }
 
-/// Handles one `webmail.sent` event; answers the notification's state.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PaymentDetail {
+    practice_id: String,
+    payment_id: String,
+}
+
+/// Handles one event: `payment.received` sends the receipt, `webmail.sent` the notification.
 pub async fn handle(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Error> {
-    let Event { detail } = serde_json::from_value(event).map_err(|e| format!("not a webmail.sent event: {e}"))?;
+    match event["detail-type"].as_str() {
+        Some("payment.received") => receipt(deps, event).await,
+        _ => notification(deps, event).await,
+    }
+}
+
+/// Sends a payment's receipt; answers its state.
+async fn receipt(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Error> {
+    let Event::<PaymentDetail> { detail } = serde_json::from_value(event).map_err(|e| format!("not a payment.received event: {e}"))?;
+    let receipts = Receipts { table: deps.table.as_ref(), clock: deps.clock.as_ref(), mailer: deps.mailer.as_ref() };
+    match receipts.send(&detail.practice_id, &detail.payment_id).await {
+        Ok(state) => Ok(json!({ "paymentId": detail.payment_id, "receipt": state })),
+        Err(e) => {
+            tracing::warn!(payment = %detail.payment_id, code = e.code(), "receipt not sent; the event will be tried again");
+            Err(e.to_string().into())
+        }
+    }
+}
+
+/// Sends a WebMail message's notification; answers its state.
+async fn notification(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Error> {
+    let Event::<Detail> { detail } = serde_json::from_value(event).map_err(|e| format!("not a webmail.sent event: {e}"))?;
     let notifier = Notifier {
         table: deps.table.as_ref(),
         clock: deps.clock.as_ref(),

@@ -30,6 +30,11 @@
 //! | … a provider or slot | | | `P#{p}#PRACTICE` / `{entity}#{date}#{id}` | – | the practice's providers; open slots by start |
 //! | portal booking of a slot | `P#{p}` | `BOOKING#{slot}` | `P#{p}#PATIENT#{patient}` / `appointments#{start}#{booking}` | – | put-if-absent claims the slot; listed with the patient's appointments |
 //! | WebMail thread, its messages and sent copies, unread counts, attachments | see `webmail::mailbox`, `webmail::attachments` | | | | | |
+//! | payment setup (processor, sealed keys, limit) | `P#{p}` | `PAYMENT_SETUP` | – | – | get by practice when a payment starts or a webhook arrives; staff edit it (see `payments::setup`) |
+//! | payment | `P#{p}#PAYMENTS` | `{id}` (the id starts with its creation time) | `P#{p}#PAYACCOUNT#{account}` (guests unmatched: `P#{p}#PAYUNMATCHED`) / `{id}` | – | get by id; the practice's payments newest first (staff); an account's payments newest first (history, amounts being posted); unmatched guest payments |
+//! | open payment (pending or declined) | `PAYMENTS#OPEN` | `{id}\|{p}` | – | – | the reconciler reads them oldest first (the third key not under a practice: ids only) |
+//! | payment start by idempotency key | `P#{p}` | `PAYKEY#{payer}#{key}` | – | 2 days | put-if-absent: the same start sent twice makes one payment |
+//! | processor webhook event handled | `P#{p}` | `WEBHOOK#{event id}` | – | 30 days | put-if-absent after handling: a redelivered event is answered, not handled again |
 //! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | until published: `OUTBOX#UNPUBLISHED` / `{micros:016}#{id}\|{p}` | 90 days | events after a cursor, oldest first; the relay finds those not yet published, oldest first (the one other key not under a practice) |
 //! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
@@ -207,3 +212,33 @@ pub fn outbox(p: &str) -> String {
 }
 
 pub const OUTBOX_ACK: &str = "OUTBOX_ACK";
+
+pub const PAYMENT_SETUP: &str = "PAYMENT_SETUP";
+
+pub fn payments(p: &str) -> String {
+    format!("P#{p}#PAYMENTS")
+}
+
+pub fn account_payments(p: &str, account: &str) -> String {
+    format!("P#{p}#PAYACCOUNT#{account}")
+}
+
+/// The index of guest payments that matched no patient (until staff assign them).
+pub fn unmatched_payments(p: &str) -> String {
+    format!("P#{p}#PAYUNMATCHED")
+}
+
+/// The partition of open payments (all practices).
+pub const PAYMENTS_OPEN: &str = "PAYMENTS#OPEN";
+
+pub fn open_payment(id: &str, p: &str) -> String {
+    format!("{id}|{p}")
+}
+
+pub fn payment_key(payer: &str, key: &str) -> String {
+    format!("PAYKEY#{payer}#{key}")
+}
+
+pub fn webhook_event(event_id: &str) -> String {
+    format!("WEBHOOK#{event_id}")
+}

@@ -14,6 +14,7 @@ pub mod invites;
 pub mod keys;
 pub mod mime;
 pub mod patient;
+pub mod payments;
 pub mod ports;
 pub mod practice;
 pub mod problems;

@@ -343,6 +343,132 @@ pub trait SecretBox: Send + Sync {
     async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// PaymentProcessor: where card payments are taken (Stripe in the cloud, a test processor locally)
+// ---------------------------------------------------------------------------------------------
+
+/// Which processor takes a practice's payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessorKind {
+    /// No processor: patients cannot pay online.
+    #[default]
+    None,
+    /// The built-in test processor (local mode only): no money moves.
+    Test,
+    Stripe,
+}
+
+impl ProcessorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessorKind::None => "none",
+            ProcessorKind::Test => "test",
+            ProcessorKind::Stripe => "stripe",
+        }
+    }
+}
+
+/// A practice's own account at its processor, opened for the calls of one request: the secrets
+/// live in memory only (the table holds them sealed).
+#[derive(Clone, Default)]
+pub struct ProcessorAccount {
+    /// Stripe: the secret API key (`sk_…`).
+    pub secret_key: String,
+    /// Signs the processor's webhook deliveries (Stripe: `whsec_…`).
+    pub webhook_secret: String,
+}
+
+impl std::fmt::Debug for ProcessorAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessorAccount { .. }")
+    }
+}
+
+/// A payment to create. `reference` is our payment id, carried by the processor (Stripe:
+/// `metadata.payment_id`); the same `idempotency_key` twice creates one payment.
+#[derive(Debug, Clone)]
+pub struct ChargeRequest<'a> {
+    pub reference: &'a str,
+    pub amount_cents: i64,
+    pub idempotency_key: &'a str,
+    /// What the payer's statement and the processor's dashboard show: the practice, never
+    /// anything about treatment.
+    pub description: &'a str,
+}
+
+/// Where a processor's payment stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "status")]
+pub enum ChargeStatus {
+    /// Waiting for the card, or being processed.
+    Pending,
+    /// The money is taken.
+    Approved,
+    /// The card was refused; `reason` is the processor's words for the payer (no card data).
+    Declined { reason: String },
+    /// Canceled: it can no longer be paid.
+    Canceled,
+}
+
+/// The card a payment was made with, as the processor reports it (never the number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardSummary {
+    pub brand: String,
+    pub last4: String,
+}
+
+/// A payment as the processor holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge {
+    /// The processor's id for it (Stripe: the PaymentIntent id).
+    pub processor_ref: String,
+    /// Our payment id, as given when it was created.
+    pub reference: Option<String>,
+    pub amount_cents: i64,
+    pub status: ChargeStatus,
+    pub card: Option<CardSummary>,
+    /// What the payer's page needs to show the processor's own card fields: Stripe's client
+    /// secret, or the test processor's page. Never stored.
+    pub checkout: Option<String>,
+}
+
+/// One webhook delivery, its signature checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessorEvent {
+    /// The processor's event id: each is handled once.
+    pub id: String,
+    /// The payment it is about, as of the event; `None` for events about anything else.
+    pub charge: Option<Charge>,
+}
+
+/// A payment processor. Amounts are integer cents (US dollars). Adding a processor (Open Dental's
+/// PayConnect or EdgeExpress) is implementing this trait and naming it in [`ProcessorKind`].
+#[async_trait]
+pub trait PaymentProcessor: Send + Sync {
+    /// Creates a payment waiting for the payer's card; the same idempotency key answers the
+    /// payment created the first time.
+    async fn create(&self, account: &ProcessorAccount, request: &ChargeRequest<'_>) -> Result<Charge, PortError>;
+    /// Reads a payment as it stands now.
+    async fn read(&self, account: &ProcessorAccount, processor_ref: &str) -> Result<Charge, PortError>;
+    /// Cancels a payment that was never paid; answers it as it then stands (an approved one
+    /// stays approved).
+    async fn cancel(&self, account: &ProcessorAccount, processor_ref: &str) -> Result<Charge, PortError>;
+    /// Gives back `amount_cents` of an approved payment; answers the processor's refund id. The
+    /// same idempotency key refunds once.
+    async fn refund(
+        &self,
+        account: &ProcessorAccount,
+        processor_ref: &str,
+        amount_cents: i64,
+        idempotency_key: &str,
+    ) -> Result<String, PortError>;
+    /// Checks a webhook delivery's signature header against the account's webhook secret (and
+    /// that it was signed within five minutes of `now`, unix seconds) and reads its event;
+    /// [`PortError::Rejected`] when it is not the processor's.
+    fn webhook(&self, account: &ProcessorAccount, signature: &str, body: &[u8], now: i64) -> Result<ProcessorEvent, PortError>;
+}
+
 // Clock: see `crate::clock` (re-exported here with the other ports).
 pub use crate::clock::{unix_now, Clock, ManualClock, SystemClock};
 
@@ -363,6 +489,9 @@ pub struct Ports {
     pub events: std::sync::Arc<dyn Events>,
     pub secrets: std::sync::Arc<dyn SecretBox>,
     pub workflows: std::sync::Arc<dyn Workflows>,
+    /// The processors this deployment can reach, by kind (Stripe everywhere; the test
+    /// processor on one machine only).
+    pub processors: crate::payments::Processors,
     pub url_rules: crate::practice::url_policy::UrlRules,
     /// Where the portal's pages are (`PORTAL_BASE_URL` on AWS, the host's address locally): the
     /// login address printed and emailed to patients, when a practice has no patient-facing URL.

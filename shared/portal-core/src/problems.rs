@@ -77,6 +77,13 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("recall_not_due", "Booking a recall that is already scheduled or no longer due"),
     ("slot_taken", "Booking a slot someone else has just booked"),
     ("slot_unfit", "Booking a slot that is not open for the recall's type, or has passed"),
+    // Payments
+    ("payments_unavailable", "Payments: the practice takes no payments online (no processor set up)"),
+    ("amount_invalid", "Payments: an amount under $1.00 or over the practice's online limit"),
+    ("idempotency_key_invalid", "Payments: the start's idempotencyKey is not 8 to 64 letters, digits, '-' or '_'"),
+    ("note_invalid", "Payments: a note that is not one line of at most 200 characters"),
+    ("payment_setup_invalid", "Payment setup: a processor not offered, a key of the wrong form, or a limit out of range"),
+    ("webhook_signature_invalid", "A processor webhook whose signature does not verify or is over 5 minutes old"),
     // WebMail
     ("folder_invalid", "A folder other than inbox and sent"),
     ("message_empty", "A message without text"),

@@ -7,6 +7,7 @@ mod events;
 mod mailer;
 mod secrets;
 mod table;
+mod test_processor;
 mod workflows;
 
 pub use blobs::{blob_routes, DirBlobs};
@@ -14,4 +15,5 @@ pub use events::InProcessEvents;
 pub use mailer::OutboxMailer;
 pub use secrets::LocalSecretBox;
 pub use table::SqliteTable;
+pub use test_processor::{test_processor_routes, TestProcessor};
 pub use workflows::InProcessWorkflows;

@@ -4,7 +4,7 @@ import { api, busy, el, status } from '../lib.js';
 import { t, formatDay, formatMoney } from '../i18n.js';
 import { empty, failure, forPatient, load, openFile, part } from './common.js';
 
-export async function render(panel, { patientId }) {
+export async function render(panel, { me, patientId }) {
   const data = await load(panel, [forPatient('/v1/account/summary', patientId), forPatient('/v1/account/statements', patientId)]);
   if (!data) return;
   const [summary, statements] = data;
@@ -36,21 +36,29 @@ export async function render(panel, { patientId }) {
 
   panel.replaceChildren(
     el('h2', {}, t('feature.ModuleAccount.label')),
-    balance(summary),
+    balance(summary, me.features.some((f) => f.key === 'MakePayments' && f.available)),
     part('account.statements', statementList(statements.items)),
     part('account.ledger', filter, note, ledger, more));
   await page(true);
 }
 
-function balance(s) {
+/** The balance; payments made online and not yet posted by the office, already taken off; Pay
+ * (to the Payments tab) when the practice takes payments online. */
+function balance(s, canPay) {
   const row = (key, cents, strong) => [el('dt', {}, t(key)), el('dd', { className: strong ? 'strong' : '' }, formatMoney(cents))];
+  const posting = s.beingPosted.map((p) => el('li', { className: 'line' },
+    el('span', { className: 'meta' }, formatDay(p.approvedAt.slice(0, 10))),
+    el('span', {}, t('account.posting')),
+    el('span', { className: 'amount credit' }, formatMoney(-p.amountCents))));
   return el('section', { className: 'part' },
     el('h3', {}, t('account.balance')),
     el('dl', { className: 'money' },
       row('account.total', s.totalCents),
       row('account.estimate', s.insuranceEstimateCents),
       row('account.portion', s.patientPortionCents, true)),
-    el('p', { className: 'hint' }, t(s.scope === 'own' ? 'account.scope.own' : 'account.scope.account')));
+    posting.length ? el('ul', { className: 'items ledger posting' }, posting) : null,
+    el('p', { className: 'hint' }, t(s.scope === 'own' ? 'account.scope.own' : 'account.scope.account')),
+    canPay && s.patientPortionCents > 0 ? el('button', { type: 'button', 'data-open': 'MakePayments' }, t('account.pay')) : null);
 }
 
 function line(l) {

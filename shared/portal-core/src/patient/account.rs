@@ -3,15 +3,19 @@
 //! Ledger lines and statements sit on the account of the family's guarantor. Whoever holds an
 //! account sees all of it (the family's balance); a member of someone else's account sees only
 //! their own lines on it and no statements (those are the holder's mail). Amounts stay integer
-//! cents end to end: the summary is exact sums, formatted only in the page.
+//! cents end to end: the summary is exact sums, formatted only in the page. Payments made online
+//! count at once: approved, they come off the balance as "being posted" until the practice's
+//! system syncs the ledger line that carries their id.
 
 use super::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
+use crate::payments::{being_posted, Posting};
 use crate::ports::{Blobs, Clock, Table};
 use crate::sync::entities::{Entity, LedgerEntry, LedgerKind, Patient, Statement};
 use crate::sync::records::{DateRange, Order, Synced};
 use crate::sync::service::file_key;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
+use std::collections::HashSet;
 
 /// Ledger lines read per query when adding up a balance (one query for all but the largest
 /// families).
@@ -29,6 +33,9 @@ pub struct Summary {
     pub patient_portion_cents: i64,
     /// `account`: the whole account the patient holds; `own`: their lines on another's account.
     pub scope: Scope,
+    /// Paid online and not yet on the ledger: already taken off the total and the patient
+    /// portion, listed until the practice's system posts them.
+    pub being_posted: Vec<Posting>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,12 +112,14 @@ impl Account<'_> {
         Reads { table: self.table, clock: self.clock }
     }
 
-    /// The balance broken down.
-    pub async fn summary(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Summary> {
+    /// The balance broken down. When the practice takes payments online (`online_payments`), its
+    /// approved payments not yet on the ledger are taken off (one more query).
+    pub async fn summary(&self, caller: &Caller, requested: Option<&str>, online_payments: bool) -> CoreResult<Summary> {
         let reads = self.reads();
         let patient = reads.patient(caller, requested).await?;
         let view = View::of(&patient);
         let (mut total, mut estimate) = (0i64, 0i64);
+        let mut posted: HashSet<String> = HashSet::new();
         let mut cursor = None;
         loop {
             let page = reads
@@ -124,6 +133,7 @@ impl Account<'_> {
                     cursor,
                 )
                 .await?;
+            posted.extend(page.records.iter().filter_map(|l| l.record.portal_payment_id.clone()));
             let (t, e) = totals(page.records.iter().map(|l| &l.record).filter(|l| view.shows(l)));
             total += t;
             estimate += e;
@@ -132,6 +142,12 @@ impl Account<'_> {
                 None => break,
             }
         }
+        let posted: HashSet<&str> = posted.iter().map(String::as_str).collect();
+        let posting = match online_payments {
+            true => being_posted(self.table, &caller.actor.practice, &view.account_id, view.only.as_deref(), &posted).await?,
+            false => vec![],
+        };
+        total -= posting.iter().map(|p| p.amount_cents).sum::<i64>();
         reads.audit(caller, &patient.id, "account.summary").await?;
         Ok(Summary {
             patient_id: patient.id,
@@ -139,6 +155,7 @@ impl Account<'_> {
             insurance_estimate_cents: estimate,
             patient_portion_cents: total - estimate,
             scope: view.scope(),
+            being_posted: posting,
         })
     }
 
@@ -227,6 +244,7 @@ mod tests {
             description: "x".into(),
             procedure_code: None,
             provider_id: None,
+            portal_payment_id: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub enum Feature {
 /// patients are told they are coming and staff that they are not available yet. A test checks
 /// this list against the routes the module registry serves.
 pub const AVAILABLE: &[Feature] = &[
+    Feature::MakePayments,
     Feature::ModuleAccount,
     Feature::ModuleWebMail,
     Feature::ModuleCareSummary,

@@ -49,6 +49,8 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         .replace("{key_id}", "no-such-key")
         .replace("/v1/account/statements/{id}", "/v1/account/statements/stmt-2")
         .replace("/v1/images/{id}", "/v1/images/doc-1")
+        .replace("/v1/payments/{id}", "/v1/payments/0069a1b2c3d4e5f60718293a4b")
+        .replace("{practice}", "lakeside")
         .replace("/v1/appointments/{id}", "/v1/appointments/apt-0011")
         .replace("{recall_id}", "rc-1001")
         // Taylor has no login to begin with: granting, resetting and removing hers leaves Alex's alone.
@@ -65,6 +67,7 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         ("GET" | "DELETE", _) => None,
         (_, "/v1/appointments/recalls/{recall_id}/book") => Some(json!({"slotId": "slot-1"})),
         (_, "/v1/webmail/messages") => Some(json!({"providerId": "prov-1", "subject": "Question", "body": "Hello"})),
+        (_, "/v1/payments") => Some(json!({"amountCents": 1000, "idempotencyKey": "authorization-test-1"})),
         (_, "/v1/care-summary/transmit") => Some(json!({"to": "records@clinic.example", "encrypted": false})),
         (_, "/v1/admin/webmail/messages") => Some(json!({"patientId": "pat-1001", "subject": "Hello", "body": "Hello"})),
         (_, p) if p.ends_with("/reply") => Some(json!({"body": "Thanks"})),

@@ -739,7 +739,7 @@ async fn patient_modules_hold(b: &Backend) {
         synced(b, &practice, Ledger, id, line).await;
     }
     let account = Account { table: b.table.as_ref(), clock: &SystemClock, blobs: b.blobs.as_ref() };
-    let sum = account.summary(&caller("g"), None).await.unwrap();
+    let sum = account.summary(&caller("g"), None, true).await.unwrap();
     assert_eq!((sum.total_cents, sum.insurance_estimate_cents, sum.patient_portion_cents), (7000, 3000, 4000));
 
     let providers = ProviderNames::new(60);

@@ -105,6 +105,14 @@ const EXPECTED: &[(&str, u16)] = &[
     ("code-systems/import-start.json", 202),
     ("code-systems/import-status.json", 404),
     ("code-systems/import-cancel.json", 404),
+    ("payments/start.json", 201),
+    ("payments/history.json", 200),
+    // No such payment in this fresh state.
+    ("payments/payment.json", 404),
+    // The demo practice takes payments through the test processor, not Stripe: no such webhook.
+    ("payments/stripe-webhook.json", 404),
+    ("payments/setup-get.json", 200),
+    ("payments/setup-put.json", 200),
 ];
 
 async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
@@ -154,6 +162,10 @@ async fn every_sample_event_reaches_its_real_handler() {
             mailer: Arc::new(portal_embedded::OutboxMailer::new(&dir.path().join("outbox")).unwrap()),
             events: Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap()),
             secrets: Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
+            processors: portal_core::payments::Processors {
+                test: Some(Arc::new(portal_embedded::TestProcessor::new(table.clone(), "http://127.0.0.1:9"))),
+                stripe: None,
+            },
             url_rules: UrlRules { local_mode: false },
             site_url: "https://portal.example.com".into(),
         };

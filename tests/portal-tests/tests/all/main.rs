@@ -10,6 +10,7 @@ mod e2e;
 mod lambda_events;
 mod modules;
 mod pages_api;
+mod payments;
 mod security;
 mod support;
 mod sync;

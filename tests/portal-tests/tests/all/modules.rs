@@ -53,7 +53,7 @@ async fn the_account_adds_up_and_follows_what_is_synced() {
     assert_eq!(s, 200, "{sum}");
     assert_eq!(
         sum,
-        json!({"patientId": "pat-1001", "totalCents": 41200, "insuranceEstimateCents": 12000, "patientPortionCents": 29200, "scope": "account"})
+        json!({"patientId": "pat-1001", "totalCents": 41200, "insuranceEstimateCents": 12000, "patientPortionCents": 29200, "scope": "account", "beingPosted": []})
     );
 
     // The ledger: the same lines but the estimate, newest first, paged without gaps or repeats.
@@ -101,7 +101,7 @@ async fn the_account_adds_up_and_follows_what_is_synced() {
     let (_, own) = l.get("/v1/account/summary", Some(&jamie)).await;
     assert_eq!(
         own,
-        json!({"patientId": "pat-1003", "totalCents": 0, "insuranceEstimateCents": 0, "patientPortionCents": 0, "scope": "own"})
+        json!({"patientId": "pat-1003", "totalCents": 0, "insuranceEstimateCents": 0, "patientPortionCents": 0, "scope": "own", "beingPosted": []})
     );
     let (_, statements) = l.get("/v1/account/statements", Some(&jamie)).await;
     assert_eq!(statements["items"], json!([]));
@@ -508,8 +508,14 @@ async fn every_read_makes_at_most_three_table_requests() {
             counts.push(counting.requests.load(Ordering::SeqCst));
         }
         report.push(format!("{own}: first {}, then {} for oneself, {} for a family member", counts[0], counts[1], counts[2]));
-        let member_limit = if own == "/v1/appointments/recalls" { 4 } else { 3 };
-        assert!(counts[1] <= 3 && counts[2] <= member_limit, "{own}: {counts:?}");
+        // A family member's due recalls need the practice's open slots; the summary of a practice
+        // taking payments online, the payments not yet posted.
+        let (own_limit, member_limit) = match own {
+            "/v1/appointments/recalls" => (3, 4),
+            "/v1/account/summary" => (4, 4),
+            _ => (3, 3),
+        };
+        assert!(counts[1] <= own_limit && counts[2] <= member_limit, "{own}: {counts:?}");
     }
     println!("table requests per read:\n{}", report.join("\n"));
 }

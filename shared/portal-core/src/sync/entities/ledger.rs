@@ -32,6 +32,10 @@ pub struct LedgerEntry {
     pub procedure_code: Option<String>,
     #[serde(default)]
     pub provider_id: Option<String>,
+    /// The portal payment this line posts (a `payment.received` event's `paymentId`): the
+    /// account stops showing that payment as being posted.
+    #[serde(default)]
+    pub portal_payment_id: Option<String>,
 }
 
 impl Record for LedgerEntry {
@@ -48,6 +52,9 @@ impl Record for LedgerEntry {
             return Err(bad("amountCents", "a charge or estimate is not negative"));
         }
         text("description", &self.description, 1, 200)?;
+        if self.portal_payment_id.as_deref().is_some_and(|id| !crate::payments::is_payment_id(id)) {
+            return Err(bad("portalPaymentId", "the paymentId of a payment.received event"));
+        }
         if self.procedure_code.as_deref().is_some_and(|c| !crate::code_systems::is_cdt(c)) {
             return Err(bad("procedureCode", "a CDT code such as D1110"));
         }

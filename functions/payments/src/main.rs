@@ -1,0 +1,15 @@
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    portal_http::init_tracing();
+    let config = portal_aws::sdk_config().await;
+    let deps = portal_payments::Deps {
+        table: Arc::new(portal_aws::DynamoTable::new(&config, portal_aws::env("PORTAL_TABLE"))),
+        clock: Arc::new(portal_core::ports::SystemClock),
+        events: Arc::new(portal_aws::EventBridgeEvents::new(&config, portal_aws::env("PORTAL_EVENT_BUS"))),
+        secrets: Arc::new(portal_aws::KmsSecretBox::new(&config, portal_aws::env("PORTAL_KMS_KEY"))),
+        processors: portal_core::payments::Processors { test: None, stripe: Some(Arc::new(portal_stripe::StripeProcessor::from_env())) },
+    };
+    lambda_http::run(portal_payments::router(deps)).await
+}

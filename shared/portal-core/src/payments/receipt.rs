@@ -1,0 +1,122 @@
+//! The payer's receipt: one email per approved payment, sent by the target of the
+//! `payment.received` event. It names the practice, the amount, the date, the reference and the
+//! card's brand and last four digits — nothing about treatment.
+//!
+//! Once per payment, the way WebMail notifications are: the receipt is claimed on the payment with
+//! a conditional write before sending (a claim older than [`CLAIM_SECONDS`] counts as abandoned)
+//! and recorded after; a failed send is recorded and answered as an error, so the event is tried
+//! again.
+
+use super::store::{self, Payer, Payment, ReceiptState};
+use super::use_cases::dollars;
+use crate::keys;
+use crate::ports::{Clock, Cond, Mail, Mailer, Table, TableError};
+use crate::practice::settings::SettingsRepo;
+use crate::sync::entities::Patient;
+use crate::sync::records::PatientRecords;
+use crate::{CoreError, CoreResult};
+
+pub const CLAIM_SECONDS: i64 = 300;
+const ATTEMPTS: usize = 6;
+
+pub struct Receipts<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub mailer: &'a dyn Mailer,
+}
+
+/// The receipt's text.
+pub fn receipt_text(practice_name: &str, p: &Payment) -> String {
+    let date = crate::clock::rfc3339(p.approved_at.unwrap_or(p.created_at));
+    let card = p.card.as_ref().map(|c| format!("\nCard: {} ending in {}", c.brand, c.last4)).unwrap_or_default();
+    format!(
+        "Thank you for your payment to {practice_name}.\n\nAmount: {}\nDate: {}\nReference: {}{card}\n\nThe office posts it to your account within a few business days. Keep this email for your records.",
+        dollars(p.amount_cents),
+        &date[..10],
+        p.id,
+    )
+}
+
+impl Receipts<'_> {
+    /// Sends the receipt of `payment_id` unless it was sent, skipped, is being sent or is not
+    /// due; answers where it stands now.
+    pub async fn send(&self, practice: &str, payment_id: &str) -> CoreResult<ReceiptState> {
+        let payment = match self.claim(practice, payment_id).await? {
+            Ok(claimed) => claimed,
+            Err(settled) => return Ok(settled),
+        };
+        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let to = match &payment.payer {
+            Payer::Patient { id } => match (PatientRecords { table: self.table }).get::<Patient>(practice, id).await? {
+                Some(p) => p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the payer has no email address"),
+                None => Err("the payer is no longer in the practice's records"),
+            },
+            Payer::Guest => Err("a guest payer gives no email address"),
+        };
+        let to = match to {
+            Ok(to) => to,
+            Err(reason) => return self.set(practice, payment_id, ReceiptState::Skipped { reason: reason.into() }).await,
+        };
+        let mail = Mail {
+            from: settings.webmail.notification_sender.clone(),
+            to: vec![to],
+            subject: format!("Payment receipt — {}", settings.practice_name),
+            text: receipt_text(&settings.practice_name, &payment),
+            html: None,
+            attachments: vec![],
+            sealed_for: None,
+        };
+        let attempts = match &payment.receipt {
+            ReceiptState::Failed { attempts, .. } => *attempts,
+            _ => 0,
+        };
+        match self.mailer.send(&mail).await {
+            Ok(_) => self.set(practice, payment_id, ReceiptState::Sent { at: self.clock.now() }).await,
+            Err(e) => {
+                let reason = e.to_string().chars().take(300).collect();
+                self.set(practice, payment_id, ReceiptState::Failed { reason, attempts: attempts + 1 }).await?;
+                Err(CoreError::Backend("the receipt could not be sent; it will be tried again".into()))
+            }
+        }
+    }
+
+    /// Claims the receipt for this worker (the payment as it was), or answers
+    /// the state that means there is nothing to do.
+    async fn claim(&self, practice: &str, id: &str) -> CoreResult<Result<Payment, ReceiptState>> {
+        for _ in 0..ATTEMPTS {
+            let item = self.table.get(&keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
+            let mut payment: Payment = item.parse()?;
+            match &payment.receipt {
+                ReceiptState::Due | ReceiptState::Failed { .. } => {}
+                ReceiptState::Sending { since } if self.clock.now() - since >= CLAIM_SECONDS => {}
+                other => return Ok(Err(other.clone())),
+            }
+            let previous = payment.receipt.clone();
+            payment.receipt = ReceiptState::Sending { since: self.clock.now() };
+            match self.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {
+                Ok(()) => {
+                    payment.receipt = previous;
+                    return Ok(Ok(payment));
+                }
+                Err(TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::Backend("the payment kept changing".into()))
+    }
+
+    /// Records where the receipt stands, whatever else changed on the payment meanwhile.
+    async fn set(&self, practice: &str, id: &str, state: ReceiptState) -> CoreResult<ReceiptState> {
+        for _ in 0..ATTEMPTS {
+            let item = self.table.get(&keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
+            let mut payment: Payment = item.parse()?;
+            payment.receipt = state.clone();
+            match self.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {
+                Ok(()) => return Ok(state),
+                Err(TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::Backend("the payment kept changing".into()))
+    }
+}

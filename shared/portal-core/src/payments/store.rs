@@ -1,0 +1,131 @@
+//! How a payment is stored: one item per payment in the practice's payments partition (newest
+//! first for staff), indexed under the account it pays toward (the patient's history), and while
+//! it is open (not yet approved, canceled or refunded) a marker in the one cross-practice
+//! partition the reconciler reads. The marker is put and deleted in the same transaction as the
+//! payment's state, so the two never disagree.
+
+use crate::keys;
+use crate::ports::{CardSummary, Cond, Item, ProcessorKind, TxOp};
+use crate::{CoreError, CoreResult};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    /// Recorded; the processor has not taken the money (yet).
+    Pending,
+    /// The processor took the money.
+    Approved,
+    /// The card was refused; the payer may try again (the processor may still approve it).
+    Declined,
+    /// Never paid, and now it cannot be (abandoned, or canceled).
+    Canceled,
+    /// All of it was given back.
+    Refunded,
+}
+
+impl PaymentStatus {
+    /// Open payments are the reconciler's to follow up.
+    pub fn is_open(self) -> bool {
+        matches!(self, PaymentStatus::Pending | PaymentStatus::Declined)
+    }
+}
+
+/// Who paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Payer {
+    /// A patient signed in to the portal (the principal id).
+    Patient { id: String },
+    /// Someone who paid without signing in.
+    Guest,
+}
+
+/// Where the payer's receipt stands (sent once per payment; see `receipt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "state")]
+pub enum ReceiptState {
+    /// Nothing to send: the payment is not approved.
+    NotDue,
+    Due,
+    Sending {
+        since: i64,
+    },
+    Sent {
+        at: i64,
+    },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+        attempts: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub id: String,
+    pub status: PaymentStatus,
+    pub amount_cents: i64,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Whose payment it is (the patient the account is viewed as); `None` for a guest payment
+    /// that matched no single patient, until staff assign it.
+    pub patient_id: Option<String>,
+    /// The account it pays toward (the patient's guarantor).
+    pub account_id: Option<String>,
+    pub payer: Payer,
+    pub processor: ProcessorKind,
+    #[serde(default)]
+    pub processor_ref: Option<String>,
+    #[serde(default)]
+    pub card: Option<CardSummary>,
+    #[serde(default)]
+    pub decline_reason: Option<String>,
+    #[serde(default)]
+    pub refunded_cents: i64,
+    pub created_at: i64,
+    #[serde(default)]
+    pub approved_at: Option<i64>,
+    pub receipt: ReceiptState,
+}
+
+/// A new payment id: the creation second first (ids sort by age), then 64 random bits; 26 hex
+/// digits.
+pub fn new_payment_id(now: i64) -> String {
+    format!("{:010x}{}", now.max(0), &crate::ids::new_id()[..16])
+}
+
+/// Whether `id` could be a payment id (checked before it reaches a key).
+pub fn is_payment_id(id: &str) -> bool {
+    id.len() == 26 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The payment's item, indexed under its account, at `version`.
+pub fn item(practice: &str, p: &Payment, version: u64) -> CoreResult<Item> {
+    let item =
+        Item::new(keys::payments(practice), p.id.clone(), serde_json::to_value(p).map_err(CoreError::backend)?).with_version(version);
+    Ok(match &p.account_id {
+        Some(account) => item.with_gsi1(keys::account_payments(practice, account), p.id.clone()),
+        None => item.with_gsi1(keys::unmatched_payments(practice), p.id.clone()),
+    })
+}
+
+/// The open marker's key for the reconciler: `(pk, sk)`.
+pub fn open_marker(practice: &str, id: &str) -> (String, String) {
+    (keys::PAYMENTS_OPEN.to_string(), keys::open_payment(id, practice))
+}
+
+/// Puts the open marker (a new payment).
+pub fn put_marker(practice: &str, id: &str) -> TxOp {
+    let (pk, sk) = open_marker(practice, id);
+    TxOp::Put(Item::new(pk, sk, serde_json::json!({})), Cond::Absent)
+}
+
+/// Deletes the open marker (the payment is settled for good).
+pub fn delete_marker(practice: &str, id: &str) -> TxOp {
+    let (pk, sk) = open_marker(practice, id);
+    TxOp::Delete { pk, sk, cond: Cond::None }
+}
