@@ -11,7 +11,7 @@ use portal_core::identity::session::StaffRole;
 use portal_core::ids::PracticeId;
 use portal_core::patient::Listing;
 use portal_core::payments::setup::{PaymentSetups, SetupChange, SetupView};
-use portal_core::payments::{PaymentView, Payments, Processors, StartRequest, Started};
+use portal_core::payments::{CardRequest, CardResult, PaymentView, Payments, Processors, StartRequest, Started};
 use portal_core::ports::{Clock, Events, Ports, ProcessorKind, SecretBox, Table};
 use portal_core::{CoreError, Feature};
 use portal_http::{read_body, Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
@@ -68,6 +68,7 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/payments", start)
         .route(Method::GET, "/v1/payments", history)
         .route(Method::GET, "/v1/payments/{id}", one)
+        .route(Method::POST, "/v1/payments/{id}/card", card)
         .route(Method::POST, "/v1/webhooks/stripe/{practice}", stripe_webhook)
         .route(Method::GET, "/v1/admin/payments/setup", get_setup)
         .route(Method::PUT, "/v1/admin/payments/setup", put_setup)
@@ -107,6 +108,17 @@ async fn history(
 async fn one(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Path(id): Path<String>) -> ApiResult<Json<PaymentView>> {
     let caller = p.patient(Feature::MakePayments, &meta)?;
     Ok(Json(d.payments().get(&caller, &id).await?))
+}
+
+async fn card(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<CardRequest>,
+) -> ApiResult<Json<CardResult>> {
+    let caller = p.patient(Feature::MakePayments, &meta)?;
+    Ok(Json(d.payments().pay_card(&caller, &id, &body.token).await?))
 }
 
 #[derive(Serialize)]

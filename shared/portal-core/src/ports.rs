@@ -449,6 +449,11 @@ pub trait PaymentProcessor: Send + Sync {
     /// Creates a payment waiting for the payer's card; the same idempotency key answers the
     /// payment created the first time.
     async fn create(&self, account: &ProcessorAccount, request: &ChargeRequest<'_>) -> Result<Charge, PortError>;
+    /// Pays a waiting payment with a single-use card token that the processor's own fields made
+    /// in the payer's browser (never card data); answers where it then stands: approved,
+    /// declined, or pending (`checkout` then holds what the page needs to finish it, such as a
+    /// bank's 3-D Secure check). A processor that takes cards on its own page refuses this.
+    async fn pay(&self, account: &ProcessorAccount, processor_ref: &str, card_token: &str) -> Result<Charge, PortError>;
     /// Reads a payment as it stands now.
     async fn read(&self, account: &ProcessorAccount, processor_ref: &str) -> Result<Charge, PortError>;
     /// Cancels a payment that was never paid; answers it as it then stands (an approved one
@@ -467,6 +472,11 @@ pub trait PaymentProcessor: Send + Sync {
     /// that it was signed within five minutes of `now`, unix seconds) and reads its event;
     /// [`PortError::Rejected`] when it is not the processor's.
     fn webhook(&self, account: &ProcessorAccount, signature: &str, body: &[u8], now: i64) -> Result<ProcessorEvent, PortError>;
+    /// The script the payment page loads to show the processor's card fields (Stripe.js); `None`
+    /// when the processor shows its own page instead.
+    fn script_url(&self) -> Option<String> {
+        None
+    }
 }
 
 // Clock: see `crate::clock` (re-exported here with the other ports).

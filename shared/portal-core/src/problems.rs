@@ -81,6 +81,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("payments_unavailable", "Payments: the practice takes no payments online (no processor set up)"),
     ("amount_invalid", "Payments: an amount under $1.00 or over the practice's online limit"),
     ("idempotency_key_invalid", "Payments: the start's idempotencyKey is not 8 to 64 letters, digits, '-' or '_'"),
+    ("card_token_invalid", "Payments: not a card token the processor's card fields made, or the processor could not read it"),
     ("note_invalid", "Payments: a note that is not one line of at most 200 characters"),
     ("payment_setup_invalid", "Payment setup: a processor not offered, a key of the wrong form, or a limit out of range"),
     ("webhook_signature_invalid", "A processor webhook whose signature does not verify or is over 5 minutes old"),

@@ -123,6 +123,10 @@ impl PaymentProcessor for TestProcessor {
         Ok(self.charge(&processor_ref, &stored))
     }
 
+    async fn pay(&self, _: &ProcessorAccount, _: &str, _: &str) -> Result<Charge, PortError> {
+        Err(PortError::Rejected("the test processor takes cards on its own page".into()))
+    }
+
     async fn read(&self, _: &ProcessorAccount, processor_ref: &str) -> Result<Charge, PortError> {
         let (stored, _) = self.load(processor_ref).await?;
         Ok(self.charge(processor_ref, &stored))

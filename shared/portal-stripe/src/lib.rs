@@ -23,17 +23,29 @@ pub const WEBHOOK_TOLERANCE_SECONDS: i64 = 300;
 pub struct StripeProcessor {
     /// `https://api.stripe.com`, or a stand-in such as localstripe in tests.
     api_base: String,
+    /// Stripe.js, which the payment page loads (`https://js.stripe.com/v3/`).
+    script_url: String,
     client: OnceLock<reqwest::Client>,
 }
 
+/// Where Stripe is: its API and Stripe.js.
+pub const STRIPE_API: &str = "https://api.stripe.com";
+pub const STRIPE_JS: &str = "https://js.stripe.com/v3/";
+
 impl StripeProcessor {
-    pub fn new(api_base: &str) -> Self {
-        StripeProcessor { api_base: api_base.trim_end_matches('/').to_string(), client: OnceLock::new() }
+    pub fn new(api_base: &str, script_url: &str) -> Self {
+        StripeProcessor {
+            api_base: api_base.trim_end_matches('/').to_string(),
+            script_url: script_url.to_string(),
+            client: OnceLock::new(),
+        }
     }
 
-    /// Stripe's API, unless `PORTAL_STRIPE_API` names another address (a test server).
+    /// Stripe, unless `PORTAL_STRIPE_API` and `PORTAL_STRIPE_JS` name a stand-in (localstripe in
+    /// tests serves both).
     pub fn from_env() -> Self {
-        StripeProcessor::new(&std::env::var("PORTAL_STRIPE_API").unwrap_or_else(|_| "https://api.stripe.com".into()))
+        let env = |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.into());
+        StripeProcessor::new(&env("PORTAL_STRIPE_API", STRIPE_API), &env("PORTAL_STRIPE_JS", STRIPE_JS))
     }
 
     fn client(&self) -> &reqwest::Client {
@@ -55,8 +67,20 @@ impl StripeProcessor {
         form: &[(&str, &str)],
         idempotency_key: Option<&str>,
     ) -> Result<Value, PortError> {
+        self.request(account, method, path, form, idempotency_key).await.map_err(Refused::into_port)
+    }
+
+    /// One API call; a refusal keeps Stripe's status and message (a card refused is 402).
+    async fn request(
+        &self,
+        account: &ProcessorAccount,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, Refused> {
         if account.secret_key.is_empty() {
-            return Err(PortError::Rejected("no Stripe secret key is set".into()));
+            return Err(Refused::Port(PortError::Rejected("no Stripe secret key is set".into())));
         }
         let mut req = self.client().request(method, format!("{}{path}", self.api_base)).bearer_auth(&account.secret_key);
         if let Some(key) = idempotency_key {
@@ -66,19 +90,16 @@ impl StripeProcessor {
             let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
             req = req.header("Content-Type", "application/x-www-form-urlencoded").body(body);
         }
-        let res = req.send().await.map_err(|e| PortError::Backend(format!("Stripe did not answer: {}", without_url(&e))))?;
+        let res = req.send().await.map_err(|e| Refused::Port(PortError::Backend(format!("Stripe did not answer: {}", without_url(&e)))))?;
         let status = res.status();
-        let bytes = res.bytes().await.map_err(|e| PortError::Backend(format!("Stripe's answer broke off: {}", without_url(&e))))?;
+        let bytes =
+            res.bytes().await.map_err(|e| Refused::Port(PortError::Backend(format!("Stripe's answer broke off: {}", without_url(&e)))))?;
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(body);
         }
         let message = body["error"]["message"].as_str().unwrap_or("no message").chars().take(300).collect::<String>();
-        match status.as_u16() {
-            401 | 403 => Err(PortError::Rejected("Stripe refused the secret key".into())),
-            400..=499 => Err(PortError::Rejected(format!("Stripe: {message}"))),
-            _ => Err(PortError::Backend(format!("Stripe answered {status}: {message}"))),
-        }
+        Err(Refused::Stripe { status: status.as_u16(), message })
     }
 
     /// The intent as a [`Charge`], with the card's brand and last four digits once it succeeded.
@@ -87,12 +108,33 @@ impl StripeProcessor {
         if charge.status == ChargeStatus::Approved {
             if let Some(pm) = intent["payment_method"].as_str().filter(|pm| is_stripe_id(pm)) {
                 let method = self.call(account, reqwest::Method::GET, &format!("/v1/payment_methods/{pm}"), &[], None).await?;
-                charge.card = card_of(&method["card"]);
+                charge.card = card_of(&method);
             } else {
-                charge.card = card_of(&intent["payment_method"]["card"]);
+                charge.card = card_of(&intent["payment_method"]);
             }
         }
         Ok(charge)
+    }
+}
+
+/// Why a call did not succeed.
+enum Refused {
+    /// Stripe answered with an error status (402: the card was refused).
+    Stripe {
+        status: u16,
+        message: String,
+    },
+    Port(PortError),
+}
+
+impl Refused {
+    fn into_port(self) -> PortError {
+        match self {
+            Refused::Stripe { status: 401 | 403, .. } => PortError::Rejected("Stripe refused the secret key".into()),
+            Refused::Stripe { status: 400..=499, message, .. } => PortError::Rejected(format!("Stripe: {message}")),
+            Refused::Stripe { status, message } => PortError::Backend(format!("Stripe answered {status}: {message}")),
+            Refused::Port(e) => e,
+        }
     }
 }
 
@@ -110,7 +152,10 @@ fn without_url(e: &reqwest::Error) -> String {
     s
 }
 
-fn card_of(card: &Value) -> Option<CardSummary> {
+/// The brand and last four digits of a PaymentMethod (`card.brand`) or of a card object
+/// (`brand`, as Stripe answers for a `card_…` id).
+fn card_of(method: &Value) -> Option<CardSummary> {
+    let card = if method["card"].is_object() { &method["card"] } else { method };
     Some(CardSummary { brand: card["brand"].as_str()?.to_string(), last4: card["last4"].as_str()?.to_string() })
 }
 
@@ -188,6 +233,39 @@ impl PaymentProcessor for StripeProcessor {
         self.charge(account, &intent).await
     }
 
+    /// Finalizes on the server, as Stripe's "card token" flow does: the token becomes a card of a
+    /// new customer (a card refused when it is attached is a decline), which is set on the
+    /// PaymentIntent, which is then confirmed (a card refused when charged is a decline too).
+    async fn pay(&self, account: &ProcessorAccount, processor_ref: &str, card_token: &str) -> Result<Charge, PortError> {
+        if !is_stripe_id(processor_ref) || !card_token.starts_with("tok_") || !is_stripe_id(card_token) {
+            return Err(PortError::Rejected("not a Stripe id".into()));
+        }
+        let declined = |message: String| async move {
+            let mut charge = self.read(account, processor_ref).await?;
+            if !matches!(charge.status, ChargeStatus::Approved | ChargeStatus::Canceled | ChargeStatus::Declined { .. }) {
+                charge.status = ChargeStatus::Declined { reason: message };
+            }
+            Ok(charge)
+        };
+        let key = format!("{processor_ref}-{card_token}");
+        let form = [("source", card_token), ("metadata[payment_intent]", processor_ref)];
+        let customer = match self.request(account, reqwest::Method::POST, "/v1/customers", &form, Some(&format!("{key}-customer"))).await {
+            Ok(customer) => customer,
+            Err(Refused::Stripe { status: 402, message }) => return declined(message).await,
+            Err(e) => return Err(e.into_port()),
+        };
+        let (Some(customer_id), Some(card)) = (customer["id"].as_str(), customer["default_source"].as_str()) else {
+            return Err(PortError::Backend("Stripe's answer is not a customer with a card".into()));
+        };
+        let path = format!("/v1/payment_intents/{processor_ref}");
+        self.call(account, reqwest::Method::POST, &path, &[("customer", customer_id), ("payment_method", card)], None).await?;
+        match self.request(account, reqwest::Method::POST, &format!("{path}/confirm"), &[], Some(&format!("{key}-confirm"))).await {
+            Ok(intent) => self.charge(account, &intent).await,
+            Err(Refused::Stripe { status: 402, message }) => declined(message).await,
+            Err(e) => Err(e.into_port()),
+        }
+    }
+
     async fn read(&self, account: &ProcessorAccount, processor_ref: &str) -> Result<Charge, PortError> {
         if !is_stripe_id(processor_ref) {
             return Err(PortError::Rejected("not a Stripe id".into()));
@@ -224,6 +302,10 @@ impl PaymentProcessor for StripeProcessor {
         let form = [("payment_intent", processor_ref), ("amount", amount.as_str())];
         let refund = self.call(account, reqwest::Method::POST, "/v1/refunds", &form, Some(idempotency_key)).await?;
         refund["id"].as_str().map(str::to_string).ok_or_else(|| PortError::Backend("Stripe's answer is not a refund".into()))
+    }
+
+    fn script_url(&self) -> Option<String> {
+        Some(self.script_url.clone())
     }
 
     fn webhook(&self, account: &ProcessorAccount, signature: &str, body: &[u8], now: i64) -> Result<ProcessorEvent, PortError> {

@@ -17,5 +17,6 @@ mod use_cases;
 pub use processors::Processors;
 pub use store::{is_payment_id, Payer, Payment, PaymentStatus, ReceiptState};
 pub use use_cases::{
-    being_posted, dollars, Checkout, PaymentView, Payments, Posting, Reconciled, StartRequest, Started, ABANDONED_AFTER_SECONDS, MIN_CENTS,
+    being_posted, dollars, CardRequest, CardResult, Checkout, PaymentView, Payments, Posting, Reconciled, StartRequest, Started,
+    ABANDONED_AFTER_SECONDS, MIN_CENTS,
 };

@@ -54,6 +54,26 @@ pub struct Checkout {
     /// The test processor: its page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The script that shows the processor's card fields (Stripe.js).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_url: Option<String>,
+}
+
+/// `POST /v1/payments/{id}/card`: the single-use token the processor's card fields made.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CardRequest {
+    pub token: String,
+}
+
+/// Where a payment stands after its card was sent to the processor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardResult {
+    pub payment: PaymentView,
+    /// What the page must still finish with the processor (a bank's 3-D Secure check: Stripe's
+    /// client secret for Stripe.js); `None` once the processor has decided.
+    pub action: Option<String>,
 }
 
 /// A payment as its payer sees it.
@@ -321,8 +341,9 @@ impl Payments<'_> {
                 publishable_key: Some(setup.publishable_key.clone()),
                 client_secret: charge.checkout,
                 url: None,
+                script_url: processor.script_url(),
             },
-            kind => Checkout { processor: kind, publishable_key: None, client_secret: None, url: charge.checkout },
+            kind => Checkout { processor: kind, publishable_key: None, client_secret: None, url: charge.checkout, script_url: None },
         };
         Ok(Started { payment: PaymentView::from(&payment), checkout: Some(checkout) })
     }
@@ -345,13 +366,18 @@ impl Payments<'_> {
         Err(CoreError::Backend("the payment kept changing".into()))
     }
 
-    /// A payment the caller may see (their family's, by the family rule), brought up to date
-    /// with the processor while it is open.
+    /// A payment the caller may see (their family's, by the family rule) and whose it is.
+    async fn visible(&self, caller: &Caller, id: &str) -> CoreResult<(Payment, String)> {
+        let (payment, _) = self.load(&caller.actor.practice, id).await?.ok_or(CoreError::NotFound)?;
+        let patient_id = self.reads().patient_id(caller, Some(payment.patient_id.as_deref().ok_or(CoreError::NotFound)?)).await?;
+        Ok((payment, patient_id))
+    }
+
+    /// A payment the caller may see, brought up to date with the processor while it is open.
     pub async fn get(&self, caller: &Caller, id: &str) -> CoreResult<PaymentView> {
         let practice = caller.actor.practice.as_str();
-        let (payment, _) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;
+        let (payment, patient_id) = self.visible(caller, id).await?;
         let reads = self.reads();
-        let patient_id = reads.patient_id(caller, Some(payment.patient_id.as_deref().ok_or(CoreError::NotFound)?)).await?;
         let payment = match (&payment.processor_ref, payment.status.is_open()) {
             (Some(processor_ref), true) => {
                 self.refresh(practice, payment.clone(), processor_ref, &caller.actor).await.unwrap_or_else(|e| {
@@ -363,6 +389,32 @@ impl Payments<'_> {
         };
         reads.audit(caller, &patient_id, "payments.payment").await?;
         Ok(PaymentView::from(&payment))
+    }
+
+    /// Pays an open payment with the card token the processor's fields made in the payer's
+    /// browser; the processor's answer settles it (a decline leaves it open for another card).
+    pub async fn pay_card(&self, caller: &Caller, id: &str, token: &str) -> CoreResult<CardResult> {
+        let practice = caller.actor.practice.as_str();
+        let (payment, _) = self.visible(caller, id).await?;
+        let token_ok = (8..=255).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !token_ok {
+            return Err(CoreError::invalid("card_token_invalid", "token: the card token the processor's card fields made."));
+        }
+        let processor_ref = match (&payment.processor_ref, payment.status.is_open()) {
+            (Some(r), true) => r.clone(),
+            _ => return Ok(CardResult { payment: PaymentView::from(&payment), action: None }),
+        };
+        let setup = self.setups().get(practice).await?;
+        let processor =
+            self.processors.get(payment.processor).ok_or_else(|| CoreError::Backend("the payment's processor is gone".into()))?;
+        let account = self.setups().account(practice, &setup).await?;
+        let charge = processor.pay(&account, &processor_ref, token).await.map_err(|e| match e {
+            PortError::Rejected(_) => CoreError::invalid("card_token_invalid", "The card could not be read: enter it again."),
+            other => processor_down(other),
+        })?;
+        let (payment, _) = self.settle(practice, id, &charge, &caller.actor).await?;
+        let action = (payment.status == PaymentStatus::Pending).then_some(charge.checkout).flatten();
+        Ok(CardResult { payment: PaymentView::from(&payment), action })
     }
 
     /// Reads the payment at its processor and settles it with what it says.

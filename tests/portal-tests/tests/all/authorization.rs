@@ -67,6 +67,7 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         ("GET" | "DELETE", _) => None,
         (_, "/v1/appointments/recalls/{recall_id}/book") => Some(json!({"slotId": "slot-1"})),
         (_, "/v1/webmail/messages") => Some(json!({"providerId": "prov-1", "subject": "Question", "body": "Hello"})),
+        (_, "/v1/payments/{id}/card") => Some(json!({"token": "tok_authorizationtest"})),
         (_, "/v1/payments") => Some(json!({"amountCents": 1000, "idempotencyKey": "authorization-test-1"})),
         (_, "/v1/care-summary/transmit") => Some(json!({"to": "records@clinic.example", "encrypted": false})),
         (_, "/v1/admin/webmail/messages") => Some(json!({"patientId": "pat-1001", "subject": "Hello", "body": "Hello"})),

@@ -109,6 +109,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("payments/history.json", 200),
     // No such payment in this fresh state.
     ("payments/payment.json", 404),
+    ("payments/card.json", 404),
     // The demo practice takes payments through the test processor, not Stripe: no such webhook.
     ("payments/stripe-webhook.json", 404),
     ("payments/setup-get.json", 200),

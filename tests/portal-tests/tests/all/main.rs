@@ -12,6 +12,7 @@ mod modules;
 mod pages_api;
 mod payments;
 mod security;
+mod stripe;
 mod support;
 mod sync;
 mod webmail;

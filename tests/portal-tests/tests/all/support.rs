@@ -57,11 +57,37 @@ pub async fn start_local() -> Local {
 
 /// A portal-local serving the pages from `web` (tests plant files around it).
 pub async fn start_local_serving(web: std::path::PathBuf) -> Local {
+    start_local_with(web, |_| {}).await
+}
+
+/// A portal-local whose Stripe processor talks to the localstripe `tests/run` started.
+pub async fn start_local_with_stripe() -> Local {
+    let api = stripe_endpoint();
+    start_local_with(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web")), move |b| {
+        b.stripe = Arc::new(portal_stripe::StripeProcessor::new(&api, &format!("{api}/js.stripe.com/v3/")));
+    })
+    .await
+}
+
+/// The localstripe server `tests/run` started (the tests that need it are `#[ignore]`d, like
+/// the moto ones).
+pub fn stripe_endpoint() -> String {
+    match std::env::var("PORTAL_TEST_STRIPE") {
+        Ok(e) if !e.is_empty() => e,
+        _ => panic!(
+            "PORTAL_TEST_STRIPE is not set: run tests/run, which starts localstripe, or start tests/localstripe_server.py and set it"
+        ),
+    }
+}
+
+async fn start_local_with(web: std::path::PathBuf, configure: impl FnOnce(&mut Backends)) -> Local {
     let data_dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let backends = Arc::new(Backends::open(data_dir.path(), &base).unwrap());
+    let mut backends = Backends::open(data_dir.path(), &base).unwrap();
+    configure(&mut backends);
+    let backends = Arc::new(backends);
     let logins = portal_local::ensure_demo(&backends, data_dir.path(), &base).await.unwrap();
     let router = app(backends.functions(web));
     tokio::spawn(async move {
