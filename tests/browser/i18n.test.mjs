@@ -24,7 +24,7 @@ test('each key has the same placeholders in both languages, and no empty text', 
 });
 
 test('every key the page names exists', () => {
-  const files = ['app.js', 'index.html', ...readdirSync(join(WEB, 'features')).map((f) => 'features/' + f)];
+  const files = ['app.js', 'index.html', 'pay.js', 'pay.html', 'payments.js', ...readdirSync(join(WEB, 'features')).map((f) => 'features/' + f)];
   const used = new Set();
   for (const f of files) {
     const src = readFileSync(join(WEB, f), 'utf8');

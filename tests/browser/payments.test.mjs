@@ -1,8 +1,9 @@
 // Payments in Debian's Chromium with the built-in test processor (the demo's Lakeside takes
-// payments through it): Alex goes from the Account tab's Pay to the Payments tab, pays $50 on the
-// test processor's own page, comes back to the receipt, finds the receipt mail and the payment
-// "being posted" on the account; a declined card shows a clear message. Runs after
-// modules.test.mjs (files run in name order), which checks the demo's balance before any payment.
+// payments through it): Alex goes from the Account tab's Pay to the payment page, pays $50 on the
+// test processor's own page, comes back to the receipt, finds the receipt mail, the payment in
+// the Payments tab and "being posted" on the account; a declined card shows a clear message.
+// Runs after modules.test.mjs (files run in name order), which checks the demo's balance before
+// any payment.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE, VIEWPORTS, audit, launch, patientLogin, practice, screen } from './helpers.mjs';
@@ -25,40 +26,41 @@ async function loggedIn(viewport) {
   return { ctx, page, failures };
 }
 
-/** Starts a payment of `amount` from the Payments tab; answers once the test processor's page is open. */
+/** On the payment page: pays `amount`; answers once the test processor's page is open. */
 async function payOnTestProcessor(page, amount) {
-  const panel = page.locator('#panel-MakePayments');
-  await panel.getByLabel('Amount to pay (US$)').fill(amount);
-  await panel.getByRole('button', { name: 'Continue to payment' }).click();
+  const form = page.locator('#amount-form');
+  await form.getByLabel('Amount to pay (US$)').fill(amount);
+  await form.getByRole('button', { name: 'Continue to payment' }).click();
   await page.getByRole('heading', { name: 'Test payment — no money moves' }).waitFor();
 }
 
 test('a patient pays $50 on the test processor and gets a receipt on screen, by email and on the account', async () => {
   const { ctx, page, failures } = await loggedIn(VIEWPORTS.desktop);
   await page.getByRole('tab', { name: 'Account' }).click();
-  await page.locator('#panel-ModuleAccount').getByRole('button', { name: 'Pay' }).click();
-  const panel = page.locator('#panel-MakePayments');
-  // The amount defaults to the patient portion of the balance.
-  await panel.getByText('Amount due now: $292.00').waitFor();
-  assert.equal(await panel.getByLabel('Amount to pay (US$)').inputValue(), '292.00');
-  await screen(page, 'patient-payments');
-  await audit(page, 'patient Payments');
+  await page.locator('#panel-ModuleAccount').getByRole('link', { name: 'Pay' }).click();
+  // The payment page, at the practice's own address; the amount defaults to the patient portion.
+  await page.waitForURL(`${BASE}/p/lakeside/pay`);
+  await page.getByText('Amount due now: $292.00').waitFor();
+  assert.equal(await page.getByLabel('Amount to pay (US$)').inputValue(), '292.00');
+  await screen(page, 'patient-pay');
+  await audit(page, 'patient payment page');
 
-  // Amounts the page refuses before anything is sent.
-  await panel.getByLabel('Amount to pay (US$)').fill('0.50');
-  await panel.getByRole('button', { name: 'Continue to payment' }).click();
-  await panel.getByText('Enter an amount in dollars and cents, at least $1.00.').waitFor();
+  // An amount the page refuses before anything is sent.
+  await page.getByLabel('Amount to pay (US$)').fill('0.50');
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.getByText('Enter an amount in dollars and cents, at least $1.00.').waitFor();
 
   await payOnTestProcessor(page, '50.00');
   assert.match(await page.locator('main').textContent(), /\$50\.00/);
   await page.getByRole('button', { name: 'Approve' }).click();
-  // Back at the portal, on the Payments tab: the receipt, once the portal has heard from the processor.
-  await panel.getByText('Payment received. Thank you!').waitFor();
-  const receipt = await panel.locator('.receipt').textContent();
+  // Back on the payment page: the receipt, once the portal has heard from the processor.
+  await page.getByText('Payment received. Thank you!').waitFor();
+  const receipt = await page.locator('.receipt').textContent();
+  assert.match(receipt, /Lakeside Family Dental/);
   assert.match(receipt, /\$50\.00/);
   assert.match(receipt, /Test card ending in 4242/);
   assert.equal(new URL(page.url()).hash, '', 'the payment id is taken out of the address');
-  await panel.getByRole('button', { name: 'Print receipt' }).waitFor();
+  await page.getByRole('button', { name: 'Print receipt' }).waitFor();
   await audit(page, 'patient payment receipt');
   await screen(page, 'patient-payment-receipt');
 
@@ -73,7 +75,15 @@ test('a patient pays $50 on the test processor and gets a receipt on screen, by 
   assert.match(mail.text, /Amount: \$50\.00/);
   assert.doesNotMatch(mail.raw, /4242 ?4242 ?4242 ?4242/);
 
-  // The account shows it paid online and being posted, and the balance without it.
+  // Back in the portal: the payment in the history, and the account without it, being posted.
+  await page.getByRole('link', { name: 'Back to the patient portal' }).click();
+  await page.locator('#home-view').waitFor({ state: 'visible' });
+  await page.getByRole('tab', { name: 'Payments' }).click();
+  const payments = page.locator('#panel-MakePayments');
+  await payments.getByText('Paid', { exact: true }).first().waitFor();
+  await payments.getByText('Amount due now: $242.00').waitFor();
+  await screen(page, 'patient-payments');
+  await audit(page, 'patient Payments tab');
   await page.getByRole('tab', { name: 'Account' }).click();
   const account = page.locator('#panel-ModuleAccount');
   await account.getByText('Paid online — being posted').waitFor();
@@ -84,17 +94,26 @@ test('a patient pays $50 on the test processor and gets a receipt on screen, by 
 
 test('a declined card says so, and nothing is charged', async () => {
   const { ctx, page, failures } = await loggedIn(VIEWPORTS.phone);
-  await page.getByRole('tab', { name: 'Payments' }).click();
-  const panel = page.locator('#panel-MakePayments');
-  await panel.getByLabel('Amount to pay (US$)').waitFor();
+  await page.goto(`${BASE}/p/lakeside/pay`);
+  await page.getByLabel('Amount to pay (US$)').waitFor();
   await payOnTestProcessor(page, '25');
   await page.getByRole('button', { name: 'Decline' }).click();
-  await panel.getByText(/The card was declined: The test card was declined\. Nothing was charged\./).waitFor();
-  assert.doesNotMatch(await panel.textContent(), /null|undefined/);
+  await page.getByText(/The card was declined: The test card was declined\. Nothing was charged\./).waitFor();
   await screen(page, 'patient-payment-declined');
   await audit(page, 'patient payment declined');
-  // The history shows it declined, beside the $50 paid before.
-  await panel.getByText('Declined').first().waitFor();
   assert.deepEqual(failures, []);
+  await ctx.close();
+});
+
+test('the payment page asks a signed-out visitor to sign in', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
+  const page = await ctx.newPage();
+  const res = await page.goto(`${BASE}/p/lakeside/pay`);
+  // Only this page's policy names the card processor's origins.
+  assert.match(res.headers()['content-security-policy'], /script-src 'self' \S+;/);
+  const portal = await ctx.request.get(`${BASE}/p/lakeside/`);
+  assert.match(portal.headers()['content-security-policy'], /script-src 'self';/);
+  await page.getByRole('link', { name: 'Sign in' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Sign in' }).getAttribute('href'), '/p/lakeside/');
   await ctx.close();
 });

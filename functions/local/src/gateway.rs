@@ -25,6 +25,8 @@ pub struct Functions {
     pub mailer: Arc<OutboxMailer>,
     pub test_processor: Arc<TestProcessor>,
     pub web_dir: PathBuf,
+    /// The payment page's policy, naming the Stripe this host talks to.
+    pub pay_csp: String,
 }
 
 fn is_api(path: &str) -> bool {
@@ -36,7 +38,7 @@ pub fn app(f: Functions) -> Router {
     api.method_not_allowed_fallback(portal_http::method_not_allowed)
         .fallback(front)
         .layer(axum::middleware::from_fn_with_state(f.authorizer, authorizer))
-        .layer(axum::Extension(f.web_dir))
+        .layer(axum::Extension(Statics { root: f.web_dir, pay_csp: f.pay_csp }))
         .merge(blob_routes(f.blobs))
         .merge(crate::outbox::routes(f.mailer))
         .merge(test_processor_routes(f.test_processor))
@@ -72,12 +74,19 @@ async fn security_headers(mut res: Response) -> Response {
     res
 }
 
+/// Where the pages are, and the payment page's policy.
+#[derive(Clone)]
+struct Statics {
+    root: PathBuf,
+    pay_csp: String,
+}
+
 /// CloudFront's S3 origin for pages; an unknown `/v1` route is API Gateway's 404.
-async fn front(axum::Extension(web_dir): axum::Extension<PathBuf>, req: Request) -> Response {
+async fn front(axum::Extension(statics): axum::Extension<Statics>, req: Request) -> Response {
     if is_api(req.uri().path()) {
         portal_http::not_found().await
     } else {
-        crate::statics::serve(&web_dir, req).await
+        crate::statics::serve(&statics.root, &statics.pay_csp, req).await
     }
 }
 

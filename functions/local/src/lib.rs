@@ -127,6 +127,14 @@ impl Backends {
         portal_core::payments::Processors { test: Some(self.test_processor.clone()), stripe: Some(self.stripe.clone()) }
     }
 
+    /// The payment page's policy: Stripe.js's origin and Stripe's API (localstripe's, in tests).
+    fn pay_csp(&self) -> String {
+        use portal_core::ports::PaymentProcessor;
+        let script = self.stripe.script_url().and_then(|u| portal_http::origin_of(&u)).unwrap_or_default();
+        let api = portal_http::origin_of(self.stripe.api_base()).unwrap_or_default();
+        portal_http::pay_page_csp(&script, &api)
+    }
+
     pub fn functions(&self, web_dir: PathBuf) -> Functions {
         Functions {
             hosts: own_hosts(&self.base_url),
@@ -143,6 +151,7 @@ impl Backends {
             mailer: self.mailer.clone(),
             test_processor: self.test_processor.clone(),
             web_dir,
+            pay_csp: self.pay_csp(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The static pages, as CloudFront serves them from S3: `/` the patient page, `/p/{practice}/`
 //! the same page at a practice's own portal address (it reads the practice from the address),
+//! `/p/{practice}/pay` the payment page (its policy also names the card processor's origins),
 //! `/admin/` the staff page, with the page security headers. The rewrites are the template's
 //! CloudFront function's.
 
@@ -21,7 +22,8 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-pub async fn serve(root: &Path, req: Request) -> Response {
+/// `pay_csp`: the payment page's policy (`portal_http::pay_page_csp`).
+pub async fn serve(root: &Path, pay_csp: &str, req: Request) -> Response {
     let path = req.uri().path();
     if path == "/admin" {
         return Redirect::permanent("/admin/").into_response();
@@ -30,6 +32,11 @@ pub async fn serve(root: &Path, req: Request) -> Response {
         return match practice.split_once('/') {
             None if !practice.is_empty() => Redirect::permanent(&format!("{path}/")).into_response(),
             Some((id, "")) if !id.is_empty() => serve_file(root, "portal", "index.html").await,
+            Some((id, "pay")) if !id.is_empty() => {
+                let mut res = serve_file(root, "portal", "pay.html").await;
+                portal_http::pay_page_headers(res.headers_mut(), pay_csp);
+                res
+            }
             _ => not_found(),
         };
     }

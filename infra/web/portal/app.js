@@ -11,20 +11,11 @@ import { renderSecurity } from './security.js';
 
 const VIEWS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'forgot-view', 'reset-view', 'password-view', 'home-view'];
 const HOME = 'home';
-const state = { practice: null, me: null, patientId: null, tab: HOME, view: 'loading-view', resetToken: null, payment: null };
+const state = { practice: null, me: null, patientId: null, tab: HOME, view: 'loading-view', resetToken: null };
 
 /** A reset link's token, taken out of the address so it is not kept in history or shared. */
 function takeResetToken() {
   const m = location.hash.match(/^#reset=([A-Za-z0-9._-]{1,200})$/);
-  if (!m) return null;
-  history.replaceState(null, '', location.pathname);
-  return m[1];
-}
-
-/** A payment to follow, when a processor's page sent the payer back (`#payment={id}`: an opaque
- * id, no health data), taken out of the address. */
-function takePayment() {
-  const m = location.hash.match(/^#payment=([0-9a-f]{26})$/);
   if (!m) return null;
   history.replaceState(null, '', location.pathname);
   return m[1];
@@ -120,10 +111,7 @@ function renderDashboard(panel) {
 
 async function renderFeature(panel, key) {
   const module = await import(`./features/${key}.js`);
-  // A payment the processor's page sent the payer back with is followed once.
-  const payment = key === 'MakePayments' ? state.payment : null;
-  state.payment = null;
-  module.render(panel, { me: state.me, patientId: state.patientId, payment });
+  module.render(panel, { me: state.me, patientId: state.patientId });
 }
 
 function selectTab(key) {
@@ -147,8 +135,7 @@ async function enter() {
   if (!r.ok || r.data.kind !== 'patient') return show('login-view');
   state.me = r.data;
   state.patientId = r.data.principalId;
-  state.payment = takePayment();
-  state.tab = state.payment && r.data.features.some((f) => f.key === 'MakePayments') ? 'MakePayments' : HOME;
+  state.tab = HOME;
   const self = r.data.family.find((m) => m.relationship === 'self');
   chooseLanguage(self && self.preferredLanguage);
   $('language').value = language();

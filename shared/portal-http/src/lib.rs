@@ -14,7 +14,7 @@ pub use api::{finish, method_not_allowed, not_found, Api, RouteInfo};
 pub use body::{page_limit, read_body, Json, Query, MAX_BODY_BYTES};
 pub use context::{api_gateway_context, source_ip, Meta, Principal};
 pub use cookies::{clear_session_cookie, cookie, device_cookie, session_cookie, token_from_headers, DEVICE_COOKIE, SESSION_COOKIE};
-pub use headers::{api_headers, page_headers, API_CSP, PAGE_CSP};
+pub use headers::{api_headers, origin_of, page_headers, pay_page_csp, pay_page_headers, API_CSP, PAGE_CSP};
 pub use patient::{ForPatient, PatientPage};
 pub use problem::{problem, ApiError, ApiResult};
 

@@ -48,6 +48,11 @@ impl StripeProcessor {
         StripeProcessor::new(&env("PORTAL_STRIPE_API", STRIPE_API), &env("PORTAL_STRIPE_JS", STRIPE_JS))
     }
 
+    /// Where its API is (the payment page's policy names its origin).
+    pub fn api_base(&self) -> &str {
+        &self.api_base
+    }
+
     fn client(&self) -> &reqwest::Client {
         self.client.get_or_init(|| {
             reqwest::Client::builder()

@@ -3,6 +3,7 @@
 import { api, busy, el, status } from '../lib.js';
 import { t, formatDay, formatMoney } from '../i18n.js';
 import { empty, failure, forPatient, load, openFile, part } from './common.js';
+import { payAddress } from './MakePayments.js';
 
 export async function render(panel, { me, patientId }) {
   const data = await load(panel, [forPatient('/v1/account/summary', patientId), forPatient('/v1/account/statements', patientId)]);
@@ -36,7 +37,7 @@ export async function render(panel, { me, patientId }) {
 
   panel.replaceChildren(
     el('h2', {}, t('feature.ModuleAccount.label')),
-    balance(summary, me.features.some((f) => f.key === 'MakePayments' && f.available)),
+    balance(summary, me.features.some((f) => f.key === 'MakePayments' && f.available), me, patientId),
     part('account.statements', statementList(statements.items)),
     part('account.ledger', filter, note, ledger, more));
   await page(true);
@@ -44,7 +45,7 @@ export async function render(panel, { me, patientId }) {
 
 /** The balance; payments made online and not yet posted by the office, already taken off; Pay
  * (to the Payments tab) when the practice takes payments online. */
-function balance(s, canPay) {
+function balance(s, canPay, me, patientId) {
   const row = (key, cents, strong) => [el('dt', {}, t(key)), el('dd', { className: strong ? 'strong' : '' }, formatMoney(cents))];
   const posting = s.beingPosted.map((p) => el('li', { className: 'line' },
     el('span', { className: 'meta' }, formatDay(p.approvedAt.slice(0, 10))),
@@ -58,7 +59,7 @@ function balance(s, canPay) {
       row('account.portion', s.patientPortionCents, true)),
     posting.length ? el('ul', { className: 'items ledger posting' }, posting) : null,
     el('p', { className: 'hint' }, t(s.scope === 'own' ? 'account.scope.own' : 'account.scope.account')),
-    canPay && s.patientPortionCents > 0 ? el('button', { type: 'button', 'data-open': 'MakePayments' }, t('account.pay')) : null);
+    canPay && s.patientPortionCents > 0 ? el('a', { className: 'button', href: payAddress(me, patientId) }, t('account.pay')) : null);
 }
 
 function line(l) {
