@@ -1,7 +1,8 @@
 //! MakePayments: a patient starts a payment (`POST /v1/payments`), follows it until the
 //! processor approves or declines it (`GET /v1/payments/{id}`), and sees the account's payment
 //! history; the processor's webhook (`POST /v1/webhooks/stripe/{practice}`, no session: its
-//! signature is the check) settles payments too; staff edit the payment setup. Handlers re-check
+//! signature is the check) settles payments too; staff list payments, refund (admins) and assign
+//! unmatched guest payments, and edit and test the payment setup. Handlers re-check
 //! access and call `portal_core::payments`, where the rules live.
 
 use axum::extract::{Path, State};
@@ -10,12 +11,16 @@ use portal_core::access::Access;
 use portal_core::identity::session::StaffRole;
 use portal_core::ids::PracticeId;
 use portal_core::patient::Listing;
-use portal_core::payments::setup::{PaymentSetups, SetupChange, SetupView};
+use portal_core::patient::PageRequest;
+use portal_core::payments::guest::{GuestProof, GuestStart};
+use portal_core::payments::office::{OfficeFilter, OfficePayment, RefundRequest};
+use portal_core::payments::setup::{Connection, PaymentSetups, SetupChange, SetupView};
 use portal_core::payments::{CardRequest, CardResult, PaymentView, Payments, Processors, StartRequest, Started};
 use portal_core::ports::{Clock, Events, Ports, ProcessorKind, SecretBox, Table};
+use portal_core::practice::settings::SettingsRepo;
 use portal_core::{CoreError, Feature};
-use portal_http::{read_body, Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
-use serde::Serialize;
+use portal_http::{page_limit, read_body, Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -69,9 +74,17 @@ pub fn api() -> Api<Deps> {
         .route(Method::GET, "/v1/payments", history)
         .route(Method::GET, "/v1/payments/{id}", one)
         .route(Method::POST, "/v1/payments/{id}/card", card)
+        .route(Method::POST, "/v1/public/payments", guest_start)
+        .route(Method::POST, "/v1/public/payments/{id}/status", guest_status)
+        .route(Method::POST, "/v1/public/payments/{id}/card", guest_card)
         .route(Method::POST, "/v1/webhooks/stripe/{practice}", stripe_webhook)
+        .route(Method::GET, "/v1/admin/payments", office_list)
+        .route(Method::GET, "/v1/admin/payments/{id}", office_get)
+        .route(Method::POST, "/v1/admin/payments/{id}/refund", refund)
+        .route(Method::POST, "/v1/admin/payments/{id}/assign", assign)
         .route(Method::GET, "/v1/admin/payments/setup", get_setup)
         .route(Method::PUT, "/v1/admin/payments/setup", put_setup)
+        .route(Method::POST, "/v1/admin/payments/setup/test", test_setup)
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -121,6 +134,33 @@ async fn card(
     Ok(Json(d.payments().pay_card(&caller, &id, &body.token).await?))
 }
 
+/// Pay without logging in: no session, so the practice comes from the body (like a login), and
+/// the answer never says whether the details matched a patient.
+async fn guest_start(State(d): State<Deps>, Meta(meta): Meta, Json(body): Json<GuestStart>) -> ApiResult<(StatusCode, Json<Started>)> {
+    let settings = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let name = settings.get(&body.practice).await.ok().flatten().map(|s| s.practice_name).unwrap_or_default();
+    let started = d.payments().start_guest(meta.source_ip.as_deref(), body, |_| name.clone()).await?;
+    Ok((StatusCode::CREATED, Json(started)))
+}
+
+async fn guest_status(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    Json(body): Json<GuestProof>,
+) -> ApiResult<Json<PaymentView>> {
+    Ok(Json(d.payments().guest_status(meta.source_ip.as_deref(), &id, &body).await?))
+}
+
+async fn guest_card(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+    Json(body): Json<GuestProof>,
+) -> ApiResult<Json<CardResult>> {
+    Ok(Json(d.payments().guest_card(meta.source_ip.as_deref(), &id, &body).await?))
+}
+
 #[derive(Serialize)]
 struct Received {
     received: bool,
@@ -139,6 +179,64 @@ async fn stripe_webhook(
     let body = read_body(body, WEBHOOK_MAX_BYTES).await?;
     d.payments().webhook(practice.as_str(), ProcessorKind::Stripe, signature, &body).await?;
     Ok(Json(Received { received: true }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfficeQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn office_list(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Query(q): Query<OfficeQuery>,
+) -> ApiResult<Json<Listing<OfficePayment>>> {
+    let c = p.require(Access::Staff(StaffRole::FrontDesk))?;
+    let filter = OfficeFilter::parse(q.status.as_deref())?;
+    let page = PageRequest::new(page_limit(q.limit, 50, 200)?, q.cursor);
+    Ok(Json(d.payments().office_list(&c.actor(&meta), filter, page).await?))
+}
+
+async fn office_get(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Path(id): Path<String>) -> ApiResult<Json<OfficePayment>> {
+    let c = p.require(Access::Staff(StaffRole::FrontDesk))?;
+    Ok(Json(d.payments().office_get(&c.actor(&meta), &id).await?))
+}
+
+async fn refund(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<RefundRequest>,
+) -> ApiResult<Json<OfficePayment>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    Ok(Json(d.payments().refund(&c.actor(&meta), &id, body).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AssignBody {
+    patient_id: String,
+}
+
+async fn assign(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Path(id): Path<String>,
+    Json(body): Json<AssignBody>,
+) -> ApiResult<Json<OfficePayment>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    Ok(Json(d.payments().assign(&c.actor(&meta), &id, &body.patient_id).await?))
+}
+
+async fn test_setup(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Json<Connection>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    Ok(Json(d.setups().test_connection(&c.actor(&meta)).await?))
 }
 
 async fn get_setup(State(d): State<Deps>, p: Principal) -> ApiResult<Json<SetupView>> {

@@ -43,6 +43,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/auth/reset", Access::Public),
     ("GET", "/v1/session", Access::Public),
     ("GET", "/v1/practices", Access::Public),
+    // Paying without logging in (`payments::guest`): the guest's own key is the check.
+    ("POST", "/v1/public/payments", Access::Public),
     // A processor's webhook: no session, its signature is the check (`payments::Payments::webhook`).
     ("POST", "/v1/webhooks/stripe", Access::Public),
     ("*", "/v1/auth/logout", Access::Session),

@@ -472,6 +472,8 @@ pub trait PaymentProcessor: Send + Sync {
     /// that it was signed within five minutes of `now`, unix seconds) and reads its event;
     /// [`PortError::Rejected`] when it is not the processor's.
     fn webhook(&self, account: &ProcessorAccount, signature: &str, body: &[u8], now: i64) -> Result<ProcessorEvent, PortError>;
+    /// Checks that the account's keys work (the setup's "Test connection"), changing nothing.
+    async fn check(&self, account: &ProcessorAccount) -> Result<(), PortError>;
     /// The script the payment page loads to show the processor's card fields (Stripe.js); `None`
     /// when the processor shows its own page instead.
     fn script_url(&self) -> Option<String> {

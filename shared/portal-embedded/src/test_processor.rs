@@ -123,6 +123,10 @@ impl PaymentProcessor for TestProcessor {
         Ok(self.charge(&processor_ref, &stored))
     }
 
+    async fn check(&self, _: &ProcessorAccount) -> Result<(), PortError> {
+        Ok(())
+    }
+
     async fn pay(&self, _: &ProcessorAccount, _: &str, _: &str) -> Result<Charge, PortError> {
         Err(PortError::Rejected("the test processor takes cards on its own page".into()))
     }

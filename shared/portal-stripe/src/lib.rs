@@ -309,6 +309,11 @@ impl PaymentProcessor for StripeProcessor {
         refund["id"].as_str().map(str::to_string).ok_or_else(|| PortError::Backend("Stripe's answer is not a refund".into()))
     }
 
+    /// Lists one PaymentIntent: works with any key that may take payments, changes nothing.
+    async fn check(&self, account: &ProcessorAccount) -> Result<(), PortError> {
+        self.call(account, reqwest::Method::GET, "/v1/payment_intents?limit=1", &[], None).await.map(|_| ())
+    }
+
     fn script_url(&self) -> Option<String> {
         Some(self.script_url.clone())
     }

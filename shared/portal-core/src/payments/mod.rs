@@ -8,6 +8,8 @@
 //! payment with its `payment.received` outbox event and its audit entry, so however those three
 //! race, a payment is approved once, announced once and (by `receipt`) mailed once.
 
+pub mod guest;
+pub mod office;
 mod processors;
 pub mod receipt;
 pub mod setup;
@@ -15,7 +17,7 @@ mod store;
 mod use_cases;
 
 pub use processors::Processors;
-pub use store::{is_payment_id, Payer, Payment, PaymentStatus, ReceiptState};
+pub use store::{is_payment_id, Payer, Payment, PaymentStatus, ReceiptState, Refund};
 pub use use_cases::{
     being_posted, dollars, CardRequest, CardResult, Checkout, PaymentView, Payments, Posting, Reconciled, StartRequest, Started,
     ABANDONED_AFTER_SECONDS, MIN_CENTS,

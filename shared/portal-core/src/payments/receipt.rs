@@ -51,7 +51,7 @@ impl Receipts<'_> {
                 Some(p) => p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the payer has no email address"),
                 None => Err("the payer is no longer in the practice's records"),
             },
-            Payer::Guest => Err("a guest payer gives no email address"),
+            Payer::Guest => payment.guest.as_ref().and_then(|g| g.email.clone()).ok_or("the guest gave no email address"),
         };
         let to = match to {
             Ok(to) => to,

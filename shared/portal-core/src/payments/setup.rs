@@ -67,6 +67,13 @@ pub struct SetupView {
     pub processors: Vec<ProcessorKind>,
 }
 
+/// What "Test connection" found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Connection {
+    pub ok: bool,
+    pub detail: String,
+}
+
 /// A change staff submitted. A secret left out (`None`) keeps the one stored.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -194,6 +201,31 @@ impl PaymentSetups<'_> {
         )?;
         self.table.transact(vec![crate::ports::TxOp::Put(item, cond), audit]).await?;
         Ok(self.view_of(next))
+    }
+
+    /// Tries the saved keys at the processor (changing nothing); answers whether they work and,
+    /// when not, the processor's words. Audited.
+    pub async fn test_connection(&self, actor: &Actor) -> CoreResult<Connection> {
+        let practice = actor.practice.as_str();
+        let setup = self.get(practice).await?;
+        let Some(processor) = self.processors.get(setup.processor) else {
+            return Ok(Connection { ok: false, detail: "No processor is chosen.".into() });
+        };
+        let account = self.account(practice, &setup).await?;
+        let answer = match processor.check(&account).await {
+            Ok(()) => Connection { ok: true, detail: format!("The {} keys work.", setup.processor.as_str()) },
+            Err(e) => Connection { ok: false, detail: e.to_string().chars().take(300).collect() },
+        };
+        AuditLog { table: self.table, clock: self.clock }
+            .record(
+                actor,
+                "settings.payments.test",
+                practice,
+                if answer.ok { Outcome::Success } else { Outcome::Failure },
+                serde_json::Value::Null,
+            )
+            .await?;
+        Ok(answer)
     }
 
     /// The practice's account at its processor, its secrets opened for this request.

@@ -90,6 +90,37 @@ pub struct Payment {
     #[serde(default)]
     pub approved_at: Option<i64>,
     pub receipt: ReceiptState,
+    /// What was given back, each refund once.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    /// Who a guest said they were (for staff, to assign it when it matched no patient).
+    #[serde(default)]
+    pub guest: Option<GuestDetails>,
+}
+
+/// What a guest payer gave, and the proof that lets their page follow the payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuestDetails {
+    pub first_name: String,
+    pub last_name: String,
+    pub birthdate: String,
+    /// Where the receipt goes.
+    pub email: Option<String>,
+    /// SHA-256 of the start's idempotency key, a secret only the guest's page knows.
+    pub key_hash: String,
+}
+
+/// One refund of a payment, as the processor confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    /// The processor's id for it.
+    pub processor_ref: String,
+    pub amount_cents: i64,
+    pub at: i64,
+    /// The staff member who gave it.
+    pub by: String,
 }
 
 /// A new payment id: the creation second first (ids sort by age), then 64 random bits; 26 hex

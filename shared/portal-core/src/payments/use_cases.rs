@@ -145,7 +145,7 @@ pub struct Payments<'a> {
     pub processors: &'a Processors,
 }
 
-fn check_start(req: &StartRequest, limit_cents: i64) -> CoreResult<Option<String>> {
+pub(super) fn check_start(req: &StartRequest, limit_cents: i64) -> CoreResult<Option<String>> {
     if req.amount_cents < MIN_CENTS || req.amount_cents > limit_cents {
         return Err(CoreError::invalid("amount_invalid", format!("Pay between $1.00 and {} online (whole cents).", dollars(limit_cents))));
     }
@@ -209,24 +209,24 @@ fn transition(p: &Payment, charge: &Charge, now: i64) -> Option<Payment> {
 }
 
 impl Payments<'_> {
-    fn setups(&self) -> PaymentSetups<'_> {
+    pub(super) fn setups(&self) -> PaymentSetups<'_> {
         PaymentSetups { table: self.table, clock: self.clock, secrets: self.secrets, processors: self.processors }
     }
 
-    fn reads(&self) -> Reads<'_> {
+    pub(super) fn reads(&self) -> Reads<'_> {
         Reads { table: self.table, clock: self.clock }
     }
 
-    fn audit(&self) -> AuditLog<'_> {
+    pub(super) fn audit(&self) -> AuditLog<'_> {
         AuditLog { table: self.table, clock: self.clock }
     }
 
-    fn outbox(&self) -> Outbox<'_> {
+    pub(super) fn outbox(&self) -> Outbox<'_> {
         Outbox { table: self.table, clock: self.clock, events: self.events }
     }
 
     /// The practice's setup and processor, when it takes payments online.
-    async fn ready(&self, practice: &str) -> CoreResult<(PaymentSetup, &dyn PaymentProcessor)> {
+    pub(super) async fn ready(&self, practice: &str) -> CoreResult<(PaymentSetup, &dyn PaymentProcessor)> {
         let setup = self.setups().get(practice).await?;
         match self.processors.get(setup.processor) {
             Some(processor) => Ok((setup, processor)),
@@ -238,7 +238,7 @@ impl Payments<'_> {
     }
 
     /// A payment and its item's version; `None` when there is no such payment.
-    async fn load(&self, practice: &str, id: &str) -> CoreResult<Option<(Payment, u64)>> {
+    pub(super) async fn load(&self, practice: &str, id: &str) -> CoreResult<Option<(Payment, u64)>> {
         if !is_payment_id(id) {
             return Ok(None);
         }
@@ -278,6 +278,8 @@ impl Payments<'_> {
             created_at: now,
             approved_at: None,
             receipt: ReceiptState::NotDue,
+            refunds: vec![],
+            guest: None,
         };
         let ops = vec![
             TxOp::Put(store::item(practice, &payment, 1)?, Cond::Absent),
@@ -305,7 +307,7 @@ impl Payments<'_> {
         }
     }
 
-    async fn by_key(&self, practice: &str, (pk, sk): &(String, String)) -> CoreResult<Option<(Payment, u64)>> {
+    pub(super) async fn by_key(&self, practice: &str, (pk, sk): &(String, String)) -> CoreResult<Option<(Payment, u64)>> {
         let Some(item) = self.table.get(pk, sk).await? else { return Ok(None) };
         let id = item.data["paymentId"].as_str().unwrap_or_default().to_string();
         self.load(practice, &id).await
@@ -313,7 +315,7 @@ impl Payments<'_> {
 
     /// Creates the recorded payment at the processor (idempotent: keyed by our payment id) and
     /// answers what the page needs for the card.
-    async fn resume(
+    pub(super) async fn resume(
         &self,
         practice: &str,
         (payment, version): (Payment, u64),
@@ -394,8 +396,13 @@ impl Payments<'_> {
     /// Pays an open payment with the card token the processor's fields made in the payer's
     /// browser; the processor's answer settles it (a decline leaves it open for another card).
     pub async fn pay_card(&self, caller: &Caller, id: &str, token: &str) -> CoreResult<CardResult> {
-        let practice = caller.actor.practice.as_str();
         let (payment, _) = self.visible(caller, id).await?;
+        self.pay_with(&caller.actor, payment, token).await
+    }
+
+    /// [`Payments::pay_card`] for a payment already found to be the actor's.
+    pub(super) async fn pay_with(&self, actor: &Actor, payment: Payment, token: &str) -> CoreResult<CardResult> {
+        let practice = actor.practice.as_str();
         let token_ok = (8..=255).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !token_ok {
             return Err(CoreError::invalid("card_token_invalid", "token: the card token the processor's card fields made."));
@@ -412,13 +419,13 @@ impl Payments<'_> {
             PortError::Rejected(_) => CoreError::invalid("card_token_invalid", "The card could not be read: enter it again."),
             other => processor_down(other),
         })?;
-        let (payment, _) = self.settle(practice, id, &charge, &caller.actor).await?;
+        let (payment, _) = self.settle(practice, &payment.id, &charge, actor).await?;
         let action = (payment.status == PaymentStatus::Pending).then_some(charge.checkout).flatten();
         Ok(CardResult { payment: PaymentView::from(&payment), action })
     }
 
     /// Reads the payment at its processor and settles it with what it says.
-    async fn refresh(&self, practice: &str, payment: Payment, processor_ref: &str, actor: &Actor) -> CoreResult<Payment> {
+    pub(super) async fn refresh(&self, practice: &str, payment: Payment, processor_ref: &str, actor: &Actor) -> CoreResult<Payment> {
         let setup = self.setups().get(practice).await?;
         let processor =
             self.processors.get(payment.processor).ok_or_else(|| CoreError::Backend("the payment's processor is gone".into()))?;
@@ -633,7 +640,7 @@ pub async fn being_posted(
     Ok(out)
 }
 
-fn processor_down(e: PortError) -> CoreError {
+pub(super) fn processor_down(e: PortError) -> CoreError {
     CoreError::Backend(format!("payment processor: {e}"))
 }
 

@@ -252,6 +252,25 @@ impl Roster<'_> {
         Ok(RosterPage { entries, cursor })
     }
 
+    /// The patients with exactly this first name, last name (as folded for search) and
+    /// birthdate: one query of the last-name index.
+    pub async fn matching(&self, practice: &str, first_name: &str, last_name: &str, birthdate: &str) -> CoreResult<Vec<RosterEntry>> {
+        let (last, first) = (fold(last_name), fold(first_name));
+        if last.is_empty() || first.is_empty() {
+            return Ok(vec![]);
+        }
+        let q = Query::on_gsi1(By::LastName.partition(practice)).prefix(format!("{last}#{first}#")).limit(50);
+        let page = self.table.query(q).await?;
+        let mut out = vec![];
+        for item in &page.items {
+            let e: RosterEntry = item.parse()?;
+            if e.birthdate == birthdate {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
     /// The patients whose email is exactly `email` (a family may share one).
     pub async fn with_email(&self, practice: &str, email: &str) -> CoreResult<Vec<String>> {
         let q = Query::on_gsi1(By::Email.partition(practice)).prefix(format!("{}#", email.trim().to_lowercase())).limit(20);

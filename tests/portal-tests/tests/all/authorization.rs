@@ -50,6 +50,8 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         .replace("/v1/account/statements/{id}", "/v1/account/statements/stmt-2")
         .replace("/v1/images/{id}", "/v1/images/doc-1")
         .replace("/v1/payments/{id}", "/v1/payments/0069a1b2c3d4e5f60718293a4b")
+        .replace("/v1/admin/payments/{id}", "/v1/admin/payments/0069a1b2c3d4e5f60718293a4b")
+        .replace("/v1/public/payments/{id}", "/v1/public/payments/0069a1b2c3d4e5f60718293a4b")
         .replace("{practice}", "lakeside")
         .replace("/v1/appointments/{id}", "/v1/appointments/apt-0011")
         .replace("{recall_id}", "rc-1001")
@@ -67,6 +69,13 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         ("GET" | "DELETE", _) => None,
         (_, "/v1/appointments/recalls/{recall_id}/book") => Some(json!({"slotId": "slot-1"})),
         (_, "/v1/webmail/messages") => Some(json!({"providerId": "prov-1", "subject": "Question", "body": "Hello"})),
+        (_, "/v1/admin/payments/{id}/refund") => Some(json!({"amountCents": 100, "idempotencyKey": "authorization-test-1"})),
+        (_, "/v1/admin/payments/{id}/assign") => Some(json!({"patientId": "pat-1001"})),
+        (_, "/v1/public/payments") => Some(json!({"practice": "lakeside", "firstName": "A", "lastName": "B", "birthdate": "1990-01-01",
+            "amountCents": 100, "idempotencyKey": "authorization-test-0000000000000001"})),
+        (_, p) if p.starts_with("/v1/public/payments/") => {
+            Some(json!({"practice": "lakeside", "idempotencyKey": "authorization-test-0000000000000001"}))
+        }
         (_, "/v1/payments/{id}/card") => Some(json!({"token": "tok_authorizationtest"})),
         (_, "/v1/payments") => Some(json!({"amountCents": 1000, "idempotencyKey": "authorization-test-1"})),
         (_, "/v1/care-summary/transmit") => Some(json!({"to": "records@clinic.example", "encrypted": false})),

@@ -356,3 +356,165 @@ async fn a_payment_abandoned_for_a_day_is_canceled_and_can_no_longer_be_paid() {
     assert_eq!(v["status"], "canceled");
     assert_eq!(p.reconcile(50).await.unwrap().checked, 0);
 }
+
+fn guest(first: &str, last: &str, email: &str, cents: i64) -> Value {
+    json!({"practice": "lakeside", "firstName": first, "lastName": last, "birthdate": "1984-03-09", "email": email,
+        "amountCents": cents, "idempotencyKey": format!("{}{}", portal_core::ids::new_id(), portal_core::ids::new_id())})
+}
+
+/// The shape of an answer with its values blanked: what a guest could compare.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
+        Value::Null => Value::Null,
+        _ => json!("…"),
+    }
+}
+
+#[tokio::test]
+async fn a_guest_pays_without_logging_in_and_is_never_told_whether_the_details_matched() {
+    let l = start_local().await;
+    // Alex's own details, and a name no patient has: the same answer.
+    let (matched, unmatched) =
+        (guest("Alex", "Morgan", "alex.morgan@example.com", 2000), guest("Alexa", "Morgen", "payer@example.com", 3000));
+    let (s1, a) = l.json("POST", "/v1/public/payments", None, matched.clone()).await;
+    let (s2, b) = l.json("POST", "/v1/public/payments", None, unmatched.clone()).await;
+    assert_eq!((s1, s2), (201, 201), "{a} {b}");
+    assert_eq!(shape(&a), shape(&b));
+    assert_eq!((&a["payment"]["patientId"], &b["payment"]["patientId"]), (&Value::Null, &Value::Null));
+    // The same start again is the same payment.
+    let (_, again) = l.json("POST", "/v1/public/payments", None, matched.clone()).await;
+    assert_eq!(again["payment"]["id"], a["payment"]["id"]);
+    for started in [&a, &b] {
+        decide(started, "approve").await;
+    }
+    // The guest's page follows its payment with its key; another key is no payment.
+    let l = &l;
+    let status = |v: &Value, key: &Value| {
+        let path = format!("/v1/public/payments/{}/status", v["payment"]["id"].as_str().unwrap());
+        let body = json!({"practice": "lakeside", "idempotencyKey": key});
+        async move { l.json("POST", &path, None, body).await }
+    };
+    let (s, paid) = status(&a, &matched["idempotencyKey"]).await;
+    assert_eq!((s, paid["status"].as_str(), &paid["patientId"]), (200, Some("approved"), &Value::Null), "{paid}");
+    let (s, _) = status(&a, &unmatched["idempotencyKey"]).await;
+    assert_eq!(s, 404);
+    assert_eq!(status(&b, &unmatched["idempotencyKey"]).await.1["status"], "approved");
+
+    // The matched one is on Alex's account; the other waits for staff, with what the guest said.
+    let alex = token(l, ALEX).await;
+    let (_, history) = l.get("/v1/payments", Some(&alex)).await;
+    assert!(history["items"].as_array().unwrap().iter().any(|p| p["id"] == a["payment"]["id"]));
+    let staff = l.staff_token(0).await;
+    let (s, waiting) = l.get("/v1/admin/payments?status=unmatched", Some(&staff)).await;
+    assert_eq!(s, 200, "{waiting}");
+    let items = waiting["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{waiting}");
+    assert_eq!(items[0]["id"], b["payment"]["id"]);
+    assert_eq!(items[0]["guest"]["lastName"], "Morgen");
+    assert_eq!(items[0]["payer"], "guest");
+    let (_, all) = l.get("/v1/admin/payments?status=approved", Some(&staff)).await;
+    let alexs = all["items"].as_array().unwrap().iter().find(|p| p["id"] == a["payment"]["id"]).unwrap().clone();
+    assert_eq!(alexs["patientName"], "Alex Morgan");
+    // Receipts go to the addresses the guests gave.
+    let mails = receipts(l, 2).await;
+    assert!(mails.iter().any(|m| m.contains("To: payer@example.com")));
+
+    // Staff assign the unmatched payment to Sam: the practice's system hears whose it is.
+    let id = b["payment"]["id"].as_str().unwrap();
+    let (s, assigned) = l.json("POST", &format!("/v1/admin/payments/{id}/assign"), Some(&staff), json!({"patientId": "pat-1002"})).await;
+    assert_eq!(s, 200, "{assigned}");
+    assert_eq!(assigned["patientName"], "Sam Rivera");
+    let (s, v) = l.json("POST", &format!("/v1/admin/payments/{id}/assign"), Some(&staff), json!({"patientId": "pat-1001"})).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("payment_assigned")));
+    let events = outbox_events(l).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "payment.assigned" && e["detail"]["paymentId"] == id && e["detail"]["patientId"] == "pat-1002")
+            .count(),
+        1
+    );
+    let (_, waiting) = l.get("/v1/admin/payments?status=unmatched", Some(&staff)).await;
+    assert_eq!(waiting["items"], json!([]));
+
+    // Bad details are refused, and an address that starts too many is told to wait.
+    for (body, code) in [
+        (
+            json!({"practice": "lakeside", "firstName": "", "lastName": "X", "birthdate": "1984-03-09", "amountCents": 100, "idempotencyKey": "x".repeat(40)}),
+            "field_invalid",
+        ),
+        (
+            json!({"practice": "lakeside", "firstName": "A", "lastName": "X", "birthdate": "2999-01-01", "amountCents": 100, "idempotencyKey": "x".repeat(40)}),
+            "field_invalid",
+        ),
+        (
+            json!({"practice": "lakeside", "firstName": "A", "lastName": "X", "birthdate": "1984-03-09", "amountCents": 100, "idempotencyKey": "short-key-123"}),
+            "idempotency_key_invalid",
+        ),
+        (
+            json!({"practice": "lakeside", "firstName": "A", "lastName": "X", "birthdate": "1984-03-09", "amountCents": 50, "idempotencyKey": "x".repeat(40)}),
+            "amount_invalid",
+        ),
+        (
+            json!({"practice": "lakeside", "firstName": "A", "lastName": "X", "birthdate": "1984-03-09", "email": "not mail", "amountCents": 500, "idempotencyKey": "x".repeat(40)}),
+            "email_invalid",
+        ),
+    ] {
+        let (s, v) = l.json("POST", "/v1/public/payments", None, body).await;
+        assert_eq!((s, v["code"].as_str()), (400, Some(code)), "{v}");
+    }
+    let mut last = 0;
+    for _ in 0..portal_core::payments::guest::STARTS_PER_ADDRESS.limit {
+        last = l.json("POST", "/v1/public/payments", None, guest("Pat", "Doe", "p@example.com", 100)).await.0;
+    }
+    assert_eq!(last, 429, "the quota counted the two starts above too");
+    let (s, v) = l.json("POST", "/v1/public/payments", None, guest("Pat", "Doe", "p@example.com", 100)).await;
+    assert_eq!((s, v["code"].as_str()), (429, Some("payment_limit")));
+}
+
+#[tokio::test]
+async fn admins_refund_in_part_and_in_full_each_refund_once() {
+    let l = start_local().await;
+    let alex = token(&l, ALEX).await;
+    let started = start(&l, &alex, 5000).await;
+    let id = started["payment"]["id"].as_str().unwrap().to_string();
+    decide(&started, "approve").await;
+    l.get(&format!("/v1/payments/{id}"), Some(&alex)).await;
+    let admin = l.staff_token(0).await;
+    let desk = l.staff_token_as(0, portal_core::identity::session::StaffRole::FrontDesk).await;
+    let refund = |who: &str, cents: i64, key: &str| {
+        let (path, body, who) =
+            (format!("/v1/admin/payments/{id}/refund"), json!({"amountCents": cents, "idempotencyKey": key}), who.to_string());
+        let l = &l;
+        async move { l.json("POST", &path, Some(&who), body).await }
+    };
+    // The front desk sees payments but does not refund them.
+    let (s, one) = l.get(&format!("/v1/admin/payments/{id}"), Some(&desk)).await;
+    assert_eq!((s, one["patientName"].as_str()), (200, Some("Alex Morgan")), "{one}");
+    assert_eq!(refund(&desk, 1000, "refund-part-1").await.0, 403);
+    // $10 back, sent twice: refunded once.
+    let (s, first) = refund(&admin, 1000, "refund-part-1").await;
+    assert_eq!(s, 200, "{first}");
+    let (_, again) = refund(&admin, 1000, "refund-part-1").await;
+    assert_eq!((first["refundedCents"].as_i64(), again["refundedCents"].as_i64()), (Some(1000), Some(1000)));
+    assert_eq!(again["refunds"].as_array().unwrap().len(), 1);
+    assert_eq!(again["status"], "approved");
+    // More than is left, and nothing: refused.
+    assert_eq!(refund(&admin, 4001, "refund-too-much").await.1["code"], "refund_invalid");
+    assert_eq!(refund(&admin, 0, "refund-nothing").await.1["code"], "refund_invalid");
+    // The rest: refunded in full; nothing more can be.
+    let (_, full) = refund(&admin, 4000, "refund-rest-1").await;
+    assert_eq!((full["status"].as_str(), full["refundedCents"].as_i64()), (Some("refunded"), Some(5000)));
+    assert_eq!(refund(&admin, 1, "refund-after-1").await.1["code"], "payment_not_refundable");
+    let events = outbox_events(&l).await;
+    let refunded: Vec<_> = events.iter().filter(|e| e["type"] == "payment.refunded" && e["detail"]["paymentId"] == id.as_str()).collect();
+    assert_eq!(refunded.iter().map(|e| e["detail"]["amountCents"].as_i64().unwrap()).collect::<Vec<_>>(), [1000, 4000]);
+    // A refunded payment is not "being posted" any more.
+    let (_, sum) = l.get("/v1/account/summary", Some(&alex)).await;
+    assert_eq!(sum["beingPosted"], json!([]));
+    // The saved keys work (the test processor's always do).
+    let (s, v) = l.json("POST", "/v1/admin/payments/setup/test", Some(&admin), json!(null)).await;
+    assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
+}

@@ -151,13 +151,17 @@ impl Local {
     /// once per user, so every call logs in a staff user of its own, made for it: a test may log
     /// in as often as it likes within one 30-second step.
     pub async fn staff_token(&self, practice: usize) -> String {
+        self.staff_token_as(practice, portal_core::identity::session::StaffRole::Admin).await
+    }
+
+    /// [`Local::staff_token`] for a staff user of the given role.
+    pub async fn staff_token_as(&self, practice: usize, role: portal_core::identity::session::StaffRole) -> String {
         let p = &self.logins.practices[practice];
         let n = self.staff_logins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let prov =
             portal_core::identity::provision::Provisioner { table: self.backends.table.as_ref(), clock: self.backends.clock.as_ref() };
         let username = format!("test-admin-{n}");
-        let login =
-            prov.create_staff(&p.practice_id, &username, "Test Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
+        let login = prov.create_staff(&p.practice_id, &username, "Test Admin", role).await.unwrap();
         let secret = login.totp_secret.unwrap();
         let code = portal_core::identity::totp::code_at(&secret, (now() / portal_core::identity::totp::STEP) as u64).unwrap();
         let (s, v) = self

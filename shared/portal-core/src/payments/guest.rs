@@ -1,0 +1,217 @@
+//! Pay without logging in (Open Dental's "Pay Now"): someone gives a patient's first name, last
+//! name and birthdate, an amount and, for the receipt, an email. The payment goes to the one patient
+//! those details match, or — when they match none, or several — is recorded *unmatched* for staff
+//! to assign or refund. Which it was is never told: every well-formed request gets the same answer
+//! (the payment without whose it is, and the card step) after the same work (the same lookup and
+//! the same write either way).
+//!
+//! The guest's page follows its payment with the start's idempotency key, a random secret only that
+//! page knows (the payment keeps its SHA-256); a wrong key is the same 404 as no payment. Starts
+//! and card attempts are limited per address (card testing is what guest checkouts attract), and
+//! each is audited with the address.
+
+use super::store::{self, GuestDetails, Payer, Payment, PaymentStatus, ReceiptState};
+use super::use_cases::{check_start, CardResult, PaymentView, Payments, StartRequest, Started};
+use crate::audit::{Actor, Outcome};
+use crate::ids::{constant_time_eq, PracticeId};
+use crate::keys;
+use crate::ports::{Cond, Item, TableError, TxOp};
+use crate::practice::roster::Roster;
+use crate::quota::Quota;
+use crate::sync::entities::Patient;
+use crate::sync::records::PatientRecords;
+use crate::{CoreError, CoreResult};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// Guest payments started per address per hour.
+pub const STARTS_PER_ADDRESS: Quota = Quota { name: "guest-payments", limit: 10, window_seconds: 3600 };
+/// Cards tried on guest payments per address per hour.
+pub const CARDS_PER_ADDRESS: Quota = Quota { name: "guest-cards", limit: 15, window_seconds: 3600 };
+/// A guest's key is their page's only proof: long enough to be a secret.
+const KEY_MIN: usize = 32;
+const NAME_MAX: usize = 100;
+
+/// `POST /v1/public/payments`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GuestStart {
+    pub practice: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub birthdate: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub amount_cents: i64,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// 32 to 64 random characters made by the guest's page: the same start sent twice makes one
+    /// payment, and the page follows the payment with it.
+    pub idempotency_key: String,
+}
+
+/// `POST /v1/public/payments/{id}/status` and `…/card`: the practice, the guest's key, and for
+/// the card step the processor's token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GuestProof {
+    pub practice: String,
+    pub idempotency_key: String,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// What a guest sees of a payment: never whose it is.
+fn guest_view(p: &Payment) -> PaymentView {
+    PaymentView { patient_id: None, note: None, ..PaymentView::from(p) }
+}
+
+fn name(field: &str, v: &str) -> CoreResult<String> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > NAME_MAX || !crate::text::is_plain_text(v, false) {
+        return Err(CoreError::invalid("field_invalid", format!("{field}: one line of 1 to {NAME_MAX} characters.")));
+    }
+    Ok(v.to_string())
+}
+
+fn practice_of(id: &str) -> CoreResult<PracticeId> {
+    PracticeId::parse(id).ok_or_else(|| CoreError::invalid("practice_invalid", "practice: the id in the practice's portal address."))
+}
+
+impl Payments<'_> {
+    /// Starts a guest payment; answers it (without whose it is) and its card step.
+    pub async fn start_guest(
+        &self,
+        source_ip: Option<&str>,
+        req: GuestStart,
+        practice_name: impl Fn(&str) -> String,
+    ) -> CoreResult<Started> {
+        let practice = practice_of(&req.practice)?;
+        let practice = practice.as_str();
+        let actor = Actor::anonymous(practice, source_ip);
+        let first_name = name("firstName", &req.first_name)?;
+        let last_name = name("lastName", &req.last_name)?;
+        let birthdate = crate::sync::entities::rules::date("birthdate", req.birthdate.trim())?;
+        if birthdate > time::OffsetDateTime::from_unix_timestamp(self.clock.now()).map(|t| t.date()).unwrap_or(birthdate) {
+            return Err(CoreError::invalid("field_invalid", "birthdate: a date in the past."));
+        }
+        let email = match req.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => Some(crate::text::check_email(e, "Email")?),
+            None => None,
+        };
+        if req.idempotency_key.len() < KEY_MIN {
+            return Err(CoreError::invalid("idempotency_key_invalid", "idempotencyKey: 32 to 64 random letters, digits, '-' or '_'."));
+        }
+        let (setup, processor) = self.ready(practice).await?;
+        let start = StartRequest { amount_cents: req.amount_cents, note: req.note.clone(), idempotency_key: req.idempotency_key.clone() };
+        let note = check_start(&start, setup.limit_cents)?;
+        if !STARTS_PER_ADDRESS.take(self.table, self.clock, practice, source_ip.unwrap_or("unknown")).await? {
+            return Err(CoreError::TooMany {
+                code: "payment_limit",
+                detail: "Too many payments from here this hour; please try again later or call the office.".into(),
+            });
+        }
+        let key = (keys::practice(practice), keys::payment_key("guest", &req.idempotency_key));
+        if let Some(existing) = self.by_key(practice, &key).await? {
+            let mut started = self.resume(practice, existing, &setup, processor, &practice_name(practice)).await?;
+            started.payment.patient_id = None;
+            return Ok(started);
+        }
+        // The one patient these details name, if exactly one does.
+        let birthdate = birthdate.to_string();
+        let matches = Roster { table: self.table }.matching(practice, &first_name, &last_name, &birthdate).await?;
+        let patient = match matches.as_slice() {
+            [one] => (PatientRecords { table: self.table }).get::<Patient>(practice, &one.patient_id).await?,
+            _ => None,
+        };
+        let now = self.clock.now();
+        let payment = Payment {
+            id: store::new_payment_id(now),
+            status: PaymentStatus::Pending,
+            amount_cents: req.amount_cents,
+            note,
+            account_id: patient.as_ref().map(|p| p.record.guarantor(&p.id).to_string()),
+            patient_id: patient.as_ref().map(|p| p.id.clone()),
+            payer: Payer::Guest,
+            processor: setup.processor,
+            processor_ref: None,
+            card: None,
+            decline_reason: None,
+            refunded_cents: 0,
+            created_at: now,
+            approved_at: None,
+            receipt: ReceiptState::NotDue,
+            refunds: vec![],
+            guest: Some(GuestDetails { first_name, last_name, birthdate, email, key_hash: key_hash(&req.idempotency_key) }),
+        };
+        let subject = payment.patient_id.as_deref().unwrap_or("unmatched");
+        let ops = vec![
+            TxOp::Put(store::item(practice, &payment, 1)?, Cond::Absent),
+            store::put_marker(practice, &payment.id),
+            TxOp::Put(
+                Item::new(key.0.clone(), key.1.clone(), json!({ "paymentId": payment.id })).expiring_at(now + 2 * 24 * 3600),
+                Cond::Absent,
+            ),
+            self.audit().entry(
+                &actor,
+                "payments.guest.start",
+                subject,
+                Outcome::Success,
+                json!({ "payment": payment.id, "amountCents": payment.amount_cents }),
+            )?,
+        ];
+        let existing = match self.table.transact(ops).await {
+            Ok(()) => (payment, 1),
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&2) => {
+                self.by_key(practice, &key).await?.ok_or_else(|| CoreError::Backend("the payment start raced with itself".into()))?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut started = self.resume(practice, existing, &setup, processor, &practice_name(practice)).await?;
+        started.payment.patient_id = None;
+        Ok(started)
+    }
+
+    /// The guest's payment, when `proof` holds its key (a wrong key is no payment).
+    async fn guest_payment(&self, id: &str, proof: &GuestProof) -> CoreResult<(Payment, String)> {
+        let practice = practice_of(&proof.practice)?;
+        let (payment, _) = self.load(practice.as_str(), id).await?.ok_or(CoreError::NotFound)?;
+        let hash = key_hash(&proof.idempotency_key);
+        match &payment.guest {
+            Some(g) if constant_time_eq(g.key_hash.as_bytes(), hash.as_bytes()) => Ok((payment, practice.as_str().to_string())),
+            _ => Err(CoreError::NotFound),
+        }
+    }
+
+    /// Where a guest's payment stands, asked of the processor while it is open.
+    pub async fn guest_status(&self, source_ip: Option<&str>, id: &str, proof: &GuestProof) -> CoreResult<PaymentView> {
+        let (payment, practice) = self.guest_payment(id, proof).await?;
+        let actor = Actor::anonymous(&practice, source_ip);
+        let payment = match (&payment.processor_ref, payment.status.is_open()) {
+            (Some(r), true) => self.refresh(&practice, payment.clone(), r, &actor).await.unwrap_or(payment),
+            _ => payment,
+        };
+        Ok(guest_view(&payment))
+    }
+
+    /// Pays a guest's payment with the processor's card token.
+    pub async fn guest_card(&self, source_ip: Option<&str>, id: &str, proof: &GuestProof) -> CoreResult<CardResult> {
+        let (payment, practice) = self.guest_payment(id, proof).await?;
+        if !CARDS_PER_ADDRESS.take(self.table, self.clock, &practice, source_ip.unwrap_or("unknown")).await? {
+            return Err(CoreError::TooMany {
+                code: "payment_limit",
+                detail: "Too many cards tried from here this hour; please call the office.".into(),
+            });
+        }
+        let actor = Actor::anonymous(&practice, source_ip);
+        let mut result = self.pay_with(&actor, payment, proof.token.as_deref().unwrap_or_default()).await?;
+        result.payment.patient_id = None;
+        result.payment.note = None;
+        Ok(result)
+    }
+}
