@@ -105,7 +105,7 @@ test('a declined card says so, and nothing is charged', async () => {
   await ctx.close();
 });
 
-test('the payment page asks a signed-out visitor to sign in', async () => {
+test('a signed-out visitor is offered to pay without logging in, or to sign in', async () => {
   const ctx = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
   const page = await ctx.newPage();
   const res = await page.goto(`${BASE}/p/lakeside/pay`);
@@ -113,7 +113,31 @@ test('the payment page asks a signed-out visitor to sign in', async () => {
   assert.match(res.headers()['content-security-policy'], /script-src 'self' \S+;/);
   const portal = await ctx.request.get(`${BASE}/p/lakeside/`);
   assert.match(portal.headers()['content-security-policy'], /script-src 'self';/);
-  await page.getByRole('link', { name: 'Sign in' }).waitFor();
-  assert.equal(await page.getByRole('link', { name: 'Sign in' }).getAttribute('href'), '/p/lakeside/');
+  await page.getByLabel("Patient's first name").waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Or sign in to the patient portal.' }).getAttribute('href'), '/p/lakeside/');
   await ctx.close();
+});
+
+test('someone pays a bill without logging in: the same receipt whether or not the details matched a patient', async () => {
+  for (const [first, shot] of [['Alex', 'guest-matched'], ['Alexa', 'guest-unmatched']]) {
+    const ctx = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
+    const page = await ctx.newPage();
+    await page.goto(`${BASE}/p/lakeside/`);
+    await page.getByRole('link', { name: 'Pay a bill without logging in' }).click();
+    await page.waitForURL(`${BASE}/p/lakeside/pay`);
+    await page.getByLabel("Patient's first name").fill(first);
+    await page.getByLabel("Patient's last name").fill('Morgan');
+    await page.getByLabel("Patient's date of birth").fill('1984-03-09');
+    await page.getByLabel('Your email, for the receipt (optional)').fill('payer@example.com');
+    await audit(page, 'guest payment page');
+    await screen(page, `patient-pay-${shot}`);
+    await payOnTestProcessor(page, '20.00');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('Payment received. Thank you!').waitFor();
+    const receipt = await page.locator('.receipt').textContent();
+    assert.match(receipt, /\$20\.00/);
+    assert.doesNotMatch(receipt, /Morgan|Alex/, 'the receipt names nobody');
+    assert.equal(new URL(page.url()).hash, '');
+    await ctx.close();
+  }
 });

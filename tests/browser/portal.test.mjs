@@ -57,7 +57,7 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     assert.equal(await page.getByRole('tab', { selected: true }).textContent(), 'Home');
     await page.keyboard.press('ArrowRight');
     assert.equal(await page.getByRole('tab', { selected: true }).textContent(), 'Payments');
-    await page.getByText('Payments is on its way to this portal.').waitFor();
+    await page.locator('#panel-MakePayments').getByRole('link', { name: 'Pay now' }).waitFor();
     assert.ok(await page.getByRole('tabpanel').getAttribute('tabindex'), 'the panel is focusable');
     await screen(page, 'patient-feature');
 

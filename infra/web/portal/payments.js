@@ -28,10 +28,11 @@ export function paymentProblem(r) {
 }
 
 /** Asks where payment `id` stands until the processor has decided: answers { payment } once it
- * is approved, else { payment, message, good } (declined, canceled, or still waiting). */
-export async function follow(id) {
+ * is approved, else { payment, message, good } (declined, canceled, or still waiting). `read`
+ * asks once (a signed-in patient's GET by default; a guest's page proves its key instead). */
+export async function follow(id, read = () => api('GET', `/v1/payments/${encodeURIComponent(id)}`)) {
   for (let i = 0; i < POLL_TRIES; i += 1) {
-    const r = await api('GET', `/v1/payments/${encodeURIComponent(id)}`);
+    const r = await read();
     if (!r.ok) return { message: paymentProblem(r) };
     const p = r.data;
     if (p.status === 'approved') return { payment: p };
