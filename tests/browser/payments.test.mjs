@@ -6,7 +6,7 @@
 // any payment.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, VIEWPORTS, audit, launch, patientLogin, practice, screen } from './helpers.mjs';
+import { BASE, VIEWPORTS, audit, launch, patientLogin, practice, screen, staffLogin } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
@@ -140,4 +140,42 @@ test('someone pays a bill without logging in: the same receipt whether or not th
     assert.equal(new URL(page.url()).hash, '');
     await ctx.close();
   }
+});
+
+test('staff see the payments, refund part of one and assign an unmatched guest payment', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop, locale: 'en-US' });
+  const page = await ctx.newPage();
+  page.on('dialog', (d) => d.accept());
+  await staffLogin(page, lakeside);
+  await page.getByRole('link', { name: 'Payments' }).click();
+  const list = page.locator('#payments-items');
+  await list.getByText('$50.00 · Alex Morgan').waitFor();
+  await audit(page, 'staff Payments');
+  await screen(page, 'staff-payments');
+
+  // $10 of Alex's $50 back to the card.
+  await list.locator('li', { hasText: '$50.00 · Alex Morgan' }).getByRole('button', { name: /^Details/ }).click();
+  const detail = page.locator('#payment-detail');
+  await detail.getByText('Test card ending in 4242').waitFor();
+  await detail.getByLabel('Refund amount (US$)').fill('10');
+  await detail.getByRole('button', { name: 'Refund', exact: true }).click();
+  await detail.getByText('$10.00 refunded.').waitFor();
+  await list.getByText('$10.00 refunded').waitFor();
+
+  // The guest payment that matched nobody, assigned to the patient it was for.
+  await page.getByLabel('Show').selectOption('unmatched');
+  await page.locator('#payments-form').getByRole('button', { name: 'Show' }).click();
+  await list.getByText(/Unmatched guest payment: Alexa Morgan/).waitFor();
+  await list.getByRole('button', { name: /^Details/ }).first().click();
+  await detail.getByLabel('Find the patient to assign it to').fill('Morgan, Alex');
+  await detail.getByRole('button', { name: 'Find' }).click();
+  await detail.getByRole('button', { name: 'Assign to Alex Morgan' }).click();
+  await detail.getByText('Assigned to Alex Morgan.').waitFor();
+  await list.getByText('No payments here.').waitFor();
+  await audit(page, 'staff payment detail');
+
+  // The processor: the test processor works; its secrets are never shown.
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  await page.getByText('Connected: The test keys work.').waitFor();
+  await ctx.close();
 });

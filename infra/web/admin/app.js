@@ -1,6 +1,6 @@
 // The staff page: log in (practice, username, password, authenticator code; a temporary password
-// is changed first), then eight screens chosen from the section navigation (setup, patients and
-// access, messages, invites, code systems, staff users, practice system, activity), one at a time, by the
+// is changed first), then nine screens chosen from the section navigation (setup, patients and
+// access, messages, payments, invites, code systems, staff users, practice system, activity), one at a time, by the
 // address's #fragment. Admin-only screens are not offered to the front desk. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { showSettings } from './settings.js';
@@ -12,11 +12,13 @@ import { load as loadInvites, wireInvites } from './invites.js';
 import { leave as leaveCodeSystems, load as loadCodeSystems } from './code-systems.js';
 import { load as loadDirect, wireDirect } from './direct.js';
 import { hideSecrets as hideStaffSecrets, load as loadStaff, wireStaff } from './staff.js';
+import { load as loadPayments, wirePayments } from './payments.js';
 
-const SECTIONS = ['setup', 'patients', 'messages', 'invites', 'code-systems', 'staff', 'connection', 'activity'];
+const SECTIONS = ['setup', 'patients', 'messages', 'payments', 'invites', 'code-systems', 'staff', 'connection', 'activity'];
 const ADMIN_ONLY = ['staff', 'activity'];
 let canEdit = false;
 let features = [];
+let practiceId = '';
 
 function show(view) {
   for (const id of ['loading-view', 'login-view', 'staff-password-view', 'staff-view']) $(id).hidden = id !== view;
@@ -42,6 +44,7 @@ function openSection() {
   if (name === 'staff') loadStaff();
   if (name === 'patients' && !$('patients-items').children.length) loadPatients(true);
   if (name === 'messages') loadMessages(true);
+  if (name === 'payments') loadPayments(canEdit);
   if (name === 'setup') loadDirect(canEdit);
   if (name === 'invites') loadInvites();
   if (name === 'code-systems') loadCodeSystems(canEdit);
@@ -60,6 +63,7 @@ async function enter() {
   if (r.status === 403 && r.data && r.data.code === 'password_change_required') return show('staff-password-view');
   if (!r.ok) return show('login-view');
   canEdit = r.data.canEdit;
+  practiceId = r.data.portalPath.split('/')[2] || '';
   features = r.data.settings.features;
   setFeatureLabels(r.data.featureCatalog);
   showSettings(r.data, refreshActivity);
@@ -111,6 +115,7 @@ wireWebmail();
 wireInvites();
 wireDirect();
 wireStaff();
+wirePayments(() => practiceId);
 wirePatients({ enabled: () => features.includes('ModuleWebMail'), open: composeTo });
 passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));
 $('login-practice').value = new URLSearchParams(location.search).get('practice') || '';
