@@ -3,7 +3,7 @@
 for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
 never fails for being slow (budget: init + first invoke <= 1.5x hello-world).
 
-usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p portal-notify -p portal-access -p portal-invites -p portal-code-systems -p portal-code-import -p portal-care-summary -p hello-lambda`)
+usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p portal-notify -p portal-access -p portal-invites -p portal-code-systems -p portal-code-import -p portal-care-summary -p portal-payments -p portal-outbox-relay -p portal-payments-reconcile -p hello-lambda`)
 """
 import json
 import os
@@ -36,6 +36,9 @@ CASES = [
     ("code-systems GET /v1/admin/code-systems (1 query)", "portal-code-systems", json.load(open(ROOT / "events/code-systems/systems.json"))),
     ("code-import finish step (unknown import: 1 read)", "portal-code-import", json.load(open(ROOT / "events/code-import/finish.json"))),
     ("care-summary GET /v1/care-summary (7 requests in parallel + audit)", "portal-care-summary", json.load(open(ROOT / "events/care-summary/view.json"))),
+    ("payments GET /v1/payments (history: 3 requests)", "portal-payments", json.load(open(ROOT / "events/payments/history.json"))),
+    ("outbox-relay scheduled run (nothing unpublished: 1 query)", "portal-outbox-relay", json.load(open(ROOT / "events/outbox-relay/scheduled.json"))),
+    ("payments-reconcile scheduled run (nothing open: 1 query)", "portal-payments-reconcile", json.load(open(ROOT / "events/payments-reconcile/scheduled.json"))),
 ]
 
 

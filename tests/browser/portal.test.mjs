@@ -96,7 +96,7 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     await page.getByRole('button', { name: 'Copy link' }).click();
     await page.getByText('Link copied.').waitFor();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${BASE}/p/lakeside/`);
-    assert.ok(await page.getByLabel('Payments').isVisible(), 'plain feature labels');
+    assert.ok(await page.getByRole('checkbox', { name: 'Payments' }).isVisible(), 'plain feature labels');
     await screen(page, 'staff-setup');
     await page.getByRole('link', { name: 'Practice system' }).click();
     await page.getByRole('heading', { name: 'Practice system connection' }).waitFor();
