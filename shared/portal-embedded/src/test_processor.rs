@@ -85,7 +85,11 @@ impl TestProcessor {
     }
 
     /// What the checkout page's buttons do: `approve`, `decline` (only while pending).
-    async fn decide(&self, processor_ref: &str, action: &str) -> Result<Stored, PortError> {
+    pub async fn decide(&self, processor_ref: &str, action: &str) -> Result<(), PortError> {
+        self.decided(processor_ref, action).await.map(|_| ())
+    }
+
+    async fn decided(&self, processor_ref: &str, action: &str) -> Result<Stored, PortError> {
         let (mut stored, version) = self.load(processor_ref).await?;
         if stored.status == ChargeStatus::Pending {
             stored.status = match action {
@@ -263,7 +267,7 @@ async fn decide(State(p): State<Arc<TestProcessor>>, Path(processor_ref): Path<S
     let Ok(d) = serde_urlencoded::from_bytes::<Decision>(&body) else {
         return html(StatusCode::BAD_REQUEST, "<p>Choose one of the buttons.</p>".into());
     };
-    if p.decide(&processor_ref, &d.action).await.is_err() {
+    if p.decided(&processor_ref, &d.action).await.is_err() {
         return html(StatusCode::NOT_FOUND, "<p>There is no such test payment.</p>".into());
     }
     if d.action == "abandon" {

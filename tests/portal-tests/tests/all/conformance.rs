@@ -1031,6 +1031,71 @@ async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) {
     panic!("the relayed event was not received");
 }
 
+/// Payments over this backend's table (the processor: the built-in test processor, keeping its
+/// payments in the same table): a start sent twice is one payment; polls and reconcilers racing
+/// on an approved payment approve it once, with one `payment.received`; the account's and the
+/// practice's indexes list it; one abandoned for a day is canceled.
+async fn payments_are_settled_once(b: &Backend) {
+    use portal_core::audit::{Actor, ActorKind};
+    use portal_core::patient::{Caller, PageRequest};
+    use portal_core::payments::setup::{PaymentSetups, SetupChange};
+    use portal_core::payments::{Payments, Processors, StartRequest};
+    use portal_core::practice::family::{FamilyAccess, Viewer};
+    let practice = format!("p{}", uid());
+    synced(b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({}))).await;
+    let test = Arc::new(portal_embedded::TestProcessor::new(b.table.clone(), "http://127.0.0.1:9"));
+    let processors = Processors { test: Some(test.clone()), stripe: None };
+    let clock = ManualClock::new(now());
+    let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
+    let setups = PaymentSetups { table: b.table.as_ref(), clock: &clock, secrets: b.secrets.as_ref(), processors: &processors };
+    let change = SetupChange {
+        processor: ProcessorKind::Test,
+        publishable_key: String::new(),
+        secret_key: None,
+        webhook_secret: None,
+        limit_cents: 500_000,
+        version: 0,
+    };
+    setups.save(&staff, change).await.unwrap();
+    let p = Payments {
+        table: b.table.as_ref(),
+        clock: &clock,
+        events: b.events.as_ref(),
+        secrets: b.secrets.as_ref(),
+        processors: &processors,
+    };
+    let gale = Caller {
+        actor: Actor::new(&practice, ActorKind::Patient, "g", None),
+        viewer: Viewer { patient_id: "g".into(), family_access: FamilyAccess::Guarantor },
+    };
+    let start = |key: &str, cents| StartRequest { amount_cents: cents, note: None, idempotency_key: key.into() };
+    let first = p.start(&gale, None, start("conformance-1", 4200), "Practice").await.unwrap();
+    let again = p.start(&gale, None, start("conformance-1", 4200), "Practice").await.unwrap();
+    assert_eq!(first.payment.id, again.payment.id);
+    let id = first.payment.id.clone();
+    let url = first.checkout.unwrap().url.unwrap();
+    test.decide(url.rsplit('/').next().unwrap(), "approve").await.unwrap();
+
+    let polls = futures_util::future::join_all((0..3).map(|_| p.get(&gale, &id)));
+    let runs = futures_util::future::join_all((0..3).map(|_| p.reconcile(500)));
+    let (polls, _) = tokio::join!(polls, runs);
+    assert!(polls.iter().all(|v| v.as_ref().unwrap().status == portal_core::payments::PaymentStatus::Approved));
+    let outbox = portal_core::sync::outbox::Outbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref() };
+    tokio::time::sleep(Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
+    let (events, _) = outbox.list(&practice, None, 100).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "payment.received" && e.detail["paymentId"] == json!(id)).count(), 1);
+    let history = p.history(&gale, None, PageRequest::new(10, None)).await.unwrap();
+    assert_eq!(history.items.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+    let posting = portal_core::payments::being_posted(b.table.as_ref(), &practice, "g", None, &Default::default()).await.unwrap();
+    assert_eq!(posting.iter().map(|x| x.amount_cents).sum::<i64>(), 4200);
+
+    // Left at the card step for a day: canceled, and no longer followed up.
+    let left = p.start(&gale, None, start("conformance-2", 1500), "Practice").await.unwrap();
+    clock.advance(portal_core::payments::ABANDONED_AFTER_SECONDS + 1);
+    p.reconcile(500).await.unwrap();
+    assert_eq!(p.get(&gale, &left.payment.id).await.unwrap().status, portal_core::payments::PaymentStatus::Canceled);
+}
+
 /// Counters: adds at the same moment each see their own number (what quotas rely on), a count in
 /// a transaction is all-or-nothing with it, and a counter reads back as `{"count": n}`.
 async fn counters_count_exactly(b: &Backend) {
@@ -1821,6 +1886,7 @@ conformance!(
     webmail_holds,
     counters_count_exactly,
     events_a_commit_could_not_publish_go_out_later,
+    payments_are_settled_once,
     changes_and_their_audit_entries_are_one_write,
     concurrent_senders_never_conflict,
     admins_demoting_each_other_leave_one,
