@@ -36,6 +36,8 @@ async function payOnTestProcessor(page, amount) {
 
 test('a patient pays $50 on the test processor and gets a receipt on screen, by email and on the account', async () => {
   const { ctx, page, failures } = await loggedIn(VIEWPORTS.desktop);
+  // Home says what is due, with Pay.
+  await page.locator('#panel-home').getByText('Amount due now: $292.00').waitFor();
   await page.getByRole('tab', { name: 'Account' }).click();
   await page.locator('#panel-ModuleAccount').getByRole('link', { name: 'Pay' }).click();
   // The payment page, at the practice's own address; the amount defaults to the patient portion.

@@ -99,14 +99,27 @@ function renderDashboard(panel) {
   const security = el('section', { className: 'card security' });
   renderSecurity(security);
   if (!list.length) return panel.replaceChildren(el('p', {}, t('home.none')), security);
-  return panel.replaceChildren(el('ul', { className: 'dashboard' }, list.map((f) => {
+  panel.replaceChildren(el('ul', { className: 'dashboard' }, list.map((f) => {
     const label = t(`feature.${f.key}.label`);
-    return el('li', { className: 'card' },
+    return el('li', { className: 'card', 'data-feature': f.key },
       el('h3', {}, label),
       el('p', {}, t(`feature.${f.key}.intro`)),
       f.available ? null : el('p', { className: 'badge' }, t('feature.coming')),
       el('button', { type: 'button', className: 'secondary', 'data-open': f.key, 'aria-label': `${t('home.open')}: ${label}` }, t('home.open')));
   })), security);
+  return showHomeLines(panel);
+}
+
+/** What needs doing, on the feature's Home card: a feature module may export `home(ctx)`,
+ * answering an element (Payments: the amount due now, with Pay) or null. */
+async function showHomeLines(panel) {
+  for (const f of features().filter((x) => x.available)) {
+    const module = await import(`./features/${f.key}.js`);
+    if (!module.home) continue;
+    const line = await module.home({ me: state.me, patientId: state.patientId });
+    const card = panel.querySelector(`[data-feature="${f.key}"]`);
+    if (line && card && state.tab === HOME) card.querySelector('p').after(line);
+  }
 }
 
 async function renderFeature(panel, key) {

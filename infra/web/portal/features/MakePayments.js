@@ -1,7 +1,7 @@
-// Payments: what is due now, Pay (the payment page, /p/{practice}/pay, where the card is typed
+// Payments: what is due now (on Home too), Pay (the payment page, /p/{practice}/pay, where the card is typed
 // into the processor's own fields — the only page that loads the processor's script), and every
 // payment toward the account. Amounts are integer cents end to end, formatted only here.
-import { el } from '../lib.js';
+import { api, el } from '../lib.js';
 import { formatMoney, t } from '../i18n.js';
 import { historyList } from '../payments.js';
 import { forPatient, load, part } from './common.js';
@@ -10,6 +10,15 @@ import { forPatient, load, part } from './common.js';
 export function payAddress(me, patientId) {
   const page = `/p/${encodeURIComponent(me.practice.id)}/pay`;
   return patientId === me.principalId ? page : `${page}?${new URLSearchParams({ patient: patientId })}`;
+}
+
+/** Home's line: the amount due now, with Pay (when the practice shows the account). */
+export async function home({ me, patientId }) {
+  if (!me.features.some((f) => f.key === 'ModuleAccount' && f.available)) return null;
+  const r = await api('GET', forPatient('/v1/account/summary', patientId));
+  if (!r.ok || r.data.patientPortionCents <= 0) return null;
+  return el('p', { className: 'due' }, t('payments.due', { amount: formatMoney(r.data.patientPortionCents) }), ' ',
+    el('a', { href: payAddress(me, patientId) }, t('account.pay')));
 }
 
 export async function render(panel, { me, patientId }) {
