@@ -12,17 +12,15 @@
 
 use super::store::{self, GuestDetails, Payer, Payment, PaymentStatus, ReceiptState};
 use super::use_cases::{check_start, CardResult, PaymentView, Payments, StartRequest, Started};
-use crate::audit::{Actor, Outcome};
+use crate::audit::Actor;
 use crate::ids::{constant_time_eq, PracticeId};
 use crate::keys;
-use crate::ports::{Cond, Item, TableError, TxOp};
 use crate::practice::roster::Roster;
 use crate::quota::Quota;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// Guest payments started per address per hour.
@@ -149,29 +147,7 @@ impl Payments<'_> {
             refunds: vec![],
             guest: Some(GuestDetails { first_name, last_name, birthdate, email, key_hash: key_hash(&req.idempotency_key) }),
         };
-        let subject = payment.patient_id.as_deref().unwrap_or("unmatched");
-        let ops = vec![
-            TxOp::Put(store::item(practice, &payment, 1)?, Cond::Absent),
-            store::put_marker(practice, &payment.id),
-            TxOp::Put(
-                Item::new(key.0.clone(), key.1.clone(), json!({ "paymentId": payment.id })).expiring_at(now + 2 * 24 * 3600),
-                Cond::Absent,
-            ),
-            self.audit().entry(
-                &actor,
-                "payments.guest.start",
-                subject,
-                Outcome::Success,
-                json!({ "payment": payment.id, "amountCents": payment.amount_cents }),
-            )?,
-        ];
-        let existing = match self.table.transact(ops).await {
-            Ok(()) => (payment, 1),
-            Err(TableError::TransactionCanceled { failed }) if failed.contains(&2) => {
-                self.by_key(practice, &key).await?.ok_or_else(|| CoreError::Backend("the payment start raced with itself".into()))?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let existing = self.record_start(practice, payment, &key, &actor, "payments.guest.start").await?;
         let mut started = self.resume(practice, existing, &setup, processor, &practice_name(practice)).await?;
         started.payment.patient_id = None;
         Ok(started)

@@ -281,28 +281,43 @@ impl Payments<'_> {
             refunds: vec![],
             guest: None,
         };
+        let recorded = self.record_start(practice, payment, &key, &caller.actor, "payments.start").await?;
+        self.resume(practice, recorded, &setup, processor, practice_name).await
+    }
+
+    /// Records a new payment with its open marker, its idempotency key (`key`) and its audit
+    /// entry, in one write; when the same key was recorded first (the same start sent twice at
+    /// once), answers the payment recorded then.
+    pub(super) async fn record_start(
+        &self,
+        practice: &str,
+        payment: Payment,
+        key: &(String, String),
+        actor: &Actor,
+        action: &str,
+    ) -> CoreResult<(Payment, u64)> {
+        let subject = payment.patient_id.as_deref().unwrap_or("unmatched");
         let ops = vec![
             TxOp::Put(store::item(practice, &payment, 1)?, Cond::Absent),
             store::put_marker(practice, &payment.id),
             TxOp::Put(
-                Item::new(key.0.clone(), key.1.clone(), json!({ "paymentId": payment.id })).expiring_at(now + IDEMPOTENCY_SECONDS),
+                Item::new(key.0.clone(), key.1.clone(), json!({ "paymentId": payment.id }))
+                    .expiring_at(payment.created_at + IDEMPOTENCY_SECONDS),
                 Cond::Absent,
             ),
             self.audit().entry(
-                &caller.actor,
-                "payments.start",
-                &patient.id,
+                actor,
+                action,
+                subject,
                 Outcome::Success,
                 json!({ "payment": payment.id, "amountCents": payment.amount_cents }),
             )?,
         ];
         match self.table.transact(ops).await {
-            Ok(()) => self.resume(practice, (payment, 1), &setup, processor, practice_name).await,
-            // The same key, sent twice at once: the other request recorded it.
-            Err(TableError::TransactionCanceled { failed }) if failed.contains(&2) => match self.by_key(practice, &key).await? {
-                Some(existing) => self.resume(practice, existing, &setup, processor, practice_name).await,
-                None => Err(CoreError::Backend("the payment start raced with itself".into())),
-            },
+            Ok(()) => Ok((payment, 1)),
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&2) => {
+                self.by_key(practice, key).await?.ok_or_else(|| CoreError::Backend("the payment start raced with itself".into()))
+            }
             Err(e) => Err(e.into()),
         }
     }
