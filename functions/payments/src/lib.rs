@@ -17,7 +17,6 @@ use portal_core::payments::office::{OfficeFilter, OfficePayment, RefundRequest};
 use portal_core::payments::setup::{Connection, PaymentSetups, SetupChange, SetupView};
 use portal_core::payments::{CardRequest, CardResult, PaymentView, Payments, Processors, StartRequest, Started};
 use portal_core::ports::{Clock, Events, Ports, ProcessorKind, SecretBox, Table};
-use portal_core::practice::settings::SettingsRepo;
 use portal_core::{CoreError, Feature};
 use portal_http::{page_limit, read_body, Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
 use serde::{Deserialize, Serialize};
@@ -137,9 +136,7 @@ async fn card(
 /// Pay without logging in: no session, so the practice comes from the body (like a login), and
 /// the answer never says whether the details matched a patient.
 async fn guest_start(State(d): State<Deps>, Meta(meta): Meta, Json(body): Json<GuestStart>) -> ApiResult<(StatusCode, Json<Started>)> {
-    let settings = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() };
-    let name = settings.get(&body.practice).await.ok().flatten().map(|s| s.practice_name).unwrap_or_default();
-    let started = d.payments().start_guest(meta.source_ip.as_deref(), body, |_| name.clone()).await?;
+    let started = d.payments().start_guest(meta.source_ip.as_deref(), body).await?;
     Ok((StatusCode::CREATED, Json(started)))
 }
 

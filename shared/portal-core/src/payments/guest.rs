@@ -16,6 +16,7 @@ use crate::audit::Actor;
 use crate::ids::{constant_time_eq, PracticeId};
 use crate::keys;
 use crate::practice::roster::Roster;
+use crate::practice::settings::SettingsRepo;
 use crate::quota::Quota;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -83,14 +84,10 @@ fn practice_of(id: &str) -> CoreResult<PracticeId> {
 
 impl Payments<'_> {
     /// Starts a guest payment; answers it (without whose it is) and its card step.
-    pub async fn start_guest(
-        &self,
-        source_ip: Option<&str>,
-        req: GuestStart,
-        practice_name: impl Fn(&str) -> String,
-    ) -> CoreResult<Started> {
+    pub async fn start_guest(&self, source_ip: Option<&str>, req: GuestStart) -> CoreResult<Started> {
         let practice = practice_of(&req.practice)?;
         let practice = practice.as_str();
+        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
         let actor = Actor::anonymous(practice, source_ip);
         let first_name = name("firstName", &req.first_name)?;
         let last_name = name("lastName", &req.last_name)?;
@@ -116,7 +113,7 @@ impl Payments<'_> {
         }
         let key = (keys::practice(practice), keys::payment_key("guest", &req.idempotency_key));
         if let Some(existing) = self.by_key(practice, &key).await? {
-            let mut started = self.resume(practice, existing, &setup, processor, &practice_name(practice)).await?;
+            let mut started = self.resume(practice, existing, &setup, processor, &settings.practice_name).await?;
             started.payment.patient_id = None;
             return Ok(started);
         }
@@ -148,7 +145,7 @@ impl Payments<'_> {
             guest: Some(GuestDetails { first_name, last_name, birthdate, email, key_hash: key_hash(&req.idempotency_key) }),
         };
         let existing = self.record_start(practice, payment, &key, &actor, "payments.guest.start").await?;
-        let mut started = self.resume(practice, existing, &setup, processor, &practice_name(practice)).await?;
+        let mut started = self.resume(practice, existing, &setup, processor, &settings.practice_name).await?;
         started.payment.patient_id = None;
         Ok(started)
     }
