@@ -10,7 +10,7 @@
 //! and card attempts are limited per address (card testing is what guest checkouts attract), and
 //! each is audited with the address.
 
-use super::store::{self, GuestDetails, Payer, Payment, PaymentStatus, ReceiptState};
+use super::store::{GuestDetails, Payer, Payment};
 use super::use_cases::{check_start, CardResult, PaymentView, Payments, StartRequest, Started};
 use crate::audit::Actor;
 use crate::ids::{constant_time_eq, PracticeId};
@@ -125,25 +125,9 @@ impl Payments<'_> {
             _ => None,
         };
         let now = self.clock.now();
-        let payment = Payment {
-            id: store::new_payment_id(now),
-            status: PaymentStatus::Pending,
-            amount_cents: req.amount_cents,
-            note,
-            account_id: patient.as_ref().map(|p| p.record.guarantor(&p.id).to_string()),
-            patient_id: patient.as_ref().map(|p| p.id.clone()),
-            payer: Payer::Guest,
-            processor: setup.processor,
-            processor_ref: None,
-            card: None,
-            decline_reason: None,
-            refunded_cents: 0,
-            created_at: now,
-            approved_at: None,
-            receipt: ReceiptState::NotDue,
-            refunds: vec![],
-            guest: Some(GuestDetails { first_name, last_name, birthdate, email, key_hash: key_hash(&req.idempotency_key) }),
-        };
+        let whose = patient.as_ref().map(|p| (p.id.clone(), p.record.guarantor(&p.id).to_string()));
+        let details = GuestDetails { first_name, last_name, birthdate, email, key_hash: key_hash(&req.idempotency_key) };
+        let payment = Payment::started(now, req.amount_cents, note, whose, Payer::Guest, setup.processor, Some(details));
         let existing = self.record_start(practice, payment, &key, &actor, "payments.guest.start").await?;
         let mut started = self.resume(practice, existing, &setup, processor, &settings.practice_name).await?;
         started.payment.patient_id = None;

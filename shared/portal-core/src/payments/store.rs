@@ -123,6 +123,44 @@ pub struct Refund {
     pub by: String,
 }
 
+impl Payment {
+    /// A payment just started: pending, nothing from the processor yet. `patient` is whose it is
+    /// and its account holder (`None` for a guest payment that matched no patient).
+    pub fn started(
+        now: i64,
+        amount_cents: i64,
+        note: Option<String>,
+        patient: Option<(String, String)>,
+        payer: Payer,
+        processor: ProcessorKind,
+        guest: Option<GuestDetails>,
+    ) -> Payment {
+        let (patient_id, account_id) = match patient {
+            Some((p, a)) => (Some(p), Some(a)),
+            None => (None, None),
+        };
+        Payment {
+            id: new_payment_id(now),
+            status: PaymentStatus::Pending,
+            amount_cents,
+            note,
+            patient_id,
+            account_id,
+            payer,
+            processor,
+            processor_ref: None,
+            card: None,
+            decline_reason: None,
+            refunded_cents: 0,
+            created_at: now,
+            approved_at: None,
+            receipt: ReceiptState::NotDue,
+            refunds: vec![],
+            guest,
+        }
+    }
+}
+
 /// A new payment id: the creation second first (ids sort by age), then 64 random bits; 26 hex
 /// digits.
 pub fn new_payment_id(now: i64) -> String {

@@ -2,7 +2,7 @@
 //! (webhook, a poll's read, the reconciler's read) settles it, exactly once however they race.
 
 use super::setup::{PaymentSetup, PaymentSetups};
-use super::store::{self, is_payment_id, new_payment_id, Payer, Payment, PaymentStatus, ReceiptState};
+use super::store::{self, is_payment_id, Payer, Payment, PaymentStatus, ReceiptState};
 use super::Processors;
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::clock::rfc3339;
@@ -262,25 +262,9 @@ impl Payments<'_> {
             return self.resume(practice, existing, &setup, processor, practice_name).await;
         }
         let now = self.clock.now();
-        let payment = Payment {
-            id: new_payment_id(now),
-            status: PaymentStatus::Pending,
-            amount_cents: req.amount_cents,
-            note,
-            account_id: Some(patient.record.guarantor(&patient.id).to_string()),
-            patient_id: Some(patient.id.clone()),
-            payer: Payer::Patient { id: caller.actor.id.clone() },
-            processor: setup.processor,
-            processor_ref: None,
-            card: None,
-            decline_reason: None,
-            refunded_cents: 0,
-            created_at: now,
-            approved_at: None,
-            receipt: ReceiptState::NotDue,
-            refunds: vec![],
-            guest: None,
-        };
+        let whose = (patient.id.clone(), patient.record.guarantor(&patient.id).to_string());
+        let payer = Payer::Patient { id: caller.actor.id.clone() };
+        let payment = Payment::started(now, req.amount_cents, note, Some(whose), payer, setup.processor, None);
         let recorded = self.record_start(practice, payment, &key, &caller.actor, "payments.start").await?;
         self.resume(practice, recorded, &setup, processor, practice_name).await
     }
@@ -674,7 +658,7 @@ mod tests {
 
     #[test]
     fn payment_ids_sort_by_age_and_pass_their_rule() {
-        let (a, b) = (new_payment_id(1_700_000_000), new_payment_id(1_700_000_001));
+        let (a, b) = (store::new_payment_id(1_700_000_000), store::new_payment_id(1_700_000_001));
         assert!(a < b && is_payment_id(&a) && is_payment_id(&b));
         assert!(!is_payment_id("../x") && !is_payment_id(&a.to_uppercase()));
     }

@@ -89,6 +89,17 @@ async fn received(l: &Local, payment: &str) -> usize {
     v["events"].as_array().unwrap().iter().filter(|e| e["type"] == "payment.received" && e["detail"]["paymentId"] == payment).count()
 }
 
+/// The payment use cases over the local host's own backends (what its reconciler runs).
+fn payments<'a>(l: &'a Local, processors: &'a portal_core::payments::Processors) -> portal_core::payments::Payments<'a> {
+    portal_core::payments::Payments {
+        table: l.backends.table.as_ref(),
+        clock: l.backends.clock.as_ref(),
+        events: l.backends.events.as_ref(),
+        secrets: l.backends.secrets.as_ref(),
+        processors,
+    }
+}
+
 async fn start(l: &Local, patient: &str, cents: i64) -> Value {
     let (s, v) = l
         .json(
@@ -159,13 +170,7 @@ async fn a_card_paid_through_stripe_is_approved_once_declines_record_nothing_and
 
     // Stripe's own webhook (a second after), the page's poll and the reconciler, all at once.
     let processors = l.backends.processors();
-    let p = portal_core::payments::Payments {
-        table: l.backends.table.as_ref(),
-        clock: l.backends.clock.as_ref(),
-        events: l.backends.events.as_ref(),
-        secrets: l.backends.secrets.as_ref(),
-        processors: &processors,
-    };
+    let p = payments(&l, &processors);
     let path = format!("/v1/payments/{id}");
     let polls = futures_util::future::join_all((0..4).map(|_| l.get(&path, Some(&alex))));
     let runs = futures_util::future::join_all((0..2).map(|_| p.reconcile(50)));
@@ -254,13 +259,7 @@ async fn webhooks_are_refused_unless_signed_lately_and_webhook_poll_and_reconcil
     // Stripe's delivery twice, the page's polls and the reconciler, all at once: one approval,
     // one event, one receipt.
     let processors = l.backends.processors();
-    let p = portal_core::payments::Payments {
-        table: l.backends.table.as_ref(),
-        clock: l.backends.clock.as_ref(),
-        events: l.backends.events.as_ref(),
-        secrets: l.backends.secrets.as_ref(),
-        processors: &processors,
-    };
+    let p = payments(&l, &processors);
     let signature = sign(&k.webhook, now(), &event);
     let path = format!("/v1/payments/{id}");
     let deliveries = futures_util::future::join_all((0..2).map(|_| deliver(&l, &signature, &event)));
