@@ -210,13 +210,13 @@ impl Payments<'_> {
                 other => processor_down(other),
             })?;
         let refund = Refund { processor_ref: refund_ref, amount_cents: req.amount_cents, at: self.clock.now(), by: actor.id.clone() };
-        let payment = self.record_refund(actor, id, &processor_ref, refund).await?;
+        let payment = self.record_refund(actor, id, refund).await?;
         let names = self.names(practice, std::slice::from_ref(&payment)).await?;
         Ok(self.office_view(&payment, &names))
     }
 
     /// Records a refund the processor made (once, however often it is recorded).
-    async fn record_refund(&self, actor: &Actor, id: &str, processor_ref: &str, refund: Refund) -> CoreResult<Payment> {
+    async fn record_refund(&self, actor: &Actor, id: &str, refund: Refund) -> CoreResult<Payment> {
         let practice = actor.practice.as_str();
         for _ in 0..ATTEMPTS {
             let (mut payment, version) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;
@@ -228,14 +228,8 @@ impl Payments<'_> {
             if payment.refunded_cents >= payment.amount_cents {
                 payment.status = PaymentStatus::Refunded;
             }
-            let detail = json!({
-                "paymentId": id,
-                "patientId": payment.patient_id,
-                "amountCents": refund.amount_cents,
-                "processorRef": processor_ref,
-                "refundRef": refund.processor_ref,
-                "at": rfc3339(refund.at),
-            });
+            let mut detail = store::event_detail(&payment, refund.amount_cents, refund.at);
+            detail["refundRef"] = json!(refund.processor_ref);
             let (event_item, event) = self.outbox().prepare(practice, "payment.refunded", detail)?;
             let subject = payment.patient_id.clone().unwrap_or_else(|| "unmatched".into());
             let ops = vec![
@@ -282,13 +276,7 @@ impl Payments<'_> {
             ];
             // The practice's system posts approved payments: it hears whose this one is.
             let event = if payment.status == PaymentStatus::Approved {
-                let detail = json!({
-                    "paymentId": id,
-                    "patientId": patient.id,
-                    "amountCents": payment.amount_cents - payment.refunded_cents,
-                    "processorRef": payment.processor_ref,
-                    "at": rfc3339(self.clock.now()),
-                });
+                let detail = store::event_detail(&payment, payment.amount_cents - payment.refunded_cents, self.clock.now());
                 let (item, event) = self.outbox().prepare(practice, "payment.assigned", detail)?;
                 ops.push(TxOp::Put(item, Cond::Absent));
                 Some(event)

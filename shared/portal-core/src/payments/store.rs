@@ -161,6 +161,18 @@ impl Payment {
     }
 }
 
+/// The detail of a payment event for the practice's system (`payment.received`, `.assigned`,
+/// `.refunded`): ids and amounts only, never card data. The contract, written once.
+pub fn event_detail(p: &Payment, amount_cents: i64, at: i64) -> serde_json::Value {
+    serde_json::json!({
+        "paymentId": p.id,
+        "patientId": p.patient_id,
+        "amountCents": amount_cents,
+        "processorRef": p.processor_ref,
+        "at": crate::clock::rfc3339(at),
+    })
+}
+
 /// A new payment id: the creation second first (ids sort by age), then 64 random bits; 26 hex
 /// digits.
 pub fn new_payment_id(now: i64) -> String {

@@ -485,13 +485,7 @@ impl Payments<'_> {
                 json!({ "payment": id, "amountCents": next.amount_cents }),
             )?);
             let event = if next.status == PaymentStatus::Approved {
-                let detail = json!({
-                    "paymentId": id,
-                    "patientId": next.patient_id,
-                    "amountCents": next.amount_cents,
-                    "processorRef": charge.processor_ref,
-                    "at": rfc3339(next.approved_at.unwrap_or_default()),
-                });
+                let detail = store::event_detail(&next, next.amount_cents, next.approved_at.unwrap_or_default());
                 let (item, event) = self.outbox().prepare(practice, "payment.received", detail)?;
                 ops.push(TxOp::Put(item, Cond::Absent));
                 Some(event)

@@ -89,6 +89,12 @@ async fn received(l: &Local, payment: &str) -> usize {
     v["events"].as_array().unwrap().iter().filter(|e| e["type"] == "payment.received" && e["detail"]["paymentId"] == payment).count()
 }
 
+/// The receipts the local host has mailed so far.
+fn receipts(l: &Local) -> usize {
+    let mails = l.backends.mailer.list().unwrap();
+    mails.iter().filter(|(_, m)| portal_core::mime::subject(m).is_some_and(|s| s.starts_with("Payment receipt"))).count()
+}
+
 /// The payment use cases over the local host's own backends (what its reconciler runs).
 fn payments<'a>(l: &'a Local, processors: &'a portal_core::payments::Processors) -> portal_core::payments::Payments<'a> {
     portal_core::payments::Payments {
@@ -179,15 +185,7 @@ async fn a_card_paid_through_stripe_is_approved_once_declines_record_nothing_and
     assert!(runs.iter().all(|r| r.as_ref().unwrap().approved == 0), "the card step approved it already");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(received(&l, &id).await, 1);
-    let receipts = l
-        .backends
-        .mailer
-        .list()
-        .unwrap()
-        .into_iter()
-        .filter(|(_, m)| portal_core::mime::subject(m).is_some_and(|s| s.starts_with("Payment receipt")))
-        .count();
-    assert_eq!(receipts, 1);
+    assert_eq!(receipts(&l), 1);
 
     // Cards refused when entered and when charged: a clear reason, nothing recorded. A card
     // refused when entered leaves the payment to another card (localstripe cannot charge an
@@ -271,15 +269,7 @@ async fn webhooks_are_refused_unless_signed_lately_and_webhook_poll_and_reconcil
     assert!(runs.iter().all(Result::is_ok));
     assert_eq!(received(&l, &id).await, 1);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let receipts = l
-        .backends
-        .mailer
-        .list()
-        .unwrap()
-        .into_iter()
-        .filter(|(_, m)| portal_core::mime::subject(m).is_some_and(|s| s.starts_with("Payment receipt")))
-        .count();
-    assert_eq!(receipts, 1);
+    assert_eq!(receipts(&l), 1);
     // Delivered once more later: answered, not handled again.
     let (s, _) = deliver(&l, &sign(&k.webhook, now(), &event), &event).await;
     assert_eq!(s, 200);
