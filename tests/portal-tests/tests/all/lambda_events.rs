@@ -302,6 +302,49 @@ async fn outbox_relay_sample_event_through_the_lambda_handler() {
     assert_eq!(*seen.lock().unwrap(), ["webmail.received"]);
 }
 
+/// The reconciler's scheduled event through its Lambda handler: a payment approved on the test
+/// processor's page, whose payer never came back to the portal, is approved on the first run,
+/// and only then.
+#[tokio::test]
+async fn payments_reconcile_sample_event_through_the_lambda_handler() {
+    use portal_core::audit::{Actor, ActorKind};
+    use portal_core::patient::Caller;
+    use portal_core::practice::family::{FamilyAccess, Viewer};
+    let (table, dir, _) = seeded().await;
+    let test = Arc::new(portal_embedded::TestProcessor::new(table.clone(), "http://127.0.0.1:9"));
+    let deps = portal_payments_reconcile::Deps {
+        table: table.clone(),
+        clock: Arc::new(SystemClock),
+        events: Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap()),
+        // The seed's own secrets key: the demo's payment setup was saved with it.
+        secrets: Arc::new(portal_embedded::LocalSecretBox::new(
+            &std::fs::read(dir.path().join("secrets.key")).unwrap().try_into().unwrap(),
+        )),
+        processors: portal_core::payments::Processors { test: Some(test.clone()), stripe: None },
+    };
+    let payments = portal_core::payments::Payments {
+        table: table.as_ref(),
+        clock: &SystemClock,
+        events: deps.events.as_ref(),
+        secrets: deps.secrets.as_ref(),
+        processors: &deps.processors,
+    };
+    let alex = Caller {
+        actor: Actor::new("lakeside", ActorKind::Patient, "pat-1001", None),
+        viewer: Viewer { patient_id: "pat-1001".into(), family_access: FamilyAccess::Guarantor },
+    };
+    let request = portal_core::payments::StartRequest { amount_cents: 2500, note: None, idempotency_key: "reconcile-sample-1".into() };
+    let started = payments.start(&alex, None, request, "Lakeside Family Dental").await.unwrap();
+    let url = started.checkout.unwrap().url.unwrap();
+    test.decide(url.rsplit('/').next().unwrap(), "approve").await.unwrap();
+    let sample: Value =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("payments-reconcile/scheduled.json")).unwrap()).unwrap();
+    let first = portal_payments_reconcile::handle(&deps, sample.clone()).await.unwrap();
+    assert_eq!((first["checked"].as_u64(), first["approved"].as_u64()), (Some(1), Some(1)), "{first}");
+    let again = portal_payments_reconcile::handle(&deps, sample).await.unwrap();
+    assert_eq!(again["checked"], 0, "nothing open any more");
+}
+
 /// The code-import state machine's task payloads through the real step handler: split answers
 /// the batches for the Map, each batch runs, finish switches the version; the catch's `fail`
 /// ends an import and leaves the version as it was.
