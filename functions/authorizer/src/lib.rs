@@ -73,12 +73,21 @@ pub async fn handle(deps: &Deps, event: ApiGatewayCustomAuthorizerRequestTypeReq
         Ok(Decision::Allow(ctx)) => Ok(policy(&ctx.principal_id, "Allow", &arn, json!(ctx.to_fields()))),
         Ok(Decision::Public) => Ok(policy("anonymous", "Allow", &arn, json!({}))),
         Err(CoreError::Unauthorized { .. }) => Err("Unauthorized".into()),
-        Err(e @ CoreError::Forbidden { .. }) => Ok(policy("denied", "Deny", &arn, json!({ "code": e.code(), "detail": e.to_string() }))),
+        Err(e @ CoreError::Forbidden { .. }) => {
+            Ok(policy("denied", "Deny", &arn, json!({ "code": e.code(), "detail": json_escaped(&e.to_string()) })))
+        }
         Err(e) => {
             tracing::error!(code = e.code(), error = %e, "authorizer failure");
             Err("authorizer backend failure".into())
         }
     }
+}
+
+/// The text as it goes between the quotes of a JSON string: the ACCESS_DENIED gateway response
+/// puts the context's `detail` there as it is, so a quote in it must not end the string.
+fn json_escaped(text: &str) -> String {
+    let quoted = Value::from(text).to_string();
+    quoted[1..quoted.len() - 1].to_string()
 }
 
 fn policy(principal_id: &str, effect: &str, method_arn: &str, context: Value) -> Value {
@@ -90,4 +99,14 @@ fn policy(principal_id: &str, effect: &str, method_arn: &str, context: Value) ->
         },
         "context": context,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_escaped_detail_reads_back_as_itself_between_quotes() {
+        let detail = "say \"no\" \\ then\nstop";
+        let back: String = serde_json::from_str(&format!("\"{}\"", super::json_escaped(detail))).unwrap();
+        assert_eq!(back, detail);
+    }
 }

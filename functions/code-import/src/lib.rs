@@ -72,11 +72,13 @@ pub async fn handle(deps: &Deps, step: Step) -> Result<StepResult, lambda_runtim
         }
         Step::Batch { practice_id, import_id, batch } => {
             importer.run_batch(&practice_id, &import_id, batch).await?;
+            portal_http::observe::count("imports.batches", 1.0);
             Ok(none)
         }
         Step::Finish { practice_id, import_id } => {
             let job = importer.finish(&practice_id, &import_id).await?;
             tracing::info!(import = import_id, state = ?job.state, "finished");
+            portal_http::observe::count("imports.finished", 1.0);
             Ok(StepResult { state: Some(job.state), ..none })
         }
         Step::Fail { practice_id, import_id, error } => {
@@ -84,6 +86,7 @@ pub async fn handle(deps: &Deps, step: Step) -> Result<StepResult, lambda_runtim
             tracing::warn!(import = import_id, error = %error, "import step kept failing");
             let failure = ImportFailure::step_kept_failing();
             importer.fail(&practice_id, &import_id, failure).await?;
+            portal_http::observe::count("imports.failed", 1.0);
             Ok(StepResult { state: Some(ImportState::Failed), ..none })
         }
     }

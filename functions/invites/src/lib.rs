@@ -22,5 +22,10 @@ pub async fn handle(deps: &Deps, _event: Value) -> Result<RunReport, lambda_runt
     let run = InviteRun { table: deps.table.as_ref(), clock: deps.clock.as_ref(), mailer: deps.mailer.as_ref(), site_url: &deps.site_url };
     let report = run.run_all().await.map_err(|e| e.to_string())?;
     tracing::info!(sent = report.sent, skipped = report.skipped, failed = report.failed, "invite run");
+    portal_http::observe::count("invites.sent", report.sent as f64);
+    portal_http::observe::count("invites.skipped", report.skipped as f64);
+    portal_http::observe::count("invites.failed", report.failed as f64);
+    // One per finished run: the alarm fires when none came for 15 minutes (runs every 5).
+    portal_http::observe::count("invites.runs_finished", 1.0);
     Ok(report)
 }

@@ -37,6 +37,8 @@ pub fn app(f: Functions) -> Router {
     let api = crate::modules::MODULES.iter().fold(Router::new(), |r, m| r.merge((m.mount)(&f.ports)));
     api.method_not_allowed_fallback(portal_http::method_not_allowed)
         .fallback(front)
+        // Inside the authorizer, as on Lambda: the line names the practice the context gives.
+        .layer(axum::middleware::from_fn(portal_http::observe::log_request))
         .layer(axum::middleware::from_fn_with_state(f.authorizer, authorizer))
         .layer(axum::Extension(Statics { root: f.web_dir, pay_csp: f.pay_csp }))
         .merge(blob_routes(f.blobs))

@@ -55,8 +55,13 @@ async fn receipt(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Err
     let Event::<PaymentDetail> { detail } = serde_json::from_value(event).map_err(|e| format!("not a payment.received event: {e}"))?;
     let receipts = Receipts { table: deps.table.as_ref(), clock: deps.clock.as_ref(), mailer: deps.mailer.as_ref() };
     match receipts.send(&detail.practice_id, &detail.payment_id).await {
-        Ok(state) => Ok(json!({ "paymentId": detail.payment_id, "receipt": state })),
+        Ok(state) => {
+            let answer = json!({ "paymentId": detail.payment_id, "receipt": state });
+            count_outcome("receipts", &answer["receipt"]);
+            Ok(answer)
+        }
         Err(e) => {
+            portal_http::observe::count("receipts.failed", 1.0);
             tracing::warn!(payment = %detail.payment_id, code = e.code(), "receipt not sent; the event will be tried again");
             Err(e.to_string().into())
         }
@@ -73,12 +78,24 @@ async fn notification(deps: &Deps, event: Value) -> Result<Value, lambda_runtime
         portal_base_url: &deps.portal_base_url,
     };
     match notifier.notify(&detail.practice_id, &detail.message_id).await {
-        Ok(state) => Ok(json!({ "messageId": detail.message_id, "notification": state })),
+        Ok(state) => {
+            let answer = json!({ "messageId": detail.message_id, "notification": state });
+            count_outcome("notifications", &answer["notification"]);
+            Ok(answer)
+        }
         // A message deleted meanwhile has nothing to notify.
         Err(portal_core::CoreError::NotFound) => Ok(json!({ "messageId": detail.message_id, "notification": null })),
         Err(e) => {
+            portal_http::observe::count("notifications.failed", 1.0);
             tracing::warn!(message = %detail.message_id, code = e.code(), "notification not sent; the event will be tried again");
             Err(e.to_string().into())
         }
+    }
+}
+
+/// One metric per outcome (`notifications.sent`, `receipts.skipped`, …), by the state's tag.
+fn count_outcome(what: &str, state: &Value) {
+    if let Some(tag) = state["state"].as_str() {
+        portal_http::observe::count(&format!("{what}.{tag}"), 1.0);
     }
 }

@@ -26,5 +26,9 @@ pub async fn handle(deps: &Deps, _event: Value) -> Result<Value, lambda_runtime:
     if published > 0 {
         tracing::info!(published, "outbox relay published events their commit could not");
     }
-    Ok(json!({ "published": published }))
+    let oldest = outbox.oldest_unpublished_seconds().await.map_err(|e| e.to_string())?;
+    portal_http::observe::count("outbox.published", published as f64);
+    // 0 when all are out, so the alarm on it sees a value every run (none: the relay is not running).
+    portal_http::observe::record("outbox.oldest_unpublished_age", oldest.unwrap_or(0) as f64, "Seconds");
+    Ok(json!({ "published": published, "oldestUnpublishedSeconds": oldest }))
 }

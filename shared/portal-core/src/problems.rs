@@ -1,7 +1,8 @@
 //! Every problem `code` the API answers with, listed once with what it means. Clients branch on
 //! these codes, so they are a contract: a test below finds every code the source builds an error
-//! with and fails if one is missing here (or listed but never used), and checks that
-//! `infra/openapi.yaml` lists the same codes as the `Problem.code` enum.
+//! with, and each gateway response in `infra/template.yaml` answers with, and fails if one is
+//! missing here (or listed but never used); another checks that `infra/openapi.yaml` lists the
+//! same codes as the `Problem.code` enum.
 
 /// `(code, when it is answered)`, by area.
 pub const PROBLEM_CODES: &[(&str, &str)] = &[
@@ -23,6 +24,11 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("date_range_invalid", "`from` after `to`"),
     ("conflict", "Someone changed the item first"),
     ("backend_unavailable", "A backend did not answer; nothing was changed"),
+    // Answered by API Gateway itself (its gateway responses in infra/template.yaml)
+    ("rate_limited", "Too many requests: the stage's throttle or a firewall rate rule (429)"),
+    ("request_blocked", "The firewall (AWS WAF) blocked the request (403)"),
+    ("request_refused", "Any other request the gateway refused before a function saw it (400)"),
+    ("gateway_timeout", "The function did not answer within the gateway's 29 s (504)"),
     // Sessions and logins
     ("session_required", "No valid session"),
     ("login_failed", "Wrong practice, username, password or code (never says which)"),
@@ -188,6 +194,11 @@ mod tests {
         let mut used = BTreeSet::new();
         for dir in ["shared", "functions"] {
             walk(&root.join(dir), &mut used);
+        }
+        // The answers API Gateway makes itself: `"code":"…"` in each gateway response.
+        let template = std::fs::read_to_string(root.join("infra/template.yaml")).unwrap();
+        for (i, _) in template.match_indices("\"code\":") {
+            used.extend(literal_after(&template[i + "\"code\":".len()..]).map(str::to_string));
         }
         for e in
             [crate::CoreError::NotFound, crate::CoreError::TooLarge { detail: String::new() }, crate::CoreError::Backend(String::new())]

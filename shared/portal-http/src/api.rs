@@ -60,15 +60,17 @@ impl<S: Clone + Send + Sync + 'static> Api<S> {
     }
 }
 
-/// Problem answers for unknown routes (404) and methods (405, with `Allow`), and the API
-/// security headers on every answer.
+/// Problem answers for unknown routes (404) and methods (405, with `Allow`), the API security
+/// headers on every answer, and each request's log line (`crate::observe`).
 pub fn finish(routes: Router) -> Router {
-    routes.fallback(not_found).method_not_allowed_fallback(method_not_allowed).layer(axum::middleware::map_response(
-        |mut res: Response| async move {
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(|mut res: Response| async move {
             api_headers(res.headers_mut());
             res
-        },
-    ))
+        }))
+        .layer(axum::middleware::from_fn(crate::observe::log_request))
 }
 
 pub async fn not_found() -> Response {

@@ -7,6 +7,7 @@ mod body;
 mod context;
 mod cookies;
 mod headers;
+pub mod observe;
 mod patient;
 mod problem;
 

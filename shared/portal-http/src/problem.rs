@@ -44,6 +44,7 @@ pub fn problem(status: StatusCode, code: &str, title: &str, detail: &str, extra:
     let mut res = (status, body.to_string()).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.extensions_mut().insert(crate::observe::ProblemCode(code.to_string()));
     res
 }
 

@@ -138,6 +138,14 @@ impl Outbox<'_> {
         Ok(published)
     }
 
+    /// How long ago the oldest event still unpublished was recorded, in seconds (`None`: all are
+    /// published). Operators are alarmed when it passes 15 minutes: the relay is not keeping up.
+    pub async fn oldest_unpublished_seconds(&self) -> CoreResult<Option<i64>> {
+        let page = self.table.query(Query::on_gsi1(keys::OUTBOX_UNPUBLISHED).between("0", "9").limit(1)).await?;
+        let recorded = page.items.first().and_then(|i| i.gsi1sk.as_deref()?.split_once('|')?.0.parse::<i64>().ok());
+        Ok(recorded.map(|at| ((micros(self.clock) - at) / 1_000_000).max(0)))
+    }
+
     /// Events after `after` (and after the last acknowledgement), oldest first.
     pub async fn list(&self, practice: &str, after: Option<&str>, limit: usize) -> CoreResult<(Vec<OutboxEvent>, Option<String>)> {
         if after.is_some_and(|a| EventId::parse(a).is_none()) {

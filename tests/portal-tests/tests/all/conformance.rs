@@ -1019,6 +1019,8 @@ async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) {
     up.record(&practice, "portal.test", json!({ "marker": fine })).await.unwrap();
     assert_eq!(up.relay(100).await.unwrap(), 0, "a commit may still be publishing its own events for a minute");
     clock.advance(61);
+    // What the operators' alarm watches: ours (or an older one of another test) is a minute old.
+    assert!(up.oldest_unpublished_seconds().await.unwrap().is_some_and(|age| age >= 61));
     assert_eq!(up.relay(100).await.unwrap(), 1, "only the one its commit could not publish");
     assert_eq!(up.relay(100).await.unwrap(), 0, "published once");
     for _ in 0..30 {

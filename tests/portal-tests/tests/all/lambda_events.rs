@@ -250,6 +250,10 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
     let deny = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/admin/settings")).await.unwrap();
     assert_eq!(deny["policyDocument"]["Statement"][0]["Effect"], "Deny");
     assert_eq!(deny["context"]["code"], "staff_only");
+    // The ACCESS_DENIED gateway response puts the detail between quotes as it is.
+    let detail = deny["context"]["detail"].as_str().unwrap();
+    let unquoted: String = serde_json::from_str(&format!("\"{detail}\"")).expect("the detail is JSON-escaped");
+    assert!(!unquoted.is_empty());
     let public = portal_authorizer::handle(&deps, event("", "GET", "/v1/health")).await.unwrap();
     assert_eq!(public["policyDocument"]["Statement"][0]["Effect"], "Allow");
 }

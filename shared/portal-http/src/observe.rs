@@ -1,0 +1,135 @@
+//! What the portal tells its operators: one JSON line per request (request id, function, route
+//! template, method, practice, status, latency, problem code) and counts of what the background
+//! functions did. On Lambda the lines are CloudWatch Embedded Metric Format: CloudWatch turns their
+//! numbers into metrics (namespace `PORTAL_METRICS_NAMESPACE`) with no call at run time; without the
+//! namespace (portal-local, tests) they are plain JSON log lines.
+//!
+//! Guarantee: a line holds ids, route templates and codes only. Never a path's values or query
+//! (a search can hold a name), a body, a header, a token or anything about a patient.
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The problem code of an answer, put on the response by [`crate::problem`] for the request line.
+#[derive(Debug, Clone)]
+pub struct ProblemCode(pub String);
+
+struct Settings {
+    namespace: Option<String>,
+    function: String,
+}
+
+fn settings() -> &'static Settings {
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+    SETTINGS.get_or_init(|| Settings {
+        namespace: std::env::var("PORTAL_METRICS_NAMESPACE").ok().filter(|n| !n.is_empty()),
+        function: function_name(std::env::var("AWS_LAMBDA_LOG_GROUP_NAME").ok().as_deref()),
+    })
+}
+
+/// The function's short name: the last part of its log group (`/portal/{stack}/auth` → `auth`),
+/// stable across deployments, unlike the generated function name; `local` for portal-local.
+fn function_name(log_group: Option<&str>) -> String {
+    log_group.and_then(|g| g.rsplit('/').next()).filter(|n| !n.is_empty()).unwrap_or("local").to_string()
+}
+
+/// A metric line: `fields` are logged as they are, `metrics` (name, value, unit) become metrics
+/// with each of `dimension_sets` (names of string members of `fields`).
+fn line(mut fields: Map<String, Value>, metrics: &[(&str, f64, &str)], dimension_sets: &[&[&str]], namespace: Option<&str>) -> String {
+    for (name, value, _) in metrics {
+        fields.insert((*name).into(), json!(value));
+    }
+    if let Some(namespace) = namespace {
+        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let definitions: Vec<Value> = metrics.iter().map(|(name, _, unit)| json!({ "Name": name, "Unit": unit })).collect();
+        fields.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{ "Namespace": namespace, "Dimensions": dimension_sets, "Metrics": definitions }],
+            }),
+        );
+    }
+    Value::Object(fields).to_string()
+}
+
+/// Counts what a background function did (`invites.sent`, `outbox.published`, …), as one line
+/// with the metric's name, by function. `value` may be 0: a run that sent nothing still says so.
+pub fn count(name: &str, value: f64) {
+    record(name, value, "Count");
+}
+
+/// A measured value of a background run (an age in seconds, a duration) by function.
+pub fn record(name: &str, value: f64, unit: &str) {
+    let s = settings();
+    let mut fields = Map::new();
+    fields.insert("kind".into(), json!("metric"));
+    fields.insert("Function".into(), json!(s.function));
+    println!("{}", line(fields, &[(name, value, unit)], &[&["Function"]], s.namespace.as_deref()));
+}
+
+/// The middleware writing each request's line (after the answer, so it has status and latency).
+pub async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let (request_id, practice) = match req.extensions().get::<lambda_http::request::RequestContext>() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) => {
+            (ctx.request_id.clone(), ctx.authorizer.fields.get("practiceId").and_then(Value::as_str).map(str::to_string))
+        }
+        #[allow(unreachable_patterns)]
+        _ => (None, None),
+    };
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    let s = settings();
+    let mut fields = Map::new();
+    fields.insert("kind".into(), json!("request"));
+    fields.insert("requestId".into(), json!(request_id));
+    fields.insert("Function".into(), json!(s.function));
+    fields.insert("Route".into(), json!(format!("{method} {route}")));
+    fields.insert("StatusClass".into(), json!(format!("{}xx", status / 100)));
+    fields.insert("status".into(), json!(status));
+    fields.insert("practiceId".into(), json!(practice));
+    fields.insert("code".into(), json!(res.extensions().get::<ProblemCode>().map(|c| c.0.clone())));
+    let latency = started.elapsed().as_secs_f64() * 1000.0;
+    let metrics = [("Requests", 1.0, "Count"), ("Latency", (latency * 100.0).round() / 100.0, "Milliseconds")];
+    println!("{}", line(fields, &metrics, &[&["Function", "StatusClass"], &["Route", "StatusClass"]], s.namespace.as_deref()));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metric_line_is_embedded_metric_format_with_a_namespace_and_plain_json_without() {
+        let mut fields = Map::new();
+        fields.insert("Function".into(), json!("notify"));
+        let emf: Value =
+            serde_json::from_str(&line(fields.clone(), &[("notifications.sent", 2.0, "Count")], &[&["Function"]], Some("Portal/test")))
+                .unwrap();
+        assert_eq!(emf["notifications.sent"], 2.0);
+        let spec = &emf["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(spec["Namespace"], "Portal/test");
+        assert_eq!(spec["Dimensions"], json!([["Function"]]));
+        assert_eq!(spec["Metrics"], json!([{ "Name": "notifications.sent", "Unit": "Count" }]));
+        assert!(emf["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
+        // Every dimension names a string member of the line, as CloudWatch requires.
+        assert!(emf["Function"].is_string());
+
+        let plain: Value = serde_json::from_str(&line(fields, &[("notifications.sent", 2.0, "Count")], &[&["Function"]], None)).unwrap();
+        assert!(plain.get("_aws").is_none());
+        assert_eq!(plain["notifications.sent"], 2.0);
+    }
+
+    #[test]
+    fn the_function_is_named_by_its_log_group() {
+        assert_eq!(function_name(Some("/portal/prod-portal/care-summary")), "care-summary");
+        assert_eq!(function_name(None), "local");
+    }
+}
