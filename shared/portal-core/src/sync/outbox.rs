@@ -142,7 +142,8 @@ impl Outbox<'_> {
     /// published). Operators are alarmed when it passes 15 minutes: the relay is not keeping up.
     pub async fn oldest_unpublished_seconds(&self) -> CoreResult<Option<i64>> {
         let page = self.table.query(Query::on_gsi1(keys::OUTBOX_UNPUBLISHED).between("0", "9").limit(1)).await?;
-        let recorded = page.items.first().and_then(|i| i.gsi1sk.as_deref()?.split_once('|')?.0.parse::<i64>().ok());
+        // The sort key starts with the event id, whose first part is when it was recorded (µs).
+        let recorded = page.items.first().and_then(|i| i.gsi1sk.as_deref()?.split(['#', '|']).next()?.parse::<i64>().ok());
         Ok(recorded.map(|at| ((micros(self.clock) - at) / 1_000_000).max(0)))
     }
 

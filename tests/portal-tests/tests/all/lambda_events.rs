@@ -301,8 +301,11 @@ async fn outbox_relay_sample_event_through_the_lambda_handler() {
     clock.advance(61);
     let deps = portal_outbox_relay::Deps { table, clock, events };
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("outbox-relay/scheduled.json")).unwrap()).unwrap();
-    assert_eq!(portal_outbox_relay::handle(&deps, sample.clone()).await.unwrap(), json!({"published": 1}));
-    assert_eq!(portal_outbox_relay::handle(&deps, sample).await.unwrap(), json!({"published": 0}));
+    assert_eq!(
+        portal_outbox_relay::handle(&deps, sample.clone()).await.unwrap(),
+        json!({"published": 1, "oldestUnpublishedSeconds": null})
+    );
+    assert_eq!(portal_outbox_relay::handle(&deps, sample).await.unwrap(), json!({"published": 0, "oldestUnpublishedSeconds": null}));
     assert_eq!(*seen.lock().unwrap(), ["webmail.received"]);
 }
 
