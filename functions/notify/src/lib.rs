@@ -3,10 +3,13 @@
 //! EventBridge rule on AWS, with a retry policy and a dead-letter queue; the in-process bus with
 //! retries locally). An error answers the invocation as failed, so the event is tried again;
 //! `portal_core::webmail::notify` and `portal_core::payments::receipt` make sure no message or
-//! payment gets two emails.
+//! payment gets two emails. It also takes SES's reports of mail that came back (`Email Bounced`,
+//! `Email Complained` from the configuration set, on the default bus) and records them where
+//! staff see them (`portal_core::mail_feedback`).
 
+use portal_core::mail_feedback::{How, MailFeedback, Returned};
 use portal_core::payments::receipt::Receipts;
-use portal_core::ports::{Clock, Mailer, Table};
+use portal_core::ports::{Clock, MailRef, Mailer, Table};
 use portal_core::webmail::notify::Notifier;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,12 +45,43 @@ struct PaymentDetail {
     payment_id: String,
 }
 
-/// Handles one event: `payment.received` sends the receipt, `webmail.sent` the notification.
+/// Handles one event: `payment.received` sends the receipt, `webmail.sent` the notification, a
+/// report from SES records a mail that came back.
 pub async fn handle(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Error> {
+    if event["source"] == "aws.ses" {
+        return returned(deps, event).await;
+    }
     match event["detail-type"].as_str() {
         Some("payment.received") => receipt(deps, event).await,
         _ => notification(deps, event).await,
     }
+}
+
+/// SES's event for a bounce or complaint (EventBridge envelope; the part read here). Mail the
+/// portal did not tag is not the portal's and is left alone.
+async fn returned(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Error> {
+    let detail = &event["detail"];
+    let tags = &detail["mail"]["tags"];
+    let Some(about) = MailRef::from_tags(|name| tags[name][0].as_str().map(str::to_string)) else {
+        return Ok(json!({ "recorded": false }));
+    };
+    let how = match (detail["eventType"].as_str(), detail["bounce"]["bounceType"].as_str()) {
+        (Some("Bounce"), Some("Permanent")) => How::Bounced,
+        (Some("Bounce"), _) => How::TransientBounce,
+        (Some("Complaint"), _) => How::Complained,
+        _ => return Err(format!("not a bounce or complaint: {}", detail["eventType"]).into()),
+    };
+    let report_id = [&detail["bounce"]["feedbackId"], &detail["complaint"]["feedbackId"], &detail["mail"]["messageId"]]
+        .into_iter()
+        .find_map(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let feedback = MailFeedback { table: deps.table.as_ref(), clock: deps.clock.as_ref() };
+    let recorded = feedback.record(&Returned { about, how, report_id }).await.map_err(|e| e.to_string())?;
+    if recorded {
+        portal_http::observe::count(if how == How::Complained { "mail.complained" } else { "mail.bounced" }, 1.0);
+    }
+    Ok(json!({ "recorded": recorded }))
 }
 
 /// Sends a payment's receipt; answers its state.

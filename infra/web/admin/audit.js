@@ -41,11 +41,18 @@ function changeWords(e) {
 }
 
 /** The action in words. */
+// The kinds of mail a bounce or complaint is about (portal-core ports::MailKind).
+const MAIL_KINDS = {
+  'webmail-notification': 'a new-message notification', invite: 'a portal invite', receipt: 'a payment receipt',
+  'password-reset': 'a password reset link', login: 'a portal login', 'care-summary': 'a care summary',
+};
+
 function actionWords(e, names) {
   const failed = e.outcome !== 'success';
   const subject = names[e.subject] || e.subject;
   const reason = e.detail && (e.detail.reason || e.detail.code);
   const why = failed && reason ? ` (${String(reason).replace(/_/g, ' ')})` : '';
+  const mailKind = (e.detail && e.detail.mail) || '';
   const words = {
     'auth.patient.login': failed ? 'Failed patient login' : 'Logged in to the patient portal',
     'auth.staff.login': failed ? 'Failed staff login' : 'Logged in to portal setup',
@@ -69,6 +76,8 @@ function actionWords(e, names) {
     'webmail.send': `Sent a secure message (${subject})`,
     'webmail.read': `Read a message (${subject})`,
     'webmail.unread': `Marked a message unread (${subject})`,
+    'mail.bounced': `An email to ${subject} came back undelivered (${MAIL_KINDS[mailKind] || mailKind}): check their email address`,
+    'mail.complained': `${subject} marked an email from the practice as spam (${MAIL_KINDS[mailKind] || mailKind})`,
   }[e.action];
   if (words) return words + why;
   if (e.action.endsWith('.read')) {
@@ -80,7 +89,7 @@ function actionWords(e, names) {
 
 function who(e, names) {
   if (e.actorKind === 'anonymous') return el('span', {}, 'Someone not logged in');
-  if (e.actorKind === 'system') return el('span', {}, 'The portal (automatic invites)');
+  if (e.actorKind === 'system') return el('span', {}, e.actor === 'mail' ? 'The mail service' : 'The portal (automatic invites)');
   const name = names[e.actor] || e.actor;
   const b = el('button', { type: 'button', className: 'link-button', title: 'Show only what they did' }, name);
   b.addEventListener('click', () => {

@@ -12,6 +12,7 @@ const NOTIFICATION = {
   sent: () => 'notification sent',
   failed: (n) => `notification failed: ${n.reason} (${n.attempts} tries; it is tried again)`,
   skipped: (n) => `no notification: ${n.reason}`,
+  bounced: (n) => `notification came back: ${n.reason}`,
 };
 let cursor = null;
 let openThread = null;

@@ -36,6 +36,7 @@ impl S3Blobs {
 
 #[async_trait]
 impl Blobs for S3Blobs {
+    #[tracing::instrument(level = "debug", name = "s3.PutObject", skip_all)]
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError> {
         self.client
             .put_object()
@@ -49,6 +50,7 @@ impl Blobs for S3Blobs {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "s3.GetObject", skip_all)]
     async fn get(&self, key: &str) -> Result<Option<Blob>, PortError> {
         match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
@@ -61,6 +63,7 @@ impl Blobs for S3Blobs {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "s3.HeadObject", skip_all)]
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Some(BlobMeta {
@@ -72,6 +75,7 @@ impl Blobs for S3Blobs {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "s3.GetObject(range)", skip_all)]
     async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Option<Bytes>, PortError> {
         if end <= start {
             return Ok(self.head(key).await?.map(|_| Bytes::new()));
@@ -86,6 +90,7 @@ impl Blobs for S3Blobs {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "s3.ListObjectsV2", skip_all)]
     async fn list(&self, prefix: &str) -> Result<Vec<Listed>, PortError> {
         let out =
             self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).max_keys(MAX_LISTED as i32).send().await.map_err(err)?;
@@ -96,11 +101,13 @@ impl Blobs for S3Blobs {
             .collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "s3.DeleteObject", skip_all)]
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(err)?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "s3.presign(GET)", skip_all)]
     async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError> {
         let mut req = self.client.get_object().bucket(&self.bucket).key(key).response_cache_control("private, no-store");
         if let Some(name) = download_name {
@@ -109,6 +116,7 @@ impl Blobs for S3Blobs {
         Ok(req.presigned(Self::presigning(expires)?).await.map_err(err)?.uri().to_string())
     }
 
+    #[tracing::instrument(level = "debug", name = "s3.presign(PUT)", skip_all)]
     async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError> {
         // Content-Type and Content-Length are signed headers: an upload with others is refused.
         let req = self.client.put_object().bucket(&self.bucket).key(key).content_type(content_type).content_length(size as i64);

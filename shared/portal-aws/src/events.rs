@@ -25,6 +25,7 @@ impl EventBridgeEvents {
 
 #[async_trait]
 impl Events for EventBridgeEvents {
+    #[tracing::instrument(level = "debug", name = "eventbridge.PutEvents", skip_all)]
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), PortError> {
         for chunk in events.chunks(10) {
             let entries = chunk

@@ -1,9 +1,10 @@
 //! Mail through SES `SendRawEmail` (the raw form carries attachments), in the practice's
-//! configuration set (TLS required, see infra/template.yaml).
+//! configuration set (TLS required, see infra/template.yaml), tagged with what it is about (ids) so
+//! bounces and complaints find their way back (`portal_core::mail_feedback`).
 
 use async_trait::async_trait;
 use aws_sdk_ses::primitives::Blob;
-use aws_sdk_ses::types::RawMessage;
+use aws_sdk_ses::types::{MessageTag, RawMessage};
 use aws_sdk_ses::Client;
 use portal_core::ports::{Mail, Mailer, PortError};
 
@@ -24,10 +25,14 @@ impl SesMailer {
 
 #[async_trait]
 impl Mailer for SesMailer {
+    #[tracing::instrument(level = "debug", name = "ses.SendRawEmail", skip_all)]
     async fn send(&self, mail: &Mail) -> Result<String, PortError> {
         let id = format!("{}@portal", portal_core::ids::new_id());
         let raw = portal_core::mime::render(mail, portal_core::ports::unix_now(), &id).map_err(PortError::Rejected)?;
         let msg = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| PortError::Backend(e.to_string()))?;
+        // What the mail is about comes back with SES's bounce and complaint events.
+        let tags = mail.about.tags().into_iter().map(|(name, value)| MessageTag::builder().name(name).value(value).build());
+        let tags = tags.collect::<Result<Vec<_>, _>>().map_err(|e| PortError::Backend(e.to_string()))?;
         let res = self
             .client
             .send_raw_email()
@@ -35,6 +40,7 @@ impl Mailer for SesMailer {
             .set_destinations(Some(mail.to.clone()))
             .raw_message(msg)
             .set_configuration_set_name(self.configuration_set.clone())
+            .set_tags(Some(tags))
             .send()
             .await;
         match res {

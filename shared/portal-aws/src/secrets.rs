@@ -31,6 +31,7 @@ fn err(e: impl std::error::Error + 'static) -> PortError {
 
 #[async_trait]
 impl SecretBox for KmsSecretBox {
+    #[tracing::instrument(level = "debug", name = "kms.Encrypt", skip_all)]
     async fn seal(&self, plaintext: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError> {
         let out = self
             .client
@@ -44,6 +45,7 @@ impl SecretBox for KmsSecretBox {
         out.ciphertext_blob.map(Blob::into_inner).ok_or_else(|| PortError::Backend("KMS returned no ciphertext".into()))
     }
 
+    #[tracing::instrument(level = "debug", name = "kms.Decrypt", skip_all)]
     async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError> {
         let res = self
             .client

@@ -170,6 +170,7 @@ fn decode_cursor(c: &str, q: &Query) -> Result<Attrs, TableError> {
 
 #[async_trait]
 impl Table for DynamoTable {
+    #[tracing::instrument(level = "debug", name = "dynamodb.GetItem", skip_all)]
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
         let out = self
             .client
@@ -189,18 +190,21 @@ impl Table for DynamoTable {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "dynamodb.PutItem", skip_all)]
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
         let req = self.client.put_item().table_name(&self.table).set_item(Some(to_attrs(&item)?));
         conditioned!(req, cond).send().await.map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "dynamodb.DeleteItem", skip_all)]
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
         let req = self.client.delete_item().table_name(&self.table).set_key(Some(Self::key(pk, sk)));
         conditioned!(req, cond).send().await.map_err(|e| condition_failed(e, |s| s.is_conditional_check_failed_exception()))?;
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "dynamodb.Query", skip_all)]
     async fn query(&self, q: Query) -> Result<Page, TableError> {
         let (pk_attr, sk_attr) = match q.index {
             Index::Primary => ("pk", "sk"),
@@ -245,6 +249,7 @@ impl Table for DynamoTable {
         Ok(Page { items, cursor: out.last_evaluated_key.as_ref().map(encode_cursor) })
     }
 
+    #[tracing::instrument(level = "debug", name = "dynamodb.TransactWriteItems", skip_all)]
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
         if ops.len() > MAX_TRANSACTION_ITEMS {
             return Err(backend(format!("a transaction takes at most {MAX_TRANSACTION_ITEMS} operations")));
@@ -316,6 +321,7 @@ impl Table for DynamoTable {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "dynamodb.UpdateItem(ADD)", skip_all)]
     async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {
         let mut req = self
             .client
@@ -336,6 +342,7 @@ impl Table for DynamoTable {
         out.attributes.as_ref().and_then(|a| get_n(a, "cnt")).ok_or_else(|| backend("the count was not answered"))
     }
 
+    #[tracing::instrument(level = "debug", name = "dynamodb.BatchWriteItem", skip_all)]
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
         // BatchWriteItem takes 25 requests; what it leaves unprocessed is sent again with backoff.
         for chunk in items.chunks(25) {

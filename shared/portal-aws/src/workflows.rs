@@ -24,6 +24,7 @@ impl StepFunctionsWorkflows {
 
 #[async_trait]
 impl Workflows for StepFunctionsWorkflows {
+    #[tracing::instrument(level = "debug", name = "states.StartExecution", skip_all)]
     async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError> {
         let input = serde_json::json!({ "practiceId": practice_id, "importId": import_id }).to_string();
         self.client

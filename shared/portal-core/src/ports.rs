@@ -295,6 +295,90 @@ pub struct Mail {
     /// A recipient certificate (DER) to seal the content for, as S/MIME (`crate::smime`); `None`
     /// sends it as it is.
     pub sealed_for: Option<Vec<u8>>,
+    /// What the mail is about, in ids, sent along with it (SES message tags) so that a bounce or
+    /// complaint can be traced back to it (`crate::mail_feedback`).
+    pub about: MailRef,
+}
+
+/// What a mail is about: the practice, the kind of mail and its subject's ids. Ids only — the
+/// mail service keeps these with its delivery events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailRef {
+    pub practice: String,
+    pub kind: MailKind,
+    /// The item the mail is for: a WebMail message id, a payment id, an invite's rule and
+    /// appointment, a care-summary send; empty when the kind has none (a password reset).
+    pub item: String,
+    /// The patient the mail concerns, when there is one.
+    pub patient: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    WebMailNotification,
+    Invite,
+    Receipt,
+    PasswordReset,
+    Login,
+    CareSummary,
+}
+
+impl MailKind {
+    const ALL: [MailKind; 6] = [
+        MailKind::WebMailNotification,
+        MailKind::Invite,
+        MailKind::Receipt,
+        MailKind::PasswordReset,
+        MailKind::Login,
+        MailKind::CareSummary,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::WebMailNotification => "webmail-notification",
+            MailKind::Invite => "invite",
+            MailKind::Receipt => "receipt",
+            MailKind::PasswordReset => "password-reset",
+            MailKind::Login => "login",
+            MailKind::CareSummary => "care-summary",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MailKind> {
+        MailKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl MailRef {
+    pub fn new(practice: &str, kind: MailKind, item: &str, patient: Option<&str>) -> Self {
+        MailRef { practice: practice.into(), kind, item: item.into(), patient: patient.map(str::to_string) }
+    }
+
+    /// As message tags (`portal-practice`, `portal-kind`, `portal-item`, `portal-patient`). SES
+    /// takes tag values of letters, digits and `_-.@` only; a value with anything else is left out
+    /// (ids are made of those characters, so this is a safety net, not a path).
+    pub fn tags(&self) -> Vec<(&'static str, String)> {
+        let valid = |v: &str| !v.is_empty() && v.len() <= 256 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.@".contains(&b));
+        [
+            ("portal-practice", Some(self.practice.clone())),
+            ("portal-kind", Some(self.kind.as_str().into())),
+            ("portal-item", Some(self.item.clone())),
+            ("portal-patient", self.patient.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.filter(|v| valid(v)).map(|v| (name, v)))
+        .collect()
+    }
+
+    /// Back from the tags a delivery event carries; `None` for mail the portal did not tag.
+    pub fn from_tags(tag: impl Fn(&str) -> Option<String>) -> Option<MailRef> {
+        Some(MailRef {
+            practice: tag("portal-practice")?,
+            kind: MailKind::parse(&tag("portal-kind")?)?,
+            item: tag("portal-item").unwrap_or_default(),
+            patient: tag("portal-patient"),
+        })
+    }
 }
 
 #[async_trait]

@@ -20,8 +20,18 @@ pub use patient::{ForPatient, PatientPage};
 pub use problem::{problem, ApiError, ApiResult};
 
 /// JSON logs to stdout (CloudWatch on Lambda). Level from `RUST_LOG`, default `info`. Logs carry
-/// ids and codes only: never PHI, never tokens.
+/// ids and codes only: never PHI, never tokens. Each call to AWS is a debug-level span
+/// (`dynamodb.GetItem`, `s3.PutObject`, …, no arguments): `RUST_LOG=info,portal_aws=debug` logs
+/// one line per call with its time when it closes.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_target(false).without_time().with_current_span(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_target(false)
+        .without_time()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .try_init();
 }

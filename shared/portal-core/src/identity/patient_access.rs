@@ -13,7 +13,7 @@ use crate::identity::auth::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS}
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
 use crate::keys;
-use crate::ports::{Clock, Cond, Item, Mail, Mailer, Table, TableError, TxOp};
+use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError, TxOp};
 use crate::practice::roster;
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
@@ -250,6 +250,7 @@ impl PatientAccess<'_> {
             html: None,
             attachments: vec![],
             sealed_for: None,
+            about: MailRef::new(practice, MailKind::Login, "", Some(patient_id)),
         };
         mailer.send(&mail).await.map_err(|e| CoreError::Backend(format!("mail: {e}")))?;
         self.audit().record(actor, "access.email", patient_id, Outcome::Success, json!({})).await

@@ -14,7 +14,7 @@ use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{hash_token, practice_of_token, PrincipalKind, Sessions};
 use crate::ids::PracticeId;
 use crate::keys;
-use crate::ports::{Clock, Cond, Events, Item, Mail, Mailer, Table, TableError};
+use crate::ports::{Clock, Cond, Events, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::roster::Roster;
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::quota::Quota;
@@ -140,6 +140,7 @@ impl Recovery<'_> {
                 html: None,
                 attachments: vec![],
                 sealed_for: None,
+                about: MailRef::new(&practice, MailKind::PasswordReset, "", Some(patient_id)),
             };
             let outcome = match self.mailer.send(&mail).await {
                 Ok(_) => {

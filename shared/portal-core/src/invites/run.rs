@@ -17,7 +17,7 @@ use super::rules::{render, InviteRule, InviteRules, InviteRulesRepo, Resend, Rul
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
 use crate::keys;
-use crate::ports::{Clock, Cond, Item, Mail, Mailer, Query, Table, TableError};
+use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
 use crate::practice::roster;
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
 use crate::sync::entities::{AppointmentStatus, Patient};
@@ -300,6 +300,7 @@ impl InviteRun<'_> {
             html: None,
             attachments: vec![],
             sealed_for: None,
+            about: MailRef::new(practice, MailKind::Invite, &format!("{}.{}", rule.id, entry.appointment_id), Some(&entry.patient_id)),
         };
         record.attempts += 1;
         let outcome = match self.mailer.send(&mail).await {

@@ -19,7 +19,7 @@ use super::{Caller, Reads};
 use crate::audit::{AuditLog, Outcome};
 use crate::code_systems::terms::{Names, Terms};
 use crate::code_systems::System;
-use crate::ports::{Attachment, Blobs, Clock, Mail, Mailer, Table};
+use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::quota::Quota;
 use crate::sync::entities::{
     Appointment, AppointmentStatus, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider,
@@ -325,6 +325,7 @@ impl CareSummaries<'_> {
             html: None,
             attachments: vec![Attachment { filename: "care-summary.zip".into(), content_type: "application/zip".into(), bytes: zip }],
             sealed_for,
+            about: MailRef::new(&caller.actor.practice, MailKind::CareSummary, &id, Some(&patient_id)),
         };
         let (status, outcome, reason) = match mailer.send(&mail).await {
             Ok(_) => (TransmitStatus::Sent, Outcome::Success, None),

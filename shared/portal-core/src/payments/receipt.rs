@@ -10,7 +10,7 @@
 use super::store::{self, Payer, Payment, ReceiptState};
 use super::use_cases::dollars;
 use crate::keys;
-use crate::ports::{Clock, Cond, Mail, Mailer, Table, TableError};
+use crate::ports::{Clock, Cond, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::SettingsRepo;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -65,6 +65,7 @@ impl Receipts<'_> {
             html: None,
             attachments: vec![],
             sealed_for: None,
+            about: MailRef::new(practice, MailKind::Receipt, payment_id, payment.payer.patient_id()),
         };
         let attempts = match &payment.receipt {
             ReceiptState::Failed { attempts, .. } => *attempts,

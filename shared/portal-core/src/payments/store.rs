@@ -41,6 +41,15 @@ pub enum Payer {
     Guest,
 }
 
+impl Payer {
+    pub fn patient_id(&self) -> Option<&str> {
+        match self {
+            Payer::Patient { id } => Some(id),
+            Payer::Guest => None,
+        }
+    }
+}
+
 /// Where the payer's receipt stands (sent once per payment; see `receipt`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "state")]

@@ -81,6 +81,12 @@ pub enum Notification {
     Skipped {
         reason: String,
     },
+    /// Sent, then came back: the recipient's server refused it for good (a bounce) or the
+    /// recipient reported it as spam (a complaint). Not sent again: the address needs a look.
+    Bounced {
+        at: i64,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@
 
 use super::mailbox::{Direction, Message, Notification};
 use crate::keys;
-use crate::ports::{Clock, Cond, Item, Mail, Mailer, Table, TableError};
+use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::{login_url, render_notification, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -50,7 +50,7 @@ impl Notifier<'_> {
         };
         let to = match to {
             Ok(to) => to,
-            Err(reason) => return self.settle(&key, Notification::Skipped { reason: reason.into() }).await,
+            Err(reason) => return settle(self.table, &key, Notification::Skipped { reason: reason.into() }).await,
         };
         let text = match message.direction {
             Direction::ToPatient => {
@@ -74,16 +74,17 @@ impl Notifier<'_> {
             html: None,
             attachments: vec![],
             sealed_for: None,
+            about: MailRef::new(practice, MailKind::WebMailNotification, message_id, Some(&message.patient_id)),
         };
         let attempts = match &message.notification {
             Notification::Failed { attempts, .. } => *attempts,
             _ => 0,
         };
         match self.mailer.send(&mail).await {
-            Ok(_) => self.settle(&key, Notification::Sent { at: self.clock.now() }).await,
+            Ok(_) => settle(self.table, &key, Notification::Sent { at: self.clock.now() }).await,
             Err(e) => {
                 let reason = e.to_string().chars().take(300).collect();
-                self.settle(&key, Notification::Failed { reason, attempts: attempts + 1 }).await?;
+                settle(self.table, &key, Notification::Failed { reason, attempts: attempts + 1 }).await?;
                 Err(CoreError::Backend("the notification could not be sent; it will be tried again".into()))
             }
         }
@@ -96,33 +97,15 @@ impl Notifier<'_> {
             let item = self.table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
             let message: Message = item.parse()?;
             match &message.notification {
-                Notification::Sent { .. } | Notification::Skipped { .. } => return Ok(Err(message.notification)),
+                Notification::Sent { .. } | Notification::Skipped { .. } | Notification::Bounced { .. } => {
+                    return Ok(Err(message.notification))
+                }
                 Notification::Sending { since } if self.clock.now() - since < CLAIM_SECONDS => return Ok(Err(message.notification)),
                 _ => {}
             }
-            match self.write(&item, &message, Notification::Sending { since: self.clock.now() }).await {
+            match write(self.table, &item, &message, Notification::Sending { since: self.clock.now() }).await {
                 Ok(()) => return Ok(Ok(message)),
                 // Changed meanwhile (read by the recipient, claimed by another worker): look again.
-                Err(TableError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CoreError::Conflict { code: "conflict", detail: "the message kept changing".into(), current: None })
-    }
-
-    /// Records where the notification stands on the message and on its copy in the sender's sent
-    /// folder (which staff list).
-    async fn settle(&self, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
-        self.set(&(pk.clone(), sk.clone()), state.clone()).await?;
-        self.set(&(pk.clone(), sk.replacen("MSG#", "SENT#", 1)), state).await
-    }
-
-    /// Records where the notification stands, whatever else changed on the item meanwhile.
-    async fn set(&self, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
-        for _ in 0..ATTEMPTS {
-            let item = self.table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
-            match self.write(&item, &item.parse()?, state.clone()).await {
-                Ok(()) => return Ok(state),
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -139,12 +122,43 @@ impl Notifier<'_> {
             Some(p) => p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the patient has no email address"),
         })
     }
+}
 
-    /// The message's item with a new notification state, conditional on the version read.
-    async fn write(&self, item: &Item, message: &Message, state: Notification) -> Result<(), TableError> {
-        let mut next = message.clone();
-        next.notification = state;
-        let data = serde_json::to_value(&next).map_err(|e| TableError::Backend(e.to_string()))?;
-        self.table.put(item.replaced(data), Cond::Version(item.version)).await
+/// Records where the notification stands on the message and on its copy in the sender's sent
+/// folder (which staff list).
+async fn settle(table: &dyn Table, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
+    set(table, &(pk.clone(), sk.clone()), state.clone()).await?;
+    set(table, &(pk.clone(), sk.replacen("MSG#", "SENT#", 1)), state).await
+}
+
+/// Records where the notification stands, whatever else changed on the item meanwhile.
+async fn set(table: &dyn Table, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
+    for _ in 0..ATTEMPTS {
+        let item = table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
+        match write(table, &item, &item.parse()?, state.clone()).await {
+            Ok(()) => return Ok(state),
+            Err(TableError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CoreError::Conflict { code: "conflict", detail: "the message kept changing".into(), current: None })
+}
+
+/// The message's item with a new notification state, conditional on the version read.
+async fn write(table: &dyn Table, item: &Item, message: &Message, state: Notification) -> Result<(), TableError> {
+    let mut next = message.clone();
+    next.notification = state;
+    let data = serde_json::to_value(&next).map_err(|e| TableError::Backend(e.to_string()))?;
+    table.put(item.replaced(data), Cond::Version(item.version)).await
+}
+
+/// Records that the notification of `message_id` came back — the recipient's server refused it or
+/// the recipient marked it as spam (`crate::mail_feedback`) — so staff see it on the message as
+/// they see a failed one. A message no longer there has nothing to show it on.
+pub(crate) async fn returned(table: &dyn Table, practice: &str, message_id: &str, state: Notification) -> CoreResult<()> {
+    let (thread_id, stamp) = super::mailbox::split_id(message_id).ok_or(CoreError::NotFound)?;
+    match settle(table, &(keys::thread(practice, thread_id), format!("MSG#{stamp}")), state).await {
+        Ok(_) | Err(CoreError::NotFound) => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -461,6 +461,13 @@ async fn mail_sent_and_read_back(b: &Backend) {
         html: Some("<p>Log in to read it.</p>".into()),
         attachments: vec![Attachment { filename: "note.txt".into(), content_type: "text/plain".into(), bytes: b"hello".to_vec() }],
         sealed_for: None,
+        // Sent as message tags on SES: the service must take them as they are.
+        about: portal_core::ports::MailRef::new(
+            "lakeside",
+            portal_core::ports::MailKind::WebMailNotification,
+            &format!("t{marker}-s1"),
+            Some("pat-1001"),
+        ),
     };
     let id = b.mailer.send(&mail).await.unwrap();
     assert!(!id.is_empty());

@@ -426,4 +426,26 @@ async fn notify_sample_event_through_the_lambda_handler() {
     }
     assert_eq!(mailer.list().unwrap().len(), 1);
     assert!(portal_notify::handle(&deps, json!({"detail": {}})).await.is_err(), "a malformed event is an error");
+
+    // SES reports that notification bounced: staff see it on the message, the patient's activity
+    // has it, and a redelivered webmail.sent does not send it again.
+    let mut bounce: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("notify/ses-bounce.json")).unwrap()).unwrap();
+    bounce["detail"]["mail"]["tags"]["portal-item"] = json!([sent.id]);
+    assert_eq!(portal_notify::handle(&deps, bounce.clone()).await.unwrap(), json!({"recorded": true}));
+    let page = portal_core::patient::PageRequest::new(10, None);
+    let office = mailbox.office_list(&staff, portal_core::webmail::mailbox::Folder::Sent, false, None, page).await.unwrap();
+    let shown = serde_json::to_value(&office.listing.items[0].notification).unwrap();
+    assert_eq!(shown["state"], "bounced", "{shown}");
+    assert_eq!(portal_notify::handle(&deps, event).await.unwrap()["notification"]["state"], "bounced");
+    assert_eq!(mailer.list().unwrap().len(), 1);
+    let audit = portal_core::audit::AuditLog { table: table.as_ref(), clock: &SystemClock };
+    let entries = audit.for_subject("lakeside", "pat-1001", 20, None).await.unwrap().0;
+    let entry = entries.iter().find(|e| e.action == "mail.bounced").expect("the bounce is in the patient's activity");
+    assert_eq!(entry.detail["mail"], "webmail-notification");
+    assert!(!entry.detail.to_string().contains("nobody@example.com"), "no address in the audit");
+    // A transient bounce changes nothing; mail the portal did not tag is not the portal's.
+    bounce["detail"]["bounce"]["bounceType"] = json!("Transient");
+    assert_eq!(portal_notify::handle(&deps, bounce.clone()).await.unwrap(), json!({"recorded": false}));
+    bounce["detail"]["mail"]["tags"] = json!({ "ses:configuration-set": ["portal-mail"] });
+    assert_eq!(portal_notify::handle(&deps, bounce).await.unwrap(), json!({"recorded": false}));
 }
