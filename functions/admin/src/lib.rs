@@ -33,6 +33,7 @@ pub struct Deps {
     pub secrets: Arc<dyn SecretBox>,
     pub rules: UrlRules,
     pub verifier: Arc<UrlVerifier>,
+    pub mail_domains: Arc<[String]>,
 }
 
 impl From<&Ports> for Deps {
@@ -44,7 +45,13 @@ impl From<&Ports> for Deps {
 impl Deps {
     /// Local mode is set by `portal-local`; on Lambda it is always off.
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretBox>, rules: UrlRules) -> Self {
-        Deps { table, clock, secrets, rules, verifier: Arc::new(UrlVerifier::new(rules)) }
+        Deps { table, clock, secrets, rules, verifier: Arc::new(UrlVerifier::new(rules)), mail_domains: Arc::new([]) }
+    }
+
+    /// The domains the deployment may send mail from (`PORTAL_MAIL_DOMAINS` on AWS); none: any.
+    pub fn with_mail_domains(mut self, domains: Vec<String>) -> Self {
+        self.mail_domains = domains.into();
+        self
     }
 
     fn settings(&self) -> SettingsRepo<'_> {
@@ -130,7 +137,7 @@ struct FeaturesBody {
 
 async fn change(d: &Deps, p: &Principal, meta: &Meta, version: u64, change: Change) -> ApiResult<Json<Saved>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    Ok(Json(Saved { settings: d.settings().change(&c.actor(&meta.0), version, change, d.rules).await? }))
+    Ok(Json(Saved { settings: d.settings().change(&c.actor(&meta.0), version, change, d.rules, &d.mail_domains).await? }))
 }
 
 async fn put_features(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FeaturesBody>) -> ApiResult<Json<Saved>> {

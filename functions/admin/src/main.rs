@@ -10,6 +10,15 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(portal_core::ports::SystemClock),
         Arc::new(portal_aws::KmsSecretBox::new(&config, portal_aws::env("PORTAL_KMS_KEY"))),
         UrlRules { local_mode: false },
+    )
+    .with_mail_domains(
+        std::env::var("PORTAL_MAIL_DOMAINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect(),
     );
     lambda_http::run(portal_admin::router(deps)).await
 }

@@ -70,6 +70,7 @@ pub const PROBLEM_CODES: &[(&str, &str)] = &[
     ("url_invalid", "Not a URL"),
     ("url_too_long", "A URL over the length limit"),
     ("url_not_https", "Outside local mode a portal URL is https"),
+    ("sender_domain_not_allowed", "The notification sender is not at a domain the deployment may send from"),
     ("email_invalid", "Not a plain email address"),
     ("subject_invalid", "A subject (of notifications or of a message) that is not one line of text within its limit"),
     ("body_too_long", "The notification body is too long"),

@@ -189,6 +189,24 @@ pub fn check_urls(u: &PortalUrls, rules: UrlRules) -> CoreResult<PortalUrls> {
     })
 }
 
+/// The notification sender must be at a domain the deployment may send from (its SES-verified
+/// domains; on AWS the mail service refuses any other, so every notification would fail). An
+/// empty list allows any (local mode).
+pub fn check_sender_domain(sender: &str, mail_domains: &[String]) -> CoreResult<()> {
+    let domain = sender.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    if mail_domains.is_empty() || mail_domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+        return Ok(());
+    }
+    Err(CoreError::invalid(
+        "sender_domain_not_allowed",
+        format!(
+            "The portal can send mail only from an address at {}. Use one of those, or ask whoever runs the portal to add {} (it must be verified for sending first).",
+            mail_domains.join(", "),
+            truncate(&domain, 100)
+        ),
+    ))
+}
+
 /// Fills a notification template. Only the two known tags exist (see [`check_webmail`]).
 pub fn render_notification(template: &str, practice_name: &str, url: &str) -> String {
     template.replace("[PracticeName]", practice_name).replace("[URL]", url)
@@ -232,10 +250,18 @@ impl<'a> SettingsRepo<'a> {
     /// Applies a validated change if its section's stored version is still `expected_version`;
     /// audits it with the values before and after. On a conflict, the error carries the stored
     /// settings. A concurrent save of another section makes the write miss the item's version: the
-    /// change is then re-applied to what is stored now (a few times at most).
-    pub async fn change(&self, actor: &Actor, expected_version: u64, change: Change, rules: UrlRules) -> CoreResult<PracticeSettings> {
+    /// change is then re-applied to what is stored now (a few times at most). `mail_domains` are
+    /// the domains the deployment may send mail from (empty: any, as locally).
+    pub async fn change(
+        &self,
+        actor: &Actor,
+        expected_version: u64,
+        change: Change,
+        rules: UrlRules,
+        mail_domains: &[String],
+    ) -> CoreResult<PracticeSettings> {
         let practice = actor.practice.as_str();
-        let change = change.validated(rules)?;
+        let change = change.validated(rules, mail_domains)?;
         for _ in 0..5 {
             let current = self.get(practice).await?.ok_or(CoreError::NotFound)?;
             if change.version_in(current.versions) != expected_version {
@@ -265,11 +291,15 @@ impl<'a> SettingsRepo<'a> {
 
 impl Change {
     /// The change with its values checked and normalized (before any read: bad input costs nothing).
-    fn validated(self, rules: UrlRules) -> CoreResult<Change> {
+    fn validated(self, rules: UrlRules, mail_domains: &[String]) -> CoreResult<Change> {
         Ok(match self {
             Change::Features(f) => Change::Features(features::normalize(f)),
             Change::Urls(u) => Change::Urls(check_urls(&u, rules)?),
-            Change::WebMail(w) => Change::WebMail(check_webmail(&w)?),
+            Change::WebMail(w) => {
+                let w = check_webmail(&w)?;
+                check_sender_domain(&w.notification_sender, mail_domains)?;
+                Change::WebMail(w)
+            }
             Change::FamilyAccess(f) => Change::FamilyAccess(f),
         })
     }
@@ -374,6 +404,13 @@ mod tests {
         assert!(check_webmail(&webmail("Read it at [URL] - [PracticeName]")).is_ok());
         assert_eq!(check_webmail(&webmail("no link")).unwrap_err().code(), "body_missing_url");
         assert_eq!(check_webmail(&webmail("[URL] [NameF]")).unwrap_err().code(), "body_unknown_tag");
+        let domains = ["smile.example".to_string(), "lakesidedental.com".to_string()];
+        assert!(check_sender_domain("office@Smile.example", &domains).is_ok());
+        assert!(check_sender_domain("office@gmail.com", &[]).is_ok(), "no list: any (local mode)");
+        let refused = check_sender_domain("office@gmail.com", &domains).unwrap_err();
+        assert_eq!(refused.code(), "sender_domain_not_allowed");
+        assert!(refused.to_string().contains("smile.example, lakesidedental.com"), "{refused}");
+        assert!(check_sender_domain("office@mail.smile.example", &domains).is_err(), "a subdomain is a domain of its own to SES");
         assert_eq!(check_webmail(&webmail(&format!("[URL]{}", "x".repeat(BODY_MAX)))).unwrap_err().code(), "body_too_long");
         let mut w = webmail("[URL]");
         w.notification_sender = "not-an-email".into();

@@ -479,12 +479,15 @@ async fn cloud_admin() -> (axum::Router, std::collections::HashMap<String, Strin
         must_change_password: false,
     };
     (
-        portal_admin::router(portal_admin::Deps::new(
-            table.clone(),
-            clock,
-            Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
-            UrlRules { local_mode: false },
-        )),
+        portal_admin::router(
+            portal_admin::Deps::new(
+                table.clone(),
+                clock,
+                Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
+                UrlRules { local_mode: false },
+            )
+            .with_mail_domains(vec!["smile.example".into()]),
+        ),
         ctx.to_fields(),
         table,
     )
@@ -509,6 +512,23 @@ async fn call(
     let status = res.status().as_u16();
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// On AWS the mail service sends only from the deployment's verified domains: staff cannot save
+/// a sender elsewhere (every notification would fail), and are told which domains there are.
+#[tokio::test]
+async fn a_notification_sender_outside_the_deployments_mail_domains_is_refused_on_save() {
+    let (router, fields, _) = cloud_admin().await;
+    let webmail = |sender: &str| {
+        json!({"notificationSender": sender, "defaultNotifyAddress": "front@smile.example", "subject": "A message is waiting",
+               "bodyTemplate": "Log in at [URL] to read it. [PracticeName]", "version": 0})
+    };
+    let (s, v) = call(&router, &fields, "PUT", "/v1/admin/settings/webmail", webmail("office@gmail.com")).await;
+    assert_problem(s, &v, 400, "sender_domain_not_allowed");
+    assert!(v["detail"].as_str().unwrap().contains("smile.example"), "{v}");
+    let (s, v) = call(&router, &fields, "PUT", "/v1/admin/settings/webmail", webmail("office@smile.example")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["settings"]["webmail"]["notificationSender"], "office@smile.example");
 }
 
 #[tokio::test]
