@@ -10,6 +10,7 @@ use axum::Router;
 use portal_core::access::Decision;
 use portal_core::ports::Ports;
 use portal_embedded::{blob_routes, test_processor_routes, DirBlobs, OutboxMailer, TestProcessor};
+use portal_http::observe::Served;
 use portal_http::{api_gateway_context, api_headers, ApiError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,9 +38,9 @@ pub fn app(f: Functions) -> Router {
     let api = crate::modules::MODULES.iter().fold(Router::new(), |r, m| r.merge((m.mount)(&f.ports)));
     api.method_not_allowed_fallback(portal_http::method_not_allowed)
         .fallback(front)
-        // Inside the authorizer, as on Lambda: the line names the practice the context gives.
-        .layer(axum::middleware::from_fn(portal_http::observe::log_request))
         .layer(axum::middleware::from_fn_with_state(f.authorizer, authorizer))
+        // Outside the authorizer, so its refusals get a line too (it hands back the request id and practice).
+        .layer(axum::middleware::from_fn(portal_http::observe::log_request))
         .layer(axum::Extension(Statics { root: f.web_dir, pay_csp: f.pay_csp }))
         .merge(blob_routes(f.blobs))
         .merge(crate::outbox::routes(f.mailer))
@@ -109,8 +110,12 @@ async fn authorizer(State(deps): State<Arc<portal_authorizer::Deps>>, mut req: R
                 Decision::Public => None,
                 Decision::Allow(ctx) => Some(ctx.to_fields()),
             };
-            req.extensions_mut().insert(api_gateway_context(fields, &ip, &method, &path));
-            next.run(req).await
+            let context = api_gateway_context(fields, &ip, &method, &path);
+            let served = Served::from_context(Some(&context));
+            req.extensions_mut().insert(context);
+            let mut res = next.run(req).await;
+            res.extensions_mut().insert(served);
+            res
         }
         Err(e) => ApiError(e).into_response(),
     };

@@ -18,6 +18,29 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone)]
 pub struct ProblemCode(pub String);
 
+/// The request id and practice of an answer, for a request line written outside the layer that
+/// knew them (portal-local's gateway logs before its authorizer has put the context on the
+/// request, so that its refusals get a line too).
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    pub request_id: Option<String>,
+    pub practice: Option<String>,
+}
+
+impl Served {
+    /// What the request line takes from API Gateway's request context.
+    pub fn from_context(ctx: Option<&lambda_http::request::RequestContext>) -> Served {
+        match ctx {
+            Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) => Served {
+                request_id: ctx.request_id.clone(),
+                practice: ctx.authorizer.fields.get("practiceId").and_then(Value::as_str).map(str::to_string),
+            },
+            #[allow(unreachable_patterns)]
+            _ => Served::default(),
+        }
+    }
+}
+
 struct Settings {
     namespace: Option<String>,
     function: String,
@@ -77,14 +100,12 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
-    let (request_id, practice) = match req.extensions().get::<lambda_http::request::RequestContext>() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) => {
-            (ctx.request_id.clone(), ctx.authorizer.fields.get("practiceId").and_then(Value::as_str).map(str::to_string))
-        }
-        #[allow(unreachable_patterns)]
-        _ => (None, None),
-    };
+    let on_request = Served::from_context(req.extensions().get());
     let res = next.run(req).await;
+    let Served { request_id, practice } = match res.extensions().get::<Served>() {
+        Some(handed_back) if on_request.request_id.is_none() => handed_back.clone(),
+        _ => on_request,
+    };
     let status = res.status().as_u16();
     let s = settings();
     let mut fields = Map::new();
