@@ -79,11 +79,15 @@ async fn failed_logins_look_the_same_and_are_slowed_per_account() {
     assert_problem(s1, &wrong_pw, 401, "login_failed");
     assert_eq!((s1, &wrong_pw), (s2, &unknown_user));
     assert_eq!((s1, &wrong_pw), (s3, &unknown_practice));
-    // The free attempts and a few more: the wait grows to several seconds, longer than a slow
-    // machine takes between these requests.
-    for _ in 1..portal_core::identity::throttle::FREE_FAILURES + 3 {
+    // The rest of the free attempts; then, once the first delay (1 s) is over, one more failure
+    // makes the next wait 2 s — at least a whole second, whichever way the clock's seconds fall,
+    // longer than a slow machine takes between these requests.
+    for _ in 1..portal_core::identity::throttle::FREE_FAILURES {
         l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, "wrong password")).await;
     }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (s, _) = l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, "wrong password")).await;
+    assert_eq!(s, 401);
     // Right after them even the right password waits, with the same answer.
     let (s, v) = l.json("POST", "/v1/auth/login", None, attempt(&p.practice_id, &pat.username, &pat.password)).await;
     assert_eq!((s, &v), (s1, &wrong_pw));
