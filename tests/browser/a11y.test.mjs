@@ -3,7 +3,7 @@
 // critical violations fail the test.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, VIEWPORTS, audit, launch, patientLogin, practice, staffLogin } from './helpers.mjs';
+import { BASE, VIEWPORTS, audit, launch, openView, patientLogin, practice, staffLogin, viewNames } from './helpers.mjs';
 
 const hillcrest = practice('hillcrest');
 
@@ -27,10 +27,10 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       await page.locator('#home-view').waitFor({ state: 'visible' });
       await audit(page, 'patient home');
       // Every feature tab, loaded (the modules and the ones still to come).
-      const tabs = await page.getByRole('tab').allTextContents();
-      for (const name of tabs.slice(1)) {
-        await page.getByRole('tab', { name }).click();
-        await page.locator('[role=tabpanel]:not([hidden]):not([aria-busy]) h2').waitFor();
+      const views = await viewNames(page);
+      for (const name of views.slice(1)) {
+        await openView(page, name);
+        await page.locator('.panel:not([hidden]):not([aria-busy]) h2').waitFor();
         await audit(page, `patient tab ${name}`);
       }
       await page.goto(`${BASE}/p/nowhere/`);

@@ -74,7 +74,7 @@ test('staff give a patient access and print the login; the patient logs in with 
   await patient.locator('#password-form').getByLabel('New password', { exact: true }).fill('lighthouse on the hill 7');
   await patient.locator('#password-form').getByLabel('New password again').fill('lighthouse on the hill 7');
   await patient.getByRole('button', { name: 'Save password' }).click();
-  await patient.getByRole('tab', { name: 'Home' }).waitFor();
+  await patient.locator('#home-view').waitFor({ state: 'visible' });
   await patientCtx.close();
 
   // Staff see the visit, and the print in the activity log.

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { VIEWPORTS, audit, launch, patientLogin, practice, screen, staffLogin } from './helpers.mjs';
+import { VIEWPORTS, audit, launch, openView, patientLogin, practice, screen, staffLogin } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
@@ -19,7 +19,7 @@ test('a patient views, downloads and sends their care summary and sees the activ
   const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop, locale: 'en-US', acceptDownloads: true });
   const page = await ctx.newPage();
   await patientLogin(page, 'lakeside', alex);
-  await page.getByRole('tab', { name: 'Care summary' }).click();
+  await openView(page, 'Care summary');
   const panel = page.locator('#panel-ModuleCareSummary');
   await panel.getByRole('heading', { name: 'Allergies' }).waitFor();
   const part = (name) => panel.locator('section.part', { has: page.getByRole('heading', { name, exact: true }) });
@@ -61,7 +61,7 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await audit(page, 'patient care summary after sending');
 
   await page.getByLabel('Language').selectOption('es');
-  await page.getByRole('tab', { name: 'Resumen de atención' }).click();
+  await openView(page, 'Resumen de atención');
   await panel.getByRole('heading', { name: 'Alergias' }).waitFor();
   await panel.getByRole('button', { name: 'Descargar mi resumen de atención' }).waitFor();
   await screen(page, 'patient-care-summary-es');
@@ -87,7 +87,7 @@ test('staff register a Direct address; a patient sends their summary to it encry
   const ctx = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
   const page = await ctx.newPage();
   await patientLogin(page, 'lakeside', alex);
-  await page.getByRole('tab', { name: 'Care summary' }).click();
+  await openView(page, 'Care summary');
   const panel = page.locator('#panel-ModuleCareSummary');
   await panel.getByLabel('Email address to send it to').fill('someone@else.example');
   await panel.getByLabel(/Encrypted/).check();

@@ -88,13 +88,37 @@ export async function screen(page, name) {
 }
 
 /** Logs a patient in at their practice's own address. */
-export async function patientLogin(page, practiceId, patient) {
-  await page.goto(`${BASE}/p/${practiceId}/`);
+/** Logs a patient in on their practice's page, in whatever language it shows; with `keepAddress`
+ * on the page already open (e.g. at a view's address). */
+export async function patientLogin(page, practiceId, patient, { keepAddress = false } = {}) {
+  if (!keepAddress) await page.goto(`${BASE}/p/${practiceId}/`);
   await page.locator('#login-view').waitFor({ state: 'visible' });
-  const form = page.locator('#login-form');
-  await form.getByLabel('Username').fill(patient.username);
-  await form.getByLabel('Password', { exact: true }).fill(patient.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.locator('#login-username').fill(patient.username);
+  await page.locator('#login-password').fill(patient.password);
+  await page.locator('#login-form button[type=submit]').click();
+}
+
+/** The names of the portal's views, in order (on a phone too, where some are under "More"). */
+export async function viewNames(page) {
+  await page.locator('#home-view').waitFor({ state: 'visible' });
+  return page.locator('#view-list a').evaluateAll((links) => links.map((a) => a.textContent));
+}
+
+/** The view open now, by its name in the navigation. */
+export const currentView = (page) => page.locator('#view-list a[aria-current=page]').textContent();
+
+/** Opens a view from the navigation as a person would: on a phone, through "More" when it is not
+ * on the bottom bar. Answers its panel. */
+export async function openView(page, name) {
+  await page.locator('#view-list a').first().waitFor();
+  const nav = page.locator('nav.views');
+  if (!(await nav.getByRole('link', { name }).count())) await nav.locator('#more').click();
+  const link = nav.getByRole('link', { name });
+  const key = await link.getAttribute('data-view');
+  await link.click();
+  const panel = page.locator(`#panel-${key}`);
+  await panel.waitFor({ state: 'visible' });
+  return panel;
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');

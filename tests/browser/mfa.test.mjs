@@ -38,14 +38,14 @@ test('a patient turns on two-step sign-in and logs in with a code, then a recove
   await page.getByText('Enter the 6-digit code your authenticator app shows').waitFor();
   await screen(page, 'patient-mfa-login');
   await audit(page, 'mfa login');
-  await page.getByLabel('Code from your authenticator app, or a recovery code').fill(totp(secret, 1));
+  await page.locator('#login-form').getByLabel('Code from your authenticator app, or a recovery code').fill(totp(secret, 1));
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('tab', { name: 'Home' }).waitFor();
+  await page.locator('#home-view').waitFor({ state: 'visible' });
   await page.getByRole('button', { name: /Log out/ }).click();
 
   // A recovery code instead; then two-step sign-in off again.
   await patientLogin(page, 'lakeside', jamie);
-  await page.getByLabel('Code from your authenticator app, or a recovery code').fill(codes[0]);
+  await page.locator('#login-form').getByLabel('Code from your authenticator app, or a recovery code').fill(codes[0]);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByText('Recovery codes left: 9.').waitFor();
   await page.getByRole('button', { name: 'Turn off two-step sign-in' }).click();

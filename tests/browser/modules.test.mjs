@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { VIEWPORTS, audit, launch, patientLogin, practice, screen } from './helpers.mjs';
+import { VIEWPORTS, audit, launch, openView, patientLogin, practice, screen } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
@@ -17,11 +17,10 @@ after(async () => { await browser?.close(); });
 
 /** Opens a feature tab (rendered afresh) and waits until it has loaded. */
 async function openTab(page, name) {
-  const tab = page.getByRole('tab', { name });
-  const panel = page.locator(`#panel-${await tab.getAttribute('data-key')}`);
   // Panels keep their last content: empty it first, so what is waited for is the new render.
-  await panel.evaluate((p) => p.replaceChildren());
-  await tab.click();
+  const key = await page.locator('#view-list a').filter({ hasText: name }).first().getAttribute('data-view');
+  await page.locator(`#panel-${key}`).evaluate((p) => p.replaceChildren());
+  const panel = await openView(page, name);
   await panel.locator('h2').waitFor();
   return panel;
 }
@@ -53,9 +52,23 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
 
 test("the guarantor books a child's recall, confirms an appointment, downloads a statement, reads a plan and opens an image", async () => {
   const { ctx, page, failures } = await loggedIn(VIEWPORTS.desktop);
-  // Riley's appointments, through the family picker.
-  await page.getByLabel('Whose records to show').selectOption({ label: 'Riley Morgan (in your care)' });
-  let panel = await openTab(page, 'Appointments');
+  // Home says what needs doing, for each person, with whose it is.
+  const todos = page.locator('#panel-home ul.todos');
+  await todos.waitFor();
+  const confirm = todos.locator('li', { hasText: /^Confirm the appointment on / });
+  assert.equal(await confirm.count(), 1, 'Alex\'s appointment waiting for confirmation');
+  assert.equal(await confirm.locator('.whose').count(), 0, 'Alex\'s own to-do names nobody');
+  const rileyRecall = todos.locator('li', { hasText: 'For Riley Morgan' }).filter({ hasText: 'Prophy visit due' });
+  assert.equal(await rileyRecall.count(), 1, await todos.textContent());
+  await screen(page, 'patient-home-todos');
+  // Confirmed from Home: the to-do goes, and the appointment is confirmed.
+  await confirm.getByRole('button', { name: 'Confirm appointment' }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll('#panel-home ul.todos li')].some((li) => li.textContent.startsWith('Confirm the appointment')));
+  // Riley's recall: Book opens Riley's appointments.
+  await rileyRecall.getByRole('button', { name: 'Book' }).click();
+  await page.waitForFunction(() => location.hash === '#/appointments');
+  assert.equal(await page.locator('#viewing').textContent(), 'Viewing the records of Riley Morgan');
+  let panel = page.locator('#panel-MakeAppointments');
   const past = panel.locator('section.part', { has: page.getByRole('heading', { name: 'Past' }) }).locator('li');
   await past.first().waitFor();
   assert.equal(await past.count(), 2);
@@ -70,11 +83,9 @@ test("the guarantor books a child's recall, confirms an appointment, downloads a
   assert.match(await upcoming.locator('li').first().textContent(), new RegExp(firstTime.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   assert.equal(await panel.locator('li.action', { hasText: 'Prophy visit due' }).count(), 0, 'the recall is booked');
 
-  // Back to Alex: confirm the appointment the office asked about.
+  // Back to Alex: the appointment confirmed from Home is listed once, confirmed.
   await page.getByLabel('Whose records to show').selectOption({ label: 'Alex Morgan (you)' });
   panel = await openTab(page, 'Appointments');
-  await panel.getByRole('button', { name: 'Confirm appointment' }).click();
-  await panel.getByText('Thank you, your appointment is confirmed.').waitFor();
   assert.equal(await panel.getByRole('button', { name: 'Confirm appointment' }).count(), 0);
   await panel.locator('section.part', { has: page.getByRole('heading', { name: 'Upcoming' }) }).getByText('Confirmed').first().waitFor();
 

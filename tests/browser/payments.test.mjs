@@ -6,7 +6,7 @@
 // any payment.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, VIEWPORTS, audit, launch, patientLogin, practice, screen, staffLogin } from './helpers.mjs';
+import { BASE, VIEWPORTS, audit, launch, openView, patientLogin, practice, screen, staffLogin } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
@@ -38,7 +38,7 @@ test('a patient pays $50 on the test processor and gets a receipt on screen, by 
   const { ctx, page, failures } = await loggedIn(VIEWPORTS.desktop);
   // Home says what is due, with Pay.
   await page.locator('#panel-home').getByText('Amount due now: $292.00').waitFor();
-  await page.getByRole('tab', { name: 'Account' }).click();
+  await openView(page, 'Account');
   await page.locator('#panel-ModuleAccount').getByRole('link', { name: 'Pay' }).click();
   // The payment page, at the practice's own address; the amount defaults to the patient portion.
   await page.waitForURL(`${BASE}/p/lakeside/pay`);
@@ -80,13 +80,13 @@ test('a patient pays $50 on the test processor and gets a receipt on screen, by 
   // Back in the portal: the payment in the history, and the account without it, being posted.
   await page.getByRole('link', { name: 'Back to the patient portal' }).click();
   await page.locator('#home-view').waitFor({ state: 'visible' });
-  await page.getByRole('tab', { name: 'Payments' }).click();
+  await openView(page, 'Payments');
   const payments = page.locator('#panel-MakePayments');
   await payments.getByText('Paid', { exact: true }).first().waitFor();
   await payments.getByText('Amount due now: $242.00').waitFor();
   await screen(page, 'patient-payments');
   await audit(page, 'patient Payments tab');
-  await page.getByRole('tab', { name: 'Account' }).click();
+  await openView(page, 'Account');
   const account = page.locator('#panel-ModuleAccount');
   await account.getByText('Paid online — being posted').waitFor();
   await account.getByText('$362.00').first().waitFor();

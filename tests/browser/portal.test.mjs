@@ -3,7 +3,7 @@
 // and photographed at 1280×800 and 390×844 (into PORTAL_SCREENSHOTS).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, VIEWPORTS, launch, patientLogin, practice, screen, staffLogin } from './helpers.mjs';
+import { BASE, VIEWPORTS, currentView, launch, openView, patientLogin, practice, screen, staffLogin, viewNames } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
@@ -11,11 +11,6 @@ const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-
-async function tabNames(page) {
-  await page.locator('#home-view').waitFor({ state: 'visible' });
-  return page.getByRole('tab').allTextContents();
-}
 
 for (const [size, viewport] of Object.entries(VIEWPORTS)) {
   test(`${size}: a patient opens their practice's address, logs in without typing a practice, and reads it in Spanish`, async () => {
@@ -31,17 +26,17 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     assert.equal(await page.getByLabel(/Practice/).count(), 0, 'no practice field');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'login-username');
     // Show-password toggles.
-    await page.getByLabel('Password', { exact: true }).fill('secret words');
+    await page.locator('#login-form').getByLabel('Password', { exact: true }).fill('secret words');
     await page.getByRole('button', { name: 'Show' }).click();
-    assert.equal(await page.getByLabel('Password', { exact: true }).getAttribute('type'), 'text');
+    assert.equal(await page.locator('#login-form').getByLabel('Password', { exact: true }).getAttribute('type'), 'text');
     await page.getByRole('button', { name: 'Hide' }).click();
-    assert.equal(await page.getByLabel('Password', { exact: true }).getAttribute('type'), 'password');
+    assert.equal(await page.locator('#login-form').getByLabel('Password', { exact: true }).getAttribute('type'), 'password');
     await screen(page, 'patient-login');
 
     await patientLogin(page, 'lakeside', alex);
-    const tabs = await tabNames(page);
-    assert.deepEqual(tabs, ['Home', 'Payments', 'Account', 'Messages', 'Care summary', 'Images & documents', 'Appointments', 'Treatment plans']);
-    assert.equal(await page.getByRole('tab', { selected: true }).textContent(), 'Home', 'home is the default tab');
+    const views = await viewNames(page);
+    assert.deepEqual(views, ['Home', 'Payments', 'Account', 'Messages', 'Care summary', 'Images & documents', 'Appointments', 'Treatment plans']);
+    assert.equal(await currentView(page), 'Home', 'home is the default view');
     await page.getByRole('heading', { name: 'Hello, Alex Morgan' }).waitFor();
     // The family picker lists whom Alex may see, Alex first.
     const members = await page.getByLabel('Whose records to show').locator('option').allTextContents();
@@ -49,29 +44,27 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     assert.ok(members.length > 1, `${members}`);
     assert.equal(await page.locator('.dashboard > li').count(), 7, 'one card per enabled feature');
     await screen(page, 'patient-home');
-    // Keyboard: End, Home, arrows.
-    await page.getByRole('tab', { name: 'Home' }).focus();
-    await page.keyboard.press('End');
-    assert.equal(await page.getByRole('tab', { selected: true }).textContent(), 'Treatment plans');
-    await page.keyboard.press('Home');
-    assert.equal(await page.getByRole('tab', { selected: true }).textContent(), 'Home');
-    await page.keyboard.press('ArrowRight');
-    assert.equal(await page.getByRole('tab', { selected: true }).textContent(), 'Payments');
-    await page.locator('#panel-MakePayments').getByRole('link', { name: 'Pay now' }).waitFor();
-    assert.ok(await page.getByRole('tabpanel').getAttribute('tabindex'), 'the panel is focusable');
+    // Every view's name fits whole in the navigation, on a phone through "More" for some.
+    for (const link of await page.locator('#view-list a:visible, #more').all()) {
+      assert.ok(await link.evaluate((a) => a.scrollWidth <= a.clientWidth + 1), `${await link.textContent()} is cut`);
+    }
+    const panel = await openView(page, 'Payments');
+    await panel.getByRole('link', { name: 'Pay now' }).waitFor();
+    assert.equal(await currentView(page), 'Payments');
+    assert.equal(await page.evaluate(() => location.hash), '#/payments', 'the view has its own address');
+    assert.equal(await panel.getAttribute('tabindex'), '-1', 'the panel takes focus when opened');
     await screen(page, 'patient-feature');
 
     // Spanish: labels and a Spanish date.
     await page.getByLabel('Language').selectOption('es');
-    await page.getByRole('tab', { name: 'Inicio' }).click();
+    await openView(page, 'Inicio');
     await page.getByRole('heading', { name: 'Hola, Alex Morgan' }).waitFor();
     const today = await page.locator('#today').textContent();
     assert.match(today, /^Hoy es (lunes|martes|miércoles|jueves|viernes|sábado|domingo), \d{1,2} de [a-z]+ de \d{4}\.$/, today);
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'es');
-    assert.ok((await tabNames(page)).includes('Citas'));
+    assert.ok((await viewNames(page)).includes('Citas'));
     await screen(page, 'patient-home-es');
-    await page.getByRole('tab', { name: 'Citas' }).click();
-    const citas = page.locator('[role=tabpanel]:not([hidden])');
+    const citas = await openView(page, 'Citas');
     await citas.getByRole('heading', { name: 'Próximas' }).waitFor();
     assert.match(await citas.locator('li').first().textContent(), / de [a-z]+ de \d{4}/, 'dates in Spanish');
     await screen(page, 'patient-feature-es');
@@ -130,12 +123,12 @@ test('a double click on Log in sends one login', async () => {
   const page = await ctx.newPage();
   await page.goto(`${BASE}/p/lakeside/`);
   await page.locator('#login-form').getByLabel('Username').fill(alex.username);
-  await page.getByLabel('Password', { exact: true }).fill(alex.password);
+  await page.locator('#login-form').getByLabel('Password', { exact: true }).fill(alex.password);
   let logins = 0;
   page.on('request', (r) => { if (r.url().endsWith('/v1/auth/login')) logins += 1; });
   await page.route('**/v1/auth/login', async (route) => { await new Promise((r) => setTimeout(r, 300)); await route.continue(); });
   await page.getByRole('button', { name: 'Log in' }).dblclick();
-  await tabNames(page);
+  await viewNames(page);
   assert.equal(logins, 1);
   await ctx.close();
 });
@@ -144,7 +137,7 @@ test('staff untick Messages: the patient page drops it, WebMail answers 403, and
   const patientCtx = await browser.newContext();
   const patient = await patientCtx.newPage();
   await patientLogin(patient, 'lakeside', lakeside.patients.find((p) => !p.temporary));
-  assert.ok((await tabNames(patient)).includes('Messages'));
+  assert.ok((await viewNames(patient)).includes('Messages'));
   const staffCtx = await browser.newContext();
   const admin = await staffCtx.newPage();
   await staffLogin(admin, lakeside);
@@ -154,7 +147,7 @@ test('staff untick Messages: the patient page drops it, WebMail answers 403, and
   await admin.locator('#features-form').getByText('Saved.').waitFor();
   assert.ok(await admin.locator('#features-form .dirty').isHidden());
   await patient.reload();
-  const tabs = await tabNames(patient);
+  const tabs = await viewNames(patient);
   assert.ok(!tabs.includes('Messages'), `${tabs}`);
   assert.equal(await patient.evaluate(() => fetch('/v1/webmail/messages').then((r) => r.status)), 403);
   // The activity screen, filtered to settings changes, says what changed.
@@ -220,7 +213,7 @@ test('a patient with a temporary password must choose a new one first', async ()
   await page.locator('#password-form').getByLabel('New password', { exact: true }).fill('blue harbour morning tide');
   await page.locator('#password-form').getByLabel('New password again').fill('blue harbour morning tide');
   await page.getByRole('button', { name: 'Save password' }).click();
-  assert.ok((await tabNames(page)).length > 1);
+  assert.ok((await viewNames(page)).length > 1);
   await ctx.close();
 });
 
@@ -249,7 +242,7 @@ test('staff choose family access; the guarantor then sees only themself and mino
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   await patientLogin(page, 'lakeside', alex);
-  await tabNames(page);
+  await viewNames(page);
   const members = await page.getByLabel('Whose records to show').locator('option').allTextContents();
   assert.equal(members.length, 2, `${members}`);
   assert.match(members[1], /\(in your care\)$/);

@@ -74,7 +74,7 @@ test('a patient who forgot their password chooses a new one through the emailed 
 
   const link = await resetBy(page, 'Jamie.Morgan@example.com', 'a lighthouse at low tide');
   await patientLogin(page, 'lakeside', { username: jamie.username, password: 'a lighthouse at low tide' });
-  await page.getByRole('tab', { name: 'Home' }).waitFor();
+  await page.locator('#home-view').waitFor({ state: 'visible' });
   await page.getByRole('button', { name: /Log out|Cerrar sesión/ }).click();
 
   // The link works once (opened again, as from the email: a new tab).
@@ -89,6 +89,6 @@ test('a patient who forgot their password chooses a new one through the emailed 
   // Jamie's demo password back, for the other files.
   await resetBy(page, jamie.username, jamie.password);
   await patientLogin(page, 'lakeside', jamie);
-  await page.getByRole('tab', { name: 'Home' }).waitFor();
+  await page.locator('#home-view').waitFor({ state: 'visible' });
   await ctx.close();
 });

@@ -12,7 +12,7 @@ use portal_core::clock::rfc3339;
 use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult};
 use portal_core::identity::mfa::{Mfa, MfaStatus, Proof};
 use portal_core::identity::recovery::Recovery;
-use portal_core::identity::session::{PrincipalKind, Sessions};
+use portal_core::identity::session::{self, PrincipalKind, Sessions};
 use portal_core::identity::totp::Enrolment;
 use portal_core::ids::PracticeId;
 use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
@@ -229,6 +229,10 @@ struct SessionState {
     practice_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     must_change_password: Option<bool>,
+    /// Seconds after any request that the session is sure to stay alive (the idle timeout less
+    /// the interval its idle timer is written at): the page warns before this runs out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_seconds: Option<i64>,
 }
 
 /// Whether the request carries a live session, and whose kind and practice (the page then asks
@@ -245,8 +249,9 @@ async fn session(State(d): State<Deps>, headers: HeaderMap) -> ApiResult<Json<Se
             kind: Some(s.kind.as_str()),
             practice_id: Some(s.practice),
             must_change_password: Some(s.must_change_password),
+            idle_seconds: Some(session::IDLE_TIMEOUT - session::TOUCH_INTERVAL),
         },
-        None => SessionState { authenticated: false, kind: None, practice_id: None, must_change_password: None },
+        None => SessionState { authenticated: false, kind: None, practice_id: None, must_change_password: None, idle_seconds: None },
     }))
 }
 

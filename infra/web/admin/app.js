@@ -3,6 +3,7 @@
 // access, messages, payments, invites, code systems, staff users, practice system, activity), one at a time, by the
 // address's #fragment. Admin-only screens are not offered to the front desk. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
+import { guardSession, signedInAgain, stopGuard, wireSessionDialogs } from '/session.js';
 import { showSettings } from './settings.js';
 import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
 import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
@@ -19,6 +20,7 @@ const ADMIN_ONLY = ['staff', 'activity'];
 let canEdit = false;
 let features = [];
 let practiceId = '';
+let username = '';
 
 function show(view) {
   for (const id of ['loading-view', 'login-view', 'staff-password-view', 'staff-view']) $(id).hidden = id !== view;
@@ -59,9 +61,13 @@ function refreshActivity() {
 }
 
 async function enter() {
-  const r = await api('GET', '/v1/admin/settings');
+  const [r, me, session] = await Promise.all([api('GET', '/v1/admin/settings'), api('GET', '/v1/me'), api('GET', '/v1/session')]);
   if (r.status === 403 && r.data && r.data.code === 'password_change_required') return show('staff-password-view');
   if (!r.ok) return show('login-view');
+  username = me.ok ? me.data.username : '';
+  $('signin-who').textContent = `Signing in as ${username}`;
+  $('signin-username').value = username;
+  guardSession({ idleSeconds: (session.ok && session.data.idleSeconds) || 840, warning: $('idle-dialog'), signin: $('signin-dialog'), leave: logout });
   canEdit = r.data.canEdit;
   practiceId = r.data.portalPath.split('/')[2] || '';
   features = r.data.settings.features;
@@ -99,14 +105,33 @@ onSubmit($('staff-password-form'), async () => {
   return enter();
 });
 
-$('logout').addEventListener('click', async () => {
+async function logout() {
+  stopGuard();
   await api('POST', '/v1/auth/logout');
   leaveCodeSystems();
   hideSecret();
   hideSheet();
   hideStaffSecrets();
   show('login-view');
+}
+$('logout').addEventListener('click', logout);
+
+// Signing in again after the session ended: the same person, so the screen as it was is theirs.
+onSubmit($('signin-form'), async () => {
+  const body = { practice: practiceId, username, password: $('signin-password').value, totp: $('signin-totp').value.trim() };
+  if (!body.password || !/^\d{6}$/.test(body.totp)) return status('signin-status', 'Fill in both fields; the code has 6 digits.');
+  const r = await api('POST', '/v1/staff/login', body);
+  $('signin-totp').value = '';
+  if (!r.ok) {
+    return status('signin-status', r.status === 401
+      ? 'That password or authenticator code is not right, or there were too many tries. Check them and try again in a minute.'
+      : (r.status === 0 ? 'The portal could not be reached.' : ((r.data && r.data.detail) || 'Login failed.')));
+  }
+  status('signin-status', '');
+  resetPasswords($('signin-form'));
+  return signedInAgain();
 });
+wireSessionDialogs($('idle-dialog'), $('signin-dialog'), logout);
 
 window.addEventListener('hashchange', openSection);
 wireSyncKeys(() => canEdit, refreshActivity);

@@ -73,7 +73,8 @@ function actionWords(e, names) {
     'appointments.confirm': `Confirmed an appointment of ${subject}`,
     'appointments.book': `Booked a recall visit for ${subject}`,
     'webmail.office.messages.read': "Viewed the practice's messages",
-    'webmail.send': `Sent a secure message (${subject})`,
+    // A patient writing for someone in their family (a parent for a child) is named as the actor.
+    'webmail.send': e.actorKind === 'patient' && e.actor !== e.subject ? `Sent a secure message for ${subject}` : `Sent a secure message (${subject})`,
     'webmail.read': `Read a message (${subject})`,
     'webmail.unread': `Marked a message unread (${subject})`,
     'mail.bounced': `An email to ${subject} came back undelivered (${MAIL_KINDS[mailKind] || mailKind}): check their email address`,

@@ -104,7 +104,6 @@ async function save(name, onSaved) {
     const now = section.describe(section.value(r.data.current));
     return status(statusOf(name), `Someone else saved this section while you were editing; it is now: ${now}. Your changes are still here: Save again to replace it.`);
   }
-  if (r.status === 401) return location.reload();
   return status(statusOf(name), r.status === 0 ? 'The portal could not be reached; nothing was saved.' : ((r.data && r.data.detail) || 'Not saved.'));
 }
 

@@ -6,6 +6,8 @@
 import { $, api, el, onSubmit, openLink, status, uploadAttachments } from '/lib.js';
 
 const when = (unix) => new Date(unix * 1000).toLocaleString();
+/** A sender or recipient by name; a message a parent wrote for a child says both. */
+const who = (party) => (party.by ? `${party.by} (for ${party.name})` : party.name);
 const NOTIFICATION = {
   pending: () => 'notification pending',
   sending: () => 'notification being sent',
@@ -62,7 +64,7 @@ export async function load(reset) {
     const open = el('button', { type: 'button', className: 'link-button subject' + (inbox && !m.read ? ' unread' : '') }, m.subject);
     open.addEventListener('click', () => thread(m.threadId));
     return el('li', {}, open,
-      el('span', { className: 'meta' }, inbox ? `From ${m.from.name} to ${m.to.name}` : `To ${m.to.name}, from ${m.from.name}`, ' · ', when(m.sentAt)),
+      el('span', { className: 'meta' }, inbox ? `From ${who(m.from)} to ${who(m.to)}` : `To ${who(m.to)}, from ${who(m.from)}`, ' · ', when(m.sentAt)),
       el('span', {}, inbox && !m.read ? el('span', { className: 'badge' }, 'Unread') : null, ' ', notification(m.notification)));
   }));
   if (!$('mail-items').children.length) $('mail-items').append(el('li', { className: 'meta' }, 'No messages.'));
@@ -79,7 +81,7 @@ async function thread(id) {
   $('mail-thread-subject').textContent = r.data.subject;
   $('mail-thread-patient').textContent = `With ${r.data.patientName}`;
   $('mail-thread').replaceChildren(...r.data.messages.map((m) => el('li', { className: m.from.kind === 'patient' ? 'theirs' : 'mine' },
-    el('p', { className: 'meta' }, `${m.from.name} to ${m.to.name} · ${when(m.sentAt)} `, notification(m.notification)),
+    el('p', { className: 'meta' }, `${who(m.from)} to ${who(m.to)} · ${when(m.sentAt)} `, notification(m.notification)),
     el('p', { className: 'body' }, m.body),
     files(m))));
   // Opening a thread reads the patient's messages in it.

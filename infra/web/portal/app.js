@@ -1,17 +1,33 @@
 // The patient page, at a practice's own address (/p/{practice}/). The session lives in an
 // HttpOnly cookie the page never sees; the only thing kept in the browser is the language chosen
-// for this session. Views: loading, no practice, unknown practice, login, forgotten password, new
-// password from a reset link (its token comes in the address's #fragment, never sent to a server
-// log, and is dropped from the address at once), new password, home.
-// Home is a dashboard (name, whose records, one card per feature) plus one tab per feature,
-// each rendered by its own module, features/<FeatureKey>.js.
-import { $, api, el, onSubmit, passwordToggles, resetPasswords, status, tabKeys } from './lib.js';
+// for this session. Screens: loading, no practice, unknown practice, login, forgotten password,
+// new password from a reset link (its token comes in the address's #fragment, never sent to a
+// server log, and is dropped from the address at once), new password, the portal.
+// The portal is Home plus one view per feature (features/<FeatureKey>.js), each at its own address
+// (#/home, #/messages, …): Back and Forward move between views, a link to a view opens it after
+// sign-in, and a session that ends on the way is picked up again (session.js).
+import { $, api, el, onSubmit, passwordToggles, resetPasswords, status } from './lib.js';
 import { LANGUAGES, chooseLanguage, formatDate, language, setLanguage, t, translate } from './i18n.js';
-import { renderSecurity } from './security.js';
+import { renderHome } from './home.js';
+import { guardSession, signedInAgain, stopGuard, wireSessionDialogs } from './session.js';
 
-const VIEWS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'forgot-view', 'reset-view', 'password-view', 'home-view'];
+const SCREENS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'forgot-view', 'reset-view', 'password-view', 'home-view'];
 const HOME = 'home';
-const state = { practice: null, me: null, patientId: null, tab: HOME, view: 'loading-view', resetToken: null };
+/** Each view's address (#/{slug}). */
+const SLUGS = {
+  [HOME]: 'home', MakeAppointments: 'appointments', ModuleWebMail: 'messages', ModuleAccount: 'account', MakePayments: 'payments',
+  ModuleTreatmentPlan: 'treatment-plans', ModuleCareSummary: 'care-summary', ModuleImages: 'images',
+};
+/** On a phone the bottom bar holds this many views; the rest are under "More". */
+const BAR_SIZE = 4;
+const state = { practice: null, me: null, patientId: null, view: HOME, screen: 'loading-view', resetToken: null };
+
+/** The view an address names (#/messages → ModuleWebMail), or null. */
+function viewFromAddress() {
+  const m = location.hash.match(/^#\/([a-z-]+)$/);
+  const found = m && Object.entries(SLUGS).find(([, slug]) => slug === m[1]);
+  return found ? found[0] : null;
+}
 
 /** A reset link's token, taken out of the address so it is not kept in history or shared. */
 function takeResetToken() {
@@ -30,12 +46,13 @@ function practiceFromAddress() {
   return null;
 }
 
-function show(view, focus = true) {
-  state.view = view;
-  for (const id of VIEWS) $(id).hidden = id !== view;
-  $('logout').hidden = view !== 'home-view' && view !== 'password-view';
-  if (!focus) return;
-  const first = $(view).querySelector('input, select, [role=tab][aria-selected=true]');
+function show(screen) {
+  state.screen = screen;
+  for (const id of SCREENS) $(id).hidden = id !== screen;
+  $('logout').hidden = screen !== 'home-view' && screen !== 'password-view';
+  paintViewing();
+  if (screen === 'home-view') return;
+  const first = $(screen).querySelector('input, select');
   if (first) first.focus();
 }
 
@@ -50,10 +67,10 @@ function paintHeader() {
 function paint() {
   translate(document);
   paintHeader();
-  if (state.me) renderHome();
+  if (state.me) renderPortal();
 }
 
-// ------------------------------------------------------------------ home
+// ------------------------------------------------------------------ the portal
 
 function features() {
   return state.me ? state.me.features : [];
@@ -63,7 +80,15 @@ function memberLabel(m) {
   return t('home.member.' + m.relationship, { name: m.name });
 }
 
-function renderHome() {
+/** The person whose records are open, in the header whenever it is not the viewer. */
+function paintViewing() {
+  const member = state.me && state.screen === 'home-view' && state.me.family.find((m) => m.patientId === state.patientId);
+  const other = member && member.relationship !== 'self';
+  $('viewing').hidden = !other;
+  $('viewing').textContent = other ? t('home.viewingNow', { name: member.name }) : '';
+}
+
+function renderPortal() {
   const me = state.me;
   const self = me.family.find((m) => m.relationship === 'self');
   $('hello').textContent = t('home.hello', { name: self ? self.name : me.username });
@@ -71,21 +96,24 @@ function renderHome() {
   const picker = $('family-member');
   picker.replaceChildren(...me.family.map((m) => el('option', { value: m.patientId, selected: m.patientId === state.patientId }, memberLabel(m))));
   $('family').hidden = me.family.length < 2;
+  paintViewing();
 
-  const tabs = [{ key: HOME, label: t('home.tab') }, ...features().map((f) => ({ key: f.key, label: t(`feature.${f.key}.label`) }))];
-  $('tabs').replaceChildren(...tabs.map((tab) => el('button', {
-    type: 'button', role: 'tab', id: 'tab-' + tab.key, 'data-key': tab.key, 'aria-controls': 'panel-' + tab.key,
-  }, tab.label)));
-  $('panels').replaceChildren(...tabs.map((tab) => el('section', {
-    className: 'card panel', id: 'panel-' + tab.key, role: 'tabpanel', tabIndex: 0, 'aria-labelledby': 'tab-' + tab.key, 'data-key': tab.key,
+  const views = [{ key: HOME, label: t('home.tab') }, ...features().map((f) => ({ key: f.key, label: t(`feature.${f.key}.label`) }))];
+  const link = (v) => el('a', { href: '#/' + SLUGS[v.key], 'data-view': v.key }, v.label);
+  // Wide screens list every view at the side; a phone's bottom bar the first few, and "More" the rest.
+  const overflow = views.length > BAR_SIZE + 1 ? views.slice(BAR_SIZE) : [];
+  $('view-list').replaceChildren(...views.map((v, i) => el('li', { className: overflow.length && i >= BAR_SIZE ? 'overflow' : '' }, link(v))));
+  $('more-list').replaceChildren(...overflow.map((v) => el('li', {}, link(v))));
+  $('more').hidden = !overflow.length;
+  $('panels').replaceChildren(...views.map((v) => el('section', {
+    className: 'card panel', id: 'panel-' + v.key, tabIndex: -1, 'aria-label': v.label, 'data-key': v.key,
   })));
-  if (!tabs.some((tab) => tab.key === state.tab)) state.tab = HOME;
-  selectTab(state.tab);
+  openView(views.some((v) => v.key === state.view) ? state.view : HOME);
   showBadges();
 }
 
-/** What needs the patient's attention, on the tabs from the start (a feature module may export
- * `badge(ctx)`, which marks its own tab: WebMail's unread count). */
+/** What needs the patient's attention, on the navigation from the start (a feature module may
+ * export `badge(ctx)`, which marks its own view's links: WebMail's unread count). */
 async function showBadges() {
   for (const f of features().filter((x) => x.available)) {
     const module = await import(`./features/${f.key}.js`);
@@ -93,33 +121,12 @@ async function showBadges() {
   }
 }
 
-function renderDashboard(panel) {
-  const list = features();
-  // Two-step sign-in belongs to the login, not to a feature: it is on Home whatever is enabled.
-  const security = el('section', { className: 'card security' });
-  renderSecurity(security);
-  if (!list.length) return panel.replaceChildren(el('p', {}, t('home.none')), security);
-  panel.replaceChildren(el('ul', { className: 'dashboard' }, list.map((f) => {
-    const label = t(`feature.${f.key}.label`);
-    return el('li', { className: 'card', 'data-feature': f.key },
-      el('h3', {}, label),
-      el('p', {}, t(`feature.${f.key}.intro`)),
-      f.available ? null : el('p', { className: 'badge' }, t('feature.coming')),
-      el('button', { type: 'button', className: 'secondary', 'data-open': f.key, 'aria-label': `${t('home.open')}: ${label}` }, t('home.open')));
-  })), security);
-  return showHomeLines(panel);
-}
-
-/** What needs doing, on the feature's Home card: a feature module may export `home(ctx)`,
- * answering an element (Payments: the amount due now, with Pay) or null. */
-async function showHomeLines(panel) {
-  for (const f of features().filter((x) => x.available)) {
-    const module = await import(`./features/${f.key}.js`);
-    if (!module.home) continue;
-    const line = await module.home({ me: state.me, patientId: state.patientId });
-    const card = panel.querySelector(`[data-feature="${f.key}"]`);
-    if (line && card && state.tab === HOME) card.querySelector('p').after(line);
-  }
+/** Opens feature `key`'s view for `patientId` (a Home to-do about a family member). */
+function openFor(key, patientId) {
+  state.patientId = patientId;
+  $('family-member').value = patientId;
+  paintViewing();
+  location.hash = '#/' + SLUGS[key];
 }
 
 async function renderFeature(panel, key) {
@@ -127,33 +134,77 @@ async function renderFeature(panel, key) {
   module.render(panel, { me: state.me, patientId: state.patientId });
 }
 
-function selectTab(key) {
-  state.tab = key;
-  for (const b of $('tabs').querySelectorAll('[role=tab]')) {
-    const on = b.dataset.key === key;
-    b.setAttribute('aria-selected', String(on));
-    b.tabIndex = on ? 0 : -1;
-    if (on) b.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+/** Shows view `key` (the address already names it) and renders it for the person being viewed. */
+function openView(key) {
+  state.view = key;
+  for (const a of document.querySelectorAll('nav.views a[data-view]')) {
+    if (a.dataset.view === key) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
   }
+  $('more').classList.toggle('current', [...$('more-list').querySelectorAll('a')].some((a) => a.dataset.view === key));
+  closeMore();
   for (const p of $('panels').children) p.hidden = p.dataset.key !== key;
   const panel = $('panel-' + key);
-  if (key === HOME) renderDashboard(panel);
+  if (key === HOME) renderHome(panel, { me: state.me, open: openFor, slug: (k) => SLUGS[k] });
   else renderFeature(panel, key);
+  return panel;
+}
+
+/** The address changed (a link, Back, Forward, a link from an email): show that view. */
+function followAddress() {
+  const key = viewFromAddress();
+  if (!state.me || state.screen !== 'home-view') return;
+  if (!key || !$('panel-' + key)) {
+    // An address for a view this practice does not offer (or none): Home, in its place.
+    history.replaceState(null, '', '#/' + SLUGS[HOME]);
+    return openView(HOME).focus();
+  }
+  if (key !== state.view || $('panel-' + key).hidden) openView(key).focus();
+  return undefined;
+}
+
+function closeMore() {
+  $('more-list').hidden = true;
+  $('more').setAttribute('aria-expanded', 'false');
 }
 
 // ------------------------------------------------------------------ session
 
+/** Signed in: the portal at the view the address names (Home when none), focus on the greeting. */
 async function enter() {
-  const r = await api('GET', '/v1/me');
+  const [r, session] = await Promise.all([api('GET', '/v1/me'), api('GET', '/v1/session')]);
   if (!r.ok || r.data.kind !== 'patient') return show('login-view');
   state.me = r.data;
   state.patientId = r.data.principalId;
-  state.tab = HOME;
+  state.view = viewFromAddress() || HOME;
+  if (!viewFromAddress()) history.replaceState(null, '', '#/' + SLUGS[HOME]);
   const self = r.data.family.find((m) => m.relationship === 'self');
   chooseLanguage(self && self.preferredLanguage);
   $('language').value = language();
-  paint();
   show('home-view');
+  paint();
+  $('hello').focus();
+  guardSession({ idleSeconds: (session.ok && session.data.idleSeconds) || 840, warning: $('idle-dialog'), signin: $('signin-dialog'), leave: logout });
+  paintSignin();
+}
+
+/** The sign-in-again dialog names who signs in (the same person: what was on the page is theirs). */
+function paintSignin() {
+  if (!state.me) return;
+  $('signin-who').textContent = t('session.who', { username: state.me.username });
+  $('signin-username').value = state.me.username;
+}
+
+async function logout() {
+  stopGuard();
+  await api('POST', '/v1/auth/logout');
+  state.me = null;
+  state.patientId = null;
+  resetPasswords(document);
+  $('login-code-row').hidden = true;
+  $('panels').replaceChildren();
+  history.replaceState(null, '', location.pathname);
+  show('login-view');
 }
 
 async function start() {
@@ -228,13 +279,14 @@ $('forgot-open').addEventListener('click', () => {
   show('forgot-view');
 });
 $('forgot-back').addEventListener('click', () => show('login-view'));
-// A reset link opened while the page is already open here.
+// A reset link opened while the page is already open here, or another view's address.
 window.addEventListener('hashchange', () => {
   const token = state.practice && takeResetToken();
   if (token) {
     state.resetToken = token;
-    show('reset-view');
+    return show('reset-view');
   }
+  return followAddress();
 });
 
 onSubmit($('forgot-form'), async () => {
@@ -271,37 +323,64 @@ onSubmit($('password-form'), async () => {
   return enter();
 });
 
-$('logout').addEventListener('click', async () => {
-  await api('POST', '/v1/auth/logout');
-  state.me = null;
-  state.patientId = null;
-  resetPasswords(document);
-  $('login-code-row').hidden = true;
-  show('login-view');
-});
+$('logout').addEventListener('click', logout);
 
 $('language').addEventListener('change', () => {
   setLanguage($('language').value);
   paint();
+  paintSignin();
 });
 
 $('family-member').addEventListener('change', () => {
   state.patientId = $('family-member').value;
-  selectTab(state.tab);
+  paintViewing();
+  openView(state.view);
   showBadges();
 });
 
-$('panels').addEventListener('click', (e) => {
-  const open = e.target.closest('[data-open]');
-  if (!open) return;
-  selectTab(open.dataset.open);
-  $('tab-' + open.dataset.open).focus();
+// The open view's own link shows it afresh (its address does not change, so nothing else would).
+document.querySelector('nav.views').addEventListener('click', (e) => {
+  const link = e.target.closest('a[data-view]');
+  if (link && link.getAttribute('href') === location.hash) openView(link.dataset.view).focus();
 });
 
-$('tabs').addEventListener('click', (e) => {
-  const tab = e.target.closest('[role=tab]');
-  if (tab) selectTab(tab.dataset.key);
+$('more').addEventListener('click', () => {
+  const open = $('more-list').hidden;
+  $('more-list').hidden = !open;
+  $('more').setAttribute('aria-expanded', String(open));
+  if (open) $('more-list').querySelector('a').focus();
 });
-tabKeys($('tabs'), selectTab);
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !$('more-list').hidden) {
+    closeMore();
+    $('more').focus();
+  }
+});
+document.addEventListener('click', (e) => {
+  if (!e.target.closest('nav.views')) closeMore();
+});
+
+// Signing in again after the session ended: the same person, so the page as it was is theirs.
+onSubmit($('signin-form'), async () => {
+  const body = { practice: state.practice.id, username: state.me.username, password: $('signin-password').value };
+  if (!body.password) return status('signin-status', t('login.missing'));
+  const code = $('signin-code').value.trim();
+  if (code) body[/^\d{6}$/.test(code) ? 'totp' : 'recoveryCode'] = code;
+  const r = await api('POST', '/v1/auth/login', body);
+  $('signin-code').value = '';
+  if (!r.ok) return status('signin-status', problemText(r, r.status === 401 ? 'login.failed' : 'error.generic'));
+  if (r.data.mfaRequired) {
+    $('signin-code-row').hidden = false;
+    $('signin-code').focus();
+    return status('signin-status', t('login.codeNeeded'));
+  }
+  // A temporary password cannot be what signed in again: start over on the login page.
+  if (r.data.mustChangePassword) return location.reload();
+  $('signin-code-row').hidden = true;
+  status('signin-status', '');
+  resetPasswords($('signin-form'));
+  return signedInAgain();
+});
+wireSessionDialogs($('idle-dialog'), $('signin-dialog'), logout);
 
 start();

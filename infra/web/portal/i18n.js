@@ -41,6 +41,11 @@ export function t(key, vars) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (vars && name in vars ? String(vars[name]) : m));
 }
 
+/** The text for a count: `key.one` or `key.other` as the language's plural rules say, with {n}. */
+export function plural(key, n, vars) {
+  return t(`${key}.${new Intl.PluralRules(current).select(n) === 'one' ? 'one' : 'other'}`, { n, ...vars });
+}
+
 /** Fills every element with data-i18n under `root` (its text) from the catalog. */
 export function translate(root) {
   for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);

@@ -5,9 +5,28 @@
 
 export const $ = (id) => document.getElementById(id);
 
+/** What a signed-in page does about its session (session.js sets these): `ended()` runs when a
+ * request finds the session gone and answers whether the person signed in again (the request is
+ * then made again, so the action they took goes through); `answered()` after any other answer. */
+const sessionHooks = { ended: null, answered: null };
+export function hookSession(hooks) {
+  Object.assign(sessionHooks, hooks);
+}
+
 /** Calls the API; answers { ok, status, data } where data is the JSON body (or a problem body). A
- * network failure is answered as status 0 with no data, never thrown. */
+ * network failure is answered as status 0 with no data, never thrown. On a signed-in page an ended
+ * session is not an answer: the page asks the person to sign in again, then the call is repeated. */
 export async function api(method, path, body) {
+  const r = await call(method, path, body);
+  if (r.status === 401 && r.data && r.data.code === 'session_required' && sessionHooks.ended) {
+    if (await sessionHooks.ended()) return api(method, path, body);
+  } else if (r.status !== 0 && sessionHooks.answered) {
+    sessionHooks.answered();
+  }
+  return r;
+}
+
+async function call(method, path, body) {
   const opts = { method, headers: {}, credentials: 'same-origin' };
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';

@@ -2,7 +2,7 @@
 // recall into an open time), then upcoming and past visits. Times are the practice's own clock.
 import { api, busy, el, status } from '../lib.js';
 import { t, formatDay, formatPracticeTime } from '../i18n.js';
-import { empty, failure, forPatient, load, part } from './common.js';
+import { empty, failure, forPatient, load, opener, part } from './common.js';
 
 /** Renders the tab; `done` is what the last action achieved, said at the top once the lists show it. */
 export async function render(panel, ctx, done) {
@@ -12,12 +12,35 @@ export async function render(panel, ctx, done) {
   const again = (message) => render(panel, ctx, message);
   const toConfirm = appointments.upcoming.filter((a) => a.canConfirm);
   const actions = [...toConfirm.map((a) => confirmCard(a, ctx.patientId, again)), ...recalls.items.map((r) => recallCard(r, ctx.patientId, again))];
+  // One waiting for confirmation is listed once: under "To do".
+  const upcoming = appointments.upcoming.filter((a) => !a.canConfirm);
   panel.replaceChildren(
     el('h2', {}, t('feature.MakeAppointments.label')),
     el('p', { className: 'status good', role: 'status' }, done || ''),
     part('appointments.actions', actions.length ? el('ul', { className: 'items' }, actions) : empty('appointments.actions.none')),
-    part('appointments.upcoming', list(appointments.upcoming, 'appointments.upcoming.none')),
+    part('appointments.upcoming', list(upcoming, 'appointments.upcoming.none')),
     part('appointments.past', list(appointments.past, 'appointments.past.none'), older(appointments.nextCursor, ctx.patientId)));
+}
+
+/** Home's to-dos: each appointment waiting for confirmation (confirmed right there) and each due
+ * recall (Book opens this view, where a time is chosen). */
+export async function todos({ patientId, open, again }) {
+  const [appointments, recalls] = await Promise.all([api('GET', forPatient('/v1/appointments', patientId)), api('GET', forPatient('/v1/appointments/recalls', patientId))]);
+  const items = [];
+  for (const a of appointments.ok ? appointments.data.upcoming.filter((x) => x.canConfirm) : []) {
+    const said = el('span', { className: 'status', role: 'status' });
+    const button = el('button', { type: 'button' }, t('appointments.confirm'));
+    button.addEventListener('click', () => busy(button, async () => {
+      const r = await api('POST', forPatient(`/v1/appointments/${encodeURIComponent(a.id)}/confirm`, patientId), {});
+      if (!r.ok) return status(said, failure(r));
+      return again();
+    }));
+    items.push({ text: t('home.confirm', { when: when(a) }), action: el('span', { className: 'act' }, button, said) });
+  }
+  for (const r of recalls.ok ? recalls.data.items : []) {
+    items.push({ text: t('appointments.recallDue', { type: r.type, date: formatDay(r.dueDate, 'long') }), action: opener(t('appointments.book'), () => open('MakeAppointments')) });
+  }
+  return items;
 }
 
 /** "Show more": the next page of past appointments, appended to the list above it. */

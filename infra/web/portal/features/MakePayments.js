@@ -12,13 +12,12 @@ export function payAddress(me, patientId) {
   return patientId === me.principalId ? page : `${page}?${new URLSearchParams({ patient: patientId })}`;
 }
 
-/** Home's line: the amount due now, with Pay (when the practice shows the account). */
-export async function home({ me, patientId }) {
-  if (!me.features.some((f) => f.key === 'ModuleAccount' && f.available)) return null;
+/** Home's to-do: the amount due now, with Pay (when the practice shows the account). */
+export async function todos({ me, patientId }) {
+  if (!me.features.some((f) => f.key === 'ModuleAccount' && f.available)) return [];
   const r = await api('GET', forPatient('/v1/account/summary', patientId));
-  if (!r.ok || r.data.patientPortionCents <= 0) return null;
-  return el('p', { className: 'due' }, t('payments.due', { amount: formatMoney(r.data.patientPortionCents) }), ' ',
-    el('a', { href: payAddress(me, patientId) }, t('account.pay')));
+  if (!r.ok || r.data.patientPortionCents <= 0) return [];
+  return [{ text: t('payments.due', { amount: formatMoney(r.data.patientPortionCents) }), action: el('a', { className: 'button', href: payAddress(me, patientId) }, t('account.pay')) }];
 }
 
 export async function render(panel, { me, patientId }) {

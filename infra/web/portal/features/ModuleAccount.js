@@ -2,8 +2,17 @@
 // to download. Amounts arrive as integer cents and are formatted only here.
 import { api, busy, el, status } from '../lib.js';
 import { t, formatDay, formatMoney } from '../i18n.js';
-import { empty, failure, forPatient, load, openFile, part } from './common.js';
+import { empty, failure, forPatient, load, openFile, opener, part } from './common.js';
 import { payAddress } from './MakePayments.js';
+
+/** Home's to-do when the practice does not take payments online (Payments says it otherwise):
+ * the amount due, with a way to the account. */
+export async function todos({ me, patientId, open }) {
+  if (me.features.some((f) => f.key === 'MakePayments' && f.available)) return [];
+  const r = await api('GET', forPatient('/v1/account/summary', patientId));
+  if (!r.ok || r.data.patientPortionCents <= 0) return [];
+  return [{ text: t('payments.due', { amount: formatMoney(r.data.patientPortionCents) }), action: opener(t('home.seeAccount'), () => open('ModuleAccount')) }];
+}
 
 export async function render(panel, { me, patientId }) {
   const data = await load(panel, [forPatient('/v1/account/summary', patientId), forPatient('/v1/account/statements', patientId)]);

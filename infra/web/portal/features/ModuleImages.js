@@ -2,8 +2,20 @@
 // thumbnail and opens full size in the page; a document downloads under its own name. Links last
 // five minutes and are asked for when opened.
 import { api, busy, el, status } from '../lib.js';
-import { t, formatDay } from '../i18n.js';
-import { empty, failure, forPatient, load, openFile } from './common.js';
+import { t, formatDay, plural } from '../i18n.js';
+import { empty, failure, forPatient, load, openFile, opener } from './common.js';
+
+/** How recent an image or document is to count as new on Home. */
+const NEW_DAYS = 30;
+
+/** Home's to-do: images and documents the office shared in the last month, with Open. */
+export async function todos({ patientId, open }) {
+  const r = await api('GET', forPatient('/v1/images', patientId, { limit: 100 }));
+  if (!r.ok) return [];
+  const since = new Date(Date.now() - NEW_DAYS * 86_400_000).toISOString().slice(0, 10);
+  const fresh = r.data.items.filter((i) => i.date >= since).length;
+  return fresh ? [{ text: plural('home.newFiles', fresh), action: opener(t('home.open'), () => open('ModuleImages')) }] : [];
+}
 
 export async function render(panel, { patientId }) {
   const data = await load(panel, [forPatient('/v1/images', patientId, { limit: 100 })]);

@@ -2,9 +2,9 @@
 // and sent folder, a thread with its replies (opening it marks it read), a reply, and a new message
 // to one of the practice's providers, each with files attached (uploaded straight to storage, then
 // checked by the portal). Message text is shown as text, always.
-import { $, ATTACHMENT_TYPES, MAX_ATTACHMENTS, api, busy, el, status, uploadAttachments } from '../lib.js';
-import { t, formatDateTime } from '../i18n.js';
-import { empty, failure, forPatient, load, openFile } from './common.js';
+import { ATTACHMENT_TYPES, MAX_ATTACHMENTS, api, busy, el, status, uploadAttachments } from '../lib.js';
+import { t, formatDateTime, plural } from '../i18n.js';
+import { empty, failure, forPatient, load, openFile, opener } from './common.js';
 
 /** A file picker for attachments. */
 function filePicker(id) {
@@ -33,18 +33,28 @@ function attachments(m, patientId) {
 
 const when = (unixSeconds) => formatDateTime(new Date(unixSeconds * 1000));
 
-/** The unread count on the tab, as the last answer said. */
+/** A sender or recipient by name; a message a parent wrote for a child says both. */
+const who = (party) => (party.by ? t('webmail.forPatient', { by: party.by, name: party.name }) : party.name);
+
+/** The unread count on the view's links, as the last answer said. */
 function countOnTab(unread) {
-  const tab = $('tab-ModuleWebMail');
-  if (!tab) return;
-  tab.textContent = t('feature.ModuleWebMail.label');
-  if (unread) tab.append(' ', el('span', { className: 'count', 'aria-label': t('webmail.unreadCount', { n: unread }) }, String(unread)));
+  for (const link of document.querySelectorAll('nav.views a[data-view="ModuleWebMail"]')) {
+    link.textContent = t('feature.ModuleWebMail.label');
+    if (unread) link.append(' ', el('span', { className: 'count', 'aria-label': t('webmail.unreadCount', { n: unread }) }, String(unread)));
+  }
 }
 
 /** The tab's unread count, before the tab is opened. */
 export async function badge(ctx) {
   const r = await api('GET', forPatient('/v1/webmail/messages', ctx.patientId, { folder: 'inbox', limit: 1 }));
   if (r.ok) countOnTab(r.data.unread);
+}
+
+/** Home's to-do: unread messages, with Read. */
+export async function todos({ patientId, open }) {
+  const r = await api('GET', forPatient('/v1/webmail/messages', patientId, { folder: 'inbox', limit: 1 }));
+  if (!r.ok || !r.data.unread) return [];
+  return [{ text: plural('home.unread', r.data.unread), action: opener(t('home.read'), () => open('ModuleWebMail')) }];
 }
 
 export async function render(panel, ctx, folder = 'inbox') {
@@ -84,7 +94,7 @@ function row(m, folder, open) {
   const link = el('button', { type: 'button', className: 'link-button subject' + (unread ? ' unread' : '') }, m.subject);
   link.addEventListener('click', open);
   return el('li', {}, link,
-    el('span', { className: 'meta' }, t(folder === 'inbox' ? 'webmail.from' : 'webmail.to', { name: other.name }), ' · ', when(m.sentAt)),
+    el('span', { className: 'meta' }, t(folder === 'inbox' ? 'webmail.from' : 'webmail.to', { name: who(other) }), ' · ', when(m.sentAt)),
     unread ? el('span', { className: 'badge' }, t('webmail.unread')) : null);
 }
 
@@ -120,7 +130,7 @@ async function thread(panel, ctx, threadId) {
     el('h2', {}, t('feature.ModuleWebMail.label')), back,
     el('h3', {}, th.subject),
     el('ol', { className: 'thread' }, th.messages.map((m) => el('li', { className: m.from.kind === 'patient' ? 'mine' : 'theirs' },
-      el('p', { className: 'meta' }, t('webmail.fromTo', { from: m.from.name, to: m.to.name }), ' · ', when(m.sentAt)),
+      el('p', { className: 'meta' }, t('webmail.fromTo', { from: who(m.from), to: who(m.to) }), ' · ', when(m.sentAt)),
       el('p', { className: 'body' }, m.body),
       attachments(m, ctx.patientId)))),
     form);

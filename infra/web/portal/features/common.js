@@ -43,6 +43,13 @@ export const part = (titleKey, ...children) => el('section', { className: 'part'
 /** What an empty list says. */
 export const empty = (key) => el('p', { className: 'empty' }, t(key));
 
+/** A to-do's button that opens a view (for the person the to-do is about). */
+export function opener(label, open) {
+  const b = el('button', { type: 'button', className: 'secondary' }, label);
+  b.addEventListener('click', open);
+  return b;
+}
+
 /** Opens a file through its short-lived link; answers an error message or null. */
 export async function openFile(path) {
   const failed = await openLink(path);

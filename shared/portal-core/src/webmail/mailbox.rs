@@ -52,6 +52,10 @@ pub struct Party {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     pub name: String,
+    /// Who wrote it for the patient when not the patient themself (a parent for a child, a family
+    /// member): shown as "Jamie Morgan (for Avery Morgan)", to the office and in the family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// Which way a message goes.
@@ -333,8 +337,8 @@ impl Mailbox<'_> {
             provider_id: Some(provider.id.clone()),
             created_at: self.clock.now(),
         };
-        let from = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone() };
-        let to = Party { kind: PartyKind::Provider, id: provider.id.clone(), name: provider.record.display_name() };
+        let from = self.patient_side(caller, &patient.id, &thread.patient_name).await?;
+        let to = Party { kind: PartyKind::Provider, id: provider.id.clone(), name: provider.record.display_name(), by: None };
         self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body, attachment_ids).await
     }
 
@@ -358,8 +362,21 @@ impl Mailbox<'_> {
             Some(office_side) => office_side,
             None => view.messages.first().map(|m| m.summary.to.clone()).ok_or(CoreError::NotFound)?,
         };
-        let from = Party { kind: PartyKind::Patient, id: patient_id, name: view.patient_name.clone() };
+        let from = self.patient_side(caller, &patient_id, &view.patient_name).await?;
         self.send(&caller.actor, None, thread_id, Direction::ToOffice, from, to, reply_subject(&view.subject), body, attachment_ids).await
+    }
+
+    /// The patient a message is from, and who wrote it when that is someone else in the family
+    /// (one more read: the writer's own record, for their name).
+    async fn patient_side(&self, caller: &Caller, patient_id: &str, patient_name: &str) -> CoreResult<Party> {
+        let writer = &caller.viewer.patient_id;
+        let by = if writer == patient_id {
+            None
+        } else {
+            let record = self.records().get::<Patient>(&caller.actor.practice, writer).await?;
+            Some(record.map(|r| r.record.display_name()).ok_or(CoreError::NotFound)?)
+        };
+        Ok(Party { kind: PartyKind::Patient, id: patient_id.into(), name: patient_name.into(), by })
     }
 
     /// Declares an attachment for a message the patient is about to send.
@@ -397,7 +414,7 @@ impl Mailbox<'_> {
             .records
             .into_iter()
             .filter(|p| !p.record.staff_usernames.is_empty())
-            .map(|p| Party { kind: PartyKind::Provider, name: p.record.display_name(), id: p.id })
+            .map(|p| Party { kind: PartyKind::Provider, name: p.record.display_name(), id: p.id, by: None })
             .collect();
         providers.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(providers)
@@ -488,7 +505,7 @@ impl Mailbox<'_> {
             provider_id: provider_id.map(str::to_string),
             created_at: self.clock.now(),
         };
-        let to = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone() };
+        let to = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone(), by: None };
         self.send(actor, Some(&thread), &thread.id, Direction::ToPatient, from, to, subject, body, attachment_ids).await
     }
 
@@ -505,7 +522,7 @@ impl Mailbox<'_> {
         let body = check_body(body)?;
         let view = self.thread(practice, thread_id, Side::Office).await?;
         let from = self.office_sender(practice, staff_username, provider_id).await?;
-        let to = Party { kind: PartyKind::Patient, id: view.patient_id.clone(), name: view.patient_name.clone() };
+        let to = Party { kind: PartyKind::Patient, id: view.patient_id.clone(), name: view.patient_name.clone(), by: None };
         self.send(actor, None, thread_id, Direction::ToPatient, from, to, reply_subject(&view.subject), body, attachment_ids).await
     }
 
@@ -540,12 +557,12 @@ impl Mailbox<'_> {
     /// Who the office writes as: a provider the staff user acts for, or the office itself.
     async fn office_sender(&self, practice: &str, staff_username: &str, provider_id: Option<&str>) -> CoreResult<Party> {
         let Some(provider_id) = provider_id else {
-            return Ok(Party { kind: PartyKind::Office, id: String::new(), name: "The office".into() });
+            return Ok(Party { kind: PartyKind::Office, id: String::new(), name: "The office".into(), by: None });
         };
         let provider = self.records().get::<Provider>(practice, provider_id).await?;
         match provider {
             Some(p) if p.record.staff_usernames.iter().any(|u| u.eq_ignore_ascii_case(staff_username)) => {
-                Ok(Party { kind: PartyKind::Provider, id: p.id, name: p.record.display_name() })
+                Ok(Party { kind: PartyKind::Provider, id: p.id, name: p.record.display_name(), by: None })
             }
             Some(_) => Err(CoreError::forbidden("not_acting_for_provider", "You may write as a provider only when you act for them.")),
             None => Err(CoreError::invalid("provider_unknown", "There is no such provider.")),

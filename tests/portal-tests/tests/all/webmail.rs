@@ -112,6 +112,18 @@ async fn nobody_reaches_anothers_mail_and_bad_input_is_refused() {
         )
         .await;
     assert_eq!(s, 201, "{v}");
+    // Written by Jamie for Avery: both names, for the office and for the family; Avery's own
+    // messages (and the office's) name one person.
+    let thread_path = format!("/v1/webmail/threads/{}", v["threadId"].as_str().unwrap());
+    let (_, for_jamie) = l.get(&format!("{thread_path}?patient=pat-1005"), Some(&jamie)).await;
+    let (_, for_office) = l.get(&thread_path.replace("/v1/", "/v1/admin/"), Some(&l.staff_token(0).await)).await;
+    for thread in [&for_jamie, &for_office] {
+        assert_eq!(
+            thread["messages"][0]["from"],
+            json!({"kind": "patient", "id": "pat-1005", "name": "Avery Morgan", "by": "Jamie Morgan"})
+        );
+        assert!(thread["messages"][0]["to"].get("by").is_none());
+    }
     for (body, code) in [
         (json!({"providerId": "prov-2", "subject": "Hi", "body": "x"}), "provider_unknown"),
         (json!({"providerId": "prov-1", "subject": "Hi", "body": "   "}), "message_empty"),

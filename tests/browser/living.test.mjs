@@ -1,0 +1,174 @@
+// The portal as people live with it: views with their own addresses (Back, Forward, a link that
+// opens a view after sign-in), a layout where every view fits, whose records are open, and a
+// session that ends without losing what was typed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BASE, VIEWPORTS, audit, currentView, launch, openView, patientLogin, practice, screen, staffLogin, totp } from './helpers.mjs';
+
+const lakeside = practice('lakeside');
+const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
+const jamie = lakeside.patients.find((p) => p.username === 'jamie.morgan');
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+  test(`${size}: each view has its own address; Back and Forward move between views; a link opens its view after sign-in`, async () => {
+    const ctx = await browser.newContext({ viewport, locale: 'en-US' });
+    const page = await ctx.newPage();
+    // A link from an email, before signing in: the login page, then that view.
+    await page.goto(`${BASE}/p/lakeside/#/appointments`);
+    await patientLogin(page, 'lakeside', alex, { keepAddress: true });
+    await page.locator('#home-view').waitFor({ state: 'visible' });
+    assert.equal(await currentView(page), 'Appointments');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'hello', 'focus moves to the page heading after sign-in');
+    await screen(page, 'patient-deep-link');
+
+    for (const name of [/^Messages/, 'Account', 'Treatment plans', 'Images & documents']) await openView(page, name);
+    if (size === 'phone') await screen(page, 'patient-more-view');
+    await page.goBack();
+    assert.equal(await currentView(page), 'Treatment plans');
+    await page.goBack();
+    await page.goBack();
+    assert.match(await currentView(page), /^Messages/);
+    assert.equal(await page.evaluate(() => location.hash), '#/messages');
+    await page.goForward();
+    assert.equal(await currentView(page), 'Account');
+    await page.locator('#panel-ModuleAccount h2').waitFor();
+    // An address for no view is Home.
+    await page.evaluate(() => { location.hash = '#/nothing-here'; });
+    await page.waitForFunction(() => location.hash === '#/home');
+    assert.equal(await currentView(page), 'Home');
+
+    if (size === 'phone') {
+      // The bottom bar holds Home, three views and More; More opens the rest and Escape closes it.
+      assert.equal(await page.locator('#view-list a:visible').count(), 4);
+      await page.getByRole('button', { name: 'More' }).click();
+      assert.equal(await page.locator('#more').getAttribute('aria-expanded'), 'true');
+      await screen(page, 'patient-more-open');
+      await audit(page, 'more menu open');
+      await page.keyboard.press('Escape');
+      assert.ok(await page.locator('#more-list').isHidden());
+    } else {
+      assert.equal(await page.locator('#view-list a:visible').count(), 8, 'every view listed at the side');
+    }
+    await ctx.close();
+  });
+
+  test(`${size}: a guardian sees whose records are open in the header`, async () => {
+    const ctx = await browser.newContext({ viewport, locale: 'en-US' });
+    const page = await ctx.newPage();
+    await patientLogin(page, 'lakeside', jamie);
+    await page.locator('#home-view').waitFor({ state: 'visible' });
+    assert.ok(await page.locator('#viewing').isHidden(), 'not shown for your own records');
+    const child = (await page.getByLabel('Whose records to show').locator('option').allTextContents()).find((n) => n.includes('in your care'));
+    assert.ok(child, 'Jamie has a child in their care');
+    await page.getByLabel('Whose records to show').selectOption({ label: child });
+    const name = child.replace(/ \(in your care\)$/, '');
+    assert.equal(await page.locator('#viewing').textContent(), `Viewing the records of ${name}`);
+    await screen(page, 'patient-viewing-child');
+    await audit(page, 'viewing a child');
+    await page.getByLabel('Language').selectOption('es');
+    assert.equal(await page.locator('#viewing').textContent(), `Viewing the records of ${name}`.replace('Viewing the records of', 'Viendo los registros de'));
+    await ctx.close();
+  });
+}
+
+test('a session that ends mid-message: the page asks to sign in again, keeps the draft and sends it once', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
+  const page = await ctx.newPage();
+  await patientLogin(page, 'lakeside', alex);
+  await openView(page, /^Messages/);
+  await page.getByRole('button', { name: 'New message' }).click();
+  const subject = `Signed out mid-message ${Date.now()}`;
+  await page.getByLabel('Subject', { exact: true }).fill(subject);
+  await page.getByLabel('Message', { exact: true }).fill('Typed before the session ended.');
+  // Logged out somewhere else (the same browser's cookie).
+  await page.evaluate(() => fetch('/v1/auth/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }));
+  await page.getByRole('button', { name: 'Send' }).click();
+  const dialog = page.getByRole('dialog', { name: 'You were signed out — sign in again' });
+  await dialog.waitFor();
+  assert.equal(await page.locator('main').evaluate((m) => getComputedStyle(m).visibility), 'hidden', 'health data is not left on the screen');
+  assert.equal(await page.getByLabel('Message', { exact: true }).inputValue(), 'Typed before the session ended.', 'the draft is kept');
+  assert.match(await dialog.textContent(), new RegExp(`Signing in as ${alex.username}`));
+  await screen(page, 'patient-signed-out');
+  await audit(page, 'signed out dialog');
+  await page.keyboard.press('Escape');
+  assert.ok(await dialog.isVisible(), 'Escape does not dismiss it');
+  await dialog.getByLabel('Password', { exact: true }).fill('not the password');
+  await dialog.getByRole('button', { name: 'Sign in' }).click();
+  await dialog.getByText('That username and password do not match').waitFor();
+  await dialog.getByLabel('Password', { exact: true }).fill(alex.password);
+  await dialog.getByRole('button', { name: 'Sign in' }).click();
+  // Signed in again: the message that was being sent is sent, once.
+  await page.locator('ol.thread .body', { hasText: 'Typed before the session ended.' }).waitFor();
+  assert.ok(await dialog.isHidden());
+  assert.equal(await page.locator('main').evaluate((m) => getComputedStyle(m).visibility), 'visible');
+  const sent = await page.evaluate(async (s) => {
+    const r = await fetch('/v1/webmail/messages?folder=sent&limit=50');
+    return (await r.json()).items.filter((m) => m.subject === s).length;
+  }, subject);
+  assert.equal(sent, 1);
+  await ctx.close();
+});
+
+test('a minute before the idle timeout the page offers to stay signed in; left alone it signs out and says so', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop, locale: 'en-US' });
+  const page = await ctx.newPage();
+  await page.clock.install();
+  await patientLogin(page, 'lakeside', alex);
+  await page.locator('#home-view').waitFor({ state: 'visible' });
+  await page.getByLabel('Language').selectOption('es');
+  const idleSeconds = (await page.evaluate(() => fetch('/v1/session').then((r) => r.json()))).idleSeconds;
+  assert.ok(idleSeconds > 60 && idleSeconds <= 15 * 60, `${idleSeconds}`);
+  // Every answer counts as activity: let the page's own requests finish first.
+  await page.waitForLoadState('networkidle');
+  await page.clock.fastForward((idleSeconds - 50) * 1000);
+  const warning = page.getByRole('dialog', { name: '¿Sigue ahí?' });
+  await warning.waitFor();
+  await screen(page, 'patient-idle-warning-es');
+  await audit(page, 'idle warning');
+  await warning.getByRole('button', { name: 'Seguir conectado' }).click();
+  await warning.waitFor({ state: 'hidden' });
+  // Left alone this time: the warning, then signed out, here and on the server.
+  await page.clock.fastForward((idleSeconds + 5) * 1000);
+  await page.getByRole('dialog', { name: 'Se cerró su sesión: vuelva a iniciarla' }).waitFor();
+  await page.waitForFunction(() => fetch('/v1/session').then((r) => r.json()).then((s) => !s.authenticated));
+  await ctx.close();
+});
+
+test('staff: a save after the session ended asks to sign in again, then saves what was typed', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const page = await ctx.newPage();
+  await staffLogin(page, lakeside);
+  const form = page.locator('#webmail-form');
+  await form.waitFor();
+  const subject = form.getByLabel('Email subject');
+  const original = await subject.inputValue();
+  const typed = `${original} (${Date.now() % 1000})`;
+  await subject.fill(typed);
+  await page.evaluate(() => fetch('/v1/auth/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }));
+  await form.getByRole('button', { name: 'Save' }).click();
+  const dialog = page.getByRole('dialog', { name: 'You were signed out — sign in again' });
+  await dialog.waitFor();
+  await screen(page, 'staff-signed-out');
+  await dialog.getByLabel('Password', { exact: true }).fill(lakeside.staff.password);
+  for (const offset of [0, 1, -1]) {
+    await dialog.getByLabel('Authenticator code').fill(totp(lakeside.staff.totpSecret, offset));
+    const answered = page.waitForResponse((r) => r.url().endsWith('/v1/staff/login'));
+    await dialog.getByRole('button', { name: 'Sign in' }).click();
+    if ((await answered).ok()) break;
+    await dialog.getByLabel('Password', { exact: true }).fill(lakeside.staff.password);
+  }
+  await form.getByText('Saved.').waitFor();
+  assert.equal(await subject.inputValue(), typed);
+  await subject.fill(original);
+  await form.getByRole('button', { name: 'Save' }).click();
+  await form.getByText('Saved.').waitFor();
+  // The other test files share this practice's staff session: hand them the new one.
+  writeFileSync(join(process.env.PORTAL_DATA_DIR, 'browser-staff-session-lakeside.json'), JSON.stringify(await ctx.cookies()));
+  await ctx.close();
+});
