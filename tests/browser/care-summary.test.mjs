@@ -1,7 +1,8 @@
-// The care summary tab in Debian's Chromium: Alex sees his problems, medications, allergies and the
-// rest, with a notice naming the code lists his office has not imported; narrows the dates;
-// downloads the zip (its SHA-256 shown, the file's own matching it); sends it by email (the
-// outbox has it); and finds all three in the activity list — in English and in Spanish. axe-clean.
+// The care summary view in Debian's Chromium: Alex sees his problems, medications, allergies and the
+// rest in plain words (no code numbers until Details is opened, nothing about the office's code
+// lists); narrows the dates; downloads the zip ("Verify this file" gives its fingerprint, the file's
+// own matching it); sends it by email (the outbox has it); and finds all three in the activity
+// list — in English and in Spanish. axe-clean.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -26,7 +27,18 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await part('Problems').getByText('Hypertensive disorder').waitFor();
   await part('Medications').getByText(/Amlodipine 5 MG Oral Tablet/i).waitFor();
   await part('Care team').getByText('Maya Chen, DDS').waitFor();
-  await panel.getByRole('note').getByText(/SNOMED CT/).waitFor();
+  // Plain words: procedures by name, and no code numbers on the screen until Details is opened.
+  await part('Procedures').getByText('Crown — porcelain/ceramic #30').waitFor();
+  await part('Visits').getByText(/Checkup, Cleaning, Bitewing X-rays/).waitFor();
+  const visible = await panel.evaluate((p) => p.innerText);
+  for (const code of [/\bD\d{4}\b/, /\b38341003\b/, /\b197361\b/, /\b8480-6\b/, /\b1234567893\b/, /SNOMED|RxNorm|LOINC|NPI|CDT|Prophy/, /code lists/]) {
+    assert.doesNotMatch(visible, code);
+  }
+  const crown = part('Procedures').locator('li', { hasText: 'Crown — porcelain/ceramic' });
+  await crown.getByText('Details').click();
+  await crown.getByText('CDT code D2740').waitFor();
+  await part('Care team').locator('li', { hasText: 'Maya Chen' }).getByText('Details').click();
+  await part('Care team').getByText('National Provider Identifier (NPI): 1234567893').waitFor();
   await screen(page, 'patient-care-summary-full');
   await audit(page, 'patient care summary');
 
@@ -44,7 +56,9 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await panel.getByRole('button', { name: 'Download my care summary' }).click();
   const file = await download;
   assert.match(file.suggestedFilename(), /^care-summary-\d{4}-\d{2}-\d{2}\.zip$/);
-  const shown = (await panel.getByText(/its SHA-256 is/).textContent()).match(/[0-9a-f]{64}/)[0];
+  assert.doesNotMatch(await panel.evaluate((p) => p.innerText), /[0-9a-f]{64}/, 'the fingerprint is help, not in the way');
+  await panel.getByText('Verify this file').click();
+  const shown = await panel.locator('details', { hasText: 'Verify this file' }).locator('p.code').textContent();
   assert.equal(createHash('sha256').update(readFileSync(await file.path())).digest('hex'), shown);
 
   await panel.getByLabel('Email address to send it to').fill('not an address');
@@ -58,12 +72,16 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await activity.getByText('Sent', { exact: true }).waitFor();
   await activity.getByText(/by you · to records@clinic.example/).waitFor();
   await activity.getByText('Downloaded', { exact: true }).waitFor();
+  assert.doesNotMatch(await activity.textContent(), /to \d{4}-\d{2}-\d{2}/, 'a download has no recipient');
   await audit(page, 'patient care summary after sending');
 
   await page.getByLabel('Language').selectOption('es');
   await openView(page, 'Resumen de atención');
   await panel.getByRole('heading', { name: 'Alergias' }).waitFor();
   await panel.getByRole('button', { name: 'Descargar mi resumen de atención' }).waitFor();
+  await part('Procedimientos').getByText('Corona — porcelana/cerámica #30').waitFor();
+  // Times in the activity list in Spanish, too (12-hour: "p. m." / "a. m.").
+  assert.match(await panel.getByRole('list', { name: 'Actividad' }).textContent(), /[ap]\.\s?m\./);
   await screen(page, 'patient-care-summary-es');
   await ctx.close();
 });

@@ -112,8 +112,9 @@ export const currentView = (page) => page.locator('#view-list a[aria-current=pag
 export async function openView(page, name) {
   await page.locator('#view-list a').first().waitFor();
   const nav = page.locator('nav.views');
-  if (!(await nav.getByRole('link', { name }).count())) await nav.locator('#more').click();
-  const link = nav.getByRole('link', { name });
+  const named = { name, exact: typeof name === 'string' };
+  if (!(await nav.getByRole('link', named).count())) await nav.locator('#more').click();
+  const link = nav.getByRole('link', named);
   const key = await link.getAttribute('data-view');
   await link.click();
   const panel = page.locator(`#panel-${key}`);

@@ -33,7 +33,8 @@ test('staff set the automated invite rules', async () => {
   await first.getByLabel('Resend').selectOption('noVisitWithin');
   await first.getByLabel('Days without a visit').fill('90');
   await page.getByLabel('Office phone ([OfficePhone])').fill('(269) 555-0100');
-  const text = first.getByLabel('Email text');
+  const text = first.getByLabel('Email text', { exact: true });
+  assert.match(await first.getByLabel(/^Email text in Spanish/).inputValue(), /^Estimado\/a \[NameF\]:/, 'the Spanish default is there to adapt');
   const original = await text.inputValue();
   await text.fill('Dear [NameF], please log in.');
   await page.getByRole('button', { name: 'Save rules' }).click();

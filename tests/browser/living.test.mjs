@@ -3,13 +3,19 @@
 // session that ends without losing what was typed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE, VIEWPORTS, audit, currentView, launch, openView, patientLogin, practice, screen, staffLogin, totp } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
 const jamie = lakeside.patients.find((p) => p.username === 'jamie.morgan');
+
+/** A mail's text part, decoded (the outbox keeps mails as sent: base64). */
+function textOf(raw) {
+  const body = raw.split('Content-Type: text/plain')[1].split('\r\n\r\n')[1].split('\r\n--')[0];
+  return Buffer.from(body.replace(/\r\n/g, ''), 'base64').toString('utf8');
+}
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -53,7 +59,7 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
       await page.keyboard.press('Escape');
       assert.ok(await page.locator('#more-list').isHidden());
     } else {
-      assert.equal(await page.locator('#view-list a:visible').count(), 8, 'every view listed at the side');
+      assert.equal(await page.locator('#view-list a:visible').count(), 9, 'every view listed at the side, My account last');
     }
     await ctx.close();
   });
@@ -73,6 +79,22 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     await audit(page, 'viewing a child');
     await page.getByLabel('Language').selectOption('es');
     assert.equal(await page.locator('#viewing').textContent(), `Viewing the records of ${name}`.replace('Viewing the records of', 'Viendo los registros de'));
+    if (size === 'desktop') {
+      // A message Jamie writes for the child says so, to Jamie and to the office.
+      await page.getByLabel('Idioma').selectOption('en');
+      await openView(page, /^Messages/);
+      await page.getByRole('button', { name: 'New message' }).click();
+      const subject = `Written for ${name} ${Date.now()}`;
+      await page.getByLabel('Subject', { exact: true }).fill(subject);
+      await page.getByLabel('Message', { exact: true }).fill('A bracket came off.');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await page.locator('ol.thread .meta', { hasText: `Jamie Morgan (for ${name}) to ` }).waitFor();
+      const staff = await (await browser.newContext({ viewport })).newPage();
+      await staffLogin(staff, lakeside);
+      await staff.getByRole('link', { name: 'Messages' }).click();
+      await staff.locator('#mail-items li', { hasText: subject }).getByText(`From Jamie Morgan (for ${name}) to `).waitFor();
+      await staff.context().close();
+    }
     await ctx.close();
   });
 }
@@ -146,7 +168,7 @@ test('staff: a save after the session ended asks to sign in again, then saves wh
   await staffLogin(page, lakeside);
   const form = page.locator('#webmail-form');
   await form.waitFor();
-  const subject = form.getByLabel('Email subject');
+  const subject = form.getByLabel('Email subject', { exact: true });
   const original = await subject.inputValue();
   const typed = `${original} (${Date.now() % 1000})`;
   await subject.fill(typed);
@@ -171,4 +193,52 @@ test('staff: a save after the session ended asks to sign in again, then saves wh
   // The other test files share this practice's staff session: hand them the new one.
   writeFileSync(join(process.env.PORTAL_DATA_DIR, 'browser-staff-session-lakeside.json'), JSON.stringify(await ctx.cookies()));
   await ctx.close();
+});
+
+test('My account: a password change signs every other device out and emails a notice; the username is remembered only when asked', async () => {
+  const here = await (await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' })).newPage();
+  const there = await (await browser.newContext({ viewport: VIEWPORTS.desktop, locale: 'en-US' })).newPage();
+  await patientLogin(there, 'lakeside', jamie);
+  await there.locator('#home-view').waitFor({ state: 'visible' });
+  // Remembered on this device only when asked.
+  await here.goto(`${BASE}/p/lakeside/`);
+  await here.locator('#login-username').fill(jamie.username);
+  await here.locator('#login-password').fill(jamie.password);
+  await here.getByLabel('Remember my username on this device').check();
+  await here.locator('#login-form button[type=submit]').click();
+  await here.locator('#home-view').waitFor({ state: 'visible' });
+
+  const mine = await openView(here, 'My account');
+  await mine.getByText(`You sign in as ${jamie.username}.`).waitFor();
+  await screen(here, 'patient-my-account');
+  await audit(here, 'my account');
+  const changed = 'a quiet harbour at dawn';
+  for (const [from, to] of [[jamie.password, changed], [changed, jamie.password]]) {
+    await mine.getByLabel('Current password').fill(from);
+    await mine.getByLabel('New password', { exact: true }).fill(to);
+    await mine.getByLabel('New password again').fill(to);
+    const answered = here.waitForResponse((r) => r.url().endsWith('/v1/auth/password'));
+    await mine.getByRole('button', { name: 'Save password' }).click();
+    assert.equal((await answered).status(), 200);
+    await mine.getByText('Your password is changed. Every other device was signed out').waitFor();
+    if (from === jamie.password) {
+      // The other device is signed out at its next request.
+      await there.reload();
+      await there.locator('#login-view').waitFor({ state: 'visible' });
+    }
+  }
+  const notices = readdirSync(join(process.env.PORTAL_DATA_DIR, 'outbox')).filter((f) => f.endsWith('.eml'))
+    .map((f) => readFileSync(join(process.env.PORTAL_DATA_DIR, 'outbox', f), 'utf8'))
+    .filter((m) => m.includes('To: jamie.morgan@example.com')).map(textOf).filter((text) => text.includes('password was changed'));
+  assert.equal(notices.length, 2, 'one notice per change');
+  await here.getByRole('button', { name: 'Log out' }).click();
+  assert.equal(await here.locator('#login-username').inputValue(), jamie.username, 'remembered, as asked');
+  await here.getByLabel('Remember my username on this device').uncheck();
+  await here.locator('#login-password').fill(jamie.password);
+  await here.locator('#login-form button[type=submit]').click();
+  await here.locator('#home-view').waitFor({ state: 'visible' });
+  await here.getByRole('button', { name: 'Log out' }).click();
+  assert.equal(await here.locator('#login-username').inputValue(), '', 'not remembered once unticked');
+  await here.context().close();
+  await there.context().close();
 });

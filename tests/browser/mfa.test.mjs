@@ -1,9 +1,9 @@
-// Two-step sign-in for a patient in Debian's Chromium: turned on from Home with the QR code's key,
+// Two-step sign-in for a patient in Debian's Chromium: turned on from My account with the QR code's key,
 // the recovery codes shown once; the next login asks for a code after the password; a recovery
 // code works too; turned off again at the end (other files log in as Jamie with the password only).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { VIEWPORTS, audit, launch, patientLogin, practice, screen, totp } from './helpers.mjs';
+import { VIEWPORTS, audit, launch, openView, patientLogin, practice, screen, totp } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const jamie = lakeside.patients.find((p) => p.username === 'jamie.morgan');
@@ -16,6 +16,7 @@ test('a patient turns on two-step sign-in and logs in with a code, then a recove
   const ctx = await browser.newContext({ viewport: VIEWPORTS.phone });
   const page = await ctx.newPage();
   await patientLogin(page, 'lakeside', jamie);
+  await openView(page, 'My account');
   await page.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
   await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
   const secret = (await page.locator('.security code').first().textContent()).trim();
@@ -47,6 +48,7 @@ test('a patient turns on two-step sign-in and logs in with a code, then a recove
   await patientLogin(page, 'lakeside', jamie);
   await page.locator('#login-form').getByLabel('Code from your authenticator app, or a recovery code').fill(codes[0]);
   await page.getByRole('button', { name: 'Log in' }).click();
+  await openView(page, 'My account');
   await page.getByText('Recovery codes left: 9.').waitFor();
   await page.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
   // A session alone does not turn it off: the password is asked for again.

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import ICAL from 'ical.js';
 import { VIEWPORTS, audit, launch, openView, patientLogin, practice, screen } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
@@ -18,7 +19,7 @@ after(async () => { await browser?.close(); });
 /** Opens a feature tab (rendered afresh) and waits until it has loaded. */
 async function openTab(page, name) {
   // Panels keep their last content: empty it first, so what is waited for is the new render.
-  const key = await page.locator('#view-list a').filter({ hasText: name }).first().getAttribute('data-view');
+  const key = await page.locator('#view-list a').filter({ hasText: typeof name === 'string' ? new RegExp(`^${name}$`) : name }).first().getAttribute('data-view');
   await page.locator(`#panel-${key}`).evaluate((p) => p.replaceChildren());
   const panel = await openView(page, name);
   await panel.locator('h2').waitFor();
@@ -42,6 +43,8 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     for (const [tab, shot] of [['Account', 'account'], ['Care summary', 'care-summary'], ['Treatment plans', 'treatment-plans'], ['Images & documents', 'images'], ['Appointments', 'appointments']]) {
       const panel = await openTab(page, tab);
       await panel.locator('.part').first().waitFor();
+      // Plain words: no procedure code on the screen until Details is opened.
+      assert.doesNotMatch(await panel.evaluate((p) => p.innerText), /\bD\d{4}\b|\bProphy\b/, tab);
       await screen(page, `patient-${shot}`);
       await audit(page, `patient ${tab}`);
     }
@@ -58,14 +61,14 @@ test("the guarantor books a child's recall, confirms an appointment, downloads a
   const confirm = todos.locator('li', { hasText: /^Confirm the appointment on / });
   assert.equal(await confirm.count(), 1, 'Alex\'s appointment waiting for confirmation');
   assert.equal(await confirm.locator('.whose').count(), 0, 'Alex\'s own to-do names nobody');
-  const rileyRecall = todos.locator('li', { hasText: 'For Riley Morgan' }).filter({ hasText: 'Prophy visit due' });
+  const rileyRecall = todos.locator('li', { hasText: 'For Riley Morgan' }).filter({ hasText: 'Cleaning due' });
   assert.equal(await rileyRecall.count(), 1, await todos.textContent());
   await screen(page, 'patient-home-todos');
   // Confirmed from Home: the to-do goes, and the appointment is confirmed.
   await confirm.getByRole('button', { name: 'Confirm appointment' }).click();
   await page.waitForFunction(() => ![...document.querySelectorAll('#panel-home ul.todos li')].some((li) => li.textContent.startsWith('Confirm the appointment')));
   // Riley's recall: Book opens Riley's appointments.
-  await rileyRecall.getByRole('button', { name: 'Book' }).click();
+  await rileyRecall.getByRole('button', { name: 'Book', exact: true }).click();
   await page.waitForFunction(() => location.hash === '#/appointments');
   assert.equal(await page.locator('#viewing').textContent(), 'Viewing the records of Riley Morgan');
   let panel = page.locator('#panel-MakeAppointments');
@@ -74,20 +77,31 @@ test("the guarantor books a child's recall, confirms an appointment, downloads a
   assert.equal(await past.count(), 2);
   assert.match(await past.first().textContent(), /Priya Raman, RDH/);
   // Riley's due recall: book the first open time.
-  const recall = panel.locator('li.action', { hasText: 'Prophy visit due' });
+  const recall = panel.locator('li.action', { hasText: 'Cleaning due' });
   const firstTime = (await recall.locator('label').first().textContent()).split(' · ')[0];
   await recall.getByRole('button', { name: 'Book this time' }).click();
   await panel.getByText(/^Booked for /).waitFor();
   const upcoming = panel.locator('section.part', { has: page.getByRole('heading', { name: 'Upcoming' }) });
   await upcoming.getByText('Requested, the office will confirm').waitFor();
   assert.match(await upcoming.locator('li').first().textContent(), new RegExp(firstTime.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-  assert.equal(await panel.locator('li.action', { hasText: 'Prophy visit due' }).count(), 0, 'the recall is booked');
+  assert.equal(await panel.locator('li.action', { hasText: 'Cleaning due' }).count(), 0, 'the recall is booked');
 
   // Back to Alex: the appointment confirmed from Home is listed once, confirmed.
   await page.getByLabel('Whose records to show').selectOption({ label: 'Alex Morgan (you)' });
   panel = await openTab(page, 'Appointments');
   assert.equal(await panel.getByRole('button', { name: 'Confirm appointment' }).count(), 0);
   await panel.locator('section.part', { has: page.getByRole('heading', { name: 'Upcoming' }) }).getByText('Confirmed').first().waitFor();
+  // Add to calendar: an iCalendar file, read by a calendar library, at the appointment's time.
+  const saved = page.waitForEvent('download');
+  await panel.getByRole('link', { name: /^Add to calendar: / }).first().click();
+  const ics = await saved;
+  assert.match(ics.suggestedFilename(), /^appointment-\d{4}-\d{2}-\d{2}\.ics$/);
+  const event = new ICAL.Event(new ICAL.Component(ICAL.parse(readFileSync(await ics.path(), 'utf8'))).getFirstSubcomponent('vevent'));
+  const shown = await page.evaluate(() => fetch('/v1/appointments').then((r) => r.json()).then((v) => v.upcoming[0]));
+  assert.equal(event.startDate.toJSDate().getTime(), new Date(shown.start).getTime());
+  assert.equal(event.duration.toSeconds(), shown.lengthMinutes * 60);
+  assert.equal(event.summary, 'Dental appointment — Lakeside Family Dental');
+  assert.match(event.description, /^With Maya Chen, DDS/);
 
   // Past appointments a page at a time (two per page here, by asking for smaller pages).
   const all = await panel.locator('section.part', { has: page.getByRole('heading', { name: 'Past' }) }).locator('li').count();

@@ -68,10 +68,10 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     await citas.getByRole('heading', { name: 'Próximas' }).waitFor();
     assert.match(await citas.locator('li').first().textContent(), / de [a-z]+ de \d{4}/, 'dates in Spanish');
     await screen(page, 'patient-feature-es');
-    // The choice lasts the session (a reload keeps Spanish); nothing else is kept in the browser.
+    // The choice stays on this device (a reload keeps Spanish); nothing else is kept in the browser.
     await page.reload();
     await page.getByRole('heading', { name: 'Hola, Alex Morgan' }).waitFor();
-    assert.deepEqual(await page.evaluate(() => [document.cookie, localStorage.length, Object.keys(sessionStorage)]), ['', 0, ['portal.language']]);
+    assert.deepEqual(await page.evaluate(() => [document.cookie, Object.keys(localStorage), sessionStorage.length]), ['', ['portal.language'], 0]);
     await page.getByRole('button', { name: 'Cerrar sesión' }).click();
     await page.getByRole('heading', { name: 'Iniciar sesión' }).waitFor();
     await screen(page, 'patient-login-es');
@@ -160,7 +160,7 @@ test('staff untick Messages: the patient page drops it, WebMail answers 403, and
   await admin.locator('#features-form').getByRole('button', { name: 'Save' }).click();
   await admin.locator('#features-form').getByText('Saved.').waitFor();
   // The WebMail form says what is wrong before saving.
-  await admin.getByLabel('Email text').fill('No link in this body');
+  await admin.getByLabel('Email text', { exact: true }).fill('No link in this body');
   await admin.getByText('The email text must contain [URL].').waitFor();
   assert.ok(await admin.locator('#webmail-submit').isDisabled());
   await patientCtx.close();
@@ -199,20 +199,23 @@ test('a conflict on one settings section keeps the typing in it and in every oth
   await twoCtx.close();
 });
 
-test('a patient with a temporary password must choose a new one first', async () => {
-  const ctx = await browser.newContext();
+test('a patient with a temporary password must choose a new one first, in their own language', async () => {
+  const ctx = await browser.newContext({ locale: 'en-US' });
   const page = await ctx.newPage();
+  // Sam's preferred language is Spanish: the page switches to it as soon as Sam is known.
   await patientLogin(page, 'lakeside', lakeside.patients.find((p) => p.temporary));
-  await page.getByRole('heading', { name: 'Choose your own password' }).waitFor();
+  await page.getByRole('heading', { name: 'Elija su propia contraseña' }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'es');
   await screen(page, 'patient-new-password');
   assert.equal(await page.evaluate(() => fetch('/v1/account').then((r) => r.status)), 403);
-  await page.locator('#password-form').getByLabel('New password', { exact: true }).fill('password123');
-  await page.locator('#password-form').getByLabel('New password again').fill('password123');
-  await page.getByRole('button', { name: 'Save password' }).click();
-  await page.getByText('too common').waitFor();
-  await page.locator('#password-form').getByLabel('New password', { exact: true }).fill('blue harbour morning tide');
-  await page.locator('#password-form').getByLabel('New password again').fill('blue harbour morning tide');
-  await page.getByRole('button', { name: 'Save password' }).click();
+  const form = page.locator('#password-form');
+  await form.getByLabel('Contraseña nueva', { exact: true }).fill('password123');
+  await form.getByLabel('Repita la contraseña nueva').fill('password123');
+  await page.getByRole('button', { name: 'Guardar contraseña' }).click();
+  await page.getByText('demasiado común').waitFor();
+  await form.getByLabel('Contraseña nueva', { exact: true }).fill('blue harbour morning tide');
+  await form.getByLabel('Repita la contraseña nueva').fill('blue harbour morning tide');
+  await page.getByRole('button', { name: 'Guardar contraseña' }).click();
   assert.ok((await viewNames(page)).length > 1);
   await ctx.close();
 });

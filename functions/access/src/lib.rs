@@ -15,9 +15,12 @@ use portal_core::identity::staff_users::{StaffUser, StaffUsers};
 use portal_core::identity::totp::Enrolment;
 use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS};
 use portal_core::invites::run::{self, InviteRecord};
+use portal_core::language::{in_language, Language};
 use portal_core::ports::{Clock, Mailer, Ports, Table};
 use portal_core::practice::roster::{Roster, RosterEntry};
 use portal_core::practice::settings::{login_url, SettingsRepo};
+use portal_core::sync::entities::Patient;
+use portal_core::sync::records::PatientRecords;
 use portal_core::CoreError;
 use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};
@@ -159,7 +162,10 @@ struct LoginSheet {
     username: String,
     /// Shown in this answer only; the portal keeps its hash.
     temporary_password: String,
+    /// Opens the portal in the patient's language.
     login_url: String,
+    /// The patient's language (`en`, `es`): the printed sheet is in it.
+    language: &'static str,
     /// Whether it was also emailed to the patient (`?email=true`).
     emailed: bool,
 }
@@ -178,8 +184,16 @@ impl Deps {
         if email {
             self.access().email_login(actor, patient_id, &login, self.mailer.as_ref(), &self.site_url).await?;
         }
-        let login_url = self.login_url(&actor.practice).await?;
-        Ok(Json(LoginSheet { username: login.username, temporary_password: login.temporary_password, login_url, emailed: email }))
+        let patient = PatientRecords { table: self.table.as_ref() }.get::<Patient>(&actor.practice, patient_id).await?;
+        let lang = Language::of(patient.as_ref().and_then(|p| p.record.preferred_language.as_deref()));
+        let login_url = in_language(&self.login_url(&actor.practice).await?, lang);
+        Ok(Json(LoginSheet {
+            username: login.username,
+            temporary_password: login.temporary_password,
+            login_url,
+            language: lang.code(),
+            emailed: email,
+        }))
     }
 }
 

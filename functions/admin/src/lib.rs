@@ -167,6 +167,9 @@ struct WebMailBody {
     default_notify_address: String,
     subject: String,
     body_template: String,
+    /// The Spanish subject and body; their defaults when a client leaves them out.
+    subject_es: Option<String>,
+    body_template_es: Option<String>,
     version: u64,
 }
 
@@ -176,6 +179,8 @@ async fn put_webmail(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): J
         default_notify_address: b.default_notify_address,
         subject: b.subject,
         body_template: b.body_template,
+        subject_es: b.subject_es.unwrap_or_else(|| portal_core::language::WEBMAIL_SUBJECT_ES.into()),
+        body_template_es: b.body_template_es.unwrap_or_else(|| portal_core::language::WEBMAIL_BODY_ES.into()),
     };
     change(&d, &p, &meta, b.version, Change::WebMail(w)).await
 }

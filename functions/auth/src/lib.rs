@@ -11,10 +11,12 @@ use portal_core::audit::AuditLog;
 use portal_core::clock::rfc3339;
 use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult};
 use portal_core::identity::mfa::{Mfa, MfaStatus, Proof};
+use portal_core::identity::notices::Notices;
 use portal_core::identity::recovery::Recovery;
 use portal_core::identity::session::{self, PrincipalKind, Sessions};
 use portal_core::identity::totp::Enrolment;
 use portal_core::ids::PracticeId;
+use portal_core::language::SecurityNotice;
 use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, SettingsRepo};
@@ -30,7 +32,7 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn Events>,
-    /// Password-reset links.
+    /// Password-reset links and security notices.
     pub mailer: Arc<dyn Mailer>,
     /// Where the portal's pages are (reset links of a practice without its own address).
     pub site_url: String,
@@ -61,6 +63,9 @@ impl Deps {
             events: self.events.as_ref(),
             site_url: &self.site_url,
         }
+    }
+    fn notices(&self) -> Notices<'_> {
+        Notices { table: self.table.as_ref(), clock: self.clock.as_ref(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
     }
     fn auth(&self) -> AuthService<'_> {
         AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
@@ -216,6 +221,10 @@ struct PasswordBody {
 async fn change_password(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<PasswordBody>) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
     let ok = d.auth().change_password(&c.actor(&meta), &b.current_password, &b.new_password, b.new_username.as_deref()).await?;
+    // A patient choosing their first password (from a temporary one) changed nothing to warn of.
+    if c.kind == PrincipalKind::Patient && !c.must_change_password {
+        d.notices().tell(&c.actor(&meta), SecurityNotice::PasswordChanged).await?;
+    }
     Ok(session_response(ok))
 }
 
@@ -401,7 +410,9 @@ struct RecoveryCodes {
 
 async fn mfa_confirm(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<MfaCode>) -> ApiResult<Json<RecoveryCodes>> {
     let c = p.require(Access::Patient)?;
-    Ok(Json(RecoveryCodes { recovery_codes: d.mfa().confirm(&c.actor(&meta), &b.code).await? }))
+    let recovery_codes = d.mfa().confirm(&c.actor(&meta), &b.code).await?;
+    d.notices().tell(&c.actor(&meta), SecurityNotice::TwoStepOn).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
 /// The proof that turning the second factor off asks for: the password or a current code.
@@ -416,5 +427,6 @@ async fn mfa_remove(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(
     let c = p.require(Access::Patient)?;
     let proof = Proof { password: b.password.as_deref(), code: b.code.as_deref() };
     d.mfa().remove(&c.actor(&meta), &proof).await?;
+    d.notices().tell(&c.actor(&meta), SecurityNotice::TwoStepOff).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

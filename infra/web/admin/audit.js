@@ -45,6 +45,7 @@ function changeWords(e) {
 const MAIL_KINDS = {
   'webmail-notification': 'a new-message notification', invite: 'a portal invite', receipt: 'a payment receipt',
   'password-reset': 'a password reset link', login: 'a portal login', 'care-summary': 'a care summary',
+  'security-notice': 'a notice of a sign-in change',
 };
 
 function actionWords(e, names) {
@@ -58,6 +59,7 @@ function actionWords(e, names) {
     'auth.staff.login': failed ? 'Failed staff login' : 'Logged in to portal setup',
     'auth.logout': 'Logged out',
     'auth.password.change': failed ? 'Could not change a password' : 'Changed a password',
+    'security.notice': failed ? `Could not email ${subject} a notice of a sign-in change` : `Emailed ${subject} a notice of a sign-in change`,
     'settings.features.update': 'Changed portal features',
     'settings.urls.update': 'Changed portal URLs',
     'settings.webmail.update': 'Changed message notifications',

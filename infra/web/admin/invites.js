@@ -45,7 +45,9 @@ function ruleEditor(r, n) {
       field('Resend', select(Object.entries(RESEND), r.resend)),
       field('Days without a visit', el('input', { type: 'number', className: 'days', min: '1', max: '3650', value: r.resendDays ? String(r.resendDays) : '' }))),
     field('Email subject', el('input', { type: 'text', className: 'subject', maxLength: 150, value: r.subject })),
-    field('Email text', el('textarea', { className: 'body', maxLength: 2000 }, r.body)));
+    field('Email text', el('textarea', { className: 'body', maxLength: 2000 }, r.body)),
+    field('Email subject in Spanish', el('input', { type: 'text', className: 'subject-es', lang: 'es', maxLength: 150, value: r.subjectEs || '' })),
+    field('Email text in Spanish (for patients whose preferred language is Spanish)', el('textarea', { className: 'body-es', lang: 'es', maxLength: 2000 }, r.bodyEs || '')));
   const remove = el('button', { type: 'button', className: 'secondary', 'aria-label': `Remove rule ${n}` }, 'Remove');
   remove.addEventListener('click', () => { box.remove(); renumber(); });
   box.append(remove);
@@ -72,6 +74,8 @@ function read() {
       resend: selects[2].value,
       subject: f.querySelector('.subject').value,
       body: f.querySelector('.body').value,
+      subjectEs: f.querySelector('.subject-es').value,
+      bodyEs: f.querySelector('.body-es').value,
       enabled: f.querySelector('.enabled').checked,
     };
     if (rule.resend === 'noVisitWithin') rule.resendDays = Number(f.querySelector('.days').value);
@@ -118,7 +122,8 @@ async function loadLog(reset) {
 export function wireInvites() {
   $('invite-add').addEventListener('click', () => {
     const n = $('invite-rules').querySelectorAll('fieldset.rule').length + 1;
-    const rule = { id: `rule-${Date.now().toString(36)}`, kind: 'before', offsetMinutes: 1440, resend: 'untilVisited', subject: 'Your patient portal at [OfficeName]', body: 'Dear [NameF], log in at [PatientPortalURL] with username [UserName] and temporary password [Password].', enabled: false };
+    const rule = { id: `rule-${Date.now().toString(36)}`, kind: 'before', offsetMinutes: 1440, resend: 'untilVisited', subject: 'Your patient portal at [OfficeName]', body: 'Dear [NameF], log in at [PatientPortalURL] with username [UserName] and temporary password [Password].',
+      subjectEs: 'Su portal del paciente en [OfficeName]', bodyEs: 'Estimado/a [NameF]: inicie sesión en [PatientPortalURL] con el usuario [UserName] y la contraseña temporal [Password].', enabled: false };
     const editor = ruleEditor(rule, n);
     $('invite-rules').append(editor);
     editor.querySelector('input').focus();

@@ -85,10 +85,27 @@ async function remove(p) {
   return load(true);
 }
 
+/** The printed sheet's words, in the patient's language (staff read the English on screen first). */
+const SHEET = {
+  en: {
+    title: 'Patient portal login', url: 'Portal address', username: 'Username', password: 'Temporary password',
+    once: 'The temporary password works once and for 7 days: you will choose your own password when you first log in.',
+    for: (name) => `For ${name}`,
+  },
+  es: {
+    title: 'Acceso al portal del paciente', url: 'Dirección del portal', username: 'Usuario', password: 'Contraseña temporal',
+    once: 'La contraseña temporal sirve una vez y durante 7 días: elegirá la suya la primera vez que inicie sesión.',
+    for: (name) => `Para ${name}`,
+  },
+};
+
 function showSheet(p, login) {
   sheetPatient = p;
+  const words = SHEET[login.language] || SHEET.en;
+  for (const node of $('access-sheet').querySelectorAll('[data-sheet]')) node.textContent = words[node.dataset.sheet];
+  $('access-sheet').lang = login.language || 'en';
   $('sheet-practice').textContent = $('practice-name').textContent;
-  $('sheet-patient').textContent = `For ${p.name}`;
+  $('sheet-patient').textContent = words.for(p.name);
   // A path when the portal's own address is not configured: this page is on that site.
   $('sheet-url').textContent = new URL(login.loginUrl, location.origin).href;
   $('sheet-username').textContent = login.username;

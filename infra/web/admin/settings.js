@@ -33,8 +33,14 @@ const SECTIONS = {
   webmail: {
     path: '/v1/admin/settings/webmail',
     value: (s) => ({ ...s.webmail }),
-    read: () => ({ notificationSender: $('wm-sender').value.trim(), defaultNotifyAddress: $('wm-notify').value.trim(), subject: $('wm-subject').value.trim(), bodyTemplate: $('wm-body').value }),
-    fill: (v) => { $('wm-sender').value = v.notificationSender; $('wm-notify').value = v.defaultNotifyAddress; $('wm-subject').value = v.subject; $('wm-body').value = v.bodyTemplate; },
+    read: () => ({
+      notificationSender: $('wm-sender').value.trim(), defaultNotifyAddress: $('wm-notify').value.trim(),
+      subject: $('wm-subject').value.trim(), bodyTemplate: $('wm-body').value, subjectEs: $('wm-subject-es').value.trim(), bodyTemplateEs: $('wm-body-es').value,
+    }),
+    fill: (v) => {
+      $('wm-sender').value = v.notificationSender; $('wm-notify').value = v.defaultNotifyAddress;
+      $('wm-subject').value = v.subject; $('wm-body').value = v.bodyTemplate; $('wm-subject-es').value = v.subjectEs; $('wm-body-es').value = v.bodyTemplateEs;
+    },
     describe: (v) => `from ${v.notificationSender}, office told at ${v.defaultNotifyAddress}, subject "${v.subject}"`,
     check: () => bodyProblem(),
     body: (v) => v,
@@ -73,19 +79,22 @@ function take(settings, force = []) {
   if (page.canEdit) bodyProblem();
 }
 
-/** Says before saving what the server would refuse in the body template. */
+/** Says before saving what the server would refuse in either language's body template. */
 function bodyProblem() {
-  const body = $('wm-body').value;
-  let problem = '';
-  if (!body.includes('[URL]')) problem = 'The email text must contain [URL].';
-  else {
-    const unknown = (body.match(/\[[^\]]*\]?/g) || []).find((tag) => !page.rules.templateTags.includes(tag));
-    if (unknown) problem = unknown + ' is not a known tag; use only [URL] and [PracticeName].';
-  }
-  $('wm-body-error').textContent = problem;
-  $('wm-body').setAttribute('aria-invalid', String(Boolean(problem)));
-  $('webmail-submit').disabled = Boolean(problem) || !page.canEdit;
-  return problem;
+  const problems = [['wm-body', 'wm-body-error', 'The email text'], ['wm-body-es', 'wm-body-es-error', 'The Spanish email text']].map(([id, errorId, what]) => {
+    const body = $(id).value;
+    let problem = '';
+    if (!body.includes('[URL]')) problem = `${what} must contain [URL].`;
+    else {
+      const unknown = (body.match(/\[[^\]]*\]?/g) || []).find((tag) => !page.rules.templateTags.includes(tag));
+      if (unknown) problem = unknown + ' is not a known tag; use only [URL] and [PracticeName].';
+    }
+    $(errorId).textContent = problem;
+    $(id).setAttribute('aria-invalid', String(Boolean(problem)));
+    return problem;
+  }).filter(Boolean);
+  $('webmail-submit').disabled = problems.length > 0 || !page.canEdit;
+  return problems[0] || '';
 }
 
 async function save(name, onSaved) {
@@ -138,6 +147,7 @@ function wire(onSaved) {
     onSubmit(formOf(name), () => save(name, onSaved));
   }
   $('wm-body').addEventListener('input', bodyProblem);
+  $('wm-body-es').addEventListener('input', bodyProblem);
   $('portal-link-copy').addEventListener('click', () => copy($('portal-link').textContent, 'portal-link-status', 'Link copied.'));
   for (const b of document.querySelectorAll('[data-verify]')) {
     b.addEventListener('click', () => verify(b));

@@ -9,14 +9,17 @@
 import { $, api, el, onSubmit, passwordToggles, resetPasswords, status } from './lib.js';
 import { LANGUAGES, chooseLanguage, formatDate, language, setLanguage, t, translate } from './i18n.js';
 import { renderHome } from './home.js';
+import { renderMyAccount, rememberUsername, rememberedUsername } from './my-account.js';
 import { guardSession, signedInAgain, stopGuard, wireSessionDialogs } from './session.js';
 
 const SCREENS = ['loading-view', 'nopractice-view', 'unknown-view', 'login-view', 'forgot-view', 'reset-view', 'password-view', 'home-view'];
 const HOME = 'home';
+/** My account: not a feature, there for every patient. */
+const ME = 'me';
 /** Each view's address (#/{slug}). */
 const SLUGS = {
   [HOME]: 'home', MakeAppointments: 'appointments', ModuleWebMail: 'messages', ModuleAccount: 'account', MakePayments: 'payments',
-  ModuleTreatmentPlan: 'treatment-plans', ModuleCareSummary: 'care-summary', ModuleImages: 'images',
+  ModuleTreatmentPlan: 'treatment-plans', ModuleCareSummary: 'care-summary', ModuleImages: 'images', [ME]: 'my-account',
 };
 /** On a phone the bottom bar holds this many views; the rest are under "More". */
 const BAR_SIZE = 4;
@@ -98,7 +101,7 @@ function renderPortal() {
   $('family').hidden = me.family.length < 2;
   paintViewing();
 
-  const views = [{ key: HOME, label: t('home.tab') }, ...features().map((f) => ({ key: f.key, label: t(`feature.${f.key}.label`) }))];
+  const views = [{ key: HOME, label: t('home.tab') }, ...features().map((f) => ({ key: f.key, label: t(`feature.${f.key}.label`) })), { key: ME, label: t('myaccount.title') }];
   const link = (v) => el('a', { href: '#/' + SLUGS[v.key], 'data-view': v.key }, v.label);
   // Wide screens list every view at the side; a phone's bottom bar the first few, and "More" the rest.
   const overflow = views.length > BAR_SIZE + 1 ? views.slice(BAR_SIZE) : [];
@@ -146,6 +149,7 @@ function openView(key) {
   for (const p of $('panels').children) p.hidden = p.dataset.key !== key;
   const panel = $('panel-' + key);
   if (key === HOME) renderHome(panel, { me: state.me, open: openFor, slug: (k) => SLUGS[k] });
+  else if (key === ME) renderMyAccount(panel, { me: state.me, problemText });
   else renderFeature(panel, key);
   return panel;
 }
@@ -178,14 +182,21 @@ async function enter() {
   state.patientId = r.data.principalId;
   state.view = viewFromAddress() || HOME;
   if (!viewFromAddress()) history.replaceState(null, '', '#/' + SLUGS[HOME]);
-  const self = r.data.family.find((m) => m.relationship === 'self');
-  chooseLanguage(self && self.preferredLanguage);
-  $('language').value = language();
+  speak(r.data);
   show('home-view');
   paint();
   $('hello').focus();
   guardSession({ idleSeconds: (session.ok && session.data.idleSeconds) || 840, warning: $('idle-dialog'), signin: $('signin-dialog'), leave: logout });
   paintSignin();
+}
+
+/** The page in the signed-in patient's preferred language (unless chosen on this device). */
+function speak(me) {
+  const self = me.family.find((m) => m.relationship === 'self');
+  chooseLanguage(self && self.preferredLanguage);
+  $('language').value = language();
+  translate(document);
+  paintHeader();
 }
 
 /** The sign-in-again dialog names who signs in (the same person: what was on the page is theirs). */
@@ -201,6 +212,9 @@ async function logout() {
   state.me = null;
   state.patientId = null;
   resetPasswords(document);
+  // The username stays only where the patient asked this device to remember it.
+  $('login-username').value = rememberedUsername();
+  $('login-remember').checked = Boolean(rememberedUsername());
   $('login-code-row').hidden = true;
   $('panels').replaceChildren();
   history.replaceState(null, '', location.pathname);
@@ -212,6 +226,8 @@ async function start() {
   $('language').replaceChildren(...LANGUAGES.map((l) => el('option', { value: l.code, lang: l.code }, l.name)));
   $('language').value = language();
   passwordToggles(document, () => ({ show: t('common.show'), hide: t('common.hide') }));
+  $('login-username').value = rememberedUsername();
+  $('login-remember').checked = Boolean(rememberedUsername());
   paint();
   const id = practiceFromAddress();
   if (!id) return show('nopractice-view');
@@ -231,6 +247,7 @@ async function start() {
     const me = await api('GET', '/v1/me');
     state.username = me.ok ? me.data.username : '';
     $('pw-username').value = state.username;
+    if (me.ok) speak(me.data);
     return show('password-view');
   }
   return enter();
@@ -263,11 +280,14 @@ onSubmit($('login-form'), async () => {
     return status('login-status', t('login.codeNeeded'));
   }
   $('login-code-row').hidden = true;
+  rememberUsername(body.username, $('login-remember').checked);
   resetPasswords($('login-form'));
   if (r.data.mustChangePassword) {
     $('pw-current').value = body.password;
     state.username = body.username.toLowerCase();
     $('pw-username').value = state.username;
+    const me = await api('GET', '/v1/me');
+    if (me.ok) speak(me.data);
     return show('password-view');
   }
   return enter();

@@ -1,22 +1,19 @@
 // Home: what needs doing first — an appointment to confirm (confirmed right here), an amount due
 // with Pay, unread messages, a due recall to book, new documents — for every person whose records
-// the viewer may see, each saying whose it is; then a card per feature, and two-step sign-in.
+// the viewer may see, each saying whose it is; then a card per feature.
 // Each feature module answers its own to-dos (`todos(ctx)`: [{ text, action }]), asked for every
 // person at once; one that cannot answer leaves its to-dos out rather than hold Home up.
 import { el } from './lib.js';
 import { t } from './i18n.js';
-import { renderSecurity } from './security.js';
 
 /** Renders Home into `panel`. `open(key, patientId)` opens a feature's view for that person;
  * `slug(key)` is a view's address. */
 export async function renderHome(panel, { me, open, slug }) {
   const features = me.features;
-  const security = el('section', { className: 'card security' });
-  renderSecurity(security);
   const todo = el('section', { className: 'todo', 'aria-labelledby': 'todo-title', 'aria-busy': 'true' },
     el('h3', { id: 'todo-title' }, t('home.todo')),
     el('p', { className: 'loading' }, el('span', { className: 'spinner', 'aria-hidden': 'true' }), t('common.loading')));
-  if (!features.length) return panel.replaceChildren(el('p', {}, t('home.none')), security);
+  if (!features.length) return panel.replaceChildren(el('p', {}, t('home.none')));
   const cards = el('ul', { className: 'dashboard', 'aria-label': t('home.features') }, features.map((f) => {
     const label = t(`feature.${f.key}.label`);
     return el('li', { className: 'card', 'data-feature': f.key },
@@ -25,7 +22,7 @@ export async function renderHome(panel, { me, open, slug }) {
       f.available ? null : el('p', { className: 'badge' }, t('feature.coming')),
       el('a', { className: 'button secondary', href: '#/' + slug(f.key), 'aria-label': `${t('home.open')}: ${label}` }, t('home.open')));
   }));
-  panel.replaceChildren(todo, cards, security);
+  panel.replaceChildren(todo, cards);
 
   const modules = await Promise.all(features.filter((f) => f.available).map((f) => import(`./features/${f.key}.js`)));
   const again = () => renderHome(panel, { me, open, slug });

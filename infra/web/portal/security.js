@@ -1,4 +1,4 @@
-// The patient's sign-in security card on Home: two-step sign-in with an authenticator app. Turning
+// The patient's two-step sign-in with an authenticator app, on My account. Turning
 // it on shows a QR code (drawn here from the API's module rows) and the key, asks for the app's
 // first code, then shows the ten recovery codes once. Turning it off asks for the password again
 // (a session alone may not take the second factor away). Nothing of it is kept in the browser.

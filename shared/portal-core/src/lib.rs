@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod invites;
 pub mod keys;
+pub mod language;
 pub mod mail_feedback;
 pub mod mime;
 pub mod patient;

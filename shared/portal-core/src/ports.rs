@@ -321,16 +321,19 @@ pub enum MailKind {
     PasswordReset,
     Login,
     CareSummary,
+    /// A change to how a patient signs in (password changed, two-step sign-in on or off).
+    SecurityNotice,
 }
 
 impl MailKind {
-    const ALL: [MailKind; 6] = [
+    const ALL: [MailKind; 7] = [
         MailKind::WebMailNotification,
         MailKind::Invite,
         MailKind::Receipt,
         MailKind::PasswordReset,
         MailKind::Login,
         MailKind::CareSummary,
+        MailKind::SecurityNotice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -341,6 +344,7 @@ impl MailKind {
             MailKind::PasswordReset => "password-reset",
             MailKind::Login => "login",
             MailKind::CareSummary => "care-summary",
+            MailKind::SecurityNotice => "security-notice",
         }
     }
 

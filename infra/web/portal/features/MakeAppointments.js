@@ -3,6 +3,8 @@
 import { api, busy, el, status } from '../lib.js';
 import { t, formatDay, formatPracticeTime } from '../i18n.js';
 import { empty, failure, forPatient, load, opener, part } from './common.js';
+import { codeDetails, hasCodes, procedureText, recallName } from '../words.js';
+import { appointmentCalendar, calendarLink } from '../calendar.js';
 
 /** Renders the tab; `done` is what the last action achieved, said at the top once the lists show it. */
 export async function render(panel, ctx, done) {
@@ -18,7 +20,7 @@ export async function render(panel, ctx, done) {
     el('h2', {}, t('feature.MakeAppointments.label')),
     el('p', { className: 'status good', role: 'status' }, done || ''),
     part('appointments.actions', actions.length ? el('ul', { className: 'items' }, actions) : empty('appointments.actions.none')),
-    part('appointments.upcoming', list(upcoming, 'appointments.upcoming.none')),
+    part('appointments.upcoming', list(upcoming, 'appointments.upcoming.none', ctx.me)),
     part('appointments.past', list(appointments.past, 'appointments.past.none'), older(appointments.nextCursor, ctx.patientId)));
 }
 
@@ -38,7 +40,7 @@ export async function todos({ patientId, open, again }) {
     items.push({ text: t('home.confirm', { when: when(a) }), action: el('span', { className: 'act' }, button, said) });
   }
   for (const r of recalls.ok ? recalls.data.items : []) {
-    items.push({ text: t('appointments.recallDue', { type: r.type, date: formatDay(r.dueDate, 'long') }), action: opener(t('appointments.book'), () => open('MakeAppointments')) });
+    items.push({ text: t('appointments.recallDue', { type: recallName(r.type), date: formatDay(r.dueDate, 'long') }), action: opener(t('home.book'), () => open('MakeAppointments')) });
   }
   return items;
 }
@@ -67,15 +69,28 @@ function describe(a) {
   return [
     el('strong', {}, when(a)),
     el('span', { className: 'meta' }, t('appointments.with', { provider: a.provider.name || t('appointments.provider'), minutes: a.lengthMinutes })),
-    a.procedures ? el('span', {}, a.procedures) : null,
+    a.procedures ? el('span', {}, procedureText(a.procedures)) : null,
+    hasCodes(a.procedures) ? codeDetails(t('words.asWritten', { text: a.procedures })) : null,
   ];
 }
 
-function list(items, none) {
+/** Appointments; upcoming ones (`me` given) each with "Add to calendar". */
+function list(items, none, me) {
   if (!items.length) return empty(none || 'appointments.past.none');
   return el('ul', { className: 'items' }, items.map((a) => el('li', {}, ...describe(a),
     el('span', {}, el('span', { className: 'badge' + (a.status === 'scheduled' ? '' : ' off') }, t('appointments.status.' + a.status)), ' ',
-      a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null))));
+      a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null),
+    me && a.status === 'scheduled' ? addToCalendar(a, me) : null)));
+}
+
+function addToCalendar(a, me) {
+  const summary = t('appointments.icsSummary', { practice: me.practice.name });
+  const description = [t('appointments.with', { provider: a.provider.name || t('appointments.provider'), minutes: a.lengthMinutes }), procedureText(a.procedures)]
+    .filter(Boolean).join('\n');
+  const file = appointmentCalendar(a, { practiceId: me.practice.id, summary, description });
+  const link = calendarLink(t('appointments.addToCalendar'), `appointment-${a.start.slice(0, 10)}.ics`, file);
+  link.setAttribute('aria-label', `${t('appointments.addToCalendar')}: ${formatPracticeTime(a.start)}`);
+  return link;
 }
 
 function confirmCard(a, patientId, again) {
@@ -92,7 +107,7 @@ function confirmCard(a, patientId, again) {
 function recallCard(r, patientId, again) {
   const said = el('p', { className: 'status', role: 'status' });
   const name = 'slot-' + r.id;
-  const heading = t('appointments.recallDue', { type: r.type, date: formatDay(r.dueDate, 'long') });
+  const heading = t('appointments.recallDue', { type: recallName(r.type), date: formatDay(r.dueDate, 'long') });
   if (!r.slots.length) return el('li', { className: 'action' }, el('strong', {}, heading), el('p', {}, t('appointments.noSlots')));
   const choices = el('fieldset', { className: 'slots' }, el('legend', {}, t('appointments.chooseSlot')),
     r.slots.map((s, i) => el('label', {},

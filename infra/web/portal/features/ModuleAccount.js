@@ -31,7 +31,7 @@ export async function render(panel, { me, patientId }) {
     if (!r.ok) return status(note, r.status === 400 ? t('account.ledger.badRange') : failure(r));
     status(note, '');
     if (reset) ledger.replaceChildren();
-    ledger.append(...r.data.items.map(line));
+    ledger.append(...r.data.items.map((l) => line(l, me)));
     if (!ledger.children.length) ledger.append(el('li', { className: 'empty' }, t('account.ledger.empty')));
     cursor = r.data.nextCursor;
     more.hidden = !cursor;
@@ -71,9 +71,13 @@ function balance(s, canPay, me, patientId) {
     canPay && s.patientPortionCents > 0 ? el('a', { className: 'button', href: payAddress(me, patientId) }, t('account.pay')) : null);
 }
 
-function line(l) {
+/** A ledger line; on a family account it says whose it is (a member the viewer may not see is
+ * "another family member"). */
+function line(l, me) {
+  const member = me.family.find((m) => m.patientId === l.patientId);
+  const whose = me.family.length > 1 || !member ? (member ? member.name : t('account.otherMember')) : '';
   return el('li', { className: 'line' },
-    el('span', { className: 'meta' }, formatDay(l.date)),
+    el('span', { className: 'meta' }, [formatDay(l.date), whose].filter(Boolean).join(' · ')),
     el('span', {}, l.description, ' ', el('span', { className: 'badge off' }, t('account.kind.' + l.kind))),
     el('span', { className: 'amount' + (l.amountCents < 0 ? ' credit' : '') }, formatMoney(l.amountCents)));
 }

@@ -1,11 +1,13 @@
 // Care summary: the patient's problems, medications, allergies, immunizations, vital signs,
-// results, procedures, plan of treatment, visits and care team over the dates chosen (a notice
-// names any code system the office has not imported); download it (the C-CDA document and a
-// readable copy in one zip, with its SHA-256 to check it by), send it by email, and see every
+// results, procedures, plan of treatment, visits and care team over the dates chosen, in plain
+// words (each entry's codes under Details; which code lists the office has loaded is the office's
+// business, shown on the staff page); download it (the C-CDA document and a readable copy in one
+// zip, with "Verify this file" help giving its fingerprint), send it by email, and see every
 // view, download and send of it.
 import { api, busy, el, status } from '../lib.js';
-import { t, formatDay, formatPracticeTime } from '../i18n.js';
+import { t, formatDateTime, formatDay, formatPracticeTime } from '../i18n.js';
 import { empty, failure, forPatient, load, part } from './common.js';
+import { codeDetails, hasCodes, procedureName, procedureText } from '../words.js';
 
 const SYSTEMS = { 'SNOMED-CT': 'SNOMED CT', RxNorm: 'RxNorm', CVX: 'CVX', LOINC: 'LOINC', CDT: 'CDT', NPI: 'NPI' };
 
@@ -31,6 +33,7 @@ export async function render(panel, { patientId }) {
 
   const download = el('button', { type: 'button' }, t('care.download'));
   const downloaded = el('p', { className: 'status', role: 'status', 'aria-live': 'polite' });
+  const verify = el('details', { className: 'codes', hidden: true });
   download.addEventListener('click', () => busy(download, async () => {
     const r = await api('POST', forPatient('/v1/care-summary/download', patientId), range());
     if (!r.ok) return status(downloaded, r.status === 400 ? t('care.badRange') : failure(r));
@@ -38,7 +41,9 @@ export async function render(panel, { patientId }) {
     document.body.append(a);
     a.click();
     a.remove();
-    status(downloaded, t('care.downloaded', { sha256: r.data.sha256 }), true);
+    status(downloaded, t('care.downloaded'), true);
+    verify.replaceChildren(el('summary', {}, t('care.verify')), el('p', {}, t('care.verifyHelp')), el('p', { className: 'code' }, r.data.sha256));
+    verify.hidden = false;
     return history();
   }));
 
@@ -71,7 +76,7 @@ export async function render(panel, { patientId }) {
     activity.replaceChildren(...r.data.items.map((i) => el('li', {},
       el('strong', {}, t('care.action.' + i.action)),
       el('span', { className: 'meta' }, [
-        new Date(i.at).toLocaleString(),
+        formatDateTime(new Date(i.at)),
         i.by === 'self' ? t('care.bySelf') : t('care.byRepresentative', { name: i.byName || '' }),
         i.to ? t('care.toAddress', { to: i.to }) : '',
         i.outcome === 'success' ? '' : t('care.outcomeFailed'),
@@ -86,7 +91,7 @@ export async function render(panel, { patientId }) {
   panel.replaceChildren(
     el('h2', {}, t('feature.ModuleCareSummary.label')),
     filter, note, body,
-    part('care.downloadTitle', el('p', { className: 'hint' }, t('care.downloadHint')), download, downloaded),
+    part('care.downloadTitle', el('p', { className: 'hint' }, t('care.downloadHint')), download, downloaded, verify),
     part('care.sendTitle', sendForm),
     part('care.activity', activity));
   await history();
@@ -94,24 +99,36 @@ export async function render(panel, { patientId }) {
 
 function summary(s) {
   const out = [];
-  if (s.missingCodeSystems.length) {
-    const names = s.missingCodeSystems.map((m) => SYSTEMS[m] || m).join(', ');
-    out.push(el('p', { className: 'notice', role: 'note' }, t('care.missing', { systems: names })));
-  }
   for (const sec of s.sections) {
     const items = sec.entries.map((e) => el('li', {},
-      el('strong', {}, e.text),
+      el('strong', {}, entryName(e)),
       el('span', { className: 'meta' }, [
-        e.code ? `${SYSTEMS[e.code.system] || e.code.system} ${e.code.code}` : '',
         dates(e),
         [e.value, e.unit].filter(Boolean).join(' '),
         e.status ? t('care.status.' + e.status) : '',
         e.performer || '',
         e.note || '',
-      ].filter(Boolean).join(' · '))));
+      ].filter(Boolean).join(' · ')),
+      codeDetails(...entryCodes(e))));
     out.push(part('care.section.' + sec.key, items.length ? el('ul', { className: 'items' }, items) : empty('care.none')));
   }
   return out;
+}
+
+/** An entry's name: a dental procedure in the patient's words, anything else as its code list
+ * names it. */
+function entryName(e) {
+  if (e.code && e.code.system === 'CDT') return procedureName(e.code.code, e.text);
+  return hasCodes(e.text) ? procedureText(e.text) : e.text;
+}
+
+/** What goes under Details: the code, and the office's own words where the name differs. */
+function entryCodes(e) {
+  const code = e.code && (e.code.system === 'NPI'
+    ? t('words.npi', { code: e.code.code })
+    : t('words.code', { system: SYSTEMS[e.code.system] || e.code.system, code: e.code.code }));
+  const name = entryName(e);
+  return [code, name !== e.text ? t('words.asWritten', { text: e.text }) : null];
 }
 
 function dates(e) {

@@ -1,9 +1,10 @@
-// Treatment plans, newest first: each plan's procedures (tooth, surface, CDT code, fee, insurance
-// estimate, patient portion, priority, status) and its totals, as the practice's system sent them
+// Treatment plans, newest first: each plan's procedures (tooth, surface, the procedure in plain
+// words with its CDT code under Details, fee, insurance estimate, patient portion, priority, status) and its totals, as the practice's system sent them
 // in integer cents.
 import { el } from '../lib.js';
 import { t, formatDay, formatMoney } from '../i18n.js';
 import { empty, forPatient, load } from './common.js';
+import { codeDetails, procedureName } from '../words.js';
 
 export async function render(panel, { patientId }) {
   const data = await load(panel, [forPatient('/v1/treatment-plans', patientId)]);
@@ -25,7 +26,7 @@ function plan(p) {
       el('thead', {}, el('tr', {}, columns.map((k, i) => el('th', { scope: 'col', className: i >= 2 && i <= 4 ? 'num' : '' }, t(k))))),
       el('tbody', {}, p.procedures.map((x) => el('tr', {},
         cell(0, [x.tooth ? '#' + x.tooth : '', x.surface || ''].filter(Boolean).join(' ') || '—'),
-        cell(1, el('span', {}, el('span', { className: 'code' }, x.cdtCode), ' ', x.description)),
+        cell(1, el('span', {}, procedureName(x.cdtCode, x.description), codeDetails(t('words.code', { system: 'CDT', code: x.cdtCode }), t('words.asWritten', { text: x.description })))),
         money(2, x.feeCents), money(3, x.insuranceEstimateCents), money(4, x.patientPortionCents),
         cell(5, x.priority ? String(x.priority) : '—'),
         cell(6, t('plans.procStatus.' + x.status))))),

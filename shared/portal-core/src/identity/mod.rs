@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod devices;
 pub mod mfa;
+pub mod notices;
 pub mod password;
 pub mod patient_access;
 pub mod provision;

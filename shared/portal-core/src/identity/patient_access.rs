@@ -238,15 +238,14 @@ impl PatientAccess<'_> {
             });
         };
         let first = patient.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&patient.first_name);
-        let text = format!(
-            "Dear {first},\n\n{} has set up your patient portal login.\n\nLog in at {url}\nUsername: {}\nTemporary password: {} (you will choose your own when you first log in; it works for 7 days)\n",
-            settings.practice_name, login.username, login.temporary_password
-        );
+        let lang = crate::language::Language::of(patient.preferred_language.as_deref());
+        let url = crate::language::in_language(&url, lang);
+        let words = crate::language::login_mail(lang, &settings.practice_name, first, &url, &login.username, &login.temporary_password);
         let mail = Mail {
             from: settings.webmail.notification_sender.clone(),
             to: vec![to],
-            subject: format!("Your {} patient portal login", settings.practice_name),
-            text,
+            subject: words.subject,
+            text: words.text,
             html: None,
             attachments: vec![],
             sealed_for: None,

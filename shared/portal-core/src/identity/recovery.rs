@@ -14,6 +14,7 @@ use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{hash_token, practice_of_token, PrincipalKind, Sessions};
 use crate::ids::PracticeId;
 use crate::keys;
+use crate::language::{in_language, reset_mail, Language};
 use crate::ports::{Clock, Cond, Events, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::roster::Roster;
 use crate::practice::settings::{login_url, SettingsRepo};
@@ -104,6 +105,7 @@ impl Recovery<'_> {
             let Some((login, _)) = access.get(&practice, patient_id).await? else { continue };
             let Some((_, credential_version)) = creds.get(&practice, PrincipalKind::Patient, &login.username).await? else { continue };
             let patient = PatientRecords { table: self.table }.get::<Patient>(&practice, patient_id).await?;
+            let lang = Language::of(patient.as_ref().and_then(|p| p.record.preferred_language.as_deref()));
             let Some(to) = patient.and_then(|p| p.record.email).filter(|e| !e.trim().is_empty()) else { continue };
             let base = login_url(&settings, &practice, self.site_url);
             if !base.starts_with("http") || settings.webmail.notification_sender.is_empty() {
@@ -126,17 +128,14 @@ impl Recovery<'_> {
             )
             .expiring_at(now + RESET_SECONDS);
             self.table.put(item, Cond::Absent).await?;
-            let text = format!(
-                "Someone asked to reset the password of the patient portal login \"{}\" at {}.\n\n\
-                 To choose a new password, open this link within 30 minutes (it works once):\n{}#reset={token}\n\n\
-                 If this was not you, ignore this email: your password stays as it is.",
-                login.username, settings.practice_name, base
-            );
+            // The page opens in the patient's language: the link says which (not health data).
+            let link = format!("{}#reset={token}", in_language(&base, lang));
+            let words = reset_mail(lang, &settings.practice_name, &login.username, &link);
             let mail = Mail {
                 from: settings.webmail.notification_sender.clone(),
                 to: vec![to],
-                subject: format!("Reset your {} patient portal password", settings.practice_name),
-                text,
+                subject: words.subject,
+                text: words.text,
                 html: None,
                 attachments: vec![],
                 sealed_for: None,

@@ -54,7 +54,30 @@ pub struct InviteRule {
     pub resend_days: Option<u32>,
     pub subject: String,
     pub body: String,
+    /// The same two for patients whose preferred language is Spanish (the same rules).
+    #[serde(default = "subject_es")]
+    pub subject_es: String,
+    #[serde(default = "body_es")]
+    pub body_es: String,
     pub enabled: bool,
+}
+
+fn subject_es() -> String {
+    crate::language::INVITE_SUBJECT_ES.into()
+}
+
+fn body_es() -> String {
+    crate::language::INVITE_BODY_ES.into()
+}
+
+impl InviteRule {
+    /// The invite's subject and body template in `lang`.
+    pub fn template(&self, lang: crate::language::Language) -> (&str, &str) {
+        match lang {
+            crate::language::Language::En => (&self.subject, &self.body),
+            crate::language::Language::Es => (&self.subject_es, &self.body_es),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +108,8 @@ impl InviteRules {
             resend_days: None,
             subject: "Your patient portal at [OfficeName]".into(),
             body: DEFAULT_BODY.into(),
+            subject_es: subject_es(),
+            body_es: body_es(),
             enabled: false,
         };
         InviteRules {
@@ -131,32 +156,36 @@ pub fn check(rules: &[InviteRule], office_phone: &str) -> CoreResult<(Vec<Invite
             }
             (_, _) => None,
         };
-        let subject = r.subject.trim();
-        if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || !is_plain_text(subject, false) {
-            return Err(CoreError::invalid(
-                "subject_invalid",
-                format!("{which}: the subject must be one line of 1 to {SUBJECT_MAX} characters."),
-            ));
-        }
-        let body = r.body.trim();
-        if body.chars().count() > BODY_MAX || !is_plain_text(body, true) {
-            return Err(CoreError::invalid(
-                "body_too_long",
-                format!("{which}: the body must be plain text of at most {BODY_MAX} characters."),
-            ));
-        }
-        if !body.contains("[PatientPortalURL]") {
-            return Err(CoreError::invalid(
-                "body_missing_url",
-                format!("{which}: the body must contain [PatientPortalURL], where the portal link goes."),
-            ));
-        }
-        if let Some(tag) = unknown_tag(subject, &TAGS).or_else(|| unknown_tag(body, &TAGS)) {
-            return Err(CoreError::invalid("body_unknown_tag", format!("{which}: {tag} is not a known tag; use {}.", TAGS.join(" "))));
-        }
-        out.push(InviteRule { id: r.id.clone(), subject: subject.into(), body: body.into(), resend_days, ..r.clone() });
+        let (subject, body) = check_template(&r.subject, &r.body, &which)?;
+        let (subject_es, body_es) = check_template(&r.subject_es, &r.body_es, &format!("{which} (Spanish)"))?;
+        out.push(InviteRule { id: r.id.clone(), subject, body, subject_es, body_es, resend_days, ..r.clone() });
     }
     Ok((out, phone.into()))
+}
+
+/// One language's subject and body of a rule, checked; `which` names the rule in errors.
+fn check_template(subject: &str, body: &str, which: &str) -> CoreResult<(String, String)> {
+    let subject = subject.trim();
+    if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || !is_plain_text(subject, false) {
+        return Err(CoreError::invalid(
+            "subject_invalid",
+            format!("{which}: the subject must be one line of 1 to {SUBJECT_MAX} characters."),
+        ));
+    }
+    let body = body.trim();
+    if body.chars().count() > BODY_MAX || !is_plain_text(body, true) {
+        return Err(CoreError::invalid("body_too_long", format!("{which}: the body must be plain text of at most {BODY_MAX} characters.")));
+    }
+    if !body.contains("[PatientPortalURL]") {
+        return Err(CoreError::invalid(
+            "body_missing_url",
+            format!("{which}: the body must contain [PatientPortalURL], where the portal link goes."),
+        ));
+    }
+    if let Some(tag) = unknown_tag(subject, &TAGS).or_else(|| unknown_tag(body, &TAGS)) {
+        return Err(CoreError::invalid("body_unknown_tag", format!("{which}: {tag} is not a known tag; use {}.", TAGS.join(" "))));
+    }
+    Ok((subject.into(), body.into()))
 }
 
 /// What fills a template's tags.

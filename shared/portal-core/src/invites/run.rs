@@ -17,6 +17,7 @@ use super::rules::{render, InviteRule, InviteRules, InviteRulesRepo, Resend, Rul
 use crate::audit::{Actor, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
 use crate::keys;
+use crate::language::{in_language, Language};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
 use crate::practice::roster;
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
@@ -105,13 +106,26 @@ fn rule_for<'r>(rules: &'r [InviteRule], entry: &CalendarEntry, now: i64) -> Opt
 }
 
 /// The appointment's date and time on the practice's wall clock (its own offset).
-fn wall_clock(start: &str) -> (String, String) {
+fn wall_clock(start: &str, lang: Language) -> (String, String) {
     let Ok(t) = time::OffsetDateTime::parse(start, &time::format_description::well_known::Rfc3339) else {
         return (start.into(), String::new());
     };
     let date = t.format(time::macros::format_description!("[month]/[day]/[year]")).unwrap_or_default();
     let clock = t.format(time::macros::format_description!("[hour repr:12 padding:none]:[minute] [period]")).unwrap_or_default();
+    // US Spanish writes the period "a. m." / "p. m."; the date is month/day/year in both.
+    let clock = match lang {
+        Language::En => clock,
+        Language::Es => clock.replace("AM", "a. m.").replace("PM", "p. m."),
+    };
     (date, clock)
+}
+
+/// What `[Password]` says to a patient who chose their own.
+fn chosen_password(lang: Language) -> &'static str {
+    match lang {
+        Language::En => "(the password you chose)",
+        Language::Es => "(la contraseña que usted eligió)",
+    }
 }
 
 pub struct InviteRun<'a> {
@@ -268,6 +282,7 @@ impl InviteRun<'_> {
         // whose temporary password was never changed (the one they were given is not kept); a
         // patient with a password of their own keeps it.
         let actor = Actor::system(practice, "invites");
+        let lang = Language::of(patient.preferred_language.as_deref());
         let (username, password) = match &current {
             None => match access.grant(&actor, &entry.patient_id).await {
                 Ok(l) => (l.username, l.temporary_password),
@@ -278,10 +293,10 @@ impl InviteRun<'_> {
                 let l = access.reset(&actor, &entry.patient_id).await?;
                 (l.username, l.temporary_password)
             }
-            Some(a) => (a.username.clone(), "(the password you chose)".to_string()),
+            Some(a) => (a.username.clone(), chosen_password(lang).to_string()),
         };
-        let (appt_date, appt_time) = wall_clock(&entry.start);
-        let url = login_url(settings, practice, self.site_url);
+        let (appt_date, appt_time) = wall_clock(&entry.start, lang);
+        let url = in_language(&login_url(settings, practice, self.site_url), lang);
         let values = TagValues {
             first_name: patient.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&patient.first_name),
             office_name: &settings.practice_name,
@@ -295,8 +310,8 @@ impl InviteRun<'_> {
         let mail = Mail {
             from: settings.webmail.notification_sender.clone(),
             to: vec![patient.email.clone().unwrap_or_default()],
-            subject: render(&rule.subject, &values),
-            text: render(&rule.body, &values),
+            subject: render(rule.template(lang).0, &values),
+            text: render(rule.template(lang).1, &values),
             html: None,
             attachments: vec![],
             sealed_for: None,

@@ -367,13 +367,19 @@ impl CareSummaries<'_> {
         reads.audit(caller, &patient, "care-summary-activity").await?;
         Ok(found
             .into_iter()
-            .map(|e| ActivityEntry {
-                at: crate::clock::rfc3339(e.at),
-                action: e.action.trim_start_matches("care-summary.").to_string(),
-                by: if e.actor == patient { "self".into() } else { "representative".into() },
-                by_name: names.get(&e.actor).cloned().flatten(),
-                to: e.detail.get("to").and_then(|t| t.as_str()).map(str::to_string),
-                outcome: e.outcome,
+            .map(|e| {
+                let action = e.action.trim_start_matches("care-summary.").to_string();
+                // A transmission's `to` is the address it went to; a view's or download's is the
+                // end of the date range, not a recipient.
+                let to = if action == "transmit" { e.detail.get("to").and_then(|t| t.as_str()).map(str::to_string) } else { None };
+                ActivityEntry {
+                    at: crate::clock::rfc3339(e.at),
+                    action,
+                    by: if e.actor == patient { "self".into() } else { "representative".into() },
+                    by_name: names.get(&e.actor).cloned().flatten(),
+                    to,
+                    outcome: e.outcome,
+                }
             })
             .collect())
     }

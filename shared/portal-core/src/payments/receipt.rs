@@ -10,6 +10,7 @@
 use super::store::{self, Payer, Payment, ReceiptState};
 use super::use_cases::dollars;
 use crate::keys;
+use crate::language::{receipt_mail, Language, Words};
 use crate::ports::{Clock, Cond, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::SettingsRepo;
 use crate::sync::entities::Patient;
@@ -25,16 +26,11 @@ pub struct Receipts<'a> {
     pub mailer: &'a dyn Mailer,
 }
 
-/// The receipt's text.
-pub fn receipt_text(practice_name: &str, p: &Payment) -> String {
+/// The receipt, in the payer's language.
+pub fn receipt_words(lang: Language, practice_name: &str, p: &Payment) -> Words {
     let date = crate::clock::rfc3339(p.approved_at.unwrap_or(p.created_at));
-    let card = p.card.as_ref().map(|c| format!("\nCard: {} ending in {}", c.brand, c.last4)).unwrap_or_default();
-    format!(
-        "Thank you for your payment to {practice_name}.\n\nAmount: {}\nDate: {}\nReference: {}{card}\n\nThe office posts it to your account within a few business days. Keep this email for your records.",
-        dollars(p.amount_cents),
-        &date[..10],
-        p.id,
-    )
+    let card = p.card.as_ref().map(|c| (c.brand.as_str(), c.last4.as_str()));
+    receipt_mail(lang, practice_name, &dollars(p.amount_cents), &date[..10], &p.id, card)
 }
 
 impl Receipts<'_> {
@@ -46,22 +42,27 @@ impl Receipts<'_> {
             Err(settled) => return Ok(settled),
         };
         let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
-        let to = match &payment.payer {
+        // A patient's receipt in their language; a guest's in English (the portal knows no more).
+        let (to, lang) = match &payment.payer {
             Payer::Patient { id } => match (PatientRecords { table: self.table }).get::<Patient>(practice, id).await? {
-                Some(p) => p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the payer has no email address"),
-                None => Err("the payer is no longer in the practice's records"),
+                Some(p) => (
+                    p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the payer has no email address"),
+                    Language::of(p.record.preferred_language.as_deref()),
+                ),
+                None => (Err("the payer is no longer in the practice's records"), Language::En),
             },
-            Payer::Guest => payment.guest.as_ref().and_then(|g| g.email.clone()).ok_or("the guest gave no email address"),
+            Payer::Guest => (payment.guest.as_ref().and_then(|g| g.email.clone()).ok_or("the guest gave no email address"), Language::En),
         };
         let to = match to {
             Ok(to) => to,
             Err(reason) => return self.set(practice, payment_id, ReceiptState::Skipped { reason: reason.into() }).await,
         };
+        let words = receipt_words(lang, &settings.practice_name, &payment);
         let mail = Mail {
             from: settings.webmail.notification_sender.clone(),
             to: vec![to],
-            subject: format!("Payment receipt — {}", settings.practice_name),
-            text: receipt_text(&settings.practice_name, &payment),
+            subject: words.subject,
+            text: words.text,
             html: None,
             attachments: vec![],
             sealed_for: None,

@@ -56,6 +56,29 @@ pub struct WebMailSettings {
     /// Must contain `[URL]`; may contain `[PracticeName]`. Nothing else: a notification never
     /// carries the message or anything about the patient.
     pub body_template: String,
+    /// The same two for patients whose preferred language is Spanish (the same rules).
+    #[serde(default = "subject_es")]
+    pub subject_es: String,
+    #[serde(default = "body_template_es")]
+    pub body_template_es: String,
+}
+
+fn subject_es() -> String {
+    crate::language::WEBMAIL_SUBJECT_ES.into()
+}
+
+fn body_template_es() -> String {
+    crate::language::WEBMAIL_BODY_ES.into()
+}
+
+impl WebMailSettings {
+    /// The notification's subject and body template in `lang`.
+    pub fn template(&self, lang: crate::language::Language) -> (&str, &str) {
+        match lang {
+            crate::language::Language::En => (&self.subject, &self.body_template),
+            crate::language::Language::Es => (&self.subject_es, &self.body_template_es),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -101,6 +124,8 @@ impl PracticeSettings {
                 default_notify_address: "office@portal.invalid".into(),
                 subject: "You have a new secure message".into(),
                 body_template: "You have a new secure message from [PracticeName]. Log in to the patient portal to read it: [URL]".into(),
+                subject_es: subject_es(),
+                body_template_es: body_template_es(),
             },
             family_access: FamilyAccess::default(),
             versions: SectionVersions::default(),
@@ -139,41 +164,53 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
-    if !is_plain_text(&w.subject, false) || !is_plain_text(&w.body_template, true) {
+    let (subject, body_template) = check_template(&w.subject, &w.body_template, "")?;
+    let (subject_es, body_template_es) = check_template(&w.subject_es, &w.body_template_es, " (Spanish)")?;
+    Ok(WebMailSettings {
+        notification_sender: check_email(&w.notification_sender, "Notification sender")?,
+        default_notify_address: check_email(&w.default_notify_address, "Default WebMail Notify address")?,
+        subject,
+        body_template,
+        subject_es,
+        body_template_es,
+    })
+}
+
+/// One language's notification subject and body, checked; `which` names the language in errors.
+fn check_template(subject: &str, body: &str, which: &str) -> CoreResult<(String, String)> {
+    if !is_plain_text(subject, false) || !is_plain_text(body, true) {
         return Err(CoreError::invalid(
             "text_invalid",
-            "The subject and body may not contain control characters or Unicode line separators.",
+            format!("The subject and body{which} may not contain control characters or Unicode line separators."),
         ));
     }
-    let subject = w.subject.trim();
+    let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > SUBJECT_MAX {
         return Err(CoreError::invalid(
             "subject_invalid",
-            format!("The notification subject must be one line of 1 to {SUBJECT_MAX} characters."),
+            format!("The notification subject{which} must be one line of 1 to {SUBJECT_MAX} characters."),
         ));
     }
-    let body = w.body_template.trim();
+    let body = body.trim();
     if body.chars().count() > BODY_MAX {
-        return Err(CoreError::invalid("body_too_long", format!("The notification body must be at most {BODY_MAX} characters.")));
+        return Err(CoreError::invalid("body_too_long", format!("The notification body{which} must be at most {BODY_MAX} characters.")));
     }
     if !body.contains("[URL]") {
-        return Err(CoreError::invalid("body_missing_url", "The notification body must contain [URL], where the portal link goes."));
+        return Err(CoreError::invalid(
+            "body_missing_url",
+            format!("The notification body{which} must contain [URL], where the portal link goes."),
+        ));
     }
     if let Some(tag) = crate::text::unknown_tag(body, &TEMPLATE_TAGS) {
         return Err(CoreError::invalid(
             "body_unknown_tag",
             format!(
-                "{} is not a known tag: use only [URL] and [PracticeName] (a notification never carries patient details).",
+                "{} is not a known tag{which}: use only [URL] and [PracticeName] (a notification never carries patient details).",
                 truncate(tag, 40)
             ),
         ));
     }
-    Ok(WebMailSettings {
-        notification_sender: check_email(&w.notification_sender, "Notification sender")?,
-        default_notify_address: check_email(&w.default_notify_address, "Default WebMail Notify address")?,
-        subject: subject.into(),
-        body_template: body.into(),
-    })
+    Ok((subject.into(), body.into()))
 }
 
 pub fn check_urls(u: &PortalUrls, rules: UrlRules) -> CoreResult<PortalUrls> {
@@ -396,6 +433,8 @@ mod tests {
             default_notify_address: "frontdesk@smile.example".into(),
             subject: "New message".into(),
             body_template: body.into(),
+            subject_es: "Mensaje nuevo".into(),
+            body_template_es: "Léalo en [URL]".into(),
         }
     }
 

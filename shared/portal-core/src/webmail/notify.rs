@@ -12,8 +12,9 @@
 
 use super::mailbox::{Direction, Message, Notification};
 use crate::keys;
+use crate::language::{in_language, Language};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
-use crate::practice::settings::{login_url, render_notification, SettingsRepo};
+use crate::practice::settings::{login_url, render_notification, PracticeSettings, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
@@ -45,26 +46,28 @@ impl Notifier<'_> {
         };
         let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
         let to = match message.direction {
-            Direction::ToOffice => Ok(settings.webmail.default_notify_address.clone()),
+            Direction::ToOffice => Ok((settings.webmail.default_notify_address.clone(), Language::En)),
             Direction::ToPatient => self.patient_address(practice, &message.patient_id).await?,
         };
-        let to = match to {
+        let (to, lang) = match to {
             Ok(to) => to,
             Err(reason) => return settle(self.table, &key, Notification::Skipped { reason: reason.into() }).await,
         };
-        let text = match message.direction {
+        let (subject, text) = match message.direction {
             Direction::ToPatient => {
-                let url = login_url(&settings, practice, self.portal_base_url);
-                render_notification(&settings.webmail.body_template, &settings.practice_name, &url)
+                let (subject, body) = settings.webmail.template(lang);
+                (
+                    subject.to_string(),
+                    render_notification(body, &settings.practice_name, &messages_url(&settings, practice, self.portal_base_url, lang)),
+                )
             }
-            Direction::ToOffice => format!(
-                "A patient has sent {} a secure message through the patient portal. Log in to portal setup to read it.",
-                settings.practice_name
+            Direction::ToOffice => (
+                OFFICE_SUBJECT.into(),
+                format!(
+                    "A patient has sent {} a secure message through the patient portal. Log in to portal setup to read it.",
+                    settings.practice_name
+                ),
             ),
-        };
-        let subject = match message.direction {
-            Direction::ToPatient => settings.webmail.subject.clone(),
-            Direction::ToOffice => OFFICE_SUBJECT.into(),
         };
         let mail = Mail {
             from: settings.webmail.notification_sender.clone(),
@@ -113,14 +116,29 @@ impl Notifier<'_> {
         Err(CoreError::Conflict { code: "conflict", detail: "the message kept changing".into(), current: None })
     }
 
-    /// The patient's address, or why there is none to write to.
-    async fn patient_address(&self, practice: &str, patient_id: &str) -> CoreResult<Result<String, &'static str>> {
+    /// The patient's address and language, or why there is none to write to.
+    async fn patient_address(&self, practice: &str, patient_id: &str) -> CoreResult<Result<(String, Language), &'static str>> {
         let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?;
         Ok(match patient {
             None => Err("the patient is no longer in the practice's records"),
             Some(p) if p.record.opt_outs.email => Err("the patient opted out of email"),
-            Some(p) => p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the patient has no email address"),
+            Some(p) => {
+                let lang = Language::of(p.record.preferred_language.as_deref());
+                p.record.email.clone().filter(|e| !e.is_empty()).map(|e| (e, lang)).ok_or("the patient has no email address")
+            }
         })
+    }
+}
+
+/// Where a notification's link goes: the portal's Messages view, in the patient's language, when
+/// the practice uses the portal's own address (a practice's own page is linked as it is).
+fn messages_url(settings: &PracticeSettings, practice: &str, site_url: &str, lang: Language) -> String {
+    let url = login_url(settings, practice, site_url);
+    let own = settings.urls.patient_facing_url.as_deref().is_none_or(str::is_empty);
+    if own {
+        format!("{}#/messages", in_language(&url, lang))
+    } else {
+        url
     }
 }
 

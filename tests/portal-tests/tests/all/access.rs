@@ -465,4 +465,100 @@ async fn a_patient_turns_on_an_authenticator_and_logs_in_with_it_or_a_recovery_c
     let (s, _) = l.json("DELETE", "/v1/auth/mfa", Some(&token), json!({"password": jamie.password})).await;
     assert_eq!(s, 204);
     assert!(login(json!({})).await.1["token"].is_string());
+    // Jamie was told of both changes, by email (a refused attempt changed nothing: no notice).
+    let told: Vec<String> =
+        texts_to(&l, "jamie.morgan@example.com").into_iter().filter(|m| m.contains("Two-step sign-in was turned")).collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told[0].starts_with("Two-step sign-in was turned on — Lakeside Family Dental") && told[1].contains("turned off"));
+    assert!(told[1].contains("If it was not you, reset your password now"));
+}
+
+#[tokio::test]
+async fn a_password_change_ends_other_sessions_and_the_patient_is_told() {
+    let l = start_local().await;
+    let alex = l.logins.practices[0].patients[0].clone();
+    let (here, elsewhere) = (l.patient_token(0, 0).await, l.patient_token(0, 0).await);
+    let change = json!({"currentPassword": alex.password, "newPassword": "a quiet harbour at dawn"});
+    let (s, _) = l.json("POST", "/v1/auth/password", Some(&here), change).await;
+    assert_eq!(s, 200);
+    assert_eq!(l.get("/v1/me", Some(&elsewhere)).await.0, 401, "the other session ended");
+    let told = texts_to(&l, "alex.morgan@example.com");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].starts_with("Your patient portal password was changed — Lakeside Family Dental"), "{}", told[0]);
+    assert!(!told[0].contains("a quiet harbour"), "never the password");
+    // A patient choosing their first password from a temporary one is not warned of it.
+    let sam = l.logins.practices[0].patients[1].clone();
+    let first =
+        l.json("POST", "/v1/auth/login", None, json!({"practice": "lakeside", "username": sam.username, "password": sam.password})).await;
+    let token = first.1["token"].as_str().unwrap().to_string();
+    let (s, v) = l
+        .json(
+            "POST",
+            "/v1/auth/password",
+            Some(&token),
+            json!({"currentPassword": sam.password, "newPassword": "blue harbour morning tide"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(texts_to(&l, "sam.rivera@example.com").iter().all(|m| !m.contains("Se cambió la contraseña")));
+}
+
+/// Every mail to `to`, oldest first, as text.
+fn texts_to(l: &Local, to: &str) -> Vec<String> {
+    l.backends
+        .mailer
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|(_, raw)| raw)
+        .filter(|raw| raw.contains(&format!("To: {to}")))
+        .map(|raw| format!("{}\n{}", portal_core::mime::subject(&raw).unwrap_or_default(), portal_core::mime::text_part(&raw).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patient_who_prefers_spanish_gets_every_email_in_spanish() {
+    let l = start_local().await;
+    let staff = l.staff_token(0).await;
+    // Sam Rivera's preferred language is Spanish ("es" from the practice's system).
+    let (s, _) = l.json("POST", "/v1/admin/patients/pat-1002/access/reset?email=true", Some(&staff), json!({})).await;
+    assert_eq!(s, 200);
+    let (s, _) = l
+        .json(
+            "POST",
+            "/v1/admin/webmail/messages",
+            Some(&staff),
+            json!({"patientId": "pat-1002", "subject": "Hola", "body": "¿Cómo está?"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let sam = &l.logins.practices[0].patients[1];
+    l.json("POST", "/v1/auth/forgot", None, json!({"practice": "lakeside", "usernameOrEmail": sam.username})).await;
+    let mut mails = vec![];
+    for _ in 0..50 {
+        mails = texts_to(&l, "sam.rivera@example.com");
+        if mails.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let find =
+        |start: &str| mails.iter().find(|m| m.starts_with(start)).unwrap_or_else(|| panic!("no mail {start:?} in {mails:#?}")).clone();
+    let login = find("Su acceso al portal del paciente de Lakeside Family Dental");
+    assert!(login.contains("Contraseña temporal:") && login.contains("/p/lakeside/?lang=es"), "{login}");
+    let told = find("Tiene un mensaje seguro nuevo");
+    // The link opens the portal in Spanish, at the messages; nothing of the message.
+    assert!(told.contains("/p/lakeside/?lang=es#/messages") && !told.contains("Cómo"), "{told}");
+    let reset = find("Restablezca su contraseña");
+    assert!(reset.contains("funciona una sola vez") && reset.contains("?lang=es#reset=lakeside."), "{reset}");
+    // An English-speaking patient's are in English, and their links add no language.
+    l.json("POST", "/v1/admin/webmail/messages", Some(&staff), json!({"patientId": "pat-1001", "subject": "Hi", "body": "x"})).await;
+    for _ in 0..50 {
+        if !texts_to(&l, "alex.morgan@example.com").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let alex = texts_to(&l, "alex.morgan@example.com");
+    assert!(alex[0].starts_with("You have a new secure message") && alex[0].contains("/p/lakeside/#/messages"), "{alex:?}");
 }

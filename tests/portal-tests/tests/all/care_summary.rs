@@ -116,6 +116,8 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
     assert_eq!(items[0]["action"], "transmit");
     assert_eq!((items[0]["to"].as_str(), items[0]["by"].as_str()), (Some("dr.who@clinic.example"), Some("self")));
     assert!(items.iter().any(|i| i["action"] == "download") && items.iter().filter(|i| i["action"] == "view").count() >= 3);
+    // Only a send has a recipient: a view's or download's date range is not one.
+    assert!(items.iter().filter(|i| i["action"] != "transmit").all(|i| i.get("to").is_none()), "{activity}");
 }
 
 #[tokio::test]

@@ -38,7 +38,14 @@ async fn session_state_is_an_answer_not_an_error() {
     assert_eq!((s, &v), (200, &json!({"authenticated": false})));
     let patient = l.patient_token(0, 0).await;
     let (s, v) = l.get("/v1/session", Some(&patient)).await;
-    assert_eq!((s, &v), (200, &json!({"authenticated": true, "kind": "patient", "practiceId": "lakeside", "mustChangePassword": false})));
+    let idle = portal_core::identity::session::IDLE_TIMEOUT - portal_core::identity::session::TOUCH_INTERVAL;
+    assert_eq!(
+        (s, &v),
+        (
+            200,
+            &json!({"authenticated": true, "kind": "patient", "practiceId": "lakeside", "mustChangePassword": false, "idleSeconds": idle})
+        )
+    );
     assert_eq!(l.json("POST", "/v1/auth/logout", Some(&patient), json!({})).await.0, 200);
     assert_eq!(l.get("/v1/session", Some(&patient)).await.1, json!({"authenticated": false}), "ended at logout");
 }

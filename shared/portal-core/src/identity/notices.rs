@@ -1,0 +1,68 @@
+//! Security notices: a patient is emailed, in their language, when their password changes or
+//! two-step sign-in is turned on or off — so a change they did not make (someone with their
+//! password) does not go unnoticed. The email says what changed and what to do; nothing else. A
+//! notice that cannot be sent (no address, no sender configured, the mail service down) never
+//! undoes the change: it is an audit entry (`security.notice`, failed) and a warning in the log.
+
+use crate::audit::{Actor, AuditLog, Outcome};
+use crate::language::{in_language, notice_mail, Language, SecurityNotice};
+use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
+use crate::practice::settings::{login_url, SettingsRepo};
+use crate::sync::entities::Patient;
+use crate::sync::records::PatientRecords;
+use crate::CoreResult;
+use serde_json::json;
+
+pub struct Notices<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+    pub mailer: &'a dyn Mailer,
+    /// Where the portal's pages are (the login address of a practice without its own).
+    pub site_url: &'a str,
+}
+
+impl Notices<'_> {
+    /// Tells patient `actor.id` of `notice` by email; answers whether it was sent.
+    pub async fn tell(&self, actor: &Actor, notice: SecurityNotice) -> CoreResult<bool> {
+        let practice = actor.practice.as_str();
+        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, &actor.id).await?.map(|p| p.record);
+        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?;
+        let (Some(patient), Some(settings)) = (patient, settings) else { return Ok(false) };
+        let to = patient.email.clone().filter(|e| !e.trim().is_empty());
+        let sent = match to {
+            Some(to) if !settings.webmail.notification_sender.is_empty() => {
+                let lang = Language::of(patient.preferred_language.as_deref());
+                let url = in_language(&login_url(&settings, practice, self.site_url), lang);
+                let words = notice_mail(lang, notice, &settings.practice_name, &url);
+                let mail = Mail {
+                    from: settings.webmail.notification_sender.clone(),
+                    to: vec![to],
+                    subject: words.subject,
+                    text: words.text,
+                    html: None,
+                    attachments: vec![],
+                    sealed_for: None,
+                    about: MailRef::new(practice, MailKind::SecurityNotice, "", Some(&actor.id)),
+                };
+                match self.mailer.send(&mail).await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "security notice not sent");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
+        let what = match notice {
+            SecurityNotice::PasswordChanged => "password-changed",
+            SecurityNotice::TwoStepOn => "two-step-on",
+            SecurityNotice::TwoStepOff => "two-step-off",
+        };
+        let outcome = if sent { Outcome::Success } else { Outcome::Failure };
+        AuditLog { table: self.table, clock: self.clock }
+            .record(actor, "security.notice", &actor.id, outcome, json!({ "notice": what }))
+            .await?;
+        Ok(sent)
+    }
+}
