@@ -82,7 +82,7 @@ test('staff give a patient access and print the login; the patient logs in with 
   await row.getByText(/Last visit/).waitFor();
   await admin.getByRole('link', { name: 'Activity' }).click();
   await admin.getByLabel('What').selectOption('access');
-  await admin.getByRole('button', { name: 'Show' }).click();
+  await admin.getByRole('button', { name: 'Show', exact: true }).click();
   await admin.locator('#audit-entries li').first().waitFor();
   assert.ok((await admin.locator('#audit-entries li').count()) >= 2, 'grant and print are listed');
   await ctx.close();

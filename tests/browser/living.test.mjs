@@ -232,13 +232,93 @@ test('My account: a password change signs every other device out and emails a no
     .filter((m) => m.includes('To: jamie.morgan@example.com')).map(textOf).filter((text) => text.includes('password was changed'));
   assert.equal(notices.length, 2, 'one notice per change');
   await here.getByRole('button', { name: 'Log out' }).click();
+  await here.locator('#login-view').waitFor({ state: 'visible' });
   assert.equal(await here.locator('#login-username').inputValue(), jamie.username, 'remembered, as asked');
-  await here.getByLabel('Remember my username on this device').uncheck();
+  await here.locator('#login-remember').uncheck();
   await here.locator('#login-password').fill(jamie.password);
   await here.locator('#login-form button[type=submit]').click();
   await here.locator('#home-view').waitFor({ state: 'visible' });
   await here.getByRole('button', { name: 'Log out' }).click();
+  await here.locator('#login-view').waitFor({ state: 'visible' });
   assert.equal(await here.locator('#login-username').inputValue(), '', 'not remembered once unticked');
   await here.context().close();
   await there.context().close();
+});
+
+test('every control shows a focus ring of at least 3:1 against what is around it, at both sizes', async () => {
+  for (const viewport of Object.values(VIEWPORTS)) {
+    const ctx = await browser.newContext({ viewport, locale: 'en-US' });
+    const page = await ctx.newPage();
+    await patientLogin(page, 'lakeside', alex);
+    await page.locator('#panel-home ul.todos').waitFor();
+    await page.locator('#hello').focus();
+    const seen = [];
+    for (let i = 0; i < 25; i += 1) {
+      await page.keyboard.press('Tab');
+      seen.push(await page.evaluate(() => {
+        const e = document.activeElement;
+        const style = getComputedStyle(e);
+        const rgb = (c) => (c.match(/[\d.]+/g) || []).slice(0, 4).map(Number);
+        const luminance = ([r, g, b]) => [r, g, b].map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+          .reduce((sum, v, k) => sum + v * [0.2126, 0.7152, 0.0722][k], 0);
+        // What the ring is drawn against: the nearest background that is not transparent.
+        let around = e.parentElement;
+        while (around && rgb(getComputedStyle(around).backgroundColor)[3] === 0) around = around.parentElement;
+        const [ring, bg] = [rgb(style.outlineColor), rgb(around ? getComputedStyle(around).backgroundColor : 'rgb(255,255,255)')];
+        const [a, b] = [luminance(ring), luminance(bg)].sort((x, y) => y - x);
+        return { what: `${e.tagName} ${e.id || e.textContent.trim().slice(0, 30)}`, width: parseFloat(style.outlineWidth), contrast: (a + 0.05) / (b + 0.05) };
+      }));
+    }
+    const weak = seen.filter((s) => s.width < 2 || s.contrast < 3);
+    assert.deepEqual(weak, [], JSON.stringify(seen));
+    await ctx.close();
+  }
+});
+
+test('Contact us is on every screen, from the practice settings staff keep; Appointments gives the address', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
+  const page = await ctx.newPage();
+  await page.goto(`${BASE}/p/lakeside/`);
+  await page.getByRole('button', { name: 'Contact us' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Contact Lakeside Family Dental' });
+  await dialog.waitFor();
+  assert.equal(await dialog.getByRole('link', { name: '(269) 555-0100' }).getAttribute('href'), 'tel:2695550100');
+  await dialog.getByText('120 Harbor Drive').waitFor();
+  assert.match(await dialog.getByRole('link', { name: 'Map' }).getAttribute('href'), /^https:\/\/www\.google\.com\/maps\/search\/\?api=1&query=120%20Harbor%20Drive%2C%20Lakeside/);
+  await dialog.getByText('Friday, 8 a.m. to noon').waitFor();
+  await screen(page, 'patient-contact-us');
+  await audit(page, 'contact us');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  await patientLogin(page, 'lakeside', alex);
+  const appointments = await openView(page, 'Appointments');
+  await appointments.getByText('Where: Lakeside Family Dental').waitFor();
+  await appointments.getByText('120 Harbor Drive').waitFor();
+  // Asking to reschedule: a note, one request, shown as asked.
+  await appointments.getByRole('button', { name: /^Ask to reschedule: / }).first().click();
+  await appointments.getByLabel(/^A note for the office/).fill('Mornings suit me better.');
+  await screen(page, 'patient-ask-reschedule');
+  await audit(page, 'ask to reschedule');
+  await appointments.getByRole('button', { name: 'Send the request to reschedule' }).click();
+  await appointments.getByText('Your request to reschedule went to the office.').waitFor();
+  await appointments.getByText('Reschedule requested').waitFor();
+
+  // Staff change the phone on Setup; the next visit shows it.
+  const admin = await (await browser.newContext({ viewport: VIEWPORTS.desktop })).newPage();
+  await staffLogin(admin, lakeside);
+  const form = admin.locator('#contact-form');
+  await form.getByLabel('Phone').fill('call us maybe');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await form.getByText('The phone number is digits').waitFor();
+  await form.getByLabel('Phone').fill('(269) 555-0199');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await form.getByText('Saved.').waitFor();
+  await page.reload();
+  await page.getByRole('button', { name: 'Contact us' }).click();
+  await page.getByRole('dialog').getByRole('link', { name: '(269) 555-0199' }).waitFor();
+  await form.getByLabel('Phone').fill('(269) 555-0100');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await form.getByText('Saved.').waitFor();
+  await admin.context().close();
+  await ctx.close();
 });

@@ -147,11 +147,21 @@ test("the guarantor books a child's recall, confirms an appointment, downloads a
   await thumb.waitFor();
   assert.ok(await thumb.evaluate((img) => img.complete && img.naturalWidth > 0), 'the thumbnail loads');
   await card.getByRole('button', { name: 'View: Bitewing radiographs' }).click();
-  const full = panel.locator('figure.viewer img');
+  // A full-screen viewer: zoom, download, Escape back to the gallery.
+  const viewer = page.getByRole('dialog', { name: 'Bitewing radiographs' });
+  const full = viewer.locator('img');
   await full.waitFor();
-  await page.waitForFunction(() => { const img = document.querySelector('figure.viewer img'); return img && img.complete && img.naturalWidth > 0; });
+  await page.waitForFunction(() => { const img = document.querySelector('dialog.image-viewer img'); return img && img.complete && img.naturalWidth > 0; });
   assert.equal(await full.getAttribute('alt'), 'Bitewing radiographs');
+  const fitted = await full.evaluate((img) => img.getBoundingClientRect().width);
+  await viewer.getByRole('button', { name: 'Zoom in' }).click();
+  assert.ok(await full.evaluate((img) => img.getBoundingClientRect().width) > fitted * 1.4, 'zoomed in');
+  assert.ok(await viewer.getByRole('link', { name: 'Download' }).getAttribute('href'));
   await screen(page, 'patient-image-open');
+  await audit(page, 'image viewer');
+  await page.keyboard.press('Escape');
+  await viewer.waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'View: Bitewing radiographs', 'focus back on the button');
   assert.equal(await panel.getByText('Narrative for claim').count(), 0, 'documents of folders not shared are not there');
   assert.deepEqual(failures, []);
   await ctx.close();

@@ -35,7 +35,7 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
 
     await patientLogin(page, 'lakeside', alex);
     const views = await viewNames(page);
-    assert.deepEqual(views, ['Home', 'Payments', 'Account', 'Messages', 'Care summary', 'Images & documents', 'Appointments', 'Treatment plans']);
+    assert.deepEqual(views, ['Home', 'Payments', 'Account', 'Messages', 'Care summary', 'Images & documents', 'Appointments', 'Treatment plans', 'My account']);
     assert.equal(await currentView(page), 'Home', 'home is the default view');
     await page.getByRole('heading', { name: 'Hello, Alex Morgan' }).waitFor();
     // The family picker lists whom Alex may see, Alex first.
@@ -122,7 +122,7 @@ test('a double click on Log in sends one login', async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
   await page.goto(`${BASE}/p/lakeside/`);
-  await page.locator('#login-form').getByLabel('Username').fill(alex.username);
+  await page.locator('#login-form').getByLabel('Username', { exact: true }).fill(alex.username);
   await page.locator('#login-form').getByLabel('Password', { exact: true }).fill(alex.password);
   let logins = 0;
   page.on('request', (r) => { if (r.url().endsWith('/v1/auth/login')) logins += 1; });

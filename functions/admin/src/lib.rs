@@ -14,7 +14,9 @@ use portal_core::ports::{Clock, Ports, SecretBox, Table};
 use portal_core::practice::direct_recipients::{DirectRecipient, DirectRecipients};
 use portal_core::practice::directory::Directory;
 use portal_core::practice::family::FamilyAccess;
-use portal_core::practice::settings::{parse_features, portal_path, Change, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings};
+use portal_core::practice::settings::{
+    parse_features, portal_path, Change, Contact, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings,
+};
 use portal_core::practice::url_policy::UrlRules;
 use portal_core::sync::auth::{SyncKey, SyncKeys};
 use portal_core::{CoreError, Feature};
@@ -67,6 +69,7 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/admin/settings/urls/verify", verify_url)
         .route(Method::PUT, "/v1/admin/settings/webmail", put_webmail)
         .route(Method::PUT, "/v1/admin/settings/family-access", put_family_access)
+        .route(Method::PUT, "/v1/admin/settings/contact", put_contact)
         .route(Method::GET, "/v1/admin/audit", audit)
         .route(Method::GET, "/v1/admin/sync-keys", list_sync_keys)
         .route(Method::POST, "/v1/admin/sync-keys", create_sync_key)
@@ -194,6 +197,33 @@ struct FamilyAccessBody {
 
 async fn put_family_access(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<FamilyAccessBody>) -> ApiResult<Json<Saved>> {
     change(&d, &p, &meta, b.version, Change::FamilyAccess(b.family_access)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ContactBody {
+    phone: String,
+    address: String,
+    hours: String,
+    /// Whether patients may ask online to cancel or reschedule; on when left out.
+    appointment_requests: Option<bool>,
+    version: u64,
+}
+
+async fn put_contact(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<ContactBody>) -> ApiResult<Json<Saved>> {
+    change(
+        &d,
+        &p,
+        &meta,
+        b.version,
+        Change::Contact(Contact {
+            phone: b.phone,
+            address: b.address,
+            hours: b.hours,
+            appointment_requests: b.appointment_requests.unwrap_or(true),
+        }),
+    )
+    .await
 }
 
 #[derive(Deserialize)]

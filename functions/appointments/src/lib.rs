@@ -1,13 +1,14 @@
-//! MakeAppointments: upcoming and past appointments, confirming a pending eConfirmation, and
-//! booking a due recall into an open slot. Handlers re-check the feature and call
+//! MakeAppointments: upcoming and past appointments, confirming a pending eConfirmation, asking
+//! the office to cancel or reschedule, and booking a due recall into an open slot. Handlers re-check the feature and call
 //! `portal_core::patient::appointments`, where the rules (and the one conditional write that
 //! decides a race for a slot) live.
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
-use portal_core::patient::appointments::{AppointmentBook, Appointments, Booked, Confirmed, RecallView};
+use portal_core::patient::appointments::{AppointmentBook, AppointmentView, Appointments, Booked, Confirmed, RecallView};
 use portal_core::patient::ProviderNames;
 use portal_core::ports::{Clock, Events, Ports, Table};
+use portal_core::sync::entities::ChangeKind;
 use portal_core::Feature;
 use portal_http::{Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,7 @@ pub fn api() -> Api<Deps> {
     Api::new()
         .route(Method::GET, "/v1/appointments", list)
         .route(Method::POST, "/v1/appointments/{id}/confirm", confirm)
+        .route(Method::POST, "/v1/appointments/{id}/change-request", request_change)
         .route(Method::GET, "/v1/appointments/recalls", recalls)
         .route(Method::POST, "/v1/appointments/recalls/{recall_id}/book", book)
 }
@@ -65,6 +67,25 @@ async fn confirm(
 ) -> ApiResult<Json<Confirmed>> {
     let caller = p.patient(Feature::MakeAppointments, &meta)?;
     Ok(Json(d.book().confirm(&caller, q.patient.as_deref(), &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ChangeBody {
+    kind: ChangeKind,
+    note: Option<String>,
+}
+
+async fn request_change(
+    State(d): State<Deps>,
+    Meta(meta): Meta,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<ForPatient>,
+    Json(b): Json<ChangeBody>,
+) -> ApiResult<Json<AppointmentView>> {
+    let caller = p.patient(Feature::MakeAppointments, &meta)?;
+    Ok(Json(d.book().request_change(&caller, q.patient.as_deref(), &id, b.kind, b.note.as_deref()).await?))
 }
 
 #[derive(Serialize)]

@@ -19,7 +19,7 @@ use portal_core::ids::PracticeId;
 use portal_core::language::SecurityNotice;
 use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
-use portal_core::practice::settings::{portal_path, SettingsRepo};
+use portal_core::practice::settings::{portal_path, Contact, SettingsRepo};
 use portal_core::sync::records::PatientRecords;
 use portal_core::{CoreError, Feature};
 use portal_http::{clear_session_cookie, cookie, device_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal, DEVICE_COOKIE};
@@ -270,6 +270,8 @@ struct PracticePortal {
     id: PracticeId,
     name: String,
     portal_path: String,
+    /// How to reach the office: on every page ("Contact us"), signed in or not.
+    contact: Contact,
 }
 
 /// The practice a portal address names, for its login page. Public, and nothing about patients.
@@ -277,7 +279,7 @@ async fn practice_portal(State(d): State<Deps>, Path(practice_id): Path<String>)
     let id = PracticeId::parse(&practice_id).ok_or(CoreError::NotFound)?;
     let repo = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() };
     let settings = repo.get(&id).await?.ok_or(CoreError::NotFound)?;
-    Ok(Json(PracticePortal { portal_path: portal_path(&id), name: settings.practice_name, id }))
+    Ok(Json(PracticePortal { portal_path: portal_path(&id), name: settings.practice_name, contact: settings.contact, id }))
 }
 
 #[derive(Serialize)]

@@ -7,6 +7,8 @@ use portal_core::identity::session::StaffRole;
 use portal_core::payments::setup::{PaymentSetups, SetupChange};
 use portal_core::ports::ProcessorKind;
 use portal_core::practice::features::Feature;
+use portal_core::practice::settings::{Change, Contact, SettingsRepo};
+use portal_core::practice::url_policy::UrlRules;
 use portal_core::sync::auth::SyncKeys;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -65,6 +67,8 @@ struct Plan {
     name: &'static str,
     features: &'static [Feature],
     patients: &'static [(&'static str, &'static str, &'static str, bool)],
+    /// Phone, address, hours: how patients reach the office.
+    contact: (&'static str, &'static str, &'static str),
 }
 
 const PLANS: [Plan; 2] = [
@@ -78,6 +82,7 @@ const PLANS: [Plan; 2] = [
             ("pat-1002", "sam.rivera", "Sam Rivera", true),
             ("pat-1003", "jamie.morgan", "Jamie Morgan", false),
         ],
+        contact: ("(269) 555-0100", "120 Harbor Drive\nLakeside, MI 49116", "Monday to Thursday, 8 a.m. to 5 p.m.\nFriday, 8 a.m. to noon"),
     },
     Plan {
         data: crate::demo::hillcrest,
@@ -85,6 +90,7 @@ const PLANS: [Plan; 2] = [
         name: "Hillcrest Dental Care",
         features: &[Feature::ModuleAccount, Feature::ModuleWebMail, Feature::MakeAppointments, Feature::ModuleTreatmentPlan],
         patients: &[("pat-2001", "jordan.lee", "Jordan Lee", false), ("pat-2002", "casey.kim", "Casey Kim", true)],
+        contact: ("(616) 555-0170", "8 Hillcrest Avenue, Suite 2\nGrand Rapids, MI 49503", "Monday to Friday, 7 a.m. to 4 p.m."),
     },
 ];
 
@@ -143,6 +149,10 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         }
         let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
         let actor = portal_core::audit::Actor::new(plan.id, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
+        let (phone, address, hours) = plan.contact;
+        let contact = Contact { phone: phone.into(), address: address.into(), hours: hours.into(), appointment_requests: true };
+        let settings = SettingsRepo { table: b.table.as_ref(), clock: b.clock.as_ref() };
+        settings.change(&actor, 0, Change::Contact(contact), UrlRules { local_mode: true }, &[]).await?;
         let (key, secret) = keys.create(&actor, "Demo practice server").await?;
         if plan.features.contains(&Feature::MakePayments) {
             // Payments go through the built-in test processor: the whole flow, no money moved.

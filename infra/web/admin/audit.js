@@ -64,6 +64,7 @@ function actionWords(e, names) {
     'settings.urls.update': 'Changed portal URLs',
     'settings.webmail.update': 'Changed message notifications',
     'settings.family-access.update': 'Changed family access',
+    'settings.contact.update': 'Changed how patients reach the office',
     'sync.key.create': `Made sync key "${(e.detail && e.detail.label) || ''}"`,
     'sync.key.revoke': `Revoked sync key "${subject}"`,
     'sync.request': 'Refused a practice system request',
@@ -74,6 +75,7 @@ function actionWords(e, names) {
     'sync.file': `Uploaded the file of ${e.subject}`,
     'appointments.confirm': `Confirmed an appointment of ${subject}`,
     'appointments.book': `Booked a recall visit for ${subject}`,
+    'appointments.request_change': `Asked the office to ${(e.detail && e.detail.kind) === 'cancel' ? 'cancel' : 'reschedule'} an appointment of ${subject}`,
     'webmail.office.messages.read': "Viewed the practice's messages",
     // A patient writing for someone in their family (a parent for a child) is named as the actor.
     'webmail.send': e.actorKind === 'patient' && e.actor !== e.subject ? `Sent a secure message for ${subject}` : `Sent a secure message (${subject})`,

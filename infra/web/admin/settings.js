@@ -53,6 +53,21 @@ const SECTIONS = {
     describe: (v) => FAMILY[v.familyAccess].toLowerCase(),
     body: (v) => v,
   },
+  contact: {
+    path: '/v1/admin/settings/contact',
+    value: (s) => ({ phone: '', address: '', hours: '', appointmentRequests: true, ...s.contact }),
+    read: () => ({
+      phone: $('contact-phone').value.trim(), address: $('contact-address').value.trim(), hours: $('contact-hours').value.trim(),
+      appointmentRequests: $('contact-requests').checked,
+    }),
+    fill: (v) => {
+      $('contact-phone').value = v.phone; $('contact-address').value = v.address; $('contact-hours').value = v.hours;
+      $('contact-requests').checked = v.appointmentRequests;
+    },
+    describe: (v) => `phone ${v.phone || '(none)'}, address ${v.address.replace(/\n/g, ', ') || '(none)'}`,
+    check: (v) => (v.phone && !/^[0-9 ()+.x-]*$/.test(v.phone) ? 'The phone number is digits with spaces, ( ) + - . or x for an extension.' : ''),
+    body: (v) => v,
+  },
 };
 
 const formOf = (name) => document.querySelector(`[data-section-form="${name}"]`);

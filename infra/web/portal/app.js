@@ -9,6 +9,7 @@
 import { $, api, el, onSubmit, passwordToggles, resetPasswords, status } from './lib.js';
 import { LANGUAGES, chooseLanguage, formatDate, language, setLanguage, t, translate } from './i18n.js';
 import { renderHome } from './home.js';
+import { paintContact, setPractice } from './contact.js';
 import { renderMyAccount, rememberUsername, rememberedUsername } from './my-account.js';
 import { guardSession, signedInAgain, stopGuard, wireSessionDialogs } from './session.js';
 
@@ -238,6 +239,8 @@ async function start() {
     return status('login-status', t(practice.status === 0 ? 'error.network' : 'error.generic'));
   }
   state.practice = practice.data;
+  setPractice(practice.data);
+  $('contact-open').hidden = false;
   paintHeader();
   state.resetToken = takeResetToken();
   if (state.resetToken) return show('reset-view');
@@ -344,6 +347,14 @@ onSubmit($('password-form'), async () => {
 });
 
 $('logout').addEventListener('click', logout);
+
+$('contact-open').addEventListener('click', () => {
+  paintContact($('contact-dialog'));
+  $('contact-dialog').showModal();
+});
+$('contact-dialog').addEventListener('click', (e) => {
+  if (e.target.closest('[data-close]')) $('contact-dialog').close();
+});
 
 $('language').addEventListener('change', () => {
   setLanguage($('language').value);

@@ -27,8 +27,8 @@ function fold(line) {
 }
 
 /** The calendar file of one appointment: `{ id, start, lengthMinutes }`, with a summary and
- * description already in the page's language. */
-export function appointmentCalendar(a, { practiceId, summary, description }) {
+ * description already in the page's language and the office's address as its location. */
+export function appointmentCalendar(a, { practiceId, summary, description, location }) {
   const start = new Date(a.start);
   const end = new Date(start.getTime() + a.lengthMinutes * 60_000);
   return [
@@ -44,9 +44,10 @@ export function appointmentCalendar(a, { practiceId, summary, description }) {
     `DTEND:${utc(end)}`,
     `SUMMARY:${text(summary)}`,
     `DESCRIPTION:${text(description)}`,
+    location ? `LOCATION:${text(location)}` : null,
     'END:VEVENT',
     'END:VCALENDAR',
-  ].map(fold).join('\r\n') + '\r\n';
+  ].filter(Boolean).map(fold).join('\r\n') + '\r\n';
 }
 
 /** A link that saves `content` as `fileName` (a text/calendar file). */

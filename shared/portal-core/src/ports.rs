@@ -300,6 +300,14 @@ pub struct Mail {
     pub about: MailRef,
 }
 
+impl Mail {
+    /// A plain-text mail to one address, nothing attached or sealed: what the portal's own
+    /// notices, links and receipts are.
+    pub fn text(from: &str, to: String, subject: String, text: String, about: MailRef) -> Mail {
+        Mail { from: from.into(), to: vec![to], subject, text, html: None, attachments: vec![], sealed_for: None, about }
+    }
+}
+
 /// What a mail is about: the practice, the kind of mail and its subject's ids. Ids only — the
 /// mail service keeps these with its delivery events.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ import { t, formatDay, formatPracticeTime } from '../i18n.js';
 import { empty, failure, forPatient, load, opener, part } from './common.js';
 import { codeDetails, hasCodes, procedureText, recallName } from '../words.js';
 import { appointmentCalendar, calendarLink } from '../calendar.js';
+import { addressBlock, contact } from '../contact.js';
 
 /** Renders the tab; `done` is what the last action achieved, said at the top once the lists show it. */
 export async function render(panel, ctx, done) {
@@ -13,14 +14,15 @@ export async function render(panel, ctx, done) {
   const [appointments, recalls] = data;
   const again = (message) => render(panel, ctx, message);
   const toConfirm = appointments.upcoming.filter((a) => a.canConfirm);
-  const actions = [...toConfirm.map((a) => confirmCard(a, ctx.patientId, again)), ...recalls.items.map((r) => recallCard(r, ctx.patientId, again))];
+  const actions = [...toConfirm.map((a) => confirmCard(a, ctx, again)), ...recalls.items.map((r) => recallCard(r, ctx.patientId, again))];
   // One waiting for confirmation is listed once: under "To do".
   const upcoming = appointments.upcoming.filter((a) => !a.canConfirm);
   panel.replaceChildren(
     el('h2', {}, t('feature.MakeAppointments.label')),
+    contact().address ? el('div', { className: 'where' }, el('span', { className: 'label' }, t('appointments.where', { practice: ctx.me.practice.name })), addressBlock()) : null,
     el('p', { className: 'status good', role: 'status' }, done || ''),
     part('appointments.actions', actions.length ? el('ul', { className: 'items' }, actions) : empty('appointments.actions.none')),
-    part('appointments.upcoming', list(upcoming, 'appointments.upcoming.none', ctx.me)),
+    part('appointments.upcoming', list(upcoming, 'appointments.upcoming.none', { ...ctx, again })),
     part('appointments.past', list(appointments.past, 'appointments.past.none'), older(appointments.nextCursor, ctx.patientId)));
 }
 
@@ -69,31 +71,68 @@ function describe(a) {
   return [
     el('strong', {}, when(a)),
     el('span', { className: 'meta' }, t('appointments.with', { provider: a.provider.name || t('appointments.provider'), minutes: a.lengthMinutes })),
-    a.procedures ? el('span', {}, procedureText(a.procedures)) : null,
+    // A portal booking's procedures are its recall's type ("Prophy"): named as the recall is.
+    a.procedures ? el('span', {}, a.status === 'requested' ? recallName(a.procedures) : procedureText(a.procedures)) : null,
     hasCodes(a.procedures) ? codeDetails(t('words.asWritten', { text: a.procedures })) : null,
   ];
 }
 
-/** Appointments; upcoming ones (`me` given) each with "Add to calendar". */
-function list(items, none, me) {
+/** Appointments; upcoming ones (`upcoming`: the view's context) each with "Add to calendar" and
+ * a way to ask the office to reschedule or cancel (or what was asked). */
+function list(items, none, upcoming) {
   if (!items.length) return empty(none || 'appointments.past.none');
   return el('ul', { className: 'items' }, items.map((a) => el('li', {}, ...describe(a),
     el('span', {}, el('span', { className: 'badge' + (a.status === 'scheduled' ? '' : ' off') }, t('appointments.status.' + a.status)), ' ',
-      a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null),
-    me && a.status === 'scheduled' ? addToCalendar(a, me) : null)));
+      a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null, ' ',
+      a.changeRequested ? el('span', { className: 'badge' }, t('appointments.requested.' + a.changeRequested)) : null),
+    upcoming && a.status === 'scheduled' ? el('div', { className: 'act' }, addToCalendar(a, upcoming.me), changeRequest(a, upcoming)) : null)));
+}
+
+/** "Ask to reschedule" / "Ask to cancel": a note for the office (optional), then one request;
+ * the practice decides and its system sends the appointment back changed. */
+function changeRequest(a, { patientId, again }) {
+  if (a.changeRequested || contact().appointmentRequests === false) return null;
+  const box = el('div', { className: 'change-request' });
+  const ask = (kind) => {
+    const noteId = `note-${kind}-${a.id}`;
+    const note = el('textarea', { id: noteId, maxLength: 500, rows: 2 });
+    const said = el('p', { className: 'status', role: 'status' });
+    const send = el('button', { type: 'submit' }, t('appointments.sendRequest.' + kind));
+    const form = el('form', { noValidate: true },
+      el('label', { htmlFor: noteId }, t('appointments.requestNote')), note, send, said);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(send, async () => {
+        const r = await api('POST', forPatient(`/v1/appointments/${encodeURIComponent(a.id)}/change-request`, patientId), { kind, note: note.value });
+        if (!r.ok) return status(said, r.status === 403 ? t('appointments.requestsOff') : failure(r));
+        return again(t('appointments.requestSent.' + kind));
+      });
+    });
+    box.replaceChildren(form);
+    note.focus();
+  };
+  const button = (kind) => {
+    const b = el('button', { type: 'button', className: 'secondary', 'aria-label': `${t('appointments.ask.' + kind)}: ${formatPracticeTime(a.start)}` }, t('appointments.ask.' + kind));
+    b.addEventListener('click', () => ask(kind));
+    return b;
+  };
+  box.append(button('reschedule'), button('cancel'));
+  return box;
 }
 
 function addToCalendar(a, me) {
   const summary = t('appointments.icsSummary', { practice: me.practice.name });
   const description = [t('appointments.with', { provider: a.provider.name || t('appointments.provider'), minutes: a.lengthMinutes }), procedureText(a.procedures)]
     .filter(Boolean).join('\n');
-  const file = appointmentCalendar(a, { practiceId: me.practice.id, summary, description });
+  const file = appointmentCalendar(a, { practiceId: me.practice.id, summary, description, location: contact().address.replace(/\n/g, ', ') });
   const link = calendarLink(t('appointments.addToCalendar'), `appointment-${a.start.slice(0, 10)}.ics`, file);
   link.setAttribute('aria-label', `${t('appointments.addToCalendar')}: ${formatPracticeTime(a.start)}`);
   return link;
 }
 
-function confirmCard(a, patientId, again) {
+/** An appointment the office asked the patient to confirm: Confirm, or ask to move or cancel it. */
+function confirmCard(a, ctx, again) {
+  const { patientId } = ctx;
   const said = el('p', { className: 'status', role: 'status' });
   const button = el('button', { type: 'button' }, t('appointments.confirm'));
   button.addEventListener('click', () => busy(button, async () => {
@@ -101,7 +140,8 @@ function confirmCard(a, patientId, again) {
     if (!r.ok) return status(said, failure(r));
     await again(t('appointments.confirmed'));
   }));
-  return el('li', { className: 'action' }, el('span', { className: 'badge' }, t('appointments.confirmAsk')), ...describe(a), button, said);
+  return el('li', { className: 'action' }, el('span', { className: 'badge' }, t('appointments.confirmAsk')), ...describe(a), button, said,
+    el('div', { className: 'act' }, addToCalendar(a, ctx.me), changeRequest(a, { ...ctx, again })));
 }
 
 function recallCard(r, patientId, again) {

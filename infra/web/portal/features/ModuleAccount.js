@@ -64,7 +64,7 @@ function balance(s, canPay, me, patientId) {
     el('h3', {}, t('account.balance')),
     el('dl', { className: 'money' },
       row('account.total', s.totalCents),
-      row('account.estimate', s.insuranceEstimateCents),
+      row('account.estimate', -s.insuranceEstimateCents),
       row('account.portion', s.patientPortionCents, true)),
     posting.length ? el('ul', { className: 'items ledger posting' }, posting) : null,
     el('p', { className: 'hint' }, t(s.scope === 'own' ? 'account.scope.own' : 'account.scope.account')),

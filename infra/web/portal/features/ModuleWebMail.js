@@ -1,6 +1,6 @@
 // Messages: secure messages with the dental office. The inbox (unread in bold, counted on the tab)
 // and sent folder, a thread with its replies (opening it marks it read), a reply, and a new message
-// to one of the practice's providers, each with files attached (uploaded straight to storage, then
+// to the office or one of the patient's providers, each with files attached (uploaded straight to storage, then
 // checked by the portal). Message text is shown as text, always.
 import { ATTACHMENT_TYPES, MAX_ATTACHMENTS, api, busy, el, status, uploadAttachments } from '../lib.js';
 import { t, formatDateTime, plural } from '../i18n.js';
@@ -145,7 +145,7 @@ async function compose(panel, ctx) {
   const back = el('button', { type: 'button', className: 'secondary' }, t('webmail.back'));
   back.addEventListener('click', () => render(panel, ctx));
   if (!providers.length) return panel.replaceChildren(el('h2', {}, t('webmail.new')), back, empty('webmail.noProviders'));
-  const to = el('select', { id: 'compose-to' }, providers.map((p) => el('option', { value: p.id }, p.name)));
+  const to = el('select', { id: 'compose-to' }, providers.map((p) => el('option', { value: p.id }, p.kind === 'office' ? t('webmail.office', { name: p.name }) : p.name)));
   const subject = el('input', { type: 'text', id: 'compose-subject', maxLength: 150, required: true });
   const text = el('textarea', { id: 'compose-body', maxLength: 10000, required: true });
   const files = filePicker('compose-files');

@@ -34,16 +34,8 @@ impl Notices<'_> {
                 let lang = Language::of(patient.preferred_language.as_deref());
                 let url = in_language(&login_url(&settings, practice, self.site_url), lang);
                 let words = notice_mail(lang, notice, &settings.practice_name, &url);
-                let mail = Mail {
-                    from: settings.webmail.notification_sender.clone(),
-                    to: vec![to],
-                    subject: words.subject,
-                    text: words.text,
-                    html: None,
-                    attachments: vec![],
-                    sealed_for: None,
-                    about: MailRef::new(practice, MailKind::SecurityNotice, "", Some(&actor.id)),
-                };
+                let about = MailRef::new(practice, MailKind::SecurityNotice, "", Some(&actor.id));
+                let mail = Mail::text(&settings.webmail.notification_sender, to, words.subject, words.text, about);
                 match self.mailer.send(&mail).await {
                     Ok(_) => true,
                     Err(e) => {

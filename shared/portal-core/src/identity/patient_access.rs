@@ -241,16 +241,8 @@ impl PatientAccess<'_> {
         let lang = crate::language::Language::of(patient.preferred_language.as_deref());
         let url = crate::language::in_language(&url, lang);
         let words = crate::language::login_mail(lang, &settings.practice_name, first, &url, &login.username, &login.temporary_password);
-        let mail = Mail {
-            from: settings.webmail.notification_sender.clone(),
-            to: vec![to],
-            subject: words.subject,
-            text: words.text,
-            html: None,
-            attachments: vec![],
-            sealed_for: None,
-            about: MailRef::new(practice, MailKind::Login, "", Some(patient_id)),
-        };
+        let about = MailRef::new(practice, MailKind::Login, "", Some(patient_id));
+        let mail = Mail::text(&settings.webmail.notification_sender, to, words.subject, words.text, about);
         mailer.send(&mail).await.map_err(|e| CoreError::Backend(format!("mail: {e}")))?;
         self.audit().record(actor, "access.email", patient_id, Outcome::Success, json!({})).await
     }

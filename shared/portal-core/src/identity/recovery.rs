@@ -131,16 +131,8 @@ impl Recovery<'_> {
             // The page opens in the patient's language: the link says which (not health data).
             let link = format!("{}#reset={token}", in_language(&base, lang));
             let words = reset_mail(lang, &settings.practice_name, &login.username, &link);
-            let mail = Mail {
-                from: settings.webmail.notification_sender.clone(),
-                to: vec![to],
-                subject: words.subject,
-                text: words.text,
-                html: None,
-                attachments: vec![],
-                sealed_for: None,
-                about: MailRef::new(&practice, MailKind::PasswordReset, "", Some(patient_id)),
-            };
+            let about = MailRef::new(&practice, MailKind::PasswordReset, "", Some(patient_id));
+            let mail = Mail::text(&settings.webmail.notification_sender, to, words.subject, words.text, about);
             let outcome = match self.mailer.send(&mail).await {
                 Ok(_) => {
                     sent += 1;

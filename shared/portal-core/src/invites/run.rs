@@ -307,16 +307,10 @@ impl InviteRun<'_> {
             password: &password,
             portal_url: &url,
         };
-        let mail = Mail {
-            from: settings.webmail.notification_sender.clone(),
-            to: vec![patient.email.clone().unwrap_or_default()],
-            subject: render(rule.template(lang).0, &values),
-            text: render(rule.template(lang).1, &values),
-            html: None,
-            attachments: vec![],
-            sealed_for: None,
-            about: MailRef::new(practice, MailKind::Invite, &format!("{}.{}", rule.id, entry.appointment_id), Some(&entry.patient_id)),
-        };
+        let (subject, body) = rule.template(lang);
+        let about = MailRef::new(practice, MailKind::Invite, &format!("{}.{}", rule.id, entry.appointment_id), Some(&entry.patient_id));
+        let to = patient.email.clone().unwrap_or_default();
+        let mail = Mail::text(&settings.webmail.notification_sender, to, render(subject, &values), render(body, &values), about);
         record.attempts += 1;
         let outcome = match self.mailer.send(&mail).await {
             Ok(_) => InviteState::Sent { sent_at: self.clock.now() },

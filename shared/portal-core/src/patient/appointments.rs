@@ -1,5 +1,7 @@
 //! MakeAppointments: a patient's upcoming and past appointments, confirming one whose
-//! eConfirmation is pending, and booking a due recall into an open slot.
+//! eConfirmation is pending, asking the office to cancel or reschedule one (the request is the
+//! practice's to act on: the appointment shows it until the system sends the appointment again),
+//! and booking a due recall into an open slot.
 //!
 //! Both changes are written in one transaction with their outbox event and audit entry, so the
 //! practice's system hears of every confirmation and booking, and of nothing that did not happen,
@@ -16,8 +18,9 @@ use crate::audit::{AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
+use crate::practice::settings::SettingsRepo;
 use crate::sync::entities::rules::sort_key_utc;
-use crate::sync::entities::{Appointment, AppointmentStatus, Confirmation, Entity, Recall, RecallStatus, Slot};
+use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation, Entity, Recall, RecallStatus, Slot};
 use crate::sync::outbox::Outbox;
 use crate::sync::records::{DateRange, Order, Synced};
 use crate::sync::store::Envelope;
@@ -31,6 +34,8 @@ pub const SLOT_DAYS: i64 = 90;
 pub const SLOTS_PER_RECALL: usize = 12;
 /// How often a confirmation or booking reads again after a concurrent change before giving up.
 const ATTEMPTS: usize = 5;
+/// The longest note a patient may add to a request to cancel or reschedule.
+const NOTE_MAX: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,6 +50,9 @@ pub struct AppointmentView {
     pub confirmation: Confirmation,
     /// Whether the patient may confirm it now (an eConfirmation is pending).
     pub can_confirm: bool,
+    /// What the patient asked the office to do with it, until the system answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_requested: Option<ChangeKind>,
 }
 
 /// A page of a patient's appointments, read newest first: the first page starts with every
@@ -104,6 +112,7 @@ fn fits(slot: &Slot, recall: &Recall, now_utc: &str) -> bool {
 fn appointment_view(id: String, a: Appointment, names: &HashMap<String, String>) -> AppointmentView {
     AppointmentView {
         can_confirm: can_confirm(&a),
+        change_requested: a.change_requested.as_ref().map(|r| r.kind),
         provider: ProviderNames::view(names, &a.provider_id),
         id,
         start: a.start,
@@ -206,6 +215,69 @@ impl AppointmentBook<'_> {
         Err(contended())
     }
 
+    /// Asks the office to cancel or reschedule an upcoming scheduled appointment, with an optional
+    /// note: the `appointment.change_requested` event tells the practice's system, and the
+    /// appointment shows the request until the system sends it again. Asking again answers the
+    /// same and sends nothing more. Refused when the practice has turned such requests off.
+    pub async fn request_change(
+        &self,
+        caller: &Caller,
+        requested: Option<&str>,
+        id: &str,
+        kind: ChangeKind,
+        note: Option<&str>,
+    ) -> CoreResult<AppointmentView> {
+        let reads = self.reads();
+        let practice = &caller.actor.practice;
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > NOTE_MAX || !crate::text::is_plain_text(n, true)) {
+            return Err(CoreError::invalid("note_invalid", format!("A note is plain text of at most {NOTE_MAX} characters.")));
+        }
+        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        if !settings.contact.appointment_requests {
+            return Err(CoreError::forbidden(
+                "appointment_requests_off",
+                "Your dental office takes these requests by phone: call the office.",
+            ));
+        }
+        let patient_id = reads.patient_id(caller, requested).await?;
+        let names = self.providers.get(self.table, self.clock, practice).await?;
+        for _ in 0..ATTEMPTS {
+            let found = reads.records().get_with_item::<Appointment>(practice, id).await?;
+            let (item, appt) = found.filter(|(_, a)| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
+            if appt.record.change_requested.as_ref().is_some_and(|r| r.kind == kind) {
+                return Ok(appointment_view(appt.id, appt.record, &names));
+            }
+            if appt.record.status != AppointmentStatus::Scheduled || sort_key_utc(&appt.record.start) <= self.now_utc() {
+                return Err(CoreError::Conflict {
+                    code: "appointment_not_changeable",
+                    detail: "Only an upcoming scheduled appointment can be cancelled or moved here; call the office.".into(),
+                    current: None,
+                });
+            }
+            let mut record = appt.record.clone();
+            record.change_requested = Some(ChangeRequest { kind, at: self.now_utc() });
+            let updated = with_fields(&item, &record)?;
+            let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+            let detail = json!({"appointmentId": id, "patientId": patient_id, "start": appt.record.start, "kind": kind, "note": note});
+            let (event_item, event) = outbox.prepare(practice, "appointment.change_requested", detail)?;
+            let ops = vec![
+                TxOp::Put(updated, Cond::Version(item.version)),
+                TxOp::Put(event_item, Cond::Absent),
+                self.audit_entry(caller, "appointments.request_change", &patient_id, json!({"appointment": id, "kind": kind}))?,
+            ];
+            match self.table.transact(ops).await {
+                Ok(()) => {
+                    outbox.publish(practice, &event).await;
+                    return Ok(appointment_view(appt.id, record, &names));
+                }
+                Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(contended())
+    }
+
     /// Due recalls, each with the open slots that fit it.
     pub async fn recalls(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Vec<RecallView>> {
         let reads = self.reads();
@@ -283,6 +355,7 @@ impl AppointmentBook<'_> {
                 e_confirmation_pending: false,
                 operatory: slot.record.operatory.clone(),
                 portal_booking_id: None,
+                change_requested: None,
             };
             let booking = self.booking_item(practice, &booking_id, slot_id, &appointment)?;
             let mut scheduled = recall.record.clone();

@@ -58,16 +58,8 @@ impl Receipts<'_> {
             Err(reason) => return self.set(practice, payment_id, ReceiptState::Skipped { reason: reason.into() }).await,
         };
         let words = receipt_words(lang, &settings.practice_name, &payment);
-        let mail = Mail {
-            from: settings.webmail.notification_sender.clone(),
-            to: vec![to],
-            subject: words.subject,
-            text: words.text,
-            html: None,
-            attachments: vec![],
-            sealed_for: None,
-            about: MailRef::new(practice, MailKind::Receipt, payment_id, payment.payer.patient_id()),
-        };
+        let about = MailRef::new(practice, MailKind::Receipt, payment_id, payment.payer.patient_id());
+        let mail = Mail::text(&settings.webmail.notification_sender, to, words.subject, words.text, about);
         let attempts = match &payment.receipt {
             ReceiptState::Failed { attempts, .. } => *attempts,
             _ => 0,

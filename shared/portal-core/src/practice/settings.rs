@@ -1,5 +1,6 @@
-//! A practice's portal settings: enabled features, portal URLs, WebMail notification settings and
-//! family access, in one item. Each of those four sections has its own version for optimistic
+//! A practice's portal settings: enabled features, portal URLs, WebMail notification settings,
+//! family access and how to reach the office (phone, address, hours: public, shown to anyone at the
+//! practice's address), in one item. Each of those five sections has its own version for optimistic
 //! concurrency: two staff saving the same section at once, the second gets a conflict that carries
 //! the values now stored; saving different sections at once both succeed (the item's own version
 //! guards the write, and a lost race on another section is simply retried).
@@ -91,6 +92,8 @@ pub struct PracticeSettings {
     /// Whose data a guarantor sees (the family rule, `crate::practice::family`).
     #[serde(default)]
     pub family_access: FamilyAccess,
+    #[serde(default)]
+    pub contact: Contact,
     /// One version per section; a change sends back the version of the section it edits.
     #[serde(default)]
     pub versions: SectionVersions,
@@ -111,6 +114,53 @@ pub struct SectionVersions {
     pub urls: u64,
     pub webmail: u64,
     pub family_access: u64,
+    pub contact: u64,
+}
+
+/// How patients reach the office: on every page of the practice's portal ("Contact us"), on
+/// printed logins and wherever the portal tells a patient to call. Public: nothing about patients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Contact {
+    /// As the office writes it, e.g. "(269) 555-0100".
+    pub phone: String,
+    /// Street, city, state and ZIP, one line each; a map link is made from it.
+    pub address: String,
+    /// Opening hours as the office writes them, one line per day or range.
+    pub hours: String,
+    /// Whether patients may ask online to cancel or reschedule an appointment (else they call).
+    pub appointment_requests: bool,
+}
+
+impl Default for Contact {
+    fn default() -> Self {
+        Contact { phone: String::new(), address: String::new(), hours: String::new(), appointment_requests: true }
+    }
+}
+
+const CONTACT_PHONE_MAX: usize = 40;
+const CONTACT_TEXT_MAX: usize = 300;
+
+/// A contact section checked: a phone of digits and the usual punctuation, plain text of sensible
+/// length for the address and hours.
+pub fn check_contact(c: &Contact) -> CoreResult<Contact> {
+    let phone = c.phone.trim();
+    let phone_ok = phone.chars().count() <= CONTACT_PHONE_MAX
+        && phone.chars().all(|ch| ch.is_ascii_digit() || " ()+-.x".contains(ch))
+        && (phone.is_empty() || phone.chars().filter(char::is_ascii_digit).count() >= 7);
+    if !phone_ok {
+        return Err(CoreError::invalid(
+            "phone_invalid",
+            "The phone number is digits with spaces, ( ) + - . or x for an extension: at least 7 digits.",
+        ));
+    }
+    let (address, hours) = (c.address.trim(), c.hours.trim());
+    for (value, what) in [(address, "address"), (hours, "hours")] {
+        if value.chars().count() > CONTACT_TEXT_MAX || !is_plain_text(value, true) {
+            return Err(CoreError::invalid("text_invalid", format!("The {what} is plain text of at most {CONTACT_TEXT_MAX} characters.")));
+        }
+    }
+    Ok(Contact { phone: phone.into(), address: address.into(), hours: hours.into(), appointment_requests: c.appointment_requests })
 }
 
 impl PracticeSettings {
@@ -128,6 +178,7 @@ impl PracticeSettings {
                 body_template_es: body_template_es(),
             },
             family_access: FamilyAccess::default(),
+            contact: Contact::default(),
             versions: SectionVersions::default(),
             item_version: 0,
             updated_at: 0,
@@ -264,6 +315,7 @@ pub enum Change {
     Urls(PortalUrls),
     WebMail(WebMailSettings),
     FamilyAccess(FamilyAccess),
+    Contact(Contact),
 }
 
 impl<'a> SettingsRepo<'a> {
@@ -338,6 +390,7 @@ impl Change {
                 Change::WebMail(w)
             }
             Change::FamilyAccess(f) => Change::FamilyAccess(f),
+            Change::Contact(c) => Change::Contact(check_contact(&c)?),
         })
     }
 
@@ -351,6 +404,7 @@ impl Change {
             Change::Urls(_) => &mut v.urls,
             Change::WebMail(_) => &mut v.webmail,
             Change::FamilyAccess(_) => &mut v.family_access,
+            Change::Contact(_) => &mut v.contact,
         }
     }
 
@@ -372,6 +426,10 @@ impl Change {
             Change::FamilyAccess(f) => {
                 next.family_access = *f;
                 ("settings.family-access.update", json!(current.family_access), json!(next.family_access))
+            }
+            Change::Contact(c) => {
+                next.contact = c.clone();
+                ("settings.contact.update", json!(current.contact), json!(next.contact))
             }
         }
     }

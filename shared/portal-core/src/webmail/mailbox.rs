@@ -23,7 +23,8 @@ use crate::audit::{Actor, AuditLog, Outcome};
 use crate::keys;
 use crate::patient::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
 use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
-use crate::sync::entities::{Patient, Provider};
+use crate::practice::settings::SettingsRepo;
+use crate::sync::entities::{Appointment, Patient, Provider};
 use crate::sync::outbox::Outbox;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
@@ -48,7 +49,7 @@ pub enum PartyKind {
 #[serde(rename_all = "camelCase")]
 pub struct Party {
     pub kind: PartyKind,
-    /// The patient or provider id; empty for the office.
+    /// The patient or provider id; `office` for the office.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     pub name: String,
@@ -312,7 +313,7 @@ impl Mailbox<'_> {
         Ok(view)
     }
 
-    /// A new thread from a patient to one of the practice's providers (one a staff user acts for).
+    /// A new thread from a patient to the office or one of the providers [`Self::providers`] lists.
     pub async fn patient_compose(
         &self,
         caller: &Caller,
@@ -322,23 +323,19 @@ impl Mailbox<'_> {
         body: &str,
         attachment_ids: &[String],
     ) -> CoreResult<SentMessage> {
-        let practice = &caller.actor.practice;
         let (subject, body) = (check_subject(subject)?, check_body(body)?);
+        let to = self.providers(caller, requested).await?.into_iter().find(|p| p.id == provider_id);
+        let to = to.ok_or_else(|| CoreError::invalid("provider_unknown", "Choose one of the providers listed for messages."))?;
         let patient = self.reads().patient(caller, requested).await?;
-        let provider = self.records().get::<Provider>(practice, provider_id).await?;
-        let provider = provider
-            .filter(|p| !p.record.staff_usernames.is_empty())
-            .ok_or_else(|| CoreError::invalid("provider_unknown", "Choose one of the providers listed for messages."))?;
         let thread = Thread {
             id: crate::ids::new_id()[..20].to_string(),
             subject: subject.clone(),
             patient_id: patient.id.clone(),
             patient_name: patient.record.display_name(),
-            provider_id: Some(provider.id.clone()),
+            provider_id: (to.kind == PartyKind::Provider).then(|| to.id.clone()),
             created_at: self.clock.now(),
         };
         let from = self.patient_side(caller, &patient.id, &thread.patient_name).await?;
-        let to = Party { kind: PartyKind::Provider, id: provider.id.clone(), name: provider.record.display_name(), by: None };
         self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body, attachment_ids).await
     }
 
@@ -404,19 +401,30 @@ impl Mailbox<'_> {
         self.mark(&caller.actor, message_id, read, Side::Patient(&patient_id)).await
     }
 
-    /// The providers a patient (writing for `requested`) may write to: those a staff user answers
-    /// for, by name.
+    /// Whom a patient (writing for `requested`) may write to: the office itself (first), their own
+    /// dentist and the providers they have seen (a hygienist), and any provider a staff user
+    /// answers for — by name. Every message lands in the office's inbox whoever it is to.
     pub async fn providers(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Vec<Party>> {
-        self.reads().patient_id(caller, requested).await?;
+        let patient = self.reads().patient(caller, requested).await?;
         let practice = &caller.actor.practice;
-        let found = self.records().for_practice::<Provider>(practice, &crate::sync::records::DateRange::all(), 500, None).await?;
+        let all = crate::sync::records::DateRange::all();
+        let found = self.records().for_practice::<Provider>(practice, &all, 500, None).await?;
+        let seen: Vec<String> = self
+            .records()
+            .all_for_patient::<Appointment>(practice, &patient.id, &all)
+            .await?
+            .into_iter()
+            .map(|a| a.record.provider_id)
+            .collect();
+        let own = |id: &str| patient.record.primary_provider_id.as_deref() == Some(id) || seen.iter().any(|s| s == id);
         let mut providers: Vec<Party> = found
             .records
             .into_iter()
-            .filter(|p| !p.record.staff_usernames.is_empty())
+            .filter(|p| !p.record.staff_usernames.is_empty() || own(&p.id))
             .map(|p| Party { kind: PartyKind::Provider, name: p.record.display_name(), id: p.id, by: None })
             .collect();
         providers.sort_by(|a, b| a.name.cmp(&b.name));
+        providers.insert(0, self.office(practice).await?);
         Ok(providers)
     }
 
@@ -554,10 +562,17 @@ impl Mailbox<'_> {
         signed(self.blobs, self.clock, &super::attachments::file_key(practice, id), &file.file_name).await
     }
 
+    /// The office itself as a party, under the practice's name.
+    async fn office(&self, practice: &str) -> CoreResult<Party> {
+        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?;
+        let name = settings.map(|s| s.practice_name).unwrap_or_else(|| "The office".into());
+        Ok(Party { kind: PartyKind::Office, id: OFFICE.into(), name, by: None })
+    }
+
     /// Who the office writes as: a provider the staff user acts for, or the office itself.
     async fn office_sender(&self, practice: &str, staff_username: &str, provider_id: Option<&str>) -> CoreResult<Party> {
         let Some(provider_id) = provider_id else {
-            return Ok(Party { kind: PartyKind::Office, id: String::new(), name: "The office".into(), by: None });
+            return self.office(practice).await;
         };
         let provider = self.records().get::<Provider>(practice, provider_id).await?;
         match provider {

@@ -69,16 +69,8 @@ impl Notifier<'_> {
                 ),
             ),
         };
-        let mail = Mail {
-            from: settings.webmail.notification_sender.clone(),
-            to: vec![to],
-            subject,
-            text,
-            html: None,
-            attachments: vec![],
-            sealed_for: None,
-            about: MailRef::new(practice, MailKind::WebMailNotification, message_id, Some(&message.patient_id)),
-        };
+        let about = MailRef::new(practice, MailKind::WebMailNotification, message_id, Some(&message.patient_id));
+        let mail = Mail::text(&settings.webmail.notification_sender, to, subject, text, about);
         let attempts = match &message.notification {
             Notification::Failed { attempts, .. } => *attempts,
             _ => 0,

@@ -53,6 +53,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("admin/settings-urls-verify.json", 200),
     ("admin/settings-webmail.json", 200),
     ("admin/settings-family-access.json", 200),
+    ("admin/settings-contact.json", 200),
     ("admin/audit.json", 200),
     ("admin/sync-keys-list.json", 200),
     ("admin/sync-keys-create.json", 201),
@@ -77,6 +78,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("images/file.json", 200),
     ("appointments/list.json", 200),
     ("appointments/confirm.json", 200),
+    ("appointments/change-request.json", 200),
     ("appointments/recalls.json", 200),
     // Alex's recall is scheduled already: the real booking rule answers.
     ("appointments/book.json", 409),

@@ -279,6 +279,54 @@ async fn confirming_is_harmless_twice_and_reaches_the_practice_once() {
 }
 
 #[tokio::test]
+async fn a_patient_asks_to_reschedule_once_and_the_practice_answers_by_syncing() {
+    let l = start_local().await;
+    let alex = token(&l, ALEX).await;
+    let staff = l.staff_token(0).await;
+    let (_, appts) = l.get("/v1/appointments", Some(&alex)).await;
+    let upcoming = appts["upcoming"].as_array().unwrap().iter().find(|a| a["status"] == "scheduled").unwrap().clone();
+    let id = upcoming["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/appointments/{id}/change-request");
+    for (body, status, code) in [
+        (json!({"kind": "move it"}), 400, "invalid_body"),
+        (json!({"kind": "cancel", "note": "x".repeat(501)}), 400, "note_invalid"),
+        (json!({"kind": "cancel", "note": "a\u{0}b"}), 400, "note_invalid"),
+    ] {
+        let (s, v) = l.json("POST", &path, Some(&alex), body.clone()).await;
+        assert_eq!((s, v["code"].as_str()), (status, Some(code)), "{body}: {v}");
+    }
+    // Asked twice (a double click): one request reaches the practice.
+    for _ in 0..2 {
+        let (s, v) = l.json("POST", &path, Some(&alex), json!({"kind": "reschedule", "note": "Mornings suit me better."})).await;
+        assert_eq!((s, &v["changeRequested"]), (200, &json!("reschedule")), "{v}");
+    }
+    let (_, listed) = l.get("/v1/appointments", Some(&alex)).await;
+    assert!(listed["upcoming"].as_array().unwrap().iter().any(|a| a["id"] == id.as_str() && a["changeRequested"] == "reschedule"));
+    let events = outbox_events(&sync_client(&l, 0)).await;
+    let asked: Vec<&Value> = events.iter().filter(|e| e["type"] == "appointment.change_requested").collect();
+    assert_eq!(asked.len(), 1, "{events:?}");
+    assert_eq!((&asked[0]["detail"]["kind"], &asked[0]["detail"]["note"]), (&json!("reschedule"), &json!("Mornings suit me better.")));
+    // Not someone else's, not a past one.
+    assert_eq!(l.json("POST", "/v1/appointments/apt-0012/change-request", Some(&alex), json!({"kind": "cancel"})).await.0, 404);
+    let past = appts["past"][0]["id"].as_str().unwrap();
+    let (s, v) = l.json("POST", &format!("/v1/appointments/{past}/change-request"), Some(&alex), json!({"kind": "cancel"})).await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("appointment_not_changeable")));
+    // The practice's system answers by sending the appointment again (moved): the request is done.
+    let moved = json!({"lastModified": instant_from_now(0), "patientId": "pat-1001", "providerId": "prov-1", "start": format!("{}T08:00:00-05:00", date_from_today(12)), "lengthMinutes": 60, "status": "scheduled"});
+    assert_eq!(sync_client(&l, 0).call("PUT", &format!("/v1/sync/appointments/{id}"), &[], Some(&moved)).await.0, 200);
+    let (_, after) = l.get("/v1/appointments", Some(&alex)).await;
+    let now = after["upcoming"].as_array().unwrap().iter().find(|a| a["id"] == id.as_str()).unwrap().clone();
+    assert!(now.get("changeRequested").is_none(), "{now}");
+    // A practice that takes these by phone: refused, with what to do instead.
+    let (_, settings) = l.get("/v1/admin/settings", Some(&staff)).await;
+    let version = settings["settings"]["versions"]["contact"].clone();
+    let off = json!({"phone": "(269) 555-0100", "address": "", "hours": "", "appointmentRequests": false, "version": version});
+    assert_eq!(l.json("PUT", "/v1/admin/settings/contact", Some(&staff), off).await.0, 200);
+    let (s, v) = l.json("POST", &path, Some(&alex), json!({"kind": "cancel"})).await;
+    assert_eq!((s, v["code"].as_str()), (403, Some("appointment_requests_off")));
+}
+
+#[tokio::test]
 async fn a_guarantor_books_a_childs_recall_once() {
     let l = start_local().await;
     let alex = token(&l, ALEX).await;

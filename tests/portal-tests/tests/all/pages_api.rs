@@ -10,7 +10,16 @@ use serde_json::{json, Value};
 async fn a_practice_has_its_own_portal_address() {
     let l = start_local().await;
     let (s, v) = l.get("/v1/practices/lakeside", None).await;
-    assert_eq!((s, &v), (200, &json!({"id": "lakeside", "name": "Lakeside Family Dental", "portalPath": "/p/lakeside/"})));
+    let contact = json!({
+        "phone": "(269) 555-0100",
+        "address": "120 Harbor Drive\nLakeside, MI 49116",
+        "hours": "Monday to Thursday, 8 a.m. to 5 p.m.\nFriday, 8 a.m. to noon",
+        "appointmentRequests": true,
+    });
+    assert_eq!(
+        (s, &v),
+        (200, &json!({"id": "lakeside", "name": "Lakeside Family Dental", "portalPath": "/p/lakeside/", "contact": contact}))
+    );
     for unknown in ["/v1/practices/nowhere", "/v1/practices/NOT%20AN%20ID"] {
         let (s, v) = l.get(unknown, None).await;
         assert_eq!((s, &v["code"]), (404, &json!("not_found")), "{unknown}: {v}");

@@ -82,11 +82,27 @@ async fn nobody_reaches_anothers_mail_and_bad_input_is_refused() {
     let jordan = l.patient_token(1, 0).await;
     let (s, providers) = l.get("/v1/webmail/providers", Some(&alex)).await;
     assert_eq!(s, 200);
+    // The office (by the practice's name), Alex's own dentist and the hygienist Alex has seen —
+    // not the practice's other providers, whom nobody answers for and Alex has never seen.
     assert_eq!(
         providers["items"],
-        json!([{"kind": "provider", "id": "prov-1", "name": "Maya Chen, DDS"}]),
-        "only providers someone answers for"
+        json!([
+            {"kind": "office", "id": "office", "name": "Lakeside Family Dental"},
+            {"kind": "provider", "id": "prov-1", "name": "Maya Chen, DDS"},
+            {"kind": "provider", "id": "prov-3", "name": "Priya Raman, RDH"},
+        ])
     );
+    let (s, to_office) = l
+        .json(
+            "POST",
+            "/v1/webmail/messages",
+            Some(&alex),
+            json!({"providerId": "office", "subject": "Parking", "body": "Where do I park?"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{to_office}");
+    let (_, thread) = l.get(&format!("/v1/webmail/threads/{}", to_office["threadId"].as_str().unwrap()), Some(&alex)).await;
+    assert_eq!(thread["messages"][0]["to"], json!({"kind": "office", "id": "office", "name": "Lakeside Family Dental"}));
     let (_, sent) = l
         .json("POST", "/v1/webmail/messages", Some(&alex), json!({"providerId": "prov-1", "subject": "Crown", "body": "A question"}))
         .await;

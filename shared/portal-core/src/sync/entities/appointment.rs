@@ -47,6 +47,26 @@ pub struct Appointment {
     /// the system sends it, the booking is no longer listed beside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portal_booking_id: Option<String>,
+    /// The patient asked through the portal to cancel or reschedule it (the portal's own field,
+    /// like `requested`): it lasts until the practice's system sends the appointment again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_requested: Option<ChangeRequest>,
+}
+
+/// What a patient asked the office to do with an appointment, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeRequest {
+    pub kind: ChangeKind,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Cancel,
+    Reschedule,
 }
 
 impl Record for Appointment {
@@ -63,6 +83,9 @@ impl Record for Appointment {
         text("procedures", &self.procedures, 0, 500)?;
         if let Some(b) = &self.portal_booking_id {
             check_id("portalBookingId", b)?;
+        }
+        if self.change_requested.is_some() {
+            return Err(bad("changeRequested", "the portal's own (a patient's request to cancel or reschedule)"));
         }
         opt_text("operatory", &self.operatory, 50)
     }

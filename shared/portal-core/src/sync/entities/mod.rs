@@ -16,7 +16,7 @@ mod slot;
 mod statement;
 mod treatment_plan;
 
-pub use appointment::{Appointment, AppointmentStatus, Confirmation};
+pub use appointment::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation};
 pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code};
 pub use document::Document;
 pub(crate) use file::check_file;
