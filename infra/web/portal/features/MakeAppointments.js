@@ -74,6 +74,7 @@ function describe(a) {
     // A portal booking's procedures are its recall's type ("Prophy"): named as the recall is.
     a.procedures ? el('span', {}, a.status === 'requested' ? recallName(a.procedures) : procedureText(a.procedures)) : null,
     hasCodes(a.procedures) ? codeDetails(t('words.asWritten', { text: a.procedures })) : null,
+    a.changeRequested ? el('span', {}, el('span', { className: 'badge' }, t('appointments.requested.' + a.changeRequested))) : null,
   ];
 }
 
@@ -83,8 +84,7 @@ function list(items, none, upcoming) {
   if (!items.length) return empty(none || 'appointments.past.none');
   return el('ul', { className: 'items' }, items.map((a) => el('li', {}, ...describe(a),
     el('span', {}, el('span', { className: 'badge' + (a.status === 'scheduled' ? '' : ' off') }, t('appointments.status.' + a.status)), ' ',
-      a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null, ' ',
-      a.changeRequested ? el('span', { className: 'badge' }, t('appointments.requested.' + a.changeRequested)) : null),
+      a.status === 'scheduled' ? el('span', { className: 'badge off' }, t('appointments.confirmation.' + a.confirmation)) : null),
     upcoming && a.status === 'scheduled' ? el('div', { className: 'act' }, addToCalendar(a, upcoming.me), changeRequest(a, upcoming)) : null)));
 }
 
