@@ -210,6 +210,15 @@ test('My account: a password change signs every other device out and emails a no
 
   const mine = await openView(here, 'My account');
   await mine.getByText(`You sign in as ${jamie.username}.`).waitFor();
+  // A new mobile number goes to the office and waits for its record.
+  assert.equal(await mine.getByLabel('Mobile phone').inputValue(), '(269) 555-0178');
+  await mine.getByLabel('Mobile phone').fill('555 01');
+  await mine.getByRole('button', { name: 'Send to the office' }).click();
+  await mine.getByText('Enter a phone number of at least 7 digits').waitFor();
+  await mine.getByLabel('Mobile phone').fill('(269) 555-0188');
+  await mine.getByRole('button', { name: 'Send to the office' }).click();
+  await mine.getByText('Sent to the office. It shows as waiting until they update your record.').waitFor();
+  await mine.getByText('Waiting for the office to update your record: Mobile phone: (269) 555-0188.').waitFor();
   await screen(here, 'patient-my-account');
   await audit(here, 'my account');
   const changed = 'a quiet harbour at dawn';

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
 use portal_core::audit::AuditLog;
 use portal_core::clock::rfc3339;
-use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult};
+use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult, RequestMeta};
 use portal_core::identity::mfa::{Mfa, MfaStatus, Proof};
 use portal_core::identity::notices::Notices;
 use portal_core::identity::recovery::Recovery;
@@ -17,6 +17,8 @@ use portal_core::identity::session::{self, PrincipalKind, Sessions};
 use portal_core::identity::totp::Enrolment;
 use portal_core::ids::PracticeId;
 use portal_core::language::SecurityNotice;
+use portal_core::patient::profile::{ContactChange, Profile, Profiles};
+use portal_core::patient::Caller;
 use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, Contact, SettingsRepo};
@@ -64,6 +66,9 @@ impl Deps {
             site_url: &self.site_url,
         }
     }
+    fn profiles(&self) -> Profiles<'_> {
+        Profiles { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+    }
     fn notices(&self) -> Notices<'_> {
         Notices { table: self.table.as_ref(), clock: self.clock.as_ref(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
     }
@@ -92,6 +97,8 @@ pub fn api() -> Api<Deps> {
         .route(Method::POST, "/v1/auth/forgot", forgot)
         .route(Method::POST, "/v1/auth/reset", reset)
         .route(Method::GET, "/v1/me", me)
+        .route(Method::GET, "/v1/me/profile", profile)
+        .route(Method::PUT, "/v1/me/profile", change_profile)
         .route(Method::GET, "/v1/session", session)
         .route(Method::GET, "/v1/practices/{practice_id}", practice_portal)
 }
@@ -415,6 +422,21 @@ async fn mfa_confirm(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json
     let recovery_codes = d.mfa().confirm(&c.actor(&meta), &b.code).await?;
     d.notices().tell(&c.actor(&meta), SecurityNotice::TwoStepOn).await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
+}
+
+/// The caller as a patient reading or changing their own details.
+fn own(p: &Principal, meta: &RequestMeta) -> ApiResult<Caller> {
+    let c = p.require(Access::Patient)?;
+    let viewer = c.viewer().ok_or_else(|| CoreError::forbidden("patients_only", "Only patients have contact details here."))?;
+    Ok(Caller { actor: c.actor(meta), viewer })
+}
+
+async fn profile(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Json<Profile>> {
+    Ok(Json(d.profiles().get(&own(&p, &meta)?).await?))
+}
+
+async fn change_profile(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<ContactChange>) -> ApiResult<Json<Profile>> {
+    Ok(Json(d.profiles().change(&own(&p, &meta)?, b).await?))
 }
 
 /// The proof that turning the second factor off asks for: the password or a current code.

@@ -263,6 +263,7 @@ function problemText(r, fallbackKey) {
     login_failed: 'login.failed', password_too_common: 'password.common', password_too_short: 'password.short',
     password_too_long: 'password.long', password_unchanged: 'password.unchanged', current_password_wrong: 'password.wrongCurrent',
     reset_link_invalid: 'reset.invalid', username_taken: 'password.usernameTaken', username_invalid: 'password.usernameInvalid',
+    email_invalid: 'myaccount.emailInvalid',
   }[code];
   return t(known || fallbackKey);
 }

@@ -1,9 +1,11 @@
-// My account: how the patient signs in — change the password (every other device is signed out
+// My account: how the office reaches the patient (email, mobile phone, whether to be emailed, the
+// language of emails — a change goes to the practice and shows as waiting until its system updates
+// the record), how the patient signs in — change the password (every other device is signed out
 // and a notice is emailed), two-step sign-in — and what this device remembers (the username at
 // login, as an opt-in; the language, chosen in the header). Passwords are never kept in the page
 // after a change.
-import { api, el, passwordToggles, status } from './lib.js';
-import { t } from './i18n.js';
+import { api, busy, el, passwordToggles, status } from './lib.js';
+import { LANGUAGES, t } from './i18n.js';
 import { renderSecurity } from './security.js';
 
 /** The username this device remembers for the login form, when the patient asked it to. */
@@ -47,12 +49,62 @@ export function renderMyAccount(panel, { me, problemText }) {
 
   const security = el('section', { className: 'part security' });
   renderSecurity(security);
+  const contact = el('section', { className: 'part', 'aria-labelledby': 'my-contact-title' }, el('h3', { id: 'my-contact-title' }, t('myaccount.contact')));
+  renderContact(contact, problemText);
   panel.replaceChildren(
     el('h2', {}, t('myaccount.title')),
     el('p', {}, t('myaccount.signedInAs', { username: me.username })),
+    contact,
     el('section', { className: 'part' }, el('h3', { id: 'my-password-title' }, t('myaccount.password')), form),
     security,
     el('section', { className: 'part' }, el('h3', {}, t('myaccount.device')),
       el('label', { className: 'check', htmlFor: 'my-remember' }, remember, ' ', t('login.remember')),
       el('p', { className: 'hint' }, t('myaccount.rememberHint'))));
+}
+
+/** How the office reaches the patient: the practice's record, and a form to ask for a change. */
+async function renderContact(box, problemText) {
+  const title = box.firstChild;
+  const r = await api('GET', '/v1/me/profile');
+  if (!r.ok) return box.replaceChildren(title, el('p', { className: 'notice' }, problemText(r, 'error.generic')));
+  const p = r.data;
+  const email = el('input', { type: 'email', id: 'my-email', autocomplete: 'email', maxLength: 254, value: p.email || '' });
+  const mobile = el('input', { type: 'tel', id: 'my-mobile', autocomplete: 'tel', maxLength: 40, value: p.mobilePhone || '' });
+  const notices = el('input', { type: 'checkbox', id: 'my-notices', checked: p.emailNotices });
+  const language = el('select', { id: 'my-language' }, LANGUAGES.map((l) => el('option', { value: l.code, lang: l.code, selected: l.code === p.preferredLanguage }, l.name)));
+  const said = el('p', { className: 'status', role: 'status', 'aria-live': 'polite' });
+  const save = el('button', { type: 'submit' }, t('myaccount.contactSave'));
+  const waiting = el('p', { className: 'notice', hidden: true });
+  const showPending = (pending) => {
+    waiting.hidden = !pending;
+    if (!pending) return;
+    const parts = [
+      pending.email ? `${t('myaccount.email')}: ${pending.email}` : null,
+      pending.mobilePhone ? `${t('myaccount.mobile')}: ${pending.mobilePhone}` : null,
+      pending.emailNotices === undefined ? null : t(pending.emailNotices ? 'myaccount.noticesOn' : 'myaccount.noticesOff'),
+      pending.preferredLanguage ? `${t('myaccount.language')}: ${LANGUAGES.find((l) => l.code === pending.preferredLanguage).name}` : null,
+    ].filter(Boolean);
+    waiting.textContent = t('myaccount.pending', { changes: parts.join('; ') });
+  };
+  const form = el('form', { noValidate: true },
+    el('label', { htmlFor: 'my-email' }, t('myaccount.email')), email,
+    el('label', { htmlFor: 'my-mobile' }, t('myaccount.mobile')), mobile,
+    el('label', { className: 'check', htmlFor: 'my-notices' }, notices, ' ', t('myaccount.notices')),
+    el('label', { htmlFor: 'my-language' }, t('myaccount.language')), language,
+    el('p', { className: 'hint' }, t('myaccount.contactHint')),
+    save, said);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(save, async () => {
+      const change = { emailNotices: notices.checked, preferredLanguage: language.value };
+      if (email.value.trim()) change.email = email.value.trim();
+      if (mobile.value.trim()) change.mobilePhone = mobile.value.trim();
+      const res = await api('PUT', '/v1/me/profile', change);
+      if (!res.ok) return status(said, res.data && res.data.code === 'phone_invalid' ? t('myaccount.phoneInvalid') : problemText(res, 'error.generic'));
+      showPending(res.data.pending);
+      return status(said, t(res.data.pending ? 'myaccount.contactSent' : 'myaccount.contactSame'), true);
+    });
+  });
+  showPending(p.pending);
+  return box.replaceChildren(title, waiting, form);
 }

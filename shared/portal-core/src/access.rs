@@ -50,6 +50,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/auth/logout", Access::Session),
     ("*", "/v1/auth/password", Access::Session),
     ("*", "/v1/auth/mfa", Access::Patient),
+    // A patient's own contact details (`patient::profile`).
+    ("*", "/v1/me/profile", Access::Patient),
     ("*", "/v1/me", Access::Session),
     ("*", "/v1/admin/webmail", Access::StaffFeature(StaffRole::FrontDesk, Feature::ModuleWebMail)),
     ("*", "/v1/admin/staff", Access::Staff(StaffRole::Admin)),

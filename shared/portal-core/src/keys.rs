@@ -118,6 +118,12 @@ pub fn access(patient_id: &str) -> String {
     format!("ACCESS#{patient_id}")
 }
 
+/// A patient's change to their contact details, waiting for the practice's system (see
+/// `patient::profile`).
+pub fn contact_change(patient_id: &str) -> String {
+    format!("CONTACT#{patient_id}")
+}
+
 pub fn reset_link(token_hash: &str) -> String {
     format!("RESET#{token_hash}")
 }

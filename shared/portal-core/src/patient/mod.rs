@@ -9,6 +9,7 @@ pub mod account;
 pub mod appointments;
 pub mod care_summary;
 pub mod images;
+pub mod profile;
 mod providers;
 pub mod treatment_plans;
 

@@ -69,6 +69,7 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         ("GET" | "DELETE", _) => None,
         (_, "/v1/appointments/recalls/{recall_id}/book") => Some(json!({"slotId": "slot-1"})),
         (_, "/v1/appointments/{id}/change-request") => Some(json!({"kind": "reschedule"})),
+        (_, "/v1/me/profile") => Some(json!({"preferredLanguage": "es"})),
         (_, "/v1/webmail/messages") => Some(json!({"providerId": "prov-1", "subject": "Question", "body": "Hello"})),
         (_, "/v1/admin/payments/{id}/refund") => Some(json!({"amountCents": 100, "idempotencyKey": "authorization-test-1"})),
         (_, "/v1/admin/payments/{id}/assign") => Some(json!({"patientId": "pat-1001"})),

@@ -23,6 +23,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("auth/logout.json", 200),
     ("auth/password.json", 400),
     ("auth/me.json", 200),
+    ("auth/profile.json", 200),
+    ("auth/profile-change.json", 200),
     ("auth/forgot.json", 202),
     ("auth/mfa-status.json", 200),
     ("auth/mfa-enrol.json", 200),

@@ -567,3 +567,48 @@ async fn every_read_makes_at_most_three_table_requests() {
     }
     println!("table requests per read:\n{}", report.join("\n"));
 }
+
+#[tokio::test]
+async fn a_patients_change_of_contact_details_goes_to_the_practice_and_waits_for_its_record() {
+    let l = start_local().await;
+    let alex = token(&l, ALEX).await;
+    let (s, mine) = l.get("/v1/me/profile", Some(&alex)).await;
+    assert_eq!(s, 200, "{mine}");
+    assert_eq!(
+        mine,
+        json!({"email": "alex.morgan@example.com", "mobilePhone": "(269) 555-0143", "emailNotices": true, "preferredLanguage": "en"})
+    );
+    for (body, code) in [
+        (json!({"mobilePhone": "call me"}), "phone_invalid"),
+        (json!({"email": "not an address"}), "email_invalid"),
+        (json!({"preferredLanguage": "fr"}), "invalid_body"),
+        (json!({"address": "elsewhere"}), "invalid_body"),
+    ] {
+        let (s, v) = l.json("PUT", "/v1/me/profile", Some(&alex), body.clone()).await;
+        assert_eq!((s, v["code"].as_str()), (400, Some(code)), "{body}: {v}");
+    }
+    // Only what differs is asked for; asked twice (a double click), it reaches the practice once.
+    let change =
+        json!({"email": "alex.morgan@example.com", "mobilePhone": "269-555-0199", "preferredLanguage": "es", "emailNotices": true});
+    for _ in 0..2 {
+        let (s, v) = l.json("PUT", "/v1/me/profile", Some(&alex), change.clone()).await;
+        assert_eq!((s, &v["pending"]), (200, &json!({"mobilePhone": "269-555-0199", "preferredLanguage": "es"})), "{v}");
+        assert_eq!(v["mobilePhone"], "(269) 555-0143", "the record is the practice's until it says otherwise");
+    }
+    let events = outbox_events(&sync_client(&l, 0)).await;
+    let asked: Vec<&Value> = events.iter().filter(|e| e["type"] == "patient.contact_changed").collect();
+    assert_eq!(asked.len(), 1, "{events:?}");
+    assert_eq!(asked[0]["detail"], json!({"patientId": "pat-1001", "changes": {"mobilePhone": "269-555-0199", "preferredLanguage": "es"}}));
+    // Staff have no contact details here.
+    assert_eq!(l.get("/v1/me/profile", Some(&l.staff_token(0).await)).await.0, 403);
+    // The practice's system sends Alex's record again, changed: nothing is pending any more.
+    let (_, record) = sync_client(&l, 0).call("GET", "/v1/sync/patients/pat-1001", &[], None).await;
+    let mut fields = record["data"].clone();
+    fields["phones"] = json!([{"kind": "mobile", "number": "269-555-0199"}]);
+    fields["preferredLanguage"] = json!("es");
+    fields["lastModified"] = json!(instant_from_now(0));
+    let (s, v) = sync_client(&l, 0).call("PUT", "/v1/sync/patients/pat-1001", &[], Some(&fields)).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, now) = l.get("/v1/me/profile", Some(&alex)).await;
+    assert_eq!((now.get("pending"), &now["preferredLanguage"], &now["mobilePhone"]), (None, &json!("es"), &json!("269-555-0199")));
+}
