@@ -78,7 +78,10 @@ fn phone_digits(number: &str) -> String {
 
 /// The index items of one patient. Their primary keys are fixed per patient and slot, so a newer
 /// version overwrites them and a slot that no longer applies (a phone removed) is deleted.
-const SLOTS: [&str; 7] = ["last", "first", "dob", "phone-home", "phone-mobile", "phone-work", "email"];
+/// Each phone is indexed twice: from its start (`269555…`) and from its end, reversed, so the
+/// front desk finds "555-0143" or "0143" as well as "(269) 555".
+const SLOTS: [&str; 10] =
+    ["last", "first", "dob", "phone-home", "phone-mobile", "phone-work", "phone-home-end", "phone-mobile-end", "phone-work-end", "email"];
 
 fn slot_key(patient_id: &str, slot: &str) -> String {
     format!("ROSTER#{patient_id}#{slot}")
@@ -114,6 +117,9 @@ pub fn index_ops(practice: &str, patient_id: &str, patient: Option<&Patient>) ->
         phone(Home).map(|d| (By::Phone, d)),
         phone(Mobile).map(|d| (By::Phone, d)),
         phone(Work).map(|d| (By::Phone, d)),
+        phone(Home).map(|d| (By::PhoneEnd, reversed(&d))),
+        phone(Mobile).map(|d| (By::PhoneEnd, reversed(&d))),
+        phone(Work).map(|d| (By::PhoneEnd, reversed(&d))),
         p.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(|e| (By::Email, e.to_lowercase())),
     ];
     let ops = SLOTS
@@ -138,7 +144,13 @@ enum By {
     FirstName,
     Birthdate,
     Phone,
+    /// A phone's digits reversed: a search by the number's end is a prefix search here.
+    PhoneEnd,
     Email,
+}
+
+fn reversed(digits: &str) -> String {
+    digits.chars().rev().collect()
 }
 
 impl By {
@@ -148,6 +160,7 @@ impl By {
             By::FirstName => "FIRST",
             By::Birthdate => "DOB",
             By::Phone => "PHONE",
+            By::PhoneEnd => "PHONE_END",
             By::Email => "EMAIL",
         };
         format!("P#{practice}#ROSTER#{name}")
@@ -155,8 +168,8 @@ impl By {
 }
 
 /// The index lookups one search term needs, tried in order: an address with `@` is an email, a
-/// date a birthdate, four or more digits a phone number, `Last, First` a name in that order, one
-/// or two words a name either way.
+/// date a birthdate, four or more digits a phone number (its start or its end), `Last, First` a
+/// name in that order, one or two words a name either way.
 fn plan(q: &str) -> CoreResult<Vec<(By, String)>> {
     let q = q.trim();
     if q.chars().count() > 100 {
@@ -173,7 +186,8 @@ fn plan(q: &str) -> CoreResult<Vec<(By, String)>> {
         if digits.len() < 4 {
             return Err(CoreError::invalid("search_invalid", "Search a phone number by at least 4 digits."));
         }
-        return Ok(vec![(By::Phone, digits)]);
+        // From its start ("269 555") or its end ("555-0143", "0143"), however it is typed.
+        return Ok(vec![(By::Phone, digits.clone()), (By::PhoneEnd, reversed(&digits))]);
     }
     if let Some((last, first)) = q.split_once(',') {
         return Ok(vec![(By::LastName, format!("{}#{}", fold(last), fold(first)))]);
