@@ -307,8 +307,10 @@ mod tests {
     fn search_terms_pick_their_index() {
         assert_eq!(plan("1990-04-02").unwrap(), vec![(By::Birthdate, "1990-04-02".into())]);
         assert_eq!(plan("4/2/1990").unwrap(), vec![(By::Birthdate, "1990-04-02".into())]);
-        assert_eq!(plan("(555) 010-1234").unwrap(), vec![(By::Phone, "5550101234".into())]);
-        assert_eq!(plan("1 555 010 1234").unwrap(), vec![(By::Phone, "5550101234".into())]);
+        let phone = |digits: &str| vec![(By::Phone, digits.to_string()), (By::PhoneEnd, reversed(digits))];
+        assert_eq!(plan("(555) 010-1234").unwrap(), phone("5550101234"));
+        assert_eq!(plan("1 555 010 1234").unwrap(), phone("5550101234"));
+        assert_eq!(plan("010-1234").unwrap(), vec![(By::Phone, "0101234".into()), (By::PhoneEnd, "4321010".into())]);
         assert_eq!(plan("55").unwrap_err().code(), "search_invalid");
         assert_eq!(plan("Morgan, Al").unwrap(), vec![(By::LastName, "morgan#al".into())]);
         assert_eq!(plan("O'Brien").unwrap(), vec![(By::LastName, "obrien".into()), (By::FirstName, "obrien".into())]);
