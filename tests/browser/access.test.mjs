@@ -49,6 +49,7 @@ test('staff give a patient access and print the login; the patient logs in with 
   assert.match(username, /^taylor\d{4}$/);
   assert.doesNotMatch(password, /[0Oo1lI]/);
   assert.match(await admin.locator('#sheet-url').textContent(), /\/p\/lakeside\/$/);
+  assert.equal(await admin.locator('#sheet-phone').textContent(), 'Questions? Call us at (269) 555-0100.', 'the office phone is on the sheet');
   await row.getByText(`Portal access: ${username}`).waitFor();
   await screen(admin, 'staff-access-sheet');
   await audit(admin, 'login sheet');

@@ -8,7 +8,7 @@ import { showSettings } from './settings.js';
 import { hideSecret, loadSyncKeys, wireSyncKeys } from './sync-keys.js';
 import { load as loadAudit, setFeatureLabels, wireAudit } from './audit.js';
 import { composeTo, load as loadMessages, wireWebmail } from './webmail.js';
-import { hideSheet, load as loadPatients, wirePatients } from './patients.js';
+import { hideSheet, load as loadPatients, setOfficePhone, wirePatients } from './patients.js';
 import { load as loadInvites, wireInvites } from './invites.js';
 import { leave as leaveCodeSystems, load as loadCodeSystems } from './code-systems.js';
 import { load as loadDirect, wireDirect } from './direct.js';
@@ -73,6 +73,7 @@ async function enter() {
   features = r.data.settings.features;
   setFeatureLabels(r.data.featureCatalog);
   showSettings(r.data, refreshActivity);
+  setOfficePhone(r.data.settings.contact && r.data.settings.contact.phone);
   for (const b of document.querySelectorAll('#section-connection button')) b.disabled = !canEdit;
   for (const a of document.querySelectorAll('nav.sections a[data-admin-only]')) a.hidden = !canEdit;
   show('staff-view');

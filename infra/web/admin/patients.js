@@ -9,6 +9,11 @@ const when = (iso) => new Date(iso).toLocaleString();
 let cursor = null;
 let loads = 0;
 let sheetPatient = null;
+/** The practice's phone (Setup's contact section), on every printed login. */
+let officePhone = '';
+export function setOfficePhone(phone) {
+  officePhone = phone || '';
+}
 let writeTo = null;
 
 /** A short answer for a problem the API gave. */
@@ -90,12 +95,12 @@ const SHEET = {
   en: {
     title: 'Patient portal login', url: 'Portal address', username: 'Username', password: 'Temporary password',
     once: 'The temporary password works once and for 7 days: you will choose your own password when you first log in.',
-    for: (name) => `For ${name}`,
+    for: (name) => `For ${name}`, phone: (phone) => `Questions? Call us at ${phone}.`,
   },
   es: {
     title: 'Acceso al portal del paciente', url: 'Dirección del portal', username: 'Usuario', password: 'Contraseña temporal',
     once: 'La contraseña temporal sirve una vez y durante 7 días: elegirá la suya la primera vez que inicie sesión.',
-    for: (name) => `Para ${name}`,
+    for: (name) => `Para ${name}`, phone: (phone) => `¿Preguntas? Llámenos al ${phone}.`,
   },
 };
 
@@ -106,6 +111,7 @@ function showSheet(p, login) {
   $('access-sheet').lang = login.language || 'en';
   $('sheet-practice').textContent = $('practice-name').textContent;
   $('sheet-patient').textContent = words.for(p.name);
+  $('sheet-phone').textContent = officePhone ? words.phone(officePhone) : '';
   // A path when the portal's own address is not configured: this page is on that site.
   $('sheet-url').textContent = new URL(login.loginUrl, location.origin).href;
   $('sheet-username').textContent = login.username;
