@@ -16,10 +16,10 @@ let guard = null;
 /** Starts guarding the signed-in page.
  * - `idleSeconds`: how long the session is sure to stay alive after a request (`/v1/session`);
  * - `warning`: a <dialog> with `[data-stay]` and `[data-leave]` buttons;
- * - `signin`: a <dialog> holding the sign-in form (its `cancel`, Escape, is refused: the page stays
- *   hidden until someone signs in or leaves);
- * - `signIn()`: the page's own sign-in with that form, answering true once signed in again;
- * - `leave()`: the page's log out ("Log out", "Sign in as someone else"). */
+ * - `signin`: a <dialog> holding the page's own sign-in form, which calls `signedInAgain()` once
+ *   signed in (its `cancel`, Escape, is refused: the page stays hidden until someone signs in or
+ *   leaves);
+ * - `leave()`: the page's log out ("Log out", "Log in as someone else"). */
 export function guardSession({ idleSeconds, warning, signin, leave }) {
   stopGuard();
   guard = { idleMs: idleSeconds * 1000, warning, signin, leave, live: true, timers: [], waiting: null, told: 0 };
