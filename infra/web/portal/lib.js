@@ -1,7 +1,7 @@
 // Shared by the patient and staff pages (ES module): JSON calls to the API (the session cookie is
 // HttpOnly and travels by itself), element building with textContent only, busy buttons that let
-// one click make one request, copying to the clipboard, show-password toggles and keyboard-driven
-// tabs.
+// one click make one request, copying to the clipboard and show-password toggles; a signed-in
+// page's ended session is handed to session.js.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -129,22 +129,6 @@ export function resetPasswords(root) {
     input.value = '';
     b.paint();
   }
-}
-
-/** Keyboard for a tablist: arrows move and select, Home/End go to the ends. One listener for the
- * page's life, however often the tabs are rebuilt. `select(key)` selects a tab by its data-key. */
-export function tabKeys(tablist, select) {
-  tablist.addEventListener('keydown', (e) => {
-    const tabs = [...tablist.querySelectorAll('[role=tab]')];
-    const at = tabs.indexOf(document.activeElement);
-    if (at < 0) return;
-    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[e.key];
-    if (to === undefined) return;
-    e.preventDefault();
-    const next = tabs[(to + tabs.length) % tabs.length];
-    select(next.dataset.key);
-    next.focus();
-  });
 }
 
 /** The files a message may carry, as the portal checks them again when it is sent. */

@@ -1,4 +1,4 @@
-// Messages: secure messages with the dental office. The inbox (unread in bold, counted on the tab)
+// Messages: secure messages with the dental office. The inbox (unread in bold, counted on the view's link)
 // and sent folder, a thread with its replies (opening it marks it read), a reply, and a new message
 // to the office or one of the patient's providers, each with files attached (uploaded straight to storage, then
 // checked by the portal). Message text is shown as text, always.
