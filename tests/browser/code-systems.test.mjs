@@ -68,11 +68,14 @@ test('staff import code systems with a live progress bar, see failures and cance
   await page.getByRole('button', { name: 'Import SnomedCT_Generated' }).click();
   const bar = page.locator('#imports progress');
   await bar.waitFor();
-  await page.locator('#imports').getByText(/of [\d,.\s]+ rows/).waitFor();
+  await page.locator('#imports').getByText(/of [\d,.\s]+ lines read/).waitFor();
   await audit(page, 'code systems importing');
-  await page.locator('#imports').getByText(/Imported: [\d,.\s]+ rows/).waitFor({ timeout: 120_000 });
+  const done = page.locator('#imports').getByText(/^Imported: [\d,]+ names and concepts in use, from [\d,]+ lines/);
+  await done.waitFor({ timeout: 120_000 });
   assert.equal(await bar.getAttribute('value'), String(rows));
-  await systems.getByText(/SnomedCT_Generated · [\d,.\s]+ rows · imported/).waitFor();
+  // The count said when it finished is the count of the version in use.
+  const kept = (await done.textContent()).match(/^Imported: ([\d,]+) names/)[1];
+  await systems.getByText(new RegExp(`SnomedCT_Generated · ${kept} names and concepts · imported`)).waitFor();
 
   // A broken line: file, line and reason; the version in use stays (none for CVX yet).
   await page.getByRole('button', { name: 'Import cvx-broken' }).click();
@@ -85,11 +88,14 @@ test('staff import code systems with a live progress bar, see failures and cance
   await page.getByRole('button', { name: 'Import SnomedCT_Generated' }).click();
   await page.getByRole('button', { name: 'Cancel import' }).click();
   await page.locator('#imports').getByText('Cancelled. The version in use stays.').waitFor();
-  await systems.getByText(/SnomedCT_Generated · [\d,.\s]+ rows/).waitFor();
+  await systems.getByText(/SnomedCT_Generated · [\d,]+ names and concepts/).waitFor();
   await systems.getByText('Last import cancelled').waitFor();
 
   // The demo's small CVX release, for the care summary.
   await page.getByRole('button', { name: 'Import cvx-20251001' }).click();
-  await page.locator('#imports').getByText('Imported: 14 rows. The care summary uses it now.').waitFor();
+  const cvx = page.locator('#imports').getByText(/^Imported: \d+ names and concepts in use, from 14 lines \(inactive ones are left out\)\. The care summary uses it now\.$/);
+  await cvx.waitFor();
+  const cvxKept = (await cvx.textContent()).match(/^Imported: (\d+) names/)[1];
+  await systems.getByText(new RegExp(`cvx-20251001 · ${cvxKept} names and concepts · imported`)).waitFor();
   await ctx.close();
 });

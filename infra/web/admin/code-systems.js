@@ -20,7 +20,7 @@ function systemItem(s) {
   const a = s.active;
   const item = el('li', {},
     el('strong', {}, s.title),
-    a ? el('span', { className: 'meta' }, `${a.version} · ${number(a.rows)} rows · imported ${when(a.importedAt)} by ${a.importedBy}`)
+    a ? el('span', { className: 'meta' }, `${a.version} · ${number(a.rows)} names and concepts · imported ${when(a.importedAt)} by ${a.importedBy}`)
       : el('span', { className: 'meta' }, 'Not imported: the care summary shows the names your system sent.'));
   if (s.last && s.last.state !== 'done') {
     item.append(el('span', {}, el('span', { className: 'badge ' + (s.last.state === 'failed' ? 'bad' : 'off') }, `Last import ${STATE[s.last.state]}`),
@@ -66,13 +66,14 @@ function progressBlock(id) {
     const total = s.rowsTotal || 0;
     bar.max = Math.max(total, 1);
     bar.value = s.state === 'done' ? bar.max : Math.min(s.rowsDone, bar.max);
-    const parts = [total ? `${number(s.rowsDone)} of ${number(total)} rows` : 'reading the files…',
+    const parts = [total ? `${number(s.rowsDone)} of ${number(total)} lines read` : 'reading the files…',
       `${s.batchesDone} of ${s.batchesTotal} batches`];
-    if (s.rowsPerSecond) parts.push(`${number(s.rowsPerSecond)} rows a second`);
+    if (s.rowsPerSecond) parts.push(`${number(s.rowsPerSecond)} lines a second`);
     if (s.secondsLeft !== null && s.secondsLeft !== undefined && s.state === 'running') parts.push(`about ${duration(s.secondsLeft)} left`);
     figures.textContent = `${STATE[s.state]} · ${parts.join(' · ')}`;
     cancel.hidden = !canEdit || !['queued', 'running'].includes(s.state);
-    if (s.state === 'done') status(note, `Imported: ${number(s.rowsDone)} rows. The care summary uses it now.`, true);
+    // The lines read and the names kept differ by the release's inactive rows: both are said.
+    if (s.state === 'done') status(note, `Imported: ${number(s.namesKept)} names and concepts in use, from ${number(s.rowsDone)} lines (inactive ones are left out). The care summary uses it now.`, true);
     if (s.state === 'failed') status(note, `The import failed: ${problem(s.error)}. The version in use stays.`);
     if (s.state === 'cancelled') status(note, 'Cancelled. The version in use stays.');
   };

@@ -159,8 +159,12 @@ pub struct ImportStatus {
     pub system: System,
     pub release: String,
     pub state: ImportState,
+    /// Data lines read of the release's files…
     pub rows_done: u64,
     pub rows_total: Option<u64>,
+    /// …and the active concepts and names they held, kept (inactive ones are left out): what the
+    /// version in use will count.
+    pub names_kept: u64,
     pub batches_done: usize,
     pub batches_total: usize,
     pub started_at: String,
@@ -488,6 +492,7 @@ impl<'a> Importer<'a> {
             state: job.state,
             rows_done,
             rows_total: job.rows_total,
+            names_kept: done.iter().map(|d| d.rows).sum(),
             batches_done: done.len(),
             batches_total: job.batches.len(),
             started_at: crate::clock::rfc3339(job.started_at),
