@@ -1,6 +1,6 @@
 // The patient page, at a practice's own address (/p/{practice}/). The session lives in an
-// HttpOnly cookie the page never sees; the only thing kept in the browser is the language chosen
-// for this session. Screens: loading, no practice, unknown practice, login, forgotten password,
+// HttpOnly cookie the page never sees; all that is kept in the browser is the language chosen on
+// this device and, when the patient asks, their username. Screens: loading, no practice, unknown practice, login, forgotten password,
 // new password from a reset link (its token comes in the address's #fragment, never sent to a
 // server log, and is dropped from the address at once), new password, the portal.
 // The portal is Home plus one view per feature (features/<FeatureKey>.js), each at its own address
