@@ -336,14 +336,10 @@ async fn create_staff(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StaffChange {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "portal_core::text::present")]
     role: Option<StaffRole>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "portal_core::text::present")]
     disabled: Option<bool>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 #[derive(Serialize)]

@@ -171,7 +171,9 @@ struct WebMailBody {
     subject: String,
     body_template: String,
     /// The Spanish subject and body; their defaults when a client leaves them out.
+    #[serde(default, deserialize_with = "portal_core::text::present")]
     subject_es: Option<String>,
+    #[serde(default, deserialize_with = "portal_core::text::present")]
     body_template_es: Option<String>,
     version: u64,
 }
@@ -206,6 +208,7 @@ struct ContactBody {
     address: String,
     hours: String,
     /// Whether patients may ask online to cancel or reschedule; on when left out.
+    #[serde(default, deserialize_with = "portal_core::text::present")]
     appointment_requests: Option<bool>,
     version: u64,
 }

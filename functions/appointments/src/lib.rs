@@ -73,6 +73,7 @@ async fn confirm(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ChangeBody {
     kind: ChangeKind,
+    #[serde(default, deserialize_with = "portal_core::text::present")]
     note: Option<String>,
 }
 

@@ -1,8 +1,15 @@
 //! The rules for text people and systems send that travels on (into email, onto pages, into the
 //! practice's records): plain text without control characters, plain email addresses, and the
 //! `[Tag]`s templates may use. Written once; settings, invite rules and synced entities use them.
+//! Also how an optional field of a request body is read: left out, or a value — never `null`.
 
 use crate::{CoreError, CoreResult};
+
+/// For `#[serde(default, deserialize_with = "present")]` on an `Option`: a field a request may
+/// leave out, but not send as `null` (the contract gives a value or leaves the field out).
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
 
 /// The longest email address (RFC 5321).
 pub const EMAIL_MAX: usize = 254;
