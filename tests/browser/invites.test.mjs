@@ -1,10 +1,12 @@
 // The automated invites screen in Debian's Chromium: the default rules (7 days before, 1 hour
-// after, off), a rule turned on and changed, a template without [PatientPortalURL] refused with
-// the reason, the saved rules back after a reload. Left off at the end (the schedule runs while
-// the other tests do).
+// after, off), a rule turned on and changed, a template without [URL] refused with the reason,
+// the saved rules back after a reload. Left off at the end (the schedule runs while the other
+// tests do). A rule's email previewed for a sample patient in both languages and sent to oneself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { VIEWPORTS, audit, launch, practice, screen, staffLogin } from './helpers.mjs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BASE, VIEWPORTS, audit, launch, practice, screen, staffLogin } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 
@@ -38,7 +40,7 @@ test('staff set the automated invite rules', async () => {
   const original = await text.inputValue();
   await text.fill('Dear [NameF], please log in.');
   await page.getByRole('button', { name: 'Save rules' }).click();
-  await page.getByText('must contain [PatientPortalURL]').first().waitFor();
+  await page.locator('#invite-status', { hasText: 'must contain [URL]' }).waitFor();
   await text.fill(original);
   await page.getByRole('button', { name: 'Save rules' }).click();
   await page.locator('#invite-status', { hasText: 'Saved.' }).waitFor();
@@ -54,5 +56,44 @@ test('staff set the automated invite rules', async () => {
   await again.getByLabel('On', { exact: true }).uncheck();
   await page.getByRole('button', { name: 'Save rules' }).click();
   await page.locator('#invite-status', { hasText: 'Saved.' }).waitFor();
+  await ctx.close();
+});
+
+test('a rule\'s email is previewed for a sample patient in both languages and sent to oneself', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.phone });
+  const page = await ctx.newPage();
+  await staffLogin(page, lakeside);
+  await page.getByRole('link', { name: 'Invites' }).click();
+  const rule = page.getByRole('group', { name: 'Rule 2' });
+  await rule.waitFor();
+  assert.match(await page.locator('#invite-tags').textContent(), /\[PracticeName\].*\[URL\]/, 'the notification template\'s names');
+  await page.getByLabel('Office phone ([OfficePhone])').fill('(269) 555-0142');
+  await rule.getByRole('button', { name: 'Preview', exact: true }).click();
+  const shown = rule.locator('.mail-preview');
+  await shown.getByText('Subject: Your patient portal at Lakeside').waitFor();
+  const text = await shown.locator('pre.mail').textContent();
+  assert.match(text, /^Dear Alex,/);
+  assert.ok(text.includes(`Log in at ${BASE}/p/lakeside/`) && text.includes('(269) 555-0142'), text);
+  assert.ok(!/\[[A-Za-z]+\]/.test(text), 'every tag filled in');
+  await screen(page, 'staff-invites-preview');
+  await audit(page, 'staff invites preview');
+  await rule.getByRole('button', { name: 'Preview in Spanish' }).click();
+  await shown.locator('pre.mail', { hasText: 'Estimado/a Alex:' }).waitFor();
+  assert.ok((await shown.locator('pre.mail').textContent()).includes(`${BASE}/p/lakeside/?lang=es`));
+  // A tag the invites do not know is refused as a save would refuse it.
+  await rule.getByLabel('Email text', { exact: true }).fill('Hi [NameF], see [URL] and pay [Balance].');
+  await rule.getByRole('button', { name: 'Preview', exact: true }).click();
+  await rule.getByText('[Balance] is not a known tag').waitFor();
+  await rule.getByLabel('Email text', { exact: true }).fill('Hi [NameF], your portal: [URL] (user [UserName]).');
+  await rule.getByRole('button', { name: 'Preview', exact: true }).click();
+  await shown.getByLabel('Your email address').fill('robin@lakeside.example');
+  await shown.getByRole('button', { name: 'Send a test to me' }).click();
+  await rule.getByText('Sent to robin@lakeside.example').waitFor();
+  const outbox = join(process.env.PORTAL_DATA_DIR, 'outbox');
+  const sent = readdirSync(outbox).map((f) => readFileSync(join(outbox, f), 'utf8')).filter((m) => m.includes('To: robin@lakeside.example'));
+  assert.equal(sent.length, 1);
+  assert.ok(sent[0].includes('From: portal@lakeside.example') && sent[0].includes('Subject: Your patient portal at Lakeside'), sent[0]);
+  const mailText = Buffer.from(sent[0].split('Content-Transfer-Encoding: base64')[1].split('--')[0].replace(/\s/g, ''), 'base64').toString();
+  assert.equal(mailText, `Hi Alex, your portal: ${BASE}/p/lakeside/ (user alex.sample).`);
   await ctx.close();
 });

@@ -219,6 +219,13 @@ test('My account: a password change signs every other device out and emails a no
   await mine.getByRole('button', { name: 'Send to the office' }).click();
   await mine.getByText('Sent to the office. It shows as waiting until they update your record.').waitFor();
   await mine.getByText('Waiting for the office to update your record: Mobile phone: (269) 555-0188.').waitFor();
+  // The language chosen in the header becomes Jamie's at the office too (emails follow it); the
+  // waiting mobile number stays waiting.
+  await here.locator('#language').selectOption('es');
+  await mine.getByText(/Idioma de los correos: Español/).waitFor();
+  assert.match(await mine.getByText(/Idioma de los correos: Español/).textContent(), /\(269\) 555-0188/);
+  await here.locator('#language').selectOption('en');
+  await mine.getByText('Waiting for the office to update your record: Mobile phone: (269) 555-0188.').waitFor();
   await screen(here, 'patient-my-account');
   await audit(here, 'my account');
   const changed = 'a quiet harbour at dawn';

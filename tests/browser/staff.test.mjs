@@ -1,8 +1,11 @@
 // Staff users in Debian's Chromium: an admin adds a front-desk user, sets up their authenticator
 // from the QR code's key, and the new user logs in with the temporary password and a code, must
 // choose their own password, and then sees no admin-only screen and cannot reach admin routes.
+// The new user logs in at the practice's staff address (no practice ID to type), lands on the
+// first screen the front desk uses, and no screen they open asks for what they may not see.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { BASE, VIEWPORTS, audit, launch, practice, screen, staffLogin, totp } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
@@ -36,12 +39,16 @@ test('an admin adds a front-desk user who enrols an authenticator and gets front
   const row = admin.locator('#staff-items li', { hasText: 'Robin Front Desk' });
   await row.getByText('Authenticator set up').waitFor();
   await row.getByText('Front desk').first().waitFor();
+  const address = await admin.locator('#staff-new a.staff-address').textContent();
+  assert.equal(address, `${BASE}/p/lakeside/staff/`, 'the new user is told where to log in');
   assert.equal(await admin.locator('#staff-secret').textContent(), '', 'the key is gone once confirmed');
 
   // The new user: temporary password and a code, then their own password.
   const deskCtx = await browser.newContext({ viewport: VIEWPORTS.phone });
   const desk = await deskCtx.newPage();
-  await desk.goto(`${BASE}/admin/?practice=lakeside`);
+  await desk.goto(address);
+  await desk.getByText('Lakeside', { exact: false }).first().waitFor();
+  assert.ok(!(await desk.getByLabel('Practice ID').isVisible()), 'the staff address names the practice');
   const login = desk.locator('#login-form');
   await login.getByLabel('Username').fill('desk.three');
   await login.getByLabel('Password', { exact: true }).fill(password);
@@ -55,12 +62,25 @@ test('an admin adds a front-desk user who enrols an authenticator and gets front
   await desk.getByLabel('New password again').fill('robin keeps the front desk');
   await desk.getByRole('button', { name: 'Save password' }).click();
   await desk.locator('#staff-view').waitFor({ state: 'visible' });
-  // Front desk: patients and messages yes; staff users, activity and settings changes no.
-  assert.ok(await desk.getByRole('link', { name: 'Patients and access' }).isVisible());
-  assert.ok(!(await desk.getByRole('link', { name: 'Staff users' }).isVisible()));
-  assert.ok(!(await desk.getByRole('link', { name: 'Activity' }).isVisible()));
+  // Front desk: patients and messages yes (their first screen); staff users, sync keys, activity
+  // and settings changes no.
+  await desk.locator('#section-patients').waitFor({ state: 'visible' });
+  assert.equal(await desk.locator('nav.sections a[aria-current=page]').textContent(), 'Patients and access');
+  for (const name of ['Staff users', 'Practice system', 'Activity']) assert.ok(!(await desk.getByRole('link', { name }).isVisible()), name);
+  // Every screen they are offered opens without asking for what they may not see.
+  const refused = [];
+  desk.on('response', (r) => { if (r.url().includes('/v1/') && r.status() >= 400) refused.push(`${r.status()} ${new URL(r.url()).pathname}`); });
+  const offered = await desk.locator('nav.sections a:visible').allTextContents();
+  assert.ok(offered.length >= 5, offered.join());
+  for (const name of offered) {
+    await desk.locator('nav.sections').getByRole('link', { name, exact: true }).click();
+    await desk.waitForLoadState('networkidle');
+    const errors = await desk.locator('.status.bad:visible').allTextContents();
+    assert.deepEqual(errors.filter((t) => t.trim()), [], `${name}: no error shown`);
+  }
+  assert.deepEqual(refused, [], 'no request a front desk may not make');
   await desk.goto(`${BASE}/admin/#staff`);
-  await desk.locator('#section-setup').waitFor({ state: 'visible' });
+  await desk.locator('#section-patients').waitFor({ state: 'visible' });
   const answers = await desk.evaluate(async () => Promise.all(['/v1/admin/staff', '/v1/admin/sync-keys', '/v1/admin/audit'].map((p) => fetch(p).then((r) => r.status))));
   assert.deepEqual(answers, [403, 403, 403]);
 
@@ -72,5 +92,49 @@ test('an admin adds a front-desk user who enrols an authenticator and gets front
   await admin.locator('#staff-items li', { hasText: 'Robin Front Desk' }).getByText('Disabled').waitFor();
   assert.equal(await desk.evaluate(() => fetch('/v1/me').then((r) => r.status)), 401);
   await deskCtx.close();
+  await ctx.close();
+});
+
+test('the Activity screen says every audited action in words, and its filter offers every category', async () => {
+  // `portal-local --print-audit-actions` (tests/run writes it): "ACTION CATEGORY" per line.
+  assert.ok(process.env.PORTAL_AUDIT_ACTIONS, 'PORTAL_AUDIT_ACTIONS names the list of audited actions');
+  const listed = readFileSync(process.env.PORTAL_AUDIT_ACTIONS, 'utf8').trim().split('\n').map((l) => l.split(' '));
+  const actions = listed.map(([action]) => action);
+  assert.ok(actions.length > 50, `${actions.length} actions`);
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const page = await ctx.newPage();
+  await staffLogin(page, lakeside);
+  const missing = await page.evaluate(async (all) => {
+    const words = await import('/admin/audit.js');
+    return all.filter((a) => !words.hasWords(a));
+  }, actions);
+  assert.deepEqual(missing, [], 'actions without words on the Activity screen');
+  await page.getByRole('link', { name: 'Activity' }).click();
+  const categories = await page.locator('#audit-what option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+  assert.deepEqual(categories.sort(), [...new Set(listed.map(([, c]) => c))].sort());
+  // What the demo and the other tests did so far, as the screen shows it: no action by its code.
+  await page.locator('#audit-entries li').first().waitFor();
+  const shown = await page.locator('#audit-entries li').allTextContents();
+  const coded = shown.filter((t) => actions.some((a) => t.includes(': ' + a)));
+  assert.deepEqual(coded, []);
+  await ctx.close();
+});
+
+test('Setup gives the staff address and checks links in plain words', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const page = await ctx.newPage();
+  await staffLogin(page, lakeside);
+  await page.getByRole('link', { name: 'Setup' }).click();
+  assert.equal(await page.locator('#staff-link').textContent(), `${BASE}/p/lakeside/staff/`);
+  assert.ok(await page.locator('#email-setup-note').isHidden(), 'the demo practice has a sender');
+  const url = page.getByLabel('Patient-facing URL');
+  const check = page.locator('#section-setup').getByRole('button', { name: 'Check link' }).first();
+  await url.fill(`${BASE}/p/lakeside/`);
+  await check.click();
+  await page.locator('#url-patient-verify', { hasText: 'The link works: it opens a page.' }).waitFor();
+  await url.fill(`${BASE}/no/such/page`);
+  await check.click();
+  await page.locator('#url-patient-verify', { hasText: 'The link does not work: the site says there is no such page.' }).waitFor();
+  await url.fill('');
   await ctx.close();
 });

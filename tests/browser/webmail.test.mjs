@@ -29,7 +29,7 @@ async function mailsTo(to, want) {
 test('a patient writes, the office is told and replies, the patient is told and reads it', async () => {
   const secret = `Is the crown seat still on? <img src=x onerror=alert(1)> ${Date.now()}`;
   // Other files' patients write to the office too: count from here.
-  const earlier = new Set(await mailsTo('office@portal.invalid', 0));
+  const earlier = new Set(await mailsTo('frontdesk@lakeside.example', 0));
   const ctx = await browser.newContext({ viewport: VIEWPORTS.phone });
   const page = await ctx.newPage();
   await patientLogin(page, 'lakeside', alex);
@@ -44,7 +44,7 @@ test('a patient writes, the office is told and replies, the patient is told and 
   // The thread shows the text as text.
   await page.locator('ol.thread .body', { hasText: secret }).waitFor();
   assert.equal(await page.locator('ol.thread img').count(), 0, 'markup in a message is text');
-  const office = (await mailsTo('office@portal.invalid', earlier.size + 1)).filter((m) => !earlier.has(m));
+  const office = (await mailsTo('frontdesk@lakeside.example', earlier.size + 1)).filter((m) => !earlier.has(m));
   assert.equal(office.length, 1);
   assert.ok(!office[0].includes('Crown seat') && !office[0].includes('crown seat'), 'the office mail carries no text');
 
@@ -94,7 +94,7 @@ test('a patient writes, the office is told and replies, the patient is told and 
   await page.getByRole('button', { name: 'Send' }).click();
   await page.locator('ol.thread .body', { hasText: 'Friday works, thank you.' }).waitFor();
   await page.locator('ol.thread ul.files', { hasText: 'insurance-card.pdf' }).waitFor();
-  assert.equal((await mailsTo('office@portal.invalid', earlier.size + 2)).filter((m) => !earlier.has(m)).length, 2);
+  assert.equal((await mailsTo('frontdesk@lakeside.example', earlier.size + 2)).filter((m) => !earlier.has(m)).length, 2);
   // A "PDF" that is not one is refused before anything is sent.
   await page.getByLabel('Your reply').fill('And a scan.');
   await page.getByLabel('Attach files (optional)').setInputFiles({ name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<html>not a pdf</html>') });

@@ -8,13 +8,14 @@
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use portal_core::access::Access;
-use portal_core::audit::{Actor, AuditLog};
+use portal_core::audit::{Actor, AuditAction, AuditLog};
 use portal_core::identity::patient_access::{AccessRecord, PatientAccess, TemporaryLogin};
 use portal_core::identity::session::StaffRole;
 use portal_core::identity::staff_users::{StaffUser, StaffUsers};
 use portal_core::identity::totp::Enrolment;
 use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS};
 use portal_core::invites::run::{self, InviteRecord};
+use portal_core::invites::sample::{Draft, InviteSamples, Sample};
 use portal_core::language::{in_language, Language};
 use portal_core::ports::{Clock, Mailer, Ports, Table};
 use portal_core::practice::roster::{Roster, RosterEntry};
@@ -47,6 +48,10 @@ impl Deps {
         PatientAccess { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 
+    fn samples(&self) -> InviteSamples<'_> {
+        InviteSamples { table: self.table.as_ref(), clock: self.clock.as_ref(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
+    }
+
     async fn login_url(&self, practice: &str) -> ApiResult<String> {
         let settings = SettingsRepo { table: self.table.as_ref(), clock: self.clock.as_ref() }.get(practice).await?;
         Ok(login_url(&settings.ok_or(CoreError::NotFound)?, practice, &self.site_url))
@@ -68,6 +73,8 @@ pub fn api() -> Api<Deps> {
         .route(Method::GET, "/v1/admin/invites/rules", get_rules)
         .route(Method::PUT, "/v1/admin/invites/rules", put_rules)
         .route(Method::GET, "/v1/admin/invites/log", invite_log)
+        .route(Method::POST, "/v1/admin/invites/preview", preview_invite)
+        .route(Method::POST, "/v1/admin/invites/test", test_invite)
 }
 
 pub fn router(deps: Deps) -> axum::Router {
@@ -138,7 +145,7 @@ async fn search(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Query
     let page = Roster { table: d.table.as_ref() }.search(&c.practice_id, q.q.as_deref().unwrap_or(""), limit, q.cursor.as_deref()).await?;
     let ids: Vec<&str> = page.entries.iter().map(|e| e.patient_id.as_str()).collect();
     let access = d.access().of_each(&c.practice_id, &ids).await?;
-    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.patients_listed(&c.actor(&meta.0), "roster", &ids).await?;
+    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.patients_listed(&c.actor(&meta.0), AuditAction::RosterRead, &ids).await?;
     let items = page
         .entries
         .into_iter()
@@ -231,7 +238,7 @@ async fn remove(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_id
 
 async fn printed(State(d): State<Deps>, meta: Meta, p: Principal, Path(patient_id): Path<String>) -> ApiResult<StatusCode> {
     let c = p.require(STAFF)?;
-    d.access().handed_out(&c.actor(&meta.0), &patient_id, "print").await?;
+    d.access().printed(&c.actor(&meta.0), &patient_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -265,6 +272,31 @@ async fn put_rules(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Jso
     Ok(Json(repo.put(&c.actor(&meta.0), b.version, &b.rules, &b.office_phone).await?))
 }
 
+/// A rule's email as the sample patient would get it (front desk too: it shows nothing real).
+async fn preview_invite(State(d): State<Deps>, p: Principal, Json(draft): Json<Draft>) -> ApiResult<Json<Sample>> {
+    let c = p.require(STAFF)?;
+    Ok(Json(d.samples().preview(&c.practice_id, &draft).await?))
+}
+
+/// The preview's draft and the staff member's own address to mail it to.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TestBody {
+    subject: String,
+    body: String,
+    #[serde(default)]
+    language: Language,
+    #[serde(default)]
+    office_phone: String,
+    to: String,
+}
+
+async fn test_invite(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<TestBody>) -> ApiResult<Json<Sample>> {
+    let c = p.require(ADMIN)?;
+    let draft = Draft { subject: b.subject, body: b.body, language: b.language, office_phone: b.office_phone };
+    Ok(Json(d.samples().send_test(&c.actor(&meta.0), &draft, &b.to).await?))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogQuery {
@@ -283,7 +315,9 @@ async fn invite_log(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Q
     let c = p.require(STAFF)?;
     let (items, next_cursor) = run::log(d.table.as_ref(), &c.practice_id, portal_http::page_limit(q.limit, 50, 200)?, q.cursor).await?;
     let ids: Vec<&str> = items.iter().map(|i| i.patient_id.as_str()).collect();
-    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.patients_listed(&c.actor(&meta.0), "invites.log", &ids).await?;
+    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }
+        .patients_listed(&c.actor(&meta.0), AuditAction::InvitesLogRead, &ids)
+        .await?;
     Ok(Json(LogPage { items, next_cursor }))
 }
 

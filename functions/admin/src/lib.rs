@@ -251,7 +251,7 @@ struct AuditQuery {
     /// `patient`, `staff`, `sync` or `anonymous`.
     actor_kind: Option<String>,
     actor: Option<String>,
-    /// `logins`, `settings`, `health-data`, `sync-keys` or `sync`.
+    /// A category of `AuditCategory` (`logins`, `health-data`, `requests`, …).
     what: Option<String>,
 }
 

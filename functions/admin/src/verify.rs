@@ -110,7 +110,7 @@ impl UrlVerifier {
         let mut v =
             Verification { url: url.to_string(), reachable: false, status: None, final_url: None, elapsed_ms: 0, detail: String::new() };
         if let Err(why) = check_target(&url, self.rules) {
-            v.detail = format!("Not requested: {why}.");
+            v.detail = format!("Not checked: {why}.");
             return Ok(v);
         }
         match self.client().get(url).send().await {
@@ -119,27 +119,35 @@ impl UrlVerifier {
                 v.status = Some(status.as_u16());
                 v.final_url = Some(res.url().to_string());
                 v.reachable = status.is_success() || status.is_redirection();
-                v.detail = if v.reachable {
-                    format!("The address answered {status}.")
-                } else {
-                    format!("The address answered {status}; patients would see an error.")
-                };
+                v.detail = answer_words(status.as_u16());
             }
             Err(e) => {
                 v.detail = if e.is_timeout() {
-                    format!("No answer within {} seconds.", TIMEOUT.as_secs())
+                    format!("The link does not work: the site did not answer within {} seconds.", TIMEOUT.as_secs())
                 } else if e.is_redirect() {
-                    "Not followed: a redirect went to an address that cannot be verified, or there were too many.".into()
+                    "The link could not be checked: it forwards to another address too many times, or to one that cannot be checked.".into()
                 } else if e.is_connect() {
-                    "Could not connect (the name does not resolve, resolves to an internal address, or refuses connections).".into()
+                    "The link does not work: no site answers at this address. Check the spelling, or ask whoever runs your website.".into()
                 } else {
-                    "The request failed.".into()
+                    "The link could not be checked; try again in a minute.".into()
                 };
             }
         }
         v.elapsed_ms = started.elapsed().as_millis() as u64;
         Ok(v)
     }
+}
+
+/// What a site's answer means for patients who follow the link (the code last, for a web person).
+fn answer_words(code: u16) -> String {
+    let words = match code {
+        200..=399 => "The link works: it opens a page.",
+        404 | 410 => "The link does not work: the site says there is no such page.",
+        401 | 403 => "The link does not work for patients: the site asks for a login or turns visitors away.",
+        500..=599 => "The link does not work right now: the site has a problem on its side.",
+        _ => "The link does not work: the site refuses the request.",
+    };
+    format!("{words} (HTTP {code})")
 }
 
 #[cfg(test)]

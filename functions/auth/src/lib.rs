@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
-use portal_core::audit::AuditLog;
+use portal_core::audit::{AuditAction, AuditLog};
 use portal_core::clock::rfc3339;
 use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult, RequestMeta};
 use portal_core::identity::mfa::{Mfa, MfaStatus, Proof};
@@ -332,7 +332,7 @@ async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<
         Some(viewer) => {
             let members = d.family().members(&c.practice_id, &viewer).await?;
             // Names of family members are PHI: reading them is audited.
-            d.audit().phi_read(&c.actor(&meta), &c.principal_id, "me.family").await?;
+            d.audit().phi_read(&c.actor(&meta), &c.principal_id, AuditAction::FamilyRead).await?;
             members
         }
         None => vec![],

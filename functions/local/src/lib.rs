@@ -25,22 +25,26 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub web_dir: PathBuf,
     pub print_routes: bool,
+    pub print_audit_actions: bool,
     /// How often the automated invites run (seconds; 0: never).
     pub invite_interval: u64,
 }
 
-const USAGE: &str = "usage: portal-local [--addr HOST:PORT] [--data-dir DIR] [--invite-interval SECONDS] [--print-routes]
+const USAGE: &str =
+    "usage: portal-local [--addr HOST:PORT] [--data-dir DIR] [--invite-interval SECONDS] [--print-routes] [--print-audit-actions]
   --addr       where to listen (default 127.0.0.1:8080, or PORTAL_ADDR)
   --data-dir   where data lives (default .portal-local, or PORTAL_DATA_DIR)
   --invite-interval  how often automated invites run, as the EventBridge schedule does on AWS
                (default 300, or PORTAL_INVITE_INTERVAL; 0 turns the schedule off)
-  --print-routes  print every API route (METHOD PATH) and exit";
+  --print-routes  print every API route (METHOD PATH) and exit
+  --print-audit-actions  print every audited action (ACTION CATEGORY) and exit";
 
 pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
     let mut addr = std::env::var("PORTAL_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut data_dir = std::env::var("PORTAL_DATA_DIR").unwrap_or_else(|_| ".portal-local".into());
     let web_dir = std::env::var("PORTAL_WEB_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web").into());
     let mut print_routes = false;
+    let mut print_audit_actions = false;
     let mut invite_interval = std::env::var("PORTAL_INVITE_INTERVAL").unwrap_or_else(|_| "300".into());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -48,6 +52,7 @@ pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
             "--addr" => addr = it.next().ok_or(USAGE)?,
             "--data-dir" => data_dir = it.next().ok_or(USAGE)?,
             "--print-routes" => print_routes = true,
+            "--print-audit-actions" => print_audit_actions = true,
             "--invite-interval" => invite_interval = it.next().ok_or(USAGE)?,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -55,7 +60,14 @@ pub fn config_from_args(args: Vec<String>) -> Result<Config, String> {
     }
     let addr = addr.parse().map_err(|_| format!("--addr must be HOST:PORT, got {addr}"))?;
     let invite_interval = invite_interval.parse().map_err(|_| format!("--invite-interval must be whole seconds, got {invite_interval}"))?;
-    Ok(Config { addr, data_dir: PathBuf::from(data_dir), web_dir: PathBuf::from(web_dir), print_routes, invite_interval })
+    Ok(Config {
+        addr,
+        data_dir: PathBuf::from(data_dir),
+        web_dir: PathBuf::from(web_dir),
+        print_routes,
+        print_audit_actions,
+        invite_interval,
+    })
 }
 
 /// The embedded adapters over a data folder.
@@ -208,6 +220,12 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.print_routes {
         for (function, r) in all_routes() {
             println!("portal-{function} {} {}", r.method, r.path);
+        }
+        return Ok(());
+    }
+    if config.print_audit_actions {
+        for a in portal_core::audit::AuditAction::ALL {
+            println!("{} {}", a.as_str(), a.category().as_str());
         }
         return Ok(());
     }

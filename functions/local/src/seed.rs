@@ -7,9 +7,10 @@ use portal_core::identity::session::StaffRole;
 use portal_core::payments::setup::{PaymentSetups, SetupChange};
 use portal_core::ports::ProcessorKind;
 use portal_core::practice::features::Feature;
-use portal_core::practice::settings::{Change, Contact, SettingsRepo};
+use portal_core::practice::settings::{Change, Contact, SettingsRepo, WebMailSettings};
 use portal_core::practice::url_policy::UrlRules;
 use portal_core::sync::auth::SyncKeys;
+use portal_core::CoreError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -153,6 +154,14 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         let contact = Contact { phone: phone.into(), address: address.into(), hours: hours.into(), appointment_requests: true };
         let settings = SettingsRepo { table: b.table.as_ref(), clock: b.clock.as_ref() };
         settings.change(&actor, 0, Change::Contact(contact), UrlRules { local_mode: true }, &[]).await?;
+        // The demo's mail goes to files (`mail/`), so made-up addresses at the practice do.
+        let current = settings.get(plan.id).await?.ok_or(CoreError::NotFound)?;
+        let webmail = WebMailSettings {
+            notification_sender: format!("portal@{}.example", plan.id),
+            default_notify_address: format!("frontdesk@{}.example", plan.id),
+            ..current.webmail
+        };
+        settings.change(&actor, 0, Change::WebMail(webmail), UrlRules { local_mode: true }, &[]).await?;
         let (key, secret) = keys.create(&actor, "Demo practice server").await?;
         if plan.features.contains(&Feature::MakePayments) {
             // Payments go through the built-in test processor: the whole flow, no money moved.

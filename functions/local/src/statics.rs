@@ -1,7 +1,8 @@
 //! The static pages, as CloudFront serves them from S3: `/` the patient page, `/p/{practice}/`
 //! the same page at a practice's own portal address (it reads the practice from the address),
 //! `/p/{practice}/pay` the payment page (its policy also names the card processor's origins),
-//! `/admin/` the staff page, with the page security headers. The rewrites are the template's
+//! `/admin/` the staff page, also at `/p/{practice}/staff/` (the practice's staff address: the
+//! login knows the practice), with the page security headers. The rewrites are the template's
 //! CloudFront function's.
 
 use axum::extract::Request;
@@ -32,6 +33,8 @@ pub async fn serve(root: &Path, pay_csp: &str, req: Request) -> Response {
         return match practice.split_once('/') {
             None if !practice.is_empty() => Redirect::permanent(&format!("{path}/")).into_response(),
             Some((id, "")) if !id.is_empty() => serve_file(root, "portal", "index.html").await,
+            Some((id, "staff")) if !id.is_empty() => Redirect::permanent(&format!("{path}/")).into_response(),
+            Some((id, "staff/")) if !id.is_empty() => serve_file(root, "admin", "index.html").await,
             Some((id, "pay")) if !id.is_empty() => {
                 let mut res = serve_file(root, "portal", "pay.html").await;
                 portal_http::pay_page_headers(res.headers_mut(), pay_csp);

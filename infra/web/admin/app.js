@@ -1,7 +1,9 @@
-// The staff page: log in (practice, username, password, authenticator code; a temporary password
-// is changed first), then nine screens chosen from the section navigation (setup, patients and
+// The staff page, at the practice's staff address (/p/{practice}/staff/, so the login knows the
+// practice; /admin/ asks for it): log in (username, password, authenticator code; a temporary
+// password is changed first), then nine screens chosen from the section navigation (setup, patients and
 // access, messages, payments, invites, code systems, staff users, practice system, activity), one at a time, by the
-// address's #fragment. Admin-only screens are not offered to the front desk. The session lives in an HttpOnly cookie; nothing is kept in the browser.
+// address's #fragment, the first one the role may use by default. Admin-only screens are not
+// offered to the front desk. The session lives in an HttpOnly cookie; nothing is kept in the browser.
 import { $, api, resetPasswords, onSubmit, passwordToggles, status } from '/lib.js';
 import { guardSession, signedInAgain, stopGuard, wireSessionDialogs } from '/session.js';
 import { showSettings } from './settings.js';
@@ -16,7 +18,8 @@ import { hideSecrets as hideStaffSecrets, load as loadStaff, wireStaff } from '.
 import { load as loadPayments, wirePayments } from './payments.js';
 
 const SECTIONS = ['setup', 'patients', 'messages', 'payments', 'invites', 'code-systems', 'staff', 'connection', 'activity'];
-const ADMIN_ONLY = ['staff', 'activity'];
+// Sync keys are the practice system's credentials: only admins see or make them.
+const ADMIN_ONLY = ['staff', 'connection', 'activity'];
 let canEdit = false;
 let features = [];
 let practiceId = '';
@@ -35,7 +38,9 @@ function show(view) {
 /** Shows the section the address names (setup by default) and loads what it lists. */
 function openSection() {
   const wanted = location.hash.slice(1);
-  const name = SECTIONS.includes(wanted) && (canEdit || !ADMIN_ONLY.includes(wanted)) ? wanted : 'setup';
+  // The front desk's day is patients and messages; setup is an admin's first screen.
+  const first = canEdit ? 'setup' : 'patients';
+  const name = SECTIONS.includes(wanted) && (canEdit || !ADMIN_ONLY.includes(wanted)) ? wanted : first;
   for (const s of SECTIONS) $('section-' + s).hidden = s !== name;
   for (const a of document.querySelectorAll('nav.sections a')) {
     if (a.dataset.section === name) a.setAttribute('aria-current', 'page');
@@ -70,6 +75,8 @@ async function enter() {
   guardSession({ idleSeconds: (session.ok && session.data.idleSeconds) || 840, warning: $('idle-dialog'), signin: $('signin-dialog'), leave: logout });
   canEdit = r.data.canEdit;
   practiceId = r.data.portalPath.split('/')[2] || '';
+  // The staff address from now on, so a bookmark of this page skips typing the practice.
+  if (practiceId && location.pathname !== staffPath(practiceId)) history.replaceState(null, '', staffPath(practiceId) + location.hash);
   features = r.data.settings.features;
   setFeatureLabels(r.data.featureCatalog);
   showSettings(r.data, refreshActivity);
@@ -80,15 +87,40 @@ async function enter() {
   return openSection();
 }
 
+/** The practice's staff address: its portal address + `staff/`. */
+const staffPath = (id) => `/p/${encodeURIComponent(id)}/staff/`;
+
+/** The practice this address names: /p/{practice}/staff/, or an older /admin/?practice= link. */
+function practiceFromAddress() {
+  const m = location.pathname.match(/^\/p\/([^/]+)\/staff\/$/);
+  return m ? decodeURIComponent(m[1]) : (new URLSearchParams(location.search).get('practice') || '');
+}
+
+/** At a practice's staff address the login names the practice and does not ask for it. */
+async function showPractice() {
+  const id = practiceFromAddress();
+  $('login-practice').value = id;
+  if (!id) return;
+  const r = await api('GET', '/v1/practices/' + encodeURIComponent(id));
+  if (!r.ok) {
+    if (r.status === 404) status('login-status', 'This address names no practice this portal knows. Type your practice ID, or ask your administrator for the staff address.');
+    return;
+  }
+  for (const e of [$('login-practice'), document.querySelector('label[for=login-practice]')]) e.hidden = true;
+  $('login-practice-name').textContent = r.data.name;
+  $('login-practice-name').hidden = false;
+  $('practice-name').textContent = `${r.data.name} · portal setup`;
+}
+
 onSubmit($('login-form'), async () => {
   const body = { practice: $('login-practice').value.trim(), username: $('login-username').value.trim(), password: $('login-password').value, totp: $('login-totp').value.trim() };
-  if (!body.practice || !body.username || !body.password || !/^\d{6}$/.test(body.totp)) return status('login-status', 'Fill in all four fields; the code has 6 digits.');
+  if (!body.practice || !body.username || !body.password || !/^\d{6}$/.test(body.totp)) return status('login-status', 'Fill in every field; the code has 6 digits.');
   const r = await api('POST', '/v1/staff/login', body);
   $('login-totp').value = '';
   if (!r.ok) {
     $('login-password').value = '';
     return status('login-status', r.status === 401
-      ? 'That practice, username, password or authenticator code is not right, or there were too many tries. Check them and try again in a minute.'
+      ? `That ${$('login-practice').hidden ? '' : 'practice, '}username, password or authenticator code is not right, or there were too many tries. Check them and try again in a minute.`
       : (r.status === 0 ? 'The portal could not be reached.' : ((r.data && r.data.detail) || 'Login failed.')));
   }
   status('login-status', '');
@@ -144,8 +176,6 @@ wireStaff();
 wirePayments(() => practiceId);
 wirePatients({ enabled: () => features.includes('ModuleWebMail'), open: composeTo });
 passwordToggles(document, () => ({ show: 'Show', hide: 'Hide' }));
-$('login-practice').value = new URLSearchParams(location.search).get('practice') || '';
-
-const session = await api('GET', '/v1/session');
+const [session] = await Promise.all([api('GET', '/v1/session'), showPractice()]);
 if (session.ok && session.data.authenticated && session.data.kind === 'staff') enter();
 else show('login-view');

@@ -9,12 +9,8 @@ const KIND = { patient: 'patient', staff: 'staff', sync: 'practice system', anon
 const FIELDS = {
   patientFacingUrl: 'Patient-facing URL', practiceWebsiteUrl: 'Practice website URL', notificationSender: 'Send notifications from',
   defaultNotifyAddress: 'Tell the office at', subject: 'Email subject', bodyTemplate: 'Email text',
-};
-const READS = {
-  'me.family': 'family list', 'account.summary': 'balance', 'account.ledger': 'charges and payments', 'account.statements': 'statements',
-  'account.statement-file': 'statement (downloaded)', 'treatment-plans': 'treatment plans', images: 'images and documents',
-  'images.file': 'image or document (opened)', appointments: 'appointments', 'appointments.recalls': 'recalls and open times',
-  'webmail.messages': 'messages', 'webmail.thread': 'message thread', 'webmail.attachment': 'message attachment (opened)',
+  subjectEs: 'Email subject (Spanish)', bodyTemplateEs: 'Email text (Spanish)', role: 'Role', disabled: 'Blocked',
+  phone: 'Phone', address: 'Address', hours: 'Hours', appointmentRequests: 'Appointment change requests',
 };
 
 let filter = { person: null, personName: '' };
@@ -35,61 +31,139 @@ function changeWords(e) {
     const off = d.before.filter((f) => !d.after.includes(f)).map((f) => FEATURE_LABELS[f] || f);
     return [on.length ? 'Turned on: ' + on.join(', ') + '.' : '', off.length ? 'Turned off: ' + off.join(', ') + '.' : ''].filter(Boolean).join(' ') || 'No change.';
   }
+  if (e.action === 'settings.invites') {
+    // Each rule as [id, enabled]; rules are told apart by their place in the list.
+    const was = new Map(d.before), now = new Map(d.after);
+    const words = [];
+    d.after.forEach(([id, on], i) => { if (!was.has(id)) words.push(`rule ${i + 1} added (${on ? 'on' : 'off'})`); else if (was.get(id) !== on) words.push(`rule ${i + 1} turned ${on ? 'on' : 'off'}`); });
+    const removed = d.before.filter(([id]) => !now.has(id)).length;
+    if (removed) words.push(`${plural(removed, 'rule')} removed`);
+    return words.length ? words.join('; ') + '.' : 'Texts or timing changed.';
+  }
   if (e.action === 'settings.family-access.update') return `${FAMILY[d.before] || d.before} → ${FAMILY[d.after] || d.after}`;
   const changed = Object.keys(d.after || {}).filter((k) => d.before[k] !== d.after[k]);
   return changed.map((k) => `${FIELDS[k] || k}: ${shown(d.before[k])} → ${shown(d.after[k])}`).join('; ') || 'No change.';
 }
 
-/** The action in words. */
 // The kinds of mail a bounce or complaint is about (portal-core ports::MailKind).
 const MAIL_KINDS = {
   'webmail-notification': 'a new-message notification', invite: 'a portal invite', receipt: 'a payment receipt',
   'password-reset': 'a password reset link', login: 'a portal login', 'care-summary': 'a care summary',
   'security-notice': 'a notice of a sign-in change',
 };
+const NOTICES = { 'password-changed': 'their password changed', 'two-step-on': 'two-step sign-in was turned on', 'two-step-off': 'two-step sign-in was turned off' };
+const PAYMENT_ACTIONS = { start: 'Started a card payment', 'guest.start': 'Started a payment without logging in', approve: 'A card payment was approved', decline: 'A card payment was declined', cancel: 'A card payment was canceled', update: 'A card payment changed' };
+
+const listed = (e) => ((e.detail && e.detail.patientIds) || []).length;
+const plural = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/**
+ * Every audited action in words (portal-core `AuditAction`; a browser test checks each one
+ * listed by `portal-local --print-audit-actions` is here). `s` is the subject by name.
+ */
+const WORDS = {
+  'auth.patient.login': (e) => (e.outcome === 'success' ? 'Logged in to the patient portal' : 'Failed patient login'),
+  'auth.staff.login': (e) => (e.outcome === 'success' ? 'Logged in to portal setup' : 'Failed staff login'),
+  'auth.logout': () => 'Logged out',
+  'auth.password.change': (e) => (e.outcome === 'success' ? 'Changed a password' : 'Could not change a password'),
+  'auth.password.reset_requested': (e, s) => (e.subject === 'unknown-account' ? 'Asked for a password reset for an account the portal does not know' : `Asked for a password reset link for ${s}`),
+  'auth.password.reset': (e, s) => `Set a new password for ${s} with a reset link`,
+  'auth.mfa.enrol': () => 'Turned on two-step sign-in',
+  'auth.mfa.remove': (e) => (e.outcome === 'success' ? 'Turned off two-step sign-in' : 'Could not turn off two-step sign-in'),
+
+  'settings.features.update': () => 'Changed portal features',
+  'settings.urls.update': () => 'Changed portal URLs',
+  'settings.webmail.update': () => 'Changed message notifications',
+  'settings.family-access.update': () => 'Changed family access',
+  'settings.contact.update': () => 'Changed how patients reach the office',
+  'settings.invites': () => 'Changed the automatic invites',
+  'settings.payments': (e) => `Changed payment setup (${(e.detail && e.detail.processor) || 'no processor'})`,
+  'settings.payments.test': (e) => (e.outcome === 'success' ? 'Checked the payment keys: they work' : 'Checked the payment keys: they did not work'),
+  'settings.direct-recipient.add': (e) => `Added a Direct address for care summaries (${((e.detail && e.detail.addresses) || []).join(', ')})`,
+  'settings.direct-recipient.remove': (e) => `Removed the Direct address ${(e.detail && e.detail.address) || ''}`,
+  'settings.code-systems.import': (e) => `Started importing a code list (${e.subject.replace('code-systems/', '')})`,
+
+  'me.family.read': (e, s) => `Opened the portal's family list of ${s}`,
+  'profile.read': (e, s) => `Viewed ${s}'s contact details`,
+  'account.summary.read': (e, s) => `Viewed ${s}'s balance`,
+  'account.ledger.read': (e, s) => `Viewed ${s}'s charges and payments`,
+  'account.statements.read': (e, s) => `Viewed ${s}'s statements`,
+  'account.statement-file.read': (e, s) => `Downloaded a statement of ${s}`,
+  'images.read': (e, s) => `Viewed ${s}'s images and documents`,
+  'images.file.read': (e, s) => `Opened an image or document of ${s}`,
+  'treatment-plans.read': (e, s) => `Viewed ${s}'s treatment plans`,
+  'appointments.read': (e, s) => `Viewed ${s}'s appointments`,
+  'appointments.recalls.read': (e, s) => `Viewed ${s}'s recalls and open times`,
+  'webmail.messages.read': (e, s) => `Viewed ${s}'s messages`,
+  'webmail.thread.read': (e, s) => `Opened a message thread of ${s}`,
+  'webmail.attachment.read': (e, s) => `Opened a message attachment of ${s}`,
+  'webmail.office.messages.read': () => "Viewed the practice's messages",
+  'payments.payment.read': (e, s) => (e.subject === 'unmatched' ? 'Viewed a payment not yet matched to a patient' : `Viewed a payment of ${s}`),
+  'payments.history.read': (e, s) => `Viewed ${s}'s payment history`,
+  'care-summary-activity.read': (e, s) => `Viewed the care summary activity of ${s}`,
+  'care-summary.view': (e, s) => `Viewed the care summary of ${s}`,
+  'care-summary.download': (e, s) => `Downloaded the care summary of ${s}`,
+  'care-summary.transmit': (e, s) => (e.outcome === 'success' ? `Sent the care summary of ${s} to ${(e.detail && e.detail.to) || 'another address'}` : `Could not send the care summary of ${s}`),
+  'roster.read': (e) => `Searched patients (${plural(listed(e), 'patient')} listed)`,
+  'invites.log.read': (e) => `Viewed the automatic invites log (${plural(listed(e), 'patient')} listed)`,
+  'payments.read': (e) => `Viewed the payments list (${plural(listed(e), 'patient')} listed)`,
+
+  // A patient writing for someone in their family (a parent for a child) is named as the actor.
+  'webmail.send': (e, s) => (e.actorKind === 'patient' && e.actor !== e.subject ? `Sent a secure message for ${s}` : `Sent a secure message (${s})`),
+  'webmail.read': (e, s) => `Read a message (${s})`,
+  'webmail.unread': (e, s) => `Marked a message unread (${s})`,
+  'appointments.confirm': (e, s) => `Confirmed an appointment of ${s}`,
+  'appointments.book': (e, s) => `Booked a recall visit for ${s}`,
+  'appointments.request_change': (e, s) => `Asked the office to ${(e.detail && e.detail.kind) === 'cancel' ? 'cancel' : 'reschedule'} an appointment of ${s}`,
+  'profile.change': (e, s) => `Asked the office to change the contact details of ${s}`,
+
+  'payments.start': (e, s) => `${PAYMENT_ACTIONS.start} for ${s}`,
+  'payments.guest.start': () => PAYMENT_ACTIONS['guest.start'],
+  'payments.approve': (e, s) => `${PAYMENT_ACTIONS.approve} (${s})`,
+  'payments.decline': (e, s) => `${PAYMENT_ACTIONS.decline} (${s})`,
+  'payments.cancel': (e, s) => `${PAYMENT_ACTIONS.cancel} (${s})`,
+  'payments.update': (e, s) => `${PAYMENT_ACTIONS.update} (${s})`,
+  'payments.refund': (e, s) => `Refunded a payment of ${s}`,
+  'payments.assign': (e, s) => `Matched a payment to ${s}`,
+
+  'invites.send': (e, s) => (e.outcome === 'success' ? `Emailed ${s} a portal invite` : `Could not email ${s} a portal invite`),
+  'invites.test': (e) => `Sent a test invite to themselves${(e.detail && e.detail.language) === 'es' ? ' (in Spanish)' : ''}`,
+  'security.notice': (e, s) => {
+    const what = NOTICES[e.detail && e.detail.notice];
+    return `${e.outcome === 'success' ? 'Emailed' : 'Could not email'} ${s} a notice${what ? ` that ${what}` : ' of a sign-in change'}`;
+  },
+  'mail.bounced': (e, s) => `An email to ${s} came back undelivered (${MAIL_KINDS[e.detail && e.detail.mail] || 'an email'}): check their email address`,
+  'mail.complained': (e, s) => `${s} marked an email from the practice as spam (${MAIL_KINDS[e.detail && e.detail.mail] || 'an email'})`,
+
+  'access.grant': (e, s) => `Gave ${s} portal access`,
+  'access.reset': (e, s) => `Made a new temporary password for ${s}`,
+  'access.remove': (e, s) => `Removed the portal access of ${s}`,
+  'access.email': (e, s) => `Emailed ${s} their portal login`,
+  'access.print': (e, s) => `Printed the portal login sheet of ${s}`,
+  'staff.create': (e, s) => `Made the staff user ${s} (${(e.detail && e.detail.role) === 'admin' ? 'administrator' : 'front desk'})`,
+  'staff.update': (e, s) => `Changed the staff user ${s}`,
+  'staff.totp.start': (e, s) => `Started setting up the authenticator app of ${s}`,
+  'staff.totp.confirm': (e, s) => (e.outcome === 'success' ? `Set up the authenticator app of ${s}` : `A wrong authenticator code was typed setting up ${s}`),
+
+  'sync.key.create': (e) => `Made sync key "${(e.detail && e.detail.label) || ''}"`,
+  'sync.key.revoke': (e, s) => `Revoked sync key "${s}"`,
+  'sync.request': () => 'Refused a practice system request',
+  'sync.batch': () => 'Sent a batch of records',
+  'sync.upsert': (e) => `Sent ${e.subject}`,
+  'sync.delete': (e) => `Deleted ${e.subject}`,
+  'sync.read': (e) => `Read ${e.subject}`,
+  'sync.file': (e) => `Uploaded the file of ${e.subject}`,
+};
+
+/** Whether the page has words for an action the log may hold. */
+export const hasWords = (action) => Object.hasOwn(WORDS, action);
 
 function actionWords(e, names) {
-  const failed = e.outcome !== 'success';
-  const subject = names[e.subject] || e.subject;
-  const reason = e.detail && (e.detail.reason || e.detail.code);
-  const why = failed && reason ? ` (${String(reason).replace(/_/g, ' ')})` : '';
-  const mailKind = (e.detail && e.detail.mail) || '';
-  const words = {
-    'auth.patient.login': failed ? 'Failed patient login' : 'Logged in to the patient portal',
-    'auth.staff.login': failed ? 'Failed staff login' : 'Logged in to portal setup',
-    'auth.logout': 'Logged out',
-    'auth.password.change': failed ? 'Could not change a password' : 'Changed a password',
-    'security.notice': failed ? `Could not email ${subject} a notice of a sign-in change` : `Emailed ${subject} a notice of a sign-in change`,
-    'settings.features.update': 'Changed portal features',
-    'settings.urls.update': 'Changed portal URLs',
-    'settings.webmail.update': 'Changed message notifications',
-    'settings.family-access.update': 'Changed family access',
-    'settings.contact.update': 'Changed how patients reach the office',
-    'sync.key.create': `Made sync key "${(e.detail && e.detail.label) || ''}"`,
-    'sync.key.revoke': `Revoked sync key "${subject}"`,
-    'sync.request': 'Refused a practice system request',
-    'sync.batch': 'Sent a batch of records',
-    'sync.upsert': `Sent ${e.subject}`,
-    'sync.delete': `Deleted ${e.subject}`,
-    'sync.read': `Read ${e.subject}`,
-    'sync.file': `Uploaded the file of ${e.subject}`,
-    'appointments.confirm': `Confirmed an appointment of ${subject}`,
-    'appointments.book': `Booked a recall visit for ${subject}`,
-    'appointments.request_change': `Asked the office to ${(e.detail && e.detail.kind) === 'cancel' ? 'cancel' : 'reschedule'} an appointment of ${subject}`,
-    'webmail.office.messages.read': "Viewed the practice's messages",
-    // A patient writing for someone in their family (a parent for a child) is named as the actor.
-    'webmail.send': e.actorKind === 'patient' && e.actor !== e.subject ? `Sent a secure message for ${subject}` : `Sent a secure message (${subject})`,
-    'webmail.read': `Read a message (${subject})`,
-    'webmail.unread': `Marked a message unread (${subject})`,
-    'mail.bounced': `An email to ${subject} came back undelivered (${MAIL_KINDS[mailKind] || mailKind}): check their email address`,
-    'mail.complained': `${subject} marked an email from the practice as spam (${MAIL_KINDS[mailKind] || mailKind})`,
-  }[e.action];
-  if (words) return words + why;
-  if (e.action.endsWith('.read')) {
-    const what = e.action.slice(0, -'.read'.length);
-    return `Viewed ${subject}'s ${READS[what] || what.replace(/[.-]/g, ' ')}`;
-  }
-  return e.action + why;
+  const words = WORDS[e.action];
+  if (!words) return e.action;
+  const reason = e.outcome !== 'success' && e.detail && (e.detail.reason || e.detail.code);
+  const why = reason ? ` (${String(reason).replace(/_/g, ' ')})` : '';
+  return words(e, names[e.subject] || e.subject) + why;
 }
 
 function who(e, names) {

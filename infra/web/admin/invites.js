@@ -1,8 +1,10 @@
 // The invites screen: the automated portal invite rules (before an appointment or after a
 // completed one, how often to resend, the email's subject and text with tags), saved together
 // with their version; and the log of what the schedule did, newest first, with the reason for
-// each patient it skipped. Front-desk staff see the rules; admins change them.
-import { $, api, el, onSubmit, status } from '/lib.js';
+// each patient it skipped. Each rule's email can be previewed as a sample patient would get it,
+// in either language, and (admins) sent to oneself. Front-desk staff see the rules; admins change
+// them.
+import { $, api, busy, el, onSubmit, status } from '/lib.js';
 
 const UNITS = [['minutes', 1], ['hours', 60], ['days', 1440]];
 const RESEND = { untilVisited: 'Until the patient visits the portal', everyAppointment: 'For every appointment', noVisitWithin: 'When no visit within some days' };
@@ -11,6 +13,8 @@ let version = 0;
 let canEdit = false;
 let logCursor = null;
 let counter = 0;
+// The address a test went to last, offered again (kept for this page only).
+let testAddress = '';
 
 const when = (unix) => new Date(unix * 1000).toLocaleString();
 
@@ -48,17 +52,64 @@ function ruleEditor(r, n) {
     field('Email text', el('textarea', { className: 'body', maxLength: 2000 }, r.body)),
     field('Email subject in Spanish', el('input', { type: 'text', className: 'subject-es', lang: 'es', maxLength: 150, value: r.subjectEs || '' })),
     field('Email text in Spanish (for patients whose preferred language is Spanish)', el('textarea', { className: 'body-es', lang: 'es', maxLength: 2000 }, r.bodyEs || '')));
-  const remove = el('button', { type: 'button', className: 'secondary', 'aria-label': `Remove rule ${n}` }, 'Remove');
+  const remove = el('button', { type: 'button', className: 'secondary remove', 'aria-label': `Remove rule ${n}` }, 'Remove');
   remove.addEventListener('click', () => { box.remove(); renumber(); });
   box.append(remove);
   for (const c of box.querySelectorAll('input, select, textarea, button')) c.disabled = !canEdit;
+  box.append(previewer(box));
   return box;
+}
+
+/** "Preview" and "Preview in Spanish": the rule's email as typed, for a sample patient; then
+ * "Send a test to me" (admins). */
+function previewer(box) {
+  const shown = el('div', { className: 'mail-preview', hidden: true, 'aria-live': 'polite' });
+  const outcome = el('p', { className: 'status', role: 'status' });
+  const draft = (language) => {
+    const [subject, body] = language === 'es' ? ['.subject-es', '.body-es'] : ['.subject', '.body'];
+    return { subject: box.querySelector(subject).value, body: box.querySelector(body).value, language, officePhone: $('invite-phone').value.trim() };
+  };
+  let language = 'en';
+  const to = el('input', { type: 'email', className: 'test-to', maxLength: 254, autocomplete: 'email', value: testAddress });
+  const send = el('button', { type: 'button', className: 'secondary', disabled: !canEdit }, 'Send a test to me');
+  const show = async (lang) => {
+    language = lang;
+    const r = await api('POST', '/v1/admin/invites/preview', draft(lang));
+    if (!r.ok) {
+      shown.hidden = true;
+      return status(outcome, (r.data && r.data.detail) || 'The preview could not be made.');
+    }
+    status(outcome, '');
+    shown.replaceChildren(
+      el('p', { className: 'hint' }, lang === 'es' ? 'In Spanish, as Alex (a sample patient) would get it:' : 'As Alex (a sample patient) would get it:'),
+      el('p', { lang }, el('strong', {}, 'Subject: '), r.data.subject),
+      el('pre', { className: 'mail', lang }, r.data.body),
+      canEdit ? field('Your email address', to) : null,
+      canEdit ? send : null);
+    shown.hidden = false;
+    return undefined;
+  };
+  send.addEventListener('click', () => busy(send, async () => {
+    const address = to.value.trim();
+    if (!address) return status(outcome, 'Type your own email address to send the test to.');
+    const r = await api('POST', '/v1/admin/invites/test', { ...draft(language), to: address });
+    if (!r.ok) return status(outcome, (r.data && r.data.detail) || 'The test was not sent.');
+    testAddress = address;
+    return status(outcome, `Sent to ${address}. It may take a minute to arrive.`, true);
+  }));
+  const buttons = el('div', { className: 'row actions' },
+    el('button', { type: 'button', className: 'secondary' }, 'Preview'),
+    el('button', { type: 'button', className: 'secondary' }, 'Preview in Spanish'));
+  const [en, es] = buttons.querySelectorAll('button');
+  en.addEventListener('click', () => busy(en, () => show('en')));
+  es.addEventListener('click', () => busy(es, () => show('es')));
+  return el('div', { className: 'preview' }, buttons, shown, outcome);
 }
 
 function renumber() {
   [...$('invite-rules').querySelectorAll('fieldset.rule')].forEach((f, i) => {
     f.querySelector('legend').textContent = `Rule ${i + 1}`;
-    f.querySelector('button').setAttribute('aria-label', `Remove rule ${i + 1}`);
+    f.querySelector('button.remove').setAttribute('aria-label', `Remove rule ${i + 1}`);
   });
 }
 
@@ -96,7 +147,7 @@ export async function load() {
   canEdit = r.data.canEdit;
   $('invite-tags').textContent = r.data.tags.join(' ');
   show(r.data);
-  if (!canEdit) status('invite-status', 'Only an admin can change these rules.');
+  $('invite-readonly').hidden = canEdit;
   return loadLog(true);
 }
 
@@ -122,8 +173,8 @@ async function loadLog(reset) {
 export function wireInvites() {
   $('invite-add').addEventListener('click', () => {
     const n = $('invite-rules').querySelectorAll('fieldset.rule').length + 1;
-    const rule = { id: `rule-${Date.now().toString(36)}`, kind: 'before', offsetMinutes: 1440, resend: 'untilVisited', subject: 'Your patient portal at [OfficeName]', body: 'Dear [NameF], log in at [PatientPortalURL] with username [UserName] and temporary password [Password].',
-      subjectEs: 'Su portal del paciente en [OfficeName]', bodyEs: 'Estimado/a [NameF]: inicie sesión en [PatientPortalURL] con el usuario [UserName] y la contraseña temporal [Password].', enabled: false };
+    const rule = { id: `rule-${Date.now().toString(36)}`, kind: 'before', offsetMinutes: 1440, resend: 'untilVisited', subject: 'Your patient portal at [PracticeName]', body: 'Dear [NameF], log in at [URL] with username [UserName] and temporary password [Password].',
+      subjectEs: 'Su portal del paciente en [PracticeName]', bodyEs: 'Estimado/a [NameF]: inicie sesión en [URL] con el usuario [UserName] y la contraseña temporal [Password].', enabled: false };
     const editor = ruleEditor(rule, n);
     $('invite-rules').append(editor);
     editor.querySelector('input').focus();

@@ -92,6 +92,8 @@ function take(settings, force = []) {
     markDirty(name);
   }
   if (page.canEdit) bodyProblem();
+  $('email-setup-note').hidden = Boolean(settings.webmail.notificationSender);
+  $('email-setup-go').hidden = !page.canEdit;
 }
 
 /** Says before saving what the server would refuse in either language's body template. */
@@ -138,6 +140,11 @@ export function showSettings(settingsPage, onSaved) {
   $('portal-link').href = page.portalPath;
   $('portal-link').textContent = link;
   $('url-patient').placeholder = link;
+  const staff = page.portalPath + 'staff/';
+  for (const a of [$('staff-link'), ...document.querySelectorAll('a.staff-address')]) {
+    a.href = staff;
+    a.textContent = location.origin + staff;
+  }
   const box = $('feature-checks');
   box.querySelectorAll('label').forEach((l) => l.remove());
   for (const f of page.featureCatalog) {
@@ -161,9 +168,11 @@ function wire(onSaved) {
     formOf(name).addEventListener('change', () => markDirty(name));
     onSubmit(formOf(name), () => save(name, onSaved));
   }
+  $('email-setup-go').addEventListener('click', () => $('wm-sender').focus());
   $('wm-body').addEventListener('input', bodyProblem);
   $('wm-body-es').addEventListener('input', bodyProblem);
   $('portal-link-copy').addEventListener('click', () => copy($('portal-link').textContent, 'portal-link-status', 'Link copied.'));
+  $('staff-link-copy').addEventListener('click', () => copy($('staff-link').textContent, 'staff-link-status', 'Staff address copied.'));
   for (const b of document.querySelectorAll('[data-verify]')) {
     b.addEventListener('click', () => verify(b));
   }
@@ -178,6 +187,6 @@ async function verify(button) {
     status(out, 'Checking…', true);
     const r = await api('POST', '/v1/admin/settings/urls/verify', { url });
     if (!r.ok) return status(out, (r.data && r.data.detail) || 'Could not check it.');
-    return status(out, (r.data.reachable ? 'Reachable. ' : 'Not reachable. ') + r.data.detail + ' (' + r.data.elapsedMs + ' ms)', r.data.reachable);
+    return status(out, r.data.detail, r.data.reachable);
   });
 }

@@ -357,10 +357,28 @@ $('contact-dialog').addEventListener('click', (e) => {
   if (e.target.closest('[data-close]')) $('contact-dialog').close();
 });
 
+/** A signed-in patient's language choice is also their preferred language at the office (emails
+ * follow it): the profile as it stands, pending changes kept, with this language. */
+async function preferLanguage(code) {
+  const r = await api('GET', '/v1/me/profile');
+  if (!r.ok) return;
+  const p = r.data;
+  const pending = p.pending || {};
+  if ((pending.preferredLanguage || p.preferredLanguage) === code) return;
+  const change = { emailNotices: pending.emailNotices ?? p.emailNotices, preferredLanguage: code };
+  const email = pending.email || p.email;
+  const mobile = pending.mobilePhone || p.mobilePhone;
+  if (email) change.email = email;
+  if (mobile) change.mobilePhone = mobile;
+  const saved = await api('PUT', '/v1/me/profile', change);
+  if (saved.ok && state.view === ME) renderPortal();
+}
+
 $('language').addEventListener('change', () => {
   setLanguage($('language').value);
   paint();
   paintSignin();
+  if (state.me && state.screen === 'home-view') preferLanguage($('language').value);
 });
 
 $('family-member').addEventListener('change', () => {

@@ -57,6 +57,8 @@ pub const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("*", "/v1/admin/staff", Access::Staff(StaffRole::Admin)),
     // The front desk gives patients their logins.
     ("*", "/v1/admin/patients", Access::Staff(StaffRole::FrontDesk)),
+    // A sample invite reads nothing real: the front desk may look at one.
+    ("POST", "/v1/admin/invites/preview", Access::Staff(StaffRole::FrontDesk)),
     ("GET", "/v1/admin", Access::Staff(StaffRole::FrontDesk)),
     ("*", "/v1/admin", Access::Staff(StaffRole::Admin)),
     ("*", "/v1/sync", Access::Sync),

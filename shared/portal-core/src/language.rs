@@ -5,8 +5,9 @@
 //! "Spanish", "español" all mean Spanish); anything else is English. Both languages of each email
 //! sit side by side here, so a change to one is seen next to the other.
 
-/// A language the portal writes in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A language the portal writes in (`en`, `es` in requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
     #[default]
     En,
@@ -158,10 +159,11 @@ pub const WEBMAIL_BODY_ES: &str =
     "Tiene un mensaje seguro nuevo de [PracticeName]. Inicie sesión en el portal del paciente para leerlo: [URL]";
 
 /// The portal invite's Spanish defaults (the practice may change them on the Invites screen).
-pub const INVITE_SUBJECT_ES: &str = "Su portal del paciente en [OfficeName]";
-pub const INVITE_BODY_ES: &str = "Estimado/a [NameF]:\n\n[OfficeName] le invita a nuestro portal del paciente, donde puede ver sus citas, \
+pub const INVITE_SUBJECT_ES: &str = "Su portal del paciente en [PracticeName]";
+pub const INVITE_BODY_ES: &str =
+    "Estimado/a [NameF]:\n\n[PracticeName] le invita a nuestro portal del paciente, donde puede ver sus citas, \
 su saldo y sus planes de tratamiento, y enviarnos mensajes seguros.\n\nSu cita: [ApptDate] a las [ApptTime].\n\n\
-Inicie sesión en [PatientPortalURL]\nUsuario: [UserName]\nContraseña temporal: [Password] (elegirá la suya la primera vez que inicie sesión)\n\n\
+Inicie sesión en [URL]\nUsuario: [UserName]\nContraseña temporal: [Password] (elegirá la suya la primera vez que inicie sesión)\n\n\
 ¿Preguntas? Llámenos al [OfficePhone].";
 
 #[cfg(test)]
@@ -195,9 +197,7 @@ mod tests {
                 assert!(words.subject.ends_with("— Lakeside") && words.text.contains("https://p.example/p/lakeside/"));
             }
         }
-        for tag in
-            ["[NameF]", "[OfficeName]", "[ApptDate]", "[ApptTime]", "[PatientPortalURL]", "[UserName]", "[Password]", "[OfficePhone]"]
-        {
+        for tag in ["[NameF]", "[PracticeName]", "[ApptDate]", "[ApptTime]", "[URL]", "[UserName]", "[Password]", "[OfficePhone]"] {
             assert!(INVITE_BODY_ES.contains(tag), "{tag}");
         }
         assert!(WEBMAIL_BODY_ES.contains("[URL]") && WEBMAIL_BODY_ES.contains("[PracticeName]"));

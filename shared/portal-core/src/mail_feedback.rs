@@ -9,7 +9,7 @@
 //! change nothing here. Recording the same report twice leaves the same state (one more audit
 //! entry, marked with the report's id).
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ports::{Clock, MailKind, MailRef, Table};
 use crate::webmail::mailbox::Notification;
 use crate::CoreResult;
@@ -44,8 +44,8 @@ impl MailFeedback<'_> {
     pub async fn record(&self, report: &Returned) -> CoreResult<bool> {
         let (action, reason) = match report.how {
             How::TransientBounce => return Ok(false),
-            How::Bounced => ("mail.bounced", "the recipient's mail server refused it; check the patient's email address"),
-            How::Complained => ("mail.complained", "the recipient marked it as spam"),
+            How::Bounced => (AuditAction::MailBounced, "the recipient's mail server refused it; check the patient's email address"),
+            How::Complained => (AuditAction::MailComplained, "the recipient marked it as spam"),
         };
         let about = &report.about;
         if about.kind == MailKind::WebMailNotification {

@@ -16,7 +16,7 @@
 use super::formats::{decode, is_utf16, Row};
 use super::releases::{ReleaseFile, Releases};
 use super::System;
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::{Blobs, Clock, Cond, Item, Query, Table, TableError, TxOp, Workflows};
 use crate::{CoreError, CoreResult};
@@ -245,7 +245,7 @@ impl<'a> Importer<'a> {
         AuditLog { table: self.table, clock: self.clock }
             .record(
                 actor,
-                "settings.code-systems.import",
+                AuditAction::SettingsCodeSystemsImport,
                 &format!("code-systems/{}", system.name()),
                 Outcome::Success,
                 json!({"release": release, "importId": job.id}),

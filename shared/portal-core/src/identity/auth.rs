@@ -1,7 +1,7 @@
 //! Logins for patients and staff: credentials, lockout, temporary passwords, TOTP, password change.
 //! Every answer to a failed login is the same, so nothing tells whether an account exists.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::devices::Devices;
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
@@ -189,7 +189,11 @@ impl<'a> AuthService<'a> {
         let practice = input.practice.trim().to_lowercase();
         let username = normalize_username(input.username);
         let ip = meta.source_ip.as_deref();
-        let action = format!("auth.{}.login", kind.as_str());
+        let action = match kind {
+            PrincipalKind::Patient => AuditAction::AuthPatientLogin,
+            // Sync keys sign requests; they never log in (no credentials of that kind exist).
+            PrincipalKind::Staff | PrincipalKind::Sync => AuditAction::AuthStaffLogin,
+        };
         if PracticeId::parse(&practice).is_none() || Username::parse(&username).is_none() || input.password.len() > PASSWORD_INPUT_MAX {
             password::verify_dummy(input.password.get(..PASSWORD_INPUT_MAX).unwrap_or("x"));
             return Err(login_failed());
@@ -204,14 +208,14 @@ impl<'a> AuthService<'a> {
             let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock };
             if settings.get(&practice).await?.is_some() {
                 let detail = json!({"reason": "unknown_account"});
-                self.audit().record(&Actor::anonymous(&practice, ip), &action, "unknown-account", Outcome::Failure, detail).await?;
+                self.audit().record(&Actor::anonymous(&practice, ip), action, "unknown-account", Outcome::Failure, detail).await?;
             }
             return Err(login_failed());
         };
         let anonymous = Actor::anonymous(&practice, ip);
         let subject = cred.principal_id.clone();
         let audit = self.audit();
-        let fail = |reason: &'static str| audit.record(&anonymous, &action, &subject, Outcome::Failure, json!({"reason": reason}));
+        let fail = |reason: &'static str| audit.record(&anonymous, action, &subject, Outcome::Failure, json!({"reason": reason}));
 
         let account = format!("{}#{username}", kind.as_str());
         let devices = Devices { table: self.table, clock: self.clock };
@@ -293,7 +297,7 @@ impl<'a> AuthService<'a> {
         let (token, session) =
             self.sessions().start(&practice, &cred.principal_id, kind, cred.role, &username, cred.must_change_password).await?;
         let actor = Actor::new(&practice, kind.into(), &cred.principal_id, ip);
-        self.audit().record(&actor, &action, &cred.principal_id, Outcome::Success, json!({})).await?;
+        self.audit().record(&actor, action, &cred.principal_id, Outcome::Success, json!({})).await?;
         if kind == PrincipalKind::Patient {
             // Staff see when a patient last visited; invites "until the patient visits" read it.
             PatientAccess { table: self.table, clock: self.clock }.visited(&practice, &cred.principal_id).await?;
@@ -303,7 +307,7 @@ impl<'a> AuthService<'a> {
 
     pub async fn logout(&self, actor: &Actor, token_hash: &str) -> CoreResult<()> {
         self.sessions().end(&actor.practice, token_hash).await?;
-        self.audit().record(actor, "auth.logout", &actor.id, Outcome::Success, json!({})).await
+        self.audit().record(actor, AuditAction::AuthLogout, &actor.id, Outcome::Success, json!({})).await
     }
 
     /// Changes the password after checking the current one; ends every session of the principal
@@ -315,7 +319,7 @@ impl<'a> AuthService<'a> {
             Credentials { table: self.table }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
         if current.len() > PASSWORD_INPUT_MAX || !password::verify(current, &cred.password_hash) {
             let detail = json!({"reason": "bad_password"});
-            self.audit().record(actor, "auth.password.change", principal_id, Outcome::Failure, detail).await?;
+            self.audit().record(actor, AuditAction::AuthPasswordChange, principal_id, Outcome::Failure, detail).await?;
             return Err(CoreError::invalid("current_password_wrong", "The current password is not right."));
         }
         password::check_policy(new)?;
@@ -353,7 +357,7 @@ impl<'a> AuthService<'a> {
             let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
             outbox.record(practice, "portal.patient.password_changed", json!({ "patientId": principal_id })).await?;
         }
-        self.audit().record(actor, "auth.password.change", principal_id, Outcome::Success, json!({})).await?;
+        self.audit().record(actor, AuditAction::AuthPasswordChange, principal_id, Outcome::Success, json!({})).await?;
         Ok(LoginOk { token, session, device: None })
     }
 }

@@ -3,7 +3,7 @@
 //! stored only as SHA-256 (they are random, so a fast hash is enough). Login asks for a code once
 //! the password is right (`auth`); a recovery code works once.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::auth::{Credential, Credentials};
 use crate::identity::password;
 use crate::identity::session::PrincipalKind;
@@ -87,7 +87,9 @@ impl Mfa<'_> {
         c.totp_pending = None;
         c.recovery_codes = codes.iter().map(|r| recovery_hash(r)).collect();
         Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
-        AuditLog { table: self.table, clock: self.clock }.record(actor, "auth.mfa.enrol", &actor.id, Outcome::Success, json!({})).await?;
+        AuditLog { table: self.table, clock: self.clock }
+            .record(actor, AuditAction::AuthMfaEnrol, &actor.id, Outcome::Success, json!({}))
+            .await?;
         Ok(codes)
     }
 
@@ -110,7 +112,7 @@ impl Mfa<'_> {
         };
         if !password_ok && !code_ok {
             let audit = AuditLog { table: self.table, clock: self.clock };
-            audit.record(actor, "auth.mfa.remove", &actor.id, Outcome::Failure, json!({"reason": "proof_wrong"})).await?;
+            audit.record(actor, AuditAction::AuthMfaRemove, &actor.id, Outcome::Failure, json!({"reason": "proof_wrong"})).await?;
             return Err(CoreError::invalid(
                 "reauthentication_failed",
                 "Type your password, or a current code from your app, to turn two-step sign-in off.",
@@ -120,7 +122,9 @@ impl Mfa<'_> {
         c.totp_pending = None;
         c.recovery_codes.clear();
         Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
-        AuditLog { table: self.table, clock: self.clock }.record(actor, "auth.mfa.remove", &actor.id, Outcome::Success, json!({})).await
+        AuditLog { table: self.table, clock: self.clock }
+            .record(actor, AuditAction::AuthMfaRemove, &actor.id, Outcome::Success, json!({}))
+            .await
     }
 }
 

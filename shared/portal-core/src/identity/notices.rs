@@ -4,7 +4,7 @@
 //! notice that cannot be sent (no address, no sender configured, the mail service down) never
 //! undoes the change: it is an audit entry (`security.notice`, failed) and a warning in the log.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::language::{in_language, notice_mail, Language, SecurityNotice};
 use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::practice::settings::{login_url, SettingsRepo};
@@ -53,7 +53,7 @@ impl Notices<'_> {
         };
         let outcome = if sent { Outcome::Success } else { Outcome::Failure };
         AuditLog { table: self.table, clock: self.clock }
-            .record(actor, "security.notice", &actor.id, outcome, json!({ "notice": what }))
+            .record(actor, AuditAction::SecurityNotice, &actor.id, outcome, json!({ "notice": what }))
             .await?;
         Ok(sent)
     }

@@ -8,7 +8,7 @@
 //! changed at first login and is shown to staff once. A new password or removed access ends the
 //! patient's sessions at once. Every grant, reset, removal and print is audited.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::auth::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
@@ -149,7 +149,7 @@ impl PatientAccess<'_> {
         for _ in 0..8 {
             let username = username_for(&patient.first_name);
             if self.create(practice, patient_id, &username, &patient.display_name(), &temporary_password, true, &actor.id).await? {
-                self.audit().record(actor, "access.grant", patient_id, Outcome::Success, json!({})).await?;
+                self.audit().record(actor, AuditAction::AccessGrant, patient_id, Outcome::Success, json!({})).await?;
                 return Ok(TemporaryLogin { username, temporary_password });
             }
         }
@@ -168,7 +168,7 @@ impl PatientAccess<'_> {
         cred.temporary_expires_at = Some(self.clock.now() + TEMPORARY_PASSWORD_SECONDS);
         creds.replace(practice, &cred, version).await?;
         Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
-        self.audit().record(actor, "access.reset", patient_id, Outcome::Success, json!({})).await?;
+        self.audit().record(actor, AuditAction::AccessReset, patient_id, Outcome::Success, json!({})).await?;
         Ok(TemporaryLogin { username: cred.username, temporary_password })
     }
 
@@ -187,7 +187,7 @@ impl PatientAccess<'_> {
             Err(e) => return Err(e.into()),
         }
         Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
-        self.audit().record(actor, "access.remove", patient_id, Outcome::Success, json!({})).await
+        self.audit().record(actor, AuditAction::AccessRemove, patient_id, Outcome::Success, json!({})).await
     }
 
     /// Moves a patient's login to the username they chose (with the first password of their
@@ -244,13 +244,13 @@ impl PatientAccess<'_> {
         let about = MailRef::new(practice, MailKind::Login, "", Some(patient_id));
         let mail = Mail::text(&settings.webmail.notification_sender, to, words.subject, words.text, about);
         mailer.send(&mail).await.map_err(|e| CoreError::Backend(format!("mail: {e}")))?;
-        self.audit().record(actor, "access.email", patient_id, Outcome::Success, json!({})).await
+        self.audit().record(actor, AuditAction::AccessEmail, patient_id, Outcome::Success, json!({})).await
     }
 
-    /// Notes that staff printed or emailed a patient's login (the password itself is not kept).
-    pub async fn handed_out(&self, actor: &Actor, patient_id: &str, how: &str) -> CoreResult<()> {
+    /// Notes that staff printed a patient's login sheet (the password itself is not kept).
+    pub async fn printed(&self, actor: &Actor, patient_id: &str) -> CoreResult<()> {
         self.get(&actor.practice, patient_id).await?.ok_or_else(no_access)?;
-        self.audit().record(actor, &format!("access.{how}"), patient_id, Outcome::Success, json!({})).await
+        self.audit().record(actor, AuditAction::AccessPrint, patient_id, Outcome::Success, json!({})).await
     }
 
     /// Notes a patient's visit (a login). Losing a race with another login changes nothing worth

@@ -7,7 +7,7 @@
 //! Links are limited per login and per asking address (the answer stays the same). The link's
 //! token travels in the URL's fragment, so it never reaches a server log.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::auth::{normalize_username, Credentials, PASSWORD_INPUT_MAX};
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
@@ -95,7 +95,10 @@ impl Recovery<'_> {
         let limited = json!({"reason": "rate_limited"});
         if let Some(address) = source_ip {
             if !REQUESTS_PER_ADDRESS.take(self.table, self.clock, &practice, address).await? {
-                return self.audit().record(&anonymous, "auth.password.reset_requested", "unknown-account", Outcome::Denied, limited).await;
+                return self
+                    .audit()
+                    .record(&anonymous, AuditAction::AuthPasswordResetRequested, "unknown-account", Outcome::Denied, limited)
+                    .await;
             }
         }
         let access = PatientAccess { table: self.table, clock: self.clock };
@@ -110,11 +113,13 @@ impl Recovery<'_> {
             let base = login_url(&settings, &practice, self.site_url);
             if !base.starts_with("http") || settings.webmail.notification_sender.is_empty() {
                 let detail = json!({"reason": "the portal's address or sender is not configured"});
-                self.audit().record(&anonymous, "auth.password.reset_requested", patient_id, Outcome::Failure, detail).await?;
+                self.audit().record(&anonymous, AuditAction::AuthPasswordResetRequested, patient_id, Outcome::Failure, detail).await?;
                 continue;
             }
             if !LINKS_PER_LOGIN.take(self.table, self.clock, &practice, patient_id).await? {
-                self.audit().record(&anonymous, "auth.password.reset_requested", patient_id, Outcome::Denied, limited.clone()).await?;
+                self.audit()
+                    .record(&anonymous, AuditAction::AuthPasswordResetRequested, patient_id, Outcome::Denied, limited.clone())
+                    .await?;
                 continue;
             }
             let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
@@ -143,11 +148,11 @@ impl Recovery<'_> {
                     Outcome::Failure
                 }
             };
-            self.audit().record(&anonymous, "auth.password.reset_requested", patient_id, outcome, json!({})).await?;
+            self.audit().record(&anonymous, AuditAction::AuthPasswordResetRequested, patient_id, outcome, json!({})).await?;
         }
         if sent == 0 && patients.is_empty() {
             let detail = json!({"reason": "unknown_account"});
-            self.audit().record(&anonymous, "auth.password.reset_requested", "unknown-account", Outcome::Failure, detail).await?;
+            self.audit().record(&anonymous, AuditAction::AuthPasswordResetRequested, "unknown-account", Outcome::Failure, detail).await?;
         }
         Ok(())
     }
@@ -189,6 +194,6 @@ impl Recovery<'_> {
         let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
         outbox.record(&practice, "portal.patient.password_changed", json!({ "patientId": link.principal_id })).await?;
         let actor = Actor::anonymous(&practice, source_ip);
-        self.audit().record(&actor, "auth.password.reset", &link.principal_id, Outcome::Success, json!({})).await
+        self.audit().record(&actor, AuditAction::AuthPasswordReset, &link.principal_id, Outcome::Success, json!({})).await
     }
 }

@@ -5,7 +5,7 @@
 //! session carries its role). The last active admin can be neither disabled nor demoted. Every
 //! change is audited.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::auth::{normalize_username, Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::provision::STAFF_ID_PREFIX;
@@ -118,7 +118,7 @@ impl StaffUsers<'_> {
             other => other.into(),
         })?;
         let detail = json!({"username": username, "role": role.as_str()});
-        self.audit().record(actor, "staff.create", &cred.principal_id, Outcome::Success, detail).await?;
+        self.audit().record(actor, AuditAction::StaffCreate, &cred.principal_id, Outcome::Success, detail).await?;
         Ok((StaffUser::from(&cred), temporary))
     }
 
@@ -173,7 +173,7 @@ impl StaffUsers<'_> {
         };
         Sessions { table: self.table, clock: self.clock }.end_all(practice, &cred.principal_id).await?;
         let detail = json!({"before": {"role": before.role.as_str(), "disabled": before.disabled}, "after": {"role": after.role.as_str(), "disabled": after.disabled}});
-        self.audit().record(actor, "staff.update", &cred.principal_id, Outcome::Success, detail).await?;
+        self.audit().record(actor, AuditAction::StaffUpdate, &cred.principal_id, Outcome::Success, detail).await?;
         Ok(after)
     }
 
@@ -186,7 +186,7 @@ impl StaffUsers<'_> {
         self.creds().replace(practice, &cred, version).await?;
         let enrolment = totp::enrolment(practice_name, practice, &format!("{}@{practice}", cred.username), &secret)
             .ok_or_else(|| CoreError::backend("QR code"))?;
-        self.audit().record(actor, "staff.totp.start", &cred.principal_id, Outcome::Success, json!({})).await?;
+        self.audit().record(actor, AuditAction::StaffTotpStart, &cred.principal_id, Outcome::Success, json!({})).await?;
         Ok(enrolment)
     }
 
@@ -198,13 +198,13 @@ impl StaffUsers<'_> {
             return Err(CoreError::invalid("totp_not_started", "Start setting up the authenticator first."));
         };
         if totp::verify(&pending, code.trim(), self.clock.now()).is_none() {
-            self.audit().record(actor, "staff.totp.confirm", &cred.principal_id, Outcome::Failure, json!({})).await?;
+            self.audit().record(actor, AuditAction::StaffTotpConfirm, &cred.principal_id, Outcome::Failure, json!({})).await?;
             return Err(CoreError::invalid("totp_code_wrong", "That code does not match; check the app and try the current code."));
         }
         cred.totp_secret = Some(pending);
         cred.totp_pending = None;
         self.creds().replace(practice, &cred, version).await?;
-        self.audit().record(actor, "staff.totp.confirm", &cred.principal_id, Outcome::Success, json!({})).await?;
+        self.audit().record(actor, AuditAction::StaffTotpConfirm, &cred.principal_id, Outcome::Success, json!({})).await?;
         Ok(StaffUser::from(&cred))
     }
 }

@@ -5,7 +5,7 @@
 //! version is a conflict, like settings); while any rule is on, the item is in the index the
 //! scheduled run reads to find which practices to look at.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError};
 use crate::text::{is_plain_text, unknown_tag};
@@ -13,9 +13,11 @@ use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// The tags a template may use; `[PatientPortalURL]` is required in the body.
-pub const TAGS: [&str; 8] =
-    ["[NameF]", "[OfficeName]", "[OfficePhone]", "[ApptDate]", "[ApptTime]", "[UserName]", "[Password]", "[PatientPortalURL]"];
+/// The tags a template may use; `[URL]` (the portal link) is required in the body. `[URL]` and
+/// `[PracticeName]` are the message notification's own tags, with the same meaning.
+pub const TAGS: [&str; 8] = ["[NameF]", "[PracticeName]", "[OfficePhone]", "[ApptDate]", "[ApptTime]", "[UserName]", "[Password]", "[URL]"];
+/// Earlier names of two tags (Open Dental's), still filled in rules saved with them.
+const OLD_NAMES: [(&str, &str); 2] = [("[OfficeName]", "[PracticeName]"), ("[PatientPortalURL]", "[URL]")];
 pub const MAX_RULES: usize = 6;
 /// The longest offset: 90 days.
 pub const MAX_OFFSET_MINUTES: u32 = 90 * 24 * 60;
@@ -92,9 +94,9 @@ pub struct InviteRules {
     pub version: u64,
 }
 
-const DEFAULT_BODY: &str = "Dear [NameF],\n\n[OfficeName] invites you to our patient portal, where you can see your appointments, \
+const DEFAULT_BODY: &str = "Dear [NameF],\n\n[PracticeName] invites you to our patient portal, where you can see your appointments, \
 your balance and your treatment plans, and send us secure messages.\n\nYour appointment: [ApptDate] at [ApptTime].\n\n\
-Log in at [PatientPortalURL]\nUsername: [UserName]\nTemporary password: [Password] (you will choose your own at first login)\n\n\
+Log in at [URL]\nUsername: [UserName]\nTemporary password: [Password] (you will choose your own at first login)\n\n\
 Questions? Call us at [OfficePhone].";
 
 impl InviteRules {
@@ -106,7 +108,7 @@ impl InviteRules {
             offset_minutes,
             resend: Resend::UntilVisited,
             resend_days: None,
-            subject: "Your patient portal at [OfficeName]".into(),
+            subject: "Your patient portal at [PracticeName]".into(),
             body: DEFAULT_BODY.into(),
             subject_es: subject_es(),
             body_es: body_es(),
@@ -129,10 +131,7 @@ pub fn check(rules: &[InviteRule], office_phone: &str) -> CoreResult<(Vec<Invite
     if rules.len() > MAX_RULES {
         return Err(CoreError::invalid("invite_rule_invalid", format!("At most {MAX_RULES} rules.")));
     }
-    let phone = office_phone.trim();
-    if phone.chars().count() > 40 || !is_plain_text(phone, false) {
-        return Err(CoreError::invalid("invite_rule_invalid", "The office phone is one line of at most 40 characters."));
-    }
+    let phone = check_phone(office_phone)?;
     let mut out = Vec::with_capacity(rules.len());
     for (n, r) in rules.iter().enumerate() {
         let which = format!("Rule {}", n + 1);
@@ -163,8 +162,17 @@ pub fn check(rules: &[InviteRule], office_phone: &str) -> CoreResult<(Vec<Invite
     Ok((out, phone.into()))
 }
 
+/// The `[OfficePhone]` as staff typed it, trimmed.
+pub fn check_phone(office_phone: &str) -> CoreResult<&str> {
+    let phone = office_phone.trim();
+    if phone.chars().count() > 40 || !is_plain_text(phone, false) {
+        return Err(CoreError::invalid("invite_rule_invalid", "The office phone is one line of at most 40 characters."));
+    }
+    Ok(phone)
+}
+
 /// One language's subject and body of a rule, checked; `which` names the rule in errors.
-fn check_template(subject: &str, body: &str, which: &str) -> CoreResult<(String, String)> {
+pub fn check_template(subject: &str, body: &str, which: &str) -> CoreResult<(String, String)> {
     let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || !is_plain_text(subject, false) {
         return Err(CoreError::invalid(
@@ -176,13 +184,11 @@ fn check_template(subject: &str, body: &str, which: &str) -> CoreResult<(String,
     if body.chars().count() > BODY_MAX || !is_plain_text(body, true) {
         return Err(CoreError::invalid("body_too_long", format!("{which}: the body must be plain text of at most {BODY_MAX} characters.")));
     }
-    if !body.contains("[PatientPortalURL]") {
-        return Err(CoreError::invalid(
-            "body_missing_url",
-            format!("{which}: the body must contain [PatientPortalURL], where the portal link goes."),
-        ));
+    if !body.contains("[URL]") && !body.contains("[PatientPortalURL]") {
+        return Err(CoreError::invalid("body_missing_url", format!("{which}: the body must contain [URL], where the portal link goes.")));
     }
-    if let Some(tag) = unknown_tag(subject, &TAGS).or_else(|| unknown_tag(body, &TAGS)) {
+    let known: Vec<&str> = TAGS.iter().copied().chain(OLD_NAMES.iter().map(|(old, _)| *old)).collect();
+    if let Some(tag) = unknown_tag(subject, &known).or_else(|| unknown_tag(body, &known)) {
         return Err(CoreError::invalid("body_unknown_tag", format!("{which}: {tag} is not a known tag; use {}.", TAGS.join(" "))));
     }
     Ok((subject.into(), body.into()))
@@ -202,22 +208,25 @@ pub struct TagValues<'a> {
 
 /// Fills a checked template (each tag once through the text: values are never re-scanned).
 pub fn render(template: &str, v: &TagValues<'_>) -> String {
-    let value = |tag: &str| match tag {
+    let value = |tag: &str| match OLD_NAMES.iter().find(|(old, _)| *old == tag).map_or(tag, |(_, now)| now) {
         "[NameF]" => v.first_name,
-        "[OfficeName]" => v.office_name,
+        "[PracticeName]" => v.office_name,
         "[OfficePhone]" => v.office_phone,
         "[ApptDate]" => v.appt_date,
         "[ApptTime]" => v.appt_time,
         "[UserName]" => v.username,
         "[Password]" => v.password,
-        "[PatientPortalURL]" => v.portal_url,
+        "[URL]" => v.portal_url,
         _ => "",
     };
     let (mut out, mut rest) = (String::with_capacity(template.len() + 64), template);
     while let Some(open) = rest.find('[') {
         out.push_str(&rest[..open]);
         match rest[open..].find(']') {
-            Some(close) if TAGS.contains(&&rest[open..open + close + 1]) => {
+            Some(close)
+                if TAGS.contains(&&rest[open..open + close + 1])
+                    || OLD_NAMES.iter().any(|(old, _)| *old == &rest[open..open + close + 1]) =>
+            {
                 out.push_str(value(&rest[open..open + close + 1]));
                 rest = &rest[open + close + 1..];
             }
@@ -278,7 +287,9 @@ impl InviteRulesRepo<'_> {
         }
         let detail = json!({"before": before.rules.iter().map(|r| (&r.id, r.enabled)).collect::<Vec<_>>(),
             "after": next.rules.iter().map(|r| (&r.id, r.enabled)).collect::<Vec<_>>()});
-        AuditLog { table: self.table, clock: self.clock }.record(actor, "settings.invites", "settings", Outcome::Success, detail).await?;
+        AuditLog { table: self.table, clock: self.clock }
+            .record(actor, AuditAction::SettingsInvites, "settings", Outcome::Success, detail)
+            .await?;
         Ok(next)
     }
 }
@@ -293,10 +304,11 @@ mod tests {
 
     #[test]
     fn templates_need_the_url_and_known_tags_only() {
-        assert!(check(&[rule("Hi [NameF], see [PatientPortalURL]")], "").is_ok());
+        assert!(check(&[rule("Hi [NameF], see [URL]")], "").is_ok());
+        assert!(check(&[rule("Hi [NameF] of [OfficeName], see [PatientPortalURL]")], "").is_ok(), "the earlier names still work");
         assert_eq!(check(&[rule("Hi [NameF]")], "").unwrap_err().code(), "body_missing_url");
-        assert_eq!(check(&[rule("[PatientPortalURL] [Balance]")], "").unwrap_err().code(), "body_unknown_tag");
-        let mut r = rule("[PatientPortalURL]");
+        assert_eq!(check(&[rule("[URL] [Balance]")], "").unwrap_err().code(), "body_unknown_tag");
+        let mut r = rule("[URL]");
         r.offset_minutes = 0;
         assert_eq!(check(&[r.clone()], "").unwrap_err().code(), "invite_rule_invalid");
         r.offset_minutes = 60;
@@ -319,6 +331,7 @@ mod tests {
             password: "abcd",
             portal_url: "https://p/",
         };
-        assert_eq!(render("Hi [NameF] [x] [UserName] at [PatientPortalURL]", &v), "Hi [Password] [x] sam1234 at https://p/");
+        assert_eq!(render("Hi [NameF] [x] [UserName] at [URL]", &v), "Hi [Password] [x] sam1234 at https://p/");
+        assert_eq!(render("[OfficeName]: [PatientPortalURL]", &v), "Smile: https://p/", "the earlier names");
     }
 }

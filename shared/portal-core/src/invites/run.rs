@@ -14,7 +14,7 @@
 
 use super::calendar::{self, CalendarEntry};
 use super::rules::{render, InviteRule, InviteRules, InviteRulesRepo, Resend, RuleKind, TagValues, ENABLED_INDEX};
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
 use crate::keys;
 use crate::language::{in_language, Language};
@@ -106,7 +106,7 @@ fn rule_for<'r>(rules: &'r [InviteRule], entry: &CalendarEntry, now: i64) -> Opt
 }
 
 /// The appointment's date and time on the practice's wall clock (its own offset).
-fn wall_clock(start: &str, lang: Language) -> (String, String) {
+pub(super) fn wall_clock(start: &str, lang: Language) -> (String, String) {
     let Ok(t) = time::OffsetDateTime::parse(start, &time::format_description::well_known::Rfc3339) else {
         return (start.into(), String::new());
     };
@@ -318,7 +318,9 @@ impl InviteRun<'_> {
         };
         let audit_outcome = if matches!(outcome, InviteState::Sent { .. }) { Outcome::Success } else { Outcome::Failure };
         let detail = json!({"ruleId": rule.id, "appointmentId": entry.appointment_id});
-        AuditLog { table: self.table, clock: self.clock }.record(&actor, "invites.send", &entry.patient_id, audit_outcome, detail).await?;
+        AuditLog { table: self.table, clock: self.clock }
+            .record(&actor, AuditAction::InviteSend, &entry.patient_id, audit_outcome, detail)
+            .await?;
         self.settle(item, record, outcome).await
     }
 

@@ -8,6 +8,7 @@
 //! system syncs the ledger line that carries their id.
 
 use super::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
+use crate::audit::AuditAction;
 use crate::payments::{being_posted, Posting};
 use crate::ports::{Blobs, Clock, Table};
 use crate::sync::entities::{Entity, LedgerEntry, LedgerKind, Patient, Statement};
@@ -148,7 +149,7 @@ impl Account<'_> {
             false => vec![],
         };
         total -= posting.iter().map(|p| p.amount_cents).sum::<i64>();
-        reads.audit(caller, &patient.id, "account.summary").await?;
+        reads.audit(caller, &patient.id, AuditAction::AccountSummaryRead).await?;
         Ok(Summary {
             patient_id: patient.id,
             total_cents: total,
@@ -174,7 +175,7 @@ impl Account<'_> {
             .records()
             .for_patient::<LedgerEntry>(&caller.actor.practice, &view.account_id, range, Order::NewestFirst, page.limit, page.cursor)
             .await?;
-        reads.audit(caller, &patient.id, "account.ledger").await?;
+        reads.audit(caller, &patient.id, AuditAction::AccountLedgerRead).await?;
         let items = found
             .records
             .into_iter()
@@ -196,14 +197,14 @@ impl Account<'_> {
         let reads = self.reads();
         let patient = reads.patient(caller, requested).await?;
         if View::of(&patient).only.is_some() {
-            reads.audit(caller, &patient.id, "account.statements").await?;
+            reads.audit(caller, &patient.id, AuditAction::AccountStatementsRead).await?;
             return Ok(Listing { items: vec![], next_cursor: None });
         }
         let found = reads
             .records()
             .for_patient::<Statement>(&caller.actor.practice, &patient.id, &DateRange::all(), Order::NewestFirst, page.limit, page.cursor)
             .await?;
-        reads.audit(caller, &patient.id, "account.statements").await?;
+        reads.audit(caller, &patient.id, AuditAction::AccountStatementsRead).await?;
         let items = found
             .records
             .into_iter()
@@ -225,7 +226,7 @@ impl Account<'_> {
         let practice = &caller.actor.practice;
         let statement = reads.records().get::<Statement>(practice, id).await?;
         let statement = statement.filter(|s| s.record.guarantor_id == patient_id && s.file_available()).ok_or(CoreError::NotFound)?;
-        reads.audit(caller, &patient_id, "account.statement-file").await?;
+        reads.audit(caller, &patient_id, AuditAction::AccountStatementFileRead).await?;
         signed(self.blobs, self.clock, &file_key(practice, Entity::Statements, id), &statement.record.file.file_name).await
     }
 }

@@ -14,7 +14,7 @@
 //! (`portalBookingId`).
 
 use super::{Caller, PageRequest, ProviderNames, ProviderView, Reads};
-use crate::audit::{AuditLog, Outcome};
+use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
@@ -150,7 +150,7 @@ impl AppointmentBook<'_> {
             .for_patient::<Appointment>(practice, &patient_id, &DateRange::all(), Order::NewestFirst, page.limit, page.cursor)
             .await?;
         let names = self.providers.get(self.table, self.clock, practice).await?;
-        reads.audit(caller, &patient_id, "appointments").await?;
+        reads.audit(caller, &patient_id, AuditAction::AppointmentsRead).await?;
         let fulfilled: HashSet<String> = found.records.iter().filter_map(|a| a.record.portal_booking_id.clone()).collect();
         let now = self.now_utc();
         let (mut upcoming, mut past) = (vec![], vec![]);
@@ -200,7 +200,7 @@ impl AppointmentBook<'_> {
             let ops = vec![
                 TxOp::Put(updated, Cond::Version(item.version)),
                 TxOp::Put(event_item, Cond::Absent),
-                self.audit_entry(caller, "appointments.confirm", &patient_id, json!({"appointment": id}))?,
+                self.audit_entry(caller, AuditAction::AppointmentConfirm, &patient_id, json!({"appointment": id}))?,
             ];
             match self.table.transact(ops).await {
                 Ok(()) => {
@@ -264,7 +264,7 @@ impl AppointmentBook<'_> {
             let ops = vec![
                 TxOp::Put(updated, Cond::Version(item.version)),
                 TxOp::Put(event_item, Cond::Absent),
-                self.audit_entry(caller, "appointments.request_change", &patient_id, json!({"appointment": id, "kind": kind}))?,
+                self.audit_entry(caller, AuditAction::AppointmentChangeRequest, &patient_id, json!({"appointment": id, "kind": kind}))?,
             ];
             match self.table.transact(ops).await {
                 Ok(()) => {
@@ -287,7 +287,7 @@ impl AppointmentBook<'_> {
         let due: Vec<Synced<Recall>> = recalls.records.into_iter().filter(|r| r.record.status == RecallStatus::Due).collect();
         let slots = if due.is_empty() { vec![] } else { self.open_slots(practice).await? };
         let names = self.providers.get(self.table, self.clock, practice).await?;
-        reads.audit(caller, &patient_id, "appointments.recalls").await?;
+        reads.audit(caller, &patient_id, AuditAction::RecallsRead).await?;
         let now = self.now_utc();
         Ok(due
             .into_iter()
@@ -376,7 +376,7 @@ impl AppointmentBook<'_> {
                 TxOp::Put(event_item, Cond::Absent),
                 self.audit_entry(
                     caller,
-                    "appointments.book",
+                    AuditAction::AppointmentBook,
                     &patient_id,
                     json!({"recall": recall_id, "slot": slot_id, "booking": booking_id}),
                 )?,
@@ -419,7 +419,7 @@ impl AppointmentBook<'_> {
     }
 
     /// The audit entry of a change, written in the change's own transaction.
-    fn audit_entry(&self, caller: &Caller, action: &str, patient_id: &str, detail: Value) -> CoreResult<TxOp> {
+    fn audit_entry(&self, caller: &Caller, action: AuditAction, patient_id: &str, detail: Value) -> CoreResult<TxOp> {
         AuditLog { table: self.table, clock: self.clock }.entry(&caller.actor, action, patient_id, Outcome::Success, detail)
     }
 }

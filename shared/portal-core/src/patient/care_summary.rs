@@ -16,7 +16,7 @@
 //! procedure, visit) when it happened within it. Planned procedures are listed whatever the range.
 
 use super::{Caller, Reads};
-use crate::audit::{AuditLog, Outcome};
+use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::code_systems::terms::{Names, Terms};
 use crate::code_systems::System;
 use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Table};
@@ -43,11 +43,11 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
+    pub fn audit_action(self) -> AuditAction {
         match self {
-            Action::View => "care-summary.view",
-            Action::Download => "care-summary.download",
-            Action::Transmit => "care-summary.transmit",
+            Action::View => AuditAction::CareSummaryView,
+            Action::Download => AuditAction::CareSummaryDownload,
+            Action::Transmit => AuditAction::CareSummaryTransmit,
         }
     }
 }
@@ -303,6 +303,13 @@ impl CareSummaries<'_> {
             .await?
             .ok_or(CoreError::NotFound)?;
         let sender = settings.webmail.notification_sender.clone();
+        if sender.is_empty() {
+            return Err(CoreError::Unprocessable {
+                code: "sender_missing",
+                detail: "The office has not set up sending email from the portal yet. Download the summary instead, or ask the office."
+                    .into(),
+            });
+        }
         let patient_id = Reads { table: self.table, clock: self.clock }.patient_id(caller, requested).await?;
         if !TRANSMITS_PER_DAY.take(self.table, self.clock, &caller.actor.practice, &patient_id).await? {
             let detail = json!({ "to": to, "encrypted": encrypted, "reason": "daily_limit" });
@@ -364,7 +371,7 @@ impl CareSummaries<'_> {
                 names.insert(e.actor.clone(), who);
             }
         }
-        reads.audit(caller, &patient, "care-summary-activity").await?;
+        reads.audit(caller, &patient, AuditAction::CareSummaryActivityRead).await?;
         Ok(found
             .into_iter()
             .map(|e| {
@@ -392,7 +399,7 @@ impl CareSummaries<'_> {
         outcome: Outcome,
         detail: serde_json::Value,
     ) -> CoreResult<()> {
-        AuditLog { table: self.table, clock: self.clock }.record(&caller.actor, action.as_str(), patient_id, outcome, detail).await
+        AuditLog { table: self.table, clock: self.clock }.record(&caller.actor, action.audit_action(), patient_id, outcome, detail).await
     }
 
     async fn build(&self, caller: &Caller, practice_name: &str, requested: Option<&str>, range: Range<'_>) -> CoreResult<Summary> {

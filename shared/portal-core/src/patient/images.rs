@@ -3,6 +3,7 @@
 //! listed and its file answers 404, exactly like an id that was never synced.
 
 use super::{signed, Caller, Listing, PageRequest, Reads, SignedFile, FILE_URL_SECONDS};
+use crate::audit::AuditAction;
 use crate::ports::{Blobs, Clock, Table};
 use crate::sync::entities::{Document, Entity};
 use crate::sync::records::{DateRange, Order, Synced};
@@ -46,7 +47,7 @@ impl Images<'_> {
             .records()
             .for_patient::<Document>(practice, &patient_id, &DateRange::all(), Order::NewestFirst, page.limit, page.cursor)
             .await?;
-        reads.audit(caller, &patient_id, "images").await?;
+        reads.audit(caller, &patient_id, AuditAction::ImagesRead).await?;
         let mut items = vec![];
         for d in found.records.into_iter().filter(visible) {
             let thumbnail = match d.thumbnail {
@@ -77,7 +78,7 @@ impl Images<'_> {
         let practice = &caller.actor.practice;
         let doc = reads.records().get::<Document>(practice, id).await?;
         let doc = doc.filter(|d| d.record.patient_id == patient_id && visible(d)).ok_or(CoreError::NotFound)?;
-        reads.audit(caller, &patient_id, "images.file").await?;
+        reads.audit(caller, &patient_id, AuditAction::ImageFileRead).await?;
         signed(self.blobs, self.clock, &file_key(practice, Entity::Documents, id), &doc.record.file.file_name).await
     }
 }

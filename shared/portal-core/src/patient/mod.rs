@@ -15,7 +15,7 @@ pub mod treatment_plans;
 
 pub use providers::{ProviderNames, ProviderView};
 
-use crate::audit::{Actor, AuditLog};
+use crate::audit::{Actor, AuditAction, AuditLog};
 use crate::clock::rfc3339;
 use crate::ports::{Blobs, Clock, Table};
 use crate::practice::family::{Family, Viewer};
@@ -93,7 +93,7 @@ impl Reads<'_> {
     }
 
     /// Records that the caller read `what` of `patient_id`'s data.
-    pub async fn audit(&self, caller: &Caller, patient_id: &str, what: &str) -> CoreResult<()> {
+    pub async fn audit(&self, caller: &Caller, patient_id: &str, what: AuditAction) -> CoreResult<()> {
         AuditLog { table: self.table, clock: self.clock }.phi_read(&caller.actor, patient_id, what).await
     }
 }

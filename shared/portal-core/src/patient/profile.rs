@@ -6,7 +6,7 @@
 //! the record says what the office decided). Only one's own: not a family member's.
 
 use super::{Caller, Reads};
-use crate::audit::{AuditLog, Outcome};
+use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::language::Language;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
@@ -112,7 +112,7 @@ impl Profiles<'_> {
     pub async fn get(&self, caller: &Caller) -> CoreResult<Profile> {
         let patient = self.reads().patient(caller, None).await?;
         let pending = self.pending(caller, &patient).await?.0.map(|p| p.change);
-        self.reads().audit(caller, &patient.id, "profile").await?;
+        self.reads().audit(caller, &patient.id, AuditAction::ProfileRead).await?;
         Ok(view(&patient, pending))
     }
 
@@ -152,7 +152,7 @@ impl Profiles<'_> {
         .collect();
         let audit = AuditLog { table: self.table, clock: self.clock }.entry(
             &caller.actor,
-            "profile.change",
+            AuditAction::ProfileChange,
             &patient.id,
             Outcome::Success,
             json!({ "fields": fields }),

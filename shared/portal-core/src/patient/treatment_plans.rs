@@ -3,6 +3,7 @@
 //! when synced), so the totals, summed in integer cents, add up exactly too.
 
 use super::{Caller, Listing, PageRequest, Reads};
+use crate::audit::AuditAction;
 use crate::ports::{Clock, Table};
 use crate::sync::entities::{PlannedProcedure, ProcedureStatus, TreatmentPlan, TreatmentPlanStatus};
 use crate::sync::records::{DateRange, Order};
@@ -94,7 +95,7 @@ impl TreatmentPlans<'_> {
                 page.cursor,
             )
             .await?;
-        reads.audit(caller, &patient_id, "treatment-plans").await?;
+        reads.audit(caller, &patient_id, AuditAction::TreatmentPlansRead).await?;
         Ok(Listing { items: found.records.into_iter().map(|p| view(p.id, p.record)).collect(), next_cursor: found.cursor })
     }
 }

@@ -12,7 +12,7 @@
 
 use super::store::{GuestDetails, Payer, Payment};
 use super::use_cases::{check_start, CardResult, PaymentView, Payments, StartRequest, Started};
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditAction};
 use crate::ids::{constant_time_eq, PracticeId};
 use crate::keys;
 use crate::practice::roster::Roster;
@@ -128,7 +128,7 @@ impl Payments<'_> {
         let whose = patient.as_ref().map(|p| (p.id.clone(), p.record.guarantor(&p.id).to_string()));
         let details = GuestDetails { first_name, last_name, birthdate, email, key_hash: key_hash(&req.idempotency_key) };
         let payment = Payment::started(now, req.amount_cents, note, whose, Payer::Guest, setup.processor, Some(details));
-        let existing = self.record_start(practice, payment, &key, &actor, "payments.guest.start").await?;
+        let existing = self.record_start(practice, payment, &key, &actor, AuditAction::GuestPaymentStart).await?;
         let mut started = self.resume(practice, existing, &setup, processor, &settings.practice_name).await?;
         started.payment.patient_id = None;
         Ok(started)

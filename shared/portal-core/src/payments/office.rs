@@ -7,7 +7,7 @@
 
 use super::store::{self, Payment, PaymentStatus, Refund};
 use super::use_cases::{processor_down, PaymentView, Payments};
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Actor, AuditAction, Outcome};
 use crate::clock::rfc3339;
 use crate::keys;
 use crate::patient::{Listing, PageRequest};
@@ -161,7 +161,7 @@ impl Payments<'_> {
             }
         }
         let ids: Vec<&str> = payments.iter().filter_map(|p| p.patient_id.as_deref()).collect();
-        self.audit().patients_listed(actor, "payments", &ids).await?;
+        self.audit().patients_listed(actor, AuditAction::PaymentsListRead, &ids).await?;
         let names = self.names(practice, &payments).await?;
         Ok(Listing { items: payments.iter().map(|p| self.office_view(p, &names)).collect(), next_cursor: found.cursor })
     }
@@ -169,7 +169,7 @@ impl Payments<'_> {
     /// One payment, for staff; audited as a read of its patient's data.
     pub async fn office_get(&self, actor: &Actor, id: &str) -> CoreResult<OfficePayment> {
         let (payment, _) = self.load(&actor.practice, id).await?.ok_or(CoreError::NotFound)?;
-        self.audit().phi_read(actor, payment.patient_id.as_deref().unwrap_or("unmatched"), "payments.payment").await?;
+        self.audit().phi_read(actor, payment.patient_id.as_deref().unwrap_or("unmatched"), AuditAction::PaymentRead).await?;
         let names = self.names(&actor.practice, std::slice::from_ref(&payment)).await?;
         Ok(self.office_view(&payment, &names))
     }
@@ -237,7 +237,7 @@ impl Payments<'_> {
                 TxOp::Put(event_item, Cond::Absent),
                 self.audit().entry(
                     actor,
-                    "payments.refund",
+                    AuditAction::PaymentRefund,
                     &subject,
                     Outcome::Success,
                     json!({ "payment": id, "amountCents": refund.amount_cents }),
@@ -272,7 +272,7 @@ impl Payments<'_> {
             payment.account_id = Some(patient.record.guarantor(&patient.id).to_string());
             let mut ops = vec![
                 TxOp::Put(store::item(practice, &payment, version + 1)?, Cond::Version(version)),
-                self.audit().entry(actor, "payments.assign", &patient.id, Outcome::Success, json!({ "payment": id }))?,
+                self.audit().entry(actor, AuditAction::PaymentAssign, &patient.id, Outcome::Success, json!({ "payment": id }))?,
             ];
             // The practice's system posts approved payments: it hears whose this one is.
             let event = if payment.status == PaymentStatus::Approved {

@@ -54,6 +54,10 @@ impl Receipts<'_> {
             Payer::Guest => (payment.guest.as_ref().and_then(|g| g.email.clone()).ok_or("the guest gave no email address"), Language::En),
         };
         let to = match to {
+            _ if settings.webmail.notification_sender.is_empty() => Err("no sender address is set on Setup"),
+            to => to,
+        };
+        let to = match to {
             Ok(to) => to,
             Err(reason) => return self.set(practice, payment_id, ReceiptState::Skipped { reason: reason.into() }).await,
         };

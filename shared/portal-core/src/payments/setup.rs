@@ -4,7 +4,7 @@
 //! each is set, never the value again.
 
 use super::Processors;
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, ProcessorAccount, ProcessorKind, SecretBox, Table};
 use crate::{CoreError, CoreResult};
@@ -189,7 +189,7 @@ impl PaymentSetups<'_> {
         let cond = if current.version == 0 { Cond::Absent } else { Cond::Version(current.version) };
         let audit = AuditLog { table: self.table, clock: self.clock }.entry(
             actor,
-            "settings.payments",
+            AuditAction::SettingsPayments,
             practice,
             Outcome::Success,
             json!({
@@ -219,7 +219,7 @@ impl PaymentSetups<'_> {
         AuditLog { table: self.table, clock: self.clock }
             .record(
                 actor,
-                "settings.payments.test",
+                AuditAction::SettingsPaymentsTest,
                 practice,
                 if answer.ok { Outcome::Success } else { Outcome::Failure },
                 serde_json::Value::Null,

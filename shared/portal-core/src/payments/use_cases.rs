@@ -4,7 +4,7 @@
 use super::setup::{PaymentSetup, PaymentSetups};
 use super::store::{self, is_payment_id, Payer, Payment, PaymentStatus, ReceiptState};
 use super::Processors;
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::keys;
 use crate::patient::{Caller, Listing, PageRequest, Reads};
@@ -265,7 +265,7 @@ impl Payments<'_> {
         let whose = (patient.id.clone(), patient.record.guarantor(&patient.id).to_string());
         let payer = Payer::Patient { id: caller.actor.id.clone() };
         let payment = Payment::started(now, req.amount_cents, note, Some(whose), payer, setup.processor, None);
-        let recorded = self.record_start(practice, payment, &key, &caller.actor, "payments.start").await?;
+        let recorded = self.record_start(practice, payment, &key, &caller.actor, AuditAction::PaymentStart).await?;
         self.resume(practice, recorded, &setup, processor, practice_name).await
     }
 
@@ -278,7 +278,7 @@ impl Payments<'_> {
         payment: Payment,
         key: &(String, String),
         actor: &Actor,
-        action: &str,
+        action: AuditAction,
     ) -> CoreResult<(Payment, u64)> {
         let subject = payment.patient_id.as_deref().unwrap_or("unmatched");
         let ops = vec![
@@ -388,7 +388,7 @@ impl Payments<'_> {
             }
             _ => payment,
         };
-        reads.audit(caller, &patient_id, "payments.payment").await?;
+        reads.audit(caller, &patient_id, AuditAction::PaymentRead).await?;
         Ok(PaymentView::from(&payment))
     }
 
@@ -442,7 +442,7 @@ impl Payments<'_> {
         let account = patient.record.guarantor(&patient.id).to_string();
         let q = Query::on_gsi1(keys::account_payments(practice, &account)).newest_first().limit(page.limit).after(page.cursor);
         let found = self.table.query(q).await?;
-        reads.audit(caller, &patient.id, "payments.history").await?;
+        reads.audit(caller, &patient.id, AuditAction::PaymentHistoryRead).await?;
         let mut items = Vec::with_capacity(found.items.len());
         for item in &found.items {
             let p: Payment = item.parse()?;
@@ -472,10 +472,10 @@ impl Payments<'_> {
                 ops.push(store::delete_marker(practice, id));
             }
             let action = match next.status {
-                PaymentStatus::Approved => "payments.approve",
-                PaymentStatus::Declined => "payments.decline",
-                PaymentStatus::Canceled => "payments.cancel",
-                _ => "payments.update",
+                PaymentStatus::Approved => AuditAction::PaymentApprove,
+                PaymentStatus::Declined => AuditAction::PaymentDecline,
+                PaymentStatus::Canceled => AuditAction::PaymentCancel,
+                _ => AuditAction::PaymentUpdate,
             };
             ops.push(self.audit().entry(
                 actor,

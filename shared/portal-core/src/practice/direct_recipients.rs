@@ -4,7 +4,7 @@
 //! here whose certificate is current; the summary is sealed to that certificate (S/MIME).
 //! Registering and removing are admin changes, audited.
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table};
@@ -86,7 +86,7 @@ impl DirectRecipients<'_> {
         audit
             .record(
                 actor,
-                "settings.direct-recipient.add",
+                AuditAction::SettingsDirectRecipientAdd,
                 "settings",
                 Outcome::Success,
                 json!({ "addresses": cert.addresses, "fingerprint": cert.fingerprint }),
@@ -113,6 +113,6 @@ impl DirectRecipients<'_> {
             other => other?,
         }
         let audit = AuditLog { table: self.table, clock: self.clock };
-        audit.record(actor, "settings.direct-recipient.remove", "settings", Outcome::Success, json!({ "address": address })).await
+        audit.record(actor, AuditAction::SettingsDirectRecipientRemove, "settings", Outcome::Success, json!({ "address": address })).await
     }
 }

@@ -5,7 +5,7 @@
 //! the values now stored; saving different sections at once both succeed (the item's own version
 //! guards the write, and a lost race on another section is simply retried).
 
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table};
 use crate::practice::family::FamilyAccess;
@@ -170,8 +170,10 @@ impl PracticeSettings {
             features: features::normalize(features),
             urls: PortalUrls::default(),
             webmail: WebMailSettings {
-                notification_sender: "no-reply@portal.invalid".into(),
-                default_notify_address: "office@portal.invalid".into(),
+                // No made-up addresses: the portal sends no email until staff say from where
+                // (Setup asks), and tells the office nothing by email until it says where.
+                notification_sender: String::new(),
+                default_notify_address: String::new(),
                 subject: "You have a new secure message".into(),
                 body_template: "You have a new secure message from [PracticeName]. Log in to the patient portal to read it: [URL]".into(),
                 subject_es: subject_es(),
@@ -409,27 +411,27 @@ impl Change {
     }
 
     /// Writes the change into `next`; answers the audit action and the values before and after.
-    fn apply(&self, current: &PracticeSettings, next: &mut PracticeSettings) -> (&'static str, Value, Value) {
+    fn apply(&self, current: &PracticeSettings, next: &mut PracticeSettings) -> (AuditAction, Value, Value) {
         match self {
             Change::Features(f) => {
                 next.features = f.clone();
-                ("settings.features.update", json!(current.features), json!(next.features))
+                (AuditAction::SettingsFeatures, json!(current.features), json!(next.features))
             }
             Change::Urls(u) => {
                 next.urls = u.clone();
-                ("settings.urls.update", json!(current.urls), json!(next.urls))
+                (AuditAction::SettingsUrls, json!(current.urls), json!(next.urls))
             }
             Change::WebMail(w) => {
                 next.webmail = w.clone();
-                ("settings.webmail.update", json!(current.webmail), json!(next.webmail))
+                (AuditAction::SettingsWebmail, json!(current.webmail), json!(next.webmail))
             }
             Change::FamilyAccess(f) => {
                 next.family_access = *f;
-                ("settings.family-access.update", json!(current.family_access), json!(next.family_access))
+                (AuditAction::SettingsFamilyAccess, json!(current.family_access), json!(next.family_access))
             }
             Change::Contact(c) => {
                 next.contact = c.clone();
-                ("settings.contact.update", json!(current.contact), json!(next.contact))
+                (AuditAction::SettingsContact, json!(current.contact), json!(next.contact))
             }
         }
     }

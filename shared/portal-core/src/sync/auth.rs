@@ -5,7 +5,7 @@
 //! The authorizer checks the signature (it never sees the body); the sync handler checks that the
 //! body matches the signed content hash.
 
-use crate::audit::{Actor, ActorKind, AuditLog, Outcome};
+use crate::audit::{Actor, ActorKind, AuditAction, AuditLog, Outcome};
 use crate::ids::constant_time_eq;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, SecretBox, Table, TableError};
@@ -208,7 +208,7 @@ impl SyncKeys<'_> {
         let item = Item::new(keys::practice(practice), keys::sync_key(&key_id), serde_json::to_value(&key).map_err(CoreError::backend)?)
             .with_version(1);
         self.table.put(item, Cond::Absent).await?;
-        self.audit().record(actor, "sync.key.create", &key_id, Outcome::Success, json!({ "label": key.label })).await?;
+        self.audit().record(actor, AuditAction::SyncKeyCreate, &key_id, Outcome::Success, json!({ "label": key.label })).await?;
         Ok((key.public(), secret))
     }
 
@@ -243,7 +243,7 @@ impl SyncKeys<'_> {
             key.revoked_by = Some(actor.id.clone());
             match self.table.put(key_item(&item, &key)?, Cond::Version(item.version)).await {
                 Ok(()) => {
-                    self.audit().record(actor, "sync.key.revoke", key_id, Outcome::Success, json!({})).await?;
+                    self.audit().record(actor, AuditAction::SyncKeyRevoke, key_id, Outcome::Success, json!({})).await?;
                     return Ok(key.public());
                 }
                 Err(TableError::ConditionFailed) => continue,
@@ -275,7 +275,7 @@ impl SyncKeys<'_> {
                 let actor = Actor::new(practice, ActorKind::Sync, &sig.key_id, source_ip);
                 let path: String = path_with_query.chars().take(200).collect();
                 let detail = json!({ "reason": code, "method": method, "path": path });
-                self.audit().record(&actor, "sync.request", &sig.key_id, Outcome::Denied, detail).await?;
+                self.audit().record(&actor, AuditAction::SyncRequestRefused, &sig.key_id, Outcome::Denied, detail).await?;
             }
             _ => {}
         }

@@ -5,7 +5,7 @@
 use super::entities::{check_upload, Entity, FileMeta, FileStatus};
 use super::store::{Applied, Stored, SyncStore};
 use super::thumbnail::thumbnail_key;
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ports::{Blobs, Clock, Table};
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -136,7 +136,7 @@ impl SyncService<'_> {
     }
 
     /// Every write is audited, applied or refused (ids and codes only).
-    async fn audited(&self, actor: &Actor, action: &str, subject: String, out: CoreResult<ItemAnswer>) -> CoreResult<ItemAnswer> {
+    async fn audited(&self, actor: &Actor, action: AuditAction, subject: String, out: CoreResult<ItemAnswer>) -> CoreResult<ItemAnswer> {
         let (outcome, detail) = match &out {
             Ok(a) => (Outcome::Success, json!({ "status": a.status })),
             Err(e) => (Outcome::Failure, json!({ "code": e.code() })),
@@ -147,18 +147,18 @@ impl SyncService<'_> {
 
     pub async fn upsert(&self, actor: &Actor, entity: &str, id: &str, body: Value) -> CoreResult<ItemAnswer> {
         let out = self.apply_upsert(&actor.practice, entity, id, body).await;
-        self.audited(actor, "sync.upsert", format!("{entity}/{id}"), out).await
+        self.audited(actor, AuditAction::SyncUpsert, format!("{entity}/{id}"), out).await
     }
 
     pub async fn delete(&self, actor: &Actor, entity: &str, id: &str, stamp: &str) -> CoreResult<ItemAnswer> {
         let out = self.apply_delete(&actor.practice, entity, id, stamp).await;
-        self.audited(actor, "sync.delete", format!("{entity}/{id}"), out).await
+        self.audited(actor, AuditAction::SyncDelete, format!("{entity}/{id}"), out).await
     }
 
     /// What is stored, tombstones included; a read of PHI, so audited.
     pub async fn get(&self, actor: &Actor, entity: &str, id: &str) -> CoreResult<Stored> {
         let stored: Stored = self.store().get(&actor.practice, Entity::parse(entity)?, id).await?.into();
-        self.audit().record(actor, "sync.read", &format!("{entity}/{id}"), Outcome::Success, json!({})).await?;
+        self.audit().record(actor, AuditAction::SyncRead, &format!("{entity}/{id}"), Outcome::Success, json!({})).await?;
         Ok(stored)
     }
 
@@ -188,7 +188,7 @@ impl SyncService<'_> {
             }
         }
         let detail = serde_json::to_value(&summary).map_err(CoreError::backend)?;
-        self.audit().record(actor, "sync.batch", "batch", Outcome::Success, detail).await?;
+        self.audit().record(actor, AuditAction::SyncBatch, "batch", Outcome::Success, detail).await?;
         Ok(BatchAnswer { results, summary })
     }
 
@@ -294,13 +294,13 @@ impl SyncService<'_> {
                 self.blobs.put(&file_key(practice, e, id), blob.bytes, &declared.content_type).await?;
                 self.blobs.delete(&upload).await?;
                 self.store().set_file_status(practice, e, id, FileStatus::Available, thumbnail).await?;
-                self.audit().record(actor, "sync.file", &subject, Outcome::Success, json!({})).await?;
+                self.audit().record(actor, AuditAction::SyncFile, &subject, Outcome::Success, json!({})).await?;
                 Ok(accepted)
             }
             Err(why) => {
                 self.blobs.delete(&upload).await?;
                 self.store().set_file_status(practice, e, id, FileStatus::Rejected, false).await?;
-                self.audit().record(actor, "sync.file", &subject, Outcome::Failure, json!({ "reason": why })).await?;
+                self.audit().record(actor, AuditAction::SyncFile, &subject, Outcome::Failure, json!({ "reason": why })).await?;
                 Err(CoreError::Unprocessable {
                     code: "file_rejected",
                     detail: format!(

@@ -19,7 +19,7 @@
 
 use super::attachments::{AttachmentRef, Attachments, Declared};
 use super::is_token;
-use crate::audit::{Actor, AuditLog, Outcome};
+use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::patient::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
 use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
@@ -300,7 +300,7 @@ impl Mailbox<'_> {
         let q =
             Query::on_gsi1(keys::patient_data(practice, &patient_id)).prefix(prefix).newest_first().limit(page.limit).after(page.cursor);
         let (found, unread) = (self.table.query(q).await?, self.unread(practice, &patient_id).await?);
-        self.reads().audit(caller, &patient_id, "webmail.messages").await?;
+        self.reads().audit(caller, &patient_id, AuditAction::MessagesRead).await?;
         let items = found.items.iter().map(|i| i.parse::<Message>().map(|m| summary(m, false))).collect::<Result<_, _>>()?;
         Ok(Inbox { listing: Listing { items, next_cursor: found.cursor }, unread })
     }
@@ -309,7 +309,7 @@ impl Mailbox<'_> {
     pub async fn patient_thread(&self, caller: &Caller, requested: Option<&str>, thread_id: &str) -> CoreResult<ThreadView> {
         let patient_id = self.reads().patient_id(caller, requested).await?;
         let view = self.thread(&caller.actor.practice, thread_id, Side::Patient(&patient_id)).await?;
-        self.reads().audit(caller, &patient_id, "webmail.thread").await?;
+        self.reads().audit(caller, &patient_id, AuditAction::ThreadRead).await?;
         Ok(view)
     }
 
@@ -461,7 +461,7 @@ impl Mailbox<'_> {
             }
             items.push(summary(m, true));
         }
-        self.audit().record(actor, "webmail.office.messages.read", "office", Outcome::Success, json!({"count": items.len()})).await?;
+        self.audit().record(actor, AuditAction::OfficeMessagesRead, "office", Outcome::Success, json!({"count": items.len()})).await?;
         Ok(Inbox { listing: Listing { items, next_cursor: found.cursor }, unread })
     }
 
@@ -484,7 +484,7 @@ impl Mailbox<'_> {
 
     pub async fn office_thread(&self, actor: &Actor, thread_id: &str) -> CoreResult<ThreadView> {
         let view = self.thread(&actor.practice, thread_id, Side::Office).await?;
-        self.audit().phi_read(actor, &view.patient_id, "webmail.thread").await?;
+        self.audit().phi_read(actor, &view.patient_id, AuditAction::ThreadRead).await?;
         Ok(view)
     }
 
@@ -558,7 +558,7 @@ impl Mailbox<'_> {
                 return Err(CoreError::NotFound);
             }
         }
-        self.audit().phi_read(actor, &message.patient_id, "webmail.attachment").await?;
+        self.audit().phi_read(actor, &message.patient_id, AuditAction::AttachmentRead).await?;
         signed(self.blobs, self.clock, &super::attachments::file_key(practice, id), &file.file_name).await
     }
 
@@ -697,7 +697,7 @@ impl Mailbox<'_> {
         ops.extend(events.iter().map(|(item, _)| TxOp::Put(item.clone(), Cond::Absent)));
         let files: Vec<&str> = message.attachments.iter().map(|a| a.id.as_str()).collect();
         let detail = json!({"thread": thread_id, "message": id, "direction": direction, "attachments": files});
-        ops.push(self.audit().entry(actor, "webmail.send", &patient_id, Outcome::Success, detail)?);
+        ops.push(self.audit().entry(actor, AuditAction::MessageSend, &patient_id, Outcome::Success, detail)?);
         match self.table.transact(ops).await {
             Ok(()) => {}
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => return Err(CoreError::NotFound),
@@ -732,7 +732,7 @@ impl Mailbox<'_> {
             }
             m.read_at = read.then(|| self.clock.now());
             let next = item.replaced(serde_json::to_value(&m).map_err(CoreError::backend)?);
-            let action = if read { "webmail.read" } else { "webmail.unread" };
+            let action = if read { AuditAction::MessageMarkRead } else { AuditAction::MessageMarkUnread };
             let ops = vec![
                 TxOp::Put(next, Cond::Version(item.version)),
                 unread_change(practice, &recipient, if read { -1 } else { 1 }),

@@ -49,6 +49,11 @@ impl Notifier<'_> {
             Direction::ToOffice => Ok((settings.webmail.default_notify_address.clone(), Language::En)),
             Direction::ToPatient => self.patient_address(practice, &message.patient_id).await?,
         };
+        let to = match to {
+            _ if settings.webmail.notification_sender.is_empty() => Err("no sender address is set on Setup"),
+            Ok((to, _)) if to.is_empty() => Err("no office address is set on Setup"),
+            to => to,
+        };
         let (to, lang) = match to {
             Ok(to) => to,
             Err(reason) => return settle(self.table, &key, Notification::Skipped { reason: reason.into() }).await,

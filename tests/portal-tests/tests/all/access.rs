@@ -209,9 +209,9 @@ async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
     // Bad input: a clear 4xx, and nothing stored changes.
     for (rules, code) in [
         (json!([rule("Hello [NameF]", 60)]), "body_missing_url"),
-        (json!([rule("[PatientPortalURL] [Balance]", 60)]), "body_unknown_tag"),
-        (json!([rule("[PatientPortalURL]", 0)]), "invite_rule_invalid"),
-        (json!([rule("[PatientPortalURL]", -5)]), "invalid_body"),
+        (json!([rule("[URL] [Balance]", 60)]), "body_unknown_tag"),
+        (json!([rule("[URL]", 0)]), "invite_rule_invalid"),
+        (json!([rule("[URL]", -5)]), "invalid_body"),
         (json!([rule(&"x".repeat(6000), 60)]), "body_too_long"),
     ] {
         let (s, v) = l.json("PUT", "/v1/admin/invites/rules", Some(&staff), json!({"rules": rules, "version": 0})).await;
@@ -224,7 +224,7 @@ async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
             "PUT",
             "/v1/admin/invites/rules",
             Some(&staff),
-            json!({"rules": [rule("Log in: [PatientPortalURL]", 2880)], "officePhone": "269-555-0100", "version": 0}),
+            json!({"rules": [rule("Log in: [URL]", 2880)], "officePhone": "269-555-0100", "version": 0}),
         )
         .await;
     assert_eq!((s, saved["version"].as_u64()), (200, Some(1)), "{saved}");

@@ -80,6 +80,8 @@ fn concrete(method: &str, template: &str, mail: &Mail) -> (String, Option<Value>
         }
         (_, "/v1/payments/{id}/card") => Some(json!({"token": "tok_authorizationtest"})),
         (_, "/v1/payments") => Some(json!({"amountCents": 1000, "idempotencyKey": "authorization-test-1"})),
+        (_, "/v1/admin/invites/preview") => Some(json!({"subject": "Your portal", "body": "Log in at [URL]"})),
+        (_, "/v1/admin/invites/test") => Some(json!({"subject": "Your portal", "body": "Log in at [URL]", "to": "me@lakeside.example"})),
         (_, "/v1/care-summary/transmit") => Some(json!({"to": "records@clinic.example", "encrypted": false})),
         (_, "/v1/admin/webmail/messages") => Some(json!({"patientId": "pat-1001", "subject": "Hello", "body": "Hello"})),
         (_, p) if p.ends_with("/reply") => Some(json!({"body": "Thanks"})),

@@ -49,6 +49,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("access/invite-rules.json", 200),
     ("access/invite-rules-put.json", 200),
     ("access/invite-log.json", 200),
+    ("access/invite-preview.json", 200),
+    ("access/invite-test.json", 200),
     ("admin/settings-get.json", 200),
     ("admin/settings-features.json", 200),
     ("admin/settings-urls.json", 200),

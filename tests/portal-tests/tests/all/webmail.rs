@@ -62,7 +62,7 @@ async fn the_office_writes_the_patient_is_told_reads_and_replies() {
         .await;
     assert_eq!(s, 201, "{reply}");
     // The office is told at its notify address; it sees the reply, unread, text as sent.
-    let office = mails_to(&l, "office@portal.invalid", 1).await;
+    let office = mails_to(&l, "frontdesk@lakeside.example", 1).await;
     assert_eq!(office.len(), 1);
     assert!(!office[0].contains("Friday") && !office[0].contains("Alex"), "no PHI to the office mailbox");
     let (_, office_inbox) = l.get("/v1/admin/webmail/messages?unread=true", Some(&staff)).await;

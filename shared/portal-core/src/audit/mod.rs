@@ -3,6 +3,10 @@
 //! never overwritten) and reads; there is no update or delete. Entries hold ids and field names,
 //! never PHI values; a PHI read names whose data was read as its subject.
 
+mod actions;
+
+pub use actions::{AuditAction, AuditCategory};
+
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table, TxOp};
 use crate::CoreResult;
@@ -110,7 +114,7 @@ pub struct AuditLog<'a> {
 impl AuditLog<'_> {
     /// Appends what `actor` did to `subject` in the actor's practice. Never overwrites: the key is
     /// time + random id, written only if absent.
-    pub async fn record(&self, actor: &Actor, action: &str, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<()> {
+    pub async fn record(&self, actor: &Actor, action: AuditAction, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<()> {
         self.table.put(self.entry_item(actor, action, subject, outcome, detail)?, Cond::Absent).await?;
         Ok(())
     }
@@ -118,16 +122,16 @@ impl AuditLog<'_> {
     /// The same entry as a write for the transaction of the change it records: the change and
     /// its audit entry are stored together or not at all, so a change never goes unrecorded and a
     /// failed audit write never leaves a change behind that the caller was told did not happen.
-    pub fn entry(&self, actor: &Actor, action: &str, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<TxOp> {
+    pub fn entry(&self, actor: &Actor, action: AuditAction, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<TxOp> {
         Ok(TxOp::Put(self.entry_item(actor, action, subject, outcome, detail)?, Cond::Absent))
     }
 
     /// An entry on a fresh key (put-if-absent: never overwritten).
-    fn entry_item(&self, actor: &Actor, action: &str, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<Item> {
+    fn entry_item(&self, actor: &Actor, action: AuditAction, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<Item> {
         let entry = AuditEntry {
             actor: actor.id.clone(),
             actor_kind: actor.kind,
-            action: action.into(),
+            action: action.as_str().into(),
             subject: subject.into(),
             outcome,
             source_ip: actor.source_ip.clone(),
@@ -140,15 +144,15 @@ impl AuditLog<'_> {
         Ok(item)
     }
 
-    /// Records that `actor` read a patient's health data (`what`, e.g. `account.ledger`).
-    pub async fn phi_read(&self, actor: &Actor, patient_id: &str, what: &str) -> CoreResult<()> {
-        self.record(actor, &format!("{what}.read"), patient_id, Outcome::Success, Value::Null).await
+    /// Records that `actor` read a patient's health data (`what`, e.g. [`AuditAction::AccountLedgerRead`]).
+    pub async fn phi_read(&self, actor: &Actor, patient_id: &str, what: AuditAction) -> CoreResult<()> {
+        self.record(actor, what, patient_id, Outcome::Success, Value::Null).await
     }
 
-    /// Records that staff saw a list naming patients (`what`: `roster` for a patient search,
-    /// `invites.log`): one entry naming every patient listed.
-    pub async fn patients_listed(&self, actor: &Actor, what: &str, patient_ids: &[&str]) -> CoreResult<()> {
-        self.record(actor, &format!("{what}.read"), "patients", Outcome::Success, serde_json::json!({ "patientIds": patient_ids })).await
+    /// Records that staff saw a list naming patients (`what`: [`AuditAction::RosterRead`] for a
+    /// patient search, …): one entry naming every patient listed.
+    pub async fn patients_listed(&self, actor: &Actor, what: AuditAction, patient_ids: &[&str]) -> CoreResult<()> {
+        self.record(actor, what, "patients", Outcome::Success, serde_json::json!({ "patientIds": patient_ids })).await
     }
 
     /// Everything that concerned one subject (a patient's own activity history), newest first.
@@ -211,55 +215,6 @@ impl AuditLog<'_> {
 /// How many entries one search page looks at, at most, and how many it asks the table for at once.
 pub const SEARCH_SCAN: usize = 1000;
 const SEARCH_PAGE: usize = 200;
-
-/// Kinds of activity, for the audit view's "what" filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditCategory {
-    /// Logins, logouts, password changes.
-    Logins,
-    /// Portal settings changes.
-    Settings,
-    /// Reads of a patient's health data in the portal.
-    HealthData,
-    /// Sync keys made or revoked.
-    SyncKeys,
-    /// The practice system's own traffic (uploads, reads, refused requests).
-    Sync,
-    /// Portal access given, renewed, removed or handed out to patients; staff users made or changed.
-    Access,
-}
-
-impl AuditCategory {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "logins" => AuditCategory::Logins,
-            "settings" => AuditCategory::Settings,
-            "health-data" => AuditCategory::HealthData,
-            "sync-keys" => AuditCategory::SyncKeys,
-            "sync" => AuditCategory::Sync,
-            "access" => AuditCategory::Access,
-            _ => return None,
-        })
-    }
-
-    pub fn of(action: &str) -> Option<Self> {
-        if action.starts_with("auth.") {
-            Some(AuditCategory::Logins)
-        } else if action.starts_with("settings.") {
-            Some(AuditCategory::Settings)
-        } else if action.starts_with("sync.key.") {
-            Some(AuditCategory::SyncKeys)
-        } else if action.starts_with("sync.") {
-            Some(AuditCategory::Sync)
-        } else if action.starts_with("access.") || action.starts_with("staff.") {
-            Some(AuditCategory::Access)
-        } else if action.ends_with(".read") || action.starts_with("care-summary.") {
-            Some(AuditCategory::HealthData)
-        } else {
-            None
-        }
-    }
-}
 
 /// Which entries the audit view wants; every field optional.
 #[derive(Debug, Clone, Default)]
