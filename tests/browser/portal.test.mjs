@@ -3,7 +3,7 @@
 // and photographed at 1280×800 and 390×844 (into PORTAL_SCREENSHOTS).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, VIEWPORTS, currentView, launch, openView, patientLogin, practice, screen, staffLogin, viewNames } from './helpers.mjs';
+import { BASE, VIEWPORTS, audit, currentView, launch, openView, patientLogin, practice, screen, staffLogin, viewNames } from './helpers.mjs';
 
 const lakeside = practice('lakeside');
 const alex = lakeside.patients.find((p) => p.username === 'alex.morgan');
@@ -84,8 +84,14 @@ for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     await page.goto(`${BASE}/admin/`);
     await page.getByRole('heading', { name: 'Staff log in' }).waitFor();
     await screen(page, 'staff-login');
+    // At the practice's staff address the login names the practice and asks three things.
+    await page.goto(`${BASE}/p/lakeside/staff/`);
+    await page.getByText('Lakeside Family Dental', { exact: true }).waitFor();
+    assert.ok(await page.getByLabel('Practice ID').isHidden());
+    await screen(page, 'staff-login-at-address');
+    await audit(page, `staff login at address ${size}`);
     await staffLogin(page, lakeside);
-    await page.getByText(`${BASE}/p/lakeside/`).waitFor();
+    await page.getByText(`${BASE}/p/lakeside/`, { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Copy link' }).click();
     await page.getByText('Link copied.').waitFor();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${BASE}/p/lakeside/`);
