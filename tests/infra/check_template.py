@@ -8,13 +8,16 @@ infra/template.yaml (its generated roles included), so a new function cannot qui
 - mail is sent only from the practices' domains, in the configuration set;
 - ARNs name `${AWS::Partition}`, never `aws` (GovCloud, China);
 - every function logs to its own declared group with a retention and the portal key;
-- every gateway response renders, with sample values, to valid problem+json of its own status.
+- every gateway response renders, with sample values, to valid problem+json of its own status;
+- the CloudFront function maps each page address to the file portal-local serves for it (run in
+  node: a practice's portal, payment and staff addresses, the staff page, plain files).
 
 Usage: python check_template.py infra/template.yaml   (AWS_DEFAULT_REGION is set if missing)
 """
 
 import json
 import os
+import subprocess
 import sys
 
 from samtranslator.translator.transform import transform
@@ -181,6 +184,36 @@ def check_gateway_responses(template):
                     fail(f"gateway response {kind}: type {problem['type']} does not end in its code")
 
 
+# Viewer URI → what CloudFront must ask S3 for, or ("redirect", location). The same table as
+# functions/local/src/statics.rs serves.
+REWRITES = {
+    "/": "/index.html",
+    "/app.js": "/app.js",
+    "/p/lakeside": ("redirect", "/p/lakeside/"),
+    "/p/lakeside/": "/index.html",
+    "/p/lakeside/pay": "/pay.html",
+    "/p/lakeside/staff": ("redirect", "/p/lakeside/staff/"),
+    "/p/lakeside/staff/": "/admin/index.html",
+    "/admin": ("redirect", "/admin/"),
+    "/admin/": "/admin/index.html",
+    "/admin/app.js": "/admin/app.js",
+}
+
+
+def check_index_rewrite(template):
+    code = template["Resources"]["IndexRewrite"]["Properties"]["FunctionCode"]
+    harness = code + "\nconst out = {};\nfor (const uri of " + json.dumps(list(REWRITES)) + """) {
+  const r = handler({ request: { uri, headers: {} }, viewer: { ip: '203.0.113.1' } });
+  out[uri] = r.statusCode ? ['redirect', r.headers.location.value] : r.uri;
+}
+console.log(JSON.stringify(out));"""
+    got = json.loads(subprocess.run(["node", "-e", harness], check=True, capture_output=True, text=True).stdout)
+    for uri, want in REWRITES.items():
+        want = list(want) if isinstance(want, tuple) else want
+        if got[uri] != want:
+            fail(f"IndexRewrite: {uri} -> {got[uri]}, want {want}")
+
+
 if __name__ == "__main__":
     TEMPLATE = sys.argv[1]
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -193,7 +226,8 @@ if __name__ == "__main__":
     check_partition(text)
     check_logs(template)
     check_gateway_responses(template)
+    check_index_rewrite(template)
     for f in failures:
         print("FAIL", f)
-    print(f"{len(failures)} problem(s) in {TEMPLATE}" if failures else f"{TEMPLATE}: roles, logs and gateway responses keep the rules")
+    print(f"{len(failures)} problem(s) in {TEMPLATE}" if failures else f"{TEMPLATE}: roles, logs, gateway responses and page addresses keep the rules")
     sys.exit(1 if failures else 0)
