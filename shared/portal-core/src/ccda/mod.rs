@@ -197,18 +197,16 @@ fn allergy(x: &mut Xml, e: &Entry, c: &CodeView) {
     x.empty("code", &[("code", "ASSERTION"), ("codeSystem", "2.16.840.1.113883.5.4")]);
     x.empty("statusCode", &[("code", "completed")]);
     span(x, e);
-    // A drug allergy is "allergy to substance" with the drug as the participant; an allergy coded
-    // in SNOMED CT is the finding itself.
-    let substance = CodeView { system: "SNOMED-CT".into(), code: "419199007".into(), display: "Allergy to substance (disorder)".into() };
-    let finding = if c.system == "SNOMED-CT" { c } else { &substance };
-    coded(x, "value", finding, &[("xsi:type", "CD")]);
+    // The observation's value is the kind of allergy; what it is to (the synced code: a drug in
+    // RxNorm, any substance in SNOMED CT) is the participant, as converters read it.
+    let kind = match c.system.as_str() {
+        "RxNorm" => ("416098002", "Drug allergy (disorder)"),
+        _ => ("419199007", "Allergy to substance (disorder)"),
+    };
+    coded(x, "value", &CodeView { system: "SNOMED-CT".into(), code: kind.0.into(), display: kind.1.into() }, &[("xsi:type", "CD")]);
     x.open("participant", &[("typeCode", "CSM")]).open("participantRole", &[("classCode", "MANU")]);
     x.open("playingEntity", &[("classCode", "MMAT")]);
-    if c.system == "SNOMED-CT" {
-        x.open("code", &[("nullFlavor", "OTH")]).text("originalText", &[], &c.display).close();
-    } else {
-        coded(x, "code", c, &[]);
-    }
+    coded(x, "code", c, &[]);
     x.close().close().close();
     if let Some(note) = &e.note {
         // The reaction as the practice wrote it.
@@ -243,6 +241,8 @@ fn medication(x: &mut Xml, e: &Entry, c: &CodeView) {
         None => x.empty("high", &[("nullFlavor", "UNK")]),
     };
     x.close();
+    // The dose is required (CONF:1098-7516); the practice's system sends the drug and dates only.
+    x.empty("doseQuantity", &[("nullFlavor", "UNK")]);
     x.open("consumable", &[]).open("manufacturedProduct", &[("classCode", "MANU")]);
     template(x, "2.16.840.1.113883.10.20.22.4.23", Some(R20));
     x.open("manufacturedMaterial", &[]);
@@ -287,7 +287,10 @@ fn observations(x: &mut Xml, key: SectionKey, entries: &[(&Entry, &CodeView)]) {
         template(x, if vitals { "2.16.840.1.113883.10.20.22.4.26" } else { "2.16.840.1.113883.10.20.22.4.1" }, Some(R21));
         id(x);
         if vitals {
-            x.empty("code", &[("code", "74728-7"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Vital signs")]);
+            // SNOMED CT's "vital signs" (CONF:1198-32741), LOINC's panel as its translation.
+            x.open("code", &[("code", "46680005"), ("codeSystem", SNOMED), ("codeSystemName", "SNOMED CT"), ("displayName", "Vital signs")]);
+            x.empty("translation", &[("code", "74728-7"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Vital signs panel")]);
+            x.close();
         } else {
             x.empty("code", &[("nullFlavor", "UNK")]);
         }
@@ -423,8 +426,12 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
     name(&mut x, p.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&p.first_name), &p.last_name);
     x.empty("administrativeGenderCode", &[("nullFlavor", "UNK")]);
     x.empty("birthTime", &[("value", &hl7_time(&p.birthdate))]);
+    // Race and ethnicity are required (CONF:1198-5322/5323); the practice's system sends neither
+    // yet, and unknown is what the portal can say.
+    x.empty("raceCode", &[("nullFlavor", "UNK")]);
+    x.empty("ethnicGroupCode", &[("nullFlavor", "UNK")]);
     if let Some(lang) = &p.preferred_language {
-        x.open("languageCommunication", &[]).empty("languageCode", &[("code", lang)]).close();
+        x.open("languageCommunication", &[]).empty("languageCode", &[("code", lang)]).empty("preferenceInd", &[("value", "true")]).close();
     }
     x.close().close().close();
 
