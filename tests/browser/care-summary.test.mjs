@@ -27,6 +27,12 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await part('Problems').getByText('Hypertensive disorder').waitFor();
   await part('Medications').getByText(/Amlodipine 5 MG Oral Tablet/i).waitFor();
   await part('Care team').getByText('Maya Chen, DDS').waitFor();
+  // Who Alex is, as the office's record says (USCDI), and the smoking status in plain words.
+  const about = await part('About you').locator('dl').innerText();
+  assert.match(about, /Sex\s+Male/);
+  assert.match(about, /Race\s+White, Asian, European, Japanese/);
+  assert.match(about, /Ethnicity\s+Not Hispanic or Latino/);
+  await part('Social history').getByText('Used to smoke').waitFor();
   // Plain words: procedures by name, and no code numbers on the screen until Details is opened.
   await part('Procedures').getByText('Crown — porcelain/ceramic #30').waitFor();
   await part('Visits').getByText(/Checkup, Cleaning, Bitewing X-rays/).waitFor();
@@ -80,6 +86,8 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await panel.getByRole('heading', { name: 'Alergias' }).waitFor();
   await panel.getByRole('button', { name: 'Descargar mi resumen de atención' }).waitFor();
   await part('Procedimientos').getByText('Corona — porcelana/cerámica #30').waitFor();
+  assert.match(await part('Sobre usted').locator('dl').innerText(), /Raza\s+Blanco, Asiático, European, Japanese/);
+  await part('Hábitos y antecedentes sociales').getByText('Fumaba antes').waitFor();
   // Times in the activity list in Spanish, too (12-hour: "p. m." / "a. m.").
   assert.match(await panel.getByRole('list', { name: 'Actividad' }).textContent(), /[ap]\.\s?m\./);
   await screen(page, 'patient-care-summary-es');

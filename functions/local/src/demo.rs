@@ -108,11 +108,14 @@ pub fn lakeside(today: Date) -> DemoData {
     let home = json!({"line1": "41 Harbor View Rd", "city": "Lakeside", "state": "MI", "postalCode": "49116", "country": "US"});
     let family = ["pat-1001", "pat-1003", "pat-1004", "pat-1005"];
     let others = |me: &str| family.iter().filter(|f| **f != me).map(|f| f.to_string()).collect::<Vec<_>>();
-    r.push(("patients", "pat-1001".into(), json!({"firstName": "Alex", "lastName": "Morgan", "birthdate": "1984-03-09", "address": home, "phones": [{"kind": "mobile", "number": "(269) 555-0143"}], "email": "alex.morgan@example.com", "preferredLanguage": "en", "familyIds": others("pat-1001"), "primaryProviderId": "prov-1"})));
-    r.push(("patients", "pat-1003".into(), json!({"firstName": "Jamie", "lastName": "Morgan", "birthdate": "1986-07-22", "address": home, "phones": [{"kind": "mobile", "number": "(269) 555-0178"}], "email": "jamie.morgan@example.com", "preferredLanguage": "en", "guarantorId": "pat-1001", "familyIds": others("pat-1003"), "primaryProviderId": "prov-1", "optOuts": {"text": true}})));
+    r.push(("patients", "pat-1001".into(), json!({"firstName": "Alex", "lastName": "Morgan", "birthdate": "1984-03-09", "address": home, "phones": [{"kind": "mobile", "number": "(269) 555-0143"}], "email": "alex.morgan@example.com", "preferredLanguage": "en", "familyIds": others("pat-1001"), "primaryProviderId": "prov-1",
+        "sex": "male", "birthSex": "male", "race": {"categories": ["2106-3", "2028-9"], "detailed": [{"code": "2108-9", "display": "European"}, {"code": "2039-6", "display": "Japanese"}]}, "ethnicity": {"categories": ["2186-5"]}})));
+    r.push(("patients", "pat-1003".into(), json!({"firstName": "Jamie", "lastName": "Morgan", "birthdate": "1986-07-22", "address": home, "phones": [{"kind": "mobile", "number": "(269) 555-0178"}], "email": "jamie.morgan@example.com", "preferredLanguage": "en", "guarantorId": "pat-1001", "familyIds": others("pat-1003"), "primaryProviderId": "prov-1", "optOuts": {"text": true},
+        "sex": "female", "birthSex": "female", "race": {"categories": ["2054-5"]}, "ethnicity": {"categories": ["2135-2"], "detailed": [{"code": "2148-5", "display": "Mexican"}]}})));
     let teen_birth = format!("{}-05-14", today.year() - 16);
     let child_birth = format!("{}-10-02", today.year() - 9);
-    r.push(("patients", "pat-1004".into(), json!({"firstName": "Riley", "lastName": "Morgan", "birthdate": teen_birth, "address": home, "guarantorId": "pat-1001", "familyIds": others("pat-1004"), "isMinor": true, "guardians": [{"patientId": "pat-1001", "relationship": "parent"}, {"patientId": "pat-1003", "relationship": "parent"}], "primaryProviderId": "prov-2"})));
+    r.push(("patients", "pat-1004".into(), json!({"firstName": "Riley", "lastName": "Morgan", "birthdate": teen_birth, "address": home, "guarantorId": "pat-1001", "familyIds": others("pat-1004"), "isMinor": true, "guardians": [{"patientId": "pat-1001", "relationship": "parent"}, {"patientId": "pat-1003", "relationship": "parent"}], "primaryProviderId": "prov-2",
+        "sex": "other", "birthSex": "declined", "race": {"declined": true}, "ethnicity": {"declined": true}})));
     r.push(("patients", "pat-1005".into(), json!({"firstName": "Avery", "lastName": "Morgan", "birthdate": child_birth, "address": home, "guarantorId": "pat-1001", "familyIds": others("pat-1005"), "isMinor": true, "guardians": [{"patientId": "pat-1003", "relationship": "mother"}], "primaryProviderId": "prov-2"})));
     r.push(("patients", "pat-1002".into(), json!({"firstName": "Sam", "lastName": "Rivera", "birthdate": "1991-11-30", "address": {"line1": "12 Elm St", "line2": "Apt 4", "city": "Lakeside", "state": "MI", "postalCode": "49116"}, "phones": [{"kind": "mobile", "number": "269-555-0110"}], "email": "sam.rivera@example.com", "preferredLanguage": "es", "primaryProviderId": "prov-2"})));
     r.push(("patients", "pat-1006".into(), json!({"firstName": "Dana", "lastName": "Whitfield", "birthdate": "1958-02-17", "phones": [{"kind": "home", "number": "269-555-0199"}], "email": "dana.whitfield@example.com", "primaryProviderId": "prov-1", "optOuts": {"portalInvites": true}})));
@@ -286,6 +289,17 @@ pub fn lakeside(today: Date) -> DemoData {
         "pat-1003",
         json!({"kind": "problem", "code": {"system": "SNOMED-CT", "code": "195967001", "display": "Asthma"}, "status": "active", "date": "2012-09-10"}),
     );
+    // Asked at the periodontal exams: a former smoker, and (now) the status of the last one.
+    clin(
+        &mut r,
+        "pat-1001",
+        json!({"kind": "smoking-status", "code": {"system": "SNOMED-CT", "code": "8517006", "display": "Ex-smoker"}, "date": d(day(-45))}),
+    );
+    clin(
+        &mut r,
+        "pat-1003",
+        json!({"kind": "smoking-status", "code": {"system": "SNOMED-CT", "code": "266919005", "display": "Never smoked tobacco"}, "date": d(day(-200))}),
+    );
     clin(
         &mut r,
         "pat-1003",
@@ -330,7 +344,8 @@ pub fn hillcrest(today: Date) -> DemoData {
         (
             "patients",
             "pat-2001".to_string(),
-            json!({"firstName": "Jordan", "lastName": "Lee", "birthdate": "1979-12-01", "email": "jordan.lee@example.com", "primaryProviderId": "hp-1"}),
+            json!({"firstName": "Jordan", "lastName": "Lee", "birthdate": "1979-12-01", "email": "jordan.lee@example.com", "primaryProviderId": "hp-1",
+                "sex": "female", "birthSex": "female", "race": {"categories": ["1002-5"]}, "ethnicity": {"categories": ["2186-5"]}}),
         ),
         (
             "patients",

@@ -1,11 +1,12 @@
-// Care summary: the patient's problems, medications, allergies, immunizations, vital signs,
-// results, procedures, plan of treatment, visits and care team over the dates chosen, in plain
+// Care summary: who the patient is (sex, sex at birth, race, ethnicity), their problems,
+// medications, allergies, immunizations, vital signs, results, procedures, plan of treatment,
+// visits, care team and social history (smoking) over the dates chosen, in plain
 // words (each entry's codes under Details; which code lists the office has loaded is the office's
 // business, shown on the staff page); download it (the C-CDA document and a readable copy in one
 // zip, with "Verify this file" help giving its fingerprint), send it by email, and see every
 // view, download and send of it.
 import { api, busy, el, status } from '../lib.js';
-import { t, formatDateTime, formatDay, formatPracticeTime } from '../i18n.js';
+import { CATALOGS, t, formatDateTime, formatDay, formatPracticeTime } from '../i18n.js';
 import { empty, failure, forPatient, load, part } from './common.js';
 import { codeDetails, hasCodes, procedureName, procedureText } from '../words.js';
 
@@ -97,8 +98,21 @@ export async function render(panel, { patientId }) {
   await history();
 }
 
+/** Sex, sex at birth, race and ethnicity as the office's record has them (nothing when it has none). */
+function about(p) {
+  const reported = (r, kind) => (r.declined ? t('care.declined')
+    : [...(r.categories || []).map((c) => t(`care.${kind}.${c}`)), ...(r.detailed || []).map((d) => d.display)].join(', '));
+  const facts = [
+    p.sex && [t('care.sex'), t('care.sex.' + p.sex)],
+    p.birthSex && [t('care.birthSex'), t('care.birthSex.' + p.birthSex)],
+    p.race && [t('care.race'), reported(p.race, 'race')],
+    p.ethnicity && [t('care.ethnicity'), reported(p.ethnicity, 'ethnicity')],
+  ].filter(Boolean);
+  return facts.length ? part('care.about', el('dl', { className: 'facts' }, facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]))) : null;
+}
+
 function summary(s) {
-  const out = [];
+  const out = [about(s.patient)].filter(Boolean);
   for (const sec of s.sections) {
     const items = sec.entries.map((e) => el('li', {},
       el('strong', {}, entryName(e)),
@@ -119,6 +133,8 @@ function summary(s) {
  * names it. */
 function entryName(e) {
   if (e.code && e.code.system === 'CDT') return procedureName(e.code.code, e.text);
+  // A smoking status in the patient's words (the eight the office's system may send).
+  if (e.code && e.code.system === 'SNOMED-CT' && `care.smoking.${e.code.code}` in CATALOGS.en) return t(`care.smoking.${e.code.code}`);
   return hasCodes(e.text) ? procedureText(e.text) : e.text;
 }
 

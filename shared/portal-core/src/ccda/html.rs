@@ -3,6 +3,7 @@
 
 use super::xml::escape;
 use crate::patient::care_summary::Summary;
+use crate::sync::entities::{ETHNICITY_CATEGORIES, RACE_CATEGORIES};
 
 pub fn render(s: &Summary, now: i64) -> String {
     let mut out = String::new();
@@ -22,6 +23,18 @@ pub fn render(s: &Summary, now: i64) -> String {
         range = escape(&range),
         made = escape(&crate::clock::rfc3339(now)),
     ));
+    let about: Vec<String> = [
+        s.patient.sex.and_then(|x| x.hl7()).map(|(_, name)| format!("Sex: {name}")),
+        s.patient.birth_sex.map(|b| format!("Sex assigned at birth: {}", b.words())),
+        s.patient.race.as_ref().map(|r| format!("Race: {}", r.words(&RACE_CATEGORIES))),
+        s.patient.ethnicity.as_ref().map(|r| format!("Ethnicity: {}", r.words(&ETHNICITY_CATEGORIES))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !about.is_empty() {
+        out.push_str(&format!("<p>{}</p>\n", about.iter().map(|a| escape(a)).collect::<Vec<_>>().join("<br>")));
+    }
     if !s.missing_code_systems.is_empty() {
         let names: Vec<&str> = s.missing_code_systems.iter().map(|m| m.title()).collect();
         out.push_str(&format!("<p>Names for {} codes are as the practice's system recorded them.</p>\n", escape(&names.join(", "))));

@@ -12,6 +12,7 @@ pub mod zip;
 
 use crate::code_systems::System;
 use crate::patient::care_summary::{CodeView, Entry, SectionKey, Summary};
+use crate::sync::entities::{BirthSex, SelfReported, Sex, CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES};
 use sha2::{Digest, Sha256};
 use xml::Xml;
 
@@ -20,6 +21,8 @@ const R20: &str = "2014-06-09";
 const LOINC: &str = "2.16.840.1.113883.6.1";
 const SNOMED: &str = "2.16.840.1.113883.6.96";
 const NPI: &str = "2.16.840.1.113883.4.6";
+/// HL7 AdministrativeGender.
+const GENDER: &str = "2.16.840.1.113883.5.1";
 
 /// A UUID (random, version 4) as an HL7 instance identifier root.
 fn uuid() -> String {
@@ -132,6 +135,7 @@ fn section_code(key: SectionKey) -> Option<SectionCode> {
         SectionKey::Encounters => {
             s("2.16.840.1.113883.10.20.22.2.22.1", Some(R21), "46240-8", "History of Hospitalizations+Outpatient visits Narrative")
         }
+        SectionKey::SocialHistory => s("2.16.840.1.113883.10.20.22.2.17", Some(R21), "29762-2", "Social history Narrative"),
         // The care team is the header's serviceEvent performers.
         SectionKey::CareTeam => None,
     }
@@ -288,8 +292,14 @@ fn observations(x: &mut Xml, key: SectionKey, entries: &[(&Entry, &CodeView)]) {
         id(x);
         if vitals {
             // SNOMED CT's "vital signs" (CONF:1198-32741), LOINC's panel as its translation.
-            x.open("code", &[("code", "46680005"), ("codeSystem", SNOMED), ("codeSystemName", "SNOMED CT"), ("displayName", "Vital signs")]);
-            x.empty("translation", &[("code", "74728-7"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Vital signs panel")]);
+            x.open(
+                "code",
+                &[("code", "46680005"), ("codeSystem", SNOMED), ("codeSystemName", "SNOMED CT"), ("displayName", "Vital signs")],
+            );
+            x.empty(
+                "translation",
+                &[("code", "74728-7"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Vital signs panel")],
+            );
             x.close();
         } else {
             x.empty("code", &[("nullFlavor", "UNK")]);
@@ -339,7 +349,67 @@ fn encounter(x: &mut Xml, e: &Entry) {
     x.close().close();
 }
 
-fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entries: &[Entry]) {
+/// A Smoking Status - Meaningful Use observation (the status as of its date).
+fn smoking(x: &mut Xml, e: &Entry, c: &CodeView) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.78", Some(R20));
+    id(x);
+    x.empty(
+        "code",
+        &[("code", "72166-2"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Tobacco smoking status NHIS")],
+    );
+    x.empty("statusCode", &[("code", "completed")]);
+    x.empty("effectiveTime", &[("value", &hl7_time(e.date.as_deref().unwrap_or_default()))]);
+    coded(x, "value", c, &[("xsi:type", "CD")]);
+    x.close().close();
+}
+
+/// The Birth Sex Observation (HL7 AdministrativeGender F or M; unknown or declined as a null).
+fn birth_sex(x: &mut Xml, b: BirthSex) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.200", Some("2016-06-01"));
+    x.empty("code", &[("code", "76689-9"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Sex Assigned At Birth")]);
+    x.empty("statusCode", &[("code", "completed")]);
+    match b {
+        BirthSex::Female | BirthSex::Male => {
+            let (code, name) = if b == BirthSex::Female { ("F", "Female") } else { ("M", "Male") };
+            x.empty("value", &[("xsi:type", "CD"), ("code", code), ("codeSystem", GENDER), ("displayName", name)])
+        }
+        BirthSex::Unknown => x.empty("value", &[("xsi:type", "CD"), ("nullFlavor", "UNK")]),
+        BirthSex::Declined => x.empty("value", &[("xsi:type", "CD"), ("nullFlavor", "ASKU")]),
+    };
+    x.close().close();
+}
+
+/// Race (`raceCode`, then `sdtc:raceCode`) or ethnicity: the first OMB category is the element
+/// itself; the other categories and every detailed code are the SDTC extension's repeats.
+fn self_reported(x: &mut Xml, tags: (&str, &str), reported: Option<&SelfReported>, table: &[(&str, &str)]) {
+    let cdc = |x: &mut Xml, tag: &str, (code, name): (&str, &str)| {
+        x.empty(
+            tag,
+            &[("code", code), ("codeSystem", CDC_RACE_ETHNICITY), ("codeSystemName", "CDC Race and Ethnicity"), ("displayName", name)],
+        );
+    };
+    match reported {
+        None => x.empty(tags.0, &[("nullFlavor", "UNK")]),
+        Some(r) if r.declined => x.empty(tags.0, &[("nullFlavor", "ASKU")]),
+        Some(r) => {
+            let mut codes = r.codes(table);
+            match r.categories.first().and(codes.next()) {
+                Some(first) => cdc(x, tags.0, first),
+                None => {
+                    x.empty(tags.0, &[("nullFlavor", "UNK")]);
+                }
+            }
+            for more in codes {
+                cdc(x, tags.1, more);
+            }
+            x
+        }
+    };
+}
+
+fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entries: &[Entry], born: Option<BirthSex>) {
     x.open("component", &[]);
     if entries.is_empty() {
         x.open("section", &[("nullFlavor", "NI")]);
@@ -360,6 +430,12 @@ fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entrie
         SectionKey::Procedures => coded.iter().for_each(|(e, c)| procedure(x, e, c, false)),
         SectionKey::PlanOfTreatment => coded.iter().for_each(|(e, c)| procedure(x, e, c, true)),
         SectionKey::Encounters => entries.iter().for_each(|e| encounter(x, e)),
+        SectionKey::SocialHistory => {
+            coded.iter().for_each(|(e, c)| smoking(x, e, c));
+            if let Some(b) = born {
+                birth_sex(x, b);
+            }
+        }
         SectionKey::CareTeam => {}
     }
     x.close().close();
@@ -424,12 +500,15 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
     }
     x.open("patient", &[]);
     name(&mut x, p.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&p.first_name), &p.last_name);
-    x.empty("administrativeGenderCode", &[("nullFlavor", "UNK")]);
+    match p.sex.and_then(Sex::hl7) {
+        Some((code, name)) => x.empty("administrativeGenderCode", &[("code", code), ("codeSystem", GENDER), ("displayName", name)]),
+        None => x.empty("administrativeGenderCode", &[("nullFlavor", "UNK")]),
+    };
     x.empty("birthTime", &[("value", &hl7_time(&p.birthdate))]);
-    // Race and ethnicity are required (CONF:1198-5322/5323); the practice's system sends neither
-    // yet, and unknown is what the portal can say.
-    x.empty("raceCode", &[("nullFlavor", "UNK")]);
-    x.empty("ethnicGroupCode", &[("nullFlavor", "UNK")]);
+    // Required (CONF:1198-5322/5323): unknown when the record does not say, asked-but-unknown
+    // when the patient declined.
+    self_reported(&mut x, ("raceCode", "sdtc:raceCode"), p.race.as_ref(), &RACE_CATEGORIES);
+    self_reported(&mut x, ("ethnicGroupCode", "sdtc:ethnicGroupCode"), p.ethnicity.as_ref(), &ETHNICITY_CATEGORIES);
     if let Some(lang) = &p.preferred_language {
         x.open("languageCommunication", &[]).empty("languageCode", &[("code", lang)]).empty("preferenceInd", &[("value", "true")]).close();
     }
@@ -472,18 +551,18 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
 
     x.open("component", &[]).open("structuredBody", &[]);
     for sec in &s.sections {
-        if let Some(code) = section_code(sec.key) {
-            section(&mut x, &code, sec.title, sec.key, &sec.entries);
+        let Some(code) = section_code(sec.key) else { continue };
+        if sec.key == SectionKey::SocialHistory {
+            // Sex assigned at birth is told in the social history (its own observation).
+            let mut entries = sec.entries.clone();
+            if let Some(b) = p.birth_sex {
+                entries.push(Entry { text: format!("Sex assigned at birth: {}", b.words()), ..Entry::default() });
+            }
+            section(&mut x, &code, sec.title, sec.key, &entries, p.birth_sex);
+        } else {
+            section(&mut x, &code, sec.title, sec.key, &sec.entries, None);
         }
     }
-    // A CCD has a social history section; the portal has nothing for it.
-    let social = SectionCode {
-        template: "2.16.840.1.113883.10.20.22.2.17",
-        extension: Some(R21),
-        loinc: "29762-2",
-        name: "Social history Narrative",
-    };
-    section(&mut x, &social, "Social history", SectionKey::CareTeam, &[]);
     x.close().close();
     x.close();
     x.finish()

@@ -22,8 +22,8 @@ use crate::code_systems::System;
 use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::quota::Quota;
 use crate::sync::entities::{
-    Appointment, AppointmentStatus, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider,
-    TreatmentPlan, TreatmentPlanStatus,
+    Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider,
+    SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
 };
 use crate::sync::records::DateRange;
 use crate::{CoreError, CoreResult};
@@ -112,10 +112,11 @@ pub enum SectionKey {
     PlanOfTreatment,
     Encounters,
     CareTeam,
+    SocialHistory,
 }
 
 impl SectionKey {
-    pub const ALL: [SectionKey; 10] = [
+    pub const ALL: [SectionKey; 11] = [
         SectionKey::Problems,
         SectionKey::Medications,
         SectionKey::Allergies,
@@ -126,6 +127,7 @@ impl SectionKey {
         SectionKey::PlanOfTreatment,
         SectionKey::Encounters,
         SectionKey::CareTeam,
+        SectionKey::SocialHistory,
     ];
 
     pub fn title(self) -> &'static str {
@@ -140,6 +142,7 @@ impl SectionKey {
             SectionKey::PlanOfTreatment => "Plan of treatment",
             SectionKey::Encounters => "Encounters",
             SectionKey::CareTeam => "Care team",
+            SectionKey::SocialHistory => "Social history",
         }
     }
 }
@@ -153,7 +156,7 @@ pub struct CodeView {
     pub display: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     /// What it is, coded; `None` for a visit, which has no code.
@@ -192,6 +195,15 @@ pub struct SummaryPatient {
     pub id: String,
     pub name: String,
     pub birthdate: String,
+    /// Sex, sex at birth, race and ethnicity as the practice's record has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_sex: Option<BirthSex>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub race: Option<SelfReported>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ethnicity: Option<SelfReported>,
     #[serde(skip)]
     pub record: Patient,
 }
@@ -435,6 +447,7 @@ impl CareSummaries<'_> {
                 ClinicalKind::Immunization => SectionKey::Immunizations,
                 ClinicalKind::VitalSign => SectionKey::VitalSigns,
                 ClinicalKind::Result => SectionKey::Results,
+                ClinicalKind::SmokingStatus => SectionKey::SocialHistory,
             };
             let condition = matches!(e.kind, ClinicalKind::Problem | ClinicalKind::Medication | ClinicalKind::Allergy);
             let shown = if condition { overlaps(&e.date, e.end_date.as_deref(), from, to) } else { in_range(&e.date, from, to) };
@@ -536,6 +549,10 @@ impl CareSummaries<'_> {
                 id: patient.id.clone(),
                 name: patient.record.display_name(),
                 birthdate: patient.record.birthdate.clone(),
+                sex: patient.record.sex,
+                birth_sex: patient.record.birth_sex,
+                race: patient.record.race.clone(),
+                ethnicity: patient.record.ethnicity.clone(),
                 record: patient.record,
             },
             practice_name: practice_name.to_string(),

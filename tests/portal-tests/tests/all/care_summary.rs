@@ -53,9 +53,16 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
             "procedures",
             "planOfTreatment",
             "encounters",
-            "careTeam"
+            "careTeam",
+            "socialHistory"
         ]
     );
+    // Who Alex is (USCDI): as the practice's system sent it, detailed codes with their names.
+    assert_eq!((&summary["patient"]["sex"], &summary["patient"]["birthSex"]), (&json!("male"), &json!("male")));
+    assert_eq!(summary["patient"]["race"]["categories"], json!(["2106-3", "2028-9"]));
+    assert_eq!(summary["patient"]["race"]["detailed"][1], json!({"code": "2039-6", "display": "Japanese"}));
+    assert_eq!(summary["patient"]["ethnicity"]["categories"], json!(["2186-5"]));
+    assert_eq!(section(&summary, "socialHistory")[0]["code"]["code"], "8517006", "a former smoker");
     assert_eq!(texts(&summary, "allergies"), ["penicillin G"], "RxNorm's own name, imported");
     assert_eq!(texts(&summary, "medications"), ["amlodipine 5 MG Oral Tablet"]);
     assert_eq!(

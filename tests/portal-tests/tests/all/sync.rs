@@ -161,18 +161,45 @@ async fn malformed_entities_are_rejected_per_item_in_a_batch() {
         {"op": "upsert", "entity": "treatment-plans", "id": "tp-t1", "body": {"lastModified": stamp, "patientId": "pat-t1", "heading": "Crown", "date": "2026-11-01", "status": "active", "procedures": [{"cdtCode": "D2740", "description": "Crown - porcelain/ceramic", "tooth": "30", "feeCents": 120000, "insuranceEstimateCents": 60000, "patientPortionCents": 60000, "status": "planned"}]}},
         {"op": "upsert", "entity": "widgets", "id": "w-1", "body": {"lastModified": stamp}},
         {"op": "upsert", "entity": "recalls", "id": "rc-t1", "body": {"lastModified": "yesterday", "patientId": "pat-t1", "type": "Prophy", "dueDate": "2026-12-01", "status": "due"}},
+        // A race that is not an OMB category; two ethnicities; a smoking status outside the eight.
+        {"op": "upsert", "entity": "patients", "id": "pat-t3", "body": {"lastModified": stamp, "firstName": "A", "lastName": "B", "birthdate": "1990-01-01", "race": {"categories": ["2108-9"]}}},
+        {"op": "upsert", "entity": "patients", "id": "pat-t4", "body": {"lastModified": stamp, "firstName": "A", "lastName": "B", "birthdate": "1990-01-01", "ethnicity": {"categories": ["2135-2", "2186-5"]}}},
+        {"op": "upsert", "entity": "clinical", "id": "cl-t3", "body": {"lastModified": stamp, "patientId": "pat-t1", "kind": "smoking-status", "code": {"system": "SNOMED-CT", "code": "38341003", "display": "Hypertensive disorder"}, "date": "2026-01-02"}},
+        {"op": "upsert", "entity": "patients", "id": "pat-t5", "body": {"lastModified": stamp, "firstName": "A", "lastName": "B", "birthdate": "1990-01-01", "sex": "female", "birthSex": "declined", "race": {"categories": ["2106-3"], "detailed": [{"code": "2108-9", "display": "European"}]}, "ethnicity": {"declined": true}}},
     ]});
     let (s, v) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
     assert_eq!(s, 200, "{v}");
     let statuses: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["applied", "rejected", "rejected", "rejected", "applied", "rejected", "applied", "rejected", "rejected"], "{v}");
+    assert_eq!(
+        statuses,
+        [
+            "applied", "rejected", "rejected", "rejected", "applied", "rejected", "applied", "rejected", "rejected", "rejected",
+            "rejected", "rejected", "applied"
+        ],
+        "{v}"
+    );
     let codes: Vec<&str> = v["results"].as_array().unwrap().iter().filter_map(|r| r["code"].as_str()).collect();
-    assert_eq!(codes, ["field_invalid", "field_invalid", "code_system_unknown", "field_invalid", "entity_unknown", "field_invalid"]);
+    assert_eq!(
+        codes,
+        [
+            "field_invalid",
+            "field_invalid",
+            "code_system_unknown",
+            "field_invalid",
+            "entity_unknown",
+            "field_invalid",
+            "field_invalid",
+            "field_invalid",
+            "field_invalid"
+        ]
+    );
     assert!(v["results"][2]["reason"].as_str().unwrap().contains("start"));
-    assert_eq!(v["summary"], json!({"applied": 3, "unchanged": 0, "rejected": 6}));
+    assert!(v["results"][9]["reason"].as_str().unwrap().contains("race.categories"), "{}", v["results"][9]);
+    assert!(v["results"][11]["reason"].as_str().unwrap().contains("smoking status"), "{}", v["results"][11]);
+    assert_eq!(v["summary"], json!({"applied": 4, "unchanged": 0, "rejected": 9}));
     // Repeating the batch changes nothing.
     let (_, again) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
-    assert_eq!(again["summary"], json!({"applied": 0, "unchanged": 3, "rejected": 6}));
+    assert_eq!(again["summary"], json!({"applied": 0, "unchanged": 4, "rejected": 9}));
     // Nothing of a rejected item was stored.
     assert_eq!(c.call("GET", "/v1/sync/patients/pat-t1", &[], None).await.0, 404);
 }

@@ -1,5 +1,6 @@
-//! One coded clinical fact: a problem, medication, allergy, immunization, vital sign or result.
-//! The code system fits the kind, and the code passes its system's check.
+//! One coded clinical fact: a problem, medication, allergy, immunization, vital sign, result or
+//! smoking status. The code system fits the kind, and the code passes its system's check (a
+//! smoking status is one of the eight the C-CDA document takes).
 
 use super::rules::{bad, check_id, date, opt_text, text};
 use super::{Entity, Placement, Record};
@@ -16,13 +17,28 @@ pub enum ClinicalKind {
     Immunization,
     VitalSign,
     Result,
+    /// Tobacco smoking status as asked at an exam (dentistry asks at every periodontal one).
+    SmokingStatus,
 }
+
+/// The smoking statuses a care summary can carry (C-CDA value set Smoking Status,
+/// 2.16.840.1.113883.11.20.9.38): SNOMED CT codes with their names.
+pub const SMOKING_STATUSES: [(&str, &str); 8] = [
+    ("449868002", "Smokes tobacco daily"),
+    ("428041000124106", "Occasional tobacco smoker"),
+    ("8517006", "Ex-smoker"),
+    ("266919005", "Never smoked tobacco"),
+    ("77176002", "Smoker"),
+    ("266927001", "Tobacco smoking consumption unknown"),
+    ("428071000124103", "Heavy tobacco smoker"),
+    ("428061000124105", "Light tobacco smoker"),
+];
 
 impl ClinicalKind {
     /// The code systems a fact of this kind is coded in.
     pub fn systems(self) -> &'static [&'static str] {
         match self {
-            ClinicalKind::Problem => &["SNOMED-CT"],
+            ClinicalKind::Problem | ClinicalKind::SmokingStatus => &["SNOMED-CT"],
             ClinicalKind::Medication => &["RxNorm"],
             ClinicalKind::Allergy => &["SNOMED-CT", "RxNorm"],
             ClinicalKind::Immunization => &["CVX"],
@@ -91,6 +107,10 @@ impl Record for ClinicalEntry {
             }
             Some(false) => return Err(bad("code.code", format!("not a valid {} code", self.code.system))),
             Some(true) => {}
+        }
+        if self.kind == ClinicalKind::SmokingStatus && !SMOKING_STATUSES.iter().any(|(c, _)| *c == self.code.code) {
+            let codes: Vec<&str> = SMOKING_STATUSES.iter().map(|(c, _)| *c).collect();
+            return Err(bad("code.code", format!("a smoking status is one of {}", codes.join(", "))));
         }
         text("code.display", &self.code.display, 1, 200)?;
         date("date", &self.date)?;

@@ -5,6 +5,7 @@
 
 mod appointment;
 mod clinical;
+mod demographics;
 mod document;
 mod file;
 mod ledger;
@@ -17,7 +18,8 @@ mod statement;
 mod treatment_plan;
 
 pub use appointment::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation};
-pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code};
+pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code, SMOKING_STATUSES};
+pub use demographics::{BirthSex, DetailedCode, SelfReported, Sex, CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES};
 pub use document::Document;
 pub(crate) use file::check_file;
 pub use file::{bytes_match_type, check_upload, FileMeta, FileStatus, FILE_TYPES, MAX_FILE_BYTES};

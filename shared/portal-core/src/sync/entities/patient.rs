@@ -1,6 +1,7 @@
 //! A patient as the practice's system knows them, with the family links the family rule reads
 //! (`crate::practice::family`): the guarantor, the family members, and a minor's guardians.
 
+use super::demographics::{BirthSex, SelfReported, Sex, ETHNICITY_CATEGORIES, RACE_CATEGORIES};
 use super::rules::{bad, check_id, date, email, opt_text, text};
 use super::{Entity, Placement, Record};
 use crate::CoreResult;
@@ -92,6 +93,14 @@ pub struct Patient {
     pub primary_provider_id: Option<String>,
     #[serde(default)]
     pub opt_outs: OptOuts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_sex: Option<BirthSex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub race: Option<SelfReported>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethnicity: Option<SelfReported>,
 }
 
 impl Patient {
@@ -149,6 +158,12 @@ impl Record for Patient {
         }
         if self.is_minor && self.guardians.is_empty() {
             return Err(bad("guardians", "a minor needs at least one guardian"));
+        }
+        if let Some(race) = &self.race {
+            race.check("race", &RACE_CATEGORIES, RACE_CATEGORIES.len())?;
+        }
+        if let Some(ethnicity) = &self.ethnicity {
+            ethnicity.check("ethnicity", &ETHNICITY_CATEGORIES, 1)?;
         }
         Ok(())
     }
