@@ -12,7 +12,10 @@ pub mod zip;
 
 use crate::code_systems::System;
 use crate::patient::care_summary::{CodeView, Entry, SectionKey, Summary};
-use crate::sync::entities::{BirthSex, SelfReported, Sex, CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES};
+use crate::sync::entities::{
+    Address, BirthSex, GuardianRelationship, Patient, PhoneKind, Provider, SelfReported, Sex, CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES,
+    RACE_CATEGORIES,
+};
 use sha2::{Digest, Sha256};
 use xml::Xml;
 
@@ -332,6 +335,9 @@ fn procedure(x: &mut Xml, e: &Entry, c: &CodeView, planned: bool) {
     coded(x, "code", c, &[]);
     x.empty("statusCode", &[("code", if planned { "active" } else { "completed" })]);
     when(x, e);
+    if let Some(p) = &e.performed_by {
+        performer(x, p, &[]);
+    }
     x.close().close();
 }
 
@@ -342,9 +348,8 @@ fn encounter(x: &mut Xml, e: &Entry) {
     // Visits carry no encounter-type code: the practice's system sends the procedures done.
     x.open("code", &[("nullFlavor", "UNK")]).text("originalText", &[], &e.text).close();
     when(x, e);
-    if let Some(who) = &e.performer {
-        x.open("performer", &[]).open("assignedEntity", &[]).empty("id", &[("nullFlavor", "UNK")]);
-        x.open("assignedPerson", &[]).open("name", &[]).text("given", &[], who).close().close().close().close();
+    if let Some(p) = &e.performed_by {
+        performer(x, p, &[]);
     }
     x.close().close();
 }
@@ -441,8 +446,82 @@ fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entrie
     x.close().close();
 }
 
-fn name(x: &mut Xml, given: &str, family: &str) {
-    x.open("name", &[("use", "L")]).text("given", &[], given).text("family", &[], family).close();
+/// A person's legal name in parts (a provider's credentials as the suffix).
+fn name(x: &mut Xml, given: &str, family: &str, suffix: Option<&str>) {
+    x.open("name", &[("use", "L")]).text("given", &[], given).text("family", &[], family);
+    if let Some(s) = suffix.filter(|s| !s.trim().is_empty()) {
+        x.text("suffix", &[], s);
+    }
+    x.close();
+}
+
+/// A provider who did something: their NPI (unknown when the practice has none on file) and name.
+fn performer(x: &mut Xml, p: &Provider, attrs: &[(&str, &str)]) {
+    x.open("performer", attrs).open("assignedEntity", &[]);
+    match &p.npi {
+        Some(npi) => x.empty("id", &[("root", NPI), ("extension", npi)]),
+        None => x.empty("id", &[("nullFlavor", "UNK")]),
+    };
+    x.open("assignedPerson", &[]);
+    name(x, &p.first_name, &p.last_name, p.credentials.as_deref());
+    x.close().close().close();
+}
+
+/// A person's home address, or that it is not known.
+fn address(x: &mut Xml, a: Option<&Address>) {
+    let Some(a) = a else {
+        x.empty("addr", &[("nullFlavor", "UNK")]);
+        return;
+    };
+    x.open("addr", &[("use", "HP")]).text("streetAddressLine", &[], &a.line1);
+    if let Some(l2) = &a.line2 {
+        x.text("streetAddressLine", &[], l2);
+    }
+    x.text("city", &[], &a.city).text("state", &[], &a.state).text("postalCode", &[], &a.postal_code);
+    x.text("country", &[], a.country.as_deref().unwrap_or("US")).close();
+}
+
+/// A person's phones (with their use) and email, or that none is known.
+fn telecoms(x: &mut Xml, p: &Patient) {
+    for ph in &p.phones {
+        let digits: String = ph.number.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+        let usage = match ph.kind {
+            PhoneKind::Home => "HP",
+            PhoneKind::Mobile => "MC",
+            PhoneKind::Work => "WP",
+        };
+        x.empty("telecom", &[("value", &format!("tel:{digits}")), ("use", usage)]);
+    }
+    if let Some(email) = &p.email {
+        x.empty("telecom", &[("value", &format!("mailto:{email}")), ("use", "HP")]);
+    }
+    if p.phones.is_empty() && p.email.is_none() {
+        x.empty("telecom", &[("nullFlavor", "UNK")]);
+    }
+}
+
+/// A minor's guardian: how they are related (HL7 RoleCode) and who they are.
+fn guardian(x: &mut Xml, relationship: GuardianRelationship, g: &Patient) {
+    let role = match relationship {
+        GuardianRelationship::Mother => Some(("MTH", "mother")),
+        GuardianRelationship::Father => Some(("FTH", "father")),
+        GuardianRelationship::Parent => Some(("PRN", "parent")),
+        GuardianRelationship::Grandparent => Some(("GRPRN", "grandparent")),
+        GuardianRelationship::Guardian => Some(("GUARD", "guardian")),
+        GuardianRelationship::Other => None,
+    };
+    x.open("guardian", &[]);
+    if let Some((code, display)) = role {
+        x.empty(
+            "code",
+            &[("code", code), ("codeSystem", "2.16.840.1.113883.5.111"), ("codeSystemName", "RoleCode"), ("displayName", display)],
+        );
+    }
+    address(x, g.address.as_ref());
+    telecoms(x, g);
+    x.open("guardianPerson", &[]);
+    name(x, &g.first_name, &g.last_name, None);
+    x.close().close();
 }
 
 /// The document, for `practice` at unix time `now`.
@@ -470,36 +549,10 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
 
     x.open("recordTarget", &[]).open("patientRole", &[]);
     x.empty("id", &[("root", &root), ("extension", &s.patient.id)]);
-    match &p.address {
-        Some(a) => {
-            x.open("addr", &[("use", "HP")]).text("streetAddressLine", &[], &a.line1);
-            if let Some(l2) = &a.line2 {
-                x.text("streetAddressLine", &[], l2);
-            }
-            x.text("city", &[], &a.city).text("state", &[], &a.state).text("postalCode", &[], &a.postal_code);
-            x.text("country", &[], a.country.as_deref().unwrap_or("US")).close();
-        }
-        None => {
-            x.empty("addr", &[("nullFlavor", "UNK")]);
-        }
-    }
-    for ph in &p.phones {
-        let digits: String = ph.number.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
-        let usage = match ph.kind {
-            crate::sync::entities::PhoneKind::Home => "HP",
-            crate::sync::entities::PhoneKind::Mobile => "MC",
-            crate::sync::entities::PhoneKind::Work => "WP",
-        };
-        x.empty("telecom", &[("value", &format!("tel:{digits}")), ("use", usage)]);
-    }
-    if let Some(email) = &p.email {
-        x.empty("telecom", &[("value", &format!("mailto:{email}"))]);
-    }
-    if p.phones.is_empty() && p.email.is_none() {
-        x.empty("telecom", &[("nullFlavor", "UNK")]);
-    }
+    address(&mut x, p.address.as_ref());
+    telecoms(&mut x, p);
     x.open("patient", &[]);
-    name(&mut x, p.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&p.first_name), &p.last_name);
+    name(&mut x, p.preferred_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(&p.first_name), &p.last_name, None);
     match p.sex.and_then(Sex::hl7) {
         Some((code, name)) => x.empty("administrativeGenderCode", &[("code", code), ("codeSystem", GENDER), ("displayName", name)]),
         None => x.empty("administrativeGenderCode", &[("nullFlavor", "UNK")]),
@@ -509,6 +562,9 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
     // when the patient declined.
     self_reported(&mut x, ("raceCode", "sdtc:raceCode"), p.race.as_ref(), &RACE_CATEGORIES);
     self_reported(&mut x, ("ethnicGroupCode", "sdtc:ethnicGroupCode"), p.ethnicity.as_ref(), &ETHNICITY_CATEGORIES);
+    for (relationship, g) in &s.guardians {
+        guardian(&mut x, *relationship, g);
+    }
     if let Some(lang) = &p.preferred_language {
         x.open("languageCommunication", &[]).empty("languageCode", &[("code", lang)]).empty("preferenceInd", &[("value", "true")]).close();
     }
@@ -538,14 +594,7 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
     x.empty("high", &[("value", &s.to.as_deref().map(hl7_time).unwrap_or_else(|| hl7_now(now)))]);
     x.close();
     for provider in &s.providers {
-        x.open("performer", &[("typeCode", "PRF")]).open("assignedEntity", &[]);
-        match &provider.npi {
-            Some(npi) => x.empty("id", &[("root", NPI), ("extension", npi)]),
-            None => x.empty("id", &[("nullFlavor", "UNK")]),
-        };
-        x.open("assignedPerson", &[]);
-        name(&mut x, &provider.first_name, &provider.last_name);
-        x.close().close().close();
+        performer(&mut x, provider, &[("typeCode", "PRF")]);
     }
     x.close().close();
 

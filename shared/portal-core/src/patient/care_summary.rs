@@ -22,8 +22,8 @@ use crate::code_systems::System;
 use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::quota::Quota;
 use crate::sync::entities::{
-    Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider,
-    SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
+    Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, GuardianRelationship, LedgerEntry, LedgerKind, Patient,
+    ProcedureStatus, Provider, SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
 };
 use crate::sync::records::DateRange;
 use crate::{CoreError, CoreResult};
@@ -179,6 +179,9 @@ pub struct Entry {
     /// Who: the provider of a visit or procedure, a care-team member's role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub performer: Option<String>,
+    /// The provider of a visit or procedure as the document names them (NPI, name parts).
+    #[serde(skip)]
+    pub performed_by: Option<Provider>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -222,6 +225,9 @@ pub struct Summary {
     /// The care team as the document's header lists them (name, NPI).
     #[serde(skip)]
     pub providers: Vec<Provider>,
+    /// A minor's guardians the practice's records know, for the document's header.
+    #[serde(skip)]
+    pub guardians: Vec<(GuardianRelationship, Patient)>,
 }
 
 pub struct CareSummaries<'a> {
@@ -466,11 +472,11 @@ impl CareSummaries<'_> {
                     value: e.value.clone(),
                     unit: e.unit.clone(),
                     note: e.note.clone(),
-                    performer: None,
+                    ..blank()
                 },
             );
         }
-        let provider_name = |id: &str| providers.iter().find(|p| p.id == id).map(|p| p.record.display_name());
+        let provider = |id: &str| providers.iter().find(|p| p.id == id).map(|p| p.record.clone());
         for l in ledger.iter().filter(|l| l.record.patient_id == patient.id && l.record.kind == LedgerKind::Charge) {
             let Some(cdt) = &l.record.procedure_code else { continue };
             let code = CodeView { system: "CDT".into(), code: cdt.clone(), display: l.record.description.clone() };
@@ -481,7 +487,8 @@ impl CareSummaries<'_> {
                     code: Some(code),
                     status: Some("completed".into()),
                     date: Some(l.record.date.clone()),
-                    performer: l.record.provider_id.as_deref().and_then(provider_name),
+                    performer: l.record.provider_id.as_deref().and_then(provider).map(|p| p.display_name()),
+                    performed_by: l.record.provider_id.as_deref().and_then(provider),
                     ..blank()
                 },
             );
@@ -504,6 +511,12 @@ impl CareSummaries<'_> {
                 );
             }
         }
+        let mut guardians = Vec::with_capacity(patient.record.guardians.len());
+        for g in &patient.record.guardians {
+            if let Some(found) = records.get::<Patient>(practice, &g.patient_id).await? {
+                guardians.push((g.relationship, found.record));
+            }
+        }
         let mut team: Vec<String> = patient.record.primary_provider_id.iter().cloned().collect();
         for v in visits.iter().filter(|v| v.record.status == AppointmentStatus::Complete) {
             push(
@@ -517,7 +530,8 @@ impl CareSummaries<'_> {
                     },
                     status: Some("completed".into()),
                     date: Some(v.record.start.clone()),
-                    performer: provider_name(&v.record.provider_id),
+                    performer: provider(&v.record.provider_id).map(|p| p.display_name()),
+                    performed_by: provider(&v.record.provider_id),
                     ..blank()
                 },
             );
@@ -561,22 +575,13 @@ impl CareSummaries<'_> {
             sections,
             missing_code_systems: names.missing.into_iter().filter(|s| System::IMPORTABLE.contains(s)).collect(),
             providers: team,
+            guardians,
         })
     }
 }
 
 fn blank() -> Entry {
-    Entry {
-        code: None,
-        text: String::new(),
-        status: None,
-        date: None,
-        end_date: None,
-        value: None,
-        unit: None,
-        note: None,
-        performer: None,
-    }
+    Entry::default()
 }
 
 /// A synced code with the imported name when its system's active release has it.

@@ -220,6 +220,16 @@ async fn every_demo_patients_document_carries_their_codes() {
             for template in ["2.16.840.1.113883.10.20.22.1.1", "2.16.840.1.113883.10.20.22.1.2"] {
                 assert!(xml.contains(&format!("<templateId root=\"{template}\" extension=\"2015-08-01\"/>")), "{id}");
             }
+            // Who did what, by NPI and name in parts; a minor's guardians from the family's records.
+            if id == "pat-1001" {
+                let maya = "<id root=\"2.16.840.1.113883.4.6\" extension=\"1234567893\"/><assignedPerson><name use=\"L\"><given>Maya</given><family>Chen</family><suffix>DDS</suffix></name>";
+                assert!(xml.matches(maya).count() >= 3, "the care team, the visit and the procedures name Maya Chen by NPI");
+            }
+            if id == "pat-1005" {
+                assert!(
+                    xml.contains("<guardian><code code=\"MTH\"") && xml.contains("<guardianPerson><name use=\"L\"><given>Jamie</given>")
+                );
+            }
             std::fs::write(out.join(format!("{practice}-{id}.xml")), &xml).unwrap();
             std::fs::write(out.join(format!("{practice}-{id}.expected.json")), expected.to_string()).unwrap();
             documents += 1;
