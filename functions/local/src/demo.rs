@@ -289,6 +289,13 @@ pub fn lakeside(today: Date) -> DemoData {
         "pat-1003",
         json!({"kind": "problem", "code": {"system": "SNOMED-CT", "code": "195967001", "display": "Asthma"}, "status": "active", "date": "2012-09-10"}),
     );
+    // A dental implant at #19, with the UDI its label prints (GS1).
+    clin(
+        &mut r,
+        "pat-1001",
+        json!({"kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "status": "active", "date": d(day(-200)),
+            "udi": "(01)00844588003288(17)290630(10)ALX2024(21)SN4471902", "tooth": "19", "note": "Endosseous implant, 4.1 x 10 mm"}),
+    );
     // Asked at the periodontal exams: a former smoker, and (now) the status of the last one.
     clin(
         &mut r,
@@ -366,6 +373,18 @@ pub fn hillcrest(today: Date) -> DemoData {
             "ledger",
             "hled-1".to_string(),
             json!({"patientId": "pat-2001", "date": d(day(-90)), "kind": "charge", "amountCents": 11500, "description": "Prophylaxis - adult", "procedureCode": "D1110"}),
+        ),
+        // Jordan's implant at #8 (its label's UDI is HIBCC) and smoking status.
+        (
+            "clinical",
+            "hcl-1".to_string(),
+            json!({"patientId": "pat-2001", "kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "status": "active",
+                "date": d(day(-400)), "udi": "+H724IMPL4100R1/$$3290315L2291/S00417G", "tooth": "8"}),
+        ),
+        (
+            "clinical",
+            "hcl-2".to_string(),
+            json!({"patientId": "pat-2001", "kind": "smoking-status", "code": {"system": "SNOMED-CT", "code": "428041000124106", "display": "Occasional tobacco smoker"}, "date": d(day(-90))}),
         ),
     ];
     DemoData { records, files: vec![] }

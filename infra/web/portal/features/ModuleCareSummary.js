@@ -120,10 +120,12 @@ function summary(s) {
         dates(e),
         [e.value, e.unit].filter(Boolean).join(' '),
         e.status ? t('care.status.' + e.status) : '',
+        e.tooth ? t('care.tooth', { tooth: e.tooth }) : '',
+        ...device(e.device),
         e.performer || '',
         e.note || '',
       ].filter(Boolean).join(' · ')),
-      codeDetails(...entryCodes(e))));
+      codeDetails(...entryCodes(e), e.udi ? t('care.udi.printed', { udi: e.udi }) : null)));
     out.push(part('care.section.' + sec.key, items.length ? el('ul', { className: 'items' }, items) : empty('care.none')));
   }
   return out;
@@ -145,6 +147,17 @@ function entryCodes(e) {
     : t('words.code', { system: SYSTEMS[e.code.system] || e.code.system, code: e.code.code }));
   const name = entryName(e);
   return [code, name !== e.text ? t('words.asWritten', { text: e.text }) : null];
+}
+
+/** An implant's UDI read into its parts: which device, its lot and serial, its use-by date. */
+function device(d) {
+  if (!d) return [];
+  return [
+    t('care.udi.deviceId', { id: d.deviceId }),
+    d.lot ? t('care.udi.lot', { lot: d.lot }) : '',
+    d.serial ? t('care.udi.serial', { serial: d.serial }) : '',
+    d.expires ? t('care.udi.expires', { date: formatDay(d.expires) }) : '',
+  ];
 }
 
 function dates(e) {

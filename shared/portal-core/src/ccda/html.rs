@@ -52,7 +52,7 @@ pub fn render(s: &Summary, now: i64) -> String {
             let code = e.code.as_ref().map(|c| format!("{} {}", c.system, c.code)).unwrap_or_default();
             let date = [e.date.as_deref(), e.end_date.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" – ");
             let value = [e.value.as_deref(), e.unit.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-            let note = [e.note.as_deref(), e.performer.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
+            let note = e.notes().join("; ");
             out.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 escape(&e.text),

@@ -139,6 +139,7 @@ fn section_code(key: SectionKey) -> Option<SectionCode> {
             s("2.16.840.1.113883.10.20.22.2.22.1", Some(R21), "46240-8", "History of Hospitalizations+Outpatient visits Narrative")
         }
         SectionKey::SocialHistory => s("2.16.840.1.113883.10.20.22.2.17", Some(R21), "29762-2", "Social history Narrative"),
+        SectionKey::ImplantedDevices => s("2.16.840.1.113883.10.20.22.2.23", Some(R20), "46264-8", "History of medical device use"),
         // The care team is the header's serviceEvent performers.
         SectionKey::CareTeam => None,
     }
@@ -166,8 +167,7 @@ fn narrative(x: &mut Xml, title: &str, entries: &[Entry]) {
             x.text("td", &[], &date);
             let value = [e.value.as_deref(), e.unit.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
             x.text("td", &[], &value);
-            let note = [e.note.as_deref(), e.performer.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("; ");
-            x.text("td", &[], &note);
+            x.text("td", &[], &e.notes().join("; "));
             x.close();
         }
         x.close().close();
@@ -369,6 +369,28 @@ fn smoking(x: &mut Xml, e: &Entry, c: &CodeView) {
     x.close().close();
 }
 
+/// An implanted device: a Non-Medicinal Supply Activity whose product is the device itself
+/// (Product Instance), identified by its UDI under the FDA's root, as the UDI guidance has it.
+fn implant(x: &mut Xml, e: &Entry, c: &CodeView) {
+    const FDA_UDI: &str = "2.16.840.1.113883.3.3719";
+    x.open("entry", &[("typeCode", "DRIV")]).open("supply", &[("classCode", "SPLY"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.50", Some(R20));
+    id(x);
+    x.empty("statusCode", &[("code", "completed")]);
+    when(x, e);
+    x.open("participant", &[("typeCode", "PRD")]).open("participantRole", &[("classCode", "MANU")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.37", None);
+    match &e.udi {
+        Some(udi) => x.empty("id", &[("root", FDA_UDI), ("extension", udi)]),
+        None => x.empty("id", &[("nullFlavor", "UNK")]),
+    };
+    x.open("playingDevice", &[]);
+    coded(x, "code", c, &[]);
+    x.close();
+    x.open("scopingEntity", &[]).empty("id", &[("root", FDA_UDI)]).close();
+    x.close().close().close().close();
+}
+
 /// The Birth Sex Observation (HL7 AdministrativeGender F or M; unknown or declined as a null).
 fn birth_sex(x: &mut Xml, b: BirthSex) {
     x.open("entry", &[("typeCode", "DRIV")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
@@ -435,6 +457,7 @@ fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entrie
         SectionKey::Procedures => coded.iter().for_each(|(e, c)| procedure(x, e, c, false)),
         SectionKey::PlanOfTreatment => coded.iter().for_each(|(e, c)| procedure(x, e, c, true)),
         SectionKey::Encounters => entries.iter().for_each(|e| encounter(x, e)),
+        SectionKey::ImplantedDevices => coded.iter().for_each(|(e, c)| implant(x, e, c)),
         SectionKey::SocialHistory => {
             coded.iter().for_each(|(e, c)| smoking(x, e, c));
             if let Some(b) = born {

@@ -51,9 +51,10 @@ pub fn verhoeff_check_digit(body: &str) -> char {
     (b'0' + VERHOEFF_INV[c as usize]) as char
 }
 
-/// SNOMED CT concept id: 6–18 digits, partition digits 00 (concept), Verhoeff check digit.
+/// SNOMED CT concept id: 6–18 digits, partition digits 00 (an International concept) or 10 (an
+/// extension's, such as the US Edition's smoking statuses), Verhoeff check digit.
 pub fn is_snomed(code: &str) -> bool {
-    digits(code) && (6..=18).contains(&code.len()) && &code[code.len() - 3..code.len() - 1] == "00" && verhoeff_ok(code)
+    digits(code) && (6..=18).contains(&code.len()) && matches!(&code[code.len() - 3..code.len() - 1], "00" | "10") && verhoeff_ok(code)
 }
 
 /// LOINC: 1–5 digits, a dash, the mod-10 (Luhn) check digit.
@@ -133,6 +134,8 @@ mod tests {
             assert!(is_snomed(c), "{c}");
         }
         assert!(!is_snomed("80146003"));
+        assert!(is_snomed("428041000124106"), "a US Edition (extension) concept");
+        assert!(!is_snomed("428041000124116"), "a description id's partition (11) is no concept");
         assert_eq!(verhoeff_check_digit("3834100"), '3');
         assert_eq!(verhoeff_check_digit("8014600"), '2');
         assert!(!is_snomed("12345"));

@@ -21,6 +21,7 @@ use crate::code_systems::terms::{Names, Terms};
 use crate::code_systems::System;
 use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::quota::Quota;
+use crate::sync::entities::udi::{self, Udi};
 use crate::sync::entities::{
     Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, GuardianRelationship, LedgerEntry, LedgerKind, Patient,
     ProcedureStatus, Provider, SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
@@ -113,10 +114,11 @@ pub enum SectionKey {
     Encounters,
     CareTeam,
     SocialHistory,
+    ImplantedDevices,
 }
 
 impl SectionKey {
-    pub const ALL: [SectionKey; 11] = [
+    pub const ALL: [SectionKey; 12] = [
         SectionKey::Problems,
         SectionKey::Medications,
         SectionKey::Allergies,
@@ -128,6 +130,7 @@ impl SectionKey {
         SectionKey::Encounters,
         SectionKey::CareTeam,
         SectionKey::SocialHistory,
+        SectionKey::ImplantedDevices,
     ];
 
     pub fn title(self) -> &'static str {
@@ -143,6 +146,7 @@ impl SectionKey {
             SectionKey::Encounters => "Encounters",
             SectionKey::CareTeam => "Care team",
             SectionKey::SocialHistory => "Social history",
+            SectionKey::ImplantedDevices => "Implanted devices",
         }
     }
 }
@@ -182,6 +186,29 @@ pub struct Entry {
     /// The provider of a visit or procedure as the document names them (NPI, name parts).
     #[serde(skip)]
     pub performed_by: Option<Provider>,
+    /// An implant's UDI as its label prints it, and read into its parts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udi: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<Udi>,
+    /// An implant's tooth (Universal numbering).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tooth: Option<String>,
+}
+
+impl Entry {
+    /// What the readable copies put under "Note": the note, an implant's tooth and UDI, who did it.
+    pub fn notes(&self) -> Vec<String> {
+        [
+            self.note.clone(),
+            self.tooth.as_ref().map(|t| format!("tooth {t}")),
+            self.udi.as_ref().map(|u| format!("UDI {u}")),
+            self.performer.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -454,6 +481,7 @@ impl CareSummaries<'_> {
                 ClinicalKind::VitalSign => SectionKey::VitalSigns,
                 ClinicalKind::Result => SectionKey::Results,
                 ClinicalKind::SmokingStatus => SectionKey::SocialHistory,
+                ClinicalKind::Implant => SectionKey::ImplantedDevices,
             };
             let condition = matches!(e.kind, ClinicalKind::Problem | ClinicalKind::Medication | ClinicalKind::Allergy);
             let shown = if condition { overlaps(&e.date, e.end_date.as_deref(), from, to) } else { in_range(&e.date, from, to) };
@@ -472,6 +500,9 @@ impl CareSummaries<'_> {
                     value: e.value.clone(),
                     unit: e.unit.clone(),
                     note: e.note.clone(),
+                    device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
+                    udi: e.udi.clone(),
+                    tooth: e.tooth.clone(),
                     ..blank()
                 },
             );

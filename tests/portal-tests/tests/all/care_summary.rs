@@ -54,7 +54,8 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
             "planOfTreatment",
             "encounters",
             "careTeam",
-            "socialHistory"
+            "socialHistory",
+            "implantedDevices"
         ]
     );
     // Who Alex is (USCDI): as the practice's system sent it, detailed codes with their names.
@@ -63,6 +64,13 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
     assert_eq!(summary["patient"]["race"]["detailed"][1], json!({"code": "2039-6", "display": "Japanese"}));
     assert_eq!(summary["patient"]["ethnicity"]["categories"], json!(["2186-5"]));
     assert_eq!(section(&summary, "socialHistory")[0]["code"]["code"], "8517006", "a former smoker");
+    // The implant at #19: its UDI as printed, and read (GS1: the GTIN, expiry, lot, serial).
+    let implant = &section(&summary, "implantedDevices")[0];
+    assert_eq!((&implant["tooth"], &implant["udi"]), (&json!("19"), &json!("(01)00844588003288(17)290630(10)ALX2024(21)SN4471902")));
+    assert_eq!(
+        implant["device"],
+        json!({"issuer": "gs1", "deviceId": "00844588003288", "expires": "2029-06-30", "lot": "ALX2024", "serial": "SN4471902"})
+    );
     assert_eq!(texts(&summary, "allergies"), ["penicillin G"], "RxNorm's own name, imported");
     assert_eq!(texts(&summary, "medications"), ["amlodipine 5 MG Oral Tablet"]);
     assert_eq!(
@@ -224,6 +232,10 @@ async fn every_demo_patients_document_carries_their_codes() {
             if id == "pat-1001" {
                 let maya = "<id root=\"2.16.840.1.113883.4.6\" extension=\"1234567893\"/><assignedPerson><name use=\"L\"><given>Maya</given><family>Chen</family><suffix>DDS</suffix></name>";
                 assert!(xml.matches(maya).count() >= 3, "the care team, the visit and the procedures name Maya Chen by NPI");
+            }
+            if id == "pat-1001" {
+                let udi = "<id root=\"2.16.840.1.113883.3.3719\" extension=\"(01)00844588003288(17)290630(10)ALX2024(21)SN4471902\"/>";
+                assert!(xml.contains(udi), "the implant's Product Instance carries its UDI");
             }
             if id == "pat-1005" {
                 assert!(

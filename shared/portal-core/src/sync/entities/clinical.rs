@@ -1,6 +1,7 @@
-//! One coded clinical fact: a problem, medication, allergy, immunization, vital sign, result or
-//! smoking status. The code system fits the kind, and the code passes its system's check (a
-//! smoking status is one of the eight the C-CDA document takes).
+//! One coded clinical fact: a problem, medication, allergy, immunization, vital sign, result,
+//! smoking status or implanted device. The code system fits the kind, and the code passes its
+//! system's check (a smoking status is one of the eight the C-CDA document takes); an implant
+//! carries its UDI as its label prints it (read by `udi`) and, in the mouth, its tooth.
 
 use super::rules::{bad, check_id, date, opt_text, text};
 use super::{Entity, Placement, Record};
@@ -19,6 +20,8 @@ pub enum ClinicalKind {
     Result,
     /// Tobacco smoking status as asked at an exam (dentistry asks at every periodontal one).
     SmokingStatus,
+    /// An implanted device (a dental implant): its kind coded, with its UDI.
+    Implant,
 }
 
 /// The smoking statuses a care summary can carry (C-CDA value set Smoking Status,
@@ -38,7 +41,7 @@ impl ClinicalKind {
     /// The code systems a fact of this kind is coded in.
     pub fn systems(self) -> &'static [&'static str] {
         match self {
-            ClinicalKind::Problem | ClinicalKind::SmokingStatus => &["SNOMED-CT"],
+            ClinicalKind::Problem | ClinicalKind::SmokingStatus | ClinicalKind::Implant => &["SNOMED-CT"],
             ClinicalKind::Medication => &["RxNorm"],
             ClinicalKind::Allergy => &["SNOMED-CT", "RxNorm"],
             ClinicalKind::Immunization => &["CVX"],
@@ -82,6 +85,12 @@ pub struct ClinicalEntry {
     pub unit: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// An implant's Unique Device Identifier as its label prints it (GS1 or HIBCC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udi: Option<String>,
+    /// Where in the mouth: a tooth by the Universal numbering (1-32, A-T).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tooth: Option<String>,
 }
 
 impl Record for ClinicalEntry {
@@ -119,6 +128,20 @@ impl Record for ClinicalEntry {
         }
         if matches!(self.kind, ClinicalKind::VitalSign | ClinicalKind::Result) && self.value.is_none() {
             return Err(bad("value", "a vital sign or result has a value"));
+        }
+        match (self.kind, &self.udi) {
+            (ClinicalKind::Implant, Some(udi)) => {
+                super::udi::parse(udi).map_err(|why| bad("udi", why))?;
+            }
+            (ClinicalKind::Implant, None) => return Err(bad("udi", "an implant carries its UDI")),
+            (_, Some(_)) => return Err(bad("udi", "only an implant carries a UDI")),
+            (_, None) => {}
+        }
+        if let Some(t) = &self.tooth {
+            let universal = t.parse::<u8>().is_ok_and(|n| (1..=32).contains(&n)) || (t.len() == 1 && ("A"..="T").contains(&t.as_str()));
+            if !universal {
+                return Err(bad("tooth", "a tooth by the Universal numbering: 1 to 32, or A to T"));
+            }
         }
         opt_text("value", &self.value, 100)?;
         opt_text("unit", &self.unit, 30)?;

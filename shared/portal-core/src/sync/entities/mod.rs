@@ -16,6 +16,7 @@ pub(crate) mod rules;
 mod slot;
 mod statement;
 mod treatment_plan;
+pub mod udi;
 
 pub use appointment::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation};
 pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code, SMOKING_STATUSES};
