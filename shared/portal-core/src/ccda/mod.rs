@@ -188,17 +188,18 @@ fn concern(x: &mut Xml, e: &Entry, act: &str, observation: (&str, &str)) {
     template(x, observation.0, Some(observation.1));
 }
 
-fn problem(x: &mut Xml, e: &Entry, c: &CodeView) {
+fn problem(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     concern(x, e, "2.16.840.1.113883.10.20.22.4.3", ("2.16.840.1.113883.10.20.22.4.4", R21));
     id(x);
     x.empty("code", &[("code", "55607006"), ("codeSystem", SNOMED), ("codeSystemName", "SNOMED CT"), ("displayName", "Problem")]);
     x.empty("statusCode", &[("code", "completed")]);
     span(x, e);
     coded(x, "value", c, &[("xsi:type", "CD")]);
+    author(x, d, e);
     x.close().close().close().close();
 }
 
-fn allergy(x: &mut Xml, e: &Entry, c: &CodeView) {
+fn allergy(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     concern(x, e, "2.16.840.1.113883.10.20.22.4.30", ("2.16.840.1.113883.10.20.22.4.7", R20));
     id(x);
     x.empty("code", &[("code", "ASSERTION"), ("codeSystem", "2.16.840.1.113883.5.4")]);
@@ -211,6 +212,7 @@ fn allergy(x: &mut Xml, e: &Entry, c: &CodeView) {
         _ => ("419199007", "Allergy to substance (disorder)"),
     };
     coded(x, "value", &CodeView { system: "SNOMED-CT".into(), code: kind.0.into(), display: kind.1.into() }, &[("xsi:type", "CD")]);
+    author(x, d, e);
     x.open("participant", &[("typeCode", "CSM")]).open("participantRole", &[("classCode", "MANU")]);
     x.open("playingEntity", &[("classCode", "MMAT")]);
     coded(x, "code", c, &[]);
@@ -230,7 +232,7 @@ fn allergy(x: &mut Xml, e: &Entry, c: &CodeView) {
     x.close().close().close().close();
 }
 
-fn medication(x: &mut Xml, e: &Entry, c: &CodeView) {
+fn medication(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     x.open("entry", &[("typeCode", "DRIV")]).open("substanceAdministration", &[("classCode", "SBADM"), ("moodCode", "EVN")]);
     template(x, "2.16.840.1.113883.10.20.22.4.16", Some(R20));
     id(x);
@@ -254,10 +256,12 @@ fn medication(x: &mut Xml, e: &Entry, c: &CodeView) {
     template(x, "2.16.840.1.113883.10.20.22.4.23", Some(R20));
     x.open("manufacturedMaterial", &[]);
     coded(x, "code", c, &[]);
-    x.close().close().close().close().close();
+    x.close().close().close();
+    author(x, d, e);
+    x.close().close();
 }
 
-fn immunization(x: &mut Xml, e: &Entry, c: &CodeView) {
+fn immunization(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     x.open("entry", &[("typeCode", "DRIV")]);
     x.open("substanceAdministration", &[("classCode", "SBADM"), ("moodCode", "EVN"), ("negationInd", "false")]);
     template(x, "2.16.840.1.113883.10.20.22.4.52", Some(R21));
@@ -268,7 +272,9 @@ fn immunization(x: &mut Xml, e: &Entry, c: &CodeView) {
     template(x, "2.16.840.1.113883.10.20.22.4.54", Some(R20));
     x.open("manufacturedMaterial", &[]);
     coded(x, "code", c, &[]);
-    x.close().close().close().close().close();
+    x.close().close().close();
+    author(x, d, e);
+    x.close().close();
 }
 
 /// A measurement: a number with its unit (UCUM), or text.
@@ -281,7 +287,7 @@ fn measured(x: &mut Xml, e: &Entry) {
     }
 }
 
-fn observations(x: &mut Xml, key: SectionKey, entries: &[(&Entry, &CodeView)]) {
+fn observations(x: &mut Xml, d: &Doc, key: SectionKey, entries: &[(&Entry, &CodeView)]) {
     // One organizer per date: a panel of results, a set of vital signs taken together.
     let mut dates: Vec<&str> = entries.iter().filter_map(|(e, _)| e.date.as_deref()).collect();
     dates.dedup();
@@ -321,13 +327,14 @@ fn observations(x: &mut Xml, key: SectionKey, entries: &[(&Entry, &CodeView)]) {
             x.empty("statusCode", &[("code", "completed")]);
             when(x, e);
             measured(x, e);
+            author(x, d, e);
             x.close().close();
         }
         x.close().close();
     }
 }
 
-fn procedure(x: &mut Xml, e: &Entry, c: &CodeView, planned: bool) {
+fn procedure(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView, planned: bool) {
     x.open("entry", &[("typeCode", "DRIV")]);
     x.open("procedure", &[("classCode", "PROC"), ("moodCode", if planned { "RQO" } else { "EVN" })]);
     template(x, if planned { "2.16.840.1.113883.10.20.22.4.41" } else { "2.16.840.1.113883.10.20.22.4.14" }, Some(R20));
@@ -338,10 +345,11 @@ fn procedure(x: &mut Xml, e: &Entry, c: &CodeView, planned: bool) {
     if let Some(p) = &e.performed_by {
         performer(x, p, &[]);
     }
+    author(x, d, e);
     x.close().close();
 }
 
-fn encounter(x: &mut Xml, e: &Entry) {
+fn encounter(x: &mut Xml, d: &Doc, e: &Entry) {
     x.open("entry", &[("typeCode", "DRIV")]).open("encounter", &[("classCode", "ENC"), ("moodCode", "EVN")]);
     template(x, "2.16.840.1.113883.10.20.22.4.49", Some(R21));
     id(x);
@@ -351,11 +359,12 @@ fn encounter(x: &mut Xml, e: &Entry) {
     if let Some(p) = &e.performed_by {
         performer(x, p, &[]);
     }
+    author(x, d, e);
     x.close().close();
 }
 
 /// A Smoking Status - Meaningful Use observation (the status as of its date).
-fn smoking(x: &mut Xml, e: &Entry, c: &CodeView) {
+fn smoking(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     x.open("entry", &[("typeCode", "DRIV")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
     template(x, "2.16.840.1.113883.10.20.22.4.78", Some(R20));
     id(x);
@@ -366,18 +375,20 @@ fn smoking(x: &mut Xml, e: &Entry, c: &CodeView) {
     x.empty("statusCode", &[("code", "completed")]);
     x.empty("effectiveTime", &[("value", &hl7_time(e.date.as_deref().unwrap_or_default()))]);
     coded(x, "value", c, &[("xsi:type", "CD")]);
+    author(x, d, e);
     x.close().close();
 }
 
 /// An implanted device: a Non-Medicinal Supply Activity whose product is the device itself
 /// (Product Instance), identified by its UDI under the FDA's root, as the UDI guidance has it.
-fn implant(x: &mut Xml, e: &Entry, c: &CodeView) {
+fn implant(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     const FDA_UDI: &str = "2.16.840.1.113883.3.3719";
     x.open("entry", &[("typeCode", "DRIV")]).open("supply", &[("classCode", "SPLY"), ("moodCode", "EVN")]);
     template(x, "2.16.840.1.113883.10.20.22.4.50", Some(R20));
     id(x);
     x.empty("statusCode", &[("code", "completed")]);
     when(x, e);
+    author(x, d, e);
     x.open("participant", &[("typeCode", "PRD")]).open("participantRole", &[("classCode", "MANU")]);
     template(x, "2.16.840.1.113883.10.20.22.4.37", None);
     match &e.udi {
@@ -436,7 +447,7 @@ fn self_reported(x: &mut Xml, tags: (&str, &str), reported: Option<&SelfReported
     };
 }
 
-fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entries: &[Entry], born: Option<BirthSex>) {
+fn section(x: &mut Xml, d: &Doc, code: &SectionCode, title: &str, key: SectionKey, entries: &[Entry], born: Option<BirthSex>) {
     x.open("component", &[]);
     if entries.is_empty() {
         x.open("section", &[("nullFlavor", "NI")]);
@@ -449,17 +460,17 @@ fn section(x: &mut Xml, code: &SectionCode, title: &str, key: SectionKey, entrie
     narrative(x, title, entries);
     let coded: Vec<(&Entry, &CodeView)> = entries.iter().filter_map(|e| e.code.as_ref().map(|c| (e, c))).collect();
     match key {
-        SectionKey::Problems => coded.iter().for_each(|(e, c)| problem(x, e, c)),
-        SectionKey::Allergies => coded.iter().for_each(|(e, c)| allergy(x, e, c)),
-        SectionKey::Medications => coded.iter().for_each(|(e, c)| medication(x, e, c)),
-        SectionKey::Immunizations => coded.iter().for_each(|(e, c)| immunization(x, e, c)),
-        SectionKey::VitalSigns | SectionKey::Results => observations(x, key, &coded),
-        SectionKey::Procedures => coded.iter().for_each(|(e, c)| procedure(x, e, c, false)),
-        SectionKey::PlanOfTreatment => coded.iter().for_each(|(e, c)| procedure(x, e, c, true)),
-        SectionKey::Encounters => entries.iter().for_each(|e| encounter(x, e)),
-        SectionKey::ImplantedDevices => coded.iter().for_each(|(e, c)| implant(x, e, c)),
+        SectionKey::Problems => coded.iter().for_each(|(e, c)| problem(x, d, e, c)),
+        SectionKey::Allergies => coded.iter().for_each(|(e, c)| allergy(x, d, e, c)),
+        SectionKey::Medications => coded.iter().for_each(|(e, c)| medication(x, d, e, c)),
+        SectionKey::Immunizations => coded.iter().for_each(|(e, c)| immunization(x, d, e, c)),
+        SectionKey::VitalSigns | SectionKey::Results => observations(x, d, key, &coded),
+        SectionKey::Procedures => coded.iter().for_each(|(e, c)| procedure(x, d, e, c, false)),
+        SectionKey::PlanOfTreatment => coded.iter().for_each(|(e, c)| procedure(x, d, e, c, true)),
+        SectionKey::Encounters => entries.iter().for_each(|e| encounter(x, d, e)),
+        SectionKey::ImplantedDevices => coded.iter().for_each(|(e, c)| implant(x, d, e, c)),
         SectionKey::SocialHistory => {
-            coded.iter().for_each(|(e, c)| smoking(x, e, c));
+            coded.iter().for_each(|(e, c)| smoking(x, d, e, c));
             if let Some(b) = born {
                 birth_sex(x, b);
             }
@@ -476,6 +487,23 @@ fn name(x: &mut Xml, given: &str, family: &str, suffix: Option<&str>) {
         x.text("suffix", &[], s);
     }
     x.close();
+}
+
+/// What every entry's provenance names: the practice, whose system recorded it.
+struct Doc<'a> {
+    root: &'a str,
+    practice_name: &'a str,
+}
+
+/// Author Participation: who recorded the entry (the practice's system) and when it last did.
+fn author(x: &mut Xml, d: &Doc, e: &Entry) {
+    let Some(at) = &e.recorded_at else { return };
+    x.open("author", &[]);
+    template(x, "2.16.840.1.113883.10.20.22.4.119", None);
+    x.empty("time", &[("value", &hl7_time(at))]);
+    x.open("assignedAuthor", &[]).empty("id", &[("root", d.root)]);
+    x.open("representedOrganization", &[]).empty("id", &[("root", d.root)]).text("name", &[], d.practice_name).close();
+    x.close().close();
 }
 
 /// A provider who did something: their NPI (unknown when the practice has none on file) and name.
@@ -622,6 +650,7 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
     x.close().close();
 
     x.open("component", &[]).open("structuredBody", &[]);
+    let d = Doc { root: &root, practice_name: &s.practice_name };
     for sec in &s.sections {
         let Some(code) = section_code(sec.key) else { continue };
         if sec.key == SectionKey::SocialHistory {
@@ -630,9 +659,9 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
             if let Some(b) = p.birth_sex {
                 entries.push(Entry { text: format!("Sex assigned at birth: {}", b.words()), ..Entry::default() });
             }
-            section(&mut x, &code, sec.title, sec.key, &entries, p.birth_sex);
+            section(&mut x, &d, &code, sec.title, sec.key, &entries, p.birth_sex);
         } else {
-            section(&mut x, &code, sec.title, sec.key, &sec.entries, None);
+            section(&mut x, &d, &code, sec.title, sec.key, &sec.entries, None);
         }
     }
     x.close().close();

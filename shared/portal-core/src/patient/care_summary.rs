@@ -191,6 +191,9 @@ pub struct Entry {
     pub udi: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<Udi>,
+    /// When the practice's system last sent it (the document's provenance).
+    #[serde(skip)]
+    pub recorded_at: Option<String>,
     /// An implant's tooth (Universal numbering).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tooth: Option<String>,
@@ -503,6 +506,7 @@ impl CareSummaries<'_> {
                     device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
                     udi: e.udi.clone(),
                     tooth: e.tooth.clone(),
+                    recorded_at: Some(c.last_modified.clone()),
                     ..blank()
                 },
             );
@@ -520,6 +524,7 @@ impl CareSummaries<'_> {
                     date: Some(l.record.date.clone()),
                     performer: l.record.provider_id.as_deref().and_then(provider).map(|p| p.display_name()),
                     performed_by: l.record.provider_id.as_deref().and_then(provider),
+                    recorded_at: Some(l.last_modified.clone()),
                     ..blank()
                 },
             );
@@ -537,6 +542,7 @@ impl CareSummaries<'_> {
                         status: kebab(p.status),
                         date: Some(plan.record.date.clone()),
                         note: tooth,
+                        recorded_at: Some(plan.last_modified.clone()),
                         ..blank()
                     },
                 );
@@ -563,6 +569,7 @@ impl CareSummaries<'_> {
                     date: Some(v.record.start.clone()),
                     performer: provider(&v.record.provider_id).map(|p| p.display_name()),
                     performed_by: provider(&v.record.provider_id),
+                    recorded_at: Some(v.last_modified.clone()),
                     ..blank()
                 },
             );
