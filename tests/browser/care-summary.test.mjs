@@ -33,6 +33,8 @@ test('a patient views, downloads and sends their care summary and sees the activ
   assert.match(about, /Race\s+White, Asian, European, Japanese/);
   assert.match(about, /Ethnicity\s+Not Hispanic or Latino/);
   await part('Social history').getByText('Used to smoke').waitFor();
+  assert.match(await part('Medications').innerText(), /dose 1 · by mouth/);
+  assert.match(await part('Immunizations').innerText(), /dose 0.5 mL · injected into a muscle/);
   // The implant at #19, its UDI read into words; the UDI as printed under Details.
   const implant = part('Implanted devices').locator('li', { hasText: 'tooth 19' });
   assert.match(await implant.innerText(), /device 00844588003288 · lot ALX2024 · serial number SN4471902 · use by Jun 30, 2029/);

@@ -262,7 +262,8 @@ pub fn lakeside(today: Date) -> DemoData {
     clin(
         &mut r,
         "pat-1001",
-        json!({"kind": "medication", "code": {"system": "RxNorm", "code": "197361", "display": "Amlodipine 5 MG Oral Tablet"}, "status": "active", "date": "2019-04-02", "note": "One tablet daily"}),
+        json!({"kind": "medication", "code": {"system": "RxNorm", "code": "197361", "display": "Amlodipine 5 MG Oral Tablet"}, "status": "active", "date": "2019-04-02", "note": "One tablet daily",
+            "dose": {"value": "1", "unit": "1"}, "route": "oral"}),
     );
     clin(
         &mut r,
@@ -272,7 +273,8 @@ pub fn lakeside(today: Date) -> DemoData {
     clin(
         &mut r,
         "pat-1001",
-        json!({"kind": "immunization", "code": {"system": "CVX", "code": "140", "display": "Influenza, seasonal, injectable, preservative free"}, "status": "completed", "date": d(day(-70))}),
+        json!({"kind": "immunization", "code": {"system": "CVX", "code": "140", "display": "Influenza, seasonal, injectable, preservative free"}, "status": "completed", "date": d(day(-70)),
+            "dose": {"value": "0.5", "unit": "mL"}, "route": "intramuscular"}),
     );
     clin(
         &mut r,
@@ -310,7 +312,8 @@ pub fn lakeside(today: Date) -> DemoData {
     clin(
         &mut r,
         "pat-1003",
-        json!({"kind": "medication", "code": {"system": "RxNorm", "code": "745679", "display": "Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"}, "status": "active", "date": "2012-09-10"}),
+        json!({"kind": "medication", "code": {"system": "RxNorm", "code": "745679", "display": "Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"}, "status": "active", "date": "2012-09-10",
+            "dose": {"value": "2", "unit": "1"}, "route": "inhalation"}),
     );
     clin(
         &mut r,

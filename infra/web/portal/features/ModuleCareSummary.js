@@ -121,6 +121,9 @@ function summary(s) {
         [e.value, e.unit].filter(Boolean).join(' '),
         e.status ? t('care.status.' + e.status) : '',
         e.tooth ? t('care.tooth', { tooth: e.tooth }) : '',
+        // A count (unit 1) is just the number: "dose 2".
+        e.dose ? t('care.dose', { dose: e.dose.unit === '1' ? e.dose.value : `${e.dose.value} ${e.dose.unit.replace(/[{}]/g, '')}` }) : '',
+        e.route ? t('care.route.' + e.route) : '',
         ...device(e.device),
         e.performer || '',
         e.note || '',

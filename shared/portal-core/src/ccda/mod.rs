@@ -24,6 +24,8 @@ const R20: &str = "2014-06-09";
 const LOINC: &str = "2.16.840.1.113883.6.1";
 const SNOMED: &str = "2.16.840.1.113883.6.96";
 const NPI: &str = "2.16.840.1.113883.4.6";
+/// NCI Thesaurus (FDA SPL routes of administration).
+const NCI: &str = "2.16.840.1.113883.3.26.1.1";
 /// HL7 AdministrativeGender.
 const GENDER: &str = "2.16.840.1.113883.5.1";
 
@@ -250,8 +252,7 @@ fn medication(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
         None => x.empty("high", &[("nullFlavor", "UNK")]),
     };
     x.close();
-    // The dose is required (CONF:1098-7516); the practice's system sends the drug and dates only.
-    x.empty("doseQuantity", &[("nullFlavor", "UNK")]);
+    given(x, e);
     x.open("consumable", &[]).open("manufacturedProduct", &[("classCode", "MANU")]);
     template(x, "2.16.840.1.113883.10.20.22.4.23", Some(R20));
     x.open("manufacturedMaterial", &[]);
@@ -268,6 +269,7 @@ fn immunization(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     id(x);
     x.empty("statusCode", &[("code", "completed")]);
     when(x, e);
+    given(x, e);
     x.open("consumable", &[]).open("manufacturedProduct", &[("classCode", "MANU")]);
     template(x, "2.16.840.1.113883.10.20.22.4.54", Some(R20));
     x.open("manufacturedMaterial", &[]);
@@ -275,6 +277,19 @@ fn immunization(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     x.close().close().close();
     author(x, d, e);
     x.close().close();
+}
+
+/// How a medication or vaccine is given: its route (FDA SPL, NCI Thesaurus) and its dose (required
+/// for a medication, CONF:1098-7516: unknown when the practice's system did not send one).
+fn given(x: &mut Xml, e: &Entry) {
+    if let Some(route) = e.route {
+        let (code, name) = route.nci();
+        x.empty("routeCode", &[("code", code), ("codeSystem", NCI), ("codeSystemName", "NCI Thesaurus"), ("displayName", name)]);
+    }
+    match &e.dose {
+        Some(d) => x.empty("doseQuantity", &[("value", &d.value), ("unit", &d.unit)]),
+        None => x.empty("doseQuantity", &[("nullFlavor", "UNK")]),
+    };
 }
 
 /// A measurement: a number with its unit (UCUM), or text.

@@ -23,8 +23,8 @@ use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Ta
 use crate::quota::Quota;
 use crate::sync::entities::udi::{self, Udi};
 use crate::sync::entities::{
-    Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, GuardianRelationship, LedgerEntry, LedgerKind, Patient,
-    ProcedureStatus, Provider, SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
+    Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, Dose, GuardianRelationship, LedgerEntry, LedgerKind, Patient,
+    ProcedureStatus, Provider, Route, SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
 };
 use crate::sync::records::DateRange;
 use crate::{CoreError, CoreResult};
@@ -191,6 +191,11 @@ pub struct Entry {
     pub udi: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<Udi>,
+    /// A medication's or vaccine's dose and how it is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dose: Option<Dose>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
     /// When the practice's system last sent it (the document's provenance).
     #[serde(skip)]
     pub recorded_at: Option<String>,
@@ -506,6 +511,8 @@ impl CareSummaries<'_> {
                     device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
                     udi: e.udi.clone(),
                     tooth: e.tooth.clone(),
+                    dose: e.dose.clone(),
+                    route: e.route,
                     recorded_at: Some(c.last_modified.clone()),
                     ..blank()
                 },

@@ -166,6 +166,9 @@ async fn malformed_entities_are_rejected_per_item_in_a_batch() {
         {"op": "upsert", "entity": "patients", "id": "pat-t4", "body": {"lastModified": stamp, "firstName": "A", "lastName": "B", "birthdate": "1990-01-01", "ethnicity": {"categories": ["2135-2", "2186-5"]}}},
         {"op": "upsert", "entity": "clinical", "id": "cl-t3", "body": {"lastModified": stamp, "patientId": "pat-t1", "kind": "smoking-status", "code": {"system": "SNOMED-CT", "code": "38341003", "display": "Hypertensive disorder"}, "date": "2026-01-02"}},
         {"op": "upsert", "entity": "patients", "id": "pat-t5", "body": {"lastModified": stamp, "firstName": "A", "lastName": "B", "birthdate": "1990-01-01", "sex": "female", "birthSex": "declined", "race": {"categories": ["2106-3"], "detailed": [{"code": "2108-9", "display": "European"}]}, "ethnicity": {"declined": true}}},
+        // A problem has no dose; an implant's UDI must pass its check digit.
+        {"op": "upsert", "entity": "clinical", "id": "cl-t4", "body": {"lastModified": stamp, "patientId": "pat-t1", "kind": "problem", "code": {"system": "SNOMED-CT", "code": "38341003", "display": "Hypertensive disorder"}, "date": "2026-01-02", "dose": {"value": "5", "unit": "mg"}}},
+        {"op": "upsert", "entity": "clinical", "id": "cl-t5", "body": {"lastModified": stamp, "patientId": "pat-t1", "kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "date": "2026-01-02", "udi": "(01)00844588003289", "tooth": "19"}},
     ]});
     let (s, v) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
     assert_eq!(s, 200, "{v}");
@@ -174,7 +177,7 @@ async fn malformed_entities_are_rejected_per_item_in_a_batch() {
         statuses,
         [
             "applied", "rejected", "rejected", "rejected", "applied", "rejected", "applied", "rejected", "rejected", "rejected",
-            "rejected", "rejected", "applied"
+            "rejected", "rejected", "applied", "rejected", "rejected"
         ],
         "{v}"
     );
@@ -190,16 +193,19 @@ async fn malformed_entities_are_rejected_per_item_in_a_batch() {
             "field_invalid",
             "field_invalid",
             "field_invalid",
+            "field_invalid",
+            "field_invalid",
             "field_invalid"
         ]
     );
+    assert!(v["results"][14]["reason"].as_str().unwrap().contains("check digit"), "{}", v["results"][14]);
     assert!(v["results"][2]["reason"].as_str().unwrap().contains("start"));
     assert!(v["results"][9]["reason"].as_str().unwrap().contains("race.categories"), "{}", v["results"][9]);
     assert!(v["results"][11]["reason"].as_str().unwrap().contains("smoking status"), "{}", v["results"][11]);
-    assert_eq!(v["summary"], json!({"applied": 4, "unchanged": 0, "rejected": 9}));
+    assert_eq!(v["summary"], json!({"applied": 4, "unchanged": 0, "rejected": 11}));
     // Repeating the batch changes nothing.
     let (_, again) = c.call("POST", "/v1/sync/batch", &[], Some(&items)).await;
-    assert_eq!(again["summary"], json!({"applied": 0, "unchanged": 4, "rejected": 9}));
+    assert_eq!(again["summary"], json!({"applied": 0, "unchanged": 4, "rejected": 11}));
     // Nothing of a rejected item was stored.
     assert_eq!(c.call("GET", "/v1/sync/patients/pat-t1", &[], None).await.0, 404);
 }

@@ -24,6 +24,60 @@ pub enum ClinicalKind {
     Implant,
 }
 
+/// How a medication or vaccine is given, with its FDA SPL route code (NCI Thesaurus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    Oral,
+    Sublingual,
+    Buccal,
+    Dental,
+    Topical,
+    Inhalation,
+    Nasal,
+    Transdermal,
+    Intravenous,
+    Intramuscular,
+    Subcutaneous,
+    Intradermal,
+    Infiltration,
+    Intragingival,
+    Periodontal,
+    Subgingival,
+}
+
+impl Route {
+    /// The NCI Thesaurus code and name (value set SPL Drug Route of Administration Terminology).
+    pub fn nci(self) -> (&'static str, &'static str) {
+        match self {
+            Route::Oral => ("C38288", "Oral Route of Administration"),
+            Route::Sublingual => ("C38300", "Sublingual Route of Administration"),
+            Route::Buccal => ("C38193", "Buccal Route of Administration"),
+            Route::Dental => ("C38197", "Dental Route of Administration"),
+            Route::Topical => ("C38304", "Topical Route of Administration"),
+            Route::Inhalation => ("C38216", "Inhalation Route of Administration"),
+            Route::Nasal => ("C38284", "Nasal Route of Administration"),
+            Route::Transdermal => ("C38305", "Transdermal Route of Administration"),
+            Route::Intravenous => ("C38276", "Intravenous Route of Administration"),
+            Route::Intramuscular => ("C28161", "Intramuscular Route of Administration"),
+            Route::Subcutaneous => ("C38299", "Subcutaneous Route of Administration"),
+            Route::Intradermal => ("C38238", "Intradermal Route of Administration"),
+            Route::Infiltration => ("C38215", "Infiltration Route of Administration"),
+            Route::Intragingival => ("C38247", "Intragingival Route of Administration"),
+            Route::Periodontal => ("C38294", "Periodontal Route of Administration"),
+            Route::Subgingival => ("C65103", "Subgingival Route of Administration"),
+        }
+    }
+}
+
+/// One dose: a number and its UCUM unit (`mg`, `mL`, `{tablet}`, `1` for a count).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Dose {
+    pub value: String,
+    pub unit: String,
+}
+
 /// The smoking statuses a care summary can carry (C-CDA value set Smoking Status,
 /// 2.16.840.1.113883.11.20.9.38): SNOMED CT codes with their names.
 pub const SMOKING_STATUSES: [(&str, &str); 8] = [
@@ -91,6 +145,11 @@ pub struct ClinicalEntry {
     /// Where in the mouth: a tooth by the Universal numbering (1-32, A-T).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tooth: Option<String>,
+    /// A medication's or vaccine's dose, and how it is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<Dose>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
 }
 
 impl Record for ClinicalEntry {
@@ -136,6 +195,19 @@ impl Record for ClinicalEntry {
             (ClinicalKind::Implant, None) => return Err(bad("udi", "an implant carries its UDI")),
             (_, Some(_)) => return Err(bad("udi", "only an implant carries a UDI")),
             (_, None) => {}
+        }
+        let given = matches!(self.kind, ClinicalKind::Medication | ClinicalKind::Immunization);
+        if !given && (self.dose.is_some() || self.route.is_some()) {
+            return Err(bad("dose/route", "only a medication or immunization has a dose and route"));
+        }
+        if let Some(d) = &self.dose {
+            let number = d.value.len() <= 12 && d.value.parse::<f64>().is_ok_and(|v| v.is_finite() && v > 0.0);
+            if !number {
+                return Err(bad("dose.value", "a positive number such as 5 or 0.5"));
+            }
+            if !(1..=20).contains(&d.unit.len()) || !d.unit.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(bad("dose.unit", "a UCUM unit such as mg, mL, {tablet} or 1"));
+            }
         }
         if let Some(t) = &self.tooth {
             let universal = t.parse::<u8>().is_ok_and(|n| (1..=32).contains(&n)) || (t.len() == 1 && ("A"..="T").contains(&t.as_str()));

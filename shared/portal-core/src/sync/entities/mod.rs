@@ -19,7 +19,7 @@ mod treatment_plan;
 pub mod udi;
 
 pub use appointment::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation};
-pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code, SMOKING_STATUSES};
+pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code, Dose, Route, SMOKING_STATUSES};
 pub use demographics::{BirthSex, DetailedCode, SelfReported, Sex, CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES};
 pub use document::Document;
 pub(crate) use file::check_file;
