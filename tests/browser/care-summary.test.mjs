@@ -34,6 +34,9 @@ test('a patient views, downloads and sends their care summary and sees the activ
   assert.match(about, /Ethnicity\s+Not Hispanic or Latino/);
   await part('Social history').getByText('Used to smoke').waitFor();
   assert.match(await part('Medications').innerText(), /dose 1 · by mouth/);
+  await part('Goals').getByText('Keep tooth #30 healthy after its crown').waitFor();
+  await part('Plan of treatment').getByText(/Crown recommended after fracture of the mesial cusp/).waitFor();
+  await part('Health concerns').getByText('Hypertensive disorder').waitFor();
   assert.match(await part('Immunizations').innerText(), /dose 0.5 mL · injected into a muscle/);
   // The implant at #19, its UDI read into words; the UDI as printed under Details.
   const implant = part('Implanted devices').locator('li', { hasText: 'tooth 19' });

@@ -33,7 +33,7 @@ test('every key the page names exists', () => {
   assert.ok(used.size > 20, `found ${used.size} keys`);
   assert.deepEqual([...used].filter((k) => !(k in en)), []);
   // Keys built at run time: the care summary's sections and what it says about the patient.
-  const care = ['problems', 'medications', 'allergies', 'immunizations', 'vitalSigns', 'results', 'procedures', 'planOfTreatment', 'encounters', 'careTeam', 'socialHistory', 'implantedDevices'].map((s) => `care.section.${s}`);
+  const care = ['problems', 'medications', 'allergies', 'immunizations', 'vitalSigns', 'results', 'procedures', 'planOfTreatment', 'encounters', 'careTeam', 'socialHistory', 'implantedDevices', 'goals', 'healthConcerns'].map((s) => `care.section.${s}`);
   care.push(...['female', 'male', 'other', 'unknown'].map((s) => `care.sex.${s}`), ...['female', 'male', 'unknown', 'declined'].map((s) => `care.birthSex.${s}`));
   care.push(...['1002-5', '2028-9', '2054-5', '2076-8', '2106-3'].map((c) => `care.race.${c}`), ...['2135-2', '2186-5'].map((c) => `care.ethnicity.${c}`));
   care.push(...['449868002', '428041000124106', '8517006', '266919005', '77176002', '266927001', '428071000124103', '428061000124105'].map((c) => `care.smoking.${c}`));

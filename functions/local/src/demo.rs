@@ -298,6 +298,23 @@ pub fn lakeside(today: Date) -> DemoData {
         json!({"kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "status": "active", "date": d(day(-200)),
             "udi": "(01)00844588003288(17)290630(10)ALX2024(21)SN4471902", "tooth": "19", "note": "Endosseous implant, 4.1 x 10 mm"}),
     );
+    // Goals and health concerns: in the dentist's words, or coded.
+    clin(
+        &mut r,
+        "pat-1001",
+        json!({"kind": "goal", "note": "Keep tooth #30 healthy after its crown", "status": "active", "date": d(day(-45))}),
+    );
+    clin(
+        &mut r,
+        "pat-1001",
+        json!({"kind": "health-concern", "code": {"system": "SNOMED-CT", "code": "38341003", "display": "Hypertensive disorder"}, "status": "active", "date": d(day(-45)),
+            "note": "Check blood pressure before any surgery"}),
+    );
+    clin(
+        &mut r,
+        "pat-1003",
+        json!({"kind": "health-concern", "note": "Bleeding gums when brushing", "status": "active", "date": d(day(-200))}),
+    );
     // Asked at the periodontal exams: a former smoker, and (now) the status of the last one.
     clin(
         &mut r,
@@ -383,6 +400,11 @@ pub fn hillcrest(today: Date) -> DemoData {
             "hcl-1".to_string(),
             json!({"patientId": "pat-2001", "kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "status": "active",
                 "date": d(day(-400)), "udi": "+H724IMPL4100R1/$$3290315L2291/S00417G", "tooth": "8"}),
+        ),
+        (
+            "clinical",
+            "hcl-3".to_string(),
+            json!({"patientId": "pat-2001", "kind": "goal", "note": "Stop smoking before the implant is restored", "status": "active", "date": d(day(-90))}),
         ),
         (
             "clinical",

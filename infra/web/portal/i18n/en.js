@@ -335,6 +335,8 @@ export default {
   'care.section.planOfTreatment': 'Plan of treatment',
   'care.section.encounters': 'Visits',
   'care.section.careTeam': 'Care team',
+  'care.section.goals': 'Goals',
+  'care.section.healthConcerns': 'Health concerns',
   'care.dose': 'dose {dose}',
   'care.route.oral': 'by mouth',
   'care.route.sublingual': 'under the tongue',

@@ -334,6 +334,8 @@ export default {
   'care.section.planOfTreatment': 'Plan de tratamiento',
   'care.section.encounters': 'Visitas',
   'care.section.careTeam': 'Equipo de atención',
+  'care.section.goals': 'Objetivos',
+  'care.section.healthConcerns': 'Preocupaciones de salud',
   'care.dose': 'dosis {dose}',
   'care.route.oral': 'por vía oral',
   'care.route.sublingual': 'debajo de la lengua',

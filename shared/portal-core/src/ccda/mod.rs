@@ -142,6 +142,8 @@ fn section_code(key: SectionKey) -> Option<SectionCode> {
         }
         SectionKey::SocialHistory => s("2.16.840.1.113883.10.20.22.2.17", Some(R21), "29762-2", "Social history Narrative"),
         SectionKey::ImplantedDevices => s("2.16.840.1.113883.10.20.22.2.23", Some(R20), "46264-8", "History of medical device use"),
+        SectionKey::Goals => s("2.16.840.1.113883.10.20.22.2.60", None, "61146-7", "Goals"),
+        SectionKey::HealthConcerns => s("2.16.840.1.113883.10.20.22.2.58", Some(R21), "75310-3", "Health concerns document"),
         // The care team is the header's serviceEvent performers.
         SectionKey::CareTeam => None,
     }
@@ -177,32 +179,76 @@ fn narrative(x: &mut Xml, title: &str, entries: &[Entry]) {
     x.close();
 }
 
-/// A concern act (problem or allergy), opened down to its observation (`template`), which the
-/// caller fills and closes with four `close()`s.
-fn concern(x: &mut Xml, e: &Entry, act: &str, observation: (&str, &str)) {
+/// A concern act (problem or allergy), opened down to its entryRelationship, which the caller
+/// fills with the observation and closes with three `close()`s.
+fn concern(x: &mut Xml, e: &Entry, act: &str) {
     x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
     template(x, act, Some(R21));
     id(x);
     x.empty("code", &[("code", "CONC"), ("codeSystem", "2.16.840.1.113883.5.6"), ("displayName", "Concern")]);
     x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
     span(x, e);
-    x.open("entryRelationship", &[("typeCode", "SUBJ")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
-    template(x, observation.0, Some(observation.1));
+    x.open("entryRelationship", &[("typeCode", "SUBJ")]);
 }
 
-fn problem(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
-    concern(x, e, "2.16.840.1.113883.10.20.22.4.3", ("2.16.840.1.113883.10.20.22.4.4", R21));
+/// A Problem Observation: the condition, coded, over its dates.
+fn problem_observation(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
+    x.open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.4", Some(R21));
     id(x);
     x.empty("code", &[("code", "55607006"), ("codeSystem", SNOMED), ("codeSystemName", "SNOMED CT"), ("displayName", "Problem")]);
     x.empty("statusCode", &[("code", "completed")]);
     span(x, e);
     coded(x, "value", c, &[("xsi:type", "CD")]);
     author(x, d, e);
-    x.close().close().close().close();
+    x.close();
+}
+
+fn problem(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
+    concern(x, e, "2.16.840.1.113883.10.20.22.4.3");
+    problem_observation(x, d, e, c);
+    x.close().close().close();
+}
+
+/// A Goal Observation: what the patient and the dentist aim for, coded or in the dentist's words.
+fn goal(x: &mut Xml, d: &Doc, e: &Entry) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("observation", &[("classCode", "OBS"), ("moodCode", "GOL")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.121", None);
+    id(x);
+    match &e.code {
+        Some(c) => coded(x, "code", c, &[]),
+        None => {
+            x.open("code", &[("nullFlavor", "OTH")]).text("originalText", &[], &e.text).close();
+        }
+    }
+    x.empty("statusCode", &[("code", "active")]);
+    when(x, e);
+    author(x, d, e);
+    x.close().close();
+}
+
+/// A Health Concern Act: the concern in words, and as a Problem Observation when it is coded.
+fn health_concern(x: &mut Xml, d: &Doc, e: &Entry) {
+    x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.132", Some(R21));
+    id(x);
+    x.empty("code", &[("code", "75310-3"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Health concern")]);
+    x.text("text", &[], &e.text);
+    x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
+    span(x, e);
+    author(x, d, e);
+    if let Some(c) = &e.code {
+        x.open("entryRelationship", &[("typeCode", "REFR")]);
+        problem_observation(x, d, e, c);
+        x.close();
+    }
+    x.close().close();
 }
 
 fn allergy(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
-    concern(x, e, "2.16.840.1.113883.10.20.22.4.30", ("2.16.840.1.113883.10.20.22.4.7", R20));
+    concern(x, e, "2.16.840.1.113883.10.20.22.4.30");
+    x.open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.7", Some(R20));
     id(x);
     x.empty("code", &[("code", "ASSERTION"), ("codeSystem", "2.16.840.1.113883.5.4")]);
     x.empty("statusCode", &[("code", "completed")]);
@@ -484,6 +530,8 @@ fn section(x: &mut Xml, d: &Doc, code: &SectionCode, title: &str, key: SectionKe
         SectionKey::PlanOfTreatment => coded.iter().for_each(|(e, c)| procedure(x, d, e, c, true)),
         SectionKey::Encounters => entries.iter().for_each(|e| encounter(x, d, e)),
         SectionKey::ImplantedDevices => coded.iter().for_each(|(e, c)| implant(x, d, e, c)),
+        SectionKey::Goals => entries.iter().for_each(|e| goal(x, d, e)),
+        SectionKey::HealthConcerns => entries.iter().for_each(|e| health_concern(x, d, e)),
         SectionKey::SocialHistory => {
             coded.iter().for_each(|(e, c)| smoking(x, d, e, c));
             if let Some(b) = born {

@@ -115,10 +115,12 @@ pub enum SectionKey {
     CareTeam,
     SocialHistory,
     ImplantedDevices,
+    Goals,
+    HealthConcerns,
 }
 
 impl SectionKey {
-    pub const ALL: [SectionKey; 12] = [
+    pub const ALL: [SectionKey; 14] = [
         SectionKey::Problems,
         SectionKey::Medications,
         SectionKey::Allergies,
@@ -131,6 +133,8 @@ impl SectionKey {
         SectionKey::CareTeam,
         SectionKey::SocialHistory,
         SectionKey::ImplantedDevices,
+        SectionKey::Goals,
+        SectionKey::HealthConcerns,
     ];
 
     pub fn title(self) -> &'static str {
@@ -147,6 +151,8 @@ impl SectionKey {
             SectionKey::CareTeam => "Care team",
             SectionKey::SocialHistory => "Social history",
             SectionKey::ImplantedDevices => "Implanted devices",
+            SectionKey::Goals => "Goals",
+            SectionKey::HealthConcerns => "Health concerns",
         }
     }
 }
@@ -473,8 +479,11 @@ impl CareSummaries<'_> {
             records.all_for_practice::<Provider>(practice),
         )
         .await?;
-        let codes: Vec<(System, String)> =
-            clinical.iter().filter_map(|c| System::parse(&c.record.code.system).map(|s| (s, c.record.code.code.clone()))).collect();
+        let codes: Vec<(System, String)> = clinical
+            .iter()
+            .filter_map(|c| c.record.code.as_ref())
+            .filter_map(|c| System::parse(&c.system).map(|s| (s, c.code.clone())))
+            .collect();
         let names = Terms { table: self.table }.names(practice, &codes).await?;
 
         let mut sections: Vec<Section> = SectionKey::ALL.iter().map(|k| Section { key: *k, title: k.title(), entries: vec![] }).collect();
@@ -490,24 +499,34 @@ impl CareSummaries<'_> {
                 ClinicalKind::Result => SectionKey::Results,
                 ClinicalKind::SmokingStatus => SectionKey::SocialHistory,
                 ClinicalKind::Implant => SectionKey::ImplantedDevices,
+                ClinicalKind::Goal => SectionKey::Goals,
+                ClinicalKind::HealthConcern => SectionKey::HealthConcerns,
             };
-            let condition = matches!(e.kind, ClinicalKind::Problem | ClinicalKind::Medication | ClinicalKind::Allergy);
+            let condition = matches!(
+                e.kind,
+                ClinicalKind::Problem | ClinicalKind::Medication | ClinicalKind::Allergy | ClinicalKind::Goal | ClinicalKind::HealthConcern
+            );
             let shown = if condition { overlaps(&e.date, e.end_date.as_deref(), from, to) } else { in_range(&e.date, from, to) };
             if !shown {
                 continue;
             }
-            let code = named(&names, &e.code.system, &e.code.code, &e.code.display);
+            let code = e.code.as_ref().map(|c| named(&names, &c.system, &c.code, &c.display));
+            // An entry in words (a goal, a concern) reads as its note.
+            let (text, note) = match &code {
+                Some(c) => (c.display.clone(), e.note.clone()),
+                None => (e.note.clone().unwrap_or_default(), None),
+            };
             push(
                 key,
                 Entry {
-                    text: code.display.clone(),
-                    code: Some(code),
+                    text,
+                    code,
                     status: e.status.and_then(kebab),
                     date: Some(e.date.clone()),
                     end_date: e.end_date.clone(),
                     value: e.value.clone(),
                     unit: e.unit.clone(),
-                    note: e.note.clone(),
+                    note,
                     device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
                     udi: e.udi.clone(),
                     tooth: e.tooth.clone(),
@@ -537,6 +556,19 @@ impl CareSummaries<'_> {
             );
         }
         for plan in plans.iter().filter(|p| matches!(p.record.status, TreatmentPlanStatus::Active | TreatmentPlanStatus::Signed)) {
+            // The dentist's assessment behind the plan, in their words, ahead of its procedures.
+            if let Some(assessment) = plan.record.note.as_ref().filter(|n| !n.trim().is_empty()) {
+                push(
+                    SectionKey::PlanOfTreatment,
+                    Entry {
+                        text: plan.record.heading.clone(),
+                        note: Some(assessment.clone()),
+                        date: Some(plan.record.date.clone()),
+                        recorded_at: Some(plan.last_modified.clone()),
+                        ..blank()
+                    },
+                );
+            }
             for p in plan.record.procedures.iter().filter(|p| p.status != ProcedureStatus::Complete) {
                 let code = CodeView { system: "CDT".into(), code: p.cdt_code.clone(), display: p.description.clone() };
                 let tooth =

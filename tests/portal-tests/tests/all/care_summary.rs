@@ -55,9 +55,15 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
             "encounters",
             "careTeam",
             "socialHistory",
-            "implantedDevices"
+            "implantedDevices",
+            "goals",
+            "healthConcerns"
         ]
     );
+    // A goal in the dentist's words; a concern coded, with its note.
+    assert_eq!(texts(&summary, "goals"), ["Keep tooth #30 healthy after its crown"]);
+    assert_eq!(section(&summary, "goals")[0]["code"], json!(null));
+    assert_eq!(section(&summary, "healthConcerns")[0]["note"], "Check blood pressure before any surgery");
     // Who Alex is (USCDI): as the practice's system sent it, detailed codes with their names.
     assert_eq!((&summary["patient"]["sex"], &summary["patient"]["birthSex"]), (&json!("male"), &json!("male")));
     assert_eq!(summary["patient"]["race"]["categories"], json!(["2106-3", "2028-9"]));
@@ -79,7 +85,13 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
     );
     assert_eq!(texts(&summary, "vitalSigns"), ["Systolic blood pressure", "Diastolic blood pressure"], "LOINC: the system's names");
     assert!(!section(&summary, "procedures").is_empty() && !section(&summary, "encounters").is_empty());
-    assert!(!section(&summary, "planOfTreatment").is_empty());
+    // The plan's assessment in the dentist's words comes first, then its procedures.
+    let plan = section(&summary, "planOfTreatment");
+    assert_eq!(
+        (&plan[0]["text"], &plan[0]["note"]),
+        (&json!("Crown #30 and cleaning"), &json!("Crown recommended after fracture of the mesial cusp."))
+    );
+    assert!(plan.len() > 1 && plan[1]["code"]["system"] == "CDT");
     assert_eq!(section(&summary, "careTeam")[0]["code"]["system"], "NPI");
 
     // A range: an old problem still active is in; last month's resolved caries only when it overlaps.
@@ -210,7 +222,7 @@ async fn every_demo_patients_document_carries_their_codes() {
             let page = records.for_patient::<ClinicalEntry>(practice, &id, &DateRange::all(), Order::OldestFirst, 500, None).await.unwrap();
             let synced: Vec<ClinicalEntry> = page.records.into_iter().map(|r| r.record).collect();
             let codes: Vec<(System, String)> =
-                synced.iter().filter_map(|c| Some((System::parse(&c.code.system)?, c.code.code.clone()))).collect();
+                synced.iter().filter_map(|c| c.code.as_ref()).filter_map(|c| Some((System::parse(&c.system)?, c.code.clone()))).collect();
             let names = Terms { table }.names(practice, &codes).await.unwrap();
             let mut expected = json!({"problems": [], "medications": [], "allergies": [], "immunizations": []});
             for c in &synced {
@@ -221,9 +233,10 @@ async fn every_demo_patients_document_carries_their_codes() {
                     ClinicalKind::Immunization => "immunizations",
                     _ => continue,
                 };
-                let name = System::parse(&c.code.system).and_then(|s| names.get(s, &c.code.code)).unwrap_or(&c.code.display);
-                assert!(xml.contains(&format!("code=\"{}\"", c.code.code)), "{practice}/{id}: {} missing", c.code.code);
-                expected[key].as_array_mut().unwrap().push(json!({"code": c.code.code, "name": name}));
+                let code = c.code.as_ref().expect("these kinds are coded");
+                let name = System::parse(&code.system).and_then(|s| names.get(s, &code.code)).unwrap_or(&code.display);
+                assert!(xml.contains(&format!("code=\"{}\"", code.code)), "{practice}/{id}: {} missing", code.code);
+                expected[key].as_array_mut().unwrap().push(json!({"code": code.code, "name": name}));
             }
             for template in ["2.16.840.1.113883.10.20.22.1.1", "2.16.840.1.113883.10.20.22.1.2"] {
                 assert!(xml.contains(&format!("<templateId root=\"{template}\" extension=\"2015-08-01\"/>")), "{id}");

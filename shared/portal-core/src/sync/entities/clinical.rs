@@ -1,6 +1,6 @@
-//! One coded clinical fact: a problem, medication, allergy, immunization, vital sign, result,
-//! smoking status or implanted device. The code system fits the kind, and the code passes its
-//! system's check (a smoking status is one of the eight the C-CDA document takes); an implant
+//! One clinical fact: a problem, medication, allergy, immunization, vital sign, result, smoking
+//! status, implanted device — each coded — or a goal or health concern, coded or in the
+//! clinician's words (`note`). The code system fits the kind, and the code passes its system's check (a smoking status is one of the eight the C-CDA document takes); an implant
 //! carries its UDI as its label prints it (read by `udi`) and, in the mouth, its tooth.
 
 use super::rules::{bad, check_id, date, opt_text, text};
@@ -22,6 +22,10 @@ pub enum ClinicalKind {
     SmokingStatus,
     /// An implanted device (a dental implant): its kind coded, with its UDI.
     Implant,
+    /// What the patient and the dentist aim for ("keep #30 after its crown").
+    Goal,
+    /// What worries the patient or the dentist ("bleeding gums").
+    HealthConcern,
 }
 
 /// How a medication or vaccine is given, with its FDA SPL route code (NCI Thesaurus).
@@ -95,7 +99,11 @@ impl ClinicalKind {
     /// The code systems a fact of this kind is coded in.
     pub fn systems(self) -> &'static [&'static str] {
         match self {
-            ClinicalKind::Problem | ClinicalKind::SmokingStatus | ClinicalKind::Implant => &["SNOMED-CT"],
+            ClinicalKind::Problem
+            | ClinicalKind::SmokingStatus
+            | ClinicalKind::Implant
+            | ClinicalKind::Goal
+            | ClinicalKind::HealthConcern => &["SNOMED-CT"],
             ClinicalKind::Medication => &["RxNorm"],
             ClinicalKind::Allergy => &["SNOMED-CT", "RxNorm"],
             ClinicalKind::Immunization => &["CVX"],
@@ -126,7 +134,9 @@ pub struct Code {
 pub struct ClinicalEntry {
     pub patient_id: String,
     pub kind: ClinicalKind,
-    pub code: Code,
+    /// What it is, coded; a goal or health concern may be the `note` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
     #[serde(default)]
     pub status: Option<ClinicalStatus>,
     /// When it was noted, started, given or measured.
@@ -152,35 +162,9 @@ pub struct ClinicalEntry {
     pub route: Option<Route>,
 }
 
-impl Record for ClinicalEntry {
-    const ENTITY: Entity = Entity::Clinical;
-
-    fn check(&self) -> CoreResult<()> {
-        check_id("patientId", &self.patient_id)?;
-        let systems = self.kind.systems();
-        let kind = serde_json::to_value(self.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        match code_systems::is_valid(&self.code.system, &self.code.code) {
-            None => {
-                return Err(CoreError::invalid(
-                    "code_system_unknown",
-                    format!(
-                        "code.system: '{}' is not a known code system; use one of {}.",
-                        self.code.system.chars().take(40).collect::<String>(),
-                        code_systems::SYSTEMS.join(", ")
-                    ),
-                ))
-            }
-            Some(_) if !systems.contains(&self.code.system.as_str()) => {
-                return Err(bad("code.system", format!("a {kind} is coded in {}", systems.join(" or "))))
-            }
-            Some(false) => return Err(bad("code.code", format!("not a valid {} code", self.code.system))),
-            Some(true) => {}
-        }
-        if self.kind == ClinicalKind::SmokingStatus && !SMOKING_STATUSES.iter().any(|(c, _)| *c == self.code.code) {
-            let codes: Vec<&str> = SMOKING_STATUSES.iter().map(|(c, _)| *c).collect();
-            return Err(bad("code.code", format!("a smoking status is one of {}", codes.join(", "))));
-        }
-        text("code.display", &self.code.display, 1, 200)?;
+impl ClinicalEntry {
+    /// The rules past the code: dates, values, an implant's UDI and tooth, a dose and route.
+    fn check_rest(&self) -> CoreResult<()> {
         date("date", &self.date)?;
         if let Some(e) = &self.end_date {
             date("endDate", e)?;
@@ -219,8 +203,74 @@ impl Record for ClinicalEntry {
         opt_text("unit", &self.unit, 30)?;
         opt_text("note", &self.note, 1000)
     }
+}
+
+impl Record for ClinicalEntry {
+    const ENTITY: Entity = Entity::Clinical;
+
+    fn check(&self) -> CoreResult<()> {
+        check_id("patientId", &self.patient_id)?;
+        let systems = self.kind.systems();
+        let kind = serde_json::to_value(self.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let in_words = matches!(self.kind, ClinicalKind::Goal | ClinicalKind::HealthConcern);
+        let code = match &self.code {
+            Some(code) => code,
+            None if in_words && self.note.as_deref().is_some_and(|n| !n.trim().is_empty()) => return self.check_rest(),
+            None if in_words => return Err(bad("code/note", format!("a {kind} is coded, or in words as its note"))),
+            None => return Err(bad("code", format!("a {kind} is coded"))),
+        };
+        match code_systems::is_valid(&code.system, &code.code) {
+            None => {
+                return Err(CoreError::invalid(
+                    "code_system_unknown",
+                    format!(
+                        "code.system: '{}' is not a known code system; use one of {}.",
+                        code.system.chars().take(40).collect::<String>(),
+                        code_systems::SYSTEMS.join(", ")
+                    ),
+                ))
+            }
+            Some(_) if !systems.contains(&code.system.as_str()) => {
+                return Err(bad("code.system", format!("a {kind} is coded in {}", systems.join(" or "))))
+            }
+            Some(false) => return Err(bad("code.code", format!("not a valid {} code", code.system))),
+            Some(true) => {}
+        }
+        if self.kind == ClinicalKind::SmokingStatus && !SMOKING_STATUSES.iter().any(|(c, _)| *c == code.code) {
+            let codes: Vec<&str> = SMOKING_STATUSES.iter().map(|(c, _)| *c).collect();
+            return Err(bad("code.code", format!("a smoking status is one of {}", codes.join(", "))));
+        }
+        text("code.display", &code.display, 1, 200)?;
+        self.check_rest()
+    }
 
     fn placement(&self, _id: &str) -> Placement {
         Placement::Patient { patient_id: self.patient_id.clone(), date: self.date.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: &str, code: Option<serde_json::Value>, note: Option<&str>) -> CoreResult<()> {
+        let mut body = serde_json::json!({"patientId": "pat-1", "kind": kind, "date": "2026-01-02"});
+        if let Some(c) = code {
+            body["code"] = c;
+        }
+        if let Some(n) = note {
+            body["note"] = n.into();
+        }
+        serde_json::from_value::<ClinicalEntry>(body).unwrap().check()
+    }
+
+    #[test]
+    fn goals_and_concerns_may_be_words_alone_everything_else_is_coded() {
+        let caries = serde_json::json!({"system": "SNOMED-CT", "code": "80967001", "display": "Dental caries"});
+        assert!(entry("goal", None, Some("Keep #30 after its crown")).is_ok());
+        assert!(entry("health-concern", Some(caries.clone()), None).is_ok());
+        assert!(entry("goal", None, Some("  ")).is_err(), "words, not blanks");
+        assert!(entry("problem", None, Some("Caries")).is_err(), "a problem is coded");
+        assert!(entry("problem", Some(caries), None).is_ok());
     }
 }
