@@ -35,6 +35,7 @@ test('a patient views, downloads and sends their care summary and sees the activ
   await part('Social history').getByText('Used to smoke').waitFor();
   assert.match(await part('Medications').innerText(), /dose 1 · by mouth/);
   await part('Goals').getByText('Keep tooth #30 healthy after its crown').waitFor();
+  assert.match(await part('Insurance').innerText(), /Lakeshore Mutual Dental[\s\S]*primary · Lakeshore Dental PPO · member ID LMD448120 · group GRP-7730/);
   await part('Plan of treatment').getByText(/Crown recommended after fracture of the mesial cusp/).waitFor();
   await part('Health concerns').getByText('Hypertensive disorder').waitFor();
   assert.match(await part('Immunizations').innerText(), /dose 0.5 mL · injected into a muscle/);

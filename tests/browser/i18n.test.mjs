@@ -33,12 +33,13 @@ test('every key the page names exists', () => {
   assert.ok(used.size > 20, `found ${used.size} keys`);
   assert.deepEqual([...used].filter((k) => !(k in en)), []);
   // Keys built at run time: the care summary's sections and what it says about the patient.
-  const care = ['problems', 'medications', 'allergies', 'immunizations', 'vitalSigns', 'results', 'procedures', 'planOfTreatment', 'encounters', 'careTeam', 'socialHistory', 'implantedDevices', 'goals', 'healthConcerns'].map((s) => `care.section.${s}`);
+  const care = ['problems', 'medications', 'allergies', 'immunizations', 'vitalSigns', 'results', 'procedures', 'planOfTreatment', 'encounters', 'careTeam', 'socialHistory', 'implantedDevices', 'goals', 'healthConcerns', 'insurance'].map((s) => `care.section.${s}`);
   care.push(...['female', 'male', 'other', 'unknown'].map((s) => `care.sex.${s}`), ...['female', 'male', 'unknown', 'declined'].map((s) => `care.birthSex.${s}`));
   care.push(...['1002-5', '2028-9', '2054-5', '2076-8', '2106-3'].map((c) => `care.race.${c}`), ...['2135-2', '2186-5'].map((c) => `care.ethnicity.${c}`));
   care.push(...['449868002', '428041000124106', '8517006', '266919005', '77176002', '266927001', '428071000124103', '428061000124105'].map((c) => `care.smoking.${c}`));
   care.push(...['oral', 'sublingual', 'buccal', 'dental', 'topical', 'inhalation', 'nasal', 'transdermal', 'intravenous', 'intramuscular', 'subcutaneous',
     'intradermal', 'infiltration', 'intragingival', 'periodontal', 'subgingival'].map((r) => `care.route.${r}`));
+  care.push(...['primary', 'secondary', 'tertiary', 'rel.spouse', 'rel.child', 'rel.other-dependent'].map((c) => `care.coverage.${c}`));
   assert.deepEqual(care.filter((k) => !(k in en)), []);
   // Keys built at run time: the family relationships, and each feature's label and intro.
   for (const rel of ['self', 'minor', 'family']) assert.ok(en[`home.member.${rel}`], rel);

@@ -298,6 +298,19 @@ pub fn lakeside(today: Date) -> DemoData {
         json!({"kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "status": "active", "date": d(day(-200)),
             "udi": "(01)00844588003288(17)290630(10)ALX2024(21)SN4471902", "tooth": "19", "note": "Endosseous implant, 4.1 x 10 mm"}),
     );
+    // Dental insurance: Alex's own plan covers Jamie and the children through Alex.
+    let mut plan = |id: &str, patient: &str, relationship: &str| {
+        let mut body = json!({"patientId": patient, "payerName": "Lakeshore Mutual Dental", "payerId": "LMD01", "planType": "ppo", "planName": "Lakeshore Dental PPO",
+            "memberId": "LMD448120", "groupNumber": "GRP-7730", "relationship": relationship, "order": "primary", "startDate": "2021-01-01"});
+        if relationship != "self" {
+            body["subscriberName"] = "Alex Morgan".into();
+        }
+        r.push(("coverages", id.to_string(), body));
+    };
+    plan("cov-1", "pat-1001", "self");
+    plan("cov-2", "pat-1003", "spouse");
+    plan("cov-3", "pat-1004", "child");
+    plan("cov-4", "pat-1005", "child");
     // Goals and health concerns: in the dentist's words, or coded.
     clin(
         &mut r,
@@ -400,6 +413,11 @@ pub fn hillcrest(today: Date) -> DemoData {
             "hcl-1".to_string(),
             json!({"patientId": "pat-2001", "kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "status": "active",
                 "date": d(day(-400)), "udi": "+H724IMPL4100R1/$$3290315L2291/S00417G", "tooth": "8"}),
+        ),
+        (
+            "coverages",
+            "hcov-1".to_string(),
+            json!({"patientId": "pat-2001", "payerName": "State Dental Medicaid", "planType": "medicaid", "memberId": "MD-2201-883", "relationship": "self", "order": "primary"}),
         ),
         (
             "clinical",

@@ -125,6 +125,7 @@ function summary(s) {
         e.dose ? t('care.dose', { dose: e.dose.unit === '1' ? e.dose.value : `${e.dose.value} ${e.dose.unit.replace(/[{}]/g, '')}` }) : '',
         e.route ? t('care.route.' + e.route) : '',
         ...device(e.device),
+        ...coverage(e.coverage),
         e.performer || '',
         e.note || '',
       ].filter(Boolean).join(' · ')),
@@ -150,6 +151,19 @@ function entryCodes(e) {
     : t('words.code', { system: SYSTEMS[e.code.system] || e.code.system, code: e.code.code }));
   const name = entryName(e);
   return [code, name !== e.text ? t('words.asWritten', { text: e.text }) : null];
+}
+
+/** A dental plan: its order, plan name, member id and group, and whose plan it is. */
+function coverage(c) {
+  if (!c) return [];
+  return [
+    t('care.coverage.' + c.order),
+    c.planName || '',
+    t('care.coverage.member', { id: c.memberId }),
+    c.groupNumber ? t('care.coverage.group', { group: c.groupNumber }) : '',
+    c.relationship !== 'self' && c.subscriberName
+      ? t('care.coverage.through', { name: c.subscriberName, relationship: t('care.coverage.rel.' + c.relationship) }) : '',
+  ];
 }
 
 /** An implant's UDI read into its parts: which device, its lot and serial, its use-by date. */

@@ -13,8 +13,8 @@ pub mod zip;
 use crate::code_systems::System;
 use crate::patient::care_summary::{CodeView, Entry, SectionKey, Summary};
 use crate::sync::entities::{
-    Address, BirthSex, GuardianRelationship, Patient, PhoneKind, Provider, SelfReported, Sex, CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES,
-    RACE_CATEGORIES,
+    Address, BirthSex, Coverage, GuardianRelationship, Patient, PhoneKind, Provider, SelfReported, Sex, SubscriberRelationship,
+    CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES,
 };
 use sha2::{Digest, Sha256};
 use xml::Xml;
@@ -143,6 +143,7 @@ fn section_code(key: SectionKey) -> Option<SectionCode> {
         SectionKey::SocialHistory => s("2.16.840.1.113883.10.20.22.2.17", Some(R21), "29762-2", "Social history Narrative"),
         SectionKey::ImplantedDevices => s("2.16.840.1.113883.10.20.22.2.23", Some(R20), "46264-8", "History of medical device use"),
         SectionKey::Goals => s("2.16.840.1.113883.10.20.22.2.60", None, "61146-7", "Goals"),
+        SectionKey::Insurance => s("2.16.840.1.113883.10.20.22.2.18", Some(R21), "48768-6", "Payment sources"),
         SectionKey::HealthConcerns => s("2.16.840.1.113883.10.20.22.2.58", Some(R21), "75310-3", "Health concerns document"),
         // The care team is the header's serviceEvent performers.
         SectionKey::CareTeam => None,
@@ -463,6 +464,106 @@ fn implant(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
     x.close().close().close().close();
 }
 
+/// The Payers section's one Coverage Activity: each plan a Policy Activity, in order (primary
+/// first). The payer performs; the patient is the covered party (themself, or a dependent of the
+/// subscriber, who then holds the policy); the plan itself is described by name and group.
+fn payers(x: &mut Xml, d: &Doc, entries: &[Entry]) {
+    let plans: Vec<(&Entry, &Coverage)> = entries.iter().filter_map(|e| e.coverage.as_ref().map(|c| (e, c))).collect();
+    if plans.is_empty() {
+        return;
+    }
+    x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.60", Some(R21));
+    id(x);
+    x.empty("code", &[("code", "48768-6"), ("codeSystem", LOINC), ("codeSystemName", "LOINC"), ("displayName", "Payment sources")]);
+    x.empty("statusCode", &[("code", "completed")]);
+    for (n, (e, c)) in plans.iter().enumerate() {
+        x.open("entryRelationship", &[("typeCode", "COMP")]).empty("sequenceNumber", &[("value", &(n + 1).to_string())]);
+        policy(x, d, e, c);
+        x.close();
+    }
+    x.close().close();
+}
+
+fn policy(x: &mut Xml, d: &Doc, e: &Entry, c: &Coverage) {
+    let ((insurance, insurance_name), (payment, payment_name)) = c.plan_type.codes();
+    // Arcs under the practice's root: .1 its patients' member ids, .2 the plans they are in.
+    let member = format!("{}.1", d.root);
+    x.open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.61", Some(R21));
+    x.empty("id", &[("root", &member), ("extension", &c.member_id)]);
+    x.open(
+        "code",
+        &[
+            ("code", insurance),
+            ("codeSystem", "2.16.840.1.113883.6.255.1336"),
+            ("codeSystemName", "X12N-1336"),
+            ("displayName", insurance_name),
+        ],
+    );
+    x.empty(
+        "translation",
+        &[
+            ("code", payment),
+            ("codeSystem", "2.16.840.1.113883.3.221.5"),
+            ("codeSystemName", "Source of Payment Typology"),
+            ("displayName", payment_name),
+        ],
+    );
+    x.close();
+    x.empty("statusCode", &[("code", "completed")]);
+    x.open("performer", &[("typeCode", "PRF")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.87", None);
+    x.open("assignedEntity", &[]);
+    match &c.payer_id {
+        Some(id) => x.empty("id", &[("root", "2.16.840.1.113883.6.300"), ("extension", id)]),
+        None => x.empty("id", &[("nullFlavor", "UNK")]),
+    };
+    x.empty(
+        "code",
+        &[
+            ("code", "PAYOR"),
+            ("codeSystem", "2.16.840.1.113883.5.110"),
+            ("codeSystemName", "HL7 RoleClassRelationship"),
+            ("displayName", "invoice payor"),
+        ],
+    );
+    x.open("representedOrganization", &[]).text("name", &[], &c.payer_name).close();
+    x.close().close();
+    author(x, d, e);
+    let (role, role_name) =
+        if c.relationship == SubscriberRelationship::Myself { ("SELF", "self") } else { ("FAMDEP", "family dependent") };
+    x.open("participant", &[("typeCode", "COV")]);
+    template(x, "2.16.840.1.113883.10.20.22.4.89", None);
+    x.open("participantRole", &[]).empty("id", &[("root", &member), ("extension", &c.member_id)]);
+    x.empty(
+        "code",
+        &[("code", role), ("codeSystem", "2.16.840.1.113883.5.111"), ("codeSystemName", "RoleCode"), ("displayName", role_name)],
+    );
+    x.close().close();
+    if c.relationship != SubscriberRelationship::Myself {
+        x.open("participant", &[("typeCode", "HLD")]);
+        template(x, "2.16.840.1.113883.10.20.22.4.90", None);
+        x.open("participantRole", &[]).empty("id", &[("root", &member), ("extension", &c.member_id)]).close();
+        x.close();
+    }
+    let plan = [
+        c.plan_name.clone(),
+        c.group_number.as_ref().map(|g| format!("group {g}")),
+        c.subscriber_name.as_ref().map(|s| format!("subscriber {s}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    x.open("entryRelationship", &[("typeCode", "REFR")]).open("act", &[("classCode", "ACT"), ("moodCode", "DEF")]);
+    x.empty("id", &[("root", &format!("{}.2", d.root)), ("extension", &c.member_id)]);
+    x.empty("code", &[("nullFlavor", "NI")]);
+    x.text("text", &[], if plan.is_empty() { &c.payer_name } else { &plan });
+    x.close().close();
+    x.close();
+}
+
 /// The Birth Sex Observation (HL7 AdministrativeGender F or M; unknown or declined as a null).
 fn birth_sex(x: &mut Xml, b: BirthSex) {
     x.open("entry", &[("typeCode", "DRIV")]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
@@ -531,6 +632,7 @@ fn section(x: &mut Xml, d: &Doc, code: &SectionCode, title: &str, key: SectionKe
         SectionKey::Encounters => entries.iter().for_each(|e| encounter(x, d, e)),
         SectionKey::ImplantedDevices => coded.iter().for_each(|(e, c)| implant(x, d, e, c)),
         SectionKey::Goals => entries.iter().for_each(|e| goal(x, d, e)),
+        SectionKey::Insurance => payers(x, d, entries),
         SectionKey::HealthConcerns => entries.iter().for_each(|e| health_concern(x, d, e)),
         SectionKey::SocialHistory => {
             coded.iter().for_each(|(e, c)| smoking(x, d, e, c));

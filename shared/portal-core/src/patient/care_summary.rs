@@ -23,8 +23,8 @@ use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Ta
 use crate::quota::Quota;
 use crate::sync::entities::udi::{self, Udi};
 use crate::sync::entities::{
-    Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, Dose, GuardianRelationship, LedgerEntry, LedgerKind, Patient,
-    ProcedureStatus, Provider, Route, SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
+    Appointment, AppointmentStatus, BirthSex, ClinicalEntry, ClinicalKind, Coverage, CoverageOrder, Dose, GuardianRelationship,
+    LedgerEntry, LedgerKind, Patient, ProcedureStatus, Provider, Route, SelfReported, Sex, TreatmentPlan, TreatmentPlanStatus,
 };
 use crate::sync::records::DateRange;
 use crate::{CoreError, CoreResult};
@@ -117,10 +117,11 @@ pub enum SectionKey {
     ImplantedDevices,
     Goals,
     HealthConcerns,
+    Insurance,
 }
 
 impl SectionKey {
-    pub const ALL: [SectionKey; 14] = [
+    pub const ALL: [SectionKey; 15] = [
         SectionKey::Problems,
         SectionKey::Medications,
         SectionKey::Allergies,
@@ -135,6 +136,7 @@ impl SectionKey {
         SectionKey::ImplantedDevices,
         SectionKey::Goals,
         SectionKey::HealthConcerns,
+        SectionKey::Insurance,
     ];
 
     pub fn title(self) -> &'static str {
@@ -153,6 +155,7 @@ impl SectionKey {
             SectionKey::ImplantedDevices => "Implanted devices",
             SectionKey::Goals => "Goals",
             SectionKey::HealthConcerns => "Health concerns",
+            SectionKey::Insurance => "Insurance",
         }
     }
 }
@@ -202,6 +205,9 @@ pub struct Entry {
     pub dose: Option<Dose>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<Route>,
+    /// A dental plan the patient is covered by (the Insurance section).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
     /// When the practice's system last sent it (the document's provenance).
     #[serde(skip)]
     pub recorded_at: Option<String>,
@@ -471,12 +477,15 @@ impl CareSummaries<'_> {
         let guarantor = patient.record.guarantor(&patient.id).to_string();
         let every = DateRange::all();
         let events = DateRange::parse(from, to)?;
-        let (clinical, visits, plans, ledger, providers) = futures_util::future::try_join5(
-            records.all_for_patient::<ClinicalEntry>(practice, &patient.id, &every),
-            records.all_for_patient::<Appointment>(practice, &patient.id, &events),
-            records.all_for_patient::<TreatmentPlan>(practice, &patient.id, &every),
-            records.all_for_patient::<LedgerEntry>(practice, &guarantor, &events),
-            records.all_for_practice::<Provider>(practice),
+        let ((clinical, visits, plans, ledger, providers), coverages) = futures_util::future::try_join(
+            futures_util::future::try_join5(
+                records.all_for_patient::<ClinicalEntry>(practice, &patient.id, &every),
+                records.all_for_patient::<Appointment>(practice, &patient.id, &events),
+                records.all_for_patient::<TreatmentPlan>(practice, &patient.id, &every),
+                records.all_for_patient::<LedgerEntry>(practice, &guarantor, &events),
+                records.all_for_practice::<Provider>(practice),
+            ),
+            records.all_for_patient::<Coverage>(practice, &patient.id, &every),
         )
         .await?;
         let codes: Vec<(System, String)> = clinical
@@ -586,6 +595,28 @@ impl CareSummaries<'_> {
                     },
                 );
             }
+        }
+        // The plans in force (ended ones are history), primary first.
+        let today = crate::clock::rfc3339(self.clock.now())[..10].to_string();
+        let mut plans_in_force: Vec<_> =
+            coverages.iter().filter(|c| c.record.end_date.as_deref().is_none_or(|e| e >= today.as_str())).collect();
+        plans_in_force.sort_by_key(|c| match c.record.order {
+            CoverageOrder::Primary => 0,
+            CoverageOrder::Secondary => 1,
+            CoverageOrder::Tertiary => 2,
+        });
+        for c in plans_in_force {
+            push(
+                SectionKey::Insurance,
+                Entry {
+                    text: c.record.payer_name.clone(),
+                    date: c.record.start_date.clone(),
+                    end_date: c.record.end_date.clone(),
+                    coverage: Some(c.record.clone()),
+                    recorded_at: Some(c.last_modified.clone()),
+                    ..blank()
+                },
+            );
         }
         let mut guardians = Vec::with_capacity(patient.record.guardians.len());
         for g in &patient.record.guardians {

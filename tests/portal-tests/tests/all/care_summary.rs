@@ -57,8 +57,14 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
             "socialHistory",
             "implantedDevices",
             "goals",
-            "healthConcerns"
+            "healthConcerns",
+            "insurance"
         ]
+    );
+    let plan = &section(&summary, "insurance")[0]["coverage"];
+    assert_eq!(
+        (&plan["payerName"], &plan["memberId"], &plan["order"]),
+        (&json!("Lakeshore Mutual Dental"), &json!("LMD448120"), &json!("primary"))
     );
     // A goal in the dentist's words; a concern coded, with its note.
     assert_eq!(texts(&summary, "goals"), ["Keep tooth #30 healthy after its crown"]);
@@ -251,6 +257,10 @@ async fn every_demo_patients_document_carries_their_codes() {
                 assert!(xml.contains(udi), "the implant's Product Instance carries its UDI");
             }
             if id == "pat-1005" {
+                assert!(
+                    xml.contains("<code code=\"FAMDEP\"") && xml.contains("<participant typeCode=\"HLD\">"),
+                    "a child covered through a parent"
+                );
                 assert!(
                     xml.contains("<guardian><code code=\"MTH\"") && xml.contains("<guardianPerson><name use=\"L\"><given>Jamie</given>")
                 );

@@ -5,6 +5,7 @@
 
 mod appointment;
 mod clinical;
+mod coverage;
 mod demographics;
 mod document;
 mod file;
@@ -20,6 +21,7 @@ pub mod udi;
 
 pub use appointment::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation};
 pub use clinical::{ClinicalEntry, ClinicalKind, ClinicalStatus, Code, Dose, Route, SMOKING_STATUSES};
+pub use coverage::{Coverage, CoverageOrder, PlanType, SubscriberRelationship};
 pub use demographics::{BirthSex, DetailedCode, SelfReported, Sex, CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES};
 pub use document::Document;
 pub(crate) use file::check_file;
@@ -50,10 +52,11 @@ pub enum Entity {
     TreatmentPlans,
     Clinical,
     Documents,
+    Coverages,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 10] = [
+    pub const ALL: [Entity; 11] = [
         Entity::Patients,
         Entity::Providers,
         Entity::Appointments,
@@ -64,6 +67,7 @@ impl Entity {
         Entity::TreatmentPlans,
         Entity::Clinical,
         Entity::Documents,
+        Entity::Coverages,
     ];
 
     /// The name in the URL (`/v1/sync/{entity}/{id}`) and in table keys.
@@ -79,6 +83,7 @@ impl Entity {
             Entity::TreatmentPlans => "treatment-plans",
             Entity::Clinical => "clinical",
             Entity::Documents => "documents",
+            Entity::Coverages => "coverages",
         }
     }
 
@@ -151,5 +156,6 @@ pub fn validate(entity: Entity, id: &str, body: Value) -> CoreResult<Validated> 
         Entity::TreatmentPlans => validated::<TreatmentPlan>(body, id),
         Entity::Clinical => validated::<ClinicalEntry>(body, id),
         Entity::Documents => validated::<Document>(body, id),
+        Entity::Coverages => validated::<Coverage>(body, id),
     }
 }
