@@ -298,6 +298,17 @@ pub fn lakeside(today: Date) -> DemoData {
         json!({"kind": "implant", "code": {"system": "SNOMED-CT", "code": "40388003", "display": "Implant"}, "status": "active", "date": d(day(-200)),
             "udi": "(01)00844588003288(17)290630(10)ALX2024(21)SN4471902", "tooth": "19", "note": "Endosseous implant, 4.1 x 10 mm"}),
     );
+    // A food allergy coded in SNOMED CT (the substance), and a lab result before the implant.
+    clin(
+        &mut r,
+        "pat-1001",
+        json!({"kind": "allergy", "code": {"system": "SNOMED-CT", "code": "256349002", "display": "Peanut"}, "status": "active", "date": "1990-05-01", "note": "Swelling of the lips"}),
+    );
+    clin(
+        &mut r,
+        "pat-1001",
+        json!({"kind": "result", "code": {"system": "LOINC", "code": "4548-4", "display": "Hemoglobin A1c/Hemoglobin.total in Blood"}, "value": "5.4", "unit": "%", "date": d(day(-210))}),
+    );
     // Dental insurance: Alex's own plan covers Jamie and the children through Alex.
     let mut plan = |id: &str, patient: &str, relationship: &str| {
         let mut body = json!({"patientId": patient, "payerName": "Lakeshore Mutual Dental", "payerId": "LMD01", "planType": "ppo", "planName": "Lakeshore Dental PPO",
