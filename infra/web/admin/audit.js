@@ -52,7 +52,6 @@ const MAIL_KINDS = {
   'security-notice': 'a notice of a sign-in change',
 };
 const NOTICES = { 'password-changed': 'their password changed', 'two-step-on': 'two-step sign-in was turned on', 'two-step-off': 'two-step sign-in was turned off' };
-const PAYMENT_ACTIONS = { start: 'Started a card payment', 'guest.start': 'Started a payment without logging in', approve: 'A card payment was approved', decline: 'A card payment was declined', cancel: 'A card payment was canceled', update: 'A card payment changed' };
 
 const listed = (e) => ((e.detail && e.detail.patientIds) || []).length;
 const plural = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
@@ -117,12 +116,12 @@ const WORDS = {
   'appointments.request_change': (e, s) => `Asked the office to ${(e.detail && e.detail.kind) === 'cancel' ? 'cancel' : 'reschedule'} an appointment of ${s}`,
   'profile.change': (e, s) => `Asked the office to change the contact details of ${s}`,
 
-  'payments.start': (e, s) => `${PAYMENT_ACTIONS.start} for ${s}`,
-  'payments.guest.start': () => PAYMENT_ACTIONS['guest.start'],
-  'payments.approve': (e, s) => `${PAYMENT_ACTIONS.approve} (${s})`,
-  'payments.decline': (e, s) => `${PAYMENT_ACTIONS.decline} (${s})`,
-  'payments.cancel': (e, s) => `${PAYMENT_ACTIONS.cancel} (${s})`,
-  'payments.update': (e, s) => `${PAYMENT_ACTIONS.update} (${s})`,
+  'payments.start': (e, s) => `Started a card payment for ${s}`,
+  'payments.guest.start': () => 'Started a payment without logging in',
+  'payments.approve': (e, s) => `A card payment was approved (${s})`,
+  'payments.decline': (e, s) => `A card payment was declined (${s})`,
+  'payments.cancel': (e, s) => `A card payment was canceled (${s})`,
+  'payments.update': (e, s) => `A card payment changed (${s})`,
   'payments.refund': (e, s) => `Refunded a payment of ${s}`,
   'payments.assign': (e, s) => `Matched a payment to ${s}`,
 

@@ -590,23 +590,22 @@ fn self_reported(x: &mut Xml, tags: (&str, &str), reported: Option<&SelfReported
             &[("code", code), ("codeSystem", CDC_RACE_ETHNICITY), ("codeSystemName", "CDC Race and Ethnicity"), ("displayName", name)],
         );
     };
-    match reported {
-        None => x.empty(tags.0, &[("nullFlavor", "UNK")]),
-        Some(r) if r.declined => x.empty(tags.0, &[("nullFlavor", "ASKU")]),
-        Some(r) => {
-            let mut codes = r.codes(table);
-            match r.categories.first().and(codes.next()) {
-                Some(first) => cdc(x, tags.0, first),
-                None => {
-                    x.empty(tags.0, &[("nullFlavor", "UNK")]);
-                }
-            }
-            for more in codes {
-                cdc(x, tags.1, more);
-            }
-            x
-        }
+    let Some(r) = reported.filter(|r| !r.declined) else {
+        let null = if reported.is_some() { "ASKU" } else { "UNK" };
+        x.empty(tags.0, &[("nullFlavor", null)]);
+        return;
     };
+    let mut codes = r.codes(table);
+    // Only detailed codes: the element itself is unknown, and they all follow it.
+    match if r.categories.is_empty() { None } else { codes.next() } {
+        Some(first) => cdc(x, tags.0, first),
+        None => {
+            x.empty(tags.0, &[("nullFlavor", "UNK")]);
+        }
+    }
+    for more in codes {
+        cdc(x, tags.1, more);
+    }
 }
 
 fn section(x: &mut Xml, d: &Doc, code: &SectionCode, title: &str, key: SectionKey, entries: &[Entry], born: Option<BirthSex>) {

@@ -260,6 +260,12 @@ async fn every_demo_patients_document_carries_their_codes() {
                 let udi = "<id root=\"2.16.840.1.113883.3.3719\" extension=\"(01)00844588003288(17)290630(10)ALX2024(21)SN4471902\"/>";
                 assert!(xml.contains(udi), "the implant's Product Instance carries its UDI");
             }
+            if id == "pat-1002" {
+                assert!(
+                    xml.contains("<raceCode nullFlavor=\"UNK\"/><sdtc:raceCode code=\"2029-7\""),
+                    "a detailed code alone follows an unknown category"
+                );
+            }
             if id == "pat-1005" {
                 assert!(
                     xml.contains("<code code=\"FAMDEP\"") && xml.contains("<participant typeCode=\"HLD\">"),
