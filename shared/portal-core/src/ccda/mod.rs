@@ -182,13 +182,14 @@ fn narrative(x: &mut Xml, title: &str, entries: &[Entry]) {
 
 /// A concern act (problem or allergy), opened down to its entryRelationship, which the caller
 /// fills with the observation and closes with three `close()`s.
-fn concern(x: &mut Xml, e: &Entry, act: &str) {
+fn concern(x: &mut Xml, d: &Doc, e: &Entry, act: &str) {
     x.open("entry", &[("typeCode", "DRIV")]).open("act", &[("classCode", "ACT"), ("moodCode", "EVN")]);
     template(x, act, Some(R21));
     id(x);
     x.empty("code", &[("code", "CONC"), ("codeSystem", "2.16.840.1.113883.5.6"), ("displayName", "Concern")]);
     x.empty("statusCode", &[("code", if ongoing(e) { "active" } else { "completed" })]);
     span(x, e);
+    author(x, d, e);
     x.open("entryRelationship", &[("typeCode", "SUBJ")]);
 }
 
@@ -206,7 +207,7 @@ fn problem_observation(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
 }
 
 fn problem(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
-    concern(x, e, "2.16.840.1.113883.10.20.22.4.3");
+    concern(x, d, e, "2.16.840.1.113883.10.20.22.4.3");
     problem_observation(x, d, e, c);
     x.close().close().close();
 }
@@ -247,7 +248,7 @@ fn health_concern(x: &mut Xml, d: &Doc, e: &Entry) {
 }
 
 fn allergy(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
-    concern(x, e, "2.16.840.1.113883.10.20.22.4.30");
+    concern(x, d, e, "2.16.840.1.113883.10.20.22.4.30");
     x.open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
     template(x, "2.16.840.1.113883.10.20.22.4.7", Some(R20));
     id(x);
@@ -377,6 +378,11 @@ fn observations(x: &mut Xml, d: &Doc, key: SectionKey, entries: &[(&Entry, &Code
         }
         x.empty("statusCode", &[("code", "completed")]);
         x.open("effectiveTime", &[]).empty("low", &[("value", &hl7_time(date))]).empty("high", &[("value", &hl7_time(date))]).close();
+        // The organizer's provenance: its latest measurement's.
+        let measured_together = entries.iter().filter(|(e, _)| e.date.as_deref() == Some(date)).map(|(e, _)| *e);
+        if let Some(latest) = measured_together.max_by(|a, b| a.recorded_at.cmp(&b.recorded_at)) {
+            author(x, d, latest);
+        }
         for (e, c) in entries.iter().filter(|(e, _)| e.date.as_deref() == Some(date)) {
             x.open("component", &[]).open("observation", &[("classCode", "OBS"), ("moodCode", "EVN")]);
             template(
