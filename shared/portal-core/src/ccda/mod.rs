@@ -12,6 +12,7 @@ pub mod zip;
 
 use crate::code_systems::System;
 use crate::patient::care_summary::{CodeView, Entry, SectionKey, Summary};
+use crate::practice::settings::Contact;
 use crate::sync::entities::{
     Address, BirthSex, Coverage, GuardianRelationship, Patient, PhoneKind, Provider, SelfReported, Sex, SubscriberRelationship,
     CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES,
@@ -702,6 +703,43 @@ fn address(x: &mut Xml, a: Option<&Address>) {
     x.text("country", &[], a.country.as_deref().unwrap_or("US")).close();
 }
 
+/// The practice's address from its Contact settings (street lines, then "City, ST 12345"), or
+/// unknown when the office has not written one in that shape.
+fn office_address(x: &mut Xml, contact: Option<&Contact>) {
+    let lines: Vec<&str> = contact.map(|c| c.address.lines().map(str::trim).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
+    let parsed = lines.split_last().and_then(|(last, street)| {
+        let (city, rest) = last.rsplit_once(',')?;
+        let mut parts = rest.split_whitespace();
+        let (state, zip) = (parts.next()?, parts.next()?);
+        let zip_ok = zip.len() >= 5 && zip.chars().all(|c| c.is_ascii_digit() || c == '-');
+        let state_ok = state.len() == 2 && state.chars().all(|c| c.is_ascii_alphabetic());
+        (!street.is_empty() && zip_ok && state_ok && parts.next().is_none()).then_some((street, city.trim(), state, zip))
+    });
+    let Some((street, city, state, zip)) = parsed else {
+        x.empty("addr", &[("nullFlavor", "UNK")]);
+        return;
+    };
+    x.open("addr", &[("use", "WP")]);
+    for line in street {
+        x.text("streetAddressLine", &[], line);
+    }
+    x.text("city", &[], city)
+        .text("state", &[], &state.to_ascii_uppercase())
+        .text("postalCode", &[], zip)
+        .text("country", &[], "US")
+        .close();
+}
+
+/// The practice's phone from its Contact settings, or unknown.
+fn office_phone(x: &mut Xml, contact: Option<&Contact>) {
+    let digits: String = contact.map(|c| c.phone.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect()).unwrap_or_default();
+    if digits.len() >= 7 {
+        x.empty("telecom", &[("value", &format!("tel:{digits}")), ("use", "WP")]);
+    } else {
+        x.empty("telecom", &[("nullFlavor", "UNK")]);
+    }
+}
+
 /// A person's phones (with their use) and email, or that none is known.
 fn telecoms(x: &mut Xml, p: &Patient) {
     for ph in &p.phones {
@@ -791,20 +829,25 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
     }
     x.close().close().close();
 
+    // The practice as the author's and custodian's organization: where and how it is reached.
+    let office = s.practice_contact.as_ref();
     x.open("author", &[]).empty("time", &[("value", &hl7_now(now))]).open("assignedAuthor", &[]);
     x.empty("id", &[("root", &root)]);
-    x.empty("addr", &[("nullFlavor", "UNK")]).empty("telecom", &[("nullFlavor", "UNK")]);
+    office_address(&mut x, office);
+    office_phone(&mut x, office);
     x.open("assignedAuthoringDevice", &[])
         .text("manufacturerModelName", &[], "Patient portal")
         .text("softwareName", &[], "Patient portal")
         .close();
     x.open("representedOrganization", &[]).empty("id", &[("root", &root)]).text("name", &[], &s.practice_name);
-    x.empty("telecom", &[("nullFlavor", "UNK")]).empty("addr", &[("nullFlavor", "UNK")]).close();
-    x.close().close();
+    office_phone(&mut x, office);
+    office_address(&mut x, office);
+    x.close().close().close();
 
     x.open("custodian", &[]).open("assignedCustodian", &[]).open("representedCustodianOrganization", &[]);
     x.empty("id", &[("root", &root)]).text("name", &[], &s.practice_name);
-    x.empty("telecom", &[("nullFlavor", "UNK")]).empty("addr", &[("nullFlavor", "UNK")]);
+    office_phone(&mut x, office);
+    office_address(&mut x, office);
     x.close().close().close();
 
     x.open("documentationOf", &[]).open("serviceEvent", &[("classCode", "PCPR")]).open("effectiveTime", &[]);

@@ -20,6 +20,7 @@ use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::code_systems::terms::{Names, Terms};
 use crate::code_systems::System;
 use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Table};
+use crate::practice::settings::Contact;
 use crate::quota::Quota;
 use crate::sync::entities::udi::{self, Udi};
 use crate::sync::entities::{
@@ -275,6 +276,10 @@ pub struct Summary {
     /// A minor's guardians the practice's records know, for the document's header.
     #[serde(skip)]
     pub guardians: Vec<(GuardianRelationship, Patient)>,
+    /// How the practice is reached (its address and phone), for the document's author and
+    /// custodian; read only for a document (the view on screen does not need it).
+    #[serde(skip)]
+    pub practice_contact: Option<Contact>,
 }
 
 pub struct CareSummaries<'a> {
@@ -314,7 +319,9 @@ impl CareSummaries<'_> {
         range: Range<'_>,
         blobs: &dyn Blobs,
     ) -> CoreResult<Download> {
-        let summary = self.build(caller, practice_name, requested, range).await?;
+        let mut summary = self.build(caller, practice_name, requested, range).await?;
+        let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock }.get(&caller.actor.practice).await?;
+        summary.practice_contact = settings.map(|s| s.contact);
         let now = self.clock.now();
         let zip = crate::ccda::package(&summary, &caller.actor.practice, now);
         let sha256 = hex::encode(Sha256::digest(&zip));
@@ -384,7 +391,8 @@ impl CareSummaries<'_> {
                 detail: format!("A care summary can be sent {} times a day; try again tomorrow.", TRANSMITS_PER_DAY.limit),
             });
         }
-        let summary = self.build(caller, practice_name, requested, (None, None)).await?;
+        let mut summary = self.build(caller, practice_name, requested, (None, None)).await?;
+        summary.practice_contact = Some(settings.contact.clone());
         let id = crate::ids::new_id();
         let now = self.clock.now();
         let zip = crate::ccda::package(&summary, &caller.actor.practice, now);
@@ -684,6 +692,7 @@ impl CareSummaries<'_> {
             missing_code_systems: names.missing.into_iter().filter(|s| System::IMPORTABLE.contains(s)).collect(),
             providers: team,
             guardians,
+            practice_contact: None,
         })
     }
 }

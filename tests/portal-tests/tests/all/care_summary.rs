@@ -225,8 +225,15 @@ async fn every_demo_patients_document_carries_their_codes() {
                 viewer: Viewer { patient_id: id.clone(), family_access: FamilyAccess::default() },
             };
             let summaries = CareSummaries { table, clock: l.backends.clock.as_ref() };
-            let summary = summaries.view(&caller, "Demo", None, (None, None)).await.unwrap();
+            let mut summary = summaries.view(&caller, "Demo", None, (None, None)).await.unwrap();
+            // As a download or a send reads it: the practice's address and phone for the header.
+            let settings = portal_core::practice::settings::SettingsRepo { table, clock: l.backends.clock.as_ref() };
+            summary.practice_contact = settings.get(practice).await.unwrap().map(|s| s.contact);
             let xml = portal_core::ccda::document(&summary, practice, portal_core::clock::unix_now());
+            if practice == "lakeside" {
+                let office = "<telecom value=\"tel:2695550100\" use=\"WP\"/><addr use=\"WP\"><streetAddressLine>120 Harbor Drive</streetAddressLine><city>Lakeside</city><state>MI</state><postalCode>49116</postalCode>";
+                assert!(xml.contains(office), "the custodian's address and phone from the practice's contact settings");
+            }
             // What was synced, read on its own, named as the practice's imported releases name it.
             let records = PatientRecords { table };
             let page = records.for_patient::<ClinicalEntry>(practice, &id, &DateRange::all(), Order::OldestFirst, 500, None).await.unwrap();
