@@ -9,7 +9,7 @@ use super::run::wall_clock;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::language::{in_language, Language};
 use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
-use crate::practice::settings::{login_url, SettingsRepo};
+use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
 use crate::quota::Quota;
 use crate::text::check_email;
 use crate::{CoreError, CoreResult};
@@ -50,17 +50,26 @@ pub struct InviteSamples<'a> {
 impl InviteSamples<'_> {
     /// The draft filled in for the sample patient; a draft a save would refuse is refused alike.
     pub async fn preview(&self, practice: &str, draft: &Draft) -> CoreResult<Sample> {
+        let settings = self.settings(practice).await?;
+        self.fill(practice, &settings, draft)
+    }
+
+    async fn settings(&self, practice: &str) -> CoreResult<PracticeSettings> {
+        SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)
+    }
+
+    /// The draft filled in for the sample patient, with the practice's settings as read.
+    fn fill(&self, practice: &str, settings: &PracticeSettings, draft: &Draft) -> CoreResult<Sample> {
         let which = match draft.language {
             Language::En => "The email",
             Language::Es => "The Spanish email",
         };
         let (subject, body) = check_template(&draft.subject, &draft.body, which)?;
         let phone = check_phone(&draft.office_phone)?;
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
         let week_later = time::OffsetDateTime::from_unix_timestamp(self.clock.now() + 7 * 86_400).map_err(CoreError::backend)?;
         let start = format!("{}T09:00:00Z", week_later.date());
         let (appt_date, appt_time) = wall_clock(&start, draft.language);
-        let url = in_language(&login_url(&settings, practice, self.site_url), draft.language);
+        let url = in_language(&login_url(settings, practice, self.site_url), draft.language);
         let (username, password) = match draft.language {
             Language::En => ("alex.sample", "(a new temporary password)"),
             Language::Es => ("alex.sample", "(una contraseña temporal nueva)"),
@@ -83,8 +92,8 @@ impl InviteSamples<'_> {
     pub async fn send_test(&self, actor: &Actor, draft: &Draft, to: &str) -> CoreResult<Sample> {
         let practice = actor.practice.as_str();
         let to = check_email(to, "to")?;
-        let sample = self.preview(practice, draft).await?;
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let settings = self.settings(practice).await?;
+        let sample = self.fill(practice, &settings, draft)?;
         if settings.webmail.notification_sender.is_empty() {
             return Err(CoreError::Unprocessable {
                 code: "sender_missing",
