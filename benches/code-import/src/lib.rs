@@ -46,14 +46,20 @@ fn words(seed: u64, n: usize) -> String {
 }
 
 /// Writes `{dir}/Snapshot/Terminology/sct2_{Concept,Description}_…` with about `descriptions`
-/// description rows (a third as many concepts); answers the data lines written.
+/// description rows (a third as many concepts) and `{dir}/Snapshot/Refset/Language/der2_…`
+/// with a US English row for each (the FSN and the first synonym preferred, the second
+/// acceptable); answers the data lines written.
 pub fn write_snomed_release(dir: &Path, descriptions: u64) -> std::io::Result<u64> {
     let terms = dir.join("Snapshot/Terminology");
+    let refsets = dir.join("Snapshot/Refset/Language");
     std::fs::create_dir_all(&terms)?;
+    std::fs::create_dir_all(&refsets)?;
     let mut concepts = std::io::BufWriter::new(std::fs::File::create(terms.join("sct2_Concept_Snapshot_INT_20250101.txt"))?);
     let mut names = std::io::BufWriter::new(std::fs::File::create(terms.join("sct2_Description_Snapshot-en_INT_20250101.txt"))?);
+    let mut language = std::io::BufWriter::new(std::fs::File::create(refsets.join("der2_cRefset_LanguageSnapshot-en_INT_20250101.txt"))?);
     concepts.write_all(b"id\teffectiveTime\tactive\tmoduleId\tdefinitionStatusId\r\n")?;
     names.write_all(b"id\teffectiveTime\tactive\tmoduleId\tconceptId\tlanguageCode\ttypeId\tterm\tcaseSignificanceId\r\n")?;
+    language.write_all(b"id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId\tacceptabilityId\r\n")?;
     let mut lines = 0;
     for n in 0..descriptions.div_ceil(3) {
         let concept = sctid(100_000 + n, "00");
@@ -69,10 +75,18 @@ pub fn write_snomed_release(dir: &Path, descriptions: u64) -> std::io::Result<u6
             let id = sctid(200_000 + n * 3 + i as u64, "01");
             let active = if (n + i as u64) % 11 == 10 { 0 } else { 1 };
             writeln!(names, "{id}\t20170731\t{active}\t900000000000207008\t{concept}\ten\t{kind}\t{term}\t900000000000448009\r")?;
+            let member = n * 3 + i as u64;
+            let acceptability = if i == 2 { "900000000000549004" } else { "900000000000548007" };
+            writeln!(
+                language,
+                "{:08x}-0000-4000-8000-{member:012x}\t20170731\t1\t900000000000207008\t900000000000509007\t{id}\t{acceptability}\r",
+                member >> 16
+            )?;
         }
-        lines += 4;
+        lines += 7;
     }
     concepts.flush()?;
     names.flush()?;
+    language.flush()?;
     Ok(lines)
 }

@@ -32,8 +32,12 @@ fn release_dir(root: &Path) -> PathBuf {
 }
 
 fn files(root: &Path) -> Vec<PathBuf> {
-    let t = release_dir(root).join("Snapshot/Terminology");
-    vec![t.join("sct2_Concept_Snapshot_INT_20250101.txt"), t.join("sct2_Description_Snapshot-en_INT_20250101.txt")]
+    let (t, r) = (release_dir(root).join("Snapshot/Terminology"), release_dir(root).join("Snapshot/Refset/Language"));
+    vec![
+        t.join("sct2_Concept_Snapshot_INT_20250101.txt"),
+        t.join("sct2_Description_Snapshot-en_INT_20250101.txt"),
+        r.join("der2_cRefset_LanguageSnapshot-en_INT_20250101.txt"),
+    ]
 }
 
 fn scan(root: &Path) {
@@ -78,6 +82,12 @@ impl portal_core::ports::Table for NamesDropped {
     }
     async fn batch_put(&self, _: Vec<portal_core::ports::Item>) -> Result<(), portal_core::ports::TableError> {
         Ok(())
+    }
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<portal_core::ports::Item>, portal_core::ports::TableError> {
+        self.0.batch_get(keys).await
+    }
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), portal_core::ports::TableError> {
+        self.0.batch_delete(keys).await
     }
 }
 
@@ -125,7 +135,8 @@ fn main() {
         Some("parse") => tokio::runtime::Runtime::new().unwrap().block_on(import(&root, false)),
         other => {
             let descriptions: u64 = other.and_then(|n| n.parse().ok()).unwrap_or(1_600_000);
-            let marker = root.join(format!("generated-{descriptions}"));
+            // Named by the generator's version: a release made before the language refset is made again.
+            let marker = root.join(format!("generated-with-language-{descriptions}"));
             if !marker.exists() {
                 let _ = std::fs::remove_dir_all(&root);
                 let start = Instant::now();

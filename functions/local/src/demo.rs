@@ -510,9 +510,11 @@ async fn call(app: &axum::Router, host: &str, key_id: &str, secret: &str, method
 }
 
 /// The code-system releases in each demo practice's release location, ready for staff to import:
-/// small files in the exact release formats (SNOMED CT RF2 with CRLF lines, RxNorm RRF, the CDC's
-/// CVX list in UTF-16LE with a byte-order mark) holding real codes, with valid check digits.
-pub const RELEASES: [(&str, &[u8]); 4] = [
+/// small files in the exact release formats (SNOMED CT RF2 with CRLF lines and the US English
+/// language refset, RxNorm RRF, the CDC's CVX list in UTF-16LE with a byte-order mark, LOINC's
+/// quoted `Loinc.csv` with a line break inside a field) holding real codes with valid check
+/// digits, and a practice's own CDT list in its words (tab-separated, as a spreadsheet saves it).
+pub const RELEASES: [(&str, &[u8]); 7] = [
     (
         "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Concept_Snapshot_INT_20250101.txt",
         include_bytes!("../demo-releases/SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Concept_Snapshot_INT_20250101.txt"),
@@ -521,8 +523,14 @@ pub const RELEASES: [(&str, &[u8]); 4] = [
         "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Description_Snapshot-en_INT_20250101.txt",
         include_bytes!("../demo-releases/SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Terminology/sct2_Description_Snapshot-en_INT_20250101.txt"),
     ),
+    (
+        "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Refset/Language/der2_cRefset_LanguageSnapshot-en_INT_20250101.txt",
+        include_bytes!("../demo-releases/SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z/Snapshot/Refset/Language/der2_cRefset_LanguageSnapshot-en_INT_20250101.txt"),
+    ),
     ("RxNorm_full_11032025/rrf/RXNCONSO.RRF", include_bytes!("../demo-releases/RxNorm_full_11032025/rrf/RXNCONSO.RRF")),
     ("cvx-20251001/cvx.txt", include_bytes!("../demo-releases/cvx-20251001/cvx.txt")),
+    ("Loinc_2.80/LoincTable/Loinc.csv", include_bytes!("../demo-releases/Loinc_2.80/LoincTable/Loinc.csv")),
+    ("cdt-2026/cdt_codes.txt", include_bytes!("../demo-releases/cdt-2026/cdt_codes.txt")),
 ];
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp, MAX_TRANSACTION_ITEMS};
 use std::collections::HashMap;
@@ -148,6 +150,26 @@ impl DynamoTable {
 
     fn key(pk: &str, sk: &str) -> Attrs {
         Attrs::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+    }
+
+    /// BatchWriteItem takes 25 requests; what it leaves unprocessed is sent again with backoff.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), TableError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(6))).await;
+                }
+                if attempt > 10 {
+                    return Err(backend("batch write left items unprocessed after retries"));
+                }
+                let out = self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(sdk_err)?;
+                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                attempt += 1;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -344,29 +366,61 @@ impl Table for DynamoTable {
 
     #[tracing::instrument(level = "debug", name = "dynamodb.BatchWriteItem", skip_all)]
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
-        // BatchWriteItem takes 25 requests; what it leaves unprocessed is sent again with backoff.
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|i| {
-                    Ok(WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(to_attrs(i)?)).build().map_err(backend)?)
-                        .build())
-                })
-                .collect::<Result<_, TableError>>()?;
+        let requests = items
+            .iter()
+            .map(|i| {
+                Ok(WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(to_attrs(i)?)).build().map_err(backend)?)
+                    .build())
+            })
+            .collect::<Result<Vec<_>, TableError>>()?;
+        self.batch_write(requests).await
+    }
+
+    #[tracing::instrument(level = "debug", name = "dynamodb.BatchWriteItem", skip_all)]
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), TableError> {
+        let requests = keys
+            .iter()
+            .map(|(pk, sk)| {
+                Ok(WriteRequest::builder()
+                    .delete_request(DeleteRequest::builder().set_key(Some(Self::key(pk, sk))).build().map_err(backend)?)
+                    .build())
+            })
+            .collect::<Result<Vec<_>, TableError>>()?;
+        self.batch_write(requests).await
+    }
+
+    #[tracing::instrument(level = "debug", name = "dynamodb.BatchGetItem", skip_all)]
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, TableError> {
+        // BatchGetItem takes 100 keys; what it leaves unprocessed is asked again with backoff.
+        let (mut found, now) = (vec![], now());
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|(pk, sk)| Self::key(pk, sk)).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(backend)?,
+            );
             let mut attempt = 0u32;
-            while !pending.is_empty() {
+            while let Some(asked) = pending.take() {
                 if attempt > 0 {
                     tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(6))).await;
                 }
                 if attempt > 10 {
-                    return Err(backend("batch write left items unprocessed after retries"));
+                    return Err(backend("batch get left keys unread after retries"));
                 }
-                let out = self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(sdk_err)?;
-                pending = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                let mut out = self.client.batch_get_item().request_items(&self.table, asked).send().await.map_err(sdk_err)?;
+                for attrs in out.responses.as_mut().and_then(|m| m.remove(&self.table)).unwrap_or_default() {
+                    let item = from_attrs(attrs)?;
+                    if live(&item, now) {
+                        found.push(item);
+                    }
+                }
+                pending = out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)).filter(|k| !k.keys().is_empty());
                 attempt += 1;
             }
         }
-        Ok(())
+        Ok(found)
     }
 }

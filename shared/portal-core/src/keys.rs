@@ -14,7 +14,8 @@
 //! | code system of a practice (active version, running import, last outcome) | `P#{p}` | `CODESYS#{system}` | `IMPORTS#RUNNING` / `{p}#{system}` while an import runs | – | the staff screen lists a practice's systems (one query); readers find the active version; a restarted local host finds running imports (see `code_systems::import`) |
 //! | code-system import | `P#{p}` | `IMPORT#{id}` | `P#{p}#IMPORTS` / `{started:013}#{id}` | – | get by id (progress, steps); a practice's imports newest first |
 //! | batch of an import, done | `P#{p}` | `IMPORT#{id}#B#{n:05}` | – | – | put-if-absent when a batch ends; progress sums them |
-//! | name of a code in an imported version | `P#{p}#TERMS#{system}#{version}` | `{code}#A` (active concept), `{code}#T{rank:02}#{id}` (a name, best rank first) | – | – | a code's preferred name: query `{code}#`, first two |
+//! | name of a code in an imported version | `P#{p}#TERMS#{system}#{import id}` | `{code}#A` (active concept), `{code}#T{rank:02}#{id}` (a name, best rank first) | – | – | a code's preferred name: query `{code}#`, first two; the clean step empties a version no one reads |
+//! | a description SNOMED CT's US English refset prefers, while its import runs | `P#{p}#IMPORT#{import id}#PREFERRED` | `{description id}` | – | – | description batches batch-get their synonyms; the clean step empties it |
 //! | Direct (S/MIME) recipient of encrypted care summaries | `P#{p}` | `RECIPIENT#{address}` | – | – | by address when a patient sends encrypted; the practice's list (see `practice::direct_recipients`) |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
 //! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
@@ -86,8 +87,12 @@ pub fn import_batch(id: &str, n: usize) -> String {
     format!("IMPORT#{id}#B#{n:05}")
 }
 
-pub fn terms(p: &str, system: crate::code_systems::System, version: &str) -> String {
-    format!("P#{p}#TERMS#{}#{version}", system.name())
+pub fn terms(p: &str, system: crate::code_systems::System, import: &str) -> String {
+    format!("P#{p}#TERMS#{}#{import}", system.name())
+}
+
+pub fn preferred(p: &str, import: &str) -> String {
+    format!("P#{p}#IMPORT#{import}#PREFERRED")
 }
 
 pub fn term_prefix(code: &str) -> String {

@@ -219,6 +219,11 @@ pub trait Table: Send + Sync {
     async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError>;
     /// Unconditional puts of any number of items (sent in chunks, retried until all are written).
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError>;
+    /// The live items of any number of keys, in no particular order; absent keys are left out
+    /// (read in chunks, strongly consistent, what a chunk leaves unread asked again).
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, TableError>;
+    /// Unconditional deletes of any number of keys (sent in chunks, retried until all are gone).
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), TableError>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -489,4 +489,29 @@ impl Table for SqliteTable {
         })
         .await
     }
+
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, TableError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(GET_SQL).map_err(backend)?;
+            let now = now();
+            let mut found = Vec::with_capacity(keys.len());
+            for (pk, sk) in &keys {
+                if let Some(item) = stmt.query_row(params![pk, sk, now], row_to_item).optional().map_err(backend)? {
+                    found.push(item);
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), TableError> {
+        let gone = keys.clone();
+        self.write(keys, move |tx| {
+            for (pk, sk) in &gone {
+                delete_item(tx, pk, sk)?;
+            }
+            Ok(())
+        })
+        .await
+    }
 }

@@ -1,8 +1,10 @@
 //! The code-system import workflow in process: what the Step Functions state machine does on AWS
 //! (`infra/statemachines/code-import.asl.json`), with the same core steps and the same policy —
-//! split, then the batches a few at a time, each retried with back-off, then finish; a step that
-//! still fails ends the import as failed. Imports left running by a host that died are picked up
-//! again by [`InProcessWorkflows::resume`]: done batches are skipped, so they resume where they were.
+//! split, then the batches to run first and then the rest, a few at a time, each retried with
+//! back-off (a batch that still fails does not stop the others: finish counts it and ends the
+//! import as failed), then finish, then clean until nothing is left; a split or finish that still
+//! fails ends the import as failed. Imports left running by a host that died are picked up again
+//! by [`InProcessWorkflows::resume`]: done batches are skipped, so they resume where they were.
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -34,26 +36,43 @@ impl InProcessWorkflows {
         Importer::new(self.table.as_ref(), self.blobs.as_ref(), self.clock.as_ref())
     }
 
-    /// Runs an import to its end.
+    /// Runs an import to its end, then deletes what it left.
     pub async fn run(&self, practice: &str, id: &str) {
-        if let Err(e) = self.steps(practice, id).await {
+        let importer = self.importer();
+        if let Err(e) = self.steps(&importer, practice, id).await {
             tracing::warn!(import = id, error = %e, "code-system import failed");
-            let failure = ImportFailure::step_kept_failing();
-            if let Err(e) = self.importer().fail(practice, id, failure).await {
+            let ended = async {
+                importer.fail(practice, id, ImportFailure::step_kept_failing()).await?;
+                importer.finish(practice, id).await
+            };
+            if let Err(e) = ended.await {
                 tracing::error!(import = id, error = %e, "could not record the failed import");
+            }
+        }
+        loop {
+            match retried(|| importer.clean(practice, id)).await {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    // Listed on the system still: the next import's clean deletes it.
+                    tracing::warn!(import = id, error = %e, "could not clean up after the import");
+                    break;
+                }
             }
         }
     }
 
-    async fn steps(&self, practice: &str, id: &str) -> CoreResult<()> {
-        let importer = self.importer();
-        let importer = &importer;
-        let batches = retried(|| importer.split(practice, id)).await?;
-        let mut runs = futures_util::stream::iter(batches)
-            .map(|n| async move { retried(|| importer.run_batch(practice, id, n)).await })
-            .buffer_unordered(WORKERS);
-        while let Some(done) = runs.next().await {
-            done?;
+    async fn steps(&self, importer: &Importer<'_>, practice: &str, id: &str) -> CoreResult<()> {
+        let split = retried(|| importer.split(practice, id)).await?;
+        for batches in [split.first, split.rest] {
+            let mut runs = futures_util::stream::iter(batches)
+                .map(|n| async move { (n, retried(|| importer.run_batch(practice, id, n)).await) })
+                .buffer_unordered(WORKERS);
+            while let Some((n, done)) = runs.next().await {
+                if let Err(e) = done {
+                    tracing::warn!(import = id, batch = n, error = %e, "import batch kept failing");
+                }
+            }
         }
         retried(|| importer.finish(practice, id)).await.map(|_| ())
     }

@@ -1,19 +1,28 @@
-//! A code-system import as three kinds of step, each safe to run again: **split** reads each file
-//! of the release once, in bounded pieces, counts its lines and cuts it into batches of about
-//! [`BATCH_BYTES`] on line boundaries; **batch** reads its byte range, parses it and writes the
-//! names into the release's own version of the terms; **finish** checks that every batch is
-//! done and switches the system's active version in one transaction with the job — so readers
-//! see the old version or the new one, never half of one. Step Functions runs them on AWS (`Map`
-//! over the batches); `portal-embedded` runs the same steps in-process.
+//! A code-system import as four kinds of step, each safe to run again: **split** reads each file
+//! of the release once, in bounded pieces, counts its records and cuts it into batches of about
+//! [`BATCH_BYTES`] on record boundaries; **batch** reads its byte range, parses it and writes the
+//! names into the import's own version of the terms (a partition per import); **finish** checks
+//! that every batch is done and switches the system's active version in one transaction with the
+//! job — so readers see the old version or the new one, never half of one; **clean** then deletes
+//! what is no longer read — the version replaced, or this import's own if it failed or was
+//! cancelled, and the lookups only an import needs — a bounded amount per run, so storage does
+//! not grow with every release. Step Functions runs them on AWS (`Map` over the batches, a loop
+//! over clean); `portal-embedded` runs the same steps in-process.
+//!
+//! SNOMED CT's US preferred names take two passes: the batches of the language refset (which
+//! [`Split::first`] lists) run before the others and record which descriptions are preferred;
+//! a description batch checks that they have all finished, then looks its synonyms up in one
+//! batch read per chunk.
 //!
 //! Guarantees: a batch records a marker when done and a batch with a marker does nothing, so a
 //! retried batch never counts or writes twice (and the names are keyed by code, so even a batch
 //! retried halfway writes the same items again, never duplicates); a cancelled or failed import
-//! leaves the active version as it was; re-importing the active release writes the same items
-//! and switches to the same version. A malformed line fails the import with its file, line
-//! number and reason. One import per system runs at a time.
+//! leaves the active version as it was; what an import leaves to delete is listed on the system
+//! before it is deleted, so a clean that fails is finished by the next import's. A malformed
+//! record fails the import with its file, line number and reason. One import per system runs at
+//! a time.
 
-use super::formats::{decode, is_utf16, Row};
+use super::formats::{decode, is_utf16, records, Reader, Row, SNOMED_PREFERRED_RANK, SNOMED_SYNONYM_RANK};
 use super::releases::{ReleaseFile, Releases};
 use super::System;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
@@ -31,6 +40,8 @@ const SPLIT_READ: u64 = 8 << 20;
 const MAX_UTF16_BYTES: u64 = 8 << 20;
 /// How many items a batch hands to the table at once.
 const WRITE_CHUNK: usize = 1000;
+/// How many items one run of the clean step deletes at most (then it says there is more).
+const CLEAN_ITEMS: usize = 20_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +72,14 @@ pub struct Batch {
     pub first_line: u64,
 }
 
+/// The batches of an import, by number: those to run before the others, then the others (each
+/// list in any order, at once).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    pub first: Vec<usize>,
+    pub rest: Vec<usize>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportFailure {
@@ -80,6 +99,11 @@ impl ImportFailure {
     /// in-process runner's last try).
     pub fn step_kept_failing() -> Self {
         ImportFailure::reason("A step kept failing (the storage was unavailable); start the import again.")
+    }
+
+    /// What finish records when some batches never finished (each kept failing).
+    fn batches_kept_failing(missing: usize, total: usize) -> Self {
+        ImportFailure::reason(format!("{missing} of {total} batches kept failing (the storage was unavailable); start the import again."))
     }
 }
 
@@ -115,7 +139,8 @@ struct BatchDone {
     rows: u64,
 }
 
-/// The version of a system that readers use.
+/// The version of a system that readers use: the names its import wrote (their partition is
+/// named by `import_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActiveVersion {
@@ -149,6 +174,35 @@ pub struct CodeSystemState {
     /// The import running now.
     pub running: Option<String>,
     pub last: Option<LastImport>,
+    /// What ended imports left to delete, oldest first (the clean step's list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<Leftover>,
+}
+
+impl CodeSystemState {
+    fn new(system: System) -> Self {
+        CodeSystemState { system, active: None, running: None, last: None, leftovers: vec![] }
+    }
+}
+
+/// Something an ended import left to delete, by the import that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Leftover {
+    /// A version no one reads (replaced, or never finished): its names and its lookups.
+    Version(String),
+    /// The lookups of the version in use (SNOMED CT's preferred descriptions), needed only while
+    /// it was imported.
+    Lookups(String),
+}
+
+impl Leftover {
+    fn partitions(&self, practice: &str, system: System) -> Vec<String> {
+        match self {
+            Leftover::Version(id) => vec![keys::terms(practice, system, id), keys::preferred(practice, id)],
+            Leftover::Lookups(id) => vec![keys::preferred(practice, id)],
+        }
+    }
 }
 
 /// An import's progress, as the API answers it (times as RFC 3339).
@@ -260,23 +314,23 @@ impl<'a> Importer<'a> {
 
     /// The split step: cuts every file into batches and answers their numbers (the same numbers
     /// again when it runs twice; none once the import has ended).
-    pub async fn split(&self, practice: &str, id: &str) -> CoreResult<Vec<usize>> {
+    pub async fn split(&self, practice: &str, id: &str) -> CoreResult<Split> {
         let (mut job, version) = self.job(practice, id).await?;
         match job.state {
-            ImportState::Running => return Ok((0..job.batches.len()).collect()),
+            ImportState::Running => return Ok(split_of(&job)),
             ImportState::Queued => {}
-            _ => return Ok(vec![]),
+            _ => return Ok(Split::default()),
         }
         let (mut batches, mut rows) = (vec![], 0);
         for (index, file) in job.files.iter().enumerate() {
             match self.cut(index, file).await? {
-                Ok((cut, lines)) => {
+                Ok((cut, records)) => {
                     batches.extend(cut);
-                    rows += lines;
+                    rows += records;
                 }
                 Err(failure) => {
                     self.fail(practice, id, failure).await?;
-                    return Ok(vec![]);
+                    return Ok(Split::default());
                 }
             }
         }
@@ -284,14 +338,14 @@ impl<'a> Importer<'a> {
         job.rows_total = Some(rows);
         job.batches = batches;
         match self.table.put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version)).await {
-            Ok(()) => Ok((0..job.batches.len()).collect()),
+            Ok(()) => Ok(split_of(&job)),
             // Cancelled (or split by another run) meanwhile: go by what is stored now.
             Err(TableError::ConditionFailed) => Box::pin(self.split(practice, id)).await,
             Err(e) => Err(e.into()),
         }
     }
 
-    /// One file's batches and its number of data lines; or why the file cannot be imported.
+    /// One file's batches and its number of data records; or why the file cannot be imported.
     async fn cut(&self, index: usize, file: &ReleaseFile) -> CoreResult<Result<(Vec<Batch>, u64), ImportFailure>> {
         let failure = |reason: String| ImportFailure { file: Some(file.name.clone()), line: None, reason };
         let first = self.range(&file.key, 0, SPLIT_READ).await?;
@@ -303,25 +357,36 @@ impl<'a> Importer<'a> {
                 Ok(t) => t,
                 Err(why) => return Ok(Err(failure(why))),
             };
-            let lines = text.lines().count() as u64;
-            let header = text.lines().next().is_some_and(|l| file.format.is_header(l)) as u64;
-            return Ok(Ok((vec![Batch { file: index, start: 0, end: file.size, first_line: 1 }], lines - header)));
+            let mut all = records(&text, file.format.quoted()).filter(|(_, r)| !r.trim_end_matches('\r').is_empty()).peekable();
+            let header = all.peek().is_some_and(|(at, r)| *at == 0 && file.format.is_header(r)) as u64;
+            let count = all.count() as u64;
+            return Ok(Ok((vec![Batch { file: index, start: 0, end: file.size, first_line: 1 }], count - header)));
         }
         let header = match first.split(|b| *b == b'\n').next().map(std::str::from_utf8) {
-            Some(Ok(line)) => file.format.is_header(line.trim_end_matches('\r')) as u64,
+            Some(Ok(line)) => file.format.is_header(line) as u64,
             _ => 0,
         };
-        let (mut batches, mut lines, mut batch_start, mut batch_line) = (vec![], 0u64, 0u64, 1u64);
-        let (mut offset, mut piece, mut last_byte) = (0u64, first, b'\n');
+        // A record ends at a line break, except inside quotes in a quoted format.
+        let quoted = file.format.quoted();
+        let (mut batches, mut lines, mut records_seen, mut batch_start, mut batch_line) = (vec![], 0u64, 0u64, 0u64, 1u64);
+        let (mut offset, mut piece, mut last_byte, mut in_quotes) = (0u64, first, b'\n', false);
         loop {
             for (i, b) in piece.iter().enumerate() {
-                if *b == b'\n' {
-                    lines += 1;
-                    let end = offset + i as u64 + 1;
-                    if end - batch_start >= self.batch_bytes {
-                        batches.push(Batch { file: index, start: batch_start, end, first_line: batch_line });
-                        (batch_start, batch_line) = (end, lines + 1);
+                match *b {
+                    b'"' if quoted => in_quotes = !in_quotes,
+                    b'\n' => {
+                        lines += 1;
+                        if in_quotes {
+                            continue;
+                        }
+                        records_seen += 1;
+                        let end = offset + i as u64 + 1;
+                        if end - batch_start >= self.batch_bytes {
+                            batches.push(Batch { file: index, start: batch_start, end, first_line: batch_line });
+                            (batch_start, batch_line) = (end, lines + 1);
+                        }
                     }
+                    _ => {}
                 }
             }
             if let Some(b) = piece.last() {
@@ -333,13 +398,16 @@ impl<'a> Importer<'a> {
             }
             piece = self.range(&file.key, offset, offset + SPLIT_READ).await?;
         }
+        if in_quotes {
+            return Ok(Err(failure("the file ends inside a quoted field (a quote is not closed)".into())));
+        }
         if last_byte != b'\n' {
-            lines += 1;
+            records_seen += 1;
         }
         if batch_start < offset {
             batches.push(Batch { file: index, start: batch_start, end: offset, first_line: batch_line });
         }
-        Ok(Ok((batches, lines.saturating_sub(header))))
+        Ok(Ok((batches, records_seen.saturating_sub(header))))
     }
 
     async fn range(&self, key: &str, start: u64, end: u64) -> CoreResult<bytes::Bytes> {
@@ -351,7 +419,8 @@ impl<'a> Importer<'a> {
     }
 
     /// The batch step: parses batch `n` and writes its names. Does nothing when the batch is
-    /// already done or the import has ended.
+    /// already done or the import has ended; a storage error when the batches to run first have
+    /// not all finished (the workflow tries again).
     pub async fn run_batch(&self, practice: &str, id: &str, n: usize) -> CoreResult<()> {
         if self.table.get(&keys::practice(practice), &keys::import_batch(id, n)).await?.is_some() {
             return Ok(());
@@ -362,62 +431,116 @@ impl<'a> Importer<'a> {
         }
         let batch = job.batches.get(n).ok_or(CoreError::NotFound)?;
         let file = &job.files[batch.file];
-        let bytes = self.range(&file.key, batch.start, batch.end).await?;
         let failure = |line: Option<u64>, reason: String| ImportFailure { file: Some(file.name.clone()), line, reason };
+        let first = split_of(&job).first;
+        if !file.format.read_first() && !first.is_empty() {
+            let markers = first.iter().map(|n| (keys::practice(practice), keys::import_batch(id, *n))).collect();
+            if self.table.batch_get(markers).await?.len() < first.len() {
+                return Err(CoreError::Backend(format!("batch {n} waits for the batches of the files read first")));
+            }
+        }
+        let head = self.range(&file.key, 0, 4096).await?;
+        let reader = match super::releases::first_line(&head).and_then(|line| file.format.reader(&line)) {
+            Ok(reader) => reader,
+            Err(why) => return self.fail(practice, id, failure(Some(1), why)).await,
+        };
+        let bytes = self.range(&file.key, batch.start, batch.end).await?;
         let text = match decode(&bytes) {
             Ok(t) => t,
             Err(why) => return self.fail(practice, id, failure(None, why)).await,
         };
-        let terms = keys::terms(practice, job.system, &job.release);
-        let (mut items, mut lines, mut rows) = (Vec::with_capacity(WRITE_CHUNK), 0u64, 0u64);
-        for (i, line) in text.split('\n').enumerate() {
-            let number = batch.first_line + i as u64;
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.is_empty() || (number == 1 && file.format.is_header(line)) {
+        let out = Destination { terms: keys::terms(practice, job.system, id), preferred: keys::preferred(practice, id), reader };
+        let (mut rows, mut lines, mut kept) = (Vec::with_capacity(WRITE_CHUNK), 0u64, 0u64);
+        for (at, record) in records(&text, file.format.quoted()) {
+            let number = batch.first_line + at;
+            if record.trim_end_matches('\r').is_empty() || (number == 1 && file.format.is_header(record)) {
                 continue;
             }
             lines += 1;
-            match file.format.parse(line) {
+            match reader.parse(record) {
                 Ok(Row::Skip) => continue,
-                Ok(Row::Concept { code }) => items.push(Item::new(terms.clone(), keys::term_concept(code), json!({}))),
-                Ok(Row::Term { code, rank, id, text }) => {
-                    items.push(Item::new(terms.clone(), keys::term_name(code, rank, id), json!({ "t": text })))
-                }
+                Ok(row) => rows.push(row),
                 Err(why) => return self.fail(practice, id, failure(Some(number), why)).await,
             }
-            if items.len() == WRITE_CHUNK {
-                rows += items.len() as u64;
-                self.table.batch_put(std::mem::replace(&mut items, Vec::with_capacity(WRITE_CHUNK))).await?;
+            if rows.len() == WRITE_CHUNK {
+                kept += self.write(&out, std::mem::replace(&mut rows, Vec::with_capacity(WRITE_CHUNK))).await?;
             }
         }
-        rows += items.len() as u64;
-        if !items.is_empty() {
-            self.table.batch_put(items).await?;
-        }
-        let done = serde_json::to_value(BatchDone { lines, rows }).map_err(CoreError::backend)?;
+        kept += self.write(&out, rows).await?;
+        let done = serde_json::to_value(BatchDone { lines, rows: kept }).map_err(CoreError::backend)?;
         match self.table.put(Item::new(keys::practice(practice), keys::import_batch(id, n), done), Cond::Absent).await {
             Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// The finish step: once every batch is done, makes the release the active version. Answers
-    /// the import as it ends (an import that had already ended is left as it was).
+    /// Writes one chunk of rows; answers how many were names and concepts (the lookups a
+    /// language refset writes are not kept). A SNOMED CT synonym the language refset prefers is
+    /// written at the preferred rank.
+    async fn write(&self, out: &Destination, mut rows: Vec<Row<'_>>) -> CoreResult<u64> {
+        if out.reader.format() == super::formats::FileFormat::SnomedDescriptions {
+            let synonyms: Vec<(String, String)> = rows
+                .iter()
+                .filter_map(|r| match r {
+                    Row::Term { rank: SNOMED_SYNONYM_RANK, id, .. } => Some((out.preferred.clone(), id.to_string())),
+                    _ => None,
+                })
+                .collect();
+            if !synonyms.is_empty() {
+                let preferred: std::collections::HashSet<String> =
+                    self.table.batch_get(synonyms).await?.into_iter().map(|i| i.sk).collect();
+                for row in &mut rows {
+                    if let Row::Term { rank, id, .. } = row {
+                        if *rank == SNOMED_SYNONYM_RANK && preferred.contains(*id) {
+                            *rank = SNOMED_PREFERRED_RANK;
+                        }
+                    }
+                }
+            }
+        }
+        let mut kept = 0;
+        let items: Vec<Item> = rows
+            .into_iter()
+            .filter_map(|row| match row {
+                Row::Skip => None,
+                Row::Concept { code } => Some(Item::new(&out.terms, keys::term_concept(code), json!({}))),
+                Row::Term { code, rank, id, text } => Some(Item::new(&out.terms, keys::term_name(code, rank, id), json!({ "t": text }))),
+                Row::Preferred { description } => Some(Item::new(&out.preferred, description, json!({}))),
+            })
+            .inspect(|item| kept += (item.pk == out.terms) as u64)
+            .collect();
+        if !items.is_empty() {
+            self.table.batch_put(items).await?;
+        }
+        Ok(kept)
+    }
+
+    /// The finish step: once every batch is done, makes the release the active version and
+    /// lists the version it replaced to be deleted; an import that had ended (failed or
+    /// cancelled) lists its own. Answers the import as it ends. Runs after every batch has
+    /// returned, so nothing writes to what it lists.
     pub async fn finish(&self, practice: &str, id: &str) -> CoreResult<ImportJob> {
         let (mut job, version) = self.job(practice, id).await?;
-        if job.state != ImportState::Running {
-            return Ok(job);
+        match job.state {
+            ImportState::Running => {}
+            ImportState::Failed | ImportState::Cancelled => {
+                self.leave(practice, job.system, Leftover::Version(job.id.clone())).await?;
+                return Ok(job);
+            }
+            ImportState::Queued | ImportState::Done => return Ok(job),
         }
         let done = self.batches_done(practice, id).await?;
         if done.len() < job.batches.len() {
-            let reason = format!("{} of {} batches did not finish", job.batches.len() - done.len(), job.batches.len());
-            self.fail(practice, id, ImportFailure::reason(reason)).await?;
-            return Ok(self.job(practice, id).await?.0);
+            self.fail(practice, id, ImportFailure::batches_kept_failing(job.batches.len() - done.len(), job.batches.len())).await?;
+            return Box::pin(self.finish(practice, id)).await;
         }
         let now = self.clock.now();
         job.state = ImportState::Done;
         job.finished_at = Some(now);
-        let (state, state_version) = self.system_item(practice, job.system).await?;
+        let (mut state, state_version) = self.system_item(practice, job.system).await?;
+        let replaced = state.active.take().map(|a| a.import_id).filter(|old| *old != job.id);
+        state.leftovers.extend(replaced.map(Leftover::Version));
+        state.leftovers.push(Leftover::Lookups(job.id.clone()));
         let active = ActiveVersion {
             version: job.release.clone(),
             rows: done.iter().map(|d| d.rows).sum(),
@@ -433,6 +556,64 @@ impl<'a> Importer<'a> {
             ])
             .await?;
         Ok(job)
+    }
+
+    /// Lists something to delete on the system (once).
+    async fn leave(&self, practice: &str, system: System, leftover: Leftover) -> CoreResult<()> {
+        loop {
+            let (mut state, version) = self.system_item(practice, system).await?;
+            if state.leftovers.contains(&leftover)
+                || state.active.as_ref().is_some_and(|a| Leftover::Version(a.import_id.clone()) == leftover)
+            {
+                return Ok(());
+            }
+            state.leftovers.push(leftover.clone());
+            match self.table.put(system_item(practice, &state, version)?, cond(version)).await {
+                Ok(()) => return Ok(()),
+                // Changed meanwhile (an import started, another clean): look again.
+                Err(TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The clean step: deletes what ended imports of the system left (see [`Leftover`]), oldest
+    /// first, at most [`CLEAN_ITEMS`] items a run; answers whether there is more. What it has
+    /// emptied leaves the list, so a clean cut short is picked up by the next run or import.
+    pub async fn clean(&self, practice: &str, id: &str) -> CoreResult<bool> {
+        let (job, _) = self.job(practice, id).await?;
+        let mut budget = CLEAN_ITEMS;
+        loop {
+            let (mut state, version) = self.system_item(practice, job.system).await?;
+            let Some(leftover) = state.leftovers.first().cloned() else { return Ok(false) };
+            let in_use = state.active.as_ref().is_some_and(|a| Leftover::Version(a.import_id.clone()) == leftover);
+            if !in_use {
+                for partition in leftover.partitions(practice, job.system) {
+                    budget = self.empty(&partition, budget).await?;
+                    if budget == 0 {
+                        return Ok(true);
+                    }
+                }
+            }
+            state.leftovers.retain(|l| *l != leftover);
+            match self.table.put(system_item(practice, &state, version)?, cond(version)).await {
+                Ok(()) | Err(TableError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Deletes up to `budget` items of a partition; answers the budget left (0: maybe more).
+    async fn empty(&self, partition: &str, mut budget: usize) -> CoreResult<usize> {
+        while budget > 0 {
+            let page = self.table.query(Query::new(partition).limit(budget.min(1000))).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            budget -= page.items.len();
+            self.table.batch_delete(page.items.into_iter().map(|i| (i.pk, i.sk)).collect()).await?;
+        }
+        Ok(budget)
     }
 
     /// Ends an import as failed (the active version stays). Nothing when it has already ended.
@@ -510,7 +691,7 @@ impl<'a> Importer<'a> {
         let mut stored = page.items.iter().map(|i| i.parse::<CodeSystemState>()).collect::<Result<Vec<_>, _>>()?;
         for system in System::IMPORTABLE {
             if !stored.iter().any(|s| s.system == system) {
-                stored.push(CodeSystemState { system, active: None, running: None, last: None });
+                stored.push(CodeSystemState::new(system));
             }
         }
         stored.sort_by_key(|s| s.system);
@@ -542,7 +723,7 @@ impl<'a> Importer<'a> {
     async fn system_item(&self, practice: &str, system: System) -> CoreResult<(CodeSystemState, Option<u64>)> {
         Ok(match self.table.get(&keys::practice(practice), &keys::code_system(system)).await? {
             Some(item) => (item.parse()?, Some(item.version)),
-            None => (CodeSystemState { system, active: None, running: None, last: None }, None),
+            None => (CodeSystemState::new(system), None),
         })
     }
 
@@ -550,6 +731,21 @@ impl<'a> Importer<'a> {
         let q = Query::new(keys::practice(practice)).prefix(keys::import_batch_prefix(id)).limit(1000);
         Ok(crate::ports::query_all(self.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
     }
+}
+
+/// Where a batch writes, and how it reads its file.
+struct Destination {
+    /// The import's version of the terms.
+    terms: String,
+    /// The import's lookups (SNOMED CT's preferred descriptions).
+    preferred: String,
+    reader: Reader,
+}
+
+/// A running import's batches: those of files read first, then the rest.
+fn split_of(job: &ImportJob) -> Split {
+    let (first, rest) = (0..job.batches.len()).partition(|n| job.files[job.batches[*n].file].format.read_first());
+    Split { first, rest }
 }
 
 fn last(job: &ImportJob) -> LastImport {

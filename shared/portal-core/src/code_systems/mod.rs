@@ -29,7 +29,7 @@ pub enum System {
 
 impl System {
     /// The systems a practice can import a release of.
-    pub const IMPORTABLE: [System; 3] = [System::SnomedCt, System::RxNorm, System::Cvx];
+    pub const IMPORTABLE: [System; 5] = [System::SnomedCt, System::RxNorm, System::Cvx, System::Loinc, System::Cdt];
 
     /// The spelling in synced data and the API (`SNOMED-CT`).
     pub fn name(self) -> &'static str {
@@ -46,7 +46,7 @@ impl System {
     pub fn importable(name: &str) -> crate::CoreResult<System> {
         System::parse(name)
             .filter(|s| System::IMPORTABLE.contains(s))
-            .ok_or_else(|| crate::CoreError::invalid("code_system_unknown", "system: one of SNOMED-CT, RxNorm, CVX."))
+            .ok_or_else(|| crate::CoreError::invalid("code_system_unknown", "system: one of SNOMED-CT, RxNorm, CVX, LOINC, CDT."))
     }
 
     pub fn parse(s: &str) -> Option<System> {

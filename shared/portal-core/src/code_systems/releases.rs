@@ -1,7 +1,8 @@
 //! The releases a practice can import: folders under its release location in the blob store
 //! (`{practice}/code-systems/releases/{release}/…` — an S3 prefix on AWS, a folder under the data
 //! directory locally). A release is named by its folder and is of the one system its files are:
-//! SNOMED CT needs both RF2 snapshot files, RxNorm `RXNCONSO.RRF`, CVX `cvx.txt`. Before an import
+//! SNOMED CT needs the three RF2 snapshot files (concepts, English descriptions, English language
+//! refset), RxNorm `RXNCONSO.RRF`, CVX `cvx.txt`, LOINC `Loinc.csv`, CDT one `cdt*.txt`. Before an import
 //! starts, each file's first line is checked, so a file that is not what it claims is refused
 //! at once rather than failing later.
 
@@ -86,7 +87,7 @@ impl Releases<'_> {
         for file in &release.files {
             let head = self.blobs.get_range(&file.key, 0, 4096).await.map_err(CoreError::backend)?.unwrap_or_default();
             let first = first_line(&head);
-            let checked = first.and_then(|line| file.format.check_first_line(&line));
+            let checked = first.and_then(|line| file.format.reader(&line).map(|_| ()));
             if let Err(why) = checked {
                 return Err(CoreError::Unprocessable {
                     code: "release_format_wrong",
@@ -99,7 +100,7 @@ impl Releases<'_> {
 }
 
 /// The first line of the start of a file, decoded.
-fn first_line(head: &[u8]) -> Result<String, String> {
+pub(crate) fn first_line(head: &[u8]) -> Result<String, String> {
     if head.is_empty() {
         return Err("the file is empty".into());
     }
@@ -116,7 +117,9 @@ fn first_line(head: &[u8]) -> Result<String, String> {
 fn identify(name: String, mut files: Vec<ReleaseFile>) -> Release {
     let systems: std::collections::BTreeSet<System> = files.iter().map(|f| f.format.system()).collect();
     let problem = match systems.len() {
-        0 => Some(format!("'{name}' holds no sct2_Concept/Description_Snapshot, RXNCONSO.RRF or cvx.txt file.")),
+        0 => Some(format!(
+            "'{name}' holds no release file (SNOMED CT's RF2 snapshot, RxNorm's RXNCONSO.RRF, CVX's cvx.txt, LOINC's Loinc.csv or a cdt*.txt list)."
+        )),
         1 => None,
         _ => Some(format!("'{name}' holds files of more than one code system; put each release in its own folder.")),
     };
@@ -124,9 +127,11 @@ fn identify(name: String, mut files: Vec<ReleaseFile>) -> Release {
     let problem = problem.or_else(|| match system {
         Some(System::SnomedCt) => {
             let has = |f: FileFormat| files.iter().filter(|x| x.format == f).count();
-            match (has(FileFormat::SnomedConcepts), has(FileFormat::SnomedDescriptions)) {
-                (1, 1) => None,
-                _ => Some(format!("'{name}' needs exactly one sct2_Concept_Snapshot and one sct2_Description_Snapshot-en file.")),
+            match (has(FileFormat::SnomedConcepts), has(FileFormat::SnomedDescriptions), has(FileFormat::SnomedLanguage)) {
+                (1, 1, 1) => None,
+                _ => Some(format!(
+                    "'{name}' needs exactly one each of sct2_Concept_Snapshot, sct2_Description_Snapshot-en and der2_cRefset_LanguageSnapshot-en (the US preferred names come from it)."
+                )),
             }
         }
         _ if files.len() > 1 => Some(format!("'{name}' holds more than one {} file.", files[0].format.system().title())),

@@ -29,23 +29,23 @@ impl Names {
 }
 
 impl Terms<'_> {
-    /// The active version of each imported system.
+    /// The version in use of each imported system: the import that wrote its names.
     pub async fn active(&self, practice: &str) -> CoreResult<BTreeMap<System, String>> {
         let page = self.table.query(Query::new(keys::practice(practice)).prefix(keys::CODE_SYSTEM_PREFIX)).await?;
         let mut out = BTreeMap::new();
         for item in &page.items {
             let state: CodeSystemState = item.parse()?;
             if let Some(active) = state.active {
-                out.insert(state.system, active.version);
+                out.insert(state.system, active.import_id);
             }
         }
         Ok(out)
     }
 
-    /// The preferred name of `code` in a version of a system. In SNOMED CT only an active
+    /// The preferred name of `code` in the version an import wrote. In SNOMED CT only an active
     /// concept has one (the release's concept file says which are); the marker sorts first.
-    pub async fn name(&self, practice: &str, system: System, version: &str, code: &str) -> CoreResult<Option<String>> {
-        let q = Query::new(keys::terms(practice, system, version)).prefix(keys::term_prefix(code)).limit(2);
+    pub async fn name(&self, practice: &str, system: System, import: &str, code: &str) -> CoreResult<Option<String>> {
+        let q = Query::new(keys::terms(practice, system, import)).prefix(keys::term_prefix(code)).limit(2);
         let page = self.table.query(q).await?;
         if system == System::SnomedCt && page.items.first().is_none_or(|i| i.sk != keys::term_concept(code)) {
             return Ok(None);

@@ -496,10 +496,15 @@ impl CareSummaries<'_> {
             records.all_for_patient::<Coverage>(practice, &patient.id, &every),
         )
         .await?;
+        // Every code shown: the clinical entries', and the CDT codes of procedures done and planned
+        // (their code's name from the practice's CDT list; the entry keeps the practice's words).
+        let procedures = ledger.iter().filter_map(|l| l.record.procedure_code.clone());
+        let planned = plans.iter().flat_map(|p| p.record.procedures.iter().map(|p| p.cdt_code.clone()));
         let codes: Vec<(System, String)> = clinical
             .iter()
             .filter_map(|c| c.record.code.as_ref())
             .filter_map(|c| System::parse(&c.system).map(|s| (s, c.code.clone())))
+            .chain(procedures.chain(planned).map(|code| (System::Cdt, code)))
             .collect();
         let names = Terms { table: self.table }.names(practice, &codes).await?;
 
@@ -557,11 +562,11 @@ impl CareSummaries<'_> {
         let provider = |id: &str| providers.iter().find(|p| p.id == id).map(|p| p.record.clone());
         for l in ledger.iter().filter(|l| l.record.patient_id == patient.id && l.record.kind == LedgerKind::Charge) {
             let Some(cdt) = &l.record.procedure_code else { continue };
-            let code = CodeView { system: "CDT".into(), code: cdt.clone(), display: l.record.description.clone() };
+            let code = named(&names, "CDT", cdt, &l.record.description);
             push(
                 SectionKey::Procedures,
                 Entry {
-                    text: code.display.clone(),
+                    text: l.record.description.clone(),
                     code: Some(code),
                     status: Some("completed".into()),
                     date: Some(l.record.date.clone()),
@@ -587,13 +592,13 @@ impl CareSummaries<'_> {
                 );
             }
             for p in plan.record.procedures.iter().filter(|p| p.status != ProcedureStatus::Complete) {
-                let code = CodeView { system: "CDT".into(), code: p.cdt_code.clone(), display: p.description.clone() };
+                let code = named(&names, "CDT", &p.cdt_code, &p.description);
                 let tooth =
                     p.tooth.as_deref().map(|t| format!("tooth {t}{}", p.surface.as_deref().map(|s| format!(" {s}")).unwrap_or_default()));
                 push(
                     SectionKey::PlanOfTreatment,
                     Entry {
-                        text: code.display.clone(),
+                        text: p.description.clone(),
                         code: Some(code),
                         status: kebab(p.status),
                         date: Some(plan.record.date.clone()),

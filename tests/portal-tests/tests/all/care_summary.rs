@@ -14,7 +14,9 @@ const JAMIE: (usize, usize) = (0, 2);
 
 async fn import_demo_releases(l: &Local, practice: usize) {
     let staff = l.staff_token(practice).await;
-    for (system, release) in [("SNOMED-CT", SNOMED), ("RxNorm", "RxNorm_full_11032025"), ("CVX", "cvx-20251001")] {
+    for (system, release) in
+        [("SNOMED-CT", SNOMED), ("RxNorm", "RxNorm_full_11032025"), ("CVX", "cvx-20251001"), ("LOINC", "Loinc_2.80"), ("CDT", "cdt-2026")]
+    {
         assert_eq!(import(l, &staff, system, release).await["state"], "done");
     }
 }
@@ -34,7 +36,7 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
     // Before any import: the practice system's names, and the systems named as missing.
     let (s, before) = l.get("/v1/care-summary", Some(&alex)).await;
     assert_eq!(s, 200, "{before}");
-    assert_eq!(before["missingCodeSystems"], json!(["SNOMED-CT", "RxNorm", "CVX"]));
+    assert_eq!(before["missingCodeSystems"], json!(["SNOMED-CT", "RxNorm", "CVX", "LOINC", "CDT"]));
     assert_eq!(texts(&before, "allergies"), ["Peanut", "Penicillin G"]);
     import_demo_releases(&l, 0).await;
     let (_, summary) = l.get("/v1/care-summary", Some(&alex)).await;
@@ -101,7 +103,11 @@ async fn a_patient_views_downloads_and_sends_their_care_summary() {
         (&plan[0]["text"], &plan[0]["note"]),
         (&json!("Crown #30 and cleaning"), &json!("Crown recommended after fracture of the mesial cusp."))
     );
-    assert!(plan.len() > 1 && plan[1]["code"]["system"] == "CDT");
+    // A procedure keeps the practice's words; its code is named from the practice's CDT list.
+    assert_eq!(
+        (&plan[1]["text"], &plan[1]["code"]),
+        (&json!("Crown - porcelain/ceramic"), &json!({"system": "CDT", "code": "D2740", "display": "Porcelain crown"}))
+    );
     assert_eq!(section(&summary, "careTeam")[0]["code"]["system"], "NPI");
 
     // A range: an old problem still active is in; last month's resolved caries only when it overlaps.

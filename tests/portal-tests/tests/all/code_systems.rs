@@ -35,14 +35,17 @@ async fn staff_import_code_systems_and_follow_progress() {
     let (s, systems) = l.get("/v1/admin/code-systems", Some(&staff)).await;
     assert_eq!(s, 200, "{systems}");
     let names: Vec<&str> = systems["systems"].as_array().unwrap().iter().map(|s| s["system"].as_str().unwrap()).collect();
-    assert_eq!(names, ["SNOMED-CT", "RxNorm", "CVX"]);
+    assert_eq!(names, ["SNOMED-CT", "RxNorm", "CVX", "LOINC", "CDT"]);
     assert!(systems["systems"].as_array().unwrap().iter().all(|s| s["active"].is_null()));
     let (s, releases) = l.get("/v1/admin/code-systems/releases", Some(&staff)).await;
     assert_eq!(s, 200, "{releases}");
     assert_eq!(releases["location"], "lakeside/code-systems/releases/");
     let found: Vec<(&str, &str)> =
         releases["releases"].as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap(), r["system"].as_str().unwrap())).collect();
-    assert_eq!(found, [("RxNorm_full_11032025", "RxNorm"), (SNOMED, "SNOMED-CT"), ("cvx-20251001", "CVX")]);
+    assert_eq!(
+        found,
+        [("Loinc_2.80", "LOINC"), ("RxNorm_full_11032025", "RxNorm"), (SNOMED, "SNOMED-CT"), ("cdt-2026", "CDT"), ("cvx-20251001", "CVX")]
+    );
 
     // Refused, clearly, before anything starts.
     for (body, status, code) in [
@@ -59,20 +62,23 @@ async fn staff_import_code_systems_and_follow_progress() {
 
     let snomed = import(&l, &staff, "SNOMED-CT", SNOMED).await;
     assert_eq!(snomed["state"], "done", "{snomed}");
-    assert_eq!((snomed["rowsDone"].as_u64(), snomed["rowsTotal"].as_u64()), (Some(47), Some(47)));
+    assert_eq!((snomed["rowsDone"].as_u64(), snomed["rowsTotal"].as_u64()), (Some(80), Some(80)));
     assert_eq!(snomed["batchesDone"], snomed["batchesTotal"]);
     assert_eq!(snomed["startedBy"], "test-admin-0");
     assert!(snomed.get("error").is_none());
-    for (system, release) in [("RxNorm", "RxNorm_full_11032025"), ("CVX", "cvx-20251001")] {
+    for (system, release) in [("RxNorm", "RxNorm_full_11032025"), ("CVX", "cvx-20251001"), ("LOINC", "Loinc_2.80"), ("CDT", "cdt-2026")] {
         assert_eq!(import(&l, &staff, system, release).await["state"], "done", "{release}");
     }
     let (_, systems) = l.get("/v1/admin/code-systems", Some(&staff)).await;
     let snomed_state = &systems["systems"][0];
     assert_eq!(snomed_state["active"]["version"], SNOMED);
-    assert_eq!(snomed_state["active"]["rows"], 45);
+    assert_eq!(snomed_state["active"]["rows"], 46);
     assert_eq!(snomed_state["active"]["importedBy"], "test-admin-0");
     assert_eq!((snomed_state["running"].clone(), snomed_state["last"]["state"].clone()), (Value::Null, json!("done")));
     assert_eq!(systems["systems"][2]["active"]["rows"], 14, "CVX from UTF-16");
+    assert_eq!(systems["systems"][3]["active"]["rows"], 10, "LOINC, a record with a line break in a field among them");
+    assert_eq!(systems["systems"][4]["active"]["rows"], 14, "CDT");
+    assert!(systems["systems"].as_array().unwrap().iter().all(|s| s.get("leftovers").is_none()), "cleaned up");
 
     // An ended import cannot be cancelled; an unknown one, or another practice's, is not there.
     let id = snomed["id"].as_str().unwrap();

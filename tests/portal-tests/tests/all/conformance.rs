@@ -380,6 +380,27 @@ async fn batch_put_more_than_25(b: &Backend) {
     assert_eq!(all.last().unwrap(), "I#059");
 }
 
+/// Batch reads and deletes past one request's limit (100 keys, 25 deletes): absent and expired
+/// keys are left out of a read; deleted keys read back as absent, the others stay.
+async fn batch_get_and_delete_many(b: &Backend) {
+    let t = b.table.as_ref();
+    let pk = format!("T#{}", uid());
+    t.batch_put((0..230).map(|i| item(&pk, &format!("I#{i:03}"), i)).collect()).await.unwrap();
+    t.put(item(&pk, "old", 1).expiring_at(now() - 10), Cond::None).await.unwrap();
+    let mut keys: Vec<(String, String)> = (0..240).map(|i| (pk.clone(), format!("I#{i:03}"))).collect();
+    keys.push((pk.clone(), "old".into()));
+    let mut found: Vec<String> = t.batch_get(keys).await.unwrap().into_iter().map(|i| i.sk).collect();
+    found.sort();
+    assert_eq!(found.len(), 230, "ten absent, one expired");
+    assert_eq!((found[0].as_str(), found[229].as_str()), ("I#000", "I#229"));
+    assert!(t.batch_get(vec![]).await.unwrap().is_empty());
+    t.batch_delete((0..200).map(|i| (pk.clone(), format!("I#{i:03}"))).collect()).await.unwrap();
+    let left = collect(t, Query::new(&pk).limit(100)).await;
+    assert_eq!(left.len(), 30);
+    assert_eq!(left.first().unwrap(), "I#200");
+    assert!(t.get(&pk, "I#000").await.unwrap().is_none());
+}
+
 async fn expired_ttl_items_are_gone(b: &Backend) {
     let t = b.table.as_ref();
     let pk = format!("T#{}", uid());
@@ -949,6 +970,12 @@ impl Table for AuditDown {
     }
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
         self.0.batch_put(items).await
+    }
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, TableError> {
+        self.0.batch_get(keys).await
+    }
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), TableError> {
+        self.0.batch_delete(keys).await
     }
 }
 
@@ -1671,6 +1698,12 @@ impl Table for FailsOnce {
         }
         self.inner.batch_put(items).await
     }
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, TableError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), TableError> {
+        self.inner.batch_delete(keys).await
+    }
 }
 
 async fn all_items(table: &dyn Table, pk: &str) -> Vec<Item> {
@@ -1689,82 +1722,110 @@ async fn all_items(table: &dyn Table, pk: &str) -> Vec<Item> {
 /// which dies halfway and is retried; line numbers across batches; the version switch; cancel and
 /// failure leave the active version; a re-import changes nothing; bad releases are refused.
 async fn code_system_imports_hold(b: &Backend) {
-    use portal_core::code_systems::import::{ImportState, Importer};
+    use portal_core::code_systems::import::{ImportState, Importer, Leftover};
     use portal_core::code_systems::terms::Terms;
     use portal_core::code_systems::System;
+    use portal_core::keys;
     let clock = SystemClock;
     let practice = format!("p{}", uid());
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
     let snomed = "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z";
     put_release(b, &practice, snomed, snomed).await;
     let flaky = Arc::new(FailsOnce { inner: b.table.clone(), armed: false.into() });
-    // Batches of ~300 bytes: the two SNOMED files make about 15.
+    // Batches of ~300 bytes: the three SNOMED files make about 25.
     let importer = Importer::new(flaky.as_ref(), b.blobs.as_ref(), &clock).with_batch_bytes(300);
     let workflows = StepByStep::default();
+    // Every step in the workflow's order: split, the batches read first, the rest, finish, clean.
+    let run_all = |id: String| {
+        let importer = &importer;
+        let practice = &practice;
+        async move {
+            let split = importer.split(practice, &id).await.unwrap();
+            for n in split.first.iter().chain(&split.rest) {
+                importer.run_batch(practice, &id, *n).await.unwrap();
+            }
+            let state = importer.finish(practice, &id).await.unwrap().state;
+            while importer.clean(practice, &id).await.unwrap() {}
+            state
+        }
+    };
 
     let job = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
     assert_eq!(*workflows.started.lock().unwrap(), std::slice::from_ref(&job.id));
     assert_eq!(importer.start(&staff, "x", System::SnomedCt, snomed, &workflows).await.unwrap_err().code(), "import_running");
-    let batches = importer.split(&practice, &job.id).await.unwrap();
-    assert!(batches.len() > 8, "{} batches", batches.len());
-    assert_eq!(importer.split(&practice, &job.id).await.unwrap(), batches, "a split run twice answers the same");
+    let split = importer.split(&practice, &job.id).await.unwrap();
+    assert!(split.first.len() > 3 && split.rest.len() > 8, "{split:?}");
+    assert_eq!(importer.split(&practice, &job.id).await.unwrap(), split, "a split run twice answers the same");
     let status = importer.status(&practice, &job.id).await.unwrap();
-    assert_eq!((status.state, status.rows_total, status.batches_done), (ImportState::Running, Some(15 + 32), 0));
-    for n in &batches {
-        if *n == 3 {
+    assert_eq!((status.state, status.rows_total, status.batches_done), (ImportState::Running, Some(15 + 33 + 32), 0));
+    // A description batch waits for the language refset's batches: the workflow tries it again.
+    let descriptions = *split.rest.last().unwrap();
+    assert!(importer.run_batch(&practice, &job.id, descriptions).await.is_err(), "the refset is not read yet");
+    for n in split.first.iter().chain(&split.rest) {
+        if *n == split.rest[3] {
             flaky.armed.store(true, std::sync::atomic::Ordering::SeqCst);
             assert!(importer.run_batch(&practice, &job.id, *n).await.is_err(), "the batch dies halfway");
         }
         importer.run_batch(&practice, &job.id, *n).await.unwrap();
     }
-    importer.run_batch(&practice, &job.id, 3).await.unwrap();
+    importer.run_batch(&practice, &job.id, split.rest[3]).await.unwrap();
     let status = importer.status(&practice, &job.id).await.unwrap();
-    assert_eq!((status.rows_done, status.batches_done), (15 + 32, batches.len()), "each row counted once");
+    assert_eq!((status.rows_done, status.batches_done), (15 + 33 + 32, split.first.len() + split.rest.len()), "each row counted once");
     assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Done);
-    let terms_pk = portal_core::keys::terms(&practice, System::SnomedCt, snomed);
+    let lookups = keys::preferred(&practice, &job.id);
+    assert_eq!(all_items(b.table.as_ref(), &lookups).await.len(), 30, "the US-preferred descriptions, while importing");
+    assert!(!importer.clean(&practice, &job.id).await.unwrap(), "nothing more");
+    assert!(all_items(b.table.as_ref(), &lookups).await.is_empty(), "cleaned once the version is in use");
+    let terms_pk = keys::terms(&practice, System::SnomedCt, &job.id);
     let stored = all_items(b.table.as_ref(), &terms_pk).await;
-    // 15 active concepts, 15 synonyms, 15 fully specified names; no inactive name, no definition.
-    assert_eq!(stored.len(), 45);
+    // 15 active concepts, 16 synonyms, 15 fully specified names; no inactive name, no definition.
+    assert_eq!(stored.len(), 46);
     let terms = Terms { table: b.table.as_ref() };
     let names = terms
         .names(&practice, &[(System::SnomedCt, "38341003".into()), (System::SnomedCt, "80967001".into()), (System::Cvx, "140".into())])
         .await
         .unwrap();
-    assert_eq!(names.get(System::SnomedCt, "38341003"), Some("Hypertensive disorder"), "the synonym over the FSN");
+    assert_eq!(
+        names.get(System::SnomedCt, "38341003"),
+        Some("Hypertensive disorder"),
+        "the US preferred synonym, not the first synonym (HBP - High blood pressure) or the FSN"
+    );
     assert_eq!(names.get(System::SnomedCt, "80967001"), Some("Dental caries"));
     assert_eq!(names.missing, [System::Cvx]);
     let systems = importer.systems(&practice).await.unwrap();
     let active = systems[0].active.clone().unwrap();
     assert_eq!(
         (systems[0].system, active.version.as_str(), active.rows, active.imported_by.as_str()),
-        (System::SnomedCt, snomed, 45, "Pat Admin")
+        (System::SnomedCt, snomed, 46, "Pat Admin")
     );
-    assert_eq!(systems.iter().map(|s| s.system).collect::<Vec<_>>(), [System::SnomedCt, System::RxNorm, System::Cvx]);
+    assert_eq!(systems.iter().map(|s| s.system).collect::<Vec<_>>(), System::IMPORTABLE);
 
-    // The same release again: the same items, the same version.
+    // The same release again: the same names in a new version; the one it replaced is deleted.
     let again = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
-    for n in importer.split(&practice, &again.id).await.unwrap() {
-        importer.run_batch(&practice, &again.id, n).await.unwrap();
-    }
-    assert_eq!(importer.finish(&practice, &again.id).await.unwrap().state, ImportState::Done);
-    assert_eq!(all_items(b.table.as_ref(), &terms_pk).await, stored);
-    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], snomed);
+    assert_eq!(run_all(again.id.clone()).await, ImportState::Done);
+    let sorted = |items: Vec<Item>| items.into_iter().map(|i| (i.sk, i.data)).collect::<Vec<_>>();
+    assert_eq!(sorted(all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt, &again.id)).await), sorted(stored));
+    assert!(all_items(b.table.as_ref(), &terms_pk).await.is_empty(), "the replaced version is gone");
+    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], again.id);
+    assert!(importer.systems(&practice).await.unwrap()[0].leftovers.is_empty());
 
-    // A newer release, cancelled halfway: the first stays active.
+    // A newer release, cancelled halfway: the first stays active; what it wrote is deleted once
+    // its workflow has finished.
     let newer = "SnomedCT_InternationalRF2_PRODUCTION_20250701T120000Z";
     put_release(b, &practice, snomed, newer).await;
     let job = importer.start(&staff, "Pat Admin", System::SnomedCt, newer, &workflows).await.unwrap();
-    let batches = importer.split(&practice, &job.id).await.unwrap();
-    importer.run_batch(&practice, &job.id, batches[0]).await.unwrap();
+    let split = importer.split(&practice, &job.id).await.unwrap();
+    importer.run_batch(&practice, &job.id, split.first[0]).await.unwrap();
     assert_eq!(importer.cancel(&practice, &job.id).await.unwrap().state, ImportState::Cancelled);
-    importer.run_batch(&practice, &job.id, batches[1]).await.unwrap();
-    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Cancelled, "finish after cancel switches nothing");
+    importer.run_batch(&practice, &job.id, split.first[1]).await.unwrap();
     assert_eq!(importer.cancel(&practice, &job.id).await.unwrap_err().code(), "import_finished");
-    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], snomed);
-    assert!(
-        all_items(b.table.as_ref(), &portal_core::keys::terms(&practice, System::SnomedCt, newer)).await.len() < 45,
-        "half a version, never read"
-    );
+    let half = keys::preferred(&practice, &job.id);
+    assert!(!all_items(b.table.as_ref(), &half).await.is_empty(), "half an import, never read");
+    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Cancelled, "finish after cancel switches nothing");
+    assert_eq!(importer.systems(&practice).await.unwrap()[0].leftovers, [Leftover::Version(job.id.clone())]);
+    while importer.clean(&practice, &job.id).await.unwrap() {}
+    assert!(all_items(b.table.as_ref(), &half).await.is_empty());
+    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], again.id);
     let systems = importer.systems(&practice).await.unwrap();
     assert_eq!((systems[0].running.as_ref(), systems[0].last.as_ref().map(|l| l.state)), (None, Some(ImportState::Cancelled)));
 
@@ -1778,20 +1839,14 @@ async fn code_system_imports_hold(b: &Backend) {
     let text = String::from_utf8(b.blobs.get(&concepts).await.unwrap().unwrap().bytes.to_vec()).unwrap();
     b.blobs.put(&concepts, text.replace("66383009\t20020131\t1", "66383009\t20020131\t0").into_bytes().into(), "text/plain").await.unwrap();
     let job = importer.start(&staff, "Pat Admin", System::SnomedCt, retired, &workflows).await.unwrap();
-    for n in importer.split(&practice, &job.id).await.unwrap() {
-        importer.run_batch(&practice, &job.id, n).await.unwrap();
-    }
-    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Done);
-    assert_eq!(terms.name(&practice, System::SnomedCt, retired, "66383009").await.unwrap(), None, "inactive: no name");
-    assert_eq!(terms.name(&practice, System::SnomedCt, retired, "80967001").await.unwrap().as_deref(), Some("Dental caries"));
-    assert_eq!(terms.name(&practice, System::SnomedCt, snomed, "66383009").await.unwrap().as_deref(), Some("Gingivitis"));
+    assert_eq!(run_all(job.id.clone()).await, ImportState::Done);
+    assert_eq!(terms.name(&practice, System::SnomedCt, &job.id, "66383009").await.unwrap(), None, "inactive: no name");
+    assert_eq!(terms.name(&practice, System::SnomedCt, &job.id, "80967001").await.unwrap().as_deref(), Some("Dental caries"));
     let again = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
-    for n in importer.split(&practice, &again.id).await.unwrap() {
-        importer.run_batch(&practice, &again.id, n).await.unwrap();
-    }
-    importer.finish(&practice, &again.id).await.unwrap();
+    run_all(again.id.clone()).await;
+    assert_eq!(terms.name(&practice, System::SnomedCt, &again.id, "66383009").await.unwrap().as_deref(), Some("Gingivitis"));
 
-    // A malformed line deep in the file: reported by file and line; the first stays active.
+    // A malformed line deep in the file: reported by file and line; the version in use stays.
     let broken = "SnomedCT_broken";
     put_release(b, &practice, snomed, broken).await;
     let key = |f: &str| format!("{}{broken}/Snapshot/Terminology/{f}", portal_core::code_systems::releases::location(&practice));
@@ -1801,17 +1856,15 @@ async fn code_system_imports_hold(b: &Backend) {
     lines[24] = lines[24].replace("\t1\t", "\tyes\t");
     b.blobs.put(&descriptions, lines.join("\r\n").into_bytes().into(), "text/plain").await.unwrap();
     let job = importer.start(&staff, "Pat Admin", System::SnomedCt, broken, &workflows).await.unwrap();
-    for n in importer.split(&practice, &job.id).await.unwrap() {
-        importer.run_batch(&practice, &job.id, n).await.unwrap();
-    }
-    assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Failed);
+    assert_eq!(run_all(job.id.clone()).await, ImportState::Failed);
     let status = importer.status(&practice, &job.id).await.unwrap();
     let error = status.error.unwrap();
     assert_eq!(
         (error.file.as_deref(), error.line, error.reason.as_str()),
         (Some("Snapshot/Terminology/sct2_Description_Snapshot-en_INT_20250101.txt"), Some(25), "active is 'yes', not 0 or 1")
     );
-    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], snomed);
+    assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], again.id);
+    assert!(all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt, &job.id)).await.is_empty(), "the failed version is gone");
 
     // Refused before anything starts: unknown, wrong system, a file not its format, a busy workflow.
     let refused = |e: portal_core::CoreError| e.code();
@@ -1832,32 +1885,40 @@ async fn code_system_imports_hold(b: &Backend) {
     let last = systems[0].last.clone().unwrap();
     assert_eq!((systems[0].running.as_ref(), last.state), (None, ImportState::Failed), "not started: recorded as failed, system free");
 
-    // RxNorm by term-type priority; CVX in UTF-16.
-    put_release(b, &practice, "RxNorm_full_11032025", "RxNorm_full_11032025").await;
-    put_release(b, &practice, "cvx-20251001", "cvx-20251001").await;
-    for (system, release) in [(System::RxNorm, "RxNorm_full_11032025"), (System::Cvx, "cvx-20251001")] {
-        let job = importer.start(&staff, "Pat Admin", system, release, &workflows).await.unwrap();
-        for n in importer.split(&practice, &job.id).await.unwrap() {
-            importer.run_batch(&practice, &job.id, n).await.unwrap();
-        }
-        assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Done, "{release}");
+    // RxNorm by term-type priority; CVX in UTF-16; LOINC's quoted table; a practice's CDT list.
+    for release in ["RxNorm_full_11032025", "cvx-20251001", "Loinc_2.80", "cdt-2026"] {
+        put_release(b, &practice, release, release).await;
     }
-    let names = terms
-        .names(
-            &practice,
-            &[
-                (System::RxNorm, "197361".into()),
-                (System::RxNorm, "310965".into()),
-                (System::Cvx, "140".into()),
-                (System::Cvx, "08".into()),
-            ],
-        )
-        .await
-        .unwrap();
+    for (system, release) in
+        [(System::RxNorm, "RxNorm_full_11032025"), (System::Cvx, "cvx-20251001"), (System::Loinc, "Loinc_2.80"), (System::Cdt, "cdt-2026")]
+    {
+        let job = importer.start(&staff, "Pat Admin", system, release, &workflows).await.unwrap();
+        assert_eq!(run_all(job.id.clone()).await, ImportState::Done, "{release}");
+    }
+    let wanted: Vec<(System, String)> = [
+        (System::RxNorm, "197361"),
+        (System::RxNorm, "310965"),
+        (System::Cvx, "140"),
+        (System::Cvx, "08"),
+        (System::Loinc, "4548-4"),
+        (System::Loinc, "8480-6"),
+        (System::Cdt, "D2391"),
+    ]
+    .into_iter()
+    .map(|(s, c)| (s, c.to_string()))
+    .collect();
+    let names = terms.names(&practice, &wanted).await.unwrap();
     assert_eq!(names.get(System::RxNorm, "197361"), Some("amlodipine 5 MG Oral Tablet"), "SCD over TMSY and SY, not MTHSPL's");
     assert_eq!(names.get(System::RxNorm, "310965"), Some("ibuprofen 200 MG Oral Tablet"), "not the suppressed name");
     assert_eq!(names.get(System::Cvx, "140"), Some("Influenza, seasonal, injectable, preservative free"));
     assert_eq!(names.get(System::Cvx, "08"), Some("Hep B, adolescent or pediatric"));
+    assert_eq!(
+        names.get(System::Loinc, "4548-4"),
+        Some("Hemoglobin A1c/Hemoglobin.total in Blood"),
+        "the record with a line break in a field"
+    );
+    assert_eq!(names.get(System::Loinc, "8480-6"), Some("Systolic blood pressure"));
+    assert_eq!(names.get(System::Cdt, "D2391"), Some("Filling, tooth-colored, one surface (back tooth)"), "a quoted field");
     assert!(names.missing.is_empty());
 }
 
@@ -1882,6 +1943,7 @@ conformance!(
     gsi_query,
     transaction_all_or_nothing,
     batch_put_more_than_25,
+    batch_get_and_delete_many,
     expired_ttl_items_are_gone,
     blobs_and_presigned_urls,
     mail_sent_and_read_back,

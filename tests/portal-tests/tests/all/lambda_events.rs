@@ -359,12 +359,13 @@ async fn payments_reconcile_sample_event_through_the_lambda_handler() {
 }
 
 /// The code-import state machine's task payloads through the real step handler: split answers
-/// the batches for the Map, each batch runs, finish switches the version; the catch's `fail`
-/// ends an import and leaves the version as it was.
+/// the batches for the two Maps, each batch runs, finish switches the version, clean answers
+/// whether there is more; the catch's `fail` ends an import, leaves the version as it was, and
+/// what the failed import wrote is cleaned away.
 #[tokio::test]
 async fn code_import_step_events_through_the_lambda_handler() {
     use portal_core::code_systems::{import::Importer, terms::Terms, System};
-    use portal_core::ports::{PortError, Workflows};
+    use portal_core::ports::{PortError, Query, Workflows};
     struct Recorded;
     #[async_trait::async_trait]
     impl Workflows for Recorded {
@@ -382,23 +383,30 @@ async fn code_import_step_events_through_the_lambda_handler() {
         let raw = std::fs::read_to_string(events_dir().join(format!("code-import/{name}.json"))).unwrap();
         serde_json::from_str(&raw.replace("5d1f0c2ab3e94a7f8c6b2d10e9a4f371", id)).unwrap()
     };
+    let run = |name: &'static str, id: String| {
+        let deps = deps.clone();
+        async move { serde_json::to_value(portal_code_import::handle(&deps, step(name, &id)).await.unwrap()).unwrap() }
+    };
     let job = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
-    let split = portal_code_import::handle(&deps, step("split", &job.id)).await.unwrap();
-    assert_eq!(serde_json::to_value(&split).unwrap(), json!({"batches": [0]}), "the Map's items");
-    assert_eq!(
-        portal_code_import::handle(&deps, step("batch", &job.id)).await.unwrap(),
-        portal_code_import::StepResult { batches: None, state: None }
-    );
-    let finish = portal_code_import::handle(&deps, step("finish", &job.id)).await.unwrap();
-    assert_eq!(serde_json::to_value(&finish).unwrap(), json!({"state": "done"}));
+    assert_eq!(run("split", job.id.clone()).await, json!({"first": [], "rest": [0]}), "the Maps' items");
+    assert_eq!(run("batch", job.id.clone()).await, json!({}));
+    assert_eq!(run("finish", job.id.clone()).await, json!({"state": "done"}));
+    assert_eq!(run("clean", job.id.clone()).await, json!({"more": false}));
     let names = Terms { table: table.as_ref() }.names("lakeside", &[(System::Cvx, "140".into())]).await.unwrap();
     assert_eq!(names.get(System::Cvx, "140"), Some("Influenza, seasonal, injectable, preservative free"));
-    // The catch: a second import ends failed, the first stays active.
-    let job = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
-    let failed = portal_code_import::handle(&deps, step("fail", &job.id)).await.unwrap();
-    assert_eq!(serde_json::to_value(&failed).unwrap(), json!({"state": "failed"}));
-    assert_eq!(importer.status("lakeside", &job.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
-    assert_eq!(Terms { table: table.as_ref() }.active("lakeside").await.unwrap()[&System::Cvx], "cvx-20251001");
+    // The catch: a second import, split and one batch in, ends failed; the first stays active
+    // and the clean empties what the second wrote.
+    let second = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
+    run("split", second.id.clone()).await;
+    run("batch", second.id.clone()).await;
+    let written = portal_core::keys::terms("lakeside", System::Cvx, &second.id);
+    assert!(!table.query(Query::new(&written)).await.unwrap().items.is_empty());
+    assert_eq!(run("fail", second.id.clone()).await, json!({"state": "failed"}));
+    assert_eq!(importer.status("lakeside", &second.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
+    assert_eq!(Terms { table: table.as_ref() }.active("lakeside").await.unwrap()[&System::Cvx], job.id);
+    assert_eq!(run("clean", second.id.clone()).await, json!({"more": false}));
+    assert!(table.query(Query::new(&written)).await.unwrap().items.is_empty(), "the failed version is gone");
+    assert!(!table.query(Query::new(portal_core::keys::terms("lakeside", System::Cvx, &job.id))).await.unwrap().items.is_empty());
     // Anything else is refused before it runs.
     assert!(serde_json::from_value::<portal_code_import::Step>(json!({"step": "drop", "practiceId": "lakeside"})).is_err());
 }

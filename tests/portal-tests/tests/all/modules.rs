@@ -498,6 +498,14 @@ impl portal_core::ports::Table for CountingTable {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.batch_put(items).await
     }
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<portal_core::ports::Item>, portal_core::ports::TableError> {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.batch_get(keys).await
+    }
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), portal_core::ports::TableError> {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.batch_delete(keys).await
+    }
 }
 
 /// Every read of the four modules, as its own Lambda function runs it (the authorizer's reads are
