@@ -1,4 +1,4 @@
-// The code systems screen in Debian's Chromium: the three systems not yet imported, the demo
+// The code systems screen in Debian's Chromium: the five systems not yet imported, the demo
 // releases found in the practice's release location; a big release (made here, in the exact RF2
 // format, put in the folder by hand) imported with the live progress bar moving to "Imported";
 // a release with a broken line reported by file, line and reason, the version in use staying;
@@ -26,21 +26,33 @@ function sctid(item, partition) {
   return body + INV[c];
 }
 
-/** A SNOMED CT RF2 release of `concepts` concepts (a synonym and an FSN each), in the folder. */
+/**
+ * A SNOMED CT RF2 release of `concepts` concepts (a synonym and an FSN each, both US preferred
+ * in the English language refset), in the folder.
+ */
 function bigRelease(name, concepts) {
   const dir = join(RELEASES, name, 'Snapshot/Terminology');
+  const refsets = join(RELEASES, name, 'Snapshot/Refset/Language');
   mkdirSync(dir, { recursive: true });
+  mkdirSync(refsets, { recursive: true });
   const c = ['id\teffectiveTime\tactive\tmoduleId\tdefinitionStatusId'];
   const d = ['id\teffectiveTime\tactive\tmoduleId\tconceptId\tlanguageCode\ttypeId\tterm\tcaseSignificanceId'];
+  const l = ['id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId\tacceptabilityId'];
+  const uuid = (n) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
   for (let n = 0; n < concepts; n += 1) {
     const id = sctid(100000 + n, '00');
+    const [synonym, fsn] = [sctid(200000 + 2 * n, '01'), sctid(200001 + 2 * n, '01')];
     c.push(`${id}\t20020131\t1\t900000000000207008\t900000000000074008`);
-    d.push(`${sctid(200000 + 2 * n, '01')}\t20170731\t1\t900000000000207008\t${id}\ten\t900000000000013009\tGenerated finding ${n}\t900000000000448009`);
-    d.push(`${sctid(200001 + 2 * n, '01')}\t20170731\t1\t900000000000207008\t${id}\ten\t900000000000003001\tGenerated finding ${n} (finding)\t900000000000448009`);
+    d.push(`${synonym}\t20170731\t1\t900000000000207008\t${id}\ten\t900000000000013009\tGenerated finding ${n}\t900000000000448009`);
+    d.push(`${fsn}\t20170731\t1\t900000000000207008\t${id}\ten\t900000000000003001\tGenerated finding ${n} (finding)\t900000000000448009`);
+    for (const [i, description] of [synonym, fsn].entries()) {
+      l.push(`${uuid(2 * n + i)}\t20170731\t1\t900000000000207008\t900000000000509007\t${description}\t900000000000548007`);
+    }
   }
   writeFileSync(join(dir, 'sct2_Concept_Snapshot_INT_20250101.txt'), c.join('\r\n') + '\r\n');
   writeFileSync(join(dir, 'sct2_Description_Snapshot-en_INT_20250101.txt'), d.join('\r\n') + '\r\n');
-  return (c.length - 1) + (d.length - 1);
+  writeFileSync(join(refsets, 'der2_cRefset_LanguageSnapshot-en_INT_20250101.txt'), l.join('\r\n') + '\r\n');
+  return (c.length - 1) + (d.length - 1) + (l.length - 1);
 }
 
 let browser;
@@ -97,5 +109,12 @@ test('staff import code systems with a live progress bar, see failures and cance
   await cvx.waitFor();
   const cvxKept = (await cvx.textContent()).match(/^Imported: (\d+) names/)[1];
   await systems.getByText(new RegExp(`cvx-20251001 · ${cvxKept} names and concepts · imported`)).waitFor();
+
+  // LOINC's table (a record in it spans two lines) and the practice's own CDT list.
+  for (const [release, lines] of [['Loinc_2.80', 10], ['cdt-2026', 14]]) {
+    await page.getByRole('button', { name: `Import ${release}` }).click();
+    await page.locator('#imports').getByText(new RegExp(`^Imported: ${lines} names and concepts in use, from ${lines} lines`)).waitFor();
+    await systems.getByText(new RegExp(`${release} · ${lines} names and concepts · imported`)).waitFor();
+  }
   await ctx.close();
 });
