@@ -1,4 +1,4 @@
-//! The baseline for `benches/local-throughput.sh`: what axum alone does on this machine, answering
+//! The baseline for `benches/throughput.py`: what axum alone does on this machine, answering
 //! a `GET /v1/me` of the same size as `portal-local`'s, with no session, settings or table.
 
 use axum::routing::get;

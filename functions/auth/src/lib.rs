@@ -330,9 +330,11 @@ async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<
         .collect();
     let family = match c.viewer() {
         Some(viewer) => {
-            let members = d.family().members(&c.practice_id, &viewer).await?;
-            // Names of family members are PHI: reading them is audited.
-            d.audit().phi_read(&c.actor(&meta), &c.principal_id, AuditAction::FamilyRead).await?;
+            // Names of family members are PHI: reading them is audited, once a session (every
+            // page asks again). The audit's check runs beside the read.
+            let (audit, actor) = (d.audit(), c.actor(&meta));
+            let audited = audit.phi_read_once_per_session(&actor, &c.session_id, &c.principal_id, AuditAction::FamilyRead);
+            let (members, ()) = futures_util::future::try_join(d.family().members(&c.practice_id, &viewer), audited).await?;
             members
         }
         None => vec![],

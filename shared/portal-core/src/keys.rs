@@ -18,6 +18,7 @@
 //! | a description SNOMED CT's US English refset prefers, while its import runs | `P#{p}#IMPORT#{import id}#PREFERRED` | `{description id}` | – | – | description batches batch-get their synonyms; the clean step empties it |
 //! | Direct (S/MIME) recipient of encrypted care summaries | `P#{p}` | `RECIPIENT#{address}` | – | – | by address when a patient sends encrypted; the practice's list (see `practice::direct_recipients`) |
 //! | session | `P#{p}` | `SESSION#{sha256(token)}` | `P#{p}#PRINCIPAL#{id}` / `SESSION#{created}` | absolute expiry | get by token (the token names its practice); all of a principal's sessions, to end them |
+//! | a read audited once for a session | `P#{p}` | `SESSION#{sha256(token)}#READ#{action}#{subject}` | – | the session's absolute expiry | get: already audited in this session? (see `AuditLog::phi_read_once_per_session`) |
 //! | login throttle, per account | `P#{p}` | `THROTTLE#{kind}#{username}` | – | 1 day after the last attempt | conditional counter (throttle.rs) |
 //! | known device (a browser a login succeeded on) | `P#{p}` | `DEVICE#{sha256(token)}` | – | 180 days | get by the cookie's token at login (see `identity::devices`) |
 //! | wrong passwords typed on a known device | `P#{p}` | `DEVICE#{sha256(token)}#FAILED` | – | 180 days | atomic count |
@@ -135,6 +136,10 @@ pub fn reset_link(token_hash: &str) -> String {
 
 pub fn session(token_hash: &str) -> String {
     format!("SESSION#{token_hash}")
+}
+
+pub fn session_read(token_hash: &str, action: &str, subject: &str) -> String {
+    format!("SESSION#{token_hash}#READ#{action}#{subject}")
 }
 
 pub fn throttle_account(account: &str) -> String {

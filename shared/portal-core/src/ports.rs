@@ -71,7 +71,7 @@ pub enum Cond {
     Version(u64),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SkRange {
     All,
     Prefix(String),
@@ -79,13 +79,13 @@ pub enum SkRange {
     Between(String, String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Index {
     Primary,
     Gsi1,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Query {
     pub index: Index,
     pub pk: String,

@@ -5,7 +5,8 @@
 //! other. Writes go to one writer thread that commits whatever has queued up as one transaction
 //! (group commit): each write still succeeds or fails on its own, and each caller hears back only
 //! after the commit that holds its write. Items read by key (sessions, settings, patient records)
-//! are kept in memory until a write to their key: the writer drops the keys it committed before
+//! are kept in memory until a write to their key, and small query pages (a family, a patient's
+//! records) until a write that could change them: the writer drops what it committed before
 //! answering, so a completed write is always seen. One process per data folder.
 
 use async_trait::async_trait;
@@ -22,8 +23,10 @@ type Work = Box<dyn FnOnce(&Connection) -> Result<(), TableError> + Send>;
 /// One write for the writer thread: runs inside the batch's transaction, answers on `done`.
 struct WriteJob {
     work: Work,
-    /// The keys it writes: dropped from the read cache once the group is committed.
+    /// The keys it writes: dropped from the read cache once the group is committed…
     keys: Vec<(String, String)>,
+    /// …and the GSI partitions it writes into (their cached pages are dropped too).
+    gsi1: Vec<String>,
     done: tokio::sync::oneshot::Sender<Result<(), TableError>>,
 }
 
@@ -36,11 +39,34 @@ const MAX_GROUP: usize = 256;
 #[derive(Default)]
 struct ReadCache {
     items: Mutex<HashMap<(String, String), Item>>,
+    pages: Mutex<PageCache>,
     generation: AtomicU64,
 }
 
 /// Enough for every session, settings item and patient record a busy local host reads.
 const CACHE_MAX: usize = 4096;
+/// Query pages kept, and the most items a kept page holds (a family, a patient's records of one
+/// kind; longer pages are read each time).
+const PAGES_MAX: usize = 1024;
+const PAGE_ITEMS_MAX: usize = 100;
+
+/// Query pages by the partition they read. A write drops the pages of the partition it writes
+/// (its pk; for the GSI, the written item's `gsi1pk`) and the GSI pages holding the item it
+/// writes (it may have left their partition, or be gone), so a page never outlives what it shows.
+#[derive(Default)]
+struct PageCache {
+    pages: HashMap<(Index, String), HashMap<Query, KeptPage>>,
+    /// The GSI partitions whose kept pages hold an item (entries may outlive their pages: they
+    /// then drop nothing).
+    holders: HashMap<(String, String), Vec<String>>,
+    count: usize,
+}
+
+struct KeptPage {
+    page: Page,
+    /// The first expiry among its items: from then on the page is read again.
+    expires_at: Option<i64>,
+}
 
 impl ReadCache {
     fn hit(&self, pk: &str, sk: &str) -> Option<Item> {
@@ -66,11 +92,55 @@ impl ReadCache {
         items.insert((item.pk.clone(), item.sk.clone()), item.clone());
     }
 
-    fn invalidate<'a>(&self, keys: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    fn page(&self, q: &Query) -> Option<Page> {
+        let mut cache = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        let pages = cache.pages.get_mut(&(q.index, q.pk.clone()))?;
+        match pages.get(q) {
+            Some(kept) if kept.expires_at.is_some_and(|t| t <= now()) => {
+                pages.remove(q);
+                None
+            }
+            other => other.map(|kept| kept.page.clone()),
+        }
+    }
+
+    fn fill_page(&self, read_under: u64, q: &Query, page: &Page) {
+        if page.items.len() > PAGE_ITEMS_MAX {
+            return;
+        }
+        let mut cache = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::SeqCst) != read_under {
+            return;
+        }
+        if cache.count >= PAGES_MAX {
+            *cache = PageCache::default();
+        }
+        if q.index == Index::Gsi1 {
+            for item in &page.items {
+                cache.holders.entry((item.pk.clone(), item.sk.clone())).or_default().push(q.pk.clone());
+            }
+        }
+        let expires_at = page.items.iter().filter_map(|i| i.expires_at).min();
+        cache.count += 1;
+        cache.pages.entry((q.index, q.pk.clone())).or_default().insert(q.clone(), KeptPage { page: page.clone(), expires_at });
+    }
+
+    fn invalidate(&self, jobs: &[WriteJob]) {
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::SeqCst);
-        for (pk, sk) in keys {
-            items.remove(&(pk.to_string(), sk.to_string()));
+        for job in jobs {
+            for (pk, sk) in &job.keys {
+                let key = (pk.clone(), sk.clone());
+                items.remove(&key);
+                cache.pages.remove(&(Index::Primary, pk.clone()));
+                for partition in cache.holders.remove(&key).unwrap_or_default() {
+                    cache.pages.remove(&(Index::Gsi1, partition));
+                }
+            }
+            for partition in &job.gsi1 {
+                cache.pages.remove(&(Index::Gsi1, partition.clone()));
+            }
         }
     }
 }
@@ -156,14 +226,16 @@ impl SqliteTable {
         Ok(SqliteTable { cache, conn, writes, readers: vec![], next_reader: AtomicUsize::new(0) })
     }
 
-    /// Queues a write of `keys` for the writer thread and waits for the commit that holds it.
+    /// Queues a write of `keys` (items into the GSI partitions `gsi1`) for the writer thread and
+    /// waits for the commit that holds it.
     async fn write(
         &self,
         keys: Vec<(String, String)>,
+        gsi1: Vec<String>,
         work: impl FnOnce(&Connection) -> Result<(), TableError> + Send + 'static,
     ) -> Result<(), TableError> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.writes.send(WriteJob { work: Box::new(work), keys, done }).map_err(|_| backend("the writer thread stopped"))?;
+        self.writes.send(WriteJob { work: Box::new(work), keys, gsi1, done }).map_err(|_| backend("the writer thread stopped"))?;
         answer.await.map_err(|_| backend("the writer thread stopped"))?
     }
 }
@@ -183,8 +255,8 @@ fn group_commit(conn: &Mutex<Connection>, cache: &ReadCache, queue: &std::sync::
         let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
         let results = run_group(&mut guard, &mut jobs);
         drop(guard);
-        // Committed (or rolled back): the keys written leave the cache before anyone hears back.
-        cache.invalidate(jobs.iter().flat_map(|j| j.keys.iter().map(|(p, s)| (p.as_str(), s.as_str()))));
+        // Committed (or rolled back): what was written leaves the cache before anyone hears back.
+        cache.invalidate(&jobs);
         match results {
             Ok(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
@@ -338,7 +410,7 @@ impl Table for SqliteTable {
 
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
         let keys = vec![(item.pk.clone(), item.sk.clone())];
-        self.write(keys, move |tx| {
+        self.write(keys, item.gsi1pk.iter().cloned().collect(), move |tx| {
             if !check(tx, &item.pk, &item.sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
@@ -349,7 +421,7 @@ impl Table for SqliteTable {
 
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
         let (pk, sk) = (pk.to_string(), sk.to_string());
-        self.write(vec![(pk.clone(), sk.clone())], move |tx| {
+        self.write(vec![(pk.clone(), sk.clone())], vec![], move |tx| {
             if !check(tx, &pk, &sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
@@ -369,7 +441,12 @@ impl Table for SqliteTable {
             // As DynamoDB: a key value in a condition may not be empty.
             return Err(TableError::Backend("a key attribute value cannot be empty".into()));
         }
-        self.read(move |c| {
+        if let Some(page) = self.cache.page(&q) {
+            return Ok(page);
+        }
+        let generation = self.cache.generation.load(Ordering::SeqCst);
+        let asked = q.clone();
+        let page = self.read(move |c| {
             let (pk_col, sk_col) = match q.index {
                 Index::Primary => ("pk", "sk"),
                 Index::Gsi1 => ("gsi1pk", "gsi1sk"),
@@ -425,7 +502,9 @@ impl Table for SqliteTable {
             items.truncate(limit);
             let cursor = if more { items.last().map(|i| encode_cursor(i, q.index)) } else { None };
             Ok(Page { items, cursor })
-        })
+        })?;
+        self.cache.fill_page(generation, &asked, &page);
+        Ok(page)
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
@@ -436,7 +515,14 @@ impl Table for SqliteTable {
             )));
         }
         let keys = ops.iter().map(|op| op.key()).map(|(pk, sk)| (pk.to_string(), sk.to_string())).collect();
-        self.write(keys, move |tx| {
+        let gsi1 = ops
+            .iter()
+            .filter_map(|op| match op {
+                TxOp::Put(item, _) => item.gsi1pk.clone(),
+                _ => None,
+            })
+            .collect();
+        self.write(keys, gsi1, move |tx| {
             let mut failed = vec![];
             for (i, op) in ops.iter().enumerate() {
                 let ok = match op {
@@ -471,7 +557,7 @@ impl Table for SqliteTable {
     async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {
         let left = Arc::new(AtomicI64::new(0));
         let (key, answer) = ((pk.to_string(), sk.to_string()), left.clone());
-        self.write(vec![key.clone()], move |tx| {
+        self.write(vec![key.clone()], vec![], move |tx| {
             answer.store(count(tx, &key.0, &key.1, by, expires_at)?, Ordering::SeqCst);
             Ok(())
         })
@@ -481,7 +567,8 @@ impl Table for SqliteTable {
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
         let keys = items.iter().map(|i| (i.pk.clone(), i.sk.clone())).collect();
-        self.write(keys, move |tx| {
+        let gsi1 = items.iter().filter_map(|i| i.gsi1pk.clone()).collect();
+        self.write(keys, gsi1, move |tx| {
             for item in &items {
                 write_item(tx, item)?;
             }
@@ -506,7 +593,7 @@ impl Table for SqliteTable {
 
     async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), TableError> {
         let gone = keys.clone();
-        self.write(keys, move |tx| {
+        self.write(keys, vec![], move |tx| {
             for (pk, sk) in &gone {
                 delete_item(tx, pk, sk)?;
             }

@@ -149,6 +149,30 @@ impl AuditLog<'_> {
         self.record(actor, what, patient_id, Outcome::Success, Value::Null).await
     }
 
+    /// Records that `actor` read `what` of `patient_id` once for the session `session_id` (its
+    /// token's hash): the first read writes the entry together with a marker that lasts as long
+    /// as a session can; later reads of the session find the marker and write nothing. For what
+    /// every page of a session shows again (the family list of `/v1/me`), where one entry says all
+    /// the log needs to — who read it, when the session first did — and a write per page load
+    /// would only slow every page down.
+    pub async fn phi_read_once_per_session(&self, actor: &Actor, session_id: &str, patient_id: &str, what: AuditAction) -> CoreResult<()> {
+        if session_id.is_empty() {
+            return self.phi_read(actor, patient_id, what).await;
+        }
+        let (pk, sk) = (keys::practice(&actor.practice), keys::session_read(session_id, what.as_str(), patient_id));
+        if self.table.get(&pk, &sk).await?.is_some() {
+            return Ok(());
+        }
+        let expires = self.clock.now() + crate::identity::session::ABSOLUTE_TIMEOUT;
+        let marker = Item::new(pk, sk, serde_json::json!({})).expiring_at(expires);
+        let entry = self.entry_item(actor, what, patient_id, Outcome::Success, serde_json::json!({ "oncePerSession": true }))?;
+        match self.table.transact(vec![TxOp::Put(entry, Cond::Absent), TxOp::Put(marker, Cond::Absent)]).await {
+            // Another request of the same session recorded it first.
+            Err(crate::ports::TableError::TransactionCanceled { failed }) if failed == [1] => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
     /// Records that staff saw a list naming patients (`what`: [`AuditAction::RosterRead`] for a
     /// patient search, …): one entry naming every patient listed.
     pub async fn patients_listed(&self, actor: &Actor, what: AuditAction, patient_ids: &[&str]) -> CoreResult<()> {

@@ -380,6 +380,41 @@ async fn batch_put_more_than_25(b: &Backend) {
     assert_eq!(all.last().unwrap(), "I#059");
 }
 
+/// A query answers what the table holds now, however often it was asked before: an item that
+/// moves into or out of a GSI partition, a new item, a deleted one, a counter and an item that
+/// expires all show on the next query (the embedded table keeps small query pages between writes).
+async fn queries_follow_every_write(b: &Backend) {
+    let t = b.table.as_ref();
+    let (pk, family, other) = (format!("T#{}", uid()), format!("G#{}", uid()), format!("G#{}", uid()));
+    let member = |sk: &str, gsi: &str| item(&pk, sk, 1).with_gsi1(gsi, sk);
+    let listed = async |partition: &str| -> Vec<String> {
+        let page = t.query(Query::on_gsi1(partition)).await.unwrap();
+        page.items.into_iter().map(|i| i.sk).collect()
+    };
+    t.put(member("a", &family), Cond::None).await.unwrap();
+    t.put(member("b", &family), Cond::None).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(listed(&family).await, ["a", "b"]);
+        assert_eq!(collect(t, Query::new(&pk)).await, ["a", "b"]);
+    }
+    t.put(member("b", &other), Cond::None).await.unwrap();
+    assert_eq!(listed(&family).await, ["a"], "b left the partition");
+    assert_eq!(listed(&other).await, ["b"]);
+    t.transact(vec![TxOp::Put(member("c", &family), Cond::Absent)]).await.unwrap();
+    assert_eq!(listed(&family).await, ["a", "c"], "c came in");
+    t.delete(&pk, "a", Cond::None).await.unwrap();
+    assert_eq!(listed(&family).await, ["c"]);
+    assert_eq!(collect(t, Query::new(&pk)).await, ["b", "c"]);
+    t.add(&pk, "n", 1, None).await.unwrap();
+    assert_eq!(collect(t, Query::new(&pk)).await, ["b", "c", "n"], "a counter is an item of the partition");
+    t.batch_put(vec![member("d", &family).expiring_at(now() + 2)]).await.unwrap();
+    assert_eq!(listed(&family).await, ["c", "d"]);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(listed(&family).await, ["c"], "d expired");
+    t.batch_delete(vec![(pk.clone(), "c".into())]).await.unwrap();
+    assert!(listed(&family).await.is_empty());
+}
+
 /// Batch reads and deletes past one request's limit (100 keys, 25 deletes): absent and expired
 /// keys are left out of a read; deleted keys read back as absent, the others stay.
 async fn batch_get_and_delete_many(b: &Backend) {
@@ -1944,6 +1979,7 @@ conformance!(
     transaction_all_or_nothing,
     batch_put_more_than_25,
     batch_get_and_delete_many,
+    queries_follow_every_write,
     expired_ttl_items_are_gone,
     blobs_and_presigned_urls,
     mail_sent_and_read_back,

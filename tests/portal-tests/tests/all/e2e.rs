@@ -653,9 +653,21 @@ async fn me_lists_the_family_the_rule_allows_and_the_setting_changes_it() {
     assert_problem(s, &v, 409, "settings_changed");
     let (s, v) = l.json("PUT", "/v1/admin/settings/family-access", Some(&staff), json!({"familyAccess": "everyone", "version": 99})).await;
     assert_eq!(s, 400, "{v}");
-    // Reading the family is a PHI read, audited under the patient.
-    let (_, log) = l.get("/v1/admin/audit?limit=200", Some(&staff)).await;
-    assert!(log["entries"].as_array().unwrap().iter().any(|e| e["action"] == "me.family.read" && e["subject"] == "pat-1001"));
+    // Reading the family is a PHI read, audited under the patient: once a session, however many
+    // pages ask again; a new session is audited again.
+    let family_reads = async || {
+        let (_, log) = l.get("/v1/admin/audit?limit=200", Some(&staff)).await;
+        log["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "me.family.read" && e["subject"] == "pat-1001").count()
+    };
+    let before = family_reads().await;
+    assert!(before >= 1);
+    for _ in 0..3 {
+        assert_eq!(l.get("/v1/me", Some(&alex)).await.0, 200);
+    }
+    assert_eq!(family_reads().await, before, "the session's first read was the one recorded");
+    let again = l.patient_token(0, 0).await;
+    assert_eq!(l.get("/v1/me", Some(&again)).await.0, 200);
+    assert_eq!(family_reads().await, before + 1, "a new session");
 }
 
 /// A local host seeded long ago (here: its clock 400 days back) dates the demo afresh when it
