@@ -71,7 +71,7 @@ def totp(secret, step):
 def seconds(text):
     """wrk's latency ('812.00us', '1.20ms', '2.01s') in milliseconds."""
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+    return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 3)
 
 
 def wrk(url, token=None, duration=SECONDS):

@@ -17,7 +17,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(config).await {
+    // A long-running host: request lines are buffered, not written one by one.
+    portal_http::observe::buffer_lines();
+    let ran = run(config).await;
+    portal_http::observe::flush();
+    if let Err(e) = ran {
         eprintln!("portal-local: {e}");
         std::process::exit(1);
     }

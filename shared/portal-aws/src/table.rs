@@ -77,7 +77,7 @@ fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
         gsi1sk: get_s(&a, "gsi1sk"),
         expires_at: get_n(&a, "ttl"),
         version: get_n(&a, "ver").unwrap_or(0) as u64,
-        data,
+        data: data.into(),
     })
 }
 

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
@@ -14,7 +15,8 @@ use std::time::Duration;
 /// One item of the single table. `pk`/`sk` form the primary key; `gsi1pk`/`gsi1sk` the one
 /// secondary index; `expires_at` (unix seconds) is the TTL: once past, the item is gone for every
 /// read and every condition, whether or not the backend has removed it yet. `version` is for
-/// optimistic concurrency; `data` holds the attributes.
+/// optimistic concurrency; `data` holds the attributes, shared (an item handed out again — a
+/// cached read — shares its attributes rather than copying them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     pub pk: String,
@@ -27,12 +29,12 @@ pub struct Item {
     pub expires_at: Option<i64>,
     #[serde(default)]
     pub version: u64,
-    pub data: Value,
+    pub data: Arc<Value>,
 }
 
 impl Item {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, data: Value) -> Self {
-        Item { pk: pk.into(), sk: sk.into(), gsi1pk: None, gsi1sk: None, expires_at: None, version: 0, data }
+        Item { pk: pk.into(), sk: sk.into(), gsi1pk: None, gsi1sk: None, expires_at: None, version: 0, data: Arc::new(data) }
     }
     pub fn with_gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
         self.gsi1pk = Some(pk.into());
@@ -50,11 +52,11 @@ impl Item {
     /// The same item (keys, index, expiry) holding `data`, one version on: what a write
     /// conditional on this item's version (`Cond::Version(self.version)`) puts.
     pub fn replaced(&self, data: Value) -> Item {
-        Item { data, version: self.version + 1, ..self.clone() }
+        Item { data: Arc::new(data), version: self.version + 1, ..self.clone() }
     }
     /// Deserialize the attributes into a domain type (straight from the stored value, no copy).
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, TableError> {
-        T::deserialize(&self.data).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
+        T::deserialize(self.data.as_ref()).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
     }
 }
 

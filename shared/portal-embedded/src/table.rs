@@ -313,7 +313,7 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         gsi1sk: row.get(3)?,
         expires_at: row.get(4)?,
         version: row.get::<_, i64>(5)? as u64,
-        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+        data: Arc::new(serde_json::from_str(&data).unwrap_or(serde_json::Value::Null)),
     })
 }
 

@@ -155,7 +155,7 @@ impl Sessions<'_> {
         if now - session.last_seen >= TOUCH_INTERVAL {
             session.last_seen = now;
             let mut touched = item.clone();
-            touched.data = serde_json::to_value(&session).map_err(CoreError::backend)?;
+            touched.data = serde_json::to_value(&session).map_err(CoreError::backend)?.into();
             // Losing this race to a logout must not bring the session back.
             match self.table.put(touched, Cond::Exists).await {
                 Ok(()) | Err(crate::ports::TableError::ConditionFailed) => {}

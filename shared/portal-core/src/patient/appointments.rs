@@ -426,7 +426,7 @@ impl AppointmentBook<'_> {
 
 /// A synced record's item with new fields (same stamps and index), one version on.
 fn with_fields<T: Serialize>(item: &Item, fields: &T) -> CoreResult<Item> {
-    let mut data = item.data.clone();
+    let mut data = item.data.as_ref().clone();
     data["fields"] = serde_json::to_value(fields).map_err(CoreError::backend)?;
     Ok(item.replaced(data))
 }

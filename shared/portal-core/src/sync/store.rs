@@ -261,7 +261,7 @@ impl SyncStore<'_> {
         let expected = item.version;
         env.file_status = Some(status);
         env.thumbnail = thumbnail;
-        item.data = serde_json::to_value(&env).map_err(CoreError::backend)?;
+        item.data = serde_json::to_value(&env).map_err(CoreError::backend)?.into();
         item.version += 1;
         self.table.put(item, Cond::Version(expected)).await?;
         Ok(env)
