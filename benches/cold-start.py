@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""Cold start of each function: time from process start to its first answer, through a stand-in
-for the Lambda Runtime API on 127.0.0.1 (DynamoDB calls go to a moto server). Reports figures; it
-never fails for being slow (budget: init + first invoke <= 1.5x hello-world).
+"""Cold start of each function, split in two: **init** (process start until it asks the Lambda
+Runtime API for its first event: the SDK configuration and clients built) and **first answer**
+(the event handed over until its answer arrives), through a stand-in for the Runtime API on
+127.0.0.1. AWS calls go to a moto server through a counting proxy, so the emulator's own time
+(each round trip the function made, as the proxy timed it) is subtracted: what is left is the
+function's own cost, compared with `hello-lambda` (a function that does nothing). Reports
+figures; it never fails for being slow (goal: every function <= 1.5x hello).
 
-usage: benches/cold-start.py MOTO_ENDPOINT [RUNS]   (after `cargo build --release -p portal-authorizer -p portal-auth -p portal-admin -p portal-sync -p portal-account -p portal-treatment-plans -p portal-images -p portal-appointments -p portal-webmail -p portal-notify -p portal-access -p portal-invites -p portal-code-systems -p portal-code-import -p portal-care-summary -p portal-payments -p portal-outbox-relay -p portal-payments-reconcile -p hello-lambda`)
+usage: benches/cold-start.py MOTO_ENDPOINT [RUNS] [--json]
+(after `cargo build --release` of the functions and hello-lambda: `benches/run` does both)
 """
 import json
 import os
@@ -12,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,6 +52,7 @@ class RuntimeApi(BaseHTTPRequestHandler):
     """Hands out one event, records when the answer (or error) arrives."""
 
     event = b"{}"
+    ready = None
     answered = None
     served = False
 
@@ -55,6 +62,7 @@ class RuntimeApi(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.endswith("/invocation/next") and not RuntimeApi.served:
             RuntimeApi.served = True
+            RuntimeApi.ready = time.perf_counter()
             self.send_response(200)
             self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
             self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
@@ -91,12 +99,47 @@ def ensure_table(endpoint):
         pass  # exists already
 
 
+class EmulatorProxy(BaseHTTPRequestHandler):
+    """Forwards each request to the emulator, counting the round trips and the time they took."""
+
+    upstream = ""
+    trips = 0
+    seconds = 0.0
+
+    def log_message(self, *args):
+        pass
+
+    def forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        start = time.perf_counter()
+        req = urllib.request.Request(EmulatorProxy.upstream + self.path, data=body or None, method=self.command,
+                                     headers={k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")})
+        try:
+            res = urllib.request.urlopen(req)
+            status, headers, payload = res.status, res.headers, res.read()
+        except urllib.error.HTTPError as e:
+            status, headers, payload = e.code, e.headers, e.read()
+        EmulatorProxy.trips += 1
+        EmulatorProxy.seconds += time.perf_counter() - start
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
+
+
 def one_run(binary, event, env):
     """One cold start, with a Runtime API of its own (a killed process's last poll can't steal the
-    next run's event)."""
+    next run's event): (init ms, first answer ms, emulator ms, round trips); NaN when it did not
+    answer within 20 s."""
     RuntimeApi.event = json.dumps(event).encode()
-    RuntimeApi.answered = None
+    RuntimeApi.ready = RuntimeApi.answered = None
     RuntimeApi.served = False
+    EmulatorProxy.trips, EmulatorProxy.seconds = 0, 0.0
     server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -109,45 +152,49 @@ def one_run(binary, event, env):
     proc.wait()
     server.shutdown()
     server.server_close()
-    return (RuntimeApi.answered - start) * 1000 if RuntimeApi.answered else float("nan")
+    if RuntimeApi.answered is None or RuntimeApi.ready is None:
+        return (float("nan"),) * 4
+    return ((RuntimeApi.ready - start) * 1000, (RuntimeApi.answered - RuntimeApi.ready) * 1000, EmulatorProxy.seconds * 1000, EmulatorProxy.trips)
 
 
 def main():
-    endpoint = sys.argv[1]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    as_json = "--json" in sys.argv
+    endpoint = args[0]
     extra = dict(kv.split("=", 1) for kv in os.environ.get("BENCH_ENV", "").split() if "=" in kv)
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 15
+    runs = int(args[1]) if len(args) > 1 else 15
     ensure_table(endpoint)
+    EmulatorProxy.upstream = endpoint.rstrip("/")
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), EmulatorProxy)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "1",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_LOG_GROUP_NAME": "bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_ENDPOINT_URL": endpoint, "PORTAL_TABLE": "bench", "PORTAL_BUCKET": "bench", "PORTAL_EVENT_BUS": "bench", "PORTAL_KMS_KEY": "bench", "PORTAL_CODE_IMPORT_STATE_MACHINE": "arn:aws:states:us-east-1:123456789012:stateMachine:bench", "PORTAL_BASE_URL": "https://portal.example.com", "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true", "RUST_LOG": "error",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.server_port}", "PORTAL_TABLE": "bench", "PORTAL_BUCKET": "bench", "PORTAL_EVENT_BUS": "bench", "PORTAL_KMS_KEY": "bench", "PORTAL_CODE_IMPORT_STATE_MACHINE": "arn:aws:states:us-east-1:123456789012:stateMachine:bench", "PORTAL_BASE_URL": "https://portal.example.com", "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true", "RUST_LOG": "error",
         **extra,  # BENCH_ENV="K=V ..." to try a setting
     }
-    baseline = None
-    print(f"{'case':42} {'median ms':>10} {'min ms':>8} {'x hello':>8}   ({runs} runs each)")
+    results, hello = [], None
+    if not as_json:
+        print(f"{'case':62} {'init':>7} {'answer':>7} {'emul.':>7} {'own':>7} {'x hello':>7}   (medians of {runs} runs, ms)")
     for name, binary, event in CASES:
         all_runs = [one_run(binary, event, env) for _ in range(runs)]
-        times = sorted(t for t in all_runs if t == t)  # NaN: no answer within 20 s
-        if len(times) < len(all_runs):
-            print(f"  ({len(all_runs) - len(times)} runs of {name} did not answer)")
-        median = statistics.median(times)
-        baseline = baseline or median
-        print(f"{name:42} {median:10.2f} {times[0]:8.2f} {median / baseline:8.2f}")
-    # The emulator's own latency is in every case that reads the table: report it for context.
-    probe = urllib.request.Request(endpoint, method="POST", data=json.dumps({"TableName": "bench", "Key": {"pk": {"S": "x"}, "sk": {"S": "y"}}}).encode(), headers={
-        "X-Amz-Target": "DynamoDB_20120810.GetItem", "Content-Type": "application/x-amz-json-1.0",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00",
-    })
-    trips = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        urllib.request.urlopen(probe).read()
-        trips.append((time.perf_counter() - t) * 1000)
-    print(f"{'(one GetItem round trip to the emulator)':42} {statistics.median(trips):10.2f}")
-    for binary in sorted({c[1] for c in CASES}):
-        print(f"size {binary}: {(BIN / binary).stat().st_size / 1e6:.1f} MB")
+        ok = [r for r in all_runs if r[0] == r[0]]  # NaN: no answer within 20 s
+        med = lambda i: statistics.median(r[i] for r in ok) if ok else float("nan")  # noqa: E731
+        own = statistics.median(r[0] + r[1] - r[2] for r in ok) if ok else float("nan")
+        hello = hello or own
+        case = {"case": name, "binary": binary, "initMs": round(med(0), 2), "firstAnswerMs": round(med(1), 2), "emulatorMs": round(med(2), 2),
+                "roundTrips": int(med(3)) if ok else None, "ownMs": round(own, 2), "xHello": round(own / hello, 2), "unanswered": len(all_runs) - len(ok),
+                "sizeMb": round((BIN / binary).stat().st_size / 1e6, 1)}
+        results.append(case)
+        if not as_json:
+            note = f"  ({case['unanswered']} runs did not answer)" if case["unanswered"] else ""
+            print(f"{name:62} {case['initMs']:7.2f} {case['firstAnswerMs']:7.2f} {case['emulatorMs']:7.2f} {own:7.2f} {case['xHello']:7.2f}{note}")
+    proxy.shutdown()
+    if as_json:
+        print(json.dumps({"runs": runs, "cases": results}))
 
 
 if __name__ == "__main__":
