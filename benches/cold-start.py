@@ -179,7 +179,10 @@ def main():
     results, hello = [], None
     if not as_json:
         print(f"{'case':62} {'init':>7} {'answer':>7} {'emul.':>7} {'own':>7} {'x hello':>7}   (medians of {runs} runs, ms)")
+    only = os.environ.get("BENCH_ONLY", "").split()  # BENCH_ONLY="portal-auth …": those binaries (and hello)
     for name, binary, event in CASES:
+        if only and binary != "hello-lambda" and binary not in only:
+            continue
         all_runs = [one_run(binary, event, env) for _ in range(runs)]
         ok = [r for r in all_runs if r[0] == r[0]]  # NaN: no answer within 20 s
         med = lambda i: statistics.median(r[i] for r in ok) if ok else float("nan")  # noqa: E731
