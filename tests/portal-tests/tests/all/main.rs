@@ -9,6 +9,7 @@ mod conformance;
 mod e2e;
 mod hostile_input;
 mod lambda_events;
+mod load;
 mod modules;
 mod pages_api;
 mod payments;

@@ -180,6 +180,15 @@ impl Local {
 /// A `portal-local` process of its own (killed when dropped: no shutdown of any kind).
 pub struct Host(std::process::Child);
 
+impl Host {
+    /// Its resident memory now, in KiB (`VmRSS` of `/proc/PID/status`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap_or("0");
+        line.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)
+    }
+}
+
 impl Drop for Host {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -195,6 +204,11 @@ pub async fn start_host(port: u16, data_dir: &std::path::Path, days_ahead: Optio
     // `tests/run` builds every binary before the tests run, and installs libfaketime.
     let exe = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("portal-local");
     assert!(exe.exists(), "{} is missing: cargo build -p portal-local", exe.display());
+    start_host_binary(&exe, port, data_dir, days_ahead).await
+}
+
+/// [`start_host`] with a `portal-local` binary of another build (the load tests' optimised one).
+pub async fn start_host_binary(exe: &std::path::Path, port: u16, data_dir: &std::path::Path, days_ahead: Option<i64>) -> Host {
     let mut command = std::process::Command::new(exe);
     if let Some(days) = days_ahead {
         let lib = format!("/usr/lib/{}-linux-gnu/faketime/libfaketimeMT.so.1", std::env::consts::ARCH);
