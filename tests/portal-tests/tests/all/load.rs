@@ -623,7 +623,7 @@ async fn check_acknowledged(p: &Portal, admin: &str, people: &[Person]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the load build of portal-local: tests/run load"]
+#[ignore = "runs a portal-local process (PORTAL_LOAD_BIN) for minutes: tests/run load"]
 async fn two_hundred_patients_and_ten_staff_for_a_minute() {
     let exe = load_binary();
     let seconds: u64 = std::env::var("PORTAL_LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
@@ -719,7 +719,7 @@ fn integrity_check(db: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the load build of portal-local: tests/run load"]
+#[ignore = "runs a portal-local process (PORTAL_LOAD_BIN) for minutes: tests/run load"]
 async fn killed_five_times_under_load_nothing_acknowledged_is_lost_or_doubled() {
     let exe = load_binary();
     let data = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@ mod load;
 mod modules;
 mod pages_api;
 mod payments;
+mod round_trips;
 mod security;
 mod stripe;
 mod support;
