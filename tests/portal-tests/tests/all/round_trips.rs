@@ -96,6 +96,9 @@ async fn counted(l: &Local) -> (String, Arc<Counted>) {
     (format!("http://{addr}"), table)
 }
 
+/// (route, who, method, path, body, (reads, writes) at most).
+type Call<'a> = (&'a str, &'a str, &'a str, &'a str, Value, (u64, u64));
+
 #[tokio::test]
 async fn each_route_of_the_day_costs_the_table_requests_it_did() {
     let l = start_local().await;
@@ -103,8 +106,7 @@ async fn each_route_of_the_day_costs_the_table_requests_it_did() {
     let staff = l.staff_token(0).await;
     let (base, table) = counted(&l).await;
     let http = crate::support::client();
-    // (route, who, method, path, body, (reads, writes) at most)
-    let routes: Vec<(&str, &str, &str, &str, Value, (u64, u64))> = vec![
+    let routes: Vec<Call> = vec![
         ("GET /v1/me (the guarantor)", &patient, "GET", "/v1/me", Value::Null, (4, 0)),
         ("GET /v1/account/summary", &patient, "GET", "/v1/account/summary", Value::Null, (4, 1)),
         ("GET /v1/account/ledger", &patient, "GET", "/v1/account/ledger", Value::Null, (3, 1)),
