@@ -1,18 +1,16 @@
 //! The EventBridge rules, locally: a `webmail.sent` or `payment.received` event goes to
-//! `functions/notify`'s handler, in
-//! the background, and is tried again with back-off while it fails (as EventBridge's retry policy
-//! does; what still fails is logged, as the dead-letter queue would keep it); and the schedule
-//! rules run `functions/invites`', `functions/outbox-relay`'s and `functions/payments-reconcile`'s
-//! handlers on intervals.
+//! `functions/notify`'s handler as it is published; when the handler fails, the publish fails,
+//! and the outbox relay hands the event over again a minute later, as EventBridge's retry policy
+//! would (nothing waits in memory, so a host that dies loses no event). The schedule rules run
+//! `functions/invites`', `functions/outbox-relay`'s and `functions/payments-reconcile`'s handlers
+//! on intervals.
 
 use crate::Backends;
+use futures_util::FutureExt;
 use portal_core::ports::DomainEvent;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Waits between attempts: the first try at once, then after 1, 4, 16 and 60 seconds.
-const BACKOFF_SECONDS: [u64; 5] = [0, 1, 4, 16, 60];
 
 pub fn route_events(b: &Backends) {
     let deps = portal_notify::Deps {
@@ -21,25 +19,19 @@ pub fn route_events(b: &Backends) {
         mailer: b.mailer.clone(),
         portal_base_url: b.base_url.clone(),
     };
-    b.events.subscribe(Arc::new(move |e: &DomainEvent| {
-        if e.detail_type != "webmail.sent" && e.detail_type != "payment.received" {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        // The event as EventBridge delivers it: the practice in the detail.
-        let mut detail = e.detail.clone();
-        detail["practiceId"] = json!(e.practice_id);
-        let event = json!({ "source": "portal", "detail-type": e.detail_type, "detail": detail });
+    b.events.subscribe(Arc::new(move |e: DomainEvent| {
         let deps = deps.clone();
-        runtime.spawn(async move {
-            for wait in BACKOFF_SECONDS {
-                tokio::time::sleep(Duration::from_secs(wait)).await;
-                if portal_notify::handle(&deps, event.clone()).await.is_ok() {
-                    return;
-                }
+        async move {
+            if e.detail_type != "webmail.sent" && e.detail_type != "payment.received" {
+                return Ok(());
             }
-            tracing::warn!(event = %event["detail-type"], "email given up after retries");
-        });
+            // The event as EventBridge delivers it: the practice in the detail.
+            let mut detail = e.detail;
+            detail["practiceId"] = json!(e.practice_id);
+            let event = json!({ "source": "portal", "detail-type": e.detail_type, "detail": detail });
+            portal_notify::handle(&deps, event).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+        .boxed()
     }));
 }
 

@@ -92,6 +92,7 @@ async fn receipt(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Err
         Ok(state) => {
             let answer = json!({ "paymentId": detail.payment_id, "receipt": state });
             count_outcome("receipts", &answer["receipt"]);
+            claimed_elsewhere(&answer["receipt"])?;
             Ok(answer)
         }
         Err(e) => {
@@ -115,6 +116,7 @@ async fn notification(deps: &Deps, event: Value) -> Result<Value, lambda_runtime
         Ok(state) => {
             let answer = json!({ "messageId": detail.message_id, "notification": state });
             count_outcome("notifications", &answer["notification"]);
+            claimed_elsewhere(&answer["notification"])?;
             Ok(answer)
         }
         // A message deleted meanwhile has nothing to notify.
@@ -124,6 +126,16 @@ async fn notification(deps: &Deps, event: Value) -> Result<Value, lambda_runtime
             tracing::warn!(message = %detail.message_id, code = e.code(), "notification not sent; the event will be tried again");
             Err(e.to_string().into())
         }
+    }
+}
+
+/// Fails while another worker holds the claim to send: that worker may have died mid-send, and
+/// answering "done" would end the event's retries before the claim lapses. Failing brings the
+/// event back (Lambda's retries, the local bus's back-off) to find the mail sent, or to send it.
+fn claimed_elsewhere(state: &Value) -> Result<(), lambda_runtime::Error> {
+    match state["state"].as_str() {
+        Some("sending") => Err("another worker is sending it; the event will be tried again".into()),
+        _ => Ok(()),
     }
 }
 

@@ -1,14 +1,19 @@
 //! Domain events in process: appended to a JSON-lines log (`events.log` in the data folder) and
-//! handed to whatever subscribed in this process (the tests do; on AWS, EventBridge rules route
-//! events to their targets).
+//! handed to whatever subscribed in this process (on AWS, EventBridge rules route events to their
+//! targets). A publish answers once every subscriber has handled its events, and fails when one
+//! failed: the outbox then keeps the events marked unpublished and its relay hands them over again
+//! later — what EventBridge's retry policy does on AWS, and it outlives a process that dies
+//! mid-way (an event handed to a task in the background would die with it).
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use portal_core::ports::{DomainEvent, Events, PortError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-pub type Subscriber = Arc<dyn Fn(&DomainEvent) + Send + Sync>;
+/// Handles one event; an `Err` says why it failed (the event will come again).
+pub type Subscriber = Arc<dyn Fn(DomainEvent) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 pub struct InProcessEvents {
     log: Mutex<PathBuf>,
@@ -47,11 +52,17 @@ impl Events for InProcessEvents {
             }
         }
         let subs = self.subscribers.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut failed = vec![];
         for e in events {
             for s in &subs {
-                s(e);
+                if let Err(why) = s(e.clone()).await {
+                    failed.push(format!("{}: {why}", e.detail_type));
+                }
             }
         }
-        Ok(())
+        match failed.is_empty() {
+            true => Ok(()),
+            false => Err(PortError::Backend(failed.join("; "))),
+        }
     }
 }

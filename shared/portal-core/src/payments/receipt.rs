@@ -17,7 +17,9 @@ use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
 
-pub const CLAIM_SECONDS: i64 = 300;
+/// How long a claim to send stands before another worker may take over: three times the notify
+/// function's timeout (10 s): by then a worker that still holds it has died.
+pub const CLAIM_SECONDS: i64 = 30;
 const ATTEMPTS: usize = 6;
 
 pub struct Receipts<'a> {

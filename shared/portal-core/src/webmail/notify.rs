@@ -19,8 +19,9 @@ use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
 
-/// How long a claim to send stands before another worker may take over.
-pub const CLAIM_SECONDS: i64 = 300;
+/// How long a claim to send stands before another worker may take over: three times the notify
+/// function's timeout (10 s): by then a worker that still holds it has died.
+pub const CLAIM_SECONDS: i64 = 30;
 const ATTEMPTS: usize = 5;
 
 const OFFICE_SUBJECT: &str = "A secure message is waiting in the patient portal";

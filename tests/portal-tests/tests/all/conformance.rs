@@ -71,7 +71,10 @@ async fn embedded() -> Backend {
     let events = Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("events.log")).unwrap());
     let received = Arc::new(Mutex::new(vec![]));
     let sink = received.clone();
-    events.subscribe(Arc::new(move |e: &DomainEvent| sink.lock().unwrap().push(serde_json::to_value(e).unwrap())));
+    events.subscribe(Arc::new(move |e: DomainEvent| {
+        sink.lock().unwrap().push(serde_json::to_value(&e).unwrap());
+        Box::pin(async { Ok(()) })
+    }));
     Backend {
         table: Arc::new(portal_embedded::SqliteTable::open(&dir.path().join("t.db")).unwrap()),
         blobs,

@@ -300,7 +300,10 @@ async fn outbox_relay_sample_event_through_the_lambda_handler() {
     let events = Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("relayed.log")).unwrap());
     let seen = Arc::new(std::sync::Mutex::new(vec![]));
     let sink = seen.clone();
-    events.subscribe(Arc::new(move |e: &DomainEvent| sink.lock().unwrap().push(e.detail_type.clone())));
+    events.subscribe(Arc::new(move |e: DomainEvent| {
+        sink.lock().unwrap().push(e.detail_type);
+        Box::pin(async { Ok(()) })
+    }));
     let clock = Arc::new(ManualClock::new(crate::support::now()));
     let outbox = portal_core::sync::outbox::Outbox { table: table.as_ref(), clock: clock.as_ref(), events: &crate::support::EventsDown };
     outbox.record("lakeside", "webmail.received", json!({"messageId": "m-1"})).await.unwrap();

@@ -15,7 +15,7 @@
 //! The crash test runs the same mix with fewer people and kills the process (SIGKILL) at a random
 //! moment, five times: after each kill the database passes `PRAGMA integrity_check`, and after
 //! each restart no acknowledged write is missing or doubled; at the end the import running at
-//! each kill is done and every stored message has its one notification.
+//! each kill is done and every stored message has exactly one notification.
 //!
 //! Ignored by a plain `cargo test`; run by `tests/run load`.
 
@@ -762,16 +762,17 @@ async fn killed_five_times_under_load_nothing_acknowledged_is_lost_or_doubled() 
         }
         assert_eq!(state["state"], "done", "{state}");
     }
+    // A notification whose event was being handled at a kill comes again from the outbox relay
+    // (a minute after it was recorded); one whose send was claimed, once the claim lapses.
     let stored = all_pages(&p, "/v1/admin/webmail/messages", &admin).await.len();
-    settle(|| mails(data.path()).iter().filter(|m| m.contains("To: frontdesk@lakeside.example")).count() >= stored).await;
-    let told = mails(data.path()).iter().filter(|m| m.contains("To: frontdesk@lakeside.example")).count();
-    println!("{stored} messages to the office stored, {told} notifications sent");
-    assert!(told <= stored, "a notification sent twice: {told} for {stored} messages");
-    // Known gap: a notification whose event the in-process bus held, or whose send was claimed,
-    // when the process died is not sent again (the local bus keeps no queue across restarts; a
-    // claim stands for CLAIM_SECONDS). At most one per kill; to be closed by a sweep of pending
-    // notifications at start.
-    assert!(stored - told <= 5, "{} notifications never sent", stored - told);
+    let office = |data: &Path| mails(data).iter().filter(|m| m.contains("To: frontdesk@lakeside.example")).count();
+    let start = Instant::now();
+    while office(data.path()) < stored && start.elapsed() < Duration::from_secs(180) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!("{stored} messages to the office stored, {} notifications sent", office(data.path()));
+    assert_eq!(office(data.path()), stored, "one notification per message to the office, none lost at a kill, none twice");
     drop(host);
     integrity_check(&data.path().join("portal.db"));
 }
