@@ -267,6 +267,7 @@ const PDF: &[u8] = b"%PDF-1.4\n% an insurance card\n%%EOF\n";
 async fn patient_day(p: &Portal, me: &Person, until: Instant, seed: u64) {
     let mut dice = Dice(seed);
     let mut booked = false;
+    let mut attached = 0;
     let t = me.token.as_str();
     while Instant::now() < until {
         let roll = dice.below(100);
@@ -279,7 +280,12 @@ async fn patient_day(p: &Portal, me: &Person, until: Instant, seed: u64) {
             65..68 => download_care_summary(p, t).await.is_some(),
             68..71 => p.get("GET /v1/treatment-plans", "/v1/treatment-plans", t).await.is_some(),
             71..74 => p.get("GET /v1/images", "/v1/images", t).await.is_some(),
-            74..84 => write_to_office(p, me, dice.below(3) == 0).await.is_some(),
+            74..84 => {
+                // A third with a file, within the daily quota of attachments (25 a sender).
+                let attach = attached < 20 && dice.below(3) == 0;
+                attached += usize::from(attach);
+                write_to_office(p, me, attach).await.is_some()
+            }
             84..92 if !booked => match book(p, me, &mut dice).await {
                 Some(done) => {
                     booked = done;
