@@ -20,7 +20,8 @@
 //! Ignored by a plain `cargo test`; run by `tests/run load`.
 
 use crate::support::{date_from_today, instant_from_now, now, start_host_binary, Host};
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use portal_core::sync::auth::signed_headers;
 use portal_local::DemoLogins;
 use serde_json::{json, Value};
@@ -478,16 +479,15 @@ async fn practice_system(p: &Portal, until: Instant, seed: u64) {
 
 /// Everyone at once until `until`.
 async fn day(p: &Portal, patients: &[Person], staff: &[String], until: Instant, seed: u64) {
-    let mut all = vec![];
+    let mut all: Vec<BoxFuture<'_, ()>> = vec![];
     for me in patients {
-        all.push(Box::pin(patient_day(p, me, until, seed ^ ((me.index as u64 + 1) * 7919)))
-            as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>);
+        all.push(patient_day(p, me, until, seed ^ ((me.index as u64 + 1) * 7919)).boxed());
     }
     for (n, token) in staff.iter().enumerate() {
-        all.push(Box::pin(staff_day(p, token, patients.len(), until, seed ^ ((n as u64 + 1) * 104_729))));
+        all.push(staff_day(p, token, patients.len(), until, seed ^ ((n as u64 + 1) * 104_729)).boxed());
     }
     for w in 0..2 {
-        all.push(Box::pin(practice_system(p, until, seed ^ ((w + 1) * 1_299_709))));
+        all.push(practice_system(p, until, seed ^ ((w + 1) * 1_299_709)).boxed());
     }
     futures_util::future::join_all(all).await;
 }
