@@ -3,7 +3,7 @@
 //!
 //! | item | pk | sk | gsi1pk / gsi1sk | ttl | access pattern |
 //! |---|---|---|---|---|---|
-//! | practice settings | `P#{p}` | `SETTINGS` | – | – | get by practice (authorizer, cached ≤ 30 s; admin) |
+//! | practice settings | `P#{p}` | `SETTINGS` | `PRACTICES` / `{p}` | – | get by practice (authorizer, cached ≤ 30 s; admin); the audit seal run lists every practice (a key not under a practice: it holds practice ids only) |
 //! | login credential | `P#{p}` | `CRED#{kind}#{username}` | `P#{p}#PRINCIPAL#{id}` / `CRED` | – | get by practice + username at login; by principal for password change |
 //! | patient's portal access | `P#{p}` | `ACCESS#{patient}` | – | – | get by patient (staff's roster, grant/reset/remove, last visit); put-if-absent with the credential |
 //! | roster entry of a patient (one per slot: last, first, dob, phone-…, email) | `P#{p}` | `ROSTER#{patient}#{slot}` | `P#{p}#ROSTER#{LAST\|FIRST\|DOB\|PHONE\|EMAIL}` / `{folded value}#{patient}` | – | staff find patients by name, birthdate, phone prefix, email; recovery finds logins by email (see `practice::roster`) |
@@ -40,12 +40,17 @@
 //! | outbox event | `P#{p}#OUTBOX` | `{micros:016}#{id}` | until published: `OUTBOX#UNPUBLISHED` / `{micros:016}#{id}\|{p}` | 90 days | events after a cursor, oldest first; the relay finds those not yet published, oldest first (the one other key not under a practice) |
 //! | outbox acknowledgement | `P#{p}` | `OUTBOX_ACK` | – | – | the highest event id the system has handled |
 //! | audit entry | `P#{p}#AUDIT` | `{millis:013}#{id}` | `P#{p}#AUDIT#{subject}` / same sk | – | practice's log newest first; a patient's own history newest first |
+//! | audit seal of a day (count, head hash, the previous day's head) | `P#{p}#AUDITSEAL` | `{yyyy-mm-dd}` | – | – | the newest seal (the next day to seal); seals oldest first (verify) (see `audit::seal`) |
+//! | … its entries' digests, 1,000 a part | `P#{p}#AUDITSEAL#{yyyy-mm-dd}` | `{part:04}` | – | – | all parts of a day's seal |
 
 pub fn practice(p: &str) -> String {
     format!("P#{p}")
 }
 
 pub const SETTINGS: &str = "SETTINGS";
+
+/// The index partition listing every practice (on its settings item).
+pub const PRACTICES: &str = "PRACTICES";
 
 /// The sort-key prefix of a practice's Direct recipients.
 pub const DIRECT_RECIPIENT_PREFIX: &str = "RECIPIENT#";
@@ -164,6 +169,14 @@ pub fn totp_step(kind: &str, principal_id: &str, step: u64) -> String {
 
 pub fn audit(p: &str) -> String {
     format!("P#{p}#AUDIT")
+}
+
+pub fn audit_seals(p: &str) -> String {
+    format!("P#{p}#AUDITSEAL")
+}
+
+pub fn audit_seal_parts(p: &str, day: &str) -> String {
+    format!("P#{p}#AUDITSEAL#{day}")
 }
 
 pub fn audit_subject(p: &str, subject: &str) -> String {

@@ -4,6 +4,7 @@
 //! never PHI values; a PHI read names whose data was read as its subject.
 
 mod actions;
+pub mod seal;
 
 pub use actions::{AuditAction, AuditCategory};
 

@@ -332,8 +332,7 @@ impl<'a> SettingsRepo<'a> {
 
     /// Creates the settings of a new practice; a conflict if it exists.
     pub async fn create(&self, practice: &str, settings: &PracticeSettings) -> CoreResult<()> {
-        let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(settings).map_err(CoreError::backend)?)
-            .with_version(1);
+        let item = settings_item(practice, settings, 1)?;
         self.table.put(item, Cond::Absent).await?;
         Ok(())
     }
@@ -364,8 +363,7 @@ impl<'a> SettingsRepo<'a> {
             next.item_version = current.item_version + 1;
             next.updated_at = self.clock.now();
             next.updated_by = actor.id.clone();
-            let item = Item::new(keys::practice(practice), keys::SETTINGS, serde_json::to_value(&next).map_err(CoreError::backend)?)
-                .with_version(next.item_version);
+            let item = settings_item(practice, &next, next.item_version)?;
             match self.table.put(item, Cond::Version(current.item_version)).await {
                 Ok(()) => {}
                 Err(crate::ports::TableError::ConditionFailed) => continue,
@@ -378,6 +376,12 @@ impl<'a> SettingsRepo<'a> {
         let now_stored = self.get(practice).await?.ok_or(CoreError::NotFound)?;
         Err(conflict(&now_stored))
     }
+}
+
+/// The settings item, listed in the index of every practice (the audit seal run walks it).
+fn settings_item(practice: &str, settings: &PracticeSettings, version: u64) -> CoreResult<Item> {
+    let data = serde_json::to_value(settings).map_err(CoreError::backend)?;
+    Ok(Item::new(keys::practice(practice), keys::SETTINGS, data).with_version(version).with_gsi1(keys::PRACTICES, practice))
 }
 
 impl Change {
