@@ -120,6 +120,32 @@ test('the Activity screen says every audited action in words, and its filter off
   await ctx.close();
 });
 
+test('Verify log answers in words: the real check, then a changed entry as the API names it', async () => {
+  const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const page = await ctx.newPage();
+  await staffLogin(page, lakeside);
+  await page.getByRole('link', { name: 'Activity' }).click();
+  const verify = page.getByRole('button', { name: 'Verify log' });
+  await verify.click();
+  // The demo's log is today's: nothing sealed yet, or (past midnight) sealed and intact.
+  await page.locator('#audit-verify-status.good', { hasText: /No day of the log has been sealed yet|The log is as it was sealed/ }).waitFor();
+  // A check that goes on over two requests and then finds a change (the API's answers, planted).
+  const answers = [
+    { days: 31, entries: 20000, intactThrough: '2026-01-31', head: 'a'.repeat(64), problem: null, cursor: 'next' },
+    { days: 2, entries: 10, intactThrough: '2026-02-02', head: 'b'.repeat(64), cursor: null,
+      problem: { kind: 'altered', day: '2026-02-03', entry: '1770112800000#abc', at: 1770112800, action: 'account.ledger.read' } },
+  ];
+  const asked = [];
+  await page.route('**/v1/admin/audit/verify*', (route) => {
+    asked.push(new URL(route.request().url()).searchParams.get('cursor'));
+    return route.fulfill({ json: answers[asked.length - 1] });
+  });
+  await verify.click();
+  await page.locator('#audit-verify-status.bad', { hasText: /\(account\.ledger\.read\) was changed after its day was sealed\. Entry id: 1770112800000#abc\./ }).waitFor();
+  assert.deepEqual(asked, [null, 'next']);
+  await ctx.close();
+});
+
 test('Setup gives the staff address and checks links in plain words', async () => {
   const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
   const page = await ctx.newPage();

@@ -1,6 +1,6 @@
 //! The staff settings API: features, portal URLs (with a real, SSRF-safe verification request),
 //! WebMail notification settings, the Direct addresses care summaries may be sent encrypted to
-//! (with their certificates), sync keys and the practice's audit log. Every change is audited in
+//! (with their certificates), sync keys and the practice's audit log (and its check against the seals). Every change is audited in
 //! core.
 
 mod verify;
@@ -8,6 +8,7 @@ mod verify;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::access::Access;
+use portal_core::audit::seal::{AuditSeals, SealCheck};
 use portal_core::audit::{AuditEntry, AuditFilter, AuditLog};
 use portal_core::identity::session::StaffRole;
 use portal_core::ports::{Clock, Ports, SecretBox, Table};
@@ -71,6 +72,7 @@ pub fn api() -> Api<Deps> {
         .route(Method::PUT, "/v1/admin/settings/family-access", put_family_access)
         .route(Method::PUT, "/v1/admin/settings/contact", put_contact)
         .route(Method::GET, "/v1/admin/audit", audit)
+        .route(Method::GET, "/v1/admin/audit/verify", verify_audit)
         .route(Method::GET, "/v1/admin/sync-keys", list_sync_keys)
         .route(Method::POST, "/v1/admin/sync-keys", create_sync_key)
         .route(Method::DELETE, "/v1/admin/sync-keys/{key_id}", revoke_sync_key)
@@ -271,6 +273,21 @@ async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>)
     let found = log.search(&c.practice_id, &filter, portal_http::page_limit(q.limit, 50, 200)?, q.cursor.as_deref()).await?;
     let names = Directory { table: d.table.as_ref() }.names(&c.practice_id, &found.entries).await?;
     Ok(Json(AuditPage { entries: found.entries, names, cursor: found.cursor }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyQuery {
+    cursor: Option<String>,
+}
+
+/// Checks the sealed log against its seals, a bounded part per call: the page follows `cursor`
+/// until it is gone or a change is named. Nothing of a patient is read out, only entries' times
+/// and actions.
+async fn verify_audit(State(d): State<Deps>, p: Principal, Query(q): Query<VerifyQuery>) -> ApiResult<Json<SealCheck>> {
+    let c = p.require(Access::Staff(StaffRole::Admin))?;
+    let seals = AuditSeals { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    Ok(Json(seals.verify(&c.practice_id, q.cursor.as_deref()).await?))
 }
 
 impl Deps {

@@ -237,6 +237,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     rules::schedule_invites(&backends, config.invite_interval);
     rules::schedule_relay(&backends);
     rules::schedule_reconcile(&backends);
+    rules::schedule_audit_seal(&backends);
     // Imports the last run of this host left unfinished go on where they were.
     match backends.workflows.resume().await {
         Ok(0) => {}

@@ -2,8 +2,8 @@
 //! `functions/notify`'s handler as it is published; when the handler fails, the publish fails,
 //! and the outbox relay hands the event over again a minute later, as EventBridge's retry policy
 //! would (nothing waits in memory, so a host that dies loses no event). The schedule rules run
-//! `functions/invites`', `functions/outbox-relay`'s and `functions/payments-reconcile`'s handlers
-//! on intervals.
+//! `functions/invites`', `functions/outbox-relay`'s, `functions/payments-reconcile`'s and
+//! `functions/audit-seal`'s handlers on intervals.
 
 use crate::Backends;
 use futures_util::FutureExt;
@@ -57,6 +57,15 @@ pub fn schedule_reconcile(b: &Backends) {
     every(portal_payments_reconcile::EVERY_SECONDS, "payment reconciliation", move |event| {
         let deps = deps.clone();
         async move { portal_payments_reconcile::handle(&deps, event).await.map(|_| ()) }
+    });
+}
+
+/// Seals the audit log's ended days every hour (and at start), as the seal run's schedule rule does.
+pub fn schedule_audit_seal(b: &Backends) {
+    let deps = portal_audit_seal::Deps { table: b.table.clone(), clock: b.clock.clone() };
+    every(portal_audit_seal::EVERY_SECONDS, "audit seal run", move |event| {
+        let deps = deps.clone();
+        async move { portal_audit_seal::handle(&deps, event).await.map(|_| ()) }
     });
 }
 

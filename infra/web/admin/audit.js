@@ -1,7 +1,8 @@
 // The activity screen: the practice's audit log in words. People and keys by name where the
 // practice knows them, settings changes as before → after, filters (what, who, one person, dates)
-// and "Show older" paging with the log's cursor.
-import { $, api, el, onSubmit, status } from '/lib.js';
+// and "Show older" paging with the log's cursor; "Verify log" checks the log against its daily
+// seals and names the first entry changed since.
+import { $, api, busy, el, onSubmit, status } from '/lib.js';
 
 const FEATURE_LABELS = {};
 const FAMILY = { guarantor: 'the guarantor sees the whole family', self: 'everyone sees only their own records' };
@@ -213,7 +214,45 @@ export async function load(fresh) {
   return status('audit-status', none ? 'Nothing matches these filters.' : '', true);
 }
 
+const TAMPERED = {
+  altered: 'was changed after its day was sealed',
+  inserted: 'was added to a day that was already sealed',
+  missing: 'was deleted after its day was sealed',
+};
+const day = (d) => new Date(d + 'T00:00:00Z').toLocaleDateString(undefined, { timeZone: 'UTC', dateStyle: 'long' });
+const entries = (n) => `${n} ${n === 1 ? 'entry' : 'entries'}`;
+
+/** The first thing the check found, in words (`problem` of `GET /v1/admin/audit/verify`). */
+function tamperWords(p) {
+  if (p.kind === 'seal-missing') return `The seal of ${day(p.day)} is gone or does not follow the day before: the log from that day on cannot be trusted.`;
+  if (p.kind === 'seal-altered') return `The seal of ${day(p.day)} was changed: the log of that day cannot be trusted.`;
+  const when = p.at ? new Date(p.at * 1000).toLocaleString() : day(p.day);
+  const what = p.action ? ` (${p.action})` : '';
+  return `The entry of ${when}${what} ${TAMPERED[p.kind]}. Entry id: ${p.entry}.`;
+}
+
+/** Checks the whole sealed log, one part per request, and says what it found. */
+async function verify() {
+  let cursor = null;
+  let checked = 0;
+  let through = null;
+  status('audit-verify-status', 'Checking the log…', true);
+  do {
+    const r = await api('GET', '/v1/admin/audit/verify' + (cursor ? '?cursor=' + encodeURIComponent(cursor) : ''));
+    if (!r.ok) return status('audit-verify-status', (r.data && r.data.detail) || 'The log could not be checked.');
+    checked += r.data.entries;
+    through = r.data.intactThrough || through;
+    if (r.data.problem) return status('audit-verify-status', tamperWords(r.data.problem));
+    cursor = r.data.cursor;
+    if (cursor) status('audit-verify-status', `Checking the log… ${entries(checked)} so far.`, true);
+  } while (cursor);
+  return status('audit-verify-status', through
+    ? `The log is as it was sealed: ${entries(checked)} through ${day(through)}. Today's entries are sealed after the day ends.`
+    : 'No day of the log has been sealed yet: each day is sealed after it ends.', true);
+}
+
 export function wireAudit() {
+  $('audit-verify').addEventListener('click', (ev) => busy(ev.currentTarget, verify));
   onSubmit($('audit-form'), () => load(true));
   $('audit-more').addEventListener('click', () => load(false));
   $('audit-person-clear').addEventListener('click', () => {

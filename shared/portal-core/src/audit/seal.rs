@@ -95,7 +95,7 @@ pub struct Tamper {
 /// One call's worth of verifying.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Verification {
+pub struct SealCheck {
     pub days: usize,
     pub entries: usize,
     /// The last day checked and found as sealed.
@@ -173,12 +173,12 @@ impl AuditSeals<'_> {
 
     /// Checks the sealed log from the first seal (or from `cursor`, a previous answer's) on,
     /// a bounded amount per call, and stops at the first thing not as sealed.
-    pub async fn verify(&self, practice: &str, cursor: Option<&str>) -> CoreResult<Verification> {
+    pub async fn verify(&self, practice: &str, cursor: Option<&str>) -> CoreResult<SealCheck> {
         let (from, mut previous) = match cursor {
             Some(c) => decode_cursor(c)?,
             None => (i64::MIN, String::new()),
         };
-        let mut v = Verification { days: 0, entries: 0, intact_through: None, head: None, problem: None, cursor: None };
+        let mut v = SealCheck { days: 0, entries: 0, intact_through: None, head: None, problem: None, cursor: None };
         // Day names start with a digit; "0" is below them all (an empty bound is not a valid key).
         let low = if from == i64::MIN { "0".to_string() } else { day_name(from) };
         let q = Query::new(keys::audit_seals(practice)).between(low, "~").limit(100);

@@ -59,6 +59,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("admin/settings-family-access.json", 200),
     ("admin/settings-contact.json", 200),
     ("admin/audit.json", 200),
+    ("admin/audit-verify.json", 200),
     ("admin/sync-keys-list.json", 200),
     ("admin/sync-keys-create.json", 201),
     ("admin/sync-keys-revoke.json", 404),
@@ -289,6 +290,25 @@ async fn invites_sample_event_through_the_lambda_handler() {
     assert!(first.sent >= 1, "{first:?}");
     assert_eq!(portal_invites::handle(&deps, sample).await.unwrap().sent, 0);
     assert_eq!(mailer.list().unwrap().len(), first.sent);
+}
+
+/// The seal run's scheduled event through its Lambda handler: the seeded practice's ended days
+/// are sealed once (the run lists every practice), and the sealed log verifies as intact.
+#[tokio::test]
+async fn audit_seal_sample_event_through_the_lambda_handler() {
+    use portal_core::audit::seal::AuditSeals;
+    use portal_core::ports::ManualClock;
+    let (table, _dir, _) = seeded().await;
+    // Three days on, the seeding's day (today) and the next have ended.
+    let clock = Arc::new(ManualClock::new(crate::support::now() + 3 * 86_400));
+    let deps = portal_audit_seal::Deps { table: table.clone(), clock: clock.clone() };
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("audit-seal/scheduled.json")).unwrap()).unwrap();
+    let first = portal_audit_seal::handle(&deps, sample.clone()).await.unwrap();
+    assert!(first["sealed"].as_u64().unwrap() >= 2, "at least today and tomorrow: {first}");
+    assert_eq!(portal_audit_seal::handle(&deps, sample).await.unwrap(), json!({ "sealed": 0 }), "sealed once");
+    let verified = AuditSeals { table: table.as_ref(), clock: clock.as_ref() }.verify("lakeside", None).await.unwrap();
+    assert_eq!(verified.problem, None);
+    assert!(verified.entries > 0, "the seeding's audit entries are sealed: {verified:?}");
 }
 
 /// The relay's scheduled event through its Lambda handler: an event whose commit could not

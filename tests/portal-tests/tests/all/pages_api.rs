@@ -125,3 +125,41 @@ async fn the_audit_view_filters_pages_and_names() {
         assert_eq!(s, 400, "{bad}: {v}");
     }
 }
+
+/// "Verify log" over HTTP: once the demo's day is sealed, the log checks as intact up to it; an
+/// entry rewritten afterwards is named; only an administrator may check; a made-up cursor is a
+/// problem.
+#[tokio::test]
+async fn verify_log_names_an_entry_changed_after_its_day_was_sealed() {
+    use crate::support::now;
+    use portal_core::audit::seal::AuditSeals;
+    use portal_core::ports::{query_all, Cond, ManualClock, Query, Table};
+    let l = start_local().await;
+    let admin = l.staff_token(0).await;
+    let front_desk = l.staff_token_as(0, portal_core::identity::session::StaffRole::FrontDesk).await;
+    let table = l.backends.table.clone();
+    let (s, v) = l.get("/v1/admin/audit/verify", Some(&admin)).await;
+    assert_eq!((s, &v["days"], &v["problem"], &v["cursor"]), (200, &json!(0), &Value::Null, &Value::Null), "nothing sealed yet: {v}");
+    // Three days on, today (the demo's seeding, these logins) has been sealed.
+    let later = ManualClock::new(now() + 3 * 86_400);
+    let sealed = AuditSeals { table: table.as_ref(), clock: &later }.seal("lakeside").await.unwrap();
+    let (s, v) = l.get("/v1/admin/audit/verify", Some(&admin)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["problem"], Value::Null, "{v}");
+    assert_eq!(v["intactThrough"], sealed.last().unwrap().day.as_str());
+    assert_eq!(v["entries"], json!(sealed.iter().map(|s| s.entries).sum::<usize>()));
+    // An administrator's login rewritten as a failure is named.
+    let entries = query_all(table.as_ref(), Query::new(portal_core::keys::audit("lakeside"))).await.unwrap();
+    let login = entries.iter().find(|e| e.data["action"] == "auth.staff.login").unwrap().clone();
+    let mut rewritten = login.clone();
+    std::sync::Arc::make_mut(&mut rewritten.data)["outcome"] = json!("failure");
+    table.put(rewritten, Cond::None).await.unwrap();
+    let (_, v) = l.get("/v1/admin/audit/verify", Some(&admin)).await;
+    assert_eq!(v["problem"]["kind"], "altered", "{v}");
+    assert_eq!(v["problem"]["entry"], login.sk.as_str());
+    assert_eq!(v["problem"]["action"], "auth.staff.login");
+    let (s, v) = l.get("/v1/admin/audit/verify", Some(&front_desk)).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = l.get("/v1/admin/audit/verify?cursor=bm90LWEtY3Vyc29y", Some(&admin)).await;
+    assert_eq!((s, &v["code"]), (400, &json!("cursor_invalid")), "{v}");
+}
