@@ -45,6 +45,7 @@ CASES = [
     ("payments GET /v1/payments (history: 3 requests)", "portal-payments", json.load(open(ROOT / "events/payments/history.json"))),
     ("outbox-relay scheduled run (nothing unpublished: 1 query)", "portal-outbox-relay", json.load(open(ROOT / "events/outbox-relay/scheduled.json"))),
     ("payments-reconcile scheduled run (nothing open: 1 query)", "portal-payments-reconcile", json.load(open(ROOT / "events/payments-reconcile/scheduled.json"))),
+    ("audit-seal scheduled run (no practice: 1 query)", "portal-audit-seal", json.load(open(ROOT / "events/audit-seal/scheduled.json"))),
 ]
 
 
