@@ -7,6 +7,7 @@ mod care_summary;
 mod code_systems;
 mod conformance;
 mod e2e;
+mod faults;
 mod hostile_input;
 mod lambda_events;
 mod load;

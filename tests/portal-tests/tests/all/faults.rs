@@ -1,0 +1,451 @@
+//! Faults at a set rate: a second server over the local host's backends whose `Table`, `Blobs`,
+//! `Mailer` and `Events` fail one call in twenty — throttled, timed out (a write sometimes
+//! applied before the time-out, as DynamoDB and EventBridge can), a transaction canceled by one
+//! in flight — while two patients and the front desk read, write to each other, download care
+//! summaries and start payments (a payment whose start failed is started again with its key, as
+//! the page does). Every answer is a success or a problem with a code, never a bare 500. Once the
+//! faults stop and the outbox relay has run, every message acknowledged is stored once, every
+//! stored message to the office has exactly one notification, every payment key made one
+//! payment and nothing is left unpublished.
+
+use crate::support::{client, now, send, start_local, Local};
+use async_trait::async_trait;
+use bytes::Bytes;
+use portal_core::ports::*;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One call in `EVERY` fails while the faults are on; which way is picked by the same draw.
+const EVERY: u64 = 20;
+
+/// The dice all wrappers share: a counter through a mixing function, so a run is repeatable in
+/// its rate if not in its interleaving.
+#[derive(Default)]
+struct Faults {
+    on: AtomicBool,
+    calls: AtomicU64,
+    injected: AtomicU64,
+}
+
+/// How a call fails.
+enum Fault {
+    /// Refused before anything happened (throttled, rejected, unreachable).
+    Before,
+    /// Done, but the answer never came back (a time-out after the write applied).
+    After,
+    /// A transaction canceled by another in flight (nothing written).
+    Canceled,
+}
+
+impl Faults {
+    fn draw(&self) -> Option<Fault> {
+        if !self.on.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut x = self.calls.fetch_add(1, Ordering::SeqCst).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 31;
+        if !x.is_multiple_of(EVERY) {
+            return None;
+        }
+        self.injected.fetch_add(1, Ordering::SeqCst);
+        Some(match (x / EVERY) % 3 {
+            0 => Fault::Before,
+            1 => Fault::After,
+            _ => Fault::Canceled,
+        })
+    }
+}
+
+fn throttled() -> TableError {
+    TableError::Backend("ProvisionedThroughputExceededException (injected)".into())
+}
+
+fn timed_out() -> TableError {
+    TableError::Backend("request timed out (injected)".into())
+}
+
+struct FaultyTable {
+    inner: Arc<dyn Table>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyTable {
+    /// A read: fails before, or answers.
+    fn read(&self) -> Result<(), TableError> {
+        match self.faults.draw() {
+            None => Ok(()),
+            Some(Fault::After) => Err(timed_out()),
+            Some(_) => Err(throttled()),
+        }
+    }
+
+    /// A write: fails before, or after it applied, or answers.
+    async fn write<T>(&self, op: impl std::future::Future<Output = Result<T, TableError>>, canceled: TableError) -> Result<T, TableError> {
+        match self.faults.draw() {
+            None => op.await,
+            Some(Fault::Before) => Err(throttled()),
+            Some(Fault::After) => {
+                let _ = op.await;
+                Err(timed_out())
+            }
+            Some(Fault::Canceled) => Err(canceled),
+        }
+    }
+}
+
+fn canceled() -> TableError {
+    TableError::TransactionCanceled { failed: vec![] }
+}
+
+#[async_trait]
+impl Table for FaultyTable {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
+        self.read()?;
+        self.inner.get(pk, sk).await
+    }
+    async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
+        self.write(self.inner.put(item, cond), throttled()).await
+    }
+    async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), TableError> {
+        self.write(self.inner.delete(pk, sk, cond), throttled()).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, TableError> {
+        self.read()?;
+        self.inner.query(q).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        self.write(self.inner.transact(ops), canceled()).await
+    }
+    async fn add(&self, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {
+        self.write(self.inner.add(pk, sk, by, expires_at), throttled()).await
+    }
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), TableError> {
+        // Partly applied: the first half written, the rest not.
+        if let Some(Fault::After) = self.faults.draw() {
+            let half = items.len() / 2;
+            self.inner.batch_put(items[..half].to_vec()).await?;
+            return Err(timed_out());
+        }
+        self.inner.batch_put(items).await
+    }
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, TableError> {
+        self.read()?;
+        self.inner.batch_get(keys).await
+    }
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> Result<(), TableError> {
+        self.write(self.inner.batch_delete(keys), throttled()).await
+    }
+}
+
+fn port_down() -> PortError {
+    PortError::Backend("service unavailable (injected)".into())
+}
+
+struct FaultyBlobs {
+    inner: Arc<dyn Blobs>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyBlobs {
+    fn check(&self) -> Result<(), PortError> {
+        self.faults.draw().map_or(Ok(()), |_| Err(port_down()))
+    }
+}
+
+#[async_trait]
+impl Blobs for FaultyBlobs {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.put(key, bytes, content_type).await
+    }
+    async fn get(&self, key: &str) -> Result<Option<Blob>, PortError> {
+        self.check()?;
+        self.inner.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError> {
+        self.check()?;
+        self.inner.head(key).await
+    }
+    async fn get_range(&self, key: &str, start: u64, end: u64) -> Result<Option<Bytes>, PortError> {
+        self.check()?;
+        self.inner.get_range(key, start, end).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, PortError> {
+        self.check()?;
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.check()?;
+        self.inner.delete(key).await
+    }
+    async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError> {
+        self.inner.presign_get(key, expires, download_name).await
+    }
+    async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError> {
+        self.inner.presign_put(key, content_type, size, expires).await
+    }
+}
+
+/// Mail refused or timed out before it was handed over (a time-out after SES took it would send
+/// a second notice on the retry: mail is at least once, never never).
+struct FaultyMailer {
+    inner: Arc<dyn Mailer>,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl Mailer for FaultyMailer {
+    async fn send(&self, mail: &Mail) -> Result<String, PortError> {
+        match self.faults.draw() {
+            None => self.inner.send(mail).await,
+            Some(Fault::Before) => Err(PortError::Rejected("Throttling: maximum sending rate exceeded (injected)".into())),
+            Some(_) => Err(port_down()),
+        }
+    }
+}
+
+/// Events refused, or delivered with the answer lost (EventBridge took them; the outbox keeps
+/// them marked and the relay sends them again: receivers must take an event twice).
+struct FaultyEvents {
+    inner: Arc<dyn Events>,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl Events for FaultyEvents {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), PortError> {
+        match self.faults.draw() {
+            None => self.inner.publish(events).await,
+            Some(Fault::After) => {
+                let _ = self.inner.publish(events).await;
+                Err(port_down())
+            }
+            Some(_) => Err(port_down()),
+        }
+    }
+}
+
+/// The faulty server: the local host's functions on the wrapped ports, its own event bus whose
+/// notifications go out through the faulty mailer (answers the bus, unwrapped, for the relay).
+async fn faulty_server(l: &Local, faults: &Arc<Faults>) -> (String, Arc<portal_embedded::InProcessEvents>) {
+    let table: Arc<dyn Table> = Arc::new(FaultyTable { inner: l.backends.table.clone(), faults: faults.clone() });
+    let mailer: Arc<dyn Mailer> = Arc::new(FaultyMailer { inner: l.backends.mailer.clone(), faults: faults.clone() });
+    let bus = Arc::new(portal_embedded::InProcessEvents::new(&l.data_dir.path().join("faulty-events.log")).unwrap());
+    let notify =
+        portal_notify::Deps { table: l.backends.table.clone(), clock: l.backends.clock.clone(), mailer, portal_base_url: l.base.clone() };
+    bus.subscribe(Arc::new(move |e: DomainEvent| {
+        let notify = notify.clone();
+        Box::pin(async move {
+            if e.detail_type != "webmail.sent" {
+                return Ok(());
+            }
+            let mut detail = e.detail;
+            detail["practiceId"] = json!(e.practice_id);
+            let event = json!({ "source": "portal", "detail-type": e.detail_type, "detail": detail });
+            portal_notify::handle(&notify, event).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    }));
+    let mut f = l.backends.functions(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web")));
+    f.ports.table = table.clone();
+    f.ports.blobs = Arc::new(FaultyBlobs { inner: l.backends.blobs.clone(), faults: faults.clone() });
+    f.ports.events = Arc::new(FaultyEvents { inner: bus.clone(), faults: faults.clone() });
+    f.authorizer = Arc::new(portal_authorizer::Deps {
+        table,
+        clock: l.backends.clock.clone(),
+        cache: portal_core::practice::settings::SettingsCache::new(0),
+        secrets: l.backends.secrets.clone(),
+        secret_cache: Default::default(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    f.hosts = vec![addr.to_string()];
+    let router = portal_local::app(f);
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    (format!("http://{addr}"), bus)
+}
+
+/// What the run saw: answers by status, the messages and payments acknowledged.
+#[derive(Default)]
+struct Seen {
+    statuses: BTreeMap<u16, usize>,
+    bare: Vec<String>,
+    to_office: Vec<String>,
+    unsure_to_office: usize,
+    to_patients: Vec<String>,
+    /// Payment key → the payment every start with it answered.
+    payments: BTreeMap<String, String>,
+}
+
+struct Run {
+    base: String,
+    http: reqwest::Client,
+    seen: Mutex<Seen>,
+}
+
+impl Run {
+    /// One call; a failure must be a problem with a code, and only 503 (try again) where the
+    /// portal could not finish.
+    async fn call(&self, what: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let (s, v, headers) = send(req).await;
+        let mut seen = self.seen.lock().unwrap();
+        *seen.statuses.entry(s).or_default() += 1;
+        let problem = headers.get("content-type").is_some_and(|c| c == "application/problem+json") && v["code"].is_string();
+        if s >= 400 && (!problem || (s >= 500 && s != 503)) {
+            seen.bare.push(format!("{what}: {s} {v}"));
+        }
+        (s, v)
+    }
+}
+
+async fn patient(run: &Run, token: &str, n: usize) {
+    for i in 0..40 {
+        run.call("GET /v1/me", "GET", "/v1/me", token, None).await;
+        run.call("GET /v1/webmail/messages", "GET", "/v1/webmail/messages", token, None).await;
+        let body = json!({"providerId": "prov-1", "subject": "A question", "body": format!("Question {n}.{i}: is Friday possible?")});
+        match run.call("POST /v1/webmail/messages", "POST", "/v1/webmail/messages", token, Some(body)).await {
+            (201, v) => run.seen.lock().unwrap().to_office.push(v["id"].as_str().unwrap().to_string()),
+            (503, _) => run.seen.lock().unwrap().unsure_to_office += 1,
+            (s, v) => panic!("message: {s} {v}"),
+        }
+        if i % 4 == 0 {
+            run.call("POST /v1/care-summary/download", "POST", "/v1/care-summary/download", token, Some(json!({}))).await;
+        }
+        if i % 5 == 0 {
+            // Started until it answers, with the same key each time (the page does the same).
+            let key = format!("faults-{n}-{i}");
+            let body = json!({"amountCents": 1500, "idempotencyKey": key});
+            for attempt in 0.. {
+                assert!(attempt < 30, "payment {key} never started");
+                let (s, v) = run.call("POST /v1/payments", "POST", "/v1/payments", token, Some(body.clone())).await;
+                match s {
+                    201 => {
+                        let id = v["payment"]["id"].as_str().unwrap().to_string();
+                        let mut seen = run.seen.lock().unwrap();
+                        let first = seen.payments.entry(key.clone()).or_insert(id.clone());
+                        assert_eq!(*first, id, "the same key is the same payment");
+                        break;
+                    }
+                    503 => tokio::time::sleep(Duration::from_millis(20)).await,
+                    _ => panic!("payment start: {s} {v}"),
+                }
+            }
+        }
+    }
+}
+
+async fn front_desk(run: &Run, token: &str) {
+    for i in 0..40 {
+        run.call("GET /v1/admin/webmail/messages", "GET", "/v1/admin/webmail/messages", token, None).await;
+        run.call("GET /v1/admin/patients", "GET", "/v1/admin/patients?q=morgan", token, None).await;
+        let body = json!({"patientId": "pat-1001", "subject": "Your visit", "body": format!("Reminder {i}: bring your insurance card.")});
+        if let (201, v) = run.call("POST /v1/admin/webmail/messages", "POST", "/v1/admin/webmail/messages", token, Some(body)).await {
+            run.seen.lock().unwrap().to_patients.push(v["id"].as_str().unwrap().to_string());
+        }
+    }
+}
+
+/// Every page of a list route (items under `items`, `nextCursor` to go on).
+async fn all_items(l: &Local, path: &str, token: &str) -> Vec<Value> {
+    let (mut out, mut cursor) = (vec![], None::<String>);
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}limit=100&cursor={}", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()),
+            None => format!("{path}{sep}limit=100"),
+        };
+        let (s, v) = l.get(&url, Some(token)).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        out.extend(v["items"].as_array().unwrap().iter().cloned());
+        match v["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
+    let l = start_local().await;
+    let alex = l.patient_token(0, 0).await;
+    let jamie = l.patient_token(0, 2).await;
+    let admin = l.staff_token(0).await;
+    let office_mail =
+        |l: &Local| l.backends.mailer.list().unwrap().iter().filter(|(_, raw)| raw.contains("To: frontdesk@lakeside.example")).count();
+    let office_before = all_items(&l, "/v1/admin/webmail/messages", &admin).await.len();
+    let notified_before = office_mail(&l);
+    let faults = Arc::new(Faults::default());
+    let (base, bus) = faulty_server(&l, &faults).await;
+    let run = Run { base, http: client(), seen: Mutex::new(Seen::default()) };
+
+    faults.on.store(true, Ordering::SeqCst);
+    tokio::join!(patient(&run, &alex, 0), patient(&run, &jamie, 1), front_desk(&run, &admin));
+    faults.on.store(false, Ordering::SeqCst);
+    let seen = run.seen.into_inner().unwrap();
+    println!(
+        "answers by status {:?}; {} faults injected in {} port calls; messages to the office acknowledged {}, answered 503 {}; to the patient {}; payment keys {}",
+        seen.statuses,
+        faults.injected.load(Ordering::SeqCst),
+        faults.calls.load(Ordering::SeqCst),
+        seen.to_office.len(),
+        seen.unsure_to_office,
+        seen.to_patients.len(),
+        seen.payments.len()
+    );
+    assert!(seen.bare.is_empty(), "answers that were not a success or a problem with a code: {:#?}", seen.bare);
+    assert!(seen.statuses.get(&503).copied().unwrap_or(0) >= 10, "the faults reached the callers: {:?}", seen.statuses);
+
+    // The relay, a few minutes on, sends what a failed publish left marked; the bus, no longer
+    // faulty, hands each event to the notifier again.
+    let later = Arc::new(ManualClock::new(now() + 300));
+    let relay = portal_outbox_relay::Deps { table: l.backends.table.clone(), clock: later.clone(), events: bus.clone() };
+    for _ in 0..20 {
+        let ran = portal_outbox_relay::handle(&relay, json!({})).await.unwrap();
+        if ran["published"] == 0 {
+            break;
+        }
+    }
+    let outbox = portal_core::sync::outbox::Outbox { table: l.backends.table.as_ref(), clock: later.as_ref(), events: bus.as_ref() };
+    assert_eq!(outbox.oldest_unpublished_seconds().await.unwrap(), None, "nothing left unpublished");
+
+    // Messages: each acknowledged one stored once; those answered 503 stored at most once.
+    let office = all_items(&l, "/v1/admin/webmail/messages", &admin).await;
+    let ids: Vec<&str> = office.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no message listed twice");
+    for id in &seen.to_office {
+        assert!(unique.contains(id.as_str()), "acknowledged message {id} is in the office inbox");
+    }
+    let stored = office.len() - office_before;
+    assert!(stored >= seen.to_office.len() && stored <= seen.to_office.len() + seen.unsure_to_office, "{stored} stored");
+    let alex_inbox = all_items(&l, "/v1/webmail/messages", &alex).await;
+    for id in &seen.to_patients {
+        assert_eq!(alex_inbox.iter().filter(|m| m["id"] == id.as_str()).count(), 1, "message {id} in the patient's inbox once");
+    }
+    // One notification per stored message to the office: none lost to a failed send or publish,
+    // none twice for an event delivered twice.
+    assert_eq!(office_mail(&l) - notified_before, stored, "one office notification per stored message");
+    // Payments: one per key (the two patients are one family: their payments are one account's).
+    let mut history: BTreeMap<String, Value> = BTreeMap::new();
+    for token in [&alex, &jamie] {
+        for p in all_items(&l, "/v1/payments", token).await {
+            history.insert(p["id"].as_str().unwrap().to_string(), p);
+        }
+    }
+    for id in seen.payments.values() {
+        assert!(history.contains_key(id), "payment {id} recorded");
+    }
+    let started = history.values().filter(|p| p["amountCents"] == 1500).count();
+    assert_eq!(started, seen.payments.len(), "one payment per key, none from a retried start");
+}
