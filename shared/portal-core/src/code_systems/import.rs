@@ -288,23 +288,27 @@ impl<'a> Importer<'a> {
             error: None,
         };
         let state = CodeSystemState { running: Some(job.id.clone()), ..state };
+        // The import and its audit entry are one write: no import nobody is recorded starting, and
+        // no audit failure after the import is recorded that would leave it queued, never started.
+        let audit = AuditLog { table: self.table, clock: self.clock }.entry(
+            actor,
+            AuditAction::SettingsCodeSystemsImport,
+            &format!("code-systems/{}", system.name()),
+            Outcome::Success,
+            json!({"release": release, "importId": job.id}),
+        )?;
         let ops = vec![
             TxOp::Put(job_item(practice, &job)?, Cond::Absent),
             TxOp::Put(system_item(practice, &state, state_version)?, cond(state_version)),
+            audit,
         ];
         self.table.transact(ops).await.map_err(|e| match e {
-            TableError::TransactionCanceled { .. } => conflict("import_running", "Another import of this system was started just now."),
+            // The system's state changed since it was read: another start got there first.
+            TableError::TransactionCanceled { failed } if failed.contains(&1) => {
+                conflict("import_running", "Another import of this system was started just now.")
+            }
             other => other.into(),
         })?;
-        AuditLog { table: self.table, clock: self.clock }
-            .record(
-                actor,
-                AuditAction::SettingsCodeSystemsImport,
-                &format!("code-systems/{}", system.name()),
-                Outcome::Success,
-                json!({"release": release, "importId": job.id}),
-            )
-            .await?;
         if let Err(e) = workflows.start_import(practice, &job.id).await {
             self.fail(practice, &job.id, ImportFailure::reason("The import could not be started; try again.")).await?;
             return Err(CoreError::backend(e));

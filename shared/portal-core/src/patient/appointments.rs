@@ -327,6 +327,11 @@ impl AppointmentBook<'_> {
             let recall = reads.records().get_with_item::<Recall>(practice, recall_id).await?;
             let (recall_item, recall) = recall.filter(|(_, r)| r.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
             if recall.record.status != RecallStatus::Due {
+                // Booked by this very request before its answer was lost (a time-out, a dropped
+                // connection): the same booking again, not a conflict the patient cannot resolve.
+                if let Some(booked) = self.booked_by(practice, slot_id, &patient_id).await? {
+                    return Ok(booked);
+                }
                 return Err(CoreError::Conflict {
                     code: "recall_not_due",
                     detail: "This recall is already scheduled or no longer due.".into(),
@@ -335,7 +340,10 @@ impl AppointmentBook<'_> {
             }
             let (slot_item, slot) = reads.records().get_with_item::<Slot>(practice, slot_id).await?.ok_or(CoreError::NotFound)?;
             if slot_item.gsi1pk.is_none() {
-                return Err(slot_taken());
+                return match self.booked_by(practice, slot_id, &patient_id).await? {
+                    Some(booked) => Ok(booked),
+                    None => Err(slot_taken()),
+                };
             }
             if !fits(&slot.record, &recall.record, &self.now_utc()) {
                 return Err(CoreError::Unprocessable {
@@ -387,13 +395,31 @@ impl AppointmentBook<'_> {
                     let names = self.providers.get(self.table, self.clock, practice).await?;
                     return Ok(Booked { appointment: appointment_view(booking_id, appointment, &names) });
                 }
-                Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => return Err(slot_taken()),
+                Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => {
+                    return match self.booked_by(practice, slot_id, &patient_id).await? {
+                        Some(booked) => Ok(booked),
+                        None => Err(slot_taken()),
+                    };
+                }
                 // The recall or the slot changed since we read them: look again.
                 Err(TableError::TransactionCanceled { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(contended())
+    }
+
+    /// The portal booking of `slot_id`, when `patient_id` holds it.
+    async fn booked_by(&self, practice: &str, slot_id: &str, patient_id: &str) -> CoreResult<Option<Booked>> {
+        let Some(item) = self.table.get(&keys::practice(practice), &keys::booking(slot_id)).await? else { return Ok(None) };
+        let booking: Envelope<Appointment> = item.parse()?;
+        match booking.fields {
+            Some(appointment) if appointment.patient_id == patient_id => {
+                let names = self.providers.get(self.table, self.clock, practice).await?;
+                Ok(Some(Booked { appointment: appointment_view(booking.id, appointment, &names) }))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The booking as the table holds it: the slot's claim, filed with the patient's appointments.

@@ -231,6 +231,22 @@ impl Events for FaultyEvents {
     }
 }
 
+/// Workflows that fail to start (Step Functions unreachable): the import is recorded as failed.
+struct FaultyWorkflows {
+    inner: Arc<dyn Workflows>,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl Workflows for FaultyWorkflows {
+    async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError> {
+        match self.faults.draw() {
+            None => self.inner.start_import(practice_id, import_id).await,
+            Some(_) => Err(port_down()),
+        }
+    }
+}
+
 /// The faulty server: the local host's functions on the wrapped ports, its own event bus whose
 /// notifications go out through the faulty mailer (answers the bus, unwrapped, for the relay).
 async fn faulty_server(l: &Local, faults: &Arc<Faults>) -> (String, Arc<portal_embedded::InProcessEvents>) {
@@ -255,6 +271,7 @@ async fn faulty_server(l: &Local, faults: &Arc<Faults>) -> (String, Arc<portal_e
     f.ports.table = table.clone();
     f.ports.blobs = Arc::new(FaultyBlobs { inner: l.backends.blobs.clone(), faults: faults.clone() });
     f.ports.events = Arc::new(FaultyEvents { inner: bus.clone(), faults: faults.clone() });
+    f.ports.workflows = Arc::new(FaultyWorkflows { inner: l.backends.workflows.clone(), faults: faults.clone() });
     f.authorizer = Arc::new(portal_authorizer::Deps {
         table,
         clock: l.backends.clock.clone(),
@@ -280,6 +297,8 @@ struct Seen {
     to_office: Vec<String>,
     unsure_to_office: usize,
     to_patients: Vec<String>,
+    /// The booking the guarantor made.
+    booking: Option<String>,
     /// Payment key → the payment every start with it answered.
     payments: BTreeMap<String, String>,
 }
@@ -322,6 +341,9 @@ async fn patient(run: &Run, token: &str, n: usize) {
         if i % 4 == 0 {
             run.call("POST /v1/care-summary/download", "POST", "/v1/care-summary/download", token, Some(json!({}))).await;
         }
+        if n == 0 && i == 10 {
+            book_until_answered(run, token).await;
+        }
         if i % 5 == 0 {
             // Started until it answers, with the same key each time (the page does the same).
             let key = format!("faults-{n}-{i}");
@@ -343,6 +365,54 @@ async fn patient(run: &Run, token: &str, n: usize) {
             }
         }
     }
+}
+
+/// The guarantor books their child's recall, sending it again while it answers 503 (the page's
+/// "try again"): a booking whose answer was lost is answered as booked, never as taken.
+async fn book_until_answered(run: &Run, token: &str) {
+    let recalls = loop {
+        match run.call("GET recalls", "GET", "/v1/appointments/recalls?patient=pat-1004", token, None).await {
+            (200, v) => break v,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let slot = recalls["items"][0]["slots"][0]["id"].as_str().expect("the demo's open slots").to_string();
+    for attempt in 0.. {
+        assert!(attempt < 30, "the booking never went through");
+        let path = "/v1/appointments/recalls/rc-1004/book?patient=pat-1004";
+        match run.call("POST book", "POST", path, token, Some(json!({"slotId": slot}))).await {
+            (201, v) => {
+                run.seen.lock().unwrap().booking = Some(v["appointment"]["id"].as_str().unwrap().to_string());
+                return;
+            }
+            (503, _) => tokio::time::sleep(Duration::from_millis(20)).await,
+            (s, v) => panic!("booking: {s} {v}"),
+        }
+    }
+}
+
+/// The administrator imports LOINC, starting again while it answers 503. An import a start left
+/// queued (its answer lost before the workflow was started: 409 `import_running`) is canceled
+/// and started again, as the screen offers. Answers the import that started.
+async fn import_until_started(run: &Run, token: &str) -> String {
+    let body = json!({"system": "LOINC", "release": "Loinc_2.80"});
+    for attempt in 0.. {
+        assert!(attempt < 40, "the import never started");
+        match run.call("POST import", "POST", "/v1/admin/code-systems/imports", token, Some(body.clone())).await {
+            (202, v) => return v["id"].as_str().unwrap().to_string(),
+            (409, v) if v["code"] == "import_running" => {
+                let (_, systems) = run.call("GET code systems", "GET", "/v1/admin/code-systems", token, None).await;
+                let running =
+                    systems["systems"].as_array().into_iter().flatten().find(|s| s["system"] == "LOINC").map(|s| s["running"].clone());
+                if let Some(Value::String(id)) = running {
+                    run.call("DELETE import", "DELETE", &format!("/v1/admin/code-systems/imports/{id}"), token, None).await;
+                }
+            }
+            (503, _) => tokio::time::sleep(Duration::from_millis(20)).await,
+            (s, v) => panic!("import start: {s} {v}"),
+        }
+    }
+    unreachable!()
 }
 
 async fn front_desk(run: &Run, token: &str) {
@@ -390,7 +460,8 @@ async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
     let run = Run { base, http: client(), seen: Mutex::new(Seen::default()) };
 
     faults.on.store(true, Ordering::SeqCst);
-    tokio::join!(patient(&run, &alex, 0), patient(&run, &jamie, 1), front_desk(&run, &admin));
+    let (_, _, _, import) =
+        tokio::join!(patient(&run, &alex, 0), patient(&run, &jamie, 1), front_desk(&run, &admin), import_until_started(&run, &admin));
     faults.on.store(false, Ordering::SeqCst);
     let seen = run.seen.into_inner().unwrap();
     println!(
@@ -436,6 +507,23 @@ async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
     // One notification per stored message to the office: none lost to a failed send or publish,
     // none twice for an event delivered twice.
     assert_eq!(office_mail(&l) - notified_before, stored, "one office notification per stored message");
+    // The booking: on the child's appointments once; the recall scheduled.
+    let booking = seen.booking.clone().expect("booked");
+    let (_, riley) = l.get("/v1/appointments?patient=pat-1004", Some(&alex)).await;
+    let listed = riley["upcoming"].as_array().unwrap().iter().filter(|a| a["id"] == booking.as_str()).count();
+    assert_eq!(listed, 1, "{riley}");
+    let (events, _) = outbox.list("lakeside", None, 1000).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "appointment.booked").count(), 1, "the practice hears of the booking once");
+    // The import that started runs to its end.
+    let mut state = Value::Null;
+    for _ in 0..240 {
+        state = l.get(&format!("/v1/admin/code-systems/imports/{import}"), Some(&admin)).await.1;
+        if state["state"] != "running" && state["state"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(state["state"], "done", "{state}");
     // Payments: one per key (the two patients are one family: their payments are one account's).
     let mut history: BTreeMap<String, Value> = BTreeMap::new();
     for token in [&alex, &jamie] {

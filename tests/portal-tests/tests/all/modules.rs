@@ -349,6 +349,9 @@ async fn a_guarantor_books_a_childs_recall_once() {
     let (s, v) =
         l.json("POST", "/v1/appointments/recalls/rc-1004/book?patient=pat-1004", Some(&alex), json!({"slotId": slots[1]["id"]})).await;
     assert_eq!((s, &v["code"]), (409, &json!("recall_not_due")));
+    // The same booking sent again (its answer lost on the way) is the same booking, not a conflict.
+    let (s, again) = l.json("POST", "/v1/appointments/recalls/rc-1004/book?patient=pat-1004", Some(&alex), json!({"slotId": slot})).await;
+    assert_eq!((s, &again["appointment"]["id"]), (201, &booked["appointment"]["id"]), "{again}");
     // The practice hears of it with what it needs to act.
     let events = outbox_events(&sync_client(&l, 0)).await;
     let booked_events: Vec<&Value> = events.iter().filter(|e| e["type"] == "appointment.booked").collect();
