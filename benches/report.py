@@ -29,7 +29,8 @@ cold = json.loads((work / "cold-start.json").read_text())
 throughput = json.loads((work / "throughput.json").read_text())
 imports = lines("import.jsonl")
 zips = lines("zips.jsonl")
-results = {"date": datetime.date.today().isoformat(), "machine": machine(), "coldStart": cold, "throughput": throughput, "import": imports, "zips": zips}
+load = json.loads((work / "load.json").read_text())
+results = {"date": datetime.date.today().isoformat(), "machine": machine(), "coldStart": cold, "throughput": throughput, "load": load, "import": imports, "zips": zips}
 (ROOT / "benches" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 m = results["machine"]
@@ -67,6 +68,20 @@ for r in throughput["routes"]:
     goal = f"{r['goal']:.0%}" if r["goal"] else "–"
     flag = " ✗" if r["goal"] and r["shareOfBare"] < r["goal"] else ""
     out.append(f"| {r['route']} | {r['rps']:,} | {r['shareOfBare']:.0%}{flag} | {goal} | {r['p50Ms']} | {r['p99Ms']} | {r['errors']} |")
+out += [
+    "",
+    "## Load: 200 patients and 10 staff at once (the release `portal-local`, loopback)",
+    "",
+    f"`tests/portal-tests/tests/all/load.rs`: sign-ins done, then {load['seconds']:.0f} s of the day's mix (Home, every module, messages",
+    "with attachments, bookings racing for slots, care-summary downloads, payments, staff searches and replies, two sync workers),",
+    f"with its invariants checked after. **{load['requests']:,} requests** ({load['requests'] / load['seconds']:,.0f}/s), none ≥ 500;",
+    f"resident memory {load['rssStartMiB']} MiB at the start, {load['rssEndMiB']} MiB at the end.",
+    "",
+    "| route | requests | per s | p50 ms | p99 ms |",
+    "|---|---:|---:|---:|---:|",
+]
+for r in load["routes"]:
+    out.append(f"| {r['route']} | {r['requests']:,} | {r['perSecond']:.1f} | {r['p50Ms']:.1f} | {r['p99Ms']:.1f} |")
 out += ["", "## Code-system import", "", "| case | rows | seconds | rows/s | peak memory MB |", "|---|---:|---:|---:|---:|"]
 for i in imports:
     out.append(f"| {i['case']} | {i['rows']:,} | {i['seconds']:.1f} | {i['rowsPerSecond']:,.0f} | {i['peakRssMb']:.0f} |")

@@ -25,7 +25,7 @@ use futures_util::{FutureExt, StreamExt};
 use portal_core::sync::auth::signed_headers;
 use portal_local::DemoLogins;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -556,18 +556,36 @@ fn percentile(sorted: &[u64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
 }
 
-fn report(stats: &Stats, seconds: f64) -> String {
-    let mut rows: BTreeMap<&str, (usize, f64, f64)> = BTreeMap::new();
+/// (route, requests, p50 ms, p99 ms), by route.
+fn latencies(stats: &Stats) -> Vec<(&str, usize, f64, f64)> {
+    let mut rows = vec![];
     for (route, micros) in &stats.micros {
         let mut m = micros.clone();
         m.sort_unstable();
-        rows.insert(route, (m.len(), percentile(&m, 0.5), percentile(&m, 0.99)));
+        rows.push((*route, m.len(), percentile(&m, 0.5), percentile(&m, 0.99)));
     }
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    rows
+}
+
+fn report(stats: &Stats, seconds: f64) -> String {
     let mut out = String::from("| route | requests | per s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n");
-    for (route, (n, p50, p99)) in rows {
+    for (route, n, p50, p99) in latencies(stats) {
         out.push_str(&format!("| {route} | {n} | {:.1} | {p50:.1} | {p99:.1} |\n", n as f64 / seconds));
     }
     out
+}
+
+/// The run's figures as JSON, for `benches/run` (`PORTAL_LOAD_REPORT` names the file).
+fn write_report(stats: &Stats, seconds: f64, rss: (u64, u64)) {
+    let Ok(path) = std::env::var("PORTAL_LOAD_REPORT") else { return };
+    let routes: Vec<Value> = latencies(stats)
+        .into_iter()
+        .map(|(route, n, p50, p99)| json!({"route": route, "requests": n, "perSecond": n as f64 / seconds, "p50Ms": p50, "p99Ms": p99}))
+        .collect();
+    let requests: usize = stats.micros.values().map(Vec::len).sum();
+    let body = json!({"seconds": seconds, "requests": requests, "rssStartMiB": rss.0 / 1024, "rssEndMiB": rss.1 / 1024, "routes": routes});
+    std::fs::write(&path, serde_json::to_string_pretty(&body).unwrap()).unwrap();
 }
 
 fn free_port() -> u16 {
@@ -651,6 +669,7 @@ async fn two_hundred_patients_and_ten_staff_for_a_minute() {
     let stats = std::mem::take(&mut *p.stats.lock().unwrap());
     let requests: usize = stats.micros.values().map(Vec::len).sum();
     println!("{}", report(&stats, took));
+    write_report(&stats, took, (rss_start, rss_end));
     println!("{requests} requests in {took:.0} s; portal-local RSS {} MiB at start, {} MiB at end", rss_start / 1024, rss_end / 1024);
     assert!(stats.failures.is_empty(), "answers ≥ 500: {:#?}", stats.failures);
 
