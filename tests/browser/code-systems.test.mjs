@@ -113,8 +113,11 @@ test('staff import code systems with a live progress bar, see failures and cance
   // LOINC's table (a record in it spans two lines) and the practice's own CDT list.
   for (const [release, lines] of [['Loinc_2.80', 10], ['cdt-2026', 14]]) {
     await page.getByRole('button', { name: `Import ${release}` }).click();
-    await page.locator('#imports').getByText(new RegExp(`^Imported: ${lines} names and concepts in use, from ${lines} lines`)).waitFor();
+    const block = page.locator('#imports .import', { hasText: release });
+    await block.getByText(new RegExp(`^Imported: ${lines} names and concepts in use, from ${lines} lines`)).waitFor();
     await systems.getByText(new RegExp(`${release} · ${lines} names and concepts · imported`)).waitFor();
   }
+  // One block an import, however the list and the progress polls interleave.
+  for (const release of ['cvx-20251001', 'Loinc_2.80', 'cdt-2026']) assert.equal(await page.locator('#imports .import', { hasText: release }).count(), 1, release);
   await ctx.close();
 });

@@ -8,6 +8,9 @@ import { $, api, busy, el, status } from '/lib.js';
 const STATE = { queued: 'waiting', running: 'importing', done: 'imported', failed: 'failed', cancelled: 'cancelled' };
 let canEdit = false;
 let running = new Map(); // import id → its progress block
+// Every import with a block on the screen: a list read while one was running may name it after
+// it has ended, and it must not get a second block.
+let shown = new Set();
 let timer = null;
 
 const when = (iso) => new Date(iso).toLocaleString();
@@ -110,7 +113,8 @@ async function listSystems() {
 
 /** Follows an import's progress until it ends. */
 function track(id) {
-  if (running.has(id)) return;
+  if (shown.has(id)) return;
+  shown.add(id);
   const block = progressBlock(id);
   running.set(id, block);
   $('imports').append(block);
@@ -138,5 +142,6 @@ export function stop() {
 export function leave() {
   stop();
   running = new Map();
+  shown = new Set();
   $('imports').replaceChildren();
 }
