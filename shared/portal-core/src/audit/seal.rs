@@ -186,11 +186,9 @@ impl AuditSeals<'_> {
         let mut table_cursor = None;
         if cursor.is_none() {
             // An entry older than the first seal is one no seal covers.
+            // (A first seal that does not parse is named by the walk below.)
             let first = self.table.query(q.clone().limit(1)).await?.items.into_iter().next();
-            let first_day = match &first {
-                Some(item) => Some(item.parse::<Seal>()?.day),
-                None => None,
-            };
+            let first_day = first.and_then(|item| item.parse::<Seal>().ok()).map(|s| s.day);
             if let (Some(oldest), Some(first_day)) = (self.oldest_entry_day(practice).await?, first_day) {
                 if oldest < first_day {
                     let entry = self.table.query(Query::new(keys::audit(practice)).limit(1)).await?.items.into_iter().next();
