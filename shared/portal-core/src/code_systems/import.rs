@@ -239,6 +239,11 @@ pub struct Importer<'a> {
     batch_bytes: u64,
 }
 
+/// How long an import may stay queued before a new start takes its place: a start whose
+/// transaction applied but whose answer was lost never started the workflow, and would otherwise
+/// hold the system until staff cancel it.
+pub const NEVER_STARTED_SECONDS: i64 = 300;
+
 fn conflict(code: &'static str, detail: impl Into<String>) -> CoreError {
     CoreError::Conflict { code, detail: detail.into(), current: None }
 }
@@ -255,7 +260,8 @@ impl<'a> Importer<'a> {
 
     /// Records an import of `release` (which must be a release of `system`) and starts it;
     /// `by` is the staff user's name as the screen shows it.
-    /// Another import of the system running → 409 `import_running`. When the workflow cannot be
+    /// Another import of the system running → 409 `import_running` (unless it never started: see
+    /// [`NEVER_STARTED_SECONDS`]). When the workflow cannot be
     /// started, the import is recorded as failed with the reason (the request is not lost: it
     /// can be started again) and the error is returned.
     pub async fn start(&self, actor: &Actor, by: &str, system: System, release: &str, workflows: &dyn Workflows) -> CoreResult<ImportJob> {
@@ -267,12 +273,17 @@ impl<'a> Importer<'a> {
                 detail: format!("'{release}' is a {} release, not {}.", found.system.map_or("different", System::title), system.title()),
             });
         }
-        let (state, state_version) = self.system_item(practice, system).await?;
-        if let Some(running) = &state.running {
-            return Err(conflict(
-                "import_running",
-                format!("An import of {} is running ({running}); wait for it or cancel it.", system.title()),
-            ));
+        let (mut state, mut state_version) = self.system_item(practice, system).await?;
+        if let Some(running) = state.running.clone() {
+            if !self.never_started(practice, &running).await? {
+                return Err(conflict(
+                    "import_running",
+                    format!("An import of {} is running ({running}); wait for it or cancel it.", system.title()),
+                ));
+            }
+            // Recorded, but its workflow never began (the start's answer was lost): it gives way.
+            self.fail(practice, &running, ImportFailure::reason("The import never started; it was started again.")).await?;
+            (state, state_version) = self.system_item(practice, system).await?;
         }
         let job = ImportJob {
             id: crate::ids::new_id(),
@@ -714,6 +725,13 @@ impl<'a> Importer<'a> {
                 Some((i.pk.strip_prefix("P#")?.to_string(), state.running?))
             })
             .collect())
+    }
+
+    /// Whether import `id` is still queued [`NEVER_STARTED_SECONDS`] after it was recorded: its
+    /// split (which runs within seconds of a start) never ran, so nothing is working on it.
+    async fn never_started(&self, practice: &str, id: &str) -> CoreResult<bool> {
+        let (job, _) = self.job(practice, id).await?;
+        Ok(job.state == ImportState::Queued && self.clock.now() - job.started_at >= NEVER_STARTED_SECONDS)
     }
 
     async fn job(&self, practice: &str, id: &str) -> CoreResult<(ImportJob, u64)> {

@@ -2044,6 +2044,34 @@ async fn audit_seals_name_what_changed(b: &Backend) {
     assert_eq!(seals.verify(&practice, None).await.unwrap().problem, None);
 }
 
+/// A start whose transaction applied but whose answer was lost never started its workflow: the
+/// import stays queued. A new start is refused while it could still begin, and once it has been
+/// queued [`NEVER_STARTED_SECONDS`] the new start takes its place and the old one is failed.
+async fn an_import_that_never_started_gives_way(b: &Backend) {
+    use portal_core::code_systems::import::{ImportState, Importer, NEVER_STARTED_SECONDS};
+    use portal_core::code_systems::System;
+    let clock = ManualClock::new(now());
+    let practice = format!("p{}", uid());
+    let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let release = "Loinc_2.80";
+    put_release(b, &practice, release, release).await;
+    let importer = Importer::new(b.table.as_ref(), b.blobs.as_ref(), &clock);
+    let workflows = StepByStep::default();
+    let lost = importer.start(&staff, "Pat Admin", System::Loinc, release, &workflows).await.unwrap();
+    clock.advance(NEVER_STARTED_SECONDS - 1);
+    assert_eq!(importer.start(&staff, "Pat Admin", System::Loinc, release, &workflows).await.unwrap_err().code(), "import_running");
+    clock.advance(1);
+    let again = importer.start(&staff, "Pat Admin", System::Loinc, release, &workflows).await.unwrap();
+    assert_ne!(again.id, lost.id);
+    let old = importer.status(&practice, &lost.id).await.unwrap();
+    assert_eq!(old.state, ImportState::Failed, "{old:?}");
+    assert_eq!(importer.status(&practice, &again.id).await.unwrap().state, ImportState::Queued);
+    // A running one (its split ran) is never taken over, however long it runs.
+    importer.split(&practice, &again.id).await.unwrap();
+    clock.advance(10 * NEVER_STARTED_SECONDS);
+    assert_eq!(importer.start(&staff, "Pat Admin", System::Loinc, release, &workflows).await.unwrap_err().code(), "import_running");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -2090,4 +2118,5 @@ conformance!(
     blob_ranges_and_listing,
     code_system_imports_hold,
     audit_seals_name_what_changed,
+    an_import_that_never_started_gives_way,
 );
