@@ -1,7 +1,7 @@
 //! The staff settings API: features, portal URLs (with a real, SSRF-safe verification request),
 //! WebMail notification settings, the Direct addresses care summaries may be sent encrypted to
-//! (with their certificates), sync keys and the practice's audit log (and its check against the seals). Every change is audited in
-//! core.
+//! (with their certificates), sync keys, the practice's audit log and its check against the
+//! daily seals. Every change is audited in core.
 
 mod verify;
 
