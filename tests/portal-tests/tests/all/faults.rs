@@ -1,5 +1,5 @@
 //! Faults at a set rate: a second server over the local host's backends whose `Table`, `Blobs`,
-//! `Mailer` and `Events` fail one call in twenty — throttled, timed out (a write sometimes
+//! `Mailer`, `Events`, `Workflows` and payment processor fail one call in twenty — throttled, timed out (a write sometimes
 //! applied before the time-out, as DynamoDB and EventBridge can), a transaction canceled by one
 //! in flight — while two patients and the front desk read, write to each other, download care
 //! summaries and start payments (a payment whose start failed is started again with its key, as
@@ -247,6 +247,54 @@ impl Workflows for FaultyWorkflows {
     }
 }
 
+/// The payment processor (the local test processor) refusing, or creating a payment and losing
+/// the answer: the start again with its key must find the same payment there.
+struct FaultyProcessor {
+    inner: Arc<dyn PaymentProcessor>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyProcessor {
+    async fn call<T>(&self, op: impl std::future::Future<Output = Result<T, PortError>>) -> Result<T, PortError> {
+        match self.faults.draw() {
+            None => op.await,
+            Some(Fault::After) => {
+                let _ = op.await;
+                Err(PortError::Backend("the processor timed out (injected)".into()))
+            }
+            Some(_) => Err(PortError::Backend("the processor answered 503 (injected)".into())),
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProcessor for FaultyProcessor {
+    async fn create(&self, account: &ProcessorAccount, request: &ChargeRequest<'_>) -> Result<Charge, PortError> {
+        self.call(self.inner.create(account, request)).await
+    }
+    async fn pay(&self, account: &ProcessorAccount, processor_ref: &str, card_token: &str) -> Result<Charge, PortError> {
+        self.call(self.inner.pay(account, processor_ref, card_token)).await
+    }
+    async fn read(&self, account: &ProcessorAccount, processor_ref: &str) -> Result<Charge, PortError> {
+        self.call(self.inner.read(account, processor_ref)).await
+    }
+    async fn cancel(&self, account: &ProcessorAccount, processor_ref: &str) -> Result<Charge, PortError> {
+        self.call(self.inner.cancel(account, processor_ref)).await
+    }
+    async fn refund(&self, account: &ProcessorAccount, processor_ref: &str, amount_cents: i64, key: &str) -> Result<String, PortError> {
+        self.call(self.inner.refund(account, processor_ref, amount_cents, key)).await
+    }
+    fn webhook(&self, account: &ProcessorAccount, signature: &str, body: &[u8], now: i64) -> Result<ProcessorEvent, PortError> {
+        self.inner.webhook(account, signature, body, now)
+    }
+    async fn check(&self, account: &ProcessorAccount) -> Result<(), PortError> {
+        self.call(self.inner.check(account)).await
+    }
+    fn script_url(&self) -> Option<String> {
+        self.inner.script_url()
+    }
+}
+
 /// The faulty server: the local host's functions on the wrapped ports, its own event bus whose
 /// notifications go out through the faulty mailer (answers the bus, unwrapped, for the relay).
 async fn faulty_server(l: &Local, faults: &Arc<Faults>) -> (String, Arc<portal_embedded::InProcessEvents>) {
@@ -272,6 +320,8 @@ async fn faulty_server(l: &Local, faults: &Arc<Faults>) -> (String, Arc<portal_e
     f.ports.blobs = Arc::new(FaultyBlobs { inner: l.backends.blobs.clone(), faults: faults.clone() });
     f.ports.events = Arc::new(FaultyEvents { inner: bus.clone(), faults: faults.clone() });
     f.ports.workflows = Arc::new(FaultyWorkflows { inner: l.backends.workflows.clone(), faults: faults.clone() });
+    let test_processor = f.ports.processors.test.take().expect("the local test processor");
+    f.ports.processors.test = Some(Arc::new(FaultyProcessor { inner: test_processor, faults: faults.clone() }));
     f.authorizer = Arc::new(portal_authorizer::Deps {
         table,
         clock: l.backends.clock.clone(),
