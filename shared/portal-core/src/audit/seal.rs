@@ -27,6 +27,8 @@ pub const GRACE_SECONDS: i64 = 600;
 /// The most days one run seals per practice (the next run goes on): a first run over a long
 /// log, or after the schedule was off, catches up over a few runs.
 pub const DAYS_PER_RUN: usize = 31;
+/// Practices a run seals at once.
+const AT_ONCE: usize = 16;
 /// Entry digests per stored part of a seal (≈ 110 KB, well under an item's 400 KB).
 const PART: usize = 1000;
 /// About how many entries one verify call reads before it answers with a cursor.
@@ -113,18 +115,23 @@ pub struct AuditSeals<'a> {
 }
 
 impl AuditSeals<'_> {
-    /// Seals what has ended in every practice; one practice failing does not hold up the others.
+    /// Seals what has ended in every practice, [`AT_ONCE`] practices at a time (a run over
+    /// 10,000 practices is mostly one "newest seal" query each); one practice failing does not
+    /// hold up the others.
     pub async fn seal_all(&self) -> CoreResult<usize> {
+        use futures_util::StreamExt;
         let (mut sealed, mut cursor) = (0, None);
         loop {
             let page = self.table.query(Query::on_gsi1(keys::PRACTICES).limit(100).after(cursor)).await?;
-            for item in &page.items {
-                let Some(practice) = item.pk.strip_prefix("P#") else { continue };
-                match self.seal(practice).await {
+            let practices = page.items.iter().filter_map(|item| item.pk.strip_prefix("P#"));
+            let mut runs = futures_util::stream::iter(practices.map(|p| async move { (p, self.seal(p).await) })).buffer_unordered(AT_ONCE);
+            while let Some((practice, run)) = runs.next().await {
+                match run {
                     Ok(days) => sealed += days.len(),
                     Err(e) => tracing::warn!(practice = %practice, error = %e, "audit seal failed for a practice"),
                 }
             }
+            drop(runs);
             match page.cursor {
                 Some(c) => cursor = Some(c),
                 None => return Ok(sealed),
