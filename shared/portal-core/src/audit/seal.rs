@@ -123,15 +123,19 @@ impl AuditSeals<'_> {
         let (mut sealed, mut cursor) = (0, None);
         loop {
             let page = self.table.query(Query::on_gsi1(keys::PRACTICES).limit(100).after(cursor)).await?;
-            let practices = page.items.iter().filter_map(|item| item.pk.strip_prefix("P#"));
-            let mut runs = futures_util::stream::iter(practices.map(|p| async move { (p, self.seal(p).await) })).buffer_unordered(AT_ONCE);
+            let practices: Vec<String> = page.items.iter().filter_map(|item| item.pk.strip_prefix("P#")).map(str::to_string).collect();
+            let mut runs = futures_util::stream::iter(practices)
+                .map(|p| async move {
+                    let run = self.seal(&p).await;
+                    (p, run)
+                })
+                .buffer_unordered(AT_ONCE);
             while let Some((practice, run)) = runs.next().await {
                 match run {
                     Ok(days) => sealed += days.len(),
                     Err(e) => tracing::warn!(practice = %practice, error = %e, "audit seal failed for a practice"),
                 }
             }
-            drop(runs);
             match page.cursor {
                 Some(c) => cursor = Some(c),
                 None => return Ok(sealed),
