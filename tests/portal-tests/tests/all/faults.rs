@@ -14,7 +14,6 @@ use bytes::Bytes;
 use portal_core::ports::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -315,28 +314,14 @@ async fn faulty_server(l: &Local, faults: &Arc<Faults>) -> (String, Arc<portal_e
             portal_notify::handle(&notify, event).await.map(|_| ()).map_err(|e| e.to_string())
         })
     }));
-    let mut f = l.backends.functions(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web")));
-    f.ports.table = table.clone();
+    let mut f = l.functions();
+    f.ports.table = table;
     f.ports.blobs = Arc::new(FaultyBlobs { inner: l.backends.blobs.clone(), faults: faults.clone() });
     f.ports.events = Arc::new(FaultyEvents { inner: bus.clone(), faults: faults.clone() });
     f.ports.workflows = Arc::new(FaultyWorkflows { inner: l.backends.workflows.clone(), faults: faults.clone() });
     let test_processor = f.ports.processors.test.take().expect("the local test processor");
     f.ports.processors.test = Some(Arc::new(FaultyProcessor { inner: test_processor, faults: faults.clone() }));
-    f.authorizer = Arc::new(portal_authorizer::Deps {
-        table,
-        clock: l.backends.clock.clone(),
-        cache: portal_core::practice::settings::SettingsCache::new(0),
-        secrets: l.backends.secrets.clone(),
-        secret_cache: Default::default(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    f.hosts = vec![addr.to_string()];
-    let router = portal_local::app(f);
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    (format!("http://{addr}"), bus)
+    (l.serve_beside(f, 0).await, bus)
 }
 
 /// What the run saw: answers by status, the messages and payments acknowledged.

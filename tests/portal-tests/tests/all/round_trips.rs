@@ -9,7 +9,6 @@ use crate::support::{start_local, Local};
 use async_trait::async_trait;
 use portal_core::ports::{Cond, Item, Page, Query, Table, TableError, TxOp};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -76,24 +75,10 @@ impl Table for Counted {
 /// A second server over the same backends whose functions and authorizer use the counted table.
 async fn counted(l: &Local) -> (String, Arc<Counted>) {
     let table = Arc::new(Counted { inner: l.backends.table.clone(), reads: AtomicU64::new(0), writes: AtomicU64::new(0) });
-    let mut f = l.backends.functions(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web")));
+    let mut f = l.functions();
     f.ports.table = table.clone();
-    f.authorizer = Arc::new(portal_authorizer::Deps {
-        table: table.clone(),
-        clock: l.backends.clock.clone(),
-        // As deployed: a warm authorizer keeps a practice's settings for a minute.
-        cache: portal_core::practice::settings::SettingsCache::new(60),
-        secrets: l.backends.secrets.clone(),
-        secret_cache: Default::default(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    f.hosts = vec![addr.to_string()];
-    let router = portal_local::app(f);
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    (format!("http://{addr}"), table)
+    // As deployed: a warm authorizer keeps a practice's settings for a minute.
+    (l.serve_beside(f, 60).await, table)
 }
 
 /// (route, who, method, path, body, (reads, writes) at most).

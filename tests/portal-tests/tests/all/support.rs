@@ -96,6 +96,34 @@ async fn start_local_with(web: std::path::PathBuf, configure: impl FnOnce(&mut B
     Local { base, logins, data_dir, backends, staff_logins: Default::default() }
 }
 
+impl Local {
+    /// The local host's functions over the same backends, to be served with some ports swapped
+    /// (a counted or faulty table) by [`Local::serve_beside`].
+    pub fn functions(&self) -> portal_local::Functions {
+        self.backends.functions(std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/web")))
+    }
+
+    /// Serves `f` on a port of its own, its authorizer reading `f.ports.table` with a settings
+    /// cache of `cache_seconds` (a warm deployed authorizer keeps them 60 s); answers its address.
+    pub async fn serve_beside(&self, mut f: portal_local::Functions, cache_seconds: i64) -> String {
+        f.authorizer = Arc::new(portal_authorizer::Deps {
+            table: f.ports.table.clone(),
+            clock: self.backends.clock.clone(),
+            cache: portal_core::practice::settings::SettingsCache::new(cache_seconds),
+            secrets: self.backends.secrets.clone(),
+            secret_cache: Default::default(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        f.hosts = vec![addr.to_string()];
+        let router = app(f);
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+        format!("http://{addr}")
+    }
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
