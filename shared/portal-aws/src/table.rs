@@ -78,6 +78,7 @@ fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
         expires_at: get_n(&a, "ttl"),
         version: get_n(&a, "ver").unwrap_or(0) as u64,
         data: data.into(),
+        kept: Default::default(),
     })
 }
 

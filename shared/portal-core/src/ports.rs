@@ -16,7 +16,7 @@ use std::time::Duration;
 /// secondary index; `expires_at` (unix seconds) is the TTL: once past, the item is gone for every
 /// read and every condition, whether or not the backend has removed it yet. `version` is for
 /// optimistic concurrency; `data` holds the attributes, shared (an item handed out again — a
-/// cached read — shares its attributes rather than copying them).
+/// cached read — shares its attributes rather than copying them, and what they were parsed into).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     pub pk: String,
@@ -30,11 +30,45 @@ pub struct Item {
     #[serde(default)]
     pub version: u64,
     pub data: Arc<Value>,
+    /// What `data` was last parsed into by [`Item::parse_kept`], shared by every copy of this item.
+    #[serde(skip)]
+    pub kept: Kept,
+}
+
+/// A parse result kept beside the attributes it came from. It holds those attributes too, and is
+/// used only while the item's `data` is still that same allocation: an item whose `data` was
+/// replaced (or copied on write) parses again, so a kept value never outlives its source.
+#[derive(Clone, Default)]
+pub struct Kept(Arc<std::sync::OnceLock<(Arc<Value>, Parsed)>>);
+
+/// A parsed value of any type.
+type Parsed = Arc<dyn std::any::Any + Send + Sync>;
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kept")
+    }
+}
+
+/// Not part of what an item is: two items with the same keys and attributes are equal.
+impl PartialEq for Kept {
+    fn eq(&self, _: &Kept) -> bool {
+        true
+    }
 }
 
 impl Item {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>, data: Value) -> Self {
-        Item { pk: pk.into(), sk: sk.into(), gsi1pk: None, gsi1sk: None, expires_at: None, version: 0, data: Arc::new(data) }
+        Item {
+            pk: pk.into(),
+            sk: sk.into(),
+            gsi1pk: None,
+            gsi1sk: None,
+            expires_at: None,
+            version: 0,
+            data: Arc::new(data),
+            kept: Kept::default(),
+        }
     }
     pub fn with_gsi1(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
         self.gsi1pk = Some(pk.into());
@@ -52,11 +86,26 @@ impl Item {
     /// The same item (keys, index, expiry) holding `data`, one version on: what a write
     /// conditional on this item's version (`Cond::Version(self.version)`) puts.
     pub fn replaced(&self, data: Value) -> Item {
-        Item { data: Arc::new(data), version: self.version + 1, ..self.clone() }
+        Item { data: Arc::new(data), version: self.version + 1, kept: Kept::default(), ..self.clone() }
     }
     /// Deserialize the attributes into a domain type (straight from the stored value, no copy).
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, TableError> {
         T::deserialize(self.data.as_ref()).map_err(|e| TableError::Backend(format!("corrupt item: {e}")))
+    }
+    /// [`Item::parse`], done once for all copies of this item: a read answered from a backend's
+    /// cache (the local host keeps sessions, settings and records in memory) clones the value
+    /// parsed the first time instead of walking the attributes again — the hot reads of every
+    /// request (session, settings, the patient's records). One type is kept per item.
+    pub fn parse_kept<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static>(&self) -> Result<T, TableError> {
+        if let Some((source, value)) = self.kept.0.get() {
+            if let (true, Some(v)) = (Arc::ptr_eq(source, &self.data), value.downcast_ref::<T>()) {
+                return Ok(v.clone());
+            }
+            return self.parse();
+        }
+        let value: T = self.parse()?;
+        let _ = self.kept.0.set((self.data.clone(), Arc::new(value.clone())));
+        Ok(value)
     }
 }
 
@@ -611,4 +660,33 @@ pub struct Ports {
     /// Where the portal's pages are (`PORTAL_BASE_URL` on AWS, the host's address locally): the
     /// login address printed and emailed to patients, when a practice has no patient-facing URL.
     pub site_url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Deserialize)]
+    struct Named {
+        name: String,
+    }
+
+    #[test]
+    fn a_kept_parse_is_shared_by_copies_and_never_outlives_its_attributes() {
+        let item = Item::new("pk", "sk", serde_json::json!({"name": "Ann"}));
+        assert_eq!(item.parse_kept::<Named>().unwrap().name, "Ann");
+        let copy = item.clone();
+        assert!(copy.kept.0.get().is_some(), "a copy shares what was parsed");
+        assert_eq!(copy.parse_kept::<Named>().unwrap().name, "Ann");
+        // Attributes replaced (as a write back does) or changed in place: parsed again.
+        let mut replaced = item.clone();
+        replaced.data = Arc::new(serde_json::json!({"name": "Bea"}));
+        assert_eq!(replaced.parse_kept::<Named>().unwrap().name, "Bea");
+        let mut changed = item.clone();
+        Arc::make_mut(&mut changed.data)["name"] = serde_json::json!("Cy");
+        assert_eq!(changed.parse_kept::<Named>().unwrap().name, "Cy");
+        assert_eq!(item.parse_kept::<Named>().unwrap().name, "Ann");
+        // Another type is parsed, not taken from the kept one.
+        assert_eq!(item.parse_kept::<serde_json::Value>().unwrap()["name"], "Ann");
+    }
 }

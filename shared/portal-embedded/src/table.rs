@@ -3,9 +3,10 @@
 //! pool of read-only connections answers gets and queries in place (a keyed read is microseconds,
 //! less than handing it to a blocking thread), so concurrent requests do not queue behind each
 //! other. Writes go to one writer thread that commits whatever has queued up as one transaction
-//! (group commit): each write still succeeds or fails on its own, and each caller hears back only
-//! after the commit that holds its write. Items read by key (sessions, settings, patient records)
-//! are kept in memory until a write to their key, and small query pages (a family, a patient's
+//! (group commit; under load it waits a quarter of a millisecond for more): each write still
+//! succeeds or fails on its own, and each caller hears back only after the commit that holds its
+//! write. Items read by key (sessions, settings, patient records), and keys found absent, are
+//! kept in memory until a write to their key, and small query pages (a family, a patient's
 //! records) until a write that could change them: the writer drops what it committed before
 //! answering, so a completed write is always seen. One process per data folder.
 
@@ -32,6 +33,8 @@ struct WriteJob {
 
 /// The most writes one commit takes.
 const MAX_GROUP: usize = 256;
+/// How long a commit under load waits for more writes to join it.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(250);
 
 /// Items read by key, kept until a write to their key. A read that raced a write does not fill
 /// it: every write bumps `generation` after it commits, and a fill whose read started under an
@@ -39,12 +42,17 @@ const MAX_GROUP: usize = 256;
 #[derive(Default)]
 struct ReadCache {
     items: Mutex<HashMap<(String, String), Item>>,
+    /// Keys read and found absent (an inbox with no unread count yet), kept apart so that
+    /// lookups of keys that do not exist (a guessed session token) never push out the items.
+    absent: Mutex<std::collections::HashSet<(String, String)>>,
     pages: Mutex<PageCache>,
     generation: AtomicU64,
 }
 
 /// Enough for every session, settings item and patient record a busy local host reads.
 const CACHE_MAX: usize = 4096;
+/// Absent keys kept.
+const ABSENT_MAX: usize = 1024;
 /// Query pages kept, and the most items a kept page holds (a family, a patient's records of one
 /// kind; longer pages are read each time).
 const PAGES_MAX: usize = 1024;
@@ -79,6 +87,23 @@ impl ReadCache {
             }
             other => other.cloned(),
         }
+    }
+
+    fn known_absent(&self, pk: &str, sk: &str) -> bool {
+        self.absent.lock().unwrap_or_else(|e| e.into_inner()).contains(&(pk.to_string(), sk.to_string()))
+    }
+
+    fn fill_absent(&self, read_under: u64, pk: &str, sk: &str) {
+        // Under the items' lock, as `fill`: `invalidate` holds it while it bumps the generation.
+        let _items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let mut absent = self.absent.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::SeqCst) != read_under {
+            return;
+        }
+        if absent.len() >= ABSENT_MAX {
+            absent.clear();
+        }
+        absent.insert((pk.to_string(), sk.to_string()));
     }
 
     fn fill(&self, read_under: u64, item: &Item) {
@@ -127,12 +152,14 @@ impl ReadCache {
 
     fn invalidate(&self, jobs: &[WriteJob]) {
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let mut absent = self.absent.lock().unwrap_or_else(|e| e.into_inner());
         let mut cache = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::SeqCst);
         for job in jobs {
             for (pk, sk) in &job.keys {
                 let key = (pk.clone(), sk.clone());
                 items.remove(&key);
+                absent.remove(&key);
                 cache.pages.remove(&(Index::Primary, pk.clone()));
                 for partition in cache.holders.remove(&key).unwrap_or_default() {
                     cache.pages.remove(&(Index::Gsi1, partition));
@@ -244,14 +271,24 @@ impl SqliteTable {
 /// [`MAX_GROUP`]), runs them in one transaction, commits once, drops the written keys from the
 /// read cache, then answers each. Ends when the table is dropped.
 fn group_commit(conn: &Mutex<Connection>, cache: &ReadCache, queue: &std::sync::mpsc::Receiver<WriteJob>) {
+    let mut busy = false;
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
+        // Under load (the last group was not alone) wait a moment for the writes on their way:
+        // a commit costs the same for one write as for many, so fewer, larger groups leave the
+        // CPU to the requests. A lone write is committed at once.
+        let gather_until = busy.then(|| std::time::Instant::now() + GATHER);
         while jobs.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
+            let next = match gather_until {
+                Some(until) => queue.recv_timeout(until.saturating_duration_since(std::time::Instant::now())).ok(),
+                None => queue.try_recv().ok(),
+            };
+            match next {
+                Some(j) => jobs.push(j),
+                None => break,
             }
         }
+        busy = jobs.len() > 1;
         let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
         let results = run_group(&mut guard, &mut jobs);
         drop(guard);
@@ -314,6 +351,7 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         expires_at: row.get(4)?,
         version: row.get::<_, i64>(5)? as u64,
         data: Arc::new(serde_json::from_str(&data).unwrap_or(serde_json::Value::Null)),
+        kept: Default::default(),
     })
 }
 
@@ -397,13 +435,17 @@ impl Table for SqliteTable {
         if let Some(item) = self.cache.hit(pk, sk) {
             return Ok(Some(item));
         }
+        if self.cache.known_absent(pk, sk) {
+            return Ok(None);
+        }
         let generation = self.cache.generation.load(Ordering::SeqCst);
         let found = self.read(|c| {
             let mut stmt = c.prepare_cached(GET_SQL).map_err(backend)?;
             stmt.query_row(params![pk, sk, now()], row_to_item).optional().map_err(backend)
         })?;
-        if let Some(item) = &found {
-            self.cache.fill(generation, item);
+        match &found {
+            Some(item) => self.cache.fill(generation, item),
+            None => self.cache.fill_absent(generation, pk, sk),
         }
         Ok(found)
     }

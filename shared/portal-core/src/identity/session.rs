@@ -146,7 +146,7 @@ impl Sessions<'_> {
         let Some(item) = self.table.get(&keys::practice(practice), &keys::session(&hash)).await? else {
             return Ok(None);
         };
-        let mut session: Session = item.parse()?;
+        let mut session: Session = item.parse_kept()?;
         let now = self.clock.now();
         if session.practice != practice || now >= session.expires_at() {
             self.end(practice, &hash).await?;

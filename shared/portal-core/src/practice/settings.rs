@@ -325,7 +325,7 @@ impl<'a> SettingsRepo<'a> {
         let Some(item) = self.table.get(&keys::practice(practice), keys::SETTINGS).await? else {
             return Ok(None);
         };
-        let mut s: PracticeSettings = item.parse()?;
+        let mut s: PracticeSettings = item.parse_kept()?;
         s.item_version = item.version;
         Ok(Some(s))
     }

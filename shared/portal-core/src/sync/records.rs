@@ -30,7 +30,7 @@ impl<T> Synced<T> {
 
 /// The live record in an item, typed in one pass over the stored value; `None` for a tombstone.
 fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
-    let env: Envelope<T> = item.parse().map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", T::ENTITY.name())))?;
+    let env: Envelope<T> = item.parse_kept().map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", T::ENTITY.name())))?;
     let Some(record) = env.fields.filter(|_| !env.deleted) else { return Ok(None) };
     Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, thumbnail: env.thumbnail, record }))
 }

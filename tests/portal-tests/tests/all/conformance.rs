@@ -753,10 +753,19 @@ async fn patient_records_read_back(b: &Backend) {
 }
 
 /// Read-your-writes under concurrent readers: once a write returns, every read sees it (the
-/// embedded table answers reads from a cache that writes must invalidate).
+/// embedded table answers reads from a cache that writes must invalidate, keys found absent
+/// included).
 async fn reads_see_every_completed_write(b: &Backend) {
     let pk = format!("rw{}", uid());
     let t = b.table.clone();
+    // A key read while absent, then written by each kind of write, is found at once.
+    assert!(t.get(&pk, "counter").await.unwrap().is_none());
+    assert!(t.get(&pk, "tally").await.unwrap().is_none());
+    t.transact(vec![TxOp::Count { pk: pk.clone(), sk: "tally".into(), by: 2, expires_at: None }]).await.unwrap();
+    assert_eq!(t.get(&pk, "tally").await.unwrap().expect("a counted key is found").data["count"], 2);
+    assert!(t.get(&pk, "batched").await.unwrap().is_none());
+    t.batch_put(vec![item(&pk, "batched", 1)]).await.unwrap();
+    assert!(t.get(&pk, "batched").await.unwrap().is_some(), "a batch-written key read before as absent");
     let readers: Vec<_> = (0..4)
         .map(|_| {
             let (t, pk) = (t.clone(), pk.clone());

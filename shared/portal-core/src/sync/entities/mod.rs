@@ -117,7 +117,7 @@ pub enum Placement {
 }
 
 /// One synced entity type: its shape, its rules and where modules find it.
-pub trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
+pub trait Record: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     const ENTITY: Entity;
     /// The rules beyond the shape (serde has checked the shape and refused unknown fields).
     fn check(&self) -> CoreResult<()>;
