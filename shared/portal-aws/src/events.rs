@@ -9,17 +9,17 @@ use portal_core::ports::{DomainEvent, Events, PortError};
 pub const SOURCE: &str = "portal";
 
 pub struct EventBridgeEvents {
-    client: Client,
+    client: crate::OnFirstUse<Client>,
     bus: String,
 }
 
 impl EventBridgeEvents {
     pub fn new(config: &aws_config::SdkConfig, bus: impl Into<String>) -> Self {
-        EventBridgeEvents { client: Client::new(config), bus: bus.into() }
+        EventBridgeEvents { client: crate::OnFirstUse::new(config, Client::new), bus: bus.into() }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client.get()
     }
 }
 
@@ -44,7 +44,7 @@ impl Events for EventBridgeEvents {
                 })
                 .collect();
             let out = self
-                .client
+                .client()
                 .put_events()
                 .set_entries(Some(entries))
                 .send()

@@ -9,17 +9,17 @@ use aws_sdk_ses::Client;
 use portal_core::ports::{Mail, Mailer, PortError};
 
 pub struct SesMailer {
-    client: Client,
+    client: crate::OnFirstUse<Client>,
     configuration_set: Option<String>,
 }
 
 impl SesMailer {
     pub fn new(config: &aws_config::SdkConfig, configuration_set: Option<String>) -> Self {
-        SesMailer { client: Client::new(config), configuration_set }
+        SesMailer { client: crate::OnFirstUse::new(config, Client::new), configuration_set }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client.get()
     }
 }
 
@@ -34,7 +34,7 @@ impl Mailer for SesMailer {
         let tags = mail.about.tags().into_iter().map(|(name, value)| MessageTag::builder().name(name).value(value).build());
         let tags = tags.collect::<Result<Vec<_>, _>>().map_err(|e| PortError::Backend(e.to_string()))?;
         let res = self
-            .client
+            .client()
             .send_raw_email()
             .source(&mail.from)
             .set_destinations(Some(mail.to.clone()))

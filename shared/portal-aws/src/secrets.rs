@@ -7,17 +7,17 @@ use aws_sdk_kms::Client;
 use portal_core::ports::{PortError, SecretBox};
 
 pub struct KmsSecretBox {
-    client: Client,
+    client: crate::OnFirstUse<Client>,
     key_id: String,
 }
 
 impl KmsSecretBox {
     pub fn new(config: &aws_config::SdkConfig, key_id: impl Into<String>) -> Self {
-        KmsSecretBox { client: Client::new(config), key_id: key_id.into() }
+        KmsSecretBox { client: crate::OnFirstUse::new(config, Client::new), key_id: key_id.into() }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client.get()
     }
 }
 
@@ -34,7 +34,7 @@ impl SecretBox for KmsSecretBox {
     #[tracing::instrument(level = "debug", name = "kms.Encrypt", skip_all)]
     async fn seal(&self, plaintext: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError> {
         let out = self
-            .client
+            .client()
             .encrypt()
             .key_id(&self.key_id)
             .plaintext(Blob::new(plaintext))
@@ -48,7 +48,7 @@ impl SecretBox for KmsSecretBox {
     #[tracing::instrument(level = "debug", name = "kms.Decrypt", skip_all)]
     async fn open(&self, sealed: &[u8], context: &[(&str, &str)]) -> Result<Vec<u8>, PortError> {
         let res = self
-            .client
+            .client()
             .decrypt()
             .key_id(&self.key_id)
             .ciphertext_blob(Blob::new(sealed))

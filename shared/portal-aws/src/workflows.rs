@@ -8,17 +8,17 @@ use aws_sdk_sfn::Client;
 use portal_core::ports::{PortError, Workflows};
 
 pub struct StepFunctionsWorkflows {
-    client: Client,
+    client: crate::OnFirstUse<Client>,
     state_machine_arn: String,
 }
 
 impl StepFunctionsWorkflows {
     pub fn new(config: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
-        StepFunctionsWorkflows { client: Client::new(config), state_machine_arn: state_machine_arn.into() }
+        StepFunctionsWorkflows { client: crate::OnFirstUse::new(config, Client::new), state_machine_arn: state_machine_arn.into() }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client.get()
     }
 }
 
@@ -27,7 +27,7 @@ impl Workflows for StepFunctionsWorkflows {
     #[tracing::instrument(level = "debug", name = "states.StartExecution", skip_all)]
     async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError> {
         let input = serde_json::json!({ "practiceId": practice_id, "importId": import_id }).to_string();
-        self.client
+        self.client()
             .start_execution()
             .state_machine_arn(&self.state_machine_arn)
             .name(import_id)
