@@ -95,12 +95,17 @@ impl Item {
     /// [`Item::parse`], done once for all copies of this item: a read answered from a backend's
     /// cache (the local host keeps sessions, settings and records in memory) clones the value
     /// parsed the first time instead of walking the attributes again — the hot reads of every
-    /// request (session, settings, the patient's records). One type is kept per item.
+    /// request (session, settings, the patient's records). One type is kept per item, and only
+    /// when another copy of it exists (a cache's) to use it: an item read fresh from DynamoDB is
+    /// just parsed.
     pub fn parse_kept<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static>(&self) -> Result<T, TableError> {
         if let Some((source, value)) = self.kept.0.get() {
             if let (true, Some(v)) = (Arc::ptr_eq(source, &self.data), value.downcast_ref::<T>()) {
                 return Ok(v.clone());
             }
+            return self.parse();
+        }
+        if Arc::strong_count(&self.kept.0) == 1 {
             return self.parse();
         }
         let value: T = self.parse()?;
@@ -675,7 +680,9 @@ mod tests {
     fn a_kept_parse_is_shared_by_copies_and_never_outlives_its_attributes() {
         let item = Item::new("pk", "sk", serde_json::json!({"name": "Ann"}));
         assert_eq!(item.parse_kept::<Named>().unwrap().name, "Ann");
+        assert!(item.kept.0.get().is_none(), "a lone item has no copy to share a parse with");
         let copy = item.clone();
+        assert_eq!(item.parse_kept::<Named>().unwrap().name, "Ann");
         assert!(copy.kept.0.get().is_some(), "a copy shares what was parsed");
         assert_eq!(copy.parse_kept::<Named>().unwrap().name, "Ann");
         // Attributes replaced (as a write back does) or changed in place: parsed again.
