@@ -2,7 +2,7 @@
 //! their access and why they are not eligible, give a patient a login with a temporary password,
 //! give a new one, remove access, and note that a login was printed; the automated invites' rules
 //! and their log; the practice's staff users (admins only). Rules and audit are in core
-//! (`identity::patient_access`, `identity::staff_users`, `practice::roster`, `invites`); each
+//! (`identity::patient_access`, `identity::staff_users`, `sync::roster`, `invites`); each
 //! handler re-checks the staff role.
 
 use axum::extract::{Path, State};
@@ -18,10 +18,10 @@ use portal_core::invites::run::{self, InviteRecord};
 use portal_core::invites::sample::{Draft, InviteSamples, Sample};
 use portal_core::language::{in_language, Language};
 use portal_core::ports::{Clock, Mailer, Ports, Table};
-use portal_core::practice::roster::{Roster, RosterEntry};
 use portal_core::practice::settings::{login_url, SettingsRepo};
 use portal_core::sync::entities::Patient;
 use portal_core::sync::records::PatientRecords;
+use portal_core::sync::roster::{Roster, RosterEntry};
 use portal_core::CoreError;
 use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};

@@ -5,8 +5,8 @@
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::patient::account::{Account, LedgerLine, StatementView, Summary};
-use portal_core::patient::{Listing, PageRequest, SignedFile};
 use portal_core::ports::{Blobs, Clock, Ports, Table};
+use portal_core::reads::{Listing, PageRequest, SignedFile};
 use portal_core::sync::records::DateRange;
 use portal_core::Feature;
 use portal_http::{page_limit, Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};

@@ -10,10 +10,10 @@ use axum::http::Method;
 use portal_core::access::Access;
 use portal_core::audit::seal::{AuditSeals, SealCheck};
 use portal_core::audit::{AuditEntry, AuditFilter, AuditLog};
+use portal_core::identity::display_names::DisplayNames;
 use portal_core::identity::session::StaffRole;
 use portal_core::ports::{Clock, Ports, SecretBox, Table};
 use portal_core::practice::direct_recipients::{DirectRecipient, DirectRecipients};
-use portal_core::practice::directory::Directory;
 use portal_core::practice::family::FamilyAccess;
 use portal_core::practice::settings::{
     parse_features, portal_path, Change, Contact, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings,
@@ -41,7 +41,7 @@ pub struct Deps {
 
 impl From<&Ports> for Deps {
     fn from(p: &Ports) -> Self {
-        Deps::new(p.table.clone(), p.clock.clone(), p.secrets.clone(), p.url_rules)
+        Deps::new(p.table.clone(), p.clock.clone(), p.secrets.clone(), UrlRules { local_mode: p.local_mode })
     }
 }
 
@@ -271,7 +271,7 @@ async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>)
     let filter = AuditFilter::parse(q.from, q.to, q.actor_kind.as_deref(), q.actor, q.what.as_deref())?;
     let log = AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() };
     let found = log.search(&c.practice_id, &filter, portal_http::page_limit(q.limit, 50, 200)?, q.cursor.as_deref()).await?;
-    let names = Directory { table: d.table.as_ref() }.names(&c.practice_id, &found.entries).await?;
+    let names = DisplayNames { table: d.table.as_ref() }.names(&c.practice_id, &found.entries).await?;
     Ok(Json(AuditPage { entries: found.entries, names, cursor: found.cursor }))
 }
 

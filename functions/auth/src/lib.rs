@@ -18,10 +18,10 @@ use portal_core::identity::totp::Enrolment;
 use portal_core::ids::PracticeId;
 use portal_core::language::SecurityNotice;
 use portal_core::patient::profile::{ContactChange, Profile, Profiles};
-use portal_core::patient::Caller;
 use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, Contact, SettingsRepo};
+use portal_core::reads::Caller;
 use portal_core::sync::records::PatientRecords;
 use portal_core::{CoreError, Feature};
 use portal_http::{clear_session_cookie, cookie, device_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal, DEVICE_COOKIE};
@@ -333,7 +333,12 @@ async fn me(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<
             // Names of family members are PHI: reading them is audited, once a session (every
             // page asks again). The audit's check runs beside the read.
             let (audit, actor) = (d.audit(), c.actor(&meta));
-            let audited = audit.phi_read_once_per_session(&actor, &c.session_id, &c.principal_id, AuditAction::FamilyRead);
+            let audited = audit.phi_read_once_per_session(
+                &actor,
+                (&c.session_id, session::ABSOLUTE_TIMEOUT),
+                &c.principal_id,
+                AuditAction::FamilyRead,
+            );
             let (members, ()) = futures_util::future::try_join(d.family().members(&c.practice_id, &viewer), audited).await?;
             members
         }

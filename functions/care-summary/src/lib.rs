@@ -56,7 +56,7 @@ pub fn routes(ports: &Ports) -> axum::Router {
 fn caller(
     p: &Principal,
     meta: &portal_core::identity::auth::RequestMeta,
-) -> Result<(portal_core::patient::Caller, String), portal_http::ApiError> {
+) -> Result<(portal_core::reads::Caller, String), portal_http::ApiError> {
     let caller = p.patient(Feature::ModuleCareSummary, meta)?;
     let practice_name = p.require(Access::Feature(Feature::ModuleCareSummary))?.practice_name.clone();
     Ok((caller, practice_name))

@@ -5,8 +5,8 @@
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::patient::images::{ImageView, Images};
-use portal_core::patient::{Listing, SignedFile};
 use portal_core::ports::{Blobs, Clock, Ports, Table};
+use portal_core::reads::{Listing, SignedFile};
 use portal_core::Feature;
 use portal_http::{Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
 use std::sync::Arc;

@@ -9,7 +9,6 @@ mod seed;
 mod statics;
 
 use portal_core::ports::{Clock, Ports, SystemClock};
-use portal_core::practice::url_policy::UrlRules;
 use portal_embedded::{DirBlobs, InProcessEvents, InProcessWorkflows, LocalSecretBox, OutboxMailer, SqliteTable, TestProcessor};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -129,14 +128,14 @@ impl Backends {
             secrets: self.secrets.clone(),
             workflows: self.workflows.clone(),
             processors: self.processors(),
-            url_rules: UrlRules { local_mode: true },
+            local_mode: true,
             site_url: self.base_url.clone(),
         }
     }
 
     /// The test processor, and Stripe (at `PORTAL_STRIPE_API` when set: localstripe in tests).
-    pub fn processors(&self) -> portal_core::payments::Processors {
-        portal_core::payments::Processors { test: Some(self.test_processor.clone()), stripe: Some(self.stripe.clone()) }
+    pub fn processors(&self) -> portal_core::ports::Processors {
+        portal_core::ports::Processors { test: Some(self.test_processor.clone()), stripe: Some(self.stripe.clone()) }
     }
 
     /// The payment page's policy: Stripe.js's origin and Stripe's API (localstripe's, in tests).

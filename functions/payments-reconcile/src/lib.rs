@@ -4,7 +4,8 @@
 //! whose payer closed the page is still approved, announced and receipted — and cancels those
 //! open longer than a day (see `portal_core::payments`).
 
-use portal_core::payments::{Payments, Processors};
+use portal_core::payments::Payments;
+use portal_core::ports::Processors;
 use portal_core::ports::{Clock, Events, SecretBox, Table};
 use serde_json::{json, Value};
 use std::sync::Arc;

@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         clock: Arc::new(portal_core::ports::SystemClock),
         events: Arc::new(portal_aws::EventBridgeEvents::new(&config, portal_aws::env("PORTAL_EVENT_BUS"))),
         secrets: Arc::new(portal_aws::KmsSecretBox::new(&config, portal_aws::env("PORTAL_KMS_KEY"))),
-        processors: portal_core::payments::Processors { test: None, stripe: Some(Arc::new(portal_stripe::StripeProcessor::from_env())) },
+        processors: portal_core::ports::Processors { test: None, stripe: Some(Arc::new(portal_stripe::StripeProcessor::from_env())) },
     };
     lambda_http::run(portal_payments::router(deps)).await
 }

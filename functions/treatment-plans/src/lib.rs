@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::Method;
 use portal_core::patient::treatment_plans::{PlanView, TreatmentPlans};
-use portal_core::patient::Listing;
 use portal_core::ports::{Clock, Ports, Table};
+use portal_core::reads::Listing;
 use portal_core::Feature;
 use portal_http::{Api, ApiResult, Json, Meta, PatientPage, Principal, Query};
 use std::sync::Arc;

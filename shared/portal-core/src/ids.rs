@@ -1,5 +1,6 @@
 //! Random identifiers and secrets, always from the operating system's CSPRNG, and comparing
-//! secrets in constant time.
+//! secrets in constant time; the payment id's format lives here too, since a synced ledger line
+//! names a payment by it.
 
 use base64::Engine;
 use rand::RngCore;
@@ -17,6 +18,17 @@ pub fn new_id() -> String {
 }
 
 /// URL-safe base64 without padding.
+/// A new payment id: the creation second first (ids sort by age), then 64 random bits; 26 hex
+/// digits.
+pub fn new_payment_id(now: i64) -> String {
+    format!("{:010x}{}", now.max(0), &new_id()[..16])
+}
+
+/// Whether `id` could be a payment id (checked before it reaches a key; a synced ledger line names one too).
+pub fn is_payment_id(id: &str) -> bool {
+    id.len() == 26 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 pub fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

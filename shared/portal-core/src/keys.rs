@@ -6,9 +6,9 @@
 //! | practice settings | `P#{p}` | `SETTINGS` | `PRACTICES` / `{p}` | – | get by practice (authorizer, cached ≤ 30 s; admin); the audit seal run lists every practice (a key not under a practice: it holds practice ids only) |
 //! | login credential | `P#{p}` | `CRED#{kind}#{username}` | `P#{p}#PRINCIPAL#{id}` / `CRED` | – | get by practice + username at login; by principal for password change |
 //! | patient's portal access | `P#{p}` | `ACCESS#{patient}` | – | – | get by patient (staff's roster, grant/reset/remove, last visit); put-if-absent with the credential |
-//! | roster entry of a patient (one per slot: last, first, dob, phone-…, email) | `P#{p}` | `ROSTER#{patient}#{slot}` | `P#{p}#ROSTER#{LAST\|FIRST\|DOB\|PHONE\|EMAIL}` / `{folded value}#{patient}` | – | staff find patients by name, birthdate, phone prefix, email; recovery finds logins by email (see `practice::roster`) |
+//! | roster entry of a patient (one per slot: last, first, dob, phone-…, email) | `P#{p}` | `ROSTER#{patient}#{slot}` | `P#{p}#ROSTER#{LAST\|FIRST\|DOB\|PHONE\|EMAIL}` / `{folded value}#{patient}` | – | staff find patients by name, birthdate, phone prefix, email; recovery finds logins by email (see `sync::roster`) |
 //! | password reset link | `P#{p}` | `RESET#{sha256(token)}` | – | 30 min | get by token (the token names its practice); deleted when used |
-//! | appointment in the invite calendar | `P#{p}` | `CAL#{appointment}` | `P#{p}#CALENDAR` / `{start unix:011}#{appointment}` | – | scheduled/completed appointments by start (see `invites::calendar`) |
+//! | appointment in the invite calendar | `P#{p}` | `CAL#{appointment}` | `P#{p}#CALENDAR` / `{start unix:011}#{appointment}` | – | scheduled/completed appointments by start (see `sync::calendar`) |
 //! | invite rules | `P#{p}` | `INVITE_RULES` | `INVITES#ENABLED` / `{p}` while a rule is on | – | the practice's rules; the schedule lists practices with rules on (the one key not under a practice: it holds practice ids only) |
 //! | invite claim and log entry | `P#{p}` | `INVITE#{rule}#{appointment}` | `P#{p}#INVITELOG` / `{created:013}#{rule}#{appointment}` | – | put-if-absent claims an invite; the log newest first |
 //! | code system of a practice (active version, running import, last outcome) | `P#{p}` | `CODESYS#{system}` | `IMPORTS#RUNNING` / `{p}#{system}` while an import runs | – | the staff screen lists a practice's systems (one query); readers find the active version; a restarted local host finds running imports (see `code_systems::import`) |
@@ -62,8 +62,9 @@ pub fn direct_recipient(address: &str) -> String {
 /// The sort-key prefix of a practice's code systems.
 pub const CODE_SYSTEM_PREFIX: &str = "CODESYS#";
 
-pub fn code_system(system: crate::code_systems::System) -> String {
-    format!("{CODE_SYSTEM_PREFIX}{}", system.name())
+/// `system`: the code system's name (`System::name`).
+pub fn code_system(system: &str) -> String {
+    format!("{CODE_SYSTEM_PREFIX}{system}")
 }
 
 /// The index partition of code systems with an import running (all practices).
@@ -93,8 +94,8 @@ pub fn import_batch(id: &str, n: usize) -> String {
     format!("IMPORT#{id}#B#{n:05}")
 }
 
-pub fn terms(p: &str, system: crate::code_systems::System, import: &str) -> String {
-    format!("P#{p}#TERMS#{}#{import}", system.name())
+pub fn terms(p: &str, system: &str, import: &str) -> String {
+    format!("P#{p}#TERMS#{system}#{import}")
 }
 
 pub fn preferred(p: &str, import: &str) -> String {

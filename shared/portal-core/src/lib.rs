@@ -13,6 +13,8 @@ pub mod ids;
 pub mod invites;
 pub mod keys;
 pub mod language;
+#[cfg(test)]
+mod layers;
 pub mod mail_feedback;
 pub mod mime;
 pub mod patient;
@@ -21,6 +23,7 @@ pub mod ports;
 pub mod practice;
 pub mod problems;
 pub mod quota;
+pub mod reads;
 pub mod smime;
 pub mod sync;
 pub mod text;

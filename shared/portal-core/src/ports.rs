@@ -638,6 +638,33 @@ pub trait PaymentProcessor: Send + Sync {
     }
 }
 
+/// The payment processors one deployment can reach, by kind: Stripe in the cloud and locally,
+/// the built-in test processor on one machine only. A practice picks one of them in its setup.
+#[derive(Clone, Default)]
+pub struct Processors {
+    pub test: Option<std::sync::Arc<dyn PaymentProcessor>>,
+    pub stripe: Option<std::sync::Arc<dyn PaymentProcessor>>,
+}
+
+impl Processors {
+    /// The processor of `kind`, when this deployment has it.
+    pub fn get(&self, kind: ProcessorKind) -> Option<&dyn PaymentProcessor> {
+        match kind {
+            ProcessorKind::None => None,
+            ProcessorKind::Test => self.test.as_deref(),
+            ProcessorKind::Stripe => self.stripe.as_deref(),
+        }
+    }
+
+    /// The kinds a practice may choose here (`none` always).
+    pub fn offered(&self) -> Vec<ProcessorKind> {
+        [ProcessorKind::None, ProcessorKind::Test, ProcessorKind::Stripe]
+            .into_iter()
+            .filter(|k| *k == ProcessorKind::None || self.get(*k).is_some())
+            .collect()
+    }
+}
+
 // Clock: see `crate::clock` (re-exported here with the other ports).
 pub use crate::clock::{unix_now, Clock, ManualClock, SystemClock};
 
@@ -660,8 +687,9 @@ pub struct Ports {
     pub workflows: std::sync::Arc<dyn Workflows>,
     /// The processors this deployment can reach, by kind (Stripe everywhere; the test
     /// processor on one machine only).
-    pub processors: crate::payments::Processors,
-    pub url_rules: crate::practice::url_policy::UrlRules,
+    pub processors: Processors,
+    /// One machine (`portal-local`), not the cloud: the URL rules allow http and internal hosts.
+    pub local_mode: bool,
     /// Where the portal's pages are (`PORTAL_BASE_URL` on AWS, the host's address locally): the
     /// login address printed and emailed to patients, when a practice has no patient-facing URL.
     pub site_url: String,

@@ -7,7 +7,7 @@ use crate::context::Principal;
 use crate::problem::ApiError;
 use portal_core::access::Access;
 use portal_core::identity::auth::RequestMeta;
-use portal_core::patient::{Caller, PageRequest};
+use portal_core::reads::{Caller, PageRequest};
 use portal_core::{CoreError, Feature};
 use serde::Deserialize;
 

@@ -47,16 +47,6 @@ pub struct Actor {
     pub source_ip: Option<String>,
 }
 
-impl From<crate::identity::session::PrincipalKind> for ActorKind {
-    fn from(k: crate::identity::session::PrincipalKind) -> Self {
-        match k {
-            crate::identity::session::PrincipalKind::Patient => ActorKind::Patient,
-            crate::identity::session::PrincipalKind::Staff => ActorKind::Staff,
-            crate::identity::session::PrincipalKind::Sync => ActorKind::Sync,
-        }
-    }
-}
-
 impl ActorKind {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
@@ -155,8 +145,15 @@ impl AuditLog<'_> {
     /// as a session can; later reads of the session find the marker and write nothing. For what
     /// every page of a session shows again (the family list of `/v1/me`), where one entry says all
     /// the log needs to — who read it, when the session first did — and a write per page load
-    /// would only slow every page down.
-    pub async fn phi_read_once_per_session(&self, actor: &Actor, session_id: &str, patient_id: &str, what: AuditAction) -> CoreResult<()> {
+    /// would only slow every page down. `session_lasts`: the longest a session can live, in seconds
+    /// (the marker must outlive the session it stands for).
+    pub async fn phi_read_once_per_session(
+        &self,
+        actor: &Actor,
+        (session_id, session_lasts): (&str, i64),
+        patient_id: &str,
+        what: AuditAction,
+    ) -> CoreResult<()> {
         if session_id.is_empty() {
             return self.phi_read(actor, patient_id, what).await;
         }
@@ -164,7 +161,7 @@ impl AuditLog<'_> {
         if self.table.get(&pk, &sk).await?.is_some() {
             return Ok(());
         }
-        let expires = self.clock.now() + crate::identity::session::ABSOLUTE_TIMEOUT;
+        let expires = self.clock.now() + session_lasts;
         let marker = Item::new(pk, sk, serde_json::json!({})).expiring_at(expires);
         let entry = self.entry_item(actor, what, patient_id, Outcome::Success, serde_json::json!({ "oncePerSession": true }))?;
         match self.table.transact(vec![TxOp::Put(entry, Cond::Absent), TxOp::Put(marker, Cond::Absent)]).await {

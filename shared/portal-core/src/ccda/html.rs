@@ -1,8 +1,8 @@
 //! The care summary as a page a person reads: one self-contained HTML file (no scripts, no
 //! outside resources), every value escaped.
 
+use super::summary::Summary;
 use super::xml::escape;
-use crate::patient::care_summary::Summary;
 use crate::sync::entities::{ETHNICITY_CATEGORIES, RACE_CATEGORIES};
 
 pub fn render(s: &Summary, now: i64) -> String {

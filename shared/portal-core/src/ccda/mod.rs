@@ -1,4 +1,4 @@
-//! The care summary as a C-CDA R2.1 Continuity of Care Document (`document`), its human-readable
+//! The care summary's content (`summary`) as a C-CDA R2.1 Continuity of Care Document (`document`), its human-readable
 //! HTML rendering (`html`) and both in one zip (`package`). The document carries the US Realm
 //! Header and CCD template ids (R2.1, `2015-08-01`), every section a CCD requires (a section with
 //! nothing in it says so with `nullFlavor="NI"`), coded entries with their templates and the
@@ -7,17 +7,18 @@
 //! and entry has its own UUID.
 
 pub mod html;
+pub mod summary;
 mod xml;
 pub mod zip;
 
 use crate::code_systems::System;
-use crate::patient::care_summary::{CodeView, Entry, SectionKey, Summary};
 use crate::practice::settings::Contact;
 use crate::sync::entities::{
     Address, BirthSex, Coverage, GuardianRelationship, Patient, PhoneKind, Provider, SelfReported, Sex, SubscriberRelationship,
     CDC_RACE_ETHNICITY, ETHNICITY_CATEGORIES, RACE_CATEGORIES,
 };
 use sha2::{Digest, Sha256};
+use summary::{CodeView, Entry, SectionKey, Summary};
 use xml::Xml;
 
 const R21: &str = "2015-08-01";

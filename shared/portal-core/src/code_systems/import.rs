@@ -199,7 +199,7 @@ pub enum Leftover {
 impl Leftover {
     fn partitions(&self, practice: &str, system: System) -> Vec<String> {
         match self {
-            Leftover::Version(id) => vec![keys::terms(practice, system, id), keys::preferred(practice, id)],
+            Leftover::Version(id) => vec![keys::terms(practice, system.name(), id), keys::preferred(practice, id)],
             Leftover::Lookups(id) => vec![keys::preferred(practice, id)],
         }
     }
@@ -464,7 +464,7 @@ impl<'a> Importer<'a> {
             Ok(t) => t,
             Err(why) => return self.fail(practice, id, failure(None, why)).await,
         };
-        let out = Destination { terms: keys::terms(practice, job.system, id), preferred: keys::preferred(practice, id), reader };
+        let out = Destination { terms: keys::terms(practice, job.system.name(), id), preferred: keys::preferred(practice, id), reader };
         let (mut rows, mut lines, mut kept) = (Vec::with_capacity(WRITE_CHUNK), 0u64, 0u64);
         for (at, record) in records(&text, file.format.quoted()) {
             let number = batch.first_line + at;
@@ -743,7 +743,7 @@ impl<'a> Importer<'a> {
     }
 
     async fn system_item(&self, practice: &str, system: System) -> CoreResult<(CodeSystemState, Option<u64>)> {
-        Ok(match self.table.get(&keys::practice(practice), &keys::code_system(system)).await? {
+        Ok(match self.table.get(&keys::practice(practice), &keys::code_system(system.name())).await? {
             Some(item) => (item.parse()?, Some(item.version)),
             None => (CodeSystemState::new(system), None),
         })
@@ -793,7 +793,7 @@ fn job_item(practice: &str, job: &ImportJob) -> CoreResult<Item> {
 /// The system's item, one version on from `version`; listed as running while an import runs.
 fn system_item(practice: &str, state: &CodeSystemState, version: Option<u64>) -> CoreResult<Item> {
     let data = serde_json::to_value(state).map_err(CoreError::backend)?;
-    let item = Item::new(keys::practice(practice), keys::code_system(state.system), data).with_version(version.map_or(0, |v| v + 1));
+    let item = Item::new(keys::practice(practice), keys::code_system(state.system.name()), data).with_version(version.map_or(0, |v| v + 1));
     Ok(match state.running {
         Some(_) => item.with_gsi1(keys::IMPORTS_RUNNING, format!("{practice}#{}", state.system.name())),
         None => item,

@@ -45,7 +45,7 @@ impl Terms<'_> {
     /// The preferred name of `code` in the version an import wrote. In SNOMED CT only an active
     /// concept has one (the release's concept file says which are); the marker sorts first.
     pub async fn name(&self, practice: &str, system: System, import: &str, code: &str) -> CoreResult<Option<String>> {
-        let q = Query::new(keys::terms(practice, system, import)).prefix(keys::term_prefix(code)).limit(2);
+        let q = Query::new(keys::terms(practice, system.name(), import)).prefix(keys::term_prefix(code)).limit(2);
         let page = self.table.query(q).await?;
         if system == System::SnomedCt && page.items.first().is_none_or(|i| i.sk != keys::term_concept(code)) {
             return Ok(None);

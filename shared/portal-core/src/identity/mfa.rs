@@ -4,7 +4,7 @@
 //! the password is right (`auth`); a recovery code works once.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::auth::{Credential, Credentials};
+use crate::identity::credentials::{Credential, Credentials};
 use crate::identity::password;
 use crate::identity::session::PrincipalKind;
 use crate::identity::totp::{self, Enrolment};
@@ -104,8 +104,9 @@ impl Mfa<'_> {
                 detail: "Too many tries for now; wait an hour, or ask the practice for help.".into(),
             });
         }
-        let password_ok =
-            proof.password.is_some_and(|p| p.len() <= crate::identity::auth::PASSWORD_INPUT_MAX && password::verify(p, &c.password_hash));
+        let password_ok = proof
+            .password
+            .is_some_and(|p| p.len() <= crate::identity::credentials::PASSWORD_INPUT_MAX && password::verify(p, &c.password_hash));
         let code_ok = match (proof.code, &c.totp_secret) {
             (Some(code), Some(secret)) => totp::verify(secret, code.trim(), self.clock.now()).is_some(),
             _ => false,

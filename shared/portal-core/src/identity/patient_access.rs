@@ -9,15 +9,15 @@
 //! patient's sessions at once. Every grant, reset, removal and print is audited.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::auth::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
+use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError, TxOp};
-use crate::practice::roster;
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
+use crate::sync::roster;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -1,6 +1,7 @@
 //! Creating practices and their logins (the demo seed, tests and onboarding use these).
 
-use crate::identity::auth::{normalize_username, Credential, Credentials};
+use crate::identity::auth::normalize_username;
+use crate::identity::credentials::{Credential, Credentials};
 use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::identity::{password, totp};
@@ -101,7 +102,7 @@ impl Provisioner<'_> {
             principal_id: principal_id.into(),
             password_hash: password::hash(password)?,
             must_change_password: temporary,
-            temporary_expires_at: temporary.then(|| self.clock.now() + crate::identity::auth::TEMPORARY_PASSWORD_SECONDS),
+            temporary_expires_at: temporary.then(|| self.clock.now() + crate::identity::credentials::TEMPORARY_PASSWORD_SECONDS),
             totp_secret,
             totp_pending: None,
             recovery_codes: vec![],

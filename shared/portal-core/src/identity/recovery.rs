@@ -8,7 +8,8 @@
 //! token travels in the URL's fragment, so it never reaches a server log.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::auth::{normalize_username, Credentials, PASSWORD_INPUT_MAX};
+use crate::identity::auth::normalize_username;
+use crate::identity::credentials::{Credentials, PASSWORD_INPUT_MAX};
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{hash_token, practice_of_token, PrincipalKind, Sessions};
@@ -16,11 +17,11 @@ use crate::ids::PracticeId;
 use crate::keys;
 use crate::language::{in_language, reset_mail, Language};
 use crate::ports::{Clock, Cond, Events, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
-use crate::practice::roster::Roster;
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::quota::Quota;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
+use crate::sync::roster::Roster;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -23,6 +23,18 @@ pub enum PrincipalKind {
     Sync,
 }
 
+/// Who the audit log says acted: the principal's kind (the audit sits below identity, so the
+/// mapping lives here).
+impl From<PrincipalKind> for crate::audit::ActorKind {
+    fn from(k: PrincipalKind) -> Self {
+        match k {
+            PrincipalKind::Patient => crate::audit::ActorKind::Patient,
+            PrincipalKind::Staff => crate::audit::ActorKind::Staff,
+            PrincipalKind::Sync => crate::audit::ActorKind::Sync,
+        }
+    }
+}
+
 impl PrincipalKind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -6,7 +6,8 @@
 //! change is audited.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::auth::{normalize_username, Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
+use crate::identity::auth::normalize_username;
+use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::provision::STAFF_ID_PREFIX;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};

@@ -12,17 +12,17 @@
 //! When several rules have come due for one appointment, the one that came due last (for
 //! "before" rules: the one closest to the appointment) is used; the others are passed over.
 
-use super::calendar::{self, CalendarEntry};
 use super::rules::{render, InviteRule, InviteRules, InviteRulesRepo, Resend, RuleKind, TagValues, ENABLED_INDEX};
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
 use crate::keys;
 use crate::language::{in_language, Language};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
-use crate::practice::roster;
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
+use crate::sync::calendar::{self, CalendarEntry};
 use crate::sync::entities::{AppointmentStatus, Patient};
 use crate::sync::records::PatientRecords;
+use crate::sync::roster;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -7,10 +7,10 @@
 //! count at once: approved, they come off the balance as "being posted" until the practice's
 //! system syncs the ledger line that carries their id.
 
-use super::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
 use crate::audit::AuditAction;
 use crate::payments::{being_posted, Posting};
 use crate::ports::{Blobs, Clock, Table};
+use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
 use crate::sync::entities::{Entity, LedgerEntry, LedgerKind, Patient, Statement};
 use crate::sync::records::{DateRange, Order, Synced};
 use crate::sync::service::file_key;

@@ -13,12 +13,13 @@
 //! appointments (`requested`) until the system sends the appointment it made from it
 //! (`portalBookingId`).
 
-use super::{Caller, PageRequest, ProviderNames, ProviderView, Reads};
+use super::{ProviderNames, ProviderView};
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
 use crate::practice::settings::SettingsRepo;
+use crate::reads::{Caller, PageRequest, Reads};
 use crate::sync::entities::rules::sort_key_utc;
 use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation, Entity, Recall, RecallStatus, Slot};
 use crate::sync::outbox::Outbox;

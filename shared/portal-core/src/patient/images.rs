@@ -2,9 +2,9 @@
 //! the patient only when its folder is shared and its file passed its check: anything else is not
 //! listed and its file answers 404, exactly like an id that was never synced.
 
-use super::{signed, Caller, Listing, PageRequest, Reads, SignedFile, FILE_URL_SECONDS};
 use crate::audit::AuditAction;
 use crate::ports::{Blobs, Clock, Table};
+use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile, FILE_URL_SECONDS};
 use crate::sync::entities::{Document, Entity};
 use crate::sync::records::{DateRange, Order, Synced};
 use crate::sync::service::file_key;

@@ -5,11 +5,11 @@
 //! its audit entry, and shows as pending until the system sends the patient's record again (then
 //! the record says what the office decided). Only one's own: not a family member's.
 
-use super::{Caller, Reads};
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::language::Language;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
+use crate::reads::{Caller, Reads};
 use crate::sync::entities::{Patient, PhoneKind};
 use crate::sync::outbox::Outbox;
 use crate::sync::records::Synced;

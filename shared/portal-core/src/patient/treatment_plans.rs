@@ -2,9 +2,9 @@
 //! and totals. Each procedure's insurance estimate and patient portion add up to its fee (checked
 //! when synced), so the totals, summed in integer cents, add up exactly too.
 
-use super::{Caller, Listing, PageRequest, Reads};
 use crate::audit::AuditAction;
 use crate::ports::{Clock, Table};
+use crate::reads::{Caller, Listing, PageRequest, Reads};
 use crate::sync::entities::{PlannedProcedure, ProcedureStatus, TreatmentPlan, TreatmentPlanStatus};
 use crate::sync::records::{DateRange, Order};
 use crate::CoreResult;

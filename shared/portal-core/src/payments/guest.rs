@@ -15,11 +15,11 @@ use super::use_cases::{check_start, CardResult, PaymentView, Payments, StartRequ
 use crate::audit::{Actor, AuditAction};
 use crate::ids::{constant_time_eq, PracticeId};
 use crate::keys;
-use crate::practice::roster::Roster;
 use crate::practice::settings::SettingsRepo;
 use crate::quota::Quota;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
+use crate::sync::roster::Roster;
 use crate::{CoreError, CoreResult};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};

@@ -10,14 +10,12 @@
 
 pub mod guest;
 pub mod office;
-mod processors;
 pub mod receipt;
 pub mod setup;
 mod store;
 mod use_cases;
 
-pub use processors::Processors;
-pub use store::{is_payment_id, Payer, Payment, PaymentStatus, ReceiptState, Refund};
+pub use store::{Payer, Payment, PaymentStatus, ReceiptState, Refund};
 pub use use_cases::{
     being_posted, dollars, CardRequest, CardResult, Checkout, PaymentView, Payments, Posting, Reconciled, StartRequest, Started,
     ABANDONED_AFTER_SECONDS, MIN_CENTS,

@@ -3,9 +3,9 @@
 //! [`SecretBox`] (bound to the practice and what they are) and write-only: staff see only whether
 //! each is set, never the value again.
 
-use super::Processors;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
+use crate::ports::Processors;
 use crate::ports::{Clock, Cond, Item, ProcessorAccount, ProcessorKind, SecretBox, Table};
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};

@@ -149,7 +149,7 @@ impl Payment {
             None => (None, None),
         };
         Payment {
-            id: new_payment_id(now),
+            id: crate::ids::new_payment_id(now),
             status: PaymentStatus::Pending,
             amount_cents,
             note,
@@ -180,17 +180,6 @@ pub fn event_detail(p: &Payment, amount_cents: i64, at: i64) -> serde_json::Valu
         "processorRef": p.processor_ref,
         "at": crate::clock::rfc3339(at),
     })
-}
-
-/// A new payment id: the creation second first (ids sort by age), then 64 random bits; 26 hex
-/// digits.
-pub fn new_payment_id(now: i64) -> String {
-    format!("{:010x}{}", now.max(0), &crate::ids::new_id()[..16])
-}
-
-/// Whether `id` could be a payment id (checked before it reaches a key).
-pub fn is_payment_id(id: &str) -> bool {
-    id.len() == 26 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The payment's item, indexed under its account, at `version`.

@@ -2,16 +2,17 @@
 //! (webhook, a poll's read, the reconciler's read) settles it, exactly once however they race.
 
 use super::setup::{PaymentSetup, PaymentSetups};
-use super::store::{self, is_payment_id, Payer, Payment, PaymentStatus, ReceiptState};
-use super::Processors;
+use super::store::{self, Payer, Payment, PaymentStatus, ReceiptState};
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
+use crate::ids::is_payment_id;
 use crate::keys;
-use crate::patient::{Caller, Listing, PageRequest, Reads};
+use crate::ports::Processors;
 use crate::ports::{
     CardSummary, Charge, ChargeRequest, ChargeStatus, Clock, Cond, Events, Item, PaymentProcessor, PortError, ProcessorKind, Query,
     SecretBox, Table, TableError, TxOp,
 };
+use crate::reads::{Caller, Listing, PageRequest, Reads};
 use crate::sync::outbox::Outbox;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -652,7 +653,7 @@ mod tests {
 
     #[test]
     fn payment_ids_sort_by_age_and_pass_their_rule() {
-        let (a, b) = (store::new_payment_id(1_700_000_000), store::new_payment_id(1_700_000_001));
+        let (a, b) = (crate::ids::new_payment_id(1_700_000_000), crate::ids::new_payment_id(1_700_000_001));
         assert!(a < b && is_payment_id(&a) && is_payment_id(&b));
         assert!(!is_payment_id("../x") && !is_payment_id(&a.to_uppercase()));
     }

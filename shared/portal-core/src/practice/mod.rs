@@ -1,12 +1,9 @@
 //! What a practice decides: which features its patients get (`features`), its settings with their
-//! validation (`settings`), whose data a patient may see (`family`), and the rules for the URLs it
-//! enters (`url_policy`), names for the ids its records keep (`directory`), and its patient roster
-//! for staff (`roster`).
+//! validation (`settings`), whose data a patient may see (`family`), the rules for the URLs it
+//! enters (`url_policy`), and the addresses care summaries may be sent to (`direct_recipients`).
 
 pub mod direct_recipients;
-pub mod directory;
 pub mod family;
 pub mod features;
-pub mod roster;
 pub mod settings;
 pub mod url_policy;

@@ -3,11 +3,11 @@
 //! nothing, so the system may resend freely (after a timeout, a crash, a restore). Every record is
 //! stored in one typed [`Envelope`]; where modules find it is decided by its [`Placement`].
 
+use super::calendar;
 use super::entities::{check_id, last_modified_ms, validate, Appointment, Entity, FileMeta, FileStatus, Patient, Placement};
-use crate::invites::calendar;
+use super::roster;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
-use crate::practice::roster;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

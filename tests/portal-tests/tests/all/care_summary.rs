@@ -209,8 +209,8 @@ async fn every_demo_patients_document_carries_their_codes() {
     use portal_core::audit::{Actor, ActorKind};
     use portal_core::code_systems::{terms::Terms, System};
     use portal_core::patient::care_summary::CareSummaries;
-    use portal_core::patient::Caller;
     use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::reads::Caller;
     use portal_core::sync::entities::{ClinicalEntry, ClinicalKind};
     use portal_core::sync::records::{DateRange, Order, PatientRecords};
     let l = start_local().await;
@@ -223,7 +223,7 @@ async fn every_demo_patients_document_carries_their_codes() {
     let table = l.backends.table.as_ref();
     let mut documents = 0;
     for practice in ["lakeside", "hillcrest"] {
-        let roster = portal_core::practice::roster::Roster { table }.search(practice, "", 50, None).await.unwrap();
+        let roster = portal_core::sync::roster::Roster { table }.search(practice, "", 50, None).await.unwrap();
         for patient in roster.entries {
             let id = patient.patient_id;
             let caller = Caller {

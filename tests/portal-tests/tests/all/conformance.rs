@@ -800,8 +800,9 @@ async fn patient_modules_hold(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind};
     use portal_core::patient::account::Account;
     use portal_core::patient::appointments::AppointmentBook;
-    use portal_core::patient::{Caller, ProviderNames};
+    use portal_core::patient::ProviderNames;
     use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::reads::Caller;
     use portal_core::sync::Entity::{Appointments, Ledger, Patients, Recalls, Slots};
     let practice = format!("p{}", uid());
     let caller = |id: &str| Caller {
@@ -865,8 +866,8 @@ async fn patient_modules_hold(b: &Backend) {
 /// it recovers, never twice, and without the message in it.
 async fn webmail_holds(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind};
-    use portal_core::patient::{Caller, PageRequest};
     use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::reads::{Caller, PageRequest};
     use portal_core::sync::Entity::{Patients, Providers};
     use portal_core::webmail::mailbox::{Folder, Mailbox, Notification};
     use portal_core::webmail::notify::Notifier;
@@ -1032,8 +1033,9 @@ impl Table for AuditDown {
 async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind};
     use portal_core::patient::appointments::AppointmentBook;
-    use portal_core::patient::{Caller, PageRequest, ProviderNames};
+    use portal_core::patient::ProviderNames;
     use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::reads::{Caller, PageRequest};
     use portal_core::sync::Entity::{Appointments, Patients, Providers, Recalls, Slots};
     use portal_core::webmail::mailbox::{Folder, Mailbox};
     let practice = format!("p{}", uid());
@@ -1120,10 +1122,11 @@ async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) {
 /// practice's indexes list it; one abandoned for a day is canceled.
 async fn payments_are_settled_once(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind};
-    use portal_core::patient::{Caller, PageRequest};
     use portal_core::payments::setup::{PaymentSetups, SetupChange};
-    use portal_core::payments::{Payments, Processors, StartRequest};
+    use portal_core::payments::{Payments, StartRequest};
+    use portal_core::ports::Processors;
     use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::reads::{Caller, PageRequest};
     let practice = format!("p{}", uid());
     synced(b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({}))).await;
     let test = Arc::new(portal_embedded::TestProcessor::new(b.table.clone(), "http://127.0.0.1:9"));
@@ -1215,8 +1218,8 @@ async fn counters_count_exactly(b: &Backend) {
 /// the same time bring it to zero.
 async fn concurrent_senders_never_conflict(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind};
-    use portal_core::patient::{Caller, PageRequest};
     use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::reads::{Caller, PageRequest};
     use portal_core::sync::Entity::{Patients, Providers};
     use portal_core::webmail::mailbox::{Folder, Mailbox};
     const SENDERS: usize = 20;
@@ -1329,7 +1332,7 @@ async fn admins_demoting_each_other_leave_one(b: &Backend) {
 /// transaction); a patient gets one login and a username names one patient.
 async fn roster_and_access_hold(b: &Backend) {
     use portal_core::identity::patient_access::PatientAccess;
-    use portal_core::practice::roster::Roster;
+    use portal_core::sync::roster::Roster;
     use portal_core::sync::store::{Applied, SyncStore};
     use portal_core::sync::Entity::Patients;
     let practice = format!("p{}", uid());
@@ -1823,7 +1826,7 @@ async fn code_system_imports_hold(b: &Backend) {
     assert_eq!(all_items(b.table.as_ref(), &lookups).await.len(), 30, "the US-preferred descriptions, while importing");
     assert!(!importer.clean(&practice, &job.id).await.unwrap(), "nothing more");
     assert!(all_items(b.table.as_ref(), &lookups).await.is_empty(), "cleaned once the version is in use");
-    let terms_pk = keys::terms(&practice, System::SnomedCt, &job.id);
+    let terms_pk = keys::terms(&practice, System::SnomedCt.name(), &job.id);
     let stored = all_items(b.table.as_ref(), &terms_pk).await;
     // 15 active concepts, 16 synonyms, 15 fully specified names; no inactive name, no definition.
     assert_eq!(stored.len(), 46);
@@ -1851,7 +1854,7 @@ async fn code_system_imports_hold(b: &Backend) {
     let again = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
     assert_eq!(run_all(again.id.clone()).await, ImportState::Done);
     let sorted = |items: Vec<Item>| items.into_iter().map(|i| (i.sk, i.data)).collect::<Vec<_>>();
-    assert_eq!(sorted(all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt, &again.id)).await), sorted(stored));
+    assert_eq!(sorted(all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt.name(), &again.id)).await), sorted(stored));
     assert!(all_items(b.table.as_ref(), &terms_pk).await.is_empty(), "the replaced version is gone");
     assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], again.id);
     assert!(importer.systems(&practice).await.unwrap()[0].leftovers.is_empty());
@@ -1911,7 +1914,10 @@ async fn code_system_imports_hold(b: &Backend) {
         (Some("Snapshot/Terminology/sct2_Description_Snapshot-en_INT_20250101.txt"), Some(25), "active is 'yes', not 0 or 1")
     );
     assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], again.id);
-    assert!(all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt, &job.id)).await.is_empty(), "the failed version is gone");
+    assert!(
+        all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt.name(), &job.id)).await.is_empty(),
+        "the failed version is gone"
+    );
 
     // Refused before anything starts: unknown, wrong system, a file not its format, a busy workflow.
     let refused = |e: portal_core::CoreError| e.code();

@@ -755,7 +755,7 @@ async fn a_patient_named_like_staff_cannot_use_up_their_codes() {
     b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
     let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let secret = portal_core::identity::totp::generate_secret();
-    let creds = portal_core::identity::auth::Credentials { table: b.table.as_ref() };
+    let creds = portal_core::identity::credentials::Credentials { table: b.table.as_ref() };
     let (mut shadow, _) = creds.get("p1", Staff, "admin").await.unwrap().unwrap();
     shadow.kind = Patient;
     shadow.principal_id = "pat-9".into();

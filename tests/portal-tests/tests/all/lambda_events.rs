@@ -3,7 +3,6 @@
 //! through the authorizer's Lambda handler. Every served route has a sample.
 
 use portal_core::ports::{Ports, SystemClock, Table};
-use portal_core::practice::url_policy::UrlRules;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -138,7 +137,7 @@ async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
     let backends = portal_local::Backends::open(dir.path(), "http://127.0.0.1:9").unwrap();
     let logins = portal_local::ensure_demo(&backends, dir.path(), "http://127.0.0.1:9").await.unwrap();
     let table: Arc<dyn Table> = backends.table.clone();
-    let creds = portal_core::identity::auth::Credentials { table: table.as_ref() };
+    let creds = portal_core::identity::credentials::Credentials { table: table.as_ref() };
     let (staff, _) = creds
         .get("lakeside", portal_core::identity::session::PrincipalKind::Staff, &logins.practices[0].staff.username)
         .await
@@ -180,11 +179,11 @@ async fn every_sample_event_reaches_its_real_handler() {
             mailer: Arc::new(portal_embedded::OutboxMailer::new(&dir.path().join("outbox")).unwrap()),
             events: Arc::new(portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap()),
             secrets: Arc::new(portal_embedded::LocalSecretBox::new(&[1; 32])),
-            processors: portal_core::payments::Processors {
+            processors: portal_core::ports::Processors {
                 test: Some(Arc::new(portal_embedded::TestProcessor::new(table.clone(), "http://127.0.0.1:9"))),
                 stripe: None,
             },
-            url_rules: UrlRules { local_mode: false },
+            local_mode: false,
             site_url: "https://portal.example.com".into(),
         };
         let function = file.split('/').next().unwrap();
@@ -347,8 +346,8 @@ async fn outbox_relay_sample_event_through_the_lambda_handler() {
 #[tokio::test]
 async fn payments_reconcile_sample_event_through_the_lambda_handler() {
     use portal_core::audit::{Actor, ActorKind};
-    use portal_core::patient::Caller;
     use portal_core::practice::family::{FamilyAccess, Viewer};
+    use portal_core::reads::Caller;
     let (table, dir, _) = seeded().await;
     let test = Arc::new(portal_embedded::TestProcessor::new(table.clone(), "http://127.0.0.1:9"));
     let deps = portal_payments_reconcile::Deps {
@@ -359,7 +358,7 @@ async fn payments_reconcile_sample_event_through_the_lambda_handler() {
         secrets: Arc::new(portal_embedded::LocalSecretBox::new(
             &std::fs::read(dir.path().join("secrets.key")).unwrap().try_into().unwrap(),
         )),
-        processors: portal_core::payments::Processors { test: Some(test.clone()), stripe: None },
+        processors: portal_core::ports::Processors { test: Some(test.clone()), stripe: None },
     };
     let payments = portal_core::payments::Payments {
         table: table.as_ref(),
@@ -425,14 +424,14 @@ async fn code_import_step_events_through_the_lambda_handler() {
     let second = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
     run("split", second.id.clone()).await;
     run("batch", second.id.clone()).await;
-    let written = portal_core::keys::terms("lakeside", System::Cvx, &second.id);
+    let written = portal_core::keys::terms("lakeside", System::Cvx.name(), &second.id);
     assert!(!table.query(Query::new(&written)).await.unwrap().items.is_empty());
     assert_eq!(run("fail", second.id.clone()).await, json!({"state": "failed"}));
     assert_eq!(importer.status("lakeside", &second.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
     assert_eq!(Terms { table: table.as_ref() }.active("lakeside").await.unwrap()[&System::Cvx], job.id);
     assert_eq!(run("clean", second.id.clone()).await, json!({"more": false}));
     assert!(table.query(Query::new(&written)).await.unwrap().items.is_empty(), "the failed version is gone");
-    assert!(!table.query(Query::new(portal_core::keys::terms("lakeside", System::Cvx, &job.id))).await.unwrap().items.is_empty());
+    assert!(!table.query(Query::new(portal_core::keys::terms("lakeside", System::Cvx.name(), &job.id))).await.unwrap().items.is_empty());
     // Anything else is refused before it runs.
     assert!(serde_json::from_value::<portal_code_import::Step>(json!({"step": "drop", "practiceId": "lakeside"})).is_err());
 }
@@ -472,7 +471,7 @@ async fn notify_sample_event_through_the_lambda_handler() {
     let mut bounce: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("notify/ses-bounce.json")).unwrap()).unwrap();
     bounce["detail"]["mail"]["tags"]["portal-item"] = json!([sent.id]);
     assert_eq!(portal_notify::handle(&deps, bounce.clone()).await.unwrap(), json!({"recorded": true}));
-    let page = portal_core::patient::PageRequest::new(10, None);
+    let page = portal_core::reads::PageRequest::new(10, None);
     let office = mailbox.office_list(&staff, portal_core::webmail::mailbox::Folder::Sent, false, None, page).await.unwrap();
     let shown = serde_json::to_value(&office.listing.items[0].notification).unwrap();
     assert_eq!(shown["state"], "bounced", "{shown}");

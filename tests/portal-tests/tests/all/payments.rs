@@ -6,7 +6,8 @@
 
 use crate::support::{client, date_from_today, instant_from_now, now, send, start_local, EventsDown, Local};
 use crate::sync::SyncClient;
-use portal_core::payments::{Payments, Processors};
+use portal_core::payments::Payments;
+use portal_core::ports::Processors;
 use portal_core::ports::{ManualClock, Query, Table};
 use serde_json::{json, Value};
 

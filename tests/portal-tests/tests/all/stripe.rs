@@ -96,7 +96,7 @@ fn receipts(l: &Local) -> usize {
 }
 
 /// The payment use cases over the local host's own backends (what its reconciler runs).
-fn payments<'a>(l: &'a Local, processors: &'a portal_core::payments::Processors) -> portal_core::payments::Payments<'a> {
+fn payments<'a>(l: &'a Local, processors: &'a portal_core::ports::Processors) -> portal_core::payments::Payments<'a> {
     portal_core::payments::Payments {
         table: l.backends.table.as_ref(),
         clock: l.backends.clock.as_ref(),

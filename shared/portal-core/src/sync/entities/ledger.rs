@@ -52,7 +52,7 @@ impl Record for LedgerEntry {
             return Err(bad("amountCents", "a charge or estimate is not negative"));
         }
         text("description", &self.description, 1, 200)?;
-        if self.portal_payment_id.as_deref().is_some_and(|id| !crate::payments::is_payment_id(id)) {
+        if self.portal_payment_id.as_deref().is_some_and(|id| !crate::ids::is_payment_id(id)) {
             return Err(bad("portalPaymentId", "the paymentId of a payment.received event"));
         }
         if self.procedure_code.as_deref().is_some_and(|c| !crate::code_systems::is_cdt(c)) {

@@ -1,8 +1,8 @@
 //! The practice's patient roster for staff: find a patient by name, birthdate, phone or email
 //! without scanning anything (and, for password recovery, the logins an email belongs to). Each
 //! synced patient has a few small index items (by last name, first name, birthdate, each phone,
-//! email), written in the same transaction as the patient itself (`sync::store`),
-//! so the roster never disagrees with the record and an older sync can never leave a stale entry.
+//! email), written by the sync store in the same transaction as the patient itself (so the
+//! roster lives with sync, and staff search reads it here), so the roster never disagrees with the record and an older sync can never leave a stale entry.
 //! Each index item carries the few fields a search result shows, so a page of results is one query.
 //!
 //! Eligibility for portal access follows Open Dental's rule: first and last name, address, city,

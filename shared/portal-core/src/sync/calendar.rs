@@ -1,6 +1,6 @@
 //! The practice's appointments by time, for the invite schedule: one small index entry per
 //! scheduled or completed appointment (`CAL#{appointment}`, by start in unix seconds), written in
-//! the appointment's own sync transaction, so a run finds what is due with one range query and no
+//! the appointment's own sync transaction (so it lives with sync; the invites run reads it), so a run finds what is due with one range query and no
 //! scan. A broken or deleted appointment leaves the calendar.
 
 use crate::keys;

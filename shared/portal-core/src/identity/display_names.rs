@@ -3,7 +3,7 @@
 //! staff eyes only; one read per distinct id, and an id it cannot name is simply left out.
 
 use crate::audit::{ActorKind, AuditEntry};
-use crate::identity::auth::Credentials;
+use crate::identity::credentials::Credentials;
 use crate::keys;
 use crate::ports::Table;
 use crate::sync::auth::{practice_of_key, SyncKey};
@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 /// Subjects that are words, not ids.
 const NOT_IDS: [&str; 5] = ["settings", "batch", "unknown-account", "anonymous", "patients"];
 
-pub struct Directory<'a> {
+pub struct DisplayNames<'a> {
     pub table: &'a dyn Table,
 }
 
-impl Directory<'_> {
+impl DisplayNames<'_> {
     /// Display names for the actors and subjects of these entries, by id.
     pub async fn names(&self, practice: &str, entries: &[AuditEntry]) -> CoreResult<BTreeMap<String, String>> {
         let mut wanted: BTreeMap<&str, ActorKind> = BTreeMap::new();
