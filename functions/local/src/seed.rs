@@ -12,6 +12,7 @@ use portal_core::practice::url_policy::UrlRules;
 use portal_core::sync::auth::SyncKeys;
 use portal_core::CoreError;
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,17 +100,18 @@ impl DemoLogins {
     pub fn banner(&self) -> String {
         let mut s = format!("\nAdmin page:   {}\n", self.admin_page);
         for p in &self.practices {
-            s.push_str(&format!("\n{} (practice id: {})\n", p.name, p.practice_id));
-            s.push_str(&format!("  patients open {}p/{}/ (the practice's own portal address)\n", self.patient_page, p.practice_id));
-            s.push_str(&format!("  staff    {} / {}  TOTP secret {}\n", p.staff.username, p.staff.password, p.staff.totp_secret));
-            s.push_str(&format!("  sync key {} (secret in demo-logins.json)\n", p.sync.key_id));
+            let _ = write!(s, "\n{} (practice id: {})\n", p.name, p.practice_id);
+            let _ = writeln!(s, "  patients open {}p/{}/ (the practice's own portal address)", self.patient_page, p.practice_id);
+            let _ = writeln!(s, "  staff    {} / {}  TOTP secret {}", p.staff.username, p.staff.password, p.staff.totp_secret);
+            let _ = writeln!(s, "  sync key {} (secret in demo-logins.json)", p.sync.key_id);
             for pat in &p.patients {
-                s.push_str(&format!(
-                    "  patient  {} / {}{}\n",
+                let _ = writeln!(
+                    s,
+                    "  patient  {} / {}{}",
                     pat.username,
                     pat.password,
                     if pat.temporary { "  (temporary: must be changed at first login)" } else { "" }
-                ));
+                );
             }
         }
         s

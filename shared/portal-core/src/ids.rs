@@ -129,7 +129,8 @@ impl SyncKeyId {
 /// Whether two secrets (codes, signatures) are equal, in time that does not depend on where they
 /// first differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::ports::Mail;
 use base64::Engine;
+use std::fmt::Write as _;
 
 fn b64(bytes: &[u8]) -> String {
     let s = base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -38,11 +39,11 @@ pub fn rfc2822(unix_seconds: i64) -> String {
 /// enveloped data: its whole content (text and attachments) is inside, only the headers outside.
 pub fn render(mail: &Mail, sent_at: i64, message_id: &str) -> Result<Vec<u8>, String> {
     let mut out = String::new();
-    out.push_str(&format!("From: {}\r\n", address(&mail.from)));
-    out.push_str(&format!("To: {}\r\n", mail.to.iter().map(|a| address(a)).collect::<Vec<_>>().join(", ")));
-    out.push_str(&format!("Subject: {}\r\n", header_text(&mail.subject)));
-    out.push_str(&format!("Date: {}\r\n", rfc2822(sent_at)));
-    out.push_str(&format!("Message-ID: <{message_id}>\r\n"));
+    let _ = write!(out, "From: {}\r\n", address(&mail.from));
+    let _ = write!(out, "To: {}\r\n", mail.to.iter().map(|a| address(a)).collect::<Vec<_>>().join(", "));
+    let _ = write!(out, "Subject: {}\r\n", header_text(&mail.subject));
+    let _ = write!(out, "Date: {}\r\n", rfc2822(sent_at));
+    let _ = write!(out, "Message-ID: <{message_id}>\r\n");
     out.push_str("MIME-Version: 1.0\r\n");
     match &mail.sealed_for {
         None => out.push_str(&entity(mail)),
@@ -62,28 +63,29 @@ fn entity(mail: &Mail) -> String {
     let boundary_mixed = format!("mixed-{}", crate::ids::new_id());
     let boundary_alt = format!("alt-{}", crate::ids::new_id());
     let mut out = String::new();
-    out.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary_mixed}\"\r\n\r\n"));
-    out.push_str(&format!("--{boundary_mixed}\r\n"));
-    out.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{boundary_alt}\"\r\n\r\n"));
-    out.push_str(&format!("--{boundary_alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+    let _ = write!(out, "Content-Type: multipart/mixed; boundary=\"{boundary_mixed}\"\r\n\r\n");
+    let _ = write!(out, "--{boundary_mixed}\r\n");
+    let _ = write!(out, "Content-Type: multipart/alternative; boundary=\"{boundary_alt}\"\r\n\r\n");
+    let _ = write!(out, "--{boundary_alt}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
     out.push_str(&b64(mail.text.as_bytes()));
     out.push_str("\r\n");
     if let Some(html) = &mail.html {
-        out.push_str(&format!("--{boundary_alt}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+        let _ = write!(out, "--{boundary_alt}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
         out.push_str(&b64(html.as_bytes()));
         out.push_str("\r\n");
     }
-    out.push_str(&format!("--{boundary_alt}--\r\n"));
+    let _ = write!(out, "--{boundary_alt}--\r\n");
     for a in &mail.attachments {
         let name = header_text(&a.filename).replace('"', "");
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "--{boundary_mixed}\r\nContent-Type: {}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
             address(&a.content_type)
-        ));
+        );
         out.push_str(&b64(&a.bytes));
         out.push_str("\r\n");
     }
-    out.push_str(&format!("--{boundary_mixed}--\r\n"));
+    let _ = write!(out, "--{boundary_mixed}--\r\n");
     out
 }
 

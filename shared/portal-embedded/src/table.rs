@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use portal_core::ports::{Cond, Index, Item, Page, Query, SkRange, Table, TableError, TxOp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -505,12 +506,12 @@ impl Table for SqliteTable {
                     // Prefix as a range: [p, p + U+10FFFF) keeps the index usable and the match exact.
                     let lo = arg(p.clone(), &mut args);
                     let hi = arg(format!("{p}\u{10FFFF}"), &mut args);
-                    sql.push_str(&format!(" AND {sk_col} >= {lo} AND {sk_col} < {hi}"));
+                    let _ = write!(sql, " AND {sk_col} >= {lo} AND {sk_col} < {hi}");
                 }
                 SkRange::Between(a, b) => {
                     let lo = arg(a.clone(), &mut args);
                     let hi = arg(b.clone(), &mut args);
-                    sql.push_str(&format!(" AND {sk_col} >= {lo} AND {sk_col} <= {hi}"));
+                    let _ = write!(sql, " AND {sk_col} >= {lo} AND {sk_col} <= {hi}");
                 }
             }
             let op = if q.newest_first { "<" } else { ">" };
@@ -519,11 +520,11 @@ impl Table for SqliteTable {
                 match q.index {
                     Index::Primary => {
                         let s = arg(pos[0].clone(), &mut args);
-                        sql.push_str(&format!(" AND sk {op} {s}"));
+                        let _ = write!(sql, " AND sk {op} {s}");
                     }
                     Index::Gsi1 => {
                         let (a, b, d) = (arg(pos[0].clone(), &mut args), arg(pos[1].clone(), &mut args), arg(pos[2].clone(), &mut args));
-                        sql.push_str(&format!(" AND (gsi1sk, pk, sk) {op} ({a}, {b}, {d})"));
+                        let _ = write!(sql, " AND (gsi1sk, pk, sk) {op} ({a}, {b}, {d})");
                     }
                 }
             }
@@ -533,7 +534,7 @@ impl Table for SqliteTable {
                 Index::Gsi1 => format!("gsi1sk {dir}, pk {dir}, sk {dir}"),
             };
             let limit = q.limit.clamp(1, 1000);
-            sql.push_str(&format!(" ORDER BY {order} LIMIT {}", limit + 1));
+            let _ = write!(sql, " ORDER BY {order} LIMIT {}", limit + 1);
             let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
             let mut items = stmt
                 .query_map(rusqlite::params_from_iter(args.iter()), row_to_item)

@@ -4,6 +4,7 @@
 use super::summary::Summary;
 use super::xml::escape;
 use crate::sync::entities::{ETHNICITY_CATEGORIES, RACE_CATEGORIES};
+use std::fmt::Write as _;
 
 pub fn render(s: &Summary, now: i64) -> String {
     let mut out = String::new();
@@ -11,7 +12,8 @@ pub fn render(s: &Summary, now: i64) -> String {
         (None, None) => "All dates".to_string(),
         (f, t) => format!("{} to {}", f.as_deref().unwrap_or("the start"), t.as_deref().unwrap_or("today")),
     };
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Care summary — {name}</title>\
          <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}\
          table{{border-collapse:collapse;width:100%}}th,td{{border:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}}\
@@ -22,7 +24,7 @@ pub fn render(s: &Summary, now: i64) -> String {
         practice = escape(&s.practice_name),
         range = escape(&range),
         made = escape(&crate::clock::rfc3339(now)),
-    ));
+    );
     let about: Vec<String> = [
         s.patient.sex.and_then(|x| x.hl7()).map(|(_, name)| format!("Sex: {name}")),
         s.patient.birth_sex.map(|b| format!("Sex assigned at birth: {}", b.words())),
@@ -33,14 +35,14 @@ pub fn render(s: &Summary, now: i64) -> String {
     .flatten()
     .collect();
     if !about.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n", about.iter().map(|a| escape(a)).collect::<Vec<_>>().join("<br>")));
+        let _ = writeln!(out, "<p>{}</p>", about.iter().map(|a| escape(a)).collect::<Vec<_>>().join("<br>"));
     }
     if !s.missing_code_systems.is_empty() {
         let names: Vec<&str> = s.missing_code_systems.iter().map(|m| m.title()).collect();
-        out.push_str(&format!("<p>Names for {} codes are as the practice's system recorded them.</p>\n", escape(&names.join(", "))));
+        let _ = writeln!(out, "<p>Names for {} codes are as the practice's system recorded them.</p>", escape(&names.join(", ")));
     }
     for sec in &s.sections {
-        out.push_str(&format!("<h2>{}</h2>\n", escape(sec.title)));
+        let _ = writeln!(out, "<h2>{}</h2>", escape(sec.title));
         if sec.entries.is_empty() {
             out.push_str("<p>None recorded.</p>\n");
             continue;
@@ -53,15 +55,16 @@ pub fn render(s: &Summary, now: i64) -> String {
             let date = [e.date.as_deref(), e.end_date.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" – ");
             let value = [e.value.as_deref(), e.unit.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
             let note = e.notes().join("; ");
-            out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&e.text),
                 escape(&code),
                 escape(e.status.as_deref().unwrap_or("")),
                 escape(&date),
                 escape(&value),
                 escape(&note)
-            ));
+            );
         }
         out.push_str("</tbody></table>\n");
     }

@@ -1,6 +1,8 @@
 //! A small XML writer: elements, attributes and text, every value escaped, nothing else. The
 //! document is built in one string as it is written (a summary is small).
 
+use std::fmt::Write as _;
+
 pub struct Xml {
     out: String,
     open: Vec<&'static str>,
@@ -34,7 +36,7 @@ impl Xml {
         self.out.push('<');
         self.out.push_str(tag);
         for (k, v) in attrs {
-            self.out.push_str(&format!(" {k}=\"{}\"", escape(v)));
+            let _ = write!(self.out, " {k}=\"{}\"", escape(v));
         }
     }
 
@@ -48,7 +50,7 @@ impl Xml {
 
     pub fn close(&mut self) -> &mut Self {
         let tag = self.open.pop().expect("a close for every open");
-        self.out.push_str(&format!("</{tag}>"));
+        let _ = write!(self.out, "</{tag}>");
         self
     }
 
@@ -64,7 +66,7 @@ impl Xml {
         self.start(tag, attrs);
         self.out.push('>');
         self.out.push_str(&escape(text));
-        self.out.push_str(&format!("</{tag}>"));
+        let _ = write!(self.out, "</{tag}>");
         self
     }
 

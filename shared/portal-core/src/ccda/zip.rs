@@ -2,18 +2,6 @@
 //! opens it, and the files are small text. Local headers, the central directory and its end
 //! record as PKWARE's APPNOTE describes them, with each file's CRC-32.
 
-/// The CRC-32 (IEEE 802.3) of `data`: what zip records for each file (and PNG for each chunk).
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 /// MS-DOS time and date of a unix time (UTC), as zip headers carry them.
 fn dos_time(unix: i64) -> (u16, u16) {
     let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -29,7 +17,7 @@ pub fn stored(files: &[(&str, &[u8])], unix: i64) -> Vec<u8> {
     let mut central = Vec::new();
     for (name, bytes) in files {
         let offset = out.len() as u32;
-        let (crc, size, name_len) = (crc32(bytes), bytes.len() as u32, name.len() as u16);
+        let (crc, size, name_len) = (crc32fast::hash(bytes), bytes.len() as u32, name.len() as u16);
         // Local file header; flag bit 11: the name is UTF-8.
         out.extend(0x0403_4b50u32.to_le_bytes());
         for v in [20u16, 0x0800, 0, time, date] {
@@ -71,8 +59,27 @@ pub fn stored(files: &[(&str, &[u8])], unix: i64) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     #[test]
-    fn crc_of_a_known_string() {
-        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+    fn a_zip_reader_reads_back_every_file_with_its_name_date_and_crc() {
+        let unix = 1_767_225_600 + 13 * 3600 + 14 * 60 + 16; // 2026-01-01 13:14:16 UTC
+        let files: [(&str, &[u8]); 3] =
+            [("summary.xml", b"<ClinicalDocument/>"), ("résumé.html", "<p>é</p>".as_bytes()), ("empty.txt", b"")];
+        let bytes = super::stored(&files, unix);
+        let mut archive = ::zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip reader opens it");
+        assert_eq!(archive.len(), files.len());
+        for (i, (name, content)) in files.iter().enumerate() {
+            let mut entry = archive.by_index(i).unwrap();
+            assert_eq!(entry.name(), *name, "the UTF-8 name");
+            assert_eq!(entry.compression(), ::zip::CompressionMethod::Stored);
+            let modified = entry.last_modified().unwrap();
+            assert_eq!((modified.year(), modified.month(), modified.day()), (2026, 1, 1));
+            assert_eq!((modified.hour(), modified.minute(), modified.second()), (13, 14, 16));
+            let mut read = vec![];
+            // Reading to the end checks the entry's CRC-32.
+            entry.read_to_end(&mut read).expect("the CRC matches");
+            assert_eq!(read, *content);
+        }
     }
 }

@@ -26,6 +26,7 @@ use portal_core::sync::auth::signed_headers;
 use portal_local::DemoLogins;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -571,7 +572,7 @@ fn latencies(stats: &Stats) -> Vec<(&str, usize, f64, f64)> {
 fn report(stats: &Stats, seconds: f64) -> String {
     let mut out = String::from("| route | requests | per s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n");
     for (route, n, p50, p99) in latencies(stats) {
-        out.push_str(&format!("| {route} | {n} | {:.1} | {p50:.1} | {p99:.1} |\n", n as f64 / seconds));
+        let _ = writeln!(out, "| {route} | {n} | {:.1} | {p50:.1} | {p99:.1} |", n as f64 / seconds);
     }
     out
 }

@@ -9,6 +9,7 @@ use crate::support::{start_local, Local};
 use async_trait::async_trait;
 use portal_core::ports::{Cond, Item, Page, Query, Table, TableError, TxOp};
 use serde_json::{json, Value};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -127,7 +128,7 @@ async fn each_route_of_the_day_costs_the_table_requests_it_did() {
             assert!(res.status().is_success(), "{name}: {}", res.status());
             counts = table.take();
         }
-        report.push_str(&format!("| {name} | {} | {} |\n", counts.0, counts.1));
+        let _ = writeln!(report, "| {name} | {} | {} |", counts.0, counts.1);
         if counts.0 > max_reads || counts.1 > max_writes {
             over.push(format!("{name}: {counts:?} > ({max_reads}, {max_writes})"));
         }
