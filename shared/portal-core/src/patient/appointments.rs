@@ -16,15 +16,14 @@
 use super::{ProviderNames, ProviderView};
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
-use crate::keys;
-use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
+use crate::ports::{Clock, Cond, Events, Table, TableError, TxOp};
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{Caller, PageRequest, Reads};
+use crate::sync::changes::PortalBookings;
 use crate::sync::entities::rules::sort_key_utc;
-use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation, Entity, Recall, RecallStatus, Slot};
+use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation, Recall, RecallStatus, Slot};
 use crate::sync::outbox::Outbox;
 use crate::sync::records::{DateRange, Order, Synced};
-use crate::sync::store::Envelope;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -179,8 +178,8 @@ impl AppointmentBook<'_> {
         let practice = &caller.actor.practice;
         let patient_id = reads.patient_id(caller, requested).await?;
         for _ in 0..ATTEMPTS {
-            let found = reads.records().get_with_item::<Appointment>(practice, id).await?;
-            let (item, appt) = found.filter(|(_, a)| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
+            let found = reads.records().get_for_change::<Appointment>(practice, id).await?;
+            let appt = found.filter(|a| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
             if appt.record.confirmation == Confirmation::Confirmed {
                 return Ok(Confirmed { id: id.into(), confirmation: Confirmation::Confirmed });
             }
@@ -194,12 +193,12 @@ impl AppointmentBook<'_> {
             let mut record = appt.record.clone();
             record.confirmation = Confirmation::Confirmed;
             record.e_confirmation_pending = false;
-            let updated = with_fields(&item, &record)?;
+            let updated = appt.replace(&record)?;
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
             let detail = json!({"appointmentId": id, "patientId": patient_id, "start": appt.record.start});
             let (event_item, event) = outbox.prepare(practice, "appointment.confirmed", detail)?;
             let ops = vec![
-                TxOp::Put(updated, Cond::Version(item.version)),
+                updated,
                 TxOp::Put(event_item, Cond::Absent),
                 self.audit_entry(caller, AuditAction::AppointmentConfirm, &patient_id, json!({"appointment": id}))?,
             ];
@@ -244,10 +243,10 @@ impl AppointmentBook<'_> {
         let patient_id = reads.patient_id(caller, requested).await?;
         let names = self.providers.get(self.table, self.clock, practice).await?;
         for _ in 0..ATTEMPTS {
-            let found = reads.records().get_with_item::<Appointment>(practice, id).await?;
-            let (item, appt) = found.filter(|(_, a)| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
+            let found = reads.records().get_for_change::<Appointment>(practice, id).await?;
+            let appt = found.filter(|a| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
             if appt.record.change_requested.as_ref().is_some_and(|r| r.kind == kind) {
-                return Ok(appointment_view(appt.id, appt.record, &names));
+                return Ok(appointment_view(appt.id.clone(), appt.record.clone(), &names));
             }
             if appt.record.status != AppointmentStatus::Scheduled || sort_key_utc(&appt.record.start) <= self.now_utc() {
                 return Err(CoreError::Conflict {
@@ -258,19 +257,19 @@ impl AppointmentBook<'_> {
             }
             let mut record = appt.record.clone();
             record.change_requested = Some(ChangeRequest { kind, at: self.now_utc() });
-            let updated = with_fields(&item, &record)?;
+            let updated = appt.replace(&record)?;
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
             let detail = json!({"appointmentId": id, "patientId": patient_id, "start": appt.record.start, "kind": kind, "note": note});
             let (event_item, event) = outbox.prepare(practice, "appointment.change_requested", detail)?;
             let ops = vec![
-                TxOp::Put(updated, Cond::Version(item.version)),
+                updated,
                 TxOp::Put(event_item, Cond::Absent),
                 self.audit_entry(caller, AuditAction::AppointmentChangeRequest, &patient_id, json!({"appointment": id, "kind": kind}))?,
             ];
             match self.table.transact(ops).await {
                 Ok(()) => {
                     outbox.publish(practice, &event).await;
-                    return Ok(appointment_view(appt.id, record, &names));
+                    return Ok(appointment_view(appt.id.clone(), record, &names));
                 }
                 Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
@@ -325,8 +324,8 @@ impl AppointmentBook<'_> {
         let practice = &caller.actor.practice;
         let patient_id = reads.patient_id(caller, requested).await?;
         for _ in 0..ATTEMPTS {
-            let recall = reads.records().get_with_item::<Recall>(practice, recall_id).await?;
-            let (recall_item, recall) = recall.filter(|(_, r)| r.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
+            let recall = reads.records().get_for_change::<Recall>(practice, recall_id).await?;
+            let recall = recall.filter(|r| r.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
             if recall.record.status != RecallStatus::Due {
                 // Booked by this very request before its answer was lost (a time-out, a dropped
                 // connection): the same booking again, not a conflict the patient cannot resolve.
@@ -339,8 +338,8 @@ impl AppointmentBook<'_> {
                     current: None,
                 });
             }
-            let (slot_item, slot) = reads.records().get_with_item::<Slot>(practice, slot_id).await?.ok_or(CoreError::NotFound)?;
-            if slot_item.gsi1pk.is_none() {
+            let slot = reads.records().get_for_change::<Slot>(practice, slot_id).await?.ok_or(CoreError::NotFound)?;
+            if !slot.is_open() {
                 return match self.booked_by(practice, slot_id, &patient_id).await? {
                     Some(booked) => Ok(booked),
                     None => Err(slot_taken()),
@@ -366,12 +365,9 @@ impl AppointmentBook<'_> {
                 portal_booking_id: None,
                 change_requested: None,
             };
-            let booking = self.booking_item(practice, &booking_id, slot_id, &appointment)?;
+            let booking = PortalBookings::file(practice, &booking_id, slot_id, &appointment, self.clock.now())?;
             let mut scheduled = recall.record.clone();
             scheduled.status = RecallStatus::Scheduled;
-            let recall_update = with_fields(&recall_item, &scheduled)?;
-            let mut slot_taken_out = slot_item.clone().with_version(slot_item.version + 1);
-            (slot_taken_out.gsi1pk, slot_taken_out.gsi1sk) = (None, None);
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
             let detail = json!({
                 "bookingId": booking_id, "patientId": patient_id, "recallId": recall_id, "slotId": slot_id,
@@ -379,9 +375,9 @@ impl AppointmentBook<'_> {
             });
             let (event_item, event) = outbox.prepare(practice, "appointment.booked", detail)?;
             let ops = vec![
-                TxOp::Put(booking, Cond::Absent),
-                TxOp::Put(recall_update, Cond::Version(recall_item.version)),
-                TxOp::Put(slot_taken_out, Cond::Version(slot_item.version)),
+                booking,
+                recall.replace(&scheduled)?,
+                slot.take(),
                 TxOp::Put(event_item, Cond::Absent),
                 self.audit_entry(
                     caller,
@@ -412,50 +408,20 @@ impl AppointmentBook<'_> {
 
     /// The portal booking of `slot_id`, when `patient_id` holds it.
     async fn booked_by(&self, practice: &str, slot_id: &str, patient_id: &str) -> CoreResult<Option<Booked>> {
-        let Some(item) = self.table.get(&keys::practice(practice), &keys::booking(slot_id)).await? else { return Ok(None) };
-        let booking: Envelope<Appointment> = item.parse()?;
-        match booking.fields {
-            Some(appointment) if appointment.patient_id == patient_id => {
+        let bookings = PortalBookings { table: self.table };
+        match bookings.of_slot(practice, slot_id).await? {
+            Some((id, appointment)) if appointment.patient_id == patient_id => {
                 let names = self.providers.get(self.table, self.clock, practice).await?;
-                Ok(Some(Booked { appointment: appointment_view(booking.id, appointment, &names) }))
+                Ok(Some(Booked { appointment: appointment_view(id, appointment, &names) }))
             }
             _ => Ok(None),
         }
-    }
-
-    /// The booking as the table holds it: the slot's claim, filed with the patient's appointments.
-    fn booking_item(&self, practice: &str, booking_id: &str, slot_id: &str, appointment: &Appointment) -> CoreResult<Item> {
-        let now = self.clock.now();
-        let envelope = Envelope {
-            entity: Entity::Appointments.name().into(),
-            id: booking_id.into(),
-            last_modified: rfc3339(now),
-            last_modified_ms: now * 1000,
-            deleted: false,
-            fields: Some(appointment),
-            file_status: None,
-            upload_id: None,
-            thumbnail: false,
-            received_at: now,
-        };
-        let data = serde_json::to_value(&envelope).map_err(CoreError::backend)?;
-        let sort = keys::record_sort(Entity::Appointments.name(), Some(&sort_key_utc(&appointment.start)), booking_id);
-        Ok(Item::new(keys::practice(practice), keys::booking(slot_id), data)
-            .with_gsi1(keys::patient_data(practice, &appointment.patient_id), sort)
-            .with_version(1))
     }
 
     /// The audit entry of a change, written in the change's own transaction.
     fn audit_entry(&self, caller: &Caller, action: AuditAction, patient_id: &str, detail: Value) -> CoreResult<TxOp> {
         AuditLog { table: self.table, clock: self.clock }.entry(&caller.actor, action, patient_id, Outcome::Success, detail)
     }
-}
-
-/// A synced record's item with new fields (same stamps and index), one version on.
-fn with_fields<T: Serialize>(item: &Item, fields: &T) -> CoreResult<Item> {
-    let mut data = item.data.as_ref().clone();
-    data["fields"] = serde_json::to_value(fields).map_err(CoreError::backend)?;
-    Ok(item.replaced(data))
 }
 
 fn slot_taken() -> CoreError {

@@ -29,7 +29,7 @@ impl<T> Synced<T> {
 }
 
 /// The live record in an item, typed in one pass over the stored value; `None` for a tombstone.
-fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
+pub(super) fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
     let env: Envelope<T> = item.parse_kept().map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", T::ENTITY.name())))?;
     let Some(record) = env.fields.filter(|_| !env.deleted) else { return Ok(None) };
     Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, thumbnail: env.thumbnail, record }))
@@ -98,18 +98,12 @@ pub struct PatientRecords<'a> {
 impl PatientRecords<'_> {
     /// One record by id; `None` when absent or deleted.
     pub async fn get<T: Record>(&self, practice: &str, id: &str) -> CoreResult<Option<Synced<T>>> {
-        Ok(self.get_with_item::<T>(practice, id).await?.map(|(_, s)| s))
-    }
-
-    /// One record by id with the item that holds it (its version and index, for a conditional
-    /// write back); `None` when absent or deleted.
-    pub async fn get_with_item<T: Record>(&self, practice: &str, id: &str) -> CoreResult<Option<(Item, Synced<T>)>> {
         if super::entities::check_id("id", id).is_err() {
             return Ok(None);
         }
         let (pk, sk) = entity_key(practice, T::ENTITY, id);
         let Some(item) = self.table.get(&pk, &sk).await? else { return Ok(None) };
-        Ok(synced::<T>(&item)?.map(|s| (item, s)))
+        synced::<T>(&item)
     }
 
     /// A patient's records of one kind (for ledger lines and statements: an account's, by its
