@@ -5,7 +5,7 @@
 //! unnoticed for long.
 
 use portal_core::audit::seal::AuditSeals;
-use portal_core::ports::{Clock, Table};
+use portal_core::ports::{Clock, Ports, Table};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -16,6 +16,12 @@ pub const EVERY_SECONDS: u64 = 3600;
 pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps { table: p.table.clone(), clock: p.clock.clone() }
+    }
 }
 
 /// One scheduled run; answers how many days it sealed. The event itself (EventBridge's

@@ -6,7 +6,7 @@
 use axum::http::HeaderMap;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use portal_core::access::{Authorizer, BrowserOrigin, Decision, RequestFacts};
-use portal_core::ports::{Clock, SecretBox, Table};
+use portal_core::ports::{Clock, Ports, SecretBox, Table};
 use portal_core::practice::settings::SettingsCache;
 use portal_core::sync::auth::{SecretCache, SyncSignature};
 use portal_core::{CoreError, CoreResult};
@@ -22,6 +22,20 @@ pub struct Deps {
     pub cache: SettingsCache,
     pub secrets: Arc<dyn SecretBox>,
     pub secret_cache: SecretCache,
+}
+
+/// Built from the bundle (the local host, tests): the practice's settings are read on every
+/// request, not cached, so a feature turned off applies at once (on Lambda `main.rs` caches them).
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps {
+            table: p.table.clone(),
+            clock: p.clock.clone(),
+            cache: SettingsCache::new(0),
+            secrets: p.secrets.clone(),
+            secret_cache: SecretCache::default(),
+        }
+    }
 }
 
 /// What the authorizer reads of a request, however it arrived.

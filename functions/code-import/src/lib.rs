@@ -6,7 +6,7 @@
 //! safe to run again; a storage error fails the step so the state machine retries it with back-off.
 
 use portal_core::code_systems::import::{ImportFailure, ImportState, Importer, Split};
-use portal_core::ports::{Blobs, Clock, Table};
+use portal_core::ports::{Blobs, Clock, Ports, Table};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -16,6 +16,12 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// The release files.
     pub blobs: Arc<dyn Blobs>,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps { table: p.table.clone(), clock: p.clock.clone(), blobs: p.blobs.clone() }
+    }
 }
 
 /// What a state hands the function.

@@ -3,7 +3,7 @@
 //! practice's rules have come due for, exactly once each (see `portal_core::invites::run`).
 
 use portal_core::invites::run::{InviteRun, RunReport};
-use portal_core::ports::{Clock, Mailer, Table};
+use portal_core::ports::{Clock, Mailer, Ports, Table};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -14,6 +14,12 @@ pub struct Deps {
     pub mailer: Arc<dyn Mailer>,
     /// Where the portal is served: the login address of a practice without its own.
     pub site_url: String,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps { table: p.table.clone(), clock: p.clock.clone(), mailer: p.mailer.clone(), site_url: p.site_url.clone() }
+    }
 }
 
 /// One scheduled run over every practice with a rule on; answers what it did. The event itself

@@ -149,14 +149,7 @@ impl Backends {
     pub fn functions(&self, web_dir: PathBuf) -> Functions {
         Functions {
             hosts: own_hosts(&self.base_url),
-            authorizer: Arc::new(portal_authorizer::Deps {
-                table: self.table.clone(),
-                clock: self.clock.clone(),
-                // Not cached locally: a feature change applies at once.
-                cache: portal_core::practice::settings::SettingsCache::new(0),
-                secrets: self.secrets.clone(),
-                secret_cache: Default::default(),
-            }),
+            authorizer: Arc::new(portal_authorizer::Deps::from(&self.ports())),
             ports: self.ports(),
             blobs: self.blobs.clone(),
             mailer: self.mailer.clone(),

@@ -13,12 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn route_events(b: &Backends) {
-    let deps = portal_notify::Deps {
-        table: b.table.clone(),
-        clock: b.clock.clone(),
-        mailer: b.mailer.clone(),
-        portal_base_url: b.base_url.clone(),
-    };
+    let deps = portal_notify::Deps::from(&b.ports());
     b.events.subscribe(Arc::new(move |e: DomainEvent| {
         let deps = deps.clone();
         async move {
@@ -38,7 +33,7 @@ pub fn route_events(b: &Backends) {
 /// Runs the outbox relay every minute, as its schedule rule does: events a commit could not
 /// publish (the in-process dispatch failed) go out then.
 pub fn schedule_relay(b: &Backends) {
-    let deps = portal_outbox_relay::Deps { table: b.table.clone(), clock: b.clock.clone(), events: b.events.clone() };
+    let deps = portal_outbox_relay::Deps::from(&b.ports());
     every(60, "outbox relay", move |event| {
         let deps = deps.clone();
         async move { portal_outbox_relay::handle(&deps, event).await.map(|_| ()) }
@@ -47,13 +42,7 @@ pub fn schedule_relay(b: &Backends) {
 
 /// Follows up open payments every five minutes, as the reconciler's schedule rule does.
 pub fn schedule_reconcile(b: &Backends) {
-    let deps = portal_payments_reconcile::Deps {
-        table: b.table.clone(),
-        clock: b.clock.clone(),
-        events: b.events.clone(),
-        secrets: b.secrets.clone(),
-        processors: b.processors(),
-    };
+    let deps = portal_payments_reconcile::Deps::from(&b.ports());
     every(portal_payments_reconcile::EVERY_SECONDS, "payment reconciliation", move |event| {
         let deps = deps.clone();
         async move { portal_payments_reconcile::handle(&deps, event).await.map(|_| ()) }
@@ -62,7 +51,7 @@ pub fn schedule_reconcile(b: &Backends) {
 
 /// Seals the audit log's ended days every hour (and at start), as the seal run's schedule rule does.
 pub fn schedule_audit_seal(b: &Backends) {
-    let deps = portal_audit_seal::Deps { table: b.table.clone(), clock: b.clock.clone() };
+    let deps = portal_audit_seal::Deps::from(&b.ports());
     every(portal_audit_seal::EVERY_SECONDS, "audit seal run", move |event| {
         let deps = deps.clone();
         async move { portal_audit_seal::handle(&deps, event).await.map(|_| ()) }
@@ -74,8 +63,7 @@ pub fn schedule_invites(b: &Backends, interval_seconds: u64) {
     if interval_seconds == 0 {
         return;
     }
-    let deps =
-        portal_invites::Deps { table: b.table.clone(), clock: b.clock.clone(), mailer: b.mailer.clone(), site_url: b.base_url.clone() };
+    let deps = portal_invites::Deps::from(&b.ports());
     every(interval_seconds, "invite run", move |event| {
         let deps = deps.clone();
         async move { portal_invites::handle(&deps, event).await.map(|_| ()) }

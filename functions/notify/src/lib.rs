@@ -9,7 +9,7 @@
 
 use portal_core::mail_feedback::{How, MailFeedback, Returned};
 use portal_core::payments::receipt::Receipts;
-use portal_core::ports::{Clock, MailRef, Mailer, Table};
+use portal_core::ports::{Clock, MailRef, Mailer, Ports, Table};
 use portal_core::webmail::notify::Notifier;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,6 +22,12 @@ pub struct Deps {
     pub mailer: Arc<dyn Mailer>,
     /// Where the portal is served, for the `[URL]` of patients' notifications.
     pub portal_base_url: String,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps { table: p.table.clone(), clock: p.clock.clone(), mailer: p.mailer.clone(), portal_base_url: p.site_url.clone() }
+    }
 }
 
 /// The part of the event this function reads (EventBridge's envelope: `detail-type`, `detail`;

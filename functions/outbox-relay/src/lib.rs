@@ -3,7 +3,7 @@
 //! practice, that their commit could not publish (EventBridge failed at that moment): a
 //! notification is late, never lost (see `portal_core::sync::outbox`).
 
-use portal_core::ports::{Clock, Events, Table};
+use portal_core::ports::{Clock, Events, Ports, Table};
 use portal_core::sync::outbox::Outbox;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -16,6 +16,12 @@ pub struct Deps {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn Events>,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps { table: p.table.clone(), clock: p.clock.clone(), events: p.events.clone() }
+    }
 }
 
 /// One scheduled run; answers how many events it published. The event itself (EventBridge's

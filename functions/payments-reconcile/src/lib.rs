@@ -5,8 +5,7 @@
 //! open longer than a day (see `portal_core::payments`).
 
 use portal_core::payments::Payments;
-use portal_core::ports::Processors;
-use portal_core::ports::{Clock, Events, SecretBox, Table};
+use portal_core::ports::{Clock, Events, Ports, Processors, SecretBox, Table};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -22,6 +21,18 @@ pub struct Deps {
     pub events: Arc<dyn Events>,
     pub secrets: Arc<dyn SecretBox>,
     pub processors: Processors,
+}
+
+impl From<&Ports> for Deps {
+    fn from(p: &Ports) -> Self {
+        Deps {
+            table: p.table.clone(),
+            clock: p.clock.clone(),
+            events: p.events.clone(),
+            secrets: p.secrets.clone(),
+            processors: p.processors.clone(),
+        }
+    }
 }
 
 /// One scheduled run; answers what it did. The event (EventBridge's "Scheduled Event") carries
