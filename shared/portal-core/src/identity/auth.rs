@@ -12,6 +12,7 @@ use crate::identity::totp;
 use crate::ids::{PracticeId, Username};
 use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
+use crate::sync::events::PortalEvent;
 use crate::{CoreError, CoreResult};
 use serde_json::json;
 
@@ -253,7 +254,7 @@ impl<'a> AuthService<'a> {
         let (token, session) = self.sessions().start(practice, principal_id, cred.kind, cred.role, &cred.username, false).await?;
         if cred.kind == PrincipalKind::Patient {
             let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
-            outbox.record(practice, "portal.patient.password_changed", json!({ "patientId": principal_id })).await?;
+            outbox.record(practice, PortalEvent::PasswordChanged { patient_id: principal_id.into() }).await?;
         }
         self.audit().record(actor, AuditAction::AuthPasswordChange, principal_id, Outcome::Success, json!({})).await?;
         Ok(LoginOk { token, session, device: None })

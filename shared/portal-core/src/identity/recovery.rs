@@ -20,6 +20,7 @@ use crate::ports::{Clock, Cond, Events, Item, Mail, MailKind, MailRef, Mailer, T
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::quota::Quota;
 use crate::sync::entities::Patient;
+use crate::sync::events::PortalEvent;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster::Roster;
 use crate::{CoreError, CoreResult};
@@ -193,7 +194,7 @@ impl Recovery<'_> {
         }
         Sessions { table: self.table, clock: self.clock }.end_all(&practice, &link.principal_id).await?;
         let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
-        outbox.record(&practice, "portal.patient.password_changed", json!({ "patientId": link.principal_id })).await?;
+        outbox.record(&practice, PortalEvent::PasswordChanged { patient_id: link.principal_id.clone() }).await?;
         let actor = Actor::anonymous(&practice, source_ip);
         self.audit().record(&actor, AuditAction::AuthPasswordReset, &link.principal_id, Outcome::Success, json!({})).await
     }

@@ -22,6 +22,7 @@ use crate::reads::{Caller, PageRequest, Reads};
 use crate::sync::changes::PortalBookings;
 use crate::sync::entities::rules::sort_key_utc;
 use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation, Recall, RecallStatus, Slot};
+use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::{DateRange, Order, Synced};
 use crate::{CoreError, CoreResult};
@@ -195,8 +196,12 @@ impl AppointmentBook<'_> {
             record.e_confirmation_pending = false;
             let updated = appt.replace(&record)?;
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
-            let detail = json!({"appointmentId": id, "patientId": patient_id, "start": appt.record.start});
-            let (event_item, event) = outbox.prepare(practice, "appointment.confirmed", detail)?;
+            let confirmed = PortalEvent::AppointmentConfirmed {
+                appointment_id: id.into(),
+                patient_id: patient_id.clone(),
+                start: appt.record.start.clone(),
+            };
+            let (event_item, event) = outbox.prepare(practice, confirmed)?;
             let ops = vec![
                 updated,
                 TxOp::Put(event_item, Cond::Absent),
@@ -259,8 +264,14 @@ impl AppointmentBook<'_> {
             record.change_requested = Some(ChangeRequest { kind, at: self.now_utc() });
             let updated = appt.replace(&record)?;
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
-            let detail = json!({"appointmentId": id, "patientId": patient_id, "start": appt.record.start, "kind": kind, "note": note});
-            let (event_item, event) = outbox.prepare(practice, "appointment.change_requested", detail)?;
+            let asked = PortalEvent::AppointmentChangeRequested {
+                appointment_id: id.into(),
+                patient_id: patient_id.clone(),
+                start: appt.record.start.clone(),
+                kind,
+                note: note.map(str::to_string),
+            };
+            let (event_item, event) = outbox.prepare(practice, asked)?;
             let ops = vec![
                 updated,
                 TxOp::Put(event_item, Cond::Absent),
@@ -369,11 +380,16 @@ impl AppointmentBook<'_> {
             let mut scheduled = recall.record.clone();
             scheduled.status = RecallStatus::Scheduled;
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
-            let detail = json!({
-                "bookingId": booking_id, "patientId": patient_id, "recallId": recall_id, "slotId": slot_id,
-                "providerId": slot.record.provider_id, "start": slot.record.start, "lengthMinutes": slot.record.length_minutes,
-            });
-            let (event_item, event) = outbox.prepare(practice, "appointment.booked", detail)?;
+            let booked = PortalEvent::AppointmentBooked {
+                booking_id: booking_id.clone(),
+                patient_id: patient_id.clone(),
+                recall_id: recall_id.into(),
+                slot_id: slot_id.into(),
+                provider_id: slot.record.provider_id.clone(),
+                start: slot.record.start.clone(),
+                length_minutes: slot.record.length_minutes,
+            };
+            let (event_item, event) = outbox.prepare(practice, booked)?;
             let ops = vec![
                 booking,
                 recall.replace(&scheduled)?,

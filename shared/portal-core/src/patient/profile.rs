@@ -11,6 +11,7 @@ use crate::language::Language;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
 use crate::reads::{Caller, Reads};
 use crate::sync::entities::{Patient, PhoneKind};
+use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::Synced;
 use crate::text::check_email;
@@ -18,21 +19,7 @@ use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// What the patient asked to change; a field left out is not changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ContactChange {
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::text::present")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::text::present")]
-    pub mobile_phone: Option<String>,
-    /// Whether the office may email them (WebMail notifications, invites, receipts).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::text::present")]
-    pub email_notices: Option<bool>,
-    /// `en` or `es`.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::text::present")]
-    pub preferred_language: Option<String>,
-}
+pub use crate::sync::events::ContactChange;
 
 impl ContactChange {
     fn is_empty(&self) -> bool {
@@ -140,7 +127,7 @@ impl Profiles<'_> {
             Item::new(key.0.clone(), key.1.clone(), serde_json::to_value(&pending).map_err(CoreError::backend)?).with_version(version);
         let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
         let (event_item, event) =
-            outbox.prepare(practice, "patient.contact_changed", json!({"patientId": patient.id, "changes": change}))?;
+            outbox.prepare(practice, PortalEvent::ContactChanged { patient_id: patient.id.clone(), changes: change.clone() })?;
         let fields: Vec<&str> = [
             change.email.as_ref().map(|_| "email"),
             change.mobile_phone.as_ref().map(|_| "mobilePhone"),

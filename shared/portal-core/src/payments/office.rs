@@ -13,6 +13,7 @@ use crate::keys;
 use crate::ports::{Cond, PortError, Query, TableError, TxOp};
 use crate::reads::{Listing, PageRequest};
 use crate::sync::entities::Patient;
+use crate::sync::events::PortalEvent;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -228,9 +229,11 @@ impl Payments<'_> {
             if payment.refunded_cents >= payment.amount_cents {
                 payment.status = PaymentStatus::Refunded;
             }
-            let mut detail = store::event_detail(&payment, refund.amount_cents, refund.at);
-            detail["refundRef"] = json!(refund.processor_ref);
-            let (event_item, event) = self.outbox().prepare(practice, "payment.refunded", detail)?;
+            let refunded = PortalEvent::PaymentRefunded {
+                payment: store::event_detail(&payment, refund.amount_cents, refund.at),
+                refund_ref: refund.processor_ref.clone(),
+            };
+            let (event_item, event) = self.outbox().prepare(practice, refunded)?;
             let subject = payment.patient_id.clone().unwrap_or_else(|| "unmatched".into());
             let ops = vec![
                 TxOp::Put(store::item(practice, &payment, version + 1)?, Cond::Version(version)),
@@ -277,7 +280,7 @@ impl Payments<'_> {
             // The practice's system posts approved payments: it hears whose this one is.
             let event = if payment.status == PaymentStatus::Approved {
                 let detail = store::event_detail(&payment, payment.amount_cents - payment.refunded_cents, self.clock.now());
-                let (item, event) = self.outbox().prepare(practice, "payment.assigned", detail)?;
+                let (item, event) = self.outbox().prepare(practice, PortalEvent::PaymentAssigned(detail))?;
                 ops.push(TxOp::Put(item, Cond::Absent));
                 Some(event)
             } else {

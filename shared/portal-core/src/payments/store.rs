@@ -6,6 +6,7 @@
 
 use crate::keys;
 use crate::ports::{CardSummary, Cond, Item, ProcessorKind, TxOp};
+use crate::sync::events::PaymentDetail;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 
@@ -172,14 +173,14 @@ impl Payment {
 
 /// The detail of a payment event for the practice's system (`payment.received`, `.assigned`,
 /// `.refunded`): ids and amounts only, never card data. The contract, written once.
-pub fn event_detail(p: &Payment, amount_cents: i64, at: i64) -> serde_json::Value {
-    serde_json::json!({
-        "paymentId": p.id,
-        "patientId": p.patient_id,
-        "amountCents": amount_cents,
-        "processorRef": p.processor_ref,
-        "at": crate::clock::rfc3339(at),
-    })
+pub fn event_detail(p: &Payment, amount_cents: i64, at: i64) -> PaymentDetail {
+    PaymentDetail {
+        payment_id: p.id.clone(),
+        patient_id: p.patient_id.clone(),
+        amount_cents,
+        processor_ref: p.processor_ref.clone(),
+        at: crate::clock::rfc3339(at),
+    }
 }
 
 /// The payment's item, indexed under its account, at `version`.

@@ -13,6 +13,7 @@ use crate::ports::{
     SecretBox, Table, TableError, TxOp,
 };
 use crate::reads::{Caller, Listing, PageRequest, Reads};
+use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -487,7 +488,7 @@ impl Payments<'_> {
             )?);
             let event = if next.status == PaymentStatus::Approved {
                 let detail = store::event_detail(&next, next.amount_cents, next.approved_at.unwrap_or_default());
-                let (item, event) = self.outbox().prepare(practice, "payment.received", detail)?;
+                let (item, event) = self.outbox().prepare(practice, PortalEvent::PaymentReceived(detail))?;
                 ops.push(TxOp::Put(item, Cond::Absent));
                 Some(event)
             } else {

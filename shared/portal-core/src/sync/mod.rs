@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendar;
 pub mod changes;
 pub mod entities;
+pub mod events;
 pub mod outbox;
 pub mod records;
 pub mod roster;

@@ -9,6 +9,7 @@
 //! commit delays a notification but never loses it. Subscribers handle an event twice harmlessly
 //! (a WebMail notification goes out once per message).
 
+use super::events::PortalEvent;
 use crate::ids::EventId;
 use crate::keys;
 use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError};
@@ -75,10 +76,10 @@ fn micros(clock: &dyn Clock) -> i64 {
 }
 
 impl Outbox<'_> {
-    /// Records an event (ids only in `detail`, never PHI), then publishes it. A publishing failure
+    /// Records an event, then publishes it. A publishing failure
     /// is logged, not returned: the outbox already holds the event.
-    pub async fn record(&self, practice: &str, kind: &str, detail: Value) -> CoreResult<OutboxEvent> {
-        let (item, event) = self.prepare(practice, kind, detail)?;
+    pub async fn record(&self, practice: &str, event: PortalEvent) -> CoreResult<OutboxEvent> {
+        let (item, event) = self.prepare(practice, event)?;
         self.table.put(item, Cond::Absent).await?;
         self.publish(practice, &event).await;
         Ok(event)
@@ -87,10 +88,11 @@ impl Outbox<'_> {
     /// An event and the item that records it, for a caller that writes the item in one
     /// transaction with the change it reports (put it with `Cond::Absent`), then calls
     /// [`Outbox::publish`]. The change and its event are then stored together or not at all.
-    pub fn prepare(&self, practice: &str, kind: &str, detail: Value) -> CoreResult<(Item, OutboxEvent)> {
+    pub fn prepare(&self, practice: &str, event: PortalEvent) -> CoreResult<(Item, OutboxEvent)> {
+        let (kind, detail) = event.into_parts()?;
         let at = self.clock.now();
         let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
-        let event = OutboxEvent { id: id.clone(), kind: kind.into(), at, detail };
+        let event = OutboxEvent { id: id.clone(), kind, at, detail };
         let item = stored_item(practice, &event)?.with_gsi1(keys::OUTBOX_UNPUBLISHED, keys::unpublished(&id, practice));
         Ok((item, event))
     }

@@ -25,6 +25,7 @@ use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, Tab
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
 use crate::sync::entities::{Appointment, Patient, Provider};
+use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::PatientRecords;
 use crate::{CoreError, CoreResult};
@@ -673,13 +674,12 @@ impl Mailbox<'_> {
         };
         let pk = keys::thread(practice, thread_id);
         let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
-        let mut events = vec![outbox.prepare(practice, "webmail.sent", json!({"messageId": id, "patientId": patient_id}))?];
+        let mut events =
+            vec![outbox.prepare(practice, PortalEvent::WebmailSent { message_id: id.clone(), patient_id: patient_id.clone() })?];
         if direction == Direction::ToOffice {
-            events.push(outbox.prepare(
-                practice,
-                "webmail.received",
-                json!({"messageId": id, "threadId": thread_id, "patientId": patient_id}),
-            )?);
+            let received =
+                PortalEvent::WebmailReceived { message_id: id.clone(), thread_id: thread_id.into(), patient_id: patient_id.clone() };
+            events.push(outbox.prepare(practice, received)?);
         }
         let mut ops = vec![];
         if let Some(t) = new_thread {

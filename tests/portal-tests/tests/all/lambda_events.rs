@@ -328,7 +328,12 @@ async fn outbox_relay_sample_event_through_the_lambda_handler() {
     }));
     let clock = Arc::new(ManualClock::new(crate::support::now()));
     let outbox = portal_core::sync::outbox::Outbox { table: table.as_ref(), clock: clock.as_ref(), events: &crate::support::EventsDown };
-    outbox.record("lakeside", "webmail.received", json!({"messageId": "m-1"})).await.unwrap();
+    let received = portal_core::sync::events::PortalEvent::WebmailReceived {
+        message_id: "m-1".into(),
+        thread_id: "t-1".into(),
+        patient_id: "pat-1001".into(),
+    };
+    outbox.record("lakeside", received).await.unwrap();
     clock.advance(61);
     let deps = portal_outbox_relay::Deps { table, clock, events };
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("outbox-relay/scheduled.json")).unwrap()).unwrap();

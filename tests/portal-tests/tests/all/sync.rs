@@ -238,22 +238,24 @@ async fn documents_upload_to_a_pinned_url_and_are_checked() {
 
 #[tokio::test]
 async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
+    use portal_core::sync::events::PortalEvent;
     use portal_core::sync::outbox::Outbox;
     let l = start_local().await;
     let staff = l.staff_token(0).await;
     let (key_id, secret) = new_key(&l, &staff).await;
     let c = SyncClient { local: &l, key_id, secret };
     let outbox = Outbox { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref(), events: &crate::support::EventsDown };
-    let first = outbox.record("lakeside", "portal.test.one", json!({"patientId": "pat-1001"})).await.unwrap();
-    outbox.record("lakeside", "portal.test.two", json!({"patientId": "pat-1001"})).await.unwrap();
+    let sent = PortalEvent::WebmailSent { message_id: "m-1".into(), patient_id: "pat-1001".into() };
+    let first = outbox.record("lakeside", sent).await.unwrap();
+    outbox.record("lakeside", PortalEvent::PasswordChanged { patient_id: "pat-1001".into() }).await.unwrap();
     // Another practice's events are not ours.
-    outbox.record("hillcrest", "portal.test.other", json!({})).await.unwrap();
+    outbox.record("hillcrest", PortalEvent::PasswordChanged { patient_id: "pat-2001".into() }).await.unwrap();
     // Events are handed out once settled (see portal_core::sync::outbox::SETTLE_MICROS).
     tokio::time::sleep(std::time::Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
     let (s, v) = c.call("GET", "/v1/sync/events", &[], None).await;
     assert_eq!(s, 200, "{v}");
     let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["portal.test.one", "portal.test.two"]);
+    assert_eq!(kinds, ["webmail.sent", "portal.patient.password_changed"]);
     let (_, v) = c.call("GET", "/v1/sync/events", &[("after", first.id.as_str())], None).await;
     assert_eq!(v["events"].as_array().unwrap().len(), 1);
     // An empty `after` is no `after`: from the start.
@@ -266,7 +268,7 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     let reopened = portal_local::Backends::open(l.data_dir.path(), &l.base).unwrap();
     let again = Outbox { table: reopened.table.as_ref(), clock: reopened.clock.as_ref(), events: &crate::support::EventsDown };
     let (events, _) = again.list("lakeside", None, 100).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.two"]);
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.patient.password_changed"]);
     let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "garbage")], None).await;
     assert_eq!((s, &v["code"]), (400, &json!("cursor_invalid")));
 }

@@ -303,14 +303,15 @@ pub(super) async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
 /// An event whose commit could not publish it (EventBridge down at that moment) stays marked in
 /// the outbox; the relay publishes it once it is a minute old, and only once.
 pub(super) async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) {
+    use portal_core::sync::events::PortalEvent;
     use portal_core::sync::outbox::Outbox;
     let clock = ManualClock::new(now());
     let practice = format!("p{}", uid());
     let (lost, fine) = (uid(), uid());
     let down = Outbox { table: b.table.as_ref(), clock: &clock, events: &crate::support::EventsDown };
-    down.record(&practice, "portal.test", json!({ "marker": lost })).await.unwrap();
+    down.record(&practice, PortalEvent::PasswordChanged { patient_id: lost.clone() }).await.unwrap();
     let up = Outbox { table: b.table.as_ref(), clock: &clock, events: b.events.as_ref() };
-    up.record(&practice, "portal.test", json!({ "marker": fine })).await.unwrap();
+    up.record(&practice, PortalEvent::PasswordChanged { patient_id: fine }).await.unwrap();
     assert_eq!(up.relay(100).await.unwrap(), 0, "a commit may still be publishing its own events for a minute");
     clock.advance(61);
     // What the operators' alarm watches: ours (or an older one of another test) is a minute old.
@@ -319,7 +320,7 @@ pub(super) async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) 
     assert_eq!(up.relay(100).await.unwrap(), 0, "published once");
     for _ in 0..30 {
         let got = b.probe.events().await;
-        if got.iter().any(|e| e["detail"]["marker"] == json!(lost)) {
+        if got.iter().any(|e| e["detail"]["patientId"] == json!(lost)) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -34,15 +34,20 @@ pub(super) async fn sync_rules_hold(b: &Backend) {
     assert_eq!(up("2026-01-02T12:00:00Z", "Zombie").await.unwrap().applied, Applied::Unchanged);
     assert!(store.get(&practice, Entity::Providers, "prov-1").await.unwrap().deleted);
     // The outbox: kept in order, handed out after the acknowledgement only once.
+    use portal_core::sync::events::PortalEvent;
     let outbox = Outbox { table: b.table.as_ref(), clock: &clock, events: b.events.as_ref() };
-    let first = outbox.record(&practice, "portal.test.one", json!({})).await.unwrap();
-    outbox.record(&practice, "portal.test.two", json!({})).await.unwrap();
+    let (one, two) = (
+        PortalEvent::WebmailSent { message_id: "m-1".into(), patient_id: "pat-1".into() },
+        PortalEvent::PasswordChanged { patient_id: "pat-1".into() },
+    );
+    let first = outbox.record(&practice, one).await.unwrap();
+    outbox.record(&practice, two).await.unwrap();
     tokio::time::sleep(Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
     let (events, _) = outbox.list(&practice, None, 10).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.one", "portal.test.two"]);
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["webmail.sent", "portal.patient.password_changed"]);
     outbox.ack(&practice, &first.id).await.unwrap();
     let (events, _) = outbox.list(&practice, None, 10).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.test.two"]);
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.patient.password_changed"]);
 }
 
 /// Pushes one synced record through the store (stamped now), as the sync API would.
