@@ -4,6 +4,7 @@
 //! resolved through [`PublicOnlyResolver`], so the address checked is the address connected to).
 
 use portal_core::practice::url_policy::{is_internal, parse_portal_url, UrlRules};
+use portal_core::ProblemCode;
 use portal_core::{CoreError, CoreResult};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Serialize;
@@ -105,7 +106,7 @@ impl UrlVerifier {
 
     pub async fn verify(&self, raw: &str) -> CoreResult<Verification> {
         let url = parse_portal_url(raw, "The URL", self.rules.local_mode)?;
-        let url = reqwest::Url::parse(url.as_str()).map_err(|_| CoreError::invalid("url_invalid", "The URL is not valid."))?;
+        let url = reqwest::Url::parse(url.as_str()).map_err(|_| CoreError::invalid(ProblemCode::UrlInvalid, "The URL is not valid."))?;
         let started = Instant::now();
         let mut v =
             Verification { url: url.to_string(), reachable: false, status: None, final_url: None, elapsed_ms: 0, detail: String::new() };

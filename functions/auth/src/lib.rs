@@ -23,6 +23,7 @@ use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, Contact, SettingsRepo};
 use portal_core::reads::Caller;
 use portal_core::sync::records::PatientRecords;
+use portal_core::ProblemCode;
 use portal_core::{CoreError, Feature};
 use portal_http::{clear_session_cookie, cookie, device_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal, DEVICE_COOKIE};
 use serde::{Deserialize, Serialize};
@@ -206,7 +207,7 @@ async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, headers: HeaderMap
     match ok {
         LoginResult::Session(ok) => Ok(session_response(ok)),
         // Staff always give a code; this cannot come back for them.
-        LoginResult::MfaRequired => Err(CoreError::unauthorized("login_failed", "The code is missing.").into()),
+        LoginResult::MfaRequired => Err(CoreError::unauthorized(ProblemCode::LoginFailed, "The code is missing.").into()),
     }
 }
 
@@ -375,7 +376,7 @@ async fn forgot(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ForgotBod
     Recovery::check_request(&b.practice, &b.username_or_email)?;
     let started = tokio::time::Instant::now();
     if let Err(e) = d.recovery().request(&b.practice, &b.username_or_email, meta.source_ip.as_deref()).await {
-        tracing::warn!(code = e.code(), "password reset request not completed");
+        tracing::warn!(code = %e.code(), "password reset request not completed");
     }
     tokio::time::sleep_until(started + FORGOT_ANSWER_AFTER).await;
     let detail = "If that login or email is known to the practice, a link to choose a new password is on its way to the patient's email. It works once, for 30 minutes.";
@@ -434,7 +435,7 @@ async fn mfa_confirm(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json
 /// The caller as a patient reading or changing their own details.
 fn own(p: &Principal, meta: &RequestMeta) -> ApiResult<Caller> {
     let c = p.require(Access::Patient)?;
-    let viewer = c.viewer().ok_or_else(|| CoreError::forbidden("patients_only", "Only patients have contact details here."))?;
+    let viewer = c.viewer().ok_or_else(|| CoreError::forbidden(ProblemCode::PatientsOnly, "Only patients have contact details here."))?;
     Ok(Caller { actor: c.actor(meta), viewer })
 }
 

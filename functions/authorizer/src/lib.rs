@@ -91,7 +91,7 @@ pub async fn handle(deps: &Deps, event: ApiGatewayCustomAuthorizerRequestTypeReq
             Ok(policy("denied", "Deny", &arn, json!({ "code": e.code(), "detail": json_escaped(&e.to_string()) })))
         }
         Err(e) => {
-            tracing::error!(code = e.code(), error = %e, "authorizer failure");
+            tracing::error!(code = %e.code(), error = %e, "authorizer failure");
             Err("authorizer backend failure".into())
         }
     }

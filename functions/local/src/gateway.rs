@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use portal_core::access::Decision;
 use portal_core::ports::Ports;
+use portal_core::ProblemCode;
 use portal_embedded::{blob_routes, test_processor_routes, DirBlobs, OutboxMailer, TestProcessor};
 use portal_http::observe::Served;
 use portal_http::{api_gateway_context, api_headers, ApiError};
@@ -59,7 +60,7 @@ async fn own_hosts_only(State(hosts): State<Arc<Vec<String>>>, req: Request, nex
     }
     let mut res = portal_http::problem(
         StatusCode::MISDIRECTED_REQUEST,
-        "misdirected_request",
+        ProblemCode::MisdirectedRequest,
         "Not this server",
         "This server answers only to its own address.",
         None,

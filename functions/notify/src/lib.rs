@@ -103,7 +103,7 @@ async fn receipt(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Err
         }
         Err(e) => {
             portal_http::observe::count("receipts.failed", 1.0);
-            tracing::warn!(payment = %detail.payment_id, code = e.code(), "receipt not sent; the event will be tried again");
+            tracing::warn!(payment = %detail.payment_id, code = %e.code(), "receipt not sent; the event will be tried again");
             Err(e.to_string().into())
         }
     }
@@ -129,7 +129,7 @@ async fn notification(deps: &Deps, event: Value) -> Result<Value, lambda_runtime
         Err(portal_core::CoreError::NotFound) => Ok(json!({ "messageId": detail.message_id, "notification": null })),
         Err(e) => {
             portal_http::observe::count("notifications.failed", 1.0);
-            tracing::warn!(message = %detail.message_id, code = e.code(), "notification not sent; the event will be tried again");
+            tracing::warn!(message = %detail.message_id, code = %e.code(), "notification not sent; the event will be tried again");
             Err(e.to_string().into())
         }
     }

@@ -13,6 +13,7 @@ use portal_core::sync::auth::{content_sha256, HEADER_CONTENT_SHA256};
 use portal_core::sync::outbox::{Outbox, OutboxEvent};
 use portal_core::sync::service::{BatchAnswer, FileAnswer, ItemAnswer, SyncService};
 use portal_core::sync::store::Stored;
+use portal_core::ProblemCode;
 use portal_core::{CoreError, CoreResult};
 use portal_http::{read_body, Api, ApiResult, Json, Meta, Principal, Query, MAX_BODY_BYTES};
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,7 @@ async fn signed_body(p: &Principal, meta: &Meta, headers: &HeaderMap, body: Body
     let declared = headers.get(HEADER_CONTENT_SHA256).and_then(|v| v.to_str().ok()).unwrap_or("");
     if declared != content_sha256(&body) {
         return Err(CoreError::unauthorized(
-            "sync_body_mismatch",
+            ProblemCode::SyncBodyMismatch,
             "The body is not the one that was signed (X-Portal-Content-SHA256 differs).",
         )
         .into());
@@ -83,11 +84,11 @@ async fn signed_body(p: &Principal, meta: &Meta, headers: &HeaderMap, body: Body
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> CoreResult<T> {
     if body.is_empty() {
-        return Err(CoreError::invalid("body_empty", "Send a JSON object."));
+        return Err(CoreError::invalid(ProblemCode::BodyEmpty, "Send a JSON object."));
     }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| CoreError::invalid("malformed_json", format!("The body is not valid JSON: {e}")))?;
-    serde_json::from_value(value).map_err(|e| CoreError::invalid("invalid_body", e.to_string()))
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| CoreError::invalid(ProblemCode::MalformedJson, format!("The body is not valid JSON: {e}")))?;
+    serde_json::from_value(value).map_err(|e| CoreError::invalid(ProblemCode::InvalidBody, e.to_string()))
 }
 
 async fn upsert(
@@ -154,8 +155,8 @@ struct BatchBody {
 async fn batch(State(d): State<Deps>, meta: Meta, p: Principal, headers: HeaderMap, body: Body) -> ApiResult<Json<BatchAnswer>> {
     let (actor, body) = signed_body(&p, &meta, &headers, body, MAX_BATCH_BYTES).await?;
     let b: BatchBody = json_body(&body).map_err(|e| match e {
-        CoreError::Invalid { code: "invalid_body", detail } => {
-            CoreError::invalid("invalid_body", format!("{{\"items\": [...]}} expected: {detail}"))
+        CoreError::Invalid { code: ProblemCode::InvalidBody, detail } => {
+            CoreError::invalid(ProblemCode::InvalidBody, format!("{{\"items\": [...]}} expected: {detail}"))
         }
         other => other,
     })?;

@@ -10,6 +10,7 @@ use crate::practice::family::{FamilyAccess, Viewer};
 use crate::practice::features::{self, Feature};
 use crate::practice::settings::SettingsCache;
 use crate::sync::auth::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use std::collections::HashMap;
 
@@ -155,26 +156,32 @@ impl AuthContext {
         match access {
             Access::Public => Ok(()),
             Access::Sync if self.kind == PrincipalKind::Sync => Ok(()),
-            Access::Sync => Err(CoreError::forbidden("sync_only", "Only the practice's own system may use the sync API.")),
-            _ if self.kind == PrincipalKind::Sync => Err(CoreError::forbidden("sync_key_scope", "A sync key may use only the sync API.")),
+            Access::Sync => Err(CoreError::forbidden(ProblemCode::SyncOnly, "Only the practice's own system may use the sync API.")),
+            _ if self.kind == PrincipalKind::Sync => {
+                Err(CoreError::forbidden(ProblemCode::SyncKeyScope, "A sync key may use only the sync API."))
+            }
             Access::Session => Ok(()),
             _ if self.must_change_password => {
-                Err(CoreError::forbidden("password_change_required", "Change your temporary password first."))
+                Err(CoreError::forbidden(ProblemCode::PasswordChangeRequired, "Change your temporary password first."))
             }
             Access::Patient if self.kind == PrincipalKind::Patient => Ok(()),
-            Access::Patient => Err(CoreError::forbidden("patients_only", "This is for patients' own logins.")),
+            Access::Patient => Err(CoreError::forbidden(ProblemCode::PatientsOnly, "This is for patients' own logins.")),
             Access::Feature(f) if self.has_feature(f) => Ok(()),
-            Access::Feature(f) => Err(CoreError::forbidden("feature_disabled", format!("Your practice has not enabled {}.", f.label()))),
+            Access::Feature(f) => {
+                Err(CoreError::forbidden(ProblemCode::FeatureDisabled, format!("Your practice has not enabled {}.", f.label())))
+            }
             Access::Staff(min) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => Ok(()),
-            Access::Staff(_) => Err(CoreError::forbidden("staff_only", "This needs a staff account with the right role.")),
+            Access::Staff(_) => Err(CoreError::forbidden(ProblemCode::StaffOnly, "This needs a staff account with the right role.")),
             Access::StaffFeature(min, f) if self.kind == PrincipalKind::Staff && self.role.is_some_and(|r| r >= min) => {
                 if self.features.contains(&f) {
                     Ok(())
                 } else {
-                    Err(CoreError::forbidden("feature_disabled", format!("The practice has not enabled {}.", f.label())))
+                    Err(CoreError::forbidden(ProblemCode::FeatureDisabled, format!("The practice has not enabled {}.", f.label())))
                 }
             }
-            Access::StaffFeature(..) => Err(CoreError::forbidden("staff_only", "This needs a staff account with the right role.")),
+            Access::StaffFeature(..) => {
+                Err(CoreError::forbidden(ProblemCode::StaffOnly, "This needs a staff account with the right role."))
+            }
         }
     }
 }
@@ -223,7 +230,7 @@ impl BrowserOrigin {
         if matches!(method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS") {
             return Ok(());
         }
-        let refuse = || CoreError::forbidden("cross_site_request", "Changes can be made only from the portal's own pages.");
+        let refuse = || CoreError::forbidden(ProblemCode::CrossSiteRequest, "Changes can be made only from the portal's own pages.");
         match (self.fetch_site.as_deref(), self.origin.as_deref()) {
             (Some("same-origin" | "none"), _) | (None, None) => Ok(()),
             (Some(_), _) => Err(refuse()),
@@ -270,7 +277,7 @@ impl Authorizer<'_> {
     }
 
     async fn session_principal(&self, r: &RequestFacts<'_>) -> CoreResult<AuthContext> {
-        let unauthorized = || CoreError::unauthorized("session_required", "Log in to continue.");
+        let unauthorized = || CoreError::unauthorized(ProblemCode::SessionRequired, "Log in to continue.");
         let token = r.token.as_deref().filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
         let (session_id, session) = Sessions { table: self.table, clock: self.clock }.resolve(token).await?.ok_or_else(unauthorized)?;
         let settings = self.settings.get(self.table, self.clock, &session.practice).await?.unwrap_or_default();
@@ -297,7 +304,10 @@ impl Authorizer<'_> {
 
     async fn sync_principal(&self, r: &RequestFacts<'_>) -> CoreResult<AuthContext> {
         let sig = r.sync.as_ref().ok_or_else(|| {
-            CoreError::unauthorized("sync_signature_missing", "Sync requests must be signed (X-Portal-Key, X-Portal-Signature, …).")
+            CoreError::unauthorized(
+                ProblemCode::SyncSignatureMissing,
+                "Sync requests must be signed (X-Portal-Key, X-Portal-Signature, …).",
+            )
         })?;
         let keys = SyncKeys { table: self.table, clock: self.clock, secrets: self.secrets };
         let path_with_query = canonical_path_with_query(r.path, &r.query);

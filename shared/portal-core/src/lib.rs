@@ -31,3 +31,4 @@ pub mod webmail;
 
 pub use error::{CoreError, CoreResult};
 pub use practice::features::Feature;
+pub use problems::ProblemCode;

@@ -3,6 +3,7 @@
 //! `[Tag]`s templates may use. Written once; settings, invite rules and synced entities use them.
 //! Also how an optional field of a request body is read: left out, or a value — never `null`.
 
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 
 /// For `#[serde(default, deserialize_with = "present")]` on an `Option`: a field a request may
@@ -53,7 +54,7 @@ pub fn check_email(raw: &str, field: &str) -> CoreResult<String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err(CoreError::invalid("email_invalid", format!("{field} is not a valid email address (name@example.com).")))
+        Err(CoreError::invalid(ProblemCode::EmailInvalid, format!("{field} is not a valid email address (name@example.com).")))
     }
 }
 

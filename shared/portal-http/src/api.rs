@@ -9,6 +9,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
+use portal_core::ProblemCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteInfo {
@@ -74,9 +75,15 @@ pub fn finish(routes: Router) -> Router {
 }
 
 pub async fn not_found() -> Response {
-    problem(StatusCode::NOT_FOUND, "route_not_found", "Not found", "There is no such route.", None)
+    problem(StatusCode::NOT_FOUND, ProblemCode::RouteNotFound, "Not found", "There is no such route.", None)
 }
 
 pub async fn method_not_allowed() -> Response {
-    problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", "This route does not take that method.", None)
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ProblemCode::MethodNotAllowed,
+        "Method not allowed",
+        "This route does not take that method.",
+        None,
+    )
 }

@@ -5,6 +5,7 @@ use crate::problem::problem;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use portal_core::ProblemCode;
 use serde::de::DeserializeOwned;
 
 /// The largest JSON body any portal route takes.
@@ -25,7 +26,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         if !is_json {
             return Err(problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ProblemCode::UnsupportedMediaType,
                 "Send JSON",
                 "Send the body as application/json.",
                 None,
@@ -34,7 +35,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         let too_large = || {
             problem(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ProblemCode::BodyTooLarge,
                 "The body is too large",
                 &format!("Bodies are limited to {MAX_BODY_BYTES} bytes."),
                 None,
@@ -47,23 +48,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         // Reads at most the limit, whatever Content-Length claimed.
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|_| too_large())?;
         if bytes.is_empty() {
-            return Err(problem(StatusCode::BAD_REQUEST, "body_empty", "The body is empty", "Send a JSON object.", None));
+            return Err(problem(StatusCode::BAD_REQUEST, ProblemCode::BodyEmpty, "The body is empty", "Send a JSON object.", None));
         }
         if std::str::from_utf8(&bytes).is_err() {
-            return Err(problem(StatusCode::BAD_REQUEST, "body_not_utf8", "The body is not UTF-8", "Send the JSON as UTF-8 text.", None));
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                ProblemCode::BodyNotUtf8,
+                "The body is not UTF-8",
+                "Send the JSON as UTF-8 text.",
+                None,
+            ));
         }
         match serde_json::from_slice::<T>(&bytes) {
             Ok(v) => Ok(Json(v)),
             Err(e) if e.is_syntax() || e.is_eof() => Err(problem(
                 StatusCode::BAD_REQUEST,
-                "malformed_json",
+                ProblemCode::MalformedJson,
                 "The body is not valid JSON",
                 &format!("JSON syntax error at line {} column {}.", e.line(), e.column()),
                 None,
             )),
-            Err(e) => {
-                Err(problem(StatusCode::BAD_REQUEST, "invalid_body", "The body does not have the expected fields", &e.to_string(), None))
-            }
+            Err(e) => Err(problem(
+                StatusCode::BAD_REQUEST,
+                ProblemCode::InvalidBody,
+                "The body does not have the expected fields",
+                &e.to_string(),
+                None,
+            )),
         }
     }
 }
@@ -89,7 +100,7 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
         serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
             .map(Query)
-            .map_err(|e| problem(StatusCode::BAD_REQUEST, "invalid_query", "The query string is not valid", &e.to_string(), None))
+            .map_err(|e| problem(StatusCode::BAD_REQUEST, ProblemCode::InvalidQuery, "The query string is not valid", &e.to_string(), None))
     }
 }
 
@@ -105,6 +116,6 @@ pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<us
     match limit {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(portal_core::CoreError::invalid("limit_invalid", format!("limit is 1 to {max}."))),
+        Some(_) => Err(portal_core::CoreError::invalid(ProblemCode::LimitInvalid, format!("limit is 1 to {max}."))),
     }
 }

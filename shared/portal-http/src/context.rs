@@ -10,6 +10,7 @@ use lambda_http::request::RequestContext;
 use portal_core::access::{Access, AuthContext};
 use portal_core::identity::auth::RequestMeta;
 use portal_core::CoreError;
+use portal_core::ProblemCode;
 use std::collections::HashMap;
 
 /// The authenticated caller. Extracting it fails with 401 when the request carries no valid
@@ -37,11 +38,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let fields = &context(parts).ok_or_else(|| CoreError::unauthorized("session_required", "Log in to continue."))?.authorizer.fields;
+        let fields =
+            &context(parts).ok_or_else(|| CoreError::unauthorized(ProblemCode::SessionRequired, "Log in to continue."))?.authorizer.fields;
         let get = |k: &str| fields.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| (!v.is_null()).then(|| v.to_string())));
         AuthContext::from_fields(get)
             .map(Principal)
-            .ok_or_else(|| CoreError::unauthorized("session_required", "Log in to continue.").into())
+            .ok_or_else(|| CoreError::unauthorized(ProblemCode::SessionRequired, "Log in to continue.").into())
     }
 }
 

@@ -8,6 +8,7 @@ use crate::problem::ApiError;
 use portal_core::access::Access;
 use portal_core::identity::auth::RequestMeta;
 use portal_core::reads::{Caller, PageRequest};
+use portal_core::ProblemCode;
 use portal_core::{CoreError, Feature};
 use serde::Deserialize;
 
@@ -16,7 +17,7 @@ impl Principal {
     /// viewer, both from the authorizer context.
     pub fn patient(&self, feature: Feature, meta: &RequestMeta) -> Result<Caller, ApiError> {
         let c = self.require(Access::Feature(feature))?;
-        let viewer = c.viewer().ok_or_else(|| CoreError::forbidden("feature_disabled", "Patient features are for patients."))?;
+        let viewer = c.viewer().ok_or_else(|| CoreError::forbidden(ProblemCode::FeatureDisabled, "Patient features are for patients."))?;
         Ok(Caller { actor: c.actor(meta), viewer })
     }
 }

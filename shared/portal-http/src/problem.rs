@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use portal_core::CoreError;
+use portal_core::{CoreError, ProblemCode};
 use serde_json::{json, Value};
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -30,7 +30,7 @@ impl From<portal_core::ports::TableError> for ApiError {
 }
 
 /// A problem response. `extra` members are merged into the body (e.g. `current` on a conflict).
-pub fn problem(status: StatusCode, code: &str, title: &str, detail: &str, extra: Option<Value>) -> Response {
+pub fn problem(status: StatusCode, code: ProblemCode, title: &str, detail: &str, extra: Option<Value>) -> Response {
     let mut body = json!({
         "type": format!("urn:portal:problem:{code}"),
         "title": title,
@@ -44,7 +44,7 @@ pub fn problem(status: StatusCode, code: &str, title: &str, detail: &str, extra:
     let mut res = (status, body.to_string()).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.extensions_mut().insert(crate::observe::ProblemCode(code.to_string()));
+    res.extensions_mut().insert(crate::observe::ProblemCode(code.as_str().to_string()));
     res
 }
 
@@ -67,7 +67,7 @@ impl IntoResponse for ApiError {
             }
             CoreError::Backend(msg) => {
                 // The message may name a backend resource; it goes to the log, not to the client.
-                tracing::error!(code, error = %msg, "backend failure");
+                tracing::error!(code = %code, error = %msg, "backend failure");
                 problem(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,

@@ -11,6 +11,7 @@ pub use actions::{AuditAction, AuditCategory};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table, TxOp};
 use crate::CoreResult;
+use crate::ProblemCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -266,7 +267,7 @@ impl AuditFilter {
         what: Option<&str>,
     ) -> CoreResult<Self> {
         let bad = |name: &str| {
-            crate::CoreError::invalid("invalid_query", format!("The audit filter '{name}' has a value this log does not know."))
+            crate::CoreError::invalid(ProblemCode::InvalidQuery, format!("The audit filter '{name}' has a value this log does not know."))
         };
         let time = |t: Option<i64>, name| t.map(|t| if (0..=MAX_UNIX_SECONDS).contains(&t) { Ok(t) } else { Err(bad(name)) }).transpose();
         Ok(AuditFilter {
@@ -299,7 +300,7 @@ fn decode_search_cursor(c: &str) -> CoreResult<String> {
     crate::ids::b64url_decode(c)
         .and_then(|b| String::from_utf8(b).ok())
         .filter(|sk| sk.len() > 13 && sk.as_bytes()[..13].iter().all(u8::is_ascii_digit))
-        .ok_or_else(|| crate::CoreError::invalid("cursor_invalid", "The cursor is not one this log gave out."))
+        .ok_or_else(|| crate::CoreError::invalid(ProblemCode::CursorInvalid, "The cursor is not one this log gave out."))
 }
 
 fn subsec_millis() -> i64 {

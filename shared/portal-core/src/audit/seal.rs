@@ -16,6 +16,7 @@
 use super::AuditEntry;
 use crate::keys;
 use crate::ports::{query_all, Clock, Cond, Item, Query, Table, TableError};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -366,5 +367,5 @@ fn decode_cursor(c: &str) -> CoreResult<(i64, String)> {
             Some((day.parse().ok()?, previous.to_string()))
         })
         .filter(|(_, previous)| previous.len() == 64 && previous.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| CoreError::invalid("cursor_invalid", "The cursor is not one this check gave out."))
+        .ok_or_else(|| CoreError::invalid(ProblemCode::CursorInvalid, "The cursor is not one this check gave out."))
 }

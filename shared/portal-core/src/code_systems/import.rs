@@ -28,6 +28,7 @@ use super::System;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::{Blobs, Clock, Cond, Item, Query, Table, TableError, TxOp, Workflows};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -244,7 +245,7 @@ pub struct Importer<'a> {
 /// hold the system until staff cancel it.
 pub const NEVER_STARTED_SECONDS: i64 = 300;
 
-fn conflict(code: &'static str, detail: impl Into<String>) -> CoreError {
+fn conflict(code: ProblemCode, detail: impl Into<String>) -> CoreError {
     CoreError::Conflict { code, detail: detail.into(), current: None }
 }
 
@@ -269,7 +270,7 @@ impl<'a> Importer<'a> {
         let found = Releases { blobs: self.blobs }.find(practice, release).await?;
         if found.system != Some(system) {
             return Err(CoreError::Unprocessable {
-                code: "release_system_mismatch",
+                code: ProblemCode::ReleaseSystemMismatch,
                 detail: format!("'{release}' is a {} release, not {}.", found.system.map_or("different", System::title), system.title()),
             });
         }
@@ -277,7 +278,7 @@ impl<'a> Importer<'a> {
         if let Some(running) = state.running.clone() {
             if !self.never_started(practice, &running).await? {
                 return Err(conflict(
-                    "import_running",
+                    ProblemCode::ImportRunning,
                     format!("An import of {} is running ({running}); wait for it or cancel it.", system.title()),
                 ));
             }
@@ -316,7 +317,7 @@ impl<'a> Importer<'a> {
         self.table.transact(ops).await.map_err(|e| match e {
             // The system's state changed since it was read: another start got there first.
             TableError::TransactionCanceled { failed } if failed.contains(&1) => {
-                conflict("import_running", "Another import of this system was started just now.")
+                conflict(ProblemCode::ImportRunning, "Another import of this system was started just now.")
             }
             other => other.into(),
         })?;
@@ -639,7 +640,7 @@ impl<'a> Importer<'a> {
     /// Staff cancel a queued or running import; the active version stays. An ended one → 409.
     pub async fn cancel(&self, practice: &str, id: &str) -> CoreResult<ImportStatus> {
         if !self.end(practice, id, ImportState::Cancelled, None).await? {
-            return Err(conflict("import_finished", "This import has already ended."));
+            return Err(conflict(ProblemCode::ImportFinished, "This import has already ended."));
         }
         self.status(practice, id).await
     }

@@ -10,6 +10,7 @@ pub mod terms;
 
 pub use checks::*;
 
+use crate::ProblemCode;
 use serde::{Deserialize, Serialize};
 
 /// A code system the portal names (its sync spelling is the serde name).
@@ -46,7 +47,7 @@ impl System {
     pub fn importable(name: &str) -> crate::CoreResult<System> {
         System::parse(name)
             .filter(|s| System::IMPORTABLE.contains(s))
-            .ok_or_else(|| crate::CoreError::invalid("code_system_unknown", "system: one of SNOMED-CT, RxNorm, CVX, LOINC, CDT."))
+            .ok_or_else(|| crate::CoreError::invalid(ProblemCode::CodeSystemUnknown, "system: one of SNOMED-CT, RxNorm, CVX, LOINC, CDT."))
     }
 
     pub fn parse(s: &str) -> Option<System> {

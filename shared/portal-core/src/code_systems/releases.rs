@@ -9,6 +9,7 @@
 use super::formats::{decode, FileFormat};
 use super::System;
 use crate::ports::Blobs;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +50,7 @@ pub fn check_name(name: &str) -> CoreResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(CoreError::invalid("release_invalid", "release: a folder name of letters, digits, '-', '_' and '.' (at most 120)."))
+        Err(CoreError::invalid(ProblemCode::ReleaseInvalid, "release: a folder name of letters, digits, '-', '_' and '.' (at most 120)."))
     }
 }
 
@@ -78,11 +79,11 @@ impl Releases<'_> {
     pub async fn find(&self, practice: &str, name: &str) -> CoreResult<Release> {
         check_name(name)?;
         let release = self.list(practice).await?.into_iter().find(|r| r.name == name).ok_or_else(|| CoreError::Unprocessable {
-            code: "release_unknown",
+            code: ProblemCode::ReleaseUnknown,
             detail: format!("There is no release '{name}' in the practice's release location."),
         })?;
         if let Some(problem) = &release.problem {
-            return Err(CoreError::Unprocessable { code: "release_not_recognised", detail: problem.clone() });
+            return Err(CoreError::Unprocessable { code: ProblemCode::ReleaseNotRecognised, detail: problem.clone() });
         }
         for file in &release.files {
             let head = self.blobs.get_range(&file.key, 0, 4096).await.map_err(CoreError::backend)?.unwrap_or_default();
@@ -90,7 +91,7 @@ impl Releases<'_> {
             let checked = first.and_then(|line| file.format.reader(&line).map(|_| ()));
             if let Err(why) = checked {
                 return Err(CoreError::Unprocessable {
-                    code: "release_format_wrong",
+                    code: ProblemCode::ReleaseFormatWrong,
                     detail: format!("{} is not a {} file: {why}.", file.name, file.format.system().title()),
                 });
             }

@@ -13,6 +13,7 @@ use crate::ids::{PracticeId, Username};
 use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
 use crate::sync::events::PortalEvent;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde_json::json;
 
@@ -68,7 +69,7 @@ pub struct AuthService<'a> {
 }
 
 fn login_failed() -> CoreError {
-    CoreError::unauthorized("login_failed", "The practice, username, password or code is not right, or there were too many attempts; wait a minute and try again, or ask the practice for help.")
+    CoreError::unauthorized(ProblemCode::LoginFailed, "The practice, username, password or code is not right, or there were too many attempts; wait a minute and try again, or ask the practice for help.")
 }
 
 /// Usernames are compared case-insensitively; this is the stored form.
@@ -187,7 +188,7 @@ impl<'a> AuthService<'a> {
         if cred.must_change_password && cred.temporary_expires_at.is_some_and(|t| now >= t) {
             fail("temporary_password_expired").await?;
             return Err(CoreError::unauthorized(
-                "temporary_password_expired",
+                ProblemCode::TemporaryPasswordExpired,
                 "This temporary password has expired. Ask the practice for a new one.",
             ));
         }
@@ -219,22 +220,22 @@ impl<'a> AuthService<'a> {
         if current.len() > PASSWORD_INPUT_MAX || !password::verify(current, &cred.password_hash) {
             let detail = json!({"reason": "bad_password"});
             self.audit().record(actor, AuditAction::AuthPasswordChange, principal_id, Outcome::Failure, detail).await?;
-            return Err(CoreError::invalid("current_password_wrong", "The current password is not right."));
+            return Err(CoreError::invalid(ProblemCode::CurrentPasswordWrong, "The current password is not right."));
         }
         password::check_policy(new)?;
         if new == current {
-            return Err(CoreError::invalid("password_unchanged", "Choose a password different from the current one."));
+            return Err(CoreError::invalid(ProblemCode::PasswordUnchanged, "Choose a password different from the current one."));
         }
         let rename = match new_username.map(normalize_username).filter(|u| *u != cred.username) {
             None => None,
             Some(_) if cred.kind != PrincipalKind::Patient || !cred.must_change_password => {
                 return Err(CoreError::invalid(
-                    "username_change_not_allowed",
+                    ProblemCode::UsernameChangeNotAllowed,
                     "A username can be chosen only with the first new password.",
                 ));
             }
             Some(u) if Username::parse(&u).is_none() => {
-                return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
+                return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
             }
             Some(u) => Some(u),
         };

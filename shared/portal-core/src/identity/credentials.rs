@@ -6,6 +6,7 @@
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::keys;
 use crate::ports::{Cond, Item, Table, TableError, TxOp};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +67,7 @@ impl Credentials<'_> {
     pub async fn replace(&self, practice: &str, c: &Credential, version: u64) -> CoreResult<()> {
         self.put(practice, c, version).await.map_err(|e| match e {
             TableError::ConditionFailed => {
-                CoreError::Conflict { code: "conflict", detail: "The login changed meanwhile; try again.".into(), current: None }
+                CoreError::Conflict { code: ProblemCode::Conflict, detail: "The login changed meanwhile; try again.".into(), current: None }
             }
             other => other.into(),
         })

@@ -10,6 +10,7 @@ use crate::identity::session::PrincipalKind;
 use crate::identity::totp::{self, Enrolment};
 use crate::ports::{Clock, Table, TableError};
 use crate::quota::Quota;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::json;
@@ -56,7 +57,7 @@ impl Mfa<'_> {
         let found = Credentials { table: self.table }.by_principal(&actor.practice, &actor.id).await?;
         match found {
             Some((c, v)) if c.kind == PrincipalKind::Patient => Ok((c, v)),
-            Some(_) => Err(CoreError::forbidden("staff_mfa_required", "Staff always use an authenticator; an admin manages it.")),
+            Some(_) => Err(CoreError::forbidden(ProblemCode::StaffMfaRequired, "Staff always use an authenticator; an admin manages it.")),
             None => Err(CoreError::NotFound),
         }
     }
@@ -78,9 +79,13 @@ impl Mfa<'_> {
     /// Confirms the pending app with a code; answers the ten recovery codes (shown this once).
     pub async fn confirm(&self, actor: &Actor, code: &str) -> CoreResult<Vec<String>> {
         let (mut c, version) = self.patient(actor).await?;
-        let pending = c.totp_pending.clone().ok_or_else(|| CoreError::invalid("totp_not_started", "Start setting up the app first."))?;
+        let pending =
+            c.totp_pending.clone().ok_or_else(|| CoreError::invalid(ProblemCode::TotpNotStarted, "Start setting up the app first."))?;
         if totp::verify(&pending, code.trim(), self.clock.now()).is_none() {
-            return Err(CoreError::invalid("totp_code_wrong", "That code does not match; check the app and try the current code."));
+            return Err(CoreError::invalid(
+                ProblemCode::TotpCodeWrong,
+                "That code does not match; check the app and try the current code.",
+            ));
         }
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
         c.totp_secret = Some(pending);
@@ -100,7 +105,7 @@ impl Mfa<'_> {
         let (mut c, version) = self.patient(actor).await?;
         if !PROOFS_PER_LOGIN.take(self.table, self.clock, &actor.practice, &actor.id).await? {
             return Err(CoreError::TooMany {
-                code: "too_many_attempts",
+                code: ProblemCode::TooManyAttempts,
                 detail: "Too many tries for now; wait an hour, or ask the practice for help.".into(),
             });
         }
@@ -115,7 +120,7 @@ impl Mfa<'_> {
             let audit = AuditLog { table: self.table, clock: self.clock };
             audit.record(actor, AuditAction::AuthMfaRemove, &actor.id, Outcome::Failure, json!({"reason": "proof_wrong"})).await?;
             return Err(CoreError::invalid(
-                "reauthentication_failed",
+                ProblemCode::ReauthenticationFailed,
                 "Type your password, or a current code from your app, to turn two-step sign-in off.",
             ));
         }

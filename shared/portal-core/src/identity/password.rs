@@ -1,6 +1,7 @@
 //! Password rules: argon2id with m = 19 MiB, t = 2, p = 1 and a per-user salt; 8–128
 //! characters, no composition rules, the most common passwords refused.
 
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 
@@ -88,14 +89,14 @@ const COMMON: &[&str] = &[
 pub fn check_policy(password: &str) -> CoreResult<()> {
     let chars = password.chars().count();
     if chars < MIN_LEN {
-        return Err(CoreError::invalid("password_too_short", format!("Use at least {MIN_LEN} characters.")));
+        return Err(CoreError::invalid(ProblemCode::PasswordTooShort, format!("Use at least {MIN_LEN} characters.")));
     }
     if chars > MAX_LEN {
-        return Err(CoreError::invalid("password_too_long", format!("Use at most {MAX_LEN} characters.")));
+        return Err(CoreError::invalid(ProblemCode::PasswordTooLong, format!("Use at most {MAX_LEN} characters.")));
     }
     let lower = password.to_lowercase();
     if COMMON.contains(&lower.as_str()) || lower.chars().all(|c| c == lower.chars().next().unwrap_or(' ')) {
-        return Err(CoreError::invalid("password_too_common", "This password is too common; choose another."));
+        return Err(CoreError::invalid(ProblemCode::PasswordTooCommon, "This password is too common; choose another."));
     }
     Ok(())
 }

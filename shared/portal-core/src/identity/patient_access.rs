@@ -18,6 +18,7 @@ use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -124,7 +125,7 @@ impl PatientAccess<'_> {
         match self.table.transact(ops).await {
             Ok(()) => Ok(true),
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&1) => Err(CoreError::Conflict {
-                code: "access_exists",
+                code: ProblemCode::AccessExists,
                 detail: "This patient has portal access already; give a new temporary password instead.".into(),
                 current: None,
             }),
@@ -140,7 +141,7 @@ impl PatientAccess<'_> {
         let missing = roster::missing(&patient);
         if !missing.is_empty() {
             return Err(CoreError::Unprocessable {
-                code: "patient_not_eligible",
+                code: ProblemCode::PatientNotEligible,
                 detail: format!("Portal access needs these in the patient's record first: {}.", missing.join(", ")),
             });
         }
@@ -153,7 +154,7 @@ impl PatientAccess<'_> {
                 return Ok(TemporaryLogin { username, temporary_password });
             }
         }
-        Err(CoreError::Conflict { code: "conflict", detail: "No free username was found; try again.".into(), current: None })
+        Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "No free username was found; try again.".into(), current: None })
     }
 
     /// A new temporary password; the old one and every session of the patient stop working.
@@ -205,12 +206,16 @@ impl PatientAccess<'_> {
         ];
         match self.table.transact(ops).await {
             Ok(()) => Ok(()),
-            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) || failed.contains(&3) => {
-                Err(CoreError::Conflict { code: "username_taken", detail: "That username is taken; choose another.".into(), current: None })
-            }
-            Err(TableError::TransactionCanceled { .. }) => {
-                Err(CoreError::Conflict { code: "conflict", detail: "The login changed meanwhile; try again.".into(), current: None })
-            }
+            Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) || failed.contains(&3) => Err(CoreError::Conflict {
+                code: ProblemCode::UsernameTaken,
+                detail: "That username is taken; choose another.".into(),
+                current: None,
+            }),
+            Err(TableError::TransactionCanceled { .. }) => Err(CoreError::Conflict {
+                code: ProblemCode::Conflict,
+                detail: "The login changed meanwhile; try again.".into(),
+                current: None,
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -232,7 +237,7 @@ impl PatientAccess<'_> {
         let url = login_url(&settings, practice, site_url);
         let (Some(to), true, false) = (to, url.starts_with("http"), settings.webmail.notification_sender.is_empty()) else {
             return Err(CoreError::Conflict {
-                code: "email_not_possible",
+                code: ProblemCode::EmailNotPossible,
                 detail: "This login cannot be emailed: the patient has no email, or the practice's sender or portal address is not set. Print it instead.".into(),
                 current: None,
             });

@@ -9,6 +9,7 @@ use crate::ids::{PracticeId, Username};
 use crate::ports::{Clock, Table};
 use crate::practice::features::Feature;
 use crate::practice::settings::{PracticeSettings, SettingsRepo};
+use crate::ProblemCode;
 use crate::{ids, CoreError, CoreResult};
 
 /// Staff principal ids start with this (patients' ids are the practice system's own).
@@ -32,7 +33,10 @@ pub struct NewLogin {
 impl Provisioner<'_> {
     pub async fn create_practice(&self, practice: &str, name: &str, features: Vec<Feature>) -> CoreResult<()> {
         if PracticeId::parse(practice).is_none() {
-            return Err(CoreError::invalid("practice_invalid", "A practice id is 2–64 lower-case letters, digits, '.', '-' or '_'."));
+            return Err(CoreError::invalid(
+                ProblemCode::PracticeInvalid,
+                "A practice id is 2–64 lower-case letters, digits, '.', '-' or '_'.",
+            ));
         }
         SettingsRepo { table: self.table, clock: self.clock }.create(practice, &PracticeSettings::new(name, features)).await
     }
@@ -70,11 +74,11 @@ impl Provisioner<'_> {
         let password = password::generate_temporary();
         let username = normalize_username(username);
         if Username::parse(&username).is_none() {
-            return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
+            return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
         }
         let access = PatientAccess { table: self.table, clock: self.clock };
         if !access.create(practice, patient_id, &username, display_name, &password, temporary, "seed").await? {
-            return Err(CoreError::Conflict { code: "conflict", detail: "That username is taken.".into(), current: None });
+            return Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "That username is taken.".into(), current: None });
         }
         Ok(NewLogin { principal_id: patient_id.into(), username, password, temporary, totp_secret: None })
     }
@@ -94,7 +98,7 @@ impl Provisioner<'_> {
     ) -> CoreResult<NewLogin> {
         let username = normalize_username(username);
         if Username::parse(&username).is_none() {
-            return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
+            return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
         }
         let cred = Credential {
             kind,

@@ -23,6 +23,7 @@ use crate::sync::entities::Patient;
 use crate::sync::events::PortalEvent;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster::Roster;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -58,7 +59,7 @@ pub struct Recovery<'a> {
 }
 
 fn link_invalid() -> CoreError {
-    CoreError::invalid("reset_link_invalid", "This link has expired or was used already. Ask for a new one from the login page.")
+    CoreError::invalid(ProblemCode::ResetLinkInvalid, "This link has expired or was used already. Ask for a new one from the login page.")
 }
 
 impl Recovery<'_> {
@@ -70,7 +71,7 @@ impl Recovery<'_> {
     /// else gets the same answer.
     pub fn check_request(practice: &str, username_or_email: &str) -> CoreResult<()> {
         if practice.chars().count() > 64 || username_or_email.chars().count() > 254 {
-            return Err(CoreError::invalid("invalid_body", "practice is at most 64 characters, usernameOrEmail at most 254."));
+            return Err(CoreError::invalid(ProblemCode::InvalidBody, "practice is at most 64 characters, usernameOrEmail at most 254."));
         }
         Ok(())
     }
@@ -169,7 +170,7 @@ impl Recovery<'_> {
             return Err(link_invalid());
         }
         if new_password.len() > PASSWORD_INPUT_MAX {
-            return Err(CoreError::invalid("password_too_long", "A password is at most 128 characters."));
+            return Err(CoreError::invalid(ProblemCode::PasswordTooLong, "A password is at most 128 characters."));
         }
         password::check_policy(new_password)?;
         // Single use: whoever deletes it uses it.

@@ -15,6 +15,7 @@ use crate::identity::totp::{self, Enrolment};
 use crate::ids::Username;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table, TableError, TxOp};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::json;
@@ -91,11 +92,11 @@ impl StaffUsers<'_> {
     pub async fn create(&self, actor: &Actor, username: &str, display_name: &str, role: StaffRole) -> CoreResult<(StaffUser, String)> {
         let username = normalize_username(username);
         if Username::parse(&username).is_none() {
-            return Err(CoreError::invalid("username_invalid", "A username is 2–64 letters, digits, '.', '-' or '_'."));
+            return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
         }
         let display_name = display_name.trim();
         if display_name.is_empty() || display_name.chars().count() > 100 || !crate::text::is_plain_text(display_name, false) {
-            return Err(CoreError::invalid("text_invalid", "The name is one line of 1 to 100 characters."));
+            return Err(CoreError::invalid(ProblemCode::TextInvalid, "The name is one line of 1 to 100 characters."));
         }
         let temporary = password::generate_temporary();
         let cred = Credential {
@@ -114,7 +115,7 @@ impl StaffUsers<'_> {
         };
         self.creds().create(&actor.practice, &cred).await.map_err(|e| match e {
             TableError::ConditionFailed => {
-                CoreError::Conflict { code: "username_taken", detail: "That username is taken.".into(), current: None }
+                CoreError::Conflict { code: ProblemCode::UsernameTaken, detail: "That username is taken.".into(), current: None }
             }
             other => other.into(),
         })?;
@@ -151,7 +152,7 @@ impl StaffUsers<'_> {
                     .collect();
                 if others.is_empty() {
                     return Err(CoreError::Conflict {
-                        code: "last_admin",
+                        code: ProblemCode::LastAdmin,
                         detail: "This is the practice's last admin: make someone else an admin first.".into(),
                         current: None,
                     });
@@ -164,7 +165,7 @@ impl StaffUsers<'_> {
                 Err(TableError::TransactionCanceled { .. }) if attempts < ATTEMPTS => continue,
                 Err(TableError::TransactionCanceled { .. }) => {
                     return Err(CoreError::Conflict {
-                        code: "conflict",
+                        code: ProblemCode::Conflict,
                         detail: "The staff list kept changing; try again.".into(),
                         current: None,
                     })
@@ -196,11 +197,14 @@ impl StaffUsers<'_> {
         let practice = actor.practice.as_str();
         let (mut cred, version) = self.get(practice, username).await?;
         let Some(pending) = cred.totp_pending.clone() else {
-            return Err(CoreError::invalid("totp_not_started", "Start setting up the authenticator first."));
+            return Err(CoreError::invalid(ProblemCode::TotpNotStarted, "Start setting up the authenticator first."));
         };
         if totp::verify(&pending, code.trim(), self.clock.now()).is_none() {
             self.audit().record(actor, AuditAction::StaffTotpConfirm, &cred.principal_id, Outcome::Failure, json!({})).await?;
-            return Err(CoreError::invalid("totp_code_wrong", "That code does not match; check the app and try the current code."));
+            return Err(CoreError::invalid(
+                ProblemCode::TotpCodeWrong,
+                "That code does not match; check the app and try the current code.",
+            ));
         }
         cred.totp_secret = Some(pending);
         cred.totp_pending = None;

@@ -9,6 +9,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError};
 use crate::text::{is_plain_text, unknown_tag};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -129,7 +130,7 @@ impl InviteRules {
 /// Checks rules as staff submitted them; answers them trimmed.
 pub fn check(rules: &[InviteRule], office_phone: &str) -> CoreResult<(Vec<InviteRule>, String)> {
     if rules.len() > MAX_RULES {
-        return Err(CoreError::invalid("invite_rule_invalid", format!("At most {MAX_RULES} rules.")));
+        return Err(CoreError::invalid(ProblemCode::InviteRuleInvalid, format!("At most {MAX_RULES} rules.")));
     }
     let phone = check_phone(office_phone)?;
     let mut out = Vec::with_capacity(rules.len());
@@ -138,18 +139,21 @@ pub fn check(rules: &[InviteRule], office_phone: &str) -> CoreResult<(Vec<Invite
         let id_ok = (1..=40).contains(&r.id.len()) && r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !id_ok || rules[..n].iter().any(|o| o.id == r.id) {
             return Err(CoreError::invalid(
-                "invite_rule_invalid",
+                ProblemCode::InviteRuleInvalid,
                 format!("{which}: its id must be unique, 1–40 letters, digits, '-' or '_'."),
             ));
         }
         if r.offset_minutes == 0 || r.offset_minutes > MAX_OFFSET_MINUTES {
-            return Err(CoreError::invalid("invite_rule_invalid", format!("{which}: the time must be between 1 minute and 90 days.")));
+            return Err(CoreError::invalid(
+                ProblemCode::InviteRuleInvalid,
+                format!("{which}: the time must be between 1 minute and 90 days."),
+            ));
         }
         let resend_days = match (r.resend, r.resend_days) {
             (Resend::NoVisitWithin, Some(d)) if (1..=3650).contains(&d) => Some(d),
             (Resend::NoVisitWithin, _) => {
                 return Err(CoreError::invalid(
-                    "invite_rule_invalid",
+                    ProblemCode::InviteRuleInvalid,
                     format!("{which}: \"no visit within\" needs a number of days from 1 to 3650."),
                 ))
             }
@@ -166,7 +170,7 @@ pub fn check(rules: &[InviteRule], office_phone: &str) -> CoreResult<(Vec<Invite
 pub fn check_phone(office_phone: &str) -> CoreResult<&str> {
     let phone = office_phone.trim();
     if phone.chars().count() > 40 || !is_plain_text(phone, false) {
-        return Err(CoreError::invalid("invite_rule_invalid", "The office phone is one line of at most 40 characters."));
+        return Err(CoreError::invalid(ProblemCode::InviteRuleInvalid, "The office phone is one line of at most 40 characters."));
     }
     Ok(phone)
 }
@@ -176,20 +180,26 @@ pub fn check_template(subject: &str, body: &str, which: &str) -> CoreResult<(Str
     let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > SUBJECT_MAX || !is_plain_text(subject, false) {
         return Err(CoreError::invalid(
-            "subject_invalid",
+            ProblemCode::SubjectInvalid,
             format!("{which}: the subject must be one line of 1 to {SUBJECT_MAX} characters."),
         ));
     }
     let body = body.trim();
     if body.chars().count() > BODY_MAX || !is_plain_text(body, true) {
-        return Err(CoreError::invalid("body_too_long", format!("{which}: the body must be plain text of at most {BODY_MAX} characters.")));
+        return Err(CoreError::invalid(
+            ProblemCode::BodyTooLong,
+            format!("{which}: the body must be plain text of at most {BODY_MAX} characters."),
+        ));
     }
     if !body.contains("[URL]") && !body.contains("[PatientPortalURL]") {
-        return Err(CoreError::invalid("body_missing_url", format!("{which}: the body must contain [URL], where the portal link goes.")));
+        return Err(CoreError::invalid(
+            ProblemCode::BodyMissingUrl,
+            format!("{which}: the body must contain [URL], where the portal link goes."),
+        ));
     }
     let known: Vec<&str> = TAGS.iter().copied().chain(OLD_NAMES.iter().map(|(old, _)| *old)).collect();
     if let Some(tag) = unknown_tag(subject, &known).or_else(|| unknown_tag(body, &known)) {
-        return Err(CoreError::invalid("body_unknown_tag", format!("{which}: {tag} is not a known tag; use {}.", TAGS.join(" "))));
+        return Err(CoreError::invalid(ProblemCode::BodyUnknownTag, format!("{which}: {tag} is not a known tag; use {}.", TAGS.join(" "))));
     }
     Ok((subject.into(), body.into()))
 }
@@ -278,7 +288,7 @@ impl InviteRulesRepo<'_> {
             Err(TableError::ConditionFailed) => {
                 let current = self.get(practice).await?;
                 return Err(CoreError::Conflict {
-                    code: "settings_changed",
+                    code: ProblemCode::SettingsChanged,
                     detail: "Someone changed the invite rules meanwhile; here they are as saved.".into(),
                     current: Some(serde_json::to_value(current).map_err(CoreError::backend)?),
                 });

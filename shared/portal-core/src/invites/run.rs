@@ -286,7 +286,9 @@ impl InviteRun<'_> {
         let (username, password) = match &current {
             None => match access.grant(&actor, &entry.patient_id).await {
                 Ok(l) => (l.username, l.temporary_password),
-                Err(e) if e.code() == "access_exists" => return self.settle(item, record, skip("a login was made meanwhile")).await,
+                Err(e) if e.code() == crate::ProblemCode::AccessExists => {
+                    return self.settle(item, record, skip("a login was made meanwhile")).await
+                }
                 Err(e) => return Err(e),
             },
             Some(a) if access.is_temporary(practice, &a.username).await? => {

@@ -12,6 +12,7 @@ use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
 use crate::quota::Quota;
 use crate::text::check_email;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -96,13 +97,13 @@ impl InviteSamples<'_> {
         let sample = self.fill(practice, &settings, draft)?;
         if settings.webmail.notification_sender.is_empty() {
             return Err(CoreError::Unprocessable {
-                code: "sender_missing",
+                code: ProblemCode::SenderMissing,
                 detail: "Set \"Send notifications from\" under Message notifications on Setup first: invites are sent from it.".into(),
             });
         }
         if !TESTS_PER_DAY.take(self.table, self.clock, practice, "tests").await? {
             return Err(CoreError::TooMany {
-                code: "test_limit",
+                code: ProblemCode::TestLimit,
                 detail: format!("{} test invites can be sent a day; try again tomorrow.", TESTS_PER_DAY.limit),
             });
         }

@@ -25,6 +25,7 @@ use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRe
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::{DateRange, Order, Synced};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -186,7 +187,7 @@ impl AppointmentBook<'_> {
             }
             if !can_confirm(&appt.record) {
                 return Err(CoreError::Conflict {
-                    code: "confirmation_not_pending",
+                    code: ProblemCode::ConfirmationNotPending,
                     detail: "This appointment is not waiting for a confirmation; call the office to change it.".into(),
                     current: None,
                 });
@@ -236,12 +237,12 @@ impl AppointmentBook<'_> {
         let practice = &caller.actor.practice;
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         if note.is_some_and(|n| n.chars().count() > NOTE_MAX || !crate::text::is_plain_text(n, true)) {
-            return Err(CoreError::invalid("note_invalid", format!("A note is plain text of at most {NOTE_MAX} characters.")));
+            return Err(CoreError::invalid(ProblemCode::NoteInvalid, format!("A note is plain text of at most {NOTE_MAX} characters.")));
         }
         let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
         if !settings.contact.appointment_requests {
             return Err(CoreError::forbidden(
-                "appointment_requests_off",
+                ProblemCode::AppointmentRequestsOff,
                 "Your dental office takes these requests by phone: call the office.",
             ));
         }
@@ -255,7 +256,7 @@ impl AppointmentBook<'_> {
             }
             if appt.record.status != AppointmentStatus::Scheduled || sort_key_utc(&appt.record.start) <= self.now_utc() {
                 return Err(CoreError::Conflict {
-                    code: "appointment_not_changeable",
+                    code: ProblemCode::AppointmentNotChangeable,
                     detail: "Only an upcoming scheduled appointment can be cancelled or moved here; call the office.".into(),
                     current: None,
                 });
@@ -344,7 +345,7 @@ impl AppointmentBook<'_> {
                     return Ok(booked);
                 }
                 return Err(CoreError::Conflict {
-                    code: "recall_not_due",
+                    code: ProblemCode::RecallNotDue,
                     detail: "This recall is already scheduled or no longer due.".into(),
                     current: None,
                 });
@@ -358,7 +359,7 @@ impl AppointmentBook<'_> {
             }
             if !fits(&slot.record, &recall.record, &self.now_utc()) {
                 return Err(CoreError::Unprocessable {
-                    code: "slot_unfit",
+                    code: ProblemCode::SlotUnfit,
                     detail: "This slot is not open for this kind of visit, or it has passed; choose another.".into(),
                 });
             }
@@ -441,9 +442,9 @@ impl AppointmentBook<'_> {
 }
 
 fn slot_taken() -> CoreError {
-    CoreError::Conflict { code: "slot_taken", detail: "Someone has just booked this slot; choose another.".into(), current: None }
+    CoreError::Conflict { code: ProblemCode::SlotTaken, detail: "Someone has just booked this slot; choose another.".into(), current: None }
 }
 
 fn contended() -> CoreError {
-    CoreError::Conflict { code: "conflict", detail: "The appointment book kept changing; try again.".into(), current: None }
+    CoreError::Conflict { code: ProblemCode::Conflict, detail: "The appointment book kept changing; try again.".into(), current: None }
 }

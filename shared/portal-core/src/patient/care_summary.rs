@@ -28,6 +28,7 @@ use crate::sync::entities::{
     ProcedureStatus, Provider, TreatmentPlan, TreatmentPlanStatus,
 };
 use crate::sync::records::DateRange;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 use serde_json::json;
@@ -178,12 +179,12 @@ impl CareSummaries<'_> {
         let sealed_for = if encrypted {
             let recipients = crate::practice::direct_recipients::DirectRecipients { table: self.table, clock: self.clock };
             let recipient = recipients.for_address(&caller.actor.practice, &to).await?.ok_or_else(|| CoreError::Unprocessable {
-                code: "recipient_certificate_missing",
+                code: ProblemCode::RecipientCertificateMissing,
                 detail: "Encrypted sending works for the Direct addresses your practice has registered; this is not one of them.".into(),
             })?;
             if recipient.not_after_unix <= self.clock.now() {
                 return Err(CoreError::Unprocessable {
-                    code: "recipient_certificate_expired",
+                    code: ProblemCode::RecipientCertificateExpired,
                     detail: "The certificate registered for this address has expired; the practice must register a current one.".into(),
                 });
             }
@@ -198,7 +199,7 @@ impl CareSummaries<'_> {
         let sender = settings.webmail.notification_sender.clone();
         if sender.is_empty() {
             return Err(CoreError::Unprocessable {
-                code: "sender_missing",
+                code: ProblemCode::SenderMissing,
                 detail: "The office has not set up sending email from the portal yet. Download the summary instead, or ask the office."
                     .into(),
             });
@@ -208,7 +209,7 @@ impl CareSummaries<'_> {
             let detail = json!({ "to": to, "encrypted": encrypted, "reason": "daily_limit" });
             self.record(caller, &patient_id, Action::Transmit, Outcome::Denied, detail).await?;
             return Err(CoreError::TooMany {
-                code: "transmit_limit",
+                code: ProblemCode::TransmitLimit,
                 detail: format!("A care summary can be sent {} times a day; try again tomorrow.", TRANSMITS_PER_DAY.limit),
             });
         }

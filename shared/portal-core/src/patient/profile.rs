@@ -15,6 +15,7 @@ use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::Synced;
 use crate::text::check_email;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -66,14 +67,17 @@ fn narrowed(p: &Patient, wanted: ContactChange) -> CoreResult<ContactChange> {
                 || !m.chars().all(|c| c.is_ascii_digit() || " ()+-.".contains(c))
                 || m.chars().filter(char::is_ascii_digit).count() < 7 =>
         {
-            return Err(CoreError::invalid("phone_invalid", "A mobile phone is digits with spaces, ( ) + - or . — at least 7 digits."));
+            return Err(CoreError::invalid(
+                ProblemCode::PhoneInvalid,
+                "A mobile phone is digits with spaces, ( ) + - or . — at least 7 digits.",
+            ));
         }
         m => m,
     };
     let preferred_language = match wanted.preferred_language.as_deref() {
         None => None,
         Some(l @ ("en" | "es")) => Some(l.to_string()),
-        Some(_) => return Err(CoreError::invalid("invalid_body", "preferredLanguage is en or es.")),
+        Some(_) => return Err(CoreError::invalid(ProblemCode::InvalidBody, "preferredLanguage is en or es.")),
     };
     let current_lang = Language::of(p.preferred_language.as_deref()).code();
     Ok(ContactChange {
@@ -148,7 +152,7 @@ impl Profiles<'_> {
             Ok(()) => outbox.publish(practice, &event).await,
             Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => {
                 return Err(CoreError::Conflict {
-                    code: "conflict",
+                    code: ProblemCode::Conflict,
                     detail: "Your details changed meanwhile; look and save again.".into(),
                     current: None,
                 })

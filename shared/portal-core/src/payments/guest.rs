@@ -20,6 +20,7 @@ use crate::quota::Quota;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster::Roster;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -73,13 +74,14 @@ fn guest_view(p: &Payment) -> PaymentView {
 fn name(field: &str, v: &str) -> CoreResult<String> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > NAME_MAX || !crate::text::is_plain_text(v, false) {
-        return Err(CoreError::invalid("field_invalid", format!("{field}: one line of 1 to {NAME_MAX} characters.")));
+        return Err(CoreError::invalid(ProblemCode::FieldInvalid, format!("{field}: one line of 1 to {NAME_MAX} characters.")));
     }
     Ok(v.to_string())
 }
 
 fn practice_of(id: &str) -> CoreResult<PracticeId> {
-    PracticeId::parse(id).ok_or_else(|| CoreError::invalid("practice_invalid", "practice: the id in the practice's portal address."))
+    PracticeId::parse(id)
+        .ok_or_else(|| CoreError::invalid(ProblemCode::PracticeInvalid, "practice: the id in the practice's portal address."))
 }
 
 impl Payments<'_> {
@@ -93,21 +95,24 @@ impl Payments<'_> {
         let last_name = name("lastName", &req.last_name)?;
         let birthdate = crate::sync::entities::rules::date("birthdate", req.birthdate.trim())?;
         if birthdate > time::OffsetDateTime::from_unix_timestamp(self.clock.now()).map(|t| t.date()).unwrap_or(birthdate) {
-            return Err(CoreError::invalid("field_invalid", "birthdate: a date in the past."));
+            return Err(CoreError::invalid(ProblemCode::FieldInvalid, "birthdate: a date in the past."));
         }
         let email = match req.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
             Some(e) => Some(crate::text::check_email(e, "Email")?),
             None => None,
         };
         if req.idempotency_key.len() < KEY_MIN {
-            return Err(CoreError::invalid("idempotency_key_invalid", "idempotencyKey: 32 to 64 random letters, digits, '-' or '_'."));
+            return Err(CoreError::invalid(
+                ProblemCode::IdempotencyKeyInvalid,
+                "idempotencyKey: 32 to 64 random letters, digits, '-' or '_'.",
+            ));
         }
         let (setup, processor) = self.ready(practice).await?;
         let start = StartRequest { amount_cents: req.amount_cents, note: req.note.clone(), idempotency_key: req.idempotency_key.clone() };
         let note = check_start(&start, setup.limit_cents)?;
         if !STARTS_PER_ADDRESS.take(self.table, self.clock, practice, source_ip.unwrap_or("unknown")).await? {
             return Err(CoreError::TooMany {
-                code: "payment_limit",
+                code: ProblemCode::PaymentLimit,
                 detail: "Too many payments from here this hour; please try again later or call the office.".into(),
             });
         }
@@ -161,7 +166,7 @@ impl Payments<'_> {
         let (payment, practice) = self.guest_payment(id, proof).await?;
         if !CARDS_PER_ADDRESS.take(self.table, self.clock, &practice, source_ip.unwrap_or("unknown")).await? {
             return Err(CoreError::TooMany {
-                code: "payment_limit",
+                code: ProblemCode::PaymentLimit,
                 detail: "Too many cards tried from here this hour; please call the office.".into(),
             });
         }

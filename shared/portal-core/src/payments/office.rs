@@ -15,6 +15,7 @@ use crate::reads::{Listing, PageRequest};
 use crate::sync::entities::Patient;
 use crate::sync::events::PortalEvent;
 use crate::sync::records::PatientRecords;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -78,7 +79,7 @@ impl OfficeFilter {
             "unmatched" => OfficeFilter::Unmatched,
             _ => {
                 return Err(CoreError::invalid(
-                    "invalid_query",
+                    ProblemCode::InvalidQuery,
                     "status: all, pending, approved, declined, canceled, refunded or unmatched.",
                 ))
             }
@@ -182,20 +183,20 @@ impl Payments<'_> {
         let key = &req.idempotency_key;
         if !(8..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(CoreError::invalid(
-                "idempotency_key_invalid",
+                ProblemCode::IdempotencyKeyInvalid,
                 "idempotencyKey: 8 to 64 letters, digits, '-' or '_', new for each refund.",
             ));
         }
         let (PaymentStatus::Approved, Some(processor_ref)) = (payment.status, payment.processor_ref.clone()) else {
             return Err(CoreError::Unprocessable {
-                code: "payment_not_refundable",
+                code: ProblemCode::PaymentNotRefundable,
                 detail: "Only an approved payment can be refunded.".into(),
             });
         };
         let left = payment.amount_cents - payment.refunded_cents;
         if req.amount_cents < 1 || req.amount_cents > left {
             return Err(CoreError::invalid(
-                "refund_invalid",
+                ProblemCode::RefundInvalid,
                 format!("Refund between $0.01 and {} (what is left of the payment).", super::dollars(left)),
             ));
         }
@@ -205,9 +206,10 @@ impl Payments<'_> {
         let account = self.setups().account(practice, &setup).await?;
         let refund_ref =
             processor.refund(&account, &processor_ref, req.amount_cents, &format!("{id}-{key}")).await.map_err(|e| match e {
-                PortError::Rejected(why) => {
-                    CoreError::Unprocessable { code: "refund_refused", detail: format!("The processor refused the refund: {why}") }
-                }
+                PortError::Rejected(why) => CoreError::Unprocessable {
+                    code: ProblemCode::RefundRefused,
+                    detail: format!("The processor refused the refund: {why}"),
+                },
                 other => processor_down(other),
             })?;
         let refund = Refund { processor_ref: refund_ref, amount_cents: req.amount_cents, at: self.clock.now(), by: actor.id.clone() };
@@ -266,7 +268,7 @@ impl Payments<'_> {
             let (mut payment, version) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;
             if payment.patient_id.is_some() {
                 return Err(CoreError::Conflict {
-                    code: "payment_assigned",
+                    code: ProblemCode::PaymentAssigned,
                     detail: "This payment is on a patient's account already.".into(),
                     current: None,
                 });

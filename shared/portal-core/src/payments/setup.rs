@@ -7,6 +7,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::keys;
 use crate::ports::Processors;
 use crate::ports::{Clock, Cond, Item, ProcessorAccount, ProcessorKind, SecretBox, Table};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -136,20 +137,20 @@ impl PaymentSetups<'_> {
         let practice = actor.practice.as_str();
         if change.processor != ProcessorKind::None && self.processors.get(change.processor).is_none() {
             return Err(CoreError::invalid(
-                "payment_setup_invalid",
+                ProblemCode::PaymentSetupInvalid,
                 format!("The {} processor is not offered here.", change.processor.as_str()),
             ));
         }
         if !(super::MIN_CENTS..=MAX_LIMIT_CENTS).contains(&change.limit_cents) {
             return Err(CoreError::invalid(
-                "payment_setup_invalid",
+                ProblemCode::PaymentSetupInvalid,
                 format!("The online payment limit must be between $1.00 and ${}.", MAX_LIMIT_CENTS / 100),
             ));
         }
         let current = self.get(practice).await?;
         if change.version != current.version {
             return Err(CoreError::Conflict {
-                code: "settings_changed",
+                code: ProblemCode::SettingsChanged,
                 detail: "Someone else saved the payment setup first; review it and save again.".into(),
                 current: serde_json::to_value(self.view_of(current)).ok(),
             });
@@ -165,23 +166,29 @@ impl PaymentSetups<'_> {
         };
         if let Some(secret) = change.secret_key.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             if !key_like(secret, &["sk_", "rk_"]) {
-                return Err(CoreError::invalid("payment_setup_invalid", "The secret key is Stripe's sk_… (or restricted rk_…) key."));
+                return Err(CoreError::invalid(
+                    ProblemCode::PaymentSetupInvalid,
+                    "The secret key is Stripe's sk_… (or restricted rk_…) key.",
+                ));
             }
             next.sealed_secret_key = crate::ids::b64url(&self.secrets.seal(secret.as_bytes(), &context(practice, "secret-key")).await?);
         }
         if let Some(secret) = change.webhook_secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             if !key_like(secret, &["whsec_"]) {
-                return Err(CoreError::invalid("payment_setup_invalid", "The webhook signing secret is Stripe's whsec_… value."));
+                return Err(CoreError::invalid(ProblemCode::PaymentSetupInvalid, "The webhook signing secret is Stripe's whsec_… value."));
             }
             next.sealed_webhook_secret =
                 crate::ids::b64url(&self.secrets.seal(secret.as_bytes(), &context(practice, "webhook-secret")).await?);
         }
         if next.processor == ProcessorKind::Stripe {
             if !key_like(&next.publishable_key, &["pk_"]) {
-                return Err(CoreError::invalid("payment_setup_invalid", "The publishable key is Stripe's pk_… key."));
+                return Err(CoreError::invalid(ProblemCode::PaymentSetupInvalid, "The publishable key is Stripe's pk_… key."));
             }
             if next.sealed_secret_key.is_empty() || next.sealed_webhook_secret.is_empty() {
-                return Err(CoreError::invalid("payment_setup_invalid", "Stripe needs its secret key and its webhook signing secret."));
+                return Err(CoreError::invalid(
+                    ProblemCode::PaymentSetupInvalid,
+                    "Stripe needs its secret key and its webhook signing secret.",
+                ));
             }
         }
         let item = Item::new(keys::practice(practice), keys::PAYMENT_SETUP, serde_json::to_value(&next).map_err(CoreError::backend)?)

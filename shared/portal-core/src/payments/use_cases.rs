@@ -15,6 +15,7 @@ use crate::ports::{
 use crate::reads::{Caller, Listing, PageRequest, Reads};
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -149,18 +150,21 @@ pub struct Payments<'a> {
 
 pub(super) fn check_start(req: &StartRequest, limit_cents: i64) -> CoreResult<Option<String>> {
     if req.amount_cents < MIN_CENTS || req.amount_cents > limit_cents {
-        return Err(CoreError::invalid("amount_invalid", format!("Pay between $1.00 and {} online (whole cents).", dollars(limit_cents))));
+        return Err(CoreError::invalid(
+            ProblemCode::AmountInvalid,
+            format!("Pay between $1.00 and {} online (whole cents).", dollars(limit_cents)),
+        ));
     }
     let key = &req.idempotency_key;
     if !(8..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(CoreError::invalid(
-            "idempotency_key_invalid",
+            ProblemCode::IdempotencyKeyInvalid,
             "idempotencyKey: 8 to 64 letters, digits, '-' or '_', new for each payment.",
         ));
     }
     let note = req.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if note.is_some_and(|n| n.chars().count() > NOTE_MAX || !crate::text::is_plain_text(n, false)) {
-        return Err(CoreError::invalid("note_invalid", format!("The note is one line of at most {NOTE_MAX} characters.")));
+        return Err(CoreError::invalid(ProblemCode::NoteInvalid, format!("The note is one line of at most {NOTE_MAX} characters.")));
     }
     Ok(note.map(str::to_string))
 }
@@ -233,7 +237,7 @@ impl Payments<'_> {
         match self.processors.get(setup.processor) {
             Some(processor) => Ok((setup, processor)),
             None => Err(CoreError::Unprocessable {
-                code: "payments_unavailable",
+                code: ProblemCode::PaymentsUnavailable,
                 detail: "The practice does not take payments online yet; please call the office to pay.".into(),
             }),
         }
@@ -384,7 +388,7 @@ impl Payments<'_> {
         let payment = match (&payment.processor_ref, payment.status.is_open()) {
             (Some(processor_ref), true) => {
                 self.refresh(practice, payment.clone(), processor_ref, &caller.actor).await.unwrap_or_else(|e| {
-                    tracing::warn!(payment = %payment.id, code = e.code(), "payment not brought up to date; the reconciler will");
+                    tracing::warn!(payment = %payment.id, code = %e.code(), "payment not brought up to date; the reconciler will");
                     payment
                 })
             }
@@ -406,7 +410,7 @@ impl Payments<'_> {
         let practice = actor.practice.as_str();
         let token_ok = (8..=255).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !token_ok {
-            return Err(CoreError::invalid("card_token_invalid", "token: the card token the processor's card fields made."));
+            return Err(CoreError::invalid(ProblemCode::CardTokenInvalid, "token: the card token the processor's card fields made."));
         }
         let processor_ref = match (&payment.processor_ref, payment.status.is_open()) {
             (Some(r), true) => r.clone(),
@@ -417,7 +421,7 @@ impl Payments<'_> {
             self.processors.get(payment.processor).ok_or_else(|| CoreError::Backend("the payment's processor is gone".into()))?;
         let account = self.setups().account(practice, &setup).await?;
         let charge = processor.pay(&account, &processor_ref, token).await.map_err(|e| match e {
-            PortError::Rejected(_) => CoreError::invalid("card_token_invalid", "The card could not be read: enter it again."),
+            PortError::Rejected(_) => CoreError::invalid(ProblemCode::CardTokenInvalid, "The card could not be read: enter it again."),
             other => processor_down(other),
         })?;
         let (payment, _) = self.settle(practice, &payment.id, &charge, actor).await?;
@@ -520,7 +524,7 @@ impl Payments<'_> {
         };
         let account = self.setups().account(practice, &setup).await?;
         let event = processor.webhook(&account, signature, body, self.clock.now()).map_err(|e| match e {
-            PortError::Rejected(_) => CoreError::unauthorized("webhook_signature_invalid", "The webhook signature is not valid."),
+            PortError::Rejected(_) => CoreError::unauthorized(ProblemCode::WebhookSignatureInvalid, "The webhook signature is not valid."),
             other => other.into(),
         })?;
         let seen = (keys::practice(practice), keys::webhook_event(&event.id));
@@ -559,7 +563,7 @@ impl Payments<'_> {
                 Ok(_) => {}
                 Err(e) => {
                     done.failed += 1;
-                    tracing::warn!(payment = %id, code = e.code(), "payment not followed up; the next run tries again");
+                    tracing::warn!(payment = %id, code = %e.code(), "payment not followed up; the next run tries again");
                 }
             }
         }

@@ -9,6 +9,7 @@ use crate::clock::rfc3339;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table};
 use crate::smime::read_certificate;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -38,7 +39,7 @@ impl DirectRecipient {
 }
 
 fn invalid(detail: impl Into<String>) -> CoreError {
-    CoreError::invalid("certificate_invalid", detail)
+    CoreError::invalid(ProblemCode::CertificateInvalid, detail)
 }
 
 pub struct DirectRecipients<'a> {
@@ -56,13 +57,13 @@ impl DirectRecipients<'_> {
         let now = self.clock.now();
         if cert.addresses.is_empty() {
             return Err(CoreError::Unprocessable {
-                code: "certificate_has_no_address",
+                code: ProblemCode::CertificateHasNoAddress,
                 detail: "The certificate names no email address (subjectAltName rfc822Name), so it cannot be a Direct address's.".into(),
             });
         }
         if cert.not_after <= now || cert.not_before > now {
             return Err(CoreError::Unprocessable {
-                code: "certificate_not_current",
+                code: ProblemCode::CertificateNotCurrent,
                 detail: "The certificate is expired or not valid yet.".into(),
             });
         }

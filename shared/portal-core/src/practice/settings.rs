@@ -12,6 +12,7 @@ use crate::practice::family::FamilyAccess;
 use crate::practice::features::{self, Feature};
 use crate::practice::url_policy::{parse_portal_url, UrlRules};
 use crate::text::{check_email, is_plain_text};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -150,14 +151,17 @@ pub fn check_contact(c: &Contact) -> CoreResult<Contact> {
         && (phone.is_empty() || phone.chars().filter(char::is_ascii_digit).count() >= 7);
     if !phone_ok {
         return Err(CoreError::invalid(
-            "phone_invalid",
+            ProblemCode::PhoneInvalid,
             "The phone number is digits with spaces, ( ) + - . or x for an extension: at least 7 digits.",
         ));
     }
     let (address, hours) = (c.address.trim(), c.hours.trim());
     for (value, what) in [(address, "address"), (hours, "hours")] {
         if value.chars().count() > CONTACT_TEXT_MAX || !is_plain_text(value, true) {
-            return Err(CoreError::invalid("text_invalid", format!("The {what} is plain text of at most {CONTACT_TEXT_MAX} characters.")));
+            return Err(CoreError::invalid(
+                ProblemCode::TextInvalid,
+                format!("The {what} is plain text of at most {CONTACT_TEXT_MAX} characters."),
+            ));
         }
     }
     Ok(Contact { phone: phone.into(), address: address.into(), hours: hours.into(), appointment_requests: c.appointment_requests })
@@ -203,7 +207,7 @@ pub fn parse_features(keys: &[String]) -> CoreResult<Vec<Feature>> {
         .map(|k| {
             Feature::parse(k).ok_or_else(|| {
                 CoreError::invalid(
-                    "unknown_feature",
+                    ProblemCode::UnknownFeature,
                     format!("'{}' is not a portal feature; use one of {}.", truncate(k, 40), features::join(&Feature::ALL)),
                 )
             })
@@ -233,30 +237,33 @@ pub fn check_webmail(w: &WebMailSettings) -> CoreResult<WebMailSettings> {
 fn check_template(subject: &str, body: &str, which: &str) -> CoreResult<(String, String)> {
     if !is_plain_text(subject, false) || !is_plain_text(body, true) {
         return Err(CoreError::invalid(
-            "text_invalid",
+            ProblemCode::TextInvalid,
             format!("The subject and body{which} may not contain control characters or Unicode line separators."),
         ));
     }
     let subject = subject.trim();
     if subject.is_empty() || subject.chars().count() > SUBJECT_MAX {
         return Err(CoreError::invalid(
-            "subject_invalid",
+            ProblemCode::SubjectInvalid,
             format!("The notification subject{which} must be one line of 1 to {SUBJECT_MAX} characters."),
         ));
     }
     let body = body.trim();
     if body.chars().count() > BODY_MAX {
-        return Err(CoreError::invalid("body_too_long", format!("The notification body{which} must be at most {BODY_MAX} characters.")));
+        return Err(CoreError::invalid(
+            ProblemCode::BodyTooLong,
+            format!("The notification body{which} must be at most {BODY_MAX} characters."),
+        ));
     }
     if !body.contains("[URL]") {
         return Err(CoreError::invalid(
-            "body_missing_url",
+            ProblemCode::BodyMissingUrl,
             format!("The notification body{which} must contain [URL], where the portal link goes."),
         ));
     }
     if let Some(tag) = crate::text::unknown_tag(body, &TEMPLATE_TAGS) {
         return Err(CoreError::invalid(
-            "body_unknown_tag",
+            ProblemCode::BodyUnknownTag,
             format!(
                 "{} is not a known tag{which}: use only [URL] and [PracticeName] (a notification never carries patient details).",
                 truncate(tag, 40)
@@ -288,7 +295,7 @@ pub fn check_sender_domain(sender: &str, mail_domains: &[String]) -> CoreResult<
         return Ok(());
     }
     Err(CoreError::invalid(
-        "sender_domain_not_allowed",
+        ProblemCode::SenderDomainNotAllowed,
         format!(
             "The portal can send mail only from an address at {}. Use one of those, or ask whoever runs the portal to add {} (it must be verified for sending first).",
             mail_domains.join(", "),
@@ -443,7 +450,7 @@ impl Change {
 
 fn conflict(current: &PracticeSettings) -> CoreError {
     CoreError::Conflict {
-        code: "settings_changed",
+        code: ProblemCode::SettingsChanged,
         detail: "Someone else saved this section first. Your changes are still in the form; the values now stored are shown beside them. Save again to replace them.".into(),
         current: serde_json::to_value(current).ok(),
     }

@@ -2,6 +2,7 @@
 //! outside local mode it must never reach loopback, private, link-local or other internal addresses
 //! (that would let a staff account probe the inside of the cloud account).
 
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use std::net::IpAddr;
 use url::Url;
@@ -20,20 +21,20 @@ pub const MAX_URL_LEN: usize = 2048;
 pub fn parse_portal_url(raw: &str, field: &str, allow_http: bool) -> CoreResult<Url> {
     let raw = raw.trim();
     if raw.len() > MAX_URL_LEN {
-        return Err(CoreError::invalid("url_too_long", format!("{field} is longer than {MAX_URL_LEN} characters.")));
+        return Err(CoreError::invalid(ProblemCode::UrlTooLong, format!("{field} is longer than {MAX_URL_LEN} characters.")));
     }
-    let url = Url::parse(raw).map_err(|_| CoreError::invalid("url_invalid", format!("{field} is not a valid URL.")))?;
+    let url = Url::parse(raw).map_err(|_| CoreError::invalid(ProblemCode::UrlInvalid, format!("{field} is not a valid URL.")))?;
     match url.scheme() {
         "https" => {}
         "http" if allow_http => {}
-        "http" => return Err(CoreError::invalid("url_not_https", format!("{field} must start with https://."))),
-        _ => return Err(CoreError::invalid("url_invalid", format!("{field} must be an https:// address."))),
+        "http" => return Err(CoreError::invalid(ProblemCode::UrlNotHttps, format!("{field} must start with https://."))),
+        _ => return Err(CoreError::invalid(ProblemCode::UrlInvalid, format!("{field} must be an https:// address."))),
     }
     if url.host_str().is_none_or(|h| h.is_empty()) {
-        return Err(CoreError::invalid("url_invalid", format!("{field} has no host.")));
+        return Err(CoreError::invalid(ProblemCode::UrlInvalid, format!("{field} has no host.")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(CoreError::invalid("url_invalid", format!("{field} must not contain a user name or password.")));
+        return Err(CoreError::invalid(ProblemCode::UrlInvalid, format!("{field} must not contain a user name or password.")));
     }
     Ok(url)
 }

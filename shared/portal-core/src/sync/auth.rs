@@ -9,6 +9,7 @@ use crate::audit::{Actor, ActorKind, AuditAction, AuditLog, Outcome};
 use crate::ids::constant_time_eq;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, SecretBox, Table, TableError};
+use crate::ProblemCode;
 use crate::{ids, CoreError, CoreResult};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -181,14 +182,14 @@ impl SyncKeys<'_> {
         let label = label.trim();
         if label.is_empty() || label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
             return Err(CoreError::invalid(
-                "label_invalid",
+                ProblemCode::LabelInvalid,
                 format!("Give the key a name of 1 to {LABEL_MAX} characters (e.g. the server it is for)."),
             ));
         }
         let active = self.list(practice).await?.iter().filter(|k| k.revoked_at.is_none()).count();
         if active >= MAX_ACTIVE_KEYS {
             return Err(CoreError::Unprocessable {
-                code: "sync_key_limit",
+                code: ProblemCode::SyncKeyLimit,
                 detail: format!("A practice may have {MAX_ACTIVE_KEYS} active keys; revoke one it no longer uses first."),
             });
         }
@@ -264,14 +265,14 @@ impl SyncKeys<'_> {
         source_ip: Option<&str>,
     ) -> CoreResult<SyncKey> {
         let refuse =
-            |code: &'static str| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
-        let practice = practice_of_key(&sig.key_id).ok_or_else(|| refuse("sync_key_unknown"))?;
+            |code: ProblemCode| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
+        let practice = practice_of_key(&sig.key_id).ok_or_else(|| refuse(ProblemCode::SyncKeyUnknown))?;
         let result = self.check(practice, sig, method, path_with_query, cache).await;
         // Refusals are audited under keys that exist only: a made-up key id must not write into a
         // practice's log (or create logs for practices that don't exist). What is recorded is
         // bounded: the method is one of ours by then, the path is cut short.
         match &result {
-            Err(CoreError::Unauthorized { code, .. }) if *code != "sync_key_unknown" => {
+            Err(CoreError::Unauthorized { code, .. }) if *code != ProblemCode::SyncKeyUnknown => {
                 let actor = Actor::new(practice, ActorKind::Sync, &sig.key_id, source_ip);
                 let path: String = path_with_query.chars().take(200).collect();
                 let detail = json!({ "reason": code, "method": method, "path": path });
@@ -291,22 +292,25 @@ impl SyncKeys<'_> {
         cache: &SecretCache,
     ) -> CoreResult<SyncKey> {
         let refuse =
-            |code: &'static str| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
+            |code: ProblemCode| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
         // The key first: a refusal is audited only under a key that exists (see `verify`).
-        let item =
-            self.table.get(&keys::practice(practice), &keys::sync_key(&sig.key_id)).await?.ok_or_else(|| refuse("sync_key_unknown"))?;
+        let item = self
+            .table
+            .get(&keys::practice(practice), &keys::sync_key(&sig.key_id))
+            .await?
+            .ok_or_else(|| refuse(ProblemCode::SyncKeyUnknown))?;
         let key: SyncKey = item.parse()?;
         if key.revoked_at.is_some() {
-            return Err(refuse("sync_key_revoked"));
+            return Err(refuse(ProblemCode::SyncKeyRevoked));
         }
-        let ts: i64 = sig.timestamp.parse().map_err(|_| refuse("sync_signature_malformed"))?;
+        let ts: i64 = sig.timestamp.parse().map_err(|_| refuse(ProblemCode::SyncSignatureMalformed))?;
         if !is_lower_hex(&sig.nonce, 32) || !is_lower_hex(&sig.content_sha256, 64) || !is_lower_hex(&sig.signature, 64) {
-            return Err(refuse("sync_signature_malformed"));
+            return Err(refuse(ProblemCode::SyncSignatureMalformed));
         }
         let now = self.clock.now();
         // Checked: a timestamp near i64::MIN must be refused, not overflow.
         if now.checked_sub(ts).is_none_or(|skew| skew.unsigned_abs() > MAX_SKEW_SECONDS as u64) {
-            return Err(refuse("sync_timestamp_stale"));
+            return Err(refuse(ProblemCode::SyncTimestampStale));
         }
         let cached = cache.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key.sealed_secret).cloned();
         let secret = match cached {
@@ -321,14 +325,14 @@ impl SyncKeys<'_> {
         };
         let expected = sign(&secret, &string_to_sign(method, path_with_query, &sig.timestamp, &sig.nonce, &sig.content_sha256));
         if !constant_time_eq(expected.as_bytes(), sig.signature.as_bytes()) {
-            return Err(refuse("sync_signature_invalid"));
+            return Err(refuse(ProblemCode::SyncSignatureInvalid));
         }
         // Last, so that only a correctly signed request can use up a nonce.
         let nonce =
             Item::new(keys::practice(practice), keys::sync_nonce(&sig.key_id, &sig.nonce), json!({})).expiring_at(now + NONCE_TTL_SECONDS);
         match self.table.put(nonce, Cond::Absent).await {
             Ok(()) => {}
-            Err(TableError::ConditionFailed) => return Err(refuse("sync_replay")),
+            Err(TableError::ConditionFailed) => return Err(refuse(ProblemCode::SyncReplay)),
             Err(e) => return Err(e.into()),
         }
         if key.last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP) {

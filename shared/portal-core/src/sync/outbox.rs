@@ -13,6 +13,7 @@ use super::events::PortalEvent;
 use crate::ids::EventId;
 use crate::keys;
 use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -152,7 +153,7 @@ impl Outbox<'_> {
     /// Events after `after` (and after the last acknowledgement), oldest first.
     pub async fn list(&self, practice: &str, after: Option<&str>, limit: usize) -> CoreResult<(Vec<OutboxEvent>, Option<String>)> {
         if after.is_some_and(|a| EventId::parse(a).is_none()) {
-            return Err(CoreError::invalid("cursor_invalid", "after: an event id from an earlier answer"));
+            return Err(CoreError::invalid(ProblemCode::CursorInvalid, "after: an event id from an earlier answer"));
         }
         let acked = self.acked(practice).await?;
         let from = match (after, acked.as_deref()) {
@@ -177,7 +178,7 @@ impl Outbox<'_> {
     /// Acknowledges every event up to and including `up_to`; they are not handed out again.
     pub async fn ack(&self, practice: &str, up_to: &str) -> CoreResult<String> {
         if EventId::parse(up_to).is_none() {
-            return Err(CoreError::invalid("cursor_invalid", "upTo: an event id from an earlier answer"));
+            return Err(CoreError::invalid(ProblemCode::CursorInvalid, "upTo: an event id from an earlier answer"));
         }
         for _ in 0..3 {
             let current = self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await?;
@@ -198,7 +199,7 @@ impl Outbox<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CoreError::Conflict { code: "ack_contended", detail: "Acknowledgements raced; send it again.".into(), current: None })
+        Err(CoreError::Conflict { code: ProblemCode::AckContended, detail: "Acknowledgements raced; send it again.".into(), current: None })
     }
 
     async fn acked(&self, practice: &str) -> CoreResult<Option<String>> {

@@ -7,6 +7,7 @@ use super::entities::{FileStatus, Patient, Record};
 use super::store::{entity_key, Envelope};
 use crate::keys;
 use crate::ports::{Item, Query, Table};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 
 /// A live synced record with its id and stamps.
@@ -56,13 +57,13 @@ impl DateRange {
                 None => Ok(None),
                 Some(s) => super::entities::rules::date(field, s)
                     .map(|_| Some(s.to_string()))
-                    .map_err(|_| CoreError::invalid("date_invalid", format!("{field}: a date as YYYY-MM-DD"))),
+                    .map_err(|_| CoreError::invalid(ProblemCode::DateInvalid, format!("{field}: a date as YYYY-MM-DD"))),
             }
         };
         let range = DateRange { from: one("from", from)?, to: one("to", to)? };
         if let (Some(f), Some(t)) = (&range.from, &range.to) {
             if f > t {
-                return Err(CoreError::invalid("date_range_invalid", "from: on or before to"));
+                return Err(CoreError::invalid(ProblemCode::DateRangeInvalid, "from: on or before to"));
             }
         }
         Ok(range)

@@ -11,6 +11,7 @@
 use crate::keys;
 use crate::ports::{Item, Query, Table, TxOp};
 use crate::sync::entities::Patient;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 
@@ -173,7 +174,7 @@ impl By {
 fn plan(q: &str) -> CoreResult<Vec<(By, String)>> {
     let q = q.trim();
     if q.chars().count() > 100 {
-        return Err(CoreError::invalid("search_invalid", "A search is at most 100 characters."));
+        return Err(CoreError::invalid(ProblemCode::SearchInvalid, "A search is at most 100 characters."));
     }
     if q.contains('@') {
         return Ok(vec![(By::Email, q.to_lowercase())]);
@@ -184,7 +185,7 @@ fn plan(q: &str) -> CoreResult<Vec<(By, String)>> {
     let digits = phone_digits(q);
     if q.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) && !q.is_empty() {
         if digits.len() < 4 {
-            return Err(CoreError::invalid("search_invalid", "Search a phone number by at least 4 digits."));
+            return Err(CoreError::invalid(ProblemCode::SearchInvalid, "Search a phone number by at least 4 digits."));
         }
         // From its start ("269 555") or its end ("555-0143", "0143"), however it is typed.
         return Ok(vec![(By::Phone, digits.clone()), (By::PhoneEnd, reversed(&digits))]);
@@ -236,9 +237,10 @@ impl Roster<'_> {
         let (mut step, mut inner) = match cursor {
             None => (0, None),
             Some(c) => {
-                let (s, rest) = c.split_once('.').ok_or(CoreError::invalid("cursor_invalid", "This cursor is not one we gave out."))?;
+                let (s, rest) =
+                    c.split_once('.').ok_or(CoreError::invalid(ProblemCode::CursorInvalid, "This cursor is not one we gave out."))?;
                 let step = s.parse::<usize>().ok().filter(|s| *s < lookups.len());
-                let step = step.ok_or(CoreError::invalid("cursor_invalid", "This cursor is not one we gave out."))?;
+                let step = step.ok_or(CoreError::invalid(ProblemCode::CursorInvalid, "This cursor is not one we gave out."))?;
                 (step, (!rest.is_empty()).then(|| rest.to_string()))
             }
         };

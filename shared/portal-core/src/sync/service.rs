@@ -7,6 +7,7 @@ use super::store::{Applied, Stored, SyncStore};
 use super::thumbnail::thumbnail_key;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ports::{Blobs, Clock, Table};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -93,7 +94,7 @@ pub enum BatchResult {
     Rejected {
         index: usize,
         status: &'static str,
-        code: &'static str,
+        code: ProblemCode,
         reason: String,
     },
 }
@@ -167,7 +168,7 @@ impl SyncService<'_> {
     /// what was applied stays applied, and resending the batch is harmless.
     pub async fn batch(&self, actor: &Actor, items: Vec<Value>) -> CoreResult<BatchAnswer> {
         if items.is_empty() || items.len() > MAX_BATCH {
-            return Err(CoreError::invalid("batch_size", format!("A batch holds 1 to {MAX_BATCH} items.")));
+            return Err(CoreError::invalid(ProblemCode::BatchSize, format!("A batch holds 1 to {MAX_BATCH} items.")));
         }
         let mut results = Vec::with_capacity(items.len());
         let mut summary = BatchSummary::default();
@@ -193,14 +194,14 @@ impl SyncService<'_> {
     }
 
     async fn apply_item(&self, practice: &str, raw: Value) -> CoreResult<ItemAnswer> {
-        let item: BatchItem = serde_json::from_value(raw).map_err(|e| CoreError::invalid("invalid_item", e.to_string()))?;
+        let item: BatchItem = serde_json::from_value(raw).map_err(|e| CoreError::invalid(ProblemCode::InvalidItem, e.to_string()))?;
         match item.op {
             BatchOp::Upsert => {
-                let body = item.body.ok_or_else(|| CoreError::invalid("invalid_item", "an upsert has a body"))?;
+                let body = item.body.ok_or_else(|| CoreError::invalid(ProblemCode::InvalidItem, "an upsert has a body"))?;
                 self.apply_upsert(practice, &item.entity, &item.id, body).await
             }
             BatchOp::Delete => {
-                let stamp = item.last_modified.ok_or_else(|| CoreError::invalid("invalid_item", "a delete has lastModified"))?;
+                let stamp = item.last_modified.ok_or_else(|| CoreError::invalid(ProblemCode::InvalidItem, "a delete has lastModified"))?;
                 self.apply_delete(practice, &item.entity, &item.id, &stamp).await
             }
         }
@@ -260,7 +261,7 @@ impl SyncService<'_> {
         let practice = actor.practice.as_str();
         let e = Entity::parse(entity)?;
         if !e.has_file() {
-            return Err(CoreError::invalid("entity_has_no_file", format!("{} have no file.", e.name())));
+            return Err(CoreError::invalid(ProblemCode::EntityHasNoFile, format!("{} have no file.", e.name())));
         }
         let stored = self.store().get(practice, e, id).await?;
         let accepted = FileAnswer { entity: e.name(), id: id.into(), file_status: FileStatus::Available };
@@ -279,7 +280,7 @@ impl SyncService<'_> {
         let blob = self.blobs.get(&upload).await?;
         let subject = format!("{entity}/{id}");
         let Some(blob) = blob else {
-            return Err(CoreError::invalid("file_missing", "no file has been uploaded yet"));
+            return Err(CoreError::invalid(ProblemCode::FileMissing, "no file has been uploaded yet"));
         };
         match check_upload(&declared, Some(&blob.bytes[..])) {
             Ok(()) => {
@@ -302,7 +303,7 @@ impl SyncService<'_> {
                 self.store().set_file_status(practice, e, id, FileStatus::Rejected, false).await?;
                 self.audit().record(actor, AuditAction::SyncFile, &subject, Outcome::Failure, json!({ "reason": why })).await?;
                 Err(CoreError::Unprocessable {
-                    code: "file_rejected",
+                    code: ProblemCode::FileRejected,
                     detail: format!(
                         "{why}; it was deleted. Upload it again to the same URL while it is valid, or send the entity again for a new one."
                     ),

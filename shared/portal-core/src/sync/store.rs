@@ -8,6 +8,7 @@ use super::entities::{check_id, last_modified_ms, validate, Appointment, Entity,
 use super::roster;
 use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -136,11 +137,11 @@ impl SyncStore<'_> {
     /// new is stored.
     pub async fn upsert(&self, practice: &str, entity: Entity, id: &str, mut body: Value) -> CoreResult<Upserted> {
         check_id("id", id)?;
-        let obj = body.as_object_mut().ok_or_else(|| CoreError::invalid("field_invalid", "the body is a JSON object"))?;
+        let obj = body.as_object_mut().ok_or_else(|| CoreError::invalid(ProblemCode::FieldInvalid, "the body is a JSON object"))?;
         let stamp = obj
             .remove("lastModified")
             .and_then(|v| v.as_str().map(str::to_string))
-            .ok_or_else(|| CoreError::invalid("field_invalid", "lastModified: required (RFC 3339)"))?;
+            .ok_or_else(|| CoreError::invalid(ProblemCode::FieldInvalid, "lastModified: required (RFC 3339)"))?;
         let stamp_ms = last_modified_ms(&stamp)?;
         let valid = validate(entity, id, body)?;
         let also = derived_index_ops(practice, entity, id, Some(&valid.fields))?;
@@ -228,7 +229,7 @@ impl SyncStore<'_> {
             }
         }
         Err(CoreError::Conflict {
-            code: "sync_contended",
+            code: ProblemCode::SyncContended,
             detail: "The entity kept changing while this was applied; send it again.".into(),
             current: None,
         })

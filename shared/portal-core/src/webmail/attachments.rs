@@ -13,6 +13,7 @@ use crate::keys;
 use crate::ports::{Blobs, Clock, Cond, Item, Table, TxOp};
 use crate::quota::Quota;
 use crate::sync::entities::{check_file, check_upload, FileMeta};
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -87,16 +88,19 @@ impl Attachments<'_> {
         let meta = FileMeta { content_type: content_type.into(), size, file_name: file_name.trim().into() };
         check_file(&meta, &TYPES).map_err(|_| {
             CoreError::invalid(
-                "attachment_invalid",
+                ProblemCode::AttachmentInvalid,
                 format!("An attachment is a PDF, JPEG or PNG with a plain file name, at most {} MB.", MAX_BYTES / 1024 / 1024),
             )
         })?;
         if size > MAX_BYTES {
-            return Err(CoreError::invalid("attachment_too_large", format!("An attachment is at most {} MB.", MAX_BYTES / 1024 / 1024)));
+            return Err(CoreError::invalid(
+                ProblemCode::AttachmentTooLarge,
+                format!("An attachment is at most {} MB.", MAX_BYTES / 1024 / 1024),
+            ));
         }
         if !DECLARED_PER_DAY.take(self.table, self.clock, practice, owner).await? {
             return Err(CoreError::TooMany {
-                code: "attachment_limit",
+                code: ProblemCode::AttachmentLimit,
                 detail: format!("At most {} files can be attached a day; try again tomorrow.", DECLARED_PER_DAY.limit),
             });
         }
@@ -122,7 +126,10 @@ impl Attachments<'_> {
     /// (part of the message's transaction: an attachment goes with one message only).
     pub async fn take(&self, practice: &str, owner: &str, ids: &[String], message_id: &str) -> CoreResult<(Vec<AttachmentRef>, Vec<TxOp>)> {
         if ids.len() > MAX_PER_MESSAGE {
-            return Err(CoreError::invalid("attachment_invalid", format!("A message takes at most {MAX_PER_MESSAGE} attachments.")));
+            return Err(CoreError::invalid(
+                ProblemCode::AttachmentInvalid,
+                format!("A message takes at most {MAX_PER_MESSAGE} attachments."),
+            ));
         }
         let (mut refs, mut ops) = (vec![], vec![]);
         for id in ids {
@@ -133,7 +140,10 @@ impl Attachments<'_> {
             }
             match stored.state {
                 State::Sent => {
-                    return Err(CoreError::invalid("attachment_used", "That attachment went with another message; attach the file again."))
+                    return Err(CoreError::invalid(
+                        ProblemCode::AttachmentUsed,
+                        "That attachment went with another message; attach the file again.",
+                    ))
                 }
                 State::Checked => {}
                 State::Pending => {
@@ -170,7 +180,7 @@ impl Attachments<'_> {
                 self.blobs.delete(&upload).await?;
             }
             return Err(CoreError::Unprocessable {
-                code: "attachment_rejected",
+                code: ProblemCode::AttachmentRejected,
                 detail: format!("{}: {why}. Attach the file again.", file.file_name),
             });
         }

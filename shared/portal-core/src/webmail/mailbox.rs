@@ -28,6 +28,7 @@ use crate::sync::entities::{Appointment, Patient, Provider};
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::PatientRecords;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -205,7 +206,7 @@ impl Folder {
         match s.unwrap_or("inbox") {
             "inbox" => Ok(Folder::Inbox),
             "sent" => Ok(Folder::Sent),
-            _ => Err(CoreError::invalid("folder_invalid", "folder: inbox or sent")),
+            _ => Err(CoreError::invalid(ProblemCode::FolderInvalid, "folder: inbox or sent")),
         }
     }
 }
@@ -219,7 +220,7 @@ enum Side<'a> {
 fn check_subject(subject: &str) -> CoreResult<String> {
     let s = subject.trim();
     if s.is_empty() || s.chars().count() > SUBJECT_MAX || !crate::text::is_plain_text(s, false) {
-        return Err(CoreError::invalid("subject_invalid", format!("subject: one line of 1 to {SUBJECT_MAX} characters")));
+        return Err(CoreError::invalid(ProblemCode::SubjectInvalid, format!("subject: one line of 1 to {SUBJECT_MAX} characters")));
     }
     Ok(s.to_string())
 }
@@ -227,10 +228,10 @@ fn check_subject(subject: &str) -> CoreResult<String> {
 fn check_body(body: &str) -> CoreResult<String> {
     let b = body.trim();
     if b.is_empty() {
-        return Err(CoreError::invalid("message_empty", "Write a message before sending."));
+        return Err(CoreError::invalid(ProblemCode::MessageEmpty, "Write a message before sending."));
     }
     if b.chars().count() > BODY_MAX || !crate::text::is_plain_text(b, true) {
-        return Err(CoreError::invalid("message_too_long", format!("A message is plain text of at most {BODY_MAX} characters.")));
+        return Err(CoreError::invalid(ProblemCode::MessageTooLong, format!("A message is plain text of at most {BODY_MAX} characters.")));
     }
     Ok(b.to_string())
 }
@@ -326,7 +327,7 @@ impl Mailbox<'_> {
     ) -> CoreResult<SentMessage> {
         let (subject, body) = (check_subject(subject)?, check_body(body)?);
         let to = self.providers(caller, requested).await?.into_iter().find(|p| p.id == provider_id);
-        let to = to.ok_or_else(|| CoreError::invalid("provider_unknown", "Choose one of the providers listed for messages."))?;
+        let to = to.ok_or_else(|| CoreError::invalid(ProblemCode::ProviderUnknown, "Choose one of the providers listed for messages."))?;
         let patient = self.reads().patient(caller, requested).await?;
         let thread = Thread {
             id: crate::ids::new_id()[..20].to_string(),
@@ -580,8 +581,10 @@ impl Mailbox<'_> {
             Some(p) if p.record.staff_usernames.iter().any(|u| u.eq_ignore_ascii_case(staff_username)) => {
                 Ok(Party { kind: PartyKind::Provider, id: p.id, name: p.record.display_name(), by: None })
             }
-            Some(_) => Err(CoreError::forbidden("not_acting_for_provider", "You may write as a provider only when you act for them.")),
-            None => Err(CoreError::invalid("provider_unknown", "There is no such provider.")),
+            Some(_) => {
+                Err(CoreError::forbidden(ProblemCode::NotActingForProvider, "You may write as a provider only when you act for them."))
+            }
+            None => Err(CoreError::invalid(ProblemCode::ProviderUnknown, "There is no such provider.")),
         }
     }
 
@@ -705,7 +708,10 @@ impl Mailbox<'_> {
             Err(TableError::TransactionCanceled { failed })
                 if failed.iter().any(|&i| i >= first_bind && i < first_bind + attachment_ids.len()) =>
             {
-                return Err(CoreError::invalid("attachment_used", "That attachment went with another message; attach the file again."))
+                return Err(CoreError::invalid(
+                    ProblemCode::AttachmentUsed,
+                    "That attachment went with another message; attach the file again.",
+                ))
             }
             Err(e) => return Err(e.into()),
         }
@@ -744,7 +750,7 @@ impl Mailbox<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CoreError::Conflict { code: "conflict", detail: "The mailbox kept changing; try again.".into(), current: None })
+        Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "The mailbox kept changing; try again.".into(), current: None })
     }
 
     async fn unread(&self, practice: &str, recipient: &str) -> CoreResult<u64> {

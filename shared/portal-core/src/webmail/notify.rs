@@ -17,6 +17,7 @@ use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, Ta
 use crate::practice::settings::{login_url, render_notification, PracticeSettings, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 
 /// How long a claim to send stands before another worker may take over: three times the notify
@@ -111,7 +112,7 @@ impl Notifier<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CoreError::Conflict { code: "conflict", detail: "the message kept changing".into(), current: None })
+        Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "the message kept changing".into(), current: None })
     }
 
     /// The patient's address and language, or why there is none to write to.
@@ -157,7 +158,7 @@ async fn set(table: &dyn Table, (pk, sk): &(String, String), state: Notification
             Err(e) => return Err(e.into()),
         }
     }
-    Err(CoreError::Conflict { code: "conflict", detail: "the message kept changing".into(), current: None })
+    Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "the message kept changing".into(), current: None })
 }
 
 /// The message's item with a new notification state, conditional on the version read.

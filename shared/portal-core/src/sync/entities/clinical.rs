@@ -6,6 +6,7 @@
 use super::rules::{bad, check_id, date, opt_text, text};
 use super::{Entity, Placement, Record};
 use crate::code_systems;
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 
@@ -222,7 +223,7 @@ impl Record for ClinicalEntry {
         match code_systems::is_valid(&code.system, &code.code) {
             None => {
                 return Err(CoreError::invalid(
-                    "code_system_unknown",
+                    ProblemCode::CodeSystemUnknown,
                     format!(
                         "code.system: '{}' is not a known code system; use one of {}.",
                         code.system.chars().take(40).collect::<String>(),

@@ -114,7 +114,9 @@ mod tests {
         let mut body = serde_json::json!({"patientId": "pat-1", "payerName": "Lakeshore Mutual Dental", "planType": "ppo", "memberId": "LMD1",
             "relationship": "self", "order": "primary"});
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        serde_json::from_value::<Coverage>(body).map_err(|e| crate::CoreError::invalid("field_invalid", e.to_string()))?.check()
+        serde_json::from_value::<Coverage>(body)
+            .map_err(|e| crate::CoreError::invalid(crate::ProblemCode::FieldInvalid, e.to_string()))?
+            .check()
     }
 
     #[test]

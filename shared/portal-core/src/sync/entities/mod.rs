@@ -35,6 +35,7 @@ pub use slot::Slot;
 pub use statement::Statement;
 pub use treatment_plan::{PlannedProcedure, ProcedureStatus, TreatmentPlan, TreatmentPlanStatus};
 
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -91,7 +92,7 @@ impl Entity {
         Entity::ALL.into_iter().find(|e| e.name() == name).ok_or_else(|| {
             let names: Vec<&str> = Entity::ALL.iter().map(|e| e.name()).collect();
             CoreError::invalid(
-                "entity_unknown",
+                ProblemCode::EntityUnknown,
                 format!("'{}' is not a sync entity; use one of {}.", name.chars().take(40).collect::<String>(), names.join(", ")),
             )
         })
@@ -138,7 +139,7 @@ pub struct Validated {
 }
 
 fn validated<T: Record>(body: Value, id: &str) -> CoreResult<Validated> {
-    let t: T = serde_json::from_value(body).map_err(|e| CoreError::invalid("field_invalid", e.to_string()))?;
+    let t: T = serde_json::from_value(body).map_err(|e| CoreError::invalid(ProblemCode::FieldInvalid, e.to_string()))?;
     t.check()?;
     Ok(Validated { fields: serde_json::to_value(&t).map_err(CoreError::backend)?, placement: t.placement(id), file: t.file().cloned() })
 }

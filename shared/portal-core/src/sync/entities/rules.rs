@@ -1,11 +1,12 @@
 //! The field rules every entity's validation is built from. Each failure names the field and the
 //! rule it broke (`field_invalid`), so the practice's developer can fix the record.
 
+use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use time::format_description::well_known::Rfc3339;
 
 pub(crate) fn bad(field: &str, rule: impl std::fmt::Display) -> CoreError {
-    CoreError::invalid("field_invalid", format!("{field}: {rule}"))
+    CoreError::invalid(ProblemCode::FieldInvalid, format!("{field}: {rule}"))
 }
 
 /// The one id rule for synced entities and the ids they point at: 1–64 letters, digits, `-` or

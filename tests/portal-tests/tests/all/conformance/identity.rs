@@ -28,7 +28,7 @@ pub(super) async fn admins_demoting_each_other_leave_one(b: &Backend) {
         let (a, b2) = (demote(&one.principal_id, "two"), demote(&two.principal_id, "one"));
         let outcomes = [a.await.unwrap().map_err(|e| e.code()), b2.await.unwrap().map_err(|e| e.code())];
         assert!(outcomes.iter().filter(|o| o.is_ok()).count() == 1, "round {round}: {outcomes:?}");
-        assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err("last_admin")), "round {round}: {outcomes:?}");
+        assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err(portal_core::ProblemCode::LastAdmin)), "round {round}: {outcomes:?}");
         let users = StaffUsers { table: b.table.as_ref(), clock: &SystemClock }.list(&practice).await.unwrap();
         assert_eq!(users.iter().filter(|u| u.role == Admin).count(), 1, "round {round}: {users:?}");
     }

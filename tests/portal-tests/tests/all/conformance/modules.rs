@@ -69,7 +69,7 @@ pub(super) async fn patient_modules_hold(b: &Backend) {
         outcomes.push(a.await.unwrap());
     }
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
-    assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err("slot_taken")), "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err(portal_core::ProblemCode::SlotTaken)), "{outcomes:?}");
 }
 
 /// WebMail over this backend: who may write to, read and mark whom; unread counts; and each

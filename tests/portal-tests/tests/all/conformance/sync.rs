@@ -21,7 +21,7 @@ pub(super) async fn sync_rules_hold(b: &Backend) {
     let path = canonical_path_with_query("/v1/sync/events", &[]);
     assert_eq!(keys.verify(&sig, "GET", &path, &cache, None).await.unwrap().key_id, key.key_id);
     let replay = keys.verify(&sig, "GET", &path, &cache, None).await;
-    assert_eq!(replay.as_ref().map_err(|e| e.code()).err(), Some("sync_replay"), "{replay:?}");
+    assert_eq!(replay.as_ref().map_err(|e| e.code()).err(), Some(portal_core::ProblemCode::SyncReplay), "{replay:?}");
     // Upserts never go backwards; deletes leave a tombstone.
     let store = SyncStore { table: b.table.as_ref(), clock: &clock };
     let body = |stamp: &str, name: &str| json!({"lastModified": stamp, "abbreviation": "MC", "firstName": name, "lastName": "Chen"});
