@@ -19,7 +19,7 @@ use portal_core::practice::settings::{
     parse_features, portal_path, Change, Contact, PortalUrls, PracticeSettings, SettingsRepo, WebMailSettings,
 };
 use portal_core::practice::url_policy::UrlRules;
-use portal_core::sync::auth::{SyncKey, SyncKeys};
+use portal_core::sync::signing::{SyncKey, SyncKeys};
 use portal_core::{CoreError, Feature};
 use portal_http::{Api, ApiResult, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};

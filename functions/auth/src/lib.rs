@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use portal_core::access::Access;
 use portal_core::audit::{AuditAction, AuditLog};
 use portal_core::clock::rfc3339;
-use portal_core::identity::auth::{AuthService, LoginInput, LoginOk, LoginResult, RequestMeta};
+use portal_core::identity::login::{LoginInput, LoginOk, LoginResult, Logins, RequestMeta};
 use portal_core::identity::mfa::{Mfa, MfaStatus, Proof};
 use portal_core::identity::notices::Notices;
 use portal_core::identity::recovery::Recovery;
@@ -73,8 +73,8 @@ impl Deps {
     fn notices(&self) -> Notices<'_> {
         Notices { table: self.table.as_ref(), clock: self.clock.as_ref(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
     }
-    fn auth(&self) -> AuthService<'_> {
-        AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+    fn logins(&self) -> Logins<'_> {
+        Logins { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
     }
     fn family(&self) -> Family<'_> {
         Family { records: PatientRecords { table: self.table.as_ref() } }
@@ -187,7 +187,7 @@ async fn patient_login(State(d): State<Deps>, Meta(meta): Meta, headers: HeaderM
         recovery_code: b.recovery_code.as_deref(),
         device: device.as_deref(),
     };
-    Ok(match d.auth().login(PrincipalKind::Patient, input, &meta).await? {
+    Ok(match d.logins().login(PrincipalKind::Patient, input, &meta).await? {
         LoginResult::Session(ok) => session_response(ok),
         LoginResult::MfaRequired => Json(MfaRequired { mfa_required: true }).into_response(),
     })
@@ -203,7 +203,7 @@ async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, headers: HeaderMap
         recovery_code: None,
         device: device.as_deref(),
     };
-    let ok = d.auth().login(PrincipalKind::Staff, input, &meta).await?;
+    let ok = d.logins().login(PrincipalKind::Staff, input, &meta).await?;
     match ok {
         LoginResult::Session(ok) => Ok(session_response(ok)),
         // Staff always give a code; this cannot come back for them.
@@ -213,7 +213,7 @@ async fn staff_login(State(d): State<Deps>, Meta(meta): Meta, headers: HeaderMap
 
 async fn logout(State(d): State<Deps>, Meta(meta): Meta, p: Principal) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
-    d.auth().logout(&c.actor(&meta), &c.session_id).await?;
+    d.logins().logout(&c.actor(&meta), &c.session_id).await?;
     Ok(([(header::SET_COOKIE, clear_session_cookie())], Json(LoggedOut { logged_out: true })).into_response())
 }
 
@@ -228,7 +228,7 @@ struct PasswordBody {
 
 async fn change_password(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Json(b): Json<PasswordBody>) -> ApiResult<Response> {
     let c = p.require(Access::Session)?;
-    let ok = d.auth().change_password(&c.actor(&meta), &b.current_password, &b.new_password, b.new_username.as_deref()).await?;
+    let ok = d.logins().change_password(&c.actor(&meta), &b.current_password, &b.new_password, b.new_username.as_deref()).await?;
     // A patient choosing their first password (from a temporary one) changed nothing to warn of.
     if c.kind == PrincipalKind::Patient && !c.must_change_password {
         d.notices().tell(&c.actor(&meta), SecurityNotice::PasswordChanged).await?;

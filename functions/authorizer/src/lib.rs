@@ -8,7 +8,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestType
 use portal_core::access::{Authorizer, BrowserOrigin, Decision, RequestFacts};
 use portal_core::ports::{Clock, Ports, SecretBox, Table};
 use portal_core::practice::settings::SettingsCache;
-use portal_core::sync::auth::{SecretCache, SyncSignature};
+use portal_core::sync::signing::{SecretCache, SyncSignature};
 use portal_core::{CoreError, CoreResult};
 use serde_json::{json, Value};
 use std::sync::Arc;

@@ -55,7 +55,7 @@ pub fn routes(ports: &Ports) -> axum::Router {
 /// The caller and their practice's name (the document names its custodian).
 fn caller(
     p: &Principal,
-    meta: &portal_core::identity::auth::RequestMeta,
+    meta: &portal_core::identity::login::RequestMeta,
 ) -> Result<(portal_core::reads::Caller, String), portal_http::ApiError> {
     let caller = p.patient(Feature::ModuleCareSummary, meta)?;
     let practice_name = p.require(Access::Feature(Feature::ModuleCareSummary))?.practice_name.clone();

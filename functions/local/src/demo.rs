@@ -2,7 +2,7 @@
 //! signed requests, files uploaded to the presigned URLs and checked. Reproducible: the same
 //! records every time, dated relative to the day of seeding (a year of history, a few upcoming).
 
-use portal_core::sync::auth::signed_headers;
+use portal_core::sync::signing::signed_headers;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use time::{Date, Duration, OffsetDateTime};

@@ -9,7 +9,7 @@ use portal_core::ports::ProcessorKind;
 use portal_core::practice::features::Feature;
 use portal_core::practice::settings::{Change, Contact, SettingsRepo, WebMailSettings};
 use portal_core::practice::url_policy::UrlRules;
-use portal_core::sync::auth::SyncKeys;
+use portal_core::sync::signing::SyncKeys;
 use portal_core::CoreError;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;

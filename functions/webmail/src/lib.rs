@@ -175,7 +175,7 @@ async fn mark(
 
 /// A staff member of a practice with WebMail on: the audit's actor and their username (which
 /// providers they act for).
-fn office(p: &Principal, meta: &portal_core::identity::auth::RequestMeta) -> Result<(Actor, String), ApiError> {
+fn office(p: &Principal, meta: &portal_core::identity::login::RequestMeta) -> Result<(Actor, String), ApiError> {
     let c = p.require(Access::StaffFeature(StaffRole::FrontDesk, Feature::ModuleWebMail))?;
     Ok((c.actor(meta), c.username.clone()))
 }

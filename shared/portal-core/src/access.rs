@@ -9,7 +9,7 @@ use crate::ports::{Clock, Table};
 use crate::practice::family::{FamilyAccess, Viewer};
 use crate::practice::features::{self, Feature};
 use crate::practice::settings::SettingsCache;
-use crate::sync::auth::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
+use crate::sync::signing::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use std::collections::HashMap;
@@ -138,7 +138,7 @@ impl AuthContext {
     }
 
     /// This caller as the audit log records them.
-    pub fn actor(&self, meta: &crate::identity::auth::RequestMeta) -> Actor {
+    pub fn actor(&self, meta: &crate::identity::login::RequestMeta) -> Actor {
         Actor::new(&self.practice_id, self.kind.into(), &self.principal_id, meta.source_ip.as_deref())
     }
 

@@ -269,7 +269,7 @@ fn no_modules_or_files_import_each_other_in_a_circle() {
 #[test]
 fn the_reading_finds_what_a_file_names() {
     let code = code_only(
-            "use crate::{ids::new_id, sync::{store::{self, X}, records}};\n// crate::audit\nlet s = \"crate::keys\"; let r = r#\"a \"crate::clock\" b\"#; super::super::ports::Item::new();",
+            "use crate::{ids::new_id, sync::{store::{self, X}, records}};\n// crate::audit\nlet s = \"crate::table_keys\"; let r = r#\"a \"crate::clock\" b\"#; super::super::ports::Item::new();",
         );
     let named = paths_named(&code, "patient::account");
     let joined: Vec<String> = named.iter().map(|p| p.join("::")).collect();

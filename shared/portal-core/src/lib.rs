@@ -11,7 +11,6 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod invites;
-pub mod keys;
 pub mod language;
 #[cfg(test)]
 mod layers;
@@ -26,6 +25,7 @@ pub mod quota;
 pub mod reads;
 pub mod smime;
 pub mod sync;
+pub mod table_keys;
 pub mod text;
 pub mod webmail;
 

@@ -5,8 +5,8 @@
 //! exactly `limit` of them get through. Refused uses count too; the window is fixed, so it ends
 //! all the same.
 
-use crate::keys;
 use crate::ports::{count_of, Clock, Table};
+use crate::table_keys;
 use crate::CoreResult;
 
 #[derive(Debug, Clone, Copy)]
@@ -28,12 +28,12 @@ impl Quota {
     pub async fn count(&self, table: &dyn Table, clock: &dyn Clock, practice: &str, key: &str) -> CoreResult<i64> {
         let window = clock.now().div_euclid(self.window_seconds);
         let expires_at = Some((window + 1) * self.window_seconds);
-        Ok(table.add(&keys::practice(practice), &keys::quota(self.name, key, window), 1, expires_at).await?)
+        Ok(table.add(&table_keys::practice(practice), &table_keys::quota(self.name, key, window), 1, expires_at).await?)
     }
 
     /// Whether `key` has used up the quota in the current window (a read; counts nothing).
     pub async fn used_up(&self, table: &dyn Table, clock: &dyn Clock, practice: &str, key: &str) -> CoreResult<bool> {
         let window = clock.now().div_euclid(self.window_seconds);
-        Ok(count_of(table.get(&keys::practice(practice), &keys::quota(self.name, key, window)).await?.as_ref()) >= self.limit)
+        Ok(count_of(table.get(&table_keys::practice(practice), &table_keys::quota(self.name, key, window)).await?.as_ref()) >= self.limit)
     }
 }

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use portal_core::access::{Access, AuthContext};
-use portal_core::identity::auth::RequestMeta;
+use portal_core::identity::login::RequestMeta;
 use portal_core::CoreError;
 use portal_core::ProblemCode;
 use std::collections::HashMap;

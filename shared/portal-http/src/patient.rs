@@ -6,7 +6,7 @@ use crate::body::page_limit;
 use crate::context::Principal;
 use crate::problem::ApiError;
 use portal_core::access::Access;
-use portal_core::identity::auth::RequestMeta;
+use portal_core::identity::login::RequestMeta;
 use portal_core::reads::{Caller, PageRequest};
 use portal_core::ProblemCode;
 use portal_core::{CoreError, Feature};

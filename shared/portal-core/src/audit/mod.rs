@@ -8,8 +8,8 @@ pub mod seal;
 
 pub use actions::{AuditAction, AuditCategory};
 
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table, TxOp};
+use crate::table_keys;
 use crate::CoreResult;
 use crate::ProblemCode;
 use serde::{Deserialize, Serialize};
@@ -131,8 +131,9 @@ impl AuditLog<'_> {
             detail,
         };
         let sk = format!("{:013}#{}", entry.at * 1000 + subsec_millis(), crate::ids::new_id());
-        let item = Item::new(keys::audit(&actor.practice), sk.clone(), serde_json::to_value(&entry).map_err(crate::CoreError::backend)?)
-            .with_gsi1(keys::audit_subject(&actor.practice, subject), sk);
+        let item =
+            Item::new(table_keys::audit(&actor.practice), sk.clone(), serde_json::to_value(&entry).map_err(crate::CoreError::backend)?)
+                .with_gsi1(table_keys::audit_subject(&actor.practice, subject), sk);
         Ok(item)
     }
 
@@ -158,7 +159,7 @@ impl AuditLog<'_> {
         if session_id.is_empty() {
             return self.phi_read(actor, patient_id, what).await;
         }
-        let (pk, sk) = (keys::practice(&actor.practice), keys::session_read(session_id, what.as_str(), patient_id));
+        let (pk, sk) = (table_keys::practice(&actor.practice), table_keys::session_read(session_id, what.as_str(), patient_id));
         if self.table.get(&pk, &sk).await?.is_some() {
             return Ok(());
         }
@@ -186,7 +187,7 @@ impl AuditLog<'_> {
         limit: usize,
         cursor: Option<String>,
     ) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
-        self.read(Query::on_gsi1(keys::audit_subject(practice, subject)), limit, cursor).await
+        self.read(Query::on_gsi1(table_keys::audit_subject(practice, subject)), limit, cursor).await
     }
 
     /// One page of the practice's log that passes `filter`, newest first. The date range is a key
@@ -203,8 +204,11 @@ impl AuditLog<'_> {
         let mut out = AuditSearch { entries: vec![], cursor: None };
         let (mut scanned, mut table_cursor) = (0, None);
         loop {
-            let q =
-                Query::new(keys::audit(practice)).between(low.clone(), high.clone()).newest_first().limit(SEARCH_PAGE).after(table_cursor);
+            let q = Query::new(table_keys::audit(practice))
+                .between(low.clone(), high.clone())
+                .newest_first()
+                .limit(SEARCH_PAGE)
+                .after(table_cursor);
             let page = self.table.query(q).await?;
             for item in &page.items {
                 // The upper bound is inclusive; the cursor's own entry was on the last page.

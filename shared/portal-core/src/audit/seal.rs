@@ -14,8 +14,8 @@
 //! to every audited read. What seals leave open: the day not yet sealed (today).
 
 use super::AuditEntry;
-use crate::keys;
 use crate::ports::{query_all, Clock, Cond, Item, Query, Table, TableError};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,7 @@ impl AuditSeals<'_> {
         use futures_util::StreamExt;
         let (mut sealed, mut cursor) = (0, None);
         loop {
-            let page = self.table.query(Query::on_gsi1(keys::PRACTICES).limit(100).after(cursor)).await?;
+            let page = self.table.query(Query::on_gsi1(table_keys::PRACTICES).limit(100).after(cursor)).await?;
             let practices: Vec<String> = page.items.iter().filter_map(|item| item.pk.strip_prefix("P#")).map(str::to_string).collect();
             let mut runs = futures_util::stream::iter(practices)
                 .map(|p| async move {
@@ -163,11 +163,14 @@ impl AuditSeals<'_> {
             for (n, part) in parts.iter().enumerate() {
                 let data = serde_json::to_value(SealPart { entries: part.to_vec() }).map_err(CoreError::backend)?;
                 // A run that died between its parts and its seal left the same parts: overwrite them.
-                self.table.put(Item::new(keys::audit_seal_parts(practice, &day_name(day)), format!("{n:04}"), data), Cond::None).await?;
+                self.table
+                    .put(Item::new(table_keys::audit_seal_parts(practice, &day_name(day)), format!("{n:04}"), data), Cond::None)
+                    .await?;
             }
             let head = head(&previous, day, &digests);
             let seal = Seal { day, count: digests.len(), parts: parts.len(), previous, head: head.clone(), sealed_at: self.clock.now() };
-            let item = Item::new(keys::audit_seals(practice), day_name(day), serde_json::to_value(&seal).map_err(CoreError::backend)?);
+            let item =
+                Item::new(table_keys::audit_seals(practice), day_name(day), serde_json::to_value(&seal).map_err(CoreError::backend)?);
             match self.table.put(item, Cond::Absent).await {
                 Ok(()) => {}
                 // Another run sealed it first; it goes on from there next time.
@@ -193,7 +196,7 @@ impl AuditSeals<'_> {
         let mut v = SealCheck { days: 0, entries: 0, intact_through: None, head: None, problem: None, cursor: None };
         // Day names start with a digit; "0" is below them all (an empty bound is not a valid key).
         let low = if from == i64::MIN { "0".to_string() } else { day_name(from) };
-        let q = Query::new(keys::audit_seals(practice)).between(low, "~").limit(100);
+        let q = Query::new(table_keys::audit_seals(practice)).between(low, "~").limit(100);
         let mut expected = (from != i64::MIN).then_some(from);
         let mut table_cursor = None;
         if cursor.is_none() {
@@ -203,7 +206,7 @@ impl AuditSeals<'_> {
             let first_day = first.and_then(|item| item.parse::<Seal>().ok()).map(|s| s.day);
             if let (Some(oldest), Some(first_day)) = (self.oldest_entry_day(practice).await?, first_day) {
                 if oldest < first_day {
-                    let entry = self.table.query(Query::new(keys::audit(practice)).limit(1)).await?.items.into_iter().next();
+                    let entry = self.table.query(Query::new(table_keys::audit(practice)).limit(1)).await?.items.into_iter().next();
                     v.problem = Some(named(TamperKind::SealMissing, oldest, entry.as_ref(), None));
                     return Ok(v);
                 }
@@ -221,7 +224,8 @@ impl AuditSeals<'_> {
                     v.problem = Some(named(TamperKind::SealMissing, expected.unwrap_or(seal.day - 1), None, None));
                     return Ok(v);
                 }
-                let parts = query_all(self.table, Query::new(keys::audit_seal_parts(practice, &day_name(seal.day))).limit(100)).await?;
+                let parts =
+                    query_all(self.table, Query::new(table_keys::audit_seal_parts(practice, &day_name(seal.day))).limit(100)).await?;
                 let sealed: Option<Vec<(String, String)>> =
                     parts.iter().map(|p| p.parse::<SealPart>().ok().map(|p| p.entries)).collect::<Option<Vec<_>>>().map(|p| p.concat());
                 let sealed = sealed.filter(|s| s.len() == seal.count && head(&seal.previous, seal.day, s) == seal.head);
@@ -253,19 +257,19 @@ impl AuditSeals<'_> {
     }
 
     async fn newest_seal(&self, practice: &str) -> CoreResult<Option<Seal>> {
-        let page = self.table.query(Query::new(keys::audit_seals(practice)).newest_first().limit(1)).await?;
+        let page = self.table.query(Query::new(table_keys::audit_seals(practice)).newest_first().limit(1)).await?;
         Ok(page.items.first().map(|i| i.parse::<Seal>()).transpose()?)
     }
 
     async fn oldest_entry_day(&self, practice: &str) -> CoreResult<Option<i64>> {
-        let page = self.table.query(Query::new(keys::audit(practice)).limit(1)).await?;
+        let page = self.table.query(Query::new(table_keys::audit(practice)).limit(1)).await?;
         Ok(page.items.first().and_then(|i| i.sk.get(..13)?.parse::<i64>().ok()).map(|ms| (ms / 1000).div_euclid(DAY)))
     }
 
     /// The day's entries in key order.
     async fn day_entries(&self, practice: &str, day: i64) -> CoreResult<Vec<Item>> {
         let (low, high) = (format!("{:013}", day * DAY * 1000), format!("{:013}~", (day + 1) * DAY * 1000 - 1));
-        Ok(query_all(self.table, Query::new(keys::audit(practice)).between(low, high).limit(500)).await?)
+        Ok(query_all(self.table, Query::new(table_keys::audit(practice)).between(low, high).limit(500)).await?)
     }
 
     async fn day_digests(&self, practice: &str, day: i64) -> CoreResult<Vec<(String, String)>> {

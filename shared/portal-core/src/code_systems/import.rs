@@ -26,8 +26,8 @@ use super::formats::{decode, is_utf16, records, Reader, Row, SNOMED_PREFERRED_RA
 use super::releases::{ReleaseFile, Releases};
 use super::System;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::keys;
 use crate::ports::{Blobs, Clock, Cond, Item, Query, Table, TableError, TxOp, Workflows};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -200,8 +200,8 @@ pub enum Leftover {
 impl Leftover {
     fn partitions(&self, practice: &str, system: System) -> Vec<String> {
         match self {
-            Leftover::Version(id) => vec![keys::terms(practice, system.name(), id), keys::preferred(practice, id)],
-            Leftover::Lookups(id) => vec![keys::preferred(practice, id)],
+            Leftover::Version(id) => vec![table_keys::terms(practice, system.name(), id), table_keys::preferred(practice, id)],
+            Leftover::Lookups(id) => vec![table_keys::preferred(practice, id)],
         }
     }
 }
@@ -438,7 +438,7 @@ impl<'a> Importer<'a> {
     /// already done or the import has ended; a storage error when the batches to run first have
     /// not all finished (the workflow tries again).
     pub async fn run_batch(&self, practice: &str, id: &str, n: usize) -> CoreResult<()> {
-        if self.table.get(&keys::practice(practice), &keys::import_batch(id, n)).await?.is_some() {
+        if self.table.get(&table_keys::practice(practice), &table_keys::import_batch(id, n)).await?.is_some() {
             return Ok(());
         }
         let (job, _) = self.job(practice, id).await?;
@@ -450,7 +450,7 @@ impl<'a> Importer<'a> {
         let failure = |line: Option<u64>, reason: String| ImportFailure { file: Some(file.name.clone()), line, reason };
         let first = split_of(&job).first;
         if !file.format.read_first() && !first.is_empty() {
-            let markers = first.iter().map(|n| (keys::practice(practice), keys::import_batch(id, *n))).collect();
+            let markers = first.iter().map(|n| (table_keys::practice(practice), table_keys::import_batch(id, *n))).collect();
             if self.table.batch_get(markers).await?.len() < first.len() {
                 return Err(CoreError::Backend(format!("batch {n} waits for the batches of the files read first")));
             }
@@ -465,7 +465,11 @@ impl<'a> Importer<'a> {
             Ok(t) => t,
             Err(why) => return self.fail(practice, id, failure(None, why)).await,
         };
-        let out = Destination { terms: keys::terms(practice, job.system.name(), id), preferred: keys::preferred(practice, id), reader };
+        let out = Destination {
+            terms: table_keys::terms(practice, job.system.name(), id),
+            preferred: table_keys::preferred(practice, id),
+            reader,
+        };
         let (mut rows, mut lines, mut kept) = (Vec::with_capacity(WRITE_CHUNK), 0u64, 0u64);
         for (at, record) in records(&text, file.format.quoted()) {
             let number = batch.first_line + at;
@@ -484,7 +488,7 @@ impl<'a> Importer<'a> {
         }
         kept += self.write(&out, rows).await?;
         let done = serde_json::to_value(BatchDone { lines, rows: kept }).map_err(CoreError::backend)?;
-        match self.table.put(Item::new(keys::practice(practice), keys::import_batch(id, n), done), Cond::Absent).await {
+        match self.table.put(Item::new(table_keys::practice(practice), table_keys::import_batch(id, n), done), Cond::Absent).await {
             Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -519,8 +523,10 @@ impl<'a> Importer<'a> {
             .into_iter()
             .filter_map(|row| match row {
                 Row::Skip => None,
-                Row::Concept { code } => Some(Item::new(&out.terms, keys::term_concept(code), json!({}))),
-                Row::Term { code, rank, id, text } => Some(Item::new(&out.terms, keys::term_name(code, rank, id), json!({ "t": text }))),
+                Row::Concept { code } => Some(Item::new(&out.terms, table_keys::term_concept(code), json!({}))),
+                Row::Term { code, rank, id, text } => {
+                    Some(Item::new(&out.terms, table_keys::term_name(code, rank, id), json!({ "t": text })))
+                }
                 Row::Preferred { description } => Some(Item::new(&out.preferred, description, json!({}))),
             })
             .inspect(|item| kept += (item.pk == out.terms) as u64)
@@ -703,7 +709,7 @@ impl<'a> Importer<'a> {
 
     /// Every importable system of the practice, imported or not.
     pub async fn systems(&self, practice: &str) -> CoreResult<Vec<CodeSystemState>> {
-        let page = self.table.query(Query::new(keys::practice(practice)).prefix(keys::CODE_SYSTEM_PREFIX)).await?;
+        let page = self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
         let mut stored = page.items.iter().map(|i| i.parse::<CodeSystemState>()).collect::<Result<Vec<_>, _>>()?;
         for system in System::IMPORTABLE {
             if !stored.iter().any(|s| s.system == system) {
@@ -717,7 +723,7 @@ impl<'a> Importer<'a> {
     /// Imports running in any practice, as (practice, import id): what a restarted local host
     /// resumes.
     pub async fn running(&self) -> CoreResult<Vec<(String, String)>> {
-        let page = self.table.query(Query::on_gsi1(keys::IMPORTS_RUNNING).limit(1000)).await?;
+        let page = self.table.query(Query::on_gsi1(table_keys::IMPORTS_RUNNING).limit(1000)).await?;
         Ok(page
             .items
             .iter()
@@ -739,19 +745,19 @@ impl<'a> Importer<'a> {
         if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(CoreError::NotFound);
         }
-        let item = self.table.get(&keys::practice(practice), &keys::import(id)).await?.ok_or(CoreError::NotFound)?;
+        let item = self.table.get(&table_keys::practice(practice), &table_keys::import(id)).await?.ok_or(CoreError::NotFound)?;
         Ok((item.parse()?, item.version))
     }
 
     async fn system_item(&self, practice: &str, system: System) -> CoreResult<(CodeSystemState, Option<u64>)> {
-        Ok(match self.table.get(&keys::practice(practice), &keys::code_system(system.name())).await? {
+        Ok(match self.table.get(&table_keys::practice(practice), &table_keys::code_system(system.name())).await? {
             Some(item) => (item.parse()?, Some(item.version)),
             None => (CodeSystemState::new(system), None),
         })
     }
 
     async fn batches_done(&self, practice: &str, id: &str) -> CoreResult<Vec<BatchDone>> {
-        let q = Query::new(keys::practice(practice)).prefix(keys::import_batch_prefix(id)).limit(1000);
+        let q = Query::new(table_keys::practice(practice)).prefix(table_keys::import_batch_prefix(id)).limit(1000);
         Ok(crate::ports::query_all(self.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
     }
 }
@@ -787,16 +793,17 @@ fn cond(version: Option<u64>) -> Cond {
 
 fn job_item(practice: &str, job: &ImportJob) -> CoreResult<Item> {
     let data = serde_json::to_value(job).map_err(CoreError::backend)?;
-    Ok(Item::new(keys::practice(practice), keys::import(&job.id), data)
-        .with_gsi1(keys::imports(practice), format!("{:013}#{}", job.started_at, job.id)))
+    Ok(Item::new(table_keys::practice(practice), table_keys::import(&job.id), data)
+        .with_gsi1(table_keys::imports(practice), format!("{:013}#{}", job.started_at, job.id)))
 }
 
 /// The system's item, one version on from `version`; listed as running while an import runs.
 fn system_item(practice: &str, state: &CodeSystemState, version: Option<u64>) -> CoreResult<Item> {
     let data = serde_json::to_value(state).map_err(CoreError::backend)?;
-    let item = Item::new(keys::practice(practice), keys::code_system(state.system.name()), data).with_version(version.map_or(0, |v| v + 1));
+    let item = Item::new(table_keys::practice(practice), table_keys::code_system(state.system.name()), data)
+        .with_version(version.map_or(0, |v| v + 1));
     Ok(match state.running {
-        Some(_) => item.with_gsi1(keys::IMPORTS_RUNNING, format!("{practice}#{}", state.system.name())),
+        Some(_) => item.with_gsi1(table_keys::IMPORTS_RUNNING, format!("{practice}#{}", state.system.name())),
         None => item,
     })
 }

@@ -5,8 +5,8 @@
 
 use super::import::CodeSystemState;
 use super::System;
-use crate::keys;
 use crate::ports::{Query, Table};
+use crate::table_keys;
 use crate::CoreResult;
 use std::collections::BTreeMap;
 
@@ -31,7 +31,7 @@ impl Names {
 impl Terms<'_> {
     /// The version in use of each imported system: the import that wrote its names.
     pub async fn active(&self, practice: &str) -> CoreResult<BTreeMap<System, String>> {
-        let page = self.table.query(Query::new(keys::practice(practice)).prefix(keys::CODE_SYSTEM_PREFIX)).await?;
+        let page = self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
         let mut out = BTreeMap::new();
         for item in &page.items {
             let state: CodeSystemState = item.parse()?;
@@ -45,9 +45,9 @@ impl Terms<'_> {
     /// The preferred name of `code` in the version an import wrote. In SNOMED CT only an active
     /// concept has one (the release's concept file says which are); the marker sorts first.
     pub async fn name(&self, practice: &str, system: System, import: &str, code: &str) -> CoreResult<Option<String>> {
-        let q = Query::new(keys::terms(practice, system.name(), import)).prefix(keys::term_prefix(code)).limit(2);
+        let q = Query::new(table_keys::terms(practice, system.name(), import)).prefix(table_keys::term_prefix(code)).limit(2);
         let page = self.table.query(q).await?;
-        if system == System::SnomedCt && page.items.first().is_none_or(|i| i.sk != keys::term_concept(code)) {
+        if system == System::SnomedCt && page.items.first().is_none_or(|i| i.sk != table_keys::term_concept(code)) {
             return Ok(None);
         }
         Ok(page.items.iter().find_map(|i| i.data.get("t").and_then(|t| t.as_str()).map(str::to_string)))

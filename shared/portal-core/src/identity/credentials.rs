@@ -4,8 +4,8 @@
 //! on the version read, so two changes to one login never silently overwrite each other.
 
 use crate::identity::session::{PrincipalKind, StaffRole};
-use crate::keys;
 use crate::ports::{Cond, Item, Table, TableError, TxOp};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ pub struct Credentials<'a> {
 
 impl Credentials<'_> {
     pub async fn get(&self, practice: &str, kind: PrincipalKind, username: &str) -> CoreResult<Option<(Credential, u64)>> {
-        let Some(item) = self.table.get(&keys::practice(practice), &keys::credential(kind.as_str(), username)).await? else {
+        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::credential(kind.as_str(), username)).await? else {
             return Ok(None);
         };
         Ok(Some((item.parse()?, item.version)))
@@ -88,20 +88,21 @@ impl Credentials<'_> {
     /// holds that name.
     pub fn name_free_for_other_kinds(practice: &str, c: &Credential) -> TxOp {
         let other = if c.kind == PrincipalKind::Staff { PrincipalKind::Patient } else { PrincipalKind::Staff };
-        TxOp::Check { pk: keys::practice(practice), sk: keys::credential(other.as_str(), &c.username), cond: Cond::Absent }
+        TxOp::Check { pk: table_keys::practice(practice), sk: table_keys::credential(other.as_str(), &c.username), cond: Cond::Absent }
     }
 
     /// The stored form of a credential replacing `version` (0 = a new one).
     pub fn item(practice: &str, c: &Credential, version: u64) -> Result<Item, TableError> {
         let data = serde_json::to_value(c).map_err(|e| TableError::Backend(e.to_string()))?;
-        Ok(Item::new(keys::practice(practice), keys::credential(c.kind.as_str(), &c.username), data)
-            .with_gsi1(keys::principal(practice, &c.principal_id), "CRED")
+        Ok(Item::new(table_keys::practice(practice), table_keys::credential(c.kind.as_str(), &c.username), data)
+            .with_gsi1(table_keys::principal(practice, &c.principal_id), "CRED")
             .with_version(version + 1))
     }
 
     /// The credential of a principal (for a password change, where only the id is known).
     pub async fn by_principal(&self, practice: &str, principal_id: &str) -> CoreResult<Option<(Credential, u64)>> {
-        let page = self.table.query(crate::ports::Query::on_gsi1(keys::principal(practice, principal_id)).prefix("CRED").limit(1)).await?;
+        let page =
+            self.table.query(crate::ports::Query::on_gsi1(table_keys::principal(practice, principal_id)).prefix("CRED").limit(1)).await?;
         let Some(hit) = page.items.first() else {
             return Ok(None);
         };

@@ -7,8 +7,8 @@
 //! (account) and for [`DEVICE_SECONDS`].
 
 use crate::identity::session::hash_token;
-use crate::keys;
 use crate::ports::{count_of, Clock, Cond, Item, Table};
+use crate::table_keys;
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
 
@@ -33,17 +33,17 @@ impl Devices<'_> {
     pub async fn issue(&self, practice: &str, account: &str) -> CoreResult<String> {
         let token = crate::ids::b64url(&crate::ids::random_bytes::<32>());
         let data = serde_json::to_value(Device { account: account.into() }).map_err(crate::CoreError::backend)?;
-        let item =
-            Item::new(keys::practice(practice), keys::device(&hash_token(&token)), data).expiring_at(self.clock.now() + DEVICE_SECONDS);
+        let item = Item::new(table_keys::practice(practice), table_keys::device(&hash_token(&token)), data)
+            .expiring_at(self.clock.now() + DEVICE_SECONDS);
         self.table.put(item, Cond::Absent).await?;
         Ok(token)
     }
 
     /// Whether `token` is a known device of `account`.
     pub async fn knows(&self, practice: &str, account: &str, token: &str) -> CoreResult<bool> {
-        let pk = keys::practice(practice);
+        let pk = table_keys::practice(practice);
         let hash = hash_token(token);
-        let (device_sk, failures_sk) = (keys::device(&hash), keys::device_failures(&hash));
+        let (device_sk, failures_sk) = (table_keys::device(&hash), table_keys::device_failures(&hash));
         let (device, failures) = futures_util::future::join(self.table.get(&pk, &device_sk), self.table.get(&pk, &failures_sk)).await;
         let Some(device) = device? else { return Ok(false) };
         Ok(device.parse::<Device>()?.account == account && count_of(failures?.as_ref()) < MAX_FAILURES)
@@ -52,7 +52,7 @@ impl Devices<'_> {
     /// A wrong password typed on the device `token` (an atomic count beside the device).
     pub async fn failed(&self, practice: &str, token: &str) -> CoreResult<()> {
         let expires_at = Some(self.clock.now() + DEVICE_SECONDS);
-        self.table.add(&keys::practice(practice), &keys::device_failures(&hash_token(token)), 1, expires_at).await?;
+        self.table.add(&table_keys::practice(practice), &table_keys::device_failures(&hash_token(token)), 1, expires_at).await?;
         Ok(())
     }
 }

@@ -4,11 +4,11 @@
 
 use crate::audit::{ActorKind, AuditEntry};
 use crate::identity::credentials::Credentials;
-use crate::keys;
 use crate::ports::Table;
-use crate::sync::auth::{practice_of_key, SyncKey};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
+use crate::sync::signing::{practice_of_key, SyncKey};
+use crate::table_keys;
 use crate::CoreResult;
 use std::collections::BTreeMap;
 
@@ -50,7 +50,7 @@ impl DisplayNames<'_> {
                 }
             }),
             ActorKind::Sync if practice_of_key(id) == Some(practice) => {
-                let item = self.table.get(&keys::practice(practice), &keys::sync_key(id)).await?;
+                let item = self.table.get(&table_keys::practice(practice), &table_keys::sync_key(id)).await?;
                 item.map(|i| i.parse::<SyncKey>()).transpose()?.map(|k| k.label)
             }
             ActorKind::Sync => None,

@@ -1,7 +1,7 @@
 //! A patient's optional second factor: an authenticator app (TOTP), enrolled with a QR code and
 //! confirmed with a first code, plus ten one-time recovery codes for a lost phone, shown once and
 //! stored only as SHA-256 (they are random, so a fast hash is enough). Login asks for a code once
-//! the password is right (`auth`); a recovery code works once.
+//! the password is right (`login`); a recovery code works once.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::credentials::{Credential, Credentials};

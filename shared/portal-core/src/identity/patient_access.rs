@@ -12,12 +12,12 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError, TxOp};
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,7 @@ impl PatientAccess<'_> {
     }
 
     pub async fn get(&self, practice: &str, patient_id: &str) -> CoreResult<Option<(AccessRecord, Item)>> {
-        let Some(item) = self.table.get(&keys::practice(practice), &keys::access(patient_id)).await? else {
+        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::access(patient_id)).await? else {
             return Ok(None);
         };
         Ok(Some((item.parse()?, item)))
@@ -115,8 +115,11 @@ impl PatientAccess<'_> {
             display_name: display_name.into(),
         };
         let record = AccessRecord { username: username.into(), granted_at: now, granted_by: granted_by.into(), last_login_at: None };
-        let access =
-            Item::new(keys::practice(practice), keys::access(patient_id), serde_json::to_value(&record).map_err(CoreError::backend)?);
+        let access = Item::new(
+            table_keys::practice(practice),
+            table_keys::access(patient_id),
+            serde_json::to_value(&record).map_err(CoreError::backend)?,
+        );
         let ops = vec![
             TxOp::Put(Credentials::item(practice, &cred, 0)?, Cond::Absent),
             TxOp::Put(access, Cond::Absent),
@@ -177,9 +180,13 @@ impl PatientAccess<'_> {
     pub async fn remove(&self, actor: &Actor, patient_id: &str) -> CoreResult<()> {
         let practice = actor.practice.as_str();
         let (record, item) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
-        let pk = keys::practice(practice);
+        let pk = table_keys::practice(practice);
         let ops = vec![
-            TxOp::Delete { pk: pk.clone(), sk: keys::credential(PrincipalKind::Patient.as_str(), &record.username), cond: Cond::None },
+            TxOp::Delete {
+                pk: pk.clone(),
+                sk: table_keys::credential(PrincipalKind::Patient.as_str(), &record.username),
+                cond: Cond::None,
+            },
             TxOp::Delete { pk, sk: item.sk, cond: Cond::Version(item.version) },
         ];
         match self.table.transact(ops).await {
@@ -197,10 +204,10 @@ impl PatientAccess<'_> {
     pub async fn rename(&self, practice: &str, patient_id: &str, old_username: &str, cred: &Credential, version: u64) -> CoreResult<()> {
         let (mut record, item) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
         record.username = cred.username.clone();
-        let pk = keys::practice(practice);
+        let pk = table_keys::practice(practice);
         let ops = vec![
             TxOp::Put(Credentials::item(practice, cred, 0)?, Cond::Absent),
-            TxOp::Delete { pk, sk: keys::credential(PrincipalKind::Patient.as_str(), old_username), cond: Cond::Version(version) },
+            TxOp::Delete { pk, sk: table_keys::credential(PrincipalKind::Patient.as_str(), old_username), cond: Cond::Version(version) },
             TxOp::Put(item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?), Cond::Version(item.version)),
             Credentials::name_free_for_other_kinds(practice, cred),
         ];

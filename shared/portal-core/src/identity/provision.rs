@@ -1,7 +1,7 @@
 //! Creating practices and their logins (the demo seed, tests and onboarding use these).
 
-use crate::identity::auth::normalize_username;
 use crate::identity::credentials::{Credential, Credentials};
+use crate::identity::login::normalize_username;
 use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::identity::{password, totp};

@@ -8,13 +8,12 @@
 //! token travels in the URL's fragment, so it never reaches a server log.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::auth::normalize_username;
 use crate::identity::credentials::{Credentials, PASSWORD_INPUT_MAX};
+use crate::identity::login::normalize_username;
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{hash_token, practice_of_token, PrincipalKind, Sessions};
 use crate::ids::PracticeId;
-use crate::keys;
 use crate::language::{in_language, reset_mail, Language};
 use crate::ports::{Clock, Cond, Events, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::{login_url, SettingsRepo};
@@ -23,6 +22,7 @@ use crate::sync::entities::Patient;
 use crate::sync::events::PortalEvent;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster::Roster;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -130,8 +130,8 @@ impl Recovery<'_> {
             let link =
                 ResetLink { principal_id: patient_id.clone(), username: login.username.clone(), created_at: now, credential_version };
             let item = Item::new(
-                keys::practice(&practice),
-                keys::reset_link(&hash_token(&token)),
+                table_keys::practice(&practice),
+                table_keys::reset_link(&hash_token(&token)),
                 serde_json::to_value(&link).map_err(CoreError::backend)?,
             )
             .expiring_at(now + RESET_SECONDS);
@@ -163,7 +163,7 @@ impl Recovery<'_> {
     /// Sets a new password with a reset link's token; ends the patient's sessions.
     pub async fn reset(&self, token: &str, new_password: &str, source_ip: Option<&str>) -> CoreResult<()> {
         let practice = practice_of_token(token).ok_or_else(link_invalid)?.to_string();
-        let key = (keys::practice(&practice), keys::reset_link(&hash_token(token)));
+        let key = (table_keys::practice(&practice), table_keys::reset_link(&hash_token(token)));
         let item = self.table.get(&key.0, &key.1).await?.ok_or_else(link_invalid)?;
         let link: ResetLink = item.parse()?;
         if self.clock.now() >= link.created_at + RESET_SECONDS {

@@ -2,8 +2,8 @@
 //! 15 min, absolute 12 h. The token names its practice (`{practice}.{random}`) so the session item
 //! sits under the practice's key like every other item.
 
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table};
+use crate::table_keys;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -138,11 +138,11 @@ impl Sessions<'_> {
             must_change_password,
         };
         let item = Item::new(
-            keys::practice(practice),
-            keys::session(&hash_token(&token)),
+            table_keys::practice(practice),
+            table_keys::session(&hash_token(&token)),
             serde_json::to_value(&session).map_err(CoreError::backend)?,
         )
-        .with_gsi1(keys::principal(practice, principal_id), format!("SESSION#{now:012}"))
+        .with_gsi1(table_keys::principal(practice, principal_id), format!("SESSION#{now:012}"))
         .expiring_at(now + ABSOLUTE_TIMEOUT);
         self.table.put(item, Cond::Absent).await?;
         Ok((token, session))
@@ -155,7 +155,7 @@ impl Sessions<'_> {
             return Ok(None);
         };
         let hash = hash_token(token);
-        let Some(item) = self.table.get(&keys::practice(practice), &keys::session(&hash)).await? else {
+        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::session(&hash)).await? else {
             return Ok(None);
         };
         let mut session: Session = item.parse_kept()?;
@@ -178,7 +178,7 @@ impl Sessions<'_> {
     }
 
     pub async fn end(&self, practice: &str, token_hash: &str) -> CoreResult<()> {
-        self.table.delete(&keys::practice(practice), &keys::session(token_hash), Cond::None).await?;
+        self.table.delete(&table_keys::practice(practice), &table_keys::session(token_hash), Cond::None).await?;
         Ok(())
     }
 
@@ -188,7 +188,7 @@ impl Sessions<'_> {
         // re-query could return the items just deleted.
         let (mut ended, mut cursor) = (0, None);
         loop {
-            let q = Query::on_gsi1(keys::principal(practice, principal_id)).prefix("SESSION#").limit(100).after(cursor);
+            let q = Query::on_gsi1(table_keys::principal(practice, principal_id)).prefix("SESSION#").limit(100).after(cursor);
             let page = self.table.query(q).await?;
             for item in &page.items {
                 self.table.delete(&item.pk, &item.sk, Cond::None).await?;

@@ -6,15 +6,15 @@
 //! change is audited.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::auth::normalize_username;
 use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
+use crate::identity::login::normalize_username;
 use crate::identity::password;
 use crate::identity::provision::STAFF_ID_PREFIX;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::identity::totp::{self, Enrolment};
 use crate::ids::Username;
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table, TableError, TxOp};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
@@ -78,7 +78,7 @@ impl StaffUsers<'_> {
 
     /// Every staff credential with the item it is stored in (for checks at its version).
     async fn credential_items(&self, practice: &str) -> CoreResult<Vec<(Credential, Item)>> {
-        let q = Query::new(keys::practice(practice)).prefix(keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200);
+        let q = Query::new(table_keys::practice(practice)).prefix(table_keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200);
         let items = crate::ports::query_all(self.table, q).await?;
         Ok(items.into_iter().map(|i| Ok((i.parse()?, i))).collect::<Result<_, TableError>>()?)
     }

@@ -12,9 +12,9 @@
 //! Nothing here locks an account: there is no state an attacker can put an account in that keeps
 //! its owner out of a known device at all, or out of a new one for longer than the delay.
 
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError};
 use crate::quota::Quota;
+use crate::table_keys;
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +70,7 @@ impl Throttle<'_> {
         if known_device {
             return Ok(Verdict::Go);
         }
-        let key = keys::throttle_account(account);
+        let key = table_keys::throttle_account(account);
         let now = self.clock.now();
         for _ in 0..8 {
             let (c, version) = self.read(practice, &key).await?;
@@ -90,7 +90,7 @@ impl Throttle<'_> {
 
     /// The attempt succeeded: the account starts afresh.
     pub async fn succeeded(&self, practice: &str, account: &str) -> CoreResult<()> {
-        self.table.delete(&keys::practice(practice), &keys::throttle_account(account), Cond::None).await?;
+        self.table.delete(&table_keys::practice(practice), &table_keys::throttle_account(account), Cond::None).await?;
         Ok(())
     }
 
@@ -102,7 +102,7 @@ impl Throttle<'_> {
     }
 
     async fn read(&self, practice: &str, sk: &str) -> CoreResult<(Counter, u64)> {
-        Ok(match self.table.get(&keys::practice(practice), sk).await? {
+        Ok(match self.table.get(&table_keys::practice(practice), sk).await? {
             Some(item) => (item.parse().unwrap_or_default(), item.version),
             None => (Counter::default(), 0),
         })
@@ -111,7 +111,7 @@ impl Throttle<'_> {
     /// A conditional write on the version read; `false` when another attempt wrote first.
     async fn write(&self, practice: &str, sk: &str, c: &Counter, version: u64, expires: i64) -> CoreResult<bool> {
         let data = serde_json::to_value(c).map_err(crate::CoreError::backend)?;
-        let item = Item::new(keys::practice(practice), sk, data).with_version(version + 1).expiring_at(expires);
+        let item = Item::new(table_keys::practice(practice), sk, data).with_version(version + 1).expiring_at(expires);
         let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
         match self.table.put(item, cond).await {
             Ok(()) => Ok(true),

@@ -6,8 +6,8 @@
 //! scheduled run reads to find which practices to look at.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::table_keys;
 use crate::text::{is_plain_text, unknown_tag};
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
@@ -261,7 +261,7 @@ pub struct InviteRulesRepo<'a> {
 impl InviteRulesRepo<'_> {
     /// The practice's rules, or the defaults (version 0) when never saved.
     pub async fn get(&self, practice: &str) -> CoreResult<InviteRules> {
-        match self.table.get(&keys::practice(practice), keys::INVITE_RULES).await? {
+        match self.table.get(&table_keys::practice(practice), table_keys::INVITE_RULES).await? {
             Some(item) => {
                 let mut r: InviteRules = item.parse()?;
                 r.version = item.version;
@@ -277,8 +277,9 @@ impl InviteRulesRepo<'_> {
         let practice = actor.practice.as_str();
         let before = self.get(practice).await?;
         let next = InviteRules { rules, office_phone, version: version + 1 };
-        let mut item = Item::new(keys::practice(practice), keys::INVITE_RULES, serde_json::to_value(&next).map_err(CoreError::backend)?)
-            .with_version(version + 1);
+        let mut item =
+            Item::new(table_keys::practice(practice), table_keys::INVITE_RULES, serde_json::to_value(&next).map_err(CoreError::backend)?)
+                .with_version(version + 1);
         if next.any_enabled() {
             item = item.with_gsi1(ENABLED_INDEX, practice);
         }

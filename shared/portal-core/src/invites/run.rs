@@ -15,7 +15,6 @@
 use super::rules::{render, InviteRule, InviteRules, InviteRulesRepo, Resend, RuleKind, TagValues, ENABLED_INDEX};
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
-use crate::keys;
 use crate::language::{in_language, Language};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
@@ -23,6 +22,7 @@ use crate::sync::calendar::{self, CalendarEntry};
 use crate::sync::entities::{AppointmentStatus, Patient};
 use crate::sync::records::PatientRecords;
 use crate::sync::roster;
+use crate::table_keys;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -196,7 +196,7 @@ impl InviteRun<'_> {
     /// behind. `None` when it is settled or another run holds it.
     async fn claim(&self, practice: &str, rule: &InviteRule, entry: &CalendarEntry) -> CoreResult<Option<(InviteRecord, Item)>> {
         let now = self.clock.now();
-        let (pk, sk) = (keys::practice(practice), invite_key(&rule.id, &entry.appointment_id));
+        let (pk, sk) = (table_keys::practice(practice), invite_key(&rule.id, &entry.appointment_id));
         let fresh = InviteRecord {
             rule_id: rule.id.clone(),
             appointment_id: entry.appointment_id.clone(),

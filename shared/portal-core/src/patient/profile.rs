@@ -6,7 +6,6 @@
 //! the record says what the office decided). Only one's own: not a family member's.
 
 use crate::audit::{AuditAction, AuditLog, Outcome};
-use crate::keys;
 use crate::language::Language;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
 use crate::reads::{Caller, Reads};
@@ -14,6 +13,7 @@ use crate::sync::entities::{Patient, PhoneKind};
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::Synced;
+use crate::table_keys;
 use crate::text::check_email;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
@@ -113,7 +113,7 @@ impl Profiles<'_> {
         let practice = &caller.actor.practice;
         let patient = self.reads().patient(caller, None).await?;
         let change = narrowed(&patient.record, wanted)?;
-        let key = (keys::practice(practice), keys::contact_change(&patient.id));
+        let key = (table_keys::practice(practice), table_keys::contact_change(&patient.id));
         let (stored, version) = self.pending(caller, &patient).await?;
         let cond = version.map_or(Cond::Absent, Cond::Version);
         if stored.as_ref().is_some_and(|p| p.change == change) {
@@ -165,7 +165,7 @@ impl Profiles<'_> {
     /// The change waiting for the office — none once the system has sent the record again (it
     /// has answered: the record says what the office decided) — and the stored item's version.
     async fn pending(&self, caller: &Caller, patient: &Synced<Patient>) -> CoreResult<(Option<Pending>, Option<u64>)> {
-        let item = self.table.get(&keys::practice(&caller.actor.practice), &keys::contact_change(&patient.id)).await?;
+        let item = self.table.get(&table_keys::practice(&caller.actor.practice), &table_keys::contact_change(&patient.id)).await?;
         let Some(item) = item else { return Ok((None, None)) };
         let pending: Pending = item.parse()?;
         Ok(((pending.record_modified == patient.last_modified).then_some(pending), Some(item.version)))

@@ -14,12 +14,12 @@ use super::store::{GuestDetails, Payer, Payment};
 use super::use_cases::{check_start, CardResult, PaymentView, Payments, StartRequest, Started};
 use crate::audit::{Actor, AuditAction};
 use crate::ids::{constant_time_eq, PracticeId};
-use crate::keys;
 use crate::practice::settings::SettingsRepo;
 use crate::quota::Quota;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster::Roster;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::Deserialize;
@@ -116,7 +116,7 @@ impl Payments<'_> {
                 detail: "Too many payments from here this hour; please try again later or call the office.".into(),
             });
         }
-        let key = (keys::practice(practice), keys::payment_key("guest", &req.idempotency_key));
+        let key = (table_keys::practice(practice), table_keys::payment_key("guest", &req.idempotency_key));
         if let Some(existing) = self.by_key(practice, &key).await? {
             let mut started = self.resume(practice, existing, &setup, processor, &settings.practice_name).await?;
             started.payment.patient_id = None;

@@ -9,12 +9,12 @@ use super::store::{self, Payment, PaymentStatus, Refund};
 use super::use_cases::{processor_down, PaymentView, Payments};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::clock::rfc3339;
-use crate::keys;
 use crate::ports::{Cond, PortError, Query, TableError, TxOp};
 use crate::reads::{Listing, PageRequest};
 use crate::sync::entities::Patient;
 use crate::sync::events::PortalEvent;
 use crate::sync::records::PatientRecords;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -151,8 +151,8 @@ impl Payments<'_> {
     pub async fn office_list(&self, actor: &Actor, filter: OfficeFilter, page: PageRequest) -> CoreResult<Listing<OfficePayment>> {
         let practice = actor.practice.as_str();
         let q = match filter {
-            OfficeFilter::Unmatched => Query::on_gsi1(keys::unmatched_payments(practice)),
-            _ => Query::new(keys::payments(practice)),
+            OfficeFilter::Unmatched => Query::on_gsi1(table_keys::unmatched_payments(practice)),
+            _ => Query::new(table_keys::payments(practice)),
         };
         let found = self.table.query(q.newest_first().limit(page.limit).after(page.cursor)).await?;
         let mut payments = Vec::with_capacity(found.items.len());

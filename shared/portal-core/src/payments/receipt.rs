@@ -9,12 +9,12 @@
 
 use super::store::{self, Payer, Payment, ReceiptState};
 use super::use_cases::dollars;
-use crate::keys;
 use crate::language::{receipt_mail, Language, Words};
 use crate::ports::{Clock, Cond, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::SettingsRepo;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
+use crate::table_keys;
 use crate::{CoreError, CoreResult};
 
 /// How long a claim to send stands before another worker may take over: three times the notify
@@ -84,7 +84,7 @@ impl Receipts<'_> {
     /// the state that means there is nothing to do.
     async fn claim(&self, practice: &str, id: &str) -> CoreResult<Result<Payment, ReceiptState>> {
         for _ in 0..ATTEMPTS {
-            let item = self.table.get(&keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
+            let item = self.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
             let mut payment: Payment = item.parse()?;
             match &payment.receipt {
                 ReceiptState::Due | ReceiptState::Failed { .. } => {}
@@ -108,7 +108,7 @@ impl Receipts<'_> {
     /// Records where the receipt stands, whatever else changed on the payment meanwhile.
     async fn set(&self, practice: &str, id: &str, state: ReceiptState) -> CoreResult<ReceiptState> {
         for _ in 0..ATTEMPTS {
-            let item = self.table.get(&keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
+            let item = self.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
             let mut payment: Payment = item.parse()?;
             payment.receipt = state.clone();
             match self.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {

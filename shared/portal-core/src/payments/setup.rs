@@ -4,9 +4,9 @@
 //! each is set, never the value again.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::keys;
 use crate::ports::Processors;
 use crate::ports::{Clock, Cond, Item, ProcessorAccount, ProcessorKind, SecretBox, Table};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,7 @@ fn key_like(value: &str, prefixes: &[&str]) -> bool {
 impl PaymentSetups<'_> {
     /// The practice's setup (the default, no processor, when it never saved one).
     pub async fn get(&self, practice: &str) -> CoreResult<PaymentSetup> {
-        match self.table.get(&keys::practice(practice), keys::PAYMENT_SETUP).await? {
+        match self.table.get(&table_keys::practice(practice), table_keys::PAYMENT_SETUP).await? {
             Some(item) => item.parse().map_err(Into::into),
             None => Ok(PaymentSetup::default()),
         }
@@ -191,8 +191,9 @@ impl PaymentSetups<'_> {
                 ));
             }
         }
-        let item = Item::new(keys::practice(practice), keys::PAYMENT_SETUP, serde_json::to_value(&next).map_err(CoreError::backend)?)
-            .with_version(next.version);
+        let item =
+            Item::new(table_keys::practice(practice), table_keys::PAYMENT_SETUP, serde_json::to_value(&next).map_err(CoreError::backend)?)
+                .with_version(next.version);
         let cond = if current.version == 0 { Cond::Absent } else { Cond::Version(current.version) };
         let audit = AuditLog { table: self.table, clock: self.clock }.entry(
             actor,

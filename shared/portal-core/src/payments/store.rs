@@ -4,9 +4,9 @@
 //! partition the reconciler reads. The marker is put and deleted in the same transaction as the
 //! payment's state, so the two never disagree.
 
-use crate::keys;
 use crate::ports::{CardSummary, Cond, Item, ProcessorKind, TxOp};
 use crate::sync::events::PaymentDetail;
+use crate::table_keys;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 
@@ -186,16 +186,16 @@ pub fn event_detail(p: &Payment, amount_cents: i64, at: i64) -> PaymentDetail {
 /// The payment's item, indexed under its account, at `version`.
 pub fn item(practice: &str, p: &Payment, version: u64) -> CoreResult<Item> {
     let item =
-        Item::new(keys::payments(practice), p.id.clone(), serde_json::to_value(p).map_err(CoreError::backend)?).with_version(version);
+        Item::new(table_keys::payments(practice), p.id.clone(), serde_json::to_value(p).map_err(CoreError::backend)?).with_version(version);
     Ok(match &p.account_id {
-        Some(account) => item.with_gsi1(keys::account_payments(practice, account), p.id.clone()),
-        None => item.with_gsi1(keys::unmatched_payments(practice), p.id.clone()),
+        Some(account) => item.with_gsi1(table_keys::account_payments(practice, account), p.id.clone()),
+        None => item.with_gsi1(table_keys::unmatched_payments(practice), p.id.clone()),
     })
 }
 
 /// The open marker's key for the reconciler: `(pk, sk)`.
 pub fn open_marker(practice: &str, id: &str) -> (String, String) {
-    (keys::PAYMENTS_OPEN.to_string(), keys::open_payment(id, practice))
+    (table_keys::PAYMENTS_OPEN.to_string(), table_keys::open_payment(id, practice))
 }
 
 /// Puts the open marker (a new payment).

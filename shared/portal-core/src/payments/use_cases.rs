@@ -6,7 +6,6 @@ use super::store::{self, Payer, Payment, PaymentStatus, ReceiptState};
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::ids::is_payment_id;
-use crate::keys;
 use crate::ports::Processors;
 use crate::ports::{
     CardSummary, Charge, ChargeRequest, ChargeStatus, Clock, Cond, Events, Item, PaymentProcessor, PortError, ProcessorKind, Query,
@@ -15,6 +14,7 @@ use crate::ports::{
 use crate::reads::{Caller, Listing, PageRequest, Reads};
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -248,7 +248,7 @@ impl Payments<'_> {
         if !is_payment_id(id) {
             return Ok(None);
         }
-        match self.table.get(&keys::payments(practice), id).await? {
+        match self.table.get(&table_keys::payments(practice), id).await? {
             Some(item) => Ok(Some((item.parse()?, item.version))),
             None => Ok(None),
         }
@@ -263,7 +263,7 @@ impl Payments<'_> {
         let (setup, processor) = self.ready(practice).await?;
         let note = check_start(&req, setup.limit_cents)?;
         let patient = self.reads().patient(caller, requested).await?;
-        let key = (keys::practice(practice), keys::payment_key(&caller.actor.id, &req.idempotency_key));
+        let key = (table_keys::practice(practice), table_keys::payment_key(&caller.actor.id, &req.idempotency_key));
         if let Some(existing) = self.by_key(practice, &key).await? {
             return self.resume(practice, existing, &setup, processor, practice_name).await;
         }
@@ -446,7 +446,7 @@ impl Payments<'_> {
         let reads = self.reads();
         let patient = reads.patient(caller, requested).await?;
         let account = patient.record.guarantor(&patient.id).to_string();
-        let q = Query::on_gsi1(keys::account_payments(practice, &account)).newest_first().limit(page.limit).after(page.cursor);
+        let q = Query::on_gsi1(table_keys::account_payments(practice, &account)).newest_first().limit(page.limit).after(page.cursor);
         let found = self.table.query(q).await?;
         reads.audit(caller, &patient.id, AuditAction::PaymentHistoryRead).await?;
         let mut items = Vec::with_capacity(found.items.len());
@@ -527,7 +527,7 @@ impl Payments<'_> {
             PortError::Rejected(_) => CoreError::unauthorized(ProblemCode::WebhookSignatureInvalid, "The webhook signature is not valid."),
             other => other.into(),
         })?;
-        let seen = (keys::practice(practice), keys::webhook_event(&event.id));
+        let seen = (table_keys::practice(practice), table_keys::webhook_event(&event.id));
         if event.id.len() > 200 || self.table.get(&seen.0, &seen.1).await?.is_some() {
             return Ok(false);
         }
@@ -551,7 +551,7 @@ impl Payments<'_> {
     /// Follows up the open payments of every practice (at most `limit`, oldest first): each is
     /// read at its processor and settled; one open longer than a day is canceled there first.
     pub async fn reconcile(&self, limit: usize) -> CoreResult<Reconciled> {
-        let page = self.table.query(Query::new(keys::PAYMENTS_OPEN).limit(limit.clamp(1, 500))).await?;
+        let page = self.table.query(Query::new(table_keys::PAYMENTS_OPEN).limit(limit.clamp(1, 500))).await?;
         let mut done = Reconciled::default();
         let mut setups: HashMap<String, PaymentSetup> = HashMap::new();
         for marker in &page.items {
@@ -620,7 +620,7 @@ pub async fn being_posted(
     posted: &HashSet<&str>,
 ) -> CoreResult<Vec<Posting>> {
     // Payments are posted within days; the newest hundred cover any account.
-    let page = table.query(Query::on_gsi1(keys::account_payments(practice, account)).newest_first().limit(100)).await?;
+    let page = table.query(Query::on_gsi1(table_keys::account_payments(practice, account)).newest_first().limit(100)).await?;
     let mut out = vec![];
     for item in &page.items {
         let p: Payment = item.parse()?;

@@ -6,9 +6,9 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, Table};
 use crate::smime::read_certificate;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,9 @@ impl DirectRecipients<'_> {
                 not_after_unix: cert.not_after,
             };
             let data = serde_json::to_value(&r).map_err(CoreError::backend)?;
-            self.table.put(Item::new(keys::practice(&actor.practice), keys::direct_recipient(address), data), Cond::None).await?;
+            self.table
+                .put(Item::new(table_keys::practice(&actor.practice), table_keys::direct_recipient(address), data), Cond::None)
+                .await?;
             added.push(r);
         }
         let audit = AuditLog { table: self.table, clock: self.clock };
@@ -97,19 +99,20 @@ impl DirectRecipients<'_> {
     }
 
     pub async fn list(&self, practice: &str) -> CoreResult<Vec<DirectRecipient>> {
-        let page = self.table.query(Query::new(keys::practice(practice)).prefix(keys::DIRECT_RECIPIENT_PREFIX).limit(500)).await?;
+        let page =
+            self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::DIRECT_RECIPIENT_PREFIX).limit(500)).await?;
         page.items.iter().map(|i| i.parse().map_err(CoreError::from)).collect()
     }
 
     /// The registered recipient for `address`, if any.
     pub async fn for_address(&self, practice: &str, address: &str) -> CoreResult<Option<DirectRecipient>> {
-        let item = self.table.get(&keys::practice(practice), &keys::direct_recipient(&address.to_ascii_lowercase())).await?;
+        let item = self.table.get(&table_keys::practice(practice), &table_keys::direct_recipient(&address.to_ascii_lowercase())).await?;
         item.map(|i| i.parse().map_err(CoreError::from)).transpose()
     }
 
     pub async fn remove(&self, actor: &Actor, address: &str) -> CoreResult<()> {
         let address = address.to_ascii_lowercase();
-        match self.table.delete(&keys::practice(&actor.practice), &keys::direct_recipient(&address), Cond::Exists).await {
+        match self.table.delete(&table_keys::practice(&actor.practice), &table_keys::direct_recipient(&address), Cond::Exists).await {
             Err(crate::ports::TableError::ConditionFailed) => return Err(CoreError::NotFound),
             other => other?,
         }

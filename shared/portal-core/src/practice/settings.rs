@@ -6,11 +6,11 @@
 //! guards the write, and a lost race on another section is simply retried).
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table};
 use crate::practice::family::FamilyAccess;
 use crate::practice::features::{self, Feature};
 use crate::practice::url_policy::{parse_portal_url, UrlRules};
+use crate::table_keys;
 use crate::text::{check_email, is_plain_text};
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
@@ -329,7 +329,7 @@ pub enum Change {
 
 impl<'a> SettingsRepo<'a> {
     pub async fn get(&self, practice: &str) -> CoreResult<Option<PracticeSettings>> {
-        let Some(item) = self.table.get(&keys::practice(practice), keys::SETTINGS).await? else {
+        let Some(item) = self.table.get(&table_keys::practice(practice), table_keys::SETTINGS).await? else {
             return Ok(None);
         };
         let mut s: PracticeSettings = item.parse_kept()?;
@@ -388,7 +388,9 @@ impl<'a> SettingsRepo<'a> {
 /// The settings item, listed in the index of every practice (the audit seal run walks it).
 fn settings_item(practice: &str, settings: &PracticeSettings, version: u64) -> CoreResult<Item> {
     let data = serde_json::to_value(settings).map_err(CoreError::backend)?;
-    Ok(Item::new(keys::practice(practice), keys::SETTINGS, data).with_version(version).with_gsi1(keys::PRACTICES, practice))
+    Ok(Item::new(table_keys::practice(practice), table_keys::SETTINGS, data)
+        .with_version(version)
+        .with_gsi1(table_keys::PRACTICES, practice))
 }
 
 impl Change {

@@ -3,9 +3,9 @@
 //! the appointment's own sync transaction (so it lives with sync; the invites run reads it), so a run finds what is due with one range query and no
 //! scan. A broken or deleted appointment leaves the calendar.
 
-use crate::keys;
 use crate::ports::{Cond, Item, Query, Table, TxOp};
 use crate::sync::entities::{Appointment, AppointmentStatus};
+use crate::table_keys;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -38,7 +38,7 @@ fn entry_key(appointment_id: &str) -> String {
 
 /// The writes that make the calendar match `appointment` (`None`: deleted).
 pub fn index_ops(practice: &str, appointment_id: &str, appointment: Option<&Appointment>) -> CoreResult<Vec<TxOp>> {
-    let pk = keys::practice(practice);
+    let pk = table_keys::practice(practice);
     let listed = appointment.filter(|a| matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::Complete));
     let Some(a) = listed else {
         return Ok(vec![TxOp::Delete { pk, sk: entry_key(appointment_id), cond: Cond::None }]);

@@ -12,8 +12,8 @@ use super::entities::{Appointment, Entity, Record, Slot};
 use super::records::{synced, PatientRecords, Synced};
 use super::store::{entity_key, Envelope};
 use crate::clock::rfc3339;
-use crate::keys;
 use crate::ports::{Cond, Item, Table, TxOp};
+use crate::table_keys;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
 
@@ -91,16 +91,16 @@ impl PortalBookings<'_> {
             received_at: now,
         };
         let data = serde_json::to_value(&envelope).map_err(CoreError::backend)?;
-        let sort = keys::record_sort(Entity::Appointments.name(), Some(&sort_key_utc(&appointment.start)), booking_id);
-        let item = Item::new(keys::practice(practice), keys::booking(slot_id), data)
-            .with_gsi1(keys::patient_data(practice, &appointment.patient_id), sort)
+        let sort = table_keys::record_sort(Entity::Appointments.name(), Some(&sort_key_utc(&appointment.start)), booking_id);
+        let item = Item::new(table_keys::practice(practice), table_keys::booking(slot_id), data)
+            .with_gsi1(table_keys::patient_data(practice, &appointment.patient_id), sort)
             .with_version(1);
         Ok(TxOp::Put(item, Cond::Absent))
     }
 
     /// The booking of `slot_id` (its id and appointment), if the portal made one.
     pub async fn of_slot(&self, practice: &str, slot_id: &str) -> CoreResult<Option<(String, Appointment)>> {
-        let Some(item) = self.table.get(&keys::practice(practice), &keys::booking(slot_id)).await? else { return Ok(None) };
+        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::booking(slot_id)).await? else { return Ok(None) };
         let booking: Envelope<Appointment> = item.parse()?;
         Ok(booking.fields.map(|appointment| (booking.id, appointment)))
     }

@@ -1,11 +1,11 @@
 //! Everything about the practice's own system talking to the portal: signed requests and sync
-//! keys (`auth`), the entities it sends (`entities`), how they are stored (`store`), read back
-//! by modules (`records`) and changed by the portal itself (`changes`), the index entries kept beside some records in the record's own
-//! transaction (`roster`: patients for staff search; `calendar`: appointments by time for the
-//! invites), the use cases of the sync API (`service`), and the event outbox that carries what
-//! patients did back to the practice (`outbox`).
+//! keys (`signing`), the entities it sends (`entities`), how they are stored (`store`), read back
+//! by modules (`records`) and changed by the portal itself (`changes`), the index entries kept
+//! beside some records in the record's own transaction (`roster`: patients for staff search;
+//! `calendar`: appointments by time for the invites), the use cases of the sync API (`service`),
+//! and the event outbox that carries what patients did back to the practice (`outbox`), with the
+//! events it carries (`events`).
 
-pub mod auth;
 pub mod calendar;
 pub mod changes;
 pub mod entities;
@@ -18,3 +18,4 @@ pub mod thumbnail;
 
 pub use entities::Entity;
 pub mod service;
+pub mod signing;

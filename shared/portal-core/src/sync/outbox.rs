@@ -11,8 +11,8 @@
 
 use super::events::PortalEvent;
 use crate::ids::EventId;
-use crate::keys;
 use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -65,7 +65,7 @@ pub struct Outbox<'a> {
 /// An event as the outbox holds it, without the unpublished mark.
 fn stored_item(practice: &str, event: &OutboxEvent) -> CoreResult<Item> {
     let stored = StoredEvent { kind: event.kind.clone(), at: event.at, detail: event.detail.clone() };
-    Ok(Item::new(keys::outbox(practice), event.id.clone(), serde_json::to_value(&stored).map_err(CoreError::backend)?)
+    Ok(Item::new(table_keys::outbox(practice), event.id.clone(), serde_json::to_value(&stored).map_err(CoreError::backend)?)
         .expiring_at(event.at + RETENTION_SECONDS))
 }
 
@@ -94,7 +94,7 @@ impl Outbox<'_> {
         let at = self.clock.now();
         let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
         let event = OutboxEvent { id: id.clone(), kind, at, detail };
-        let item = stored_item(practice, &event)?.with_gsi1(keys::OUTBOX_UNPUBLISHED, keys::unpublished(&id, practice));
+        let item = stored_item(practice, &event)?.with_gsi1(table_keys::OUTBOX_UNPUBLISHED, table_keys::unpublished(&id, practice));
         Ok((item, event))
     }
 
@@ -125,7 +125,7 @@ impl Outbox<'_> {
     /// (at most `limit` of the oldest); answers how many it published.
     pub async fn relay(&self, limit: usize) -> CoreResult<usize> {
         let before = format!("{:016}", micros(self.clock) - RELAY_AFTER_MICROS);
-        let q = Query::on_gsi1(keys::OUTBOX_UNPUBLISHED).between("0", before).limit(limit.clamp(1, 500));
+        let q = Query::on_gsi1(table_keys::OUTBOX_UNPUBLISHED).between("0", before).limit(limit.clamp(1, 500));
         let page = self.table.query(q).await?;
         let mut published = 0;
         for item in &page.items {
@@ -144,7 +144,7 @@ impl Outbox<'_> {
     /// How long ago the oldest event still unpublished was recorded, in seconds (`None`: all are
     /// published). Operators are alarmed when it passes 15 minutes: the relay is not keeping up.
     pub async fn oldest_unpublished_seconds(&self) -> CoreResult<Option<i64>> {
-        let page = self.table.query(Query::on_gsi1(keys::OUTBOX_UNPUBLISHED).between("0", "9").limit(1)).await?;
+        let page = self.table.query(Query::on_gsi1(table_keys::OUTBOX_UNPUBLISHED).between("0", "9").limit(1)).await?;
         // The sort key starts with the event id, whose first part is when it was recorded (µs).
         let recorded = page.items.first().and_then(|i| i.gsi1sk.as_deref()?.split(['#', '|']).next()?.parse::<i64>().ok());
         Ok(recorded.map(|at| ((micros(self.clock) - at) / 1_000_000).max(0)))
@@ -164,7 +164,7 @@ impl Outbox<'_> {
         let settled = format!("{:016}#", micros(self.clock) - SETTLE_MICROS);
         // Ids start with a digit, so "0" is before them all (a key bound may not be empty).
         let start = from.as_ref().map(|f| format!("{f}\u{0}")).unwrap_or_else(|| "0".into());
-        let q = Query::new(keys::outbox(practice)).limit(limit.clamp(1, 500)).between(start, settled);
+        let q = Query::new(table_keys::outbox(practice)).limit(limit.clamp(1, 500)).between(start, settled);
         let page = self.table.query(q).await?;
         let mut events = Vec::with_capacity(page.items.len());
         for i in &page.items {
@@ -181,7 +181,7 @@ impl Outbox<'_> {
             return Err(CoreError::invalid(ProblemCode::CursorInvalid, "upTo: an event id from an earlier answer"));
         }
         for _ in 0..3 {
-            let current = self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await?;
+            let current = self.table.get(&table_keys::practice(practice), table_keys::OUTBOX_ACK).await?;
             let (acked, version) = match &current {
                 Some(i) => (i.parse::<StoredAck>()?.up_to, i.version),
                 None => (String::new(), 0),
@@ -190,8 +190,9 @@ impl Outbox<'_> {
                 return Ok(acked);
             }
             let ack = StoredAck { up_to: up_to.to_string(), at: self.clock.now() };
-            let item = Item::new(keys::practice(practice), keys::OUTBOX_ACK, serde_json::to_value(&ack).map_err(CoreError::backend)?)
-                .with_version(version + 1);
+            let item =
+                Item::new(table_keys::practice(practice), table_keys::OUTBOX_ACK, serde_json::to_value(&ack).map_err(CoreError::backend)?)
+                    .with_version(version + 1);
             let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
             match self.table.put(item, cond).await {
                 Ok(()) => return Ok(up_to.to_string()),
@@ -203,7 +204,7 @@ impl Outbox<'_> {
     }
 
     async fn acked(&self, practice: &str) -> CoreResult<Option<String>> {
-        match self.table.get(&keys::practice(practice), keys::OUTBOX_ACK).await? {
+        match self.table.get(&table_keys::practice(practice), table_keys::OUTBOX_ACK).await? {
             Some(i) => Ok(Some(i.parse::<StoredAck>()?.up_to)),
             None => Ok(None),
         }

@@ -5,8 +5,8 @@
 
 use super::entities::{FileStatus, Patient, Record};
 use super::store::{entity_key, Envelope};
-use crate::keys;
 use crate::ports::{Item, Query, Table};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 
@@ -118,7 +118,7 @@ impl PatientRecords<'_> {
         limit: usize,
         cursor: Option<String>,
     ) -> CoreResult<RecordPage<T>> {
-        self.page::<T>(Query::on_gsi1(keys::patient_data(practice, patient_id)), range, order, limit, cursor).await
+        self.page::<T>(Query::on_gsi1(table_keys::patient_data(practice, patient_id)), range, order, limit, cursor).await
     }
 
     /// The practice's own records of one kind (providers; open slots by start).
@@ -129,7 +129,7 @@ impl PatientRecords<'_> {
         limit: usize,
         cursor: Option<String>,
     ) -> CoreResult<RecordPage<T>> {
-        self.page::<T>(Query::on_gsi1(keys::practice_data(practice)), range, Order::OldestFirst, limit, cursor).await
+        self.page::<T>(Query::on_gsi1(table_keys::practice_data(practice)), range, Order::OldestFirst, limit, cursor).await
     }
 
     /// Every record of a kind of a patient (or account) within `range`, oldest first, all pages.
@@ -163,7 +163,7 @@ impl PatientRecords<'_> {
         let mut out = vec![];
         let mut cursor = None;
         loop {
-            let q = Query::on_gsi1(keys::family(practice, guarantor_id)).prefix("patients#").limit(100).after(cursor);
+            let q = Query::on_gsi1(table_keys::family(practice, guarantor_id)).prefix("patients#").limit(100).after(cursor);
             let page = self.table.query(q).await?;
             for item in &page.items {
                 out.extend(synced::<Patient>(item)?);

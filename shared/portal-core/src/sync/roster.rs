@@ -8,9 +8,9 @@
 //! Eligibility for portal access follows Open Dental's rule: first and last name, address, city,
 //! state, birthdate, a phone and an email; [`missing`] names what is not there.
 
-use crate::keys;
 use crate::ports::{Item, Query, Table, TxOp};
 use crate::sync::entities::Patient;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ fn slot_key(patient_id: &str, slot: &str) -> String {
 /// The writes that make the roster match `patient` (`None`: the patient was deleted). They go in
 /// the same transaction as the synced record.
 pub fn index_ops(practice: &str, patient_id: &str, patient: Option<&Patient>) -> CoreResult<Vec<TxOp>> {
-    let pk = keys::practice(practice);
+    let pk = table_keys::practice(practice);
     let Some(p) = patient else {
         return Ok(SLOTS
             .iter()
@@ -296,7 +296,7 @@ impl Roster<'_> {
 
     /// One patient's entry (`None` when no such live patient).
     pub async fn get(&self, practice: &str, patient_id: &str) -> CoreResult<Option<RosterEntry>> {
-        let item = self.table.get(&keys::practice(practice), &slot_key(patient_id, SLOTS[0])).await?;
+        let item = self.table.get(&table_keys::practice(practice), &slot_key(patient_id, SLOTS[0])).await?;
         Ok(item.map(|i| i.parse()).transpose()?)
     }
 }

@@ -6,8 +6,8 @@
 use super::calendar;
 use super::entities::{check_id, last_modified_ms, validate, Appointment, Entity, FileMeta, FileStatus, Patient, Placement};
 use super::roster;
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -104,17 +104,19 @@ pub struct SyncStore<'a> {
 
 /// The table key of a synced entity.
 pub fn entity_key(practice: &str, entity: Entity, id: &str) -> (String, String) {
-    (keys::practice(practice), keys::sync_entity(entity.name(), id))
+    (table_keys::practice(practice), table_keys::sync_entity(entity.name(), id))
 }
 
 /// The index key that puts a record where modules read it.
 fn index_key(practice: &str, entity: Entity, id: &str, placement: &Placement) -> (String, String) {
     match placement {
         Placement::Patient { patient_id, date } => {
-            (keys::patient_data(practice, patient_id), keys::record_sort(entity.name(), Some(date), id))
+            (table_keys::patient_data(practice, patient_id), table_keys::record_sort(entity.name(), Some(date), id))
         }
-        Placement::Family { guarantor_id } => (keys::family(practice, guarantor_id), keys::record_sort(entity.name(), None, id)),
-        Placement::Practice { date } => (keys::practice_data(practice), keys::record_sort(entity.name(), date.as_deref(), id)),
+        Placement::Family { guarantor_id } => {
+            (table_keys::family(practice, guarantor_id), table_keys::record_sort(entity.name(), None, id))
+        }
+        Placement::Practice { date } => (table_keys::practice_data(practice), table_keys::record_sort(entity.name(), date.as_deref(), id)),
     }
 }
 

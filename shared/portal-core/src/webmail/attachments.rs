@@ -9,10 +9,10 @@
 //! |---|---|---|---|
 //! | attachment | `P#{p}` | `ATTACH#{id}` | a day while not sent |
 
-use crate::keys;
 use crate::ports::{Blobs, Clock, Cond, Item, Table, TxOp};
 use crate::quota::Quota;
 use crate::sync::entities::{check_file, check_upload, FileMeta};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -111,9 +111,13 @@ impl Attachments<'_> {
             state: State::Pending,
             message_id: None,
         };
-        let item = Item::new(keys::practice(practice), keys::attachment(&id), serde_json::to_value(&stored).map_err(CoreError::backend)?)
-            .expiring_at(self.clock.now() + UNSENT_TTL_SECONDS)
-            .with_version(1);
+        let item = Item::new(
+            table_keys::practice(practice),
+            table_keys::attachment(&id),
+            serde_json::to_value(&stored).map_err(CoreError::backend)?,
+        )
+        .expiring_at(self.clock.now() + UNSENT_TTL_SECONDS)
+        .with_version(1);
         self.table.put(item, Cond::Absent).await?;
         let upload_url =
             self.blobs.presign_put(&upload_key(practice, &id), content_type, size, Duration::from_secs(UPLOAD_SECONDS)).await?;
@@ -133,7 +137,8 @@ impl Attachments<'_> {
         }
         let (mut refs, mut ops) = (vec![], vec![]);
         for id in ids {
-            let mut item = self.table.get(&keys::practice(practice), &keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
+            let mut item =
+                self.table.get(&table_keys::practice(practice), &table_keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
             let mut stored: Stored = item.parse()?;
             if stored.owner != owner {
                 return Err(CoreError::NotFound);
@@ -195,7 +200,7 @@ impl Attachments<'_> {
         if !super::is_token(id) {
             return Err(CoreError::NotFound);
         }
-        let item = self.table.get(&keys::practice(practice), &keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
+        let item = self.table.get(&table_keys::practice(practice), &table_keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
         let stored: Stored = item.parse()?;
         match (stored.state, stored.message_id) {
             (State::Sent, Some(message)) => Ok((stored.file, message)),

@@ -20,7 +20,6 @@
 use super::attachments::{AttachmentRef, Attachments, Declared};
 use super::is_token;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::keys;
 use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
@@ -28,6 +27,7 @@ use crate::sync::entities::{Appointment, Patient, Provider};
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::PatientRecords;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -299,8 +299,11 @@ impl Mailbox<'_> {
             Folder::Inbox => "webmail-in#",
             Folder::Sent => "webmail-out#",
         };
-        let q =
-            Query::on_gsi1(keys::patient_data(practice, &patient_id)).prefix(prefix).newest_first().limit(page.limit).after(page.cursor);
+        let q = Query::on_gsi1(table_keys::patient_data(practice, &patient_id))
+            .prefix(prefix)
+            .newest_first()
+            .limit(page.limit)
+            .after(page.cursor);
         let (found, unread) = (self.table.query(q).await?, self.unread(practice, &patient_id).await?);
         self.reads().audit(caller, &patient_id, AuditAction::MessagesRead).await?;
         let items = found.items.iter().map(|i| i.parse::<Message>().map(|m| summary(m, false))).collect::<Result<_, _>>()?;
@@ -449,7 +452,7 @@ impl Mailbox<'_> {
             Folder::Inbox => "in#",
             Folder::Sent => "out#",
         };
-        let q = Query::on_gsi1(keys::webmail_office(practice)).prefix(prefix).newest_first().limit(page.limit).after(page.cursor);
+        let q = Query::on_gsi1(table_keys::webmail_office(practice)).prefix(prefix).newest_first().limit(page.limit).after(page.cursor);
         let (found, unread) = (self.table.query(q).await?, self.unread(practice, OFFICE).await?);
         let mut items = vec![];
         for i in &found.items {
@@ -553,7 +556,7 @@ impl Mailbox<'_> {
         let practice = &actor.practice;
         let (file, message_id) = self.attachments().sent(practice, id).await?;
         let (thread_id, stamp) = split_id(&message_id).ok_or(CoreError::NotFound)?;
-        let item = self.table.get(&keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
+        let item = self.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
         let message: Message = item.parse()?;
         if let Side::Patient(p) = side {
             if message.patient_id != p {
@@ -597,7 +600,7 @@ impl Mailbox<'_> {
         if !is_token(thread_id) {
             return Err(CoreError::NotFound);
         }
-        let page = self.table.query(Query::new(keys::thread(practice, thread_id)).limit(1000)).await?;
+        let page = self.table.query(Query::new(table_keys::thread(practice, thread_id)).limit(1000)).await?;
         let meta = page.items.iter().find(|i| i.sk == "META").ok_or(CoreError::NotFound)?;
         let thread: Thread = meta.parse()?;
         if let Side::Patient(p) = side {
@@ -665,17 +668,17 @@ impl Mailbox<'_> {
         let data = serde_json::to_value(&message).map_err(CoreError::backend)?;
         let (inbox, outbox_folder, recipient) = match direction {
             Direction::ToOffice => (
-                (keys::webmail_office(practice), format!("in#{stamp}")),
-                (keys::patient_data(practice, &patient_id), format!("webmail-out#{stamp}")),
+                (table_keys::webmail_office(practice), format!("in#{stamp}")),
+                (table_keys::patient_data(practice, &patient_id), format!("webmail-out#{stamp}")),
                 OFFICE.to_string(),
             ),
             Direction::ToPatient => (
-                (keys::patient_data(practice, &patient_id), format!("webmail-in#{stamp}")),
-                (keys::webmail_office(practice), format!("out#{stamp}")),
+                (table_keys::patient_data(practice, &patient_id), format!("webmail-in#{stamp}")),
+                (table_keys::webmail_office(practice), format!("out#{stamp}")),
                 patient_id.clone(),
             ),
         };
-        let pk = keys::thread(practice, thread_id);
+        let pk = table_keys::thread(practice, thread_id);
         let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
         let mut events =
             vec![outbox.prepare(practice, PortalEvent::WebmailSent { message_id: id.clone(), patient_id: patient_id.clone() })?];
@@ -726,7 +729,8 @@ impl Mailbox<'_> {
         let practice = &actor.practice;
         let (thread_id, stamp) = split_id(message_id).ok_or(CoreError::NotFound)?;
         for _ in 0..ATTEMPTS {
-            let item = self.table.get(&keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
+            let item =
+                self.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
             let mut m: Message = item.parse()?;
             let recipient = match (&side, m.direction) {
                 (Side::Patient(p), Direction::ToPatient) if m.patient_id == *p => p.to_string(),
@@ -754,7 +758,7 @@ impl Mailbox<'_> {
     }
 
     async fn unread(&self, practice: &str, recipient: &str) -> CoreResult<u64> {
-        let item = self.table.get(&keys::practice(practice), &keys::webmail_unread(recipient)).await?;
+        let item = self.table.get(&table_keys::practice(practice), &table_keys::webmail_unread(recipient)).await?;
         Ok(count_of(item.as_ref()).max(0) as u64)
     }
 }
@@ -763,7 +767,7 @@ impl Mailbox<'_> {
 /// and read at the same time by different people never conflict over it. It moves only with a
 /// message that changed state in the same transaction, so it never goes below zero.
 fn unread_change(practice: &str, recipient: &str, delta: i64) -> TxOp {
-    TxOp::Count { pk: keys::practice(practice), sk: keys::webmail_unread(recipient), by: delta, expires_at: None }
+    TxOp::Count { pk: table_keys::practice(practice), sk: table_keys::webmail_unread(recipient), by: delta, expires_at: None }
 }
 
 /// The office's inbox, as an unread-count key.

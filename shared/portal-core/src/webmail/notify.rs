@@ -11,12 +11,12 @@
 //! itself waits for it.
 
 use super::mailbox::{Direction, Message, Notification};
-use crate::keys;
 use crate::language::{in_language, Language};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::{login_url, render_notification, PracticeSettings, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 
@@ -41,7 +41,7 @@ impl Notifier<'_> {
     /// answers where it stands now.
     pub async fn notify(&self, practice: &str, message_id: &str) -> CoreResult<Notification> {
         let (thread_id, stamp) = super::mailbox::split_id(message_id).ok_or(CoreError::NotFound)?;
-        let key = (keys::thread(practice, thread_id), format!("MSG#{stamp}"));
+        let key = (table_keys::thread(practice, thread_id), format!("MSG#{stamp}"));
         let message = match self.claim(&key).await? {
             Ok(message) => message,
             Err(settled) => return Ok(settled),
@@ -174,7 +174,7 @@ async fn write(table: &dyn Table, item: &Item, message: &Message, state: Notific
 /// they see a failed one. A message no longer there has nothing to show it on.
 pub(crate) async fn returned(table: &dyn Table, practice: &str, message_id: &str, state: Notification) -> CoreResult<()> {
     let (thread_id, stamp) = super::mailbox::split_id(message_id).ok_or(CoreError::NotFound)?;
-    match settle(table, &(keys::thread(practice, thread_id), format!("MSG#{stamp}")), state).await {
+    match settle(table, &(table_keys::thread(practice, thread_id), format!("MSG#{stamp}")), state).await {
         Ok(_) | Err(CoreError::NotFound) => Ok(()),
         Err(e) => Err(e),
     }

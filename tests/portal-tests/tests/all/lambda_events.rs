@@ -429,14 +429,19 @@ async fn code_import_step_events_through_the_lambda_handler() {
     let second = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
     run("split", second.id.clone()).await;
     run("batch", second.id.clone()).await;
-    let written = portal_core::keys::terms("lakeside", System::Cvx.name(), &second.id);
+    let written = portal_core::table_keys::terms("lakeside", System::Cvx.name(), &second.id);
     assert!(!table.query(Query::new(&written)).await.unwrap().items.is_empty());
     assert_eq!(run("fail", second.id.clone()).await, json!({"state": "failed"}));
     assert_eq!(importer.status("lakeside", &second.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
     assert_eq!(Terms { table: table.as_ref() }.active("lakeside").await.unwrap()[&System::Cvx], job.id);
     assert_eq!(run("clean", second.id.clone()).await, json!({"more": false}));
     assert!(table.query(Query::new(&written)).await.unwrap().items.is_empty(), "the failed version is gone");
-    assert!(!table.query(Query::new(portal_core::keys::terms("lakeside", System::Cvx.name(), &job.id))).await.unwrap().items.is_empty());
+    assert!(!table
+        .query(Query::new(portal_core::table_keys::terms("lakeside", System::Cvx.name(), &job.id)))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     // Anything else is refused before it runs.
     assert!(serde_json::from_value::<portal_code_import::Step>(json!({"step": "drop", "practiceId": "lakeside"})).is_err());
 }

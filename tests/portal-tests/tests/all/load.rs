@@ -22,7 +22,7 @@
 use crate::support::{date_from_today, instant_from_now, now, start_host_binary, Host};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
-use portal_core::sync::auth::signed_headers;
+use portal_core::sync::signing::signed_headers;
 use portal_local::DemoLogins;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};

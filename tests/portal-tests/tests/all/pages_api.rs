@@ -149,7 +149,7 @@ async fn verify_log_names_an_entry_changed_after_its_day_was_sealed() {
     assert_eq!(v["intactThrough"], sealed.last().unwrap().day.as_str());
     assert_eq!(v["entries"], json!(sealed.iter().map(|s| s.entries).sum::<usize>()));
     // An administrator's login rewritten as a failure is named.
-    let entries = query_all(table.as_ref(), Query::new(portal_core::keys::audit("lakeside"))).await.unwrap();
+    let entries = query_all(table.as_ref(), Query::new(portal_core::table_keys::audit("lakeside"))).await.unwrap();
     let login = entries.iter().find(|e| e.data["action"] == "auth.staff.login").unwrap().clone();
     let mut rewritten = login.clone();
     std::sync::Arc::make_mut(&mut rewritten.data)["outcome"] = json!("failure");

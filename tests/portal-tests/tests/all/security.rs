@@ -10,7 +10,7 @@
 use crate::support::{client, date_from_today, instant_from_now, now, send, start_local, Local};
 use crate::sync::SyncClient;
 use portal_core::ports::{Blobs, Query, Table};
-use portal_core::sync::auth::signed_headers;
+use portal_core::sync::signing::signed_headers;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -106,14 +106,14 @@ async fn sync_keys_are_capped_and_listed_active_first_newest_first_with_last_use
     let l = start_local().await;
     let staff = l.staff_token(0).await;
     // The demo's own key is one of the ten, and the demo seed used it.
-    for n in 1..portal_core::sync::auth::MAX_ACTIVE_KEYS {
+    for n in 1..portal_core::sync::signing::MAX_ACTIVE_KEYS {
         let (s, v) = l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": format!("Server {n}")})).await;
         assert_eq!(s, 201, "{v}");
     }
     let (s, v) = l.json("POST", "/v1/admin/sync-keys", Some(&staff), json!({"label": "One too many"})).await;
     assert_eq!((s, &v["code"]), (422, &json!("sync_key_limit")), "{v}");
     let (_, v) = l.get("/v1/admin/sync-keys", Some(&staff)).await;
-    assert_eq!(v["keys"].as_array().unwrap().len(), portal_core::sync::auth::MAX_ACTIVE_KEYS);
+    assert_eq!(v["keys"].as_array().unwrap().len(), portal_core::sync::signing::MAX_ACTIVE_KEYS);
     for k in v["keys"].as_array().unwrap() {
         let used = k["lastUsedAt"].as_i64().is_some();
         assert_eq!(used, k["keyId"] == l.logins.practices[0].sync.key_id.as_str(), "only the demo's key was used: {k}");

@@ -2,7 +2,7 @@
 //! would (README), against a portal-local on a real socket.
 
 use crate::support::{client, now, send, start_local, Local};
-use portal_core::sync::auth::signed_headers;
+use portal_core::sync::signing::signed_headers;
 use serde_json::{json, Value};
 
 /// The reference client: signs and sends one request.

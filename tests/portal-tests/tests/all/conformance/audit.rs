@@ -36,7 +36,7 @@ pub(super) async fn audit_seals_name_what_changed(b: &Backend) {
     assert_eq!(intact.intact_through.as_deref(), Some(sealed[2].day.as_str()));
     assert_eq!(intact.head.as_deref(), Some(sealed[2].head.as_str()));
 
-    let entries = query_all(b.table.as_ref(), Query::new(portal_core::keys::audit(&practice))).await.unwrap();
+    let entries = query_all(b.table.as_ref(), Query::new(portal_core::table_keys::audit(&practice))).await.unwrap();
     let problem = || async { seals.verify(&practice, None).await.unwrap().problem.expect("a change is found") };
     // Altered: a reason written into a sealed entry two days back.
     let original = entries[6].clone();
@@ -69,9 +69,9 @@ pub(super) async fn audit_seals_name_what_changed(b: &Backend) {
         (TamperKind::Inserted, sealed[2].day.as_str(), Some("profile.read"))
     );
     let slipped = found.entry.unwrap();
-    b.table.delete(&portal_core::keys::audit(&practice), &slipped, Cond::None).await.unwrap();
+    b.table.delete(&portal_core::table_keys::audit(&practice), &slipped, Cond::None).await.unwrap();
     // A seal deleted to hide a change: the chain names the day whose seal is gone.
-    let seal_of = |day: &str| (portal_core::keys::audit_seals(&practice), day.to_string());
+    let seal_of = |day: &str| (portal_core::table_keys::audit_seals(&practice), day.to_string());
     let (pk, sk) = seal_of(&sealed[1].day);
     let seal = b.table.get(&pk, &sk).await.unwrap().unwrap();
     b.table.delete(&pk, &sk, Cond::None).await.unwrap();

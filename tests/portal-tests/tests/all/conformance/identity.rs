@@ -278,8 +278,8 @@ pub(super) async fn recovery_holds(b: &Backend) {
     clock.advance(RESET_SECONDS - 1);
     recovery.reset(&second, "a lighthouse at low tide", None).await.unwrap();
     assert_eq!(recovery.reset(&second, "another long passphrase", None).await.unwrap_err().code(), "reset_link_invalid", "once");
-    let auth = portal_core::identity::auth::AuthService { table: b.table.as_ref(), clock: clock.as_ref(), events: b.events.as_ref() };
-    let input = portal_core::identity::auth::LoginInput {
+    let auth = portal_core::identity::login::Logins { table: b.table.as_ref(), clock: clock.as_ref(), events: b.events.as_ref() };
+    let input = portal_core::identity::login::LoginInput {
         practice: &practice,
         username: "gale",
         password: "a lighthouse at low tide",
@@ -288,5 +288,5 @@ pub(super) async fn recovery_holds(b: &Backend) {
         device: None,
     };
     let answer = auth.login(portal_core::identity::session::PrincipalKind::Patient, input, &Default::default()).await.unwrap();
-    assert!(matches!(answer, portal_core::identity::auth::LoginResult::Session(_)));
+    assert!(matches!(answer, portal_core::identity::login::LoginResult::Session(_)));
 }

@@ -100,7 +100,7 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     use portal_core::code_systems::import::{ImportState, Importer, Leftover};
     use portal_core::code_systems::terms::Terms;
     use portal_core::code_systems::System;
-    use portal_core::keys;
+    use portal_core::table_keys;
     let clock = SystemClock;
     let practice = format!("p{}", uid());
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
@@ -147,11 +147,11 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     let status = importer.status(&practice, &job.id).await.unwrap();
     assert_eq!((status.rows_done, status.batches_done), (15 + 33 + 32, split.first.len() + split.rest.len()), "each row counted once");
     assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Done);
-    let lookups = keys::preferred(&practice, &job.id);
+    let lookups = table_keys::preferred(&practice, &job.id);
     assert_eq!(all_items(b.table.as_ref(), &lookups).await.len(), 30, "the US-preferred descriptions, while importing");
     assert!(!importer.clean(&practice, &job.id).await.unwrap(), "nothing more");
     assert!(all_items(b.table.as_ref(), &lookups).await.is_empty(), "cleaned once the version is in use");
-    let terms_pk = keys::terms(&practice, System::SnomedCt.name(), &job.id);
+    let terms_pk = table_keys::terms(&practice, System::SnomedCt.name(), &job.id);
     let stored = all_items(b.table.as_ref(), &terms_pk).await;
     // 15 active concepts, 16 synonyms, 15 fully specified names; no inactive name, no definition.
     assert_eq!(stored.len(), 46);
@@ -179,7 +179,10 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     let again = importer.start(&staff, "Pat Admin", System::SnomedCt, snomed, &workflows).await.unwrap();
     assert_eq!(run_all(again.id.clone()).await, ImportState::Done);
     let sorted = |items: Vec<Item>| items.into_iter().map(|i| (i.sk, i.data)).collect::<Vec<_>>();
-    assert_eq!(sorted(all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt.name(), &again.id)).await), sorted(stored));
+    assert_eq!(
+        sorted(all_items(b.table.as_ref(), &table_keys::terms(&practice, System::SnomedCt.name(), &again.id)).await),
+        sorted(stored)
+    );
     assert!(all_items(b.table.as_ref(), &terms_pk).await.is_empty(), "the replaced version is gone");
     assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], again.id);
     assert!(importer.systems(&practice).await.unwrap()[0].leftovers.is_empty());
@@ -194,7 +197,7 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     assert_eq!(importer.cancel(&practice, &job.id).await.unwrap().state, ImportState::Cancelled);
     importer.run_batch(&practice, &job.id, split.first[1]).await.unwrap();
     assert_eq!(importer.cancel(&practice, &job.id).await.unwrap_err().code(), "import_finished");
-    let half = keys::preferred(&practice, &job.id);
+    let half = table_keys::preferred(&practice, &job.id);
     assert!(!all_items(b.table.as_ref(), &half).await.is_empty(), "half an import, never read");
     assert_eq!(importer.finish(&practice, &job.id).await.unwrap().state, ImportState::Cancelled, "finish after cancel switches nothing");
     assert_eq!(importer.systems(&practice).await.unwrap()[0].leftovers, [Leftover::Version(job.id.clone())]);
@@ -240,7 +243,7 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     );
     assert_eq!(terms.active(&practice).await.unwrap()[&System::SnomedCt], again.id);
     assert!(
-        all_items(b.table.as_ref(), &keys::terms(&practice, System::SnomedCt.name(), &job.id)).await.is_empty(),
+        all_items(b.table.as_ref(), &table_keys::terms(&practice, System::SnomedCt.name(), &job.id)).await.is_empty(),
         "the failed version is gone"
     );
 

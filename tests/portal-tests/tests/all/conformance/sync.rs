@@ -6,8 +6,8 @@ use super::*;
 /// The sync rules on this backend's table, secrets and events: what the sync API relies on.
 pub(super) async fn sync_rules_hold(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind};
-    use portal_core::sync::auth::{canonical_path_with_query, signed_headers, SecretCache, SyncKeys, SyncSignature};
     use portal_core::sync::outbox::Outbox;
+    use portal_core::sync::signing::{canonical_path_with_query, signed_headers, SecretCache, SyncKeys, SyncSignature};
     use portal_core::sync::store::{Applied, SyncStore};
     use portal_core::sync::Entity;
     let clock = SystemClock;

@@ -102,8 +102,8 @@ impl AuthBench {
             events: Arc::new(portal_embedded::InProcessEvents::new(&log).unwrap()),
         }
     }
-    fn auth(&self) -> portal_core::identity::auth::AuthService<'_> {
-        portal_core::identity::auth::AuthService { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+    fn auth(&self) -> portal_core::identity::login::Logins<'_> {
+        portal_core::identity::login::Logins { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
     }
     fn prov(&self) -> portal_core::identity::provision::Provisioner<'_> {
         portal_core::identity::provision::Provisioner { table: self.table.as_ref(), clock: self.clock.as_ref() }
@@ -120,12 +120,12 @@ impl AuthBench {
         totp: Option<&str>,
         ip: &str,
         device: Option<&str>,
-    ) -> Option<portal_core::identity::auth::LoginOk> {
+    ) -> Option<portal_core::identity::login::LoginOk> {
         let input =
-            portal_core::identity::auth::LoginInput { practice: "p1", username: user, password: pw, totp, recovery_code: None, device };
-        let meta = portal_core::identity::auth::RequestMeta { source_ip: Some(ip.into()) };
+            portal_core::identity::login::LoginInput { practice: "p1", username: user, password: pw, totp, recovery_code: None, device };
+        let meta = portal_core::identity::login::RequestMeta { source_ip: Some(ip.into()) };
         match self.auth().login(kind, input, &meta).await {
-            Ok(portal_core::identity::auth::LoginResult::Session(ok)) => Some(ok),
+            Ok(portal_core::identity::login::LoginResult::Session(ok)) => Some(ok),
             _ => None,
         }
     }
@@ -154,8 +154,8 @@ async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
     b.clock.advance(MAX_DELAY_SECONDS);
     assert!(b.login(Patient, "pat.one", &login.password, None, "203.0.113.9").await);
     // Sessions time out when idle.
-    let meta = portal_core::identity::auth::RequestMeta::default();
-    let input = portal_core::identity::auth::LoginInput {
+    let meta = portal_core::identity::login::RequestMeta::default();
+    let input = portal_core::identity::login::LoginInput {
         practice: "p1",
         username: "pat.one",
         password: &login.password,
@@ -163,7 +163,7 @@ async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
         recovery_code: None,
         device: None,
     };
-    let portal_core::identity::auth::LoginResult::Session(ok) = b.auth().login(Patient, input, &meta).await.unwrap() else {
+    let portal_core::identity::login::LoginResult::Session(ok) = b.auth().login(Patient, input, &meta).await.unwrap() else {
         panic!("no second factor here")
     };
     let sessions = portal_core::identity::session::Sessions { table: b.table.as_ref(), clock: b.clock.as_ref() };

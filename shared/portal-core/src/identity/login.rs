@@ -10,9 +10,9 @@ use crate::identity::session::{PrincipalKind, Session, Sessions};
 use crate::identity::throttle::{Throttle, Verdict};
 use crate::identity::totp;
 use crate::ids::{PracticeId, Username};
-use crate::keys;
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
 use crate::sync::events::PortalEvent;
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{CoreError, CoreResult};
 use serde_json::json;
@@ -61,7 +61,7 @@ enum Factor {
     Missing,
 }
 
-pub struct AuthService<'a> {
+pub struct Logins<'a> {
     pub table: &'a dyn Table,
     pub clock: &'a dyn Clock,
     /// Where the practice hears of what patients did (a patient's password change).
@@ -77,7 +77,7 @@ pub fn normalize_username(u: &str) -> String {
     u.trim().to_lowercase()
 }
 
-impl<'a> AuthService<'a> {
+impl<'a> Logins<'a> {
     fn audit(&self) -> AuditLog<'a> {
         AuditLog { table: self.table, clock: self.clock }
     }
@@ -141,9 +141,12 @@ impl<'a> AuthService<'a> {
                     // by the principal, not the name: whoever logs in under another name (even
                     // one that was this one's) cannot use up this principal's codes.
                     Some(step) if password_ok => {
-                        let item =
-                            Item::new(keys::practice(&practice), keys::totp_step(kind.as_str(), &cred.principal_id, step), json!({}))
-                                .expiring_at(now + 3 * totp::STEP);
+                        let item = Item::new(
+                            table_keys::practice(&practice),
+                            table_keys::totp_step(kind.as_str(), &cred.principal_id, step),
+                            json!({}),
+                        )
+                        .expiring_at(now + 3 * totp::STEP);
                         match self.table.put(item, Cond::Absent).await {
                             Ok(()) => Factor::Passed,
                             Err(TableError::ConditionFailed) => Factor::Failed,

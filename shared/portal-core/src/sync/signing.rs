@@ -7,8 +7,8 @@
 
 use crate::audit::{Actor, ActorKind, AuditAction, AuditLog, Outcome};
 use crate::ids::constant_time_eq;
-use crate::keys;
 use crate::ports::{Clock, Cond, Item, Query, SecretBox, Table, TableError};
+use crate::table_keys;
 use crate::ProblemCode;
 use crate::{ids, CoreError, CoreResult};
 use hmac::{Hmac, Mac};
@@ -206,8 +206,12 @@ impl SyncKeys<'_> {
             last_used_at: None,
             sealed_secret: ids::b64url(&sealed),
         };
-        let item = Item::new(keys::practice(practice), keys::sync_key(&key_id), serde_json::to_value(&key).map_err(CoreError::backend)?)
-            .with_version(1);
+        let item = Item::new(
+            table_keys::practice(practice),
+            table_keys::sync_key(&key_id),
+            serde_json::to_value(&key).map_err(CoreError::backend)?,
+        )
+        .with_version(1);
         self.table.put(item, Cond::Absent).await?;
         self.audit().record(actor, AuditAction::SyncKeyCreate, &key_id, Outcome::Success, json!({ "label": key.label })).await?;
         Ok((key.public(), secret))
@@ -217,7 +221,7 @@ impl SyncKeys<'_> {
     pub async fn list(&self, practice: &str) -> CoreResult<Vec<SyncKey>> {
         let (mut out, mut cursor) = (vec![], None);
         loop {
-            let page = self.table.query(Query::new(keys::practice(practice)).prefix("SYNCKEY#").limit(100).after(cursor)).await?;
+            let page = self.table.query(Query::new(table_keys::practice(practice)).prefix("SYNCKEY#").limit(100).after(cursor)).await?;
             for item in &page.items {
                 out.push(item.parse::<SyncKey>()?.public());
             }
@@ -235,7 +239,7 @@ impl SyncKeys<'_> {
     pub async fn revoke(&self, actor: &Actor, key_id: &str) -> CoreResult<SyncKey> {
         let practice = actor.practice.as_str();
         for _ in 0..5 {
-            let item = self.table.get(&keys::practice(practice), &keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
+            let item = self.table.get(&table_keys::practice(practice), &table_keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
             let mut key: SyncKey = item.parse()?;
             if key.revoked_at.is_some() {
                 return Ok(key.public());
@@ -296,7 +300,7 @@ impl SyncKeys<'_> {
         // The key first: a refusal is audited only under a key that exists (see `verify`).
         let item = self
             .table
-            .get(&keys::practice(practice), &keys::sync_key(&sig.key_id))
+            .get(&table_keys::practice(practice), &table_keys::sync_key(&sig.key_id))
             .await?
             .ok_or_else(|| refuse(ProblemCode::SyncKeyUnknown))?;
         let key: SyncKey = item.parse()?;
@@ -328,8 +332,8 @@ impl SyncKeys<'_> {
             return Err(refuse(ProblemCode::SyncSignatureInvalid));
         }
         // Last, so that only a correctly signed request can use up a nonce.
-        let nonce =
-            Item::new(keys::practice(practice), keys::sync_nonce(&sig.key_id, &sig.nonce), json!({})).expiring_at(now + NONCE_TTL_SECONDS);
+        let nonce = Item::new(table_keys::practice(practice), table_keys::sync_nonce(&sig.key_id, &sig.nonce), json!({}))
+            .expiring_at(now + NONCE_TTL_SECONDS);
         match self.table.put(nonce, Cond::Absent).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed) => return Err(refuse(ProblemCode::SyncReplay)),
