@@ -4,8 +4,7 @@
 //! resolved through [`PublicOnlyResolver`], so the address checked is the address connected to).
 
 use portal_core::practice::url_policy::{is_internal, parse_portal_url, UrlRules};
-use portal_core::ProblemCode;
-use portal_core::{CoreError, CoreResult};
+use portal_core::{CoreError, CoreResult, ProblemCode};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};

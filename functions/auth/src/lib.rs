@@ -23,8 +23,7 @@ use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, Contact, SettingsRepo};
 use portal_core::reads::Caller;
 use portal_core::sync::records::PatientRecords;
-use portal_core::ProblemCode;
-use portal_core::{CoreError, Feature};
+use portal_core::{CoreError, Feature, ProblemCode};
 use portal_http::{clear_session_cookie, cookie, device_cookie, session_cookie, Api, ApiResult, Json, Meta, Principal, DEVICE_COOKIE};
 use serde::{Deserialize, Serialize};
 

@@ -10,8 +10,7 @@ use crate::practice::family::{FamilyAccess, Viewer};
 use crate::practice::features::{self, Feature};
 use crate::practice::settings::SettingsCache;
 use crate::sync::signing::{canonical_path_with_query, practice_of_key, SecretCache, SyncKeys, SyncSignature};
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,7 @@
 //! `[Tag]`s templates may use. Written once; settings, invite rules and synced entities use them.
 //! Also how an optional field of a request body is read: left out, or a value — never `null`.
 
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 
 /// For `#[serde(default, deserialize_with = "present")]` on an `Option`: a field a request may
 /// leave out, but not send as `null` (the contract gives a value or leaves the field out).

@@ -9,8 +9,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::request::RequestContext;
 use portal_core::access::{Access, AuthContext};
 use portal_core::identity::login::RequestMeta;
-use portal_core::CoreError;
-use portal_core::ProblemCode;
+use portal_core::{CoreError, ProblemCode};
 use std::collections::HashMap;
 
 /// The authenticated caller. Extracting it fails with 401 when the request carries no valid

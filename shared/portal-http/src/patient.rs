@@ -8,8 +8,7 @@ use crate::problem::ApiError;
 use portal_core::access::Access;
 use portal_core::identity::login::RequestMeta;
 use portal_core::reads::{Caller, PageRequest};
-use portal_core::ProblemCode;
-use portal_core::{CoreError, Feature};
+use portal_core::{CoreError, Feature, ProblemCode};
 use serde::Deserialize;
 
 impl Principal {

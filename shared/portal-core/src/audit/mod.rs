@@ -10,8 +10,7 @@ pub use actions::{AuditAction, AuditCategory};
 
 use crate::ports::{Clock, Cond, Item, Query, Table, TxOp};
 use crate::table_keys;
-use crate::CoreResult;
-use crate::ProblemCode;
+use crate::{CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -16,8 +16,7 @@
 use super::AuditEntry;
 use crate::ports::{query_all, Clock, Cond, Item, Query, Table, TableError};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -28,8 +28,7 @@ use super::System;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ports::{Blobs, Clock, Cond, Item, Query, Table, TableError, TxOp, Workflows};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -9,8 +9,7 @@
 use super::formats::{decode, FileFormat};
 use super::System;
 use crate::ports::Blobs;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 
 /// Where a practice's releases are.

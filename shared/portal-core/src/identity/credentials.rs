@@ -6,8 +6,7 @@
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::ports::{Cond, Item, Table, TableError, TxOp};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 
 /// How long a temporary password (first login, reset) is good for.

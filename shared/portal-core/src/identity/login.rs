@@ -13,8 +13,7 @@ use crate::ids::{PracticeId, Username};
 use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
 use crate::sync::events::PortalEvent;
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde_json::json;
 
 /// Facts about the request for the audit log.

@@ -1,8 +1,7 @@
 //! Password rules: argon2id with m = 19 MiB, t = 2, p = 1 and a per-user salt; 8–128
 //! characters, no composition rules, the most common passwords refused.
 
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 
 pub const MIN_LEN: usize = 8;

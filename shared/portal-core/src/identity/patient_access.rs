@@ -18,8 +18,7 @@ use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster;
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -9,8 +9,7 @@ use crate::ids::{PracticeId, Username};
 use crate::ports::{Clock, Table};
 use crate::practice::features::Feature;
 use crate::practice::settings::{PracticeSettings, SettingsRepo};
-use crate::ProblemCode;
-use crate::{ids, CoreError, CoreResult};
+use crate::{ids, CoreError, CoreResult, ProblemCode};
 
 /// Staff principal ids start with this (patients' ids are the practice system's own).
 pub const STAFF_ID_PREFIX: &str = "staff-";

@@ -23,8 +23,7 @@ use crate::sync::events::PortalEvent;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster::Roster;
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -15,8 +15,7 @@ use crate::identity::totp::{self, Enrolment};
 use crate::ids::Username;
 use crate::ports::{Clock, Cond, Item, Query, Table, TableError, TxOp};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Serialize;
 use serde_json::json;
 

@@ -9,8 +9,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ports::{Clock, Cond, Item, Table, TableError};
 use crate::table_keys;
 use crate::text::{is_plain_text, unknown_tag};
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -12,8 +12,7 @@ use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
 use crate::quota::Quota;
 use crate::text::check_email;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

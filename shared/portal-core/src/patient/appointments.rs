@@ -25,8 +25,7 @@ use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRe
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
 use crate::sync::records::{DateRange, Order, Synced};
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};

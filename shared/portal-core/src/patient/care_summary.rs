@@ -28,8 +28,7 @@ use crate::sync::entities::{
     ProcedureStatus, Provider, TreatmentPlan, TreatmentPlanStatus,
 };
 use crate::sync::records::DateRange;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};

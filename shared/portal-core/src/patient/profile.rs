@@ -15,8 +15,7 @@ use crate::sync::outbox::Outbox;
 use crate::sync::records::Synced;
 use crate::table_keys;
 use crate::text::check_email;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -20,8 +20,7 @@ use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::sync::roster::Roster;
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 

@@ -7,8 +7,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ports::Processors;
 use crate::ports::{Clock, Cond, Item, ProcessorAccount, ProcessorKind, SecretBox, Table};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -9,8 +9,7 @@ use crate::clock::rfc3339;
 use crate::ports::{Clock, Cond, Item, Query, Table};
 use crate::smime::read_certificate;
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -2,8 +2,7 @@
 //! outside local mode it must never reach loopback, private, link-local or other internal addresses
 //! (that would let a staff account probe the inside of the cloud account).
 
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use std::net::IpAddr;
 use url::Url;
 

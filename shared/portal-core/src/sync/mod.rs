@@ -13,9 +13,9 @@ pub mod events;
 pub mod outbox;
 pub mod records;
 pub mod roster;
+pub mod service;
+pub mod signing;
 pub mod store;
 pub mod thumbnail;
 
 pub use entities::Entity;
-pub mod service;
-pub mod signing;

@@ -13,8 +13,7 @@ use super::events::PortalEvent;
 use crate::ids::EventId;
 use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

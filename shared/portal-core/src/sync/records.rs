@@ -7,8 +7,7 @@ use super::entities::{FileStatus, Patient, Record};
 use super::store::{entity_key, Envelope};
 use crate::ports::{Item, Query, Table};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 
 /// A live synced record with its id and stamps.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,8 +11,7 @@
 use crate::ports::{Item, Query, Table, TxOp};
 use crate::sync::entities::Patient;
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 
 /// A patient as a search result shows them (no PHI beyond what staff need to pick the right one).

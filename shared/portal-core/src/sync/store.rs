@@ -8,8 +8,7 @@ use super::entities::{check_id, last_modified_ms, validate, Appointment, Entity,
 use super::roster;
 use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -13,8 +13,7 @@ use crate::ports::{Blobs, Clock, Cond, Item, Table, TxOp};
 use crate::quota::Quota;
 use crate::sync::entities::{check_file, check_upload, FileMeta};
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

@@ -17,8 +17,7 @@ use crate::practice::settings::{login_url, render_notification, PracticeSettings
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::table_keys;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 
 /// How long a claim to send stands before another worker may take over: three times the notify
 /// function's timeout (10 s): by then a worker that still holds it has died.

@@ -6,8 +6,7 @@
 use super::rules::{bad, check_id, date, opt_text, text};
 use super::{Entity, Placement, Record};
 use crate::code_systems;
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

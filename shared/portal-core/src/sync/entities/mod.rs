@@ -35,8 +35,7 @@ pub use slot::Slot;
 pub use statement::Statement;
 pub use treatment_plan::{PlannedProcedure, ProcedureStatus, TreatmentPlan, TreatmentPlanStatus};
 
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;

@@ -1,8 +1,7 @@
 //! The field rules every entity's validation is built from. Each failure names the field and the
 //! rule it broke (`field_invalid`), so the practice's developer can fix the record.
 
-use crate::ProblemCode;
-use crate::{CoreError, CoreResult};
+use crate::{CoreError, CoreResult, ProblemCode};
 use time::format_description::well_known::Rfc3339;
 
 pub(crate) fn bad(field: &str, rule: impl std::fmt::Display) -> CoreError {
