@@ -173,9 +173,10 @@ async fn ensure_moto_resources(endpoint: &str, config: &aws_config::SdkConfig) -
     let queue_arn = attrs["Attributes"]["QueueArn"].as_str().unwrap().to_string();
     let eb = aws_sdk_eventbridge::Client::new(config);
     let _ = eb.create_event_bus().name(BUS).send().await;
-    // Only the probe's own test events: the other tests publish hundreds (WebMail under load), and
-    // a queue they filled would hide the one the probe looks for.
-    let pattern = json!({"source": ["portal"], "detail-type": ["portal.test"]}).to_string();
+    // Only the probe's own test events and password changes (the relay check's event; a few
+    // elsewhere): the other tests publish hundreds (WebMail under load), and a queue they filled
+    // would hide the one the probe looks for.
+    let pattern = json!({"source": ["portal"], "detail-type": ["portal.test", "portal.patient.password_changed"]}).to_string();
     eb.put_rule().name("portal-all").event_bus_name(BUS).event_pattern(pattern).send().await.unwrap();
     eb.put_targets()
         .rule("portal-all")
