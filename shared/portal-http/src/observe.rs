@@ -67,17 +67,21 @@ fn line(mut fields: Map<String, Value>, metrics: &[(&str, f64, &str)], dimension
         fields.insert((*name).into(), json!(value));
     }
     if let Some(namespace) = namespace {
-        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let definitions: Vec<Value> = metrics.iter().map(|(name, _, unit)| json!({ "Name": name, "Unit": unit })).collect();
-        fields.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [{ "Namespace": namespace, "Dimensions": dimension_sets, "Metrics": definitions }],
-            }),
-        );
+        let names: Vec<(&str, &str)> = metrics.iter().map(|(name, _, unit)| (*name, *unit)).collect();
+        fields.insert("_aws".into(), emf(namespace, &names, dimension_sets));
     }
     Value::Object(fields).to_string()
+}
+
+/// The `_aws` member that makes a line Embedded Metric Format: the metrics (name, unit) the line's
+/// members of those names hold, by each of `dimension_sets`.
+fn emf(namespace: &str, metrics: &[(&str, &str)], dimension_sets: &[&[&str]]) -> Value {
+    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let definitions: Vec<Value> = metrics.iter().map(|(name, unit)| json!({ "Name": name, "Unit": unit })).collect();
+    json!({
+        "Timestamp": timestamp,
+        "CloudWatchMetrics": [{ "Namespace": namespace, "Dimensions": dimension_sets, "Metrics": definitions }],
+    })
 }
 
 /// Lines written to stdout are flushed every this often when buffered (portal-local).
@@ -136,29 +140,92 @@ pub fn record(name: &str, value: f64, unit: &str) {
 /// The middleware writing each request's line (after the answer, so it has status and latency).
 pub async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
     let on_request = Served::from_context(req.extensions().get());
     let res = next.run(req).await;
-    let Served { request_id, practice } = match res.extensions().get::<Served>() {
-        Some(handed_back) if on_request.request_id.is_none() => handed_back.clone(),
-        _ => on_request,
+    let served = match res.extensions().get::<Served>() {
+        Some(handed_back) if on_request.request_id.is_none() => handed_back,
+        _ => &on_request,
     };
-    let status = res.status().as_u16();
-    let s = settings();
-    let mut fields = Map::new();
-    fields.insert("kind".into(), json!("request"));
-    fields.insert("requestId".into(), json!(request_id));
-    fields.insert("Function".into(), json!(s.function));
-    fields.insert("Route".into(), json!(format!("{method} {route}")));
-    fields.insert("StatusClass".into(), json!(format!("{}xx", status / 100)));
-    fields.insert("status".into(), json!(status));
-    fields.insert("practiceId".into(), json!(practice));
-    fields.insert("code".into(), json!(res.extensions().get::<ProblemCode>().map(|c| c.0.clone())));
     let latency = started.elapsed().as_secs_f64() * 1000.0;
-    let metrics = [("Requests", 1.0, "Count"), ("Latency", (latency * 100.0).round() / 100.0, "Milliseconds")];
-    write_line(line(fields, &metrics, &[&["Function", "StatusClass"], &["Route", "StatusClass"]], s.namespace.as_deref()));
+    let s = settings();
+    write_request_line(&RequestLine {
+        kind: "request",
+        request_id: served.request_id.as_deref(),
+        function: &s.function,
+        route: RouteName(&method, route.as_ref().map_or("unmatched", MatchedPath::as_str)),
+        status_class: status_class(res.status().as_u16()),
+        status: res.status().as_u16(),
+        practice_id: served.practice.as_deref(),
+        code: res.extensions().get::<ProblemCode>().map(|c| c.0.as_str()),
+        requests: 1.0,
+        latency: (latency * 100.0).round() / 100.0,
+        aws: s.namespace.as_deref().map(|namespace| {
+            emf(
+                namespace,
+                &[("Requests", "Count"), ("Latency", "Milliseconds")],
+                &[&["Function", "StatusClass"], &["Route", "StatusClass"]],
+            )
+        }),
+    });
     res
+}
+
+/// A request's line, serialized straight from its parts: it is written for every request, and
+/// building it as a map of owned values cost more than some whole requests' work.
+#[derive(serde::Serialize)]
+struct RequestLine<'a> {
+    kind: &'static str,
+    #[serde(rename = "requestId")]
+    request_id: Option<&'a str>,
+    #[serde(rename = "Function")]
+    function: &'a str,
+    #[serde(rename = "Route")]
+    route: RouteName<'a>,
+    #[serde(rename = "StatusClass")]
+    status_class: &'static str,
+    status: u16,
+    #[serde(rename = "practiceId")]
+    practice_id: Option<&'a str>,
+    code: Option<&'a str>,
+    #[serde(rename = "Requests")]
+    requests: f64,
+    #[serde(rename = "Latency")]
+    latency: f64,
+    #[serde(rename = "_aws", skip_serializing_if = "Option::is_none")]
+    aws: Option<Value>,
+}
+
+/// `GET /v1/me`: the method and the route's template (never the path's values).
+struct RouteName<'a>(&'a axum::http::Method, &'a str);
+
+impl serde::Serialize for RouteName<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{} {}", self.0, self.1))
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
+fn write_request_line(line: &RequestLine<'_>) {
+    match BUFFER.get() {
+        Some(buffer) => {
+            let mut out = buffer.lock().unwrap_or_else(|e| e.into_inner());
+            if serde_json::to_writer(&mut *out, line).is_ok() {
+                let _ = std::io::Write::write_all(&mut *out, b"\n");
+            }
+        }
+        None => write_line(serde_json::to_string(line).unwrap_or_default()),
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +251,39 @@ mod tests {
         let plain: Value = serde_json::from_str(&line(fields, &[("notifications.sent", 2.0, "Count")], &[&["Function"]], None)).unwrap();
         assert!(plain.get("_aws").is_none());
         assert_eq!(plain["notifications.sent"], 2.0);
+    }
+
+    #[test]
+    fn a_request_line_names_route_template_status_and_code_and_is_emf_with_a_namespace() {
+        let method = axum::http::Method::POST;
+        let mut request = RequestLine {
+            kind: "request",
+            request_id: Some("r-1"),
+            function: "webmail",
+            route: RouteName(&method, "/v1/webmail/messages/{id}/read"),
+            status_class: status_class(404),
+            status: 404,
+            practice_id: Some("lakeside"),
+            code: Some("message_not_found"),
+            requests: 1.0,
+            latency: 1.25,
+            aws: None,
+        };
+        let plain: Value = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
+        assert_eq!(plain["Route"], "POST /v1/webmail/messages/{id}/read");
+        assert_eq!((&plain["StatusClass"], &plain["status"], &plain["code"]), (&json!("4xx"), &json!(404), &json!("message_not_found")));
+        assert_eq!((&plain["requestId"], &plain["practiceId"], &plain["Latency"]), (&json!("r-1"), &json!("lakeside"), &json!(1.25)));
+        assert!(plain.get("_aws").is_none());
+
+        request.aws = Some(emf("Portal/test", &[("Requests", "Count"), ("Latency", "Milliseconds")], &[&["Route", "StatusClass"]]));
+        let line: Value = serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
+        let spec = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(spec["Metrics"][1], json!({ "Name": "Latency", "Unit": "Milliseconds" }));
+        for dimension in spec["Dimensions"][0].as_array().unwrap() {
+            assert!(line[dimension.as_str().unwrap()].is_string(), "{dimension} is a string member");
+        }
+        assert_eq!(line["Requests"], 1.0);
+        assert_eq!([status_class(200), status_class(302), status_class(503)], ["2xx", "3xx", "5xx"]);
     }
 
     #[test]
