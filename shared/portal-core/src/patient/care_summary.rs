@@ -331,8 +331,8 @@ impl CareSummaries<'_> {
 
         let mut sections: Vec<Section> = SectionKey::ALL.iter().map(|k| Section { key: *k, title: k.title(), entries: vec![] }).collect();
         let mut push = |key: SectionKey, entry: Entry| sections.iter_mut().find(|s| s.key == key).expect("all built").entries.push(entry);
-        for c in &clinical {
-            let e = &c.record;
+        for c in clinical {
+            let e = c.record;
             let key = match e.kind {
                 ClinicalKind::Problem => SectionKey::Problems,
                 ClinicalKind::Medication => SectionKey::Medications,
@@ -356,8 +356,8 @@ impl CareSummaries<'_> {
             let code = e.code.as_ref().map(|c| named(&names, &c.system, &c.code, &c.display));
             // An entry in words (a goal, a concern) reads as its note.
             let (text, note) = match &code {
-                Some(c) => (c.display.clone(), e.note.clone()),
-                None => (e.note.clone().unwrap_or_default(), None),
+                Some(c) => (c.display.clone(), e.note),
+                None => (e.note.unwrap_or_default(), None),
             };
             push(
                 key,
@@ -365,22 +365,22 @@ impl CareSummaries<'_> {
                     text,
                     code,
                     status: e.status.and_then(kebab),
-                    date: Some(e.date.clone()),
-                    end_date: e.end_date.clone(),
-                    value: e.value.clone(),
-                    unit: e.unit.clone(),
+                    date: Some(e.date),
+                    end_date: e.end_date,
+                    value: e.value,
+                    unit: e.unit,
                     note,
                     device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
-                    udi: e.udi.clone(),
-                    tooth: e.tooth.clone(),
-                    dose: e.dose.clone(),
+                    udi: e.udi,
+                    tooth: e.tooth,
+                    dose: e.dose,
                     route: e.route,
-                    recorded_at: Some(c.last_modified.clone()),
+                    recorded_at: Some(c.last_modified),
                     ..blank()
                 },
             );
         }
-        let provider = |id: &str| providers.iter().find(|p| p.id == id).map(|p| p.record.clone());
+        let provider = |id: &str| providers.iter().find(|p| p.id == id).map(|p| &p.record);
         for l in ledger.iter().filter(|l| l.record.patient_id == patient.id && l.record.kind == LedgerKind::Charge) {
             let Some(cdt) = &l.record.procedure_code else { continue };
             let code = named(&names, "CDT", cdt, &l.record.description);
@@ -391,8 +391,8 @@ impl CareSummaries<'_> {
                     code: Some(code),
                     status: Some("completed".into()),
                     date: Some(l.record.date.clone()),
-                    performer: l.record.provider_id.as_deref().and_then(provider).map(|p| p.display_name()),
-                    performed_by: l.record.provider_id.as_deref().and_then(provider),
+                    performer: l.record.provider_id.as_deref().and_then(provider).map(Provider::display_name),
+                    performed_by: l.record.provider_id.as_deref().and_then(provider).cloned(),
                     recorded_at: Some(l.last_modified.clone()),
                     ..blank()
                 },
@@ -471,8 +471,8 @@ impl CareSummaries<'_> {
                     },
                     status: Some("completed".into()),
                     date: Some(v.record.start.clone()),
-                    performer: provider(&v.record.provider_id).map(|p| p.display_name()),
-                    performed_by: provider(&v.record.provider_id),
+                    performer: provider(&v.record.provider_id).map(Provider::display_name),
+                    performed_by: provider(&v.record.provider_id).cloned(),
                     recorded_at: Some(v.last_modified.clone()),
                     ..blank()
                 },
