@@ -16,7 +16,7 @@
 use super::{ProviderNames, ProviderView};
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
-use crate::ports::{Clock, Cond, Events, Table, TableError, TxOp};
+use crate::ports::{Clock, Events, Table, TableError, TxOp};
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{Caller, PageRequest, Reads};
 use crate::sync::changes::PortalBookings;
@@ -201,17 +201,9 @@ impl AppointmentBook<'_> {
                 patient_id: patient_id.clone(),
                 start: appt.record.start.clone(),
             };
-            let (event_item, event) = outbox.prepare(practice, confirmed)?;
-            let ops = vec![
-                updated,
-                TxOp::Put(event_item, Cond::Absent),
-                self.audit_entry(caller, AuditAction::AppointmentConfirm, &patient_id, json!({"appointment": id}))?,
-            ];
-            match self.table.transact(ops).await {
-                Ok(()) => {
-                    outbox.publish(practice, &event).await;
-                    return Ok(Confirmed { id: id.into(), confirmation: Confirmation::Confirmed });
-                }
+            let ops = vec![updated, self.audit_entry(caller, AuditAction::AppointmentConfirm, &patient_id, json!({"appointment": id}))?];
+            match outbox.transact(practice, ops, vec![confirmed]).await {
+                Ok(()) => return Ok(Confirmed { id: id.into(), confirmation: Confirmation::Confirmed }),
                 // Changed since we read it (another confirm, a sync): look again.
                 Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
@@ -271,17 +263,12 @@ impl AppointmentBook<'_> {
                 kind,
                 note: note.map(str::to_string),
             };
-            let (event_item, event) = outbox.prepare(practice, asked)?;
             let ops = vec![
                 updated,
-                TxOp::Put(event_item, Cond::Absent),
                 self.audit_entry(caller, AuditAction::AppointmentChangeRequest, &patient_id, json!({"appointment": id, "kind": kind}))?,
             ];
-            match self.table.transact(ops).await {
-                Ok(()) => {
-                    outbox.publish(practice, &event).await;
-                    return Ok(appointment_view(appt.id.clone(), record, &names));
-                }
+            match outbox.transact(practice, ops, vec![asked]).await {
+                Ok(()) => return Ok(appointment_view(appt.id.clone(), record, &names)),
                 Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -389,12 +376,10 @@ impl AppointmentBook<'_> {
                 start: slot.record.start.clone(),
                 length_minutes: slot.record.length_minutes,
             };
-            let (event_item, event) = outbox.prepare(practice, booked)?;
             let ops = vec![
                 booking,
                 recall.replace(&scheduled)?,
                 slot.take(),
-                TxOp::Put(event_item, Cond::Absent),
                 self.audit_entry(
                     caller,
                     AuditAction::AppointmentBook,
@@ -402,9 +387,8 @@ impl AppointmentBook<'_> {
                     json!({"recall": recall_id, "slot": slot_id, "booking": booking_id}),
                 )?,
             ];
-            match self.table.transact(ops).await {
+            match outbox.transact(practice, ops, vec![booked]).await {
                 Ok(()) => {
-                    outbox.publish(practice, &event).await;
                     let names = self.providers.get(self.table, self.clock, practice).await?;
                     return Ok(Booked { appointment: appointment_view(booking_id, appointment, &names) });
                 }

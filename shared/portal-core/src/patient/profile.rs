@@ -129,8 +129,7 @@ impl Profiles<'_> {
         let item =
             Item::new(key.0.clone(), key.1.clone(), serde_json::to_value(&pending).map_err(CoreError::backend)?).with_version(version);
         let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
-        let (event_item, event) =
-            outbox.prepare(practice, PortalEvent::ContactChanged { patient_id: patient.id.clone(), changes: change.clone() })?;
+        let changed = PortalEvent::ContactChanged { patient_id: patient.id.clone(), changes: change.clone() };
         let fields: Vec<&str> = [
             change.email.as_ref().map(|_| "email"),
             change.mobile_phone.as_ref().map(|_| "mobilePhone"),
@@ -147,8 +146,8 @@ impl Profiles<'_> {
             Outcome::Success,
             json!({ "fields": fields }),
         )?;
-        match self.table.transact(vec![TxOp::Put(item, cond), TxOp::Put(event_item, Cond::Absent), audit]).await {
-            Ok(()) => outbox.publish(practice, &event).await,
+        match outbox.transact(practice, vec![TxOp::Put(item, cond), audit], vec![changed]).await {
+            Ok(()) => {}
             Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => {
                 return Err(CoreError::Conflict {
                     code: ProblemCode::Conflict,

@@ -234,11 +234,9 @@ impl Payments<'_> {
                 payment: store::event_detail(&payment, refund.amount_cents, refund.at),
                 refund_ref: refund.processor_ref.clone(),
             };
-            let (event_item, event) = self.outbox().prepare(practice, refunded)?;
             let subject = payment.patient_id.clone().unwrap_or_else(|| "unmatched".into());
             let ops = vec![
                 TxOp::Put(store::item(practice, &payment, version + 1)?, Cond::Version(version)),
-                TxOp::Put(event_item, Cond::Absent),
                 self.audit().entry(
                     actor,
                     AuditAction::PaymentRefund,
@@ -247,11 +245,8 @@ impl Payments<'_> {
                     json!({ "payment": id, "amountCents": refund.amount_cents }),
                 )?,
             ];
-            match self.table.transact(ops).await {
-                Ok(()) => {
-                    self.outbox().publish(practice, &event).await;
-                    return Ok(payment);
-                }
+            match self.outbox().transact(practice, ops, vec![refunded]).await {
+                Ok(()) => return Ok(payment),
                 Err(TableError::TransactionCanceled { failed }) if !failed.is_empty() => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -274,24 +269,18 @@ impl Payments<'_> {
             }
             payment.patient_id = Some(patient.id.clone());
             payment.account_id = Some(patient.record.guarantor(&patient.id).to_string());
-            let mut ops = vec![
+            let ops = vec![
                 TxOp::Put(store::item(practice, &payment, version + 1)?, Cond::Version(version)),
                 self.audit().entry(actor, AuditAction::PaymentAssign, &patient.id, Outcome::Success, json!({ "payment": id }))?,
             ];
             // The practice's system posts approved payments: it hears whose this one is.
-            let event = if payment.status == PaymentStatus::Approved {
+            let mut events = vec![];
+            if payment.status == PaymentStatus::Approved {
                 let detail = store::event_detail(&payment, payment.amount_cents - payment.refunded_cents, self.clock.now());
-                let (item, event) = self.outbox().prepare(practice, PortalEvent::PaymentAssigned(detail))?;
-                ops.push(TxOp::Put(item, Cond::Absent));
-                Some(event)
-            } else {
-                None
-            };
-            match self.table.transact(ops).await {
+                events.push(PortalEvent::PaymentAssigned(detail));
+            }
+            match self.outbox().transact(practice, ops, events).await {
                 Ok(()) => {
-                    if let Some(event) = &event {
-                        self.outbox().publish(practice, event).await;
-                    }
                     let names = BTreeMap::from([(patient.id.clone(), patient.record.display_name())]);
                     return Ok(self.office_view(&payment, &names));
                 }

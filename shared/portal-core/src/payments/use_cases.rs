@@ -489,21 +489,13 @@ impl Payments<'_> {
                 Outcome::Success,
                 json!({ "payment": id, "amountCents": next.amount_cents }),
             )?);
-            let event = if next.status == PaymentStatus::Approved {
+            let mut events = vec![];
+            if next.status == PaymentStatus::Approved {
                 let detail = store::event_detail(&next, next.amount_cents, next.approved_at.unwrap_or_default());
-                let (item, event) = self.outbox().prepare(practice, PortalEvent::PaymentReceived(detail))?;
-                ops.push(TxOp::Put(item, Cond::Absent));
-                Some(event)
-            } else {
-                None
-            };
-            match self.table.transact(ops).await {
-                Ok(()) => {
-                    if let Some(event) = &event {
-                        self.outbox().publish(practice, event).await;
-                    }
-                    return Ok((next, true));
-                }
+                events.push(PortalEvent::PaymentReceived(detail));
+            }
+            match self.outbox().transact(practice, ops, events).await {
+                Ok(()) => return Ok((next, true)),
                 Err(TableError::TransactionCanceled { failed }) if !failed.is_empty() => continue,
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),

@@ -11,7 +11,7 @@
 
 use super::events::PortalEvent;
 use crate::ids::EventId;
-use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError};
+use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -85,10 +85,26 @@ impl Outbox<'_> {
         Ok(event)
     }
 
-    /// An event and the item that records it, for a caller that writes the item in one
-    /// transaction with the change it reports (put it with `Cond::Absent`), then calls
-    /// [`Outbox::publish`]. The change and its event are then stored together or not at all.
-    pub fn prepare(&self, practice: &str, event: PortalEvent) -> CoreResult<(Item, OutboxEvent)> {
+    /// Writes `ops` and the events that report them in one transaction (the change and its events
+    /// are stored together or not at all), then publishes the events. The table's answer comes back
+    /// as it is, so a caller can retry a conflict: the events go after `ops`, so the index of a
+    /// failed condition is the caller's own.
+    pub async fn transact(&self, practice: &str, mut ops: Vec<TxOp>, events: Vec<PortalEvent>) -> Result<(), TableError> {
+        let mut recorded = Vec::with_capacity(events.len());
+        for event in events {
+            let (item, event) = self.prepare(practice, event).map_err(|e| TableError::Backend(e.to_string()))?;
+            ops.push(TxOp::Put(item, Cond::Absent));
+            recorded.push(event);
+        }
+        self.table.transact(ops).await?;
+        for event in &recorded {
+            self.publish(practice, event).await;
+        }
+        Ok(())
+    }
+
+    /// An event and the item that records it (unpublished until [`Outbox::publish`] clears its mark).
+    fn prepare(&self, practice: &str, event: PortalEvent) -> CoreResult<(Item, OutboxEvent)> {
         let (kind, detail) = event.into_parts()?;
         let at = self.clock.now();
         let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);

@@ -679,12 +679,13 @@ impl Mailbox<'_> {
         };
         let pk = table_keys::thread(practice, thread_id);
         let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
-        let mut events =
-            vec![outbox.prepare(practice, PortalEvent::WebmailSent { message_id: id.clone(), patient_id: patient_id.clone() })?];
+        let mut events = vec![PortalEvent::WebmailSent { message_id: id.clone(), patient_id: patient_id.clone() }];
         if direction == Direction::ToOffice {
-            let received =
-                PortalEvent::WebmailReceived { message_id: id.clone(), thread_id: thread_id.into(), patient_id: patient_id.clone() };
-            events.push(outbox.prepare(practice, received)?);
+            events.push(PortalEvent::WebmailReceived {
+                message_id: id.clone(),
+                thread_id: thread_id.into(),
+                patient_id: patient_id.clone(),
+            });
         }
         let mut ops = vec![];
         if let Some(t) = new_thread {
@@ -699,11 +700,10 @@ impl Mailbox<'_> {
         ops.push(unread_change(practice, &recipient, 1));
         let first_bind = ops.len();
         ops.extend(bind);
-        ops.extend(events.iter().map(|(item, _)| TxOp::Put(item.clone(), Cond::Absent)));
         let files: Vec<&str> = message.attachments.iter().map(|a| a.id.as_str()).collect();
         let detail = json!({"thread": thread_id, "message": id, "direction": direction, "attachments": files});
         ops.push(self.audit().entry(actor, AuditAction::MessageSend, &patient_id, Outcome::Success, detail)?);
-        match self.table.transact(ops).await {
+        match outbox.transact(practice, ops, events).await {
             Ok(()) => {}
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => return Err(CoreError::NotFound),
             // Two messages sent at once with the same file: it goes with the one that got it.
@@ -716,9 +716,6 @@ impl Mailbox<'_> {
                 ))
             }
             Err(e) => return Err(e.into()),
-        }
-        for (_, e) in &events {
-            outbox.publish(practice, e).await;
         }
         Ok(SentMessage { id, thread_id: thread_id.into() })
     }
