@@ -2,7 +2,7 @@
 //! Every answer to a failed login is the same, so nothing tells whether an account exists.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::credentials::{Credentials, PASSWORD_INPUT_MAX};
+use crate::identity::credentials::{Credential, Credentials, PASSWORD_INPUT_MAX};
 use crate::identity::devices::Devices;
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
@@ -131,41 +131,7 @@ impl<'a> Logins<'a> {
             return Err(login_failed());
         }
         let password_ok = password::verify(input.password, &cred.password_hash);
-        let factor = match (kind, &cred.totp_secret) {
-            (PrincipalKind::Patient, None) => Factor::Passed,
-            (PrincipalKind::Sync, _) | (PrincipalKind::Staff, None) => Factor::Failed,
-            (_, Some(secret)) => match (input.totp, input.recovery_code) {
-                (Some(code), _) => match totp::verify(secret, code.trim(), now) {
-                    // A code is good once: remember the step until it can no longer verify. Kept
-                    // by the principal, not the name: whoever logs in under another name (even
-                    // one that was this one's) cannot use up this principal's codes.
-                    Some(step) if password_ok => {
-                        let item = Item::new(
-                            table_keys::practice(&practice),
-                            table_keys::totp_step(kind.as_str(), &cred.principal_id, step),
-                            json!({}),
-                        )
-                        .expiring_at(now + 3 * totp::STEP);
-                        match self.table.put(item, Cond::Absent).await {
-                            Ok(()) => Factor::Passed,
-                            Err(TableError::ConditionFailed) => Factor::Failed,
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    Some(_) => Factor::Passed,
-                    None => Factor::Failed,
-                },
-                (None, Some(recovery)) if kind == PrincipalKind::Patient && password_ok => {
-                    if crate::identity::mfa::use_recovery_code(self.table, &practice, &cred, cred_version, recovery).await? {
-                        Factor::Passed
-                    } else {
-                        Factor::Failed
-                    }
-                }
-                (None, None) if kind == PrincipalKind::Patient => Factor::Missing,
-                _ => Factor::Failed,
-            },
-        };
+        let factor = self.second_factor(kind, (&cred, cred_version), &practice, &input, password_ok, now).await?;
         if password_ok && factor == Factor::Missing && !cred.disabled {
             return Ok(LoginResult::MfaRequired);
         }
@@ -205,6 +171,55 @@ impl<'a> Logins<'a> {
             PatientAccess { table: self.table, clock: self.clock }.visited(&practice, &cred.principal_id).await?;
         }
         Ok(LoginResult::Session(LoginOk { token, session, device }))
+    }
+
+    /// The second factor of a login: an authenticator code (good once) or, for a patient, a
+    /// recovery code (used up); missing when a patient with one set up sent neither. Spent only
+    /// with the right password, so a guesser cannot use up a code.
+    async fn second_factor(
+        &self,
+        kind: PrincipalKind,
+        (cred, cred_version): (&Credential, u64),
+        practice: &str,
+        input: &LoginInput<'_>,
+        password_ok: bool,
+        now: i64,
+    ) -> CoreResult<Factor> {
+        Ok(match (kind, &cred.totp_secret) {
+            (PrincipalKind::Patient, None) => Factor::Passed,
+            (PrincipalKind::Sync, _) | (PrincipalKind::Staff, None) => Factor::Failed,
+            (_, Some(secret)) => match (input.totp, input.recovery_code) {
+                (Some(code), _) => match totp::verify(secret, code.trim(), now) {
+                    // A code is good once: remember the step until it can no longer verify. Kept
+                    // by the principal, not the name: whoever logs in under another name (even
+                    // one that was this one's) cannot use up this principal's codes.
+                    Some(step) if password_ok => {
+                        let item = Item::new(
+                            table_keys::practice(practice),
+                            table_keys::totp_step(kind.as_str(), &cred.principal_id, step),
+                            json!({}),
+                        )
+                        .expiring_at(now + 3 * totp::STEP);
+                        match self.table.put(item, Cond::Absent).await {
+                            Ok(()) => Factor::Passed,
+                            Err(TableError::ConditionFailed) => Factor::Failed,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    Some(_) => Factor::Passed,
+                    None => Factor::Failed,
+                },
+                (None, Some(recovery)) if kind == PrincipalKind::Patient && password_ok => {
+                    if crate::identity::mfa::use_recovery_code(self.table, practice, cred, cred_version, recovery).await? {
+                        Factor::Passed
+                    } else {
+                        Factor::Failed
+                    }
+                }
+                (None, None) if kind == PrincipalKind::Patient => Factor::Missing,
+                _ => Factor::Failed,
+            },
+        })
     }
 
     pub async fn logout(&self, actor: &Actor, token_hash: &str) -> CoreResult<()> {

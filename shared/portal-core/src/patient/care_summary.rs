@@ -27,7 +27,7 @@ use crate::sync::entities::{
     Appointment, AppointmentStatus, ClinicalEntry, ClinicalKind, Coverage, CoverageOrder, LedgerEntry, LedgerKind, Patient,
     ProcedureStatus, Provider, TreatmentPlan, TreatmentPlanStatus,
 };
-use crate::sync::records::DateRange;
+use crate::sync::records::{DateRange, Synced};
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Serialize;
 use serde_json::json;
@@ -298,14 +298,13 @@ impl CareSummaries<'_> {
 
     async fn build(&self, caller: &Caller, practice_name: &str, requested: Option<&str>, range: Range<'_>) -> CoreResult<Summary> {
         let (from, to) = range;
-        DateRange::parse(from, to)?;
+        let events = DateRange::parse(from, to)?;
         let reads = Reads { table: self.table, clock: self.clock };
         let patient = reads.patient(caller, requested).await?;
         let practice = caller.actor.practice.as_str();
         let records = reads.records();
         let guarantor = patient.record.guarantor(&patient.id).to_string();
         let every = DateRange::all();
-        let events = DateRange::parse(from, to)?;
         let ((clinical, visits, plans, ledger, providers), coverages) = futures_util::future::try_join(
             futures_util::future::try_join5(
                 records.all_for_patient::<ClinicalEntry>(practice, &patient.id, &every),
@@ -328,178 +327,21 @@ impl CareSummaries<'_> {
             .chain(procedures.chain(planned).map(|code| (System::Cdt, code)))
             .collect();
         let names = Terms { table: self.table }.names(practice, &codes).await?;
-
-        let mut sections: Vec<Section> = SectionKey::ALL.iter().map(|k| Section { key: *k, title: k.title(), entries: vec![] }).collect();
-        let mut push = |key: SectionKey, entry: Entry| sections.iter_mut().find(|s| s.key == key).expect("all built").entries.push(entry);
-        for c in clinical {
-            let e = c.record;
-            let key = match e.kind {
-                ClinicalKind::Problem => SectionKey::Problems,
-                ClinicalKind::Medication => SectionKey::Medications,
-                ClinicalKind::Allergy => SectionKey::Allergies,
-                ClinicalKind::Immunization => SectionKey::Immunizations,
-                ClinicalKind::VitalSign => SectionKey::VitalSigns,
-                ClinicalKind::Result => SectionKey::Results,
-                ClinicalKind::SmokingStatus => SectionKey::SocialHistory,
-                ClinicalKind::Implant => SectionKey::ImplantedDevices,
-                ClinicalKind::Goal => SectionKey::Goals,
-                ClinicalKind::HealthConcern => SectionKey::HealthConcerns,
-            };
-            let condition = matches!(
-                e.kind,
-                ClinicalKind::Problem | ClinicalKind::Medication | ClinicalKind::Allergy | ClinicalKind::Goal | ClinicalKind::HealthConcern
-            );
-            let shown = if condition { overlaps(&e.date, e.end_date.as_deref(), from, to) } else { in_range(&e.date, from, to) };
-            if !shown {
-                continue;
-            }
-            let code = e.code.as_ref().map(|c| named(&names, &c.system, &c.code, &c.display));
-            // An entry in words (a goal, a concern) reads as its note.
-            let (text, note) = match &code {
-                Some(c) => (c.display.clone(), e.note),
-                None => (e.note.unwrap_or_default(), None),
-            };
-            push(
-                key,
-                Entry {
-                    text,
-                    code,
-                    status: e.status.and_then(kebab),
-                    date: Some(e.date),
-                    end_date: e.end_date,
-                    value: e.value,
-                    unit: e.unit,
-                    note,
-                    device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
-                    udi: e.udi,
-                    tooth: e.tooth,
-                    dose: e.dose,
-                    route: e.route,
-                    recorded_at: Some(c.last_modified),
-                    ..blank()
-                },
-            );
-        }
-        let provider = |id: &str| providers.iter().find(|p| p.id == id).map(|p| &p.record);
-        for l in ledger.iter().filter(|l| l.record.patient_id == patient.id && l.record.kind == LedgerKind::Charge) {
-            let Some(cdt) = &l.record.procedure_code else { continue };
-            let code = named(&names, "CDT", cdt, &l.record.description);
-            push(
-                SectionKey::Procedures,
-                Entry {
-                    text: l.record.description.clone(),
-                    code: Some(code),
-                    status: Some("completed".into()),
-                    date: Some(l.record.date.clone()),
-                    performer: l.record.provider_id.as_deref().and_then(provider).map(Provider::display_name),
-                    performed_by: l.record.provider_id.as_deref().and_then(provider).cloned(),
-                    recorded_at: Some(l.last_modified.clone()),
-                    ..blank()
-                },
-            );
-        }
-        for plan in plans.iter().filter(|p| matches!(p.record.status, TreatmentPlanStatus::Active | TreatmentPlanStatus::Signed)) {
-            // The dentist's assessment behind the plan, in their words, ahead of its procedures.
-            if let Some(assessment) = plan.record.note.as_ref().filter(|n| !n.trim().is_empty()) {
-                push(
-                    SectionKey::PlanOfTreatment,
-                    Entry {
-                        text: plan.record.heading.clone(),
-                        note: Some(assessment.clone()),
-                        date: Some(plan.record.date.clone()),
-                        recorded_at: Some(plan.last_modified.clone()),
-                        ..blank()
-                    },
-                );
-            }
-            for p in plan.record.procedures.iter().filter(|p| p.status != ProcedureStatus::Complete) {
-                let code = named(&names, "CDT", &p.cdt_code, &p.description);
-                let tooth =
-                    p.tooth.as_deref().map(|t| format!("tooth {t}{}", p.surface.as_deref().map(|s| format!(" {s}")).unwrap_or_default()));
-                push(
-                    SectionKey::PlanOfTreatment,
-                    Entry {
-                        text: p.description.clone(),
-                        code: Some(code),
-                        status: kebab(p.status),
-                        date: Some(plan.record.date.clone()),
-                        note: tooth,
-                        recorded_at: Some(plan.last_modified.clone()),
-                        ..blank()
-                    },
-                );
-            }
-        }
-        // The plans in force (ended ones are history), primary first.
-        let today = crate::clock::rfc3339(self.clock.now())[..10].to_string();
-        let mut plans_in_force: Vec<_> =
-            coverages.iter().filter(|c| c.record.end_date.as_deref().is_none_or(|e| e >= today.as_str())).collect();
-        plans_in_force.sort_by_key(|c| match c.record.order {
-            CoverageOrder::Primary => 0,
-            CoverageOrder::Secondary => 1,
-            CoverageOrder::Tertiary => 2,
-        });
-        for c in plans_in_force {
-            push(
-                SectionKey::Insurance,
-                Entry {
-                    text: c.record.payer_name.clone(),
-                    date: c.record.start_date.clone(),
-                    end_date: c.record.end_date.clone(),
-                    coverage: Some(c.record.clone()),
-                    recorded_at: Some(c.last_modified.clone()),
-                    ..blank()
-                },
-            );
-        }
         let mut guardians = Vec::with_capacity(patient.record.guardians.len());
         for g in &patient.record.guardians {
             if let Some(found) = records.get::<Patient>(practice, &g.patient_id).await? {
                 guardians.push((g.relationship, found.record));
             }
         }
-        let mut team: Vec<String> = patient.record.primary_provider_id.iter().cloned().collect();
-        for v in visits.iter().filter(|v| v.record.status == AppointmentStatus::Complete) {
-            push(
-                SectionKey::Encounters,
-                Entry {
-                    code: None,
-                    text: if v.record.procedures.trim().is_empty() {
-                        "Dental visit".into()
-                    } else {
-                        format!("Dental visit: {}", v.record.procedures.trim())
-                    },
-                    status: Some("completed".into()),
-                    date: Some(v.record.start.clone()),
-                    performer: provider(&v.record.provider_id).map(Provider::display_name),
-                    performed_by: provider(&v.record.provider_id).cloned(),
-                    recorded_at: Some(v.last_modified.clone()),
-                    ..blank()
-                },
-            );
-            if !team.contains(&v.record.provider_id) {
-                team.push(v.record.provider_id.clone());
-            }
-        }
-        let team: Vec<Provider> = team.iter().filter_map(|id| providers.iter().find(|p| &p.id == id)).map(|p| p.record.clone()).collect();
-        for (i, p) in team.iter().enumerate() {
-            let role = if i == 0 && patient.record.primary_provider_id.is_some() {
-                "Primary dentist"
-            } else if p.is_hygienist {
-                "Hygienist"
-            } else {
-                "Dentist"
-            };
-            push(
-                SectionKey::CareTeam,
-                Entry {
-                    code: p.npi.as_ref().map(|npi| CodeView { system: "NPI".into(), code: npi.clone(), display: p.display_name() }),
-                    text: p.display_name(),
-                    performer: Some(role.into()),
-                    ..blank()
-                },
-            );
-        }
+
+        let mut sections = Sections::new();
+        clinical_entries(&mut sections, clinical, &names, range);
+        procedures_done(&mut sections, &ledger, &patient.id, &names, &providers);
+        planned_treatment(&mut sections, &plans, &names);
+        let today = crate::clock::rfc3339(self.clock.now())[..10].to_string();
+        insurance(&mut sections, &coverages, &today);
+        encounters(&mut sections, &visits, &providers);
+        let team = care_team(&mut sections, patient.record.primary_provider_id.as_deref(), &visits, &providers);
         Ok(Summary {
             patient: SummaryPatient {
                 id: patient.id.clone(),
@@ -514,7 +356,7 @@ impl CareSummaries<'_> {
             practice_name: practice_name.to_string(),
             from: from.map(str::to_string),
             to: to.map(str::to_string),
-            sections,
+            sections: sections.0,
             missing_code_systems: names.missing.into_iter().filter(|s| System::IMPORTABLE.contains(s)).collect(),
             providers: team,
             guardians,
@@ -523,8 +365,223 @@ impl CareSummaries<'_> {
     }
 }
 
+/// The summary's sections, every one present (an empty section says "none recorded"), in order.
+struct Sections(Vec<Section>);
+
+impl Sections {
+    fn new() -> Self {
+        Sections(SectionKey::ALL.iter().map(|k| Section { key: *k, title: k.title(), entries: vec![] }).collect())
+    }
+
+    fn push(&mut self, key: SectionKey, entry: Entry) {
+        if let Some(section) = self.0.iter_mut().find(|s| s.key == key) {
+            section.entries.push(entry);
+        }
+    }
+}
+
+/// The synced clinical entries in their sections: conditions overlapping the range, events in it.
+fn clinical_entries(sections: &mut Sections, clinical: Vec<Synced<ClinicalEntry>>, names: &Names, (from, to): Range<'_>) {
+    for c in clinical {
+        let e = c.record;
+        let key = match e.kind {
+            ClinicalKind::Problem => SectionKey::Problems,
+            ClinicalKind::Medication => SectionKey::Medications,
+            ClinicalKind::Allergy => SectionKey::Allergies,
+            ClinicalKind::Immunization => SectionKey::Immunizations,
+            ClinicalKind::VitalSign => SectionKey::VitalSigns,
+            ClinicalKind::Result => SectionKey::Results,
+            ClinicalKind::SmokingStatus => SectionKey::SocialHistory,
+            ClinicalKind::Implant => SectionKey::ImplantedDevices,
+            ClinicalKind::Goal => SectionKey::Goals,
+            ClinicalKind::HealthConcern => SectionKey::HealthConcerns,
+        };
+        let condition = matches!(
+            e.kind,
+            ClinicalKind::Problem | ClinicalKind::Medication | ClinicalKind::Allergy | ClinicalKind::Goal | ClinicalKind::HealthConcern
+        );
+        let shown = if condition { overlaps(&e.date, e.end_date.as_deref(), from, to) } else { in_range(&e.date, from, to) };
+        if !shown {
+            continue;
+        }
+        let code = e.code.as_ref().map(|c| named(names, &c.system, &c.code, &c.display));
+        // An entry in words (a goal, a concern) reads as its note.
+        let (text, note) = match &code {
+            Some(c) => (c.display.clone(), e.note),
+            None => (e.note.unwrap_or_default(), None),
+        };
+        sections.push(
+            key,
+            Entry {
+                text,
+                code,
+                status: e.status.and_then(kebab),
+                date: Some(e.date),
+                end_date: e.end_date,
+                value: e.value,
+                unit: e.unit,
+                note,
+                device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
+                udi: e.udi,
+                tooth: e.tooth,
+                dose: e.dose,
+                route: e.route,
+                recorded_at: Some(c.last_modified),
+                ..blank()
+            },
+        );
+    }
+}
+
+/// The patient's completed procedures: charges on the account with a CDT code (the account's
+/// ledger is the guarantor's, so another family member's are left out).
+fn procedures_done(
+    sections: &mut Sections,
+    ledger: &[Synced<LedgerEntry>],
+    patient_id: &str,
+    names: &Names,
+    providers: &[Synced<Provider>],
+) {
+    for l in ledger.iter().filter(|l| l.record.patient_id == patient_id && l.record.kind == LedgerKind::Charge) {
+        let Some(cdt) = &l.record.procedure_code else { continue };
+        let performer = l.record.provider_id.as_deref().and_then(|id| provider(providers, id));
+        sections.push(
+            SectionKey::Procedures,
+            Entry {
+                text: l.record.description.clone(),
+                code: Some(named(names, "CDT", cdt, &l.record.description)),
+                status: Some("completed".into()),
+                date: Some(l.record.date.clone()),
+                performer: performer.map(Provider::display_name),
+                performed_by: performer.cloned(),
+                recorded_at: Some(l.last_modified.clone()),
+                ..blank()
+            },
+        );
+    }
+}
+
+/// The plan of treatment: each plan in force's assessment, then its procedures not yet done.
+fn planned_treatment(sections: &mut Sections, plans: &[Synced<TreatmentPlan>], names: &Names) {
+    for plan in plans.iter().filter(|p| matches!(p.record.status, TreatmentPlanStatus::Active | TreatmentPlanStatus::Signed)) {
+        // The dentist's assessment behind the plan, in their words, ahead of its procedures.
+        if let Some(assessment) = plan.record.note.as_ref().filter(|n| !n.trim().is_empty()) {
+            sections.push(
+                SectionKey::PlanOfTreatment,
+                Entry {
+                    text: plan.record.heading.clone(),
+                    note: Some(assessment.clone()),
+                    date: Some(plan.record.date.clone()),
+                    recorded_at: Some(plan.last_modified.clone()),
+                    ..blank()
+                },
+            );
+        }
+        for p in plan.record.procedures.iter().filter(|p| p.status != ProcedureStatus::Complete) {
+            let tooth =
+                p.tooth.as_deref().map(|t| format!("tooth {t}{}", p.surface.as_deref().map(|s| format!(" {s}")).unwrap_or_default()));
+            sections.push(
+                SectionKey::PlanOfTreatment,
+                Entry {
+                    text: p.description.clone(),
+                    code: Some(named(names, "CDT", &p.cdt_code, &p.description)),
+                    status: kebab(p.status),
+                    date: Some(plan.record.date.clone()),
+                    note: tooth,
+                    recorded_at: Some(plan.last_modified.clone()),
+                    ..blank()
+                },
+            );
+        }
+    }
+}
+
+/// The insurance plans in force on `today` (ended ones are history), primary first.
+fn insurance(sections: &mut Sections, coverages: &[Synced<Coverage>], today: &str) {
+    let mut in_force: Vec<_> = coverages.iter().filter(|c| c.record.end_date.as_deref().is_none_or(|e| e >= today)).collect();
+    in_force.sort_by_key(|c| match c.record.order {
+        CoverageOrder::Primary => 0,
+        CoverageOrder::Secondary => 1,
+        CoverageOrder::Tertiary => 2,
+    });
+    for c in in_force {
+        sections.push(
+            SectionKey::Insurance,
+            Entry {
+                text: c.record.payer_name.clone(),
+                date: c.record.start_date.clone(),
+                end_date: c.record.end_date.clone(),
+                coverage: Some(c.record.clone()),
+                recorded_at: Some(c.last_modified.clone()),
+                ..blank()
+            },
+        );
+    }
+}
+
+/// The completed visits in the range, with who saw the patient.
+fn encounters(sections: &mut Sections, visits: &[Synced<Appointment>], providers: &[Synced<Provider>]) {
+    for v in visits.iter().filter(|v| v.record.status == AppointmentStatus::Complete) {
+        let performer = provider(providers, &v.record.provider_id);
+        let procedures = v.record.procedures.trim();
+        sections.push(
+            SectionKey::Encounters,
+            Entry {
+                text: if procedures.is_empty() { "Dental visit".into() } else { format!("Dental visit: {procedures}") },
+                status: Some("completed".into()),
+                date: Some(v.record.start.clone()),
+                performer: performer.map(Provider::display_name),
+                performed_by: performer.cloned(),
+                recorded_at: Some(v.last_modified.clone()),
+                ..blank()
+            },
+        );
+    }
+}
+
+/// The care team: the primary dentist first, then everyone who saw the patient at a completed
+/// visit, each once with their role. Answers the team (the document lists them as performers).
+fn care_team(
+    sections: &mut Sections,
+    primary: Option<&str>,
+    visits: &[Synced<Appointment>],
+    providers: &[Synced<Provider>],
+) -> Vec<Provider> {
+    let mut ids: Vec<&str> = primary.into_iter().collect();
+    for v in visits.iter().filter(|v| v.record.status == AppointmentStatus::Complete) {
+        if !ids.contains(&v.record.provider_id.as_str()) {
+            ids.push(&v.record.provider_id);
+        }
+    }
+    let team: Vec<Provider> = ids.iter().filter_map(|id| provider(providers, id)).cloned().collect();
+    for (i, p) in team.iter().enumerate() {
+        let role = if i == 0 && primary.is_some() {
+            "Primary dentist"
+        } else if p.is_hygienist {
+            "Hygienist"
+        } else {
+            "Dentist"
+        };
+        sections.push(
+            SectionKey::CareTeam,
+            Entry {
+                code: p.npi.as_ref().map(|npi| CodeView { system: "NPI".into(), code: npi.clone(), display: p.display_name() }),
+                text: p.display_name(),
+                performer: Some(role.into()),
+                ..blank()
+            },
+        );
+    }
+    team
+}
+
 fn blank() -> Entry {
     Entry::default()
+}
+
+/// The provider synced under `id`.
+fn provider<'a>(providers: &'a [Synced<Provider>], id: &str) -> Option<&'a Provider> {
+    providers.iter().find(|p| p.id == id).map(|p| &p.record)
 }
 
 /// A synced code with the imported name when its system's active release has it.

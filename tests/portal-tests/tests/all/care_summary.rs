@@ -30,6 +30,7 @@ fn texts(summary: &Value, key: &str) -> Vec<String> {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one patient's story in order: view, download, send, then the history of all three")]
 async fn a_patient_views_downloads_and_sends_their_care_summary() {
     let l = start_local().await;
     let alex = l.patient_token(ALEX.0, ALEX.1).await;

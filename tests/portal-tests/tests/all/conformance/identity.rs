@@ -93,6 +93,7 @@ pub(super) async fn practice_sending_mail(b: &Backend, clock: &dyn Clock) -> Str
 /// Automated invites with a controlled clock: due once per (rule, appointment), never twice for
 /// overlapping runs; a run that dies after claiming is taken over once; opted-out and ineligible
 /// patients are skipped with the reason; the after-visit rule waits for completion.
+#[allow(clippy::too_many_lines, reason = "the invite rules run over controlled days, each run on the claims and sends the one before left")]
 pub(super) async fn invites_hold(b: &Backend) {
     use portal_core::invites::rules::{InviteRulesRepo, Resend, RuleKind};
     use portal_core::invites::run::{log, InviteRun, InviteState};

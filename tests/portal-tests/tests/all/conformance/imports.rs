@@ -96,6 +96,7 @@ pub(super) async fn all_items(table: &dyn Table, pk: &str) -> Vec<Item> {
 /// Code-system imports, step by step as the state machine runs them: many small batches, one of
 /// which dies halfway and is retried; line numbers across batches; the version switch; cancel and
 /// failure leave the active version; a re-import changes nothing; bad releases are refused.
+#[allow(clippy::too_many_lines, reason = "the state machine's steps in its order, each on the versions the one before left")]
 pub(super) async fn code_system_imports_hold(b: &Backend) {
     use portal_core::code_systems::import::{ImportState, Importer, Leftover};
     use portal_core::code_systems::terms::Terms;

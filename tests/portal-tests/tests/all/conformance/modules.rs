@@ -75,6 +75,10 @@ pub(super) async fn patient_modules_hold(b: &Backend) {
 /// WebMail over this backend: who may write to, read and mark whom; unread counts; and each
 /// message's notification sent once — recorded as failed while the mail service fails, sent once
 /// it recovers, never twice, and without the message in it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one mailbox over time: messages, marks and counts, then notifications through a failing and recovered mail service, each step on the state the one before left"
+)]
 pub(super) async fn webmail_holds(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind};
     use portal_core::practice::family::{FamilyAccess, Viewer};
