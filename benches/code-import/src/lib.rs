@@ -42,7 +42,8 @@ fn sctid(item: u64, partition: &str) -> String {
 }
 
 fn words(seed: u64, n: usize) -> String {
-    (0..n).map(|i| WORDS[((seed >> (i * 3)) as usize + i * 7) % WORDS.len()]).collect::<Vec<_>>().join(" ")
+    let pick = |i: usize| (seed >> (i * 3)).wrapping_add(i as u64 * 7) % WORDS.len() as u64;
+    (0..n).map(|i| WORDS[usize::try_from(pick(i)).unwrap_or(0)]).collect::<Vec<_>>().join(" ")
 }
 
 /// Writes `{dir}/Snapshot/Terminology/sct2_{Concept,Description}_…` with about `descriptions`

@@ -133,7 +133,7 @@ impl UrlVerifier {
                 };
             }
         }
-        v.elapsed_ms = started.elapsed().as_millis() as u64;
+        v.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Ok(v)
     }
 }

@@ -16,7 +16,7 @@ pub struct DemoData {
 }
 
 fn d(day: Date) -> String {
-    format!("{:04}-{:02}-{:02}", day.year(), day.month() as u8, day.day())
+    format!("{:04}-{:02}-{:02}", day.year(), u8::from(day.month()), day.day())
 }
 
 fn at(day: Date, hour: u8, minute: u8) -> String {
@@ -61,21 +61,23 @@ pub fn png(width: u32, height: u32, shade: impl Fn(u32, u32) -> u8) -> Vec<u8> {
         raw.extend((0..width).map(|x| shade(x, y)));
     }
     let mut zlib = vec![0x78, 0x01];
-    for (i, chunk) in raw.chunks(65535).enumerate() {
-        let last = (i + 1) * 65535 >= raw.len();
-        zlib.push(last as u8);
-        zlib.extend((chunk.len() as u16).to_le_bytes());
-        zlib.extend((!(chunk.len() as u16)).to_le_bytes());
+    let block = usize::from(u16::MAX);
+    for (i, chunk) in raw.chunks(block).enumerate() {
+        let last = (i + 1) * block >= raw.len();
+        zlib.push(u8::from(last));
+        let len = u16::try_from(chunk.len()).expect("a stored block holds at most u16::MAX bytes");
+        zlib.extend(len.to_le_bytes());
+        zlib.extend((!len).to_le_bytes());
         zlib.extend(chunk);
     }
     let (mut a, mut b) = (1u32, 0u32);
     for &x in &raw {
-        a = (a + x as u32) % 65521;
+        a = (a + u32::from(x)) % 65521;
         b = (b + a) % 65521;
     }
     zlib.extend(((b << 16) | a).to_be_bytes());
     let chunk = |kind: &[u8], data: &[u8]| {
-        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        let mut c = u32::try_from(data.len()).expect("a demo image is kilobytes").to_be_bytes().to_vec();
         c.extend(kind);
         c.extend(data);
         c.extend(crc32fast::hash(&[kind, data].concat()).to_be_bytes());
@@ -126,7 +128,9 @@ fn load(json: &str, today: Date) -> Result<DemoData, String> {
                     let lines: Vec<&str> = lines.iter().filter_map(Value::as_str).collect();
                     ("application/pdf", pdf(&lines))
                 }
-                (Value::Null, Some("radiograph")) => ("image/png", png(96, 64, |x, y| ((x * 2 + y) % 200 + 30) as u8)),
+                (Value::Null, Some("radiograph")) => {
+                    ("image/png", png(96, 64, |x, y| u8::try_from((x * 2 + y) % 200 + 30).unwrap_or(u8::MAX)))
+                }
                 _ => return Err(format!("{entity}/{id}: a file is a pdf or the radiograph png")),
             };
             body["file"] = file_meta(content_type, &bytes, name);
@@ -280,7 +284,7 @@ mod tests {
         let xref = String::from_utf8_lossy(&pdf);
         let start: usize = xref.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
         assert!(pdf[start..].starts_with(b"xref"));
-        let png = super::png(3, 2, |x, y| (x + y) as u8);
+        let png = super::png(3, 2, |x, y| u8::try_from(x + y).unwrap());
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
         assert!(png.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]), "IEND and its CRC");
     }

@@ -67,7 +67,7 @@ impl Blobs for S3Blobs {
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Some(BlobMeta {
-                size: out.content_length.unwrap_or(0).max(0) as u64,
+                size: u64::try_from(out.content_length.unwrap_or(0)).unwrap_or(0),
                 content_type: out.content_type.unwrap_or_else(|| "application/octet-stream".into()),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
@@ -92,12 +92,19 @@ impl Blobs for S3Blobs {
 
     #[tracing::instrument(level = "debug", name = "s3.ListObjectsV2", skip_all)]
     async fn list(&self, prefix: &str) -> Result<Vec<Listed>, PortError> {
-        let out =
-            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).max_keys(MAX_LISTED as i32).send().await.map_err(err)?;
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(i32::try_from(MAX_LISTED).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(err)?;
         Ok(out
             .contents()
             .iter()
-            .filter_map(|o| Some(Listed { key: o.key()?.to_string(), size: o.size().unwrap_or(0).max(0) as u64 }))
+            .filter_map(|o| Some(Listed { key: o.key()?.to_string(), size: u64::try_from(o.size().unwrap_or(0)).unwrap_or(0) }))
             .collect())
     }
 
@@ -119,7 +126,13 @@ impl Blobs for S3Blobs {
     #[tracing::instrument(level = "debug", name = "s3.presign(PUT)", skip_all)]
     async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError> {
         // Content-Type and Content-Length are signed headers: an upload with others is refused.
-        let req = self.client.put_object().bucket(&self.bucket).key(key).content_type(content_type).content_length(size as i64);
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX));
         Ok(req.presigned(Self::presigning(expires)?).await.map_err(err)?.uri().to_string())
     }
 }

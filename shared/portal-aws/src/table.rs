@@ -36,7 +36,7 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }
 
-fn n(v: i64) -> AttributeValue {
+fn n(v: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -51,7 +51,7 @@ fn to_attrs(item: &Item) -> Result<Attrs, TableError> {
     if let Some(t) = item.expires_at {
         a.insert("ttl".into(), n(t));
     }
-    a.insert("ver".into(), n(item.version as i64));
+    a.insert("ver".into(), n(item.version));
     a.insert("data".into(), serde_dynamo::to_attribute_value(&item.data).map_err(backend)?);
     Ok(a)
 }
@@ -60,12 +60,12 @@ fn get_s(a: &Attrs, k: &str) -> Option<String> {
     a.get(k).and_then(|v| v.as_s().ok()).cloned()
 }
 
-fn get_n(a: &Attrs, k: &str) -> Option<i64> {
+fn get_n<T: std::str::FromStr>(a: &Attrs, k: &str) -> Option<T> {
     a.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
 fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
-    let data = match (a.remove("data"), get_n(&a, "cnt")) {
+    let data = match (a.remove("data"), get_n::<i64>(&a, "cnt")) {
         (Some(v), _) => serde_dynamo::from_attribute_value(v).map_err(backend)?,
         (None, Some(count)) => serde_json::json!({ "count": count }),
         (None, None) => serde_json::Value::Null,
@@ -76,7 +76,7 @@ fn from_attrs(mut a: Attrs) -> Result<Item, TableError> {
         gsi1pk: get_s(&a, "gsi1pk"),
         gsi1sk: get_s(&a, "gsi1sk"),
         expires_at: get_n(&a, "ttl"),
-        version: get_n(&a, "ver").unwrap_or(0) as u64,
+        version: get_n(&a, "ver").unwrap_or(0),
         data: data.into(),
         kept: Default::default(),
     })
@@ -113,7 +113,7 @@ fn condition(cond: Cond) -> Condition {
         Cond::Exists => format!("attribute_exists(pk) AND {live}"),
         Cond::Version(v) => {
             names.insert("#ver".into(), "ver".into());
-            values.insert(":ver".into(), n(v as i64));
+            values.insert(":ver".into(), n(v));
             format!("#ver = :ver AND {live}")
         }
     };
@@ -260,7 +260,7 @@ impl Table for DynamoTable {
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .scan_index_forward(!q.newest_first)
-            .limit(q.limit.clamp(1, 1000) as i32)
+            .limit(i32::try_from(q.limit.clamp(1, 1000)).unwrap_or(1000))
             .set_exclusive_start_key(start);
         if q.index == Index::Gsi1 {
             req = req.index_name("gsi1");

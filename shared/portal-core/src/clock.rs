@@ -18,7 +18,13 @@ impl Clock for SystemClock {
 
 /// The system time in unix seconds (adapters use it for TTL; the domain asks its [`Clock`]).
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(seconds).unwrap_or(0)
+}
+
+/// A duration in the signed whole seconds unix times are counted in (one past `i64::MAX` seconds
+/// is `i64::MAX`: add it with `saturating_add`).
+pub fn seconds(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// A clock tests move by hand.

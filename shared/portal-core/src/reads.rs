@@ -89,6 +89,7 @@ impl Reads<'_> {
 
 /// A download link for a published file, saved under `download_name`.
 pub(crate) async fn signed(blobs: &dyn Blobs, clock: &dyn Clock, key: &str, download_name: &str) -> CoreResult<SignedFile> {
-    let url = blobs.presign_get(key, Duration::from_secs(FILE_URL_SECONDS), Some(download_name)).await?;
-    Ok(SignedFile { url, expires_at: rfc3339(clock.now() + FILE_URL_SECONDS as i64) })
+    let lasts = Duration::from_secs(FILE_URL_SECONDS);
+    let url = blobs.presign_get(key, lasts, Some(download_name)).await?;
+    Ok(SignedFile { url, expires_at: rfc3339(clock.now().saturating_add(crate::clock::seconds(lasts))) })
 }

@@ -77,8 +77,8 @@ pub fn read_certificate(pem: &str) -> Result<RecipientCertificate, String> {
     Ok(RecipientCertificate {
         addresses,
         subject: cert.tbs_certificate.subject.to_string(),
-        not_before: validity.not_before.to_unix_duration().as_secs() as i64,
-        not_after: validity.not_after.to_unix_duration().as_secs() as i64,
+        not_before: crate::clock::seconds(validity.not_before.to_unix_duration()),
+        not_after: crate::clock::seconds(validity.not_after.to_unix_duration()),
         fingerprint: hex::encode(Sha256::digest(&der)),
         der,
     })

@@ -152,7 +152,7 @@ impl Blobs for DirBlobs {
             };
             let size = file.metadata().map_err(err)?.len();
             let (start, end) = (start.min(size), end.min(size));
-            let mut buf = vec![0u8; (end.saturating_sub(start)) as usize];
+            let mut buf = vec![0u8; usize::try_from(end.saturating_sub(start)).map_err(err)?];
             file.read_exact_at(&mut buf, start).map_err(err)?;
             Ok(Some(Bytes::from(buf)))
         })
@@ -206,7 +206,7 @@ impl Blobs for DirBlobs {
 
     async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError> {
         self.path(key)?;
-        let exp = (now() + expires.as_secs() as i64).to_string();
+        let exp = now().saturating_add(portal_core::clock::seconds(expires)).to_string();
         let dn = download_name.unwrap_or("").to_string();
         let sig = self.sign(&["GET", key, &exp, &dn]);
         Ok(self.url(key, &[("exp", exp), ("dn", dn), ("sig", sig)]))
@@ -214,7 +214,7 @@ impl Blobs for DirBlobs {
 
     async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError> {
         self.path(key)?;
-        let exp = (now() + expires.as_secs() as i64).to_string();
+        let exp = now().saturating_add(portal_core::clock::seconds(expires)).to_string();
         let sig = self.sign(&["PUT", key, &exp, content_type, &size.to_string()]);
         Ok(self.url(key, &[("exp", exp), ("ct", content_type.to_string()), ("size", size.to_string()), ("sig", sig)]))
     }

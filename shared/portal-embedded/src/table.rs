@@ -350,7 +350,8 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         gsi1pk: row.get(2)?,
         gsi1sk: row.get(3)?,
         expires_at: row.get(4)?,
-        version: row.get::<_, i64>(5)? as u64,
+        version: u64::try_from(row.get::<_, i64>(5)?)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Integer, Box::new(e)))?,
         data: Arc::new(serde_json::from_str(&data).unwrap_or(serde_json::Value::Null)),
         kept: Default::default(),
     })
@@ -373,7 +374,7 @@ fn check(tx: &Connection, pk: &str, sk: &str, cond: Cond) -> Result<bool, TableE
         Cond::None => true,
         Cond::Absent => version.is_none(),
         Cond::Exists => version.is_some(),
-        Cond::Version(v) => version == Some(v as i64),
+        Cond::Version(v) => version.is_some_and(|stored| u64::try_from(stored) == Ok(v)),
     })
 }
 
@@ -384,12 +385,19 @@ fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
     }
     tx.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .map_err(backend)?
-        .execute(params![item.pk, item.sk, item.gsi1pk, item.gsi1sk, item.expires_at, item.version as i64, item.data.to_string()])
+        .execute(params![
+            item.pk,
+            item.sk,
+            item.gsi1pk,
+            item.gsi1sk,
+            item.expires_at,
+            i64::try_from(item.version).map_err(backend)?,
+            item.data.to_string()
+        ])
         .map_err(backend)?;
     Ok(())
 }
 
-/// Moves a counter in place (one statement: the writer thread is the only writer anyway).
 /// Moves a counter in place (one statement: the writer thread is the only writer anyway);
 /// answers the count it left.
 fn count(tx: &Connection, pk: &str, sk: &str, by: i64, expires_at: Option<i64>) -> Result<i64, TableError> {

@@ -76,7 +76,7 @@ fn line(mut fields: Map<String, Value>, metrics: &[(&str, f64, &str)], dimension
 /// The `_aws` member that makes a line Embedded Metric Format: the metrics (name, unit) the line's
 /// members of those names hold, by each of `dimension_sets`.
 fn emf(namespace: &str, metrics: &[(&str, &str)], dimension_sets: &[&[&str]]) -> Value {
-    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let definitions: Vec<Value> = metrics.iter().map(|(name, unit)| json!({ "Name": name, "Unit": unit })).collect();
     json!({
         "Timestamp": timestamp,

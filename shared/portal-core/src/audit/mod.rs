@@ -307,5 +307,5 @@ fn decode_search_cursor(c: &str) -> CoreResult<String> {
 }
 
 fn subsec_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| i64::from(d.subsec_millis())).unwrap_or(0)
 }

@@ -884,8 +884,9 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
 }
 
 /// The zip a patient downloads or sends: the document and its rendering.
-pub fn package(s: &Summary, practice: &str, now: i64) -> Vec<u8> {
+pub fn package(s: &Summary, practice: &str, now: i64) -> crate::CoreResult<Vec<u8>> {
     let xml = document(s, practice, now);
     let html = html::render(s, now);
     zip::stored(&[("care-summary.xml", xml.as_bytes()), ("care-summary.html", html.as_bytes())], now)
+        .map_err(|_| crate::CoreError::backend("the care summary is larger than a zip archive holds"))
 }

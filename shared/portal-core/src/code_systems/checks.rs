@@ -100,7 +100,7 @@ fn luhn_ok(number: &str) -> bool {
         .rev()
         .enumerate()
         .map(|(i, b)| {
-            let d = (b - b'0') as u32;
+            let d = u32::from(b - b'0');
             if i % 2 == 1 {
                 let x = d * 2;
                 x / 10 + x % 10

@@ -401,7 +401,8 @@ fn rxnconso(line: &str) -> Result<Row<'_>, String> {
         return Ok(Row::Skip);
     }
     Ok(match RXNORM_TTY.iter().position(|t| *t == tty) {
-        Some(rank) => Row::Term { code: rxcui, rank: rank as u8, id: rxaui, text: Cow::Borrowed(text) },
+        // The list has a dozen entries: a position always fits.
+        Some(rank) => Row::Term { code: rxcui, rank: u8::try_from(rank).unwrap_or(u8::MAX), id: rxaui, text: Cow::Borrowed(text) },
         None => Row::Skip,
     })
 }

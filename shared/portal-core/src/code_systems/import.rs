@@ -373,12 +373,12 @@ impl<'a> Importer<'a> {
                 Err(why) => return Ok(Err(failure(why))),
             };
             let mut all = records(&text, file.format.quoted()).filter(|(_, r)| !r.trim_end_matches('\r').is_empty()).peekable();
-            let header = all.peek().is_some_and(|(at, r)| *at == 0 && file.format.is_header(r)) as u64;
+            let header = u64::from(all.peek().is_some_and(|(at, r)| *at == 0 && file.format.is_header(r)));
             let count = all.count() as u64;
             return Ok(Ok((vec![Batch { file: index, start: 0, end: file.size, first_line: 1 }], count - header)));
         }
         let header = match first.split(|b| *b == b'\n').next().map(std::str::from_utf8) {
-            Some(Ok(line)) => file.format.is_header(line) as u64,
+            Some(Ok(line)) => u64::from(file.format.is_header(line)),
             _ => 0,
         };
         // A record ends at a line break, except inside quotes in a quoted format.
@@ -528,7 +528,7 @@ impl<'a> Importer<'a> {
                 }
                 Row::Preferred { description } => Some(Item::new(&out.preferred, description, json!({}))),
             })
-            .inspect(|item| kept += (item.pk == out.terms) as u64)
+            .inspect(|item| kept += u64::from(item.pk == out.terms))
             .collect();
         if !items.is_empty() {
             self.table.batch_put(items).await?;
@@ -681,7 +681,7 @@ impl<'a> Importer<'a> {
         let done = if job.batches.is_empty() { vec![] } else { self.batches_done(practice, id).await? };
         let rows_done: u64 = done.iter().map(|d| d.lines).sum();
         let running = job.state == ImportState::Running;
-        let elapsed = (self.clock.now() - job.started_at).max(1) as u64;
+        let elapsed = u64::try_from(self.clock.now() - job.started_at).unwrap_or(0).max(1);
         let rate = (running && rows_done > 0).then(|| rows_done / elapsed);
         let left = match (rate, job.rows_total) {
             (Some(r), Some(total)) if r > 0 => Some(total.saturating_sub(rows_done).div_ceil(r)),

@@ -18,13 +18,18 @@ pub fn code_at(secret_b32: &str, counter: u64) -> Option<String> {
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).ok()?;
     mac.update(&counter.to_be_bytes());
     let digest = mac.finalize().into_bytes();
-    let offset = (digest[19] & 0x0f) as usize;
+    let offset = usize::from(digest[19] & 0x0f);
     let bin = u32::from_be_bytes([digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]]);
     Some(format!("{:06}", bin % 1_000_000))
 }
 
 pub fn code_now(secret_b32: &str, now: i64) -> Option<String> {
-    code_at(secret_b32, (now / STEP) as u64)
+    code_at(secret_b32, step_at(now)?)
+}
+
+/// The time step `now` (unix seconds) falls in; none before 1970.
+pub fn step_at(now: i64) -> Option<u64> {
+    u64::try_from(now / STEP).ok()
 }
 
 /// Accepts the code of the current step or one step either side (clock drift). Answers the step
@@ -33,10 +38,8 @@ pub fn verify(secret_b32: &str, code: &str, now: i64) -> Option<u64> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let current = now / STEP;
-    (current - 1..=current + 1)
-        .filter(|s| *s >= 0)
-        .map(|s| s as u64)
+    let current = step_at(now)?;
+    (current.saturating_sub(1)..=current + 1)
         .find(|s| code_at(secret_b32, *s).is_some_and(|c| constant_time_eq(c.as_bytes(), code.as_bytes())))
 }
 

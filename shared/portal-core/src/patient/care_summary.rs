@@ -144,7 +144,7 @@ impl CareSummaries<'_> {
         let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock }.get(&caller.actor.practice).await?;
         summary.practice_contact = settings.map(|s| s.contact);
         let now = self.clock.now();
-        let zip = crate::ccda::package(&summary, &caller.actor.practice, now);
+        let zip = crate::ccda::package(&summary, &caller.actor.practice, now)?;
         let sha256 = hex::encode(Sha256::digest(&zip));
         // Under one prefix for every practice, so one bucket rule expires them (a day on).
         let key = format!("care-summaries/{}/{}/{}.zip", caller.actor.practice, summary.patient.id, crate::ids::new_id());
@@ -216,7 +216,7 @@ impl CareSummaries<'_> {
         summary.practice_contact = Some(settings.contact.clone());
         let id = crate::ids::new_id();
         let now = self.clock.now();
-        let zip = crate::ccda::package(&summary, &caller.actor.practice, now);
+        let zip = crate::ccda::package(&summary, &caller.actor.practice, now)?;
         let mail = Mail {
             from: sender,
             to: vec![to.clone()],

@@ -71,7 +71,7 @@ fn stored_item(practice: &str, event: &OutboxEvent) -> CoreResult<Item> {
 /// Microseconds since the epoch: the clock's seconds, the system's sub-second part (tests move
 /// the clock by whole seconds).
 fn micros(clock: &dyn Clock) -> i64 {
-    let sub = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_micros() as i64).unwrap_or(0);
+    let sub = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| i64::from(d.subsec_micros())).unwrap_or(0);
     clock.now() * 1_000_000 + sub
 }
 

@@ -755,7 +755,8 @@ impl Mailbox<'_> {
 
     async fn unread(&self, practice: &str, recipient: &str) -> CoreResult<u64> {
         let item = self.table.get(&table_keys::practice(practice), &table_keys::webmail_unread(recipient)).await?;
-        Ok(count_of(item.as_ref()).max(0) as u64)
+        // A count below zero (a mark lost to a crash between writes) reads as none unread.
+        Ok(u64::try_from(count_of(item.as_ref())).unwrap_or(0))
     }
 }
 

@@ -233,7 +233,7 @@ async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
     // A front-desk user reads them but may not change them.
     let prov = portal_core::identity::provision::Provisioner { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() };
     let desk = prov.create_staff("lakeside", "desk-1", "Desk", portal_core::identity::session::StaffRole::FrontDesk).await.unwrap();
-    let code = portal_core::identity::totp::code_at(desk.totp_secret.as_ref().unwrap(), (crate::support::now() / 30) as u64).unwrap();
+    let code = portal_core::identity::totp::code_now(desk.totp_secret.as_ref().unwrap(), crate::support::now()).unwrap();
     let (_, login) = l
         .json(
             "POST",
@@ -252,8 +252,8 @@ async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
 
 /// Logs a staff user in with a code from their authenticator; answers the login's JSON.
 async fn staff_login(l: &Local, practice: &str, username: &str, password: &str, secret: &str, step_offset: i64) -> (u16, Value) {
-    let step = (crate::support::now() / portal_core::identity::totp::STEP + step_offset) as u64;
-    let code = portal_core::identity::totp::code_at(secret, step).unwrap();
+    let at = crate::support::now() + step_offset * portal_core::identity::totp::STEP;
+    let code = portal_core::identity::totp::code_now(secret, at).unwrap();
     l.json("POST", "/v1/staff/login", None, json!({"practice": practice, "username": username, "password": password, "totp": code})).await
 }
 
@@ -422,7 +422,7 @@ async fn a_patient_turns_on_an_authenticator_and_logs_in_with_it_or_a_recovery_c
     let (s, v) = l.json("POST", "/v1/auth/mfa/confirm", Some(&session), json!({"code": "123"})).await;
     assert_eq!((s, v["code"].as_str()), (400, Some("totp_code_wrong")));
     let step = crate::support::now() / 30;
-    let code = |offset: i64| portal_core::identity::totp::code_at(&secret, (step + offset) as u64).unwrap();
+    let code = |offset: i64| portal_core::identity::totp::code_at(&secret, u64::try_from(step + offset).unwrap()).unwrap();
     let (s, v) = l.json("POST", "/v1/auth/mfa/confirm", Some(&session), json!({"code": code(0)})).await;
     assert_eq!(s, 200, "{v}");
     let recovery: Vec<String> = v["recoveryCodes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();

@@ -96,7 +96,7 @@ async fn staff_login(base: &str, data_dir: &std::path::Path) -> String {
     let logins: Value = serde_json::from_str(&std::fs::read_to_string(data_dir.join("demo-logins.json")).unwrap()).unwrap();
     let staff = &logins["practices"][0]["staff"];
     let step = crate::support::now() / portal_core::identity::totp::STEP;
-    let code = portal_core::identity::totp::code_at(staff["totpSecret"].as_str().unwrap(), step as u64).unwrap();
+    let code = portal_core::identity::totp::code_at(staff["totpSecret"].as_str().unwrap(), u64::try_from(step).unwrap()).unwrap();
     let body = json!({"practice": "lakeside", "username": staff["username"], "password": staff["password"], "totp": code});
     let res = crate::support::client().post(format!("{base}/v1/staff/login")).json(&body).send().await.unwrap();
     let v: Value = res.json().await.unwrap();

@@ -19,6 +19,13 @@
 //!
 //! Ignored by a plain `cargo test`; run by `tests/run load`.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "random picks below a few hundred, counts and microsecond timings of a one-minute run"
+)]
+
 use crate::support::{date_from_today, instant_from_now, now, start_host_binary, Host};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};

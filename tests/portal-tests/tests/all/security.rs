@@ -326,7 +326,7 @@ async fn reset_mails_are_limited_and_a_used_or_changed_password_voids_every_othe
     let answers = futures_util::future::join_all((0..5).map(|_| ask())).await;
     assert!(answers.iter().all(|a| *a == answers[0] && a.0 == 202), "{answers:?}");
     let links = reset_links(&l, "alex.morgan@example.com");
-    assert_eq!(links.len(), portal_core::identity::recovery::LINKS_PER_LOGIN.limit as usize);
+    assert_eq!(links.len(), usize::try_from(portal_core::identity::recovery::LINKS_PER_LOGIN.limit).unwrap());
     // One link used: the others are void.
     let reset = |token: &str, pw: &str| l.json("POST", "/v1/auth/reset", None, json!({"token": token, "newPassword": pw}));
     assert_eq!(reset(&links[1], "a lighthouse at low tide").await.0, 204);

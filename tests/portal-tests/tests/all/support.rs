@@ -25,7 +25,7 @@ impl portal_core::ports::Events for EventsDown {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    portal_core::clock::unix_now()
 }
 
 /// The date `days` from today (before it when negative), `YYYY-MM-DD`. The demo is dated from
@@ -191,7 +191,7 @@ impl Local {
         let username = format!("test-admin-{n}");
         let login = prov.create_staff(&p.practice_id, &username, "Test Admin", role).await.unwrap();
         let secret = login.totp_secret.unwrap();
-        let code = portal_core::identity::totp::code_at(&secret, (now() / portal_core::identity::totp::STEP) as u64).unwrap();
+        let code = portal_core::identity::totp::code_now(&secret, now()).unwrap();
         let (s, v) = self
             .json(
                 "POST",

@@ -57,7 +57,8 @@ pub(crate) fn sort_key_utc(v: &str) -> String {
 /// Parses `lastModified` (RFC 3339); answers milliseconds since the epoch.
 pub fn last_modified_ms(v: &str) -> CoreResult<i64> {
     let t = datetime("lastModified", v)?;
-    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+    // Within i64 milliseconds: `datetime` takes years 0000–9999 only.
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| bad("lastModified", "out of range"))
 }
 
 pub(crate) fn minutes(field: &str, v: u32) -> CoreResult<()> {

@@ -49,7 +49,7 @@ pub(super) async fn query_prefix_range_order_paging(b: &Backend) {
     let pk = format!("T#{}", uid());
     let sks = ["A#01", "A#02", "A#03", "A#04", "A#05", "B#01", "B#02", "AB"];
     for (i, sk) in sks.iter().enumerate() {
-        t.put(item(&pk, sk, i as i64), Cond::None).await.unwrap();
+        t.put(item(&pk, sk, i64::try_from(i).unwrap()), Cond::None).await.unwrap();
     }
     t.put(item(&format!("{pk}X"), "A#99", 0), Cond::None).await.unwrap(); // another partition
     let page = t.query(Query::new(&pk).prefix("A#")).await.unwrap();

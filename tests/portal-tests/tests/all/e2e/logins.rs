@@ -206,13 +206,13 @@ async fn staff_with_the_right_password_and_code_are_let_in_while_guessers_are_sl
     }
     let code = portal_core::identity::totp::code_at(
         admin.totp_secret.as_ref().unwrap(),
-        (b.clock.now() / portal_core::identity::totp::STEP) as u64,
+        portal_core::identity::totp::step_at(b.clock.now()).unwrap(),
     )
     .unwrap();
     assert!(!b.login(Staff, "admin", "guess", Some(&code), "198.51.100.1").await, "a valid code alone is not enough");
     let code = portal_core::identity::totp::code_at(
         admin.totp_secret.as_ref().unwrap(),
-        (b.clock.now() / portal_core::identity::totp::STEP + 1) as u64,
+        portal_core::identity::totp::step_at(b.clock.now()).unwrap() + 1,
     )
     .unwrap();
     assert!(b.login(Staff, "admin", &admin.password, Some(&code), "203.0.113.9").await, "the owner is in at once");
@@ -400,7 +400,7 @@ async fn a_guesser_never_keeps_the_owner_out_of_a_known_device() {
 #[tokio::test]
 async fn a_patient_named_like_staff_cannot_use_up_their_codes() {
     use portal_core::identity::session::PrincipalKind::{Patient, Staff};
-    use portal_core::identity::totp::{code_at, STEP};
+    use portal_core::identity::totp::code_at;
     let b = AuthBench::new();
     b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
     let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
@@ -413,7 +413,7 @@ async fn a_patient_named_like_staff_cannot_use_up_their_codes() {
     shadow.totp_secret = Some(secret.clone());
     shadow.password_hash = portal_core::identity::password::hash("the shadow's password").unwrap();
     creds.put("p1", &shadow, 0).await.unwrap();
-    let step = (b.clock.now() / STEP) as u64;
+    let step = portal_core::identity::totp::step_at(b.clock.now()).unwrap();
     assert!(b.login(Patient, "admin", "the shadow's password", Some(&code_at(&secret, step).unwrap()), "198.51.100.1").await);
     let code = code_at(admin.totp_secret.as_ref().unwrap(), step).unwrap();
     assert!(b.login(Staff, "admin", &admin.password, Some(&code), "203.0.113.9").await, "the staff member's code of the same step works");
