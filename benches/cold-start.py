@@ -38,7 +38,7 @@ CASES = [
     ("webmail GET /v1/webmail/messages", "portal-webmail", json.load(open(ROOT / "events/webmail/list.json"))),
     ("invites scheduled run (no practice has rules on)", "portal-invites", json.load(open(ROOT / "events/invites/scheduled.json"))),
     ("notify webmail.sent (unknown message: 1 read)", "portal-notify", json.load(open(ROOT / "events/notify/webmail-sent.json"))),
-    ("access GET /v1/admin/patients (query + audit)", "portal-access", json.load(open(ROOT / "events/access/search.json"))),
+    ("people GET /v1/admin/patients (query + audit)", "portal-people", json.load(open(ROOT / "events/people/search.json"))),
     ("code-systems GET /v1/admin/code-systems (1 query)", "portal-code-systems", json.load(open(ROOT / "events/code-systems/systems.json"))),
     ("code-import finish step (unknown import: 1 read)", "portal-code-import", json.load(open(ROOT / "events/code-import/finish.json"))),
     ("care-summary GET /v1/care-summary (7 requests in parallel + audit)", "portal-care-summary", json.load(open(ROOT / "events/care-summary/view.json"))),

@@ -21,7 +21,7 @@ pub struct Module {
 pub const MODULES: &[Module] = &[
     Module { name: "auth", routes: || portal_auth::api().routes().to_vec(), mount: portal_auth::routes },
     Module { name: "admin", routes: || portal_admin::api().routes().to_vec(), mount: portal_admin::routes },
-    Module { name: "access", routes: || portal_access::api().routes().to_vec(), mount: portal_access::routes },
+    Module { name: "people", routes: || portal_people::api().routes().to_vec(), mount: portal_people::routes },
     Module { name: "sync", routes: || portal_sync::api().routes().to_vec(), mount: portal_sync::routes },
     Module { name: "payments", routes: || portal_payments::api().routes().to_vec(), mount: portal_payments::routes },
     Module { name: "account", routes: || portal_account::api().routes().to_vec(), mount: portal_account::routes },

@@ -1,4 +1,5 @@
-//! Portal access, as the practice's staff manage it: find patients (name, birthdate, phone) with
+//! The people who use the portal, as the practice's staff manage them (hence `people`: "access"
+//! names the route access table): find patients (name, birthdate, phone) with
 //! their access and why they are not eligible, give a patient a login with a temporary password,
 //! give a new one, remove access, and note that a login was printed; the automated invites' rules
 //! and their log; the practice's staff users (admins only). Rules and audit are in core
