@@ -46,17 +46,23 @@ pub fn app(f: Functions) -> Router {
         .merge(blob_routes(f.blobs))
         .merge(crate::outbox::routes(f.mailer))
         .merge(test_processor_routes(f.test_processor))
-        .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::middleware::from_fn_with_state(Arc::new(f.hosts), own_hosts_only))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(f.hosts), edge))
 }
 
-/// Answers only requests addressed to this server. A page on another site can point a name it
+/// The edge every request passes (one layer: each layer costs every request a boxed future).
+/// Answers only requests addressed to this server: a page on another site can point a name it
 /// controls at 127.0.0.1 (DNS rebinding) and then read what this host serves; the `Host` header
-/// still names the attacker's domain, so it is refused.
-async fn own_hosts_only(State(hosts): State<Arc<Vec<String>>>, req: Request, next: Next) -> Response {
+/// still names the attacker's domain, so it is refused. Every answer carries the security
+/// headers: API answers have theirs already; pages, redirects, the outbox and signed blob
+/// downloads get the page set.
+async fn edge(State(hosts): State<Arc<Vec<String>>>, req: Request, next: Next) -> Response {
     let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     if hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return next.run(req).await;
+        let mut res = next.run(req).await;
+        if !res.headers().contains_key(axum::http::header::CONTENT_SECURITY_POLICY) {
+            portal_http::page_headers(res.headers_mut());
+        }
+        return res;
     }
     let mut res = portal_http::problem(
         StatusCode::MISDIRECTED_REQUEST,
@@ -66,15 +72,6 @@ async fn own_hosts_only(State(hosts): State<Arc<Vec<String>>>, req: Request, nex
         None,
     );
     portal_http::page_headers(res.headers_mut());
-    res
-}
-
-/// Every answer carries the security headers: API answers have theirs already; pages, redirects,
-/// the outbox and signed blob downloads get the page set.
-async fn security_headers(mut res: Response) -> Response {
-    if !res.headers().contains_key(axum::http::header::CONTENT_SECURITY_POLICY) {
-        portal_http::page_headers(res.headers_mut());
-    }
     res
 }
 
