@@ -453,6 +453,15 @@ async fn answer_office_mail(p: &Portal, token: &str) -> Option<()> {
     Some(())
 }
 
+/// `lastModified` `seconds` from now, to the millisecond: the sync store orders stamps by the
+/// millisecond (of two in one, the first stays), so a finer stamp could be acknowledged as newest
+/// and yet not be the one stored.
+fn stamp_to_the_millisecond(seconds: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+    let t = t.replace_millisecond(t.millisecond()).expect("a millisecond of this second");
+    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 /// The practice's system: batches changing the contested patients, each stamped a little before
 /// or after now (so some arrive older than what is stored, and both workers change the same
 /// records at the same time).
@@ -463,7 +472,7 @@ async fn practice_system(p: &Portal, until: Instant, seed: u64) {
         let items: Vec<Value> = (0..20)
             .map(|_| {
                 let i = dice.below(CONTESTED as u64) as usize;
-                let stamp = instant_from_now(dice.below(240) as i64 - 120);
+                let stamp = stamp_to_the_millisecond(dice.below(240) as i64 - 120);
                 sent.push((patient_id(i), stamp.clone()));
                 upsert("patients", &patient_id(i), patient_record(i, &stamp))
             })
