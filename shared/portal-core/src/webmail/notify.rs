@@ -8,7 +8,9 @@
 //! worker sees the claim and stops; a claim older than [`CLAIM_SECONDS`] counts as abandoned) and
 //! recorded after. A failed send is recorded with its reason and answered as an error, so the
 //! event's retry (EventBridge's retry policy, the local bus) tries again; nothing about the message
-//! itself waits for it.
+//! itself waits for it. A worker that dies after the mail left but before recording it leaves the
+//! claim to lapse, and the notification goes again: at least once, twice only across a crash (no
+//! mail service takes a sent mail back, so once-exactly cannot be promised there).
 
 use super::mailbox::{Direction, Message, Notification};
 use crate::language::{in_language, Language};
