@@ -143,7 +143,7 @@ impl AuthContext {
 
     /// The patient behind this session, for the family rule; `None` for staff and sync keys.
     pub fn viewer(&self) -> Option<Viewer> {
-        (self.kind == PrincipalKind::Patient).then(|| Viewer { patient_id: self.principal_id.clone(), family_access: self.family_access })
+        (self.kind == PrincipalKind::Patient).then(|| Viewer::new(&self.principal_id, self.family_access))
     }
 
     pub fn has_feature(&self, f: Feature) -> bool {

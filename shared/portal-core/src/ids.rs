@@ -17,7 +17,6 @@ pub fn new_id() -> String {
     hex::encode(random_bytes::<16>())
 }
 
-/// URL-safe base64 without padding.
 /// A new payment id: the creation second first (ids sort by age), then 64 random bits; 26 hex
 /// digits.
 pub fn new_payment_id(now: i64) -> String {
@@ -29,6 +28,7 @@ pub fn is_payment_id(id: &str) -> bool {
     id.len() == 26 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// URL-safe base64 without padding.
 pub fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -7,7 +7,7 @@
 use crate::audit::{Actor, AuditAction, AuditLog};
 use crate::clock::rfc3339;
 use crate::ports::{Blobs, Clock, Table};
-use crate::practice::family::{Family, Viewer};
+use crate::practice::family::{Family, PatientId, Viewer};
 use crate::sync::entities::Patient;
 use crate::sync::records::{PatientRecords, Synced};
 use crate::CoreResult;
@@ -72,17 +72,17 @@ impl Reads<'_> {
     }
 
     /// The id of the patient a request is about (`?patient=`, default the caller).
-    pub async fn patient_id(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<String> {
+    pub async fn patient_id(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<PatientId> {
         self.family().resolve(&caller.actor.practice, &caller.viewer, requested).await
     }
 
-    /// The record of the patient a request is about (one read, also for oneself).
-    pub async fn patient(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Synced<Patient>> {
+    /// The record of the patient a request is about and their id (one read, also for oneself).
+    pub async fn patient(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<(PatientId, Synced<Patient>)> {
         self.family().member(&caller.actor.practice, &caller.viewer, requested).await
     }
 
     /// Records that the caller read `what` of `patient_id`'s data.
-    pub async fn audit(&self, caller: &Caller, patient_id: &str, what: AuditAction) -> CoreResult<()> {
+    pub async fn audit(&self, caller: &Caller, patient_id: &PatientId, what: AuditAction) -> CoreResult<()> {
         AuditLog { table: self.table, clock: self.clock }.phi_read(&caller.actor, patient_id, what).await
     }
 }

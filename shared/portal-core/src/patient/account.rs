@@ -117,7 +117,7 @@ impl Account<'_> {
     /// approved payments not yet on the ledger are taken off (one more query).
     pub async fn summary(&self, caller: &Caller, requested: Option<&str>, online_payments: bool) -> CoreResult<Summary> {
         let reads = self.reads();
-        let patient = reads.patient(caller, requested).await?;
+        let (patient_id, patient) = reads.patient(caller, requested).await?;
         let view = View::of(&patient);
         let (mut total, mut estimate) = (0i64, 0i64);
         let mut posted: HashSet<String> = HashSet::new();
@@ -149,7 +149,7 @@ impl Account<'_> {
             false => vec![],
         };
         total -= posting.iter().map(|p| p.amount_cents).sum::<i64>();
-        reads.audit(caller, &patient.id, AuditAction::AccountSummaryRead).await?;
+        reads.audit(caller, &patient_id, AuditAction::AccountSummaryRead).await?;
         Ok(Summary {
             patient_id: patient.id,
             total_cents: total,
@@ -169,13 +169,13 @@ impl Account<'_> {
         page: PageRequest,
     ) -> CoreResult<Listing<LedgerLine>> {
         let reads = self.reads();
-        let patient = reads.patient(caller, requested).await?;
+        let (patient_id, patient) = reads.patient(caller, requested).await?;
         let view = View::of(&patient);
         let found = reads
             .records()
             .for_patient::<LedgerEntry>(&caller.actor.practice, &view.account_id, range, Order::NewestFirst, page.limit, page.cursor)
             .await?;
-        reads.audit(caller, &patient.id, AuditAction::AccountLedgerRead).await?;
+        reads.audit(caller, &patient_id, AuditAction::AccountLedgerRead).await?;
         let items = found
             .records
             .into_iter()
@@ -195,16 +195,16 @@ impl Account<'_> {
     /// The account holder's statements whose PDF is available, newest first.
     pub async fn statements(&self, caller: &Caller, requested: Option<&str>, page: PageRequest) -> CoreResult<Listing<StatementView>> {
         let reads = self.reads();
-        let patient = reads.patient(caller, requested).await?;
+        let (patient_id, patient) = reads.patient(caller, requested).await?;
         if View::of(&patient).only.is_some() {
-            reads.audit(caller, &patient.id, AuditAction::AccountStatementsRead).await?;
+            reads.audit(caller, &patient_id, AuditAction::AccountStatementsRead).await?;
             return Ok(Listing { items: vec![], next_cursor: None });
         }
         let found = reads
             .records()
-            .for_patient::<Statement>(&caller.actor.practice, &patient.id, &DateRange::all(), Order::NewestFirst, page.limit, page.cursor)
+            .for_patient::<Statement>(&caller.actor.practice, &patient_id, &DateRange::all(), Order::NewestFirst, page.limit, page.cursor)
             .await?;
-        reads.audit(caller, &patient.id, AuditAction::AccountStatementsRead).await?;
+        reads.audit(caller, &patient_id, AuditAction::AccountStatementsRead).await?;
         let items = found
             .records
             .into_iter()

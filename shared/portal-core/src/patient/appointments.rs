@@ -17,6 +17,7 @@ use super::{ProviderNames, ProviderView};
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::ports::{Clock, Events, Table, TableError, TxOp};
+use crate::practice::family::PatientId;
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{Caller, PageRequest, Reads};
 use crate::sync::changes::PortalBookings;
@@ -198,7 +199,7 @@ impl AppointmentBook<'_> {
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
             let confirmed = PortalEvent::AppointmentConfirmed {
                 appointment_id: id.into(),
-                patient_id: patient_id.clone(),
+                patient_id: patient_id.to_string(),
                 start: appt.record.start.clone(),
             };
             let ops = vec![updated, self.audit_entry(caller, AuditAction::AppointmentConfirm, &patient_id, json!({"appointment": id}))?];
@@ -258,7 +259,7 @@ impl AppointmentBook<'_> {
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
             let asked = PortalEvent::AppointmentChangeRequested {
                 appointment_id: id.into(),
-                patient_id: patient_id.clone(),
+                patient_id: patient_id.to_string(),
                 start: appt.record.start.clone(),
                 kind,
                 note: note.map(str::to_string),
@@ -351,7 +352,7 @@ impl AppointmentBook<'_> {
             }
             let booking_id = format!("bk-{}", &crate::ids::new_id()[..20]);
             let appointment = Appointment {
-                patient_id: patient_id.clone(),
+                patient_id: patient_id.to_string(),
                 provider_id: slot.record.provider_id.clone(),
                 start: slot.record.start.clone(),
                 length_minutes: slot.record.length_minutes,
@@ -369,7 +370,7 @@ impl AppointmentBook<'_> {
             let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
             let booked = PortalEvent::AppointmentBooked {
                 booking_id: booking_id.clone(),
-                patient_id: patient_id.clone(),
+                patient_id: patient_id.to_string(),
                 recall_id: recall_id.into(),
                 slot_id: slot_id.into(),
                 provider_id: slot.record.provider_id.clone(),
@@ -407,10 +408,10 @@ impl AppointmentBook<'_> {
     }
 
     /// The portal booking of `slot_id`, when `patient_id` holds it.
-    async fn booked_by(&self, practice: &str, slot_id: &str, patient_id: &str) -> CoreResult<Option<Booked>> {
+    async fn booked_by(&self, practice: &str, slot_id: &str, patient_id: &PatientId) -> CoreResult<Option<Booked>> {
         let bookings = PortalBookings { table: self.table };
         match bookings.of_slot(practice, slot_id).await? {
-            Some((id, appointment)) if appointment.patient_id == patient_id => {
+            Some((id, appointment)) if appointment.patient_id == *patient_id => {
                 let names = self.providers.get(self.table, self.clock, practice).await?;
                 Ok(Some(Booked { appointment: appointment_view(id, appointment, &names) }))
             }
@@ -419,7 +420,7 @@ impl AppointmentBook<'_> {
     }
 
     /// The audit entry of a change, written in the change's own transaction.
-    fn audit_entry(&self, caller: &Caller, action: AuditAction, patient_id: &str, detail: Value) -> CoreResult<TxOp> {
+    fn audit_entry(&self, caller: &Caller, action: AuditAction, patient_id: &PatientId, detail: Value) -> CoreResult<TxOp> {
         AuditLog { table: self.table, clock: self.clock }.entry(&caller.actor, action, patient_id, Outcome::Success, detail)
     }
 }

@@ -300,20 +300,20 @@ impl CareSummaries<'_> {
         let (from, to) = range;
         let events = DateRange::parse(from, to)?;
         let reads = Reads { table: self.table, clock: self.clock };
-        let patient = reads.patient(caller, requested).await?;
+        let (patient_id, patient) = reads.patient(caller, requested).await?;
         let practice = caller.actor.practice.as_str();
         let records = reads.records();
-        let guarantor = patient.record.guarantor(&patient.id).to_string();
+        let guarantor = patient.record.guarantor(&patient_id).to_string();
         let every = DateRange::all();
         let ((clinical, visits, plans, ledger, providers), coverages) = futures_util::future::try_join(
             futures_util::future::try_join5(
-                records.all_for_patient::<ClinicalEntry>(practice, &patient.id, &every),
-                records.all_for_patient::<Appointment>(practice, &patient.id, &events),
-                records.all_for_patient::<TreatmentPlan>(practice, &patient.id, &every),
+                records.all_for_patient::<ClinicalEntry>(practice, &patient_id, &every),
+                records.all_for_patient::<Appointment>(practice, &patient_id, &events),
+                records.all_for_patient::<TreatmentPlan>(practice, &patient_id, &every),
                 records.all_for_patient::<LedgerEntry>(practice, &guarantor, &events),
                 records.all_for_practice::<Provider>(practice),
             ),
-            records.all_for_patient::<Coverage>(practice, &patient.id, &every),
+            records.all_for_patient::<Coverage>(practice, &patient_id, &every),
         )
         .await?;
         // Every code shown: the clinical entries', and the CDT codes of procedures done and planned
@@ -336,7 +336,7 @@ impl CareSummaries<'_> {
 
         let mut sections = Sections::new();
         clinical_entries(&mut sections, clinical, &names, range);
-        procedures_done(&mut sections, &ledger, &patient.id, &names, &providers);
+        procedures_done(&mut sections, &ledger, &patient_id, &names, &providers);
         planned_treatment(&mut sections, &plans, &names);
         let today = crate::clock::rfc3339(self.clock.now())[..10].to_string();
         insurance(&mut sections, &coverages, &today);
@@ -344,7 +344,7 @@ impl CareSummaries<'_> {
         let team = care_team(&mut sections, patient.record.primary_provider_id.as_deref(), &visits, &providers);
         Ok(Summary {
             patient: SummaryPatient {
-                id: patient.id.clone(),
+                id: patient_id.to_string(),
                 name: patient.record.display_name(),
                 birthdate: patient.record.birthdate.clone(),
                 sex: patient.record.sex,

@@ -100,9 +100,9 @@ impl Profiles<'_> {
 
     /// The caller's own contact details, with what waits for the office.
     pub async fn get(&self, caller: &Caller) -> CoreResult<Profile> {
-        let patient = self.reads().patient(caller, None).await?;
+        let (patient_id, patient) = self.reads().patient(caller, None).await?;
         let pending = self.pending(caller, &patient).await?.0.map(|p| p.change);
-        self.reads().audit(caller, &patient.id, AuditAction::ProfileRead).await?;
+        self.reads().audit(caller, &patient_id, AuditAction::ProfileRead).await?;
         Ok(view(&patient, pending))
     }
 
@@ -110,9 +110,9 @@ impl Profiles<'_> {
     /// is sent; asking for what the record already says clears a pending change.
     pub async fn change(&self, caller: &Caller, wanted: ContactChange) -> CoreResult<Profile> {
         let practice = &caller.actor.practice;
-        let patient = self.reads().patient(caller, None).await?;
+        let (patient_id, patient) = self.reads().patient(caller, None).await?;
         let change = narrowed(&patient.record, wanted)?;
-        let key = (table_keys::practice(practice), table_keys::contact_change(&patient.id));
+        let key = (table_keys::practice(practice), table_keys::contact_change(&patient_id));
         let (stored, version) = self.pending(caller, &patient).await?;
         let cond = version.map_or(Cond::Absent, Cond::Version);
         if stored.as_ref().is_some_and(|p| p.change == change) {
@@ -129,7 +129,7 @@ impl Profiles<'_> {
         let item =
             Item::new(key.0.clone(), key.1.clone(), serde_json::to_value(&pending).map_err(CoreError::backend)?).with_version(version);
         let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
-        let changed = PortalEvent::ContactChanged { patient_id: patient.id.clone(), changes: change.clone() };
+        let changed = PortalEvent::ContactChanged { patient_id: patient_id.to_string(), changes: change.clone() };
         let fields: Vec<&str> = [
             change.email.as_ref().map(|_| "email"),
             change.mobile_phone.as_ref().map(|_| "mobilePhone"),
@@ -142,7 +142,7 @@ impl Profiles<'_> {
         let audit = AuditLog { table: self.table, clock: self.clock }.entry(
             &caller.actor,
             AuditAction::ProfileChange,
-            &patient.id,
+            &patient_id,
             Outcome::Success,
             json!({ "fields": fields }),
         )?;

@@ -11,6 +11,7 @@ use crate::ports::{
     CardSummary, Charge, ChargeRequest, ChargeStatus, Clock, Cond, Events, Item, PaymentProcessor, PortError, ProcessorKind, Query,
     SecretBox, Table, TableError, TxOp,
 };
+use crate::practice::family::PatientId;
 use crate::reads::{Caller, Listing, PageRequest, Reads};
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
@@ -261,13 +262,13 @@ impl Payments<'_> {
         let practice = caller.actor.practice.as_str();
         let (setup, processor) = self.ready(practice).await?;
         let note = check_start(&req, setup.limit_cents)?;
-        let patient = self.reads().patient(caller, requested).await?;
+        let (patient_id, patient) = self.reads().patient(caller, requested).await?;
         let key = (table_keys::practice(practice), table_keys::payment_key(&caller.actor.id, &req.idempotency_key));
         if let Some(existing) = self.by_key(practice, &key).await? {
             return self.resume(practice, existing, &setup, processor, practice_name).await;
         }
         let now = self.clock.now();
-        let whose = (patient.id.clone(), patient.record.guarantor(&patient.id).to_string());
+        let whose = (patient_id.to_string(), patient.record.guarantor(&patient_id).to_string());
         let payer = Payer::Patient { id: caller.actor.id.clone() };
         let payment = Payment::started(now, req.amount_cents, note, Some(whose), payer, setup.processor, None);
         let recorded = self.record_start(practice, payment, &key, &caller.actor, AuditAction::PaymentStart).await?;
@@ -373,7 +374,7 @@ impl Payments<'_> {
     }
 
     /// A payment the caller may see (their family's, by the family rule) and whose it is.
-    async fn visible(&self, caller: &Caller, id: &str) -> CoreResult<(Payment, String)> {
+    async fn visible(&self, caller: &Caller, id: &str) -> CoreResult<(Payment, PatientId)> {
         let (payment, _) = self.load(&caller.actor.practice, id).await?.ok_or(CoreError::NotFound)?;
         let patient_id = self.reads().patient_id(caller, Some(payment.patient_id.as_deref().ok_or(CoreError::NotFound)?)).await?;
         Ok((payment, patient_id))
@@ -443,15 +444,15 @@ impl Payments<'_> {
     pub async fn history(&self, caller: &Caller, requested: Option<&str>, page: PageRequest) -> CoreResult<Listing<PaymentView>> {
         let practice = caller.actor.practice.as_str();
         let reads = self.reads();
-        let patient = reads.patient(caller, requested).await?;
-        let account = patient.record.guarantor(&patient.id).to_string();
+        let (patient_id, patient) = reads.patient(caller, requested).await?;
+        let account = patient.record.guarantor(&patient_id).to_string();
         let q = Query::on_gsi1(table_keys::account_payments(practice, &account)).newest_first().limit(page.limit).after(page.cursor);
         let found = self.table.query(q).await?;
-        reads.audit(caller, &patient.id, AuditAction::PaymentHistoryRead).await?;
+        reads.audit(caller, &patient_id, AuditAction::PaymentHistoryRead).await?;
         let mut items = Vec::with_capacity(found.items.len());
         for item in &found.items {
             let p: Payment = item.parse()?;
-            if account == patient.id || p.patient_id.as_deref() == Some(&patient.id) {
+            if account == patient.id || p.patient_id.as_deref() == Some(&patient_id) {
                 items.push(PaymentView::from(&p));
             }
         }

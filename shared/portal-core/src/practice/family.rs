@@ -36,11 +36,66 @@ impl FamilyAccess {
     }
 }
 
+/// A patient's id the family rule allowed for this request: the session's own patient (from the
+/// authorizer's context, [`Viewer::new`]) or a member [`Family`] let through. Only this file makes
+/// one, so a use case that takes it cannot be handed an id straight from a request:
+///
+/// ```
+/// use portal_core::practice::family::{FamilyAccess, Viewer};
+/// let me = Viewer::new("p-1", FamilyAccess::Guarantor); // what the authorizer's context says
+/// assert_eq!(me.patient_id.as_str(), "p-1");
+/// ```
+/// ```compile_fail
+/// // Not made from a string…
+/// let id = portal_core::practice::family::PatientId("p-2".to_string());
+/// ```
+/// ```compile_fail
+/// // …nor read from a request's body.
+/// let id: portal_core::practice::family::PatientId = serde_json::from_str("\"p-2\"").unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PatientId(String);
+
+impl PatientId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for PatientId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PatientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A record's patient id compared with an allowed one (`thread.patient_id == patient_id`).
+impl PartialEq<PatientId> for String {
+    fn eq(&self, other: &PatientId) -> bool {
+        *self == other.0
+    }
+}
+
 /// The patient behind a session, and the practice's family setting (from the authorizer context).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Viewer {
-    pub patient_id: String,
+    pub patient_id: PatientId,
     pub family_access: FamilyAccess,
+}
+
+impl Viewer {
+    /// The session's patient, as the authorizer's context names them (never an id from the
+    /// request: that goes through [`Family`]).
+    pub fn new(patient_id: &str, family_access: FamilyAccess) -> Self {
+        Viewer { patient_id: PatientId(patient_id.to_string()), family_access }
+    }
 }
 
 /// How a member the viewer may see relates to them.
@@ -58,9 +113,9 @@ pub enum Relationship {
 
 /// The rule: whether `viewer` may see `member` (whose id is `member_id`), and as what.
 pub fn may_view(viewer: &Viewer, member_id: &str, member: &Patient) -> Option<Relationship> {
-    if member_id == viewer.patient_id {
+    if member_id == viewer.patient_id.as_str() {
         Some(Relationship::Own)
-    } else if member.is_minor && member.guardians.iter().any(|g| g.patient_id == viewer.patient_id) {
+    } else if member.is_minor && member.guardians.iter().any(|g| g.patient_id == viewer.patient_id.as_str()) {
         Some(Relationship::Minor)
     } else if viewer.family_access == FamilyAccess::Guarantor && member.guarantor_id.as_deref() == Some(viewer.patient_id.as_str()) {
         Some(Relationship::Family)
@@ -73,7 +128,7 @@ pub fn may_view(viewer: &Viewer, member_id: &str, member: &Patient) -> Option<Re
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
-    pub patient_id: String,
+    pub patient_id: PatientId,
     pub name: String,
     pub relationship: Relationship,
     /// The language the practice's system recorded for them (the page's default for its own user).
@@ -106,7 +161,7 @@ impl Family<'_> {
             .iter()
             .filter_map(|c: &Synced<Patient>| {
                 may_view(viewer, &c.id, &c.record).map(|relationship| Member {
-                    patient_id: c.id.clone(),
+                    patient_id: PatientId(c.id.clone()),
                     name: c.record.display_name(),
                     relationship,
                     preferred_language: c.record.preferred_language.clone(),
@@ -120,22 +175,21 @@ impl Family<'_> {
     /// The patient whose data a request is about: the viewer themself when `requested` is absent
     /// (no read needed), else a member the viewer may see (one read). Anyone else is
     /// [`CoreError::NotFound`].
-    pub async fn resolve(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<String> {
+    pub async fn resolve(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<PatientId> {
         match requested {
-            None => Ok(viewer.patient_id.clone()),
-            Some(id) if id == viewer.patient_id => Ok(id.to_string()),
-            Some(_) => Ok(self.member(practice, viewer, requested).await?.id),
+            Some(id) if id != viewer.patient_id.as_str() => Ok(self.member(practice, viewer, requested).await?.0),
+            _ => Ok(viewer.patient_id.clone()),
         }
     }
 
     /// The record of the patient a request is about (the viewer when `requested` is absent), in
     /// one read: the rule needs only that member's own record. Someone the viewer may not see, or
     /// who does not exist, is [`CoreError::NotFound`].
-    pub async fn member(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<Synced<Patient>> {
+    pub async fn member(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<(PatientId, Synced<Patient>)> {
         let id = requested.unwrap_or(&viewer.patient_id);
         let member = self.records.get::<Patient>(practice, id).await?.ok_or(CoreError::NotFound)?;
         match may_view(viewer, &member.id, &member.record) {
-            Some(_) => Ok(member),
+            Some(_) => Ok((PatientId(member.id.clone()), member)),
             None => Err(CoreError::NotFound),
         }
     }
@@ -157,20 +211,20 @@ mod tests {
 
     #[test]
     fn the_rule() {
-        let guarantor = Viewer { patient_id: "g".into(), family_access: FamilyAccess::Guarantor };
+        let guarantor = Viewer::new("g", FamilyAccess::Guarantor);
         let spouse = patient(Some("g"), false, &[]);
         let minor = patient(Some("g"), true, &["s"]);
         assert_eq!(may_view(&guarantor, "g", &patient(None, false, &[])), Some(Relationship::Own));
         assert_eq!(may_view(&guarantor, "s", &spouse), Some(Relationship::Family));
         assert_eq!(may_view(&guarantor, "m", &minor), Some(Relationship::Family));
         // The spouse is the minor's guardian, not the guarantor: the minor, not the guarantor.
-        let spouse_viewer = Viewer { patient_id: "s".into(), family_access: FamilyAccess::Guarantor };
+        let spouse_viewer = Viewer::new("s", FamilyAccess::Guarantor);
         assert_eq!(may_view(&spouse_viewer, "m", &minor), Some(Relationship::Minor));
         assert_eq!(may_view(&spouse_viewer, "g", &patient(None, false, &[])), None);
         // `self`: the guarantor sees only themself; guardians still see their minors.
-        let strict = Viewer { patient_id: "g".into(), family_access: FamilyAccess::SelfOnly };
+        let strict = Viewer::new("g", FamilyAccess::SelfOnly);
         assert_eq!(may_view(&strict, "s", &spouse), None);
-        let strict_guardian = Viewer { patient_id: "s".into(), family_access: FamilyAccess::SelfOnly };
+        let strict_guardian = Viewer::new("s", FamilyAccess::SelfOnly);
         assert_eq!(may_view(&strict_guardian, "m", &minor), Some(Relationship::Minor));
         // Guardianship ends with majority.
         assert_eq!(may_view(&spouse_viewer, "a", &patient(Some("g"), false, &["s"])), None);

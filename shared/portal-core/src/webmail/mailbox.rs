@@ -21,6 +21,7 @@ use super::attachments::{AttachmentRef, Attachments, Declared};
 use super::is_token;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
+use crate::practice::family::PatientId;
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
 use crate::sync::entities::{Appointment, Patient, Provider};
@@ -210,9 +211,9 @@ impl Folder {
     }
 }
 
-/// Which side of the conversation asks: a patient (through the family rule) or the office.
+/// Which side of the conversation asks: a patient the family rule allowed, or the office.
 enum Side<'a> {
-    Patient(&'a str),
+    Patient(&'a PatientId),
     Office,
 }
 
@@ -330,16 +331,16 @@ impl Mailbox<'_> {
         let (subject, body) = (check_subject(subject)?, check_body(body)?);
         let to = self.providers(caller, requested).await?.into_iter().find(|p| p.id == provider_id);
         let to = to.ok_or_else(|| CoreError::invalid(ProblemCode::ProviderUnknown, "Choose one of the providers listed for messages."))?;
-        let patient = self.reads().patient(caller, requested).await?;
+        let (patient_id, patient) = self.reads().patient(caller, requested).await?;
         let thread = Thread {
             id: crate::ids::new_id()[..20].to_string(),
             subject: subject.clone(),
-            patient_id: patient.id.clone(),
+            patient_id: patient_id.to_string(),
             patient_name: patient.record.display_name(),
             provider_id: (to.kind == PartyKind::Provider).then(|| to.id.clone()),
             created_at: self.clock.now(),
         };
-        let from = self.patient_side(caller, &patient.id, &thread.patient_name).await?;
+        let from = self.patient_side(caller, &patient_id, &thread.patient_name).await?;
         self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body, attachment_ids).await
     }
 
@@ -369,7 +370,7 @@ impl Mailbox<'_> {
 
     /// The patient a message is from, and who wrote it when that is someone else in the family
     /// (one more read: the writer's own record, for their name).
-    async fn patient_side(&self, caller: &Caller, patient_id: &str, patient_name: &str) -> CoreResult<Party> {
+    async fn patient_side(&self, caller: &Caller, patient_id: &PatientId, patient_name: &str) -> CoreResult<Party> {
         let writer = &caller.viewer.patient_id;
         let by = if writer == patient_id {
             None
@@ -377,7 +378,7 @@ impl Mailbox<'_> {
             let record = self.records().get::<Patient>(&caller.actor.practice, writer).await?;
             Some(record.map(|r| r.record.display_name()).ok_or(CoreError::NotFound)?)
         };
-        Ok(Party { kind: PartyKind::Patient, id: patient_id.into(), name: patient_name.into(), by })
+        Ok(Party { kind: PartyKind::Patient, id: patient_id.to_string(), name: patient_name.into(), by })
     }
 
     /// Declares an attachment for a message the patient is about to send.
@@ -409,13 +410,13 @@ impl Mailbox<'_> {
     /// dentist and the providers they have seen (a hygienist), and any provider a staff user
     /// answers for — by name. Every message lands in the office's inbox whoever it is to.
     pub async fn providers(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Vec<Party>> {
-        let patient = self.reads().patient(caller, requested).await?;
+        let (patient_id, patient) = self.reads().patient(caller, requested).await?;
         let practice = &caller.actor.practice;
         let all = crate::sync::records::DateRange::all();
         let found = self.records().for_practice::<Provider>(practice, &all, 500, None).await?;
         let seen: Vec<String> = self
             .records()
-            .all_for_patient::<Appointment>(practice, &patient.id, &all)
+            .all_for_patient::<Appointment>(practice, &patient_id, &all)
             .await?
             .into_iter()
             .map(|a| a.record.provider_id)
@@ -558,7 +559,7 @@ impl Mailbox<'_> {
         let item = self.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
         let message: Message = item.parse()?;
         if let Side::Patient(p) = side {
-            if message.patient_id != p {
+            if message.patient_id != *p {
                 return Err(CoreError::NotFound);
             }
         }
@@ -603,7 +604,7 @@ impl Mailbox<'_> {
         let meta = page.items.iter().find(|i| i.sk == "META").ok_or(CoreError::NotFound)?;
         let thread: Thread = meta.parse()?;
         if let Side::Patient(p) = side {
-            if thread.patient_id != p {
+            if thread.patient_id != *p {
                 return Err(CoreError::NotFound);
             }
         }
@@ -729,7 +730,7 @@ impl Mailbox<'_> {
                 self.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
             let mut m: Message = item.parse()?;
             let recipient = match (&side, m.direction) {
-                (Side::Patient(p), Direction::ToPatient) if m.patient_id == *p => p.to_string(),
+                (Side::Patient(p), Direction::ToPatient) if m.patient_id == **p => p.to_string(),
                 (Side::Office, Direction::ToOffice) => OFFICE.to_string(),
                 _ => return Err(CoreError::NotFound),
             };

@@ -227,10 +227,8 @@ async fn every_demo_patients_document_carries_their_codes() {
         let roster = portal_core::sync::roster::Roster { table }.search(practice, "", 50, None).await.unwrap();
         for patient in roster.entries {
             let id = patient.patient_id;
-            let caller = Caller {
-                actor: Actor::new(practice, ActorKind::Patient, &id, None),
-                viewer: Viewer { patient_id: id.clone(), family_access: FamilyAccess::default() },
-            };
+            let caller =
+                Caller { actor: Actor::new(practice, ActorKind::Patient, &id, None), viewer: Viewer::new(&id, FamilyAccess::default()) };
             let summaries = CareSummaries { table, clock: l.backends.clock.as_ref() };
             let mut summary = summaries.view(&caller, "Demo", None, (None, None)).await.unwrap();
             // As a download or a send reads it: the practice's address and phone for the header.

@@ -374,7 +374,7 @@ async fn payments_reconcile_sample_event_through_the_lambda_handler() {
     };
     let alex = Caller {
         actor: Actor::new("lakeside", ActorKind::Patient, "pat-1001", None),
-        viewer: Viewer { patient_id: "pat-1001".into(), family_access: FamilyAccess::Guarantor },
+        viewer: Viewer::new("pat-1001", FamilyAccess::Guarantor),
     };
     let request = portal_core::payments::StartRequest { amount_cents: 2500, note: None, idempotency_key: "reconcile-sample-1".into() };
     let started = payments.start(&alex, None, request, "Lakeside Family Dental").await.unwrap();

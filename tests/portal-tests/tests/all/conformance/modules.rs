@@ -16,10 +16,8 @@ pub(super) async fn patient_modules_hold(b: &Backend) {
     use portal_core::reads::Caller;
     use portal_core::sync::Entity::{Appointments, Ledger, Patients, Recalls, Slots};
     let practice = format!("p{}", uid());
-    let caller = |id: &str| Caller {
-        actor: Actor::new(&practice, ActorKind::Patient, id, None),
-        viewer: Viewer { patient_id: id.into(), family_access: FamilyAccess::Guarantor },
-    };
+    let caller =
+        |id: &str| Caller { actor: Actor::new(&practice, ActorKind::Patient, id, None), viewer: Viewer::new(id, FamilyAccess::Guarantor) };
     synced(b, &practice, Patients, "g", patient("Gale", json!({}))).await;
     for (id, kind, cents) in [("l1", "charge", 12000), ("l2", "payment", -5000), ("l3", "insurance-estimate", 3000)] {
         let line = json!({"patientId": "g", "date": "2026-01-10", "kind": kind, "amountCents": cents, "description": "Visit"});
@@ -121,10 +119,8 @@ pub(super) async fn webmail_holds(b: &Backend) {
     )
     .await;
     synced(b, &practice, Providers, "prov-2", json!({"abbreviation": "SO", "firstName": "Sam", "lastName": "Okafor"})).await;
-    let caller = |id: &str| Caller {
-        actor: Actor::new(&practice, ActorKind::Patient, id, None),
-        viewer: Viewer { patient_id: id.into(), family_access: FamilyAccess::Guarantor },
-    };
+    let caller =
+        |id: &str| Caller { actor: Actor::new(&practice, ActorKind::Patient, id, None), viewer: Viewer::new(id, FamilyAccess::Guarantor) };
     let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
     let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
     let page = || PageRequest::new(20, None);
@@ -259,10 +255,7 @@ pub(super) async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
         .create(&practice, &settings)
         .await
         .unwrap();
-    let caller = Caller {
-        actor: Actor::new(&practice, ActorKind::Patient, "g", None),
-        viewer: Viewer { patient_id: "g".into(), family_access: FamilyAccess::Guarantor },
-    };
+    let caller = Caller { actor: Actor::new(&practice, ActorKind::Patient, "g", None), viewer: Viewer::new("g", FamilyAccess::Guarantor) };
     synced(b, &practice, Patients, "g", patient("Gale", json!({}))).await;
     synced(
         b,
@@ -372,10 +365,7 @@ pub(super) async fn payments_are_settled_once(b: &Backend) {
         secrets: b.secrets.as_ref(),
         processors: &processors,
     };
-    let gale = Caller {
-        actor: Actor::new(&practice, ActorKind::Patient, "g", None),
-        viewer: Viewer { patient_id: "g".into(), family_access: FamilyAccess::Guarantor },
-    };
+    let gale = Caller { actor: Actor::new(&practice, ActorKind::Patient, "g", None), viewer: Viewer::new("g", FamilyAccess::Guarantor) };
     let start = |key: &str, cents| StartRequest { amount_cents: cents, note: None, idempotency_key: key.into() };
     let first = p.start(&gale, None, start("conformance-1", 4200), "Practice").await.unwrap();
     let again = p.start(&gale, None, start("conformance-1", 4200), "Practice").await.unwrap();
@@ -465,7 +455,7 @@ pub(super) async fn concurrent_senders_never_conflict(b: &Backend) {
                 let mail = Mailbox { table: table.as_ref(), clock: &SystemClock, events: events.as_ref(), blobs: blobs.as_ref() };
                 let caller = Caller {
                     actor: Actor::new(&practice, ActorKind::Patient, &format!("s{n}"), None),
-                    viewer: Viewer { patient_id: format!("s{n}"), family_access: FamilyAccess::Guarantor },
+                    viewer: Viewer::new(&format!("s{n}"), FamilyAccess::Guarantor),
                 };
                 let mut ids = vec![];
                 for m in 0..each {

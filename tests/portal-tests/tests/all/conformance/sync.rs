@@ -81,9 +81,9 @@ pub(super) async fn family_rule_holds(b: &Backend) {
     synced(b, &other, Patients, "x", patient("Xan", json!({"guarantorId": "g"}))).await;
     let family = Family { records: PatientRecords { table: b.table.as_ref() } };
     let sees = |id: &str, access: FamilyAccess| {
-        let viewer = Viewer { patient_id: id.into(), family_access: access };
+        let viewer = Viewer::new(id, access);
         let (family, practice) = (&family, &practice);
-        async move { family.members(practice, &viewer).await.unwrap().into_iter().map(|m| m.patient_id).collect::<Vec<_>>() }
+        async move { family.members(practice, &viewer).await.unwrap().into_iter().map(|m| m.patient_id.to_string()).collect::<Vec<_>>() }
     };
     use FamilyAccess::{Guarantor, SelfOnly};
     assert_eq!(sees("g", Guarantor).await, ["g", "a", "m", "s"], "the guarantor sees the family (self first, then by name)");
@@ -94,13 +94,13 @@ pub(super) async fn family_rule_holds(b: &Backend) {
     assert_eq!(sees("g", SelfOnly).await, ["g"], "familyAccess=self: the guarantor sees only themself");
     assert_eq!(sees("s", SelfOnly).await, ["s", "m"], "guardians still see their minors");
     // Resolving a requested member: others are not found, whatever exists elsewhere.
-    let g = Viewer { patient_id: "g".into(), family_access: Guarantor };
-    assert_eq!(family.resolve(&practice, &g, None).await.unwrap(), "g");
-    assert_eq!(family.resolve(&practice, &g, Some("m")).await.unwrap(), "m");
+    let g = Viewer::new("g", Guarantor);
+    assert_eq!(family.resolve(&practice, &g, None).await.unwrap().as_str(), "g");
+    assert_eq!(family.resolve(&practice, &g, Some("m")).await.unwrap().as_str(), "m");
     for outside in ["u", "x", "nobody"] {
         assert!(matches!(family.resolve(&practice, &g, Some(outside)).await, Err(portal_core::CoreError::NotFound)), "{outside}");
     }
-    let x = Viewer { patient_id: "x".into(), family_access: Guarantor };
+    let x = Viewer::new("x", Guarantor);
     assert_eq!(family.members(&other, &x).await.unwrap().len(), 1, "another practice's patient never reaches this one's family");
 }
 
