@@ -111,7 +111,12 @@ async fn import(root: &Path, store_names: bool) {
             Ok(())
         }
     }
-    let staff = portal_core::audit::Actor::new("bench", portal_core::audit::ActorKind::Staff, "bench", None);
+    let staff = portal_core::audit::Actor::new(
+        &portal_core::ids::PracticeId::parse("bench").expect("a practice id"),
+        portal_core::audit::ActorKind::Staff,
+        "bench",
+        None,
+    );
     let importer = Importer::new(table.as_ref(), blobs.as_ref(), clock.as_ref());
     let job = importer.start(&staff, "bench", portal_core::code_systems::System::SnomedCt, RELEASE, &Later).await.unwrap();
     let start = Instant::now();

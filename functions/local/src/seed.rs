@@ -151,7 +151,8 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
             patients.push(DemoPatient { patient_id: id.into(), username: login.username, password: login.password, temporary });
         }
         let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
-        let actor = portal_core::audit::Actor::new(plan.id, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
+        let practice = portal_core::ids::PracticeId::parse(plan.id).ok_or(CoreError::NotFound)?;
+        let actor = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
         let (phone, address, hours) = plan.contact;
         let contact = Contact { phone: phone.into(), address: address.into(), hours: hours.into(), appointment_requests: true };
         let settings = SettingsRepo { table: b.table.as_ref(), clock: b.clock.as_ref() };

@@ -175,7 +175,7 @@ async fn stripe_webhook(
     let practice = PracticeId::parse(&practice).ok_or(CoreError::NotFound)?;
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let body = read_body(body, WEBHOOK_MAX_BYTES).await?;
-    d.payments().webhook(practice.as_str(), ProcessorKind::Stripe, signature, &body).await?;
+    d.payments().webhook(&practice, ProcessorKind::Stripe, signature, &body).await?;
     Ok(Json(Received { received: true }))
 }
 

@@ -10,6 +10,7 @@
 //! entry, marked with the report's id).
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::ports::{Clock, MailKind, MailRef, Table};
 use crate::webmail::mailbox::Notification;
 use crate::CoreResult;
@@ -48,6 +49,7 @@ impl MailFeedback<'_> {
             How::Complained => (AuditAction::MailComplained, "the recipient marked it as spam"),
         };
         let about = &report.about;
+        let Some(practice) = PracticeId::parse(&about.practice) else { return Ok(false) };
         if about.kind == MailKind::WebMailNotification {
             let state = Notification::Bounced { at: self.clock.now(), reason: reason.into() };
             crate::webmail::notify::returned(self.table, &about.practice, &about.item, state).await?;
@@ -55,7 +57,7 @@ impl MailFeedback<'_> {
         let audit = AuditLog { table: self.table, clock: self.clock };
         let detail = json!({ "mail": about.kind.as_str(), "item": about.item, "report": report.report_id });
         let subject = about.patient.as_deref().unwrap_or("practice");
-        audit.record(&Actor::system(&about.practice, "mail"), action, subject, Outcome::Failure, detail).await?;
+        audit.record(&Actor::system(&practice, "mail"), action, subject, Outcome::Failure, detail).await?;
         Ok(true)
     }
 }

@@ -8,6 +8,7 @@ pub mod seal;
 
 pub use actions::{AuditAction, AuditCategory};
 
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Query, Table, TxOp};
 use crate::table_keys;
 use crate::{CoreResult, ProblemCode};
@@ -39,7 +40,7 @@ pub enum ActorKind {
 /// Who acted, in which practice, from where: every audit entry starts from one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    pub practice: String,
+    pub practice: PracticeId,
     pub kind: ActorKind,
     /// A principal id (patient id, staff id, sync key id), or `anonymous`.
     pub id: String,
@@ -61,17 +62,17 @@ impl ActorKind {
 }
 
 impl Actor {
-    pub fn new(practice: &str, kind: ActorKind, id: &str, source_ip: Option<&str>) -> Self {
-        Actor { practice: practice.into(), kind, id: id.into(), source_ip: source_ip.map(str::to_string) }
+    pub fn new(practice: &PracticeId, kind: ActorKind, id: &str, source_ip: Option<&str>) -> Self {
+        Actor { practice: practice.clone(), kind, id: id.into(), source_ip: source_ip.map(str::to_string) }
     }
 
     /// Someone not (yet) known, e.g. a failed login.
-    pub fn anonymous(practice: &str, source_ip: Option<&str>) -> Self {
+    pub fn anonymous(practice: &PracticeId, source_ip: Option<&str>) -> Self {
         Actor::new(practice, ActorKind::Anonymous, "anonymous", source_ip)
     }
 
     /// The portal acting on its own in a practice (`job` names what: `invites`).
-    pub fn system(practice: &str, job: &str) -> Self {
+    pub fn system(practice: &PracticeId, job: &str) -> Self {
         Actor::new(practice, ActorKind::System, job, None)
     }
 }

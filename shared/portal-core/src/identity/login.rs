@@ -93,10 +93,13 @@ impl<'a> Logins<'a> {
             // Sync keys sign requests; they never log in (no credentials of that kind exist).
             PrincipalKind::Staff | PrincipalKind::Sync => AuditAction::AuthStaffLogin,
         };
-        if PracticeId::parse(&practice).is_none() || Username::parse(&username).is_none() || input.password.len() > PASSWORD_INPUT_MAX {
-            password::verify_dummy(input.password.get(..PASSWORD_INPUT_MAX).unwrap_or("x"));
-            return Err(login_failed());
-        }
+        let practice = match PracticeId::parse(&practice) {
+            Some(practice) if Username::parse(&username).is_some() && input.password.len() <= PASSWORD_INPUT_MAX => practice,
+            _ => {
+                password::verify_dummy(input.password.get(..PASSWORD_INPUT_MAX).unwrap_or("x"));
+                return Err(login_failed());
+            }
+        };
         let now = self.clock.now();
         let found = Credentials { table: self.table }.get(&practice, kind, &username).await?;
         let throttle = Throttle { table: self.table, clock: self.clock };

@@ -81,9 +81,9 @@ impl Recovery<'_> {
         Self::check_request(practice, username_or_email)?;
         let practice = practice.trim().to_lowercase();
         let asked = username_or_email.trim();
-        if PracticeId::parse(&practice).is_none() || asked.is_empty() {
+        let Some(practice) = PracticeId::parse(&practice).filter(|_| !asked.is_empty()) else {
             return Ok(());
-        }
+        };
         let Some(settings) = (SettingsRepo { table: self.table, clock: self.clock }).get(&practice).await? else {
             return Ok(());
         };
@@ -161,7 +161,7 @@ impl Recovery<'_> {
 
     /// Sets a new password with a reset link's token; ends the patient's sessions.
     pub async fn reset(&self, token: &str, new_password: &str, source_ip: Option<&str>) -> CoreResult<()> {
-        let practice = practice_of_token(token).ok_or_else(link_invalid)?.to_string();
+        let practice = practice_of_token(token).and_then(PracticeId::parse).ok_or_else(link_invalid)?;
         let key = (table_keys::practice(&practice), table_keys::reset_link(&hash_token(token)));
         let item = self.table.get(&key.0, &key.1).await?.ok_or_else(link_invalid)?;
         let link: ResetLink = item.parse()?;

@@ -15,6 +15,7 @@
 use super::rules::{render, InviteRule, InviteRules, InviteRulesRepo, Resend, RuleKind, TagValues, ENABLED_INDEX};
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
+use crate::ids::PracticeId;
 use crate::language::{in_language, Language};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
@@ -143,7 +144,7 @@ impl InviteRun<'_> {
         loop {
             let page = self.table.query(Query::on_gsi1(ENABLED_INDEX).limit(100).after(cursor)).await?;
             for item in &page.items {
-                let practice = item.pk.strip_prefix("P#").unwrap_or_default().to_string();
+                let Some(practice) = item.pk.strip_prefix("P#").and_then(PracticeId::parse) else { continue };
                 // One practice failing (its table items, its mail) does not hold up the others.
                 match self.run(&practice).await {
                     Ok(r) => {
@@ -162,7 +163,7 @@ impl InviteRun<'_> {
     }
 
     /// One practice: what is due now, each invite claimed, then sent or skipped.
-    pub async fn run(&self, practice: &str) -> CoreResult<RunReport> {
+    pub async fn run(&self, practice: &PracticeId) -> CoreResult<RunReport> {
         let rules = InviteRulesRepo { table: self.table, clock: self.clock }.get(practice).await?;
         let mut report = RunReport::default();
         if !rules.any_enabled() {
@@ -239,7 +240,7 @@ impl InviteRun<'_> {
     #[allow(clippy::too_many_arguments)]
     async fn invite(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         rule: &InviteRule,
         rules: &InviteRules,
         settings: &PracticeSettings,

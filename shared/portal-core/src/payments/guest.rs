@@ -86,8 +86,7 @@ fn practice_of(id: &str) -> CoreResult<PracticeId> {
 impl Payments<'_> {
     /// Starts a guest payment; answers it (without whose it is) and its card step.
     pub async fn start_guest(&self, source_ip: Option<&str>, req: GuestStart) -> CoreResult<Started> {
-        let practice = practice_of(&req.practice)?;
-        let practice = practice.as_str();
+        let practice = &practice_of(&req.practice)?;
         let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
         let actor = Actor::anonymous(practice, source_ip);
         let first_name = name("firstName", &req.first_name)?;
@@ -139,12 +138,12 @@ impl Payments<'_> {
     }
 
     /// The guest's payment, when `proof` holds its key (a wrong key is no payment).
-    async fn guest_payment(&self, id: &str, proof: &GuestProof) -> CoreResult<(Payment, String)> {
+    async fn guest_payment(&self, id: &str, proof: &GuestProof) -> CoreResult<(Payment, PracticeId)> {
         let practice = practice_of(&proof.practice)?;
         let (payment, _) = self.load(practice.as_str(), id).await?.ok_or(CoreError::NotFound)?;
         let hash = key_hash(&proof.idempotency_key);
         match &payment.guest {
-            Some(g) if constant_time_eq(g.key_hash.as_bytes(), hash.as_bytes()) => Ok((payment, practice.as_str().to_string())),
+            Some(g) if constant_time_eq(g.key_hash.as_bytes(), hash.as_bytes()) => Ok((payment, practice)),
             _ => Err(CoreError::NotFound),
         }
     }

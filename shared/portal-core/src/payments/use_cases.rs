@@ -5,7 +5,7 @@ use super::setup::{PaymentSetup, PaymentSetups};
 use super::store::{self, Payer, Payment, PaymentStatus, ReceiptState};
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
-use crate::ids::is_payment_id;
+use crate::ids::{is_payment_id, PracticeId};
 use crate::ports::Processors;
 use crate::ports::{
     CardSummary, Charge, ChargeRequest, ChargeStatus, Clock, Cond, Events, Item, PaymentProcessor, PortError, ProcessorKind, Query,
@@ -508,7 +508,7 @@ impl Payments<'_> {
     /// A webhook delivery for the practice's processor of `kind`: its signature checked, its
     /// payment settled, each event handled once. Answers whether it was handled now (`false`
     /// for a redelivery).
-    pub async fn webhook(&self, practice: &str, kind: ProcessorKind, signature: &str, body: &[u8]) -> CoreResult<bool> {
+    pub async fn webhook(&self, practice: &PracticeId, kind: ProcessorKind, signature: &str, body: &[u8]) -> CoreResult<bool> {
         let setup = self.setups().get(practice).await?;
         let processor = match self.processors.get(kind) {
             Some(p) if setup.processor == kind => p,
@@ -545,11 +545,11 @@ impl Payments<'_> {
     pub async fn reconcile(&self, limit: usize) -> CoreResult<Reconciled> {
         let page = self.table.query(Query::new(table_keys::PAYMENTS_OPEN).limit(limit.clamp(1, 500))).await?;
         let mut done = Reconciled::default();
-        let mut setups: HashMap<String, PaymentSetup> = HashMap::new();
+        let mut setups: HashMap<PracticeId, PaymentSetup> = HashMap::new();
         for marker in &page.items {
-            let Some((id, practice)) = marker.sk.split_once('|') else { continue };
+            let Some((id, practice)) = marker.sk.split_once('|').and_then(|(id, p)| Some((id, PracticeId::parse(p)?))) else { continue };
             done.checked += 1;
-            match self.follow_up(practice, id, &mut setups).await {
+            match self.follow_up(&practice, id, &mut setups).await {
                 Ok(Some(PaymentStatus::Approved)) => done.approved += 1,
                 Ok(Some(PaymentStatus::Canceled)) => done.canceled += 1,
                 Ok(_) => {}
@@ -562,7 +562,12 @@ impl Payments<'_> {
         Ok(done)
     }
 
-    async fn follow_up(&self, practice: &str, id: &str, setups: &mut HashMap<String, PaymentSetup>) -> CoreResult<Option<PaymentStatus>> {
+    async fn follow_up(
+        &self,
+        practice: &PracticeId,
+        id: &str,
+        setups: &mut HashMap<PracticeId, PaymentSetup>,
+    ) -> CoreResult<Option<PaymentStatus>> {
         let actor = Actor::system(practice, "payments");
         let Some((payment, _)) = self.load(practice, id).await? else {
             let (pk, sk) = store::open_marker(practice, id);
@@ -578,7 +583,7 @@ impl Payments<'_> {
         let charge = match (&payment.processor_ref, self.processors.get(payment.processor)) {
             (Some(processor_ref), Some(processor)) => {
                 if !setups.contains_key(practice) {
-                    setups.insert(practice.to_string(), self.setups().get(practice).await?);
+                    setups.insert(practice.clone(), self.setups().get(practice).await?);
                 }
                 let account = self.setups().account(practice, &setups[practice]).await?;
                 let charge =

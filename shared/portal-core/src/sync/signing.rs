@@ -269,14 +269,14 @@ impl SyncKeys<'_> {
     ) -> CoreResult<SyncKey> {
         let refuse =
             |code: ProblemCode| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
-        let practice = practice_of_key(&sig.key_id).ok_or_else(|| refuse(ProblemCode::SyncKeyUnknown))?;
-        let result = self.check(practice, sig, method, path_with_query, cache).await;
+        let practice = practice_of_key(&sig.key_id).and_then(ids::PracticeId::parse).ok_or_else(|| refuse(ProblemCode::SyncKeyUnknown))?;
+        let result = self.check(&practice, sig, method, path_with_query, cache).await;
         // Refusals are audited under keys that exist only: a made-up key id must not write into a
         // practice's log (or create logs for practices that don't exist). What is recorded is
         // bounded: the method is one of ours by then, the path is cut short.
         match &result {
             Err(CoreError::Unauthorized { code, .. }) if *code != ProblemCode::SyncKeyUnknown => {
-                let actor = Actor::new(practice, ActorKind::Sync, &sig.key_id, source_ip);
+                let actor = Actor::new(&practice, ActorKind::Sync, &sig.key_id, source_ip);
                 let path: String = path_with_query.chars().take(200).collect();
                 let detail = json!({ "reason": code, "method": method, "path": path });
                 self.audit().record(&actor, AuditAction::SyncRequestRefused, &sig.key_id, Outcome::Denied, detail).await?;

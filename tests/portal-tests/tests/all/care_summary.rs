@@ -223,7 +223,8 @@ async fn every_demo_patients_document_carries_their_codes() {
     std::fs::create_dir_all(&out).unwrap();
     let table = l.backends.table.as_ref();
     let mut documents = 0;
-    for practice in ["lakeside", "hillcrest"] {
+    for practice in ["lakeside", "hillcrest"].map(|p| portal_core::ids::PracticeId::parse(p).unwrap()) {
+        let practice = &practice;
         let roster = portal_core::sync::roster::Roster { table }.search(practice, "", 50, None).await.unwrap();
         for patient in roster.entries {
             let id = patient.patient_id;
@@ -235,7 +236,7 @@ async fn every_demo_patients_document_carries_their_codes() {
             let settings = portal_core::practice::settings::SettingsRepo { table, clock: l.backends.clock.as_ref() };
             summary.practice_contact = settings.get(practice).await.unwrap().map(|s| s.contact);
             let xml = portal_core::ccda::document(&summary, practice, portal_core::clock::unix_now());
-            if practice == "lakeside" {
+            if practice.as_str() == "lakeside" {
                 let office = "<telecom value=\"tel:2695550100\" use=\"WP\"/><addr use=\"WP\"><streetAddressLine>120 Harbor Drive</streetAddressLine><city>Lakeside</city><state>MI</state><postalCode>49116</postalCode>";
                 assert!(xml.contains(office), "the custodian's address and phone from the practice's contact settings");
             }

@@ -286,7 +286,7 @@ async fn invites_sample_event_through_the_lambda_handler() {
     let mut rules = repo.get("lakeside").await.unwrap();
     rules.rules[0].enabled = true;
     rules.rules[0].offset_minutes = 10 * 24 * 60;
-    let admin = portal_core::audit::Actor::new("lakeside", portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let admin = portal_core::audit::Actor::new(&lakeside(), portal_core::audit::ActorKind::Staff, "staff-1", None);
     repo.put(&admin, 0, &rules.rules, "").await.unwrap();
     let first = portal_invites::handle(&deps, sample.clone()).await.unwrap();
     assert!(first.sent >= 1, "{first:?}");
@@ -373,7 +373,7 @@ async fn payments_reconcile_sample_event_through_the_lambda_handler() {
         processors: &deps.processors,
     };
     let alex = Caller {
-        actor: Actor::new("lakeside", ActorKind::Patient, "pat-1001", None),
+        actor: Actor::new(&lakeside(), ActorKind::Patient, "pat-1001", None),
         viewer: Viewer::new("pat-1001", FamilyAccess::Guarantor),
     };
     let request = portal_core::payments::StartRequest { amount_cents: 2500, note: None, idempotency_key: "reconcile-sample-1".into() };
@@ -407,7 +407,7 @@ async fn code_import_step_events_through_the_lambda_handler() {
     let blobs: Arc<dyn portal_core::ports::Blobs> =
         Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("blobs"), "http://127.0.0.1:9", b"k").unwrap());
     let deps = portal_code_import::Deps { table: table.clone(), clock: Arc::new(SystemClock), blobs: blobs.clone() };
-    let staff = portal_core::audit::Actor::new("lakeside", portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let staff = portal_core::audit::Actor::new(&lakeside(), portal_core::audit::ActorKind::Staff, "staff-1", None);
     let importer = Importer::new(table.as_ref(), blobs.as_ref(), &SystemClock);
     let step = |name: &str, id: &str| -> portal_code_import::Step {
         let raw = std::fs::read_to_string(events_dir().join(format!("code-import/{name}.json"))).unwrap();
@@ -466,7 +466,7 @@ async fn notify_sample_event_through_the_lambda_handler() {
         events: &portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap(),
         blobs: &portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap(),
     };
-    let staff = portal_core::audit::Actor::new("lakeside", portal_core::audit::ActorKind::Staff, "staff-1", None);
+    let staff = portal_core::audit::Actor::new(&lakeside(), portal_core::audit::ActorKind::Staff, "staff-1", None);
     let sent = mailbox.office_compose(&staff, "frontdesk", "pat-1001", Some("prov-1"), "Your crown", "It has arrived.", &[]).await.unwrap();
     let mut event = sample;
     event["detail"]["messageId"] = json!(sent.id);
@@ -497,4 +497,9 @@ async fn notify_sample_event_through_the_lambda_handler() {
     assert_eq!(portal_notify::handle(&deps, bounce.clone()).await.unwrap(), json!({"recorded": false}));
     bounce["detail"]["mail"]["tags"] = json!({ "ses:configuration-set": ["portal-mail"] });
     assert_eq!(portal_notify::handle(&deps, bounce).await.unwrap(), json!({"recorded": false}));
+}
+
+/// The demo practice's id.
+fn lakeside() -> portal_core::ids::PracticeId {
+    portal_core::ids::PracticeId::parse("lakeside").unwrap()
 }

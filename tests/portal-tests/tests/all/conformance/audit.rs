@@ -9,7 +9,7 @@ use super::*;
 pub(super) async fn audit_seals_name_what_changed(b: &Backend) {
     use portal_core::audit::seal::{AuditSeals, TamperKind};
     use portal_core::audit::{Actor, ActorKind, AuditAction, AuditLog, Outcome};
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let settings = portal_core::practice::settings::PracticeSettings::new("Seal Dental", vec![]);
     portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
         .create(&practice, &settings)

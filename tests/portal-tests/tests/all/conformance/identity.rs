@@ -12,7 +12,7 @@ pub(super) async fn admins_demoting_each_other_leave_one(b: &Backend) {
     use portal_core::identity::staff_users::StaffUsers;
     let rounds = b.load_rounds.min(10);
     for round in 0..rounds {
-        let practice = format!("p{}", uid());
+        let practice = new_practice();
         let prov = portal_core::identity::provision::Provisioner { table: b.table.as_ref(), clock: &SystemClock };
         prov.create_practice(&practice, "Two Admins", vec![]).await.unwrap();
         let (one, two) = (
@@ -41,7 +41,7 @@ pub(super) async fn roster_and_access_hold(b: &Backend) {
     use portal_core::sync::roster::Roster;
     use portal_core::sync::store::{Applied, SyncStore};
     use portal_core::sync::Entity::Patients;
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let store = SyncStore { table: b.table.as_ref(), clock: &SystemClock };
     let version = |stamp: &str, last: &str, phones: Value| {
         let mut p = patient("Avery", json!({"lastName": last, "phones": phones}));
@@ -82,8 +82,8 @@ pub(super) async fn roster_and_access_hold(b: &Backend) {
 }
 
 /// A new practice ("Smile Dental", every feature) whose mail goes out from this backend's sender.
-pub(super) async fn practice_sending_mail(b: &Backend, clock: &dyn Clock) -> String {
-    let practice = format!("p{}", uid());
+pub(super) async fn practice_sending_mail(b: &Backend, clock: &dyn Clock) -> portal_core::ids::PracticeId {
+    let practice = new_practice();
     let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
     settings.webmail.notification_sender = b.sender.clone();
     portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock }.create(&practice, &settings).await.unwrap();

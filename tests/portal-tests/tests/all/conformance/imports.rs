@@ -103,7 +103,7 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     use portal_core::code_systems::System;
     use portal_core::table_keys;
     let clock = SystemClock;
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
     let snomed = "SnomedCT_InternationalRF2_PRODUCTION_20250101T120000Z";
     put_release(b, &practice, snomed, snomed).await;
@@ -311,7 +311,7 @@ pub(super) async fn an_import_that_never_started_gives_way(b: &Backend) {
     use portal_core::code_systems::import::{ImportState, Importer, NEVER_STARTED_SECONDS};
     use portal_core::code_systems::System;
     let clock = ManualClock::new(now());
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
     let release = "Loinc_2.80";
     put_release(b, &practice, release, release).await;

@@ -44,6 +44,11 @@ fn uid() -> String {
     portal_core::ids::new_id()[..10].to_string()
 }
 
+/// A practice id no other test uses.
+fn new_practice() -> portal_core::ids::PracticeId {
+    portal_core::ids::PracticeId::parse(&format!("p{}", uid())).unwrap()
+}
+
 // -------------------------------------------------------------------------------------------
 // The embedded backend
 // -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ pub(super) async fn patient_modules_hold(b: &Backend) {
     use portal_core::practice::family::{FamilyAccess, Viewer};
     use portal_core::reads::Caller;
     use portal_core::sync::Entity::{Appointments, Ledger, Patients, Recalls, Slots};
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let caller =
         |id: &str| Caller { actor: Actor::new(&practice, ActorKind::Patient, id, None), viewer: Viewer::new(id, FamilyAccess::Guarantor) };
     synced(b, &practice, Patients, "g", patient("Gale", json!({}))).await;
@@ -91,7 +91,7 @@ pub(super) async fn webmail_holds(b: &Backend) {
             Err(PortError::Backend("the mail service is down".into()))
         }
     }
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
     settings.webmail.notification_sender = b.sender.clone();
     settings.webmail.default_notify_address = format!("office-{practice}@example.com");
@@ -249,7 +249,7 @@ pub(super) async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
     use portal_core::reads::{Caller, PageRequest};
     use portal_core::sync::Entity::{Appointments, Patients, Providers, Recalls, Slots};
     use portal_core::webmail::mailbox::{Folder, Mailbox};
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let settings = portal_core::practice::settings::PracticeSettings::new("Audit Dental", portal_core::Feature::ALL.to_vec());
     portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
         .create(&practice, &settings)
@@ -303,7 +303,7 @@ pub(super) async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) 
     use portal_core::sync::events::PortalEvent;
     use portal_core::sync::outbox::Outbox;
     let clock = ManualClock::new(now());
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let (lost, fine) = (uid(), uid());
     let down = Outbox { table: b.table.as_ref(), clock: &clock, events: &crate::support::EventsDown };
     down.record(&practice, PortalEvent::PasswordChanged { patient_id: lost.clone() }).await.unwrap();
@@ -342,7 +342,7 @@ pub(super) async fn payments_are_settled_once(b: &Backend) {
     use portal_core::ports::Processors;
     use portal_core::practice::family::{FamilyAccess, Viewer};
     use portal_core::reads::{Caller, PageRequest};
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     synced(b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({}))).await;
     let test = Arc::new(portal_embedded::TestProcessor::new(b.table.clone(), "http://127.0.0.1:9"));
     let processors = Processors { test: Some(test.clone()), stripe: None };
@@ -436,7 +436,7 @@ pub(super) async fn concurrent_senders_never_conflict(b: &Backend) {
     use portal_core::webmail::mailbox::{Folder, Mailbox};
     const SENDERS: usize = 20;
     let each = b.load_rounds;
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let settings = portal_core::practice::settings::PracticeSettings::new("Busy Dental", portal_core::Feature::ALL.to_vec());
     portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
         .create(&practice, &settings)

@@ -381,7 +381,7 @@ pub(super) async fn ses_refuses_an_unverified_sender_until_it_is_verified() {
     use portal_core::webmail::mailbox::{Mailbox, Notification};
     use portal_core::webmail::notify::Notifier;
     let b = aws().await;
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     let sender = format!("portal@unverified-{}.example.org", uid());
     let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
     settings.webmail.notification_sender = sender.clone();

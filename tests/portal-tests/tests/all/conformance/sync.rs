@@ -11,7 +11,7 @@ pub(super) async fn sync_rules_hold(b: &Backend) {
     use portal_core::sync::store::{Applied, SyncStore};
     use portal_core::sync::Entity;
     let clock = SystemClock;
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     // A key, sealed by this backend's SecretBox, verifies a signed request once.
     let keys = SyncKeys { table: b.table.as_ref(), clock: &clock, secrets: b.secrets.as_ref() };
     let (key, secret) = keys.create(&Actor::new(&practice, ActorKind::Staff, "staff-1", None), "Server").await.unwrap();
@@ -110,7 +110,7 @@ pub(super) async fn patient_records_read_back(b: &Backend) {
     use portal_core::sync::entities::{Appointment, AppointmentStatus, LedgerEntry};
     use portal_core::sync::records::{DateRange, Order, PatientRecords};
     use portal_core::sync::Entity::{Appointments, Ledger};
-    let practice = format!("p{}", uid());
+    let practice = new_practice();
     for (id, start) in [("a1", "2026-01-05T09:00:00-05:00"), ("a2", "2026-02-05T21:30:00-05:00"), ("a3", "2026-03-05T09:00:00-05:00")] {
         let body = json!({"patientId": "p1", "providerId": "prov-1", "start": start, "lengthMinutes": 60, "status": "scheduled"});
         synced(b, &practice, Appointments, id, body).await;
