@@ -107,22 +107,18 @@ async fn import(root: &Path, store_names: bool) {
     struct Later;
     #[async_trait::async_trait]
     impl Workflows for Later {
-        async fn start_import(&self, _: &str, _: &str) -> Result<(), portal_core::ports::PortError> {
+        async fn start_import(&self, _: &portal_core::ids::PracticeId, _: &str) -> Result<(), portal_core::ports::PortError> {
             Ok(())
         }
     }
-    let staff = portal_core::audit::Actor::new(
-        &portal_core::ids::PracticeId::parse("bench").expect("a practice id"),
-        portal_core::audit::ActorKind::Staff,
-        "bench",
-        None,
-    );
+    let practice = portal_core::ids::PracticeId::parse("bench").expect("a practice id");
+    let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "bench", None);
     let importer = Importer::new(table.as_ref(), blobs.as_ref(), clock.as_ref());
     let job = importer.start(&staff, "bench", portal_core::code_systems::System::SnomedCt, RELEASE, &Later).await.unwrap();
     let start = Instant::now();
-    workflows.run("bench", &job.id).await;
+    workflows.run(&practice, &job.id).await;
     let secs = start.elapsed().as_secs_f64();
-    let status = importer.status("bench", &job.id).await.unwrap();
+    let status = importer.status(&practice, &job.id).await.unwrap();
     assert_eq!(status.state, ImportState::Done, "{:?}", status.error);
     let rows = status.rows_done;
     println!(

@@ -242,7 +242,7 @@ struct SessionState {
     #[serde(skip_serializing_if = "Option::is_none")]
     kind: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    practice_id: Option<String>,
+    practice_id: Option<PracticeId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     must_change_password: Option<bool>,
     /// Seconds after any request that the session is sure to stay alive (the idle timeout less

@@ -6,6 +6,7 @@
 //! safe to run again; a storage error fails the step so the state machine retries it with back-off.
 
 use portal_core::code_systems::import::{ImportFailure, ImportState, Importer, Split};
+use portal_core::ids::PracticeId;
 use portal_core::ports::{Blobs, Clock, Ports, Table};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -30,33 +31,33 @@ impl From<&Ports> for Deps {
 pub enum Step {
     Split {
         #[serde(rename = "practiceId")]
-        practice_id: String,
+        practice_id: PracticeId,
         #[serde(rename = "importId")]
         import_id: String,
     },
     Batch {
         #[serde(rename = "practiceId")]
-        practice_id: String,
+        practice_id: PracticeId,
         #[serde(rename = "importId")]
         import_id: String,
         batch: usize,
     },
     Finish {
         #[serde(rename = "practiceId")]
-        practice_id: String,
+        practice_id: PracticeId,
         #[serde(rename = "importId")]
         import_id: String,
     },
     Clean {
         #[serde(rename = "practiceId")]
-        practice_id: String,
+        practice_id: PracticeId,
         #[serde(rename = "importId")]
         import_id: String,
     },
     /// The state machine caught an error a step kept failing with (`Error`, `Cause`).
     Fail {
         #[serde(rename = "practiceId")]
-        practice_id: String,
+        practice_id: PracticeId,
         #[serde(rename = "importId")]
         import_id: String,
         #[serde(default)]

@@ -143,22 +143,22 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
     let app = crate::app(functions);
     let mut practices = vec![];
     for plan in &PLANS {
-        p.create_practice(plan.id, plan.name, plan.features.to_vec()).await?;
-        let staff = p.create_staff(plan.id, "frontdesk", "Front Desk", StaffRole::Admin).await?;
+        let practice = portal_core::ids::PracticeId::parse(plan.id).ok_or(CoreError::NotFound)?;
+        p.create_practice(&practice, plan.name, plan.features.to_vec()).await?;
+        let staff = p.create_staff(&practice, "frontdesk", "Front Desk", StaffRole::Admin).await?;
         let mut patients = vec![];
         for &(id, username, name, temporary) in plan.patients {
-            let login = p.create_patient_login(plan.id, id, username, name, temporary).await?;
+            let login = p.create_patient_login(&practice, id, username, name, temporary).await?;
             patients.push(DemoPatient { patient_id: id.into(), username: login.username, password: login.password, temporary });
         }
         let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
-        let practice = portal_core::ids::PracticeId::parse(plan.id).ok_or(CoreError::NotFound)?;
         let actor = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
         let (phone, address, hours) = plan.contact;
         let contact = Contact { phone: phone.into(), address: address.into(), hours: hours.into(), appointment_requests: true };
         let settings = SettingsRepo { table: b.table.as_ref(), clock: b.clock.as_ref() };
         settings.change(&actor, 0, Change::Contact(contact), UrlRules { local_mode: true }, &[]).await?;
         // The demo's mail goes to files (`mail/`), so made-up addresses at the practice do.
-        let current = settings.get(plan.id).await?.ok_or(CoreError::NotFound)?;
+        let current = settings.get(&practice).await?.ok_or(CoreError::NotFound)?;
         let webmail = WebMailSettings {
             notification_sender: format!("portal@{}.example", plan.id),
             default_notify_address: format!("frontdesk@{}.example", plan.id),
@@ -183,7 +183,7 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         }
         // The demo data goes in as the practice's own system would send it: through the sync API.
         crate::demo::push(&app, &host, &key.key_id, &secret, (plan.data)(today.date()), today).await?;
-        let releases = portal_core::code_systems::releases::location(plan.id);
+        let releases = portal_core::code_systems::releases::location(&practice);
         for (path, bytes) in crate::demo::RELEASES {
             portal_core::ports::Blobs::put(b.blobs.as_ref(), &format!("{releases}{path}"), bytes.to_vec().into(), "text/plain").await?;
         }

@@ -7,6 +7,7 @@
 //! `Email Complained` from the configuration set, on the default bus) and records them where
 //! staff see them (`portal_core::mail_feedback`).
 
+use portal_core::ids::PracticeId;
 use portal_core::mail_feedback::{How, MailFeedback, Returned};
 use portal_core::payments::receipt::Receipts;
 use portal_core::ports::{Clock, MailRef, Mailer, Ports, Table};
@@ -40,14 +41,14 @@ struct Event<D> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Detail {
-    practice_id: String,
+    practice_id: PracticeId,
     message_id: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PaymentDetail {
-    practice_id: String,
+    practice_id: PracticeId,
     payment_id: String,
 }
 

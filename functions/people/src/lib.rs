@@ -53,7 +53,7 @@ impl Deps {
         InviteSamples { table: self.table.as_ref(), clock: self.clock.as_ref(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
     }
 
-    async fn login_url(&self, practice: &str) -> ApiResult<String> {
+    async fn login_url(&self, practice: &portal_core::ids::PracticeId) -> ApiResult<String> {
         let settings = SettingsRepo { table: self.table.as_ref(), clock: self.clock.as_ref() }.get(practice).await?;
         Ok(login_url(&settings.ok_or(CoreError::NotFound)?, practice, &self.site_url))
     }

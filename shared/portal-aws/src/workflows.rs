@@ -25,8 +25,8 @@ impl StepFunctionsWorkflows {
 #[async_trait]
 impl Workflows for StepFunctionsWorkflows {
     #[tracing::instrument(level = "debug", name = "states.StartExecution", skip_all)]
-    async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError> {
-        let input = serde_json::json!({ "practiceId": practice_id, "importId": import_id }).to_string();
+    async fn start_import(&self, practice: &portal_core::ids::PracticeId, import_id: &str) -> Result<(), PortError> {
+        let input = serde_json::json!({ "practiceId": practice, "importId": import_id }).to_string();
         self.client()
             .start_execution()
             .state_machine_arn(&self.state_machine_arn)

@@ -52,7 +52,7 @@ impl MailFeedback<'_> {
         let Some(practice) = PracticeId::parse(&about.practice) else { return Ok(false) };
         if about.kind == MailKind::WebMailNotification {
             let state = Notification::Bounced { at: self.clock.now(), reason: reason.into() };
-            crate::webmail::notify::returned(self.table, &about.practice, &about.item, state).await?;
+            crate::webmail::notify::returned(self.table, &practice, &about.item, state).await?;
         }
         let audit = AuditLog { table: self.table, clock: self.clock };
         let detail = json!({ "mail": about.kind.as_str(), "item": about.item, "report": report.report_id });
@@ -68,13 +68,13 @@ mod tests {
 
     #[test]
     fn what_a_mail_is_about_goes_out_as_tags_and_comes_back() {
-        let about = MailRef::new("lakeside", MailKind::Invite, "rule-1.appt-9", Some("pat-1001"));
+        let about = MailRef::new(&crate::ids::PracticeId::parse("lakeside").unwrap(), MailKind::Invite, "rule-1.appt-9", Some("pat-1001"));
         let tags = about.tags();
         assert_eq!(tags.len(), 4);
         let back = MailRef::from_tags(|name| tags.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()));
         assert_eq!(back, Some(about));
         // A value SES would refuse is left out rather than failing the send; no kind, not ours.
-        let odd = MailRef::new("lakeside", MailKind::PasswordReset, "a#b", None);
+        let odd = MailRef::new(&crate::ids::PracticeId::parse("lakeside").unwrap(), MailKind::PasswordReset, "a#b", None);
         assert_eq!(odd.tags().iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["portal-practice", "portal-kind"]);
         assert_eq!(MailRef::from_tags(|name| (name == "portal-practice").then(|| "lakeside".to_string())), None);
     }

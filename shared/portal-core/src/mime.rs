@@ -134,7 +134,12 @@ mod tests {
             html: Some("<p>Hello</p>".into()),
             attachments: vec![Attachment { filename: "a.pdf".into(), content_type: "application/pdf".into(), bytes: b"%PDF-1.4".to_vec() }],
             sealed_for: None,
-            about: crate::ports::MailRef::new("lakeside", crate::ports::MailKind::WebMailNotification, "t1-s1", Some("pat-1001")),
+            about: crate::ports::MailRef::new(
+                &crate::ids::PracticeId::parse("lakeside").unwrap(),
+                crate::ports::MailKind::WebMailNotification,
+                "t1-s1",
+                Some("pat-1001"),
+            ),
         };
         let raw = String::from_utf8(render(&mail, 1_795_000_000, "x@portal").unwrap()).unwrap();
         assert!(raw.contains("Date: Wed, 18 Nov 2026 11:06:40 +0000\r\n"));

@@ -1,6 +1,7 @@
 //! The ports: what the domain needs from the outside world. `portal-aws` implements them on AWS,
 //! `portal-embedded` on one machine; one conformance suite (`tests/`) holds both to the same meaning.
 
+use crate::ids::PracticeId;
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -423,7 +424,7 @@ impl MailKind {
 }
 
 impl MailRef {
-    pub fn new(practice: &str, kind: MailKind, item: &str, patient: Option<&str>) -> Self {
+    pub fn new(practice: &PracticeId, kind: MailKind, item: &str, patient: Option<&str>) -> Self {
         MailRef { practice: practice.into(), kind, item: item.into(), patient: patient.map(str::to_string) }
     }
 
@@ -468,7 +469,7 @@ pub trait Mailer: Send + Sync {
 pub trait Workflows: Send + Sync {
     /// Starts running a code-system import that `code_systems::import` has recorded: its split,
     /// batch and finish steps, in the background. Answers once it is started, not done.
-    async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError>;
+    async fn start_import(&self, practice: &crate::ids::PracticeId, import_id: &str) -> Result<(), PortError>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,7 +43,9 @@
 //! | audit seal of a day (count, head hash, the previous day's head) | `P#{p}#AUDITSEAL` | `{yyyy-mm-dd}` | – | – | the newest seal (the next day to seal); seals oldest first (verify) (see `audit::seal`) |
 //! | … its entries' digests, 1,000 a part | `P#{p}#AUDITSEAL#{yyyy-mm-dd}` | `{part:04}` | – | – | all parts of a day's seal |
 
-pub fn practice(p: &str) -> String {
+use crate::ids::PracticeId;
+
+pub fn practice(p: &PracticeId) -> String {
     format!("P#{p}")
 }
 
@@ -74,7 +76,7 @@ pub const IMPORTS_RUNNING: &str = "IMPORTS#RUNNING";
 pub const OUTBOX_UNPUBLISHED: &str = "OUTBOX#UNPUBLISHED";
 
 /// An unpublished event's index sort key: its id first, so the oldest come first.
-pub fn unpublished(event_id: &str, practice: &str) -> String {
+pub fn unpublished(event_id: &str, practice: &PracticeId) -> String {
     format!("{event_id}|{practice}")
 }
 
@@ -82,7 +84,7 @@ pub fn import(id: &str) -> String {
     format!("IMPORT#{id}")
 }
 
-pub fn imports(p: &str) -> String {
+pub fn imports(p: &PracticeId) -> String {
     format!("P#{p}#IMPORTS")
 }
 
@@ -94,11 +96,11 @@ pub fn import_batch(id: &str, n: usize) -> String {
     format!("IMPORT#{id}#B#{n:05}")
 }
 
-pub fn terms(p: &str, system: &str, import: &str) -> String {
+pub fn terms(p: &PracticeId, system: &str, import: &str) -> String {
     format!("P#{p}#TERMS#{system}#{import}")
 }
 
-pub fn preferred(p: &str, import: &str) -> String {
+pub fn preferred(p: &PracticeId, import: &str) -> String {
     format!("P#{p}#IMPORT#{import}#PREFERRED")
 }
 
@@ -121,7 +123,7 @@ pub fn credential(kind: &str, username: &str) -> String {
     format!("CRED#{kind}#{username}")
 }
 
-pub fn principal(p: &str, principal_id: &str) -> String {
+pub fn principal(p: &PracticeId, principal_id: &str) -> String {
     format!("P#{p}#PRINCIPAL#{principal_id}")
 }
 
@@ -168,19 +170,19 @@ pub fn totp_step(kind: &str, principal_id: &str, step: u64) -> String {
     format!("TOTP#{kind}#{principal_id}#{step}")
 }
 
-pub fn audit(p: &str) -> String {
+pub fn audit(p: &PracticeId) -> String {
     format!("P#{p}#AUDIT")
 }
 
-pub fn audit_seals(p: &str) -> String {
+pub fn audit_seals(p: &PracticeId) -> String {
     format!("P#{p}#AUDITSEAL")
 }
 
-pub fn audit_seal_parts(p: &str, day: &str) -> String {
+pub fn audit_seal_parts(p: &PracticeId, day: &str) -> String {
     format!("P#{p}#AUDITSEAL#{day}")
 }
 
-pub fn audit_subject(p: &str, subject: &str) -> String {
+pub fn audit_subject(p: &PracticeId, subject: &str) -> String {
     format!("P#{p}#AUDIT#{subject}")
 }
 
@@ -196,15 +198,15 @@ pub fn sync_entity(entity: &str, id: &str) -> String {
     format!("SYNC#{entity}#{id}")
 }
 
-pub fn patient_data(p: &str, patient: &str) -> String {
+pub fn patient_data(p: &PracticeId, patient: &str) -> String {
     format!("P#{p}#PATIENT#{patient}")
 }
 
-pub fn family(p: &str, guarantor: &str) -> String {
+pub fn family(p: &PracticeId, guarantor: &str) -> String {
     format!("P#{p}#FAMILY#{guarantor}")
 }
 
-pub fn practice_data(p: &str) -> String {
+pub fn practice_data(p: &PracticeId) -> String {
     format!("P#{p}#PRACTICE")
 }
 
@@ -220,12 +222,12 @@ pub fn booking(slot_id: &str) -> String {
     format!("BOOKING#{slot_id}")
 }
 
-pub fn thread(p: &str, thread_id: &str) -> String {
+pub fn thread(p: &PracticeId, thread_id: &str) -> String {
     format!("P#{p}#THREAD#{thread_id}")
 }
 
 /// The index partition of the office's WebMail folders.
-pub fn webmail_office(p: &str) -> String {
+pub fn webmail_office(p: &PracticeId) -> String {
     format!("P#{p}#WEBMAIL")
 }
 
@@ -237,7 +239,7 @@ pub fn webmail_unread(recipient: &str) -> String {
     format!("UNREAD#{recipient}")
 }
 
-pub fn outbox(p: &str) -> String {
+pub fn outbox(p: &PracticeId) -> String {
     format!("P#{p}#OUTBOX")
 }
 
@@ -245,23 +247,23 @@ pub const OUTBOX_ACK: &str = "OUTBOX_ACK";
 
 pub const PAYMENT_SETUP: &str = "PAYMENT_SETUP";
 
-pub fn payments(p: &str) -> String {
+pub fn payments(p: &PracticeId) -> String {
     format!("P#{p}#PAYMENTS")
 }
 
-pub fn account_payments(p: &str, account: &str) -> String {
+pub fn account_payments(p: &PracticeId, account: &str) -> String {
     format!("P#{p}#PAYACCOUNT#{account}")
 }
 
 /// The index of guest payments that matched no patient (until staff assign them).
-pub fn unmatched_payments(p: &str) -> String {
+pub fn unmatched_payments(p: &PracticeId) -> String {
     format!("P#{p}#PAYUNMATCHED")
 }
 
 /// The partition of open payments (all practices).
 pub const PAYMENTS_OPEN: &str = "PAYMENTS#OPEN";
 
-pub fn open_payment(id: &str, p: &str) -> String {
+pub fn open_payment(id: &str, p: &PracticeId) -> String {
     format!("{id}|{p}")
 }
 

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use portal_core::code_systems::import::{ImportFailure, Importer};
+use portal_core::ids::PracticeId;
 use portal_core::ports::{Blobs, Clock, PortError, Table, Workflows};
 use portal_core::CoreResult;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ impl InProcessWorkflows {
     }
 
     /// Runs an import to its end, then deletes what it left.
-    pub async fn run(&self, practice: &str, id: &str) {
+    pub async fn run(&self, practice: &PracticeId, id: &str) {
         let importer = self.importer();
         if let Err(e) = self.steps(&importer, practice, id).await {
             tracing::warn!(import = id, error = %e, "code-system import failed");
@@ -62,7 +63,7 @@ impl InProcessWorkflows {
         }
     }
 
-    async fn steps(&self, importer: &Importer<'_>, practice: &str, id: &str) -> CoreResult<()> {
+    async fn steps(&self, importer: &Importer<'_>, practice: &PracticeId, id: &str) -> CoreResult<()> {
         let split = retried(|| importer.split(practice, id)).await?;
         for batches in [split.first, split.rest] {
             let mut runs = futures_util::stream::iter(batches)
@@ -86,8 +87,8 @@ impl InProcessWorkflows {
         Ok(running.len())
     }
 
-    fn spawn(&self, practice: &str, id: &str) {
-        let (me, practice, id) = (self.clone(), practice.to_string(), id.to_string());
+    fn spawn(&self, practice: &PracticeId, id: &str) {
+        let (me, practice, id) = (self.clone(), practice.clone(), id.to_string());
         tokio::spawn(async move { me.run(&practice, &id).await });
     }
 }
@@ -109,8 +110,8 @@ async fn retried<T, F: std::future::Future<Output = CoreResult<T>>>(mut step: im
 
 #[async_trait]
 impl Workflows for InProcessWorkflows {
-    async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError> {
-        self.spawn(practice_id, import_id);
+    async fn start_import(&self, practice: &PracticeId, import_id: &str) -> Result<(), PortError> {
+        self.spawn(practice, import_id);
         Ok(())
     }
 }

@@ -182,7 +182,7 @@ impl AuditLog<'_> {
     /// Everything that concerned one subject (a patient's own activity history), newest first.
     pub async fn for_subject(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         subject: &str,
         limit: usize,
         cursor: Option<String>,
@@ -194,7 +194,7 @@ impl AuditLog<'_> {
     /// range; who and what are checked on each entry, so a page reads at most [`SEARCH_SCAN`]
     /// entries and may come back short with a cursor to go on from. The cursor is this log's own
     /// (the key of the last entry looked at), so it can resume in the middle of a table page.
-    pub async fn search(&self, practice: &str, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> CoreResult<AuditSearch> {
+    pub async fn search(&self, practice: &PracticeId, filter: &AuditFilter, limit: usize, cursor: Option<&str>) -> CoreResult<AuditSearch> {
         let second = |t: i64| t.clamp(0, MAX_UNIX_SECONDS) * 1000;
         let low = format!("{:013}", second(filter.from.unwrap_or(0)));
         let high = match cursor {

@@ -14,6 +14,7 @@
 //! to every audited read. What seals leave open: the day not yet sealed (today).
 
 use super::AuditEntry;
+use crate::ids::PracticeId;
 use crate::ports::{query_all, Clock, Cond, Item, Query, Table, TableError};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -123,7 +124,8 @@ impl AuditSeals<'_> {
         let (mut sealed, mut cursor) = (0, None);
         loop {
             let page = self.table.query(Query::on_gsi1(table_keys::PRACTICES).limit(100).after(cursor)).await?;
-            let practices: Vec<String> = page.items.iter().filter_map(|item| item.pk.strip_prefix("P#")).map(str::to_string).collect();
+            let practices: Vec<PracticeId> =
+                page.items.iter().filter_map(|item| item.pk.strip_prefix("P#")).filter_map(PracticeId::parse).collect();
             let mut runs = futures_util::stream::iter(practices)
                 .map(|p| async move {
                     let run = self.seal(&p).await;
@@ -146,7 +148,7 @@ impl AuditSeals<'_> {
     /// Seals each ended day of `practice` not sealed yet, oldest first, at most [`DAYS_PER_RUN`];
     /// a practice's first seal is the day of its oldest entry. Days without entries are sealed
     /// too, so the chain has no gaps for a deleted seal to hide in.
-    pub async fn seal(&self, practice: &str) -> CoreResult<Vec<Sealed>> {
+    pub async fn seal(&self, practice: &PracticeId) -> CoreResult<Vec<Sealed>> {
         let last = (self.clock.now() - GRACE_SECONDS).div_euclid(DAY) - 1;
         let (mut day, mut previous) = match self.newest_seal(practice).await? {
             Some(s) => (s.day + 1, s.head),
@@ -187,7 +189,7 @@ impl AuditSeals<'_> {
 
     /// Checks the sealed log from the first seal (or from `cursor`, a previous answer's) on,
     /// a bounded amount per call, and stops at the first thing not as sealed.
-    pub async fn verify(&self, practice: &str, cursor: Option<&str>) -> CoreResult<SealCheck> {
+    pub async fn verify(&self, practice: &PracticeId, cursor: Option<&str>) -> CoreResult<SealCheck> {
         let (from, mut previous) = match cursor {
             Some(c) => decode_cursor(c)?,
             None => (i64::MIN, String::new()),
@@ -255,23 +257,23 @@ impl AuditSeals<'_> {
         }
     }
 
-    async fn newest_seal(&self, practice: &str) -> CoreResult<Option<Seal>> {
+    async fn newest_seal(&self, practice: &PracticeId) -> CoreResult<Option<Seal>> {
         let page = self.table.query(Query::new(table_keys::audit_seals(practice)).newest_first().limit(1)).await?;
         Ok(page.items.first().map(|i| i.parse::<Seal>()).transpose()?)
     }
 
-    async fn oldest_entry_day(&self, practice: &str) -> CoreResult<Option<i64>> {
+    async fn oldest_entry_day(&self, practice: &PracticeId) -> CoreResult<Option<i64>> {
         let page = self.table.query(Query::new(table_keys::audit(practice)).limit(1)).await?;
         Ok(page.items.first().and_then(|i| i.sk.get(..13)?.parse::<i64>().ok()).map(|ms| (ms / 1000).div_euclid(DAY)))
     }
 
     /// The day's entries in key order.
-    async fn day_entries(&self, practice: &str, day: i64) -> CoreResult<Vec<Item>> {
+    async fn day_entries(&self, practice: &PracticeId, day: i64) -> CoreResult<Vec<Item>> {
         let (low, high) = (format!("{:013}", day * DAY * 1000), format!("{:013}~", (day + 1) * DAY * 1000 - 1));
         Ok(query_all(self.table, Query::new(table_keys::audit(practice)).between(low, high).limit(500)).await?)
     }
 
-    async fn day_digests(&self, practice: &str, day: i64) -> CoreResult<Vec<(String, String)>> {
+    async fn day_digests(&self, practice: &PracticeId, day: i64) -> CoreResult<Vec<(String, String)>> {
         Ok(self.day_entries(practice, day).await?.iter().map(|i| (i.sk.clone(), digest(i))).collect())
     }
 }

@@ -12,6 +12,7 @@ mod xml;
 pub mod zip;
 
 use crate::code_systems::System;
+use crate::ids::PracticeId;
 use crate::practice::settings::Contact;
 use crate::sync::entities::{
     Address, BirthSex, Coverage, GuardianRelationship, Patient, PhoneKind, Provider, SelfReported, Sex, SubscriberRelationship,
@@ -41,7 +42,7 @@ fn uuid() -> String {
 }
 
 /// The practice's own OID: `2.25.` and a number from its id (ISO/IEC 9834-8 style).
-pub fn practice_oid(practice: &str) -> String {
+pub fn practice_oid(practice: &PracticeId) -> String {
     let digest = Sha256::digest(format!("portal practice {practice}").as_bytes());
     let n = u128::from_be_bytes(digest[..16].try_into().expect("16 bytes")) >> 2;
     format!("2.25.{n}")
@@ -785,7 +786,7 @@ fn guardian(x: &mut Xml, relationship: GuardianRelationship, g: &Patient) {
 }
 
 /// The document, for `practice` at unix time `now`.
-pub fn document(s: &Summary, practice: &str, now: i64) -> String {
+pub fn document(s: &Summary, practice: &PracticeId, now: i64) -> String {
     let root = practice_oid(practice);
     let p = &s.patient.record;
     let mut x = Xml::new();
@@ -884,7 +885,7 @@ pub fn document(s: &Summary, practice: &str, now: i64) -> String {
 }
 
 /// The zip a patient downloads or sends: the document and its rendering.
-pub fn package(s: &Summary, practice: &str, now: i64) -> crate::CoreResult<Vec<u8>> {
+pub fn package(s: &Summary, practice: &PracticeId, now: i64) -> crate::CoreResult<Vec<u8>> {
     let xml = document(s, practice, now);
     let html = html::render(s, now);
     zip::stored(&[("care-summary.xml", xml.as_bytes()), ("care-summary.html", html.as_bytes())], now)

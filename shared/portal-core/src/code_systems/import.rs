@@ -26,6 +26,7 @@ use super::formats::{decode, is_utf16, records, Reader, Row, SNOMED_PREFERRED_RA
 use super::releases::{ReleaseFile, Releases};
 use super::System;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::ports::{Blobs, Clock, Cond, Item, Query, Table, TableError, TxOp, Workflows};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -197,7 +198,7 @@ pub enum Leftover {
 }
 
 impl Leftover {
-    fn partitions(&self, practice: &str, system: System) -> Vec<String> {
+    fn partitions(&self, practice: &PracticeId, system: System) -> Vec<String> {
         match self {
             Leftover::Version(id) => vec![table_keys::terms(practice, system.name(), id), table_keys::preferred(practice, id)],
             Leftover::Lookups(id) => vec![table_keys::preferred(practice, id)],
@@ -265,7 +266,7 @@ impl<'a> Importer<'a> {
     /// started, the import is recorded as failed with the reason (the request is not lost: it
     /// can be started again) and the error is returned.
     pub async fn start(&self, actor: &Actor, by: &str, system: System, release: &str, workflows: &dyn Workflows) -> CoreResult<ImportJob> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let found = Releases { blobs: self.blobs }.find(practice, release).await?;
         if found.system != Some(system) {
             return Err(CoreError::Unprocessable {
@@ -329,7 +330,7 @@ impl<'a> Importer<'a> {
 
     /// The split step: cuts every file into batches and answers their numbers (the same numbers
     /// again when it runs twice; none once the import has ended).
-    pub async fn split(&self, practice: &str, id: &str) -> CoreResult<Split> {
+    pub async fn split(&self, practice: &PracticeId, id: &str) -> CoreResult<Split> {
         let (mut job, version) = self.job(practice, id).await?;
         match job.state {
             ImportState::Running => return Ok(split_of(&job)),
@@ -436,7 +437,7 @@ impl<'a> Importer<'a> {
     /// The batch step: parses batch `n` and writes its names. Does nothing when the batch is
     /// already done or the import has ended; a storage error when the batches to run first have
     /// not all finished (the workflow tries again).
-    pub async fn run_batch(&self, practice: &str, id: &str, n: usize) -> CoreResult<()> {
+    pub async fn run_batch(&self, practice: &PracticeId, id: &str, n: usize) -> CoreResult<()> {
         if self.table.get(&table_keys::practice(practice), &table_keys::import_batch(id, n)).await?.is_some() {
             return Ok(());
         }
@@ -540,7 +541,7 @@ impl<'a> Importer<'a> {
     /// lists the version it replaced to be deleted; an import that had ended (failed or
     /// cancelled) lists its own. Answers the import as it ends. Runs after every batch has
     /// returned, so nothing writes to what it lists.
-    pub async fn finish(&self, practice: &str, id: &str) -> CoreResult<ImportJob> {
+    pub async fn finish(&self, practice: &PracticeId, id: &str) -> CoreResult<ImportJob> {
         let (mut job, version) = self.job(practice, id).await?;
         match job.state {
             ImportState::Running => {}
@@ -580,7 +581,7 @@ impl<'a> Importer<'a> {
     }
 
     /// Lists something to delete on the system (once).
-    async fn leave(&self, practice: &str, system: System, leftover: Leftover) -> CoreResult<()> {
+    async fn leave(&self, practice: &PracticeId, system: System, leftover: Leftover) -> CoreResult<()> {
         loop {
             let (mut state, version) = self.system_item(practice, system).await?;
             if state.leftovers.contains(&leftover)
@@ -601,7 +602,7 @@ impl<'a> Importer<'a> {
     /// The clean step: deletes what ended imports of the system left (see [`Leftover`]), oldest
     /// first, at most [`CLEAN_ITEMS`] items a run; answers whether there is more. What it has
     /// emptied leaves the list, so a clean cut short is picked up by the next run or import.
-    pub async fn clean(&self, practice: &str, id: &str) -> CoreResult<bool> {
+    pub async fn clean(&self, practice: &PracticeId, id: &str) -> CoreResult<bool> {
         let (job, _) = self.job(practice, id).await?;
         let mut budget = CLEAN_ITEMS;
         loop {
@@ -638,12 +639,12 @@ impl<'a> Importer<'a> {
     }
 
     /// Ends an import as failed (the active version stays). Nothing when it has already ended.
-    pub async fn fail(&self, practice: &str, id: &str, failure: ImportFailure) -> CoreResult<()> {
+    pub async fn fail(&self, practice: &PracticeId, id: &str, failure: ImportFailure) -> CoreResult<()> {
         self.end(practice, id, ImportState::Failed, Some(failure)).await.map(|_| ())
     }
 
     /// Staff cancel a queued or running import; the active version stays. An ended one → 409.
-    pub async fn cancel(&self, practice: &str, id: &str) -> CoreResult<ImportStatus> {
+    pub async fn cancel(&self, practice: &PracticeId, id: &str) -> CoreResult<ImportStatus> {
         if !self.end(practice, id, ImportState::Cancelled, None).await? {
             return Err(conflict(ProblemCode::ImportFinished, "This import has already ended."));
         }
@@ -651,7 +652,7 @@ impl<'a> Importer<'a> {
     }
 
     /// Moves a queued or running import to `state` and frees its system; false when it had ended.
-    async fn end(&self, practice: &str, id: &str, state: ImportState, error: Option<ImportFailure>) -> CoreResult<bool> {
+    async fn end(&self, practice: &PracticeId, id: &str, state: ImportState, error: Option<ImportFailure>) -> CoreResult<bool> {
         loop {
             let (mut job, version) = self.job(practice, id).await?;
             if job.state.finished() {
@@ -676,7 +677,7 @@ impl<'a> Importer<'a> {
     }
 
     /// An import's progress.
-    pub async fn status(&self, practice: &str, id: &str) -> CoreResult<ImportStatus> {
+    pub async fn status(&self, practice: &PracticeId, id: &str) -> CoreResult<ImportStatus> {
         let (job, _) = self.job(practice, id).await?;
         let done = if job.batches.is_empty() { vec![] } else { self.batches_done(practice, id).await? };
         let rows_done: u64 = done.iter().map(|d| d.lines).sum();
@@ -707,7 +708,7 @@ impl<'a> Importer<'a> {
     }
 
     /// Every importable system of the practice, imported or not.
-    pub async fn systems(&self, practice: &str) -> CoreResult<Vec<CodeSystemState>> {
+    pub async fn systems(&self, practice: &PracticeId) -> CoreResult<Vec<CodeSystemState>> {
         let page = self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
         let mut stored = page.items.iter().map(|i| i.parse::<CodeSystemState>()).collect::<Result<Vec<_>, _>>()?;
         for system in System::IMPORTABLE {
@@ -721,26 +722,26 @@ impl<'a> Importer<'a> {
 
     /// Imports running in any practice, as (practice, import id): what a restarted local host
     /// resumes.
-    pub async fn running(&self) -> CoreResult<Vec<(String, String)>> {
+    pub async fn running(&self) -> CoreResult<Vec<(PracticeId, String)>> {
         let page = self.table.query(Query::on_gsi1(table_keys::IMPORTS_RUNNING).limit(1000)).await?;
         Ok(page
             .items
             .iter()
             .filter_map(|i| {
                 let state: CodeSystemState = i.parse().ok()?;
-                Some((i.pk.strip_prefix("P#")?.to_string(), state.running?))
+                Some((PracticeId::parse(i.pk.strip_prefix("P#")?)?, state.running?))
             })
             .collect())
     }
 
     /// Whether import `id` is still queued [`NEVER_STARTED_SECONDS`] after it was recorded: its
     /// split (which runs within seconds of a start) never ran, so nothing is working on it.
-    async fn never_started(&self, practice: &str, id: &str) -> CoreResult<bool> {
+    async fn never_started(&self, practice: &PracticeId, id: &str) -> CoreResult<bool> {
         let (job, _) = self.job(practice, id).await?;
         Ok(job.state == ImportState::Queued && self.clock.now() - job.started_at >= NEVER_STARTED_SECONDS)
     }
 
-    async fn job(&self, practice: &str, id: &str) -> CoreResult<(ImportJob, u64)> {
+    async fn job(&self, practice: &PracticeId, id: &str) -> CoreResult<(ImportJob, u64)> {
         if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(CoreError::NotFound);
         }
@@ -748,14 +749,14 @@ impl<'a> Importer<'a> {
         Ok((item.parse()?, item.version))
     }
 
-    async fn system_item(&self, practice: &str, system: System) -> CoreResult<(CodeSystemState, Option<u64>)> {
+    async fn system_item(&self, practice: &PracticeId, system: System) -> CoreResult<(CodeSystemState, Option<u64>)> {
         Ok(match self.table.get(&table_keys::practice(practice), &table_keys::code_system(system.name())).await? {
             Some(item) => (item.parse()?, Some(item.version)),
             None => (CodeSystemState::new(system), None),
         })
     }
 
-    async fn batches_done(&self, practice: &str, id: &str) -> CoreResult<Vec<BatchDone>> {
+    async fn batches_done(&self, practice: &PracticeId, id: &str) -> CoreResult<Vec<BatchDone>> {
         let q = Query::new(table_keys::practice(practice)).prefix(table_keys::import_batch_prefix(id)).limit(1000);
         Ok(crate::ports::query_all(self.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
     }
@@ -790,14 +791,14 @@ fn cond(version: Option<u64>) -> Cond {
     version.map_or(Cond::Absent, Cond::Version)
 }
 
-fn job_item(practice: &str, job: &ImportJob) -> CoreResult<Item> {
+fn job_item(practice: &PracticeId, job: &ImportJob) -> CoreResult<Item> {
     let data = serde_json::to_value(job).map_err(CoreError::backend)?;
     Ok(Item::new(table_keys::practice(practice), table_keys::import(&job.id), data)
         .with_gsi1(table_keys::imports(practice), format!("{:013}#{}", job.started_at, job.id)))
 }
 
 /// The system's item, one version on from `version`; listed as running while an import runs.
-fn system_item(practice: &str, state: &CodeSystemState, version: Option<u64>) -> CoreResult<Item> {
+fn system_item(practice: &PracticeId, state: &CodeSystemState, version: Option<u64>) -> CoreResult<Item> {
     let data = serde_json::to_value(state).map_err(CoreError::backend)?;
     let item = Item::new(table_keys::practice(practice), table_keys::code_system(state.system.name()), data)
         .with_version(version.map_or(0, |v| v + 1));

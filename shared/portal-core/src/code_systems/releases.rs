@@ -8,12 +8,13 @@
 
 use super::formats::{decode, FileFormat};
 use super::System;
+use crate::ids::PracticeId;
 use crate::ports::Blobs;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 
 /// Where a practice's releases are.
-pub fn location(practice: &str) -> String {
+pub fn location(practice: &PracticeId) -> String {
     format!("{practice}/code-systems/releases/")
 }
 
@@ -59,7 +60,7 @@ pub struct Releases<'a> {
 
 impl Releases<'_> {
     /// Every folder in the practice's release location, recognised or not, by name.
-    pub async fn list(&self, practice: &str) -> CoreResult<Vec<Release>> {
+    pub async fn list(&self, practice: &PracticeId) -> CoreResult<Vec<Release>> {
         let root = location(practice);
         let listed = self.blobs.list(&root).await.map_err(CoreError::backend)?;
         let mut folders: std::collections::BTreeMap<String, Vec<ReleaseFile>> = Default::default();
@@ -75,7 +76,7 @@ impl Releases<'_> {
 
     /// One release, ready to import: recognised, and every file's first line is its format's.
     /// Unknown, not a release, or a file not its format → 422 naming which.
-    pub async fn find(&self, practice: &str, name: &str) -> CoreResult<Release> {
+    pub async fn find(&self, practice: &PracticeId, name: &str) -> CoreResult<Release> {
         check_name(name)?;
         let release = self.list(practice).await?.into_iter().find(|r| r.name == name).ok_or_else(|| CoreError::Unprocessable {
             code: ProblemCode::ReleaseUnknown,

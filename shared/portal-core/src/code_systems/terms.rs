@@ -5,6 +5,7 @@
 
 use super::import::CodeSystemState;
 use super::System;
+use crate::ids::PracticeId;
 use crate::ports::{Query, Table};
 use crate::table_keys;
 use crate::CoreResult;
@@ -30,7 +31,7 @@ impl Names {
 
 impl Terms<'_> {
     /// The version in use of each imported system: the import that wrote its names.
-    pub async fn active(&self, practice: &str) -> CoreResult<BTreeMap<System, String>> {
+    pub async fn active(&self, practice: &PracticeId) -> CoreResult<BTreeMap<System, String>> {
         let page = self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
         let mut out = BTreeMap::new();
         for item in &page.items {
@@ -44,7 +45,7 @@ impl Terms<'_> {
 
     /// The preferred name of `code` in the version an import wrote. In SNOMED CT only an active
     /// concept has one (the release's concept file says which are); the marker sorts first.
-    pub async fn name(&self, practice: &str, system: System, import: &str, code: &str) -> CoreResult<Option<String>> {
+    pub async fn name(&self, practice: &PracticeId, system: System, import: &str, code: &str) -> CoreResult<Option<String>> {
         let q = Query::new(table_keys::terms(practice, system.name(), import)).prefix(table_keys::term_prefix(code)).limit(2);
         let page = self.table.query(q).await?;
         if system == System::SnomedCt && page.items.first().is_none_or(|i| i.sk != table_keys::term_concept(code)) {
@@ -54,7 +55,7 @@ impl Terms<'_> {
     }
 
     /// The names of many codes, looked up at once in the active versions.
-    pub async fn names(&self, practice: &str, codes: &[(System, String)]) -> CoreResult<Names> {
+    pub async fn names(&self, practice: &PracticeId, codes: &[(System, String)]) -> CoreResult<Names> {
         let active = self.active(practice).await?;
         let mut wanted: Vec<&(System, String)> = codes.iter().collect();
         wanted.sort();

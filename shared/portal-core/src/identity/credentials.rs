@@ -4,6 +4,7 @@
 //! on the version read, so two changes to one login never silently overwrite each other.
 
 use crate::identity::session::{PrincipalKind, StaffRole};
+use crate::ids::PracticeId;
 use crate::ports::{Cond, Item, Table, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -48,7 +49,7 @@ pub struct Credentials<'a> {
 }
 
 impl Credentials<'_> {
-    pub async fn get(&self, practice: &str, kind: PrincipalKind, username: &str) -> CoreResult<Option<(Credential, u64)>> {
+    pub async fn get(&self, practice: &PracticeId, kind: PrincipalKind, username: &str) -> CoreResult<Option<(Credential, u64)>> {
         let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::credential(kind.as_str(), username)).await? else {
             return Ok(None);
         };
@@ -56,14 +57,14 @@ impl Credentials<'_> {
     }
 
     /// Writes a credential if the stored version is still `version` (0 = must not exist yet).
-    pub async fn put(&self, practice: &str, c: &Credential, version: u64) -> Result<(), TableError> {
+    pub async fn put(&self, practice: &PracticeId, c: &Credential, version: u64) -> Result<(), TableError> {
         let item = Self::item(practice, c, version)?;
         self.table.put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }).await
     }
 
     /// Writes a changed credential read at `version`; someone else's change meanwhile is a
     /// `conflict` (try again).
-    pub async fn replace(&self, practice: &str, c: &Credential, version: u64) -> CoreResult<()> {
+    pub async fn replace(&self, practice: &PracticeId, c: &Credential, version: u64) -> CoreResult<()> {
         self.put(practice, c, version).await.map_err(|e| match e {
             TableError::ConditionFailed => {
                 CoreError::Conflict { code: ProblemCode::Conflict, detail: "The login changed meanwhile; try again.".into(), current: None }
@@ -75,7 +76,7 @@ impl Credentials<'_> {
     /// Writes a new credential. Its username must be free in the practice for every kind of
     /// login — a patient may not take a staff member's name, nor staff a patient's — so a name
     /// always means one person. `ConditionFailed` when it is taken.
-    pub async fn create(&self, practice: &str, c: &Credential) -> Result<(), TableError> {
+    pub async fn create(&self, practice: &PracticeId, c: &Credential) -> Result<(), TableError> {
         let ops = vec![TxOp::Put(Self::item(practice, c, 0)?, Cond::Absent), Self::name_free_for_other_kinds(practice, c)];
         match self.table.transact(ops).await {
             Err(TableError::TransactionCanceled { failed }) if !failed.is_empty() => Err(TableError::ConditionFailed),
@@ -85,13 +86,13 @@ impl Credentials<'_> {
 
     /// The check, for a transaction that gives `c` its username, that no login of the other kind
     /// holds that name.
-    pub fn name_free_for_other_kinds(practice: &str, c: &Credential) -> TxOp {
+    pub fn name_free_for_other_kinds(practice: &PracticeId, c: &Credential) -> TxOp {
         let other = if c.kind == PrincipalKind::Staff { PrincipalKind::Patient } else { PrincipalKind::Staff };
         TxOp::Check { pk: table_keys::practice(practice), sk: table_keys::credential(other.as_str(), &c.username), cond: Cond::Absent }
     }
 
     /// The stored form of a credential replacing `version` (0 = a new one).
-    pub fn item(practice: &str, c: &Credential, version: u64) -> Result<Item, TableError> {
+    pub fn item(practice: &PracticeId, c: &Credential, version: u64) -> Result<Item, TableError> {
         let data = serde_json::to_value(c).map_err(|e| TableError::Backend(e.to_string()))?;
         Ok(Item::new(table_keys::practice(practice), table_keys::credential(c.kind.as_str(), &c.username), data)
             .with_gsi1(table_keys::principal(practice, &c.principal_id), "CRED")
@@ -99,7 +100,7 @@ impl Credentials<'_> {
     }
 
     /// The credential of a principal (for a password change, where only the id is known).
-    pub async fn by_principal(&self, practice: &str, principal_id: &str) -> CoreResult<Option<(Credential, u64)>> {
+    pub async fn by_principal(&self, practice: &PracticeId, principal_id: &str) -> CoreResult<Option<(Credential, u64)>> {
         let page =
             self.table.query(crate::ports::Query::on_gsi1(table_keys::principal(practice, principal_id)).prefix("CRED").limit(1)).await?;
         let Some(hit) = page.items.first() else {

@@ -7,6 +7,7 @@
 //! (account) and for [`DEVICE_SECONDS`].
 
 use crate::identity::session::hash_token;
+use crate::ids::PracticeId;
 use crate::ports::{count_of, Clock, Cond, Item, Table};
 use crate::table_keys;
 use crate::CoreResult;
@@ -30,7 +31,7 @@ pub struct Devices<'a> {
 
 impl Devices<'_> {
     /// A new device token for `account` (e.g. `patient#alex.morgan`), for the browser's cookie.
-    pub async fn issue(&self, practice: &str, account: &str) -> CoreResult<String> {
+    pub async fn issue(&self, practice: &PracticeId, account: &str) -> CoreResult<String> {
         let token = crate::ids::b64url(&crate::ids::random_bytes::<32>());
         let data = serde_json::to_value(Device { account: account.into() }).map_err(crate::CoreError::backend)?;
         let item = Item::new(table_keys::practice(practice), table_keys::device(&hash_token(&token)), data)
@@ -40,7 +41,7 @@ impl Devices<'_> {
     }
 
     /// Whether `token` is a known device of `account`.
-    pub async fn knows(&self, practice: &str, account: &str, token: &str) -> CoreResult<bool> {
+    pub async fn knows(&self, practice: &PracticeId, account: &str, token: &str) -> CoreResult<bool> {
         let pk = table_keys::practice(practice);
         let hash = hash_token(token);
         let (device_sk, failures_sk) = (table_keys::device(&hash), table_keys::device_failures(&hash));
@@ -50,7 +51,7 @@ impl Devices<'_> {
     }
 
     /// A wrong password typed on the device `token` (an atomic count beside the device).
-    pub async fn failed(&self, practice: &str, token: &str) -> CoreResult<()> {
+    pub async fn failed(&self, practice: &PracticeId, token: &str) -> CoreResult<()> {
         let expires_at = Some(self.clock.now() + DEVICE_SECONDS);
         self.table.add(&table_keys::practice(practice), &table_keys::device_failures(&hash_token(token)), 1, expires_at).await?;
         Ok(())

@@ -4,6 +4,7 @@
 
 use crate::audit::{ActorKind, AuditEntry};
 use crate::identity::credentials::Credentials;
+use crate::ids::PracticeId;
 use crate::ports::Table;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -21,7 +22,7 @@ pub struct DisplayNames<'a> {
 
 impl DisplayNames<'_> {
     /// Display names for the actors and subjects of these entries, by id.
-    pub async fn names(&self, practice: &str, entries: &[AuditEntry]) -> CoreResult<BTreeMap<String, String>> {
+    pub async fn names(&self, practice: &PracticeId, entries: &[AuditEntry]) -> CoreResult<BTreeMap<String, String>> {
         let mut wanted: BTreeMap<&str, ActorKind> = BTreeMap::new();
         for e in entries {
             wanted.insert(&e.actor, e.actor_kind);
@@ -38,7 +39,7 @@ impl DisplayNames<'_> {
         Ok(names)
     }
 
-    async fn name(&self, practice: &str, id: &str, kind: ActorKind) -> CoreResult<Option<String>> {
+    async fn name(&self, practice: &PracticeId, id: &str, kind: ActorKind) -> CoreResult<Option<String>> {
         Ok(match kind {
             ActorKind::Anonymous | ActorKind::System => None,
             ActorKind::Patient => PatientRecords { table: self.table }.get::<Patient>(practice, id).await?.map(|p| p.record.display_name()),

@@ -183,7 +183,7 @@ impl<'a> Logins<'a> {
         &self,
         kind: PrincipalKind,
         (cred, cred_version): (&Credential, u64),
-        practice: &str,
+        practice: &PracticeId,
         input: &LoginInput<'_>,
         password_ok: bool,
         now: i64,
@@ -234,7 +234,7 @@ impl<'a> Logins<'a> {
     /// and answers a fresh one for the caller.
     /// A patient changing a temporary password may also choose their own username (`new_username`).
     pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, new_username: Option<&str>) -> CoreResult<LoginOk> {
-        let (practice, principal_id) = (actor.practice.as_str(), actor.id.as_str());
+        let (practice, principal_id) = (&actor.practice, actor.id.as_str());
         let (mut cred, version) =
             Credentials { table: self.table }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
         if current.len() > PASSWORD_INPUT_MAX || !password::verify(current, &cred.password_hash) {

@@ -8,6 +8,7 @@ use crate::identity::credentials::{Credential, Credentials};
 use crate::identity::password;
 use crate::identity::session::PrincipalKind;
 use crate::identity::totp::{self, Enrolment};
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Table, TableError};
 use crate::quota::Quota;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -134,7 +135,7 @@ impl Mfa<'_> {
 }
 
 /// Uses a recovery code of `c` (stored at `version`): `true` when it was one, now spent.
-pub async fn use_recovery_code(table: &dyn Table, practice: &str, c: &Credential, version: u64, code: &str) -> CoreResult<bool> {
+pub async fn use_recovery_code(table: &dyn Table, practice: &PracticeId, c: &Credential, version: u64, code: &str) -> CoreResult<bool> {
     let hash = recovery_hash(code);
     let Some(at) = c.recovery_codes.iter().position(|h| crate::ids::constant_time_eq(h.as_bytes(), hash.as_bytes())) else {
         return Ok(false);

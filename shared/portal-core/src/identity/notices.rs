@@ -24,7 +24,7 @@ pub struct Notices<'a> {
 impl Notices<'_> {
     /// Tells patient `actor.id` of `notice` by email; answers whether it was sent.
     pub async fn tell(&self, actor: &Actor, notice: SecurityNotice) -> CoreResult<bool> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let patient = PatientRecords { table: self.table }.get::<Patient>(practice, &actor.id).await?.map(|p| p.record);
         let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?;
         let (Some(patient), Some(settings)) = (patient, settings) else { return Ok(false) };

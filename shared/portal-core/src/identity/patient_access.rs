@@ -12,6 +12,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError, TxOp};
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
@@ -65,7 +66,7 @@ impl PatientAccess<'_> {
         AuditLog { table: self.table, clock: self.clock }
     }
 
-    pub async fn get(&self, practice: &str, patient_id: &str) -> CoreResult<Option<(AccessRecord, Item)>> {
+    pub async fn get(&self, practice: &PracticeId, patient_id: &str) -> CoreResult<Option<(AccessRecord, Item)>> {
         let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::access(patient_id)).await? else {
             return Ok(None);
         };
@@ -73,14 +74,14 @@ impl PatientAccess<'_> {
     }
 
     /// The access records of several patients at once (a page of search results).
-    pub async fn of_each(&self, practice: &str, patient_ids: &[&str]) -> CoreResult<Vec<Option<AccessRecord>>> {
+    pub async fn of_each(&self, practice: &PracticeId, patient_ids: &[&str]) -> CoreResult<Vec<Option<AccessRecord>>> {
         let reads = patient_ids.iter().map(|id| self.get(practice, id));
         let found = futures_util::future::join_all(reads).await;
         found.into_iter().map(|r| r.map(|o| o.map(|(record, _)| record))).collect()
     }
 
     /// Whether a patient's login still has the temporary password staff gave (never changed).
-    pub async fn is_temporary(&self, practice: &str, username: &str) -> CoreResult<bool> {
+    pub async fn is_temporary(&self, practice: &PracticeId, username: &str) -> CoreResult<bool> {
         let cred = Credentials { table: self.table }.get(practice, PrincipalKind::Patient, username).await?;
         Ok(cred.is_some_and(|(c, _)| c.must_change_password))
     }
@@ -90,7 +91,7 @@ impl PatientAccess<'_> {
     #[allow(clippy::too_many_arguments)]
     pub async fn create(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         patient_id: &str,
         username: &str,
         display_name: &str,
@@ -138,7 +139,7 @@ impl PatientAccess<'_> {
 
     /// Gives an eligible patient a login with a temporary password (shown in the answer only).
     pub async fn grant(&self, actor: &Actor, patient_id: &str) -> CoreResult<TemporaryLogin> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
         let missing = roster::missing(&patient);
         if !missing.is_empty() {
@@ -161,7 +162,7 @@ impl PatientAccess<'_> {
 
     /// A new temporary password; the old one and every session of the patient stop working.
     pub async fn reset(&self, actor: &Actor, patient_id: &str) -> CoreResult<TemporaryLogin> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let (record, _) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
         let creds = Credentials { table: self.table };
         let (mut cred, version) = creds.get(practice, PrincipalKind::Patient, &record.username).await?.ok_or_else(no_access)?;
@@ -177,7 +178,7 @@ impl PatientAccess<'_> {
 
     /// Removes the login; the patient's sessions end at once. Their records stay.
     pub async fn remove(&self, actor: &Actor, patient_id: &str) -> CoreResult<()> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let (record, item) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
         let pk = table_keys::practice(practice);
         let ops = vec![
@@ -200,7 +201,14 @@ impl PatientAccess<'_> {
     /// Moves a patient's login to the username they chose (with the first password of their
     /// own): the credential under its new name, the old one gone and the access record renamed,
     /// in one transaction. A taken name is `username_taken`.
-    pub async fn rename(&self, practice: &str, patient_id: &str, old_username: &str, cred: &Credential, version: u64) -> CoreResult<()> {
+    pub async fn rename(
+        &self,
+        practice: &PracticeId,
+        patient_id: &str,
+        old_username: &str,
+        cred: &Credential,
+        version: u64,
+    ) -> CoreResult<()> {
         let (mut record, item) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
         record.username = cred.username.clone();
         let pk = table_keys::practice(practice);
@@ -236,7 +244,7 @@ impl PatientAccess<'_> {
         mailer: &dyn Mailer,
         site_url: &str,
     ) -> CoreResult<()> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
         let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
         let to = patient.email.clone().filter(|e| !e.trim().is_empty());
@@ -266,7 +274,7 @@ impl PatientAccess<'_> {
 
     /// Notes a patient's visit (a login). Losing a race with another login changes nothing worth
     /// retrying: both wrote "now".
-    pub async fn visited(&self, practice: &str, patient_id: &str) -> CoreResult<()> {
+    pub async fn visited(&self, practice: &PracticeId, patient_id: &str) -> CoreResult<()> {
         let Some((mut record, item)) = self.get(practice, patient_id).await? else {
             return Ok(());
         };

@@ -30,17 +30,11 @@ pub struct NewLogin {
 }
 
 impl Provisioner<'_> {
-    pub async fn create_practice(&self, practice: &str, name: &str, features: Vec<Feature>) -> CoreResult<()> {
-        if PracticeId::parse(practice).is_none() {
-            return Err(CoreError::invalid(
-                ProblemCode::PracticeInvalid,
-                "A practice id is 2–64 lower-case letters, digits, '.', '-' or '_'.",
-            ));
-        }
+    pub async fn create_practice(&self, practice: &PracticeId, name: &str, features: Vec<Feature>) -> CoreResult<()> {
         SettingsRepo { table: self.table, clock: self.clock }.create(practice, &PracticeSettings::new(name, features)).await
     }
 
-    pub async fn create_staff(&self, practice: &str, username: &str, display_name: &str, role: StaffRole) -> CoreResult<NewLogin> {
+    pub async fn create_staff(&self, practice: &PracticeId, username: &str, display_name: &str, role: StaffRole) -> CoreResult<NewLogin> {
         let password = password::generate_temporary();
         let secret = totp::generate_secret();
         let principal_id = format!("{STAFF_ID_PREFIX}{}", &ids::new_id()[..12]);
@@ -64,7 +58,7 @@ impl Provisioner<'_> {
     /// principal id of a patient is the practice system's patient id.
     pub async fn create_patient_login(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         patient_id: &str,
         username: &str,
         display_name: &str,
@@ -85,7 +79,7 @@ impl Provisioner<'_> {
     #[allow(clippy::too_many_arguments)]
     async fn create(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         kind: PrincipalKind,
         principal_id: &str,
         username: &str,

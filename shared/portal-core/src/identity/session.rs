@@ -2,6 +2,7 @@
 //! 15 min, absolute 12 h. The token names its practice (`{practice}.{random}`) so the session item
 //! sits under the practice's key like every other item.
 
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Query, Table};
 use crate::table_keys;
 use crate::{CoreError, CoreResult};
@@ -81,7 +82,7 @@ impl StaffRole {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
-    pub practice: String,
+    pub practice: PracticeId,
     pub principal_id: String,
     pub kind: PrincipalKind,
     #[serde(default)]
@@ -104,9 +105,9 @@ pub fn hash_token(token: &str) -> String {
 
 /// The practice a token claims to belong to (checked against the stored session, which is looked
 /// up under that practice, so a forged prefix finds nothing).
-pub fn practice_of_token(token: &str) -> Option<&str> {
+pub fn practice_of_token(token: &str) -> Option<PracticeId> {
     let (practice, random) = token.split_once('.')?;
-    (crate::ids::PracticeId::parse(practice).is_some() && random.len() == 43).then_some(practice)
+    PracticeId::parse(practice).filter(|_| random.len() == 43)
 }
 
 pub struct Sessions<'a> {
@@ -118,7 +119,7 @@ impl Sessions<'_> {
     /// Starts a session; answers the token (shown to the client once) and the session.
     pub async fn start(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         principal_id: &str,
         kind: PrincipalKind,
         role: Option<StaffRole>,
@@ -128,7 +129,7 @@ impl Sessions<'_> {
         let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
         let now = self.clock.now();
         let session = Session {
-            practice: practice.into(),
+            practice: practice.clone(),
             principal_id: principal_id.into(),
             kind,
             role,
@@ -155,13 +156,13 @@ impl Sessions<'_> {
             return Ok(None);
         };
         let hash = hash_token(token);
-        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::session(&hash)).await? else {
+        let Some(item) = self.table.get(&table_keys::practice(&practice), &table_keys::session(&hash)).await? else {
             return Ok(None);
         };
         let mut session: Session = item.parse_kept()?;
         let now = self.clock.now();
         if session.practice != practice || now >= session.expires_at() {
-            self.end(practice, &hash).await?;
+            self.end(&practice, &hash).await?;
             return Ok(None);
         }
         if now - session.last_seen >= TOUCH_INTERVAL {
@@ -177,13 +178,13 @@ impl Sessions<'_> {
         Ok(Some((hash, session)))
     }
 
-    pub async fn end(&self, practice: &str, token_hash: &str) -> CoreResult<()> {
+    pub async fn end(&self, practice: &PracticeId, token_hash: &str) -> CoreResult<()> {
         self.table.delete(&table_keys::practice(practice), &table_keys::session(token_hash), Cond::None).await?;
         Ok(())
     }
 
     /// Ends every session of a principal (password change, access revoked).
-    pub async fn end_all(&self, practice: &str, principal_id: &str) -> CoreResult<usize> {
+    pub async fn end_all(&self, practice: &PracticeId, principal_id: &str) -> CoreResult<usize> {
         // Page with the cursor rather than re-querying: the GSI is eventually consistent, so a
         // re-query could return the items just deleted.
         let (mut ended, mut cursor) = (0, None);

@@ -12,6 +12,7 @@ use crate::identity::password;
 use crate::identity::provision::STAFF_ID_PREFIX;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::identity::totp::{self, Enrolment};
+use crate::ids::PracticeId;
 use crate::ids::Username;
 use crate::ports::{Clock, Cond, Item, Query, Table, TableError, TxOp};
 use crate::table_keys;
@@ -67,22 +68,22 @@ impl StaffUsers<'_> {
     }
 
     /// Every staff user of the practice, by username.
-    pub async fn list(&self, practice: &str) -> CoreResult<Vec<StaffUser>> {
+    pub async fn list(&self, practice: &PracticeId) -> CoreResult<Vec<StaffUser>> {
         Ok(self.credentials(practice).await?.iter().map(StaffUser::from).collect())
     }
 
-    async fn credentials(&self, practice: &str) -> CoreResult<Vec<Credential>> {
+    async fn credentials(&self, practice: &PracticeId) -> CoreResult<Vec<Credential>> {
         Ok(self.credential_items(practice).await?.into_iter().map(|(c, _)| c).collect())
     }
 
     /// Every staff credential with the item it is stored in (for checks at its version).
-    async fn credential_items(&self, practice: &str) -> CoreResult<Vec<(Credential, Item)>> {
+    async fn credential_items(&self, practice: &PracticeId) -> CoreResult<Vec<(Credential, Item)>> {
         let q = Query::new(table_keys::practice(practice)).prefix(table_keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200);
         let items = crate::ports::query_all(self.table, q).await?;
         Ok(items.into_iter().map(|i| Ok((i.parse()?, i))).collect::<Result<_, TableError>>()?)
     }
 
-    async fn get(&self, practice: &str, username: &str) -> CoreResult<(Credential, u64)> {
+    async fn get(&self, practice: &PracticeId, username: &str) -> CoreResult<(Credential, u64)> {
         self.creds().get(practice, PrincipalKind::Staff, &normalize_username(username)).await?.ok_or(CoreError::NotFound)
     }
 
@@ -128,7 +129,7 @@ impl StaffUsers<'_> {
     /// admin at the version counted: two admins demoting each other at the same moment cannot
     /// both go through, so the practice always keeps one.
     pub async fn update(&self, actor: &Actor, username: &str, role: Option<StaffRole>, disabled: Option<bool>) -> CoreResult<StaffUser> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let mut attempts = 0;
         let (cred, before, after) = loop {
             attempts += 1;
@@ -180,7 +181,7 @@ impl StaffUsers<'_> {
 
     /// Starts (or restarts) enrolling an authenticator: a new secret, pending until confirmed.
     pub async fn start_totp(&self, actor: &Actor, practice_name: &str, username: &str) -> CoreResult<Enrolment> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let (mut cred, version) = self.get(practice, username).await?;
         let secret = totp::generate_secret();
         cred.totp_pending = Some(secret.clone());
@@ -193,7 +194,7 @@ impl StaffUsers<'_> {
 
     /// Confirms the pending secret with a code from the app; it replaces any earlier one.
     pub async fn confirm_totp(&self, actor: &Actor, username: &str, code: &str) -> CoreResult<StaffUser> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let (mut cred, version) = self.get(practice, username).await?;
         let Some(pending) = cred.totp_pending.clone() else {
             return Err(CoreError::invalid(ProblemCode::TotpNotStarted, "Start setting up the authenticator first."));

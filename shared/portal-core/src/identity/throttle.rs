@@ -12,6 +12,7 @@
 //! Nothing here locks an account: there is no state an attacker can put an account in that keeps
 //! its owner out of a known device at all, or out of a new one for longer than the delay.
 
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Table, TableError};
 use crate::quota::Quota;
 use crate::table_keys;
@@ -61,7 +62,7 @@ impl Throttle<'_> {
     /// device of the account or not: refused ([`Verdict::Wait`]) while the address's limit holds,
     /// or — from an unknown device — while the account's delay does (and then counted against the
     /// address); otherwise counted on the account (unknown devices only) and let through.
-    pub async fn begin(&self, practice: &str, account: &str, address: Option<&str>, known_device: bool) -> CoreResult<Verdict> {
+    pub async fn begin(&self, practice: &PracticeId, account: &str, address: Option<&str>, known_device: bool) -> CoreResult<Verdict> {
         if let Some(a) = address {
             if PER_ADDRESS.used_up(self.table, self.clock, practice, a).await? {
                 return Ok(Verdict::Wait);
@@ -89,19 +90,19 @@ impl Throttle<'_> {
     }
 
     /// The attempt succeeded: the account starts afresh.
-    pub async fn succeeded(&self, practice: &str, account: &str) -> CoreResult<()> {
+    pub async fn succeeded(&self, practice: &PracticeId, account: &str) -> CoreResult<()> {
         self.table.delete(&table_keys::practice(practice), &table_keys::throttle_account(account), Cond::None).await?;
         Ok(())
     }
 
     /// The attempt failed (or was held back): counted against its address.
-    pub async fn failed(&self, practice: &str, address: Option<&str>) -> CoreResult<()> {
+    pub async fn failed(&self, practice: &PracticeId, address: Option<&str>) -> CoreResult<()> {
         let Some(a) = address else { return Ok(()) };
         PER_ADDRESS.count(self.table, self.clock, practice, a).await?;
         Ok(())
     }
 
-    async fn read(&self, practice: &str, sk: &str) -> CoreResult<(Counter, u64)> {
+    async fn read(&self, practice: &PracticeId, sk: &str) -> CoreResult<(Counter, u64)> {
         Ok(match self.table.get(&table_keys::practice(practice), sk).await? {
             Some(item) => (item.parse().unwrap_or_default(), item.version),
             None => (Counter::default(), 0),
@@ -109,7 +110,7 @@ impl Throttle<'_> {
     }
 
     /// A conditional write on the version read; `false` when another attempt wrote first.
-    async fn write(&self, practice: &str, sk: &str, c: &Counter, version: u64, expires: i64) -> CoreResult<bool> {
+    async fn write(&self, practice: &PracticeId, sk: &str, c: &Counter, version: u64, expires: i64) -> CoreResult<bool> {
         let data = serde_json::to_value(c).map_err(crate::CoreError::backend)?;
         let item = Item::new(table_keys::practice(practice), sk, data).with_version(version + 1).expiring_at(expires);
         let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };

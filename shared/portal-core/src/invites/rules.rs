@@ -6,6 +6,7 @@
 //! scheduled run reads to find which practices to look at.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Table, TableError};
 use crate::table_keys;
 use crate::text::{is_plain_text, unknown_tag};
@@ -259,7 +260,7 @@ pub struct InviteRulesRepo<'a> {
 
 impl InviteRulesRepo<'_> {
     /// The practice's rules, or the defaults (version 0) when never saved.
-    pub async fn get(&self, practice: &str) -> CoreResult<InviteRules> {
+    pub async fn get(&self, practice: &PracticeId) -> CoreResult<InviteRules> {
         match self.table.get(&table_keys::practice(practice), table_keys::INVITE_RULES).await? {
             Some(item) => {
                 let mut r: InviteRules = item.parse()?;
@@ -273,7 +274,7 @@ impl InviteRulesRepo<'_> {
     /// Saves checked rules if the stored version is still `version`; audited with before/after.
     pub async fn put(&self, actor: &Actor, version: u64, rules: &[InviteRule], office_phone: &str) -> CoreResult<InviteRules> {
         let (rules, office_phone) = check(rules, office_phone)?;
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let before = self.get(practice).await?;
         let next = InviteRules { rules, office_phone, version: version + 1 };
         let mut item =

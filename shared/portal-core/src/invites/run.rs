@@ -70,7 +70,7 @@ pub struct RunReport {
     pub failed: usize,
 }
 
-fn log_partition(practice: &str) -> String {
+fn log_partition(practice: &PracticeId) -> String {
     format!("P#{practice}#INVITELOG")
 }
 
@@ -195,7 +195,7 @@ impl InviteRun<'_> {
 
     /// Claims the invite of `rule` for `entry`: a new claim, or one a dead or failed run left
     /// behind. `None` when it is settled or another run holds it.
-    async fn claim(&self, practice: &str, rule: &InviteRule, entry: &CalendarEntry) -> CoreResult<Option<(InviteRecord, Item)>> {
+    async fn claim(&self, practice: &PracticeId, rule: &InviteRule, entry: &CalendarEntry) -> CoreResult<Option<(InviteRecord, Item)>> {
         let now = self.clock.now();
         let (pk, sk) = (table_keys::practice(practice), invite_key(&rule.id, &entry.appointment_id));
         let fresh = InviteRecord {
@@ -341,7 +341,7 @@ impl InviteRun<'_> {
 /// The invite log for staff, newest first.
 pub async fn log(
     table: &dyn Table,
-    practice: &str,
+    practice: &PracticeId,
     limit: usize,
     cursor: Option<String>,
 ) -> CoreResult<(Vec<InviteRecord>, Option<String>)> {

@@ -7,6 +7,7 @@
 use super::rules::{check_phone, check_template, render, TagValues};
 use super::run::wall_clock;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::language::{in_language, Language};
 use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
@@ -49,17 +50,17 @@ pub struct InviteSamples<'a> {
 
 impl InviteSamples<'_> {
     /// The draft filled in for the sample patient; a draft a save would refuse is refused alike.
-    pub async fn preview(&self, practice: &str, draft: &Draft) -> CoreResult<Sample> {
+    pub async fn preview(&self, practice: &PracticeId, draft: &Draft) -> CoreResult<Sample> {
         let settings = self.settings(practice).await?;
         self.fill(practice, &settings, draft)
     }
 
-    async fn settings(&self, practice: &str) -> CoreResult<PracticeSettings> {
+    async fn settings(&self, practice: &PracticeId) -> CoreResult<PracticeSettings> {
         SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)
     }
 
     /// The draft filled in for the sample patient, with the practice's settings as read.
-    fn fill(&self, practice: &str, settings: &PracticeSettings, draft: &Draft) -> CoreResult<Sample> {
+    fn fill(&self, practice: &PracticeId, settings: &PracticeSettings, draft: &Draft) -> CoreResult<Sample> {
         let which = match draft.language {
             Language::En => "The email",
             Language::Es => "The Spanish email",
@@ -90,7 +91,7 @@ impl InviteSamples<'_> {
     /// Mails the draft's sample to `to` (the staff member's own address) from the practice's
     /// sender; answers the sample sent.
     pub async fn send_test(&self, actor: &Actor, draft: &Draft, to: &str) -> CoreResult<Sample> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let to = check_email(to, "to")?;
         let settings = self.settings(practice).await?;
         let sample = self.fill(practice, &settings, draft)?;

@@ -16,6 +16,7 @@
 use super::{ProviderNames, ProviderView};
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Events, Table, TableError, TxOp};
 use crate::practice::family::PatientId;
 use crate::practice::settings::SettingsRepo;
@@ -310,7 +311,7 @@ impl AppointmentBook<'_> {
     }
 
     /// The practice's open slots from today on, soonest first.
-    async fn open_slots(&self, practice: &str) -> CoreResult<Vec<Synced<Slot>>> {
+    async fn open_slots(&self, practice: &PracticeId) -> CoreResult<Vec<Synced<Slot>>> {
         let now = self.clock.now();
         let (from, to) = (rfc3339(now), rfc3339(now + SLOT_DAYS * 86_400));
         let range = DateRange::parse(Some(&from[..10]), Some(&to[..10]))?;
@@ -408,7 +409,7 @@ impl AppointmentBook<'_> {
     }
 
     /// The portal booking of `slot_id`, when `patient_id` holds it.
-    async fn booked_by(&self, practice: &str, slot_id: &str, patient_id: &PatientId) -> CoreResult<Option<Booked>> {
+    async fn booked_by(&self, practice: &PracticeId, slot_id: &str, patient_id: &PatientId) -> CoreResult<Option<Booked>> {
         let bookings = PortalBookings { table: self.table };
         match bookings.of_slot(practice, slot_id).await? {
             Some((id, appointment)) if appointment.patient_id == *patient_id => {

@@ -301,7 +301,7 @@ impl CareSummaries<'_> {
         let events = DateRange::parse(from, to)?;
         let reads = Reads { table: self.table, clock: self.clock };
         let (patient_id, patient) = reads.patient(caller, requested).await?;
-        let practice = caller.actor.practice.as_str();
+        let practice = &caller.actor.practice;
         let records = reads.records();
         let guarantor = patient.record.guarantor(&patient_id).to_string();
         let every = DateRange::all();

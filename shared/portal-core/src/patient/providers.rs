@@ -2,6 +2,7 @@
 //! provider; the provider list is the practice's (not PHI) and changes seldom, so it is read once a
 //! minute per container instead of once per request — reads stay within three table requests.
 
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Table};
 use crate::sync::entities::Provider;
 use crate::sync::records::PatientRecords;
@@ -31,9 +32,9 @@ impl ProviderNames {
     }
 
     /// Every provider's display name in the practice ("Maya Chen, DDS").
-    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &str) -> CoreResult<Names> {
+    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &PracticeId) -> CoreResult<Names> {
         let now = clock.now();
-        if let Some((at, names)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice) {
+        if let Some((at, names)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice.as_str()) {
             if now - at < self.ttl_seconds {
                 return Ok(names.clone());
             }

@@ -140,7 +140,7 @@ impl Payments<'_> {
     /// The guest's payment, when `proof` holds its key (a wrong key is no payment).
     async fn guest_payment(&self, id: &str, proof: &GuestProof) -> CoreResult<(Payment, PracticeId)> {
         let practice = practice_of(&proof.practice)?;
-        let (payment, _) = self.load(practice.as_str(), id).await?.ok_or(CoreError::NotFound)?;
+        let (payment, _) = self.load(&practice, id).await?.ok_or(CoreError::NotFound)?;
         let hash = key_hash(&proof.idempotency_key);
         match &payment.guest {
             Some(g) if constant_time_eq(g.key_hash.as_bytes(), hash.as_bytes()) => Ok((payment, practice)),

@@ -9,6 +9,7 @@ use super::store::{self, Payment, PaymentStatus, Refund};
 use super::use_cases::{processor_down, PaymentView, Payments};
 use crate::audit::{Actor, AuditAction, Outcome};
 use crate::clock::rfc3339;
+use crate::ids::PracticeId;
 use crate::ports::{Cond, PortError, Query, TableError, TxOp};
 use crate::reads::{Listing, PageRequest};
 use crate::sync::entities::Patient;
@@ -132,7 +133,7 @@ impl Payments<'_> {
         }
     }
 
-    async fn names(&self, practice: &str, payments: &[Payment]) -> CoreResult<BTreeMap<String, String>> {
+    async fn names(&self, practice: &PracticeId, payments: &[Payment]) -> CoreResult<BTreeMap<String, String>> {
         let mut names = BTreeMap::new();
         for id in payments.iter().filter_map(|p| p.patient_id.as_deref()) {
             if !names.contains_key(id) {
@@ -148,7 +149,7 @@ impl Payments<'_> {
     /// payments, so a filtered page may be short and still have a cursor). Audited: staff saw
     /// whose payments these are.
     pub async fn office_list(&self, actor: &Actor, filter: OfficeFilter, page: PageRequest) -> CoreResult<Listing<OfficePayment>> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let q = match filter {
             OfficeFilter::Unmatched => Query::on_gsi1(table_keys::unmatched_payments(practice)),
             _ => Query::new(table_keys::payments(practice)),
@@ -177,7 +178,7 @@ impl Payments<'_> {
 
     /// Gives back part or all of an approved payment through its processor.
     pub async fn refund(&self, actor: &Actor, id: &str, req: RefundRequest) -> CoreResult<OfficePayment> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let (payment, _) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;
         let key = &req.idempotency_key;
         if !(8..=64).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -219,7 +220,7 @@ impl Payments<'_> {
 
     /// Records a refund the processor made (once, however often it is recorded).
     async fn record_refund(&self, actor: &Actor, id: &str, refund: Refund) -> CoreResult<Payment> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         for _ in 0..ATTEMPTS {
             let (mut payment, version) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;
             if payment.refunds.iter().any(|r| r.processor_ref == refund.processor_ref) {
@@ -256,7 +257,7 @@ impl Payments<'_> {
 
     /// Puts a guest payment that matched no patient on `patient_id`'s account.
     pub async fn assign(&self, actor: &Actor, id: &str, patient_id: &str) -> CoreResult<OfficePayment> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let patient = (PatientRecords { table: self.table }).get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?;
         for _ in 0..ATTEMPTS {
             let (mut payment, version) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;

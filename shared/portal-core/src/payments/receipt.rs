@@ -9,6 +9,7 @@
 
 use super::store::{self, Payer, Payment, ReceiptState};
 use super::use_cases::dollars;
+use crate::ids::PracticeId;
 use crate::language::{receipt_mail, Language, Words};
 use crate::ports::{Clock, Cond, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::SettingsRepo;
@@ -38,7 +39,7 @@ pub fn receipt_words(lang: Language, practice_name: &str, p: &Payment) -> Words 
 impl Receipts<'_> {
     /// Sends the receipt of `payment_id` unless it was sent, skipped, is being sent or is not
     /// due; answers where it stands now.
-    pub async fn send(&self, practice: &str, payment_id: &str) -> CoreResult<ReceiptState> {
+    pub async fn send(&self, practice: &PracticeId, payment_id: &str) -> CoreResult<ReceiptState> {
         let payment = match self.claim(practice, payment_id).await? {
             Ok(claimed) => claimed,
             Err(settled) => return Ok(settled),
@@ -82,7 +83,7 @@ impl Receipts<'_> {
 
     /// Claims the receipt for this worker (the payment as it was), or answers
     /// the state that means there is nothing to do.
-    async fn claim(&self, practice: &str, id: &str) -> CoreResult<Result<Payment, ReceiptState>> {
+    async fn claim(&self, practice: &PracticeId, id: &str) -> CoreResult<Result<Payment, ReceiptState>> {
         for _ in 0..ATTEMPTS {
             let item = self.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
             let mut payment: Payment = item.parse()?;
@@ -106,7 +107,7 @@ impl Receipts<'_> {
     }
 
     /// Records where the receipt stands, whatever else changed on the payment meanwhile.
-    async fn set(&self, practice: &str, id: &str, state: ReceiptState) -> CoreResult<ReceiptState> {
+    async fn set(&self, practice: &PracticeId, id: &str, state: ReceiptState) -> CoreResult<ReceiptState> {
         for _ in 0..ATTEMPTS {
             let item = self.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
             let mut payment: Payment = item.parse()?;

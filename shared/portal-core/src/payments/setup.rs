@@ -4,6 +4,7 @@
 //! each is set, never the value again.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::ports::Processors;
 use crate::ports::{Clock, Cond, Item, ProcessorAccount, ProcessorKind, SecretBox, Table};
 use crate::table_keys;
@@ -107,14 +108,14 @@ fn key_like(value: &str, prefixes: &[&str]) -> bool {
 
 impl PaymentSetups<'_> {
     /// The practice's setup (the default, no processor, when it never saved one).
-    pub async fn get(&self, practice: &str) -> CoreResult<PaymentSetup> {
+    pub async fn get(&self, practice: &PracticeId) -> CoreResult<PaymentSetup> {
         match self.table.get(&table_keys::practice(practice), table_keys::PAYMENT_SETUP).await? {
             Some(item) => item.parse().map_err(Into::into),
             None => Ok(PaymentSetup::default()),
         }
     }
 
-    pub async fn view(&self, practice: &str) -> CoreResult<SetupView> {
+    pub async fn view(&self, practice: &PracticeId) -> CoreResult<SetupView> {
         Ok(self.view_of(self.get(practice).await?))
     }
 
@@ -133,7 +134,7 @@ impl PaymentSetups<'_> {
     /// Saves a change made from `change.version`; a change from an older version is a conflict
     /// carrying what is stored now.
     pub async fn save(&self, actor: &Actor, change: SetupChange) -> CoreResult<SetupView> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         if change.processor != ProcessorKind::None && self.processors.get(change.processor).is_none() {
             return Err(CoreError::invalid(
                 ProblemCode::PaymentSetupInvalid,
@@ -213,7 +214,7 @@ impl PaymentSetups<'_> {
     /// Tries the saved keys at the processor (changing nothing); answers whether they work and,
     /// when not, the processor's words. Audited.
     pub async fn test_connection(&self, actor: &Actor) -> CoreResult<Connection> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let setup = self.get(practice).await?;
         let Some(processor) = self.processors.get(setup.processor) else {
             return Ok(Connection { ok: false, detail: "No processor is chosen.".into() });
@@ -236,14 +237,14 @@ impl PaymentSetups<'_> {
     }
 
     /// The practice's account at its processor, its secrets opened for this request.
-    pub async fn account(&self, practice: &str, setup: &PaymentSetup) -> CoreResult<ProcessorAccount> {
+    pub async fn account(&self, practice: &PracticeId, setup: &PaymentSetup) -> CoreResult<ProcessorAccount> {
         Ok(ProcessorAccount {
             secret_key: self.open(practice, &setup.sealed_secret_key, "secret-key").await?,
             webhook_secret: self.open(practice, &setup.sealed_webhook_secret, "webhook-secret").await?,
         })
     }
 
-    async fn open(&self, practice: &str, sealed: &str, what: &str) -> CoreResult<String> {
+    async fn open(&self, practice: &PracticeId, sealed: &str, what: &str) -> CoreResult<String> {
         if sealed.is_empty() {
             return Ok(String::new());
         }

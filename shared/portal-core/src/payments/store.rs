@@ -4,6 +4,7 @@
 //! partition the reconciler reads. The marker is put and deleted in the same transaction as the
 //! payment's state, so the two never disagree.
 
+use crate::ids::PracticeId;
 use crate::ports::{CardSummary, Cond, Item, ProcessorKind, TxOp};
 use crate::sync::events::PaymentDetail;
 use crate::table_keys;
@@ -184,7 +185,7 @@ pub fn event_detail(p: &Payment, amount_cents: i64, at: i64) -> PaymentDetail {
 }
 
 /// The payment's item, indexed under its account, at `version`.
-pub fn item(practice: &str, p: &Payment, version: u64) -> CoreResult<Item> {
+pub fn item(practice: &PracticeId, p: &Payment, version: u64) -> CoreResult<Item> {
     let item =
         Item::new(table_keys::payments(practice), p.id.clone(), serde_json::to_value(p).map_err(CoreError::backend)?).with_version(version);
     Ok(match &p.account_id {
@@ -194,18 +195,18 @@ pub fn item(practice: &str, p: &Payment, version: u64) -> CoreResult<Item> {
 }
 
 /// The open marker's key for the reconciler: `(pk, sk)`.
-pub fn open_marker(practice: &str, id: &str) -> (String, String) {
+pub fn open_marker(practice: &PracticeId, id: &str) -> (String, String) {
     (table_keys::PAYMENTS_OPEN.to_string(), table_keys::open_payment(id, practice))
 }
 
 /// Puts the open marker (a new payment).
-pub fn put_marker(practice: &str, id: &str) -> TxOp {
+pub fn put_marker(practice: &PracticeId, id: &str) -> TxOp {
     let (pk, sk) = open_marker(practice, id);
     TxOp::Put(Item::new(pk, sk, serde_json::json!({})), Cond::Absent)
 }
 
 /// Deletes the open marker (the payment is settled for good).
-pub fn delete_marker(practice: &str, id: &str) -> TxOp {
+pub fn delete_marker(practice: &PracticeId, id: &str) -> TxOp {
     let (pk, sk) = open_marker(practice, id);
     TxOp::Delete { pk, sk, cond: Cond::None }
 }

@@ -232,7 +232,7 @@ impl Payments<'_> {
     }
 
     /// The practice's setup and processor, when it takes payments online.
-    pub(super) async fn ready(&self, practice: &str) -> CoreResult<(PaymentSetup, &dyn PaymentProcessor)> {
+    pub(super) async fn ready(&self, practice: &PracticeId) -> CoreResult<(PaymentSetup, &dyn PaymentProcessor)> {
         let setup = self.setups().get(practice).await?;
         match self.processors.get(setup.processor) {
             Some(processor) => Ok((setup, processor)),
@@ -244,7 +244,7 @@ impl Payments<'_> {
     }
 
     /// A payment and its item's version; `None` when there is no such payment.
-    pub(super) async fn load(&self, practice: &str, id: &str) -> CoreResult<Option<(Payment, u64)>> {
+    pub(super) async fn load(&self, practice: &PracticeId, id: &str) -> CoreResult<Option<(Payment, u64)>> {
         if !is_payment_id(id) {
             return Ok(None);
         }
@@ -259,7 +259,7 @@ impl Payments<'_> {
     /// same idempotency key it answers the same payment (and finishes a start whose processor
     /// call failed).
     pub async fn start(&self, caller: &Caller, requested: Option<&str>, req: StartRequest, practice_name: &str) -> CoreResult<Started> {
-        let practice = caller.actor.practice.as_str();
+        let practice = &caller.actor.practice;
         let (setup, processor) = self.ready(practice).await?;
         let note = check_start(&req, setup.limit_cents)?;
         let (patient_id, patient) = self.reads().patient(caller, requested).await?;
@@ -280,7 +280,7 @@ impl Payments<'_> {
     /// once), answers the payment recorded then.
     pub(super) async fn record_start(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         payment: Payment,
         key: &(String, String),
         actor: &Actor,
@@ -312,7 +312,7 @@ impl Payments<'_> {
         }
     }
 
-    pub(super) async fn by_key(&self, practice: &str, (pk, sk): &(String, String)) -> CoreResult<Option<(Payment, u64)>> {
+    pub(super) async fn by_key(&self, practice: &PracticeId, (pk, sk): &(String, String)) -> CoreResult<Option<(Payment, u64)>> {
         let Some(item) = self.table.get(pk, sk).await? else { return Ok(None) };
         let id = item.data["paymentId"].as_str().unwrap_or_default().to_string();
         self.load(practice, &id).await
@@ -322,7 +322,7 @@ impl Payments<'_> {
     /// answers what the page needs for the card.
     pub(super) async fn resume(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         (payment, version): (Payment, u64),
         setup: &PaymentSetup,
         processor: &dyn PaymentProcessor,
@@ -356,7 +356,7 @@ impl Payments<'_> {
     }
 
     /// Records the processor's id on a payment (whatever else changed on it meanwhile).
-    async fn set_ref(&self, practice: &str, mut payment: Payment, mut version: u64, processor_ref: &str) -> CoreResult<Payment> {
+    async fn set_ref(&self, practice: &PracticeId, mut payment: Payment, mut version: u64, processor_ref: &str) -> CoreResult<Payment> {
         for _ in 0..ATTEMPTS {
             if payment.processor_ref.is_some() {
                 return Ok(payment);
@@ -382,7 +382,7 @@ impl Payments<'_> {
 
     /// A payment the caller may see, brought up to date with the processor while it is open.
     pub async fn get(&self, caller: &Caller, id: &str) -> CoreResult<PaymentView> {
-        let practice = caller.actor.practice.as_str();
+        let practice = &caller.actor.practice;
         let (payment, patient_id) = self.visible(caller, id).await?;
         let reads = self.reads();
         let payment = match (&payment.processor_ref, payment.status.is_open()) {
@@ -407,7 +407,7 @@ impl Payments<'_> {
 
     /// [`Payments::pay_card`] for a payment already found to be the actor's.
     pub(super) async fn pay_with(&self, actor: &Actor, payment: Payment, token: &str) -> CoreResult<CardResult> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let token_ok = (8..=255).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !token_ok {
             return Err(CoreError::invalid(ProblemCode::CardTokenInvalid, "token: the card token the processor's card fields made."));
@@ -430,7 +430,7 @@ impl Payments<'_> {
     }
 
     /// Reads the payment at its processor and settles it with what it says.
-    pub(super) async fn refresh(&self, practice: &str, payment: Payment, processor_ref: &str, actor: &Actor) -> CoreResult<Payment> {
+    pub(super) async fn refresh(&self, practice: &PracticeId, payment: Payment, processor_ref: &str, actor: &Actor) -> CoreResult<Payment> {
         let setup = self.setups().get(practice).await?;
         let processor =
             self.processors.get(payment.processor).ok_or_else(|| CoreError::Backend("the payment's processor is gone".into()))?;
@@ -442,7 +442,7 @@ impl Payments<'_> {
     /// The payments toward the account of the patient the caller is viewing, newest first (a
     /// member of someone else's account sees only their own).
     pub async fn history(&self, caller: &Caller, requested: Option<&str>, page: PageRequest) -> CoreResult<Listing<PaymentView>> {
-        let practice = caller.actor.practice.as_str();
+        let practice = &caller.actor.practice;
         let reads = self.reads();
         let (patient_id, patient) = reads.patient(caller, requested).await?;
         let account = patient.record.guarantor(&patient_id).to_string();
@@ -463,7 +463,7 @@ impl Payments<'_> {
     /// `payment.received` event and its audit entry are one conditional write, so of any number
     /// of settlers racing (webhook, poll, reconciler) one approves and the rest find it approved.
     /// Answers the payment as it now stands, and whether this call moved it.
-    pub async fn settle(&self, practice: &str, id: &str, charge: &Charge, actor: &Actor) -> CoreResult<(Payment, bool)> {
+    pub async fn settle(&self, practice: &PracticeId, id: &str, charge: &Charge, actor: &Actor) -> CoreResult<(Payment, bool)> {
         for _ in 0..ATTEMPTS {
             let (payment, version) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;
             // A processor's answer about another payment than the one recorded here changes nothing.
@@ -611,7 +611,7 @@ impl Payments<'_> {
 /// (`posted`: the payment ids its ledger lines carry); only `patient`'s when given.
 pub async fn being_posted(
     table: &dyn Table,
-    practice: &str,
+    practice: &PracticeId,
     account: &str,
     patient: Option<&str>,
     posted: &HashSet<&str>,

@@ -6,6 +6,7 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Query, Table};
 use crate::smime::read_certificate;
 use crate::table_keys;
@@ -97,14 +98,14 @@ impl DirectRecipients<'_> {
         Ok(added)
     }
 
-    pub async fn list(&self, practice: &str) -> CoreResult<Vec<DirectRecipient>> {
+    pub async fn list(&self, practice: &PracticeId) -> CoreResult<Vec<DirectRecipient>> {
         let page =
             self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::DIRECT_RECIPIENT_PREFIX).limit(500)).await?;
         page.items.iter().map(|i| i.parse().map_err(CoreError::from)).collect()
     }
 
     /// The registered recipient for `address`, if any.
-    pub async fn for_address(&self, practice: &str, address: &str) -> CoreResult<Option<DirectRecipient>> {
+    pub async fn for_address(&self, practice: &PracticeId, address: &str) -> CoreResult<Option<DirectRecipient>> {
         let item = self.table.get(&table_keys::practice(practice), &table_keys::direct_recipient(&address.to_ascii_lowercase())).await?;
         item.map(|i| i.parse().map_err(CoreError::from)).transpose()
     }

@@ -3,6 +3,7 @@
 //! `familyAccess` is `guarantor` (the default) and only themself when it is `self`. A member outside
 //! the rule does not exist for the viewer: handlers answer 404, never 403.
 
+use crate::ids::PracticeId;
 use crate::sync::entities::Patient;
 use crate::sync::records::{PatientRecords, Synced};
 use crate::{CoreError, CoreResult};
@@ -144,7 +145,7 @@ impl Family<'_> {
     /// The members `viewer` may see, themself first, then by name. Candidates are the viewer's
     /// family (one query on the family index) and anyone the viewer's record lists as family
     /// outside it (a guardian's minor on another account).
-    pub async fn members(&self, practice: &str, viewer: &Viewer) -> CoreResult<Vec<Member>> {
+    pub async fn members(&self, practice: &PracticeId, viewer: &Viewer) -> CoreResult<Vec<Member>> {
         let Some(me) = self.records.get::<Patient>(practice, &viewer.patient_id).await? else {
             return Ok(vec![]);
         };
@@ -175,7 +176,7 @@ impl Family<'_> {
     /// The patient whose data a request is about: the viewer themself when `requested` is absent
     /// (no read needed), else a member the viewer may see (one read). Anyone else is
     /// [`CoreError::NotFound`].
-    pub async fn resolve(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<PatientId> {
+    pub async fn resolve(&self, practice: &PracticeId, viewer: &Viewer, requested: Option<&str>) -> CoreResult<PatientId> {
         match requested {
             Some(id) if id != viewer.patient_id.as_str() => Ok(self.member(practice, viewer, requested).await?.0),
             _ => Ok(viewer.patient_id.clone()),
@@ -185,7 +186,12 @@ impl Family<'_> {
     /// The record of the patient a request is about (the viewer when `requested` is absent), in
     /// one read: the rule needs only that member's own record. Someone the viewer may not see, or
     /// who does not exist, is [`CoreError::NotFound`].
-    pub async fn member(&self, practice: &str, viewer: &Viewer, requested: Option<&str>) -> CoreResult<(PatientId, Synced<Patient>)> {
+    pub async fn member(
+        &self,
+        practice: &PracticeId,
+        viewer: &Viewer,
+        requested: Option<&str>,
+    ) -> CoreResult<(PatientId, Synced<Patient>)> {
         let id = requested.unwrap_or(&viewer.patient_id);
         let member = self.records.get::<Patient>(practice, id).await?.ok_or(CoreError::NotFound)?;
         match may_view(viewer, &member.id, &member.record) {

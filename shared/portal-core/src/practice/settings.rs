@@ -6,6 +6,7 @@
 //! guards the write, and a lost race on another section is simply retried).
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Table};
 use crate::practice::family::FamilyAccess;
 use crate::practice::features::{self, Feature};
@@ -36,7 +37,7 @@ pub fn portal_path(practice: &crate::ids::PracticeId) -> String {
 /// Where a practice's patients log in, as emails and printed logins give it: the practice's
 /// patient-facing URL, else its own address on the portal's site (`site_url`; when that is not
 /// known, the path on the site, `/p/{practice}/`).
-pub fn login_url(settings: &PracticeSettings, practice: &str, site_url: &str) -> String {
+pub fn login_url(settings: &PracticeSettings, practice: &PracticeId, site_url: &str) -> String {
     match &settings.urls.patient_facing_url {
         Some(u) if !u.is_empty() => u.clone(),
         _ => {
@@ -327,7 +328,7 @@ pub enum Change {
 }
 
 impl<'a> SettingsRepo<'a> {
-    pub async fn get(&self, practice: &str) -> CoreResult<Option<PracticeSettings>> {
+    pub async fn get(&self, practice: &PracticeId) -> CoreResult<Option<PracticeSettings>> {
         let Some(item) = self.table.get(&table_keys::practice(practice), table_keys::SETTINGS).await? else {
             return Ok(None);
         };
@@ -337,7 +338,7 @@ impl<'a> SettingsRepo<'a> {
     }
 
     /// Creates the settings of a new practice; a conflict if it exists.
-    pub async fn create(&self, practice: &str, settings: &PracticeSettings) -> CoreResult<()> {
+    pub async fn create(&self, practice: &PracticeId, settings: &PracticeSettings) -> CoreResult<()> {
         let item = settings_item(practice, settings, 1)?;
         self.table.put(item, Cond::Absent).await?;
         Ok(())
@@ -356,7 +357,7 @@ impl<'a> SettingsRepo<'a> {
         rules: UrlRules,
         mail_domains: &[String],
     ) -> CoreResult<PracticeSettings> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let change = change.validated(rules, mail_domains)?;
         for _ in 0..5 {
             let current = self.get(practice).await?.ok_or(CoreError::NotFound)?;
@@ -385,7 +386,7 @@ impl<'a> SettingsRepo<'a> {
 }
 
 /// The settings item, listed in the index of every practice (the audit seal run walks it).
-fn settings_item(practice: &str, settings: &PracticeSettings, version: u64) -> CoreResult<Item> {
+fn settings_item(practice: &PracticeId, settings: &PracticeSettings, version: u64) -> CoreResult<Item> {
     let data = serde_json::to_value(settings).map_err(CoreError::backend)?;
     Ok(Item::new(table_keys::practice(practice), table_keys::SETTINGS, data)
         .with_version(version)
@@ -469,10 +470,10 @@ impl SettingsCache {
         SettingsCache { ttl_seconds, entries: Mutex::new(HashMap::new()) }
     }
 
-    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &str) -> CoreResult<Option<PracticeSettings>> {
+    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &PracticeId) -> CoreResult<Option<PracticeSettings>> {
         let now = clock.now();
         if self.ttl_seconds > 0 {
-            if let Some((at, s)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice) {
+            if let Some((at, s)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice.as_str()) {
                 if now - at < self.ttl_seconds {
                     return Ok(s.clone());
                 }
@@ -493,10 +494,11 @@ mod tests {
     #[test]
     fn login_url_prefers_the_practices_own_then_the_site_then_a_path() {
         let mut s = PracticeSettings::new("Smile", vec![]);
-        assert_eq!(login_url(&s, "smile", "https://portal.example.com/"), "https://portal.example.com/p/smile/");
-        assert_eq!(login_url(&s, "smile", ""), "/p/smile/");
+        let smile = PracticeId::parse("smile").unwrap();
+        assert_eq!(login_url(&s, &smile, "https://portal.example.com/"), "https://portal.example.com/p/smile/");
+        assert_eq!(login_url(&s, &smile, ""), "/p/smile/");
         s.urls.patient_facing_url = Some("https://smile.example/portal".into());
-        assert_eq!(login_url(&s, "smile", ""), "https://smile.example/portal");
+        assert_eq!(login_url(&s, &smile, ""), "https://smile.example/portal");
     }
 
     fn webmail(body: &str) -> WebMailSettings {

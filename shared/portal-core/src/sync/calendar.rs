@@ -3,6 +3,7 @@
 //! the appointment's own sync transaction (so it lives with sync; the invites run reads it), so a run finds what is due with one range query and no
 //! scan. A broken or deleted appointment leaves the calendar.
 
+use crate::ids::PracticeId;
 use crate::ports::{Cond, Item, Query, Table, TxOp};
 use crate::sync::entities::{Appointment, AppointmentStatus};
 use crate::table_keys;
@@ -28,7 +29,7 @@ impl CalendarEntry {
     }
 }
 
-fn partition(practice: &str) -> String {
+fn partition(practice: &PracticeId) -> String {
     format!("P#{practice}#CALENDAR")
 }
 
@@ -37,7 +38,7 @@ fn entry_key(appointment_id: &str) -> String {
 }
 
 /// The writes that make the calendar match `appointment` (`None`: deleted).
-pub fn index_ops(practice: &str, appointment_id: &str, appointment: Option<&Appointment>) -> CoreResult<Vec<TxOp>> {
+pub fn index_ops(practice: &PracticeId, appointment_id: &str, appointment: Option<&Appointment>) -> CoreResult<Vec<TxOp>> {
     let pk = table_keys::practice(practice);
     let listed = appointment.filter(|a| matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::Complete));
     let Some(a) = listed else {
@@ -58,7 +59,7 @@ pub fn index_ops(practice: &str, appointment_id: &str, appointment: Option<&Appo
 }
 
 /// Appointments starting in `[from, to]` (unix seconds), soonest first.
-pub async fn between(table: &dyn Table, practice: &str, from: i64, to: i64) -> CoreResult<Vec<CalendarEntry>> {
+pub async fn between(table: &dyn Table, practice: &PracticeId, from: i64, to: i64) -> CoreResult<Vec<CalendarEntry>> {
     let (mut out, mut cursor) = (vec![], None);
     loop {
         let q = Query::on_gsi1(partition(practice))

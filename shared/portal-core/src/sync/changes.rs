@@ -12,6 +12,7 @@ use super::entities::{Appointment, Entity, Record, Slot};
 use super::records::{synced, PatientRecords, Synced};
 use super::store::{entity_key, Envelope};
 use crate::clock::rfc3339;
+use crate::ids::PracticeId;
 use crate::ports::{Cond, Item, Table, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult};
@@ -33,7 +34,7 @@ impl<T> std::ops::Deref for ForChange<T> {
 
 impl PatientRecords<'_> {
     /// One record by id, to change it; `None` when absent or deleted.
-    pub async fn get_for_change<T: Record>(&self, practice: &str, id: &str) -> CoreResult<Option<ForChange<T>>> {
+    pub async fn get_for_change<T: Record>(&self, practice: &PracticeId, id: &str) -> CoreResult<Option<ForChange<T>>> {
         if super::entities::check_id("id", id).is_err() {
             return Ok(None);
         }
@@ -77,7 +78,7 @@ pub struct PortalBookings<'a> {
 impl PortalBookings<'_> {
     /// The write that files `appointment` as booking `booking_id` of `slot_id` at `now`; it fails
     /// when the slot has a booking already.
-    pub fn file(practice: &str, booking_id: &str, slot_id: &str, appointment: &Appointment, now: i64) -> CoreResult<TxOp> {
+    pub fn file(practice: &PracticeId, booking_id: &str, slot_id: &str, appointment: &Appointment, now: i64) -> CoreResult<TxOp> {
         let envelope = Envelope {
             entity: Entity::Appointments.name().into(),
             id: booking_id.into(),
@@ -99,7 +100,7 @@ impl PortalBookings<'_> {
     }
 
     /// The booking of `slot_id` (its id and appointment), if the portal made one.
-    pub async fn of_slot(&self, practice: &str, slot_id: &str) -> CoreResult<Option<(String, Appointment)>> {
+    pub async fn of_slot(&self, practice: &PracticeId, slot_id: &str) -> CoreResult<Option<(String, Appointment)>> {
         let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::booking(slot_id)).await? else { return Ok(None) };
         let booking: Envelope<Appointment> = item.parse()?;
         Ok(booking.fields.map(|appointment| (booking.id, appointment)))

@@ -11,6 +11,7 @@
 
 use super::events::PortalEvent;
 use crate::ids::EventId;
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -62,7 +63,7 @@ pub struct Outbox<'a> {
 }
 
 /// An event as the outbox holds it, without the unpublished mark.
-fn stored_item(practice: &str, event: &OutboxEvent) -> CoreResult<Item> {
+fn stored_item(practice: &PracticeId, event: &OutboxEvent) -> CoreResult<Item> {
     let stored = StoredEvent { kind: event.kind.clone(), at: event.at, detail: event.detail.clone() };
     Ok(Item::new(table_keys::outbox(practice), event.id.clone(), serde_json::to_value(&stored).map_err(CoreError::backend)?)
         .expiring_at(event.at + RETENTION_SECONDS))
@@ -78,7 +79,7 @@ fn micros(clock: &dyn Clock) -> i64 {
 impl Outbox<'_> {
     /// Records an event, then publishes it. A publishing failure
     /// is logged, not returned: the outbox already holds the event.
-    pub async fn record(&self, practice: &str, event: PortalEvent) -> CoreResult<OutboxEvent> {
+    pub async fn record(&self, practice: &PracticeId, event: PortalEvent) -> CoreResult<OutboxEvent> {
         let (item, event) = self.prepare(practice, event)?;
         self.table.put(item, Cond::Absent).await?;
         self.publish(practice, &event).await;
@@ -89,7 +90,7 @@ impl Outbox<'_> {
     /// are stored together or not at all), then publishes the events. The table's answer comes back
     /// as it is, so a caller can retry a conflict: the events go after `ops`, so the index of a
     /// failed condition is the caller's own.
-    pub async fn transact(&self, practice: &str, mut ops: Vec<TxOp>, events: Vec<PortalEvent>) -> Result<(), TableError> {
+    pub async fn transact(&self, practice: &PracticeId, mut ops: Vec<TxOp>, events: Vec<PortalEvent>) -> Result<(), TableError> {
         let mut recorded = Vec::with_capacity(events.len());
         for event in events {
             let (item, event) = self.prepare(practice, event).map_err(|e| TableError::Backend(e.to_string()))?;
@@ -104,7 +105,7 @@ impl Outbox<'_> {
     }
 
     /// An event and the item that records it (unpublished until [`Outbox::publish`] clears its mark).
-    fn prepare(&self, practice: &str, event: PortalEvent) -> CoreResult<(Item, OutboxEvent)> {
+    fn prepare(&self, practice: &PracticeId, event: PortalEvent) -> CoreResult<(Item, OutboxEvent)> {
         let (kind, detail) = event.into_parts()?;
         let at = self.clock.now();
         let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
@@ -115,7 +116,7 @@ impl Outbox<'_> {
 
     /// Publishes a recorded event and clears its unpublished mark; a failure is logged (the
     /// outbox holds the event, and the relay publishes it later).
-    pub async fn publish(&self, practice: &str, event: &OutboxEvent) {
+    pub async fn publish(&self, practice: &PracticeId, event: &OutboxEvent) {
         let published = self
             .events
             .publish(&[DomainEvent { practice_id: practice.into(), detail_type: event.kind.clone(), detail: event.detail.clone() }])
@@ -146,7 +147,7 @@ impl Outbox<'_> {
         for item in &page.items {
             // The index may lag behind a clear: read the event itself before publishing it again.
             let Some(current) = self.table.get(&item.pk, &item.sk).await? else { continue };
-            let Some(practice) = current.gsi1sk.as_deref().and_then(|sk| sk.split_once('|')).map(|(_, p)| p.to_string()) else {
+            let Some(practice) = current.gsi1sk.as_deref().and_then(|sk| sk.split_once('|')).and_then(|(_, p)| PracticeId::parse(p)) else {
                 continue;
             };
             let e: StoredEvent = current.parse()?;
@@ -166,7 +167,7 @@ impl Outbox<'_> {
     }
 
     /// Events after `after` (and after the last acknowledgement), oldest first.
-    pub async fn list(&self, practice: &str, after: Option<&str>, limit: usize) -> CoreResult<(Vec<OutboxEvent>, Option<String>)> {
+    pub async fn list(&self, practice: &PracticeId, after: Option<&str>, limit: usize) -> CoreResult<(Vec<OutboxEvent>, Option<String>)> {
         if after.is_some_and(|a| EventId::parse(a).is_none()) {
             return Err(CoreError::invalid(ProblemCode::CursorInvalid, "after: an event id from an earlier answer"));
         }
@@ -191,7 +192,7 @@ impl Outbox<'_> {
     }
 
     /// Acknowledges every event up to and including `up_to`; they are not handed out again.
-    pub async fn ack(&self, practice: &str, up_to: &str) -> CoreResult<String> {
+    pub async fn ack(&self, practice: &PracticeId, up_to: &str) -> CoreResult<String> {
         if EventId::parse(up_to).is_none() {
             return Err(CoreError::invalid(ProblemCode::CursorInvalid, "upTo: an event id from an earlier answer"));
         }
@@ -218,7 +219,7 @@ impl Outbox<'_> {
         Err(CoreError::Conflict { code: ProblemCode::AckContended, detail: "Acknowledgements raced; send it again.".into(), current: None })
     }
 
-    async fn acked(&self, practice: &str) -> CoreResult<Option<String>> {
+    async fn acked(&self, practice: &PracticeId) -> CoreResult<Option<String>> {
         match self.table.get(&table_keys::practice(practice), table_keys::OUTBOX_ACK).await? {
             Some(i) => Ok(Some(i.parse::<StoredAck>()?.up_to)),
             None => Ok(None),

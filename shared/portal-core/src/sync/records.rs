@@ -5,6 +5,7 @@
 
 use super::entities::{FileStatus, Patient, Record};
 use super::store::{entity_key, Envelope};
+use crate::ids::PracticeId;
 use crate::ports::{Item, Query, Table};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -97,7 +98,7 @@ pub struct PatientRecords<'a> {
 
 impl PatientRecords<'_> {
     /// One record by id; `None` when absent or deleted.
-    pub async fn get<T: Record>(&self, practice: &str, id: &str) -> CoreResult<Option<Synced<T>>> {
+    pub async fn get<T: Record>(&self, practice: &PracticeId, id: &str) -> CoreResult<Option<Synced<T>>> {
         if super::entities::check_id("id", id).is_err() {
             return Ok(None);
         }
@@ -110,7 +111,7 @@ impl PatientRecords<'_> {
     /// guarantor), within `range`, in `order`, a page at a time.
     pub async fn for_patient<T: Record>(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         patient_id: &str,
         range: &DateRange,
         order: Order,
@@ -123,7 +124,7 @@ impl PatientRecords<'_> {
     /// The practice's own records of one kind (providers; open slots by start).
     pub async fn for_practice<T: Record>(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         range: &DateRange,
         limit: usize,
         cursor: Option<String>,
@@ -132,7 +133,7 @@ impl PatientRecords<'_> {
     }
 
     /// Every record of a kind of a patient (or account) within `range`, oldest first, all pages.
-    pub async fn all_for_patient<T: Record>(&self, practice: &str, owner: &str, range: &DateRange) -> CoreResult<Vec<Synced<T>>> {
+    pub async fn all_for_patient<T: Record>(&self, practice: &PracticeId, owner: &str, range: &DateRange) -> CoreResult<Vec<Synced<T>>> {
         let (mut out, mut cursor) = (vec![], None);
         loop {
             let page = self.for_patient::<T>(practice, owner, range, Order::OldestFirst, 500, cursor).await?;
@@ -145,7 +146,7 @@ impl PatientRecords<'_> {
     }
 
     /// Every record of a kind of the practice's own (providers), all pages.
-    pub async fn all_for_practice<T: Record>(&self, practice: &str) -> CoreResult<Vec<Synced<T>>> {
+    pub async fn all_for_practice<T: Record>(&self, practice: &PracticeId) -> CoreResult<Vec<Synced<T>>> {
         let (mut out, mut cursor) = (vec![], None);
         loop {
             let page = self.for_practice::<T>(practice, &DateRange::all(), 500, cursor).await?;
@@ -158,7 +159,7 @@ impl PatientRecords<'_> {
     }
 
     /// Every patient of the family whose guarantor is `guarantor_id` (the guarantor included).
-    pub async fn family(&self, practice: &str, guarantor_id: &str) -> CoreResult<Vec<Synced<Patient>>> {
+    pub async fn family(&self, practice: &PracticeId, guarantor_id: &str) -> CoreResult<Vec<Synced<Patient>>> {
         let mut out = vec![];
         let mut cursor = None;
         loop {

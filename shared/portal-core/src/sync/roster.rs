@@ -8,6 +8,7 @@
 //! Eligibility for portal access follows Open Dental's rule: first and last name, address, city,
 //! state, birthdate, a phone and an email; [`missing`] names what is not there.
 
+use crate::ids::PracticeId;
 use crate::ports::{Item, Query, Table, TxOp};
 use crate::sync::entities::Patient;
 use crate::table_keys;
@@ -89,7 +90,7 @@ fn slot_key(patient_id: &str, slot: &str) -> String {
 
 /// The writes that make the roster match `patient` (`None`: the patient was deleted). They go in
 /// the same transaction as the synced record.
-pub fn index_ops(practice: &str, patient_id: &str, patient: Option<&Patient>) -> CoreResult<Vec<TxOp>> {
+pub fn index_ops(practice: &PracticeId, patient_id: &str, patient: Option<&Patient>) -> CoreResult<Vec<TxOp>> {
     let pk = table_keys::practice(practice);
     let Some(p) = patient else {
         return Ok(SLOTS
@@ -154,7 +155,7 @@ fn reversed(digits: &str) -> String {
 }
 
 impl By {
-    fn partition(self, practice: &str) -> String {
+    fn partition(self, practice: &PracticeId) -> String {
         let name = match self {
             By::LastName => "LAST",
             By::FirstName => "FIRST",
@@ -231,7 +232,7 @@ pub struct Roster<'a> {
 impl Roster<'_> {
     /// Patients matching `q` (empty: everyone, by last name), `limit` at a time. The cursor names
     /// the lookup it stopped in and the table's cursor within it.
-    pub async fn search(&self, practice: &str, q: &str, limit: usize, cursor: Option<&str>) -> CoreResult<RosterPage> {
+    pub async fn search(&self, practice: &PracticeId, q: &str, limit: usize, cursor: Option<&str>) -> CoreResult<RosterPage> {
         let lookups = plan(q)?;
         let (mut step, mut inner) = match cursor {
             None => (0, None),
@@ -269,7 +270,13 @@ impl Roster<'_> {
 
     /// The patients with exactly this first name, last name (as folded for search) and
     /// birthdate: one query of the last-name index.
-    pub async fn matching(&self, practice: &str, first_name: &str, last_name: &str, birthdate: &str) -> CoreResult<Vec<RosterEntry>> {
+    pub async fn matching(
+        &self,
+        practice: &PracticeId,
+        first_name: &str,
+        last_name: &str,
+        birthdate: &str,
+    ) -> CoreResult<Vec<RosterEntry>> {
         let (last, first) = (fold(last_name), fold(first_name));
         if last.is_empty() || first.is_empty() {
             return Ok(vec![]);
@@ -287,14 +294,14 @@ impl Roster<'_> {
     }
 
     /// The patients whose email is exactly `email` (a family may share one).
-    pub async fn with_email(&self, practice: &str, email: &str) -> CoreResult<Vec<String>> {
+    pub async fn with_email(&self, practice: &PracticeId, email: &str) -> CoreResult<Vec<String>> {
         let q = Query::on_gsi1(By::Email.partition(practice)).prefix(format!("{}#", email.trim().to_lowercase())).limit(20);
         let page = self.table.query(q).await?;
         page.items.iter().map(|i| i.parse::<RosterEntry>().map(|e| e.patient_id).map_err(Into::into)).collect()
     }
 
     /// One patient's entry (`None` when no such live patient).
-    pub async fn get(&self, practice: &str, patient_id: &str) -> CoreResult<Option<RosterEntry>> {
+    pub async fn get(&self, practice: &PracticeId, patient_id: &str) -> CoreResult<Option<RosterEntry>> {
         let item = self.table.get(&table_keys::practice(practice), &slot_key(patient_id, SLOTS[0])).await?;
         Ok(item.map(|i| i.parse()).transpose()?)
     }

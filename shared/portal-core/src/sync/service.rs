@@ -6,6 +6,7 @@ use super::entities::{check_upload, Entity, FileMeta, FileStatus};
 use super::store::{Applied, Stored, SyncStore};
 use super::thumbnail::thumbnail_key;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::ports::{Blobs, Clock, Table};
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -20,12 +21,12 @@ pub const UPLOAD_URL_SECONDS: u64 = 10 * 60;
 /// Where an entity's published file lives in the blob store. No URL ever writes here: an upload
 /// goes to its own one-time key ([`upload_key`]) and is copied here once it passed its check, so
 /// an accepted or deleted file cannot be overwritten through an upload URL that is still valid.
-pub fn file_key(practice: &str, entity: Entity, id: &str) -> String {
+pub fn file_key(practice: &PracticeId, entity: Entity, id: &str) -> String {
     format!("{practice}/{}/{id}", entity.name())
 }
 
 /// Where one version's file is uploaded to (under `uploads/`, which the bucket expires).
-pub fn upload_key(practice: &str, entity: Entity, id: &str, upload_id: &str) -> String {
+pub fn upload_key(practice: &PracticeId, entity: Entity, id: &str, upload_id: &str) -> String {
     format!("uploads/{practice}/{}/{id}/{upload_id}", entity.name())
 }
 
@@ -192,7 +193,7 @@ impl SyncService<'_> {
         Ok(BatchAnswer { results, summary })
     }
 
-    async fn apply_item(&self, practice: &str, raw: Value) -> CoreResult<ItemAnswer> {
+    async fn apply_item(&self, practice: &PracticeId, raw: Value) -> CoreResult<ItemAnswer> {
         let item: BatchItem = serde_json::from_value(raw).map_err(|e| CoreError::invalid(ProblemCode::InvalidItem, e.to_string()))?;
         match item.op {
             BatchOp::Upsert => {
@@ -207,7 +208,7 @@ impl SyncService<'_> {
     }
 
     /// Stores the entity and, for a newly declared file, hands out where to upload it.
-    async fn apply_upsert(&self, practice: &str, entity: &str, id: &str, body: Value) -> CoreResult<ItemAnswer> {
+    async fn apply_upsert(&self, practice: &PracticeId, entity: &str, id: &str, body: Value) -> CoreResult<ItemAnswer> {
         let entity = Entity::parse(entity)?;
         let done = self.store().upsert(practice, entity, id, body).await?;
         let upload = match done.new_file {
@@ -224,7 +225,7 @@ impl SyncService<'_> {
     }
 
     /// Deletes the entity; a statement's or document's file goes with it (and a pending upload).
-    async fn apply_delete(&self, practice: &str, entity: &str, id: &str, stamp: &str) -> CoreResult<ItemAnswer> {
+    async fn apply_delete(&self, practice: &PracticeId, entity: &str, id: &str, stamp: &str) -> CoreResult<ItemAnswer> {
         let entity = Entity::parse(entity)?;
         let deleted = self.store().delete(practice, entity, id, stamp).await?;
         if deleted.applied == Applied::Applied && entity.has_file() {
@@ -239,7 +240,7 @@ impl SyncService<'_> {
         Ok(ItemAnswer { entity: entity.name(), id: id.into(), status: deleted.applied, last_modified: None, upload: None })
     }
 
-    async fn upload(&self, practice: &str, entity: Entity, id: &str, f: &FileMeta, upload_id: &str) -> CoreResult<Upload> {
+    async fn upload(&self, practice: &PracticeId, entity: Entity, id: &str, f: &FileMeta, upload_id: &str) -> CoreResult<Upload> {
         let expires = Duration::from_secs(UPLOAD_URL_SECONDS);
         let url = self.blobs.presign_put(&upload_key(practice, entity, id, upload_id), &f.content_type, f.size, expires).await?;
         Ok(Upload {
@@ -257,7 +258,7 @@ impl SyncService<'_> {
     /// marked rejected, and the answer is `file_rejected` (422). Asking again after acceptance
     /// answers the same and changes nothing.
     pub async fn uploaded(&self, actor: &Actor, entity: &str, id: &str) -> CoreResult<FileAnswer> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let e = Entity::parse(entity)?;
         if !e.has_file() {
             return Err(CoreError::invalid(ProblemCode::EntityHasNoFile, format!("{} have no file.", e.name())));

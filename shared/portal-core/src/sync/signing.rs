@@ -7,6 +7,7 @@
 
 use crate::audit::{Actor, ActorKind, AuditAction, AuditLog, Outcome};
 use crate::ids::constant_time_eq;
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Query, SecretBox, Table, TableError};
 use crate::table_keys;
 use crate::{ids, CoreError, CoreResult, ProblemCode};
@@ -177,7 +178,7 @@ impl SyncKeys<'_> {
 
     /// Creates a key; answers it and its secret, which is shown this once and stored only sealed.
     pub async fn create(&self, actor: &Actor, label: &str) -> CoreResult<(SyncKey, String)> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         let label = label.trim();
         if label.is_empty() || label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
             return Err(CoreError::invalid(
@@ -217,7 +218,7 @@ impl SyncKeys<'_> {
     }
 
     /// Every key of the practice (secrets left out): active before revoked, newest first.
-    pub async fn list(&self, practice: &str) -> CoreResult<Vec<SyncKey>> {
+    pub async fn list(&self, practice: &PracticeId) -> CoreResult<Vec<SyncKey>> {
         let (mut out, mut cursor) = (vec![], None);
         loop {
             let page = self.table.query(Query::new(table_keys::practice(practice)).prefix("SYNCKEY#").limit(100).after(cursor)).await?;
@@ -236,7 +237,7 @@ impl SyncKeys<'_> {
     /// Revokes a key (a second revoke changes nothing). Retried when a request's "last used"
     /// write got in between the read and the write.
     pub async fn revoke(&self, actor: &Actor, key_id: &str) -> CoreResult<SyncKey> {
-        let practice = actor.practice.as_str();
+        let practice = &actor.practice;
         for _ in 0..5 {
             let item = self.table.get(&table_keys::practice(practice), &table_keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
             let mut key: SyncKey = item.parse()?;
@@ -288,7 +289,7 @@ impl SyncKeys<'_> {
 
     async fn check(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         sig: &SyncSignature,
         method: &str,
         path_with_query: &str,

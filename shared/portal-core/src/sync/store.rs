@@ -6,6 +6,7 @@
 use super::calendar;
 use super::entities::{check_id, last_modified_ms, validate, Appointment, Entity, FileMeta, FileStatus, Patient, Placement};
 use super::roster;
+use crate::ids::PracticeId;
 use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -102,12 +103,12 @@ pub struct SyncStore<'a> {
 }
 
 /// The table key of a synced entity.
-pub fn entity_key(practice: &str, entity: Entity, id: &str) -> (String, String) {
+pub fn entity_key(practice: &PracticeId, entity: Entity, id: &str) -> (String, String) {
     (table_keys::practice(practice), table_keys::sync_entity(entity.name(), id))
 }
 
 /// The index key that puts a record where modules read it.
-fn index_key(practice: &str, entity: Entity, id: &str, placement: &Placement) -> (String, String) {
+fn index_key(practice: &PracticeId, entity: Entity, id: &str, placement: &Placement) -> (String, String) {
     match placement {
         Placement::Patient { patient_id, date } => {
             (table_keys::patient_data(practice, patient_id), table_keys::record_sort(entity.name(), Some(date), id))
@@ -122,7 +123,7 @@ fn index_key(practice: &str, entity: Entity, id: &str, placement: &Placement) ->
 /// The index entries some entities keep beside their record, written in the record's own
 /// transaction: patients in the staff roster, appointments in the invite calendar. `fields`:
 /// the validated record, `None` for a delete.
-fn derived_index_ops(practice: &str, entity: Entity, id: &str, fields: Option<&Value>) -> CoreResult<Vec<TxOp>> {
+fn derived_index_ops(practice: &PracticeId, entity: Entity, id: &str, fields: Option<&Value>) -> CoreResult<Vec<TxOp>> {
     fn typed<T: serde::de::DeserializeOwned>(fields: Option<&Value>) -> CoreResult<Option<T>> {
         fields.map(|f| serde_json::from_value(f.clone()).map_err(CoreError::backend)).transpose()
     }
@@ -136,7 +137,7 @@ fn derived_index_ops(practice: &str, entity: Entity, id: &str, fields: Option<&V
 impl SyncStore<'_> {
     /// Validates and stores `body` (its fields plus `lastModified`) unless a version at least as
     /// new is stored.
-    pub async fn upsert(&self, practice: &str, entity: Entity, id: &str, mut body: Value) -> CoreResult<Upserted> {
+    pub async fn upsert(&self, practice: &PracticeId, entity: Entity, id: &str, mut body: Value) -> CoreResult<Upserted> {
         check_id("id", id)?;
         let obj = body.as_object_mut().ok_or_else(|| CoreError::invalid(ProblemCode::FieldInvalid, "the body is a JSON object"))?;
         let stamp = obj
@@ -170,7 +171,7 @@ impl SyncStore<'_> {
     /// Deletes an entity as of `stamp`: a tombstone stays (out of every index), so an older
     /// upsert arriving later cannot bring it back. Answers what happened and, when applied, the
     /// version it replaced (its file and pending upload go with it).
-    pub async fn delete(&self, practice: &str, entity: Entity, id: &str, stamp: &str) -> CoreResult<Deleted> {
+    pub async fn delete(&self, practice: &PracticeId, entity: Entity, id: &str, stamp: &str) -> CoreResult<Deleted> {
         check_id("id", id)?;
         let envelope = Envelope {
             entity: entity.name().into(),
@@ -195,7 +196,7 @@ impl SyncStore<'_> {
     /// in the same transaction, so it follows exactly the versions that win.
     async fn write_if_newer(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         entity: Entity,
         id: &str,
         next: Envelope,
@@ -237,7 +238,7 @@ impl SyncStore<'_> {
     }
 
     /// What is stored, tombstones included (the system reconciles against it).
-    pub async fn get(&self, practice: &str, entity: Entity, id: &str) -> CoreResult<Envelope> {
+    pub async fn get(&self, practice: &PracticeId, entity: Entity, id: &str) -> CoreResult<Envelope> {
         check_id("id", id)?;
         let (pk, sk) = entity_key(practice, entity, id);
         let item = self.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
@@ -248,7 +249,7 @@ impl SyncStore<'_> {
     /// thumbnail was made for it.
     pub async fn set_file_status(
         &self,
-        practice: &str,
+        practice: &PracticeId,
         entity: Entity,
         id: &str,
         status: FileStatus,

@@ -2,6 +2,7 @@
 //! (`thumbnail_key`), so a list of images never decodes an image on the way to a patient. Decoding
 //! is bounded (dimensions and memory), so a crafted file cannot exhaust the function.
 
+use crate::ids::PracticeId;
 use image::{ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
 
@@ -9,7 +10,7 @@ use std::io::Cursor;
 pub const THUMBNAIL_SIDE: u32 = 256;
 
 /// Where an entity's thumbnail lives in the blob store (a PNG), beside the published files.
-pub fn thumbnail_key(practice: &str, entity: super::Entity, id: &str) -> String {
+pub fn thumbnail_key(practice: &PracticeId, entity: super::Entity, id: &str) -> String {
     format!("{practice}/thumbnails/{}/{id}", entity.name())
 }
 

@@ -9,6 +9,7 @@
 //! |---|---|---|---|
 //! | attachment | `P#{p}` | `ATTACH#{id}` | a day while not sent |
 
+use crate::ids::PracticeId;
 use crate::ports::{Blobs, Clock, Cond, Item, Table, TxOp};
 use crate::quota::Quota;
 use crate::sync::entities::{check_file, check_upload, FileMeta};
@@ -67,11 +68,11 @@ pub struct Declared {
     pub expires_in_seconds: u64,
 }
 
-pub fn upload_key(practice: &str, id: &str) -> String {
+pub fn upload_key(practice: &PracticeId, id: &str) -> String {
     format!("uploads/{practice}/webmail/{id}")
 }
 
-pub fn file_key(practice: &str, id: &str) -> String {
+pub fn file_key(practice: &PracticeId, id: &str) -> String {
     format!("{practice}/webmail/{id}")
 }
 
@@ -83,7 +84,14 @@ pub(crate) struct Attachments<'a> {
 
 impl Attachments<'_> {
     /// Declares an attachment in `owner`'s mailbox and answers where to upload it.
-    pub async fn declare(&self, practice: &str, owner: &str, file_name: &str, content_type: &str, size: u64) -> CoreResult<Declared> {
+    pub async fn declare(
+        &self,
+        practice: &PracticeId,
+        owner: &str,
+        file_name: &str,
+        content_type: &str,
+        size: u64,
+    ) -> CoreResult<Declared> {
         let meta = FileMeta { content_type: content_type.into(), size, file_name: file_name.trim().into() };
         check_file(&meta, &TYPES).map_err(|_| {
             CoreError::invalid(
@@ -127,7 +135,13 @@ impl Attachments<'_> {
     /// size and type (a refused file is deleted and named in the answer), copied out of the upload
     /// URL's reach. Answers what the message lists and the writes that bind them to `message_id`
     /// (part of the message's transaction: an attachment goes with one message only).
-    pub async fn take(&self, practice: &str, owner: &str, ids: &[String], message_id: &str) -> CoreResult<(Vec<AttachmentRef>, Vec<TxOp>)> {
+    pub async fn take(
+        &self,
+        practice: &PracticeId,
+        owner: &str,
+        ids: &[String],
+        message_id: &str,
+    ) -> CoreResult<(Vec<AttachmentRef>, Vec<TxOp>)> {
         if ids.len() > MAX_PER_MESSAGE {
             return Err(CoreError::invalid(
                 ProblemCode::AttachmentInvalid,
@@ -175,7 +189,7 @@ impl Attachments<'_> {
     }
 
     /// The uploaded bytes against the declaration; copied to the attachment's key when they fit.
-    async fn check(&self, practice: &str, file: &AttachmentRef) -> CoreResult<()> {
+    async fn check(&self, practice: &PracticeId, file: &AttachmentRef) -> CoreResult<()> {
         let upload = upload_key(practice, &file.id);
         let blob = self.blobs.get(&upload).await?;
         let declared = FileMeta { content_type: file.content_type.clone(), size: file.size, file_name: file.file_name.clone() };
@@ -195,7 +209,7 @@ impl Attachments<'_> {
     }
 
     /// The sent attachment `id` and the message it went with.
-    pub async fn sent(&self, practice: &str, id: &str) -> CoreResult<(AttachmentRef, String)> {
+    pub async fn sent(&self, practice: &PracticeId, id: &str) -> CoreResult<(AttachmentRef, String)> {
         if !super::is_token(id) {
             return Err(CoreError::NotFound);
         }

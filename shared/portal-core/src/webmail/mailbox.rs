@@ -20,6 +20,7 @@
 use super::attachments::{AttachmentRef, Attachments, Declared};
 use super::is_token;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
+use crate::ids::PracticeId;
 use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
 use crate::practice::family::PatientId;
 use crate::practice::settings::SettingsRepo;
@@ -568,14 +569,14 @@ impl Mailbox<'_> {
     }
 
     /// The office itself as a party, under the practice's name.
-    async fn office(&self, practice: &str) -> CoreResult<Party> {
+    async fn office(&self, practice: &PracticeId) -> CoreResult<Party> {
         let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?;
         let name = settings.map(|s| s.practice_name).unwrap_or_else(|| "The office".into());
         Ok(Party { kind: PartyKind::Office, id: OFFICE.into(), name, by: None })
     }
 
     /// Who the office writes as: a provider the staff user acts for, or the office itself.
-    async fn office_sender(&self, practice: &str, staff_username: &str, provider_id: Option<&str>) -> CoreResult<Party> {
+    async fn office_sender(&self, practice: &PracticeId, staff_username: &str, provider_id: Option<&str>) -> CoreResult<Party> {
         let Some(provider_id) = provider_id else {
             return self.office(practice).await;
         };
@@ -596,7 +597,7 @@ impl Mailbox<'_> {
     // -----------------------------------------------------------------------------------------
 
     /// A thread as `side` may see it: a patient only their own (anything else is 404).
-    async fn thread(&self, practice: &str, thread_id: &str, side: Side<'_>) -> CoreResult<ThreadView> {
+    async fn thread(&self, practice: &PracticeId, thread_id: &str, side: Side<'_>) -> CoreResult<ThreadView> {
         if !is_token(thread_id) {
             return Err(CoreError::NotFound);
         }
@@ -754,7 +755,7 @@ impl Mailbox<'_> {
         Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "The mailbox kept changing; try again.".into(), current: None })
     }
 
-    async fn unread(&self, practice: &str, recipient: &str) -> CoreResult<u64> {
+    async fn unread(&self, practice: &PracticeId, recipient: &str) -> CoreResult<u64> {
         let item = self.table.get(&table_keys::practice(practice), &table_keys::webmail_unread(recipient)).await?;
         // A count below zero (a mark lost to a crash between writes) reads as none unread.
         Ok(u64::try_from(count_of(item.as_ref())).unwrap_or(0))
@@ -764,7 +765,7 @@ impl Mailbox<'_> {
 /// The write that moves an inbox's unread count by `delta`: an atomic count, so messages sent
 /// and read at the same time by different people never conflict over it. It moves only with a
 /// message that changed state in the same transaction, so it never goes below zero.
-fn unread_change(practice: &str, recipient: &str, delta: i64) -> TxOp {
+fn unread_change(practice: &PracticeId, recipient: &str, delta: i64) -> TxOp {
     TxOp::Count { pk: table_keys::practice(practice), sk: table_keys::webmail_unread(recipient), by: delta, expires_at: None }
 }
 

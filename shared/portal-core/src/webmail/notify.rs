@@ -13,6 +13,7 @@
 //! mail service takes a sent mail back, so once-exactly cannot be promised there).
 
 use super::mailbox::{Direction, Message, Notification};
+use crate::ids::PracticeId;
 use crate::language::{in_language, Language};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::{login_url, render_notification, PracticeSettings, SettingsRepo};
@@ -40,7 +41,7 @@ pub struct Notifier<'a> {
 impl Notifier<'_> {
     /// Sends the notification of `message_id` unless it was sent, skipped or is being sent;
     /// answers where it stands now.
-    pub async fn notify(&self, practice: &str, message_id: &str) -> CoreResult<Notification> {
+    pub async fn notify(&self, practice: &PracticeId, message_id: &str) -> CoreResult<Notification> {
         let (thread_id, stamp) = super::mailbox::split_id(message_id).ok_or(CoreError::NotFound)?;
         let key = (table_keys::thread(practice, thread_id), format!("MSG#{stamp}"));
         let message = match self.claim(&key).await? {
@@ -117,7 +118,7 @@ impl Notifier<'_> {
     }
 
     /// The patient's address and language, or why there is none to write to.
-    async fn patient_address(&self, practice: &str, patient_id: &str) -> CoreResult<Result<(String, Language), &'static str>> {
+    async fn patient_address(&self, practice: &PracticeId, patient_id: &str) -> CoreResult<Result<(String, Language), &'static str>> {
         let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?;
         Ok(match patient {
             None => Err("the patient is no longer in the practice's records"),
@@ -132,7 +133,7 @@ impl Notifier<'_> {
 
 /// Where a notification's link goes: the portal's Messages view, in the patient's language, when
 /// the practice uses the portal's own address (a practice's own page is linked as it is).
-fn messages_url(settings: &PracticeSettings, practice: &str, site_url: &str, lang: Language) -> String {
+fn messages_url(settings: &PracticeSettings, practice: &PracticeId, site_url: &str, lang: Language) -> String {
     let url = login_url(settings, practice, site_url);
     let own = settings.urls.patient_facing_url.as_deref().is_none_or(str::is_empty);
     if own {
@@ -173,7 +174,7 @@ async fn write(table: &dyn Table, item: &Item, message: &Message, state: Notific
 /// Records that the notification of `message_id` came back — the recipient's server refused it or
 /// the recipient marked it as spam (`crate::mail_feedback`) — so staff see it on the message as
 /// they see a failed one. A message no longer there has nothing to show it on.
-pub(crate) async fn returned(table: &dyn Table, practice: &str, message_id: &str, state: Notification) -> CoreResult<()> {
+pub(crate) async fn returned(table: &dyn Table, practice: &PracticeId, message_id: &str, state: Notification) -> CoreResult<()> {
     let (thread_id, stamp) = super::mailbox::split_id(message_id).ok_or(CoreError::NotFound)?;
     match settle(table, &(table_keys::thread(practice, thread_id), format!("MSG#{stamp}")), state).await {
         Ok(_) | Err(CoreError::NotFound) => Ok(()),

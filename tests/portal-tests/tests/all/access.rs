@@ -3,7 +3,7 @@
 //! password, a new one ends the patient's sessions, removing access ends them at once; another
 //! practice's patient is 404; everything is audited.
 
-use crate::support::{start_local, Local};
+use crate::support::{pid, start_local, Local};
 use serde_json::{json, Value};
 
 async fn search(l: &Local, staff: &str, q: &str) -> Value {
@@ -232,7 +232,7 @@ async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
     assert_eq!((s, v["code"].as_str(), v["current"]["rules"][0]["offsetMinutes"].as_i64()), (409, Some("settings_changed"), Some(2880)));
     // A front-desk user reads them but may not change them.
     let prov = portal_core::identity::provision::Provisioner { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() };
-    let desk = prov.create_staff("lakeside", "desk-1", "Desk", portal_core::identity::session::StaffRole::FrontDesk).await.unwrap();
+    let desk = prov.create_staff(&pid("lakeside"), "desk-1", "Desk", portal_core::identity::session::StaffRole::FrontDesk).await.unwrap();
     let code = portal_core::identity::totp::code_now(desk.totp_secret.as_ref().unwrap(), crate::support::now()).unwrap();
     let (_, login) = l
         .json(

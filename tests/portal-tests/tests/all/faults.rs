@@ -8,7 +8,7 @@
 //! stored message to the office has exactly one notification, every payment key made one
 //! payment and nothing is left unpublished.
 
-use crate::support::{client, now, send, start_local, Local};
+use crate::support::{client, now, pid, send, start_local, Local};
 use async_trait::async_trait;
 use bytes::Bytes;
 use portal_core::ports::*;
@@ -238,7 +238,7 @@ struct FaultyWorkflows {
 
 #[async_trait]
 impl Workflows for FaultyWorkflows {
-    async fn start_import(&self, practice_id: &str, import_id: &str) -> Result<(), PortError> {
+    async fn start_import(&self, practice_id: &portal_core::ids::PracticeId, import_id: &str) -> Result<(), PortError> {
         match self.faults.draw() {
             None => self.inner.start_import(practice_id, import_id).await,
             Some(_) => Err(port_down()),
@@ -547,7 +547,7 @@ async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
     let (_, riley) = l.get("/v1/appointments?patient=pat-1004", Some(&alex)).await;
     let listed = riley["upcoming"].as_array().unwrap().iter().filter(|a| a["id"] == booking.as_str()).count();
     assert_eq!(listed, 1, "{riley}");
-    let (events, _) = outbox.list("lakeside", None, 1000).await.unwrap();
+    let (events, _) = outbox.list(&pid("lakeside"), None, 1000).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.kind == "appointment.booked").count(), 1, "the practice hears of the booking once");
     // The import that started runs to its end.
     let mut state = Value::Null;

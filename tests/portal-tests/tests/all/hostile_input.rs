@@ -5,6 +5,7 @@
 //! a value or an error, an error with a stable code where the API shows it — and never panic.
 //! Bounded (a few hundred cases each) so the suite stays fast.
 
+use crate::support::pid;
 use portal_core::code_systems::formats::{decode, records, FileFormat};
 use portal_core::sync::entities::{validate, Entity};
 use portal_core::{CoreError, ProblemCode};
@@ -214,7 +215,7 @@ async fn cursors_of_anything_are_refused() {
                 Err(e) => panic!("{cursor:?}: {e}"),
             }
         }
-        if let Err(e) = audit.search("x", &Default::default(), 10, Some(&cursor)).await {
+        if let Err(e) = audit.search(&pid("lakeside"), &Default::default(), 10, Some(&cursor)).await {
             assert_eq!(e.code(), ProblemCode::CursorInvalid, "{cursor:?}");
         }
     }

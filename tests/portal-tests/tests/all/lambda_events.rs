@@ -2,6 +2,7 @@
 //! runtime does with an API Gateway event) into the real handlers; the authorizer sample goes
 //! through the authorizer's Lambda handler. Every served route has a sample.
 
+use crate::support::pid;
 use portal_core::ports::{Ports, SystemClock, Table};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -139,7 +140,7 @@ async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
     let table: Arc<dyn Table> = backends.table.clone();
     let creds = portal_core::identity::credentials::Credentials { table: table.as_ref() };
     let (staff, _) = creds
-        .get("lakeside", portal_core::identity::session::PrincipalKind::Staff, &logins.practices[0].staff.username)
+        .get(&pid("lakeside"), portal_core::identity::session::PrincipalKind::Staff, &logins.practices[0].staff.username)
         .await
         .unwrap()
         .unwrap();
@@ -246,7 +247,7 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
 
     let sessions = portal_core::identity::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
     let (token, _) = sessions
-        .start("lakeside", "pat-1001", portal_core::identity::session::PrincipalKind::Patient, None, "alex.morgan", false)
+        .start(&pid("lakeside"), "pat-1001", portal_core::identity::session::PrincipalKind::Patient, None, "alex.morgan", false)
         .await
         .unwrap();
     let allow = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/me")).await.unwrap();
@@ -283,7 +284,7 @@ async fn invites_sample_event_through_the_lambda_handler() {
     // On, ten days before: the demo's visits in the next ten days are due, each invite sent once
     // however often the schedule fires.
     let repo = portal_core::invites::rules::InviteRulesRepo { table: table.as_ref(), clock: &SystemClock };
-    let mut rules = repo.get("lakeside").await.unwrap();
+    let mut rules = repo.get(&pid("lakeside")).await.unwrap();
     rules.rules[0].enabled = true;
     rules.rules[0].offset_minutes = 10 * 24 * 60;
     let admin = portal_core::audit::Actor::new(&lakeside(), portal_core::audit::ActorKind::Staff, "staff-1", None);
@@ -308,7 +309,7 @@ async fn audit_seal_sample_event_through_the_lambda_handler() {
     let first = portal_audit_seal::handle(&deps, sample.clone()).await.unwrap();
     assert!(first["sealed"].as_u64().unwrap() >= 2, "at least today and tomorrow: {first}");
     assert_eq!(portal_audit_seal::handle(&deps, sample).await.unwrap(), json!({ "sealed": 0 }), "sealed once");
-    let verified = AuditSeals { table: table.as_ref(), clock: clock.as_ref() }.verify("lakeside", None).await.unwrap();
+    let verified = AuditSeals { table: table.as_ref(), clock: clock.as_ref() }.verify(&pid("lakeside"), None).await.unwrap();
     assert_eq!(verified.problem, None);
     assert!(verified.entries > 0, "the seeding's audit entries are sealed: {verified:?}");
 }
@@ -333,7 +334,7 @@ async fn outbox_relay_sample_event_through_the_lambda_handler() {
         thread_id: "t-1".into(),
         patient_id: "pat-1001".into(),
     };
-    outbox.record("lakeside", received).await.unwrap();
+    outbox.record(&pid("lakeside"), received).await.unwrap();
     clock.advance(61);
     let deps = portal_outbox_relay::Deps { table, clock, events };
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("outbox-relay/scheduled.json")).unwrap()).unwrap();
@@ -399,7 +400,7 @@ async fn code_import_step_events_through_the_lambda_handler() {
     struct Recorded;
     #[async_trait::async_trait]
     impl Workflows for Recorded {
-        async fn start_import(&self, _: &str, _: &str) -> Result<(), PortError> {
+        async fn start_import(&self, _: &portal_core::ids::PracticeId, _: &str) -> Result<(), PortError> {
             Ok(())
         }
     }
@@ -422,22 +423,22 @@ async fn code_import_step_events_through_the_lambda_handler() {
     assert_eq!(run("batch", job.id.clone()).await, json!({}));
     assert_eq!(run("finish", job.id.clone()).await, json!({"state": "done"}));
     assert_eq!(run("clean", job.id.clone()).await, json!({"more": false}));
-    let names = Terms { table: table.as_ref() }.names("lakeside", &[(System::Cvx, "140".into())]).await.unwrap();
+    let names = Terms { table: table.as_ref() }.names(&pid("lakeside"), &[(System::Cvx, "140".into())]).await.unwrap();
     assert_eq!(names.get(System::Cvx, "140"), Some("Influenza, seasonal, injectable, preservative free"));
     // The catch: a second import, split and one batch in, ends failed; the first stays active
     // and the clean empties what the second wrote.
     let second = importer.start(&staff, "Front Desk", System::Cvx, "cvx-20251001", &Recorded).await.unwrap();
     run("split", second.id.clone()).await;
     run("batch", second.id.clone()).await;
-    let written = portal_core::table_keys::terms("lakeside", System::Cvx.name(), &second.id);
+    let written = portal_core::table_keys::terms(&pid("lakeside"), System::Cvx.name(), &second.id);
     assert!(!table.query(Query::new(&written)).await.unwrap().items.is_empty());
     assert_eq!(run("fail", second.id.clone()).await, json!({"state": "failed"}));
-    assert_eq!(importer.status("lakeside", &second.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
-    assert_eq!(Terms { table: table.as_ref() }.active("lakeside").await.unwrap()[&System::Cvx], job.id);
+    assert_eq!(importer.status(&pid("lakeside"), &second.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
+    assert_eq!(Terms { table: table.as_ref() }.active(&pid("lakeside")).await.unwrap()[&System::Cvx], job.id);
     assert_eq!(run("clean", second.id.clone()).await, json!({"more": false}));
     assert!(table.query(Query::new(&written)).await.unwrap().items.is_empty(), "the failed version is gone");
     assert!(!table
-        .query(Query::new(portal_core::table_keys::terms("lakeside", System::Cvx.name(), &job.id)))
+        .query(Query::new(portal_core::table_keys::terms(&pid("lakeside"), System::Cvx.name(), &job.id)))
         .await
         .unwrap()
         .items
@@ -488,7 +489,7 @@ async fn notify_sample_event_through_the_lambda_handler() {
     assert_eq!(portal_notify::handle(&deps, event).await.unwrap()["notification"]["state"], "bounced");
     assert_eq!(mailer.list().unwrap().len(), 1);
     let audit = portal_core::audit::AuditLog { table: table.as_ref(), clock: &SystemClock };
-    let entries = audit.for_subject("lakeside", "pat-1001", 20, None).await.unwrap().0;
+    let entries = audit.for_subject(&pid("lakeside"), "pat-1001", 20, None).await.unwrap().0;
     let entry = entries.iter().find(|e| e.action == "mail.bounced").expect("the bounce is in the patient's activity");
     assert_eq!(entry.detail["mail"], "webmail-notification");
     assert!(!entry.detail.to_string().contains("nobody@example.com"), "no address in the audit");

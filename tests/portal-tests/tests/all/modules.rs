@@ -4,7 +4,7 @@
 //! family's account and guards Riley (pat-1004); Jamie (pat-1003) guards Riley and Avery; Jordan
 //! is a patient of Hillcrest.
 
-use crate::support::{client, date_from_today, instant_from_now, send, start_local, Local};
+use crate::support::{client, date_from_today, instant_from_now, pid, send, start_local, Local};
 use crate::sync::SyncClient;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -383,7 +383,7 @@ async fn twenty_patients_racing_for_one_slot_one_wins() {
         assert_eq!(c.call("PUT", &format!("/v1/sync/patients/{id}"), &[], Some(&patient)).await.0, 200);
         let recall = json!({"lastModified": instant_from_now(0), "patientId": id, "type": "Prophy", "dueDate": date_from_today(-30), "status": "due"});
         assert_eq!(c.call("PUT", &format!("/v1/sync/recalls/rc-race-{n}"), &[], Some(&recall)).await.0, 200);
-        let login = prov.create_patient_login("lakeside", &id, &format!("racer{n}"), &format!("Racer{n} Test"), false).await.unwrap();
+        let login = prov.create_patient_login(&pid("lakeside"), &id, &format!("racer{n}"), &format!("Racer{n} Test"), false).await.unwrap();
         let (s, v) = l
             .json("POST", "/v1/auth/login", None, json!({"practice": "lakeside", "username": login.username, "password": login.password}))
             .await;

@@ -2,7 +2,7 @@
 //! state without an error on a first visit, feature availability that matches the deployed
 //! modules, and the audit view's filters, paging and names.
 
-use crate::support::{client, send, start_local};
+use crate::support::{client, pid, send, start_local};
 use portal_core::practice::features::Feature;
 use serde_json::{json, Value};
 
@@ -142,14 +142,14 @@ async fn verify_log_names_an_entry_changed_after_its_day_was_sealed() {
     assert_eq!((s, &v["days"], &v["problem"], &v["cursor"]), (200, &json!(0), &Value::Null, &Value::Null), "nothing sealed yet: {v}");
     // Three days on, today (the demo's seeding, these logins) has been sealed.
     let later = ManualClock::new(now() + 3 * 86_400);
-    let sealed = AuditSeals { table: table.as_ref(), clock: &later }.seal("lakeside").await.unwrap();
+    let sealed = AuditSeals { table: table.as_ref(), clock: &later }.seal(&pid("lakeside")).await.unwrap();
     let (s, v) = l.get("/v1/admin/audit/verify", Some(&admin)).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["problem"], Value::Null, "{v}");
     assert_eq!(v["intactThrough"], sealed.last().unwrap().day.as_str());
     assert_eq!(v["entries"], json!(sealed.iter().map(|s| s.entries).sum::<usize>()));
     // An administrator's login rewritten as a failure is named.
-    let entries = query_all(table.as_ref(), Query::new(portal_core::table_keys::audit("lakeside"))).await.unwrap();
+    let entries = query_all(table.as_ref(), Query::new(portal_core::table_keys::audit(&pid("lakeside")))).await.unwrap();
     let login = entries.iter().find(|e| e.data["action"] == "auth.staff.login").unwrap().clone();
     let mut rewritten = login.clone();
     std::sync::Arc::make_mut(&mut rewritten.data)["outcome"] = json!("failure");

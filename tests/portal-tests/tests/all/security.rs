@@ -7,7 +7,7 @@
 //! (The device cookie and the second factor's removal are in `e2e` and `access`; the admins
 //! demoting each other in the conformance suite, on both backends.)
 
-use crate::support::{client, date_from_today, instant_from_now, now, send, start_local, Local};
+use crate::support::{client, date_from_today, instant_from_now, now, pid, send, start_local, Local};
 use crate::sync::SyncClient;
 use portal_core::ports::{Blobs, Query, Table};
 use portal_core::sync::signing::signed_headers;
@@ -149,7 +149,7 @@ async fn an_upload_url_cannot_overwrite_an_accepted_or_deleted_file() {
     assert!(put(pdf.clone()).await.unwrap().status().is_success());
     let (s, v) = c.call("POST", "/v1/sync/documents/doc-u1/uploaded", &[], None).await;
     assert_eq!((s, &v["fileStatus"]), (200, &json!("available")), "{v}");
-    let published = portal_core::sync::service::file_key("lakeside", portal_core::sync::Entity::Documents, "doc-u1");
+    let published = portal_core::sync::service::file_key(&pid("lakeside"), portal_core::sync::Entity::Documents, "doc-u1");
     // The same URL, still valid, with other bytes: the published file does not change, even
     // when the check is asked for again.
     let _ = put(evil.clone()).await.unwrap();

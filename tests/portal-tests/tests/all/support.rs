@@ -24,6 +24,11 @@ impl portal_core::ports::Events for EventsDown {
     }
 }
 
+/// A practice id a test names (one the rule refuses is a mistake in the test).
+pub fn pid(id: &str) -> portal_core::ids::PracticeId {
+    portal_core::ids::PracticeId::parse(id).unwrap_or_else(|| panic!("{id} is not a practice id"))
+}
+
 pub fn now() -> i64 {
     portal_core::clock::unix_now()
 }
@@ -189,7 +194,7 @@ impl Local {
         let prov =
             portal_core::identity::provision::Provisioner { table: self.backends.table.as_ref(), clock: self.backends.clock.as_ref() };
         let username = format!("test-admin-{n}");
-        let login = prov.create_staff(&p.practice_id, &username, "Test Admin", role).await.unwrap();
+        let login = prov.create_staff(&pid(&p.practice_id), &username, "Test Admin", role).await.unwrap();
         let secret = login.totp_secret.unwrap();
         let code = portal_core::identity::totp::code_now(&secret, now()).unwrap();
         let (s, v) = self

@@ -1,7 +1,7 @@
 //! The sync API end to end: a reference client signs requests exactly as a practice's developer
 //! would (README), against a portal-local on a real socket.
 
-use crate::support::{client, now, send, start_local, Local};
+use crate::support::{client, now, pid, send, start_local, Local};
 use portal_core::sync::signing::signed_headers;
 use serde_json::{json, Value};
 
@@ -246,10 +246,10 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     let c = SyncClient { local: &l, key_id, secret };
     let outbox = Outbox { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref(), events: &crate::support::EventsDown };
     let sent = PortalEvent::WebmailSent { message_id: "m-1".into(), patient_id: "pat-1001".into() };
-    let first = outbox.record("lakeside", sent).await.unwrap();
-    outbox.record("lakeside", PortalEvent::PasswordChanged { patient_id: "pat-1001".into() }).await.unwrap();
+    let first = outbox.record(&pid("lakeside"), sent).await.unwrap();
+    outbox.record(&pid("lakeside"), PortalEvent::PasswordChanged { patient_id: "pat-1001".into() }).await.unwrap();
     // Another practice's events are not ours.
-    outbox.record("hillcrest", PortalEvent::PasswordChanged { patient_id: "pat-2001".into() }).await.unwrap();
+    outbox.record(&pid("hillcrest"), PortalEvent::PasswordChanged { patient_id: "pat-2001".into() }).await.unwrap();
     // Events are handed out once settled (see portal_core::sync::outbox::SETTLE_MICROS).
     tokio::time::sleep(std::time::Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
     let (s, v) = c.call("GET", "/v1/sync/events", &[], None).await;
@@ -267,7 +267,7 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     // After a restart (a new portal-local over the same data folder), the acknowledged one stays handled.
     let reopened = portal_local::Backends::open(l.data_dir.path(), &l.base).unwrap();
     let again = Outbox { table: reopened.table.as_ref(), clock: reopened.clock.as_ref(), events: &crate::support::EventsDown };
-    let (events, _) = again.list("lakeside", None, 100).await.unwrap();
+    let (events, _) = again.list(&pid("lakeside"), None, 100).await.unwrap();
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.patient.password_changed"]);
     let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "garbage")], None).await;
     assert_eq!((s, &v["code"]), (400, &json!("cursor_invalid")));

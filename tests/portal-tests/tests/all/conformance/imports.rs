@@ -4,7 +4,7 @@
 use super::*;
 
 /// The demo practices' releases, as a practice would put them in its release location.
-pub(super) async fn put_release(b: &Backend, practice: &str, folder: &str, as_name: &str) {
+pub(super) async fn put_release(b: &Backend, practice: &portal_core::ids::PracticeId, folder: &str, as_name: &str) {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions/local/demo-releases").join(folder);
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
@@ -30,7 +30,7 @@ pub(super) struct StepByStep {
 
 #[async_trait]
 impl Workflows for StepByStep {
-    async fn start_import(&self, _practice: &str, import_id: &str) -> Result<(), PortError> {
+    async fn start_import(&self, _practice: &portal_core::ids::PracticeId, import_id: &str) -> Result<(), PortError> {
         if self.refuse {
             return Err(PortError::Backend("throttled".into()));
         }

@@ -3,6 +3,7 @@
 //! what only AWS does (a Step Functions execution per import, SES refusing an unverified sender).
 
 use super::*;
+use crate::support::pid;
 
 pub(super) fn item(pk: &str, sk: &str, n: i64) -> Item {
     Item::new(pk, sk, json!({ "n": n, "text": "ünïcode ✓", "nested": { "list": [1, 2, 3], "flag": true } }))
@@ -265,7 +266,7 @@ pub(super) async fn mail_sent_and_read_back(b: &Backend) {
         sealed_for: None,
         // Sent as message tags on SES: the service must take them as they are.
         about: portal_core::ports::MailRef::new(
-            "lakeside",
+            &pid("lakeside"),
             portal_core::ports::MailKind::WebMailNotification,
             &format!("t{marker}-s1"),
             Some("pat-1001"),
@@ -357,7 +358,7 @@ pub(super) async fn step_functions_start_one_execution_per_import() {
         .unwrap();
     let workflows = portal_aws::StepFunctionsWorkflows::new(&config, machine.state_machine_arn());
     let import_id = portal_core::ids::new_id();
-    workflows.start_import("lakeside", &import_id).await.unwrap();
+    workflows.start_import(&pid("lakeside"), &import_id).await.unwrap();
     let listed = sfn.list_executions().state_machine_arn(machine.state_machine_arn()).send().await.unwrap();
     assert_eq!(listed.executions().len(), 1);
     let execution = sfn.describe_execution().execution_arn(listed.executions()[0].execution_arn()).send().await.unwrap();
@@ -366,7 +367,7 @@ pub(super) async fn step_functions_start_one_execution_per_import() {
     assert_eq!(input, json!({ "practiceId": "lakeside", "importId": import_id }));
     // Step Functions answers a second start of the same name and input with the execution it
     // has (or ExecutionAlreadyExists): either way there is still one.
-    let _ = workflows.start_import("lakeside", &import_id).await;
+    let _ = workflows.start_import(&pid("lakeside"), &import_id).await;
     let listed = sfn.list_executions().state_machine_arn(machine.state_machine_arn()).send().await.unwrap();
     assert_eq!(listed.executions().len(), 1, "one execution per import");
 }

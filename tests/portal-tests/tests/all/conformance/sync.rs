@@ -51,7 +51,13 @@ pub(super) async fn sync_rules_hold(b: &Backend) {
 }
 
 /// Pushes one synced record through the store (stamped now), as the sync API would.
-pub(super) async fn synced(b: &Backend, practice: &str, entity: portal_core::sync::Entity, id: &str, mut body: Value) {
+pub(super) async fn synced(
+    b: &Backend,
+    practice: &portal_core::ids::PracticeId,
+    entity: portal_core::sync::Entity,
+    id: &str,
+    mut body: Value,
+) {
     body["lastModified"] = json!("2026-01-01T00:00:00Z");
     let store = portal_core::sync::store::SyncStore { table: b.table.as_ref(), clock: &SystemClock };
     store.upsert(practice, entity, id, body).await.unwrap();
@@ -68,7 +74,7 @@ pub(super) async fn family_rule_holds(b: &Backend) {
     use portal_core::practice::family::{Family, FamilyAccess, Viewer};
     use portal_core::sync::records::PatientRecords;
     use portal_core::sync::Entity::Patients;
-    let (practice, other) = (format!("p{}", uid()), format!("p{}", uid()));
+    let (practice, other) = (new_practice(), new_practice());
     // A family: guarantor g, spouse s, minor m (guardian: s), adult child a; an unrelated u; and
     // in another practice a patient x who names g as guarantor (ids are per practice).
     let fam = json!({"familyIds": ["g", "s", "m", "a"]});

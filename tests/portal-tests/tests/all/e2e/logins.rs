@@ -4,6 +4,7 @@
 
 use super::practice::settings;
 use super::*;
+use crate::support::pid;
 
 #[tokio::test]
 async fn health_is_public_and_unknown_routes_are_problems() {
@@ -136,8 +137,8 @@ async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
     use portal_core::identity::session::PrincipalKind::Patient;
     use portal_core::identity::throttle::{FREE_FAILURES, MAX_DELAY_SECONDS};
     let b = AuthBench::new();
-    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
-    let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    b.prov().create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
+    let login = b.prov().create_patient_login(&pid("p1"), "pat-1", "pat.one", "Pat One", false).await.unwrap();
     for _ in 0..FREE_FAILURES {
         assert!(!b.login(Patient, "pat.one", "not the password", None, "198.51.100.1").await);
     }
@@ -176,8 +177,8 @@ async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
 async fn parallel_guesses_are_all_counted() {
     use portal_core::identity::session::PrincipalKind::Patient;
     let b = Arc::new(AuthBench::new());
-    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
-    b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    b.prov().create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
+    b.prov().create_patient_login(&pid("p1"), "pat-1", "pat.one", "Pat One", false).await.unwrap();
     let mut burst = tokio::task::JoinSet::new();
     for n in 0..20 {
         let b = b.clone();
@@ -186,7 +187,7 @@ async fn parallel_guesses_are_all_counted() {
     burst.join_all().await;
     // Only the free attempts had their password checked; the rest waited unchecked.
     let audit = portal_core::audit::AuditLog { table: b.table.as_ref(), clock: b.clock.as_ref() };
-    let entries = audit.search("p1", &Default::default(), 100, None).await.unwrap().entries;
+    let entries = audit.search(&pid("p1"), &Default::default(), 100, None).await.unwrap().entries;
     let checked = entries.iter().filter(|e| e.detail["reason"] == "bad_password").count();
     let throttled = entries.iter().filter(|e| e.detail["reason"] == "throttled").count();
     assert_eq!(
@@ -199,8 +200,8 @@ async fn parallel_guesses_are_all_counted() {
 async fn staff_with_the_right_password_and_code_are_let_in_while_guessers_are_slowed() {
     use portal_core::identity::session::PrincipalKind::Staff;
     let b = AuthBench::new();
-    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
-    let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
+    b.prov().create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
+    let admin = b.prov().create_staff(&pid("p1"), "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     for _ in 0..10 {
         assert!(!b.login(Staff, "admin", "guess", Some("000000"), "198.51.100.1").await);
     }
@@ -222,8 +223,8 @@ async fn staff_with_the_right_password_and_code_are_let_in_while_guessers_are_sl
 async fn an_address_with_too_many_failures_waits_and_others_do_not() {
     use portal_core::identity::session::PrincipalKind::Patient;
     let b = AuthBench::new();
-    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
-    let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    b.prov().create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
+    let login = b.prov().create_patient_login(&pid("p1"), "pat-1", "pat.one", "Pat One", false).await.unwrap();
     for n in 0..portal_core::identity::throttle::ADDRESS_MAX_FAILURES {
         b.login(Patient, &format!("sprayed.{n}"), "Summer2026!", None, "198.51.100.1").await;
     }
@@ -363,8 +364,8 @@ async fn a_guesser_never_keeps_the_owner_out_of_a_known_device() {
     let b = AuthBench::new();
     // At the start of an address window, so the minute waited below stays inside it.
     b.clock.advance(ADDRESS_WINDOW_SECONDS - b.clock.now().rem_euclid(ADDRESS_WINDOW_SECONDS));
-    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
-    let login = b.prov().create_patient_login("p1", "pat-1", "pat.one", "Pat One", false).await.unwrap();
+    b.prov().create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
+    let login = b.prov().create_patient_login(&pid("p1"), "pat-1", "pat.one", "Pat One", false).await.unwrap();
     let (owner, guesser) = ("203.0.113.9", "198.51.100.1");
     let first = b.login_on(Patient, "pat.one", &login.password, None, owner, None).await.expect("the owner logs in");
     let device = first.device.expect("the browser becomes a known device");
@@ -380,9 +381,9 @@ async fn a_guesser_never_keeps_the_owner_out_of_a_known_device() {
         assert!(again.is_some_and(|ok| ok.device.is_none()), "the owner on a known device is in at once");
     }
     // A device token is one account's: it does nothing for another.
-    b.prov().create_patient_login("p1", "pat-2", "pat.two", "Pat Two", false).await.unwrap();
+    b.prov().create_patient_login(&pid("p1"), "pat-2", "pat.two", "Pat Two", false).await.unwrap();
     let devices = portal_core::identity::devices::Devices { table: b.table.as_ref(), clock: b.clock.as_ref() };
-    assert!(!devices.knows("p1", "patient#pat.two", &device).await.unwrap());
+    assert!(!devices.knows(&pid("p1"), "patient#pat.two", &device).await.unwrap());
     // The guesser's held-back attempts counted against its address: after the account's delay it
     // is still stopped, whatever it sends.
     b.clock.advance(MAX_DELAY_SECONDS);
@@ -391,7 +392,7 @@ async fn a_guesser_never_keeps_the_owner_out_of_a_known_device() {
     for _ in 0..portal_core::identity::devices::MAX_FAILURES {
         assert!(b.login_on(Patient, "pat.one", "stolen cookie guess", None, "192.0.2.7", Some(&device)).await.is_none());
     }
-    assert!(!devices.knows("p1", "patient#pat.one", &device).await.unwrap());
+    assert!(!devices.knows(&pid("p1"), "patient#pat.one", &device).await.unwrap());
 }
 
 /// The second probe's second finding: a patient named like a staff member used up that staff
@@ -402,17 +403,17 @@ async fn a_patient_named_like_staff_cannot_use_up_their_codes() {
     use portal_core::identity::session::PrincipalKind::{Patient, Staff};
     use portal_core::identity::totp::code_at;
     let b = AuthBench::new();
-    b.prov().create_practice("p1", "P One", vec![]).await.unwrap();
-    let admin = b.prov().create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
+    b.prov().create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
+    let admin = b.prov().create_staff(&pid("p1"), "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let secret = portal_core::identity::totp::generate_secret();
     let creds = portal_core::identity::credentials::Credentials { table: b.table.as_ref() };
-    let (mut shadow, _) = creds.get("p1", Staff, "admin").await.unwrap().unwrap();
+    let (mut shadow, _) = creds.get(&pid("p1"), Staff, "admin").await.unwrap().unwrap();
     shadow.kind = Patient;
     shadow.principal_id = "pat-9".into();
     shadow.role = None;
     shadow.totp_secret = Some(secret.clone());
     shadow.password_hash = portal_core::identity::password::hash("the shadow's password").unwrap();
-    creds.put("p1", &shadow, 0).await.unwrap();
+    creds.put(&pid("p1"), &shadow, 0).await.unwrap();
     let step = portal_core::identity::totp::step_at(b.clock.now()).unwrap();
     assert!(b.login(Patient, "admin", "the shadow's password", Some(&code_at(&secret, step).unwrap()), "198.51.100.1").await);
     let code = code_at(admin.totp_secret.as_ref().unwrap(), step).unwrap();

@@ -3,6 +3,7 @@
 //! hashes, security headers, and the demo dated from today.
 
 use super::*;
+use crate::support::pid;
 
 pub(super) async fn settings(l: &Local, staff: &str) -> Value {
     let (s, v) = l.get("/v1/admin/settings", Some(staff)).await;
@@ -181,8 +182,8 @@ pub(super) async fn cloud_admin() -> (axum::Router, std::collections::HashMap<St
     let table: Arc<dyn Table> = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
     let clock = Arc::new(portal_core::ports::SystemClock);
     let prov = portal_core::identity::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
-    prov.create_practice("p1", "P One", vec![]).await.unwrap();
-    let staff = prov.create_staff("p1", "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
+    prov.create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
+    let staff = prov.create_staff(&pid("p1"), "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let ctx = portal_core::access::AuthContext {
         practice_id: portal_core::ids::PracticeId::parse("p1").unwrap(),
         practice_name: "P One".into(),
