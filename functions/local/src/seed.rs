@@ -149,7 +149,7 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         let mut patients = vec![];
         for &(id, username, name, temporary) in plan.patients {
             let login = p.create_patient_login(&practice, id, username, name, temporary).await?;
-            patients.push(DemoPatient { patient_id: id.into(), username: login.username, password: login.password, temporary });
+            patients.push(DemoPatient { patient_id: id.into(), username: login.username.to_string(), password: login.password, temporary });
         }
         let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
         let actor = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
@@ -192,7 +192,7 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
             sync: DemoSync { key_id: key.key_id, secret },
             name: plan.name.into(),
             staff: DemoStaff {
-                username: staff.username,
+                username: staff.username.to_string(),
                 password: staff.password,
                 totp_secret: staff.totp_secret.unwrap_or_default(),
                 role: StaffRole::Admin.as_str().into(),

@@ -14,6 +14,7 @@ use portal_core::identity::patient_access::{AccessRecord, PatientAccess, Tempora
 use portal_core::identity::session::StaffRole;
 use portal_core::identity::staff_users::{StaffUser, StaffUsers};
 use portal_core::identity::totp::Enrolment;
+use portal_core::ids::Username;
 use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS};
 use portal_core::invites::run::{self, InviteRecord};
 use portal_core::invites::sample::{Draft, InviteSamples, Sample};
@@ -102,7 +103,7 @@ struct SearchQuery {
 struct AccessView {
     enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    username: Option<String>,
+    username: Option<Username>,
     #[serde(skip_serializing_if = "Option::is_none")]
     granted_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -167,7 +168,7 @@ async fn search(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Query
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct LoginSheet {
-    username: String,
+    username: Username,
     /// Shown in this answer only; the portal keeps its hash.
     temporary_password: String,
     /// Opens the portal in the patient's language.

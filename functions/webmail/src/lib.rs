@@ -13,7 +13,7 @@ use portal_core::identity::session::StaffRole;
 use portal_core::ports::{Blobs, Clock, Events, Ports, Table};
 use portal_core::reads::{PageRequest, SignedFile};
 use portal_core::webmail::attachments::Declared;
-use portal_core::webmail::mailbox::{Folder, Inbox, Mailbox, OfficeProvider, Party, SentMessage, ThreadView};
+use portal_core::webmail::mailbox::{Draft, Folder, Inbox, Mailbox, OfficeProvider, Party, SentMessage, ThreadView};
 use portal_core::Feature;
 use portal_http::{page_limit, Api, ApiError, ApiResult, ForPatient, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};
@@ -232,7 +232,13 @@ async fn office_compose(
     let (actor, username) = office(&p, &meta)?;
     let sent = d
         .mailbox()
-        .office_compose(&actor, &username, &b.patient_id, b.provider_id.as_deref(), &b.subject, &b.body, &b.attachment_ids)
+        .office_compose(
+            &actor,
+            &username,
+            &b.patient_id,
+            b.provider_id.as_deref(),
+            Draft { subject: &b.subject, body: &b.body, attachment_ids: &b.attachment_ids },
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(sent)))
 }

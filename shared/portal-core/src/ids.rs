@@ -103,6 +103,14 @@ checked_id!(
     is_slug
 );
 
+impl Username {
+    /// A username as someone typed it (any case, spaces around), in its stored form, if the
+    /// rule accepts it.
+    pub fn normalized(typed: &str) -> Option<Username> {
+        Username::parse(&typed.trim().to_lowercase())
+    }
+}
+
 checked_id!(
     /// An outbox event's id, `{micros:016}#{random:16 hex}`: ordered by time, unique; also the
     /// cursor the practice's system pages with.

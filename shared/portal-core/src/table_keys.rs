@@ -43,7 +43,7 @@
 //! | audit seal of a day (count, head hash, the previous day's head) | `P#{p}#AUDITSEAL` | `{yyyy-mm-dd}` | – | – | the newest seal (the next day to seal); seals oldest first (verify) (see `audit::seal`) |
 //! | … its entries' digests, 1,000 a part | `P#{p}#AUDITSEAL#{yyyy-mm-dd}` | `{part:04}` | – | – | all parts of a day's seal |
 
-use crate::ids::PracticeId;
+use crate::ids::{PracticeId, Username};
 
 pub fn practice(p: &PracticeId) -> String {
     format!("P#{p}")
@@ -119,8 +119,13 @@ pub fn term_name(code: &str, rank: u8, id: &str) -> String {
 /// A practice's automated-invite rules (see `invites::rules`).
 pub const INVITE_RULES: &str = "INVITE_RULES";
 
-pub fn credential(kind: &str, username: &str) -> String {
+pub fn credential(kind: &str, username: &Username) -> String {
     format!("CRED#{kind}#{username}")
+}
+
+/// The start every credential key of `kind` shares (to list them).
+pub fn credentials(kind: &str) -> String {
+    format!("CRED#{kind}#")
 }
 
 pub fn principal(p: &PracticeId, principal_id: &str) -> String {

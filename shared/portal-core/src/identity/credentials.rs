@@ -4,7 +4,7 @@
 //! on the version read, so two changes to one login never silently overwrite each other.
 
 use crate::identity::session::{PrincipalKind, StaffRole};
-use crate::ids::PracticeId;
+use crate::ids::{PracticeId, Username};
 use crate::ports::{Cond, Item, Table, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -19,7 +19,7 @@ pub const PASSWORD_INPUT_MAX: usize = 1024;
 #[serde(rename_all = "camelCase")]
 pub struct Credential {
     pub kind: PrincipalKind,
-    pub username: String,
+    pub username: Username,
     pub principal_id: String,
     pub password_hash: String,
     pub must_change_password: bool,
@@ -44,12 +44,18 @@ pub struct Credential {
     pub display_name: String,
 }
 
+/// A username someone chose, in its stored form; `username_invalid` when the rule refuses it.
+pub fn chosen_username(typed: &str) -> CoreResult<Username> {
+    Username::normalized(typed)
+        .ok_or_else(|| CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."))
+}
+
 pub struct Credentials<'a> {
     pub table: &'a dyn Table,
 }
 
 impl Credentials<'_> {
-    pub async fn get(&self, practice: &PracticeId, kind: PrincipalKind, username: &str) -> CoreResult<Option<(Credential, u64)>> {
+    pub async fn get(&self, practice: &PracticeId, kind: PrincipalKind, username: &Username) -> CoreResult<Option<(Credential, u64)>> {
         let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::credential(kind.as_str(), username)).await? else {
             return Ok(None);
         };

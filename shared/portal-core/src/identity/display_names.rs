@@ -45,7 +45,7 @@ impl DisplayNames<'_> {
             ActorKind::Patient => PatientRecords { table: self.table }.get::<Patient>(practice, id).await?.map(|p| p.record.display_name()),
             ActorKind::Staff => Credentials { table: self.table }.by_principal(practice, id).await?.map(|(c, _)| {
                 if c.display_name.trim().is_empty() {
-                    c.username
+                    c.username.to_string()
                 } else {
                     c.display_name
                 }

@@ -2,7 +2,7 @@
 //! Every answer to a failed login is the same, so nothing tells whether an account exists.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::credentials::{Credential, Credentials, PASSWORD_INPUT_MAX};
+use crate::identity::credentials::{chosen_username, Credential, Credentials, PASSWORD_INPUT_MAX};
 use crate::identity::devices::Devices;
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
@@ -72,10 +72,6 @@ fn login_failed() -> CoreError {
 }
 
 /// Usernames are compared case-insensitively; this is the stored form.
-pub fn normalize_username(u: &str) -> String {
-    u.trim().to_lowercase()
-}
-
 impl<'a> Logins<'a> {
     fn audit(&self) -> AuditLog<'a> {
         AuditLog { table: self.table, clock: self.clock }
@@ -86,15 +82,14 @@ impl<'a> Logins<'a> {
 
     pub async fn login(&self, kind: PrincipalKind, input: LoginInput<'_>, meta: &RequestMeta) -> CoreResult<LoginResult> {
         let practice = input.practice.trim().to_lowercase();
-        let username = normalize_username(input.username);
         let ip = meta.source_ip.as_deref();
         let action = match kind {
             PrincipalKind::Patient => AuditAction::AuthPatientLogin,
             // Sync keys sign requests; they never log in (no credentials of that kind exist).
             PrincipalKind::Staff | PrincipalKind::Sync => AuditAction::AuthStaffLogin,
         };
-        let practice = match PracticeId::parse(&practice) {
-            Some(practice) if Username::parse(&username).is_some() && input.password.len() <= PASSWORD_INPUT_MAX => practice,
+        let (practice, username) = match (PracticeId::parse(&practice), Username::normalized(input.username)) {
+            (Some(practice), Some(username)) if input.password.len() <= PASSWORD_INPUT_MAX => (practice, username),
             _ => {
                 password::verify_dummy(input.password.get(..PASSWORD_INPUT_MAX).unwrap_or("x"));
                 return Err(login_failed());
@@ -246,7 +241,8 @@ impl<'a> Logins<'a> {
         if new == current {
             return Err(CoreError::invalid(ProblemCode::PasswordUnchanged, "Choose a password different from the current one."));
         }
-        let rename = match new_username.map(normalize_username).filter(|u| *u != cred.username) {
+        let wanted = new_username.map(|u| u.trim().to_lowercase()).filter(|u| u != cred.username.as_str());
+        let rename = match wanted {
             None => None,
             Some(_) if cred.kind != PrincipalKind::Patient || !cred.must_change_password => {
                 return Err(CoreError::invalid(
@@ -254,10 +250,7 @@ impl<'a> Logins<'a> {
                     "A username can be chosen only with the first new password.",
                 ));
             }
-            Some(u) if Username::parse(&u).is_none() => {
-                return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
-            }
-            Some(u) => Some(u),
+            Some(u) => Some(chosen_username(&u)?),
         };
         cred.password_hash = password::hash(new)?;
         cred.must_change_password = false;

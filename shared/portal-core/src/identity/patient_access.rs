@@ -12,7 +12,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
-use crate::ids::PracticeId;
+use crate::ids::{PracticeId, Username};
 use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError, TxOp};
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
@@ -27,7 +27,7 @@ use serde_json::json;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessRecord {
-    pub username: String,
+    pub username: Username,
     pub granted_at: i64,
     /// The staff id that granted it (`seed` for demo logins).
     pub granted_by: String,
@@ -38,7 +38,7 @@ pub struct AccessRecord {
 /// A login just made or given a new password: the password is in this value only.
 #[derive(Debug, Clone)]
 pub struct TemporaryLogin {
-    pub username: String,
+    pub username: Username,
     pub temporary_password: String,
 }
 
@@ -52,13 +52,25 @@ fn no_access() -> CoreError {
 }
 
 /// The username offered for a first name: its letters, lower case, plus four digits.
-fn username_for(first_name: &str) -> String {
+fn username_for(first_name: &str) -> Option<Username> {
     let mut stem: String = roster::fold(first_name).chars().filter(char::is_ascii_alphanumeric).take(20).collect();
     if stem.len() < 2 {
         stem = "patient".into();
     }
     let n = u16::from_le_bytes(crate::ids::random_bytes::<2>()) % 10_000;
-    format!("{stem}{n:04}")
+    Username::normalized(&format!("{stem}{n:04}"))
+}
+
+/// A patient login about to be written.
+pub struct NewPatientLogin<'a> {
+    pub patient_id: &'a str,
+    pub username: &'a Username,
+    pub display_name: &'a str,
+    pub password: &'a str,
+    /// The password must be changed at the first login (and stops working after a week).
+    pub temporary: bool,
+    /// The staff id that granted it (`seed` for demo logins).
+    pub granted_by: &'a str,
 }
 
 impl PatientAccess<'_> {
@@ -81,28 +93,19 @@ impl PatientAccess<'_> {
     }
 
     /// Whether a patient's login still has the temporary password staff gave (never changed).
-    pub async fn is_temporary(&self, practice: &PracticeId, username: &str) -> CoreResult<bool> {
+    pub async fn is_temporary(&self, practice: &PracticeId, username: &Username) -> CoreResult<bool> {
         let cred = Credentials { table: self.table }.get(practice, PrincipalKind::Patient, username).await?;
         Ok(cred.is_some_and(|(c, _)| c.must_change_password))
     }
 
     /// Writes a login for a patient: the credential and the access record, both new. `Ok(false)`
     /// when the username is taken; `access_exists` when the patient has a login already.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create(
-        &self,
-        practice: &PracticeId,
-        patient_id: &str,
-        username: &str,
-        display_name: &str,
-        password: &str,
-        temporary: bool,
-        granted_by: &str,
-    ) -> CoreResult<bool> {
+    pub async fn create(&self, practice: &PracticeId, login: NewPatientLogin<'_>) -> CoreResult<bool> {
+        let NewPatientLogin { patient_id, username, display_name, password, temporary, granted_by } = login;
         let now = self.clock.now();
         let cred = Credential {
             kind: PrincipalKind::Patient,
-            username: username.into(),
+            username: username.clone(),
             principal_id: patient_id.into(),
             password_hash: password::hash(password)?,
             must_change_password: temporary,
@@ -114,7 +117,7 @@ impl PatientAccess<'_> {
             disabled: false,
             display_name: display_name.into(),
         };
-        let record = AccessRecord { username: username.into(), granted_at: now, granted_by: granted_by.into(), last_login_at: None };
+        let record = AccessRecord { username: username.clone(), granted_at: now, granted_by: granted_by.into(), last_login_at: None };
         let access = Item::new(
             table_keys::practice(practice),
             table_keys::access(patient_id),
@@ -151,8 +154,16 @@ impl PatientAccess<'_> {
         let temporary_password = password::generate_temporary();
         // Four digits leave 10,000 names per first name; a taken one just means another draw.
         for _ in 0..8 {
-            let username = username_for(&patient.first_name);
-            if self.create(practice, patient_id, &username, &patient.display_name(), &temporary_password, true, &actor.id).await? {
+            let Some(username) = username_for(&patient.first_name) else { continue };
+            let login = NewPatientLogin {
+                patient_id,
+                username: &username,
+                display_name: &patient.display_name(),
+                password: &temporary_password,
+                temporary: true,
+                granted_by: &actor.id,
+            };
+            if self.create(practice, login).await? {
                 self.audit().record(actor, AuditAction::AccessGrant, patient_id, Outcome::Success, json!({})).await?;
                 return Ok(TemporaryLogin { username, temporary_password });
             }
@@ -205,7 +216,7 @@ impl PatientAccess<'_> {
         &self,
         practice: &PracticeId,
         patient_id: &str,
-        old_username: &str,
+        old_username: &Username,
         cred: &Credential,
         version: u64,
     ) -> CoreResult<()> {

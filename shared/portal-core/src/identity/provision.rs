@@ -1,8 +1,7 @@
 //! Creating practices and their logins (the demo seed, tests and onboarding use these).
 
-use crate::identity::credentials::{Credential, Credentials};
-use crate::identity::login::normalize_username;
-use crate::identity::patient_access::PatientAccess;
+use crate::identity::credentials::{chosen_username, Credential, Credentials};
+use crate::identity::patient_access::{NewPatientLogin, PatientAccess};
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::identity::{password, totp};
 use crate::ids::{PracticeId, Username};
@@ -23,7 +22,7 @@ pub struct Provisioner<'a> {
 #[derive(Debug, Clone)]
 pub struct NewLogin {
     pub principal_id: String,
-    pub username: String,
+    pub username: Username,
     pub password: String,
     pub temporary: bool,
     pub totp_secret: Option<String>,
@@ -34,24 +33,28 @@ impl Provisioner<'_> {
         SettingsRepo { table: self.table, clock: self.clock }.create(practice, &PracticeSettings::new(name, features)).await
     }
 
+    /// A staff login with its authenticator enrolled (the secret answered once), so it can log
+    /// in at once.
     pub async fn create_staff(&self, practice: &PracticeId, username: &str, display_name: &str, role: StaffRole) -> CoreResult<NewLogin> {
+        let username = chosen_username(username)?;
         let password = password::generate_temporary();
         let secret = totp::generate_secret();
-        let principal_id = format!("{STAFF_ID_PREFIX}{}", &ids::new_id()[..12]);
-        let login = self
-            .create(
-                practice,
-                PrincipalKind::Staff,
-                &principal_id,
-                username,
-                display_name,
-                &password,
-                false,
-                Some(role),
-                Some(secret.clone()),
-            )
-            .await?;
-        Ok(NewLogin { totp_secret: Some(secret), ..login })
+        let cred = Credential {
+            kind: PrincipalKind::Staff,
+            username: username.clone(),
+            principal_id: format!("{STAFF_ID_PREFIX}{}", &ids::new_id()[..12]),
+            password_hash: password::hash(&password)?,
+            must_change_password: false,
+            temporary_expires_at: None,
+            totp_secret: Some(secret.clone()),
+            totp_pending: None,
+            recovery_codes: vec![],
+            role: Some(role),
+            disabled: false,
+            display_name: display_name.into(),
+        };
+        Credentials { table: self.table }.create(practice, &cred).await?;
+        Ok(NewLogin { principal_id: cred.principal_id, username, password, temporary: false, totp_secret: Some(secret) })
     }
 
     /// A patient login with a random password; `temporary` forces a change at first login. The
@@ -64,50 +67,13 @@ impl Provisioner<'_> {
         display_name: &str,
         temporary: bool,
     ) -> CoreResult<NewLogin> {
+        let username = chosen_username(username)?;
         let password = password::generate_temporary();
-        let username = normalize_username(username);
-        if Username::parse(&username).is_none() {
-            return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
-        }
         let access = PatientAccess { table: self.table, clock: self.clock };
-        if !access.create(practice, patient_id, &username, display_name, &password, temporary, "seed").await? {
+        let login = NewPatientLogin { patient_id, username: &username, display_name, password: &password, temporary, granted_by: "seed" };
+        if !access.create(practice, login).await? {
             return Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "That username is taken.".into(), current: None });
         }
         Ok(NewLogin { principal_id: patient_id.into(), username, password, temporary, totp_secret: None })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn create(
-        &self,
-        practice: &PracticeId,
-        kind: PrincipalKind,
-        principal_id: &str,
-        username: &str,
-        display_name: &str,
-        password: &str,
-        temporary: bool,
-        role: Option<StaffRole>,
-        totp_secret: Option<String>,
-    ) -> CoreResult<NewLogin> {
-        let username = normalize_username(username);
-        if Username::parse(&username).is_none() {
-            return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
-        }
-        let cred = Credential {
-            kind,
-            username: username.clone(),
-            principal_id: principal_id.into(),
-            password_hash: password::hash(password)?,
-            must_change_password: temporary,
-            temporary_expires_at: temporary.then(|| self.clock.now() + crate::identity::credentials::TEMPORARY_PASSWORD_SECONDS),
-            totp_secret,
-            totp_pending: None,
-            recovery_codes: vec![],
-            role,
-            disabled: false,
-            display_name: display_name.into(),
-        };
-        Credentials { table: self.table }.create(practice, &cred).await?;
-        Ok(NewLogin { principal_id: principal_id.into(), username, password: password.into(), temporary, totp_secret: None })
     }
 }

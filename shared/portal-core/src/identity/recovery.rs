@@ -9,11 +9,10 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::credentials::{Credentials, PASSWORD_INPUT_MAX};
-use crate::identity::login::normalize_username;
 use crate::identity::password;
 use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{hash_token, practice_of_token, PrincipalKind, Sessions};
-use crate::ids::PracticeId;
+use crate::ids::{PracticeId, Username};
 use crate::language::{in_language, reset_mail, Language};
 use crate::ports::{Clock, Cond, Events, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::{login_url, SettingsRepo};
@@ -40,7 +39,7 @@ pub const REQUESTS_PER_ADDRESS: Quota = Quota { name: "reset-address", limit: 10
 #[serde(rename_all = "camelCase")]
 struct ResetLink {
     principal_id: String,
-    username: String,
+    username: Username,
     created_at: i64,
     /// The credential's version when the link was made: a changed password voids the link.
     #[serde(default)]
@@ -90,7 +89,10 @@ impl Recovery<'_> {
         let patients = if asked.contains('@') {
             Roster { table: self.table }.with_email(&practice, asked).await?
         } else {
-            let cred = Credentials { table: self.table }.get(&practice, PrincipalKind::Patient, &normalize_username(asked)).await?;
+            let cred = match Username::normalized(asked) {
+                Some(username) => Credentials { table: self.table }.get(&practice, PrincipalKind::Patient, &username).await?,
+                None => None,
+            };
             cred.map(|(c, _)| vec![c.principal_id]).unwrap_or_default()
         };
         let anonymous = Actor::anonymous(&practice, source_ip);

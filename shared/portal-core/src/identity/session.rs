@@ -2,7 +2,7 @@
 //! 15 min, absolute 12 h. The token names its practice (`{practice}.{random}`) so the session item
 //! sits under the practice's key like every other item.
 
-use crate::ids::PracticeId;
+use crate::ids::{PracticeId, Username};
 use crate::ports::{Clock, Cond, Item, Query, Table};
 use crate::table_keys;
 use crate::{CoreError, CoreResult};
@@ -123,7 +123,7 @@ impl Sessions<'_> {
         principal_id: &str,
         kind: PrincipalKind,
         role: Option<StaffRole>,
-        username: &str,
+        username: &Username,
         must_change_password: bool,
     ) -> CoreResult<(String, Session)> {
         let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));

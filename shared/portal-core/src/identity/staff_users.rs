@@ -6,14 +6,12 @@
 //! change is audited.
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
-use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
-use crate::identity::login::normalize_username;
+use crate::identity::credentials::{chosen_username, Credential, Credentials, TEMPORARY_PASSWORD_SECONDS};
 use crate::identity::password;
 use crate::identity::provision::STAFF_ID_PREFIX;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::identity::totp::{self, Enrolment};
-use crate::ids::PracticeId;
-use crate::ids::Username;
+use crate::ids::{PracticeId, Username};
 use crate::ports::{Clock, Cond, Item, Query, Table, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -24,7 +22,7 @@ use serde_json::json;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StaffUser {
-    pub username: String,
+    pub username: Username,
     pub display_name: String,
     pub role: StaffRole,
     pub disabled: bool,
@@ -78,22 +76,20 @@ impl StaffUsers<'_> {
 
     /// Every staff credential with the item it is stored in (for checks at its version).
     async fn credential_items(&self, practice: &PracticeId) -> CoreResult<Vec<(Credential, Item)>> {
-        let q = Query::new(table_keys::practice(practice)).prefix(table_keys::credential(PrincipalKind::Staff.as_str(), "")).limit(200);
+        let q = Query::new(table_keys::practice(practice)).prefix(table_keys::credentials(PrincipalKind::Staff.as_str())).limit(200);
         let items = crate::ports::query_all(self.table, q).await?;
         Ok(items.into_iter().map(|i| Ok((i.parse()?, i))).collect::<Result<_, TableError>>()?)
     }
 
     async fn get(&self, practice: &PracticeId, username: &str) -> CoreResult<(Credential, u64)> {
-        self.creds().get(practice, PrincipalKind::Staff, &normalize_username(username)).await?.ok_or(CoreError::NotFound)
+        let username = Username::normalized(username).ok_or(CoreError::NotFound)?;
+        self.creds().get(practice, PrincipalKind::Staff, &username).await?.ok_or(CoreError::NotFound)
     }
 
     /// A new staff user with a temporary password (answered here only); they cannot log in until
     /// an authenticator is enrolled.
     pub async fn create(&self, actor: &Actor, username: &str, display_name: &str, role: StaffRole) -> CoreResult<(StaffUser, String)> {
-        let username = normalize_username(username);
-        if Username::parse(&username).is_none() {
-            return Err(CoreError::invalid(ProblemCode::UsernameInvalid, "A username is 2–64 letters, digits, '.', '-' or '_'."));
-        }
+        let username = chosen_username(username)?;
         let display_name = display_name.trim();
         if display_name.is_empty() || display_name.chars().count() > 100 || !crate::text::is_plain_text(display_name, false) {
             return Err(CoreError::invalid(ProblemCode::TextInvalid, "The name is one line of 1 to 100 characters."));

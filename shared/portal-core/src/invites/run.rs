@@ -182,8 +182,8 @@ impl InviteRun<'_> {
         }
         for entry in &entries {
             let Some(rule) = rule_for(&rules.rules, entry, now) else { continue };
-            let Some((record, item)) = self.claim(practice, rule, entry).await? else { continue };
-            match self.invite(practice, rule, &rules, &settings, entry, record, item).await? {
+            let Some(claim) = self.claim(practice, rule, entry).await? else { continue };
+            match self.invite(practice, rule, &rules, &settings, entry, claim).await? {
                 InviteState::Sent { .. } => report.sent += 1,
                 InviteState::Skipped { .. } => report.skipped += 1,
                 InviteState::Failed { .. } => report.failed += 1,
@@ -236,8 +236,8 @@ impl InviteRun<'_> {
         }
     }
 
-    /// Checks the patient, gives them credentials when needed, sends the invite; settles the claim.
-    #[allow(clippy::too_many_arguments)]
+    /// Checks the patient, gives them credentials when needed, sends the invite; settles the
+    /// claim (the record as claimed and its item).
     async fn invite(
         &self,
         practice: &PracticeId,
@@ -245,9 +245,9 @@ impl InviteRun<'_> {
         rules: &InviteRules,
         settings: &PracticeSettings,
         entry: &CalendarEntry,
-        mut record: InviteRecord,
-        item: Item,
+        claim: (InviteRecord, Item),
     ) -> CoreResult<InviteState> {
+        let (mut record, item) = claim;
         let skip = |reason: &str| InviteState::Skipped { reason: reason.into() };
         let patient = PatientRecords { table: self.table }.get::<Patient>(practice, &entry.patient_id).await?.map(|p| p.record);
         let Some(patient) = patient else {

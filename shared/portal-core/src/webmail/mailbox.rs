@@ -212,6 +212,26 @@ impl Folder {
     }
 }
 
+/// A new thread as staff wrote it (checked before anything is stored).
+pub struct Draft<'a> {
+    pub subject: &'a str,
+    pub body: &'a str,
+    /// Attachments declared for it beforehand.
+    pub attachment_ids: &'a [String],
+}
+
+/// A message about to be stored: in a new thread (`new_thread`) or in `thread_id`.
+struct Outgoing<'a> {
+    new_thread: Option<&'a Thread>,
+    thread_id: &'a str,
+    direction: Direction,
+    from: Party,
+    to: Party,
+    subject: String,
+    body: String,
+    attachment_ids: &'a [String],
+}
+
 /// Which side of the conversation asks: a patient the family rule allowed, or the office.
 enum Side<'a> {
     Patient(&'a PatientId),
@@ -342,7 +362,17 @@ impl Mailbox<'_> {
             created_at: self.clock.now(),
         };
         let from = self.patient_side(caller, &patient_id, &thread.patient_name).await?;
-        self.send(&caller.actor, Some(&thread), &thread.id, Direction::ToOffice, from, to, subject, body, attachment_ids).await
+        let out = Outgoing {
+            new_thread: Some(&thread),
+            thread_id: &thread.id,
+            direction: Direction::ToOffice,
+            from,
+            to,
+            subject,
+            body,
+            attachment_ids,
+        };
+        self.send(&caller.actor, out).await
     }
 
     /// A patient's reply in one of their threads (to whoever wrote last from the office).
@@ -366,7 +396,9 @@ impl Mailbox<'_> {
             None => view.messages.first().map(|m| m.summary.to.clone()).ok_or(CoreError::NotFound)?,
         };
         let from = self.patient_side(caller, &patient_id, &view.patient_name).await?;
-        self.send(&caller.actor, None, thread_id, Direction::ToOffice, from, to, reply_subject(&view.subject), body, attachment_ids).await
+        let subject = reply_subject(&view.subject);
+        let out = Outgoing { new_thread: None, thread_id, direction: Direction::ToOffice, from, to, subject, body, attachment_ids };
+        self.send(&caller.actor, out).await
     }
 
     /// The patient a message is from, and who wrote it when that is someone else in the family
@@ -496,19 +528,16 @@ impl Mailbox<'_> {
 
     /// A new thread from the office to a patient, as a provider the staff user acts for, or as
     /// the office.
-    #[allow(clippy::too_many_arguments)]
     pub async fn office_compose(
         &self,
         actor: &Actor,
         staff_username: &str,
         patient_id: &str,
         provider_id: Option<&str>,
-        subject: &str,
-        body: &str,
-        attachment_ids: &[String],
+        draft: Draft<'_>,
     ) -> CoreResult<SentMessage> {
         let practice = &actor.practice;
-        let (subject, body) = (check_subject(subject)?, check_body(body)?);
+        let (subject, body, attachment_ids) = (check_subject(draft.subject)?, check_body(draft.body)?, draft.attachment_ids);
         let patient = self.records().get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?;
         let from = self.office_sender(practice, staff_username, provider_id).await?;
         let thread = Thread {
@@ -520,7 +549,17 @@ impl Mailbox<'_> {
             created_at: self.clock.now(),
         };
         let to = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone(), by: None };
-        self.send(actor, Some(&thread), &thread.id, Direction::ToPatient, from, to, subject, body, attachment_ids).await
+        let out = Outgoing {
+            new_thread: Some(&thread),
+            thread_id: &thread.id,
+            direction: Direction::ToPatient,
+            from,
+            to,
+            subject,
+            body,
+            attachment_ids,
+        };
+        self.send(actor, out).await
     }
 
     pub async fn office_reply(
@@ -537,7 +576,9 @@ impl Mailbox<'_> {
         let view = self.thread(practice, thread_id, Side::Office).await?;
         let from = self.office_sender(practice, staff_username, provider_id).await?;
         let to = Party { kind: PartyKind::Patient, id: view.patient_id.clone(), name: view.patient_name.clone(), by: None };
-        self.send(actor, None, thread_id, Direction::ToPatient, from, to, reply_subject(&view.subject), body, attachment_ids).await
+        let subject = reply_subject(&view.subject);
+        let out = Outgoing { new_thread: None, thread_id, direction: Direction::ToPatient, from, to, subject, body, attachment_ids };
+        self.send(actor, out).await
     }
 
     pub async fn office_mark(&self, actor: &Actor, message_id: &str, read: bool) -> CoreResult<()> {
@@ -628,19 +669,8 @@ impl Mailbox<'_> {
     /// Stores a message (and a new thread) with its copy, the recipient's unread count and the
     /// `webmail.sent` event (plus `webmail.received` for the practice's system when a patient
     /// wrote), in one transaction; then publishes the events.
-    #[allow(clippy::too_many_arguments)]
-    async fn send(
-        &self,
-        actor: &Actor,
-        new_thread: Option<&Thread>,
-        thread_id: &str,
-        direction: Direction,
-        from: Party,
-        to: Party,
-        subject: String,
-        body: String,
-        attachment_ids: &[String],
-    ) -> CoreResult<SentMessage> {
+    async fn send(&self, actor: &Actor, out: Outgoing<'_>) -> CoreResult<SentMessage> {
+        let Outgoing { new_thread, thread_id, direction, from, to, subject, body, attachment_ids } = out;
         let practice = &actor.practice;
         let patient_id = match direction {
             Direction::ToOffice => from.id.clone(),

@@ -3,6 +3,7 @@
 //! through the authorizer's Lambda handler. Every served route has a sample.
 
 use crate::support::pid;
+use portal_core::ids::Username;
 use portal_core::ports::{Ports, SystemClock, Table};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -140,7 +141,11 @@ async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
     let table: Arc<dyn Table> = backends.table.clone();
     let creds = portal_core::identity::credentials::Credentials { table: table.as_ref() };
     let (staff, _) = creds
-        .get(&pid("lakeside"), portal_core::identity::session::PrincipalKind::Staff, &logins.practices[0].staff.username)
+        .get(
+            &pid("lakeside"),
+            portal_core::identity::session::PrincipalKind::Staff,
+            &Username::parse(&logins.practices[0].staff.username).unwrap(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -247,7 +252,14 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
 
     let sessions = portal_core::identity::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
     let (token, _) = sessions
-        .start(&pid("lakeside"), "pat-1001", portal_core::identity::session::PrincipalKind::Patient, None, "alex.morgan", false)
+        .start(
+            &pid("lakeside"),
+            "pat-1001",
+            portal_core::identity::session::PrincipalKind::Patient,
+            None,
+            &Username::parse("alex.morgan").unwrap(),
+            false,
+        )
         .await
         .unwrap();
     let allow = portal_authorizer::handle(&deps, event(&token, "GET", "/v1/me")).await.unwrap();
@@ -468,7 +480,16 @@ async fn notify_sample_event_through_the_lambda_handler() {
         blobs: &portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap(),
     };
     let staff = portal_core::audit::Actor::new(&lakeside(), portal_core::audit::ActorKind::Staff, "staff-1", None);
-    let sent = mailbox.office_compose(&staff, "frontdesk", "pat-1001", Some("prov-1"), "Your crown", "It has arrived.", &[]).await.unwrap();
+    let sent = mailbox
+        .office_compose(
+            &staff,
+            "frontdesk",
+            "pat-1001",
+            Some("prov-1"),
+            portal_core::webmail::mailbox::Draft { subject: "Your crown", body: "It has arrived.", attachment_ids: &[] },
+        )
+        .await
+        .unwrap();
     let mut event = sample;
     event["detail"]["messageId"] = json!(sent.id);
     for _ in 0..2 {

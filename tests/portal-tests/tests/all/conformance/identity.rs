@@ -37,7 +37,8 @@ pub(super) async fn admins_demoting_each_other_leave_one(b: &Backend) {
 /// The staff roster follows each patient's newest version exactly (written in the patient's own
 /// transaction); a patient gets one login and a username names one patient.
 pub(super) async fn roster_and_access_hold(b: &Backend) {
-    use portal_core::identity::patient_access::PatientAccess;
+    use portal_core::identity::patient_access::{NewPatientLogin, PatientAccess};
+    use portal_core::ids::Username;
     use portal_core::sync::roster::Roster;
     use portal_core::sync::store::{Applied, SyncStore};
     use portal_core::sync::Entity::Patients;
@@ -73,12 +74,21 @@ pub(super) async fn roster_and_access_hold(b: &Backend) {
     assert!(roster.get(&practice, "a").await.unwrap().is_none());
 
     let access = PatientAccess { table: b.table.as_ref(), clock: &SystemClock };
-    assert!(access.create(&practice, "p1", "sam1234", "Sam", "pw-one-two-three", true, "staff-1").await.unwrap());
-    let again = access.create(&practice, "p1", "sam9999", "Sam", "pw-one-two-three", true, "staff-1").await.unwrap_err();
+    let (sam1234, sam9999) = (Username::parse("sam1234").unwrap(), Username::parse("sam9999").unwrap());
+    let login = |patient_id, username| NewPatientLogin {
+        patient_id,
+        username,
+        display_name: "Sam",
+        password: "pw-one-two-three",
+        temporary: true,
+        granted_by: "staff-1",
+    };
+    assert!(access.create(&practice, login("p1", &sam1234)).await.unwrap());
+    let again = access.create(&practice, login("p1", &sam9999)).await.unwrap_err();
     assert_eq!(again.code(), "access_exists");
-    assert!(!access.create(&practice, "p2", "sam1234", "Sam", "pw-one-two-three", true, "staff-1").await.unwrap(), "username taken");
+    assert!(!access.create(&practice, login("p2", &sam1234)).await.unwrap(), "username taken");
     assert!(access.get(&practice, "p2").await.unwrap().is_none(), "nothing half-written");
-    assert_eq!(access.get(&practice, "p1").await.unwrap().unwrap().0.username, "sam1234");
+    assert_eq!(access.get(&practice, "p1").await.unwrap().unwrap().0.username, sam1234);
 }
 
 /// A new practice ("Smile Dental", every feature) whose mail goes out from this backend's sender.
@@ -189,7 +199,9 @@ pub(super) async fn invites_hold(b: &Backend) {
     let login = portal_core::identity::patient_access::PatientAccess { table: b.table.as_ref(), clock: clock.as_ref() };
     let username = login.get(&practice, "eve").await.unwrap().unwrap().0.username;
     assert!(
-        text.contains("Dear eve") && text.contains(&username) && text.contains(&format!("https://portal.example.com/p/{practice}/")),
+        text.contains("Dear eve")
+            && text.contains(username.as_str())
+            && text.contains(&format!("https://portal.example.com/p/{practice}/")),
         "{text}"
     );
     assert!(text.contains("269-555-0100") && !text.contains('['), "every tag filled: {text}");

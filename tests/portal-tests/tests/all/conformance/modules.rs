@@ -189,7 +189,16 @@ pub(super) async fn webmail_holds(b: &Backend) {
     assert!(!to_gale[0].contains("seat is in two weeks") && !to_gale[0].contains("Crown question"), "no message text in the mail");
     // The office is told at its notify address; a patient who opted out of email is skipped.
     assert!(matches!(working.notify(&practice, &sent.id).await.unwrap(), Notification::Sent { .. }));
-    let to_uma = mail.office_compose(&staff, "frontdesk", "u", None, "Your visit", "See you soon.", &[]).await.unwrap();
+    let to_uma = mail
+        .office_compose(
+            &staff,
+            "frontdesk",
+            "u",
+            None,
+            portal_core::webmail::mailbox::Draft { subject: "Your visit", body: "See you soon.", attachment_ids: &[] },
+        )
+        .await
+        .unwrap();
     let skipped = working.notify(&practice, &to_uma.id).await.unwrap();
     assert_eq!(skipped, Notification::Skipped { reason: "the patient opted out of email".into() });
 }

@@ -395,7 +395,16 @@ pub(super) async fn ses_refuses_an_unverified_sender_until_it_is_verified() {
     synced(&b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({"email": email}))).await;
     let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
     let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
-    let sent = mail.office_compose(&staff, "frontdesk", "g", None, "Results", "Your results are in.", &[]).await.unwrap();
+    let sent = mail
+        .office_compose(
+            &staff,
+            "frontdesk",
+            "g",
+            None,
+            portal_core::webmail::mailbox::Draft { subject: "Results", body: "Your results are in.", attachment_ids: &[] },
+        )
+        .await
+        .unwrap();
     let notifier =
         Notifier { table: b.table.as_ref(), clock: &SystemClock, mailer: b.mailer.as_ref(), portal_base_url: "https://portal.example.com" };
     assert!(notifier.notify(&practice, &sent.id).await.is_err(), "SES refuses the unverified sender");

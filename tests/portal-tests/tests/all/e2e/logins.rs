@@ -407,7 +407,7 @@ async fn a_patient_named_like_staff_cannot_use_up_their_codes() {
     let admin = b.prov().create_staff(&pid("p1"), "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let secret = portal_core::identity::totp::generate_secret();
     let creds = portal_core::identity::credentials::Credentials { table: b.table.as_ref() };
-    let (mut shadow, _) = creds.get(&pid("p1"), Staff, "admin").await.unwrap().unwrap();
+    let (mut shadow, _) = creds.get(&pid("p1"), Staff, &portal_core::ids::Username::parse("admin").unwrap()).await.unwrap().unwrap();
     shadow.kind = Patient;
     shadow.principal_id = "pat-9".into();
     shadow.role = None;
