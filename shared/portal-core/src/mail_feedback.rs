@@ -68,13 +68,13 @@ mod tests {
 
     #[test]
     fn what_a_mail_is_about_goes_out_as_tags_and_comes_back() {
-        let about = MailRef::new(&crate::ids::PracticeId::parse("lakeside").unwrap(), MailKind::Invite, "rule-1.appt-9", Some("pat-1001"));
+        let about = MailRef::new(&PracticeId::parse("lakeside").unwrap(), MailKind::Invite, "rule-1.appt-9", Some("pat-1001"));
         let tags = about.tags();
         assert_eq!(tags.len(), 4);
         let back = MailRef::from_tags(|name| tags.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()));
         assert_eq!(back, Some(about));
         // A value SES would refuse is left out rather than failing the send; no kind, not ours.
-        let odd = MailRef::new(&crate::ids::PracticeId::parse("lakeside").unwrap(), MailKind::PasswordReset, "a#b", None);
+        let odd = MailRef::new(&PracticeId::parse("lakeside").unwrap(), MailKind::PasswordReset, "a#b", None);
         assert_eq!(odd.tags().iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["portal-practice", "portal-kind"]);
         assert_eq!(MailRef::from_tags(|name| (name == "portal-practice").then(|| "lakeside".to_string())), None);
     }
