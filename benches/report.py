@@ -42,7 +42,7 @@ out = [
     "",
     "## Cold start (goal: each function ≤ 1.5× hello-lambda)",
     "",
-    f"Medians of {cold['runs']} cold starts each. *Init*: process start until the function asks for its first event; *first",
+    f"Medians of {cold['runs']} cold starts each, taken round by round (every function, hello included, once a round). *Init*: process start until the function asks for its first event; *first",
     "answer*: the event handed over until its answer arrives; *emulator*: the time its calls spent in moto (counted by a",
     "proxy, subtracted); *own*: init + first answer − emulator; *× hello*: own against `hello-lambda`'s.",
     "",
