@@ -241,7 +241,7 @@ impl<'a> Logins<'a> {
         if new == current {
             return Err(CoreError::invalid(ProblemCode::PasswordUnchanged, "Choose a password different from the current one."));
         }
-        let wanted = new_username.map(|u| u.trim().to_lowercase()).filter(|u| u != cred.username.as_str());
+        let wanted = new_username.filter(|u| Username::normalized(u).as_ref() != Some(&cred.username));
         let rename = match wanted {
             None => None,
             Some(_) if cred.kind != PrincipalKind::Patient || !cred.must_change_password => {
@@ -250,7 +250,7 @@ impl<'a> Logins<'a> {
                     "A username can be chosen only with the first new password.",
                 ));
             }
-            Some(u) => Some(chosen_username(&u)?),
+            Some(u) => Some(chosen_username(u)?),
         };
         cred.password_hash = password::hash(new)?;
         cred.must_change_password = false;
