@@ -113,7 +113,7 @@ async fn import(root: &Path, store_names: bool) {
     }
     let practice = portal_core::ids::PracticeId::parse("bench").expect("a practice id");
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "bench", None);
-    let importer = Importer::new(table.as_ref(), blobs.as_ref(), clock.as_ref());
+    let importer = Importer::new(portal_core::ports::Db { table: table.as_ref(), clock: clock.as_ref() }, blobs.as_ref());
     let job = importer.start(&staff, "bench", portal_core::code_systems::System::SnomedCt, RELEASE, &Later).await.unwrap();
     let start = Instant::now();
     workflows.run(&practice, &job.id).await;

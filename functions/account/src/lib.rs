@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::patient::account::{Account, LedgerLine, StatementView, Summary};
-use portal_core::ports::{Blobs, Clock, Ports, Table};
+use portal_core::ports::{Blobs, Clock, Db, Ports, Table};
 use portal_core::reads::{Listing, PageRequest, SignedFile};
 use portal_core::sync::records::DateRange;
 use portal_core::Feature;
@@ -27,8 +27,13 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn account(&self) -> Account<'_> {
-        Account { table: self.table.as_ref(), clock: self.clock.as_ref(), blobs: self.blobs.as_ref() }
+        Account { db: self.db(), blobs: self.blobs.as_ref() }
     }
 }
 

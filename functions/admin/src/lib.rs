@@ -12,7 +12,7 @@ use portal_core::audit::seal::{AuditSeals, SealCheck};
 use portal_core::audit::{AuditEntry, AuditFilter, AuditLog};
 use portal_core::identity::display_names::DisplayNames;
 use portal_core::identity::session::StaffRole;
-use portal_core::ports::{Clock, Ports, SecretBox, Table};
+use portal_core::ports::{Clock, Db, Ports, SecretBox, Table};
 use portal_core::practice::direct_recipients::{DirectRecipient, DirectRecipients};
 use portal_core::practice::family::FamilyAccess;
 use portal_core::practice::settings::{
@@ -46,6 +46,11 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     /// Local mode is set by `portal-local`; on Lambda it is always off.
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretBox>, rules: UrlRules) -> Self {
         Deps { table, clock, secrets, rules, verifier: Arc::new(UrlVerifier::new(rules)), mail_domains: Arc::new([]) }
@@ -58,7 +63,7 @@ impl Deps {
     }
 
     fn settings(&self) -> SettingsRepo<'_> {
-        SettingsRepo { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        SettingsRepo { db: self.db() }
     }
 }
 
@@ -269,9 +274,9 @@ struct AuditPage {
 async fn audit(State(d): State<Deps>, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult<Json<AuditPage>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
     let filter = AuditFilter::parse(q.from, q.to, q.actor_kind.as_deref(), q.actor, q.what.as_deref())?;
-    let log = AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let log = AuditLog { db: d.db() };
     let found = log.search(&c.practice_id, &filter, portal_http::page_limit(q.limit, 50, 200)?, q.cursor.as_deref()).await?;
-    let names = DisplayNames { table: d.table.as_ref() }.names(&c.practice_id, &found.entries).await?;
+    let names = DisplayNames { db: d.db() }.names(&c.practice_id, &found.entries).await?;
     Ok(Json(AuditPage { entries: found.entries, names, cursor: found.cursor }))
 }
 
@@ -286,13 +291,13 @@ struct VerifyQuery {
 /// and actions.
 async fn verify_audit(State(d): State<Deps>, p: Principal, Query(q): Query<VerifyQuery>) -> ApiResult<Json<SealCheck>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let seals = AuditSeals { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let seals = AuditSeals { db: d.db() };
     Ok(Json(seals.verify(&c.practice_id, q.cursor.as_deref()).await?))
 }
 
 impl Deps {
     fn sync_keys(&self) -> SyncKeys<'_> {
-        SyncKeys { table: self.table.as_ref(), clock: self.clock.as_ref(), secrets: self.secrets.as_ref() }
+        SyncKeys { db: self.db(), secrets: self.secrets.as_ref() }
     }
 }
 
@@ -377,7 +382,7 @@ struct Recipients {
 
 impl Deps {
     fn recipients(&self) -> DirectRecipients<'_> {
-        DirectRecipients { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        DirectRecipients { db: self.db() }
     }
 }
 

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use portal_core::patient::appointments::{AppointmentBook, AppointmentView, Appointments, Booked, Confirmed, RecallView};
 use portal_core::patient::ProviderNames;
-use portal_core::ports::{Clock, Events, Ports, Table};
+use portal_core::ports::{Clock, Db, Events, Ports, Table};
 use portal_core::sync::entities::ChangeKind;
 use portal_core::Feature;
 use portal_http::{Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
@@ -30,8 +30,13 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn book(&self) -> AppointmentBook<'_> {
-        AppointmentBook { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref(), providers: &self.providers }
+        AppointmentBook { db: self.db(), events: self.events.as_ref(), providers: &self.providers }
     }
 }
 

@@ -5,7 +5,7 @@
 //! unnoticed for long.
 
 use portal_core::audit::seal::AuditSeals;
-use portal_core::ports::{Clock, Ports, Table};
+use portal_core::ports::{Clock, Db, Ports, Table};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -24,10 +24,17 @@ impl From<&Ports> for Deps {
     }
 }
 
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
 /// One scheduled run; answers how many days it sealed. The event itself (EventBridge's
 /// "Scheduled Event") carries nothing the run needs.
 pub async fn handle(deps: &Deps, _event: Value) -> Result<Value, lambda_runtime::Error> {
-    let sealed = AuditSeals { table: deps.table.as_ref(), clock: deps.clock.as_ref() }.seal_all().await.map_err(|e| e.to_string())?;
+    let sealed = AuditSeals { db: deps.db() }.seal_all().await.map_err(|e| e.to_string())?;
     portal_http::observe::count("audit.days_sealed", sealed as f64);
     Ok(json!({ "sealed": sealed }))
 }

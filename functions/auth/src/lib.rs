@@ -18,7 +18,7 @@ use portal_core::identity::totp::Enrolment;
 use portal_core::ids::PracticeId;
 use portal_core::language::SecurityNotice;
 use portal_core::patient::profile::{ContactChange, Profile, Profiles};
-use portal_core::ports::{Clock, Events, Mailer, Ports, Table};
+use portal_core::ports::{Clock, Db, Events, Mailer, Ports, Table};
 use portal_core::practice::family::{Family, Member};
 use portal_core::practice::settings::{portal_path, Contact, SettingsRepo};
 use portal_core::reads::Caller;
@@ -57,29 +57,28 @@ impl From<&Ports> for Deps {
 const FORGOT_ANSWER_AFTER: std::time::Duration = std::time::Duration::from_millis(800);
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn recovery(&self) -> Recovery<'_> {
-        Recovery {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-            mailer: self.mailer.as_ref(),
-            events: self.events.as_ref(),
-            site_url: &self.site_url,
-        }
+        Recovery { db: self.db(), mailer: self.mailer.as_ref(), events: self.events.as_ref(), site_url: &self.site_url }
     }
     fn profiles(&self) -> Profiles<'_> {
-        Profiles { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+        Profiles { db: self.db(), events: self.events.as_ref() }
     }
     fn notices(&self) -> Notices<'_> {
-        Notices { table: self.table.as_ref(), clock: self.clock.as_ref(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
+        Notices { db: self.db(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
     }
     fn logins(&self) -> Logins<'_> {
-        Logins { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+        Logins { db: self.db(), events: self.events.as_ref() }
     }
     fn family(&self) -> Family<'_> {
-        Family { records: PatientRecords { table: self.table.as_ref() } }
+        Family { records: PatientRecords { db: self.db() } }
     }
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        AuditLog { db: self.db() }
     }
 }
 
@@ -254,7 +253,7 @@ struct SessionState {
 /// Whether the request carries a live session, and whose kind and practice (the page then asks
 /// `/v1/me`). Public: no session is an answer, not an error.
 async fn session(State(d): State<Deps>, headers: HeaderMap) -> ApiResult<Json<SessionState>> {
-    let sessions = Sessions { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let sessions = Sessions { db: d.db() };
     let live = match portal_http::token_from_headers(&headers) {
         Some(token) => sessions.resolve(&token).await?,
         None => None,
@@ -284,7 +283,7 @@ struct PracticePortal {
 /// The practice a portal address names, for its login page. Public, and nothing about patients.
 async fn practice_portal(State(d): State<Deps>, Path(practice_id): Path<String>) -> ApiResult<Json<PracticePortal>> {
     let id = PracticeId::parse(&practice_id).ok_or(CoreError::NotFound)?;
-    let repo = SettingsRepo { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let repo = SettingsRepo { db: d.db() };
     let settings = repo.get(&id).await?.ok_or(CoreError::NotFound)?;
     Ok(Json(PracticePortal { portal_path: portal_path(&id), name: settings.practice_name, contact: settings.contact, id }))
 }
@@ -397,7 +396,7 @@ async fn reset(State(d): State<Deps>, Meta(meta): Meta, Json(b): Json<ResetBody>
 
 impl Deps {
     fn mfa(&self) -> Mfa<'_> {
-        Mfa { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        Mfa { db: self.db() }
     }
 }
 

@@ -6,7 +6,7 @@
 use axum::http::HeaderMap;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use portal_core::access::{Authorizer, BrowserOrigin, Decision, RequestFacts};
-use portal_core::ports::{Clock, Ports, SecretBox, Table};
+use portal_core::ports::{Clock, Db, Ports, SecretBox, Table};
 use portal_core::practice::settings::SettingsCache;
 use portal_core::sync::signing::{SecretCache, SyncSignature};
 use portal_core::{CoreError, CoreResult};
@@ -38,6 +38,13 @@ impl From<&Ports> for Deps {
     }
 }
 
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
 /// What the authorizer reads of a request, however it arrived.
 pub struct Request<'a> {
     pub headers: &'a HeaderMap,
@@ -63,13 +70,7 @@ pub async fn authorize(deps: &Deps, r: Request<'_>) -> CoreResult<Decision> {
             host: header("x-forwarded-host").or_else(|| header("host")),
         },
     };
-    let authorizer = Authorizer {
-        table: deps.table.as_ref(),
-        clock: deps.clock.as_ref(),
-        settings: &deps.cache,
-        secrets: deps.secrets.as_ref(),
-        secret_cache: &deps.secret_cache,
-    };
+    let authorizer = Authorizer { db: deps.db(), settings: &deps.cache, secrets: deps.secrets.as_ref(), secret_cache: &deps.secret_cache };
     authorizer.authorize(&facts).await
 }
 

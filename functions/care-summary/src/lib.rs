@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use portal_core::access::Access;
 use portal_core::patient::care_summary::{ActivityEntry, CareSummaries, Download, Summary, Transmission};
-use portal_core::ports::{Blobs, Clock, Mailer, Ports, Table};
+use portal_core::ports::{Blobs, Clock, Db, Mailer, Ports, Table};
 use portal_core::Feature;
 use portal_http::{Api, ApiResult, ForPatient, Json, Meta, Principal, Query};
 use serde::{Deserialize, Serialize};
@@ -30,8 +30,13 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn summaries(&self) -> CareSummaries<'_> {
-        CareSummaries { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        CareSummaries { db: self.db() }
     }
 }
 

@@ -7,7 +7,7 @@
 
 use portal_core::code_systems::import::{ImportFailure, ImportState, Importer, Split};
 use portal_core::ids::PracticeId;
-use portal_core::ports::{Blobs, Clock, Ports, Table};
+use portal_core::ports::{Blobs, Clock, Db, Ports, Table};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -22,6 +22,13 @@ pub struct Deps {
 impl From<&Ports> for Deps {
     fn from(p: &Ports) -> Self {
         Deps { table: p.table.clone(), clock: p.clock.clone(), blobs: p.blobs.clone() }
+    }
+}
+
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 }
 
@@ -79,7 +86,7 @@ pub struct StepResult {
 }
 
 pub async fn handle(deps: &Deps, step: Step) -> Result<StepResult, lambda_runtime::Error> {
-    let importer = Importer::new(deps.table.as_ref(), deps.blobs.as_ref(), deps.clock.as_ref());
+    let importer = Importer::new(deps.db(), deps.blobs.as_ref());
     match step {
         Step::Split { practice_id, import_id } => {
             let split = importer.split(&practice_id, &import_id).await?;

@@ -11,7 +11,7 @@ use portal_core::code_systems::import::{CodeSystemState, ImportFailure, ImportSt
 use portal_core::code_systems::releases::{Release, Releases};
 use portal_core::code_systems::System;
 use portal_core::identity::session::StaffRole;
-use portal_core::ports::{Blobs, Clock, Ports, Table, Workflows};
+use portal_core::ports::{Blobs, Clock, Db, Ports, Table, Workflows};
 use portal_http::{Api, ApiResult, Json, Meta, Principal};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -32,8 +32,13 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn importer(&self) -> Importer<'_> {
-        Importer::new(self.table.as_ref(), self.blobs.as_ref(), self.clock.as_ref())
+        Importer::new(self.db(), self.blobs.as_ref())
     }
 }
 

@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::Method;
 use portal_core::patient::images::{ImageView, Images};
-use portal_core::ports::{Blobs, Clock, Ports, Table};
+use portal_core::ports::{Blobs, Clock, Db, Ports, Table};
 use portal_core::reads::{Listing, SignedFile};
 use portal_core::Feature;
 use portal_http::{Api, ApiResult, ForPatient, Json, Meta, PatientPage, Principal, Query};
@@ -25,8 +25,13 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn images(&self) -> Images<'_> {
-        Images { table: self.table.as_ref(), clock: self.clock.as_ref(), blobs: self.blobs.as_ref() }
+        Images { db: self.db(), blobs: self.blobs.as_ref() }
     }
 }
 

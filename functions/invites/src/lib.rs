@@ -3,7 +3,7 @@
 //! practice's rules have come due for, exactly once each (see `portal_core::invites::run`).
 
 use portal_core::invites::run::{InviteRun, RunReport};
-use portal_core::ports::{Clock, Mailer, Ports, Table};
+use portal_core::ports::{Clock, Db, Mailer, Ports, Table};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -22,10 +22,17 @@ impl From<&Ports> for Deps {
     }
 }
 
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
 /// One scheduled run over every practice with a rule on; answers what it did. The event itself
 /// (EventBridge's "Scheduled Event") carries nothing the run needs.
 pub async fn handle(deps: &Deps, _event: Value) -> Result<RunReport, lambda_runtime::Error> {
-    let run = InviteRun { table: deps.table.as_ref(), clock: deps.clock.as_ref(), mailer: deps.mailer.as_ref(), site_url: &deps.site_url };
+    let run = InviteRun { db: deps.db(), mailer: deps.mailer.as_ref(), site_url: &deps.site_url };
     let report = run.run_all().await.map_err(|e| e.to_string())?;
     tracing::info!(sent = report.sent, skipped = report.skipped, failed = report.failed, "invite run");
     portal_http::observe::count("invites.sent", report.sent as f64);

@@ -8,7 +8,7 @@ mod rules;
 mod seed;
 mod statics;
 
-use portal_core::ports::{Clock, Ports, SystemClock};
+use portal_core::ports::{Clock, Db, Ports, SystemClock};
 use portal_embedded::{DirBlobs, InProcessEvents, InProcessWorkflows, LocalSecretBox, OutboxMailer, SqliteTable, TestProcessor};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,6 +87,11 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// The table and the clock, for building a use case.
+    pub fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     pub fn open(data_dir: &std::path::Path, base_url: &str) -> std::io::Result<Self> {
         create_private_dir(data_dir)?;
         let io = |e: portal_core::ports::TableError| std::io::Error::other(e.to_string());

@@ -137,7 +137,7 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         }
         return Ok(logins);
     }
-    let p = Provisioner { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    let p = Provisioner { db: b.db() };
     let functions = b.functions(std::path::PathBuf::new());
     let host = functions.hosts[0].clone();
     let app = crate::app(functions);
@@ -151,11 +151,11 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
             let login = p.create_patient_login(&practice, id, username, name, temporary).await?;
             patients.push(DemoPatient { patient_id: id.into(), username: login.username.to_string(), password: login.password, temporary });
         }
-        let keys = SyncKeys { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref() };
+        let keys = SyncKeys { db: b.db(), secrets: b.secrets.as_ref() };
         let actor = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, &staff.principal_id, None);
         let (phone, address, hours) = plan.contact;
         let contact = Contact { phone: phone.into(), address: address.into(), hours: hours.into(), appointment_requests: true };
-        let settings = SettingsRepo { table: b.table.as_ref(), clock: b.clock.as_ref() };
+        let settings = SettingsRepo { db: b.db() };
         settings.change(&actor, 0, Change::Contact(contact), UrlRules { local_mode: true }, &[]).await?;
         // The demo's mail goes to files (`mail/`), so made-up addresses at the practice do.
         let current = settings.get(&practice).await?.ok_or(CoreError::NotFound)?;
@@ -169,8 +169,7 @@ pub async fn ensure_demo(b: &Backends, data_dir: &Path, base_url: &str) -> Resul
         if plan.features.contains(&Feature::MakePayments) {
             // Payments go through the built-in test processor: the whole flow, no money moved.
             let processors = b.processors();
-            let setups =
-                PaymentSetups { table: b.table.as_ref(), clock: b.clock.as_ref(), secrets: b.secrets.as_ref(), processors: &processors };
+            let setups = PaymentSetups { db: b.db(), secrets: b.secrets.as_ref(), processors: &processors };
             let change = SetupChange {
                 processor: ProcessorKind::Test,
                 publishable_key: String::new(),

@@ -10,7 +10,7 @@
 use portal_core::ids::PracticeId;
 use portal_core::mail_feedback::{How, MailFeedback, Returned};
 use portal_core::payments::receipt::Receipts;
-use portal_core::ports::{Clock, MailRef, Mailer, Ports, Table};
+use portal_core::ports::{Clock, Db, MailRef, Mailer, Ports, Table};
 use portal_core::webmail::notify::Notifier;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -28,6 +28,13 @@ pub struct Deps {
 impl From<&Ports> for Deps {
     fn from(p: &Ports) -> Self {
         Deps { table: p.table.clone(), clock: p.clock.clone(), mailer: p.mailer.clone(), portal_base_url: p.site_url.clone() }
+    }
+}
+
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 }
 
@@ -83,7 +90,7 @@ async fn returned(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Er
         .find_map(|v| v.as_str())
         .unwrap_or_default()
         .to_string();
-    let feedback = MailFeedback { table: deps.table.as_ref(), clock: deps.clock.as_ref() };
+    let feedback = MailFeedback { db: deps.db() };
     let recorded = feedback.record(&Returned { about, how, report_id }).await.map_err(|e| e.to_string())?;
     if recorded {
         portal_http::observe::count(if how == How::Complained { "mail.complained" } else { "mail.bounced" }, 1.0);
@@ -94,7 +101,7 @@ async fn returned(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Er
 /// Sends a payment's receipt; answers its state.
 async fn receipt(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Error> {
     let Event::<PaymentDetail> { detail } = serde_json::from_value(event).map_err(|e| format!("not a payment.received event: {e}"))?;
-    let receipts = Receipts { table: deps.table.as_ref(), clock: deps.clock.as_ref(), mailer: deps.mailer.as_ref() };
+    let receipts = Receipts { db: deps.db(), mailer: deps.mailer.as_ref() };
     match receipts.send(&detail.practice_id, &detail.payment_id).await {
         Ok(state) => {
             let answer = json!({ "paymentId": detail.payment_id, "receipt": state });
@@ -113,12 +120,7 @@ async fn receipt(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Err
 /// Sends a WebMail message's notification; answers its state.
 async fn notification(deps: &Deps, event: Value) -> Result<Value, lambda_runtime::Error> {
     let Event::<Detail> { detail } = serde_json::from_value(event).map_err(|e| format!("not a webmail.sent event: {e}"))?;
-    let notifier = Notifier {
-        table: deps.table.as_ref(),
-        clock: deps.clock.as_ref(),
-        mailer: deps.mailer.as_ref(),
-        portal_base_url: &deps.portal_base_url,
-    };
+    let notifier = Notifier { db: deps.db(), mailer: deps.mailer.as_ref(), portal_base_url: &deps.portal_base_url };
     match notifier.notify(&detail.practice_id, &detail.message_id).await {
         Ok(state) => {
             let answer = json!({ "messageId": detail.message_id, "notification": state });

@@ -3,7 +3,7 @@
 //! practice, that their commit could not publish (EventBridge failed at that moment): a
 //! notification is late, never lost (see `portal_core::sync::outbox`).
 
-use portal_core::ports::{Clock, Events, Ports, Table};
+use portal_core::ports::{Clock, Db, Events, Ports, Table};
 use portal_core::sync::outbox::Outbox;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -24,10 +24,17 @@ impl From<&Ports> for Deps {
     }
 }
 
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
 /// One scheduled run; answers how many events it published. The event itself (EventBridge's
 /// "Scheduled Event") carries nothing the run needs.
 pub async fn handle(deps: &Deps, _event: Value) -> Result<Value, lambda_runtime::Error> {
-    let outbox = Outbox { table: deps.table.as_ref(), clock: deps.clock.as_ref(), events: deps.events.as_ref() };
+    let outbox = Outbox { db: deps.db(), events: deps.events.as_ref() };
     let published = outbox.relay(PER_RUN).await.map_err(|e| e.to_string())?;
     if published > 0 {
         tracing::info!(published, "outbox relay published events their commit could not");

@@ -5,7 +5,7 @@
 //! open longer than a day (see `portal_core::payments`).
 
 use portal_core::payments::Payments;
-use portal_core::ports::{Clock, Events, Ports, Processors, SecretBox, Table};
+use portal_core::ports::{Clock, Db, Events, Ports, Processors, SecretBox, Table};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -35,16 +35,17 @@ impl From<&Ports> for Deps {
     }
 }
 
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
 /// One scheduled run; answers what it did. The event (EventBridge's "Scheduled Event") carries
 /// nothing the run needs.
 pub async fn handle(deps: &Deps, _event: Value) -> Result<Value, lambda_runtime::Error> {
-    let payments = Payments {
-        table: deps.table.as_ref(),
-        clock: deps.clock.as_ref(),
-        events: deps.events.as_ref(),
-        secrets: deps.secrets.as_ref(),
-        processors: &deps.processors,
-    };
+    let payments = Payments { db: deps.db(), events: deps.events.as_ref(), secrets: deps.secrets.as_ref(), processors: &deps.processors };
     let done = payments.reconcile(PER_RUN).await.map_err(|e| e.to_string())?;
     if done.approved + done.canceled + done.failed > 0 {
         tracing::info!(

@@ -15,7 +15,7 @@ use portal_core::payments::office::{OfficeFilter, OfficePayment, RefundRequest};
 use portal_core::payments::setup::{Connection, PaymentSetups, SetupChange, SetupView};
 use portal_core::payments::{CardRequest, CardResult, PaymentView, Payments, StartRequest, Started};
 use portal_core::ports::Processors;
-use portal_core::ports::{Clock, Events, Ports, ProcessorKind, SecretBox, Table};
+use portal_core::ports::{Clock, Db, Events, Ports, ProcessorKind, SecretBox, Table};
 use portal_core::reads::Listing;
 use portal_core::reads::PageRequest;
 use portal_core::{CoreError, Feature};
@@ -45,23 +45,17 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn payments(&self) -> Payments<'_> {
-        Payments {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-            events: self.events.as_ref(),
-            secrets: self.secrets.as_ref(),
-            processors: &self.processors,
-        }
+        Payments { db: self.db(), events: self.events.as_ref(), secrets: self.secrets.as_ref(), processors: &self.processors }
     }
 
     fn setups(&self) -> PaymentSetups<'_> {
-        PaymentSetups {
-            table: self.table.as_ref(),
-            clock: self.clock.as_ref(),
-            secrets: self.secrets.as_ref(),
-            processors: &self.processors,
-        }
+        PaymentSetups { db: self.db(), secrets: self.secrets.as_ref(), processors: &self.processors }
     }
 }
 

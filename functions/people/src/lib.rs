@@ -19,7 +19,7 @@ use portal_core::invites::rules::{InviteRule, InviteRules, InviteRulesRepo, TAGS
 use portal_core::invites::run::{self, InviteRecord};
 use portal_core::invites::sample::{Draft, InviteSamples, Sample};
 use portal_core::language::{in_language, Language};
-use portal_core::ports::{Clock, Mailer, Ports, Table};
+use portal_core::ports::{Clock, Db, Mailer, Ports, Table};
 use portal_core::practice::settings::{login_url, SettingsRepo};
 use portal_core::sync::entities::Patient;
 use portal_core::sync::records::PatientRecords;
@@ -46,16 +46,21 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn access(&self) -> PatientAccess<'_> {
-        PatientAccess { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        PatientAccess { db: self.db() }
     }
 
     fn samples(&self) -> InviteSamples<'_> {
-        InviteSamples { table: self.table.as_ref(), clock: self.clock.as_ref(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
+        InviteSamples { db: self.db(), mailer: self.mailer.as_ref(), site_url: &self.site_url }
     }
 
     async fn login_url(&self, practice: &portal_core::ids::PracticeId) -> ApiResult<String> {
-        let settings = SettingsRepo { table: self.table.as_ref(), clock: self.clock.as_ref() }.get(practice).await?;
+        let settings = SettingsRepo { db: self.db() }.get(practice).await?;
         Ok(login_url(&settings.ok_or(CoreError::NotFound)?, practice, &self.site_url))
     }
 }
@@ -144,10 +149,10 @@ struct SearchPage {
 async fn search(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Query<SearchQuery>) -> ApiResult<Json<SearchPage>> {
     let c = p.require(STAFF)?;
     let limit = portal_http::page_limit(q.limit, 20, 50)?;
-    let page = Roster { table: d.table.as_ref() }.search(&c.practice_id, q.q.as_deref().unwrap_or(""), limit, q.cursor.as_deref()).await?;
+    let page = Roster { db: d.db() }.search(&c.practice_id, q.q.as_deref().unwrap_or(""), limit, q.cursor.as_deref()).await?;
     let ids: Vec<&str> = page.entries.iter().map(|e| e.patient_id.as_str()).collect();
     let access = d.access().of_each(&c.practice_id, &ids).await?;
-    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }.patients_listed(&c.actor(&meta.0), AuditAction::RosterRead, &ids).await?;
+    AuditLog { db: d.db() }.patients_listed(&c.actor(&meta.0), AuditAction::RosterRead, &ids).await?;
     let items = page
         .entries
         .into_iter()
@@ -193,7 +198,7 @@ impl Deps {
         if email {
             self.access().email_login(actor, patient_id, &login, self.mailer.as_ref(), &self.site_url).await?;
         }
-        let patient = PatientRecords { table: self.table.as_ref() }.get::<Patient>(&actor.practice, patient_id).await?;
+        let patient = PatientRecords { db: self.db() }.get::<Patient>(&actor.practice, patient_id).await?;
         let lang = Language::of(patient.as_ref().and_then(|p| p.record.preferred_language.as_deref()));
         let login_url = in_language(&self.login_url(&actor.practice).await?, lang);
         Ok(Json(LoginSheet {
@@ -255,7 +260,7 @@ struct RulesPage {
 
 async fn get_rules(State(d): State<Deps>, p: Principal) -> ApiResult<Json<RulesPage>> {
     let c = p.require(STAFF)?;
-    let rules = InviteRulesRepo { table: d.table.as_ref(), clock: d.clock.as_ref() }.get(&c.practice_id).await?;
+    let rules = InviteRulesRepo { db: d.db() }.get(&c.practice_id).await?;
     Ok(Json(RulesPage { rules, tags: TAGS, can_edit: c.role == Some(StaffRole::Admin) }))
 }
 
@@ -270,7 +275,7 @@ struct RulesBody {
 
 async fn put_rules(State(d): State<Deps>, meta: Meta, p: Principal, Json(b): Json<RulesBody>) -> ApiResult<Json<InviteRules>> {
     let c = p.require(Access::Staff(StaffRole::Admin))?;
-    let repo = InviteRulesRepo { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let repo = InviteRulesRepo { db: d.db() };
     Ok(Json(repo.put(&c.actor(&meta.0), b.version, &b.rules, &b.office_phone).await?))
 }
 
@@ -317,9 +322,7 @@ async fn invite_log(State(d): State<Deps>, meta: Meta, p: Principal, Query(q): Q
     let c = p.require(STAFF)?;
     let (items, next_cursor) = run::log(d.table.as_ref(), &c.practice_id, portal_http::page_limit(q.limit, 50, 200)?, q.cursor).await?;
     let ids: Vec<&str> = items.iter().map(|i| i.patient_id.as_str()).collect();
-    AuditLog { table: d.table.as_ref(), clock: d.clock.as_ref() }
-        .patients_listed(&c.actor(&meta.0), AuditAction::InvitesLogRead, &ids)
-        .await?;
+    AuditLog { db: d.db() }.patients_listed(&c.actor(&meta.0), AuditAction::InvitesLogRead, &ids).await?;
     Ok(Json(LogPage { items, next_cursor }))
 }
 
@@ -327,7 +330,7 @@ const ADMIN: Access = Access::Staff(StaffRole::Admin);
 
 impl Deps {
     fn staff(&self) -> StaffUsers<'_> {
-        StaffUsers { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        StaffUsers { db: self.db() }
     }
 }
 

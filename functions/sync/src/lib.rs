@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
 use portal_core::access::Access;
 use portal_core::audit::Actor;
-use portal_core::ports::{Blobs, Clock, Events, Ports, Table};
+use portal_core::ports::{Blobs, Clock, Db, Events, Ports, Table};
 use portal_core::sync::outbox::{Outbox, OutboxEvent};
 use portal_core::sync::service::{BatchAnswer, FileAnswer, ItemAnswer, SyncService};
 use portal_core::sync::signing::{content_sha256, HEADER_CONTENT_SHA256};
@@ -37,11 +37,16 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn sync(&self) -> SyncService<'_> {
-        SyncService { table: self.table.as_ref(), clock: self.clock.as_ref(), blobs: self.blobs.as_ref() }
+        SyncService { db: self.db(), blobs: self.blobs.as_ref() }
     }
     fn outbox(&self) -> Outbox<'_> {
-        Outbox { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+        Outbox { db: self.db(), events: self.events.as_ref() }
     }
 }
 

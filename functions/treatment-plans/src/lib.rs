@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::Method;
 use portal_core::patient::treatment_plans::{PlanView, TreatmentPlans};
-use portal_core::ports::{Clock, Ports, Table};
+use portal_core::ports::{Clock, Db, Ports, Table};
 use portal_core::reads::Listing;
 use portal_core::Feature;
 use portal_http::{Api, ApiResult, Json, Meta, PatientPage, Principal, Query};
@@ -19,6 +19,13 @@ pub struct Deps {
 impl From<&Ports> for Deps {
     fn from(p: &Ports) -> Self {
         Deps { table: p.table.clone(), clock: p.clock.clone() }
+    }
+}
+
+impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
     }
 }
 
@@ -37,6 +44,6 @@ pub fn routes(ports: &Ports) -> axum::Router {
 
 async fn list(State(d): State<Deps>, Meta(meta): Meta, p: Principal, Query(q): Query<PatientPage>) -> ApiResult<Json<Listing<PlanView>>> {
     let caller = p.patient(Feature::ModuleTreatmentPlan, &meta)?;
-    let plans = TreatmentPlans { table: d.table.as_ref(), clock: d.clock.as_ref() };
+    let plans = TreatmentPlans { db: d.db() };
     Ok(Json(plans.list(&caller, q.patient.as_deref(), q.page(20, 100)?).await?))
 }

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use portal_core::access::Access;
 use portal_core::audit::Actor;
 use portal_core::identity::session::StaffRole;
-use portal_core::ports::{Blobs, Clock, Events, Ports, Table};
+use portal_core::ports::{Blobs, Clock, Db, Events, Ports, Table};
 use portal_core::reads::{PageRequest, SignedFile};
 use portal_core::webmail::attachments::Declared;
 use portal_core::webmail::mailbox::{Draft, Folder, Inbox, Mailbox, OfficeProvider, Party, SentMessage, ThreadView};
@@ -34,8 +34,13 @@ impl From<&Ports> for Deps {
 }
 
 impl Deps {
+    /// The table and the clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+
     fn mailbox(&self) -> Mailbox<'_> {
-        Mailbox { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref(), blobs: self.blobs.as_ref() }
+        Mailbox { db: self.db(), events: self.events.as_ref(), blobs: self.blobs.as_ref() }
     }
 }
 

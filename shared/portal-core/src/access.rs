@@ -4,8 +4,8 @@
 use crate::audit::Actor;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::ids::PracticeId;
+use crate::ports::Db;
 use crate::ports::SecretBox;
-use crate::ports::{Clock, Table};
 use crate::practice::family::{FamilyAccess, Viewer};
 use crate::practice::features::{self, Feature};
 use crate::practice::settings::SettingsCache;
@@ -247,8 +247,7 @@ impl BrowserOrigin {
 
 /// The authorizer's rule, with what it needs to apply it.
 pub struct Authorizer<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub settings: &'a SettingsCache,
     pub secrets: &'a dyn SecretBox,
     pub secret_cache: &'a SecretCache,
@@ -278,8 +277,8 @@ impl Authorizer<'_> {
     async fn session_principal(&self, r: &RequestFacts<'_>) -> CoreResult<AuthContext> {
         let unauthorized = || CoreError::unauthorized(ProblemCode::SessionRequired, "Log in to continue.");
         let token = r.token.as_deref().filter(|t| !t.is_empty() && t.len() <= 200).ok_or_else(unauthorized)?;
-        let (session_id, session) = Sessions { table: self.table, clock: self.clock }.resolve(token).await?.ok_or_else(unauthorized)?;
-        let settings = self.settings.get(self.table, self.clock, &session.practice).await?.unwrap_or_default();
+        let (session_id, session) = Sessions { db: self.db }.resolve(token).await?.ok_or_else(unauthorized)?;
+        let settings = self.settings.get(self.db.table, self.db.clock, &session.practice).await?.unwrap_or_default();
         // The family rule is for patients; features gate patients' routes and the staff side of a
         // feature (the practice's WebMail inbox).
         let (features, family_access) = match session.kind {
@@ -308,7 +307,7 @@ impl Authorizer<'_> {
                 "Sync requests must be signed (X-Portal-Key, X-Portal-Signature, …).",
             )
         })?;
-        let keys = SyncKeys { table: self.table, clock: self.clock, secrets: self.secrets };
+        let keys = SyncKeys { db: self.db, secrets: self.secrets };
         let path_with_query = canonical_path_with_query(r.path, &r.query);
         let key = keys.verify(sig, r.method, &path_with_query, self.secret_cache, r.source_ip).await?;
         let practice = practice_of_key(&key.key_id)

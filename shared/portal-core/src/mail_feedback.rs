@@ -11,7 +11,7 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
-use crate::ports::{Clock, MailKind, MailRef, Table};
+use crate::ports::{Db, MailKind, MailRef};
 use crate::webmail::mailbox::Notification;
 use crate::CoreResult;
 use serde_json::json;
@@ -36,8 +36,7 @@ pub enum How {
 }
 
 pub struct MailFeedback<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl MailFeedback<'_> {
@@ -51,10 +50,10 @@ impl MailFeedback<'_> {
         let about = &report.about;
         let Some(practice) = PracticeId::parse(&about.practice) else { return Ok(false) };
         if about.kind == MailKind::WebMailNotification {
-            let state = Notification::Bounced { at: self.clock.now(), reason: reason.into() };
-            crate::webmail::notify::returned(self.table, &practice, &about.item, state).await?;
+            let state = Notification::Bounced { at: self.db.clock.now(), reason: reason.into() };
+            crate::webmail::notify::returned(self.db.table, &practice, &about.item, state).await?;
         }
-        let audit = AuditLog { table: self.table, clock: self.clock };
+        let audit = AuditLog { db: self.db };
         let detail = json!({ "mail": about.kind.as_str(), "item": about.item, "report": report.report_id });
         let subject = about.patient.as_deref().unwrap_or("practice");
         audit.record(&Actor::system(&practice, "mail"), action, subject, Outcome::Failure, detail).await?;

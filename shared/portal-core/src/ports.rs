@@ -696,6 +696,25 @@ pub struct Ports {
     pub site_url: String,
 }
 
+/// The table and the clock, borrowed together: what every use case that keeps data holds (a
+/// write is stamped with the clock's time, an expiry compared against it). A use case that needs
+/// another hands its own `db` on whole (`AuditLog { db: self.db }`) and names any further port it
+/// passes (`Outbox { db: self.db, events: self.events }`), so no use case is rebuilt from another's
+/// fields; a function's `Deps::db()` and the tests (a fake table, a `ManualClock`) make one the
+/// same way.
+#[derive(Clone, Copy)]
+pub struct Db<'a> {
+    pub table: &'a dyn Table,
+    pub clock: &'a dyn Clock,
+}
+
+impl Ports {
+    /// The table and the clock, for building a use case.
+    pub fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

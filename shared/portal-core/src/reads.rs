@@ -6,7 +6,7 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog};
 use crate::clock::rfc3339;
-use crate::ports::{Blobs, Clock, Table};
+use crate::ports::{Blobs, Clock, Db};
 use crate::practice::family::{Family, PatientId, Viewer};
 use crate::sync::entities::Patient;
 use crate::sync::records::{PatientRecords, Synced};
@@ -58,13 +58,12 @@ impl PageRequest {
 
 /// The steps every patient read shares.
 pub(crate) struct Reads<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl Reads<'_> {
     pub fn records(&self) -> PatientRecords<'_> {
-        PatientRecords { table: self.table }
+        PatientRecords { db: self.db }
     }
 
     fn family(&self) -> Family<'_> {
@@ -83,7 +82,7 @@ impl Reads<'_> {
 
     /// Records that the caller read `what` of `patient_id`'s data.
     pub async fn audit(&self, caller: &Caller, patient_id: &PatientId, what: AuditAction) -> CoreResult<()> {
-        AuditLog { table: self.table, clock: self.clock }.phi_read(&caller.actor, patient_id, what).await
+        AuditLog { db: self.db }.phi_read(&caller.actor, patient_id, what).await
     }
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use portal_core::code_systems::import::{ImportFailure, Importer};
 use portal_core::ids::PracticeId;
-use portal_core::ports::{Blobs, Clock, PortError, Table, Workflows};
+use portal_core::ports::{Blobs, Clock, Db, PortError, Table, Workflows};
 use portal_core::CoreResult;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +34,7 @@ impl InProcessWorkflows {
     }
 
     fn importer(&self) -> Importer<'_> {
-        Importer::new(self.table.as_ref(), self.blobs.as_ref(), self.clock.as_ref())
+        Importer::new(Db { table: self.table.as_ref(), clock: self.clock.as_ref() }, self.blobs.as_ref())
     }
 
     /// Runs an import to its end, then deletes what it left.

@@ -9,7 +9,7 @@ pub mod seal;
 pub use actions::{AuditAction, AuditCategory};
 
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, Item, Query, Table, TxOp};
+use crate::ports::{Cond, Db, Item, Query, TxOp};
 use crate::table_keys;
 use crate::{CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -99,15 +99,14 @@ pub struct AuditEntry {
 }
 
 pub struct AuditLog<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl AuditLog<'_> {
     /// Appends what `actor` did to `subject` in the actor's practice. Never overwrites: the key is
     /// time + random id, written only if absent.
     pub async fn record(&self, actor: &Actor, action: AuditAction, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<()> {
-        self.table.put(self.entry_item(actor, action, subject, outcome, detail)?, Cond::Absent).await?;
+        self.db.table.put(self.entry_item(actor, action, subject, outcome, detail)?, Cond::Absent).await?;
         Ok(())
     }
 
@@ -127,7 +126,7 @@ impl AuditLog<'_> {
             subject: subject.into(),
             outcome,
             source_ip: actor.source_ip.clone(),
-            at: self.clock.now(),
+            at: self.db.clock.now(),
             detail,
         };
         let sk = format!("{:013}#{}", entry.at * 1000 + subsec_millis(), crate::ids::new_id());
@@ -160,13 +159,13 @@ impl AuditLog<'_> {
             return self.phi_read(actor, patient_id, what).await;
         }
         let (pk, sk) = (table_keys::practice(&actor.practice), table_keys::session_read(session_id, what.as_str(), patient_id));
-        if self.table.get(&pk, &sk).await?.is_some() {
+        if self.db.table.get(&pk, &sk).await?.is_some() {
             return Ok(());
         }
-        let expires = self.clock.now() + session_lasts;
+        let expires = self.db.clock.now() + session_lasts;
         let marker = Item::new(pk, sk, serde_json::json!({})).expiring_at(expires);
         let entry = self.entry_item(actor, what, patient_id, Outcome::Success, serde_json::json!({ "oncePerSession": true }))?;
-        match self.table.transact(vec![TxOp::Put(entry, Cond::Absent), TxOp::Put(marker, Cond::Absent)]).await {
+        match self.db.table.transact(vec![TxOp::Put(entry, Cond::Absent), TxOp::Put(marker, Cond::Absent)]).await {
             // Another request of the same session recorded it first.
             Err(crate::ports::TableError::TransactionCanceled { failed }) if failed == [1] => Ok(()),
             other => Ok(other?),
@@ -209,7 +208,7 @@ impl AuditLog<'_> {
                 .newest_first()
                 .limit(SEARCH_PAGE)
                 .after(table_cursor);
-            let page = self.table.query(q).await?;
+            let page = self.db.table.query(q).await?;
             for item in &page.items {
                 // The upper bound is inclusive; the cursor's own entry was on the last page.
                 if cursor.is_some() && item.sk == high {
@@ -233,7 +232,7 @@ impl AuditLog<'_> {
     }
 
     async fn read(&self, q: Query, limit: usize, cursor: Option<String>) -> CoreResult<(Vec<AuditEntry>, Option<String>)> {
-        let page = self.table.query(q.newest_first().limit(limit).after(cursor)).await?;
+        let page = self.db.table.query(q.newest_first().limit(limit).after(cursor)).await?;
         let entries = page.items.iter().map(|i| i.parse()).collect::<Result<Vec<_>, _>>()?;
         Ok((entries, page.cursor))
     }

@@ -15,7 +15,7 @@
 
 use super::AuditEntry;
 use crate::ids::PracticeId;
-use crate::ports::{query_all, Clock, Cond, Item, Query, Table, TableError};
+use crate::ports::{query_all, Cond, Db, Item, Query, TableError};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -111,8 +111,7 @@ pub struct SealCheck {
 }
 
 pub struct AuditSeals<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl AuditSeals<'_> {
@@ -123,7 +122,7 @@ impl AuditSeals<'_> {
         use futures_util::StreamExt;
         let (mut sealed, mut cursor) = (0, None);
         loop {
-            let page = self.table.query(Query::on_gsi1(table_keys::PRACTICES).limit(100).after(cursor)).await?;
+            let page = self.db.table.query(Query::on_gsi1(table_keys::PRACTICES).limit(100).after(cursor)).await?;
             let practices: Vec<PracticeId> =
                 page.items.iter().filter_map(|item| item.pk.strip_prefix("P#")).filter_map(PracticeId::parse).collect();
             let mut runs = futures_util::stream::iter(practices)
@@ -149,7 +148,7 @@ impl AuditSeals<'_> {
     /// a practice's first seal is the day of its oldest entry. Days without entries are sealed
     /// too, so the chain has no gaps for a deleted seal to hide in.
     pub async fn seal(&self, practice: &PracticeId) -> CoreResult<Vec<Sealed>> {
-        let last = (self.clock.now() - GRACE_SECONDS).div_euclid(DAY) - 1;
+        let last = (self.db.clock.now() - GRACE_SECONDS).div_euclid(DAY) - 1;
         let (mut day, mut previous) = match self.newest_seal(practice).await? {
             Some(s) => (s.day + 1, s.head),
             None => match self.oldest_entry_day(practice).await? {
@@ -164,15 +163,16 @@ impl AuditSeals<'_> {
             for (n, part) in parts.iter().enumerate() {
                 let data = serde_json::to_value(SealPart { entries: part.to_vec() }).map_err(CoreError::backend)?;
                 // A run that died between its parts and its seal left the same parts: overwrite them.
-                self.table
+                self.db
+                    .table
                     .put(Item::new(table_keys::audit_seal_parts(practice, &day_name(day)), format!("{n:04}"), data), Cond::None)
                     .await?;
             }
             let head = head(&previous, day, &digests);
-            let seal = Seal { day, count: digests.len(), parts: parts.len(), previous, head: head.clone(), sealed_at: self.clock.now() };
+            let seal = Seal { day, count: digests.len(), parts: parts.len(), previous, head: head.clone(), sealed_at: self.db.clock.now() };
             let item =
                 Item::new(table_keys::audit_seals(practice), day_name(day), serde_json::to_value(&seal).map_err(CoreError::backend)?);
-            match self.table.put(item, Cond::Absent).await {
+            match self.db.table.put(item, Cond::Absent).await {
                 Ok(()) => {}
                 // Another run sealed it first; it goes on from there next time.
                 Err(TableError::ConditionFailed) => return Ok(out),
@@ -203,18 +203,18 @@ impl AuditSeals<'_> {
         if cursor.is_none() {
             // An entry older than the first seal is one no seal covers.
             // (A first seal that does not parse is named by the walk below.)
-            let first = self.table.query(q.clone().limit(1)).await?.items.into_iter().next();
+            let first = self.db.table.query(q.clone().limit(1)).await?.items.into_iter().next();
             let first_day = first.and_then(|item| item.parse::<Seal>().ok()).map(|s| s.day);
             if let (Some(oldest), Some(first_day)) = (self.oldest_entry_day(practice).await?, first_day) {
                 if oldest < first_day {
-                    let entry = self.table.query(Query::new(table_keys::audit(practice)).limit(1)).await?.items.into_iter().next();
+                    let entry = self.db.table.query(Query::new(table_keys::audit(practice)).limit(1)).await?.items.into_iter().next();
                     v.problem = Some(named(TamperKind::SealMissing, oldest, entry.as_ref(), None));
                     return Ok(v);
                 }
             }
         }
         loop {
-            let page = self.table.query(q.clone().after(table_cursor)).await?;
+            let page = self.db.table.query(q.clone().after(table_cursor)).await?;
             for item in &page.items {
                 let Ok(seal) = item.parse::<Seal>() else {
                     v.problem = Some(Tamper { kind: TamperKind::SealAltered, day: item.sk.clone(), entry: None, at: None, action: None });
@@ -226,7 +226,7 @@ impl AuditSeals<'_> {
                     return Ok(v);
                 }
                 let parts =
-                    query_all(self.table, Query::new(table_keys::audit_seal_parts(practice, &day_name(seal.day))).limit(100)).await?;
+                    query_all(self.db.table, Query::new(table_keys::audit_seal_parts(practice, &day_name(seal.day))).limit(100)).await?;
                 let sealed: Option<Vec<(String, String)>> =
                     parts.iter().map(|p| p.parse::<SealPart>().ok().map(|p| p.entries)).collect::<Option<Vec<_>>>().map(|p| p.concat());
                 let sealed = sealed.filter(|s| s.len() == seal.count && head(&seal.previous, seal.day, s) == seal.head);
@@ -258,19 +258,19 @@ impl AuditSeals<'_> {
     }
 
     async fn newest_seal(&self, practice: &PracticeId) -> CoreResult<Option<Seal>> {
-        let page = self.table.query(Query::new(table_keys::audit_seals(practice)).newest_first().limit(1)).await?;
+        let page = self.db.table.query(Query::new(table_keys::audit_seals(practice)).newest_first().limit(1)).await?;
         Ok(page.items.first().map(|i| i.parse::<Seal>()).transpose()?)
     }
 
     async fn oldest_entry_day(&self, practice: &PracticeId) -> CoreResult<Option<i64>> {
-        let page = self.table.query(Query::new(table_keys::audit(practice)).limit(1)).await?;
+        let page = self.db.table.query(Query::new(table_keys::audit(practice)).limit(1)).await?;
         Ok(page.items.first().and_then(|i| i.sk.get(..13)?.parse::<i64>().ok()).map(|ms| (ms / 1000).div_euclid(DAY)))
     }
 
     /// The day's entries in key order.
     async fn day_entries(&self, practice: &PracticeId, day: i64) -> CoreResult<Vec<Item>> {
         let (low, high) = (format!("{:013}", day * DAY * 1000), format!("{:013}~", (day + 1) * DAY * 1000 - 1));
-        Ok(query_all(self.table, Query::new(table_keys::audit(practice)).between(low, high).limit(500)).await?)
+        Ok(query_all(self.db.table, Query::new(table_keys::audit(practice)).between(low, high).limit(500)).await?)
     }
 
     async fn day_digests(&self, practice: &PracticeId, day: i64) -> CoreResult<Vec<(String, String)>> {

@@ -27,7 +27,7 @@ use super::releases::{ReleaseFile, Releases};
 use super::System;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
-use crate::ports::{Blobs, Clock, Cond, Item, Query, Table, TableError, TxOp, Workflows};
+use crate::ports::{Blobs, Cond, Db, Item, Query, TableError, TxOp, Workflows};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -234,9 +234,8 @@ pub struct ImportStatus {
 }
 
 pub struct Importer<'a> {
-    table: &'a dyn Table,
+    db: Db<'a>,
     blobs: &'a dyn Blobs,
-    clock: &'a dyn Clock,
     batch_bytes: u64,
 }
 
@@ -250,8 +249,8 @@ fn conflict(code: ProblemCode, detail: impl Into<String>) -> CoreError {
 }
 
 impl<'a> Importer<'a> {
-    pub fn new(table: &'a dyn Table, blobs: &'a dyn Blobs, clock: &'a dyn Clock) -> Self {
-        Importer { table, blobs, clock, batch_bytes: BATCH_BYTES }
+    pub fn new(db: Db<'a>, blobs: &'a dyn Blobs) -> Self {
+        Importer { db, blobs, batch_bytes: BATCH_BYTES }
     }
 
     /// Cuts batches of about `bytes` instead of [`BATCH_BYTES`] (tests make many small ones).
@@ -291,7 +290,7 @@ impl<'a> Importer<'a> {
             system,
             release: release.to_string(),
             state: ImportState::Queued,
-            started_at: self.clock.now(),
+            started_at: self.db.clock.now(),
             started_by: by.to_string(),
             finished_at: None,
             files: found.files,
@@ -302,7 +301,7 @@ impl<'a> Importer<'a> {
         let state = CodeSystemState { running: Some(job.id.clone()), ..state };
         // The import and its audit entry are one write: no import nobody is recorded starting, and
         // no audit failure after the import is recorded that would leave it queued, never started.
-        let audit = AuditLog { table: self.table, clock: self.clock }.entry(
+        let audit = AuditLog { db: self.db }.entry(
             actor,
             AuditAction::SettingsCodeSystemsImport,
             &format!("code-systems/{}", system.name()),
@@ -314,7 +313,7 @@ impl<'a> Importer<'a> {
             TxOp::Put(system_item(practice, &state, state_version)?, cond(state_version)),
             audit,
         ];
-        self.table.transact(ops).await.map_err(|e| match e {
+        self.db.table.transact(ops).await.map_err(|e| match e {
             // The system's state changed since it was read: another start got there first.
             TableError::TransactionCanceled { failed } if failed.contains(&1) => {
                 conflict(ProblemCode::ImportRunning, "Another import of this system was started just now.")
@@ -353,7 +352,7 @@ impl<'a> Importer<'a> {
         job.state = ImportState::Running;
         job.rows_total = Some(rows);
         job.batches = batches;
-        match self.table.put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version)).await {
+        match self.db.table.put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version)).await {
             Ok(()) => Ok(split_of(&job)),
             // Cancelled (or split by another run) meanwhile: go by what is stored now.
             Err(TableError::ConditionFailed) => Box::pin(self.split(practice, id)).await,
@@ -438,7 +437,7 @@ impl<'a> Importer<'a> {
     /// already done or the import has ended; a storage error when the batches to run first have
     /// not all finished (the workflow tries again).
     pub async fn run_batch(&self, practice: &PracticeId, id: &str, n: usize) -> CoreResult<()> {
-        if self.table.get(&table_keys::practice(practice), &table_keys::import_batch(id, n)).await?.is_some() {
+        if self.db.table.get(&table_keys::practice(practice), &table_keys::import_batch(id, n)).await?.is_some() {
             return Ok(());
         }
         let (job, _) = self.job(practice, id).await?;
@@ -451,7 +450,7 @@ impl<'a> Importer<'a> {
         let first = split_of(&job).first;
         if !file.format.read_first() && !first.is_empty() {
             let markers = first.iter().map(|n| (table_keys::practice(practice), table_keys::import_batch(id, *n))).collect();
-            if self.table.batch_get(markers).await?.len() < first.len() {
+            if self.db.table.batch_get(markers).await?.len() < first.len() {
                 return Err(CoreError::Backend(format!("batch {n} waits for the batches of the files read first")));
             }
         }
@@ -488,7 +487,7 @@ impl<'a> Importer<'a> {
         }
         kept += self.write(&out, rows).await?;
         let done = serde_json::to_value(BatchDone { lines, rows: kept }).map_err(CoreError::backend)?;
-        match self.table.put(Item::new(table_keys::practice(practice), table_keys::import_batch(id, n), done), Cond::Absent).await {
+        match self.db.table.put(Item::new(table_keys::practice(practice), table_keys::import_batch(id, n), done), Cond::Absent).await {
             Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -508,7 +507,7 @@ impl<'a> Importer<'a> {
                 .collect();
             if !synonyms.is_empty() {
                 let preferred: std::collections::HashSet<String> =
-                    self.table.batch_get(synonyms).await?.into_iter().map(|i| i.sk).collect();
+                    self.db.table.batch_get(synonyms).await?.into_iter().map(|i| i.sk).collect();
                 for row in &mut rows {
                     if let Row::Term { rank, id, .. } = row {
                         if *rank == SNOMED_SYNONYM_RANK && preferred.contains(*id) {
@@ -532,7 +531,7 @@ impl<'a> Importer<'a> {
             .inspect(|item| kept += u64::from(item.pk == out.terms))
             .collect();
         if !items.is_empty() {
-            self.table.batch_put(items).await?;
+            self.db.table.batch_put(items).await?;
         }
         Ok(kept)
     }
@@ -556,7 +555,7 @@ impl<'a> Importer<'a> {
             self.fail(practice, id, ImportFailure::batches_kept_failing(job.batches.len() - done.len(), job.batches.len())).await?;
             return Box::pin(self.finish(practice, id)).await;
         }
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         job.state = ImportState::Done;
         job.finished_at = Some(now);
         let (mut state, state_version) = self.system_item(practice, job.system).await?;
@@ -571,7 +570,8 @@ impl<'a> Importer<'a> {
             import_id: job.id.clone(),
         };
         let state = CodeSystemState { active: Some(active), running: None, last: Some(last(&job)), ..state };
-        self.table
+        self.db
+            .table
             .transact(vec![
                 TxOp::Put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version)),
                 TxOp::Put(system_item(practice, &state, state_version)?, cond(state_version)),
@@ -590,7 +590,7 @@ impl<'a> Importer<'a> {
                 return Ok(());
             }
             state.leftovers.push(leftover.clone());
-            match self.table.put(system_item(practice, &state, version)?, cond(version)).await {
+            match self.db.table.put(system_item(practice, &state, version)?, cond(version)).await {
                 Ok(()) => return Ok(()),
                 // Changed meanwhile (an import started, another clean): look again.
                 Err(TableError::ConditionFailed) => continue,
@@ -618,7 +618,7 @@ impl<'a> Importer<'a> {
                 }
             }
             state.leftovers.retain(|l| *l != leftover);
-            match self.table.put(system_item(practice, &state, version)?, cond(version)).await {
+            match self.db.table.put(system_item(practice, &state, version)?, cond(version)).await {
                 Ok(()) | Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -628,12 +628,12 @@ impl<'a> Importer<'a> {
     /// Deletes up to `budget` items of a partition; answers the budget left (0: maybe more).
     async fn empty(&self, partition: &str, mut budget: usize) -> CoreResult<usize> {
         while budget > 0 {
-            let page = self.table.query(Query::new(partition).limit(budget.min(1000))).await?;
+            let page = self.db.table.query(Query::new(partition).limit(budget.min(1000))).await?;
             if page.items.is_empty() {
                 break;
             }
             budget -= page.items.len();
-            self.table.batch_delete(page.items.into_iter().map(|i| (i.pk, i.sk)).collect()).await?;
+            self.db.table.batch_delete(page.items.into_iter().map(|i| (i.pk, i.sk)).collect()).await?;
         }
         Ok(budget)
     }
@@ -659,7 +659,7 @@ impl<'a> Importer<'a> {
                 return Ok(false);
             }
             job.state = state;
-            job.finished_at = Some(self.clock.now());
+            job.finished_at = Some(self.db.clock.now());
             job.error = error.clone();
             let (system, system_version) = self.system_item(practice, job.system).await?;
             let mut ops = vec![TxOp::Put(job_item(practice, &job)?.with_version(version + 1), Cond::Version(version))];
@@ -667,7 +667,7 @@ impl<'a> Importer<'a> {
                 let freed = CodeSystemState { running: None, last: Some(last(&job)), ..system };
                 ops.push(TxOp::Put(system_item(practice, &freed, system_version)?, cond(system_version)));
             }
-            match self.table.transact(ops).await {
+            match self.db.table.transact(ops).await {
                 Ok(()) => return Ok(true),
                 // A batch or staff changed it meanwhile: look again.
                 Err(TableError::TransactionCanceled { .. }) => continue,
@@ -682,7 +682,7 @@ impl<'a> Importer<'a> {
         let done = if job.batches.is_empty() { vec![] } else { self.batches_done(practice, id).await? };
         let rows_done: u64 = done.iter().map(|d| d.lines).sum();
         let running = job.state == ImportState::Running;
-        let elapsed = u64::try_from(self.clock.now() - job.started_at).unwrap_or(0).max(1);
+        let elapsed = u64::try_from(self.db.clock.now() - job.started_at).unwrap_or(0).max(1);
         let rate = (running && rows_done > 0).then(|| rows_done / elapsed);
         let left = match (rate, job.rows_total) {
             (Some(r), Some(total)) if r > 0 => Some(total.saturating_sub(rows_done).div_ceil(r)),
@@ -709,7 +709,7 @@ impl<'a> Importer<'a> {
 
     /// Every importable system of the practice, imported or not.
     pub async fn systems(&self, practice: &PracticeId) -> CoreResult<Vec<CodeSystemState>> {
-        let page = self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
+        let page = self.db.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
         let mut stored = page.items.iter().map(|i| i.parse::<CodeSystemState>()).collect::<Result<Vec<_>, _>>()?;
         for system in System::IMPORTABLE {
             if !stored.iter().any(|s| s.system == system) {
@@ -723,7 +723,7 @@ impl<'a> Importer<'a> {
     /// Imports running in any practice, as (practice, import id): what a restarted local host
     /// resumes.
     pub async fn running(&self) -> CoreResult<Vec<(PracticeId, String)>> {
-        let page = self.table.query(Query::on_gsi1(table_keys::IMPORTS_RUNNING).limit(1000)).await?;
+        let page = self.db.table.query(Query::on_gsi1(table_keys::IMPORTS_RUNNING).limit(1000)).await?;
         Ok(page
             .items
             .iter()
@@ -738,19 +738,19 @@ impl<'a> Importer<'a> {
     /// split (which runs within seconds of a start) never ran, so nothing is working on it.
     async fn never_started(&self, practice: &PracticeId, id: &str) -> CoreResult<bool> {
         let (job, _) = self.job(practice, id).await?;
-        Ok(job.state == ImportState::Queued && self.clock.now() - job.started_at >= NEVER_STARTED_SECONDS)
+        Ok(job.state == ImportState::Queued && self.db.clock.now() - job.started_at >= NEVER_STARTED_SECONDS)
     }
 
     async fn job(&self, practice: &PracticeId, id: &str) -> CoreResult<(ImportJob, u64)> {
         if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(CoreError::NotFound);
         }
-        let item = self.table.get(&table_keys::practice(practice), &table_keys::import(id)).await?.ok_or(CoreError::NotFound)?;
+        let item = self.db.table.get(&table_keys::practice(practice), &table_keys::import(id)).await?.ok_or(CoreError::NotFound)?;
         Ok((item.parse()?, item.version))
     }
 
     async fn system_item(&self, practice: &PracticeId, system: System) -> CoreResult<(CodeSystemState, Option<u64>)> {
-        Ok(match self.table.get(&table_keys::practice(practice), &table_keys::code_system(system.name())).await? {
+        Ok(match self.db.table.get(&table_keys::practice(practice), &table_keys::code_system(system.name())).await? {
             Some(item) => (item.parse()?, Some(item.version)),
             None => (CodeSystemState::new(system), None),
         })
@@ -758,7 +758,7 @@ impl<'a> Importer<'a> {
 
     async fn batches_done(&self, practice: &PracticeId, id: &str) -> CoreResult<Vec<BatchDone>> {
         let q = Query::new(table_keys::practice(practice)).prefix(table_keys::import_batch_prefix(id)).limit(1000);
-        Ok(crate::ports::query_all(self.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
+        Ok(crate::ports::query_all(self.db.table, q).await?.iter().map(Item::parse).collect::<Result<_, _>>()?)
     }
 }
 

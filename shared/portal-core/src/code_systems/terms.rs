@@ -6,13 +6,13 @@
 use super::import::CodeSystemState;
 use super::System;
 use crate::ids::PracticeId;
-use crate::ports::{Query, Table};
+use crate::ports::{Db, Query};
 use crate::table_keys;
 use crate::CoreResult;
 use std::collections::BTreeMap;
 
 pub struct Terms<'a> {
-    pub table: &'a dyn Table,
+    pub db: Db<'a>,
 }
 
 /// Names found for a set of codes.
@@ -32,7 +32,7 @@ impl Names {
 impl Terms<'_> {
     /// The version in use of each imported system: the import that wrote its names.
     pub async fn active(&self, practice: &PracticeId) -> CoreResult<BTreeMap<System, String>> {
-        let page = self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
+        let page = self.db.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::CODE_SYSTEM_PREFIX)).await?;
         let mut out = BTreeMap::new();
         for item in &page.items {
             let state: CodeSystemState = item.parse()?;
@@ -47,7 +47,7 @@ impl Terms<'_> {
     /// concept has one (the release's concept file says which are); the marker sorts first.
     pub async fn name(&self, practice: &PracticeId, system: System, import: &str, code: &str) -> CoreResult<Option<String>> {
         let q = Query::new(table_keys::terms(practice, system.name(), import)).prefix(table_keys::term_prefix(code)).limit(2);
-        let page = self.table.query(q).await?;
+        let page = self.db.table.query(q).await?;
         if system == System::SnomedCt && page.items.first().is_none_or(|i| i.sk != table_keys::term_concept(code)) {
             return Ok(None);
         }

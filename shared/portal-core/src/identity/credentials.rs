@@ -5,7 +5,7 @@
 
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::ids::{PracticeId, Username};
-use crate::ports::{Cond, Item, Table, TableError, TxOp};
+use crate::ports::{Cond, Db, Item, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -51,12 +51,12 @@ pub fn chosen_username(typed: &str) -> CoreResult<Username> {
 }
 
 pub struct Credentials<'a> {
-    pub table: &'a dyn Table,
+    pub db: Db<'a>,
 }
 
 impl Credentials<'_> {
     pub async fn get(&self, practice: &PracticeId, kind: PrincipalKind, username: &Username) -> CoreResult<Option<(Credential, u64)>> {
-        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::credential(kind.as_str(), username)).await? else {
+        let Some(item) = self.db.table.get(&table_keys::practice(practice), &table_keys::credential(kind.as_str(), username)).await? else {
             return Ok(None);
         };
         Ok(Some((item.parse()?, item.version)))
@@ -65,7 +65,7 @@ impl Credentials<'_> {
     /// Writes a credential if the stored version is still `version` (0 = must not exist yet).
     pub async fn put(&self, practice: &PracticeId, c: &Credential, version: u64) -> Result<(), TableError> {
         let item = Self::item(practice, c, version)?;
-        self.table.put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }).await
+        self.db.table.put(item, if version == 0 { Cond::Absent } else { Cond::Version(version) }).await
     }
 
     /// Writes a changed credential read at `version`; someone else's change meanwhile is a
@@ -84,7 +84,7 @@ impl Credentials<'_> {
     /// always means one person. `ConditionFailed` when it is taken.
     pub async fn create(&self, practice: &PracticeId, c: &Credential) -> Result<(), TableError> {
         let ops = vec![TxOp::Put(Self::item(practice, c, 0)?, Cond::Absent), Self::name_free_for_other_kinds(practice, c)];
-        match self.table.transact(ops).await {
+        match self.db.table.transact(ops).await {
             Err(TableError::TransactionCanceled { failed }) if !failed.is_empty() => Err(TableError::ConditionFailed),
             other => other,
         }
@@ -107,8 +107,11 @@ impl Credentials<'_> {
 
     /// The credential of a principal (for a password change, where only the id is known).
     pub async fn by_principal(&self, practice: &PracticeId, principal_id: &str) -> CoreResult<Option<(Credential, u64)>> {
-        let page =
-            self.table.query(crate::ports::Query::on_gsi1(table_keys::principal(practice, principal_id)).prefix("CRED").limit(1)).await?;
+        let page = self
+            .db
+            .table
+            .query(crate::ports::Query::on_gsi1(table_keys::principal(practice, principal_id)).prefix("CRED").limit(1))
+            .await?;
         let Some(hit) = page.items.first() else {
             return Ok(None);
         };

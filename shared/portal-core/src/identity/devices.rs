@@ -8,7 +8,7 @@
 
 use crate::identity::session::hash_token;
 use crate::ids::PracticeId;
-use crate::ports::{count_of, Clock, Cond, Item, Table};
+use crate::ports::{count_of, Cond, Db, Item};
 use crate::table_keys;
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
@@ -25,8 +25,7 @@ struct Device {
 }
 
 pub struct Devices<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl Devices<'_> {
@@ -35,8 +34,8 @@ impl Devices<'_> {
         let token = crate::ids::b64url(&crate::ids::random_bytes::<32>());
         let data = serde_json::to_value(Device { account: account.into() }).map_err(crate::CoreError::backend)?;
         let item = Item::new(table_keys::practice(practice), table_keys::device(&hash_token(&token)), data)
-            .expiring_at(self.clock.now() + DEVICE_SECONDS);
-        self.table.put(item, Cond::Absent).await?;
+            .expiring_at(self.db.clock.now() + DEVICE_SECONDS);
+        self.db.table.put(item, Cond::Absent).await?;
         Ok(token)
     }
 
@@ -45,15 +44,15 @@ impl Devices<'_> {
         let pk = table_keys::practice(practice);
         let hash = hash_token(token);
         let (device_sk, failures_sk) = (table_keys::device(&hash), table_keys::device_failures(&hash));
-        let (device, failures) = futures_util::future::join(self.table.get(&pk, &device_sk), self.table.get(&pk, &failures_sk)).await;
+        let (device, failures) = futures_util::future::join(self.db.table.get(&pk, &device_sk), self.db.table.get(&pk, &failures_sk)).await;
         let Some(device) = device? else { return Ok(false) };
         Ok(device.parse::<Device>()?.account == account && count_of(failures?.as_ref()) < MAX_FAILURES)
     }
 
     /// A wrong password typed on the device `token` (an atomic count beside the device).
     pub async fn failed(&self, practice: &PracticeId, token: &str) -> CoreResult<()> {
-        let expires_at = Some(self.clock.now() + DEVICE_SECONDS);
-        self.table.add(&table_keys::practice(practice), &table_keys::device_failures(&hash_token(token)), 1, expires_at).await?;
+        let expires_at = Some(self.db.clock.now() + DEVICE_SECONDS);
+        self.db.table.add(&table_keys::practice(practice), &table_keys::device_failures(&hash_token(token)), 1, expires_at).await?;
         Ok(())
     }
 }

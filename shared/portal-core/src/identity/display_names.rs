@@ -5,7 +5,7 @@
 use crate::audit::{ActorKind, AuditEntry};
 use crate::identity::credentials::Credentials;
 use crate::ids::PracticeId;
-use crate::ports::Table;
+use crate::ports::Db;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
 use crate::sync::signing::{practice_of_key, SyncKey};
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 const NOT_IDS: [&str; 5] = ["settings", "batch", "unknown-account", "anonymous", "patients"];
 
 pub struct DisplayNames<'a> {
-    pub table: &'a dyn Table,
+    pub db: Db<'a>,
 }
 
 impl DisplayNames<'_> {
@@ -42,8 +42,8 @@ impl DisplayNames<'_> {
     async fn name(&self, practice: &PracticeId, id: &str, kind: ActorKind) -> CoreResult<Option<String>> {
         Ok(match kind {
             ActorKind::Anonymous | ActorKind::System => None,
-            ActorKind::Patient => PatientRecords { table: self.table }.get::<Patient>(practice, id).await?.map(|p| p.record.display_name()),
-            ActorKind::Staff => Credentials { table: self.table }.by_principal(practice, id).await?.map(|(c, _)| {
+            ActorKind::Patient => PatientRecords { db: self.db }.get::<Patient>(practice, id).await?.map(|p| p.record.display_name()),
+            ActorKind::Staff => Credentials { db: self.db }.by_principal(practice, id).await?.map(|(c, _)| {
                 if c.display_name.trim().is_empty() {
                     c.username.to_string()
                 } else {
@@ -51,7 +51,7 @@ impl DisplayNames<'_> {
                 }
             }),
             ActorKind::Sync if practice_of_key(id) == Some(practice) => {
-                let item = self.table.get(&table_keys::practice(practice), &table_keys::sync_key(id)).await?;
+                let item = self.db.table.get(&table_keys::practice(practice), &table_keys::sync_key(id)).await?;
                 item.map(|i| i.parse::<SyncKey>()).transpose()?.map(|k| k.label)
             }
             ActorKind::Sync => None,

@@ -10,7 +10,7 @@ use crate::identity::session::{PrincipalKind, Session, Sessions};
 use crate::identity::throttle::{Throttle, Verdict};
 use crate::identity::totp;
 use crate::ids::{PracticeId, Username};
-use crate::ports::{Clock, Cond, Events, Item, Table, TableError};
+use crate::ports::{Cond, Db, Events, Item, TableError};
 use crate::sync::events::PortalEvent;
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -61,8 +61,7 @@ enum Factor {
 }
 
 pub struct Logins<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     /// Where the practice hears of what patients did (a patient's password change).
     pub events: &'a dyn Events,
 }
@@ -74,10 +73,10 @@ fn login_failed() -> CoreError {
 /// Usernames are compared case-insensitively; this is the stored form.
 impl<'a> Logins<'a> {
     fn audit(&self) -> AuditLog<'a> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
     fn sessions(&self) -> Sessions<'a> {
-        Sessions { table: self.table, clock: self.clock }
+        Sessions { db: self.db }
     }
 
     pub async fn login(&self, kind: PrincipalKind, input: LoginInput<'_>, meta: &RequestMeta) -> CoreResult<LoginResult> {
@@ -95,14 +94,14 @@ impl<'a> Logins<'a> {
                 return Err(login_failed());
             }
         };
-        let now = self.clock.now();
-        let found = Credentials { table: self.table }.get(&practice, kind, &username).await?;
-        let throttle = Throttle { table: self.table, clock: self.clock };
+        let now = self.db.clock.now();
+        let found = Credentials { db: self.db }.get(&practice, kind, &username).await?;
+        let throttle = Throttle { db: self.db };
         let Some((cred, cred_version)) = found else {
             password::verify_dummy(input.password);
             throttle.failed(&practice, ip).await?;
             // Attempts on unknown accounts are audited under the practice, without the name tried.
-            let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock };
+            let settings = crate::practice::settings::SettingsRepo { db: self.db };
             if settings.get(&practice).await?.is_some() {
                 let detail = json!({"reason": "unknown_account"});
                 self.audit().record(&Actor::anonymous(&practice, ip), action, "unknown-account", Outcome::Failure, detail).await?;
@@ -115,7 +114,7 @@ impl<'a> Logins<'a> {
         let fail = |reason: &'static str| audit.record(&anonymous, action, &subject, Outcome::Failure, json!({"reason": reason}));
 
         let account = format!("{}#{username}", kind.as_str());
-        let devices = Devices { table: self.table, clock: self.clock };
+        let devices = Devices { db: self.db };
         let known_device = match input.device {
             Some(token) => devices.knows(&practice, &account, token).await?,
             None => false,
@@ -166,7 +165,7 @@ impl<'a> Logins<'a> {
         self.audit().record(&actor, action, &cred.principal_id, Outcome::Success, json!({})).await?;
         if kind == PrincipalKind::Patient {
             // Staff see when a patient last visited; invites "until the patient visits" read it.
-            PatientAccess { table: self.table, clock: self.clock }.visited(&practice, &cred.principal_id).await?;
+            PatientAccess { db: self.db }.visited(&practice, &cred.principal_id).await?;
         }
         Ok(LoginResult::Session(LoginOk { token, session, device }))
     }
@@ -198,7 +197,7 @@ impl<'a> Logins<'a> {
                             json!({}),
                         )
                         .expiring_at(now + 3 * totp::STEP);
-                        match self.table.put(item, Cond::Absent).await {
+                        match self.db.table.put(item, Cond::Absent).await {
                             Ok(()) => Factor::Passed,
                             Err(TableError::ConditionFailed) => Factor::Failed,
                             Err(e) => return Err(e.into()),
@@ -208,7 +207,7 @@ impl<'a> Logins<'a> {
                     None => Factor::Failed,
                 },
                 (None, Some(recovery)) if kind == PrincipalKind::Patient && password_ok => {
-                    if crate::identity::mfa::use_recovery_code(self.table, practice, cred, cred_version, recovery).await? {
+                    if crate::identity::mfa::use_recovery_code(self.db, practice, cred, cred_version, recovery).await? {
                         Factor::Passed
                     } else {
                         Factor::Failed
@@ -230,8 +229,7 @@ impl<'a> Logins<'a> {
     /// A patient changing a temporary password may also choose their own username (`new_username`).
     pub async fn change_password(&self, actor: &Actor, current: &str, new: &str, new_username: Option<&str>) -> CoreResult<LoginOk> {
         let (practice, principal_id) = (&actor.practice, actor.id.as_str());
-        let (mut cred, version) =
-            Credentials { table: self.table }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
+        let (mut cred, version) = Credentials { db: self.db }.by_principal(practice, principal_id).await?.ok_or(CoreError::NotFound)?;
         if current.len() > PASSWORD_INPUT_MAX || !password::verify(current, &cred.password_hash) {
             let detail = json!({"reason": "bad_password"});
             self.audit().record(actor, AuditAction::AuthPasswordChange, principal_id, Outcome::Failure, detail).await?;
@@ -256,18 +254,16 @@ impl<'a> Logins<'a> {
         cred.must_change_password = false;
         cred.temporary_expires_at = None;
         match rename {
-            None => Credentials { table: self.table }.replace(practice, &cred, version).await?,
+            None => Credentials { db: self.db }.replace(practice, &cred, version).await?,
             Some(username) => {
                 let old = std::mem::replace(&mut cred.username, username);
-                crate::identity::patient_access::PatientAccess { table: self.table, clock: self.clock }
-                    .rename(practice, principal_id, &old, &cred, version)
-                    .await?;
+                crate::identity::patient_access::PatientAccess { db: self.db }.rename(practice, principal_id, &old, &cred, version).await?;
             }
         }
         self.sessions().end_all(practice, principal_id).await?;
         let (token, session) = self.sessions().start(practice, principal_id, cred.kind, cred.role, &cred.username, false).await?;
         if cred.kind == PrincipalKind::Patient {
-            let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
+            let outbox = crate::sync::outbox::Outbox { db: self.db, events: self.events };
             outbox.record(practice, PortalEvent::PasswordChanged { patient_id: principal_id.into() }).await?;
         }
         self.audit().record(actor, AuditAction::AuthPasswordChange, principal_id, Outcome::Success, json!({})).await?;

@@ -9,7 +9,7 @@ use crate::identity::password;
 use crate::identity::session::PrincipalKind;
 use crate::identity::totp::{self, Enrolment};
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Table, TableError};
+use crate::ports::{Db, TableError};
 use crate::quota::Quota;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Serialize;
@@ -48,13 +48,12 @@ fn new_recovery_code() -> String {
 }
 
 pub struct Mfa<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl Mfa<'_> {
     async fn patient(&self, actor: &Actor) -> CoreResult<(Credential, u64)> {
-        let found = Credentials { table: self.table }.by_principal(&actor.practice, &actor.id).await?;
+        let found = Credentials { db: self.db }.by_principal(&actor.practice, &actor.id).await?;
         match found {
             Some((c, v)) if c.kind == PrincipalKind::Patient => Ok((c, v)),
             Some(_) => Err(CoreError::forbidden(ProblemCode::StaffMfaRequired, "Staff always use an authenticator; an admin manages it.")),
@@ -72,7 +71,7 @@ impl Mfa<'_> {
         let (mut c, version) = self.patient(actor).await?;
         let secret = totp::generate_secret();
         c.totp_pending = Some(secret.clone());
-        Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
+        Credentials { db: self.db }.replace(&actor.practice, &c, version).await?;
         totp::enrolment(practice_name, &actor.practice, &c.username, &secret).ok_or_else(|| CoreError::backend("QR code"))
     }
 
@@ -81,7 +80,7 @@ impl Mfa<'_> {
         let (mut c, version) = self.patient(actor).await?;
         let pending =
             c.totp_pending.clone().ok_or_else(|| CoreError::invalid(ProblemCode::TotpNotStarted, "Start setting up the app first."))?;
-        if totp::verify(&pending, code.trim(), self.clock.now()).is_none() {
+        if totp::verify(&pending, code.trim(), self.db.clock.now()).is_none() {
             return Err(CoreError::invalid(
                 ProblemCode::TotpCodeWrong,
                 "That code does not match; check the app and try the current code.",
@@ -91,10 +90,8 @@ impl Mfa<'_> {
         c.totp_secret = Some(pending);
         c.totp_pending = None;
         c.recovery_codes = codes.iter().map(|r| recovery_hash(r)).collect();
-        Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
-        AuditLog { table: self.table, clock: self.clock }
-            .record(actor, AuditAction::AuthMfaEnrol, &actor.id, Outcome::Success, json!({}))
-            .await?;
+        Credentials { db: self.db }.replace(&actor.practice, &c, version).await?;
+        AuditLog { db: self.db }.record(actor, AuditAction::AuthMfaEnrol, &actor.id, Outcome::Success, json!({})).await?;
         Ok(codes)
     }
 
@@ -103,7 +100,7 @@ impl Mfa<'_> {
     /// limited per login like any other guessing.
     pub async fn remove(&self, actor: &Actor, proof: &Proof<'_>) -> CoreResult<()> {
         let (mut c, version) = self.patient(actor).await?;
-        if !PROOFS_PER_LOGIN.take(self.table, self.clock, &actor.practice, &actor.id).await? {
+        if !PROOFS_PER_LOGIN.take(self.db.table, self.db.clock, &actor.practice, &actor.id).await? {
             return Err(CoreError::TooMany {
                 code: ProblemCode::TooManyAttempts,
                 detail: "Too many tries for now; wait an hour, or ask the practice for help.".into(),
@@ -113,11 +110,11 @@ impl Mfa<'_> {
             .password
             .is_some_and(|p| p.len() <= crate::identity::credentials::PASSWORD_INPUT_MAX && password::verify(p, &c.password_hash));
         let code_ok = match (proof.code, &c.totp_secret) {
-            (Some(code), Some(secret)) => totp::verify(secret, code.trim(), self.clock.now()).is_some(),
+            (Some(code), Some(secret)) => totp::verify(secret, code.trim(), self.db.clock.now()).is_some(),
             _ => false,
         };
         if !password_ok && !code_ok {
-            let audit = AuditLog { table: self.table, clock: self.clock };
+            let audit = AuditLog { db: self.db };
             audit.record(actor, AuditAction::AuthMfaRemove, &actor.id, Outcome::Failure, json!({"reason": "proof_wrong"})).await?;
             return Err(CoreError::invalid(
                 ProblemCode::ReauthenticationFailed,
@@ -127,22 +124,20 @@ impl Mfa<'_> {
         c.totp_secret = None;
         c.totp_pending = None;
         c.recovery_codes.clear();
-        Credentials { table: self.table }.replace(&actor.practice, &c, version).await?;
-        AuditLog { table: self.table, clock: self.clock }
-            .record(actor, AuditAction::AuthMfaRemove, &actor.id, Outcome::Success, json!({}))
-            .await
+        Credentials { db: self.db }.replace(&actor.practice, &c, version).await?;
+        AuditLog { db: self.db }.record(actor, AuditAction::AuthMfaRemove, &actor.id, Outcome::Success, json!({})).await
     }
 }
 
 /// Uses a recovery code of `c` (stored at `version`): `true` when it was one, now spent.
-pub async fn use_recovery_code(table: &dyn Table, practice: &PracticeId, c: &Credential, version: u64, code: &str) -> CoreResult<bool> {
+pub async fn use_recovery_code(db: Db<'_>, practice: &PracticeId, c: &Credential, version: u64, code: &str) -> CoreResult<bool> {
     let hash = recovery_hash(code);
     let Some(at) = c.recovery_codes.iter().position(|h| crate::ids::constant_time_eq(h.as_bytes(), hash.as_bytes())) else {
         return Ok(false);
     };
     let mut spent = c.clone();
     spent.recovery_codes.remove(at);
-    let written = Credentials { table }.put(practice, &spent, version).await;
+    let written = Credentials { db }.put(practice, &spent, version).await;
     match written {
         Ok(()) => Ok(true),
         // Used at the same moment by another login: only one of them gets in.

@@ -6,7 +6,7 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::language::{in_language, notice_mail, Language, SecurityNotice};
-use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
+use crate::ports::{Db, Mail, MailKind, MailRef, Mailer};
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -14,8 +14,7 @@ use crate::CoreResult;
 use serde_json::json;
 
 pub struct Notices<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub mailer: &'a dyn Mailer,
     /// Where the portal's pages are (the login address of a practice without its own).
     pub site_url: &'a str,
@@ -25,8 +24,8 @@ impl Notices<'_> {
     /// Tells patient `actor.id` of `notice` by email; answers whether it was sent.
     pub async fn tell(&self, actor: &Actor, notice: SecurityNotice) -> CoreResult<bool> {
         let practice = &actor.practice;
-        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, &actor.id).await?.map(|p| p.record);
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?;
+        let patient = PatientRecords { db: self.db }.get::<Patient>(practice, &actor.id).await?.map(|p| p.record);
+        let settings = SettingsRepo { db: self.db }.get(practice).await?;
         let (Some(patient), Some(settings)) = (patient, settings) else { return Ok(false) };
         let to = patient.email.clone().filter(|e| !e.trim().is_empty());
         let sent = match to {
@@ -52,9 +51,7 @@ impl Notices<'_> {
             SecurityNotice::TwoStepOff => "two-step-off",
         };
         let outcome = if sent { Outcome::Success } else { Outcome::Failure };
-        AuditLog { table: self.table, clock: self.clock }
-            .record(actor, AuditAction::SecurityNotice, &actor.id, outcome, json!({ "notice": what }))
-            .await?;
+        AuditLog { db: self.db }.record(actor, AuditAction::SecurityNotice, &actor.id, outcome, json!({ "notice": what })).await?;
         Ok(sent)
     }
 }

@@ -13,7 +13,7 @@ use crate::identity::credentials::{Credential, Credentials, TEMPORARY_PASSWORD_S
 use crate::identity::password;
 use crate::identity::session::{PrincipalKind, Sessions};
 use crate::ids::{PracticeId, Username};
-use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError, TxOp};
+use crate::ports::{Cond, Db, Item, Mail, MailKind, MailRef, Mailer, TableError, TxOp};
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -43,8 +43,7 @@ pub struct TemporaryLogin {
 }
 
 pub struct PatientAccess<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 fn no_access() -> CoreError {
@@ -75,11 +74,11 @@ pub struct NewPatientLogin<'a> {
 
 impl PatientAccess<'_> {
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
 
     pub async fn get(&self, practice: &PracticeId, patient_id: &str) -> CoreResult<Option<(AccessRecord, Item)>> {
-        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::access(patient_id)).await? else {
+        let Some(item) = self.db.table.get(&table_keys::practice(practice), &table_keys::access(patient_id)).await? else {
             return Ok(None);
         };
         Ok(Some((item.parse()?, item)))
@@ -94,7 +93,7 @@ impl PatientAccess<'_> {
 
     /// Whether a patient's login still has the temporary password staff gave (never changed).
     pub async fn is_temporary(&self, practice: &PracticeId, username: &Username) -> CoreResult<bool> {
-        let cred = Credentials { table: self.table }.get(practice, PrincipalKind::Patient, username).await?;
+        let cred = Credentials { db: self.db }.get(practice, PrincipalKind::Patient, username).await?;
         Ok(cred.is_some_and(|(c, _)| c.must_change_password))
     }
 
@@ -102,7 +101,7 @@ impl PatientAccess<'_> {
     /// when the username is taken; `access_exists` when the patient has a login already.
     pub async fn create(&self, practice: &PracticeId, login: NewPatientLogin<'_>) -> CoreResult<bool> {
         let NewPatientLogin { patient_id, username, display_name, password, temporary, granted_by } = login;
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let cred = Credential {
             kind: PrincipalKind::Patient,
             username: username.clone(),
@@ -128,7 +127,7 @@ impl PatientAccess<'_> {
             TxOp::Put(access, Cond::Absent),
             Credentials::name_free_for_other_kinds(practice, &cred),
         ];
-        match self.table.transact(ops).await {
+        match self.db.table.transact(ops).await {
             Ok(()) => Ok(true),
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&1) => Err(CoreError::Conflict {
                 code: ProblemCode::AccessExists,
@@ -143,7 +142,7 @@ impl PatientAccess<'_> {
     /// Gives an eligible patient a login with a temporary password (shown in the answer only).
     pub async fn grant(&self, actor: &Actor, patient_id: &str) -> CoreResult<TemporaryLogin> {
         let practice = &actor.practice;
-        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
+        let patient = PatientRecords { db: self.db }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
         let missing = roster::missing(&patient);
         if !missing.is_empty() {
             return Err(CoreError::Unprocessable {
@@ -175,14 +174,14 @@ impl PatientAccess<'_> {
     pub async fn reset(&self, actor: &Actor, patient_id: &str) -> CoreResult<TemporaryLogin> {
         let practice = &actor.practice;
         let (record, _) = self.get(practice, patient_id).await?.ok_or_else(no_access)?;
-        let creds = Credentials { table: self.table };
+        let creds = Credentials { db: self.db };
         let (mut cred, version) = creds.get(practice, PrincipalKind::Patient, &record.username).await?.ok_or_else(no_access)?;
         let temporary_password = password::generate_temporary();
         cred.password_hash = password::hash(&temporary_password)?;
         cred.must_change_password = true;
-        cred.temporary_expires_at = Some(self.clock.now() + TEMPORARY_PASSWORD_SECONDS);
+        cred.temporary_expires_at = Some(self.db.clock.now() + TEMPORARY_PASSWORD_SECONDS);
         creds.replace(practice, &cred, version).await?;
-        Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
+        Sessions { db: self.db }.end_all(practice, patient_id).await?;
         self.audit().record(actor, AuditAction::AccessReset, patient_id, Outcome::Success, json!({})).await?;
         Ok(TemporaryLogin { username: cred.username, temporary_password })
     }
@@ -200,12 +199,12 @@ impl PatientAccess<'_> {
             },
             TxOp::Delete { pk, sk: item.sk, cond: Cond::Version(item.version) },
         ];
-        match self.table.transact(ops).await {
+        match self.db.table.transact(ops).await {
             Ok(()) => {}
             Err(TableError::TransactionCanceled { .. }) => return Err(no_access()),
             Err(e) => return Err(e.into()),
         }
-        Sessions { table: self.table, clock: self.clock }.end_all(practice, patient_id).await?;
+        Sessions { db: self.db }.end_all(practice, patient_id).await?;
         self.audit().record(actor, AuditAction::AccessRemove, patient_id, Outcome::Success, json!({})).await
     }
 
@@ -229,7 +228,7 @@ impl PatientAccess<'_> {
             TxOp::Put(item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?), Cond::Version(item.version)),
             Credentials::name_free_for_other_kinds(practice, cred),
         ];
-        match self.table.transact(ops).await {
+        match self.db.table.transact(ops).await {
             Ok(()) => Ok(()),
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) || failed.contains(&3) => Err(CoreError::Conflict {
                 code: ProblemCode::UsernameTaken,
@@ -256,8 +255,8 @@ impl PatientAccess<'_> {
         site_url: &str,
     ) -> CoreResult<()> {
         let practice = &actor.practice;
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
-        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
+        let settings = SettingsRepo { db: self.db }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let patient = PatientRecords { db: self.db }.get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?.record;
         let to = patient.email.clone().filter(|e| !e.trim().is_empty());
         let url = login_url(&settings, practice, site_url);
         let (Some(to), true, false) = (to, url.starts_with("http"), settings.webmail.notification_sender.is_empty()) else {
@@ -289,9 +288,9 @@ impl PatientAccess<'_> {
         let Some((mut record, item)) = self.get(practice, patient_id).await? else {
             return Ok(());
         };
-        record.last_login_at = Some(self.clock.now());
+        record.last_login_at = Some(self.db.clock.now());
         let next = item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?);
-        match self.table.put(next, Cond::Version(item.version)).await {
+        match self.db.table.put(next, Cond::Version(item.version)).await {
             Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
             Err(e) => Err(e.into()),
         }

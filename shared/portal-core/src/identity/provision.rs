@@ -5,7 +5,7 @@ use crate::identity::patient_access::{NewPatientLogin, PatientAccess};
 use crate::identity::session::{PrincipalKind, StaffRole};
 use crate::identity::{password, totp};
 use crate::ids::{PracticeId, Username};
-use crate::ports::{Clock, Table};
+use crate::ports::Db;
 use crate::practice::features::Feature;
 use crate::practice::settings::{PracticeSettings, SettingsRepo};
 use crate::{ids, CoreError, CoreResult, ProblemCode};
@@ -14,8 +14,7 @@ use crate::{ids, CoreError, CoreResult, ProblemCode};
 pub const STAFF_ID_PREFIX: &str = "staff-";
 
 pub struct Provisioner<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 /// A login just created, with the secrets shown once.
@@ -30,7 +29,7 @@ pub struct NewLogin {
 
 impl Provisioner<'_> {
     pub async fn create_practice(&self, practice: &PracticeId, name: &str, features: Vec<Feature>) -> CoreResult<()> {
-        SettingsRepo { table: self.table, clock: self.clock }.create(practice, &PracticeSettings::new(name, features)).await
+        SettingsRepo { db: self.db }.create(practice, &PracticeSettings::new(name, features)).await
     }
 
     /// A staff login with its authenticator enrolled (the secret answered once), so it can log
@@ -53,7 +52,7 @@ impl Provisioner<'_> {
             disabled: false,
             display_name: display_name.into(),
         };
-        Credentials { table: self.table }.create(practice, &cred).await?;
+        Credentials { db: self.db }.create(practice, &cred).await?;
         Ok(NewLogin { principal_id: cred.principal_id, username, password, temporary: false, totp_secret: Some(secret) })
     }
 
@@ -69,7 +68,7 @@ impl Provisioner<'_> {
     ) -> CoreResult<NewLogin> {
         let username = chosen_username(username)?;
         let password = password::generate_temporary();
-        let access = PatientAccess { table: self.table, clock: self.clock };
+        let access = PatientAccess { db: self.db };
         let login = NewPatientLogin { patient_id, username: &username, display_name, password: &password, temporary, granted_by: "seed" };
         if !access.create(practice, login).await? {
             return Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "That username is taken.".into(), current: None });

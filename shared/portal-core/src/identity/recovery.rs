@@ -14,7 +14,7 @@ use crate::identity::patient_access::PatientAccess;
 use crate::identity::session::{hash_token, practice_of_token, PrincipalKind, Sessions};
 use crate::ids::{PracticeId, Username};
 use crate::language::{in_language, reset_mail, Language};
-use crate::ports::{Clock, Cond, Events, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
+use crate::ports::{Cond, Db, Events, Item, Mail, MailKind, MailRef, Mailer, TableError};
 use crate::practice::settings::{login_url, SettingsRepo};
 use crate::quota::Quota;
 use crate::sync::entities::Patient;
@@ -47,8 +47,7 @@ struct ResetLink {
 }
 
 pub struct Recovery<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub mailer: &'a dyn Mailer,
     /// Where the practice's system hears of a changed password.
     pub events: &'a dyn Events,
@@ -62,7 +61,7 @@ fn link_invalid() -> CoreError {
 
 impl Recovery<'_> {
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
 
     /// Refuses only what no account could match by its length (the contract's limits); anything
@@ -83,14 +82,14 @@ impl Recovery<'_> {
         let Some(practice) = PracticeId::parse(&practice).filter(|_| !asked.is_empty()) else {
             return Ok(());
         };
-        let Some(settings) = (SettingsRepo { table: self.table, clock: self.clock }).get(&practice).await? else {
+        let Some(settings) = (SettingsRepo { db: self.db }).get(&practice).await? else {
             return Ok(());
         };
         let patients = if asked.contains('@') {
-            Roster { table: self.table }.with_email(&practice, asked).await?
+            Roster { db: self.db }.with_email(&practice, asked).await?
         } else {
             let cred = match Username::normalized(asked) {
-                Some(username) => Credentials { table: self.table }.get(&practice, PrincipalKind::Patient, &username).await?,
+                Some(username) => Credentials { db: self.db }.get(&practice, PrincipalKind::Patient, &username).await?,
                 None => None,
             };
             cred.map(|(c, _)| vec![c.principal_id]).unwrap_or_default()
@@ -98,20 +97,20 @@ impl Recovery<'_> {
         let anonymous = Actor::anonymous(&practice, source_ip);
         let limited = json!({"reason": "rate_limited"});
         if let Some(address) = source_ip {
-            if !REQUESTS_PER_ADDRESS.take(self.table, self.clock, &practice, address).await? {
+            if !REQUESTS_PER_ADDRESS.take(self.db.table, self.db.clock, &practice, address).await? {
                 return self
                     .audit()
                     .record(&anonymous, AuditAction::AuthPasswordResetRequested, "unknown-account", Outcome::Denied, limited)
                     .await;
             }
         }
-        let access = PatientAccess { table: self.table, clock: self.clock };
-        let creds = Credentials { table: self.table };
+        let access = PatientAccess { db: self.db };
+        let creds = Credentials { db: self.db };
         let mut sent = 0;
         for patient_id in patients.iter().take(MAX_LINKS) {
             let Some((login, _)) = access.get(&practice, patient_id).await? else { continue };
             let Some((_, credential_version)) = creds.get(&practice, PrincipalKind::Patient, &login.username).await? else { continue };
-            let patient = PatientRecords { table: self.table }.get::<Patient>(&practice, patient_id).await?;
+            let patient = PatientRecords { db: self.db }.get::<Patient>(&practice, patient_id).await?;
             let lang = Language::of(patient.as_ref().and_then(|p| p.record.preferred_language.as_deref()));
             let Some(to) = patient.and_then(|p| p.record.email).filter(|e| !e.trim().is_empty()) else { continue };
             let base = login_url(&settings, &practice, self.site_url);
@@ -120,14 +119,14 @@ impl Recovery<'_> {
                 self.audit().record(&anonymous, AuditAction::AuthPasswordResetRequested, patient_id, Outcome::Failure, detail).await?;
                 continue;
             }
-            if !LINKS_PER_LOGIN.take(self.table, self.clock, &practice, patient_id).await? {
+            if !LINKS_PER_LOGIN.take(self.db.table, self.db.clock, &practice, patient_id).await? {
                 self.audit()
                     .record(&anonymous, AuditAction::AuthPasswordResetRequested, patient_id, Outcome::Denied, limited.clone())
                     .await?;
                 continue;
             }
             let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
-            let now = self.clock.now();
+            let now = self.db.clock.now();
             let link =
                 ResetLink { principal_id: patient_id.clone(), username: login.username.clone(), created_at: now, credential_version };
             let item = Item::new(
@@ -136,7 +135,7 @@ impl Recovery<'_> {
                 serde_json::to_value(&link).map_err(CoreError::backend)?,
             )
             .expiring_at(now + RESET_SECONDS);
-            self.table.put(item, Cond::Absent).await?;
+            self.db.table.put(item, Cond::Absent).await?;
             // The page opens in the patient's language: the link says which (not health data).
             let link = format!("{}#reset={token}", in_language(&base, lang));
             let words = reset_mail(lang, &settings.practice_name, &login.username, &link);
@@ -165,9 +164,9 @@ impl Recovery<'_> {
     pub async fn reset(&self, token: &str, new_password: &str, source_ip: Option<&str>) -> CoreResult<()> {
         let practice = practice_of_token(token).ok_or_else(link_invalid)?;
         let key = (table_keys::practice(&practice), table_keys::reset_link(&hash_token(token)));
-        let item = self.table.get(&key.0, &key.1).await?.ok_or_else(link_invalid)?;
+        let item = self.db.table.get(&key.0, &key.1).await?.ok_or_else(link_invalid)?;
         let link: ResetLink = item.parse()?;
-        if self.clock.now() >= link.created_at + RESET_SECONDS {
+        if self.db.clock.now() >= link.created_at + RESET_SECONDS {
             return Err(link_invalid());
         }
         if new_password.len() > PASSWORD_INPUT_MAX {
@@ -175,12 +174,12 @@ impl Recovery<'_> {
         }
         password::check_policy(new_password)?;
         // Single use: whoever deletes it uses it.
-        match self.table.delete(&key.0, &key.1, Cond::Exists).await {
+        match self.db.table.delete(&key.0, &key.1, Cond::Exists).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed) => return Err(link_invalid()),
             Err(e) => return Err(e.into()),
         }
-        let creds = Credentials { table: self.table };
+        let creds = Credentials { db: self.db };
         let (mut cred, version) = creds.get(&practice, PrincipalKind::Patient, &link.username).await?.ok_or_else(link_invalid)?;
         if cred.principal_id != link.principal_id || version != link.credential_version {
             return Err(link_invalid());
@@ -194,8 +193,8 @@ impl Recovery<'_> {
             Err(TableError::ConditionFailed) => return Err(link_invalid()),
             Err(e) => return Err(e.into()),
         }
-        Sessions { table: self.table, clock: self.clock }.end_all(&practice, &link.principal_id).await?;
-        let outbox = crate::sync::outbox::Outbox { table: self.table, clock: self.clock, events: self.events };
+        Sessions { db: self.db }.end_all(&practice, &link.principal_id).await?;
+        let outbox = crate::sync::outbox::Outbox { db: self.db, events: self.events };
         outbox.record(&practice, PortalEvent::PasswordChanged { patient_id: link.principal_id.clone() }).await?;
         let actor = Actor::anonymous(&practice, source_ip);
         self.audit().record(&actor, AuditAction::AuthPasswordReset, &link.principal_id, Outcome::Success, json!({})).await

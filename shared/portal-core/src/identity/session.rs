@@ -3,7 +3,7 @@
 //! sits under the practice's key like every other item.
 
 use crate::ids::{PracticeId, Username};
-use crate::ports::{Clock, Cond, Item, Query, Table};
+use crate::ports::{Cond, Db, Item, Query};
 use crate::table_keys;
 use crate::{CoreError, CoreResult};
 use serde::{Deserialize, Serialize};
@@ -111,8 +111,7 @@ pub fn practice_of_token(token: &str) -> Option<PracticeId> {
 }
 
 pub struct Sessions<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl Sessions<'_> {
@@ -127,7 +126,7 @@ impl Sessions<'_> {
         must_change_password: bool,
     ) -> CoreResult<(String, Session)> {
         let token = format!("{practice}.{}", crate::ids::b64url(&crate::ids::random_bytes::<32>()));
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let session = Session {
             practice: practice.clone(),
             principal_id: principal_id.into(),
@@ -145,7 +144,7 @@ impl Sessions<'_> {
         )
         .with_gsi1(table_keys::principal(practice, principal_id), format!("SESSION#{now:012}"))
         .expiring_at(now + ABSOLUTE_TIMEOUT);
-        self.table.put(item, Cond::Absent).await?;
+        self.db.table.put(item, Cond::Absent).await?;
         Ok((token, session))
     }
 
@@ -156,11 +155,11 @@ impl Sessions<'_> {
             return Ok(None);
         };
         let hash = hash_token(token);
-        let Some(item) = self.table.get(&table_keys::practice(&practice), &table_keys::session(&hash)).await? else {
+        let Some(item) = self.db.table.get(&table_keys::practice(&practice), &table_keys::session(&hash)).await? else {
             return Ok(None);
         };
         let mut session: Session = item.parse_kept()?;
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         if session.practice != practice || now >= session.expires_at() {
             self.end(&practice, &hash).await?;
             return Ok(None);
@@ -170,7 +169,7 @@ impl Sessions<'_> {
             let mut touched = item.clone();
             touched.data = serde_json::to_value(&session).map_err(CoreError::backend)?.into();
             // Losing this race to a logout must not bring the session back.
-            match self.table.put(touched, Cond::Exists).await {
+            match self.db.table.put(touched, Cond::Exists).await {
                 Ok(()) | Err(crate::ports::TableError::ConditionFailed) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -179,7 +178,7 @@ impl Sessions<'_> {
     }
 
     pub async fn end(&self, practice: &PracticeId, token_hash: &str) -> CoreResult<()> {
-        self.table.delete(&table_keys::practice(practice), &table_keys::session(token_hash), Cond::None).await?;
+        self.db.table.delete(&table_keys::practice(practice), &table_keys::session(token_hash), Cond::None).await?;
         Ok(())
     }
 
@@ -190,9 +189,9 @@ impl Sessions<'_> {
         let (mut ended, mut cursor) = (0, None);
         loop {
             let q = Query::on_gsi1(table_keys::principal(practice, principal_id)).prefix("SESSION#").limit(100).after(cursor);
-            let page = self.table.query(q).await?;
+            let page = self.db.table.query(q).await?;
             for item in &page.items {
-                self.table.delete(&item.pk, &item.sk, Cond::None).await?;
+                self.db.table.delete(&item.pk, &item.sk, Cond::None).await?;
                 ended += 1;
             }
             match page.cursor {

@@ -12,7 +12,7 @@ use crate::identity::provision::STAFF_ID_PREFIX;
 use crate::identity::session::{PrincipalKind, Sessions, StaffRole};
 use crate::identity::totp::{self, Enrolment};
 use crate::ids::{PracticeId, Username};
-use crate::ports::{Clock, Cond, Item, Query, Table, TableError, TxOp};
+use crate::ports::{Cond, Db, Item, Query, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Serialize;
@@ -53,16 +53,15 @@ fn is_active_admin(u: &StaffUser) -> bool {
 }
 
 pub struct StaffUsers<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl StaffUsers<'_> {
     fn creds(&self) -> Credentials<'_> {
-        Credentials { table: self.table }
+        Credentials { db: self.db }
     }
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
 
     /// Every staff user of the practice, by username.
@@ -77,7 +76,7 @@ impl StaffUsers<'_> {
     /// Every staff credential with the item it is stored in (for checks at its version).
     async fn credential_items(&self, practice: &PracticeId) -> CoreResult<Vec<(Credential, Item)>> {
         let q = Query::new(table_keys::practice(practice)).prefix(table_keys::credentials(PrincipalKind::Staff.as_str())).limit(200);
-        let items = crate::ports::query_all(self.table, q).await?;
+        let items = crate::ports::query_all(self.db.table, q).await?;
         Ok(items.into_iter().map(|i| Ok((i.parse()?, i))).collect::<Result<_, TableError>>()?)
     }
 
@@ -101,7 +100,7 @@ impl StaffUsers<'_> {
             principal_id: format!("{STAFF_ID_PREFIX}{}", &crate::ids::new_id()[..12]),
             password_hash: password::hash(&temporary)?,
             must_change_password: true,
-            temporary_expires_at: Some(self.clock.now() + TEMPORARY_PASSWORD_SECONDS),
+            temporary_expires_at: Some(self.db.clock.now() + TEMPORARY_PASSWORD_SECONDS),
             totp_secret: None,
             totp_pending: None,
             recovery_codes: vec![],
@@ -155,7 +154,7 @@ impl StaffUsers<'_> {
                 }
                 ops.extend(others);
             }
-            match self.table.transact(ops).await {
+            match self.db.table.transact(ops).await {
                 Ok(()) => break (cred, before, after),
                 // The user or one of the admins counted changed meanwhile: count again.
                 Err(TableError::TransactionCanceled { .. }) if attempts < ATTEMPTS => continue,
@@ -169,7 +168,7 @@ impl StaffUsers<'_> {
                 Err(e) => return Err(e.into()),
             }
         };
-        Sessions { table: self.table, clock: self.clock }.end_all(practice, &cred.principal_id).await?;
+        Sessions { db: self.db }.end_all(practice, &cred.principal_id).await?;
         let detail = json!({"before": {"role": before.role.as_str(), "disabled": before.disabled}, "after": {"role": after.role.as_str(), "disabled": after.disabled}});
         self.audit().record(actor, AuditAction::StaffUpdate, &cred.principal_id, Outcome::Success, detail).await?;
         Ok(after)
@@ -195,7 +194,7 @@ impl StaffUsers<'_> {
         let Some(pending) = cred.totp_pending.clone() else {
             return Err(CoreError::invalid(ProblemCode::TotpNotStarted, "Start setting up the authenticator first."));
         };
-        if totp::verify(&pending, code.trim(), self.clock.now()).is_none() {
+        if totp::verify(&pending, code.trim(), self.db.clock.now()).is_none() {
             self.audit().record(actor, AuditAction::StaffTotpConfirm, &cred.principal_id, Outcome::Failure, json!({})).await?;
             return Err(CoreError::invalid(
                 ProblemCode::TotpCodeWrong,

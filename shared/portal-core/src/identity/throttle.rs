@@ -13,7 +13,7 @@
 //! its owner out of a known device at all, or out of a new one for longer than the delay.
 
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::ports::{Cond, Db, Item, TableError};
 use crate::quota::Quota;
 use crate::table_keys;
 use crate::CoreResult;
@@ -53,8 +53,7 @@ pub fn delay_after(failures: u32) -> i64 {
 }
 
 pub struct Throttle<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl Throttle<'_> {
@@ -64,7 +63,7 @@ impl Throttle<'_> {
     /// address); otherwise counted on the account (unknown devices only) and let through.
     pub async fn begin(&self, practice: &PracticeId, account: &str, address: Option<&str>, known_device: bool) -> CoreResult<Verdict> {
         if let Some(a) = address {
-            if PER_ADDRESS.used_up(self.table, self.clock, practice, a).await? {
+            if PER_ADDRESS.used_up(self.db.table, self.db.clock, practice, a).await? {
                 return Ok(Verdict::Wait);
             }
         }
@@ -72,7 +71,7 @@ impl Throttle<'_> {
             return Ok(Verdict::Go);
         }
         let key = table_keys::throttle_account(account);
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         for _ in 0..8 {
             let (c, version) = self.read(practice, &key).await?;
             if c.count >= FREE_FAILURES && now < c.last_at.saturating_add(delay_after(c.count)) {
@@ -91,19 +90,19 @@ impl Throttle<'_> {
 
     /// The attempt succeeded: the account starts afresh.
     pub async fn succeeded(&self, practice: &PracticeId, account: &str) -> CoreResult<()> {
-        self.table.delete(&table_keys::practice(practice), &table_keys::throttle_account(account), Cond::None).await?;
+        self.db.table.delete(&table_keys::practice(practice), &table_keys::throttle_account(account), Cond::None).await?;
         Ok(())
     }
 
     /// The attempt failed (or was held back): counted against its address.
     pub async fn failed(&self, practice: &PracticeId, address: Option<&str>) -> CoreResult<()> {
         let Some(a) = address else { return Ok(()) };
-        PER_ADDRESS.count(self.table, self.clock, practice, a).await?;
+        PER_ADDRESS.count(self.db.table, self.db.clock, practice, a).await?;
         Ok(())
     }
 
     async fn read(&self, practice: &PracticeId, sk: &str) -> CoreResult<(Counter, u64)> {
-        Ok(match self.table.get(&table_keys::practice(practice), sk).await? {
+        Ok(match self.db.table.get(&table_keys::practice(practice), sk).await? {
             Some(item) => (item.parse().unwrap_or_default(), item.version),
             None => (Counter::default(), 0),
         })
@@ -114,7 +113,7 @@ impl Throttle<'_> {
         let data = serde_json::to_value(c).map_err(crate::CoreError::backend)?;
         let item = Item::new(table_keys::practice(practice), sk, data).with_version(version + 1).expiring_at(expires);
         let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
-        match self.table.put(item, cond).await {
+        match self.db.table.put(item, cond).await {
             Ok(()) => Ok(true),
             Err(TableError::ConditionFailed) => Ok(false),
             Err(e) => Err(e.into()),

@@ -7,7 +7,7 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, Item, Table, TableError};
+use crate::ports::{Cond, Db, Item, TableError};
 use crate::table_keys;
 use crate::text::{is_plain_text, unknown_tag};
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -254,14 +254,13 @@ pub fn render(template: &str, v: &TagValues<'_>) -> String {
 pub const ENABLED_INDEX: &str = "INVITES#ENABLED";
 
 pub struct InviteRulesRepo<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl InviteRulesRepo<'_> {
     /// The practice's rules, or the defaults (version 0) when never saved.
     pub async fn get(&self, practice: &PracticeId) -> CoreResult<InviteRules> {
-        match self.table.get(&table_keys::practice(practice), table_keys::INVITE_RULES).await? {
+        match self.db.table.get(&table_keys::practice(practice), table_keys::INVITE_RULES).await? {
             Some(item) => {
                 let mut r: InviteRules = item.parse()?;
                 r.version = item.version;
@@ -284,7 +283,7 @@ impl InviteRulesRepo<'_> {
             item = item.with_gsi1(ENABLED_INDEX, practice);
         }
         let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
-        match self.table.put(item, cond).await {
+        match self.db.table.put(item, cond).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed) => {
                 let current = self.get(practice).await?;
@@ -298,9 +297,7 @@ impl InviteRulesRepo<'_> {
         }
         let detail = json!({"before": before.rules.iter().map(|r| (&r.id, r.enabled)).collect::<Vec<_>>(),
             "after": next.rules.iter().map(|r| (&r.id, r.enabled)).collect::<Vec<_>>()});
-        AuditLog { table: self.table, clock: self.clock }
-            .record(actor, AuditAction::SettingsInvites, "settings", Outcome::Success, detail)
-            .await?;
+        AuditLog { db: self.db }.record(actor, AuditAction::SettingsInvites, "settings", Outcome::Success, detail).await?;
         Ok(next)
     }
 }

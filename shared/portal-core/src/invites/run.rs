@@ -17,7 +17,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
 use crate::ids::PracticeId;
 use crate::language::{in_language, Language};
-use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
+use crate::ports::{Cond, Db, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
 use crate::sync::calendar::{self, CalendarEntry};
 use crate::sync::entities::{AppointmentStatus, Patient};
@@ -130,8 +130,7 @@ fn chosen_password(lang: Language) -> &'static str {
 }
 
 pub struct InviteRun<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub mailer: &'a dyn Mailer,
     /// Where the portal's pages are (the login address of a practice without its own).
     pub site_url: &'a str,
@@ -142,7 +141,7 @@ impl InviteRun<'_> {
     pub async fn run_all(&self) -> CoreResult<RunReport> {
         let (mut total, mut cursor) = (RunReport::default(), None);
         loop {
-            let page = self.table.query(Query::on_gsi1(ENABLED_INDEX).limit(100).after(cursor)).await?;
+            let page = self.db.table.query(Query::on_gsi1(ENABLED_INDEX).limit(100).after(cursor)).await?;
             for item in &page.items {
                 let Some(practice) = item.pk.strip_prefix("P#").and_then(PracticeId::parse) else { continue };
                 // One practice failing (its table items, its mail) does not hold up the others.
@@ -164,21 +163,21 @@ impl InviteRun<'_> {
 
     /// One practice: what is due now, each invite claimed, then sent or skipped.
     pub async fn run(&self, practice: &PracticeId) -> CoreResult<RunReport> {
-        let rules = InviteRulesRepo { table: self.table, clock: self.clock }.get(practice).await?;
+        let rules = InviteRulesRepo { db: self.db }.get(practice).await?;
         let mut report = RunReport::default();
         if !rules.any_enabled() {
             return Ok(report);
         }
-        let Some(settings) = (SettingsRepo { table: self.table, clock: self.clock }).get(practice).await? else {
+        let Some(settings) = (SettingsRepo { db: self.db }).get(practice).await? else {
             return Ok(report);
         };
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let longest =
             |kind| rules.rules.iter().filter(|r| r.enabled && r.kind == kind).map(|r| i64::from(r.offset_minutes) * 60).max().unwrap_or(0);
-        let mut entries = calendar::between(self.table, practice, now, now + longest(RuleKind::Before)).await?;
+        let mut entries = calendar::between(self.db.table, practice, now, now + longest(RuleKind::Before)).await?;
         if longest(RuleKind::After) > 0 {
             let from = now - longest(RuleKind::After) - AFTER_WINDOW - LONGEST_APPOINTMENT;
-            entries.extend(calendar::between(self.table, practice, from, now - 1).await?);
+            entries.extend(calendar::between(self.db.table, practice, from, now - 1).await?);
         }
         for entry in &entries {
             let Some(rule) = rule_for(&rules.rules, entry, now) else { continue };
@@ -196,7 +195,7 @@ impl InviteRun<'_> {
     /// Claims the invite of `rule` for `entry`: a new claim, or one a dead or failed run left
     /// behind. `None` when it is settled or another run holds it.
     async fn claim(&self, practice: &PracticeId, rule: &InviteRule, entry: &CalendarEntry) -> CoreResult<Option<(InviteRecord, Item)>> {
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let (pk, sk) = (table_keys::practice(practice), invite_key(&rule.id, &entry.appointment_id));
         let fresh = InviteRecord {
             rule_id: rule.id.clone(),
@@ -211,12 +210,12 @@ impl InviteRun<'_> {
         let item = Item::new(pk.clone(), sk.clone(), serde_json::to_value(&fresh).map_err(CoreError::backend)?)
             .with_gsi1(log_partition(practice), format!("{:013}#{}#{}", now, rule.id, entry.appointment_id))
             .with_version(1);
-        match self.table.put(item.clone(), Cond::Absent).await {
+        match self.db.table.put(item.clone(), Cond::Absent).await {
             Ok(()) => return Ok(Some((fresh, item))),
             Err(TableError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
-        let Some(existing) = self.table.get(&pk, &sk).await? else { return Ok(None) };
+        let Some(existing) = self.db.table.get(&pk, &sk).await? else { return Ok(None) };
         let record: InviteRecord = existing.parse()?;
         let abandoned = now - record.claimed_at >= CLAIM_TIMEOUT;
         let retry = match record.state {
@@ -229,7 +228,7 @@ impl InviteRun<'_> {
         }
         let taken = InviteRecord { state: InviteState::Claimed, claimed_at: now, ..record };
         let next = existing.replaced(serde_json::to_value(&taken).map_err(CoreError::backend)?);
-        match self.table.put(next.clone(), Cond::Version(existing.version)).await {
+        match self.db.table.put(next.clone(), Cond::Version(existing.version)).await {
             Ok(()) => Ok(Some((taken, next))),
             Err(TableError::ConditionFailed) => Ok(None),
             Err(e) => Err(e.into()),
@@ -249,14 +248,14 @@ impl InviteRun<'_> {
     ) -> CoreResult<InviteState> {
         let (mut record, item) = claim;
         let skip = |reason: &str| InviteState::Skipped { reason: reason.into() };
-        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, &entry.patient_id).await?.map(|p| p.record);
+        let patient = PatientRecords { db: self.db }.get::<Patient>(practice, &entry.patient_id).await?.map(|p| p.record);
         let Some(patient) = patient else {
             return self.settle(item, record, skip("the patient is no longer in the practice's records")).await;
         };
         record.patient_name = Some(patient.display_name());
         let missing = roster::missing(&patient);
-        let now = self.clock.now();
-        let access = PatientAccess { table: self.table, clock: self.clock };
+        let now = self.db.clock.now();
+        let access = PatientAccess { db: self.db };
         let current = access.get(practice, &entry.patient_id).await?.map(|(a, _)| a);
         let last_visit = current.as_ref().and_then(|a| a.last_login_at);
         let why_not = if !missing.is_empty() {
@@ -316,14 +315,12 @@ impl InviteRun<'_> {
         let mail = Mail::text(&settings.webmail.notification_sender, to, render(subject, &values), render(body, &values), about);
         record.attempts += 1;
         let outcome = match self.mailer.send(&mail).await {
-            Ok(_) => InviteState::Sent { sent_at: self.clock.now() },
+            Ok(_) => InviteState::Sent { sent_at: self.db.clock.now() },
             Err(e) => InviteState::Failed { reason: e.to_string().chars().take(200).collect() },
         };
         let audit_outcome = if matches!(outcome, InviteState::Sent { .. }) { Outcome::Success } else { Outcome::Failure };
         let detail = json!({"ruleId": rule.id, "appointmentId": entry.appointment_id});
-        AuditLog { table: self.table, clock: self.clock }
-            .record(&actor, AuditAction::InviteSend, &entry.patient_id, audit_outcome, detail)
-            .await?;
+        AuditLog { db: self.db }.record(&actor, AuditAction::InviteSend, &entry.patient_id, audit_outcome, detail).await?;
         self.settle(item, record, outcome).await
     }
 
@@ -331,7 +328,7 @@ impl InviteRun<'_> {
     async fn settle(&self, item: Item, mut record: InviteRecord, state: InviteState) -> CoreResult<InviteState> {
         record.state = state.clone();
         let next = item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?);
-        match self.table.put(next, Cond::Version(item.version)).await {
+        match self.db.table.put(next, Cond::Version(item.version)).await {
             Ok(()) | Err(TableError::ConditionFailed) => Ok(state),
             Err(e) => Err(e.into()),
         }

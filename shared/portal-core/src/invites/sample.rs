@@ -9,7 +9,7 @@ use super::run::wall_clock;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
 use crate::language::{in_language, Language};
-use crate::ports::{Clock, Mail, MailKind, MailRef, Mailer, Table};
+use crate::ports::{Db, Mail, MailKind, MailRef, Mailer};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
 use crate::quota::Quota;
 use crate::text::check_email;
@@ -41,8 +41,7 @@ pub struct Sample {
 }
 
 pub struct InviteSamples<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub mailer: &'a dyn Mailer,
     /// Where the portal's pages are (the login address of a practice without its own).
     pub site_url: &'a str,
@@ -56,7 +55,7 @@ impl InviteSamples<'_> {
     }
 
     async fn settings(&self, practice: &PracticeId) -> CoreResult<PracticeSettings> {
-        SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)
+        SettingsRepo { db: self.db }.get(practice).await?.ok_or(CoreError::NotFound)
     }
 
     /// The draft filled in for the sample patient, with the practice's settings as read.
@@ -67,7 +66,7 @@ impl InviteSamples<'_> {
         };
         let (subject, body) = check_template(&draft.subject, &draft.body, which)?;
         let phone = check_phone(&draft.office_phone)?;
-        let week_later = time::OffsetDateTime::from_unix_timestamp(self.clock.now() + 7 * 86_400).map_err(CoreError::backend)?;
+        let week_later = time::OffsetDateTime::from_unix_timestamp(self.db.clock.now() + 7 * 86_400).map_err(CoreError::backend)?;
         let start = format!("{}T09:00:00Z", week_later.date());
         let (appt_date, appt_time) = wall_clock(&start, draft.language);
         let url = in_language(&login_url(settings, practice, self.site_url), draft.language);
@@ -101,7 +100,7 @@ impl InviteSamples<'_> {
                 detail: "Set \"Send notifications from\" under Message notifications on Setup first: invites are sent from it.".into(),
             });
         }
-        if !TESTS_PER_DAY.take(self.table, self.clock, practice, "tests").await? {
+        if !TESTS_PER_DAY.take(self.db.table, self.db.clock, practice, "tests").await? {
             return Err(CoreError::TooMany {
                 code: ProblemCode::TestLimit,
                 detail: format!("{} test invites can be sent a day; try again tomorrow.", TESTS_PER_DAY.limit),
@@ -112,7 +111,7 @@ impl InviteSamples<'_> {
         let sent = self.mailer.send(&mail).await;
         let outcome = if sent.is_ok() { Outcome::Success } else { Outcome::Failure };
         let detail = json!({ "language": draft.language.code() });
-        AuditLog { table: self.table, clock: self.clock }.record(actor, AuditAction::InviteTest, &actor.id, outcome, detail).await?;
+        AuditLog { db: self.db }.record(actor, AuditAction::InviteTest, &actor.id, outcome, detail).await?;
         match sent {
             Ok(_) => Ok(sample),
             Err(e) => {

@@ -9,7 +9,7 @@
 
 use crate::audit::AuditAction;
 use crate::payments::{being_posted, Posting};
-use crate::ports::{Blobs, Clock, Table};
+use crate::ports::{Blobs, Db};
 use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
 use crate::sync::entities::{Entity, LedgerEntry, LedgerKind, Patient, Statement};
 use crate::sync::records::{DateRange, Order, Synced};
@@ -103,14 +103,13 @@ pub fn totals<'a>(lines: impl IntoIterator<Item = &'a LedgerEntry>) -> (i64, i64
 }
 
 pub struct Account<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub blobs: &'a dyn Blobs,
 }
 
 impl Account<'_> {
     fn reads(&self) -> Reads<'_> {
-        Reads { table: self.table, clock: self.clock }
+        Reads { db: self.db }
     }
 
     /// The balance broken down. When the practice takes payments online (`online_payments`), its
@@ -145,7 +144,7 @@ impl Account<'_> {
         }
         let posted: HashSet<&str> = posted.iter().map(String::as_str).collect();
         let posting = match online_payments {
-            true => being_posted(self.table, &caller.actor.practice, &view.account_id, view.only.as_deref(), &posted).await?,
+            true => being_posted(self.db.table, &caller.actor.practice, &view.account_id, view.only.as_deref(), &posted).await?,
             false => vec![],
         };
         total -= posting.iter().map(|p| p.amount_cents).sum::<i64>();
@@ -227,7 +226,7 @@ impl Account<'_> {
         let statement = reads.records().get::<Statement>(practice, id).await?;
         let statement = statement.filter(|s| s.record.guarantor_id == patient_id && s.file_available()).ok_or(CoreError::NotFound)?;
         reads.audit(caller, &patient_id, AuditAction::AccountStatementFileRead).await?;
-        signed(self.blobs, self.clock, &file_key(practice, Entity::Statements, id), &statement.record.file.file_name).await
+        signed(self.blobs, self.db.clock, &file_key(practice, Entity::Statements, id), &statement.record.file.file_name).await
     }
 }
 

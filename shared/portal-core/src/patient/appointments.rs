@@ -17,7 +17,7 @@ use super::{ProviderNames, ProviderView};
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Events, Table, TableError, TxOp};
+use crate::ports::{Db, Events, TableError, TxOp};
 use crate::practice::family::PatientId;
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{Caller, PageRequest, Reads};
@@ -127,19 +127,18 @@ fn appointment_view(id: String, a: Appointment, names: &HashMap<String, String>)
 }
 
 pub struct AppointmentBook<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub events: &'a dyn Events,
     pub providers: &'a ProviderNames,
 }
 
 impl AppointmentBook<'_> {
     fn reads(&self) -> Reads<'_> {
-        Reads { table: self.table, clock: self.clock }
+        Reads { db: self.db }
     }
 
     fn now_utc(&self) -> String {
-        rfc3339(self.clock.now())
+        rfc3339(self.db.clock.now())
     }
 
     /// Upcoming (soonest first) and past (latest first) appointments, with portal bookings the
@@ -152,7 +151,7 @@ impl AppointmentBook<'_> {
             .records()
             .for_patient::<Appointment>(practice, &patient_id, &DateRange::all(), Order::NewestFirst, page.limit, page.cursor)
             .await?;
-        let names = self.providers.get(self.table, self.clock, practice).await?;
+        let names = self.providers.get(self.db, practice).await?;
         reads.audit(caller, &patient_id, AuditAction::AppointmentsRead).await?;
         let fulfilled: HashSet<String> = found.records.iter().filter_map(|a| a.record.portal_booking_id.clone()).collect();
         let now = self.now_utc();
@@ -197,7 +196,7 @@ impl AppointmentBook<'_> {
             record.confirmation = Confirmation::Confirmed;
             record.e_confirmation_pending = false;
             let updated = appt.replace(&record)?;
-            let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+            let outbox = Outbox { db: self.db, events: self.events };
             let confirmed = PortalEvent::AppointmentConfirmed {
                 appointment_id: id.into(),
                 patient_id: patient_id.to_string(),
@@ -232,7 +231,7 @@ impl AppointmentBook<'_> {
         if note.is_some_and(|n| n.chars().count() > NOTE_MAX || !crate::text::is_plain_text(n, true)) {
             return Err(CoreError::invalid(ProblemCode::NoteInvalid, format!("A note is plain text of at most {NOTE_MAX} characters.")));
         }
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let settings = SettingsRepo { db: self.db }.get(practice).await?.ok_or(CoreError::NotFound)?;
         if !settings.contact.appointment_requests {
             return Err(CoreError::forbidden(
                 ProblemCode::AppointmentRequestsOff,
@@ -240,7 +239,7 @@ impl AppointmentBook<'_> {
             ));
         }
         let patient_id = reads.patient_id(caller, requested).await?;
-        let names = self.providers.get(self.table, self.clock, practice).await?;
+        let names = self.providers.get(self.db, practice).await?;
         for _ in 0..ATTEMPTS {
             let found = reads.records().get_for_change::<Appointment>(practice, id).await?;
             let appt = found.filter(|a| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
@@ -257,7 +256,7 @@ impl AppointmentBook<'_> {
             let mut record = appt.record.clone();
             record.change_requested = Some(ChangeRequest { kind, at: self.now_utc() });
             let updated = appt.replace(&record)?;
-            let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+            let outbox = Outbox { db: self.db, events: self.events };
             let asked = PortalEvent::AppointmentChangeRequested {
                 appointment_id: id.into(),
                 patient_id: patient_id.to_string(),
@@ -286,7 +285,7 @@ impl AppointmentBook<'_> {
         let recalls = reads.records().for_patient::<Recall>(practice, &patient_id, &DateRange::all(), Order::OldestFirst, 50, None).await?;
         let due: Vec<Synced<Recall>> = recalls.records.into_iter().filter(|r| r.record.status == RecallStatus::Due).collect();
         let slots = if due.is_empty() { vec![] } else { self.open_slots(practice).await? };
-        let names = self.providers.get(self.table, self.clock, practice).await?;
+        let names = self.providers.get(self.db, practice).await?;
         reads.audit(caller, &patient_id, AuditAction::RecallsRead).await?;
         let now = self.now_utc();
         Ok(due
@@ -312,7 +311,7 @@ impl AppointmentBook<'_> {
 
     /// The practice's open slots from today on, soonest first.
     async fn open_slots(&self, practice: &PracticeId) -> CoreResult<Vec<Synced<Slot>>> {
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let (from, to) = (rfc3339(now), rfc3339(now + SLOT_DAYS * 86_400));
         let range = DateRange::parse(Some(&from[..10]), Some(&to[..10]))?;
         Ok(self.reads().records().for_practice::<Slot>(practice, &range, 500, None).await?.records)
@@ -365,10 +364,10 @@ impl AppointmentBook<'_> {
                 portal_booking_id: None,
                 change_requested: None,
             };
-            let booking = PortalBookings::file(practice, &booking_id, slot_id, &appointment, self.clock.now())?;
+            let booking = PortalBookings::file(practice, &booking_id, slot_id, &appointment, self.db.clock.now())?;
             let mut scheduled = recall.record.clone();
             scheduled.status = RecallStatus::Scheduled;
-            let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+            let outbox = Outbox { db: self.db, events: self.events };
             let booked = PortalEvent::AppointmentBooked {
                 booking_id: booking_id.clone(),
                 patient_id: patient_id.to_string(),
@@ -391,7 +390,7 @@ impl AppointmentBook<'_> {
             ];
             match outbox.transact(practice, ops, vec![booked]).await {
                 Ok(()) => {
-                    let names = self.providers.get(self.table, self.clock, practice).await?;
+                    let names = self.providers.get(self.db, practice).await?;
                     return Ok(Booked { appointment: appointment_view(booking_id, appointment, &names) });
                 }
                 Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => {
@@ -410,10 +409,10 @@ impl AppointmentBook<'_> {
 
     /// The portal booking of `slot_id`, when `patient_id` holds it.
     async fn booked_by(&self, practice: &PracticeId, slot_id: &str, patient_id: &PatientId) -> CoreResult<Option<Booked>> {
-        let bookings = PortalBookings { table: self.table };
+        let bookings = PortalBookings { db: self.db };
         match bookings.of_slot(practice, slot_id).await? {
             Some((id, appointment)) if appointment.patient_id == *patient_id => {
-                let names = self.providers.get(self.table, self.clock, practice).await?;
+                let names = self.providers.get(self.db, practice).await?;
                 Ok(Some(Booked { appointment: appointment_view(id, appointment, &names) }))
             }
             _ => Ok(None),
@@ -422,7 +421,7 @@ impl AppointmentBook<'_> {
 
     /// The audit entry of a change, written in the change's own transaction.
     fn audit_entry(&self, caller: &Caller, action: AuditAction, patient_id: &PatientId, detail: Value) -> CoreResult<TxOp> {
-        AuditLog { table: self.table, clock: self.clock }.entry(&caller.actor, action, patient_id, Outcome::Success, detail)
+        AuditLog { db: self.db }.entry(&caller.actor, action, patient_id, Outcome::Success, detail)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::ccda::summary::{CodeView, Entry, Section, SectionKey, SummaryPatient};
 use crate::code_systems::terms::{Names, Terms};
 use crate::code_systems::System;
-use crate::ports::{Attachment, Blobs, Clock, Mail, MailKind, MailRef, Mailer, Table};
+use crate::ports::{Attachment, Blobs, Db, Mail, MailKind, MailRef, Mailer};
 use crate::quota::Quota;
 use crate::reads::{Caller, Reads};
 use crate::sync::entities::udi;
@@ -104,8 +104,7 @@ pub struct Transmission {
 }
 
 pub struct CareSummaries<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 fn in_range(date: &str, from: Option<&str>, to: Option<&str>) -> bool {
@@ -141,16 +140,16 @@ impl CareSummaries<'_> {
         blobs: &dyn Blobs,
     ) -> CoreResult<Download> {
         let mut summary = self.build(caller, practice_name, requested, range).await?;
-        let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock }.get(&caller.actor.practice).await?;
+        let settings = crate::practice::settings::SettingsRepo { db: self.db }.get(&caller.actor.practice).await?;
         summary.practice_contact = settings.map(|s| s.contact);
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let zip = crate::ccda::package(&summary, &caller.actor.practice, now)?;
         let sha256 = hex::encode(Sha256::digest(&zip));
         // Under one prefix for every practice, so one bucket rule expires them (a day on).
         let key = format!("care-summaries/{}/{}/{}.zip", caller.actor.practice, summary.patient.id, crate::ids::new_id());
         blobs.put(&key, zip.into(), "application/zip").await.map_err(CoreError::backend)?;
         let day = crate::clock::rfc3339(now)[..10].to_string();
-        let file = crate::reads::signed(blobs, self.clock, &key, &format!("care-summary-{day}.zip")).await?;
+        let file = crate::reads::signed(blobs, self.db.clock, &key, &format!("care-summary-{day}.zip")).await?;
         self.record(
             caller,
             &summary.patient.id,
@@ -176,12 +175,12 @@ impl CareSummaries<'_> {
     ) -> CoreResult<Transmission> {
         let to = crate::text::check_email(to, "to")?;
         let sealed_for = if encrypted {
-            let recipients = crate::practice::direct_recipients::DirectRecipients { table: self.table, clock: self.clock };
+            let recipients = crate::practice::direct_recipients::DirectRecipients { db: self.db };
             let recipient = recipients.for_address(&caller.actor.practice, &to).await?.ok_or_else(|| CoreError::Unprocessable {
                 code: ProblemCode::RecipientCertificateMissing,
                 detail: "Encrypted sending works for the Direct addresses your practice has registered; this is not one of them.".into(),
             })?;
-            if recipient.not_after_unix <= self.clock.now() {
+            if recipient.not_after_unix <= self.db.clock.now() {
                 return Err(CoreError::Unprocessable {
                     code: ProblemCode::RecipientCertificateExpired,
                     detail: "The certificate registered for this address has expired; the practice must register a current one.".into(),
@@ -191,10 +190,8 @@ impl CareSummaries<'_> {
         } else {
             None
         };
-        let settings = crate::practice::settings::SettingsRepo { table: self.table, clock: self.clock }
-            .get(&caller.actor.practice)
-            .await?
-            .ok_or(CoreError::NotFound)?;
+        let settings =
+            crate::practice::settings::SettingsRepo { db: self.db }.get(&caller.actor.practice).await?.ok_or(CoreError::NotFound)?;
         let sender = settings.webmail.notification_sender.clone();
         if sender.is_empty() {
             return Err(CoreError::Unprocessable {
@@ -203,8 +200,8 @@ impl CareSummaries<'_> {
                     .into(),
             });
         }
-        let patient_id = Reads { table: self.table, clock: self.clock }.patient_id(caller, requested).await?;
-        if !TRANSMITS_PER_DAY.take(self.table, self.clock, &caller.actor.practice, &patient_id).await? {
+        let patient_id = Reads { db: self.db }.patient_id(caller, requested).await?;
+        if !TRANSMITS_PER_DAY.take(self.db.table, self.db.clock, &caller.actor.practice, &patient_id).await? {
             let detail = json!({ "to": to, "encrypted": encrypted, "reason": "daily_limit" });
             self.record(caller, &patient_id, Action::Transmit, Outcome::Denied, detail).await?;
             return Err(CoreError::TooMany {
@@ -215,7 +212,7 @@ impl CareSummaries<'_> {
         let mut summary = self.build(caller, practice_name, requested, (None, None)).await?;
         summary.practice_contact = Some(settings.contact.clone());
         let id = crate::ids::new_id();
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let zip = crate::ccda::package(&summary, &caller.actor.practice, now)?;
         let mail = Mail {
             from: sender,
@@ -244,9 +241,9 @@ impl CareSummaries<'_> {
     /// view, download and transmission, when, by whom (the patient, or a representative by
     /// name) and to whom. Reading it is audited too.
     pub async fn activity(&self, caller: &Caller, requested: Option<&str>) -> CoreResult<Vec<ActivityEntry>> {
-        let reads = Reads { table: self.table, clock: self.clock };
+        let reads = Reads { db: self.db };
         let patient = reads.patient_id(caller, requested).await?;
-        let log = AuditLog { table: self.table, clock: self.clock };
+        let log = AuditLog { db: self.db };
         let (mut found, mut cursor, mut scanned) = (vec![], None, 0);
         while found.len() < ACTIVITY_MAX && scanned < ACTIVITY_SCAN {
             let (entries, next) = log.for_subject(&caller.actor.practice, &patient, 200, cursor).await?;
@@ -293,13 +290,13 @@ impl CareSummaries<'_> {
         outcome: Outcome,
         detail: serde_json::Value,
     ) -> CoreResult<()> {
-        AuditLog { table: self.table, clock: self.clock }.record(&caller.actor, action.audit_action(), patient_id, outcome, detail).await
+        AuditLog { db: self.db }.record(&caller.actor, action.audit_action(), patient_id, outcome, detail).await
     }
 
     async fn build(&self, caller: &Caller, practice_name: &str, requested: Option<&str>, range: Range<'_>) -> CoreResult<Summary> {
         let (from, to) = range;
         let events = DateRange::parse(from, to)?;
-        let reads = Reads { table: self.table, clock: self.clock };
+        let reads = Reads { db: self.db };
         let (patient_id, patient) = reads.patient(caller, requested).await?;
         let practice = &caller.actor.practice;
         let records = reads.records();
@@ -326,7 +323,7 @@ impl CareSummaries<'_> {
             .filter_map(|c| System::parse(&c.system).map(|s| (s, c.code.clone())))
             .chain(procedures.chain(planned).map(|code| (System::Cdt, code)))
             .collect();
-        let names = Terms { table: self.table }.names(practice, &codes).await?;
+        let names = Terms { db: self.db }.names(practice, &codes).await?;
         let mut guardians = Vec::with_capacity(patient.record.guardians.len());
         for g in &patient.record.guardians {
             if let Some(found) = records.get::<Patient>(practice, &g.patient_id).await? {
@@ -338,7 +335,7 @@ impl CareSummaries<'_> {
         clinical_entries(&mut sections, clinical, &names, range);
         procedures_done(&mut sections, &ledger, &patient_id, &names, &providers);
         planned_treatment(&mut sections, &plans, &names);
-        let today = crate::clock::rfc3339(self.clock.now())[..10].to_string();
+        let today = crate::clock::rfc3339(self.db.clock.now())[..10].to_string();
         insurance(&mut sections, &coverages, &today);
         encounters(&mut sections, &visits, &providers);
         let team = care_team(&mut sections, patient.record.primary_provider_id.as_deref(), &visits, &providers);

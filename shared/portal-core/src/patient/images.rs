@@ -3,7 +3,7 @@
 //! listed and its file answers 404, exactly like an id that was never synced.
 
 use crate::audit::AuditAction;
-use crate::ports::{Blobs, Clock, Table};
+use crate::ports::{Blobs, Db};
 use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile, FILE_URL_SECONDS};
 use crate::sync::entities::{Document, Entity};
 use crate::sync::records::{DateRange, Order, Synced};
@@ -32,15 +32,14 @@ fn visible(d: &Synced<Document>) -> bool {
 }
 
 pub struct Images<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub blobs: &'a dyn Blobs,
 }
 
 impl Images<'_> {
     /// Shared documents, newest first (the page groups them by folder).
     pub async fn list(&self, caller: &Caller, requested: Option<&str>, page: PageRequest) -> CoreResult<Listing<ImageView>> {
-        let reads = Reads { table: self.table, clock: self.clock };
+        let reads = Reads { db: self.db };
         let patient_id = reads.patient_id(caller, requested).await?;
         let practice = &caller.actor.practice;
         let found = reads
@@ -73,12 +72,12 @@ impl Images<'_> {
 
     /// A short-lived link to a shared document's file, saved under its own file name.
     pub async fn file(&self, caller: &Caller, requested: Option<&str>, id: &str) -> CoreResult<SignedFile> {
-        let reads = Reads { table: self.table, clock: self.clock };
+        let reads = Reads { db: self.db };
         let patient_id = reads.patient_id(caller, requested).await?;
         let practice = &caller.actor.practice;
         let doc = reads.records().get::<Document>(practice, id).await?;
         let doc = doc.filter(|d| d.record.patient_id == patient_id && visible(d)).ok_or(CoreError::NotFound)?;
         reads.audit(caller, &patient_id, AuditAction::ImageFileRead).await?;
-        signed(self.blobs, self.clock, &file_key(practice, Entity::Documents, id), &doc.record.file.file_name).await
+        signed(self.blobs, self.db.clock, &file_key(practice, Entity::Documents, id), &doc.record.file.file_name).await
     }
 }

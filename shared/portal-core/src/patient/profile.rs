@@ -7,7 +7,7 @@
 
 use crate::audit::{AuditAction, AuditLog, Outcome};
 use crate::language::Language;
-use crate::ports::{Clock, Cond, Events, Item, Table, TableError, TxOp};
+use crate::ports::{Cond, Db, Events, Item, TableError, TxOp};
 use crate::reads::{Caller, Reads};
 use crate::sync::entities::{Patient, PhoneKind};
 use crate::sync::events::PortalEvent;
@@ -88,14 +88,13 @@ fn narrowed(p: &Patient, wanted: ContactChange) -> CoreResult<ContactChange> {
 }
 
 pub struct Profiles<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub events: &'a dyn Events,
 }
 
 impl Profiles<'_> {
     fn reads(&self) -> Reads<'_> {
-        Reads { table: self.table, clock: self.clock }
+        Reads { db: self.db }
     }
 
     /// The caller's own contact details, with what waits for the office.
@@ -120,15 +119,15 @@ impl Profiles<'_> {
         }
         if change.is_empty() {
             if version.is_some() {
-                self.table.delete(&key.0, &key.1, Cond::None).await?;
+                self.db.table.delete(&key.0, &key.1, Cond::None).await?;
             }
             return Ok(view(&patient, None));
         }
-        let pending = Pending { change: change.clone(), asked_at: self.clock.now(), record_modified: patient.last_modified.clone() };
+        let pending = Pending { change: change.clone(), asked_at: self.db.clock.now(), record_modified: patient.last_modified.clone() };
         let version = version.unwrap_or(0) + 1;
         let item =
             Item::new(key.0.clone(), key.1.clone(), serde_json::to_value(&pending).map_err(CoreError::backend)?).with_version(version);
-        let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+        let outbox = Outbox { db: self.db, events: self.events };
         let changed = PortalEvent::ContactChanged { patient_id: patient_id.to_string(), changes: change.clone() };
         let fields: Vec<&str> = [
             change.email.as_ref().map(|_| "email"),
@@ -139,7 +138,7 @@ impl Profiles<'_> {
         .into_iter()
         .flatten()
         .collect();
-        let audit = AuditLog { table: self.table, clock: self.clock }.entry(
+        let audit = AuditLog { db: self.db }.entry(
             &caller.actor,
             AuditAction::ProfileChange,
             &patient_id,
@@ -163,7 +162,7 @@ impl Profiles<'_> {
     /// The change waiting for the office — none once the system has sent the record again (it
     /// has answered: the record says what the office decided) — and the stored item's version.
     async fn pending(&self, caller: &Caller, patient: &Synced<Patient>) -> CoreResult<(Option<Pending>, Option<u64>)> {
-        let item = self.table.get(&table_keys::practice(&caller.actor.practice), &table_keys::contact_change(&patient.id)).await?;
+        let item = self.db.table.get(&table_keys::practice(&caller.actor.practice), &table_keys::contact_change(&patient.id)).await?;
         let Some(item) = item else { return Ok((None, None)) };
         let pending: Pending = item.parse()?;
         Ok(((pending.record_modified == patient.last_modified).then_some(pending), Some(item.version)))

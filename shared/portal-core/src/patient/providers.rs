@@ -3,7 +3,7 @@
 //! minute per container instead of once per request — reads stay within three table requests.
 
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Table};
+use crate::ports::Db;
 use crate::sync::entities::Provider;
 use crate::sync::records::PatientRecords;
 use crate::CoreResult;
@@ -32,14 +32,14 @@ impl ProviderNames {
     }
 
     /// Every provider's display name in the practice ("Maya Chen, DDS").
-    pub async fn get(&self, table: &dyn Table, clock: &dyn Clock, practice: &PracticeId) -> CoreResult<Names> {
-        let now = clock.now();
+    pub async fn get(&self, db: Db<'_>, practice: &PracticeId) -> CoreResult<Names> {
+        let now = db.clock.now();
         if let Some((at, names)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(practice.as_str()) {
             if now - at < self.ttl_seconds {
                 return Ok(names.clone());
             }
         }
-        let providers = PatientRecords { table }.all_for_practice::<Provider>(practice).await?;
+        let providers = PatientRecords { db }.all_for_practice::<Provider>(practice).await?;
         let names: HashMap<String, String> = providers.into_iter().map(|p| (p.id, p.record.display_name())).collect();
         let names = Arc::new(names);
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(practice.to_string(), (now, names.clone()));

@@ -3,7 +3,7 @@
 //! when synced), so the totals, summed in integer cents, add up exactly too.
 
 use crate::audit::AuditAction;
-use crate::ports::{Clock, Table};
+use crate::ports::Db;
 use crate::reads::{Caller, Listing, PageRequest, Reads};
 use crate::sync::entities::{PlannedProcedure, ProcedureStatus, TreatmentPlan, TreatmentPlanStatus};
 use crate::sync::records::{DateRange, Order};
@@ -76,13 +76,12 @@ fn view(id: String, plan: TreatmentPlan) -> PlanView {
 }
 
 pub struct TreatmentPlans<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl TreatmentPlans<'_> {
     pub async fn list(&self, caller: &Caller, requested: Option<&str>, page: PageRequest) -> CoreResult<Listing<PlanView>> {
-        let reads = Reads { table: self.table, clock: self.clock };
+        let reads = Reads { db: self.db };
         let patient_id = reads.patient_id(caller, requested).await?;
         let found = reads
             .records()

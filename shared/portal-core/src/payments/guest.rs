@@ -87,12 +87,12 @@ impl Payments<'_> {
     /// Starts a guest payment; answers it (without whose it is) and its card step.
     pub async fn start_guest(&self, source_ip: Option<&str>, req: GuestStart) -> CoreResult<Started> {
         let practice = &practice_of(&req.practice)?;
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let settings = SettingsRepo { db: self.db }.get(practice).await?.ok_or(CoreError::NotFound)?;
         let actor = Actor::anonymous(practice, source_ip);
         let first_name = name("firstName", &req.first_name)?;
         let last_name = name("lastName", &req.last_name)?;
         let birthdate = crate::sync::entities::rules::date("birthdate", req.birthdate.trim())?;
-        if birthdate > time::OffsetDateTime::from_unix_timestamp(self.clock.now()).map(|t| t.date()).unwrap_or(birthdate) {
+        if birthdate > time::OffsetDateTime::from_unix_timestamp(self.db.clock.now()).map(|t| t.date()).unwrap_or(birthdate) {
             return Err(CoreError::invalid(ProblemCode::FieldInvalid, "birthdate: a date in the past."));
         }
         let email = match req.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
@@ -108,7 +108,7 @@ impl Payments<'_> {
         let (setup, processor) = self.ready(practice).await?;
         let start = StartRequest { amount_cents: req.amount_cents, note: req.note.clone(), idempotency_key: req.idempotency_key.clone() };
         let note = check_start(&start, setup.limit_cents)?;
-        if !STARTS_PER_ADDRESS.take(self.table, self.clock, practice, source_ip.unwrap_or("unknown")).await? {
+        if !STARTS_PER_ADDRESS.take(self.db.table, self.db.clock, practice, source_ip.unwrap_or("unknown")).await? {
             return Err(CoreError::TooMany {
                 code: ProblemCode::PaymentLimit,
                 detail: "Too many payments from here this hour; please try again later or call the office.".into(),
@@ -122,12 +122,12 @@ impl Payments<'_> {
         }
         // The one patient these details name, if exactly one does.
         let birthdate = birthdate.to_string();
-        let matches = Roster { table: self.table }.matching(practice, &first_name, &last_name, &birthdate).await?;
+        let matches = Roster { db: self.db }.matching(practice, &first_name, &last_name, &birthdate).await?;
         let patient = match matches.as_slice() {
-            [one] => (PatientRecords { table: self.table }).get::<Patient>(practice, &one.patient_id).await?,
+            [one] => (PatientRecords { db: self.db }).get::<Patient>(practice, &one.patient_id).await?,
             _ => None,
         };
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let whose = patient.as_ref().map(|p| (p.id.clone(), p.record.guarantor(&p.id).to_string()));
         let details = GuestDetails { first_name, last_name, birthdate, email, key_hash: key_hash(&req.idempotency_key) };
         let payment = Payment::started(now, req.amount_cents, note, whose, Payer::Guest, setup.processor, Some(details));
@@ -162,7 +162,7 @@ impl Payments<'_> {
     /// Pays a guest's payment with the processor's card token.
     pub async fn guest_card(&self, source_ip: Option<&str>, id: &str, proof: &GuestProof) -> CoreResult<CardResult> {
         let (payment, practice) = self.guest_payment(id, proof).await?;
-        if !CARDS_PER_ADDRESS.take(self.table, self.clock, &practice, source_ip.unwrap_or("unknown")).await? {
+        if !CARDS_PER_ADDRESS.take(self.db.table, self.db.clock, &practice, source_ip.unwrap_or("unknown")).await? {
             return Err(CoreError::TooMany {
                 code: ProblemCode::PaymentLimit,
                 detail: "Too many cards tried from here this hour; please call the office.".into(),

@@ -137,7 +137,7 @@ impl Payments<'_> {
         let mut names = BTreeMap::new();
         for id in payments.iter().filter_map(|p| p.patient_id.as_deref()) {
             if !names.contains_key(id) {
-                if let Some(p) = (PatientRecords { table: self.table }).get::<Patient>(practice, id).await? {
+                if let Some(p) = (PatientRecords { db: self.db }).get::<Patient>(practice, id).await? {
                     names.insert(id.to_string(), p.record.display_name());
                 }
             }
@@ -154,7 +154,7 @@ impl Payments<'_> {
             OfficeFilter::Unmatched => Query::on_gsi1(table_keys::unmatched_payments(practice)),
             _ => Query::new(table_keys::payments(practice)),
         };
-        let found = self.table.query(q.newest_first().limit(page.limit).after(page.cursor)).await?;
+        let found = self.db.table.query(q.newest_first().limit(page.limit).after(page.cursor)).await?;
         let mut payments = Vec::with_capacity(found.items.len());
         for item in &found.items {
             let p: Payment = item.parse()?;
@@ -212,7 +212,7 @@ impl Payments<'_> {
                 },
                 other => processor_down(other),
             })?;
-        let refund = Refund { processor_ref: refund_ref, amount_cents: req.amount_cents, at: self.clock.now(), by: actor.id.clone() };
+        let refund = Refund { processor_ref: refund_ref, amount_cents: req.amount_cents, at: self.db.clock.now(), by: actor.id.clone() };
         let payment = self.record_refund(actor, id, refund).await?;
         let names = self.names(practice, std::slice::from_ref(&payment)).await?;
         Ok(self.office_view(&payment, &names))
@@ -258,7 +258,7 @@ impl Payments<'_> {
     /// Puts a guest payment that matched no patient on `patient_id`'s account.
     pub async fn assign(&self, actor: &Actor, id: &str, patient_id: &str) -> CoreResult<OfficePayment> {
         let practice = &actor.practice;
-        let patient = (PatientRecords { table: self.table }).get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?;
+        let patient = (PatientRecords { db: self.db }).get::<Patient>(practice, patient_id).await?.ok_or(CoreError::NotFound)?;
         for _ in 0..ATTEMPTS {
             let (mut payment, version) = self.load(practice, id).await?.ok_or(CoreError::NotFound)?;
             if payment.patient_id.is_some() {
@@ -277,7 +277,7 @@ impl Payments<'_> {
             // The practice's system posts approved payments: it hears whose this one is.
             let mut events = vec![];
             if payment.status == PaymentStatus::Approved {
-                let detail = store::event_detail(&payment, payment.amount_cents - payment.refunded_cents, self.clock.now());
+                let detail = store::event_detail(&payment, payment.amount_cents - payment.refunded_cents, self.db.clock.now());
                 events.push(PortalEvent::PaymentAssigned(detail));
             }
             match self.outbox().transact(practice, ops, events).await {

@@ -11,7 +11,7 @@ use super::store::{self, Payer, Payment, ReceiptState};
 use super::use_cases::dollars;
 use crate::ids::PracticeId;
 use crate::language::{receipt_mail, Language, Words};
-use crate::ports::{Clock, Cond, Mail, MailKind, MailRef, Mailer, Table, TableError};
+use crate::ports::{Cond, Db, Mail, MailKind, MailRef, Mailer, TableError};
 use crate::practice::settings::SettingsRepo;
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -24,8 +24,7 @@ pub const CLAIM_SECONDS: i64 = 30;
 const ATTEMPTS: usize = 6;
 
 pub struct Receipts<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub mailer: &'a dyn Mailer,
 }
 
@@ -44,10 +43,10 @@ impl Receipts<'_> {
             Ok(claimed) => claimed,
             Err(settled) => return Ok(settled),
         };
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let settings = SettingsRepo { db: self.db }.get(practice).await?.ok_or(CoreError::NotFound)?;
         // A patient's receipt in their language; a guest's in English (the portal knows no more).
         let (to, lang) = match &payment.payer {
-            Payer::Patient { id } => match (PatientRecords { table: self.table }).get::<Patient>(practice, id).await? {
+            Payer::Patient { id } => match (PatientRecords { db: self.db }).get::<Patient>(practice, id).await? {
                 Some(p) => (
                     p.record.email.clone().filter(|e| !e.is_empty()).ok_or("the payer has no email address"),
                     Language::of(p.record.preferred_language.as_deref()),
@@ -72,7 +71,7 @@ impl Receipts<'_> {
             _ => 0,
         };
         match self.mailer.send(&mail).await {
-            Ok(_) => self.set(practice, payment_id, ReceiptState::Sent { at: self.clock.now() }).await,
+            Ok(_) => self.set(practice, payment_id, ReceiptState::Sent { at: self.db.clock.now() }).await,
             Err(e) => {
                 let reason = e.to_string().chars().take(300).collect();
                 self.set(practice, payment_id, ReceiptState::Failed { reason, attempts: attempts + 1 }).await?;
@@ -85,16 +84,16 @@ impl Receipts<'_> {
     /// the state that means there is nothing to do.
     async fn claim(&self, practice: &PracticeId, id: &str) -> CoreResult<Result<Payment, ReceiptState>> {
         for _ in 0..ATTEMPTS {
-            let item = self.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
+            let item = self.db.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
             let mut payment: Payment = item.parse()?;
             match &payment.receipt {
                 ReceiptState::Due | ReceiptState::Failed { .. } => {}
-                ReceiptState::Sending { since } if self.clock.now() - since >= CLAIM_SECONDS => {}
+                ReceiptState::Sending { since } if self.db.clock.now() - since >= CLAIM_SECONDS => {}
                 other => return Ok(Err(other.clone())),
             }
             let previous = payment.receipt.clone();
-            payment.receipt = ReceiptState::Sending { since: self.clock.now() };
-            match self.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {
+            payment.receipt = ReceiptState::Sending { since: self.db.clock.now() };
+            match self.db.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {
                 Ok(()) => {
                     payment.receipt = previous;
                     return Ok(Ok(payment));
@@ -109,10 +108,10 @@ impl Receipts<'_> {
     /// Records where the receipt stands, whatever else changed on the payment meanwhile.
     async fn set(&self, practice: &PracticeId, id: &str, state: ReceiptState) -> CoreResult<ReceiptState> {
         for _ in 0..ATTEMPTS {
-            let item = self.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
+            let item = self.db.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
             let mut payment: Payment = item.parse()?;
             payment.receipt = state.clone();
-            match self.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {
+            match self.db.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {
                 Ok(()) => return Ok(state),
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),

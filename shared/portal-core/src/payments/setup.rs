@@ -6,7 +6,7 @@
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
 use crate::ports::Processors;
-use crate::ports::{Clock, Cond, Item, ProcessorAccount, ProcessorKind, SecretBox, Table};
+use crate::ports::{Cond, Db, Item, ProcessorAccount, ProcessorKind, SecretBox};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -90,8 +90,7 @@ pub struct SetupChange {
 }
 
 pub struct PaymentSetups<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub secrets: &'a dyn SecretBox,
     pub processors: &'a Processors,
 }
@@ -109,7 +108,7 @@ fn key_like(value: &str, prefixes: &[&str]) -> bool {
 impl PaymentSetups<'_> {
     /// The practice's setup (the default, no processor, when it never saved one).
     pub async fn get(&self, practice: &PracticeId) -> CoreResult<PaymentSetup> {
-        match self.table.get(&table_keys::practice(practice), table_keys::PAYMENT_SETUP).await? {
+        match self.db.table.get(&table_keys::practice(practice), table_keys::PAYMENT_SETUP).await? {
             Some(item) => item.parse().map_err(Into::into),
             None => Ok(PaymentSetup::default()),
         }
@@ -160,7 +159,7 @@ impl PaymentSetups<'_> {
             publishable_key: change.publishable_key.trim().to_string(),
             limit_cents: change.limit_cents,
             version: current.version + 1,
-            updated_at: self.clock.now(),
+            updated_at: self.db.clock.now(),
             updated_by: actor.id.clone(),
             ..current.clone()
         };
@@ -195,7 +194,7 @@ impl PaymentSetups<'_> {
             Item::new(table_keys::practice(practice), table_keys::PAYMENT_SETUP, serde_json::to_value(&next).map_err(CoreError::backend)?)
                 .with_version(next.version);
         let cond = if current.version == 0 { Cond::Absent } else { Cond::Version(current.version) };
-        let audit = AuditLog { table: self.table, clock: self.clock }.entry(
+        let audit = AuditLog { db: self.db }.entry(
             actor,
             AuditAction::SettingsPayments,
             practice,
@@ -207,7 +206,7 @@ impl PaymentSetups<'_> {
                 "webhookSecretChanged": change.webhook_secret.is_some_and(|s| !s.trim().is_empty()),
             }),
         )?;
-        self.table.transact(vec![crate::ports::TxOp::Put(item, cond), audit]).await?;
+        self.db.table.transact(vec![crate::ports::TxOp::Put(item, cond), audit]).await?;
         Ok(self.view_of(next))
     }
 
@@ -224,7 +223,7 @@ impl PaymentSetups<'_> {
             Ok(()) => Connection { ok: true, detail: format!("The {} keys work.", setup.processor.as_str()) },
             Err(e) => Connection { ok: false, detail: e.to_string().chars().take(300).collect() },
         };
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
             .record(
                 actor,
                 AuditAction::SettingsPaymentsTest,

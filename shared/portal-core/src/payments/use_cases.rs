@@ -8,8 +8,8 @@ use crate::clock::rfc3339;
 use crate::ids::{is_payment_id, PracticeId};
 use crate::ports::Processors;
 use crate::ports::{
-    CardSummary, Charge, ChargeRequest, ChargeStatus, Clock, Cond, Events, Item, PaymentProcessor, PortError, ProcessorKind, Query,
-    SecretBox, Table, TableError, TxOp,
+    CardSummary, Charge, ChargeRequest, ChargeStatus, Cond, Db, Events, Item, PaymentProcessor, PortError, ProcessorKind, Query, SecretBox,
+    Table, TableError, TxOp,
 };
 use crate::practice::family::PatientId;
 use crate::reads::{Caller, Listing, PageRequest, Reads};
@@ -141,8 +141,7 @@ pub struct Reconciled {
 }
 
 pub struct Payments<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub events: &'a dyn Events,
     pub secrets: &'a dyn SecretBox,
     pub processors: &'a Processors,
@@ -216,19 +215,19 @@ fn transition(p: &Payment, charge: &Charge, now: i64) -> Option<Payment> {
 
 impl Payments<'_> {
     pub(super) fn setups(&self) -> PaymentSetups<'_> {
-        PaymentSetups { table: self.table, clock: self.clock, secrets: self.secrets, processors: self.processors }
+        PaymentSetups { db: self.db, secrets: self.secrets, processors: self.processors }
     }
 
     pub(super) fn reads(&self) -> Reads<'_> {
-        Reads { table: self.table, clock: self.clock }
+        Reads { db: self.db }
     }
 
     pub(super) fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
 
     pub(super) fn outbox(&self) -> Outbox<'_> {
-        Outbox { table: self.table, clock: self.clock, events: self.events }
+        Outbox { db: self.db, events: self.events }
     }
 
     /// The practice's setup and processor, when it takes payments online.
@@ -248,7 +247,7 @@ impl Payments<'_> {
         if !is_payment_id(id) {
             return Ok(None);
         }
-        match self.table.get(&table_keys::payments(practice), id).await? {
+        match self.db.table.get(&table_keys::payments(practice), id).await? {
             Some(item) => Ok(Some((item.parse()?, item.version))),
             None => Ok(None),
         }
@@ -267,7 +266,7 @@ impl Payments<'_> {
         if let Some(existing) = self.by_key(practice, &key).await? {
             return self.resume(practice, existing, &setup, processor, practice_name).await;
         }
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         let whose = (patient_id.to_string(), patient.record.guarantor(&patient_id).to_string());
         let payer = Payer::Patient { id: caller.actor.id.clone() };
         let payment = Payment::started(now, req.amount_cents, note, Some(whose), payer, setup.processor, None);
@@ -303,7 +302,7 @@ impl Payments<'_> {
                 json!({ "payment": payment.id, "amountCents": payment.amount_cents }),
             )?,
         ];
-        match self.table.transact(ops).await {
+        match self.db.table.transact(ops).await {
             Ok(()) => Ok((payment, 1)),
             Err(TableError::TransactionCanceled { failed }) if failed.contains(&2) => {
                 self.by_key(practice, key).await?.ok_or_else(|| CoreError::Backend("the payment start raced with itself".into()))
@@ -313,7 +312,7 @@ impl Payments<'_> {
     }
 
     pub(super) async fn by_key(&self, practice: &PracticeId, (pk, sk): &(String, String)) -> CoreResult<Option<(Payment, u64)>> {
-        let Some(item) = self.table.get(pk, sk).await? else { return Ok(None) };
+        let Some(item) = self.db.table.get(pk, sk).await? else { return Ok(None) };
         let id = item.data["paymentId"].as_str().unwrap_or_default().to_string();
         self.load(practice, &id).await
     }
@@ -362,7 +361,7 @@ impl Payments<'_> {
                 return Ok(payment);
             }
             payment.processor_ref = Some(processor_ref.to_string());
-            match self.table.put(store::item(practice, &payment, version + 1)?, Cond::Version(version)).await {
+            match self.db.table.put(store::item(practice, &payment, version + 1)?, Cond::Version(version)).await {
                 Ok(()) => return Ok(payment),
                 Err(TableError::ConditionFailed) => {
                     (payment, version) = self.load(practice, &payment.id).await?.ok_or(CoreError::NotFound)?;
@@ -447,7 +446,7 @@ impl Payments<'_> {
         let (patient_id, patient) = reads.patient(caller, requested).await?;
         let account = patient.record.guarantor(&patient_id).to_string();
         let q = Query::on_gsi1(table_keys::account_payments(practice, &account)).newest_first().limit(page.limit).after(page.cursor);
-        let found = self.table.query(q).await?;
+        let found = self.db.table.query(q).await?;
         reads.audit(caller, &patient_id, AuditAction::PaymentHistoryRead).await?;
         let mut items = Vec::with_capacity(found.items.len());
         for item in &found.items {
@@ -471,7 +470,7 @@ impl Payments<'_> {
                 tracing::warn!(payment = %id, "a processor answer named another payment; ignored");
                 return Ok((payment, false));
             }
-            let Some(next) = transition(&payment, charge, self.clock.now()) else { return Ok((payment, false)) };
+            let Some(next) = transition(&payment, charge, self.db.clock.now()) else { return Ok((payment, false)) };
             let subject = next.patient_id.as_deref().unwrap_or("unmatched");
             let mut ops = vec![TxOp::Put(store::item(practice, &next, version + 1)?, Cond::Version(version))];
             if !next.status.is_open() {
@@ -515,12 +514,12 @@ impl Payments<'_> {
             _ => return Err(CoreError::NotFound),
         };
         let account = self.setups().account(practice, &setup).await?;
-        let event = processor.webhook(&account, signature, body, self.clock.now()).map_err(|e| match e {
+        let event = processor.webhook(&account, signature, body, self.db.clock.now()).map_err(|e| match e {
             PortError::Rejected(_) => CoreError::unauthorized(ProblemCode::WebhookSignatureInvalid, "The webhook signature is not valid."),
             other => other.into(),
         })?;
         let seen = (table_keys::practice(practice), table_keys::webhook_event(&event.id));
-        if event.id.len() > 200 || self.table.get(&seen.0, &seen.1).await?.is_some() {
+        if event.id.len() > 200 || self.db.table.get(&seen.0, &seen.1).await?.is_some() {
             return Ok(false);
         }
         if let Some(charge) = &event.charge {
@@ -533,8 +532,8 @@ impl Payments<'_> {
                 }
             }
         }
-        let marker = Item::new(seen.0, seen.1, json!({})).expiring_at(self.clock.now() + WEBHOOK_MEMORY_SECONDS);
-        match self.table.put(marker, Cond::Absent).await {
+        let marker = Item::new(seen.0, seen.1, json!({})).expiring_at(self.db.clock.now() + WEBHOOK_MEMORY_SECONDS);
+        match self.db.table.put(marker, Cond::Absent).await {
             Ok(()) | Err(TableError::ConditionFailed) => Ok(true),
             Err(e) => Err(e.into()),
         }
@@ -543,7 +542,7 @@ impl Payments<'_> {
     /// Follows up the open payments of every practice (at most `limit`, oldest first): each is
     /// read at its processor and settled; one open longer than a day is canceled there first.
     pub async fn reconcile(&self, limit: usize) -> CoreResult<Reconciled> {
-        let page = self.table.query(Query::new(table_keys::PAYMENTS_OPEN).limit(limit.clamp(1, 500))).await?;
+        let page = self.db.table.query(Query::new(table_keys::PAYMENTS_OPEN).limit(limit.clamp(1, 500))).await?;
         let mut done = Reconciled::default();
         let mut setups: HashMap<PracticeId, PaymentSetup> = HashMap::new();
         for marker in &page.items {
@@ -571,15 +570,15 @@ impl Payments<'_> {
         let actor = Actor::system(practice, "payments");
         let Some((payment, _)) = self.load(practice, id).await? else {
             let (pk, sk) = store::open_marker(practice, id);
-            self.table.delete(&pk, &sk, Cond::None).await?;
+            self.db.table.delete(&pk, &sk, Cond::None).await?;
             return Ok(None);
         };
         if !payment.status.is_open() {
             let (pk, sk) = store::open_marker(practice, id);
-            self.table.delete(&pk, &sk, Cond::None).await?;
+            self.db.table.delete(&pk, &sk, Cond::None).await?;
             return Ok(None);
         }
-        let abandoned = self.clock.now() - payment.created_at > ABANDONED_AFTER_SECONDS;
+        let abandoned = self.db.clock.now() - payment.created_at > ABANDONED_AFTER_SECONDS;
         let charge = match (&payment.processor_ref, self.processors.get(payment.processor)) {
             (Some(processor_ref), Some(processor)) => {
                 if !setups.contains_key(practice) {

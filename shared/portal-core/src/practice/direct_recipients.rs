@@ -7,7 +7,7 @@
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::clock::rfc3339;
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, Item, Query, Table};
+use crate::ports::{Cond, Db, Item, Query};
 use crate::smime::read_certificate;
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -43,8 +43,7 @@ fn invalid(detail: impl Into<String>) -> CoreError {
 }
 
 pub struct DirectRecipients<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 impl DirectRecipients<'_> {
@@ -54,7 +53,7 @@ impl DirectRecipients<'_> {
             return Err(invalid(format!("certificate: at most {MAX_PEM} bytes of PEM")));
         }
         let cert = read_certificate(pem).map_err(|why| invalid(format!("certificate: {why}")))?;
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         if cert.addresses.is_empty() {
             return Err(CoreError::Unprocessable {
                 code: ProblemCode::CertificateHasNoAddress,
@@ -80,12 +79,13 @@ impl DirectRecipients<'_> {
                 not_after_unix: cert.not_after,
             };
             let data = serde_json::to_value(&r).map_err(CoreError::backend)?;
-            self.table
+            self.db
+                .table
                 .put(Item::new(table_keys::practice(&actor.practice), table_keys::direct_recipient(address), data), Cond::None)
                 .await?;
             added.push(r);
         }
-        let audit = AuditLog { table: self.table, clock: self.clock };
+        let audit = AuditLog { db: self.db };
         audit
             .record(
                 actor,
@@ -100,23 +100,23 @@ impl DirectRecipients<'_> {
 
     pub async fn list(&self, practice: &PracticeId) -> CoreResult<Vec<DirectRecipient>> {
         let page =
-            self.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::DIRECT_RECIPIENT_PREFIX).limit(500)).await?;
+            self.db.table.query(Query::new(table_keys::practice(practice)).prefix(table_keys::DIRECT_RECIPIENT_PREFIX).limit(500)).await?;
         page.items.iter().map(|i| i.parse().map_err(CoreError::from)).collect()
     }
 
     /// The registered recipient for `address`, if any.
     pub async fn for_address(&self, practice: &PracticeId, address: &str) -> CoreResult<Option<DirectRecipient>> {
-        let item = self.table.get(&table_keys::practice(practice), &table_keys::direct_recipient(&address.to_ascii_lowercase())).await?;
+        let item = self.db.table.get(&table_keys::practice(practice), &table_keys::direct_recipient(&address.to_ascii_lowercase())).await?;
         item.map(|i| i.parse().map_err(CoreError::from)).transpose()
     }
 
     pub async fn remove(&self, actor: &Actor, address: &str) -> CoreResult<()> {
         let address = address.to_ascii_lowercase();
-        match self.table.delete(&table_keys::practice(&actor.practice), &table_keys::direct_recipient(&address), Cond::Exists).await {
+        match self.db.table.delete(&table_keys::practice(&actor.practice), &table_keys::direct_recipient(&address), Cond::Exists).await {
             Err(crate::ports::TableError::ConditionFailed) => return Err(CoreError::NotFound),
             other => other?,
         }
-        let audit = AuditLog { table: self.table, clock: self.clock };
+        let audit = AuditLog { db: self.db };
         audit.record(actor, AuditAction::SettingsDirectRecipientRemove, "settings", Outcome::Success, json!({ "address": address })).await
     }
 }

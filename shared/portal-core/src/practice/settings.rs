@@ -7,7 +7,7 @@
 
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, Item, Table};
+use crate::ports::{Clock, Cond, Db, Item, Table};
 use crate::practice::family::FamilyAccess;
 use crate::practice::features::{self, Feature};
 use crate::practice::url_policy::{parse_portal_url, UrlRules};
@@ -314,8 +314,7 @@ pub fn render_notification(template: &str, practice_name: &str, url: &str) -> St
 // ---------------------------------------------------------------------------------------------
 
 pub struct SettingsRepo<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 /// Which part of the settings a change touches.
@@ -329,7 +328,7 @@ pub enum Change {
 
 impl<'a> SettingsRepo<'a> {
     pub async fn get(&self, practice: &PracticeId) -> CoreResult<Option<PracticeSettings>> {
-        let Some(item) = self.table.get(&table_keys::practice(practice), table_keys::SETTINGS).await? else {
+        let Some(item) = self.db.table.get(&table_keys::practice(practice), table_keys::SETTINGS).await? else {
             return Ok(None);
         };
         let mut s: PracticeSettings = item.parse_kept()?;
@@ -340,7 +339,7 @@ impl<'a> SettingsRepo<'a> {
     /// Creates the settings of a new practice; a conflict if it exists.
     pub async fn create(&self, practice: &PracticeId, settings: &PracticeSettings) -> CoreResult<()> {
         let item = settings_item(practice, settings, 1)?;
-        self.table.put(item, Cond::Absent).await?;
+        self.db.table.put(item, Cond::Absent).await?;
         Ok(())
     }
 
@@ -368,16 +367,16 @@ impl<'a> SettingsRepo<'a> {
             let (action, before, after) = change.apply(&current, &mut next);
             *change.version_in_mut(&mut next.versions) = expected_version + 1;
             next.item_version = current.item_version + 1;
-            next.updated_at = self.clock.now();
+            next.updated_at = self.db.clock.now();
             next.updated_by = actor.id.clone();
             let item = settings_item(practice, &next, next.item_version)?;
-            match self.table.put(item, Cond::Version(current.item_version)).await {
+            match self.db.table.put(item, Cond::Version(current.item_version)).await {
                 Ok(()) => {}
                 Err(crate::ports::TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
             let detail = json!({"before": before, "after": after, "version": expected_version + 1});
-            AuditLog { table: self.table, clock: self.clock }.record(actor, action, "settings", Outcome::Success, detail).await?;
+            AuditLog { db: self.db }.record(actor, action, "settings", Outcome::Success, detail).await?;
             return Ok(next);
         }
         let now_stored = self.get(practice).await?.ok_or(CoreError::NotFound)?;
@@ -479,7 +478,7 @@ impl SettingsCache {
                 }
             }
         }
-        let fresh = SettingsRepo { table, clock }.get(practice).await?;
+        let fresh = SettingsRepo { db: Db { table, clock } }.get(practice).await?;
         if self.ttl_seconds > 0 {
             self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(practice.to_string(), (now, fresh.clone()));
         }

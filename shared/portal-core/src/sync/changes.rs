@@ -13,7 +13,7 @@ use super::records::{synced, PatientRecords, Synced};
 use super::store::{entity_key, Envelope};
 use crate::clock::rfc3339;
 use crate::ids::PracticeId;
-use crate::ports::{Cond, Item, Table, TxOp};
+use crate::ports::{Cond, Db, Item, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult};
 use serde::Serialize;
@@ -39,7 +39,7 @@ impl PatientRecords<'_> {
             return Ok(None);
         }
         let (pk, sk) = entity_key(practice, T::ENTITY, id);
-        let Some(item) = self.table.get(&pk, &sk).await? else { return Ok(None) };
+        let Some(item) = self.db.table.get(&pk, &sk).await? else { return Ok(None) };
         Ok(synced::<T>(&item)?.map(|synced| ForChange { synced, item }))
     }
 }
@@ -72,7 +72,7 @@ impl ForChange<Slot> {
 /// second booking of it fails) and listed with the patient's appointments until the practice's
 /// system sends the appointment it made of it.
 pub struct PortalBookings<'a> {
-    pub table: &'a dyn Table,
+    pub db: Db<'a>,
 }
 
 impl PortalBookings<'_> {
@@ -101,7 +101,7 @@ impl PortalBookings<'_> {
 
     /// The booking of `slot_id` (its id and appointment), if the portal made one.
     pub async fn of_slot(&self, practice: &PracticeId, slot_id: &str) -> CoreResult<Option<(String, Appointment)>> {
-        let Some(item) = self.table.get(&table_keys::practice(practice), &table_keys::booking(slot_id)).await? else { return Ok(None) };
+        let Some(item) = self.db.table.get(&table_keys::practice(practice), &table_keys::booking(slot_id)).await? else { return Ok(None) };
         let booking: Envelope<Appointment> = item.parse()?;
         Ok(booking.fields.map(|appointment| (booking.id, appointment)))
     }

@@ -12,7 +12,7 @@
 use super::events::PortalEvent;
 use crate::ids::EventId;
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, DomainEvent, Events, Item, Query, Table, TableError, TxOp};
+use crate::ports::{Clock, Cond, Db, DomainEvent, Events, Item, Query, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -57,8 +57,7 @@ struct StoredAck {
 }
 
 pub struct Outbox<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub events: &'a dyn Events,
 }
 
@@ -81,7 +80,7 @@ impl Outbox<'_> {
     /// is logged, not returned: the outbox already holds the event.
     pub async fn record(&self, practice: &PracticeId, event: PortalEvent) -> CoreResult<OutboxEvent> {
         let (item, event) = self.prepare(practice, event)?;
-        self.table.put(item, Cond::Absent).await?;
+        self.db.table.put(item, Cond::Absent).await?;
         self.publish(practice, &event).await;
         Ok(event)
     }
@@ -97,7 +96,7 @@ impl Outbox<'_> {
             ops.push(TxOp::Put(item, Cond::Absent));
             recorded.push(event);
         }
-        self.table.transact(ops).await?;
+        self.db.table.transact(ops).await?;
         for event in &recorded {
             self.publish(practice, event).await;
         }
@@ -107,8 +106,8 @@ impl Outbox<'_> {
     /// An event and the item that records it (unpublished until [`Outbox::publish`] clears its mark).
     fn prepare(&self, practice: &PracticeId, event: PortalEvent) -> CoreResult<(Item, OutboxEvent)> {
         let (kind, detail) = event.into_parts()?;
-        let at = self.clock.now();
-        let id = format!("{:016}#{}", micros(self.clock), &crate::ids::new_id()[..16]);
+        let at = self.db.clock.now();
+        let id = format!("{:016}#{}", micros(self.db.clock), &crate::ids::new_id()[..16]);
         let event = OutboxEvent { id: id.clone(), kind, at, detail };
         let item = stored_item(practice, &event)?.with_gsi1(table_keys::OUTBOX_UNPUBLISHED, table_keys::unpublished(&id, practice));
         Ok((item, event))
@@ -124,7 +123,7 @@ impl Outbox<'_> {
         let cleared = match published {
             Ok(()) => match stored_item(practice, event) {
                 // The same item without its index entry; gone already (expired) is fine.
-                Ok(item) => match self.table.put(item, Cond::Exists).await {
+                Ok(item) => match self.db.table.put(item, Cond::Exists).await {
                     Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
                     Err(e) => Err(e.to_string()),
                 },
@@ -140,13 +139,13 @@ impl Outbox<'_> {
     /// Publishes every event, of any practice, still unpublished a minute after it was recorded
     /// (at most `limit` of the oldest); answers how many it published.
     pub async fn relay(&self, limit: usize) -> CoreResult<usize> {
-        let before = format!("{:016}", micros(self.clock) - RELAY_AFTER_MICROS);
+        let before = format!("{:016}", micros(self.db.clock) - RELAY_AFTER_MICROS);
         let q = Query::on_gsi1(table_keys::OUTBOX_UNPUBLISHED).between("0", before).limit(limit.clamp(1, 500));
-        let page = self.table.query(q).await?;
+        let page = self.db.table.query(q).await?;
         let mut published = 0;
         for item in &page.items {
             // The index may lag behind a clear: read the event itself before publishing it again.
-            let Some(current) = self.table.get(&item.pk, &item.sk).await? else { continue };
+            let Some(current) = self.db.table.get(&item.pk, &item.sk).await? else { continue };
             let Some(practice) = current.gsi1sk.as_deref().and_then(|sk| sk.split_once('|')).and_then(|(_, p)| PracticeId::parse(p)) else {
                 continue;
             };
@@ -160,10 +159,10 @@ impl Outbox<'_> {
     /// How long ago the oldest event still unpublished was recorded, in seconds (`None`: all are
     /// published). Operators are alarmed when it passes 15 minutes: the relay is not keeping up.
     pub async fn oldest_unpublished_seconds(&self) -> CoreResult<Option<i64>> {
-        let page = self.table.query(Query::on_gsi1(table_keys::OUTBOX_UNPUBLISHED).between("0", "9").limit(1)).await?;
+        let page = self.db.table.query(Query::on_gsi1(table_keys::OUTBOX_UNPUBLISHED).between("0", "9").limit(1)).await?;
         // The sort key starts with the event id, whose first part is when it was recorded (µs).
         let recorded = page.items.first().and_then(|i| i.gsi1sk.as_deref()?.split(['#', '|']).next()?.parse::<i64>().ok());
-        Ok(recorded.map(|at| ((micros(self.clock) - at) / 1_000_000).max(0)))
+        Ok(recorded.map(|at| ((micros(self.db.clock) - at) / 1_000_000).max(0)))
     }
 
     /// Events after `after` (and after the last acknowledgement), oldest first.
@@ -177,11 +176,11 @@ impl Outbox<'_> {
             (a, k) => a.or(k).map(str::to_string),
         };
         // Keys sort by id: from just past `from` up to what has settled.
-        let settled = format!("{:016}#", micros(self.clock) - SETTLE_MICROS);
+        let settled = format!("{:016}#", micros(self.db.clock) - SETTLE_MICROS);
         // Ids start with a digit, so "0" is before them all (a key bound may not be empty).
         let start = from.as_ref().map(|f| format!("{f}\u{0}")).unwrap_or_else(|| "0".into());
         let q = Query::new(table_keys::outbox(practice)).limit(limit.clamp(1, 500)).between(start, settled);
-        let page = self.table.query(q).await?;
+        let page = self.db.table.query(q).await?;
         let mut events = Vec::with_capacity(page.items.len());
         for i in &page.items {
             let e: StoredEvent = i.parse()?;
@@ -197,7 +196,7 @@ impl Outbox<'_> {
             return Err(CoreError::invalid(ProblemCode::CursorInvalid, "upTo: an event id from an earlier answer"));
         }
         for _ in 0..3 {
-            let current = self.table.get(&table_keys::practice(practice), table_keys::OUTBOX_ACK).await?;
+            let current = self.db.table.get(&table_keys::practice(practice), table_keys::OUTBOX_ACK).await?;
             let (acked, version) = match &current {
                 Some(i) => (i.parse::<StoredAck>()?.up_to, i.version),
                 None => (String::new(), 0),
@@ -205,12 +204,12 @@ impl Outbox<'_> {
             if acked.as_str() >= up_to {
                 return Ok(acked);
             }
-            let ack = StoredAck { up_to: up_to.to_string(), at: self.clock.now() };
+            let ack = StoredAck { up_to: up_to.to_string(), at: self.db.clock.now() };
             let item =
                 Item::new(table_keys::practice(practice), table_keys::OUTBOX_ACK, serde_json::to_value(&ack).map_err(CoreError::backend)?)
                     .with_version(version + 1);
             let cond = if version == 0 { Cond::Absent } else { Cond::Version(version) };
-            match self.table.put(item, cond).await {
+            match self.db.table.put(item, cond).await {
                 Ok(()) => return Ok(up_to.to_string()),
                 Err(TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
@@ -220,7 +219,7 @@ impl Outbox<'_> {
     }
 
     async fn acked(&self, practice: &PracticeId) -> CoreResult<Option<String>> {
-        match self.table.get(&table_keys::practice(practice), table_keys::OUTBOX_ACK).await? {
+        match self.db.table.get(&table_keys::practice(practice), table_keys::OUTBOX_ACK).await? {
             Some(i) => Ok(Some(i.parse::<StoredAck>()?.up_to)),
             None => Ok(None),
         }

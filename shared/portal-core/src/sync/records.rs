@@ -6,7 +6,7 @@
 use super::entities::{FileStatus, Patient, Record};
 use super::store::{entity_key, Envelope};
 use crate::ids::PracticeId;
-use crate::ports::{Item, Query, Table};
+use crate::ports::{Db, Item, Query};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 
@@ -93,7 +93,7 @@ pub enum Order {
 }
 
 pub struct PatientRecords<'a> {
-    pub table: &'a dyn Table,
+    pub db: Db<'a>,
 }
 
 impl PatientRecords<'_> {
@@ -103,7 +103,7 @@ impl PatientRecords<'_> {
             return Ok(None);
         }
         let (pk, sk) = entity_key(practice, T::ENTITY, id);
-        let Some(item) = self.table.get(&pk, &sk).await? else { return Ok(None) };
+        let Some(item) = self.db.table.get(&pk, &sk).await? else { return Ok(None) };
         synced::<T>(&item)
     }
 
@@ -164,7 +164,7 @@ impl PatientRecords<'_> {
         let mut cursor = None;
         loop {
             let q = Query::on_gsi1(table_keys::family(practice, guarantor_id)).prefix("patients#").limit(100).after(cursor);
-            let page = self.table.query(q).await?;
+            let page = self.db.table.query(q).await?;
             for item in &page.items {
                 out.extend(synced::<Patient>(item)?);
             }
@@ -194,7 +194,7 @@ impl PatientRecords<'_> {
         if order == Order::NewestFirst {
             q = q.newest_first();
         }
-        let page = self.table.query(q).await?;
+        let page = self.db.table.query(q).await?;
         let mut records = Vec::with_capacity(page.items.len());
         for item in &page.items {
             records.extend(synced::<T>(item)?);

@@ -9,7 +9,7 @@
 //! state, birthdate, a phone and an email; [`missing`] names what is not there.
 
 use crate::ids::PracticeId;
-use crate::ports::{Item, Query, Table, TxOp};
+use crate::ports::{Db, Item, Query, TxOp};
 use crate::sync::entities::Patient;
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
@@ -226,7 +226,7 @@ pub struct RosterPage {
 }
 
 pub struct Roster<'a> {
-    pub table: &'a dyn Table,
+    pub db: Db<'a>,
 }
 
 impl Roster<'_> {
@@ -251,7 +251,7 @@ impl Roster<'_> {
             if !prefix.is_empty() {
                 q = q.prefix(prefix.clone());
             }
-            let page = self.table.query(q).await?;
+            let page = self.db.table.query(q).await?;
             for item in &page.items {
                 let e: RosterEntry = item.parse()?;
                 // The same patient twice (their first and last names both match): once is enough.
@@ -282,7 +282,7 @@ impl Roster<'_> {
             return Ok(vec![]);
         }
         let q = Query::on_gsi1(By::LastName.partition(practice)).prefix(format!("{last}#{first}#")).limit(50);
-        let page = self.table.query(q).await?;
+        let page = self.db.table.query(q).await?;
         let mut out = vec![];
         for item in &page.items {
             let e: RosterEntry = item.parse()?;
@@ -296,13 +296,13 @@ impl Roster<'_> {
     /// The patients whose email is exactly `email` (a family may share one).
     pub async fn with_email(&self, practice: &PracticeId, email: &str) -> CoreResult<Vec<String>> {
         let q = Query::on_gsi1(By::Email.partition(practice)).prefix(format!("{}#", email.trim().to_lowercase())).limit(20);
-        let page = self.table.query(q).await?;
+        let page = self.db.table.query(q).await?;
         page.items.iter().map(|i| i.parse::<RosterEntry>().map(|e| e.patient_id).map_err(Into::into)).collect()
     }
 
     /// One patient's entry (`None` when no such live patient).
     pub async fn get(&self, practice: &PracticeId, patient_id: &str) -> CoreResult<Option<RosterEntry>> {
-        let item = self.table.get(&table_keys::practice(practice), &slot_key(patient_id, SLOTS[0])).await?;
+        let item = self.db.table.get(&table_keys::practice(practice), &slot_key(patient_id, SLOTS[0])).await?;
         Ok(item.map(|i| i.parse()).transpose()?)
     }
 }

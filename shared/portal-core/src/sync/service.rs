@@ -7,7 +7,7 @@ use super::store::{Applied, Stored, SyncStore};
 use super::thumbnail::thumbnail_key;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
-use crate::ports::{Blobs, Clock, Table};
+use crate::ports::{Blobs, Db};
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -122,18 +122,17 @@ pub struct FileAnswer {
 }
 
 pub struct SyncService<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub blobs: &'a dyn Blobs,
 }
 
 impl SyncService<'_> {
     fn store(&self) -> SyncStore<'_> {
-        SyncStore { table: self.table, clock: self.clock }
+        SyncStore { db: self.db }
     }
 
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
 
     /// Every write is audited, applied or refused (ids and codes only).

@@ -8,7 +8,7 @@
 use crate::audit::{Actor, ActorKind, AuditAction, AuditLog, Outcome};
 use crate::ids::constant_time_eq;
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, Item, Query, SecretBox, Table, TableError};
+use crate::ports::{Cond, Db, Item, Query, SecretBox, TableError};
 use crate::table_keys;
 use crate::{ids, CoreError, CoreResult, ProblemCode};
 use hmac::{Hmac, Mac};
@@ -162,8 +162,7 @@ fn is_lower_hex(s: &str, len: usize) -> bool {
 pub struct SecretCache(Mutex<HashMap<String, String>>);
 
 pub struct SyncKeys<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub secrets: &'a dyn SecretBox,
 }
 
@@ -173,7 +172,7 @@ fn context<'k>(practice: &'k str, key_id: &'k str) -> [(&'static str, &'k str); 
 
 impl SyncKeys<'_> {
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
 
     /// Creates a key; answers it and its secret, which is shown this once and stored only sealed.
@@ -199,7 +198,7 @@ impl SyncKeys<'_> {
         let key = SyncKey {
             key_id: key_id.clone(),
             label: label.into(),
-            created_at: self.clock.now(),
+            created_at: self.db.clock.now(),
             created_by: actor.id.clone(),
             revoked_at: None,
             revoked_by: None,
@@ -212,7 +211,7 @@ impl SyncKeys<'_> {
             serde_json::to_value(&key).map_err(CoreError::backend)?,
         )
         .with_version(1);
-        self.table.put(item, Cond::Absent).await?;
+        self.db.table.put(item, Cond::Absent).await?;
         self.audit().record(actor, AuditAction::SyncKeyCreate, &key_id, Outcome::Success, json!({ "label": key.label })).await?;
         Ok((key.public(), secret))
     }
@@ -221,7 +220,7 @@ impl SyncKeys<'_> {
     pub async fn list(&self, practice: &PracticeId) -> CoreResult<Vec<SyncKey>> {
         let (mut out, mut cursor) = (vec![], None);
         loop {
-            let page = self.table.query(Query::new(table_keys::practice(practice)).prefix("SYNCKEY#").limit(100).after(cursor)).await?;
+            let page = self.db.table.query(Query::new(table_keys::practice(practice)).prefix("SYNCKEY#").limit(100).after(cursor)).await?;
             for item in &page.items {
                 out.push(item.parse::<SyncKey>()?.public());
             }
@@ -239,14 +238,15 @@ impl SyncKeys<'_> {
     pub async fn revoke(&self, actor: &Actor, key_id: &str) -> CoreResult<SyncKey> {
         let practice = &actor.practice;
         for _ in 0..5 {
-            let item = self.table.get(&table_keys::practice(practice), &table_keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
+            let item =
+                self.db.table.get(&table_keys::practice(practice), &table_keys::sync_key(key_id)).await?.ok_or(CoreError::NotFound)?;
             let mut key: SyncKey = item.parse()?;
             if key.revoked_at.is_some() {
                 return Ok(key.public());
             }
-            key.revoked_at = Some(self.clock.now());
+            key.revoked_at = Some(self.db.clock.now());
             key.revoked_by = Some(actor.id.clone());
-            match self.table.put(key_item(&item, &key)?, Cond::Version(item.version)).await {
+            match self.db.table.put(key_item(&item, &key)?, Cond::Version(item.version)).await {
                 Ok(()) => {
                     self.audit().record(actor, AuditAction::SyncKeyRevoke, key_id, Outcome::Success, json!({})).await?;
                     return Ok(key.public());
@@ -299,6 +299,7 @@ impl SyncKeys<'_> {
             |code: ProblemCode| CoreError::unauthorized(code, "The sync request is not signed by a valid key, or is stale or replayed.");
         // The key first: a refusal is audited only under a key that exists (see `verify`).
         let item = self
+            .db
             .table
             .get(&table_keys::practice(practice), &table_keys::sync_key(&sig.key_id))
             .await?
@@ -311,7 +312,7 @@ impl SyncKeys<'_> {
         if !is_lower_hex(&sig.nonce, 32) || !is_lower_hex(&sig.content_sha256, 64) || !is_lower_hex(&sig.signature, 64) {
             return Err(refuse(ProblemCode::SyncSignatureMalformed));
         }
-        let now = self.clock.now();
+        let now = self.db.clock.now();
         // Checked: a timestamp near i64::MIN must be refused, not overflow.
         if now.checked_sub(ts).is_none_or(|skew| skew.unsigned_abs() > MAX_SKEW_SECONDS as u64) {
             return Err(refuse(ProblemCode::SyncTimestampStale));
@@ -334,7 +335,7 @@ impl SyncKeys<'_> {
         // Last, so that only a correctly signed request can use up a nonce.
         let nonce = Item::new(table_keys::practice(practice), table_keys::sync_nonce(&sig.key_id, &sig.nonce), json!({}))
             .expiring_at(now + NONCE_TTL_SECONDS);
-        match self.table.put(nonce, Cond::Absent).await {
+        match self.db.table.put(nonce, Cond::Absent).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed) => return Err(refuse(ProblemCode::SyncReplay)),
             Err(e) => return Err(e.into()),
@@ -342,7 +343,7 @@ impl SyncKeys<'_> {
         if key.last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP) {
             let used = SyncKey { last_used_at: Some(now), ..key.clone() };
             // Losing this race (to a revoke, or to another request) loses nothing worth a retry.
-            match self.table.put(key_item(&item, &used)?, Cond::Version(item.version)).await {
+            match self.db.table.put(key_item(&item, &used)?, Cond::Version(item.version)).await {
                 Ok(()) | Err(TableError::ConditionFailed) => {}
                 Err(e) => return Err(e.into()),
             }

@@ -7,7 +7,7 @@ use super::calendar;
 use super::entities::{check_id, last_modified_ms, validate, Appointment, Entity, FileMeta, FileStatus, Patient, Placement};
 use super::roster;
 use crate::ids::PracticeId;
-use crate::ports::{Clock, Cond, Item, Table, TableError, TxOp};
+use crate::ports::{Cond, Db, Item, TableError, TxOp};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
 use serde::{Deserialize, Serialize};
@@ -98,8 +98,7 @@ struct Written {
 }
 
 pub struct SyncStore<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
 }
 
 /// The table key of a synced entity.
@@ -157,7 +156,7 @@ impl SyncStore<'_> {
             file_status: valid.file.as_ref().map(|_| FileStatus::Pending),
             upload_id: valid.file.as_ref().map(|_| crate::ids::new_id()),
             thumbnail: false,
-            received_at: self.clock.now(),
+            received_at: self.db.clock.now(),
         };
         let index = index_key(practice, entity, id, &valid.placement);
         let Written { applied, now, .. } = self.write_if_newer(practice, entity, id, envelope, Some(index), also).await?;
@@ -183,7 +182,7 @@ impl SyncStore<'_> {
             file_status: None,
             upload_id: None,
             thumbnail: false,
-            received_at: self.clock.now(),
+            received_at: self.db.clock.now(),
         };
         let also = derived_index_ops(practice, entity, id, None)?;
         let written = self.write_if_newer(practice, entity, id, envelope, None, also).await?;
@@ -206,7 +205,7 @@ impl SyncStore<'_> {
         let (pk, sk) = entity_key(practice, entity, id);
         let data = serde_json::to_value(&next).map_err(CoreError::backend)?;
         for _ in 0..3 {
-            let current = self.table.get(&pk, &sk).await?;
+            let current = self.db.table.get(&pk, &sk).await?;
             let replaced = match current.as_ref().map(Item::parse::<Envelope>).transpose()? {
                 Some(cur) if cur.last_modified_ms >= next.last_modified_ms => {
                     return Ok(Written { applied: Applied::Unchanged, now: cur, replaced: None })
@@ -219,9 +218,9 @@ impl SyncStore<'_> {
             }
             let cond = current.as_ref().map_or(Cond::Absent, |c| Cond::Version(c.version));
             let written = if also.is_empty() {
-                self.table.put(item, cond).await
+                self.db.table.put(item, cond).await
             } else {
-                self.table.transact([TxOp::Put(item, cond)].into_iter().chain(also.iter().cloned()).collect()).await
+                self.db.table.transact([TxOp::Put(item, cond)].into_iter().chain(also.iter().cloned()).collect()).await
             };
             match written {
                 Ok(()) => return Ok(Written { applied: Applied::Applied, now: next, replaced }),
@@ -241,7 +240,7 @@ impl SyncStore<'_> {
     pub async fn get(&self, practice: &PracticeId, entity: Entity, id: &str) -> CoreResult<Envelope> {
         check_id("id", id)?;
         let (pk, sk) = entity_key(practice, entity, id);
-        let item = self.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
+        let item = self.db.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
         Ok(item.parse()?)
     }
 
@@ -256,7 +255,7 @@ impl SyncStore<'_> {
         thumbnail: bool,
     ) -> CoreResult<Envelope> {
         let (pk, sk) = entity_key(practice, entity, id);
-        let mut item = self.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
+        let mut item = self.db.table.get(&pk, &sk).await?.ok_or(CoreError::NotFound)?;
         let mut env = item.parse::<Envelope>()?;
         if env.deleted {
             return Err(CoreError::NotFound);
@@ -266,7 +265,7 @@ impl SyncStore<'_> {
         env.thumbnail = thumbnail;
         item.data = serde_json::to_value(&env).map_err(CoreError::backend)?.into();
         item.version += 1;
-        self.table.put(item, Cond::Version(expected)).await?;
+        self.db.table.put(item, Cond::Version(expected)).await?;
         Ok(env)
     }
 }

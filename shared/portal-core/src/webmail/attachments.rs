@@ -10,7 +10,7 @@
 //! | attachment | `P#{p}` | `ATTACH#{id}` | a day while not sent |
 
 use crate::ids::PracticeId;
-use crate::ports::{Blobs, Clock, Cond, Item, Table, TxOp};
+use crate::ports::{Blobs, Cond, Db, Item, TxOp};
 use crate::quota::Quota;
 use crate::sync::entities::{check_file, check_upload, FileMeta};
 use crate::table_keys;
@@ -77,8 +77,7 @@ pub fn file_key(practice: &PracticeId, id: &str) -> String {
 }
 
 pub(crate) struct Attachments<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub blobs: &'a dyn Blobs,
 }
 
@@ -105,7 +104,7 @@ impl Attachments<'_> {
                 format!("An attachment is at most {} MB.", MAX_BYTES / 1024 / 1024),
             ));
         }
-        if !DECLARED_PER_DAY.take(self.table, self.clock, practice, owner).await? {
+        if !DECLARED_PER_DAY.take(self.db.table, self.db.clock, practice, owner).await? {
             return Err(CoreError::TooMany {
                 code: ProblemCode::AttachmentLimit,
                 detail: format!("At most {} files can be attached a day; try again tomorrow.", DECLARED_PER_DAY.limit),
@@ -123,9 +122,9 @@ impl Attachments<'_> {
             table_keys::attachment(&id),
             serde_json::to_value(&stored).map_err(CoreError::backend)?,
         )
-        .expiring_at(self.clock.now() + UNSENT_TTL_SECONDS)
+        .expiring_at(self.db.clock.now() + UNSENT_TTL_SECONDS)
         .with_version(1);
-        self.table.put(item, Cond::Absent).await?;
+        self.db.table.put(item, Cond::Absent).await?;
         let upload_url =
             self.blobs.presign_put(&upload_key(practice, &id), content_type, size, Duration::from_secs(UPLOAD_SECONDS)).await?;
         Ok(Declared { id, upload_url, expires_in_seconds: UPLOAD_SECONDS })
@@ -151,7 +150,7 @@ impl Attachments<'_> {
         let (mut refs, mut ops) = (vec![], vec![]);
         for id in ids {
             let mut item =
-                self.table.get(&table_keys::practice(practice), &table_keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
+                self.db.table.get(&table_keys::practice(practice), &table_keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
             let mut stored: Stored = item.parse()?;
             if stored.owner != owner {
                 return Err(CoreError::NotFound);
@@ -184,7 +183,7 @@ impl Attachments<'_> {
     /// Writes the attachment's new state over the version read; answers the item as stored.
     async fn write(&self, item: &Item, stored: &Stored) -> CoreResult<Item> {
         let next = item.replaced(serde_json::to_value(stored).map_err(CoreError::backend)?);
-        self.table.put(next.clone(), Cond::Version(item.version)).await?;
+        self.db.table.put(next.clone(), Cond::Version(item.version)).await?;
         Ok(next)
     }
 
@@ -213,7 +212,7 @@ impl Attachments<'_> {
         if !super::is_token(id) {
             return Err(CoreError::NotFound);
         }
-        let item = self.table.get(&table_keys::practice(practice), &table_keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
+        let item = self.db.table.get(&table_keys::practice(practice), &table_keys::attachment(id)).await?.ok_or(CoreError::NotFound)?;
         let stored: Stored = item.parse()?;
         match (stored.state, stored.message_id) {
             (State::Sent, Some(message)) => Ok((stored.file, message)),

@@ -21,7 +21,7 @@ use super::attachments::{AttachmentRef, Attachments, Declared};
 use super::is_token;
 use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::ids::PracticeId;
-use crate::ports::{count_of, Blobs, Clock, Cond, Events, Item, Query, Table, TableError, TxOp};
+use crate::ports::{count_of, Blobs, Clock, Cond, Db, Events, Item, Query, TableError, TxOp};
 use crate::practice::family::PatientId;
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{signed, Caller, Listing, PageRequest, Reads, SignedFile};
@@ -285,27 +285,26 @@ fn summary(m: Message, staff: bool) -> MessageSummary {
 }
 
 pub struct Mailbox<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub events: &'a dyn Events,
     pub blobs: &'a dyn Blobs,
 }
 
 impl Mailbox<'_> {
     fn reads(&self) -> Reads<'_> {
-        Reads { table: self.table, clock: self.clock }
+        Reads { db: self.db }
     }
 
     fn records(&self) -> PatientRecords<'_> {
-        PatientRecords { table: self.table }
+        PatientRecords { db: self.db }
     }
 
     fn audit(&self) -> AuditLog<'_> {
-        AuditLog { table: self.table, clock: self.clock }
+        AuditLog { db: self.db }
     }
 
     fn attachments(&self) -> Attachments<'_> {
-        Attachments { table: self.table, clock: self.clock, blobs: self.blobs }
+        Attachments { db: self.db, blobs: self.blobs }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -325,7 +324,7 @@ impl Mailbox<'_> {
             .newest_first()
             .limit(page.limit)
             .after(page.cursor);
-        let (found, unread) = (self.table.query(q).await?, self.unread(practice, &patient_id).await?);
+        let (found, unread) = (self.db.table.query(q).await?, self.unread(practice, &patient_id).await?);
         self.reads().audit(caller, &patient_id, AuditAction::MessagesRead).await?;
         let items = found.items.iter().map(|i| i.parse::<Message>().map(|m| summary(m, false))).collect::<Result<_, _>>()?;
         Ok(Inbox { listing: Listing { items, next_cursor: found.cursor }, unread })
@@ -359,7 +358,7 @@ impl Mailbox<'_> {
             patient_id: patient_id.to_string(),
             patient_name: patient.record.display_name(),
             provider_id: (to.kind == PartyKind::Provider).then(|| to.id.clone()),
-            created_at: self.clock.now(),
+            created_at: self.db.clock.now(),
         };
         let from = self.patient_side(caller, &patient_id, &thread.patient_name).await?;
         let out = Outgoing {
@@ -486,7 +485,7 @@ impl Mailbox<'_> {
             Folder::Sent => "out#",
         };
         let q = Query::on_gsi1(table_keys::webmail_office(practice)).prefix(prefix).newest_first().limit(page.limit).after(page.cursor);
-        let (found, unread) = (self.table.query(q).await?, self.unread(practice, OFFICE).await?);
+        let (found, unread) = (self.db.table.query(q).await?, self.unread(practice, OFFICE).await?);
         let mut items = vec![];
         for i in &found.items {
             let m: Message = i.parse()?;
@@ -546,7 +545,7 @@ impl Mailbox<'_> {
             patient_id: patient.id.clone(),
             patient_name: patient.record.display_name(),
             provider_id: provider_id.map(str::to_string),
-            created_at: self.clock.now(),
+            created_at: self.db.clock.now(),
         };
         let to = Party { kind: PartyKind::Patient, id: patient.id.clone(), name: thread.patient_name.clone(), by: None };
         let out = Outgoing {
@@ -598,7 +597,8 @@ impl Mailbox<'_> {
         let practice = &actor.practice;
         let (file, message_id) = self.attachments().sent(practice, id).await?;
         let (thread_id, stamp) = split_id(&message_id).ok_or(CoreError::NotFound)?;
-        let item = self.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
+        let item =
+            self.db.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
         let message: Message = item.parse()?;
         if let Side::Patient(p) = side {
             if message.patient_id != *p {
@@ -606,12 +606,12 @@ impl Mailbox<'_> {
             }
         }
         self.audit().phi_read(actor, &message.patient_id, AuditAction::AttachmentRead).await?;
-        signed(self.blobs, self.clock, &super::attachments::file_key(practice, id), &file.file_name).await
+        signed(self.blobs, self.db.clock, &super::attachments::file_key(practice, id), &file.file_name).await
     }
 
     /// The office itself as a party, under the practice's name.
     async fn office(&self, practice: &PracticeId) -> CoreResult<Party> {
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?;
+        let settings = SettingsRepo { db: self.db }.get(practice).await?;
         let name = settings.map(|s| s.practice_name).unwrap_or_else(|| "The office".into());
         Ok(Party { kind: PartyKind::Office, id: OFFICE.into(), name, by: None })
     }
@@ -642,7 +642,7 @@ impl Mailbox<'_> {
         if !is_token(thread_id) {
             return Err(CoreError::NotFound);
         }
-        let page = self.table.query(Query::new(table_keys::thread(practice, thread_id)).limit(1000)).await?;
+        let page = self.db.table.query(Query::new(table_keys::thread(practice, thread_id)).limit(1000)).await?;
         let meta = page.items.iter().find(|i| i.sk == "META").ok_or(CoreError::NotFound)?;
         let thread: Thread = meta.parse()?;
         if let Side::Patient(p) = side {
@@ -676,7 +676,7 @@ impl Mailbox<'_> {
             Direction::ToOffice => from.id.clone(),
             Direction::ToPatient => to.id.clone(),
         };
-        let stamp = stamp(self.clock);
+        let stamp = stamp(self.db.clock);
         let id = format!("{thread_id}-{stamp}");
         // The files are checked before anything is sent; each is bound to this message in its transaction.
         let owner = if direction == Direction::ToOffice { patient_id.as_str() } else { OFFICE };
@@ -690,7 +690,7 @@ impl Mailbox<'_> {
             to,
             subject,
             body,
-            sent_at: self.clock.now(),
+            sent_at: self.db.clock.now(),
             read_at: None,
             notification: Notification::Pending,
             written_by: actor.id.clone(),
@@ -710,7 +710,7 @@ impl Mailbox<'_> {
             ),
         };
         let pk = table_keys::thread(practice, thread_id);
-        let outbox = Outbox { table: self.table, clock: self.clock, events: self.events };
+        let outbox = Outbox { db: self.db, events: self.events };
         let mut events = vec![PortalEvent::WebmailSent { message_id: id.clone(), patient_id: patient_id.clone() }];
         if direction == Direction::ToOffice {
             events.push(PortalEvent::WebmailReceived {
@@ -758,7 +758,7 @@ impl Mailbox<'_> {
         let (thread_id, stamp) = split_id(message_id).ok_or(CoreError::NotFound)?;
         for _ in 0..ATTEMPTS {
             let item =
-                self.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
+                self.db.table.get(&table_keys::thread(practice, thread_id), &format!("MSG#{stamp}")).await?.ok_or(CoreError::NotFound)?;
             let mut m: Message = item.parse()?;
             let recipient = match (&side, m.direction) {
                 (Side::Patient(p), Direction::ToPatient) if m.patient_id == **p => p.to_string(),
@@ -768,7 +768,7 @@ impl Mailbox<'_> {
             if m.read_at.is_some() == read {
                 return Ok(());
             }
-            m.read_at = read.then(|| self.clock.now());
+            m.read_at = read.then(|| self.db.clock.now());
             let next = item.replaced(serde_json::to_value(&m).map_err(CoreError::backend)?);
             let action = if read { AuditAction::MessageMarkRead } else { AuditAction::MessageMarkUnread };
             let ops = vec![
@@ -776,7 +776,7 @@ impl Mailbox<'_> {
                 unread_change(practice, &recipient, if read { -1 } else { 1 }),
                 self.audit().entry(actor, action, &m.patient_id, Outcome::Success, json!({"message": message_id}))?,
             ];
-            match self.table.transact(ops).await {
+            match self.db.table.transact(ops).await {
                 Ok(()) => return Ok(()),
                 Err(TableError::TransactionCanceled { .. }) => continue,
                 Err(e) => return Err(e.into()),
@@ -786,7 +786,7 @@ impl Mailbox<'_> {
     }
 
     async fn unread(&self, practice: &PracticeId, recipient: &str) -> CoreResult<u64> {
-        let item = self.table.get(&table_keys::practice(practice), &table_keys::webmail_unread(recipient)).await?;
+        let item = self.db.table.get(&table_keys::practice(practice), &table_keys::webmail_unread(recipient)).await?;
         // A count below zero (a mark lost to a crash between writes) reads as none unread.
         Ok(u64::try_from(count_of(item.as_ref())).unwrap_or(0))
     }

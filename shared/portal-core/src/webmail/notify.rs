@@ -15,7 +15,7 @@
 use super::mailbox::{Direction, Message, Notification};
 use crate::ids::PracticeId;
 use crate::language::{in_language, Language};
-use crate::ports::{Clock, Cond, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
+use crate::ports::{Cond, Db, Item, Mail, MailKind, MailRef, Mailer, Table, TableError};
 use crate::practice::settings::{login_url, render_notification, PracticeSettings, SettingsRepo};
 use crate::sync::entities::Patient;
 use crate::sync::records::PatientRecords;
@@ -30,8 +30,7 @@ const ATTEMPTS: usize = 5;
 const OFFICE_SUBJECT: &str = "A secure message is waiting in the patient portal";
 
 pub struct Notifier<'a> {
-    pub table: &'a dyn Table,
-    pub clock: &'a dyn Clock,
+    pub db: Db<'a>,
     pub mailer: &'a dyn Mailer,
     /// Where the portal is served (`https://portal.example.com`); a practice's own address is
     /// this plus its portal path, unless it set a patient-facing URL.
@@ -48,7 +47,7 @@ impl Notifier<'_> {
             Ok(message) => message,
             Err(settled) => return Ok(settled),
         };
-        let settings = SettingsRepo { table: self.table, clock: self.clock }.get(practice).await?.ok_or(CoreError::NotFound)?;
+        let settings = SettingsRepo { db: self.db }.get(practice).await?.ok_or(CoreError::NotFound)?;
         let to = match message.direction {
             Direction::ToOffice => Ok((settings.webmail.default_notify_address.clone(), Language::En)),
             Direction::ToPatient => self.patient_address(practice, &message.patient_id).await?,
@@ -60,7 +59,7 @@ impl Notifier<'_> {
         };
         let (to, lang) = match to {
             Ok(to) => to,
-            Err(reason) => return settle(self.table, &key, Notification::Skipped { reason: reason.into() }).await,
+            Err(reason) => return settle(self.db.table, &key, Notification::Skipped { reason: reason.into() }).await,
         };
         let (subject, text) = match message.direction {
             Direction::ToPatient => {
@@ -85,10 +84,10 @@ impl Notifier<'_> {
             _ => 0,
         };
         match self.mailer.send(&mail).await {
-            Ok(_) => settle(self.table, &key, Notification::Sent { at: self.clock.now() }).await,
+            Ok(_) => settle(self.db.table, &key, Notification::Sent { at: self.db.clock.now() }).await,
             Err(e) => {
                 let reason = e.to_string().chars().take(300).collect();
-                settle(self.table, &key, Notification::Failed { reason, attempts: attempts + 1 }).await?;
+                settle(self.db.table, &key, Notification::Failed { reason, attempts: attempts + 1 }).await?;
                 Err(CoreError::Backend("the notification could not be sent; it will be tried again".into()))
             }
         }
@@ -98,16 +97,16 @@ impl Notifier<'_> {
     /// state that means there is nothing to do: sent, skipped, or claimed by another worker.
     async fn claim(&self, (pk, sk): &(String, String)) -> CoreResult<Result<Message, Notification>> {
         for _ in 0..ATTEMPTS {
-            let item = self.table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
+            let item = self.db.table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
             let message: Message = item.parse()?;
             match &message.notification {
                 Notification::Sent { .. } | Notification::Skipped { .. } | Notification::Bounced { .. } => {
                     return Ok(Err(message.notification))
                 }
-                Notification::Sending { since } if self.clock.now() - since < CLAIM_SECONDS => return Ok(Err(message.notification)),
+                Notification::Sending { since } if self.db.clock.now() - since < CLAIM_SECONDS => return Ok(Err(message.notification)),
                 _ => {}
             }
-            match write(self.table, &item, &message, Notification::Sending { since: self.clock.now() }).await {
+            match write(self.db.table, &item, &message, Notification::Sending { since: self.db.clock.now() }).await {
                 Ok(()) => return Ok(Ok(message)),
                 // Changed meanwhile (read by the recipient, claimed by another worker): look again.
                 Err(TableError::ConditionFailed) => continue,
@@ -119,7 +118,7 @@ impl Notifier<'_> {
 
     /// The patient's address and language, or why there is none to write to.
     async fn patient_address(&self, practice: &PracticeId, patient_id: &str) -> CoreResult<Result<(String, Language), &'static str>> {
-        let patient = PatientRecords { table: self.table }.get::<Patient>(practice, patient_id).await?;
+        let patient = PatientRecords { db: self.db }.get::<Patient>(practice, patient_id).await?;
         Ok(match patient {
             None => Err("the patient is no longer in the practice's records"),
             Some(p) if p.record.opt_outs.email => Err("the patient opted out of email"),

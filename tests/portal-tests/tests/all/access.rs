@@ -4,6 +4,7 @@
 //! practice's patient is 404; everything is audited.
 
 use crate::support::{pid, start_local, Local};
+use portal_core::ports::Db;
 use serde_json::{json, Value};
 
 async fn search(l: &Local, staff: &str, q: &str) -> Value {
@@ -231,7 +232,8 @@ async fn invite_rules_are_checked_versioned_and_only_admins_change_them() {
     let (s, v) = l.json("PUT", "/v1/admin/invites/rules", Some(&staff), json!({"rules": [], "version": 0})).await;
     assert_eq!((s, v["code"].as_str(), v["current"]["rules"][0]["offsetMinutes"].as_i64()), (409, Some("settings_changed"), Some(2880)));
     // A front-desk user reads them but may not change them.
-    let prov = portal_core::identity::provision::Provisioner { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() };
+    let prov =
+        portal_core::identity::provision::Provisioner { db: Db { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() } };
     let desk = prov.create_staff(&pid("lakeside"), "desk-1", "Desk", portal_core::identity::session::StaffRole::FrontDesk).await.unwrap();
     let code = portal_core::identity::totp::code_now(desk.totp_secret.as_ref().unwrap(), crate::support::now()).unwrap();
     let (_, login) = l

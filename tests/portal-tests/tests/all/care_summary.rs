@@ -6,6 +6,7 @@
 
 use crate::code_systems::{import, SNOMED};
 use crate::support::{client, start_local, Local};
+use portal_core::ports::Db;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -225,15 +226,18 @@ async fn every_demo_patients_document_carries_their_codes() {
     let mut documents = 0;
     for practice in ["lakeside", "hillcrest"].map(|p| portal_core::ids::PracticeId::parse(p).unwrap()) {
         let practice = &practice;
-        let roster = portal_core::sync::roster::Roster { table }.search(practice, "", 50, None).await.unwrap();
+        let roster = portal_core::sync::roster::Roster { db: Db { table, clock: l.backends.clock.as_ref() } }
+            .search(practice, "", 50, None)
+            .await
+            .unwrap();
         for patient in roster.entries {
             let id = patient.patient_id;
             let caller =
                 Caller { actor: Actor::new(practice, ActorKind::Patient, &id, None), viewer: Viewer::new(&id, FamilyAccess::default()) };
-            let summaries = CareSummaries { table, clock: l.backends.clock.as_ref() };
+            let summaries = CareSummaries { db: Db { table, clock: l.backends.clock.as_ref() } };
             let mut summary = summaries.view(&caller, "Demo", None, (None, None)).await.unwrap();
             // As a download or a send reads it: the practice's address and phone for the header.
-            let settings = portal_core::practice::settings::SettingsRepo { table, clock: l.backends.clock.as_ref() };
+            let settings = portal_core::practice::settings::SettingsRepo { db: Db { table, clock: l.backends.clock.as_ref() } };
             summary.practice_contact = settings.get(practice).await.unwrap().map(|s| s.contact);
             let xml = portal_core::ccda::document(&summary, practice, portal_core::clock::unix_now());
             if practice.as_str() == "lakeside" {
@@ -241,12 +245,12 @@ async fn every_demo_patients_document_carries_their_codes() {
                 assert!(xml.contains(office), "the custodian's address and phone from the practice's contact settings");
             }
             // What was synced, read on its own, named as the practice's imported releases name it.
-            let records = PatientRecords { table };
+            let records = PatientRecords { db: Db { table, clock: l.backends.clock.as_ref() } };
             let page = records.for_patient::<ClinicalEntry>(practice, &id, &DateRange::all(), Order::OldestFirst, 500, None).await.unwrap();
             let synced: Vec<ClinicalEntry> = page.records.into_iter().map(|r| r.record).collect();
             let codes: Vec<(System, String)> =
                 synced.iter().filter_map(|c| c.code.as_ref()).filter_map(|c| Some((System::parse(&c.system)?, c.code.clone()))).collect();
-            let names = Terms { table }.names(practice, &codes).await.unwrap();
+            let names = Terms { db: Db { table, clock: l.backends.clock.as_ref() } }.names(practice, &codes).await.unwrap();
             let mut expected = json!({"problems": [], "medications": [], "allergies": [], "immunizations": []});
             for c in &synced {
                 let key = match c.kind {

@@ -11,6 +11,7 @@
 use crate::support::{client, now, pid, send, start_local, Local};
 use async_trait::async_trait;
 use bytes::Bytes;
+use portal_core::ports::Db;
 use portal_core::ports::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -522,7 +523,8 @@ async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
             break;
         }
     }
-    let outbox = portal_core::sync::outbox::Outbox { table: l.backends.table.as_ref(), clock: later.as_ref(), events: bus.as_ref() };
+    let outbox =
+        portal_core::sync::outbox::Outbox { db: Db { table: l.backends.table.as_ref(), clock: later.as_ref() }, events: bus.as_ref() };
     assert_eq!(outbox.oldest_unpublished_seconds().await.unwrap(), None, "nothing left unpublished");
 
     // Messages: each acknowledged one stored once; those answered 503 stored at most once.

@@ -7,6 +7,7 @@
 
 use crate::support::pid;
 use portal_core::code_systems::formats::{decode, records, FileFormat};
+use portal_core::ports::Db;
 use portal_core::sync::entities::{validate, Entity};
 use portal_core::{CoreError, ProblemCode};
 use proptest::prelude::*;
@@ -203,7 +204,7 @@ proptest! {
 async fn cursors_of_anything_are_refused() {
     use portal_core::ports::{Query, Table, TableError};
     let table = portal_embedded::SqliteTable::in_memory().unwrap();
-    let audit = portal_core::audit::AuditLog { table: &table, clock: &portal_core::ports::SystemClock };
+    let audit = portal_core::audit::AuditLog { db: Db { table: &table, clock: &portal_core::ports::SystemClock } };
     let mut runner =
         proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() });
     let cursors: Vec<String> =

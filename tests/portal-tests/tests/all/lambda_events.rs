@@ -4,7 +4,7 @@
 
 use crate::support::pid;
 use portal_core::ids::Username;
-use portal_core::ports::{Ports, SystemClock, Table};
+use portal_core::ports::{Db, Ports, SystemClock, Table};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -139,7 +139,7 @@ async fn seeded() -> (Arc<dyn Table>, tempfile::TempDir, String) {
     let backends = portal_local::Backends::open(dir.path(), "http://127.0.0.1:9").unwrap();
     let logins = portal_local::ensure_demo(&backends, dir.path(), "http://127.0.0.1:9").await.unwrap();
     let table: Arc<dyn Table> = backends.table.clone();
-    let creds = portal_core::identity::credentials::Credentials { table: table.as_ref() };
+    let creds = portal_core::identity::credentials::Credentials { db: Db { table: table.as_ref(), clock: &SystemClock } };
     let (staff, _) = creds
         .get(
             &pid("lakeside"),
@@ -250,7 +250,7 @@ async fn authorizer_sample_event_through_the_lambda_handler() {
     let err = portal_authorizer::handle(&deps, sample).await.unwrap_err();
     assert_eq!(err.to_string(), "Unauthorized");
 
-    let sessions = portal_core::identity::session::Sessions { table: table.as_ref(), clock: clock.as_ref() };
+    let sessions = portal_core::identity::session::Sessions { db: Db { table: table.as_ref(), clock: clock.as_ref() } };
     let (token, _) = sessions
         .start(
             &pid("lakeside"),
@@ -295,7 +295,7 @@ async fn invites_sample_event_through_the_lambda_handler() {
     assert_eq!(portal_invites::handle(&deps, sample.clone()).await.unwrap().sent, 0);
     // On, ten days before: the demo's visits in the next ten days are due, each invite sent once
     // however often the schedule fires.
-    let repo = portal_core::invites::rules::InviteRulesRepo { table: table.as_ref(), clock: &SystemClock };
+    let repo = portal_core::invites::rules::InviteRulesRepo { db: Db { table: table.as_ref(), clock: &SystemClock } };
     let mut rules = repo.get(&pid("lakeside")).await.unwrap();
     rules.rules[0].enabled = true;
     rules.rules[0].offset_minutes = 10 * 24 * 60;
@@ -321,7 +321,7 @@ async fn audit_seal_sample_event_through_the_lambda_handler() {
     let first = portal_audit_seal::handle(&deps, sample.clone()).await.unwrap();
     assert!(first["sealed"].as_u64().unwrap() >= 2, "at least today and tomorrow: {first}");
     assert_eq!(portal_audit_seal::handle(&deps, sample).await.unwrap(), json!({ "sealed": 0 }), "sealed once");
-    let verified = AuditSeals { table: table.as_ref(), clock: clock.as_ref() }.verify(&pid("lakeside"), None).await.unwrap();
+    let verified = AuditSeals { db: Db { table: table.as_ref(), clock: clock.as_ref() } }.verify(&pid("lakeside"), None).await.unwrap();
     assert_eq!(verified.problem, None);
     assert!(verified.entries > 0, "the seeding's audit entries are sealed: {verified:?}");
 }
@@ -340,7 +340,8 @@ async fn outbox_relay_sample_event_through_the_lambda_handler() {
         Box::pin(async { Ok(()) })
     }));
     let clock = Arc::new(ManualClock::new(crate::support::now()));
-    let outbox = portal_core::sync::outbox::Outbox { table: table.as_ref(), clock: clock.as_ref(), events: &crate::support::EventsDown };
+    let outbox =
+        portal_core::sync::outbox::Outbox { db: Db { table: table.as_ref(), clock: clock.as_ref() }, events: &crate::support::EventsDown };
     let received = portal_core::sync::events::PortalEvent::WebmailReceived {
         message_id: "m-1".into(),
         thread_id: "t-1".into(),
@@ -379,8 +380,7 @@ async fn payments_reconcile_sample_event_through_the_lambda_handler() {
         processors: portal_core::ports::Processors { test: Some(test.clone()), stripe: None },
     };
     let payments = portal_core::payments::Payments {
-        table: table.as_ref(),
-        clock: &SystemClock,
+        db: Db { table: table.as_ref(), clock: &SystemClock },
         events: deps.events.as_ref(),
         secrets: deps.secrets.as_ref(),
         processors: &deps.processors,
@@ -421,7 +421,7 @@ async fn code_import_step_events_through_the_lambda_handler() {
         Arc::new(portal_embedded::DirBlobs::new(&dir.path().join("blobs"), "http://127.0.0.1:9", b"k").unwrap());
     let deps = portal_code_import::Deps { table: table.clone(), clock: Arc::new(SystemClock), blobs: blobs.clone() };
     let staff = portal_core::audit::Actor::new(&lakeside(), portal_core::audit::ActorKind::Staff, "staff-1", None);
-    let importer = Importer::new(table.as_ref(), blobs.as_ref(), &SystemClock);
+    let importer = Importer::new(Db { table: table.as_ref(), clock: &SystemClock }, blobs.as_ref());
     let step = |name: &str, id: &str| -> portal_code_import::Step {
         let raw = std::fs::read_to_string(events_dir().join(format!("code-import/{name}.json"))).unwrap();
         serde_json::from_str(&raw.replace("5d1f0c2ab3e94a7f8c6b2d10e9a4f371", id)).unwrap()
@@ -435,7 +435,10 @@ async fn code_import_step_events_through_the_lambda_handler() {
     assert_eq!(run("batch", job.id.clone()).await, json!({}));
     assert_eq!(run("finish", job.id.clone()).await, json!({"state": "done"}));
     assert_eq!(run("clean", job.id.clone()).await, json!({"more": false}));
-    let names = Terms { table: table.as_ref() }.names(&pid("lakeside"), &[(System::Cvx, "140".into())]).await.unwrap();
+    let names = Terms { db: Db { table: table.as_ref(), clock: &SystemClock } }
+        .names(&pid("lakeside"), &[(System::Cvx, "140".into())])
+        .await
+        .unwrap();
     assert_eq!(names.get(System::Cvx, "140"), Some("Influenza, seasonal, injectable, preservative free"));
     // The catch: a second import, split and one batch in, ends failed; the first stays active
     // and the clean empties what the second wrote.
@@ -446,7 +449,10 @@ async fn code_import_step_events_through_the_lambda_handler() {
     assert!(!table.query(Query::new(&written)).await.unwrap().items.is_empty());
     assert_eq!(run("fail", second.id.clone()).await, json!({"state": "failed"}));
     assert_eq!(importer.status(&pid("lakeside"), &second.id).await.unwrap().state, portal_core::code_systems::import::ImportState::Failed);
-    assert_eq!(Terms { table: table.as_ref() }.active(&pid("lakeside")).await.unwrap()[&System::Cvx], job.id);
+    assert_eq!(
+        Terms { db: Db { table: table.as_ref(), clock: &SystemClock } }.active(&pid("lakeside")).await.unwrap()[&System::Cvx],
+        job.id
+    );
     assert_eq!(run("clean", second.id.clone()).await, json!({"more": false}));
     assert!(table.query(Query::new(&written)).await.unwrap().items.is_empty(), "the failed version is gone");
     assert!(!table
@@ -474,8 +480,7 @@ async fn notify_sample_event_through_the_lambda_handler() {
     assert_eq!(portal_notify::handle(&deps, sample.clone()).await.unwrap()["notification"], Value::Null);
     // A real message: its notification is sent, once.
     let mailbox = portal_core::webmail::mailbox::Mailbox {
-        table: table.as_ref(),
-        clock: &SystemClock,
+        db: Db { table: table.as_ref(), clock: &SystemClock },
         events: &portal_embedded::InProcessEvents::new(&dir.path().join("e.log")).unwrap(),
         blobs: &portal_embedded::DirBlobs::new(&dir.path().join("b"), "http://127.0.0.1:9", b"k").unwrap(),
     };
@@ -509,7 +514,7 @@ async fn notify_sample_event_through_the_lambda_handler() {
     assert_eq!(shown["state"], "bounced", "{shown}");
     assert_eq!(portal_notify::handle(&deps, event).await.unwrap()["notification"]["state"], "bounced");
     assert_eq!(mailer.list().unwrap().len(), 1);
-    let audit = portal_core::audit::AuditLog { table: table.as_ref(), clock: &SystemClock };
+    let audit = portal_core::audit::AuditLog { db: Db { table: table.as_ref(), clock: &SystemClock } };
     let entries = audit.for_subject(&pid("lakeside"), "pat-1001", 20, None).await.unwrap().0;
     let entry = entries.iter().find(|e| e.action == "mail.bounced").expect("the bounce is in the patient's activity");
     assert_eq!(entry.detail["mail"], "webmail-notification");

@@ -6,6 +6,7 @@
 
 use crate::support::{client, date_from_today, instant_from_now, pid, send, start_local, Local};
 use crate::sync::SyncClient;
+use portal_core::ports::Db;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -371,7 +372,8 @@ async fn a_guarantor_books_a_childs_recall_once() {
 async fn twenty_patients_racing_for_one_slot_one_wins() {
     let l = start_local().await;
     let c = sync_client(&l, 0);
-    let prov = portal_core::identity::provision::Provisioner { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() };
+    let prov =
+        portal_core::identity::provision::Provisioner { db: Db { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() } };
     let slot = json!({"lastModified": instant_from_now(0), "providerId": "prov-3", "start": format!("{}T09:00:00-05:00", date_from_today(20)), "lengthMinutes": 60, "recallTypes": ["Prophy"]});
     let (s, _) = c.call("PUT", "/v1/sync/slots/slot-race", &[], Some(&slot)).await;
     assert_eq!(s, 200);

@@ -3,6 +3,7 @@
 //! modules, and the audit view's filters, paging and names.
 
 use crate::support::{client, pid, send, start_local};
+use portal_core::ports::Db;
 use portal_core::practice::features::Feature;
 use serde_json::{json, Value};
 
@@ -142,7 +143,7 @@ async fn verify_log_names_an_entry_changed_after_its_day_was_sealed() {
     assert_eq!((s, &v["days"], &v["problem"], &v["cursor"]), (200, &json!(0), &Value::Null, &Value::Null), "nothing sealed yet: {v}");
     // Three days on, today (the demo's seeding, these logins) has been sealed.
     let later = ManualClock::new(now() + 3 * 86_400);
-    let sealed = AuditSeals { table: table.as_ref(), clock: &later }.seal(&pid("lakeside")).await.unwrap();
+    let sealed = AuditSeals { db: Db { table: table.as_ref(), clock: &later } }.seal(&pid("lakeside")).await.unwrap();
     let (s, v) = l.get("/v1/admin/audit/verify", Some(&admin)).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["problem"], Value::Null, "{v}");

@@ -8,7 +8,7 @@ use crate::support::{client, date_from_today, instant_from_now, now, send, start
 use crate::sync::SyncClient;
 use portal_core::payments::Payments;
 use portal_core::ports::Processors;
-use portal_core::ports::{ManualClock, Query, Table};
+use portal_core::ports::{Db, ManualClock, Query, Table};
 use serde_json::{json, Value};
 
 const ALEX: (usize, usize) = (0, 0);
@@ -289,7 +289,7 @@ fn payments<'a>(
     events: &'a dyn portal_core::ports::Events,
     processors: &'a Processors,
 ) -> Payments<'a> {
-    Payments { table: l.backends.table.as_ref(), clock, events, secrets: l.backends.secrets.as_ref(), processors }
+    Payments { db: Db { table: l.backends.table.as_ref(), clock }, events, secrets: l.backends.secrets.as_ref(), processors }
 }
 
 #[tokio::test]
@@ -330,7 +330,10 @@ async fn eventbridge_down_at_the_approval_delays_the_event_and_the_receipt_never
     assert!(receipts(&l, 0).await.is_empty(), "no receipt while the event is unpublished");
     // A minute on, the relay publishes it: the receipt goes out.
     clock.advance(61);
-    let outbox = portal_core::sync::outbox::Outbox { table: l.backends.table.as_ref(), clock: &clock, events: l.backends.events.as_ref() };
+    let outbox = portal_core::sync::outbox::Outbox {
+        db: Db { table: l.backends.table.as_ref(), clock: &clock },
+        events: l.backends.events.as_ref(),
+    };
     assert_eq!(outbox.relay(100).await.unwrap(), 1);
     assert_eq!(receipts(&l, 1).await.len(), 1);
 }

@@ -7,7 +7,7 @@
 use crate::support::{client, now, send, start_local_with_stripe, stripe_endpoint, Local};
 use crate::sync::SyncClient;
 use hmac::{Hmac, Mac};
-use portal_core::ports::{ChargeRequest, ChargeStatus, PaymentProcessor, ProcessorAccount};
+use portal_core::ports::{ChargeRequest, ChargeStatus, Db, PaymentProcessor, ProcessorAccount};
 use portal_stripe::StripeProcessor;
 use serde_json::{json, Value};
 
@@ -98,8 +98,7 @@ fn receipts(l: &Local) -> usize {
 /// The payment use cases over the local host's own backends (what its reconciler runs).
 fn payments<'a>(l: &'a Local, processors: &'a portal_core::ports::Processors) -> portal_core::payments::Payments<'a> {
     portal_core::payments::Payments {
-        table: l.backends.table.as_ref(),
-        clock: l.backends.clock.as_ref(),
+        db: Db { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() },
         events: l.backends.events.as_ref(),
         secrets: l.backends.secrets.as_ref(),
         processors,

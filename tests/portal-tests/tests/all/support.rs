@@ -1,5 +1,6 @@
 //! Shared helpers: the moto endpoint, a portal-local started in process, HTTP clients.
 
+use portal_core::ports::Db;
 use portal_local::{app, Backends, DemoLogins};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -191,8 +192,9 @@ impl Local {
     pub async fn staff_token_as(&self, practice: usize, role: portal_core::identity::session::StaffRole) -> String {
         let p = &self.logins.practices[practice];
         let n = self.staff_logins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let prov =
-            portal_core::identity::provision::Provisioner { table: self.backends.table.as_ref(), clock: self.backends.clock.as_ref() };
+        let prov = portal_core::identity::provision::Provisioner {
+            db: Db { table: self.backends.table.as_ref(), clock: self.backends.clock.as_ref() },
+        };
         let username = format!("test-admin-{n}");
         let login = prov.create_staff(&pid(&p.practice_id), &username, "Test Admin", role).await.unwrap();
         let secret = login.totp_secret.unwrap();

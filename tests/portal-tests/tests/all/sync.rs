@@ -2,6 +2,7 @@
 //! would (README), against a portal-local on a real socket.
 
 use crate::support::{client, now, pid, send, start_local, Local};
+use portal_core::ports::Db;
 use portal_core::sync::signing::signed_headers;
 use serde_json::{json, Value};
 
@@ -244,7 +245,8 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     let staff = l.staff_token(0).await;
     let (key_id, secret) = new_key(&l, &staff).await;
     let c = SyncClient { local: &l, key_id, secret };
-    let outbox = Outbox { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref(), events: &crate::support::EventsDown };
+    let outbox =
+        Outbox { db: Db { table: l.backends.table.as_ref(), clock: l.backends.clock.as_ref() }, events: &crate::support::EventsDown };
     let sent = PortalEvent::WebmailSent { message_id: "m-1".into(), patient_id: "pat-1001".into() };
     let first = outbox.record(&pid("lakeside"), sent).await.unwrap();
     outbox.record(&pid("lakeside"), PortalEvent::PasswordChanged { patient_id: "pat-1001".into() }).await.unwrap();
@@ -266,7 +268,7 @@ async fn outbox_survives_event_failures_and_restarts_and_acks_stick() {
     assert_eq!(s, 200);
     // After a restart (a new portal-local over the same data folder), the acknowledged one stays handled.
     let reopened = portal_local::Backends::open(l.data_dir.path(), &l.base).unwrap();
-    let again = Outbox { table: reopened.table.as_ref(), clock: reopened.clock.as_ref(), events: &crate::support::EventsDown };
+    let again = Outbox { db: reopened.db(), events: &crate::support::EventsDown };
     let (events, _) = again.list(&pid("lakeside"), None, 100).await.unwrap();
     assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["portal.patient.password_changed"]);
     let (s, v) = c.call("GET", "/v1/sync/events", &[("after", "garbage")], None).await;

@@ -11,14 +11,11 @@ pub(super) async fn audit_seals_name_what_changed(b: &Backend) {
     use portal_core::audit::{Actor, ActorKind, AuditAction, AuditLog, Outcome};
     let practice = new_practice();
     let settings = portal_core::practice::settings::PracticeSettings::new("Seal Dental", vec![]);
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
-        .create(&practice, &settings)
-        .await
-        .unwrap();
+    portal_core::practice::settings::SettingsRepo { db: b.db() }.create(&practice, &settings).await.unwrap();
     // Noon today (UTC): three days back has five entries, two days back three, yesterday none.
     let noon = now().div_euclid(86_400) * 86_400 + 43_200;
     let clock = ManualClock::new(noon - 3 * 86_400);
-    let log = AuditLog { table: b.table.as_ref(), clock: &clock };
+    let log = AuditLog { db: b.db_with(&clock) };
     let actor = Actor::new(&practice, ActorKind::Patient, "g", Some("192.0.2.1"));
     for (days_ago, n) in [(3, 5), (2, 3), (0, 1)] {
         clock.set(noon - days_ago * 86_400);
@@ -27,7 +24,7 @@ pub(super) async fn audit_seals_name_what_changed(b: &Backend) {
             log.record(&actor, AuditAction::AccountLedgerRead, "g", Outcome::Success, json!({ "n": i })).await.unwrap();
         }
     }
-    let seals = AuditSeals { table: b.table.as_ref(), clock: &clock };
+    let seals = AuditSeals { db: b.db_with(&clock) };
     let sealed = seals.seal(&practice).await.unwrap();
     assert_eq!(sealed.iter().map(|s| s.entries).collect::<Vec<_>>(), [5, 3, 0], "three ended days, today not yet");
     assert!(seals.seal(&practice).await.unwrap().is_empty(), "a day is sealed once");

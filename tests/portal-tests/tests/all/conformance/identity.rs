@@ -2,6 +2,7 @@
 //! access, the automated invites and forgotten passwords.
 
 use super::*;
+use portal_core::ports::Db;
 
 /// Two admins demoting each other at the same moment, again and again: the change and the count
 /// of the admins who stay are one conditional transaction, so a practice is never left without
@@ -13,7 +14,7 @@ pub(super) async fn admins_demoting_each_other_leave_one(b: &Backend) {
     let rounds = b.load_rounds.min(10);
     for round in 0..rounds {
         let practice = new_practice();
-        let prov = portal_core::identity::provision::Provisioner { table: b.table.as_ref(), clock: &SystemClock };
+        let prov = portal_core::identity::provision::Provisioner { db: b.db() };
         prov.create_practice(&practice, "Two Admins", vec![]).await.unwrap();
         let (one, two) = (
             prov.create_staff(&practice, "one", "One", Admin).await.unwrap(),
@@ -22,14 +23,14 @@ pub(super) async fn admins_demoting_each_other_leave_one(b: &Backend) {
         let demote = |by: &str, whom: &'static str| {
             let (table, actor) = (b.table.clone(), Actor::new(&practice, ActorKind::Staff, by, None));
             tokio::spawn(async move {
-                StaffUsers { table: table.as_ref(), clock: &SystemClock }.update(&actor, whom, Some(FrontDesk), None).await
+                StaffUsers { db: Db { table: table.as_ref(), clock: &SystemClock } }.update(&actor, whom, Some(FrontDesk), None).await
             })
         };
         let (a, b2) = (demote(&one.principal_id, "two"), demote(&two.principal_id, "one"));
         let outcomes = [a.await.unwrap().map_err(|e| e.code()), b2.await.unwrap().map_err(|e| e.code())];
         assert!(outcomes.iter().filter(|o| o.is_ok()).count() == 1, "round {round}: {outcomes:?}");
         assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err(portal_core::ProblemCode::LastAdmin)), "round {round}: {outcomes:?}");
-        let users = StaffUsers { table: b.table.as_ref(), clock: &SystemClock }.list(&practice).await.unwrap();
+        let users = StaffUsers { db: b.db() }.list(&practice).await.unwrap();
         assert_eq!(users.iter().filter(|u| u.role == Admin).count(), 1, "round {round}: {users:?}");
     }
 }
@@ -43,13 +44,13 @@ pub(super) async fn roster_and_access_hold(b: &Backend) {
     use portal_core::sync::store::{Applied, SyncStore};
     use portal_core::sync::Entity::Patients;
     let practice = new_practice();
-    let store = SyncStore { table: b.table.as_ref(), clock: &SystemClock };
+    let store = SyncStore { db: b.db() };
     let version = |stamp: &str, last: &str, phones: Value| {
         let mut p = patient("Avery", json!({"lastName": last, "phones": phones}));
         p["lastModified"] = json!(stamp);
         p
     };
-    let roster = Roster { table: b.table.as_ref() };
+    let roster = Roster { db: b.db() };
     let found = |q: &'static str| {
         let (roster, practice) = (&roster, &practice);
         async move { roster.search(practice, q, 10, None).await.unwrap().entries.into_iter().map(|e| e.patient_id).collect::<Vec<_>>() }
@@ -73,7 +74,7 @@ pub(super) async fn roster_and_access_hold(b: &Backend) {
     assert!(found("brook").await.is_empty() && found("").await.is_empty());
     assert!(roster.get(&practice, "a").await.unwrap().is_none());
 
-    let access = PatientAccess { table: b.table.as_ref(), clock: &SystemClock };
+    let access = PatientAccess { db: b.db() };
     let (sam1234, sam9999) = (Username::parse("sam1234").unwrap(), Username::parse("sam9999").unwrap());
     let login = |patient_id, username| NewPatientLogin {
         patient_id,
@@ -96,7 +97,7 @@ pub(super) async fn practice_sending_mail(b: &Backend, clock: &dyn Clock) -> por
     let practice = new_practice();
     let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
     settings.webmail.notification_sender = b.sender.clone();
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock }.create(&practice, &settings).await.unwrap();
+    portal_core::practice::settings::SettingsRepo { db: b.db_with(clock) }.create(&practice, &settings).await.unwrap();
     practice
 }
 
@@ -120,7 +121,7 @@ pub(super) async fn invites_hold(b: &Backend) {
     let t0 = clock.now();
     let practice = practice_sending_mail(b, clock.as_ref()).await;
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
-    let repo = InviteRulesRepo { table: b.table.as_ref(), clock: clock.as_ref() };
+    let repo = InviteRulesRepo { db: b.db_with(clock.as_ref()) };
     let mut rules = repo.get(&practice).await.unwrap();
     assert_eq!((rules.version, rules.rules.len(), rules.any_enabled()), (0, 2, false), "the defaults, off");
     for r in &mut rules.rules {
@@ -133,7 +134,7 @@ pub(super) async fn invites_hold(b: &Backend) {
     let rules = repo.put(&staff, 0, &rules.rules, "269-555-0100").await.unwrap();
     assert_eq!(repo.put(&staff, 0, &rules.rules, "").await.unwrap_err().code(), "settings_changed");
 
-    let store = SyncStore { table: b.table.as_ref(), clock: clock.as_ref() };
+    let store = SyncStore { db: b.db_with(clock.as_ref()) };
     let email = |id: &str| format!("{id}-{practice}@example.com");
     let eligible = |id: &str, extra: Value| {
         let mut p = patient(
@@ -174,8 +175,7 @@ pub(super) async fn invites_hold(b: &Backend) {
         async move { b.probe.mails().await.into_iter().filter(|raw| raw.contains(&format!("To: {to}"))).collect::<Vec<_>>() }
     };
     let runner = |mailer: &'static str| InviteRun {
-        table: b.table.as_ref(),
-        clock: clock.as_ref(),
+        db: b.db_with(clock.as_ref()),
         mailer: if mailer == "real" { b.mailer.as_ref() } else { &Crashing },
         site_url: "https://portal.example.com",
     };
@@ -196,7 +196,7 @@ pub(super) async fn invites_hold(b: &Backend) {
     }
     assert_eq!(eve.len(), 1);
     let text = portal_core::mime::text_part(&eve[0]).unwrap();
-    let login = portal_core::identity::patient_access::PatientAccess { table: b.table.as_ref(), clock: clock.as_ref() };
+    let login = portal_core::identity::patient_access::PatientAccess { db: b.db_with(clock.as_ref()) };
     let username = login.get(&practice, "eve").await.unwrap().unwrap().0.username;
     assert!(
         text.contains("Dear eve")
@@ -219,7 +219,11 @@ pub(super) async fn invites_hold(b: &Backend) {
     let crashed = {
         let (table, clock) = (b.table.clone(), clock.clone());
         tokio::spawn(async move {
-            let run = InviteRun { table: table.as_ref(), clock: clock.as_ref(), mailer: &Crashing, site_url: "https://portal.example.com" };
+            let run = InviteRun {
+                db: Db { table: table.as_ref(), clock: clock.as_ref() },
+                mailer: &Crashing,
+                site_url: "https://portal.example.com",
+            };
             run.run(&practice_ref).await
         })
         .await
@@ -253,11 +257,10 @@ pub(super) async fn recovery_holds(b: &Backend) {
     let practice = practice_sending_mail(b, clock.as_ref()).await;
     let email = format!("gale-{practice}@example.com");
     synced(b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({"email": email}))).await;
-    let prov = portal_core::identity::provision::Provisioner { table: b.table.as_ref(), clock: clock.as_ref() };
+    let prov = portal_core::identity::provision::Provisioner { db: b.db_with(clock.as_ref()) };
     prov.create_patient_login(&practice, "g", "gale", "Gale Test", false).await.unwrap();
     let recovery = Recovery {
-        table: b.table.as_ref(),
-        clock: clock.as_ref(),
+        db: b.db_with(clock.as_ref()),
         mailer: b.mailer.as_ref(),
         events: b.events.as_ref(),
         site_url: "https://portal.example.com",
@@ -291,7 +294,7 @@ pub(super) async fn recovery_holds(b: &Backend) {
     clock.advance(RESET_SECONDS - 1);
     recovery.reset(&second, "a lighthouse at low tide", None).await.unwrap();
     assert_eq!(recovery.reset(&second, "another long passphrase", None).await.unwrap_err().code(), "reset_link_invalid", "once");
-    let auth = portal_core::identity::login::Logins { table: b.table.as_ref(), clock: clock.as_ref(), events: b.events.as_ref() };
+    let auth = portal_core::identity::login::Logins { db: b.db_with(clock.as_ref()), events: b.events.as_ref() };
     let input = portal_core::identity::login::LoginInput {
         practice: &practice,
         username: "gale",

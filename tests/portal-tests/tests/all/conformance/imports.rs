@@ -2,6 +2,7 @@
 //! an import whose start was lost giving way.
 
 use super::*;
+use portal_core::ports::Db;
 
 /// The demo practices' releases, as a practice would put them in its release location.
 pub(super) async fn put_release(b: &Backend, practice: &portal_core::ids::PracticeId, folder: &str, as_name: &str) {
@@ -109,7 +110,7 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     put_release(b, &practice, snomed, snomed).await;
     let flaky = Arc::new(FailsOnce { inner: b.table.clone(), armed: false.into() });
     // Batches of ~300 bytes: the three SNOMED files make about 25.
-    let importer = Importer::new(flaky.as_ref(), b.blobs.as_ref(), &clock).with_batch_bytes(300);
+    let importer = Importer::new(Db { table: flaky.as_ref(), clock: &clock }, b.blobs.as_ref()).with_batch_bytes(300);
     let workflows = StepByStep::default();
     // Every step in the workflow's order: split, the batches read first, the rest, finish, clean.
     let run_all = |id: String| {
@@ -156,7 +157,7 @@ pub(super) async fn code_system_imports_hold(b: &Backend) {
     let stored = all_items(b.table.as_ref(), &terms_pk).await;
     // 15 active concepts, 16 synonyms, 15 fully specified names; no inactive name, no definition.
     assert_eq!(stored.len(), 46);
-    let terms = Terms { table: b.table.as_ref() };
+    let terms = Terms { db: b.db() };
     let names = terms
         .names(&practice, &[(System::SnomedCt, "38341003".into()), (System::SnomedCt, "80967001".into()), (System::Cvx, "140".into())])
         .await
@@ -315,7 +316,7 @@ pub(super) async fn an_import_that_never_started_gives_way(b: &Backend) {
     let staff = portal_core::audit::Actor::new(&practice, portal_core::audit::ActorKind::Staff, "staff-1", None);
     let release = "Loinc_2.80";
     put_release(b, &practice, release, release).await;
-    let importer = Importer::new(b.table.as_ref(), b.blobs.as_ref(), &clock);
+    let importer = Importer::new(b.db_with(&clock), b.blobs.as_ref());
     let workflows = StepByStep::default();
     let lost = importer.start(&staff, "Pat Admin", System::Loinc, release, &workflows).await.unwrap();
     clock.advance(NEVER_STARTED_SECONDS - 1);

@@ -40,6 +40,17 @@ struct Backend {
     _keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
+impl Backend {
+    /// The backend's table on the system clock, for building a use case.
+    fn db(&self) -> Db<'_> {
+        self.db_with(&SystemClock)
+    }
+    /// The backend's table on a clock the test controls.
+    fn db_with<'a>(&'a self, clock: &'a dyn Clock) -> Db<'a> {
+        Db { table: self.table.as_ref(), clock }
+    }
+}
+
 fn uid() -> String {
     portal_core::ids::new_id()[..10].to_string()
 }

@@ -3,6 +3,7 @@
 //! payments settled once, exact counters and senders who never conflict.
 
 use super::*;
+use portal_core::ports::Db;
 
 /// The patient modules' rules over this backend: a balance summed over the account, a
 /// confirmation written once with its outbox event, and of twenty patients booking one slot at
@@ -23,18 +24,18 @@ pub(super) async fn patient_modules_hold(b: &Backend) {
         let line = json!({"patientId": "g", "date": "2026-01-10", "kind": kind, "amountCents": cents, "description": "Visit"});
         synced(b, &practice, Ledger, id, line).await;
     }
-    let account = Account { table: b.table.as_ref(), clock: &SystemClock, blobs: b.blobs.as_ref() };
+    let account = Account { db: b.db(), blobs: b.blobs.as_ref() };
     let sum = account.summary(&caller("g"), None, true).await.unwrap();
     assert_eq!((sum.total_cents, sum.insurance_estimate_cents, sum.patient_portion_cents), (7000, 3000, 4000));
 
     let providers = ProviderNames::new(60);
-    let book = AppointmentBook { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), providers: &providers };
+    let book = AppointmentBook { db: b.db(), events: b.events.as_ref(), providers: &providers };
     let pending = json!({"patientId": "g", "providerId": "prov-1", "start": format!("{}T10:00:00-05:00", date_from_today(40)), "lengthMinutes": 30, "status": "scheduled", "eConfirmationPending": true});
     synced(b, &practice, Appointments, "apt-1", pending).await;
     for _ in 0..2 {
         assert_eq!(book.confirm(&caller("g"), None, "apt-1").await.unwrap().id, "apt-1");
     }
-    let outbox = portal_core::sync::outbox::Outbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref() };
+    let outbox = portal_core::sync::outbox::Outbox { db: b.db(), events: b.events.as_ref() };
     tokio::time::sleep(Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
     let (events, _) = outbox.list(&practice, None, 100).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.kind == "appointment.confirmed").count(), 1);
@@ -57,7 +58,11 @@ pub(super) async fn patient_modules_hold(b: &Backend) {
             let (table, events, caller) = (b.table.clone(), b.events.clone(), caller(&format!("r{n}")));
             tokio::spawn(async move {
                 let providers = ProviderNames::new(60);
-                let book = AppointmentBook { table: table.as_ref(), clock: &SystemClock, events: events.as_ref(), providers: &providers };
+                let book = AppointmentBook {
+                    db: Db { table: table.as_ref(), clock: &SystemClock },
+                    events: events.as_ref(),
+                    providers: &providers,
+                };
                 book.book(&caller, None, &format!("rc-{n}"), "slot-1").await.map(|b| b.appointment.id).map_err(|e| e.code())
             })
         })
@@ -95,10 +100,7 @@ pub(super) async fn webmail_holds(b: &Backend) {
     let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
     settings.webmail.notification_sender = b.sender.clone();
     settings.webmail.default_notify_address = format!("office-{practice}@example.com");
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
-        .create(&practice, &settings)
-        .await
-        .unwrap();
+    portal_core::practice::settings::SettingsRepo { db: b.db() }.create(&practice, &settings).await.unwrap();
     let email = format!("gale-{practice}@example.com");
     synced(b, &practice, Patients, "g", patient("Gale", json!({"email": email}))).await;
     synced(
@@ -122,7 +124,7 @@ pub(super) async fn webmail_holds(b: &Backend) {
     let caller =
         |id: &str| Caller { actor: Actor::new(&practice, ActorKind::Patient, id, None), viewer: Viewer::new(id, FamilyAccess::Guarantor) };
     let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
-    let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
+    let mail = Mailbox { db: b.db(), events: b.events.as_ref(), blobs: b.blobs.as_ref() };
     let page = || PageRequest::new(20, None);
 
     // A patient writes to a provider someone answers for; not to one nobody does.
@@ -163,13 +165,12 @@ pub(super) async fn webmail_holds(b: &Backend) {
     assert_eq!(mail.office_thread(&staff, &about_mo.thread_id).await.unwrap().patient_id, "m");
 
     // Notifications: failing, then sent once, never twice; nothing of the message in them.
-    let failing = Notifier { table: b.table.as_ref(), clock: &SystemClock, mailer: &Down, portal_base_url: "https://portal.example.com" };
+    let failing = Notifier { db: b.db(), mailer: &Down, portal_base_url: "https://portal.example.com" };
     assert!(failing.notify(&practice, &reply.id).await.is_err());
     let staff_view = mail.office_thread(&staff, &sent.thread_id).await.unwrap();
     let state = staff_view.messages[1].summary.notification.clone().unwrap();
     assert!(matches!(state, Notification::Failed { attempts: 1, .. }), "{state:?}");
-    let working =
-        Notifier { table: b.table.as_ref(), clock: &SystemClock, mailer: b.mailer.as_ref(), portal_base_url: "https://portal.example.com" };
+    let working = Notifier { db: b.db(), mailer: b.mailer.as_ref(), portal_base_url: "https://portal.example.com" };
     for _ in 0..2 {
         assert!(matches!(working.notify(&practice, &reply.id).await.unwrap(), Notification::Sent { .. }));
     }
@@ -260,10 +261,7 @@ pub(super) async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
     use portal_core::webmail::mailbox::{Folder, Mailbox};
     let practice = new_practice();
     let settings = portal_core::practice::settings::PracticeSettings::new("Audit Dental", portal_core::Feature::ALL.to_vec());
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
-        .create(&practice, &settings)
-        .await
-        .unwrap();
+    portal_core::practice::settings::SettingsRepo { db: b.db() }.create(&practice, &settings).await.unwrap();
     let caller = Caller { actor: Actor::new(&practice, ActorKind::Patient, "g", None), viewer: Viewer::new("g", FamilyAccess::Guarantor) };
     synced(b, &practice, Patients, "g", patient("Gale", json!({}))).await;
     synced(
@@ -284,13 +282,14 @@ pub(super) async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
     let down: Arc<dyn Table> = Arc::new(AuditDown(b.table.clone()));
     let providers = ProviderNames::new(60);
     for (table, works) in [(&down, false), (&b.table, true)] {
-        let book = AppointmentBook { table: table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), providers: &providers };
-        let mail = Mailbox { table: table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
+        let book =
+            AppointmentBook { db: Db { table: table.as_ref(), clock: &SystemClock }, events: b.events.as_ref(), providers: &providers };
+        let mail = Mailbox { db: Db { table: table.as_ref(), clock: &SystemClock }, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
         assert_eq!(book.book(&caller, None, "rc-1", "slot-1").await.is_ok(), works, "booking");
         assert_eq!(book.confirm(&caller, None, "apt-1").await.is_ok(), works, "confirmation");
         assert_eq!(mail.patient_compose(&caller, None, "prov-1", "Hello", "Is parking free?", &[]).await.is_ok(), works, "message");
         let office = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
-        let inbox = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() }
+        let inbox = Mailbox { db: b.db(), events: b.events.as_ref(), blobs: b.blobs.as_ref() }
             .office_list(&office, Folder::Inbox, false, None, PageRequest::new(10, None))
             .await
             .unwrap();
@@ -300,7 +299,7 @@ pub(super) async fn changes_and_their_audit_entries_are_one_write(b: &Backend) {
         }
     }
     // Each change went through once, each with its entry.
-    let audit = portal_core::audit::AuditLog { table: b.table.as_ref(), clock: &SystemClock };
+    let audit = portal_core::audit::AuditLog { db: b.db() };
     let entries = audit.for_subject(&practice, "g", 100, None).await.unwrap().0;
     let count = |action: &str| entries.iter().filter(|e| e.action == action).count();
     assert_eq!((count("appointments.book"), count("appointments.confirm"), count("webmail.send"), count("webmail.read")), (1, 1, 1, 1));
@@ -314,9 +313,9 @@ pub(super) async fn events_a_commit_could_not_publish_go_out_later(b: &Backend) 
     let clock = ManualClock::new(now());
     let practice = new_practice();
     let (lost, fine) = (uid(), uid());
-    let down = Outbox { table: b.table.as_ref(), clock: &clock, events: &crate::support::EventsDown };
+    let down = Outbox { db: b.db_with(&clock), events: &crate::support::EventsDown };
     down.record(&practice, PortalEvent::PasswordChanged { patient_id: lost.clone() }).await.unwrap();
-    let up = Outbox { table: b.table.as_ref(), clock: &clock, events: b.events.as_ref() };
+    let up = Outbox { db: b.db_with(&clock), events: b.events.as_ref() };
     let published = up.record(&practice, PortalEvent::PasswordChanged { patient_id: fine }).await.unwrap();
     // Its own publish can fail too when the emulator is loaded (the whole suite at once): then
     // it is still marked, and the relay's as well.
@@ -357,7 +356,7 @@ pub(super) async fn payments_are_settled_once(b: &Backend) {
     let processors = Processors { test: Some(test.clone()), stripe: None };
     let clock = ManualClock::new(now());
     let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
-    let setups = PaymentSetups { table: b.table.as_ref(), clock: &clock, secrets: b.secrets.as_ref(), processors: &processors };
+    let setups = PaymentSetups { db: b.db_with(&clock), secrets: b.secrets.as_ref(), processors: &processors };
     let change = SetupChange {
         processor: ProcessorKind::Test,
         publishable_key: String::new(),
@@ -367,13 +366,7 @@ pub(super) async fn payments_are_settled_once(b: &Backend) {
         version: 0,
     };
     setups.save(&staff, change).await.unwrap();
-    let p = Payments {
-        table: b.table.as_ref(),
-        clock: &clock,
-        events: b.events.as_ref(),
-        secrets: b.secrets.as_ref(),
-        processors: &processors,
-    };
+    let p = Payments { db: b.db_with(&clock), events: b.events.as_ref(), secrets: b.secrets.as_ref(), processors: &processors };
     let gale = Caller { actor: Actor::new(&practice, ActorKind::Patient, "g", None), viewer: Viewer::new("g", FamilyAccess::Guarantor) };
     let start = |key: &str, cents| StartRequest { amount_cents: cents, note: None, idempotency_key: key.into() };
     let first = p.start(&gale, None, start("conformance-1", 4200), "Practice").await.unwrap();
@@ -387,7 +380,7 @@ pub(super) async fn payments_are_settled_once(b: &Backend) {
     let runs = futures_util::future::join_all((0..3).map(|_| p.reconcile(500)));
     let (polls, _) = tokio::join!(polls, runs);
     assert!(polls.iter().all(|v| v.as_ref().unwrap().status == portal_core::payments::PaymentStatus::Approved));
-    let outbox = portal_core::sync::outbox::Outbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref() };
+    let outbox = portal_core::sync::outbox::Outbox { db: b.db(), events: b.events.as_ref() };
     tokio::time::sleep(Duration::from_micros(portal_core::sync::outbox::SETTLE_MICROS as u64 + 100_000)).await;
     let (events, _) = outbox.list(&practice, None, 100).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.kind == "payment.received" && e.detail["paymentId"] == json!(id)).count(), 1);
@@ -447,10 +440,7 @@ pub(super) async fn concurrent_senders_never_conflict(b: &Backend) {
     let each = b.load_rounds;
     let practice = new_practice();
     let settings = portal_core::practice::settings::PracticeSettings::new("Busy Dental", portal_core::Feature::ALL.to_vec());
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
-        .create(&practice, &settings)
-        .await
-        .unwrap();
+    portal_core::practice::settings::SettingsRepo { db: b.db() }.create(&practice, &settings).await.unwrap();
     let provider = json!({"abbreviation": "MC", "firstName": "Maya", "lastName": "Chen", "staffUsernames": ["frontdesk"]});
     synced(b, &practice, Providers, "prov-1", provider).await;
     for n in 0..SENDERS {
@@ -461,7 +451,8 @@ pub(super) async fn concurrent_senders_never_conflict(b: &Backend) {
         .map(|n| {
             let ((table, events, blobs), practice) = (mailbox(b), practice.clone());
             tokio::spawn(async move {
-                let mail = Mailbox { table: table.as_ref(), clock: &SystemClock, events: events.as_ref(), blobs: blobs.as_ref() };
+                let mail =
+                    Mailbox { db: Db { table: table.as_ref(), clock: &SystemClock }, events: events.as_ref(), blobs: blobs.as_ref() };
                 let caller = Caller {
                     actor: Actor::new(&practice, ActorKind::Patient, &format!("s{n}"), None),
                     viewer: Viewer::new(&format!("s{n}"), FamilyAccess::Guarantor),
@@ -483,7 +474,7 @@ pub(super) async fn concurrent_senders_never_conflict(b: &Backend) {
     }
     assert_eq!(sent.len(), SENDERS * each);
     let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
-    let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
+    let mail = Mailbox { db: b.db(), events: b.events.as_ref(), blobs: b.blobs.as_ref() };
     let (mut listed, mut cursor) = (vec![], None);
     let unread = loop {
         let page = mail.office_list(&staff, Folder::Inbox, false, None, PageRequest::new(100, cursor)).await.unwrap();
@@ -505,7 +496,8 @@ pub(super) async fn concurrent_senders_never_conflict(b: &Backend) {
         .map(|chunk| {
             let ((table, events, blobs), staff, chunk) = (mailbox(b), staff.clone(), chunk.to_vec());
             tokio::spawn(async move {
-                let mail = Mailbox { table: table.as_ref(), clock: &SystemClock, events: events.as_ref(), blobs: blobs.as_ref() };
+                let mail =
+                    Mailbox { db: Db { table: table.as_ref(), clock: &SystemClock }, events: events.as_ref(), blobs: blobs.as_ref() };
                 for id in chunk {
                     mail.office_mark(&staff, &id, true).await.unwrap_or_else(|e| panic!("{}: {e}", e.code()));
                 }

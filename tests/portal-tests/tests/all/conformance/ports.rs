@@ -387,14 +387,11 @@ pub(super) async fn ses_refuses_an_unverified_sender_until_it_is_verified() {
     let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
     settings.webmail.notification_sender = sender.clone();
     settings.webmail.default_notify_address = "office@example.com".into();
-    portal_core::practice::settings::SettingsRepo { table: b.table.as_ref(), clock: &SystemClock }
-        .create(&practice, &settings)
-        .await
-        .unwrap();
+    portal_core::practice::settings::SettingsRepo { db: b.db() }.create(&practice, &settings).await.unwrap();
     let email = format!("gale-{practice}@example.com");
     synced(&b, &practice, portal_core::sync::Entity::Patients, "g", patient("Gale", json!({"email": email}))).await;
     let staff = Actor::new(&practice, ActorKind::Staff, "staff-1", None);
-    let mail = Mailbox { table: b.table.as_ref(), clock: &SystemClock, events: b.events.as_ref(), blobs: b.blobs.as_ref() };
+    let mail = Mailbox { db: b.db(), events: b.events.as_ref(), blobs: b.blobs.as_ref() };
     let sent = mail
         .office_compose(
             &staff,
@@ -405,8 +402,7 @@ pub(super) async fn ses_refuses_an_unverified_sender_until_it_is_verified() {
         )
         .await
         .unwrap();
-    let notifier =
-        Notifier { table: b.table.as_ref(), clock: &SystemClock, mailer: b.mailer.as_ref(), portal_base_url: "https://portal.example.com" };
+    let notifier = Notifier { db: b.db(), mailer: b.mailer.as_ref(), portal_base_url: "https://portal.example.com" };
     assert!(notifier.notify(&practice, &sent.id).await.is_err(), "SES refuses the unverified sender");
     let thread = mail.office_thread(&staff, &sent.thread_id).await.unwrap();
     assert_eq!(thread.messages[0].body, "Your results are in.", "the message is there meanwhile");

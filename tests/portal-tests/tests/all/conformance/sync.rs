@@ -13,7 +13,7 @@ pub(super) async fn sync_rules_hold(b: &Backend) {
     let clock = SystemClock;
     let practice = new_practice();
     // A key, sealed by this backend's SecretBox, verifies a signed request once.
-    let keys = SyncKeys { table: b.table.as_ref(), clock: &clock, secrets: b.secrets.as_ref() };
+    let keys = SyncKeys { db: b.db_with(&clock), secrets: b.secrets.as_ref() };
     let (key, secret) = keys.create(&Actor::new(&practice, ActorKind::Staff, "staff-1", None), "Server").await.unwrap();
     let headers = signed_headers(&key.key_id, &secret, "GET", "/v1/sync/events", &[], b"", now());
     let sig = SyncSignature::from_headers(|h| headers.iter().find(|(k, _)| *k == h).map(|(_, v)| v.clone())).unwrap();
@@ -23,7 +23,7 @@ pub(super) async fn sync_rules_hold(b: &Backend) {
     let replay = keys.verify(&sig, "GET", &path, &cache, None).await;
     assert_eq!(replay.as_ref().map_err(|e| e.code()).err(), Some(portal_core::ProblemCode::SyncReplay), "{replay:?}");
     // Upserts never go backwards; deletes leave a tombstone.
-    let store = SyncStore { table: b.table.as_ref(), clock: &clock };
+    let store = SyncStore { db: b.db_with(&clock) };
     let body = |stamp: &str, name: &str| json!({"lastModified": stamp, "abbreviation": "MC", "firstName": name, "lastName": "Chen"});
     let up = |stamp: &'static str, name: &'static str| store.upsert(&practice, Entity::Providers, "prov-1", body(stamp, name));
     assert_eq!(up("2026-01-02T00:00:00Z", "Maya").await.unwrap().applied, Applied::Applied);
@@ -35,7 +35,7 @@ pub(super) async fn sync_rules_hold(b: &Backend) {
     assert!(store.get(&practice, Entity::Providers, "prov-1").await.unwrap().deleted);
     // The outbox: kept in order, handed out after the acknowledgement only once.
     use portal_core::sync::events::PortalEvent;
-    let outbox = Outbox { table: b.table.as_ref(), clock: &clock, events: b.events.as_ref() };
+    let outbox = Outbox { db: b.db_with(&clock), events: b.events.as_ref() };
     let (one, two) = (
         PortalEvent::WebmailSent { message_id: "m-1".into(), patient_id: "pat-1".into() },
         PortalEvent::PasswordChanged { patient_id: "pat-1".into() },
@@ -59,7 +59,7 @@ pub(super) async fn synced(
     mut body: Value,
 ) {
     body["lastModified"] = json!("2026-01-01T00:00:00Z");
-    let store = portal_core::sync::store::SyncStore { table: b.table.as_ref(), clock: &SystemClock };
+    let store = portal_core::sync::store::SyncStore { db: b.db() };
     store.upsert(practice, entity, id, body).await.unwrap();
 }
 
@@ -85,7 +85,7 @@ pub(super) async fn family_rule_holds(b: &Backend) {
     synced(b, &practice, Patients, "a", patient("Ash", json!({"guarantorId": "g"}))).await;
     synced(b, &practice, Patients, "u", patient("Uma", json!({}))).await;
     synced(b, &other, Patients, "x", patient("Xan", json!({"guarantorId": "g"}))).await;
-    let family = Family { records: PatientRecords { table: b.table.as_ref() } };
+    let family = Family { records: PatientRecords { db: b.db() } };
     let sees = |id: &str, access: FamilyAccess| {
         let viewer = Viewer::new(id, access);
         let (family, practice) = (&family, &practice);
@@ -129,7 +129,7 @@ pub(super) async fn patient_records_read_back(b: &Backend) {
         json!({"patientId": "p2", "providerId": "prov-1", "start": "2026-02-01T09:00:00Z", "lengthMinutes": 30, "status": "complete"}),
     )
     .await;
-    let records = PatientRecords { table: b.table.as_ref() };
+    let records = PatientRecords { db: b.db() };
     let all = records.for_patient::<Appointment>(&practice, "p1", &DateRange::all(), Order::NewestFirst, 10, None).await.unwrap();
     assert_eq!(all.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a3", "a2", "a1"]);
     assert_eq!(all.records[0].record.status, AppointmentStatus::Scheduled);
@@ -149,7 +149,7 @@ pub(super) async fn patient_records_read_back(b: &Backend) {
     let ledger = records.for_patient::<LedgerEntry>(&practice, "g", &DateRange::all(), Order::NewestFirst, 10, None).await.unwrap();
     assert_eq!(ledger.records.len(), 2);
     // A delete takes the record out of every listing and out of reach by id.
-    let store = portal_core::sync::store::SyncStore { table: b.table.as_ref(), clock: &SystemClock };
+    let store = portal_core::sync::store::SyncStore { db: b.db() };
     store.delete(&practice, Appointments, "a2", "2026-06-01T00:00:00Z").await.unwrap();
     let after = records.for_patient::<Appointment>(&practice, "p1", &DateRange::all(), Order::OldestFirst, 10, None).await.unwrap();
     assert_eq!(after.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a1", "a3"]);

@@ -5,6 +5,7 @@
 use super::practice::settings;
 use super::*;
 use crate::support::pid;
+use portal_core::ports::Db;
 
 #[tokio::test]
 async fn health_is_public_and_unknown_routes_are_problems() {
@@ -103,11 +104,14 @@ impl AuthBench {
             events: Arc::new(portal_embedded::InProcessEvents::new(&log).unwrap()),
         }
     }
+    fn db(&self) -> Db<'_> {
+        Db { table: self.table.as_ref(), clock: self.clock.as_ref() }
+    }
     fn auth(&self) -> portal_core::identity::login::Logins<'_> {
-        portal_core::identity::login::Logins { table: self.table.as_ref(), clock: self.clock.as_ref(), events: self.events.as_ref() }
+        portal_core::identity::login::Logins { db: self.db(), events: self.events.as_ref() }
     }
     fn prov(&self) -> portal_core::identity::provision::Provisioner<'_> {
-        portal_core::identity::provision::Provisioner { table: self.table.as_ref(), clock: self.clock.as_ref() }
+        portal_core::identity::provision::Provisioner { db: self.db() }
     }
     async fn login(&self, kind: portal_core::identity::session::PrincipalKind, user: &str, pw: &str, totp: Option<&str>, ip: &str) -> bool {
         self.login_on(kind, user, pw, totp, ip, None).await.is_some()
@@ -167,7 +171,7 @@ async fn throttling_slows_the_guesser_and_never_locks_the_owner_out() {
     let portal_core::identity::login::LoginResult::Session(ok) = b.auth().login(Patient, input, &meta).await.unwrap() else {
         panic!("no second factor here")
     };
-    let sessions = portal_core::identity::session::Sessions { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    let sessions = portal_core::identity::session::Sessions { db: b.db() };
     assert!(sessions.resolve(&ok.token).await.unwrap().is_some());
     b.clock.advance(portal_core::identity::session::IDLE_TIMEOUT + 1);
     assert!(sessions.resolve(&ok.token).await.unwrap().is_none());
@@ -186,7 +190,7 @@ async fn parallel_guesses_are_all_counted() {
     }
     burst.join_all().await;
     // Only the free attempts had their password checked; the rest waited unchecked.
-    let audit = portal_core::audit::AuditLog { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    let audit = portal_core::audit::AuditLog { db: b.db() };
     let entries = audit.search(&pid("p1"), &Default::default(), 100, None).await.unwrap().entries;
     let checked = entries.iter().filter(|e| e.detail["reason"] == "bad_password").count();
     let throttled = entries.iter().filter(|e| e.detail["reason"] == "throttled").count();
@@ -382,7 +386,7 @@ async fn a_guesser_never_keeps_the_owner_out_of_a_known_device() {
     }
     // A device token is one account's: it does nothing for another.
     b.prov().create_patient_login(&pid("p1"), "pat-2", "pat.two", "Pat Two", false).await.unwrap();
-    let devices = portal_core::identity::devices::Devices { table: b.table.as_ref(), clock: b.clock.as_ref() };
+    let devices = portal_core::identity::devices::Devices { db: b.db() };
     assert!(!devices.knows(&pid("p1"), "patient#pat.two", &device).await.unwrap());
     // The guesser's held-back attempts counted against its address: after the account's delay it
     // is still stopped, whatever it sends.
@@ -406,7 +410,7 @@ async fn a_patient_named_like_staff_cannot_use_up_their_codes() {
     b.prov().create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
     let admin = b.prov().create_staff(&pid("p1"), "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let secret = portal_core::identity::totp::generate_secret();
-    let creds = portal_core::identity::credentials::Credentials { table: b.table.as_ref() };
+    let creds = portal_core::identity::credentials::Credentials { db: b.db() };
     let (mut shadow, _) = creds.get(&pid("p1"), Staff, &portal_core::ids::Username::parse("admin").unwrap()).await.unwrap().unwrap();
     shadow.kind = Patient;
     shadow.principal_id = "pat-9".into();

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::support::pid;
+use portal_core::ports::Db;
 
 pub(super) async fn settings(l: &Local, staff: &str) -> Value {
     let (s, v) = l.get("/v1/admin/settings", Some(staff)).await;
@@ -181,7 +182,7 @@ async fn verify_requests_the_url_for_real() {
 pub(super) async fn cloud_admin() -> (axum::Router, std::collections::HashMap<String, String>, Arc<dyn Table>) {
     let table: Arc<dyn Table> = Arc::new(portal_embedded::SqliteTable::in_memory().unwrap());
     let clock = Arc::new(portal_core::ports::SystemClock);
-    let prov = portal_core::identity::provision::Provisioner { table: table.as_ref(), clock: clock.as_ref() };
+    let prov = portal_core::identity::provision::Provisioner { db: Db { table: table.as_ref(), clock: clock.as_ref() } };
     prov.create_practice(&pid("p1"), "P One", vec![]).await.unwrap();
     let staff = prov.create_staff(&pid("p1"), "admin", "Admin", portal_core::identity::session::StaffRole::Admin).await.unwrap();
     let ctx = portal_core::access::AuthContext {
