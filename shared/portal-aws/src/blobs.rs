@@ -10,7 +10,8 @@ use portal_core::ports::{Blob, BlobMeta, Blobs, Listed, PortError, MAX_LISTED};
 use std::time::Duration;
 
 pub struct S3Blobs {
-    client: Client,
+    /// Built on first use: most functions' first request reads only the table.
+    client: crate::OnFirstUse<Client>,
     bucket: String,
 }
 
@@ -21,12 +22,12 @@ fn err(e: impl std::error::Error + 'static) -> PortError {
 impl S3Blobs {
     pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
         // Path-style addressing works with every endpoint, emulators included.
-        let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(true).build();
-        S3Blobs { client: Client::from_conf(conf), bucket: bucket.into() }
+        let build = |c: &aws_config::SdkConfig| Client::from_conf(aws_sdk_s3::config::Builder::from(c).force_path_style(true).build());
+        S3Blobs { client: crate::OnFirstUse::new(config, build), bucket: bucket.into() }
     }
 
     pub fn client(&self) -> &Client {
-        &self.client
+        self.client.get()
     }
 
     fn presigning(expires: Duration) -> Result<PresigningConfig, PortError> {
@@ -38,7 +39,7 @@ impl S3Blobs {
 impl Blobs for S3Blobs {
     #[tracing::instrument(level = "debug", name = "s3.PutObject", skip_all)]
     async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> Result<(), PortError> {
-        self.client
+        self.client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -52,7 +53,7 @@ impl Blobs for S3Blobs {
 
     #[tracing::instrument(level = "debug", name = "s3.GetObject", skip_all)]
     async fn get(&self, key: &str) -> Result<Option<Blob>, PortError> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        match self.client().get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
                 let content_type = out.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
                 let bytes = out.body.collect().await.map_err(|e| PortError::Backend(e.to_string()))?.into_bytes();
@@ -65,7 +66,7 @@ impl Blobs for S3Blobs {
 
     #[tracing::instrument(level = "debug", name = "s3.HeadObject", skip_all)]
     async fn head(&self, key: &str) -> Result<Option<BlobMeta>, PortError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self.client().head_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => Ok(Some(BlobMeta {
                 size: u64::try_from(out.content_length.unwrap_or(0)).unwrap_or(0),
                 content_type: out.content_type.unwrap_or_else(|| "application/octet-stream".into()),
@@ -81,7 +82,7 @@ impl Blobs for S3Blobs {
             return Ok(self.head(key).await?.map(|_| Bytes::new()));
         }
         let range = format!("bytes={start}-{}", end - 1);
-        match self.client.get_object().bucket(&self.bucket).key(key).range(range).send().await {
+        match self.client().get_object().bucket(&self.bucket).key(key).range(range).send().await {
             Ok(out) => Ok(Some(out.body.collect().await.map_err(|e| PortError::Backend(e.to_string()))?.into_bytes())),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             // A range that starts at or past the end: the object is there, the piece is empty.
@@ -93,7 +94,7 @@ impl Blobs for S3Blobs {
     #[tracing::instrument(level = "debug", name = "s3.ListObjectsV2", skip_all)]
     async fn list(&self, prefix: &str) -> Result<Vec<Listed>, PortError> {
         let out = self
-            .client
+            .client()
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(prefix)
@@ -110,13 +111,13 @@ impl Blobs for S3Blobs {
 
     #[tracing::instrument(level = "debug", name = "s3.DeleteObject", skip_all)]
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(err)?;
+        self.client().delete_object().bucket(&self.bucket).key(key).send().await.map_err(err)?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", name = "s3.presign(GET)", skip_all)]
     async fn presign_get(&self, key: &str, expires: Duration, download_name: Option<&str>) -> Result<String, PortError> {
-        let mut req = self.client.get_object().bucket(&self.bucket).key(key).response_cache_control("private, no-store");
+        let mut req = self.client().get_object().bucket(&self.bucket).key(key).response_cache_control("private, no-store");
         if let Some(name) = download_name {
             req = req.response_content_disposition(portal_core::mime::attachment_disposition(name));
         }
@@ -127,7 +128,7 @@ impl Blobs for S3Blobs {
     async fn presign_put(&self, key: &str, content_type: &str, size: u64, expires: Duration) -> Result<String, PortError> {
         // Content-Type and Content-Length are signed headers: an upload with others is refused.
         let req = self
-            .client
+            .client()
             .put_object()
             .bucket(&self.bucket)
             .key(key)

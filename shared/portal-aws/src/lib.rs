@@ -48,7 +48,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// A client built on its first call. Building one costs ≈ 0.2 ms of a cold start, and most
-/// first requests use only the table: a function builds its other clients (SES, EventBridge,
+/// first requests use only the table: a function builds its other clients (S3, SES, EventBridge,
 /// KMS, Step Functions) when a request needs them.
 pub(crate) struct OnFirstUse<C> {
     config: aws_config::SdkConfig,
