@@ -188,7 +188,7 @@ def main():
     as_json = "--json" in sys.argv
     endpoint = args[0]
     extra = dict(kv.split("=", 1) for kv in os.environ.get("BENCH_ENV", "").split() if "=" in kv)
-    runs = int(args[1]) if len(args) > 1 else 15
+    runs = int(args[1]) if len(args) > 1 else 30
     ensure_table(endpoint)
     EmulatorProxy.upstream = endpoint.rstrip("/")
     proxy = TimedServer(("127.0.0.1", 0), EmulatorProxy)
