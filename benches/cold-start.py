@@ -115,7 +115,7 @@ class TimedServer(ThreadingHTTPServer):
 class EmulatorProxy(BaseHTTPRequestHandler):
     """Forwards each request to the emulator, counting the round trips and the time they took:
     from the connection's accept until the answer is written, so the proxy's own work (a thread
-    for the connection, parsing, writing back: ~0.6 ms a round trip in Python, timed here from a
+    for the connection, parsing, writing back: ~0.5 ms a round trip in Python, timed from a
     client beside it) is the emulator's, not the function's. The SDK opens one connection per
     concurrent request, and each carries one request in these runs."""
 
