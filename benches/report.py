@@ -58,7 +58,7 @@ out += [
     "",
     "## Warm throughput of portal-local (goals: the guarantor's `GET /v1/me` ≥ 50 %, each module read ≥ 35 % of bare axum)",
     "",
-    f"wrk, {throughput['connections']} connections, {throughput['seconds']} s each, release builds, loopback. Each route is measured right after",
+    f"wrk, {throughput['connections']} connections, {throughput['seconds']} s each, both built with the `server` profile (opt-level 3), loopback. Each route is measured right after",
     "a run of bare axum answering a `GET /v1/me` of the same size, and its share is against that run (the machine's speed drifts",
     f"over a run); bare axum's median run: **{bare['rps']:,} requests/s** (p50 {bare['p50Ms']} ms, p99 {bare['p99Ms']} ms).",
     "",
@@ -72,7 +72,7 @@ for r in throughput["routes"]:
     out.append(f"| {r['route']} | {r['rps']:,} | {before} | {r['shareOfBare']:.0%}{flag} | {goal} | {r['p50Ms']} | {r['p99Ms']} | {r['errors']} |")
 out += [
     "",
-    "## Load: 200 patients and 10 staff at once (the release `portal-local`, loopback)",
+    "## Load: 200 patients and 10 staff at once (`portal-local` built with the `server` profile, loopback)",
     "",
     f"`tests/portal-tests/tests/all/load.rs`: sign-ins done, then {load['seconds']:.0f} s of the day's mix (Home, every module, messages",
     "with attachments, bookings racing for slots, care-summary downloads, payments, staff searches and replies, two sync workers),",

@@ -7,7 +7,7 @@ Prints one JSON object.
 It never fails for being slow: the goals (/v1/me >= 50 %, each module read >= 35 %) are reported.
 
 usage: benches/throughput.py [SECONDS] [CONNECTIONS]
-(after `cargo build --release -p portal-local -p bare-axum`; needs wrk)
+(after `cargo build --profile server -p portal-local -p bare-axum`; needs wrk)
 """
 import base64
 import hashlib
@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release"
+BIN = ROOT / "target" / "server"
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 CONNECTIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 32
 
