@@ -1,5 +1,5 @@
-//! Load and crashes, against a `portal-local` process built like release (the binary named by
-//! `PORTAL_LOAD_BIN`; `tests/run load` builds it with the `load` profile). The mix is what a
+//! Load and crashes, against a `portal-local` process (the binary named by `PORTAL_LOAD_BIN`:
+//! `tests/run load` names its debug build, `benches/run` the `server` build). The mix is what a
 //! practice's day holds: patients sign in (a login given by the front desk, its temporary
 //! password changed), open Home and every module, write to the office with and without
 //! attachments and read its answers, race each other for a few open slots, download their care
