@@ -1,7 +1,7 @@
 use portal_core::practice::url_policy::UrlRules;
 use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     portal_http::init_tracing();
     let config = portal_aws::sdk_config().await;

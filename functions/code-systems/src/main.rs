@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     portal_http::init_tracing();
     let config = portal_aws::sdk_config().await;

@@ -1,7 +1,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     portal_http::init_tracing();
     let config = portal_aws::sdk_config().await;

@@ -1,5 +1,7 @@
 //! Port adapters on AWS: DynamoDB, S3, SES, EventBridge, KMS and Step Functions. A function's `main.rs` builds only the
-//! clients it uses, all from one shared [`aws_config::SdkConfig`].
+//! clients it uses, all from one shared [`aws_config::SdkConfig`], and runs them on tokio's
+//! current-thread runtime: Lambda hands a function one event at a time, so a multi-thread
+//! runtime's workers would do nothing but cost their start (≈ 0.3 ms of a cold start here).
 
 mod blobs;
 mod events;
