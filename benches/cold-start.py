@@ -188,7 +188,7 @@ def one_run(binary, event, env):
 
 def copies():
     """Each binary copied to a folder of its own, as Lambda runs the `bootstrap` unpacked from its
-    zip. The linker's output file itself started an 8.8 MB function 0.3-0.9 ms slower than a copy
+    zip. The linker's output file itself started an 8.8 MB function 0.3-0.6 ms slower than a copy
     of it (same bytes on the same disk: whatever differs there, it is not the function's cost)."""
     folder = Path(tempfile.mkdtemp(prefix="cold-start-"))
     for binary in {c[1] for c in CASES}:
