@@ -378,11 +378,16 @@ fn check(tx: &Connection, pk: &str, sk: &str, cond: Cond) -> Result<bool, TableE
     })
 }
 
-fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
+/// As DynamoDB: key attributes may not be empty strings.
+fn check_keys(item: &Item) -> Result<(), TableError> {
     if item.pk.is_empty() || item.sk.is_empty() || item.gsi1pk.as_deref() == Some("") || item.gsi1sk.as_deref() == Some("") {
-        // As DynamoDB: key attributes may not be empty strings.
         return Err(TableError::Backend("a key attribute value cannot be empty".into()));
     }
+    Ok(())
+}
+
+fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
+    check_keys(item)?;
     tx.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .map_err(backend)?
         .execute(params![
@@ -396,6 +401,32 @@ fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
         ])
         .map_err(backend)?;
     Ok(())
+}
+
+/// Writes an item only where no live one is stored: one statement, where a check and a write
+/// would search the tree twice (put-if-absent is every audit entry's write). An expired item
+/// still stored counts as absent, as it does for [`check`]. Answers whether it wrote.
+fn insert_item(tx: &Connection, item: &Item) -> Result<bool, TableError> {
+    check_keys(item)?;
+    let written = tx
+        .prepare_cached(
+            "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = ?3, gsi1sk = ?4, expires_at = ?5, version = ?6, data = ?7 \
+             WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?8",
+        )
+        .map_err(backend)?
+        .execute(params![
+            item.pk,
+            item.sk,
+            item.gsi1pk,
+            item.gsi1sk,
+            item.expires_at,
+            i64::try_from(item.version).map_err(backend)?,
+            item.data.to_string(),
+            now()
+        ])
+        .map_err(backend)?;
+    Ok(written == 1)
 }
 
 /// Moves a counter in place (one statement: the writer thread is the only writer anyway);
@@ -462,6 +493,12 @@ impl Table for SqliteTable {
     async fn put(&self, item: Item, cond: Cond) -> Result<(), TableError> {
         let keys = vec![(item.pk.clone(), item.sk.clone())];
         self.write(keys, item.gsi1pk.iter().cloned().collect(), move |tx| {
+            if cond == Cond::Absent {
+                return match insert_item(tx, &item)? {
+                    true => Ok(()),
+                    false => Err(TableError::ConditionFailed),
+                };
+            }
             if !check(tx, &item.pk, &item.sk, cond)? {
                 return Err(TableError::ConditionFailed);
             }
