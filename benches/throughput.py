@@ -2,11 +2,12 @@
 """Warm throughput of portal-local against a bare axum server, measured in one run on this
 machine: the guarantor's `GET /v1/me` (session, family list, audit) and one read per module
 (account summary, appointments, messages, care summary), each as wrk reports it (requests a
-second, p50 and p99), and each as a share of bare axum's `GET /v1/me` measured just before it.
-Prints one JSON object.
+second, p50 and p99), and each as a share of bare axum's `GET /v1/me` measured just before it:
+ROUNDS times, bare and route in turn, the median of those shares (one pair alone moved by ±10 %
+on this 2-core machine, bare axum by as much between two neighbouring runs). Prints one JSON object.
 It never fails for being slow: the goals (/v1/me >= 50 %, each module read >= 35 %) are reported.
 
-usage: benches/throughput.py [SECONDS] [CONNECTIONS]
+usage: benches/throughput.py [SECONDS] [CONNECTIONS] [ROUNDS]
 (after `cargo build --profile server -p portal-local -p bare-axum`; needs wrk)
 """
 import base64
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "server"
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 CONNECTIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 32
+ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 
 # (what, path, goal as a share of bare axum)
 ROUTES = [
@@ -73,6 +75,11 @@ def seconds(text):
     """wrk's latency ('812.00us', '1.20ms', '2.01s') in milliseconds."""
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
     return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 3)
+
+
+def median(runs, key):
+    """The middle one of `runs` by `key` (of an even number, the upper middle)."""
+    return sorted(runs, key=key)[len(runs) // 2]
 
 
 def wrk(url, token=None, duration=SECONDS):
@@ -119,14 +126,20 @@ def main():
         # Each route right after a bare run of its own, its share against that one: the machine's
         # speed drifts over the minutes a run takes (bare axum alone moved 47k -> 69k requests a
         # second between two runs), and a drift then falls on both sides of each ratio alike.
+        # ROUNDS such pairs a route, the median pair reported: one pair is at the mercy of a burst.
         results, bares = {"routes": []}, []
         for what, path, goal, who in measured:
-            b = wrk(f"http://127.0.0.1:{bare}/v1/me")
-            r = wrk(f"{base}{path}", who)
-            bares.append(b)
-            results["routes"].append({"route": what, **r, "bareRps": b["rps"], "shareOfBare": round(r["rps"] / b["rps"], 3), "goal": goal})
-        results["bare"] = sorted(bares, key=lambda b: b["rps"])[len(bares) // 2]  # the median run, for the table's header
-        results["connections"], results["seconds"] = CONNECTIONS, SECONDS
+            pairs = []
+            for _ in range(ROUNDS):
+                b = wrk(f"http://127.0.0.1:{bare}/v1/me")
+                pairs.append((b, wrk(f"{base}{path}", who)))
+            b, r = median(pairs, key=lambda pair: pair[1]["rps"] / pair[0]["rps"])
+            bares += [b for b, _ in pairs]
+            errors = sum(r["errors"] for _, r in pairs)
+            share = round(r["rps"] / b["rps"], 3)
+            results["routes"].append({"route": what, **r, "errors": errors, "bareRps": b["rps"], "shareOfBare": share, "goal": goal})
+        results["bare"] = median(bares, key=lambda b: b["rps"])  # for the table's header
+        results["connections"], results["seconds"], results["rounds"] = CONNECTIONS, SECONDS, ROUNDS
         print(json.dumps(results))
     finally:
         for p in procs:
