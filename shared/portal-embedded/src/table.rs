@@ -378,28 +378,14 @@ fn check(tx: &Connection, pk: &str, sk: &str, cond: Cond) -> Result<bool, TableE
     })
 }
 
-/// As DynamoDB: key attributes may not be empty strings.
-fn check_keys(item: &Item) -> Result<(), TableError> {
-    if item.pk.is_empty() || item.sk.is_empty() || item.gsi1pk.as_deref() == Some("") || item.gsi1sk.as_deref() == Some("") {
-        return Err(TableError::Backend("a key attribute value cannot be empty".into()));
-    }
-    Ok(())
-}
-
+/// Stores an item, replacing whatever is under its key.
 fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
-    check_keys(item)?;
-    tx.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .map_err(backend)?
-        .execute(params![
-            item.pk,
-            item.sk,
-            item.gsi1pk,
-            item.gsi1sk,
-            item.expires_at,
-            i64::try_from(item.version).map_err(backend)?,
-            item.data.to_string()
-        ])
-        .map_err(backend)?;
+    store(
+        tx,
+        "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        item,
+        &[],
+    )?;
     Ok(())
 }
 
@@ -407,26 +393,27 @@ fn write_item(tx: &Connection, item: &Item) -> Result<(), TableError> {
 /// would search the tree twice (put-if-absent is every audit entry's write). An expired item
 /// still stored counts as absent, as it does for [`check`]. Answers whether it wrote.
 fn insert_item(tx: &Connection, item: &Item) -> Result<bool, TableError> {
-    check_keys(item)?;
-    let written = tx
-        .prepare_cached(
-            "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-             ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = ?3, gsi1sk = ?4, expires_at = ?5, version = ?6, data = ?7 \
-             WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?8",
-        )
-        .map_err(backend)?
-        .execute(params![
-            item.pk,
-            item.sk,
-            item.gsi1pk,
-            item.gsi1sk,
-            item.expires_at,
-            i64::try_from(item.version).map_err(backend)?,
-            item.data.to_string(),
-            now()
-        ])
-        .map_err(backend)?;
+    let written = store(
+        tx,
+        "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, expires_at, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = ?3, gsi1sk = ?4, expires_at = ?5, version = ?6, data = ?7 \
+         WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?8",
+        item,
+        &[&now()],
+    )?;
     Ok(written == 1)
+}
+
+/// Runs `sql` with the item's columns bound as ?1–?7 (and `more` after them); answers the rows
+/// it changed. Key attributes may not be empty strings, as on DynamoDB.
+fn store(tx: &Connection, sql: &str, item: &Item, more: &[&dyn rusqlite::ToSql]) -> Result<usize, TableError> {
+    if item.pk.is_empty() || item.sk.is_empty() || item.gsi1pk.as_deref() == Some("") || item.gsi1sk.as_deref() == Some("") {
+        return Err(TableError::Backend("a key attribute value cannot be empty".into()));
+    }
+    let version = i64::try_from(item.version).map_err(backend)?;
+    let data = item.data.to_string();
+    let columns: [&dyn rusqlite::ToSql; 7] = [&item.pk, &item.sk, &item.gsi1pk, &item.gsi1sk, &item.expires_at, &version, &data];
+    tx.prepare_cached(sql).map_err(backend)?.execute(rusqlite::params_from_iter(columns.iter().chain(more))).map_err(backend)
 }
 
 /// Moves a counter in place (one statement: the writer thread is the only writer anyway);
