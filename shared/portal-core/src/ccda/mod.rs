@@ -477,7 +477,7 @@ fn implant(x: &mut Xml, d: &Doc, e: &Entry, c: &CodeView) {
 /// first). The payer performs; the patient is the covered party (themself, or a dependent of the
 /// subscriber, who then holds the policy); the plan itself is described by name and group.
 fn payers(x: &mut Xml, d: &Doc, entries: &[Entry]) {
-    let plans: Vec<(&Entry, &Coverage)> = entries.iter().filter_map(|e| e.coverage.as_ref().map(|c| (e, c))).collect();
+    let plans: Vec<(&Entry, &Coverage)> = entries.iter().filter_map(|e| e.coverage.as_deref().map(|c| (e, c))).collect();
     if plans.is_empty() {
         return;
     }

@@ -7,6 +7,7 @@ use crate::practice::settings::Contact;
 use crate::sync::entities::udi::Udi;
 use crate::sync::entities::{BirthSex, Coverage, Dose, GuardianRelationship, Patient, Provider, Route, SelfReported, Sex};
 use serde::Serialize;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,7 +103,7 @@ pub struct Entry {
     pub performer: Option<String>,
     /// The provider of a visit or procedure as the document names them (NPI, name parts).
     #[serde(skip)]
-    pub performed_by: Option<Provider>,
+    pub performed_by: Option<Arc<Provider>>,
     /// An implant's UDI as its label prints it, and read into its parts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udi: Option<String>,
@@ -115,7 +116,7 @@ pub struct Entry {
     pub route: Option<Route>,
     /// A dental plan the patient is covered by (the Insurance section).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<Coverage>,
+    pub coverage: Option<Arc<Coverage>>,
     /// When the practice's system last sent it (the document's provenance).
     #[serde(skip)]
     pub recorded_at: Option<String>,
@@ -163,7 +164,7 @@ pub struct SummaryPatient {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ethnicity: Option<SelfReported>,
     #[serde(skip)]
-    pub record: Patient,
+    pub record: Arc<Patient>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -179,10 +180,10 @@ pub struct Summary {
     pub missing_code_systems: Vec<System>,
     /// The care team as the document's header lists them (name, NPI).
     #[serde(skip)]
-    pub providers: Vec<Provider>,
+    pub providers: Vec<Arc<Provider>>,
     /// A minor's guardians the practice's records know, for the document's header.
     #[serde(skip)]
-    pub guardians: Vec<(GuardianRelationship, Patient)>,
+    pub guardians: Vec<(GuardianRelationship, Arc<Patient>)>,
     /// How the practice is reached (its address and phone), for the document's author and
     /// custodian; read only for a document (the view on screen does not need it).
     #[serde(skip)]

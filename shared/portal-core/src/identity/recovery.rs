@@ -112,7 +112,7 @@ impl Recovery<'_> {
             let Some((_, credential_version)) = creds.get(&practice, PrincipalKind::Patient, &login.username).await? else { continue };
             let patient = PatientRecords { db: self.db }.get::<Patient>(&practice, patient_id).await?;
             let lang = Language::of(patient.as_ref().and_then(|p| p.record.preferred_language.as_deref()));
-            let Some(to) = patient.and_then(|p| p.record.email).filter(|e| !e.trim().is_empty()) else { continue };
+            let Some(to) = patient.and_then(|p| p.record.email.clone()).filter(|e| !e.trim().is_empty()) else { continue };
             let base = login_url(&settings, &practice, self.site_url);
             if !base.starts_with("http") || settings.webmail.notification_sender.is_empty() {
                 let detail = json!({"reason": "the portal's address or sender is not configured"});

@@ -134,7 +134,7 @@ impl Account<'_> {
                 )
                 .await?;
             posted.extend(page.records.iter().filter_map(|l| l.record.portal_payment_id.clone()));
-            let (t, e) = totals(page.records.iter().map(|l| &l.record).filter(|l| view.shows(l)));
+            let (t, e) = totals(page.records.iter().map(|l| l.record.as_ref()).filter(|l| view.shows(l)));
             total += t;
             estimate += e;
             match page.cursor {
@@ -181,11 +181,11 @@ impl Account<'_> {
             .filter(|l| l.record.kind != LedgerKind::InsuranceEstimate && view.shows(&l.record))
             .map(|l| LedgerLine {
                 id: l.id,
-                date: l.record.date,
+                date: l.record.date.clone(),
                 kind: l.record.kind,
-                description: l.record.description,
+                description: l.record.description.clone(),
                 amount_cents: l.record.amount_cents,
-                patient_id: l.record.patient_id,
+                patient_id: l.record.patient_id.clone(),
             })
             .collect();
         Ok(Listing { items, next_cursor: found.cursor })
@@ -210,9 +210,9 @@ impl Account<'_> {
             .filter(Synced::file_available)
             .map(|s| StatementView {
                 id: s.id,
-                date: s.record.date,
+                date: s.record.date.clone(),
                 balance_cents: s.record.balance_cents,
-                file_name: s.record.file.file_name,
+                file_name: s.record.file.file_name.clone(),
             })
             .collect();
         Ok(Listing { items, next_cursor: found.cursor })

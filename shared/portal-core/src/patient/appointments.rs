@@ -22,7 +22,7 @@ use crate::practice::family::PatientId;
 use crate::practice::settings::SettingsRepo;
 use crate::reads::{Caller, PageRequest, Reads};
 use crate::sync::changes::PortalBookings;
-use crate::sync::entities::rules::sort_key_utc;
+use crate::sync::entities::rules::is_after;
 use crate::sync::entities::{Appointment, AppointmentStatus, ChangeKind, ChangeRequest, Confirmation, Recall, RecallStatus, Slot};
 use crate::sync::events::PortalEvent;
 use crate::sync::outbox::Outbox;
@@ -107,20 +107,20 @@ fn can_confirm(a: &Appointment) -> bool {
 }
 
 /// Whether a slot may take a recall: it names the recall's type (or takes any), and is ahead.
-fn fits(slot: &Slot, recall: &Recall, now_utc: &str) -> bool {
+fn fits(slot: &Slot, recall: &Recall, now: i64) -> bool {
     let type_fits = slot.recall_types.is_empty() || slot.recall_types.iter().any(|t| t.eq_ignore_ascii_case(&recall.kind));
-    type_fits && sort_key_utc(&slot.start).as_str() > now_utc
+    type_fits && is_after(&slot.start, now)
 }
 
-fn appointment_view(id: String, a: Appointment, names: &HashMap<String, String>) -> AppointmentView {
+fn appointment_view(id: String, a: &Appointment, names: &HashMap<String, String>) -> AppointmentView {
     AppointmentView {
-        can_confirm: can_confirm(&a),
+        can_confirm: can_confirm(a),
         change_requested: a.change_requested.as_ref().map(|r| r.kind),
         provider: ProviderNames::view(names, &a.provider_id),
         id,
-        start: a.start,
+        start: a.start.clone(),
         length_minutes: a.length_minutes,
-        procedures: a.procedures,
+        procedures: a.procedures.clone(),
         status: a.status,
         confirmation: a.confirmation,
     }
@@ -137,10 +137,6 @@ impl AppointmentBook<'_> {
         Reads { db: self.db }
     }
 
-    fn now_utc(&self) -> String {
-        rfc3339(self.db.clock.now())
-    }
-
     /// Upcoming (soonest first) and past (latest first) appointments, with portal bookings the
     /// practice's system has not answered yet.
     pub async fn list(&self, caller: &Caller, requested: Option<&str>, page: PageRequest) -> CoreResult<Appointments> {
@@ -154,15 +150,15 @@ impl AppointmentBook<'_> {
         let names = self.providers.get(self.db, practice).await?;
         reads.audit(caller, &patient_id, AuditAction::AppointmentsRead).await?;
         let fulfilled: HashSet<String> = found.records.iter().filter_map(|a| a.record.portal_booking_id.clone()).collect();
-        let now = self.now_utc();
+        let now = self.db.clock.now();
         let (mut upcoming, mut past) = (vec![], vec![]);
         for a in found.records.into_iter().filter(|a| !fulfilled.contains(&a.id)) {
-            let ahead = sort_key_utc(&a.record.start) > now;
+            let ahead = is_after(&a.record.start, now);
             // A request whose time has passed unanswered is no appointment the patient had.
             if a.record.status == AppointmentStatus::Requested && !ahead {
                 continue;
             }
-            let view = appointment_view(a.id, a.record, &names);
+            let view = appointment_view(a.id, &a.record, &names);
             if ahead {
                 upcoming.push(view)
             } else {
@@ -192,7 +188,7 @@ impl AppointmentBook<'_> {
                     current: None,
                 });
             }
-            let mut record = appt.record.clone();
+            let mut record = (*appt.record).clone();
             record.confirmation = Confirmation::Confirmed;
             record.e_confirmation_pending = false;
             let updated = appt.replace(&record)?;
@@ -244,17 +240,17 @@ impl AppointmentBook<'_> {
             let found = reads.records().get_for_change::<Appointment>(practice, id).await?;
             let appt = found.filter(|a| a.record.patient_id == patient_id).ok_or(CoreError::NotFound)?;
             if appt.record.change_requested.as_ref().is_some_and(|r| r.kind == kind) {
-                return Ok(appointment_view(appt.id.clone(), appt.record.clone(), &names));
+                return Ok(appointment_view(appt.id.clone(), &appt.record, &names));
             }
-            if appt.record.status != AppointmentStatus::Scheduled || sort_key_utc(&appt.record.start) <= self.now_utc() {
+            if appt.record.status != AppointmentStatus::Scheduled || !is_after(&appt.record.start, self.db.clock.now()) {
                 return Err(CoreError::Conflict {
                     code: ProblemCode::AppointmentNotChangeable,
                     detail: "Only an upcoming scheduled appointment can be cancelled or moved here; call the office.".into(),
                     current: None,
                 });
             }
-            let mut record = appt.record.clone();
-            record.change_requested = Some(ChangeRequest { kind, at: self.now_utc() });
+            let mut record = (*appt.record).clone();
+            record.change_requested = Some(ChangeRequest { kind, at: rfc3339(self.db.clock.now()) });
             let updated = appt.replace(&record)?;
             let outbox = Outbox { db: self.db, events: self.events };
             let asked = PortalEvent::AppointmentChangeRequested {
@@ -269,7 +265,7 @@ impl AppointmentBook<'_> {
                 self.audit_entry(caller, AuditAction::AppointmentChangeRequest, &patient_id, json!({"appointment": id, "kind": kind}))?,
             ];
             match outbox.transact(practice, ops, vec![asked]).await {
-                Ok(()) => return Ok(appointment_view(appt.id.clone(), record, &names)),
+                Ok(()) => return Ok(appointment_view(appt.id.clone(), &record, &names)),
                 Err(TableError::TransactionCanceled { .. } | TableError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -287,13 +283,13 @@ impl AppointmentBook<'_> {
         let slots = if due.is_empty() { vec![] } else { self.open_slots(practice).await? };
         let names = self.providers.get(self.db, practice).await?;
         reads.audit(caller, &patient_id, AuditAction::RecallsRead).await?;
-        let now = self.now_utc();
+        let now = self.db.clock.now();
         Ok(due
             .into_iter()
             .map(|r| RecallView {
                 slots: slots
                     .iter()
-                    .filter(|s| fits(&s.record, &r.record, &now))
+                    .filter(|s| fits(&s.record, &r.record, now))
                     .take(SLOTS_PER_RECALL)
                     .map(|s| SlotView {
                         id: s.id.clone(),
@@ -302,9 +298,9 @@ impl AppointmentBook<'_> {
                         provider: ProviderNames::view(&names, &s.record.provider_id),
                     })
                     .collect(),
+                kind: r.record.kind.clone(),
+                due_date: r.record.due_date.clone(),
                 id: r.id,
-                kind: r.record.kind,
-                due_date: r.record.due_date,
             })
             .collect())
     }
@@ -344,7 +340,7 @@ impl AppointmentBook<'_> {
                     None => Err(slot_taken()),
                 };
             }
-            if !fits(&slot.record, &recall.record, &self.now_utc()) {
+            if !fits(&slot.record, &recall.record, self.db.clock.now()) {
                 return Err(CoreError::Unprocessable {
                     code: ProblemCode::SlotUnfit,
                     detail: "This slot is not open for this kind of visit, or it has passed; choose another.".into(),
@@ -365,7 +361,7 @@ impl AppointmentBook<'_> {
                 change_requested: None,
             };
             let booking = PortalBookings::file(practice, &booking_id, slot_id, &appointment, self.db.clock.now())?;
-            let mut scheduled = recall.record.clone();
+            let mut scheduled = (*recall.record).clone();
             scheduled.status = RecallStatus::Scheduled;
             let outbox = Outbox { db: self.db, events: self.events };
             let booked = PortalEvent::AppointmentBooked {
@@ -391,7 +387,7 @@ impl AppointmentBook<'_> {
             match outbox.transact(practice, ops, vec![booked]).await {
                 Ok(()) => {
                     let names = self.providers.get(self.db, practice).await?;
-                    return Ok(Booked { appointment: appointment_view(booking_id, appointment, &names) });
+                    return Ok(Booked { appointment: appointment_view(booking_id, &appointment, &names) });
                 }
                 Err(TableError::TransactionCanceled { failed }) if failed.contains(&0) => {
                     return match self.booked_by(practice, slot_id, &patient_id).await? {
@@ -413,7 +409,7 @@ impl AppointmentBook<'_> {
         match bookings.of_slot(practice, slot_id).await? {
             Some((id, appointment)) if appointment.patient_id == *patient_id => {
                 let names = self.providers.get(self.db, practice).await?;
-                Ok(Some(Booked { appointment: appointment_view(id, appointment, &names) }))
+                Ok(Some(Booked { appointment: appointment_view(id, &appointment, &names) }))
             }
             _ => Ok(None),
         }

@@ -32,6 +32,7 @@ use crate::{CoreError, CoreResult, ProblemCode};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 pub use crate::ccda::summary::Summary;
 
@@ -380,7 +381,7 @@ impl Sections {
 /// The synced clinical entries in their sections: conditions overlapping the range, events in it.
 fn clinical_entries(sections: &mut Sections, clinical: Vec<Synced<ClinicalEntry>>, names: &Names, (from, to): Range<'_>) {
     for c in clinical {
-        let e = c.record;
+        let e = c.record.as_ref();
         let key = match e.kind {
             ClinicalKind::Problem => SectionKey::Problems,
             ClinicalKind::Medication => SectionKey::Medications,
@@ -404,8 +405,8 @@ fn clinical_entries(sections: &mut Sections, clinical: Vec<Synced<ClinicalEntry>
         let code = e.code.as_ref().map(|c| named(names, &c.system, &c.code, &c.display));
         // An entry in words (a goal, a concern) reads as its note.
         let (text, note) = match &code {
-            Some(c) => (c.display.clone(), e.note),
-            None => (e.note.unwrap_or_default(), None),
+            Some(c) => (c.display.clone(), e.note.clone()),
+            None => (e.note.clone().unwrap_or_default(), None),
         };
         sections.push(
             key,
@@ -413,15 +414,15 @@ fn clinical_entries(sections: &mut Sections, clinical: Vec<Synced<ClinicalEntry>
                 text,
                 code,
                 status: e.status.and_then(kebab),
-                date: Some(e.date),
-                end_date: e.end_date,
-                value: e.value,
-                unit: e.unit,
+                date: Some(e.date.clone()),
+                end_date: e.end_date.clone(),
+                value: e.value.clone(),
+                unit: e.unit.clone(),
                 note,
                 device: e.udi.as_deref().and_then(|u| udi::parse(u).ok()),
-                udi: e.udi,
-                tooth: e.tooth,
-                dose: e.dose,
+                udi: e.udi.clone(),
+                tooth: e.tooth.clone(),
+                dose: e.dose.clone(),
                 route: e.route,
                 recorded_at: Some(c.last_modified),
                 ..blank()
@@ -449,7 +450,7 @@ fn procedures_done(
                 code: Some(named(names, "CDT", cdt, &l.record.description)),
                 status: Some("completed".into()),
                 date: Some(l.record.date.clone()),
-                performer: performer.map(Provider::display_name),
+                performer: performer.map(|p| p.display_name()),
                 performed_by: performer.cloned(),
                 recorded_at: Some(l.last_modified.clone()),
                 ..blank()
@@ -527,7 +528,7 @@ fn encounters(sections: &mut Sections, visits: &[Synced<Appointment>], providers
                 text: if procedures.is_empty() { "Dental visit".into() } else { format!("Dental visit: {procedures}") },
                 status: Some("completed".into()),
                 date: Some(v.record.start.clone()),
-                performer: performer.map(Provider::display_name),
+                performer: performer.map(|p| p.display_name()),
                 performed_by: performer.cloned(),
                 recorded_at: Some(v.last_modified.clone()),
                 ..blank()
@@ -543,14 +544,14 @@ fn care_team(
     primary: Option<&str>,
     visits: &[Synced<Appointment>],
     providers: &[Synced<Provider>],
-) -> Vec<Provider> {
+) -> Vec<Arc<Provider>> {
     let mut ids: Vec<&str> = primary.into_iter().collect();
     for v in visits.iter().filter(|v| v.record.status == AppointmentStatus::Complete) {
         if !ids.contains(&v.record.provider_id.as_str()) {
             ids.push(&v.record.provider_id);
         }
     }
-    let team: Vec<Provider> = ids.iter().filter_map(|id| provider(providers, id)).cloned().collect();
+    let team: Vec<Arc<Provider>> = ids.iter().filter_map(|id| provider(providers, id)).cloned().collect();
     for (i, p) in team.iter().enumerate() {
         let role = if i == 0 && primary.is_some() {
             "Primary dentist"
@@ -577,7 +578,7 @@ fn blank() -> Entry {
 }
 
 /// The provider synced under `id`.
-fn provider<'a>(providers: &'a [Synced<Provider>], id: &str) -> Option<&'a Provider> {
+fn provider<'a>(providers: &'a [Synced<Provider>], id: &str) -> Option<&'a Arc<Provider>> {
     providers.iter().find(|p| p.id == id).map(|p| &p.record)
 }
 

@@ -59,10 +59,10 @@ impl Images<'_> {
             };
             items.push(ImageView {
                 id: d.id,
-                folder: d.record.folder,
-                title: d.record.title,
-                date: d.record.date,
-                content_type: d.record.file.content_type,
+                folder: d.record.folder.clone(),
+                title: d.record.title.clone(),
+                date: d.record.date.clone(),
+                content_type: d.record.file.content_type.clone(),
                 size: d.record.file.size,
                 thumbnail,
             });

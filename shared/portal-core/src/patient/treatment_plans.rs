@@ -95,6 +95,9 @@ impl TreatmentPlans<'_> {
             )
             .await?;
         reads.audit(caller, &patient_id, AuditAction::TreatmentPlansRead).await?;
-        Ok(Listing { items: found.records.into_iter().map(|p| view(p.id, p.record)).collect(), next_cursor: found.cursor })
+        Ok(Listing {
+            items: found.records.into_iter().map(|p| view(p.id, std::sync::Arc::unwrap_or_clone(p.record))).collect(),
+            next_cursor: found.cursor,
+        })
     }
 }

@@ -1,7 +1,8 @@
 //! The one read repository modules use for synced data: typed records by key, by patient (or
 //! account), by family, and by practice, over the index the store placed them in — each one query,
 //! with date ranges and cursor paging. Tombstones are never in an index, so a deleted record is
-//! simply absent. Access checks (the family rule) happen before a module calls this.
+//! simply absent. Access checks (the family rule) happen before a module calls this. A record
+//! read from the local host's cache is the cache's own parsed copy, shared, not copied.
 
 use super::entities::{FileStatus, Patient, Record};
 use super::store::{entity_key, Envelope};
@@ -9,6 +10,7 @@ use crate::ids::PracticeId;
 use crate::ports::{Db, Item, Query};
 use crate::table_keys;
 use crate::{CoreError, CoreResult, ProblemCode};
+use std::sync::Arc;
 
 /// A live synced record with its id and stamps.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +21,9 @@ pub struct Synced<T> {
     pub file_status: Option<FileStatus>,
     /// For image documents: a thumbnail was made beside the file.
     pub thumbnail: bool,
-    pub record: T,
+    /// Shared with the read cache's parsed copy of the item: reading a cached record copies no
+    /// field (`Arc::unwrap_or_clone` or `(*record).clone()` for a copy of one's own to change).
+    pub record: Arc<T>,
 }
 
 impl<T> Synced<T> {
@@ -31,7 +35,7 @@ impl<T> Synced<T> {
 
 /// The live record in an item, typed in one pass over the stored value; `None` for a tombstone.
 pub(super) fn synced<T: Record>(item: &Item) -> CoreResult<Option<Synced<T>>> {
-    let env: Envelope<T> = item.parse_kept().map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", T::ENTITY.name())))?;
+    let env: Envelope<Arc<T>> = item.parse_kept().map_err(|e| CoreError::backend(format!("corrupt {} record: {e}", T::ENTITY.name())))?;
     let Some(record) = env.fields.filter(|_| !env.deleted) else { return Ok(None) };
     Ok(Some(Synced { id: env.id, last_modified: env.last_modified, file_status: env.file_status, thumbnail: env.thumbnail, record }))
 }

@@ -451,7 +451,7 @@ impl Mailbox<'_> {
             .all_for_patient::<Appointment>(practice, &patient_id, &all)
             .await?
             .into_iter()
-            .map(|a| a.record.provider_id)
+            .map(|a| a.record.provider_id.clone())
             .collect();
         let own = |id: &str| patient.record.primary_provider_id.as_deref() == Some(id) || seen.iter().any(|s| s == id);
         let mut providers: Vec<Party> = found

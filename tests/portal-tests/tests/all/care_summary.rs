@@ -247,7 +247,7 @@ async fn every_demo_patients_document_carries_their_codes() {
             // What was synced, read on its own, named as the practice's imported releases name it.
             let records = PatientRecords { db: Db { table, clock: l.backends.clock.as_ref() } };
             let page = records.for_patient::<ClinicalEntry>(practice, &id, &DateRange::all(), Order::OldestFirst, 500, None).await.unwrap();
-            let synced: Vec<ClinicalEntry> = page.records.into_iter().map(|r| r.record).collect();
+            let synced: Vec<std::sync::Arc<ClinicalEntry>> = page.records.into_iter().map(|r| r.record).collect();
             let codes: Vec<(System, String)> =
                 synced.iter().filter_map(|c| c.code.as_ref()).filter_map(|c| Some((System::parse(&c.system)?, c.code.clone()))).collect();
             let names = Terms { db: Db { table, clock: l.backends.clock.as_ref() } }.names(practice, &codes).await.unwrap();

@@ -54,6 +54,13 @@ pub(crate) fn sort_key_utc(v: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a stored date-time (RFC 3339, any offset) is later than `unix_seconds`, to the second
+/// as its sort key orders it; `false` for one that does not parse (the sync API stores none).
+/// Reading the number compares without formatting a sort key for each record.
+pub(crate) fn is_after(v: &str, unix_seconds: i64) -> bool {
+    time::OffsetDateTime::parse(v, &Rfc3339).is_ok_and(|t| t.unix_timestamp() > unix_seconds)
+}
+
 /// Parses `lastModified` (RFC 3339); answers milliseconds since the epoch.
 pub fn last_modified_ms(v: &str) -> CoreResult<i64> {
     let t = datetime("lastModified", v)?;
