@@ -109,4 +109,13 @@ mod tests {
     fn utc_sort_keys() {
         assert_eq!(sort_key_utc("2026-11-26T21:30:00-05:00"), "2026-11-27T02:30:00Z");
     }
+
+    #[test]
+    fn later_than_an_instant_to_the_second_as_sort_keys_order() {
+        let at = time::macros::datetime!(2026-11-27 02:30:00 UTC).unix_timestamp();
+        assert!(is_after("2026-11-26T21:30:01-05:00", at));
+        assert!(!is_after("2026-11-26T21:30:00-05:00", at));
+        assert!(!is_after("2026-11-27T02:30:00.900Z", at), "the same second");
+        assert!(!is_after("tomorrow", at));
+    }
 }
