@@ -53,16 +53,16 @@ pub fn totals(procedures: &[PlannedProcedure]) -> Totals {
     })
 }
 
-fn view(id: String, plan: TreatmentPlan) -> PlanView {
+fn view(id: String, plan: &TreatmentPlan) -> PlanView {
     let totals = totals(&plan.procedures);
     let mut procedures: Vec<ProcedureView> = plan
         .procedures
-        .into_iter()
+        .iter()
         .map(|p| ProcedureView {
-            cdt_code: p.cdt_code,
-            description: p.description,
-            tooth: p.tooth,
-            surface: p.surface,
+            cdt_code: p.cdt_code.clone(),
+            description: p.description.clone(),
+            tooth: p.tooth.clone(),
+            surface: p.surface.clone(),
             fee_cents: p.fee_cents,
             insurance_estimate_cents: p.insurance_estimate_cents,
             patient_portion_cents: p.patient_portion_cents,
@@ -72,7 +72,15 @@ fn view(id: String, plan: TreatmentPlan) -> PlanView {
         .collect();
     // In the order the practice would do them: by priority (0 = none, last), as the plan lists them.
     procedures.sort_by_key(|p| if p.priority == 0 { u32::MAX } else { p.priority });
-    PlanView { id, heading: plan.heading, date: plan.date, status: plan.status, note: plan.note, procedures, totals }
+    PlanView {
+        id,
+        heading: plan.heading.clone(),
+        date: plan.date.clone(),
+        status: plan.status,
+        note: plan.note.clone(),
+        procedures,
+        totals,
+    }
 }
 
 pub struct TreatmentPlans<'a> {
@@ -95,9 +103,6 @@ impl TreatmentPlans<'_> {
             )
             .await?;
         reads.audit(caller, &patient_id, AuditAction::TreatmentPlansRead).await?;
-        Ok(Listing {
-            items: found.records.into_iter().map(|p| view(p.id, std::sync::Arc::unwrap_or_clone(p.record))).collect(),
-            next_cursor: found.cursor,
-        })
+        Ok(Listing { items: found.records.into_iter().map(|p| view(p.id, &p.record)).collect(), next_cursor: found.cursor })
     }
 }
