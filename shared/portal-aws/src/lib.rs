@@ -14,7 +14,7 @@ pub use blobs::S3Blobs;
 pub use events::EventBridgeEvents;
 pub use mailer::SesMailer;
 pub use secrets::KmsSecretBox;
-pub use table::DynamoTable;
+pub use table::{DynamoTable, Timeouts};
 pub use workflows::StepFunctionsWorkflows;
 
 /// The SDK configuration every client of a function shares (built once per container).

@@ -244,6 +244,17 @@ pub enum TableError {
     Backend(String),
 }
 
+/// Stores an item under a key nobody else writes (one made of fresh random bytes: an audit entry,
+/// a session, a device, an upload, an outbox event): put-if-absent, so nothing is overwritten.
+/// Such a key found taken can only be this write's own earlier try, stored with its answer lost
+/// (DynamoDB's client tries a request that timed out again), so that counts as written, once.
+pub async fn put_fresh(table: &dyn Table, item: Item) -> Result<(), TableError> {
+    match table.put(item, Cond::Absent).await {
+        Err(TableError::ConditionFailed) => Ok(()),
+        other => other,
+    }
+}
+
 /// Every item a query matches, page after page (for partitions known to stay small).
 pub async fn query_all(table: &dyn Table, q: Query) -> Result<Vec<Item>, TableError> {
     let (mut out, mut cursor) = (vec![], None);

@@ -104,9 +104,9 @@ pub struct AuditLog<'a> {
 
 impl AuditLog<'_> {
     /// Appends what `actor` did to `subject` in the actor's practice. Never overwrites: the key is
-    /// time + random id, written only if absent.
+    /// time + random id, written only if absent ([`crate::ports::put_fresh`]).
     pub async fn record(&self, actor: &Actor, action: AuditAction, subject: &str, outcome: Outcome, detail: Value) -> CoreResult<()> {
-        self.db.table.put(self.entry_item(actor, action, subject, outcome, detail)?, Cond::Absent).await?;
+        crate::ports::put_fresh(self.db.table, self.entry_item(actor, action, subject, outcome, detail)?).await?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@
 
 use crate::identity::session::hash_token;
 use crate::ids::PracticeId;
-use crate::ports::{count_of, Cond, Db, Item};
+use crate::ports::{count_of, Db, Item};
 use crate::table_keys;
 use crate::CoreResult;
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,7 @@ impl Devices<'_> {
         let data = serde_json::to_value(Device { account: account.into() }).map_err(crate::CoreError::backend)?;
         let item = Item::new(table_keys::practice(practice), table_keys::device(&hash_token(&token)), data)
             .expiring_at(self.db.clock.now() + DEVICE_SECONDS);
-        self.db.table.put(item, Cond::Absent).await?;
+        crate::ports::put_fresh(self.db.table, item).await?;
         Ok(token)
     }
 

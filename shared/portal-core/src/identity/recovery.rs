@@ -135,7 +135,7 @@ impl Recovery<'_> {
                 serde_json::to_value(&link).map_err(CoreError::backend)?,
             )
             .expiring_at(now + RESET_SECONDS);
-            self.db.table.put(item, Cond::Absent).await?;
+            crate::ports::put_fresh(self.db.table, item).await?;
             // The page opens in the patient's language: the link says which (not health data).
             let link = format!("{}#reset={token}", in_language(&base, lang));
             let words = reset_mail(lang, &settings.practice_name, &login.username, &link);

@@ -144,7 +144,7 @@ impl Sessions<'_> {
         )
         .with_gsi1(table_keys::principal(practice, principal_id), format!("SESSION#{now:012}"))
         .expiring_at(now + ABSOLUTE_TIMEOUT);
-        self.db.table.put(item, Cond::Absent).await?;
+        crate::ports::put_fresh(self.db.table, item).await?;
         Ok((token, session))
     }
 

@@ -80,7 +80,7 @@ impl Outbox<'_> {
     /// is logged, not returned: the outbox already holds the event.
     pub async fn record(&self, practice: &PracticeId, event: PortalEvent) -> CoreResult<OutboxEvent> {
         let (item, event) = self.prepare(practice, event)?;
-        self.db.table.put(item, Cond::Absent).await?;
+        crate::ports::put_fresh(self.db.table, item).await?;
         self.publish(practice, &event).await;
         Ok(event)
     }

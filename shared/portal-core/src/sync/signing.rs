@@ -211,7 +211,7 @@ impl SyncKeys<'_> {
             serde_json::to_value(&key).map_err(CoreError::backend)?,
         )
         .with_version(1);
-        self.db.table.put(item, Cond::Absent).await?;
+        crate::ports::put_fresh(self.db.table, item).await?;
         self.audit().record(actor, AuditAction::SyncKeyCreate, &key_id, Outcome::Success, json!({ "label": key.label })).await?;
         Ok((key.public(), secret))
     }

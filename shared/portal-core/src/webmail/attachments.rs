@@ -124,7 +124,7 @@ impl Attachments<'_> {
         )
         .expiring_at(self.db.clock.now() + UNSENT_TTL_SECONDS)
         .with_version(1);
-        self.db.table.put(item, Cond::Absent).await?;
+        crate::ports::put_fresh(self.db.table, item).await?;
         let upload_url =
             self.blobs.presign_put(&upload_key(practice, &id), content_type, size, Duration::from_secs(UPLOAD_SECONDS)).await?;
         Ok(Declared { id, upload_url, expires_in_seconds: UPLOAD_SECONDS })
