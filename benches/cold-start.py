@@ -242,10 +242,13 @@ def run():
         hello = hello or own
         case = {"case": name, "binary": binary, "initMs": round(med(0), 2), "firstAnswerMs": round(med(1), 2), "emulatorMs": round(med(2), 2),
                 "roundTrips": int(med(3)) if ok else None, "ownMs": round(own, 2), "xHello": round(own / hello, 2), "unanswered": len(all_runs) - len(ok),
+                # Answered, but a second or more late (e.g. a request the function gave up and sent again).
+                "late": sum(r[1] >= 1000 for r in ok),
                 "sizeMb": round((BIN / binary).stat().st_size / 1e6, 1)}
         results.append(case)
         if not as_json:
             note = f"  ({case['unanswered']} runs did not answer)" if case["unanswered"] else ""
+            note += f"  ({case['late']} answered only after 1 s or more)" if case["late"] else ""
             print(f"{name:62} {case['initMs']:7.2f} {case['firstAnswerMs']:7.2f} {case['emulatorMs']:7.2f} {own:7.2f} {case['xHello']:7.2f}{note}")
     proxy.shutdown()
     if as_json:

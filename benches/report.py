@@ -52,6 +52,7 @@ out = [
 for c in cold["cases"]:
     flag = "" if c["xHello"] <= 1.5 else " ✗"
     missed = f" ({c['unanswered']} runs did not answer)" if c["unanswered"] else ""
+    missed += f" ({c['late']} answered only after 1 s or more)" if c.get("late") else ""
     out.append(f"| {c['case']}{missed} | {c['initMs']:.2f} | {c['firstAnswerMs']:.2f} | {c['roundTrips']} | {c['emulatorMs']:.2f} | {c['ownMs']:.2f} | {c['xHello']:.2f}{flag} | {c['sizeMb']} |")
 bare = throughput["bare"]
 out += [
