@@ -22,7 +22,9 @@ fn err(e: impl std::error::Error + 'static) -> PortError {
 impl S3Blobs {
     pub fn new(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
         // Path-style addressing works with every endpoint, emulators included.
-        let build = |c: &aws_config::SdkConfig| Client::from_conf(aws_sdk_s3::config::Builder::from(c).force_path_style(true).build());
+        let build = |c: &aws_config::SdkConfig| {
+            Client::from_conf(aws_sdk_s3::config::Builder::from(c).force_path_style(true).timeout_config(crate::Timeouts::none()).build())
+        };
         S3Blobs { client: crate::OnFirstUse::new(config, build), bucket: bucket.into() }
     }
 

@@ -14,7 +14,7 @@ pub use blobs::S3Blobs;
 pub use events::EventBridgeEvents;
 pub use mailer::SesMailer;
 pub use secrets::KmsSecretBox;
-pub use table::{DynamoTable, Timeouts};
+pub use table::DynamoTable;
 pub use workflows::StepFunctionsWorkflows;
 
 /// The SDK configuration every client of a function shares (built once per container).
@@ -27,6 +27,8 @@ pub use workflows::StepFunctionsWorkflows;
 /// nothing. Without credentials in the environment (a developer's profile), the default loader
 /// runs as usual.
 ///
+/// Every client gets [`Timeouts::DEPLOYED`] but S3's and SES's.
+///
 /// The HTTPS client trusts only the roots AWS endpoints chain to (Amazon Trust Services, and the
 /// Starfield root that cross-signs them), compiled in: the SDK's default client instead reads
 /// every certificate of the platform store at start-up, which was most of our cold start
@@ -36,16 +38,60 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     use aws_sdk_dynamodb::config::{Region, SharedCredentialsProvider};
     let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION"));
     let (Ok(region), true) = (region, std::env::var_os("AWS_ACCESS_KEY_ID").is_some()) else {
-        return aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).load().await;
+        return aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client())
+            .timeout_config(Timeouts::DEPLOYED.config())
+            .load()
+            .await;
     };
     let config = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
-        .http_client(https_client());
+        .http_client(https_client())
+        .timeout_config(Timeouts::DEPLOYED.config());
     match std::env::var("AWS_ENDPOINT_URL") {
         Ok(url) => config.endpoint_url(url).build(),
         Err(_) => config.build(),
+    }
+}
+
+/// How long one request to DynamoDB, EventBridge, KMS or Step Functions may go unanswered
+/// before the SDK gives it up and tries again (its standard retry: three tries, backing off
+/// between them), and how long all tries of one call may take before the caller hears it failed.
+/// Without them a request on a connection that stalled waits for an answer that never comes,
+/// until the function's own limit ends it with a bare gateway error. These services answer in
+/// milliseconds, so an attempt unanswered for seconds is stalled, not slow; and the whole call
+/// gives up before the functions' 10 s limit, as a 503 problem the page can explain.
+///
+/// A request tried again may have been applied by the try that timed out. A DynamoDB transaction
+/// carries an idempotency token the SDK keeps across its tries (applied once); a single
+/// conditional put then finds its own item, which a writer on a fresh key counts as written
+/// (`portal_core::ports::put_fresh`); an event carries its id (events are at least once, the
+/// outbox relay sends again too); a Step Functions start names its import (one execution); KMS
+/// changes nothing. A counter moved alone (`Table::add`: a quota, an unread count) is the one
+/// write a second try can apply twice, off by one until its next change, as with any retry of an
+/// answer lost on the network. S3 and SES keep the SDK's defaults: an S3 request carries documents and
+/// images of megabytes, which a limit sized for milliseconds would cut (its streams have the
+/// SDK's stall protection), and an SES send is not safe to repeat (the mail could go twice).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub attempt: std::time::Duration,
+    pub operation: std::time::Duration,
+}
+
+impl Timeouts {
+    pub const DEPLOYED: Timeouts = Timeouts { attempt: std::time::Duration::from_secs(3), operation: std::time::Duration::from_secs(9) };
+
+    /// As the SDK takes them (`SdkConfig::to_builder().timeout_config(…)` puts other limits on
+    /// every client of a configuration: the tests).
+    pub fn config(self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder().operation_attempt_timeout(self.attempt).operation_timeout(self.operation).build()
+    }
+
+    /// The S3 and SES clients' limits: none but the SDK's own connect timeout (see above).
+    pub(crate) fn none() -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder().disable_operation_attempt_timeout().disable_operation_timeout().build()
     }
 }
 
@@ -103,5 +149,27 @@ mod tests {
             assert!(der.len() > 400);
         }
         super::https_client();
+    }
+
+    /// The deployed limits are on the shared configuration, and off S3's and SES's clients.
+    #[tokio::test]
+    async fn every_client_but_s3_and_ses_gives_a_stalled_request_up() {
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        let config = super::sdk_config().await;
+        let limits = config.timeout_config().expect("limits");
+        assert_eq!(limits.operation_attempt_timeout(), Some(super::Timeouts::DEPLOYED.attempt));
+        assert_eq!(limits.operation_timeout(), Some(super::Timeouts::DEPLOYED.operation));
+        let table = super::DynamoTable::new(&config, "t");
+        assert_eq!(
+            table.client().config().timeout_config().and_then(|t| t.operation_attempt_timeout()),
+            Some(super::Timeouts::DEPLOYED.attempt)
+        );
+        let s3 = super::S3Blobs::new(&config, "b");
+        let ses = super::SesMailer::new(&config, None);
+        for t in [s3.client().config().timeout_config(), ses.client().config().timeout_config()] {
+            let t = t.expect("limits");
+            assert_eq!((t.operation_attempt_timeout(), t.operation_timeout()), (None, None));
+        }
     }
 }

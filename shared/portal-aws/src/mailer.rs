@@ -15,7 +15,12 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(config: &aws_config::SdkConfig, configuration_set: Option<String>) -> Self {
-        SesMailer { client: crate::OnFirstUse::new(config, Client::new), configuration_set }
+        SesMailer {
+            client: crate::OnFirstUse::new(config, |c| {
+                Client::from_conf(aws_sdk_ses::config::Builder::from(c).timeout_config(crate::Timeouts::none()).build())
+            }),
+            configuration_set,
+        }
     }
 
     pub fn client(&self) -> &Client {

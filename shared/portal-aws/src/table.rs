@@ -4,7 +4,7 @@
 //! expired items are filtered on every read and treated as absent by every condition, as the
 //! embedded table does. A transaction canceled by another in flight on the same items
 //! (`TransactionConflict`) is tried again here, with jittered back-off, before the caller hears of it;
-//! a request that goes unanswered is given up and tried again by the SDK ([`Timeouts`]).
+//! a request that goes unanswered is given up and tried again by the SDK (`crate::Timeouts`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -141,42 +141,9 @@ fn condition_failed<E: std::error::Error + 'static, R: std::fmt::Debug>(
     }
 }
 
-/// How long one DynamoDB request may go unanswered before the SDK gives it up and tries again
-/// (its standard retry: three tries, backing off between them), and how long all tries of one
-/// call may take before the caller hears it failed. Without them a request on a connection that
-/// stalled waits for an answer that never comes, until the function's own limit ends it with a
-/// bare gateway error. A DynamoDB request takes milliseconds, so an attempt that has not
-/// answered in seconds is stalled, not slow; and the whole call gives up before the functions'
-/// 10 s limit, as a 503 problem the page can explain.
-///
-/// A write tried again may have been applied by the try that timed out: a transaction carries
-/// an idempotency token the SDK keeps across its tries (DynamoDB applies it once); a single
-/// conditional put then finds its own item, which a writer on a fresh key counts as written
-/// (`portal_core::ports::put_fresh`).
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    pub attempt: Duration,
-    pub operation: Duration,
-}
-
-impl Timeouts {
-    pub const DEPLOYED: Timeouts = Timeouts { attempt: Duration::from_secs(3), operation: Duration::from_secs(9) };
-}
-
 impl DynamoTable {
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::with_timeouts(config, table, Timeouts::DEPLOYED)
-    }
-
-    /// With other time limits than the deployed ones (tests: DynamoDB stalled on purpose, or moto,
-    /// which is slow rather than stalled).
-    pub fn with_timeouts(config: &aws_config::SdkConfig, table: impl Into<String>, timeouts: Timeouts) -> Self {
-        let limits = aws_config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(timeouts.attempt)
-            .operation_timeout(timeouts.operation)
-            .build();
-        let client = Client::from_conf(aws_sdk_dynamodb::config::Builder::from(config).timeout_config(limits).build());
-        DynamoTable { client, table: table.into() }
+        DynamoTable { client: Client::new(config), table: table.into() }
     }
 
     pub fn client(&self) -> &Client {

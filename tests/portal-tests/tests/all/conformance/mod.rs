@@ -122,8 +122,14 @@ async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     std::env::set_var("AWS_REGION", "us-east-1");
     std::env::set_var("AWS_ENDPOINT_URL", endpoint);
-    portal_aws::sdk_config().await
+    portal_aws::sdk_config().await.to_builder().timeout_config(MOTO_LIMITS.config()).build()
 }
+
+/// moto answers one request at a time, and some (a transaction copies whole tables) take
+/// seconds: beside the other tests a request can wait its turn longer than the deployed limits
+/// allow a stalled service, and a request given up there still holds moto up. Slow is not
+/// stalled here; `stalls.rs` checks the limits themselves.
+const MOTO_LIMITS: portal_aws::Timeouts = portal_aws::Timeouts { attempt: Duration::from_secs(120), operation: Duration::from_secs(300) };
 
 /// SQS through its JSON protocol, to avoid building one more SDK. moto checks no signature but
 /// picks the service from the credential scope of the Authorization header.
@@ -259,18 +265,12 @@ fn collect_raw(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// moto answers one request at a time, and some (a transaction copies whole tables) take
-/// seconds: beside the other tests a request can wait its turn longer than the deployed limits
-/// allow a stalled DynamoDB, and a request given up there still holds moto up. Slow is not
-/// stalled here; `stalls.rs` checks the limits themselves.
-const MOTO_LIMITS: portal_aws::Timeouts = portal_aws::Timeouts { attempt: Duration::from_secs(120), operation: Duration::from_secs(300) };
-
 async fn aws() -> Backend {
     let endpoint = moto_endpoint();
     let config = sdk_config(&endpoint).await;
     let (queue_url, key_id) = ensure_moto_resources(&endpoint, &config).await;
     Backend {
-        table: Arc::new(portal_aws::DynamoTable::with_timeouts(&config, new_table(&config).await, MOTO_LIMITS)),
+        table: Arc::new(portal_aws::DynamoTable::new(&config, new_table(&config).await)),
         blobs: Arc::new(portal_aws::S3Blobs::new(&config, BUCKET)),
         mailer: Arc::new(portal_aws::SesMailer::new(&config, None)),
         events: Arc::new(portal_aws::EventBridgeEvents::new(&config, BUS)),

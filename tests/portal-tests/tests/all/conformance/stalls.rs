@@ -1,7 +1,8 @@
-//! On moto only: how the DynamoDB table adapter lives with a DynamoDB that stalls, through a
+//! On moto only: how the AWS adapters live with a service that stalls, through a
 //! proxy that holds a request or drops its answer — an attempt is given up after its limit and
 //! tried again, a call nothing answers fails within its limit as a backend problem, and an audit
-//! entry whose answer was lost is recorded once. `tests/run` runs these on their own, after the
+//! entry whose answer was lost is recorded once; EventBridge has the same limits (every client
+//! of `portal_aws::sdk_config` but S3's and SES's). `tests/run` runs these on their own, after the
 //! rest of the moto suite: moto answers one request at a time, so beside other tests a request
 //! that passes the proxy could wait its turn longer than the short limits used here.
 
@@ -61,12 +62,17 @@ async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), call).await.expect("the call hung: nothing gave the stalled request up")
 }
 
+/// The moto configuration with the short limits, reaching moto through a stalling proxy.
+async fn stalled_config(stall: Stall, stalled: usize) -> aws_config::SdkConfig {
+    let config = sdk_config(&moto_endpoint()).await;
+    config.to_builder().endpoint_url(stalling_proxy(stall, stalled).await).timeout_config(STALL_LIMITS.config()).build()
+}
+
 /// A table on moto, and the same table reached through a stalling proxy.
 async fn table_behind(stall: Stall, stalled: usize) -> (portal_aws::DynamoTable, portal_aws::DynamoTable) {
     let config = sdk_config(&moto_endpoint()).await;
     let name = new_table(&config).await;
-    let proxied = config.to_builder().endpoint_url(stalling_proxy(stall, stalled).await).build();
-    (portal_aws::DynamoTable::new(&config, &name), portal_aws::DynamoTable::with_timeouts(&proxied, &name, STALL_LIMITS))
+    (portal_aws::DynamoTable::new(&config, &name), portal_aws::DynamoTable::new(&stalled_config(stall, stalled).await, &name))
 }
 
 /// A DynamoDB request that goes unanswered is given up after the attempt's limit and tried
@@ -112,4 +118,18 @@ async fn an_audit_entry_whose_answer_was_lost_is_recorded_once() {
     assert!(started.elapsed() >= STALL_LIMITS.attempt, "the first try's answer was lost");
     let (entries, _) = AuditLog { db: Db { table: &direct, clock: &SystemClock } }.for_subject(&practice, "p-1", 10, None).await.unwrap();
     assert_eq!(entries.len(), 1, "{entries:?}");
+}
+
+/// The same limits on EventBridge: a publish whose first request was lost goes out on the
+/// second (the outbox publishes inline, so a stall would otherwise hold the request that wrote).
+#[tokio::test]
+#[ignore = "needs the moto server: tests/run runs these (PORTAL_TEST_AWS_ENDPOINT=http://HOST:PORT cargo test -- --ignored)"]
+async fn a_stalled_eventbridge_request_is_tried_again() {
+    let config = sdk_config(&moto_endpoint()).await;
+    ensure_moto_resources(&moto_endpoint(), &config).await;
+    let events = portal_aws::EventBridgeEvents::new(&stalled_config(Stall::Request, 1).await, BUS);
+    let event = DomainEvent { practice_id: "lakeside".into(), detail_type: "portal.test".into(), detail: json!({ "n": 1 }) };
+    let started = std::time::Instant::now();
+    bounded(events.publish(&[event])).await.expect("published on the second try");
+    assert!(started.elapsed() >= STALL_LIMITS.attempt, "{:?}", started.elapsed());
 }
