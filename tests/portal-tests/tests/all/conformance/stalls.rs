@@ -53,7 +53,7 @@ async fn stalling_proxy(stall: Stall, stalled: usize) -> String {
     endpoint
 }
 
-/// Short limits, so that the stalls below take a second, not the deployed ten.
+/// Short limits, so that the stalls below take a second, not the deployed limits' nine.
 const STALL_LIMITS: portal_aws::Timeouts =
     portal_aws::Timeouts { attempt: Duration::from_millis(300), operation: Duration::from_millis(2500) };
 
