@@ -6,8 +6,10 @@
 //! (`INVITE#{rule}#{appointment}`), so an overlapping run finds the claim and moves on. The claim
 //! becomes `sent`, `skipped` (with the reason staff read in the log) or `failed`; a claim left
 //! `claimed` by a run that died, or `failed`, is taken over by a later run (conditionally on its
-//! version, so by one run only) after [`CLAIM_TIMEOUT`]. The only window for a second email is a
-//! run dying between the mail service accepting the mail and the `sent` write.
+//! version, so by one run only) after [`CLAIM_TIMEOUT`]. The `sent` write and the send's audit
+//! entry are one write, tried again when the table fails ([`SETTLE_TRIES`]): the only window for a
+//! second email is a run dying, or the table failing every try, between the mail service
+//! accepting the mail and that write.
 //!
 //! When several rules have come due for one appointment, the one that came due last (for
 //! "before" rules: the one closest to the appointment) is used; the others are passed over.
@@ -17,7 +19,7 @@ use crate::audit::{Actor, AuditAction, AuditLog, Outcome};
 use crate::identity::patient_access::PatientAccess;
 use crate::ids::PracticeId;
 use crate::language::{in_language, Language};
-use crate::ports::{Cond, Db, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError};
+use crate::ports::{Cond, Db, Item, Mail, MailKind, MailRef, Mailer, Query, Table, TableError, TxOp};
 use crate::practice::settings::{login_url, PracticeSettings, SettingsRepo};
 use crate::sync::calendar::{self, CalendarEntry};
 use crate::sync::entities::{AppointmentStatus, Patient};
@@ -32,6 +34,8 @@ use serde_json::json;
 pub const CLAIM_TIMEOUT: i64 = 5 * 60;
 /// Sending is tried this often for one invite, then it stays `failed`.
 pub const MAX_ATTEMPTS: u32 = 3;
+/// How often a claim's outcome is written before the run gives the invite up to a later run.
+const SETTLE_TRIES: usize = 4;
 /// An "after" rule is not applied to appointments completed longer ago than its time plus this
 /// (turning a rule on does not invite every past patient).
 pub const AFTER_WINDOW: i64 = 24 * 60 * 60;
@@ -250,7 +254,7 @@ impl InviteRun<'_> {
         let skip = |reason: &str| InviteState::Skipped { reason: reason.into() };
         let patient = PatientRecords { db: self.db }.get::<Patient>(practice, &entry.patient_id).await?.map(|p| p.record);
         let Some(patient) = patient else {
-            return self.settle(item, record, skip("the patient is no longer in the practice's records")).await;
+            return self.settle(item, record, skip("the patient is no longer in the practice's records"), None).await;
         };
         record.patient_name = Some(patient.display_name());
         let missing = roster::missing(&patient);
@@ -276,7 +280,7 @@ impl InviteRun<'_> {
             }
         };
         if let Some(reason) = why_not {
-            return self.settle(item, record, InviteState::Skipped { reason }).await;
+            return self.settle(item, record, InviteState::Skipped { reason }, None).await;
         }
         // Credentials: new ones for a patient without a login, a fresh temporary password for one
         // whose temporary password was never changed (the one they were given is not kept); a
@@ -287,7 +291,7 @@ impl InviteRun<'_> {
             None => match access.grant(&actor, &entry.patient_id).await {
                 Ok(l) => (l.username, l.temporary_password),
                 Err(e) if e.code() == crate::ProblemCode::AccessExists => {
-                    return self.settle(item, record, skip("a login was made meanwhile")).await
+                    return self.settle(item, record, skip("a login was made meanwhile"), None).await
                 }
                 Err(e) => return Err(e),
             },
@@ -320,17 +324,37 @@ impl InviteRun<'_> {
         };
         let audit_outcome = if matches!(outcome, InviteState::Sent { .. }) { Outcome::Success } else { Outcome::Failure };
         let detail = json!({"ruleId": rule.id, "appointmentId": entry.appointment_id});
-        AuditLog { db: self.db }.record(&actor, AuditAction::InviteSend, &entry.patient_id, audit_outcome, detail).await?;
-        self.settle(item, record, outcome).await
+        let audit = AuditLog { db: self.db }.entry(&actor, AuditAction::InviteSend, &entry.patient_id, audit_outcome, detail)?;
+        self.settle(item, record, outcome, Some(audit)).await
     }
 
-    /// Writes the claim's outcome (conditionally: a run that took the claim over meanwhile wins).
-    async fn settle(&self, item: Item, mut record: InviteRecord, state: InviteState) -> CoreResult<InviteState> {
+    /// Writes the claim's outcome, with the send's audit entry when there was a send (together or
+    /// not at all), conditionally: a run that took the claim over meanwhile wins. A failed write
+    /// is tried again — once the mail has left, a claim left unsettled would be taken over after
+    /// [`CLAIM_TIMEOUT`] and the patient written to twice — and a condition found failed on a
+    /// later try is the earlier try's own write, its answer lost.
+    async fn settle(&self, item: Item, mut record: InviteRecord, state: InviteState, audit: Option<TxOp>) -> CoreResult<InviteState> {
         record.state = state.clone();
         let next = item.replaced(serde_json::to_value(&record).map_err(CoreError::backend)?);
-        match self.db.table.put(next, Cond::Version(item.version)).await {
-            Ok(()) | Err(TableError::ConditionFailed) => Ok(state),
-            Err(e) => Err(e.into()),
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let written = match &audit {
+                None => self.db.table.put(next.clone(), Cond::Version(item.version)).await,
+                Some(entry) => self.db.table.transact(vec![TxOp::Put(next.clone(), Cond::Version(item.version)), entry.clone()]).await,
+            };
+            match written {
+                Ok(()) | Err(TableError::ConditionFailed) => return Ok(state),
+                Err(TableError::TransactionCanceled { failed }) if !failed.is_empty() => {
+                    // Taken over meanwhile, or written by an earlier try: the send is logged either way.
+                    if let Some(TxOp::Put(entry, _)) = audit {
+                        crate::ports::put_fresh(self.db.table, entry).await?;
+                    }
+                    return Ok(state);
+                }
+                Err(_) if tries < SETTLE_TRIES => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 }

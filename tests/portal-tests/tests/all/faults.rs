@@ -6,7 +6,8 @@
 //! the page does). Every answer is a success or a problem with a code, never a bare 500. Once the
 //! faults stop and the outbox relay has run, every message acknowledged is stored once, every
 //! stored message to the office has exactly one notification, every payment key made one
-//! payment and nothing is left unpublished.
+//! payment and nothing is left unpublished. The automated invites run through the same faults on
+//! a clock of their own: every patient due an invite gets exactly one.
 
 use crate::support::{client, now, pid, send, start_local, Local};
 use async_trait::async_trait;
@@ -573,4 +574,83 @@ async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
     }
     let started = history.values().filter(|p| p["amountCents"] == 1500).count();
     assert_eq!(started, seen.payments.len(), "one payment per key, none from a retried start");
+}
+
+/// The automated invites through the same faults, on a clock moved a claim's timeout between
+/// rounds: a run stops at its first failure (the next one goes on), a claim a failed run left is
+/// taken over, a failed send is tried again. Once the faults stop, every patient due an invite has
+/// exactly one email — none lost, none twice (a second one would also have replaced the first
+/// one's temporary password) — the log shows it sent, and the audit log holds one send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_through_faults_go_out_once_each() {
+    use portal_core::audit::{Actor, ActorKind, AuditLog, Outcome};
+    use portal_core::invites::rules::InviteRulesRepo;
+    use portal_core::invites::run::{log, InviteRun, InviteState, CLAIM_TIMEOUT};
+    use portal_core::sync::store::SyncStore;
+    use portal_core::sync::Entity::{Appointments, Patients};
+    const PATIENTS: usize = 30;
+    let l = start_local().await;
+    let clock = ManualClock::new(now());
+    let db = Db { table: l.backends.table.as_ref(), clock: &clock };
+    let practice = pid("inviteswithfaults");
+    let mut settings = portal_core::practice::settings::PracticeSettings::new("Smile Dental", portal_core::Feature::ALL.to_vec());
+    settings.webmail.notification_sender = "office@smile.example".into();
+    portal_core::practice::settings::SettingsRepo { db }.create(&practice, &settings).await.unwrap();
+    let repo = InviteRulesRepo { db };
+    let mut rules = repo.get(&practice).await.unwrap();
+    rules.rules.iter_mut().for_each(|r| r.enabled = true);
+    repo.put(&Actor::new(&practice, ActorKind::Staff, "staff-1", None), 0, &rules.rules, "269-555-0100").await.unwrap();
+    // Each patient with a visit a week out, less a minute: the "a week before" rule is due.
+    let store = SyncStore { db };
+    let email = |n: usize| format!("patient{n}@smile.example");
+    let start = time::OffsetDateTime::from_unix_timestamp(clock.now() + 7 * 24 * 3600 - 60).unwrap();
+    let start = start.format(&time::format_description::well_known::Rfc3339).unwrap();
+    for n in 0..PATIENTS {
+        let patient = json!({"firstName": format!("Pat{n}"), "lastName": "Test", "birthdate": "1980-01-01", "email": email(n),
+            "address": {"line1": "1 Main St", "city": "Lakeside", "state": "MI", "postalCode": "49116"},
+            "phones": [{"kind": "mobile", "number": "269-555-0100"}], "lastModified": "2026-01-01T00:00:00Z"});
+        store.upsert(&practice, Patients, &format!("p{n}"), patient).await.unwrap();
+        let visit = json!({"patientId": format!("p{n}"), "providerId": "prov-1", "start": start, "lengthMinutes": 60,
+            "status": "scheduled", "lastModified": "2026-01-01T00:00:00Z"});
+        store.upsert(&practice, Appointments, &format!("a{n}"), visit).await.unwrap();
+    }
+
+    let faults = Arc::new(Faults::default());
+    let table = FaultyTable { inner: l.backends.table.clone(), faults: faults.clone() };
+    let mailer = FaultyMailer { inner: l.backends.mailer.clone(), faults: faults.clone() };
+    let run = InviteRun { db: Db { table: &table, clock: &clock }, mailer: &mailer, site_url: &l.base };
+    // Two rounds with faults (each invite's send tried at most twice, under MAX_ATTEMPTS), then
+    // rounds without until nothing is left.
+    let (mut failed_runs, mut sent_under_faults) = (0, 0);
+    for round in 0..6 {
+        faults.on.store(round < 2, Ordering::SeqCst);
+        for _ in 0..100 {
+            match run.run(&practice).await {
+                Ok(_) => break,
+                Err(_) => failed_runs += 1,
+            }
+        }
+        if round == 1 {
+            sent_under_faults = l.backends.mailer.list().unwrap().len();
+        }
+        clock.advance(CLAIM_TIMEOUT);
+    }
+    println!(
+        "invite runs stopped by a fault: {failed_runs}; {} faults injected; {sent_under_faults} of {PATIENTS} invites sent while they were on",
+        faults.injected.load(Ordering::SeqCst)
+    );
+    assert!(failed_runs >= 5 && sent_under_faults >= PATIENTS / 2, "the faults reached the runs, and the runs went on through them");
+
+    let mails = l.backends.mailer.list().unwrap();
+    let (entries, _) = log(l.backends.table.as_ref(), &practice, 100, None).await.unwrap();
+    let audit = AuditLog { db };
+    for n in 0..PATIENTS {
+        let to = format!("To: {}", email(n));
+        assert_eq!(mails.iter().filter(|(_, raw)| raw.contains(&to)).count(), 1, "one invite to patient {n}");
+        let state = entries.iter().find(|e| e.patient_id == format!("p{n}")).map(|e| &e.state);
+        assert!(matches!(state, Some(InviteState::Sent { .. })), "patient {n}: {state:?}");
+        let (logged, _) = audit.for_subject(&practice, &format!("p{n}"), 100, None).await.unwrap();
+        let sends = logged.iter().filter(|e| e.action == "invites.send" && e.outcome == Outcome::Success).count();
+        assert_eq!(sends, 1, "patient {n}: one send on the audit log");
+    }
 }
