@@ -255,6 +255,36 @@ pub async fn put_fresh(table: &dyn Table, item: Item) -> Result<(), TableError> 
     }
 }
 
+/// Records on an item what has happened outside the table (a mail sent): reads the item, makes
+/// the change (`change` answers the item to write, from the one read) and writes it on the version
+/// read, up to `tries` rounds — again after another writer changed the item meanwhile, and again
+/// after a failed read or write: a record lost there has the outside thing done a second time by
+/// whoever takes it up next. A write whose answer was lost with it applied shows on the next read
+/// and is made again on top. `Ok(false)` when the item is gone.
+pub async fn record_on<E: From<TableError>>(
+    table: &dyn Table,
+    (pk, sk): (&str, &str),
+    tries: usize,
+    change: impl Fn(&Item) -> Result<Item, E>,
+) -> Result<bool, E> {
+    let mut last = TableError::ConditionFailed;
+    for _ in 0..tries {
+        let item = match table.get(pk, sk).await {
+            Ok(Some(item)) => item,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        match table.put(change(&item)?, Cond::Version(item.version)).await {
+            Ok(()) => return Ok(true),
+            Err(e) => last = e,
+        }
+    }
+    Err(last.into())
+}
+
 /// Every item a query matches, page after page (for partitions known to stay small).
 pub async fn query_all(table: &dyn Table, q: Query) -> Result<Vec<Item>, TableError> {
     let (mut out, mut cursor) = (vec![], None);

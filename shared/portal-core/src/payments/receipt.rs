@@ -105,18 +105,19 @@ impl Receipts<'_> {
         Err(CoreError::Backend("the payment kept changing".into()))
     }
 
-    /// Records where the receipt stands, whatever else changed on the payment meanwhile.
+    /// Records where the receipt stands, whatever else changed on the payment meanwhile (tried
+    /// hard: a `sent` lost would have the receipt sent again).
     async fn set(&self, practice: &PracticeId, id: &str, state: ReceiptState) -> CoreResult<ReceiptState> {
-        for _ in 0..ATTEMPTS {
-            let item = self.db.table.get(&table_keys::payments(practice), id).await?.ok_or(CoreError::NotFound)?;
+        let found = crate::ports::record_on(self.db.table, (&table_keys::payments(practice), id), ATTEMPTS, |item| {
             let mut payment: Payment = item.parse()?;
             payment.receipt = state.clone();
-            match self.db.table.put(store::item(practice, &payment, item.version + 1)?, Cond::Version(item.version)).await {
-                Ok(()) => return Ok(state),
-                Err(TableError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
+            store::item(practice, &payment, item.version + 1)
+        })
+        .await?;
+        if found {
+            Ok(state)
+        } else {
+            Err(CoreError::NotFound)
         }
-        Err(CoreError::Backend("the payment kept changing".into()))
     }
 }

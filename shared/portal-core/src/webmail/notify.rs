@@ -106,7 +106,8 @@ impl Notifier<'_> {
                 Notification::Sending { since } if self.db.clock.now() - since < CLAIM_SECONDS => return Ok(Err(message.notification)),
                 _ => {}
             }
-            match write(self.db.table, &item, &message, Notification::Sending { since: self.db.clock.now() }).await {
+            let claimed = with_state(&item, &message, Notification::Sending { since: self.db.clock.now() })?;
+            match self.db.table.put(claimed, Cond::Version(item.version)).await {
                 Ok(()) => return Ok(Ok(message)),
                 // Changed meanwhile (read by the recipient, claimed by another worker): look again.
                 Err(TableError::ConditionFailed) => continue,
@@ -145,29 +146,27 @@ fn messages_url(settings: &PracticeSettings, practice: &PracticeId, site_url: &s
 /// Records where the notification stands on the message and on its copy in the sender's sent
 /// folder (which staff list).
 async fn settle(table: &dyn Table, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
-    set(table, &(pk.clone(), sk.clone()), state.clone()).await?;
-    set(table, &(pk.clone(), sk.replacen("MSG#", "SENT#", 1)), state).await
+    set(table, (pk, sk), state.clone()).await?;
+    set(table, (pk, &sk.replacen("MSG#", "SENT#", 1)), state).await
 }
 
-/// Records where the notification stands, whatever else changed on the item meanwhile.
-async fn set(table: &dyn Table, (pk, sk): &(String, String), state: Notification) -> CoreResult<Notification> {
-    for _ in 0..ATTEMPTS {
-        let item = table.get(pk, sk).await?.ok_or(CoreError::NotFound)?;
-        match write(table, &item, &item.parse()?, state.clone()).await {
-            Ok(()) => return Ok(state),
-            Err(TableError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
+/// Records where the notification stands, whatever else changed on the item meanwhile (tried
+/// hard: a `sent` lost would have the notification sent again).
+async fn set(table: &dyn Table, key: (&str, &str), state: Notification) -> CoreResult<Notification> {
+    let found = crate::ports::record_on(table, key, ATTEMPTS, |item| with_state(item, &item.parse()?, state.clone())).await?;
+    if found {
+        Ok(state)
+    } else {
+        Err(CoreError::NotFound)
     }
-    Err(CoreError::Conflict { code: ProblemCode::Conflict, detail: "the message kept changing".into(), current: None })
 }
 
-/// The message's item with a new notification state, conditional on the version read.
-async fn write(table: &dyn Table, item: &Item, message: &Message, state: Notification) -> Result<(), TableError> {
+/// The message's item with a new notification state.
+fn with_state(item: &Item, message: &Message, state: Notification) -> Result<Item, TableError> {
     let mut next = message.clone();
     next.notification = state;
     let data = serde_json::to_value(&next).map_err(|e| TableError::Backend(e.to_string()))?;
-    table.put(item.replaced(data), Cond::Version(item.version)).await
+    Ok(item.replaced(data))
 }
 
 /// Records that the notification of `message_id` came back — the recipient's server refused it or

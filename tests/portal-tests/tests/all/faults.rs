@@ -5,7 +5,9 @@
 //! summaries and start payments (a payment whose start failed is started again with its key, as
 //! the page does). Every answer is a success or a problem with a code, never a bare 500. Once the
 //! faults stop and the outbox relay has run, every message acknowledged is stored once, every
-//! stored message to the office has exactly one notification, every payment key made one
+//! stored message to the office has exactly one notification (the notifier works on the faulty
+//! table and mailer too: a claim or a `sent` it failed to write neither loses nor doubles
+//! one), every payment key made one
 //! payment and nothing is left unpublished. The automated invites run through the same faults on
 //! a clock of their own: every patient due an invite gets exactly one.
 
@@ -297,13 +299,13 @@ impl PaymentProcessor for FaultyProcessor {
 }
 
 /// The faulty server: the local host's functions on the wrapped ports, its own event bus whose
-/// notifications go out through the faulty mailer (answers the bus, unwrapped, for the relay).
-async fn faulty_server(l: &Local, faults: &Arc<Faults>) -> (String, Arc<portal_embedded::InProcessEvents>) {
+/// notifications go out on the faulty table and mailer, on `notify_clock` (the test moves it on, so
+/// that claims a failed delivery left lapse); answers the bus, unwrapped, for the relay.
+async fn faulty_server(l: &Local, faults: &Arc<Faults>, notify_clock: Arc<ManualClock>) -> (String, Arc<portal_embedded::InProcessEvents>) {
     let table: Arc<dyn Table> = Arc::new(FaultyTable { inner: l.backends.table.clone(), faults: faults.clone() });
     let mailer: Arc<dyn Mailer> = Arc::new(FaultyMailer { inner: l.backends.mailer.clone(), faults: faults.clone() });
     let bus = Arc::new(portal_embedded::InProcessEvents::new(&l.data_dir.path().join("faulty-events.log")).unwrap());
-    let notify =
-        portal_notify::Deps { table: l.backends.table.clone(), clock: l.backends.clock.clone(), mailer, portal_base_url: l.base.clone() };
+    let notify = portal_notify::Deps { table: table.clone(), clock: notify_clock, mailer, portal_base_url: l.base.clone() };
     bus.subscribe(Arc::new(move |e: DomainEvent| {
         let notify = notify.clone();
         Box::pin(async move {
@@ -493,7 +495,8 @@ async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
     let office_before = all_items(&l, "/v1/admin/webmail/messages", &admin).await.len();
     let notified_before = office_mail(&l);
     let faults = Arc::new(Faults::default());
-    let (base, bus) = faulty_server(&l, &faults).await;
+    let notify_clock = Arc::new(ManualClock::new(now()));
+    let (base, bus) = faulty_server(&l, &faults, notify_clock.clone()).await;
     let run = Run { base, http: client(), seen: Mutex::new(Seen::default()) };
 
     faults.on.store(true, Ordering::SeqCst);
@@ -515,8 +518,9 @@ async fn one_call_in_twenty_fails_and_nothing_is_lost_or_done_twice() {
     assert!(seen.statuses.get(&503).copied().unwrap_or(0) >= 10, "the faults reached the callers: {:?}", seen.statuses);
 
     // The relay, a few minutes on, sends what a failed publish left marked; the bus, no longer
-    // faulty, hands each event to the notifier again.
+    // faulty, hands each event to the notifier again, whose claims a failed delivery left have lapsed.
     let later = Arc::new(ManualClock::new(now() + 300));
+    notify_clock.advance(300);
     let relay = portal_outbox_relay::Deps { table: l.backends.table.clone(), clock: later.clone(), events: bus.clone() };
     for _ in 0..20 {
         let ran = portal_outbox_relay::handle(&relay, json!({})).await.unwrap();
