@@ -255,12 +255,10 @@ pub async fn put_fresh(table: &dyn Table, item: Item) -> Result<(), TableError> 
     }
 }
 
-/// Records on an item what has happened outside the table (a mail sent): reads the item, makes
-/// the change (`change` answers the item to write, from the one read) and writes it on the version
-/// read, up to `tries` rounds — again after another writer changed the item meanwhile, and again
-/// after a failed read or write: a record lost there has the outside thing done a second time by
-/// whoever takes it up next. A write whose answer was lost with it applied shows on the next read
-/// and is made again on top. `Ok(false)` when the item is gone.
+/// Records on an item what happened outside the table (a mail sent): reads it, writes `change`'s
+/// item on the version read — again, up to `tries` rounds, after a conflict or a failed read or
+/// write, since a lost record gets the outside thing done twice by whoever takes it up next (a
+/// write applied with its answer lost shows on the next read). `Ok(false)`: the item is gone.
 pub async fn record_on<E: From<TableError>>(
     table: &dyn Table,
     (pk, sk): (&str, &str),

@@ -114,10 +114,6 @@ impl Receipts<'_> {
             store::item(practice, &payment, item.version + 1)
         })
         .await?;
-        if found {
-            Ok(state)
-        } else {
-            Err(CoreError::NotFound)
-        }
+        found.then_some(state).ok_or(CoreError::NotFound)
     }
 }

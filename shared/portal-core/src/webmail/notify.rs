@@ -154,11 +154,7 @@ async fn settle(table: &dyn Table, (pk, sk): &(String, String), state: Notificat
 /// hard: a `sent` lost would have the notification sent again).
 async fn set(table: &dyn Table, key: (&str, &str), state: Notification) -> CoreResult<Notification> {
     let found = crate::ports::record_on(table, key, ATTEMPTS, |item| with_state(item, &item.parse()?, state.clone())).await?;
-    if found {
-        Ok(state)
-    } else {
-        Err(CoreError::NotFound)
-    }
+    found.then_some(state).ok_or(CoreError::NotFound)
 }
 
 /// The message's item with a new notification state.
