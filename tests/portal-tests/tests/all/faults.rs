@@ -607,15 +607,15 @@ async fn invites_through_faults_go_out_once_each() {
     // Each patient with a visit a week out, less a minute: the "a week before" rule is due.
     let store = SyncStore { db };
     let email = |n: usize| format!("patient{n}@smile.example");
-    let start = time::OffsetDateTime::from_unix_timestamp(clock.now() + 7 * 24 * 3600 - 60).unwrap();
-    let start = start.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let at = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let (start, stamp) = (at(clock.now() + 7 * 24 * 3600 - 60), at(clock.now() - 60));
     for n in 0..PATIENTS {
         let patient = json!({"firstName": format!("Pat{n}"), "lastName": "Test", "birthdate": "1980-01-01", "email": email(n),
             "address": {"line1": "1 Main St", "city": "Lakeside", "state": "MI", "postalCode": "49116"},
-            "phones": [{"kind": "mobile", "number": "269-555-0100"}], "lastModified": "2026-01-01T00:00:00Z"});
+            "phones": [{"kind": "mobile", "number": "269-555-0100"}], "lastModified": stamp});
         store.upsert(&practice, Patients, &format!("p{n}"), patient).await.unwrap();
         let visit = json!({"patientId": format!("p{n}"), "providerId": "prov-1", "start": start, "lengthMinutes": 60,
-            "status": "scheduled", "lastModified": "2026-01-01T00:00:00Z"});
+            "status": "scheduled", "lastModified": stamp});
         store.upsert(&practice, Appointments, &format!("a{n}"), visit).await.unwrap();
     }
 
