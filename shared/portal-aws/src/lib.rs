@@ -69,7 +69,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// conditional put then finds its own item, which a writer on a fresh key counts as written
 /// (`portal_core::ports::put_fresh`); an event carries its id (events are at least once, the
 /// outbox relay sends again too); a Step Functions start names its import (one execution); KMS
-/// changes nothing. A counter moved alone (`Table::add`: a quota, an unread count) is the one
+/// changes nothing. A counter moved alone (`Table::add`: a quota, a device's failed tries) is the one
 /// write a second try can apply twice, off by one until its next change, as with any retry of an
 /// answer lost on the network. S3 and SES keep the SDK's defaults: an S3 request carries documents and
 /// images of megabytes, which a limit sized for milliseconds would cut (its streams have the
